@@ -1,0 +1,93 @@
+# Switchboard build. `make` builds the library, the server and the examples;
+# `make run` and `make test` also install missing system and npm dependencies.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+PKGS    := openssl zlib jansson sqlite3
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -Iinclude $(WARN) -pthread \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3) -pthread -lm
+
+# Release build in build/, sanitizer build in build/asan/.
+B       ?= build
+MODE    ?= release
+ifeq ($(MODE),asan)
+CFLAGS  := $(CFLAGS_BASE) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DSB_DEBUG
+LDFLAGS := -fsanitize=address,undefined
+else
+CFLAGS  := $(CFLAGS_BASE) -O2 -g
+LDFLAGS :=
+endif
+
+LIB_SRC  := $(shell find src -name '*.c' ! -path src/main.c | sort)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+EX_SRC   := $(sort $(wildcard examples/*.c))
+EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+.PHONY: all lib run test test-unit test-asan deps install clean check-layers format
+
+all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
+
+lib: $(B)/libswitchboard.a
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libswitchboard.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/switchboard: $(B)/obj/src/main.o $(B)/libswitchboard.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libswitchboard.a tests/unit/testlib.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/examples/%: examples/%.c $(B)/libswitchboard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/switchboard.pc: scripts/switchboard.pc.in
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' $< > $@
+
+-include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps all
+	@mkdir -p data
+	$(B)/switchboard --port $${SWITCHBOARD_PORT:-3000} --data-dir ./data $${SWITCHBOARD_JWT_SECRET:+--jwt-secret "$$SWITCHBOARD_JWT_SECRET"} $${SWITCHBOARD_JWT_SECRET:---dev}
+
+# Every suite, first on the optimized build, then under AddressSanitizer + UBSan.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory MODE=asan B=build/asan all
+	@scripts/check-layers.sh
+	@tests/run.sh build build/asan
+
+test-asan: deps
+	@$(MAKE) --no-print-directory MODE=asan B=build/asan all
+	@tests/run.sh build/asan
+
+check-layers:
+	@scripts/check-layers.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(B)/libswitchboard.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/switchboard.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(B)/switchboard $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i $(shell find src include tests examples bench -name '*.[ch]')
+
+clean:
+	rm -rf build

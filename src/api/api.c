@@ -1,0 +1,127 @@
+/* /health, /metrics and /api/stats. */
+#include "api/api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/apikey.h"
+#include "core/err.h"
+#include "core/loop.h"
+
+struct sb_api {
+    sb_api_config_t cfg;
+};
+
+/* True if the request carries the API key; otherwise answers 401. */
+static bool authorized(sb_api_t *api, sb_http_req_t *req) {
+    const sb_str_t *h = sb_http_req_header(req, "authorization");
+    sb_str_t token;
+    if (h && sb_auth_bearer_token(*h, &token) && sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
+        return true;
+    static const char body[] =
+        "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or invalid API key\"}}";
+    sb_http_respond(req, 401, "application/json", body, sizeof body - 1,
+                    "WWW-Authenticate: Bearer\r\n");
+    return false;
+}
+
+static bool method_is_get(sb_http_req_t *req) {
+    if (sb_str_eq(req->method, SB_LIT("GET")) || sb_str_eq(req->method, SB_LIT("HEAD")))
+        return true;
+    sb_http_respond_error(req, 405, "method_not_allowed", "use GET");
+    return false;
+}
+
+static void on_health(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!method_is_get(req))
+        return;
+    sb_api_metrics_t m = {0};
+    api->cfg.collect(&m, api->cfg.collect_ud);
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ok\",\"uptimeMs\":%lld,\"connections\":%llu}",
+                     (long long)(sb_wall_ms() - m.started_ms), (unsigned long long)m.connections);
+    sb_http_respond(req, 200, "application/json", body, (size_t)n, "Cache-Control: no-store\r\n");
+}
+
+#define METRIC(name, type, help, value)                                                            \
+    o += snprintf(buf + o, sizeof buf - o, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name \
+                  " " type "\nswitchboard_" name " %llu\n", (unsigned long long)(value))
+
+static void on_metrics(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!method_is_get(req) || !authorized(api, req))
+        return;
+    sb_api_metrics_t m = {0};
+    api->cfg.collect(&m, api->cfg.collect_ud);
+    char buf[4096];
+    int o = 0;
+    METRIC("connections", "gauge", "Open TCP connections.", m.connections);
+    METRIC("sessions_polling", "gauge", "Engine.IO sessions on long-polling.", m.connections_polling);
+    METRIC("sessions_websocket", "gauge", "Engine.IO sessions on WebSocket.", m.connections_websocket);
+    METRIC("sockets", "gauge", "Connected Socket.IO sockets (default namespace).", m.sockets);
+    METRIC("rooms", "gauge", "Rooms in the default namespace.", m.rooms);
+    METRIC("online_users", "gauge", "Users with at least one connected device.", m.online_users);
+    METRIC("bytes_in_total", "counter", "Bytes read from clients.", m.bytes_in);
+    METRIC("bytes_out_total", "counter", "Bytes written to clients.", m.bytes_out);
+    METRIC("packets_in_total", "counter", "Engine.IO packets received.", m.packets_in);
+    METRIC("packets_out_total", "counter", "Engine.IO packets sent.", m.packets_out);
+    METRIC("events_in_total", "counter", "Socket.IO events received.", m.events_in);
+    METRIC("events_out_total", "counter", "Socket.IO events delivered.", m.events_out);
+    METRIC("http_requests_total", "counter", "HTTP requests handled.", m.http_requests);
+    METRIC("errors_total{kind=\"http_4xx\"}", "counter", "Errors by kind.", m.http_errors_4xx);
+    o += snprintf(buf + o, sizeof buf - o,
+                  "switchboard_errors_total{kind=\"slow_consumer\"} %llu\n"
+                  "switchboard_errors_total{kind=\"protocol\"} %llu\n",
+                  (unsigned long long)m.slow_consumers, (unsigned long long)m.protocol_errors);
+    METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
+    METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
+    sb_http_respond(req, 200, "text/plain; version=0.0.4", buf, (size_t)o, NULL);
+}
+
+static bool add_room_entry(sb_str_t room, size_t size, void *ud) {
+    json_t *rooms = ud;
+    if (json_array_size(rooms) >= 1000)
+        return false;
+    json_array_append_new(rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members", (json_int_t)size));
+    return true;
+}
+
+static void on_stats(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!method_is_get(req) || !authorized(api, req))
+        return;
+    sb_api_metrics_t m = {0};
+    api->cfg.collect(&m, api->cfg.collect_ud);
+    json_t *rooms = json_array();
+    sb_hub_rooms(api->cfg.hub, add_room_entry, rooms);
+    json_t *body = json_pack("{s:I,s:I,s:I,s:I,s:o}", "connectedUsers", (json_int_t)m.online_users,
+                             "sockets", (json_int_t)m.sockets, "connections", (json_int_t)m.connections,
+                             "roomCount", (json_int_t)m.rooms, "rooms", rooms);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (!text) {
+        sb_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    sb_http_respond(req, 200, "application/json", text, strlen(text), NULL);
+    free(text);
+}
+
+sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
+    sb_api_t *api = calloc(1, sizeof *api);
+    if (!api)
+        return NULL;
+    api->cfg = *cfg;
+    if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
+        sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
+        sb_http_route(http, "/api/stats", on_stats, api) != SB_OK) {
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void sb_api_destroy(sb_api_t *api) { free(api); }

@@ -1,0 +1,36 @@
+/* Operations and backend HTTP endpoints: GET /health (open), GET /metrics
+ * (Prometheus text) and GET /api/stats, the last two behind the API key. */
+#ifndef SB_API_API_H
+#define SB_API_API_H
+
+#include <stdint.h>
+
+#include "features/features.h"
+#include "http/http.h"
+#include "hub/hub.h"
+
+/* A snapshot of counters, filled by the composition root's collector. */
+typedef struct {
+    uint64_t connections, connections_polling, connections_websocket;
+    uint64_t sockets, rooms, online_users;
+    uint64_t bytes_in, bytes_out, packets_in, packets_out;
+    uint64_t events_in, events_out, http_requests, http_errors_4xx;
+    uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
+    int64_t started_ms;
+} sb_api_metrics_t;
+
+typedef struct {
+    const char *api_key; /* empty: the protected endpoints answer 401 */
+    void (*collect)(sb_api_metrics_t *m, void *ud);
+    void *collect_ud;
+    sb_hub_t *hub;             /* rooms of the default namespace */
+    const sb_features_t *features;
+} sb_api_config_t;
+
+typedef struct sb_api sb_api_t;
+
+/* Registers the routes on `http`. cfg is copied; pointers must outlive it. */
+sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg);
+void sb_api_destroy(sb_api_t *api);
+
+#endif

@@ -1,0 +1,282 @@
+#include "app/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define SB_MAX_ROUTES 16
+
+typedef struct {
+    sb_server_t *srv;
+    sb_ws_open_fn on_open;
+    const sb_ws_handler_t *h;
+    void *ud;
+} ws_route_t;
+
+struct sb_server {
+    const sb_config_t *cfg;
+    sb_loop_t loop;
+    sb_conn_ctx_t conns;
+    sb_http_server_t *http;
+    sb_ws_config_t ws_cfg;
+    sb_eio_config_t eio_cfg;
+    sb_eio_server_t *eio;
+    sb_eio_server_t *extra_eio[SB_MAX_ROUTES];
+    size_t n_extra_eio;
+    sb_sio_server_t *sio;
+    ws_route_t ws_routes[SB_MAX_ROUTES];
+    size_t n_ws_routes;
+    sb_io_t signal_io;
+    sb_timer_t tick_timer, drain_timer;
+    uint64_t drain_deadline;
+    bool draining;
+    void (*tick_fn)(void *);
+    void *tick_ud;
+    void (*shutdown_fn)(void *);
+    void *shutdown_ud;
+};
+
+sb_loop_t *sb_server_loop(sb_server_t *s) { return &s->loop; }
+sb_http_server_t *sb_server_http(sb_server_t *s) { return s->http; }
+sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
+sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
+const sb_config_t *sb_server_config(const sb_server_t *s) { return s->cfg; }
+sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
+
+void sb_server_on_tick(sb_server_t *s, void (*fn)(void *), void *ud) {
+    s->tick_fn = fn;
+    s->tick_ud = ud;
+}
+
+void sb_server_on_shutdown(sb_server_t *s, void (*fn)(void *), void *ud) {
+    s->shutdown_fn = fn;
+    s->shutdown_ud = ud;
+}
+
+/* ---- configuration ----------------------------------------------------------- */
+
+static void derive_configs(sb_server_t *s) {
+    const sb_config_t *c = s->cfg;
+    s->ws_cfg = (sb_ws_config_t){.max_message = (size_t)c->max_http_buffer_size,
+                                 .deflate = c->ws_deflate,
+                                 .deflate_threshold = (size_t)c->ws_deflate_threshold,
+                                 .close_timeout_ms = 2000};
+    s->eio_cfg = (sb_eio_config_t){.ping_interval_ms = (uint32_t)c->ping_interval,
+                                   .ping_timeout_ms = (uint32_t)c->ping_timeout,
+                                   .upgrade_timeout_ms = (uint32_t)c->upgrade_timeout,
+                                   .max_payload = (size_t)c->max_http_buffer_size,
+                                   .max_queue_bytes = (size_t)c->max_outq_bytes,
+                                   .allow_polling = true,
+                                   .allow_websocket = true,
+                                   .ws = &s->ws_cfg};
+    s->conns.max_outq = (size_t)c->max_outq_bytes;
+    s->conns.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024;
+}
+
+static sb_http_server_t *create_http(sb_server_t *s) {
+    const sb_config_t *c = s->cfg;
+    size_t max_headers = (size_t)c->max_headers;
+    if (max_headers > SB_HTTP_MAX_HEADERS)
+        max_headers = SB_HTTP_MAX_HEADERS;
+    sb_http_config_t hc = {
+        .limits = {.max_request_line = (size_t)c->max_request_line,
+                   .max_head_bytes = (size_t)c->max_header_bytes,
+                   .max_headers = max_headers},
+        .max_body = (uint64_t)c->max_http_buffer_size,
+        .header_timeout_ms = (uint32_t)c->header_timeout,
+        .keepalive_timeout_ms = (uint32_t)c->keepalive_timeout,
+        .cors_origins = c->cors_origins,
+    };
+    return sb_http_server_create(&s->conns, &hc);
+}
+
+static int create_sio(sb_server_t *s) {
+    const sb_config_t *c = s->cfg;
+    sb_sio_config_t sc = {.connect_timeout_ms = (uint32_t)c->connect_timeout,
+                          .max_attachments = (uint32_t)c->max_attachments,
+                          .max_json_depth = (int)c->max_json_depth,
+                          .max_rooms_per_socket = (uint32_t)c->max_rooms_per_socket,
+                          .max_pending_acks = 1000};
+    s->sio = sb_sio_server_create(&s->loop, &sc);
+    if (!s->sio)
+        return SB_ENOMEM;
+    s->eio = sb_eio_server_create(&s->loop, &s->eio_cfg, sb_sio_eio_handler(), s->sio);
+    if (!s->eio)
+        return SB_ENOMEM;
+    return sb_http_route(s->http, c->path, sb_eio_handle_request, s->eio);
+}
+
+/* "/a,/b" -> namespaces registered up front. */
+static int create_namespaces(sb_server_t *s) {
+    char *list = strdup(s->cfg->namespaces), *save = NULL;
+    if (!list)
+        return SB_ENOMEM;
+    int rc = SB_OK;
+    for (char *t = strtok_r(list, ",", &save); t && rc == SB_OK; t = strtok_r(NULL, ",", &save))
+        if (*t && !sb_sio_of(s->sio, t))
+            rc = SB_EINVAL;
+    free(list);
+    return rc;
+}
+
+sb_server_t *sb_server_create(const sb_config_t *cfg, char *err, size_t cap) {
+    sb_server_t *s = calloc(1, sizeof *s);
+    if (!s || sb_loop_init(&s->loop) != SB_OK || sb_conn_ctx_init(&s->conns, &s->loop) != SB_OK) {
+        snprintf(err, cap, "cannot create the event loop");
+        free(s);
+        return NULL;
+    }
+    s->cfg = cfg;
+    derive_configs(s);
+    s->http = create_http(s);
+    if (!s->http || create_sio(s) != SB_OK) {
+        snprintf(err, cap, "out of memory");
+        sb_server_destroy(s);
+        return NULL;
+    }
+    if (create_namespaces(s) != SB_OK) {
+        snprintf(err, cap, "invalid --namespaces '%s' (names start with '/')", cfg->namespaces);
+        sb_server_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sb_server_destroy(sb_server_t *s) {
+    if (!s)
+        return;
+    sb_http_server_destroy(s->http);
+    sb_eio_server_destroy(s->eio);
+    for (size_t i = 0; i < s->n_extra_eio; i++)
+        sb_eio_server_destroy(s->extra_eio[i]);
+    sb_sio_server_destroy(s->sio);
+    sb_conn_ctx_dispose(&s->conns);
+    sb_loop_dispose(&s->loop);
+    free(s);
+}
+
+/* ---- extra endpoints ------------------------------------------------------------- */
+
+static void on_ws_route(sb_http_req_t *req, void *ud) {
+    ws_route_t *r = ud;
+    if (r->srv->draining) {
+        sb_http_respond_error(req, 503, "shutting_down", "server is shutting down");
+        return;
+    }
+    if (!sb_http_origin_allowed(req)) {
+        sb_http_respond_error(req, 403, "origin_not_allowed", "origin not allowed");
+        return;
+    }
+    sb_ws_t *ws = sb_ws_accept(req, &r->srv->ws_cfg, r->h, r->ud);
+    if (ws && r->on_open)
+        r->on_open(ws, r->ud);
+}
+
+int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
+                       const sb_ws_handler_t *h, void *ud) {
+    if (s->n_ws_routes == SB_MAX_ROUTES)
+        return SB_ETOOBIG;
+    ws_route_t *r = &s->ws_routes[s->n_ws_routes++];
+    *r = (ws_route_t){s, on_open, h, ud};
+    return sb_http_route(s->http, path, on_ws_route, r);
+}
+
+sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
+                                        const sb_eio_handler_t *h, void *ud) {
+    if (s->n_extra_eio == SB_MAX_ROUTES)
+        return NULL;
+    sb_eio_server_t *e = sb_eio_server_create(&s->loop, &s->eio_cfg, h, ud);
+    if (!e || sb_http_route(s->http, path, sb_eio_handle_request, e) != SB_OK) {
+        sb_eio_server_destroy(e);
+        return NULL;
+    }
+    s->extra_eio[s->n_extra_eio++] = e;
+    return e;
+}
+
+/* ---- running and shutdown -------------------------------------------------------- */
+
+static void on_drain_timer(sb_timer_t *t) {
+    sb_server_t *s = sb_container_of(t, sb_server_t, drain_timer);
+    if (s->conns.live == 0 || s->loop.now_ms >= s->drain_deadline) {
+        if (s->conns.live)
+            sb_log_warn("drain timeout: closing %zu connections", s->conns.live);
+        sb_loop_stop(&s->loop);
+        return;
+    }
+    sb_timer_start(t, 20);
+}
+
+void sb_server_stop(sb_server_t *s) {
+    if (s->draining)
+        return;
+    s->draining = true;
+    sb_log_info("shutting down: draining %zu connections", s->conns.live);
+    sb_http_stop_listening(s->http);
+    if (s->shutdown_fn)
+        s->shutdown_fn(s->shutdown_ud);
+    sb_eio_server_close_all(s->eio);
+    for (size_t i = 0; i < s->n_extra_eio; i++)
+        sb_eio_server_close_all(s->extra_eio[i]);
+    sb_conn_ctx_shutdown(&s->conns);
+    s->drain_deadline = s->loop.now_ms + (uint64_t)s->cfg->drain_timeout;
+    sb_timer_init(&s->loop, &s->drain_timer, on_drain_timer);
+    sb_timer_start(&s->drain_timer, 10);
+}
+
+static void on_signal(sb_io_t *io, uint32_t events) {
+    sb_server_t *s = sb_container_of(io, sb_server_t, signal_io);
+    struct signalfd_siginfo si;
+    while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (s->draining) {
+            sb_log_warn("second signal: exiting now");
+            sb_loop_stop(&s->loop);
+            return;
+        }
+        sb_server_stop(s);
+    }
+}
+
+static int watch_signals(sb_server_t *s) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return SB_EIO;
+    sb_io_init(&s->loop, &s->signal_io, fd, on_signal);
+    return sb_io_set(&s->signal_io, EPOLLIN);
+}
+
+static void on_tick(sb_timer_t *t) {
+    sb_server_t *s = sb_container_of(t, sb_server_t, tick_timer);
+    if (s->tick_fn)
+        s->tick_fn(s->tick_ud);
+    sb_timer_start(t, 1000);
+}
+
+int sb_server_run(sb_server_t *s) {
+    if (watch_signals(s) != SB_OK)
+        return 1;
+    if (sb_http_listen(s->http, s->cfg->host, (int)s->cfg->port) != SB_OK)
+        return 1;
+    /* Always printed, whatever the log level: scripts wait for this line. */
+    sb__log(SB_LOG_INFO, "listening on %s:%d", s->cfg->host, sb_http_bound_port(s->http));
+    sb_timer_init(&s->loop, &s->tick_timer, on_tick);
+    sb_timer_start(&s->tick_timer, 1000);
+    sb_loop_run(&s->loop);
+    sb_timer_stop(&s->tick_timer);
+    sb_io_set(&s->signal_io, 0);
+    close(s->signal_io.fd);
+    sb_log_info("stopped");
+    return 0;
+}

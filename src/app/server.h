@@ -1,0 +1,53 @@
+/* The embeddable server: an event loop, the HTTP listener, WebSocket routes,
+ * an Engine.IO endpoint and a Socket.IO server, configured from one
+ * sb_config_t, with graceful shutdown on SIGTERM/SIGINT. The switchboard
+ * binary is this plus the built-in features. */
+#ifndef SB_APP_SERVER_H
+#define SB_APP_SERVER_H
+
+#include "core/config.h"
+#include "core/conn.h"
+#include "core/loop.h"
+#include "engineio/engineio.h"
+#include "http/http.h"
+#include "socketio/socketio.h"
+#include "ws/ws.h"
+
+typedef struct sb_server sb_server_t;
+typedef void (*sb_ws_open_fn)(sb_ws_t *ws, void *ud);
+
+/* Initializes `cfg` from defaults, SWITCHBOARD_* variables, a --config file
+ * and argv, and applies --log-level/--log-format. Returns 0 to go on, 1 when
+ * --help was printed, 2 on a bad setting (message already printed). Pair
+ * with sb_config_dispose(). */
+int sb_config_from_args(sb_config_t *cfg, int argc, char **argv);
+
+/* Creates a server from `cfg` (copied by reference: cfg must outlive the
+ * server). Returns NULL with a message in err. Nothing listens yet. */
+sb_server_t *sb_server_create(const sb_config_t *cfg, char *err, size_t cap);
+void sb_server_destroy(sb_server_t *s);
+/* Listens and runs until a signal or sb_server_stop(); returns 0 on a clean
+ * exit. */
+int sb_server_run(sb_server_t *s);
+/* Starts a graceful shutdown (safe from any callback on the loop thread). */
+void sb_server_stop(sb_server_t *s);
+
+sb_loop_t *sb_server_loop(sb_server_t *s);
+sb_http_server_t *sb_server_http(sb_server_t *s);
+/* The Socket.IO server on the configured path ("/socket.io/"). */
+sb_sio_server_t *sb_server_sio(sb_server_t *s);
+sb_eio_server_t *sb_server_eio(sb_server_t *s);
+const sb_config_t *sb_server_config(const sb_server_t *s);
+sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
+/* A raw WebSocket endpoint at `path`: on_open, then h's callbacks. */
+int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
+                       const sb_ws_handler_t *h, void *ud);
+/* A raw Engine.IO endpoint at `path` with its own handler (no Socket.IO). */
+sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
+                                        const sb_eio_handler_t *h, void *ud);
+/* Called once per second on the loop (metrics, housekeeping). */
+void sb_server_on_tick(sb_server_t *s, void (*fn)(void *ud), void *ud);
+/* Called when shutdown begins, before connections are told. */
+void sb_server_on_shutdown(sb_server_t *s, void (*fn)(void *ud), void *ud);
+
+#endif

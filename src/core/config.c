@@ -1,0 +1,220 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+typedef enum { T_STR, T_INT, T_BOOL } cfg_type_t;
+
+typedef struct {
+    const char *name;
+    size_t offset;
+    cfg_type_t type;
+    const char *def;
+    const char *help;
+} cfg_row_t;
+
+static const cfg_row_t rows[] = {
+#define SB_CONFIG_ROW(n, f, type, d, h) {n, offsetof(sb_config_t, f), T_##type, d, h},
+    SB_CONFIG_MAP(SB_CONFIG_ROW)
+#undef SB_CONFIG_ROW
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+static const cfg_row_t *row_find(const char *name) {
+    for (size_t i = 0; i < NROWS; i++)
+        if (strcmp(rows[i].name, name) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+static int parse_bool(const char *v, bool *out) {
+    if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off"))
+        *out = false;
+    else
+        return SB_EINVAL;
+    return SB_OK;
+}
+
+static int parse_int(const char *v, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < 0)
+        return SB_EINVAL;
+    *out = x;
+    return SB_OK;
+}
+
+static int row_set(sb_config_t *c, const cfg_row_t *r, const char *v) {
+    void *field = (char *)c + r->offset;
+    if (r->type == T_INT)
+        return parse_int(v, field);
+    if (r->type == T_BOOL)
+        return parse_bool(v, field);
+    char *dup = strdup(v);
+    if (!dup)
+        return SB_ENOMEM;
+    free(*(char **)field);
+    *(char **)field = dup;
+    return SB_OK;
+}
+
+void sb_config_init(sb_config_t *c) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NROWS; i++)
+        row_set(c, &rows[i], rows[i].def);
+}
+
+void sb_config_dispose(sb_config_t *c) {
+    for (size_t i = 0; i < NROWS; i++)
+        if (rows[i].type == T_STR)
+            free(*(char **)((char *)c + rows[i].offset));
+    memset(c, 0, sizeof *c);
+}
+
+int sb_config_set(sb_config_t *c, const char *name, const char *value, char *err, size_t cap) {
+    const cfg_row_t *r = row_find(name);
+    if (!r) {
+        snprintf(err, cap, "unknown setting '%s' (see --help)", name);
+        return SB_ENOTFOUND;
+    }
+    int rc = row_set(c, r, value);
+    if (rc != SB_OK)
+        snprintf(err, cap, "invalid value '%s' for --%s", value, name);
+    return rc;
+}
+
+/* SWITCHBOARD_JWT_SECRET -> jwt-secret */
+static void apply_env(sb_config_t *c) {
+    for (size_t i = 0; i < NROWS; i++) {
+        char var[96] = "SWITCHBOARD_";
+        size_t o = strlen(var);
+        for (const char *p = rows[i].name; *p && o + 1 < sizeof var; p++)
+            var[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        var[o] = '\0';
+        const char *v = getenv(var);
+        if (v && row_set(c, &rows[i], v) != SB_OK)
+            fprintf(stderr, "warning: ignoring invalid %s=%s\n", var, v);
+    }
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Lines "name = value"; blank lines and '#' comments are ignored. */
+int sb_config_load_file(sb_config_t *c, const char *path, char *err, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "cannot open config file %s: %s", path, strerror(errno));
+        return SB_EINVAL;
+    }
+    char line[4096];
+    int lineno = 0, rc = SB_OK;
+    while (rc == SB_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, cap, "%s:%d: expected name = value", path, lineno);
+            rc = SB_EINVAL;
+            break;
+        }
+        *eq = '\0';
+        rc = sb_config_set(c, trim(s), trim(eq + 1), err, cap);
+    }
+    fclose(f);
+    return rc == SB_OK ? SB_OK : SB_EINVAL;
+}
+
+/* Accepts --name value, --name=value, and --flag for booleans. */
+static int apply_arg(sb_config_t *c, int argc, char **argv, int *i, char *err, size_t cap) {
+    const char *a = argv[*i] + 2;
+    char name[64];
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    if (n >= sizeof name) {
+        snprintf(err, cap, "unknown option %s", argv[*i]);
+        return SB_EINVAL;
+    }
+    memcpy(name, a, n);
+    name[n] = '\0';
+    const cfg_row_t *r = row_find(name);
+    if (!r) {
+        snprintf(err, cap, "unknown option --%s (see --help)", name);
+        return SB_EINVAL;
+    }
+    const char *v = eq ? eq + 1 : NULL;
+    if (!v && r->type == T_BOOL)
+        v = "true";
+    if (!v && *i + 1 < argc)
+        v = argv[++*i];
+    if (!v) {
+        snprintf(err, cap, "option --%s needs a value", name);
+        return SB_EINVAL;
+    }
+    return sb_config_set(c, name, v, err, cap) == SB_OK ? SB_OK : SB_EINVAL;
+}
+
+static const char *find_config_arg(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--config=", 9))
+            return argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            return argv[i + 1];
+    }
+    return getenv("SWITCHBOARD_CONFIG");
+}
+
+int sb_config_load(sb_config_t *c, int argc, char **argv, char *err, size_t cap) {
+    const char *file = find_config_arg(argc, argv);
+    if (file && sb_config_load_file(c, file, err, cap) != SB_OK)
+        return SB_EINVAL;
+    apply_env(c);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            sb_config_print_help(stdout, argv[0]);
+            return 1;
+        }
+        if (!strcmp(argv[i], "--config")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--config=", 9))
+            continue;
+        if (strncmp(argv[i], "--", 2) != 0) {
+            snprintf(err, cap, "unexpected argument '%s' (see --help)", argv[i]);
+            return SB_EINVAL;
+        }
+        if (apply_arg(c, argc, argv, &i, err, cap) != SB_OK)
+            return SB_EINVAL;
+    }
+    return SB_OK;
+}
+
+void sb_config_print_help(FILE *out, const char *prog) {
+    fprintf(out, "Usage: %s [--config FILE] [--setting value ...]\n\n", prog);
+    fprintf(out, "Every setting is also read from SWITCHBOARD_<NAME> (e.g. SWITCHBOARD_JWT_SECRET)\n"
+                 "and from a config file of 'name = value' lines.\n\n");
+    fprintf(out, "  %-28s %s\n", "--config FILE", "read settings from FILE");
+    for (size_t i = 0; i < NROWS; i++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", rows[i].name, rows[i].type == T_BOOL ? "" : " V");
+        fprintf(out, "  %-28s %s (default: %s)\n", flag, rows[i].help,
+                rows[i].def[0] ? rows[i].def : "none");
+    }
+}

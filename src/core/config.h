@@ -1,0 +1,69 @@
+/* Every setting of the server in one table: command-line flag, environment
+ * variable SWITCHBOARD_<NAME>, config-file key, default and help text come
+ * from the same row, so --help and the docs cannot drift from the code.
+ * Precedence: defaults < config file < environment < command line. */
+#ifndef SB_CORE_CONFIG_H
+#define SB_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* X(name, field, type, default, help): type is STR, INT or BOOL. */
+#define SB_CONFIG_MAP(X)                                                                           \
+    X("host", host, STR, "0.0.0.0", "address to listen on")                                        \
+    X("port", port, INT, "3000", "TCP port (0 picks a free port)")                                 \
+    X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens (required unless --dev)") \
+    X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \
+    X("data-dir", data_dir, STR, "./data", "directory for the database and state")                 \
+    X("cors-origins", cors_origins, STR, "", "comma list of allowed origins, * for any; empty: any, without credentials") \
+    X("path", path, STR, "/socket.io/", "Engine.IO endpoint path")                                 \
+    X("namespaces", namespaces, STR, "", "comma list of extra Socket.IO namespaces besides /")     \
+    X("ping-interval", ping_interval, INT, "25000", "Engine.IO heartbeat interval, ms")            \
+    X("ping-timeout", ping_timeout, INT, "20000", "Engine.IO heartbeat timeout, ms")               \
+    X("connect-timeout", connect_timeout, INT, "45000", "ms allowed between Engine.IO open and Socket.IO CONNECT") \
+    X("upgrade-timeout", upgrade_timeout, INT, "10000", "ms allowed for the polling to websocket upgrade") \
+    X("max-http-buffer-size", max_http_buffer_size, INT, "1000000", "largest Engine.IO message / polling body, bytes") \
+    X("max-message-bytes", max_message_bytes, INT, "65536", "largest chat message content, bytes") \
+    X("max-header-bytes", max_header_bytes, INT, "16384", "largest HTTP request head, bytes (431)") \
+    X("max-headers", max_headers, INT, "64", "most HTTP request headers (431)")                    \
+    X("max-request-line", max_request_line, INT, "8192", "longest HTTP request line, bytes (414)") \
+    X("max-outq-bytes", max_outq_bytes, INT, "4194304", "queued output per connection before it is cut off as a slow consumer") \
+    X("max-attachments", max_attachments, INT, "10", "binary attachments per Socket.IO packet")    \
+    X("max-json-depth", max_json_depth, INT, "32", "nesting depth of Socket.IO JSON payloads")     \
+    X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", "rooms one socket may join")      \
+    X("header-timeout", header_timeout, INT, "20000", "ms to receive a whole HTTP request (408)")   \
+    X("keepalive-timeout", keepalive_timeout, INT, "30000", "ms an idle keep-alive connection stays open") \
+    X("drain-timeout", drain_timeout, INT, "5000", "ms graceful shutdown waits for clients")       \
+    X("ws-deflate", ws_deflate, BOOL, "false", "offer permessage-deflate on WebSocket")            \
+    X("ws-deflate-threshold", ws_deflate_threshold, INT, "1024", "smallest message compressed, bytes") \
+    X("presence-scope", presence_scope, STR, "all", "who sees user:online/offline: all|friends")   \
+    X("allow-query-token", allow_query_token, BOOL, "false", "accept ?token= (URLs end up in logs)") \
+    X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", "accept JWTs with no exp claim") \
+    X("jwt-leeway", jwt_leeway, INT, "30", "seconds of clock skew allowed for exp/nbf")            \
+    X("log-level", log_level, STR, "info", "debug|info|warn|error|off")                            \
+    X("log-format", log_format, STR, "text", "text|json")                                          \
+    X("dev", dev, BOOL, "false", "development mode: a fixed JWT secret, with a warning")
+
+typedef struct {
+#define SB_CONFIG_FIELD_STR(f) char *f;
+#define SB_CONFIG_FIELD_INT(f) int64_t f;
+#define SB_CONFIG_FIELD_BOOL(f) bool f;
+#define SB_CONFIG_FIELD(name, f, type, def, help) SB_CONFIG_FIELD_##type(f)
+    SB_CONFIG_MAP(SB_CONFIG_FIELD)
+#undef SB_CONFIG_FIELD
+} sb_config_t;
+
+/* Fills defaults. Pair with sb_config_dispose. */
+void sb_config_init(sb_config_t *c);
+void sb_config_dispose(sb_config_t *c);
+/* Sets one setting from text. Returns SB_OK, SB_ENOTFOUND (unknown name) or
+ * SB_EINVAL (bad value); on error writes a message into err. */
+int sb_config_set(sb_config_t *c, const char *name, const char *value, char *err, size_t cap);
+/* Applies the environment, then a --config file if given, then argv.
+ * Returns SB_OK, SB_EINVAL (message in err), or 1 when --help was printed. */
+int sb_config_load(sb_config_t *c, int argc, char **argv, char *err, size_t cap);
+int sb_config_load_file(sb_config_t *c, const char *path, char *err, size_t cap);
+void sb_config_print_help(FILE *out, const char *prog);
+
+#endif

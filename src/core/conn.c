@@ -1,0 +1,366 @@
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/str.h"
+
+#define SB_SCRATCH_BYTES (256 * 1024)
+#define SB_WRITEV_MAX 256
+#define SB_READS_PER_EVENT 16
+
+static void conn_on_io(sb_io_t *io, uint32_t events);
+static void conn_flush_task(sb_task_t *t);
+static void conn_free_task(sb_task_t *t);
+static void conn_resume_task(sb_task_t *t);
+
+int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->loop = loop;
+    ctx->scratch_cap = SB_SCRATCH_BYTES;
+    ctx->scratch = malloc(ctx->scratch_cap);
+    ctx->max_inbuf = 2u * 1024 * 1024;
+    ctx->max_outq = 4u * 1024 * 1024;
+    sb_list_init(&ctx->all);
+    return ctx->scratch ? SB_OK : SB_ENOMEM;
+}
+
+void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &ctx->all) {
+        sb_conn_t *c = sb_container_of(n, sb_conn_t, all_node);
+        if (c->flags & SB_CONN_CLOSING)
+            continue;
+        if (c->handler->on_shutdown)
+            c->handler->on_shutdown(c);
+        else
+            sb_conn_close_after_flush(c);
+    }
+}
+
+void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
+    free(ctx->scratch);
+    ctx->scratch = NULL;
+}
+
+sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                          const sb_conn_handler_t *h, void *ud) {
+    sb_conn_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->ctx = ctx;
+    c->handler = h;
+    c->ud = ud;
+    if (peer)
+        c->peer = *peer;
+    sb_io_init(ctx->loop, &c->io, fd, conn_on_io);
+    sb_task_init(&c->flush_task, conn_flush_task);
+    sb_task_init(&c->free_task, conn_free_task);
+    sb_task_init(&c->resume_task, conn_resume_task);
+    sb_timer_init(ctx->loop, &c->timer, NULL);
+    if (sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    ctx->live++;
+    sb_list_push_tail(&ctx->all, &c->all_node);
+    return c;
+}
+
+void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) {
+    const struct sockaddr_storage *ss = &c->peer;
+    const void *addr = ss->ss_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+    if (!inet_ntop(ss->ss_family == AF_INET6 ? AF_INET6 : AF_INET, addr, out, (socklen_t)cap))
+        snprintf(out, cap, "?");
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+void sb_conn_close(sb_conn_t *c) {
+    if (c->flags & SB_CONN_CLOSING)
+        return;
+    c->flags |= SB_CONN_CLOSING;
+    sb_io_set(&c->io, 0);
+    sb_timer_stop(&c->timer);
+    sb_task_cancel(&c->flush_task);
+    sb_task_cancel(&c->resume_task);
+    sb_task_post(c->ctx->loop, &c->free_task);
+}
+
+void sb_conn_close_after_flush(sb_conn_t *c) {
+    if (c->oq_len == 0) {
+        sb_conn_close(c);
+        return;
+    }
+    c->flags |= SB_CONN_CLOSE_AFTER;
+}
+
+static void outq_clear(sb_conn_t *c) {
+    for (uint32_t i = 0; i < c->oq_len; i++)
+        sb_frame_unref(c->outq[(c->oq_head + i) % c->oq_cap].frame);
+    free(c->outq);
+    c->outq = NULL;
+    c->oq_head = c->oq_len = c->oq_cap = 0;
+    c->oq_bytes = 0;
+}
+
+static void conn_free_task(sb_task_t *t) {
+    sb_conn_t *c = sb_container_of(t, sb_conn_t, free_task);
+    if (c->handler && c->handler->on_close)
+        c->handler->on_close(c);
+    sb_timer_stop(&c->timer);
+    sb_task_cancel(&c->flush_task);
+    outq_clear(c);
+    free(c->inbuf);
+    close(c->io.fd);
+    c->ctx->live--;
+    sb_list_remove(&c->all_node);
+    free(c);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static int outq_grow(sb_conn_t *c) {
+    uint32_t cap = c->oq_cap ? c->oq_cap * 2 : 8;
+    sb_outq_item_t *q = malloc(sizeof *q * cap);
+    if (!q)
+        return SB_ENOMEM;
+    for (uint32_t i = 0; i < c->oq_len; i++)
+        q[i] = c->outq[(c->oq_head + i) % c->oq_cap];
+    free(c->outq);
+    c->outq = q;
+    c->oq_head = 0;
+    c->oq_cap = cap;
+    return SB_OK;
+}
+
+int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
+    if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER))
+        return SB_ECLOSED;
+    if (SB_UNLIKELY(c->oq_bytes + n > c->ctx->max_outq)) {
+        c->ctx->slow_consumers++;
+        sb_log_info("closing slow consumer fd=%d (%zu bytes queued)", c->io.fd, c->oq_bytes);
+        sb_conn_close(c);
+        return SB_ETOOBIG;
+    }
+    if (c->oq_len == c->oq_cap && outq_grow(c) != SB_OK) {
+        sb_conn_close(c);
+        return SB_ENOMEM;
+    }
+    c->outq[(c->oq_head + c->oq_len++) % c->oq_cap] = (sb_outq_item_t){sb_frame_ref(f), p, n};
+    c->oq_bytes += n;
+    sb_task_post(c->ctx->loop, &c->flush_task);
+    return SB_OK;
+}
+
+int sb_conn_write(sb_conn_t *c, const void *p, size_t n) {
+    sb_frame_t *f = sb_frame_create(p, n, 0);
+    if (!f)
+        return SB_ENOMEM;
+    int rc = sb_conn_write_frame(c, f, f->data, n);
+    sb_frame_unref(f);
+    return rc;
+}
+
+size_t sb_conn_queued(const sb_conn_t *c) { return c->oq_bytes; }
+
+/* Drops `written` bytes from the head of the queue. */
+static void outq_consume(sb_conn_t *c, size_t written) {
+    c->oq_bytes -= written;
+    while (written > 0) {
+        sb_outq_item_t *it = &c->outq[c->oq_head];
+        if (written < it->n) {
+            it->p += written;
+            it->n -= written;
+            return;
+        }
+        written -= it->n;
+        sb_frame_unref(it->frame);
+        c->oq_head = (c->oq_head + 1) % c->oq_cap;
+        c->oq_len--;
+    }
+}
+
+/* Returns SB_OK when the queue is empty, SB_EAGAIN when the kernel is full,
+ * SB_EIO on a write error. */
+static int conn_flush(sb_conn_t *c) {
+    while (c->oq_len > 0) {
+        struct iovec iov[SB_WRITEV_MAX];
+        int cnt = 0;
+        for (uint32_t i = 0; i < c->oq_len && cnt < SB_WRITEV_MAX; i++, cnt++) {
+            sb_outq_item_t *it = &c->outq[(c->oq_head + i) % c->oq_cap];
+            iov[cnt] = (struct iovec){(void *)it->p, it->n};
+        }
+        ssize_t w = writev(c->io.fd, iov, cnt);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN ? SB_EAGAIN : SB_EIO;
+        }
+        c->ctx->bytes_out += (uint64_t)w;
+        outq_consume(c, (size_t)w);
+    }
+    return SB_OK;
+}
+
+static void conn_after_flush(sb_conn_t *c, int rc) {
+    uint32_t want = (c->flags & SB_CONN_READ_PAUSED) ? 0 : (EPOLLIN | EPOLLRDHUP);
+    if (rc == SB_EIO) {
+        sb_conn_close(c);
+        return;
+    }
+    if (rc == SB_EAGAIN) {
+        sb_io_set(&c->io, want | EPOLLOUT);
+        return;
+    }
+    free(c->outq); /* an idle connection holds no output memory */
+    c->outq = NULL;
+    c->oq_head = c->oq_cap = 0;
+    sb_io_set(&c->io, want);
+    if (c->flags & SB_CONN_CLOSE_AFTER)
+        sb_conn_close(c);
+    else if (c->handler->on_drain)
+        c->handler->on_drain(c);
+}
+
+static void conn_flush_task(sb_task_t *t) {
+    sb_conn_t *c = sb_container_of(t, sb_conn_t, flush_task);
+    if (c->flags & SB_CONN_CLOSING)
+        return;
+    if (c->io.events & EPOLLOUT)
+        return; /* waiting for the kernel: EPOLLOUT will flush */
+    conn_after_flush(c, conn_flush(c));
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+/* Hands the unparsed bytes to the handler and keeps what it leaves. A
+ * handler that switches protocols (HTTP upgrade) gets the rest at once. */
+static int conn_dispatch(sb_conn_t *c, char *p, size_t n) {
+    for (;;) {
+        const sb_conn_handler_t *h = c->handler;
+        long used = h->on_data(c, p, n);
+        if (used < 0 || (c->flags & SB_CONN_CLOSING))
+            return SB_ECLOSED;
+        p += used;
+        n -= (size_t)used;
+        if (n == 0 || c->handler == h)
+            break;
+    }
+    if (n > c->ctx->max_inbuf)
+        return SB_ETOOBIG;
+    if (n == 0) {
+        free(c->inbuf);
+        c->inbuf = NULL;
+        c->in_len = c->in_cap = 0;
+        return SB_OK;
+    }
+    if (c->inbuf && p >= c->inbuf && p < c->inbuf + c->in_cap) {
+        memmove(c->inbuf, p, n);
+    } else {
+        size_t cap = n < 4096 ? 4096 : n;
+        char *nb = malloc(cap);
+        if (!nb)
+            return SB_ENOMEM;
+        memcpy(nb, p, n);
+        free(c->inbuf);
+        c->inbuf = nb;
+        c->in_cap = cap;
+    }
+    c->in_len = n;
+    return SB_OK;
+}
+
+/* Reads once. Returns bytes read, 0 at EOF, SB_EAGAIN, or SB_EIO. */
+static long conn_read_once(sb_conn_t *c) {
+    char *dst;
+    size_t room;
+    if (c->in_len == 0) {
+        dst = c->ctx->scratch;
+        room = c->ctx->scratch_cap;
+    } else {
+        if (c->in_cap - c->in_len < 16384) {
+            size_t cap = c->in_cap * 2;
+            char *nb = realloc(c->inbuf, cap);
+            if (!nb)
+                return SB_EIO;
+            c->inbuf = nb;
+            c->in_cap = cap;
+        }
+        dst = c->inbuf + c->in_len;
+        room = c->in_cap - c->in_len;
+    }
+    ssize_t r = read(c->io.fd, dst, room);
+    if (r < 0)
+        return (errno == EAGAIN || errno == EINTR) ? SB_EAGAIN : SB_EIO;
+    if (r == 0)
+        return 0;
+    c->ctx->bytes_in += (uint64_t)r;
+    if (c->in_len == 0)
+        return conn_dispatch(c, dst, (size_t)r) == SB_OK ? r : SB_EIO;
+    c->in_len += (size_t)r;
+    return conn_dispatch(c, c->inbuf, c->in_len) == SB_OK ? r : SB_EIO;
+}
+
+static void conn_on_readable(sb_conn_t *c) {
+    for (int i = 0; i < SB_READS_PER_EVENT && !(c->flags & SB_CONN_CLOSING); i++) {
+        long r = conn_read_once(c);
+        if (r == SB_EAGAIN)
+            return;
+        if (r <= 0) {
+            sb_conn_close(c);
+            return;
+        }
+        if (c->flags & SB_CONN_READ_PAUSED)
+            return;
+    }
+}
+
+static void conn_on_io(sb_io_t *io, uint32_t events) {
+    sb_conn_t *c = sb_container_of(io, sb_conn_t, io);
+    if (c->flags & SB_CONN_CLOSING)
+        return;
+    if (events & EPOLLOUT) {
+        sb_io_set(&c->io, c->io.events & ~(uint32_t)EPOLLOUT);
+        conn_after_flush(c, conn_flush(c));
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !(c->flags & SB_CONN_CLOSING))
+        conn_on_readable(c);
+}
+
+void sb_conn_pause_read(sb_conn_t *c, bool paused) {
+    if (c->flags & SB_CONN_CLOSING)
+        return;
+    if (paused)
+        c->flags |= SB_CONN_READ_PAUSED;
+    else
+        c->flags &= ~(uint32_t)SB_CONN_READ_PAUSED;
+    uint32_t ev = (c->io.events & EPOLLOUT) | (paused ? 0 : (EPOLLIN | EPOLLRDHUP));
+    sb_io_set(&c->io, ev);
+}
+
+static void conn_resume_task(sb_task_t *t) {
+    sb_conn_t *c = sb_container_of(t, sb_conn_t, resume_task);
+    if ((c->flags & SB_CONN_CLOSING) || c->in_len == 0)
+        return;
+    if (conn_dispatch(c, c->inbuf, c->in_len) != SB_OK)
+        sb_conn_close(c);
+}
+
+void sb_conn_resume(sb_conn_t *c) {
+    if (!(c->flags & SB_CONN_CLOSING) && c->in_len > 0)
+        sb_task_post(c->ctx->loop, &c->resume_task);
+}

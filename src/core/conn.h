@@ -1,0 +1,110 @@
+/* A non-blocking TCP connection: reads into the worker's shared scratch buffer
+ * and keeps bytes only while it holds a partial message (H6); writes are a
+ * queue of refcounted frame slices flushed with writev before the next poll
+ * (H7); closing is deferred so no callback ever sees freed memory (H8). The
+ * protocol on top (HTTP, then maybe WebSocket) is a swappable handler. */
+#ifndef SB_CORE_CONN_H
+#define SB_CORE_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/frame.h"
+#include "core/loop.h"
+
+typedef struct sb_conn sb_conn_t;
+
+typedef struct {
+    /* Bytes arrived: p[0..n) is everything not yet consumed. Returns how many
+     * bytes it consumed (the rest is kept for the next call), or a negative
+     * code to close the connection. The handler may swap c->handler. */
+    long (*on_data)(sb_conn_t *c, char *p, size_t n);
+    /* The peer closed or an error occurred; called once, just before the
+     * connection is freed. */
+    void (*on_close)(sb_conn_t *c);
+    /* Optional: the output queue became empty. */
+    void (*on_drain)(sb_conn_t *c);
+    /* Optional: the server is shutting down; say goodbye (default: close
+     * once the output is flushed). */
+    void (*on_shutdown)(sb_conn_t *c);
+} sb_conn_handler_t;
+
+typedef struct {
+    sb_frame_t *frame; /* holds a reference */
+    const char *p;
+    size_t n;
+} sb_outq_item_t;
+
+enum {
+    SB_CONN_CLOSING = 1u << 0,     /* closed: no more callbacks, free pending */
+    SB_CONN_CLOSE_AFTER = 1u << 1, /* close once the output queue is flushed */
+    SB_CONN_READ_PAUSED = 1u << 2,
+};
+
+/* Worker-wide state every connection shares. */
+typedef struct {
+    sb_loop_t *loop;
+    char *scratch; /* shared read buffer */
+    size_t scratch_cap;
+    size_t max_inbuf;     /* bytes a connection may hold unparsed */
+    size_t max_outq;      /* queued output bytes before the connection is a slow consumer */
+    size_t live;          /* open connections */
+    sb_list_t all;        /* every open connection */
+    uint64_t bytes_in, bytes_out, slow_consumers;
+} sb_conn_ctx_t;
+
+struct sb_conn {
+    sb_io_t io;
+    sb_conn_ctx_t *ctx;
+    const sb_conn_handler_t *handler;
+    void *ud; /* the protocol object on top */
+    uint32_t flags;
+    struct sockaddr_storage peer;
+    char *inbuf; /* unparsed bytes kept between reads; NULL when none */
+    size_t in_len, in_cap;
+    sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
+    uint32_t oq_head, oq_len, oq_cap;
+    size_t oq_bytes;
+    sb_task_t flush_task;
+    sb_task_t free_task;
+    sb_task_t resume_task;
+    sb_timer_t timer; /* free for the protocol on top: handshake / idle deadlines */
+    sb_list_node_t all_node;
+};
+
+int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
+void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx);
+/* Asks every connection to finish (handler->on_shutdown). */
+void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx);
+
+/* Wraps an accepted non-blocking fd. Returns NULL when out of memory (the fd
+ * is then closed). The connection starts reading at once. */
+sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                          const sb_conn_handler_t *h, void *ud);
+
+/* Queues a slice of `f` (p within f->data-headroom .. end) for writing; takes
+ * its own reference. Returns SB_OK, SB_ECLOSED, or SB_ETOOBIG when the queue
+ * passes ctx->max_outq: the connection is then closed as a slow consumer. */
+int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n);
+/* Copies n bytes into a new frame and queues it. */
+int sb_conn_write(sb_conn_t *c, const void *p, size_t n);
+size_t sb_conn_queued(const sb_conn_t *c);
+
+/* Stops callbacks, closes the socket and frees the connection after the
+ * current callbacks return. Idempotent. */
+void sb_conn_close(sb_conn_t *c);
+/* Closes once everything queued is written (bounded by the connection timer
+ * if the caller arms one). */
+void sb_conn_close_after_flush(sb_conn_t *c);
+void sb_conn_pause_read(sb_conn_t *c, bool paused);
+/* Hands bytes already buffered to the handler again before the next poll:
+ * for a protocol that stopped consuming while it waited (a held request). */
+void sb_conn_resume(sb_conn_t *c);
+
+/* Formats the peer address as "ip" into out. */
+void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap);
+
+#endif

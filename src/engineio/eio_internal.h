@@ -1,0 +1,68 @@
+/* Private to src/engineio/. */
+#ifndef SB_EIO_INTERNAL_H
+#define SB_EIO_INTERNAL_H
+
+#include "engineio/engineio.h"
+#include "engineio/packet.h"
+
+#define SB_EIO_SID_LEN 20
+
+struct sb_eio_session {
+    char sid[SB_EIO_SID_LEN + 1];
+    sb_eio_server_t *srv;
+    struct sb_eio_session *hash_next;
+    sb_eio_transport_t transport;
+    bool closing, upgrading, probed, awaiting_pong;
+    const char *close_reason;
+    sb_ws_t *ws;       /* active websocket transport */
+    sb_ws_t *probe_ws; /* websocket being upgraded to */
+    sb_http_req_t *poll_req; /* pending polling GET */
+    sb_frame_t **pq; /* packets waiting for the next polling GET */
+    size_t pq_len, pq_cap, pq_bytes;
+    sb_timer_t ping_timer, upgrade_timer;
+    sb_task_t close_task;
+    void *ud;
+    char *authorization, *query;
+    char ip[48];
+};
+
+struct sb_eio_server {
+    sb_loop_t *loop;
+    sb_eio_config_t cfg;
+    const sb_eio_handler_t *h;
+    void *ud;
+    sb_eio_session_t **buckets;
+    size_t nbuckets, count;
+    sb_eio_stats_t stats;
+    uint16_t ws_close_code; /* 1000, or 1001 while shutting down */
+};
+
+/* server.c */
+int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s);
+sb_eio_session_t *sb_eio__find(sb_eio_server_t *srv, const char *sid);
+void sb_eio__unregister(sb_eio_server_t *srv, sb_eio_session_t *s);
+void sb_eio__respond_error(sb_http_req_t *req, int code);
+/* session.c */
+sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
+                                         sb_eio_transport_t t);
+void sb_eio__session_opened(sb_eio_session_t *s);
+size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap);
+/* Handles one packet from the client; returns false if the session closed. */
+bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt);
+/* Ends the session without a close packet (transport gone, ping timeout). */
+void sb_eio__drop(sb_eio_session_t *s, const char *reason);
+/* polling.c */
+void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req);
+void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req);
+int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f);
+/* Answers the pending GET with the queue, or with a noop when empty. */
+void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty);
+void sb_eio__polling_clear(sb_eio_session_t *s);
+/* After an upgrade: sends what is still queued over the websocket. */
+void sb_eio__polling_move_to_ws(sb_eio_session_t *s);
+/* websocket.c */
+void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req);
+void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req);
+void sb_eio__ws_detach(sb_eio_session_t *s);
+
+#endif

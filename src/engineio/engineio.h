@@ -1,0 +1,77 @@
+/* Engine.IO v4 server: sessions over HTTP long-polling and WebSocket, the
+ * polling -> websocket upgrade, and server-initiated heartbeats. Above it a
+ * session carries whole messages (text or binary). */
+#ifndef SB_ENGINEIO_ENGINEIO_H
+#define SB_ENGINEIO_ENGINEIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+#include "http/http.h"
+#include "ws/ws.h"
+
+typedef struct sb_eio_server sb_eio_server_t;
+typedef struct sb_eio_session sb_eio_session_t;
+
+typedef enum { SB_EIO_POLLING, SB_EIO_WEBSOCKET } sb_eio_transport_t;
+
+typedef struct {
+    /* A session opened; the open packet is already queued. */
+    void (*on_open)(sb_eio_session_t *s, void *ud);
+    /* A message arrived; p is valid only during the call. */
+    void (*on_message)(sb_eio_session_t *s, const char *p, size_t n, bool binary);
+    /* The session is gone (reason as Engine.IO names it: "transport close",
+     * "ping timeout", "forced close", "transport error", "server shutting
+     * down"); it is freed right after. */
+    void (*on_close)(sb_eio_session_t *s, const char *reason);
+} sb_eio_handler_t;
+
+typedef struct {
+    uint32_t ping_interval_ms, ping_timeout_ms, upgrade_timeout_ms;
+    size_t max_payload;     /* maxHttpBufferSize */
+    size_t max_queue_bytes; /* polling packets waiting for a GET before the session is cut off */
+    bool allow_polling, allow_websocket;
+    const sb_ws_config_t *ws;
+} sb_eio_config_t;
+
+typedef struct {
+    uint64_t sessions_opened, upgrades, polling_sessions, websocket_sessions;
+    uint64_t packets_in, packets_out;
+    uint64_t active_polling, active_websocket; /* gauges */
+} sb_eio_stats_t;
+
+/* `cfg` is copied; cfg->ws must outlive the server. */
+sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cfg,
+                                      const sb_eio_handler_t *h, void *ud);
+/* Closes every session (close packet, reason "server shutting down"). */
+void sb_eio_server_close_all(sb_eio_server_t *srv);
+void sb_eio_server_destroy(sb_eio_server_t *srv);
+size_t sb_eio_server_session_count(const sb_eio_server_t *srv);
+const sb_eio_stats_t *sb_eio_server_stats(const sb_eio_server_t *srv);
+/* The HTTP handler to route the Engine.IO path to (ud = the server). */
+void sb_eio_handle_request(sb_http_req_t *req, void *srv);
+
+/* Queues a packet: f holds an encoded Engine.IO text packet ("4hello") or,
+ * with SB_FRAME_BINARY, raw message bytes; f->next chains more packets sent
+ * in order. The session takes its own references. Returns SB_OK, SB_ECLOSED,
+ * or SB_ETOOBIG (slow consumer, the session is closed). */
+int sb_eio_send_frame(sb_eio_session_t *s, sb_frame_t *f);
+/* Sends a message: text gets the "4" prefix here. */
+int sb_eio_send_message(sb_eio_session_t *s, const char *p, size_t n, bool binary);
+/* Sends a close packet and ends the session; on_close follows. Idempotent. */
+void sb_eio_close(sb_eio_session_t *s, const char *reason);
+
+const char *sb_eio_sid(const sb_eio_session_t *s);
+sb_eio_transport_t sb_eio_transport(const sb_eio_session_t *s);
+void *sb_eio_get_data(const sb_eio_session_t *s);
+void sb_eio_set_data(sb_eio_session_t *s, void *ud);
+sb_eio_server_t *sb_eio_session_server(const sb_eio_session_t *s);
+void *sb_eio_server_data(const sb_eio_server_t *srv);
+/* Handshake request facts kept for the layers above (NUL-terminated, ""
+ * when absent). */
+const char *sb_eio_authorization(const sb_eio_session_t *s);
+const char *sb_eio_query(const sb_eio_session_t *s);
+const char *sb_eio_remote_ip(const sb_eio_session_t *s);
+
+#endif

@@ -1,0 +1,150 @@
+/* HTTP long-polling transport: a GET waits for packets, a POST carries a
+ * payload of packets separated by 0x1e; binary packets travel base64'd. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "engineio/eio_internal.h"
+#include "engineio/packet.h"
+
+#define SB_EIO_MAX_PACKETS_PER_POST 10000
+
+static const char text_type[] = "text/plain; charset=UTF-8";
+
+int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
+    if (s->pq_bytes + f->len > s->srv->cfg.max_queue_bytes) {
+        sb_log_info("eio %s: polling queue over its limit, closing", s->sid);
+        sb_eio__drop(s, "transport error");
+        return SB_ETOOBIG;
+    }
+    if (s->pq_len == s->pq_cap) {
+        size_t cap = s->pq_cap ? s->pq_cap * 2 : 8;
+        sb_frame_t **q = realloc(s->pq, cap * sizeof *q);
+        if (!q)
+            return SB_ENOMEM;
+        s->pq = q;
+        s->pq_cap = cap;
+    }
+    s->pq[s->pq_len++] = sb_frame_ref(f);
+    s->pq_bytes += f->len;
+    if (s->poll_req)
+        sb_eio__polling_flush(s, false);
+    return SB_OK;
+}
+
+/* Joins queued packets into one payload frame. */
+static sb_frame_t *build_payload(sb_eio_session_t *s) {
+    size_t total = 0;
+    for (size_t i = 0; i < s->pq_len; i++) {
+        sb_frame_t *f = s->pq[i];
+        total += (i > 0) + ((f->flags & SB_FRAME_BINARY) ? 1 + sb_eio_base64_encoded_len(f->len) : f->len);
+    }
+    sb_frame_t *out = sb_frame_create(NULL, total, 0);
+    if (!out)
+        return NULL;
+    char *w = out->data;
+    for (size_t i = 0; i < s->pq_len; i++) {
+        sb_frame_t *f = s->pq[i];
+        if (i > 0)
+            *w++ = SB_EIO_SEPARATOR;
+        if (f->flags & SB_FRAME_BINARY) {
+            *w++ = 'b';
+            w += sb_eio_base64_encode((const uint8_t *)f->data, f->len, w);
+        } else {
+            memcpy(w, f->data, f->len);
+            w += f->len;
+        }
+    }
+    return out;
+}
+
+static void queue_clear(sb_eio_session_t *s) {
+    for (size_t i = 0; i < s->pq_len; i++)
+        sb_frame_unref(s->pq[i]);
+    s->pq_len = 0;
+    s->pq_bytes = 0;
+}
+
+void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty) {
+    sb_http_req_t *req = s->poll_req;
+    if (!req || (s->pq_len == 0 && !noop_if_empty))
+        return;
+    s->poll_req = NULL;
+    req->on_abort = NULL;
+    if (s->pq_len == 0) {
+        sb_http_respond(req, 200, text_type, "6", 1, NULL);
+        return;
+    }
+    sb_frame_t *body = build_payload(s);
+    if (!body) {
+        sb_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    queue_clear(s);
+    sb_http_respond_frame(req, 200, text_type, body, NULL);
+    sb_frame_unref(body);
+}
+
+void sb_eio__polling_clear(sb_eio_session_t *s) {
+    if (s->poll_req) {
+        if (s->pq_len)
+            sb_eio__polling_flush(s, false);
+        else {
+            s->poll_req->on_abort = NULL;
+            sb_http_respond(s->poll_req, 200, text_type, "1", 1, NULL);
+            s->poll_req = NULL;
+        }
+    }
+    queue_clear(s);
+}
+
+static void on_get_abort(sb_http_req_t *req) {
+    sb_eio_session_t *s = req->ud;
+    s->poll_req = NULL;
+    sb_eio__drop(s, "transport close");
+}
+
+void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req) {
+    if (s->poll_req) {
+        /* Two GETs at once: the client is confused or hostile. */
+        sb_eio__respond_error(req, 3);
+        sb_eio__drop(s, "transport error");
+        return;
+    }
+    s->poll_req = req;
+    req->ud = s;
+    req->on_abort = on_get_abort;
+    /* Once the client has probed a websocket it pauses polling: its pending
+     * GET must return at once so it can send the upgrade packet. */
+    if (s->pq_len || s->probed)
+        sb_eio__polling_flush(s, s->probed);
+}
+
+void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req) {
+    sb_eio_payload_iter_t it;
+    sb_eio_packet_t pkt;
+    uint8_t *bin = malloc(s->srv->cfg.max_payload + 1);
+    int rc = bin ? 1 : SB_ENOMEM, count = 0;
+    sb_eio_payload_iter_init(&it, req->body, req->body_len);
+    while (rc == 1 && count++ < SB_EIO_MAX_PACKETS_PER_POST) {
+        rc = sb_eio_payload_next(&it, &pkt, bin, s->srv->cfg.max_payload);
+        if (rc != 1)
+            break;
+        if (!sb_eio__on_packet(s, &pkt))
+            break;
+    }
+    free(bin);
+    if (rc < 0) {
+        sb_eio__respond_error(req, 3);
+        sb_eio__drop(s, "parse error");
+        return;
+    }
+    sb_http_respond(req, 200, "text/html", "ok", 2, NULL);
+}
+
+void sb_eio__polling_move_to_ws(sb_eio_session_t *s) {
+    for (size_t i = 0; i < s->pq_len && s->ws; i++)
+        sb_ws_send_frame(s->ws, s->pq[i]);
+    queue_clear(s);
+}

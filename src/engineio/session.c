@@ -1,0 +1,195 @@
+/* Engine.IO session lifecycle: creation, heartbeat, sending, incoming
+ * packets and the deferred close. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "engineio/eio_internal.h"
+#include "engineio/packet.h"
+
+static void on_ping_timer(sb_timer_t *t);
+static void on_close_task(sb_task_t *t);
+
+/* 15 random bytes as 20 base64url characters, like the reference ids. */
+static void make_sid(char out[SB_EIO_SID_LEN + 1]) {
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[15];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        abort(); /* no entropy: refuse to hand out guessable session ids */
+    for (int i = 0, o = 0; i < 15; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        for (int k = 3; k >= 0; k--)
+            out[o++] = abc[(v >> (6 * k)) & 63];
+    }
+    out[SB_EIO_SID_LEN] = '\0';
+}
+
+static char *dup_header(const sb_http_req_t *req, const char *name) {
+    const sb_str_t *v = sb_http_req_header(req, name);
+    return v ? strndup(v->p, v->n) : strdup("");
+}
+
+sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
+                                         sb_eio_transport_t t) {
+    sb_eio_session_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->srv = srv;
+    s->transport = t;
+    s->authorization = dup_header(req, "authorization");
+    s->query = strndup(req->query.p ? req->query.p : "", req->query.n);
+    sb_conn_peer_ip(req->conn, s->ip, sizeof s->ip);
+    do
+        make_sid(s->sid);
+    while (sb_eio__find(srv, s->sid));
+    sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
+    sb_timer_init(srv->loop, &s->upgrade_timer, NULL);
+    sb_task_init(&s->close_task, on_close_task);
+    if (!s->authorization || !s->query || sb_eio__register(srv, s) != SB_OK) {
+        free(s->authorization);
+        free(s->query);
+        free(s);
+        return NULL;
+    }
+    srv->stats.sessions_opened++;
+    if (t == SB_EIO_POLLING)
+        srv->stats.active_polling++;
+    else
+        srv->stats.active_websocket++;
+    return s;
+}
+
+size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap) {
+    const sb_eio_config_t *c = &s->srv->cfg;
+    return sb_eio_open_packet_write(out, cap, sb_cstr(s->sid),
+                                    s->transport == SB_EIO_POLLING && c->allow_websocket,
+                                    c->ping_interval_ms, c->ping_timeout_ms, c->max_payload);
+}
+
+void sb_eio__session_opened(sb_eio_session_t *s) {
+    sb_timer_start(&s->ping_timer, s->srv->cfg.ping_interval_ms);
+    s->srv->h->on_open(s, s->srv->ud);
+}
+
+/* ---- heartbeat ----------------------------------------------------------------- */
+
+static void on_ping_timer(sb_timer_t *t) {
+    sb_eio_session_t *s = sb_container_of(t, sb_eio_session_t, ping_timer);
+    if (s->awaiting_pong) {
+        sb_eio__drop(s, "ping timeout");
+        return;
+    }
+    s->awaiting_pong = true;
+    sb_frame_t *f = sb_frame_create("2", 1, 0);
+    if (f) {
+        sb_eio_send_frame(s, f);
+        sb_frame_unref(f);
+    }
+    sb_timer_start(t, s->srv->cfg.ping_timeout_ms);
+}
+
+/* ---- sending --------------------------------------------------------------------- */
+
+int sb_eio_send_frame(sb_eio_session_t *s, sb_frame_t *f) {
+    if (s->closing)
+        return SB_ECLOSED;
+    for (; f; f = f->next) {
+        s->srv->stats.packets_out++;
+        int rc = s->transport == SB_EIO_WEBSOCKET ? sb_ws_send_frame(s->ws, f)
+                                                   : sb_eio__polling_enqueue(s, f);
+        if (rc != SB_OK)
+            return rc;
+    }
+    return SB_OK;
+}
+
+int sb_eio_send_message(sb_eio_session_t *s, const char *p, size_t n, bool binary) {
+    sb_frame_t *f = sb_frame_create(NULL, n + !binary, binary ? SB_FRAME_BINARY : 0);
+    if (!f)
+        return SB_ENOMEM;
+    if (!binary)
+        f->data[0] = '4';
+    memcpy(f->data + !binary, p, n);
+    int rc = sb_eio_send_frame(s, f);
+    sb_frame_unref(f);
+    return rc;
+}
+
+/* ---- closing ---------------------------------------------------------------------- */
+
+void sb_eio__drop(sb_eio_session_t *s, const char *reason) {
+    if (s->closing)
+        return;
+    s->closing = true;
+    s->close_reason = reason;
+    sb_timer_stop(&s->ping_timer);
+    sb_timer_stop(&s->upgrade_timer);
+    sb_task_post(s->srv->loop, &s->close_task);
+}
+
+void sb_eio_close(sb_eio_session_t *s, const char *reason) {
+    if (s->closing)
+        return;
+    sb_frame_t *f = sb_frame_create("1", 1, 0);
+    if (f) {
+        sb_eio_send_frame(s, f);
+        sb_frame_unref(f);
+    }
+    if (s->transport == SB_EIO_POLLING)
+        sb_eio__polling_flush(s, false);
+    sb_eio__drop(s, reason);
+}
+
+static void on_close_task(sb_task_t *t) {
+    sb_eio_session_t *s = sb_container_of(t, sb_eio_session_t, close_task);
+    sb_eio_server_t *srv = s->srv;
+    sb_eio__unregister(srv, s);
+    if (s->transport == SB_EIO_POLLING)
+        srv->stats.active_polling--;
+    else
+        srv->stats.active_websocket--;
+    sb_eio__ws_detach(s);
+    sb_eio__polling_clear(s);
+    srv->h->on_close(s, s->close_reason);
+    free(s->pq);
+    free(s->authorization);
+    free(s->query);
+    free(s);
+}
+
+/* ---- receiving -------------------------------------------------------------------- */
+
+bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
+    if (s->closing)
+        return false;
+    s->srv->stats.packets_in++;
+    switch (pkt->type) {
+    case SB_EIO_PONG:
+        s->awaiting_pong = false;
+        sb_timer_start(&s->ping_timer, s->srv->cfg.ping_interval_ms);
+        return true;
+    case SB_EIO_MESSAGE:
+        s->srv->h->on_message(s, pkt->data.p, pkt->data.n, pkt->binary);
+        return !s->closing;
+    case SB_EIO_CLOSE:
+        sb_eio__drop(s, "transport close");
+        return false;
+    case SB_EIO_NOOP:
+        return true;
+    default: /* open, ping and upgrade are not valid from a client here */
+        sb_eio__drop(s, "parse error");
+        return false;
+    }
+}
+
+const char *sb_eio_sid(const sb_eio_session_t *s) { return s->sid; }
+sb_eio_transport_t sb_eio_transport(const sb_eio_session_t *s) { return s->transport; }
+void *sb_eio_get_data(const sb_eio_session_t *s) { return s->ud; }
+void sb_eio_set_data(sb_eio_session_t *s, void *ud) { s->ud = ud; }
+sb_eio_server_t *sb_eio_session_server(const sb_eio_session_t *s) { return s->srv; }
+const char *sb_eio_authorization(const sb_eio_session_t *s) { return s->authorization; }
+const char *sb_eio_query(const sb_eio_session_t *s) { return s->query; }
+const char *sb_eio_remote_ip(const sb_eio_session_t *s) { return s->ip; }

@@ -1,0 +1,136 @@
+/* Feature registry and the reply helpers every event handler uses. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "features/features_internal.h"
+
+#define SB_FEAT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+void sb_feat_iso_time(int64_t ms, char out[32]) {
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Dumps a payload and strips nothing: arguments are the whole JSON value. */
+static char *dump(json_t *payload, size_t *n) {
+    char *text = json_dumps(payload, SB_FEAT_JSON_FLAGS | JSON_ENCODE_ANY);
+    *n = text ? strlen(text) : 0;
+    return text;
+}
+
+int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload) {
+    size_t n;
+    char *text = dump(payload, &n);
+    json_decref(payload);
+    if (!text)
+        return SB_ENOMEM;
+    int rc = sb_sio_emit(s, event, sb_str(text, n));
+    free(text);
+    return rc;
+}
+
+long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event, json_t *payload) {
+    size_t n;
+    char *text = dump(payload, &n);
+    json_decref(payload);
+    if (!text)
+        return SB_ENOMEM;
+    long rc = sb_sio_broadcast(f->nsp, t, event, sb_str(text, n), NULL, 0);
+    free(text);
+    return rc;
+}
+
+void sb_feat_reply(sb_sio_event_t *ev, json_t *result) {
+    if (ev->has_ack) {
+        size_t n;
+        char *text = dump(result, &n);
+        if (text)
+            sb_sio_reply(ev, sb_str(text, n));
+        free(text);
+    }
+    json_decref(result);
+}
+
+void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    if (ev->has_ack) {
+        sb_feat_reply(ev, json_pack("{s:o}", "error", err));
+        return;
+    }
+    json_object_set_new(err, "event", json_stringn(ev->name.p, ev->name.n));
+    sb_feat_emit(ev->socket, "error", err);
+}
+
+json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i) {
+    if (i >= ev->nargs)
+        return NULL;
+    return json_loadb(ev->arg[i].p, ev->arg[i].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+static void on_event(sb_sio_event_t *ev, void *ud) {
+    const sb_feature_event_t *row = ud;
+    sb_client_t *c = sb_sio_socket_get_data(ev->socket);
+    if (!c)
+        return;
+    row->fn(c, ev);
+}
+
+static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
+    sb_feat_fail(ev, "unknown_event", "unknown event '%.*s'", (int)(ev->name.n > 64 ? 64 : ev->name.n),
+                 ev->name.p);
+}
+
+int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = sb_sio_on(f->nsp, rows[i].name, on_event, (void *)&rows[i]);
+        if (rc != SB_OK)
+            return rc;
+    }
+    return SB_OK;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_features_config_t *cfg) {
+    sb_features_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->loop = loop;
+    f->nsp = nsp;
+    f->cfg = *cfg;
+    sb_map_init(&f->users);
+    sb_sio_on_any(nsp, on_unknown_event, f);
+    if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK) {
+        sb_features_destroy(f);
+        return NULL;
+    }
+    return f;
+}
+
+void sb_features_destroy(sb_features_t *f) {
+    if (!f)
+        return;
+    sb_map_dispose(&f->users);
+    free(f);
+}
+
+size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
+
+bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
+    return sb_map_get(&f->users, sb_cstr(user_id)) != NULL;
+}

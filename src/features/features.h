@@ -1,0 +1,32 @@
+/* The built-in event contract (DESIGN.md section 6), registered on a
+ * Socket.IO namespace through the public Socket.IO API. */
+#ifndef SB_FEATURES_FEATURES_H
+#define SB_FEATURES_FEATURES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "socketio/socketio.h"
+
+typedef struct sb_features sb_features_t;
+
+typedef struct {
+    const char *jwt_secret;
+    bool allow_query_token;
+    bool allow_tokens_without_exp;
+    int64_t jwt_leeway_s;
+    size_t max_message_bytes;
+    uint32_t max_rooms_per_socket;
+} sb_features_config_t;
+
+/* Registers the auth middleware and every event on `nsp`. cfg is copied
+ * (the secret string must outlive the features). NULL on OOM. */
+sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_features_config_t *cfg);
+void sb_features_destroy(sb_features_t *f);
+
+/* For the operations API. */
+size_t sb_features_online_users(const sb_features_t *f);
+bool sb_features_user_online(const sb_features_t *f, const char *user_id);
+
+#endif

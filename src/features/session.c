@@ -1,0 +1,150 @@
+/* Connection gate: JWT verification in the Socket.IO middleware, the
+ * per-socket client state, and disconnection when the token expires. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/apikey.h"
+#include "auth/jwt.h"
+#include "auth/token_source.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "features/features_internal.h"
+
+#define SB_TOKEN_MAX 8192
+
+/* Picks the token: CONNECT auth.token, then Authorization: Bearer, then
+ * ?token= when allowed. Returns false when there is none. */
+static bool find_token(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, char *out, size_t cap) {
+    sb_str_t v, bearer;
+    size_t n = 0;
+    if (sb_json_object_get(auth, SB_LIT("token"), &v) == SB_OK && sb_json_type(v) == SB_JSON_STRING &&
+        sb_json_string_unescape(v, out, cap - 1, &n) == SB_OK && n > 0) {
+        out[n] = '\0';
+        return true;
+    }
+    if (sb_auth_bearer_token(sb_cstr(sb_sio_socket_authorization(s)), &bearer) && bearer.n < cap) {
+        memcpy(out, bearer.p, bearer.n);
+        out[bearer.n] = '\0';
+        return true;
+    }
+    return f->cfg.allow_query_token &&
+           sb_auth_query_param(sb_cstr(sb_sio_socket_query(s)), "token", out, cap) && out[0];
+}
+
+static const char *refusal_code(const char *why) {
+    if (strcmp(why, "token missing") == 0)
+        return "token_missing";
+    if (strcmp(why, "token expired") == 0)
+        return "token_expired";
+    return "token_invalid";
+}
+
+static int refuse(sb_sio_refusal_t *r, const char *why) {
+    snprintf(r->message, sizeof r->message, "Authentication error: %s", why);
+    snprintf(r->data, sizeof r->data, "{\"code\":\"%s\"}", refusal_code(why));
+    return SB_EAUTH;
+}
+
+static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl);
+
+static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
+    sb_features_t *f = ud;
+    char token[SB_TOKEN_MAX + 1];
+    if (!find_token(f, s, auth, token, sizeof token))
+        return refuse(r, "token missing");
+    sb_jwt_claims_t claims;
+    const char *why = "token invalid";
+    sb_jwt_verify_opts_t opts = {.secret = (const uint8_t *)f->cfg.jwt_secret,
+                                 .secret_n = strlen(f->cfg.jwt_secret),
+                                 .now = sb_wall_ms() / 1000,
+                                 .leeway = f->cfg.jwt_leeway_s,
+                                 .require_exp = !f->cfg.allow_tokens_without_exp,
+                                 .max_token_bytes = SB_TOKEN_MAX};
+    if (sb_jwt_verify(sb_cstr(token), &opts, &claims, &why) != SB_OK)
+        return refuse(r, why);
+    if (!client_create(f, s, &claims))
+        return refuse(r, "server out of memory");
+    return SB_OK;
+}
+
+/* ---- client state ------------------------------------------------------------------ */
+
+static void on_token_expired(sb_timer_t *t) {
+    sb_client_t *c = sb_container_of(t, sb_client_t, expiry);
+    sb_feat_emit(c->sock, "error",
+                 json_pack("{s:s,s:s}", "code", "token_expired", "message", "token expired"));
+    sb_sio_disconnect(c->sock);
+}
+
+static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
+    sb_user_t *u = sb_map_get(&f->users, sb_cstr(cl->sub));
+    if (u)
+        return u;
+    u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    memcpy(u->id, cl->sub, strlen(cl->sub) + 1);
+    u->name = strdup(cl->name);
+    u->avatar = strdup(cl->avatar);
+    if (!u->name || !u->avatar || sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
+        free(u->name);
+        free(u->avatar);
+        free(u);
+        return NULL;
+    }
+    return u;
+}
+
+static void user_release(sb_features_t *f, sb_user_t *u) {
+    if (u->devices > 0)
+        return;
+    sb_map_del(&f->users, sb_cstr(u->id));
+    free(u->name);
+    free(u->avatar);
+    free(u);
+}
+
+static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl) {
+    sb_client_t *c = calloc(1, sizeof *c);
+    sb_user_t *u = c ? user_get(f, cl) : NULL;
+    if (!u) {
+        free(c);
+        return NULL;
+    }
+    u->devices++;
+    c->f = f;
+    c->sock = s;
+    c->user = u;
+    c->exp = cl->has_exp ? cl->exp : 0;
+    sb_timer_init(f->loop, &c->expiry, on_token_expired);
+    sb_sio_socket_set_data(s, c);
+    return c;
+}
+
+static void on_connection(sb_sio_socket_t *s, void *ud) {
+    sb_client_t *c = sb_sio_socket_get_data(s);
+    if (c->exp) {
+        int64_t left_ms = c->exp * 1000 - sb_wall_ms();
+        sb_timer_start(&c->expiry, left_ms > 0 ? (uint64_t)left_ms : 0);
+    }
+    sb_feat_presence_connect(c);
+}
+
+static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
+    sb_client_t *c = sb_sio_socket_get_data(s);
+    if (!c)
+        return;
+    sb_timer_stop(&c->expiry);
+    c->user->devices--;
+    sb_feat_presence_disconnect(c);
+    user_release(c->f, c->user);
+    sb_sio_socket_set_data(s, NULL);
+    free(c);
+}
+
+int sb_feat_session_init(sb_features_t *f) {
+    sb_sio_on_connection(f->nsp, on_connection, f);
+    sb_sio_on_disconnect(f->nsp, on_disconnect, f);
+    return sb_sio_use(f->nsp, auth_middleware, f);
+}

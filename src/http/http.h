@@ -1,0 +1,83 @@
+/* HTTP/1.1 server side: reads requests (Content-Length or chunked bodies)
+ * off a connection within strict limits, routes them by path, and writes
+ * responses, with CORS. A handler may answer later (long-polling) or take the
+ * connection over (WebSocket upgrade). */
+#ifndef SB_HTTP_HTTP_H
+#define SB_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conn.h"
+#include "core/str.h"
+#include "http/parser.h"
+
+#define SB_HTTP_MAX_HEADERS 100
+
+typedef struct sb_http_server sb_http_server_t;
+typedef struct sb_http_req sb_http_req_t;
+
+typedef void (*sb_http_handler_fn)(sb_http_req_t *req, void *ud);
+
+struct sb_http_req {
+    sb_str_t method, path, query;
+    sb_http_header_t headers[SB_HTTP_MAX_HEADERS];
+    size_t num_headers;
+    int minor_version;
+    char *body; /* NUL-terminated; owned by the request */
+    size_t body_len;
+    bool keep_alive;
+    sb_conn_t *conn;
+    sb_http_server_t *server;
+    /* Called if the connection dies while the request waits for its answer;
+     * the request is freed right after. */
+    void (*on_abort)(sb_http_req_t *req);
+    void *ud;
+    char *_head; /* private copy the slices point into */
+};
+
+typedef struct {
+    sb_http_limits_t limits;
+    uint64_t max_body;
+    uint32_t header_timeout_ms;
+    uint32_t keepalive_timeout_ms;
+    const char *cors_origins; /* comma list, "*" for any; empty: any origin, no credentials */
+} sb_http_config_t;
+
+typedef struct {
+    uint64_t requests, errors_4xx;
+} sb_http_stats_t;
+
+sb_http_server_t *sb_http_server_create(sb_conn_ctx_t *ctx, const sb_http_config_t *cfg);
+void sb_http_server_destroy(sb_http_server_t *s);
+/* Routes requests whose path equals `path`, or starts with it when it ends
+ * in '/'. The first matching route wins. Returns SB_OK or SB_ENOMEM. */
+int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud);
+/* Listens on host:port (port 0: any free port). Returns SB_OK or SB_EIO. */
+int sb_http_listen(sb_http_server_t *s, const char *host, int port);
+int sb_http_bound_port(const sb_http_server_t *s);
+/* Stops accepting new connections. */
+void sb_http_stop_listening(sb_http_server_t *s);
+const sb_http_stats_t *sb_http_stats(const sb_http_server_t *s);
+
+/* Finds a request header (case-insensitive); NULL if absent. */
+const sb_str_t *sb_http_req_header(const sb_http_req_t *r, const char *name);
+/* Looks up a percent-decoded query parameter into out. */
+bool sb_http_req_query(const sb_http_req_t *r, const char *key, char *out, size_t cap);
+
+/* Answers and frees the request; `extra` is more header lines, each ending
+ * in CRLF, or NULL. CORS headers are added from the server's policy. */
+void sb_http_respond(sb_http_req_t *r, int status, const char *content_type, const void *body,
+                     size_t n, const char *extra);
+/* Answers {"error":{"code":code,"message":message}} with `status`. */
+void sb_http_respond_error(sb_http_req_t *r, int status, const char *code, const char *message);
+/* Answers with a ready frame as the body (shared, not copied). */
+void sb_http_respond_frame(sb_http_req_t *r, int status, const char *content_type,
+                           sb_frame_t *body, const char *extra);
+/* True if the request's Origin is allowed by the CORS policy (or absent). */
+bool sb_http_origin_allowed(const sb_http_req_t *r);
+/* Hands the connection to another protocol: the request is freed, the
+ * connection stays open and its handler must be replaced by the caller. */
+sb_conn_t *sb_http_req_detach(sb_http_req_t *r);
+
+#endif

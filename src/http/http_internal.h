@@ -1,0 +1,44 @@
+/* Private to src/http/. */
+#ifndef SB_HTTP_INTERNAL_H
+#define SB_HTTP_INTERNAL_H
+
+#include "http/http.h"
+
+typedef struct {
+    char *path;
+    size_t path_n;
+    bool prefix;
+    sb_http_handler_fn fn;
+    void *ud;
+} sb_http_route_t;
+
+struct sb_http_server {
+    sb_conn_ctx_t *ctx;
+    sb_http_config_t cfg;
+    char *cors;
+    sb_io_t listen_io;
+    int port;
+    sb_http_route_t *routes;
+    size_t nroutes;
+    sb_http_stats_t stats;
+};
+
+typedef enum { SB_HC_HEAD, SB_HC_BODY, SB_HC_WAITING } sb_hc_state_t;
+
+typedef struct {
+    sb_conn_t *conn;
+    sb_http_server_t *srv;
+    sb_hc_state_t state;
+    sb_http_req_t *req;
+    uint64_t body_need;
+    size_t body_cap;
+    sb_http_chunked_t chunk;
+    bool chunked, body_done, head_started, in_data;
+} sb_http_conn_t;
+
+/* Answers without a request object (parse errors, timeouts) and closes. */
+void sb_http__send_simple_error(sb_http_conn_t *hc, int status, const char *code, const char *msg);
+void sb_http__route(sb_http_server_t *s, sb_http_req_t *r);
+void sb_http__finish_request(sb_http_req_t *r, bool keep_alive);
+
+#endif

@@ -1,0 +1,166 @@
+/* Response writing, CORS and routing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "http/http_internal.h"
+
+#define SB_HTTP_HEAD_MAX 2048
+
+/* ---- CORS ----------------------------------------------------------------- */
+
+static bool origin_listed(const char *list, sb_str_t origin) {
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        sb_str_t item = {p, n};
+        while (item.n && item.p[0] == ' ')
+            item.p++, item.n--;
+        while (item.n && item.p[item.n - 1] == ' ')
+            item.n--;
+        if (sb_str_eq(item, SB_LIT("*")) || sb_str_eq(item, origin))
+            return true;
+        p = e ? e + 1 : p + n;
+    }
+    return false;
+}
+
+bool sb_http_origin_allowed(const sb_http_req_t *r) {
+    const sb_str_t *origin = sb_http_req_header(r, "origin");
+    const char *list = r->server->cfg.cors_origins;
+    return !origin || list[0] == '\0' || origin_listed(list, *origin);
+}
+
+/* Writes the CORS response headers for r into out; returns bytes written. */
+static size_t cors_headers(const sb_http_req_t *r, char *out, size_t cap) {
+    const sb_str_t *origin = sb_http_req_header(r, "origin");
+    const char *list = r->server->cfg.cors_origins;
+    if (!origin || origin->n > 512)
+        return 0;
+    if (list[0] == '\0')
+        return (size_t)snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
+    if (!origin_listed(list, *origin))
+        return 0;
+    int n = snprintf(out, cap,
+                     "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: "
+                     "true\r\nVary: Origin\r\n",
+                     (int)origin->n, origin->p);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* ---- responses -------------------------------------------------------------- */
+
+static size_t write_head(char *out, size_t cap, int status, const char *ctype, size_t body_n,
+                         bool keep_alive, const char *cors, const char *extra) {
+    int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
+                     sb_http_status_reason(status), ctype ? "Content-Type: " : "",
+                     ctype ? ctype : "", ctype ? "\r\n" : "", keep_alive ? "" : "Connection: close\r\n",
+                     body_n, cors, extra ? extra : "");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+void sb_http_respond_frame(sb_http_req_t *r, int status, const char *ctype, sb_frame_t *body,
+                           const char *extra) {
+    char head[SB_HTTP_HEAD_MAX], cors[768];
+    size_t body_n = body ? body->len : 0;
+    bool keep = r->keep_alive && !(r->conn->flags & SB_CONN_CLOSE_AFTER);
+    size_t cors_n = cors_headers(r, cors, sizeof cors);
+    cors[cors_n] = '\0';
+    size_t hn = write_head(head, sizeof head, status, ctype, body_n, keep, cors, extra);
+    if (status >= 400 && status < 500)
+        r->server->stats.errors_4xx++;
+    sb_conn_write(r->conn, head, hn);
+    if (body_n)
+        sb_conn_write_frame(r->conn, body, body->data, body_n);
+    sb_http__finish_request(r, keep);
+}
+
+void sb_http_respond(sb_http_req_t *r, int status, const char *ctype, const void *body, size_t n,
+                     const char *extra) {
+    sb_frame_t *f = n ? sb_frame_create(body, n, 0) : NULL;
+    if (n && !f) {
+        sb_conn_close(r->conn);
+        sb_http__finish_request(r, false);
+        return;
+    }
+    sb_http_respond_frame(r, status, ctype, f, extra);
+    if (f)
+        sb_frame_unref(f);
+}
+
+static size_t error_json(char *out, size_t cap, const char *code, const char *msg) {
+    int n = snprintf(out, cap, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+void sb_http_respond_error(sb_http_req_t *r, int status, const char *code, const char *message) {
+    char body[512];
+    size_t n = error_json(body, sizeof body, code, message);
+    sb_http_respond(r, status, "application/json", body, n, NULL);
+}
+
+void sb_http__send_simple_error(sb_http_conn_t *hc, int status, const char *code, const char *msg) {
+    char body[512], head[512];
+    size_t bn = error_json(body, sizeof body, code, msg);
+    size_t hn = write_head(head, sizeof head, status, "application/json", bn, false, "", NULL);
+    hc->srv->stats.errors_4xx += status < 500;
+    sb_conn_write(hc->conn, head, hn);
+    sb_conn_write(hc->conn, body, bn);
+    sb_conn_close_after_flush(hc->conn);
+    sb_timer_stop(&hc->conn->timer);
+    hc->state = SB_HC_WAITING; /* read nothing more */
+}
+
+/* ---- routing ------------------------------------------------------------------ */
+
+int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
+    sb_http_route_t *nr = realloc(s->routes, sizeof *nr * (s->nroutes + 1));
+    if (!nr)
+        return SB_ENOMEM;
+    s->routes = nr;
+    size_t n = strlen(path);
+    nr[s->nroutes++] = (sb_http_route_t){(char *)path, n, n > 1 && path[n - 1] == '/', fn, ud};
+    return SB_OK;
+}
+
+static bool route_matches(const sb_http_route_t *rt, sb_str_t path) {
+    if (rt->prefix) /* "/socket.io/" also matches "/socket.io" */
+        return (path.n >= rt->path_n && memcmp(path.p, rt->path, rt->path_n) == 0) ||
+               (path.n + 1 == rt->path_n && memcmp(path.p, rt->path, path.n) == 0);
+    return path.n == rt->path_n && memcmp(path.p, rt->path, path.n) == 0;
+}
+
+/* Answers a CORS preflight for any route. */
+static bool handle_preflight(sb_http_req_t *r) {
+    const sb_str_t *acrm = sb_http_req_header(r, "access-control-request-method");
+    if (!sb_str_eq(r->method, SB_LIT("OPTIONS")) || !acrm || !sb_http_req_header(r, "origin"))
+        return false;
+    if (!sb_http_origin_allowed(r)) {
+        sb_http_respond_error(r, 403, "origin_not_allowed", "origin not allowed");
+        return true;
+    }
+    const sb_str_t *acrh = sb_http_req_header(r, "access-control-request-headers");
+    char extra[768];
+    int n = snprintf(extra, sizeof extra,
+                     "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                     "Access-Control-Allow-Headers: %.*s\r\nAccess-Control-Max-Age: 86400\r\n",
+                     acrh && acrh->n < 512 ? (int)acrh->n : 0, acrh ? acrh->p : "");
+    sb_http_respond(r, 204, NULL, NULL, 0, n > 0 ? extra : NULL);
+    return true;
+}
+
+void sb_http__route(sb_http_server_t *s, sb_http_req_t *r) {
+    if (handle_preflight(r))
+        return;
+    for (size_t i = 0; i < s->nroutes; i++) {
+        if (route_matches(&s->routes[i], r->path)) {
+            s->routes[i].fn(r, s->routes[i].ud);
+            return;
+        }
+    }
+    sb_http_respond_error(r, 404, "not_found", "no such endpoint");
+}

@@ -1,0 +1,423 @@
+/* HTTP/1.1 connections: request framing, limits, timeouts and routing. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "http/http_internal.h"
+
+#define SB_ACCEPTS_PER_EVENT 64
+
+static const sb_conn_handler_t http_conn_handler;
+
+/* ---- requests -------------------------------------------------------------- */
+
+static void req_free(sb_http_req_t *r) {
+    if (!r)
+        return;
+    free(r->_head);
+    free(r->body);
+    free(r);
+}
+
+/* Copies the head so the request outlives the connection's input buffer. */
+static sb_http_req_t *req_create(sb_http_conn_t *hc, const char *head, size_t n,
+                                 const sb_http_request_t *pr) {
+    sb_http_req_t *r = calloc(1, sizeof *r);
+    char *copy = r ? malloc(n + 1) : NULL;
+    if (!copy) {
+        free(r);
+        return NULL;
+    }
+    memcpy(copy, head, n);
+    copy[n] = '\0';
+#define REBASE(s) ((sb_str_t){(s).p ? copy + ((s).p - head) : NULL, (s).n})
+    r->method = REBASE(pr->method);
+    r->path = REBASE(pr->path);
+    r->query = REBASE(pr->query);
+    r->num_headers = pr->num_headers;
+    for (size_t i = 0; i < pr->num_headers; i++) {
+        r->headers[i].name = REBASE(pr->headers[i].name);
+        r->headers[i].value = REBASE(pr->headers[i].value);
+    }
+#undef REBASE
+    r->minor_version = pr->minor_version;
+    r->_head = copy;
+    r->conn = hc->conn;
+    r->server = hc->srv;
+    return r;
+}
+
+const sb_str_t *sb_http_req_header(const sb_http_req_t *r, const char *name) {
+    sb_str_t key = sb_cstr(name);
+    for (size_t i = 0; i < r->num_headers; i++)
+        if (sb_str_ieq(r->headers[i].name, key))
+            return &r->headers[i].value;
+    return NULL;
+}
+
+static size_t req_header_count(const sb_http_req_t *r, const char *name) {
+    size_t count = 0;
+    for (size_t i = 0; i < r->num_headers; i++)
+        count += sb_str_ieq(r->headers[i].name, sb_cstr(name));
+    return count;
+}
+
+bool sb_http_req_query(const sb_http_req_t *r, const char *key, char *out, size_t cap) {
+    size_t n = 0;
+    if (cap == 0 || !sb_http_query_get(r->query, sb_cstr(key), out, cap - 1, &n))
+        return false;
+    out[n] = '\0';
+    return true;
+}
+
+static bool req_wants_keep_alive(const sb_http_req_t *r) {
+    const sb_str_t *c = sb_http_req_header(r, "connection");
+    if (r->minor_version == 0)
+        return c && sb_http_token_list_has(*c, SB_LIT("keep-alive"));
+    return !(c && sb_http_token_list_has(*c, SB_LIT("close")));
+}
+
+/* ---- connection state -------------------------------------------------------- */
+
+static void hc_arm(sb_http_conn_t *hc, uint32_t ms) {
+    sb_timer_start(&hc->conn->timer, ms);
+}
+
+static void hc_on_timer(sb_timer_t *t) {
+    sb_conn_t *c = sb_container_of(t, sb_conn_t, timer);
+    sb_http_conn_t *hc = c->ud;
+    if (hc->state == SB_HC_HEAD && c->in_len == 0 && !hc->req) {
+        sb_conn_close(c); /* idle keep-alive connection */
+        return;
+    }
+    if (hc->state == SB_HC_WAITING)
+        return;
+    sb_http__send_simple_error(hc, 408, "request_timeout", "request not received in time");
+}
+
+static sb_http_conn_t *hc_create(sb_http_server_t *s, int fd, const struct sockaddr_storage *peer) {
+    sb_http_conn_t *hc = calloc(1, sizeof *hc);
+    if (!hc) {
+        close(fd);
+        return NULL;
+    }
+    hc->srv = s;
+    hc->conn = sb_conn_create(s->ctx, fd, peer, &http_conn_handler, hc);
+    if (!hc->conn) {
+        free(hc);
+        return NULL;
+    }
+    hc->conn->timer.cb = hc_on_timer;
+    hc_arm(hc, s->cfg.header_timeout_ms);
+    return hc;
+}
+
+/* After a response: back to reading the next request, or close. */
+static void hc_finish(sb_http_conn_t *hc, bool keep_alive) {
+    hc->req = NULL;
+    hc->state = SB_HC_HEAD;
+    if (!keep_alive) {
+        sb_conn_close_after_flush(hc->conn);
+        return;
+    }
+    hc_arm(hc, hc->conn->in_len ? hc->srv->cfg.header_timeout_ms : hc->srv->cfg.keepalive_timeout_ms);
+    if (!hc->in_data)
+        sb_conn_resume(hc->conn);
+}
+
+/* ---- request framing ------------------------------------------------------- */
+
+static int begin_body(sb_http_conn_t *hc, sb_http_req_t *r) {
+    const sb_str_t *te = sb_http_req_header(r, "transfer-encoding");
+    const sb_str_t *cl = sb_http_req_header(r, "content-length");
+    hc->body_need = 0;
+    hc->chunked = false;
+    if (te && cl)
+        return 400;
+    if (te) {
+        if (!sb_str_ieq(*te, SB_LIT("chunked")) || req_header_count(r, "transfer-encoding") > 1)
+            return 501;
+        hc->chunked = true;
+        memset(&hc->chunk, 0, sizeof hc->chunk);
+        return 0;
+    }
+    if (cl) {
+        if (req_header_count(r, "content-length") > 1)
+            return 400;
+        int rc = sb_http_content_length_parse(*cl, hc->srv->cfg.max_body, &hc->body_need);
+        if (rc == SB_ETOOBIG)
+            return 413;
+        if (rc != SB_OK)
+            return 400;
+    }
+    return 0;
+}
+
+static int body_reserve(sb_http_req_t *r, size_t *cap, size_t more, uint64_t max) {
+    if (r->body_len + more <= *cap && r->body)
+        return SB_OK;
+    size_t want = r->body_len + more;
+    if (want > max)
+        return SB_ETOOBIG;
+    size_t ncap = *cap ? *cap : 1024;
+    while (ncap < want)
+        ncap *= 2;
+    char *nb = realloc(r->body, ncap + 1);
+    if (!nb)
+        return SB_ENOMEM;
+    r->body = nb;
+    *cap = ncap;
+    return SB_OK;
+}
+
+/* Consumes body bytes; returns bytes used, or a negative code. Sets
+ * hc->body_done when the body is complete. */
+static long read_body(sb_http_conn_t *hc, char *p, size_t n) {
+    sb_http_req_t *r = hc->req;
+    if (!hc->chunked) {
+        size_t take = hc->body_need < n ? (size_t)hc->body_need : n;
+        if (body_reserve(r, &hc->body_cap, take, hc->srv->cfg.max_body) != SB_OK)
+            return SB_ENOMEM;
+        if (take)
+            memcpy(r->body + r->body_len, p, take);
+        r->body_len += take;
+        hc->body_need -= take;
+        hc->body_done = hc->body_need == 0;
+        return (long)take;
+    }
+    size_t out = 0;
+    ssize_t used = sb_http_chunked_decode(&hc->chunk, p, n, &out, hc->srv->cfg.max_body);
+    if (used < 0)
+        return used;
+    if (body_reserve(r, &hc->body_cap, out, hc->srv->cfg.max_body) != SB_OK)
+        return SB_ETOOBIG;
+    if (out)
+        memcpy(r->body + r->body_len, p, out);
+    r->body_len += out;
+    hc->body_done = sb_http_chunked_done(&hc->chunk);
+    return (long)used;
+}
+
+static long parse_head(sb_http_conn_t *hc, char *p, size_t n) {
+    sb_http_request_t pr;
+    sb_http_header_t hdrs[SB_HTTP_MAX_HEADERS];
+    ssize_t used = sb_http_request_parse(p, n, &pr, hdrs, &hc->srv->cfg.limits);
+    if (used == SB_EAGAIN)
+        return 0;
+    if (used < 0) {
+        int st = pr.error_status ? pr.error_status : 400;
+        sb_http__send_simple_error(hc, st, st == 400 ? "bad_request" : "request_too_large",
+                                   st == 505 ? "HTTP version not supported"
+                                   : st == 400 ? "malformed HTTP request"
+                                               : "request head too large");
+        return SB_EPROTO;
+    }
+    hc->req = req_create(hc, p, (size_t)used, &pr);
+    if (!hc->req)
+        return SB_ENOMEM;
+    hc->body_cap = 0;
+    hc->body_done = false;
+    int st = begin_body(hc, hc->req);
+    if (st) {
+        sb_http__send_simple_error(hc, st, st == 413 ? "payload_too_large" : "bad_request",
+                                   st == 413   ? "request body too large"
+                                   : st == 501 ? "unsupported transfer encoding"
+                                               : "conflicting body framing");
+        return SB_EPROTO;
+    }
+    hc->state = SB_HC_BODY;
+    return used;
+}
+
+static void dispatch(sb_http_conn_t *hc) {
+    sb_http_req_t *r = hc->req;
+    if (!r->body && body_reserve(r, &hc->body_cap, 0, hc->srv->cfg.max_body) != SB_OK) {
+        sb_http__send_simple_error(hc, 500, "internal", "out of memory");
+        return;
+    }
+    r->body[r->body_len] = '\0';
+    r->keep_alive = req_wants_keep_alive(r);
+    hc->state = SB_HC_WAITING;
+    sb_timer_stop(&hc->conn->timer);
+    hc->srv->stats.requests++;
+    sb_http__route(hc->srv, r);
+}
+
+/* Reads requests until one waits for its answer, bytes run out, or the
+ * connection changed hands (upgrade: `hc` is then freed, so return at once). */
+static long http_on_data(sb_conn_t *c, char *p, size_t n) {
+    sb_http_conn_t *hc = c->ud;
+    size_t off = 0;
+    hc->in_data = true;
+    while (!(c->flags & SB_CONN_CLOSING) && hc->state != SB_HC_WAITING) {
+        long used;
+        if (hc->state == SB_HC_HEAD) {
+            if (off == n)
+                break;
+            if (!hc->head_started)
+                hc_arm(hc, hc->srv->cfg.header_timeout_ms);
+            hc->head_started = true;
+            used = parse_head(hc, p + off, n - off);
+            if (used <= 0) {
+                off = used < 0 ? n : off;
+                break;
+            }
+            off += (size_t)used;
+            continue;
+        }
+        used = read_body(hc, p + off, n - off);
+        if (used < 0) {
+            sb_http__send_simple_error(hc, used == SB_ETOOBIG ? 413 : 400,
+                                       used == SB_ETOOBIG ? "payload_too_large" : "bad_request",
+                                       "malformed or oversized request body");
+            off = n;
+            break;
+        }
+        off += (size_t)used;
+        if (!hc->body_done)
+            break;
+        hc->head_started = false;
+        dispatch(hc);
+        if (c->handler != &http_conn_handler)
+            return (long)off;
+    }
+    hc->in_data = false;
+    return (long)off;
+}
+
+static void http_on_close(sb_conn_t *c) {
+    sb_http_conn_t *hc = c->ud;
+    sb_http_req_t *r = hc->req;
+    if (r && hc->state == SB_HC_WAITING && r->on_abort)
+        r->on_abort(r);
+    req_free(r);
+    free(hc);
+}
+
+/* A request waiting for its answer (a long-poll) is answered by its owner;
+ * idle keep-alive connections just close. */
+static void http_on_shutdown(sb_conn_t *c) {
+    sb_http_conn_t *hc = c->ud;
+    if (hc->state != SB_HC_WAITING)
+        sb_conn_close_after_flush(c);
+    else
+        hc->req->keep_alive = false;
+}
+
+static const sb_conn_handler_t http_conn_handler = {
+    .on_data = http_on_data,
+    .on_close = http_on_close,
+    .on_shutdown = http_on_shutdown,
+};
+
+/* ---- responses ------------------------------------------------------------- */
+
+void sb_http__finish_request(sb_http_req_t *r, bool keep_alive) {
+    sb_http_conn_t *hc = r->conn->ud;
+    req_free(r);
+    hc_finish(hc, keep_alive);
+}
+
+sb_conn_t *sb_http_req_detach(sb_http_req_t *r) {
+    sb_conn_t *c = r->conn;
+    sb_http_conn_t *hc = c->ud;
+    sb_timer_stop(&c->timer);
+    c->timer.cb = NULL;
+    req_free(r);
+    free(hc);
+    c->ud = NULL;
+    return c;
+}
+
+/* ---- listening ------------------------------------------------------------- */
+
+static void on_accept(sb_io_t *io, uint32_t events) {
+    sb_http_server_t *s = sb_container_of(io, sb_http_server_t, listen_io);
+    for (int i = 0; i < SB_ACCEPTS_PER_EVENT; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                sb_log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        hc_create(s, fd, &ss);
+    }
+}
+
+int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+    struct addrinfo *res;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0) {
+        sb_log_error("invalid listen address %s (use a numeric IP)", host);
+        return SB_EIO;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        sb_log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return SB_EIO;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    sb_io_init(s->ctx->loop, &s->listen_io, fd, on_accept);
+    return sb_io_set(&s->listen_io, EPOLLIN);
+}
+
+int sb_http_bound_port(const sb_http_server_t *s) { return s->port; }
+
+void sb_http_stop_listening(sb_http_server_t *s) {
+    if (s->listen_io.fd > 0) {
+        sb_io_set(&s->listen_io, 0);
+        close(s->listen_io.fd);
+        s->listen_io.fd = -1;
+    }
+}
+
+const sb_http_stats_t *sb_http_stats(const sb_http_server_t *s) { return &s->stats; }
+
+sb_http_server_t *sb_http_server_create(sb_conn_ctx_t *ctx, const sb_http_config_t *cfg) {
+    sb_http_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ctx = ctx;
+    s->cfg = *cfg;
+    s->cors = strdup(cfg->cors_origins ? cfg->cors_origins : "");
+    s->listen_io.fd = -1;
+    if (!s->cors) {
+        free(s);
+        return NULL;
+    }
+    s->cfg.cors_origins = s->cors;
+    return s;
+}
+
+void sb_http_server_destroy(sb_http_server_t *s) {
+    if (!s)
+        return;
+    sb_http_stop_listening(s);
+    free(s->routes);
+    free(s->cors);
+    free(s);
+}

@@ -1,0 +1,354 @@
+/* Membership and broadcast. The room table lives in room_map.c and the deep
+ * validator in hub_validate.c. */
+#include "hub/hub_internal.h"
+
+#include <stdlib.h>
+
+/* A caller broke the contract in hub.h (mutation from a callback, or a member
+ * used with two hubs). Continuing would corrupt lists that other connections
+ * share, so stop here, in release builds too (STYLE H20). */
+_Noreturn static void hub_misuse(void) { abort(); }
+
+static inline void hub_check_idle(const sb_hub_t *h) {
+    if (SB_UNLIKELY(h->busy))
+        hub_misuse();
+}
+
+void *sb_hub__alloc(const sb_hub_t *h, size_t n) {
+    return h->cfg.alloc ? h->cfg.alloc(h->cfg.alloc_ud, n) : malloc(n);
+}
+
+void sb_hub__free(const sb_hub_t *h, void *p) {
+    if (h->cfg.dealloc)
+        h->cfg.dealloc(h->cfg.alloc_ud, p);
+    else
+        free(p);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+sb_hub_t *sb_hub_create(const sb_hub_config_t *cfg) {
+    sb_hub_config_t c = cfg ? *cfg : (sb_hub_config_t){0};
+    if (!c.max_rooms_per_member)
+        c.max_rooms_per_member = 1000;
+    if (!c.max_room_name)
+        c.max_room_name = 256;
+    if (!c.alloc != !c.dealloc)
+        return NULL; /* half an allocator would free with the wrong function */
+    sb_hub_t *h = c.alloc ? c.alloc(c.alloc_ud, sizeof(*h)) : malloc(sizeof(*h));
+    if (!h)
+        return NULL;
+    *h = (sb_hub_t){.cfg = c};
+    sb_list_init(&h->all);
+    if (sb_hub__map_init(h) != SB_OK) {
+        sb_hub__free(h, h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Detaches members that are still linked, so that they are left consistent
+ * (in no room, in no hub) rather than pointing into freed memory. */
+static void hub_detach_all(sb_hub_t *h) {
+    for (size_t i = 0; i < h->map.nbuckets; i++) {
+        for (sb_hub_room_t *r = h->map.buckets[i]; r; r = r->next) {
+            sb_list_node_t *it, *tmp;
+            sb_list_foreach_safe(it, tmp, &r->members) {
+                sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_room);
+                sb_list_remove(&l->in_member);
+                l->member->_nrooms--;
+                l->member->_hub = NULL;
+                sb_hub__free(h, l);
+            }
+        }
+    }
+    sb_list_node_t *n;
+    while ((n = sb_list_pop_head(&h->all)))
+        sb_container_of(n, sb_hub_member_t, _all_node)->_hub = NULL;
+}
+
+void sb_hub_destroy(sb_hub_t *h) {
+    if (!h)
+        return;
+    hub_check_idle(h);
+    hub_detach_all(h);
+    sb_hub__map_dispose(h);
+    while (h->free_links) {
+        sb_hub_link_t *l = h->free_links;
+        h->free_links = (sb_hub_link_t *)(void *)l->room;
+        sb_hub__free(h, l);
+    }
+    sb_hub__free(h, h);
+}
+
+void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver, void *ud) {
+    *m = (sb_hub_member_t){.deliver = deliver, .ud = ud};
+    sb_list_init(&m->_links);
+}
+
+/* ---- links ------------------------------------------------------------- */
+
+static sb_hub_link_t *link_get(sb_hub_t *h) {
+    sb_hub_link_t *l = h->free_links;
+    if (!l)
+        return sb_hub__alloc(h, sizeof(*l));
+    h->free_links = (sb_hub_link_t *)(void *)l->room;
+    h->nfree_links--;
+    return l;
+}
+
+/* Keeps a few links for reuse: join/leave churn then costs no malloc. */
+static void link_put(sb_hub_t *h, sb_hub_link_t *l) {
+    if (h->nfree_links >= SB_HUB__LINK_CACHE_MAX) {
+        sb_hub__free(h, l);
+        return;
+    }
+    l->room = (sb_hub_room_t *)(void *)h->free_links;
+    h->free_links = l;
+    h->nfree_links++;
+}
+
+/* Binds `m` to `h` on its first room or registration. A fresh binding resets
+ * the mark, which may hold an epoch of a hub the member was in before. */
+static void member_bind(const sb_hub_t *h, sb_hub_member_t *m) {
+    if (m->_hub == h)
+        return;
+    if (SB_UNLIKELY(m->_hub != NULL))
+        hub_misuse();
+    m->_hub = h;
+    m->_mark = 0;
+}
+
+static void member_unbind_if_idle(sb_hub_member_t *m) {
+    if (m->_nrooms == 0 && !sb_list_linked(&m->_all_node))
+        m->_hub = NULL;
+}
+
+/* Walks whichever list is shorter: a member in 1000 rooms joining a room of 2
+ * and a member in 2 rooms joining a room of 10,000 both stay cheap. */
+static sb_hub_link_t *link_find(const sb_hub_room_t *r, const sb_hub_member_t *m) {
+    if (m->_nrooms <= r->size) {
+        for (const sb_list_node_t *it = m->_links.next; it != &m->_links; it = it->next) {
+            sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_member);
+            if (l->room == r)
+                return l;
+        }
+    } else {
+        for (const sb_list_node_t *it = r->members.next; it != &r->members; it = it->next) {
+            sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_room);
+            if (l->member == m)
+                return l;
+        }
+    }
+    return NULL;
+}
+
+/* Removes one link from both lists and frees the room when it empties. */
+static void link_unlink(sb_hub_t *h, sb_hub_link_t *l) {
+    sb_hub_room_t *r = l->room;
+    sb_hub_member_t *m = l->member;
+    sb_list_remove(&l->in_room);
+    sb_list_remove(&l->in_member);
+    r->size--;
+    m->_nrooms--;
+    h->nlinks--;
+    link_put(h, l);
+    if (r->size == 0)
+        sb_hub__map_del(h, r);
+    member_unbind_if_idle(m);
+}
+
+/* Room lookup that also bounds the hashing work for hostile names. */
+static sb_hub_room_t *room_find(const sb_hub_t *h, sb_str_t name) {
+    if (name.n == 0 || name.n > h->cfg.max_room_name)
+        return NULL;
+    return sb_hub__map_find(&h->map, name);
+}
+
+/* ---- membership -------------------------------------------------------- */
+
+static int join_check(const sb_hub_t *h, const sb_hub_member_t *m, sb_str_t room,
+                      sb_hub_room_t **out) {
+    if (room.n == 0)
+        return SB_EINVAL;
+    if (room.n > h->cfg.max_room_name)
+        return SB_ETOOBIG;
+    if (SB_UNLIKELY(m->_hub != NULL && m->_hub != h))
+        hub_misuse();
+    *out = sb_hub__map_find(&h->map, room);
+    if (*out && link_find(*out, m))
+        return 1; /* already in: success without change */
+    if (m->_nrooms >= h->cfg.max_rooms_per_member)
+        return SB_ETOOBIG;
+    return SB_OK;
+}
+
+int sb_hub_join(sb_hub_t *h, sb_hub_member_t *m, sb_str_t room) {
+    hub_check_idle(h);
+    sb_hub_room_t *r;
+    int rc = join_check(h, m, room, &r);
+    if (rc != SB_OK)
+        return rc > 0 ? SB_OK : rc;
+    sb_hub_link_t *l = link_get(h);
+    if (!l)
+        return SB_ENOMEM;
+    if (!r && !(r = sb_hub__map_add(h, room))) {
+        link_put(h, l);
+        return SB_ENOMEM;
+    }
+    member_bind(h, m);
+    *l = (sb_hub_link_t){.room = r, .member = m};
+    sb_list_push_tail(&r->members, &l->in_room);
+    sb_list_push_tail(&m->_links, &l->in_member);
+    r->size++;
+    m->_nrooms++;
+    h->nlinks++;
+    return SB_OK;
+}
+
+int sb_hub_leave(sb_hub_t *h, sb_hub_member_t *m, sb_str_t room) {
+    hub_check_idle(h);
+    sb_hub_room_t *r = room_find(h, room);
+    sb_hub_link_t *l = r ? link_find(r, m) : NULL;
+    if (!l)
+        return SB_ENOTFOUND;
+    link_unlink(h, l);
+    return SB_OK;
+}
+
+void sb_hub_leave_all(sb_hub_t *h, sb_hub_member_t *m) {
+    hub_check_idle(h);
+    if (m->_hub == NULL)
+        return; /* in no room of any hub */
+    if (SB_UNLIKELY(m->_hub != h))
+        hub_misuse();
+    sb_list_node_t *n;
+    while ((n = m->_links.next) != &m->_links)
+        link_unlink(h, sb_container_of(n, sb_hub_link_t, in_member));
+}
+
+bool sb_hub_is_member(const sb_hub_t *h, const sb_hub_member_t *m, sb_str_t room) {
+    const sb_hub_room_t *r = room_find(h, room);
+    return r && link_find(r, m);
+}
+
+size_t sb_hub_room_size(const sb_hub_t *h, sb_str_t room) {
+    const sb_hub_room_t *r = room_find(h, room);
+    return r ? r->size : 0;
+}
+
+size_t sb_hub_room_count(const sb_hub_t *h) { return h->map.count; }
+
+/* ---- registration ------------------------------------------------------ */
+
+void sb_hub_add(sb_hub_t *h, sb_hub_member_t *m) {
+    hub_check_idle(h);
+    if (sb_list_linked(&m->_all_node)) {
+        if (SB_UNLIKELY(m->_hub != h))
+            hub_misuse();
+        return;
+    }
+    member_bind(h, m);
+    sb_list_push_tail(&h->all, &m->_all_node);
+    h->nall++;
+}
+
+void sb_hub_remove(sb_hub_t *h, sb_hub_member_t *m) {
+    sb_hub_leave_all(h, m);
+    if (!sb_list_linked(&m->_all_node))
+        return;
+    sb_list_remove(&m->_all_node);
+    h->nall--;
+    m->_hub = NULL;
+}
+
+size_t sb_hub_member_count(const sb_hub_t *h) { return h->nall; }
+
+/* ---- broadcast --------------------------------------------------------- */
+
+static void mark_room(sb_hub_t *h, sb_str_t name, uint64_t epoch) {
+    sb_hub_room_t *r = room_find(h, name);
+    if (!r)
+        return;
+    for (sb_list_node_t *it = r->members.next; it != &r->members; it = it->next)
+        sb_container_of(it, sb_hub_link_t, in_room)->member->_mark = epoch;
+}
+
+/* Delivers to unmarked members and marks them, so a member in several target
+ * rooms (or in an except room) is delivered to at most once. */
+static inline size_t deliver_one(sb_hub_member_t *m, const sb_hub_member_t *skip, uint64_t epoch,
+                                 sb_frame_t *f) {
+    if (m->_mark == epoch || m == skip)
+        return 0;
+    m->_mark = epoch;
+    m->deliver(m, f);
+    return 1;
+}
+
+static size_t deliver_room(sb_hub_t *h, sb_str_t name, const sb_hub_member_t *skip, uint64_t epoch,
+                           sb_frame_t *f) {
+    sb_hub_room_t *r = room_find(h, name);
+    size_t n = 0;
+    if (!r)
+        return 0;
+    for (sb_list_node_t *it = r->members.next; it != &r->members; it = it->next)
+        n += deliver_one(sb_container_of(it, sb_hub_link_t, in_room)->member, skip, epoch, f);
+    return n;
+}
+
+static size_t deliver_all(sb_hub_t *h, const sb_hub_member_t *skip, uint64_t epoch, sb_frame_t *f) {
+    size_t n = 0;
+    for (sb_list_node_t *it = h->all.next; it != &h->all; it = it->next)
+        n += deliver_one(sb_container_of(it, sb_hub_member_t, _all_node), skip, epoch, f);
+    return n;
+}
+
+size_t sb_hub_broadcast(sb_hub_t *h, const sb_hub_target_t *t, sb_frame_t *f) {
+    uint64_t epoch = ++h->epoch; /* 64 bits: does not wrap in practice */
+    size_t n = 0;
+    h->busy++;
+    for (size_t i = 0; i < t->nexcept; i++)
+        mark_room(h, t->except[i], epoch);
+    if (t->all)
+        n = deliver_all(h, t->except_member, epoch, f);
+    else
+        for (size_t i = 0; i < t->nrooms; i++)
+            n += deliver_room(h, t->rooms[i], t->except_member, epoch, f);
+    h->busy--;
+    return n;
+}
+
+/* ---- iteration --------------------------------------------------------- */
+
+void sb_hub_member_rooms(const sb_hub_member_t *m, bool (*cb)(sb_str_t room, void *ud), void *ud) {
+    for (const sb_list_node_t *it = m->_links.next; it != &m->_links; it = it->next) {
+        const sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_member);
+        if (!cb(sb_hub__room_name(l->room), ud))
+            return;
+    }
+}
+
+void sb_hub_room_members(sb_hub_t *h, sb_str_t room, bool (*cb)(sb_hub_member_t *m, void *ud),
+                         void *ud) {
+    sb_hub_room_t *r = room_find(h, room);
+    if (!r)
+        return;
+    h->busy++;
+    for (sb_list_node_t *it = r->members.next; it != &r->members; it = it->next) {
+        if (!cb(sb_container_of(it, sb_hub_link_t, in_room)->member, ud))
+            break;
+    }
+    h->busy--;
+}
+
+void sb_hub_rooms(sb_hub_t *h, bool (*cb)(sb_str_t room, size_t size, void *ud), void *ud) {
+    h->busy++;
+    for (size_t i = 0; i < h->map.nbuckets; i++) {
+        for (sb_hub_room_t *r = h->map.buckets[i]; r; r = r->next) {
+            if (!cb(sb_hub__room_name(r), r->size, ud))
+                goto out;
+        }
+    }
+out:
+    h->busy--;
+}

@@ -1,0 +1,65 @@
+/* Private structures of the hub, shared by hub.c, room_map.c and
+ * hub_validate.c. Include only from src/hub/. */
+#ifndef SB_HUB_HUB_INTERNAL_H
+#define SB_HUB_HUB_INTERNAL_H
+
+#include "hub/hub.h"
+
+/* A room: one allocation holding the header and a copy of the name. */
+typedef struct sb_hub_room {
+    struct sb_hub_room *next; /* bucket chain */
+    uint64_t hash;
+    sb_list_t members; /* links, through their in_room node */
+    size_t size;       /* number of links on `members` */
+    size_t name_len;
+    char name[];
+} sb_hub_room_t;
+
+/* One per (room, member) pair, on both lists (STYLE H14). */
+typedef struct sb_hub_link {
+    sb_list_node_t in_room, in_member;
+    sb_hub_room_t *room;
+    sb_hub_member_t *member;
+} sb_hub_link_t;
+
+/* Rooms by name: chained hash table whose bucket count is a power of two,
+ * doubled when rooms outnumber buckets and halved below a quarter. */
+typedef struct {
+    sb_hub_room_t **buckets;
+    size_t nbuckets;
+    size_t count;
+    uint64_t seed;
+} sb_hub__map_t;
+
+struct sb_hub {
+    sb_hub__map_t map;
+    sb_list_t all; /* members registered with sb_hub_add, via _all_node */
+    size_t nall;
+    size_t nlinks;
+    uint64_t epoch; /* bumped per broadcast; compared with member->_mark */
+    uint32_t busy;  /* > 0 while user callbacks run: mutation then aborts */
+    sb_hub_config_t cfg;
+    sb_hub_link_t *free_links; /* small cache, chained through link->room */
+    size_t nfree_links;
+};
+
+#define SB_HUB__MAP_MIN_BUCKETS 16
+#define SB_HUB__LINK_CACHE_MAX 256
+
+void *sb_hub__alloc(const sb_hub_t *h, size_t n);
+void sb_hub__free(const sb_hub_t *h, void *p);
+
+uint64_t sb_hub__hash(uint64_t seed, sb_str_t s);
+int sb_hub__map_init(sb_hub_t *h);
+void sb_hub__map_dispose(sb_hub_t *h);
+sb_hub_room_t *sb_hub__map_find(const sb_hub__map_t *map, sb_str_t name);
+/* Allocates an empty room for `name` and inserts it; NULL when out of memory. */
+sb_hub_room_t *sb_hub__map_add(sb_hub_t *h, sb_str_t name);
+/* Unlinks and frees an empty room. */
+void sb_hub__map_del(sb_hub_t *h, sb_hub_room_t *r);
+
+static inline sb_str_t sb_hub__room_name(const sb_hub_room_t *r) {
+    return sb_str(r->name, r->name_len);
+}
+
+#endif

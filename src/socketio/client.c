@@ -1,0 +1,170 @@
+/* One Socket.IO client per Engine.IO session: parses packets, reassembles
+ * binary packets with their attachments, routes to namespaces. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "socketio/sio_internal.h"
+
+static void on_connect_timeout(sb_timer_t *t) {
+    sb_sio_client_t *c = sb_container_of(t, sb_sio_client_t, connect_timer);
+    if (sb_list_empty(&c->sockets))
+        sb_eio_close(c->eio, "connect timeout");
+}
+
+static void eio_on_open(sb_eio_session_t *eio, void *ud) {
+    sb_sio_server_t *srv = ud;
+    sb_sio_client_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        sb_eio_close(eio, "out of memory");
+        return;
+    }
+    c->eio = eio;
+    c->srv = srv;
+    sb_list_init(&c->sockets);
+    sb_timer_init(srv->loop, &c->connect_timer, on_connect_timeout);
+    sb_timer_start(&c->connect_timer, srv->cfg.connect_timeout_ms);
+    sb_eio_set_data(eio, c);
+}
+
+static void binary_reset(sb_sio_client_t *c) {
+    for (size_t i = 0; i < c->bin_have; i++)
+        free((void *)c->bin_att[i].p);
+    free(c->bin_att);
+    free(c->bin_text);
+    c->bin_att = NULL;
+    c->bin_text = NULL;
+    c->bin_have = c->bin_need = 0;
+}
+
+static void client_fail(sb_sio_client_t *c, const char *why) {
+    c->srv->stats.errors++;
+    sb_log_debug("sio %s: %s, closing", sb_eio_sid(c->eio), why);
+    binary_reset(c);
+    sb_eio_close(c->eio, "parse error");
+}
+
+static void on_connect_packet(sb_sio_client_t *c, const sb_sio_packet_t *p) {
+    sb_sio_nsp_t *nsp = sb_sio_find_nsp(c->srv, p->nsp);
+    if (!nsp) {
+        sb_sio__send_connect_error(c, p->nsp, "Invalid namespace", NULL);
+        return;
+    }
+    if (sb_sio__client_socket(c, p->nsp))
+        return; /* already connected there: the reference ignores it too */
+    sb_sio_socket_t *s = sb_sio__socket_create(c, nsp);
+    if (!s) {
+        sb_sio__send_connect_error(c, p->nsp, "Server out of memory", NULL);
+        return;
+    }
+    sb_sio__socket_connect(s, p->data);
+}
+
+static void dispatch(sb_sio_client_t *c, const sb_sio_packet_t *p, const sb_str_t *att, size_t n) {
+    if (p->type == SB_SIO_CONNECT) {
+        on_connect_packet(c, p);
+        return;
+    }
+    if (p->type == SB_SIO_CONNECT_ERROR) {
+        client_fail(c, "CONNECT_ERROR from a client");
+        return;
+    }
+    sb_sio_socket_t *s = sb_sio__client_socket(c, p->nsp);
+    if (!s)
+        return; /* not connected to that namespace: dropped, as the reference does */
+    if (p->type == SB_SIO_DISCONNECT)
+        sb_sio__socket_close(s, "client namespace disconnect");
+    else if (p->type == SB_SIO_EVENT || p->type == SB_SIO_BINARY_EVENT)
+        sb_sio__on_event(s, p, att, n);
+    else
+        sb_sio__on_ack(s, p, att, n);
+}
+
+static sb_sio_limits_t limits_of(const sb_sio_server_t *srv) {
+    return (sb_sio_limits_t){.max_attachments = srv->cfg.max_attachments,
+                             .max_depth = srv->cfg.max_json_depth,
+                             .max_nsp_len = 256};
+}
+
+static void on_binary_done(sb_sio_client_t *c) {
+    sb_sio_packet_t p;
+    sb_sio_limits_t lim = limits_of(c->srv);
+    if (sb_sio_packet_parse(c->bin_text, c->bin_text_n, &lim, &p) == SB_OK)
+        dispatch(c, &p, c->bin_att, c->bin_have);
+    binary_reset(c);
+}
+
+static void on_attachment(sb_sio_client_t *c, const char *p, size_t n) {
+    if (!c->bin_text) {
+        client_fail(c, "unexpected binary message");
+        return;
+    }
+    char *copy = malloc(n ? n : 1);
+    if (!copy) {
+        client_fail(c, "out of memory");
+        return;
+    }
+    memcpy(copy, p, n);
+    c->bin_att[c->bin_have++] = sb_str(copy, n);
+    if (c->bin_have == c->bin_need)
+        on_binary_done(c);
+}
+
+/* Keeps a binary packet until its attachments have arrived. */
+static void begin_binary(sb_sio_client_t *c, const char *text, size_t n, const sb_sio_packet_t *p) {
+    if (sb_sio_placeholders_check(p->data, p->attachments) != SB_OK) {
+        client_fail(c, "invalid binary placeholders");
+        return;
+    }
+    c->bin_text = malloc(n);
+    c->bin_att = calloc(p->attachments, sizeof *c->bin_att);
+    if (!c->bin_text || !c->bin_att) {
+        client_fail(c, "out of memory");
+        return;
+    }
+    memcpy(c->bin_text, text, n);
+    c->bin_text_n = n;
+    c->bin_need = p->attachments;
+}
+
+static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool binary) {
+    sb_sio_client_t *c = sb_eio_get_data(eio);
+    if (!c)
+        return;
+    if (binary) {
+        on_attachment(c, p, n);
+        return;
+    }
+    if (c->bin_text) {
+        client_fail(c, "text packet while attachments were expected");
+        return;
+    }
+    sb_sio_packet_t pkt;
+    sb_sio_limits_t lim = limits_of(c->srv);
+    int rc = sb_sio_packet_parse(p, n, &lim, &pkt);
+    if (rc != SB_OK) {
+        client_fail(c, rc == SB_ETOOBIG ? "packet over a limit" : "malformed packet");
+        return;
+    }
+    if (pkt.attachments > 0)
+        begin_binary(c, p, n, &pkt);
+    else
+        dispatch(c, &pkt, NULL, 0);
+}
+
+static void eio_on_close(sb_eio_session_t *eio, const char *reason) {
+    sb_sio_client_t *c = sb_eio_get_data(eio);
+    if (!c)
+        return;
+    sb_list_node_t *n;
+    while ((n = c->sockets.next) != &c->sockets)
+        sb_sio__socket_close(sb_container_of(n, sb_sio_socket_t, client_node), reason);
+    sb_timer_stop(&c->connect_timer);
+    binary_reset(c);
+    free(c);
+}
+
+static const sb_eio_handler_t eio_handler = {eio_on_open, eio_on_message, eio_on_close};
+
+const sb_eio_handler_t *sb_sio_eio_handler(void) { return &eio_handler; }

@@ -1,0 +1,96 @@
+/* Private to src/socketio/. */
+#ifndef SB_SIO_INTERNAL_H
+#define SB_SIO_INTERNAL_H
+
+#include "core/list.h"
+#include "socketio/packet.h"
+#include "socketio/socketio.h"
+
+typedef struct {
+    char *name;
+    sb_sio_event_fn fn;
+    void *ud;
+} sb_sio_handler_t;
+
+typedef struct {
+    sb_sio_middleware_fn fn;
+    void *ud;
+} sb_sio_mw_t;
+
+struct sb_sio_nsp {
+    sb_sio_server_t *srv;
+    char *name;
+    sb_hub_t *hub;
+    sb_sio_mw_t *mws;
+    size_t nmws;
+    sb_sio_handler_t *handlers;
+    size_t nhandlers;
+    sb_sio_event_fn any_fn;
+    void *any_ud;
+    sb_sio_socket_fn conn_fn;
+    void *conn_ud;
+    sb_sio_disconnect_fn disc_fn;
+    void *disc_ud;
+    size_t nsockets;
+};
+
+struct sb_sio_server {
+    sb_loop_t *loop;
+    sb_sio_config_t cfg;
+    sb_sio_nsp_t **nsps;
+    size_t nnsps;
+    sb_sio_stats_t stats;
+};
+
+/* One per Engine.IO session: multiplexes the namespaces. */
+typedef struct {
+    sb_eio_session_t *eio;
+    sb_sio_server_t *srv;
+    sb_list_t sockets;
+    sb_timer_t connect_timer;
+    char *bin_text; /* a binary packet waiting for its attachments */
+    size_t bin_text_n;
+    uint32_t bin_need;
+    sb_str_t *bin_att;
+    size_t bin_have;
+} sb_sio_client_t;
+
+typedef struct {
+    sb_list_node_t node;
+    uint64_t id;
+    sb_timer_t timer;
+    sb_sio_ack_fn cb;
+    void *ud;
+    sb_sio_socket_t *socket;
+} sb_sio_pending_ack_t;
+
+struct sb_sio_socket {
+    sb_sio_client_t *client;
+    sb_sio_nsp_t *nsp;
+    char id[SB_SIO_ID_LEN + 1];
+    sb_hub_member_t member;
+    sb_list_node_t client_node;
+    bool connected;
+    uint32_t refs;
+    void *ud;
+    sb_list_t acks;
+    uint64_t next_ack_id;
+    uint32_t nacks;
+};
+
+/* socket.c */
+sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
+void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
+void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
+sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp);
+void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt);
+void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt);
+/* emit.c */
+int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg, const char *data);
+int sb_sio__send_packet(sb_sio_socket_t *s, uint8_t type, sb_str_t body);
+sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ack_id,
+                           sb_str_t event, sb_str_t args, const sb_str_t *att, size_t natt);
+/* server.c */
+sb_sio_handler_t *sb_sio__find_handler(sb_sio_nsp_t *nsp, sb_str_t name);
+
+#endif

@@ -1,0 +1,266 @@
+/* Socket.IO sockets: one per (client, namespace). Connect with middleware,
+ * rooms, incoming events and acks, and the disconnect. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "socketio/sio_internal.h"
+
+#define SB_SIO_EVENT_NAME_MAX 256
+
+static void deliver_to_socket(sb_hub_member_t *m, sb_frame_t *f) {
+    sb_sio_socket_t *s = m->ud;
+    if (s->connected)
+        sb_eio_send_frame(s->client->eio, f);
+}
+
+static void make_id(char out[SB_SIO_ID_LEN + 1]) {
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[SB_SIO_ID_LEN];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        abort(); /* socket ids double as room names: they must not be guessable */
+    for (int i = 0; i < SB_SIO_ID_LEN; i++)
+        out[i] = abc[raw[i] & 63];
+    out[SB_SIO_ID_LEN] = '\0';
+}
+
+sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
+    sb_sio_socket_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->client = c;
+    s->nsp = nsp;
+    s->refs = 1;
+    make_id(s->id);
+    sb_hub_member_init(&s->member, deliver_to_socket, s);
+    sb_list_init(&s->acks);
+    return s;
+}
+
+sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &c->sockets) {
+        sb_sio_socket_t *s = sb_container_of(n, sb_sio_socket_t, client_node);
+        if (sb_str_eq(sb_cstr(s->nsp->name), nsp))
+            return s;
+    }
+    return NULL;
+}
+
+/* ---- connect ---------------------------------------------------------------- */
+
+static int run_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *why) {
+    for (size_t i = 0; i < s->nsp->nmws; i++) {
+        int rc = s->nsp->mws[i].fn(s, auth, why, s->nsp->mws[i].ud);
+        if (rc != SB_OK)
+            return rc;
+    }
+    return SB_OK;
+}
+
+void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
+    sb_sio_client_t *c = s->client;
+    sb_sio_refusal_t why = {.message = "Not authorized"};
+    why.data[0] = '\0';
+    if (run_middleware(s, auth.n ? auth : SB_LIT("{}"), &why) != SB_OK) {
+        sb_sio__send_connect_error(c, sb_cstr(s->nsp->name), why.message,
+                                   why.data[0] ? why.data : NULL);
+        free(s);
+        return;
+    }
+    s->connected = true;
+    sb_list_push_tail(&c->sockets, &s->client_node);
+    s->nsp->nsockets++;
+    sb_hub_add(s->nsp->hub, &s->member);
+    sb_hub_join(s->nsp->hub, &s->member, sb_cstr(s->id));
+    sb_timer_stop(&c->connect_timer);
+    char body[64];
+    int n = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
+    sb_sio__send_packet(s, SB_SIO_CONNECT, sb_str(body, (size_t)n));
+    if (s->nsp->conn_fn)
+        s->nsp->conn_fn(s, s->nsp->conn_ud);
+}
+
+/* ---- disconnect ---------------------------------------------------------------- */
+
+static void acks_cancel(sb_sio_socket_t *s) {
+    sb_list_node_t *n;
+    while ((n = sb_list_pop_head(&s->acks)) != NULL) {
+        sb_sio_pending_ack_t *a = sb_container_of(n, sb_sio_pending_ack_t, node);
+        sb_timer_stop(&a->timer);
+        a->cb(s, NULL, a->ud);
+        free(a);
+    }
+    s->nacks = 0;
+}
+
+void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason) {
+    if (!s->connected)
+        return;
+    s->connected = false;
+    sb_list_remove(&s->client_node);
+    s->nsp->nsockets--;
+    acks_cancel(s);
+    if (s->nsp->disc_fn)
+        s->nsp->disc_fn(s, reason, s->nsp->disc_ud);
+    sb_hub_remove(s->nsp->hub, &s->member);
+    sb_sio_socket_unref(s);
+}
+
+void sb_sio_disconnect(sb_sio_socket_t *s) {
+    if (!s->connected)
+        return;
+    sb_sio__send_packet(s, SB_SIO_DISCONNECT, SB_STR_NULL);
+    sb_sio__socket_close(s, "server namespace disconnect");
+}
+
+void sb_sio_socket_ref(sb_sio_socket_t *s) { s->refs++; }
+
+void sb_sio_socket_unref(sb_sio_socket_t *s) {
+    if (--s->refs == 0)
+        free(s);
+}
+
+/* ---- accessors and rooms --------------------------------------------------------- */
+
+const char *sb_sio_socket_id(const sb_sio_socket_t *s) { return s->id; }
+sb_sio_nsp_t *sb_sio_socket_nsp(const sb_sio_socket_t *s) { return s->nsp; }
+sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s) { return s->client->eio; }
+void *sb_sio_socket_get_data(const sb_sio_socket_t *s) { return s->ud; }
+const char *sb_sio_socket_authorization(const sb_sio_socket_t *s) {
+    return sb_eio_authorization(s->client->eio);
+}
+const char *sb_sio_socket_query(const sb_sio_socket_t *s) { return sb_eio_query(s->client->eio); }
+const char *sb_sio_socket_remote_ip(const sb_sio_socket_t *s) {
+    return sb_eio_remote_ip(s->client->eio);
+}
+void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud) { s->ud = ud; }
+bool sb_sio_socket_connected(const sb_sio_socket_t *s) { return s->connected; }
+
+int sb_sio_join(sb_sio_socket_t *s, sb_str_t room) {
+    if (!s->connected)
+        return SB_ECLOSED;
+    return sb_hub_join(s->nsp->hub, &s->member, room);
+}
+
+int sb_sio_leave(sb_sio_socket_t *s, sb_str_t room) {
+    if (!s->connected)
+        return SB_ECLOSED;
+    return sb_hub_leave(s->nsp->hub, &s->member, room);
+}
+
+bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room) {
+    return s->connected && sb_hub_is_member(s->nsp->hub, &s->member, room);
+}
+
+/* ---- incoming events and acks ------------------------------------------------------ */
+
+/* Splits an event/ack array into its arguments; `skip` leading items (the
+ * event name) are not arguments. Returns SB_OK or SB_EPROTO. */
+static int split_args(sb_str_t data, size_t skip, sb_sio_event_t *ev, sb_str_t *first) {
+    sb_str_t items[SB_SIO_MAX_ARGS + 1];
+    int n = sb_json_array_items(data, items, SB_SIO_MAX_ARGS + 1);
+    if (n == SB_ETOOBIG)
+        n = SB_SIO_MAX_ARGS + 1;
+    if (n < 0 || (size_t)n < skip)
+        return SB_EPROTO;
+    if (skip)
+        *first = items[0];
+    ev->nargs = (size_t)n - skip;
+    memcpy(ev->arg, items + skip, ev->nargs * sizeof(sb_str_t));
+    if (ev->nargs == 0) {
+        ev->args = SB_STR_NULL;
+        return SB_OK;
+    }
+    /* The raw arguments run from the first one to the array's closing bracket. */
+    const char *end = data.p + data.n - 1;
+    while (end > ev->arg[0].p && *end != ']')
+        end--;
+    while (end > ev->arg[0].p && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t'))
+        end--;
+    ev->args = sb_str(ev->arg[0].p, (size_t)(end - ev->arg[0].p));
+    return SB_OK;
+}
+
+void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
+    sb_sio_event_t ev = {.socket = s, .attachments = att, .nattachments = natt,
+                         .has_ack = p->has_ack, .ack_id = p->ack_id};
+    char name[SB_SIO_EVENT_NAME_MAX];
+    sb_str_t token;
+    size_t name_n = 0;
+    if (split_args(p->data, 1, &ev, &token) != SB_OK ||
+        sb_json_string_unescape(token, name, sizeof name, &name_n) != SB_OK) {
+        s->nsp->srv->stats.errors++;
+        sb_log_debug("sio %s: event with an unusable name, ignored", s->id);
+        return;
+    }
+    ev.name = sb_str(name, name_n);
+    s->nsp->srv->stats.events_in++;
+    sb_sio_handler_t *h = sb_sio__find_handler(s->nsp, ev.name);
+    if (h)
+        h->fn(&ev, h->ud);
+    else if (s->nsp->any_fn)
+        s->nsp->any_fn(&ev, s->nsp->any_ud);
+}
+
+void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &s->acks) {
+        sb_sio_pending_ack_t *a = sb_container_of(n, sb_sio_pending_ack_t, node);
+        if (a->id != p->ack_id)
+            continue;
+        sb_sio_event_t ev = {.socket = s, .attachments = att, .nattachments = natt};
+        sb_list_remove(&a->node);
+        s->nacks--;
+        sb_timer_stop(&a->timer);
+        s->nsp->srv->stats.acks_in++;
+        if (split_args(p->data, 0, &ev, NULL) == SB_OK)
+            a->cb(s, &ev, a->ud);
+        else
+            a->cb(s, NULL, a->ud);
+        free(a);
+        return;
+    }
+}
+
+/* ---- server-to-client acks ---------------------------------------------------------- */
+
+static void on_ack_timeout(sb_timer_t *t) {
+    sb_sio_pending_ack_t *a = sb_container_of(t, sb_sio_pending_ack_t, timer);
+    sb_list_remove(&a->node);
+    a->socket->nacks--;
+    a->cb(a->socket, NULL, a->ud);
+    free(a);
+}
+
+int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, uint32_t timeout_ms,
+                         sb_sio_ack_fn cb, void *ud) {
+    if (!s->connected)
+        return SB_ECLOSED;
+    if (s->nacks >= s->nsp->srv->cfg.max_pending_acks)
+        return SB_ETOOBIG;
+    sb_sio_pending_ack_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return SB_ENOMEM;
+    a->id = s->next_ack_id++;
+    a->cb = cb;
+    a->ud = ud;
+    a->socket = s;
+    sb_frame_t *f = sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_EVENT, true, a->id,
+                                   sb_cstr(event), args, NULL, 0);
+    if (!f) {
+        free(a);
+        return SB_ENOMEM;
+    }
+    sb_timer_init(s->nsp->srv->loop, &a->timer, on_ack_timeout);
+    sb_timer_start(&a->timer, timeout_ms);
+    sb_list_push_tail(&s->acks, &a->node);
+    s->nacks++;
+    int rc = sb_eio_send_frame(s->client->eio, f);
+    sb_frame_unref(f);
+    return rc;
+}

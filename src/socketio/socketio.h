@@ -1,0 +1,144 @@
+/* Socket.IO v5 server on top of Engine.IO: namespaces with connection
+ * middleware, event handlers, acknowledgements both ways, binary
+ * attachments, rooms (one hub per namespace) and emits encoded once.
+ * Payloads are relayed byte-exact: arguments are raw JSON slices. */
+#ifndef SB_SOCKETIO_SOCKETIO_H
+#define SB_SOCKETIO_SOCKETIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+#include "core/loop.h"
+#include "core/str.h"
+#include "engineio/engineio.h"
+#include "hub/hub.h"
+
+#define SB_SIO_MAX_ARGS 32
+#define SB_SIO_ID_LEN 20
+
+typedef struct sb_sio_server sb_sio_server_t;
+typedef struct sb_sio_nsp sb_sio_nsp_t;
+typedef struct sb_sio_socket sb_sio_socket_t;
+
+/* An incoming event or ack. Every slice is valid only during the callback. */
+typedef struct {
+    sb_sio_socket_t *socket;
+    sb_str_t name;                   /* unescaped event name (events only) */
+    sb_str_t args;                   /* raw JSON of the arguments, comma-separated, no brackets */
+    size_t nargs;
+    sb_str_t arg[SB_SIO_MAX_ARGS];   /* raw JSON of each argument */
+    const sb_str_t *attachments;     /* binary attachments the placeholders refer to */
+    size_t nattachments;
+    bool has_ack;
+    uint64_t ack_id;
+} sb_sio_event_t;
+
+typedef void (*sb_sio_event_fn)(sb_sio_event_t *ev, void *ud);
+typedef void (*sb_sio_socket_fn)(sb_sio_socket_t *s, void *ud);
+typedef void (*sb_sio_disconnect_fn)(sb_sio_socket_t *s, const char *reason, void *ud);
+/* Server-to-client ack: ev is NULL when it timed out (or the socket left). */
+typedef void (*sb_sio_ack_fn)(sb_sio_socket_t *s, const sb_sio_event_t *ev, void *ud);
+
+/* Connection middleware: accept (return SB_OK) or refuse with a message and
+ * optional raw JSON data for the client's connect_error (err.data). */
+typedef struct {
+    char message[160]; /* default "Not authorized" */
+    char data[256];    /* raw JSON, or "" for none */
+} sb_sio_refusal_t;
+typedef int (*sb_sio_middleware_fn)(sb_sio_socket_t *s, sb_str_t auth_json, sb_sio_refusal_t *why,
+                                     void *ud);
+
+typedef struct {
+    uint32_t connect_timeout_ms;
+    uint32_t max_attachments;
+    int max_json_depth;
+    uint32_t max_rooms_per_socket;
+    uint32_t max_pending_acks;
+} sb_sio_config_t;
+
+typedef struct {
+    uint64_t events_in, events_out, acks_in, errors;
+} sb_sio_stats_t;
+
+sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cfg);
+void sb_sio_server_destroy(sb_sio_server_t *srv);
+/* The Engine.IO callbacks to create the Engine.IO server with (ud = srv). */
+const sb_eio_handler_t *sb_sio_eio_handler(void);
+const sb_sio_stats_t *sb_sio_server_stats(const sb_sio_server_t *srv);
+
+/* Returns the namespace, creating it on first use ("/" always exists).
+ * NULL on OOM or an invalid name. */
+sb_sio_nsp_t *sb_sio_of(sb_sio_server_t *srv, const char *name);
+sb_sio_nsp_t *sb_sio_find_nsp(sb_sio_server_t *srv, sb_str_t name);
+const char *sb_sio_nsp_name(const sb_sio_nsp_t *nsp);
+sb_hub_t *sb_sio_nsp_hub(sb_sio_nsp_t *nsp);
+size_t sb_sio_nsp_socket_count(const sb_sio_nsp_t *nsp);
+/* Namespace callbacks; the handler tables are copied, names are copied. */
+int sb_sio_use(sb_sio_nsp_t *nsp, sb_sio_middleware_fn fn, void *ud);
+void sb_sio_on_connection(sb_sio_nsp_t *nsp, sb_sio_socket_fn fn, void *ud);
+void sb_sio_on_disconnect(sb_sio_nsp_t *nsp, sb_sio_disconnect_fn fn, void *ud);
+int sb_sio_on(sb_sio_nsp_t *nsp, const char *event, sb_sio_event_fn fn, void *ud);
+/* Called for events with no handler of their own. */
+void sb_sio_on_any(sb_sio_nsp_t *nsp, sb_sio_event_fn fn, void *ud);
+
+/* ---- sockets ------------------------------------------------------------- */
+const char *sb_sio_socket_id(const sb_sio_socket_t *s);
+sb_sio_nsp_t *sb_sio_socket_nsp(const sb_sio_socket_t *s);
+sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s);
+/* The handshake request behind the socket: Authorization header, query
+ * string and peer address ("" when absent). */
+const char *sb_sio_socket_authorization(const sb_sio_socket_t *s);
+const char *sb_sio_socket_query(const sb_sio_socket_t *s);
+const char *sb_sio_socket_remote_ip(const sb_sio_socket_t *s);
+void *sb_sio_socket_get_data(const sb_sio_socket_t *s);
+void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud);
+bool sb_sio_socket_connected(const sb_sio_socket_t *s);
+/* Keeps the socket's memory alive across asynchronous work (a store
+ * commit): check sb_sio_socket_connected() before using it again. */
+void sb_sio_socket_ref(sb_sio_socket_t *s);
+void sb_sio_socket_unref(sb_sio_socket_t *s);
+/* Rooms of the socket's namespace. SB_OK, SB_ETOOBIG, SB_EINVAL, SB_ENOMEM. */
+int sb_sio_join(sb_sio_socket_t *s, sb_str_t room);
+int sb_sio_leave(sb_sio_socket_t *s, sb_str_t room);
+bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room);
+/* Disconnects from the namespace ("server namespace disconnect"). */
+void sb_sio_disconnect(sb_sio_socket_t *s);
+
+/* ---- emitting: `args` is raw JSON, comma-separated, no brackets ------------ */
+int sb_sio_emit(sb_sio_socket_t *s, const char *event, sb_str_t args);
+/* With binary attachments: args contain {"_placeholder":true,"num":i}. */
+int sb_sio_emit_binary(sb_sio_socket_t *s, const char *event, sb_str_t args,
+                       const sb_str_t *attachments, size_t n);
+int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args,
+                         uint32_t timeout_ms, sb_sio_ack_fn cb, void *ud);
+/* Answers ack `ack_id` of a socket (kept from an event with has_ack). */
+int sb_sio_ack(sb_sio_socket_t *s, uint64_t ack_id, sb_str_t args);
+/* Answers an event's ack; a no-op returning SB_OK when it asked for none. */
+int sb_sio_reply(const sb_sio_event_t *ev, sb_str_t args);
+int sb_sio_reply_binary(const sb_sio_event_t *ev, sb_str_t args, const sb_str_t *attachments,
+                        size_t n);
+int sb_sio_ack_binary(sb_sio_socket_t *s, uint64_t ack_id, sb_str_t args,
+                      const sb_str_t *attachments, size_t n);
+
+/* Broadcast in a namespace: to rooms (or all), minus except rooms / socket. */
+typedef struct {
+    const sb_str_t *rooms;
+    size_t nrooms;
+    bool all;
+    const sb_str_t *except;
+    size_t nexcept;
+    const sb_sio_socket_t *except_socket;
+    bool is_volatile;
+} sb_sio_target_t;
+/* Encodes the packet once and shares it; returns deliveries or < 0. */
+long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event,
+                      sb_str_t args, const sb_str_t *attachments, size_t n);
+
+/* Encodes an EVENT (binary when attachments) into a frame chain ready for
+ * sb_eio_send_frame / hub delivery; NULL on OOM. */
+sb_frame_t *sb_sio_encode_event(const sb_sio_nsp_t *nsp, const char *event, sb_str_t args,
+                                const sb_str_t *attachments, size_t n, bool has_ack,
+                                uint64_t ack_id);
+
+#endif

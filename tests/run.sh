@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every suite against each build directory given (default: build):
+# the C unit tests, then the end-to-end tests with real clients. Prints one
+# closing line "N passed, N failed" for everything.
+set -u
+cd "$(dirname "$0")/.."
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=(build)
+
+total_pass=0
+total_fail=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+# Adds the "N passed, N failed" line of a suite's output to the totals; a
+# suite that crashed before printing it counts as one failure.
+count() {
+    local name=$1 out=$2 rc=$3
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: exited $rc without a result line"
+        tail -n 30 "$out"
+        total_fail=$((total_fail + 1))
+        return
+    fi
+    local p f
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        echo "FAIL $name: $line (exit $rc)"
+        grep -E '^not ok|CHECK|failed|Error' "$out" | head -n 40
+        [ "$f" -gt 0 ] || total_fail=$((total_fail + 1))
+    else
+        echo "ok   $name: $line"
+    fi
+}
+
+for b in "${builds[@]}"; do
+    echo "== unit tests ($b)"
+    for t in "$b"/tests/test_*; do
+        [ -x "$t" ] || continue
+        out="$log/$(basename "$t").$RANDOM"
+        timeout 300 "$t" >"$out" 2>&1
+        count "$(basename "$t") [$b]" "$out" $?
+    done
+
+    echo "== end-to-end tests ($b)"
+    out="$log/e2e.$RANDOM"
+    SB_BUILD_DIR="$b" timeout 1200 node --test --test-concurrency=1 --test-reporter=tap \
+        tests/e2e/ >"$out" 2>&1
+    rc=$?
+    p=$(grep -E '^# pass ' "$out" | awk '{print $3}')
+    f=$(grep -E '^# fail ' "$out" | awk '{print $3}')
+    echo "${p:-0} passed, ${f:-1} failed" >>"$out"
+    count "e2e [$b]" "$out" $rc
+done
+
+echo "${total_pass} passed, ${total_fail} failed"
+[ "$total_fail" -eq 0 ]
