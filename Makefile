@@ -79,12 +79,16 @@ test-asan: deps
 check-layers:
 	@scripts/check-layers.sh
 
+# Headers go to include/switchboard/<layer>/ so that switchboard.h can reach
+# the layer headers it exposes; pkg-config adds both include paths.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/libswitchboard.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/switchboard.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(B)/switchboard $(DESTDIR)$(PREFIX)/bin/
+	install -D -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/switchboard.h
+	for h in $$(cd src && find . -name '*.h' ! -name '*_internal.h'); do \
+		install -D -m 644 src/$$h $(DESTDIR)$(PREFIX)/include/switchboard/$$h; done
 
 format:
 	clang-format -i $(shell find src include tests examples bench -name '*.[ch]')

@@ -1,5 +1,4 @@
 /* Socket.IO echo server: acks and emits echoed byte-exact (binary too),
- * rooms, relays, a server-to-client ack, and a refusing middleware.
  *   ./sio_echo --port 3000        then connect with socket.io-client */
 #include <stdio.h>
 #include <string.h>

@@ -38,6 +38,13 @@ count() {
     fi
 }
 
+echo "== repository checks"
+for check in tests/docs_check.sh tests/install_check.sh; do
+    out="$log/$(basename "$check").$RANDOM"
+    timeout 600 "$check" "${builds[0]}/switchboard" >"$out" 2>&1
+    count "$(basename "$check")" "$out" $?
+done
+
 for b in "${builds[@]}"; do
     echo "== unit tests ($b)"
     for t in "$b"/tests/test_*; do

@@ -142,6 +142,10 @@ static void wheel_advance(sb_loop_t *l) {
     l->_wheel_tick = now_tick;
 }
 
+/* Runs the wheel up to l->now_ms: for tests that drive time by hand. */
+void sb_loop__advance_for_tests(sb_loop_t *l);
+void sb_loop__advance_for_tests(sb_loop_t *l) { wheel_advance(l); }
+
 /* Milliseconds until the next non-empty slot, or -1 without timers. */
 static int wheel_timeout(const sb_loop_t *l) {
     if (l->_timers == 0)

@@ -32,7 +32,8 @@ sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ac
         if (args.n)
             *w++ = ',';
     }
-    memcpy(w, args.p, args.n);
+    if (args.n)
+        memcpy(w, args.p, args.n);
     w[args.n] = ']';
     sb_frame_t **tail = &f->next;
     for (size_t i = 0; i < natt; i++, tail = &(*tail)->next) {
@@ -65,7 +66,8 @@ int sb_sio__send_packet(sb_sio_socket_t *s, uint8_t type, sb_str_t body) {
     size_t hn = sb_sio_packet_write_head(buf, sizeof buf, type, sb_cstr(s->nsp->name), 0, false, 0);
     if (hn + body.n > sizeof buf)
         return SB_ETOOBIG;
-    memcpy(buf + hn, body.p, body.n);
+    if (body.n)
+        memcpy(buf + hn, body.p, body.n);
     return sb_eio_send_message(s->client->eio, buf, hn + body.n, false);
 }
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Writes docs/configuration.md from `switchboard --help`, so the settings
+# table cannot drift from the code. tests/docs_check.sh fails if it is stale.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/switchboard}
+{
+cat <<'HEAD'
+# Configuration
+
+Every setting can be given three ways; later ones win:
+
+1. a config file: `--config FILE` (or `SWITCHBOARD_CONFIG`), lines of
+   `name = value`, `#` comments;
+2. an environment variable: `SWITCHBOARD_` + the name in upper case with `_`
+   for `-` (`--jwt-secret` → `SWITCHBOARD_JWT_SECRET`);
+3. the command line: `--name value`, `--name=value`, or `--name` alone for
+   on/off settings (`true/false`, `1/0`, `yes/no`, `on/off` also work).
+
+An unknown setting or a bad value stops the server with a message (exit
+code 2). Times are in milliseconds unless the name says otherwise.
+
+| setting | default | meaning |
+|---|---|---|
+HEAD
+"$bin" --help | awk '/^  --/ && !/--config FILE/ {
+    line = substr($0, 3); flag = $1;
+    rest = substr(line, 30);
+    def = rest; sub(/.*\(default: /, "", def); sub(/\)$/, "", def);
+    help = rest; sub(/ \(default: [^)]*\)$/, "", help);
+    printf "| `%s` | `%s` | %s |\n", flag, def, help }'
+cat <<'TAIL'
+
+The JWT secret is required unless `--dev` is given, which uses a built-in
+secret and logs a warning. `--presence-scope friends` arrives with the
+friends feature; today only `all` is accepted.
+TAIL
+} > docs/configuration.md

@@ -1,0 +1,235 @@
+/* Loop timers and tasks, the string map, configuration and query tokens. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "auth/token_source.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/loop.h"
+#include "core/map.h"
+#include "testlib.h"
+
+/* ---- timers: driven by hand through now_ms, as the loop does ---------------- */
+
+typedef struct {
+    sb_timer_t t;
+    int fired;
+    uint64_t at;
+} probe_t;
+
+static void on_probe(sb_timer_t *t) {
+    probe_t *p = sb_container_of(t, probe_t, t);
+    p->fired++;
+    p->at = t->loop->now_ms;
+}
+
+/* Test hook in loop.c: runs the wheel up to l->now_ms. */
+void sb_loop__advance_for_tests(sb_loop_t *l);
+
+/* Lets `ms` of real time pass, advancing the wheel as the loop would. */
+static void advance(sb_loop_t *l, uint64_t ms) {
+    uint64_t end = l->now_ms + ms;
+    while (l->now_ms < end) {
+        usleep(1000);
+        l->now_ms = sb_clock_ms();
+        sb_loop__advance_for_tests(l);
+    }
+}
+
+TEST(timer_fires_once_after_delay) {
+    sb_loop_t l;
+    CHECK_EQ(sb_loop_init(&l), SB_OK);
+    probe_t p = {0};
+    sb_timer_init(&l, &p.t, on_probe);
+    uint64_t start = l.now_ms;
+    sb_timer_start(&p.t, 30);
+    CHECK(sb_timer_active(&p.t));
+    advance(&l, 15);
+    CHECK_EQ(p.fired, 0);
+    advance(&l, 40);
+    CHECK_EQ(p.fired, 1);
+    CHECK(p.at >= start + 30);
+    CHECK(!sb_timer_active(&p.t));
+    advance(&l, 20);
+    CHECK_EQ(p.fired, 1);
+    sb_loop_dispose(&l);
+}
+
+TEST(timer_stop_and_restart) {
+    sb_loop_t l;
+    sb_loop_init(&l);
+    probe_t a = {0}, b = {0};
+    sb_timer_init(&l, &a.t, on_probe);
+    sb_timer_init(&l, &b.t, on_probe);
+    sb_timer_start(&a.t, 20);
+    sb_timer_start(&b.t, 20);
+    sb_timer_stop(&a.t);
+    sb_timer_stop(&a.t); /* idempotent */
+    sb_timer_start(&b.t, 60); /* restart moves it */
+    advance(&l, 40);
+    CHECK_EQ(a.fired, 0);
+    CHECK_EQ(b.fired, 0);
+    advance(&l, 40);
+    CHECK_EQ(b.fired, 1);
+    CHECK_EQ(l._timers, 0);
+    sb_loop_dispose(&l);
+}
+
+TEST(timer_beyond_one_wheel_revolution) {
+    sb_loop_t l;
+    sb_loop_init(&l);
+    probe_t p = {0};
+    sb_timer_init(&l, &p.t, on_probe);
+    uint64_t rev = SB_WHEEL_SLOTS * SB_WHEEL_TICK_MS;
+    /* Pretend time: start far in the future relative to one lap. */
+    sb_timer_start(&p.t, rev + 50);
+    l.now_ms += rev; /* a lap passes: the slot is visited but not due */
+    sb_loop__advance_for_tests(&l);
+    CHECK_EQ(p.fired, 0);
+    l.now_ms += 60;
+    sb_loop__advance_for_tests(&l);
+    CHECK_EQ(p.fired, 1);
+    sb_loop_dispose(&l);
+}
+
+typedef struct {
+    sb_task_t t;
+    int runs;
+} task_probe_t;
+
+static void on_task(sb_task_t *t) { sb_container_of(t, task_probe_t, t)->runs++; }
+
+TEST(task_posted_twice_runs_once) {
+    sb_loop_t l;
+    sb_loop_init(&l);
+    task_probe_t a, b;
+    a.runs = b.runs = 0;
+    sb_task_init(&a.t, on_task);
+    sb_task_init(&b.t, on_task);
+    sb_task_post(&l, &a.t);
+    sb_task_post(&l, &a.t);
+    sb_task_post(&l, &b.t);
+    sb_task_cancel(&b.t);
+    sb_loop_stop(&l);
+    sb_loop_run(&l); /* stopping: runs pending tasks once and returns */
+    CHECK_EQ(a.runs, 1);
+    CHECK_EQ(b.runs, 0);
+    sb_loop_dispose(&l);
+}
+
+/* ---- map ----------------------------------------------------------------------- */
+
+static bool count_cb(sb_str_t k, void *v, void *ud) {
+    (*(size_t *)ud)++;
+    return true;
+}
+
+TEST(map_put_get_del_grow) {
+    sb_map_t m;
+    sb_map_init(&m);
+    static int vals[1000];
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof key, "user:%d", i);
+        CHECK_EQ(sb_map_put(&m, sb_cstr(key), &vals[i]), SB_OK);
+    }
+    CHECK_EQ(m.count, 1000);
+    CHECK(sb_map_get(&m, SB_LIT("user:999")) == &vals[999]);
+    CHECK(sb_map_get(&m, SB_LIT("user:1000")) == NULL);
+    CHECK_EQ(sb_map_put(&m, SB_LIT("user:5"), &vals[0]), SB_OK); /* replace */
+    CHECK_EQ(m.count, 1000);
+    CHECK(sb_map_get(&m, SB_LIT("user:5")) == &vals[0]);
+    CHECK(sb_map_del(&m, SB_LIT("user:5")) == &vals[0]);
+    CHECK(sb_map_del(&m, SB_LIT("user:5")) == NULL);
+    size_t n = 0;
+    sb_map_foreach(&m, count_cb, &n);
+    CHECK_EQ(n, 999);
+    CHECK(sb_map_get(&m, sb_str("a\0b", 3)) == NULL);
+    CHECK_EQ(sb_map_put(&m, sb_str("a\0b", 3), &vals[1]), SB_OK); /* keys are bytes */
+    CHECK(sb_map_get(&m, sb_str("a\0b", 3)) == &vals[1]);
+    CHECK(sb_map_get(&m, sb_str("a\0c", 3)) == NULL);
+    sb_map_dispose(&m);
+}
+
+/* ---- config ---------------------------------------------------------------------- */
+
+TEST(config_defaults_and_precedence) {
+    sb_config_t c;
+    char err[256];
+    sb_config_init(&c);
+    CHECK_EQ(c.port, 3000);
+    CHECK_EQ(c.ping_interval, 25000);
+    CHECK_EQ(c.ping_timeout, 20000);
+    CHECK_EQ(c.max_http_buffer_size, 1000000);
+    CHECK(!c.allow_query_token);
+    CHECK(strcmp(c.data_dir, "./data") == 0);
+    char path[] = "/tmp/sb-config-XXXXXX";
+    int fd = mkstemp(path);
+    const char *file = "# comment\n\nport = 4000\nlog-level = debug\nping-timeout=7\n";
+    CHECK(write(fd, file, strlen(file)) == (ssize_t)strlen(file));
+    close(fd);
+    setenv("SWITCHBOARD_PING_TIMEOUT", "9", 1);
+    setenv("SWITCHBOARD_JWT_SECRET", "from-env", 1);
+    char *argv[] = {"sb", "--config", path, "--jwt-secret=from-argv", "--dev", "--ws-deflate=false", NULL};
+    CHECK_EQ(sb_config_load(&c, 6, argv, err, sizeof err), SB_OK);
+    CHECK_EQ(c.port, 4000);               /* file */
+    CHECK(strcmp(c.log_level, "debug") == 0);
+    CHECK_EQ(c.ping_timeout, 9);          /* env beats file */
+    CHECK(strcmp(c.jwt_secret, "from-argv") == 0); /* argv beats env */
+    CHECK(c.dev);
+    CHECK(!c.ws_deflate);
+    unsetenv("SWITCHBOARD_PING_TIMEOUT");
+    unsetenv("SWITCHBOARD_JWT_SECRET");
+    unlink(path);
+    sb_config_dispose(&c);
+}
+
+TEST(config_rejects_bad_input) {
+    sb_config_t c;
+    char err[256];
+    sb_config_init(&c);
+    CHECK_EQ(sb_config_set(&c, "port", "12x", err, sizeof err), SB_EINVAL);
+    CHECK(strstr(err, "port") != NULL);
+    CHECK_EQ(sb_config_set(&c, "port", "-1", err, sizeof err), SB_EINVAL);
+    CHECK_EQ(sb_config_set(&c, "dev", "maybe", err, sizeof err), SB_EINVAL);
+    CHECK_EQ(sb_config_set(&c, "no-such", "1", err, sizeof err), SB_ENOTFOUND);
+    char *a1[] = {"sb", "--bogus", NULL};
+    CHECK_EQ(sb_config_load(&c, 2, a1, err, sizeof err), SB_EINVAL);
+    CHECK(strstr(err, "bogus") != NULL);
+    char *a2[] = {"sb", "--port", NULL};
+    CHECK_EQ(sb_config_load(&c, 2, a2, err, sizeof err), SB_EINVAL);
+    char *a3[] = {"sb", "positional", NULL};
+    CHECK_EQ(sb_config_load(&c, 2, a3, err, sizeof err), SB_EINVAL);
+    char *a4[] = {"sb", "--config", "/nonexistent/x.conf", NULL};
+    CHECK_EQ(sb_config_load(&c, 3, a4, err, sizeof err), SB_EINVAL);
+    sb_config_dispose(&c);
+}
+
+/* ---- query tokens ------------------------------------------------------------------ */
+
+TEST(query_param_lookup_and_decoding) {
+    char out[64];
+    CHECK(sb_auth_query_param(SB_LIT("EIO=4&transport=polling&token=abc.def"), "token", out, sizeof out));
+    CHECK(strcmp(out, "abc.def") == 0);
+    CHECK(sb_auth_query_param(SB_LIT("token=a%2Eb+c"), "token", out, sizeof out));
+    CHECK(strcmp(out, "a.b c") == 0);
+    CHECK(!sb_auth_query_param(SB_LIT("xtoken=1&tokens=2"), "token", out, sizeof out));
+    CHECK(!sb_auth_query_param(SB_LIT("token=%zz"), "token", out, sizeof out));
+    CHECK(!sb_auth_query_param(SB_LIT("token=%4"), "token", out, sizeof out));
+    CHECK(!sb_auth_query_param(SB_LIT("token=0123456789"), "token", out, 5)); /* too long */
+    CHECK(sb_auth_query_param(SB_LIT("token="), "token", out, sizeof out));
+    CHECK_EQ(out[0], '\0');
+    CHECK(!sb_auth_query_param(SB_STR_NULL, "token", out, sizeof out));
+}
+
+int main(void) {
+    RUN(timer_fires_once_after_delay);
+    RUN(timer_stop_and_restart);
+    RUN(timer_beyond_one_wheel_revolution);
+    RUN(task_posted_twice_runs_once);
+    RUN(map_put_get_del_grow);
+    RUN(config_defaults_and_precedence);
+    RUN(config_rejects_bad_input);
+    RUN(query_param_lookup_and_decoding);
+    TEST_MAIN_END();
+}
