@@ -1,0 +1,118 @@
+// Starts the server under test as a child process and waits for its
+// "listening on HOST:PORT" line on stderr.
+//   SB_E2E_TARGET=ref  -> node tests/e2e/ref/<kind>.mjs (reference servers)
+//   otherwise          -> $SB_BUILD_DIR/switchboard, $SB_BUILD_DIR/examples/sio_echo
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const e2eDir = path.resolve(here, '..');
+export const repoRoot = path.resolve(e2eDir, '..', '..');
+export const DEFAULT_SECRET = 'e2e-test-secret-0123456789';
+
+/** Servers started and not yet stopped (for diagnostics and exit cleanup). */
+export const liveServers = new Set();
+
+function command(kind) {
+  if (process.env.SB_E2E_TARGET === 'ref') {
+    return [process.execPath, [path.join(e2eDir, 'ref', `${kind}.mjs`)]];
+  }
+  const build = path.resolve(repoRoot, process.env.SB_BUILD_DIR || 'build');
+  const bin = kind === 'switchboard' ? path.join(build, 'switchboard')
+    : path.join(build, 'examples', kind);
+  return [bin, []];
+}
+
+function killAll() {
+  for (const srv of liveServers) {
+    try { srv.proc.kill('SIGKILL'); } catch { /* gone */ }
+  }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { killAll(); process.exit(130); });
+}
+
+/**
+ * Starts `kind` ('switchboard' or 'sio_echo'). Resolves with
+ * { kind, proc, host, port, url, secret, dataDir, stderr(), exited, stop() }.
+ * `exited` resolves with {code, signal}; stop() sends SIGTERM, then SIGKILL
+ * after 5 s, and resolves with the same.
+ */
+export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_SECRET } = {}) {
+  const [bin, pre] = command(kind);
+  const base = ['--host', '127.0.0.1', '--port', '0'];
+  let dataDir = null;
+  if (kind === 'switchboard') {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-'));
+    base.push('--jwt-secret', secret, '--data-dir', dataDir, '--log-level', 'warn');
+  }
+  const proc = spawn(bin, [...pre, ...base, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let errText = '';
+  const srv = {
+    kind, proc, secret, dataDir, host: null, port: null, url: null,
+    stderr: () => errText,
+  };
+  srv.exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      liveServers.delete(srv);
+      resolve({ code, signal });
+    });
+    proc.on('error', (e) => {
+      liveServers.delete(srv);
+      resolve({ code: null, signal: null, error: e });
+    });
+  });
+  liveServers.add(srv);
+  proc.stdout.on('data', (d) => { errText += d.toString(); });
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind}: no "listening on" line within 10 s\n${errText}`)), 10000);
+    proc.on('error', (e) => { clearTimeout(timer); reject(new Error(`${kind}: cannot start ${bin}: ${e.message}`)); });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} exited early (code ${code}, signal ${signal})\n${errText}`));
+    });
+    proc.stderr.on('data', (d) => {
+      errText += d.toString();
+      const m = /listening on ([\d.]+):(\d+)/.exec(errText);
+      if (m && !srv.port) {
+        clearTimeout(timer);
+        srv.host = m[1];
+        srv.port = Number(m[2]);
+        srv.url = `http://${srv.host}:${srv.port}`;
+        resolve();
+      }
+    });
+  });
+  // A server stopped with SIGTERM must exit 0 with no sanitizer report: this
+  // is how leaks and memory errors found by the ASan build fail the suite.
+  srv.stop = async () => {
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const r = await srv.exited;
+      clearTimeout(t);
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      if (process.env.SB_E2E_TARGET !== 'ref' &&
+          (r.code !== 0 || /Sanitizer|runtime error:/.test(errText))) {
+        throw new Error(`${kind} did not exit cleanly (code ${r.code}, signal ${r.signal})\n${errText}`);
+      }
+      return r;
+    }
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    return srv.exited;
+  };
+  try {
+    await ready;
+  } catch (e) {
+    await srv.stop();
+    throw e;
+  }
+  return srv;
+}
