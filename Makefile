@@ -84,7 +84,8 @@ check-layers:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/libswitchboard.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(B)/switchboard.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' scripts/switchboard.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/switchboard.pc
 	install -m 755 $(B)/switchboard $(DESTDIR)$(PREFIX)/bin/
 	install -D -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/switchboard.h
 	for h in $$(cd src && find . -name '*.h' ! -name '*_internal.h'); do \
