@@ -2,6 +2,7 @@
 #include "api/api.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,26 @@ static void on_health(sb_http_req_t *req, void *ud) {
     sb_http_respond(req, 200, "application/json", body, (size_t)n, "Cache-Control: no-store\r\n");
 }
 
+/* Appends to a bounded text buffer; output past the end is cut, never
+ * written out of bounds. */
+typedef struct {
+    char buf[8192];
+    size_t n;
+} text_t;
+
+__attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(t->buf + t->n, sizeof t->buf - t->n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        t->n += (size_t)w < sizeof t->buf - t->n ? (size_t)w : sizeof t->buf - t->n - 1;
+}
+
 #define METRIC(name, type, help, value)                                                            \
-    o += snprintf(buf + o, sizeof buf - o, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name \
-                  " " type "\nswitchboard_" name " %llu\n", (unsigned long long)(value))
+    put(&t, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name " " type              \
+             "\nswitchboard_" name " %llu\n",                                                      \
+        (unsigned long long)(value))
 
 static void on_metrics(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
@@ -56,12 +74,15 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
         return;
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
-    char buf[4096];
-    int o = 0;
+    text_t t = {.n = 0};
     METRIC("connections", "gauge", "Open TCP connections.", m.connections);
     METRIC("sessions_polling", "gauge", "Engine.IO sessions on long-polling.", m.connections_polling);
     METRIC("sessions_websocket", "gauge", "Engine.IO sessions on WebSocket.", m.connections_websocket);
-    METRIC("sockets", "gauge", "Connected Socket.IO sockets (default namespace).", m.sockets);
+    put(&t, "# HELP switchboard_sockets Connected Socket.IO sockets by namespace.\n"
+            "# TYPE switchboard_sockets gauge\n");
+    for (size_t i = 0; i < m.nnsps; i++)
+        put(&t, "switchboard_sockets{namespace=\"%s\"} %llu\n", m.nsps[i].name,
+            (unsigned long long)m.nsps[i].sockets);
     METRIC("rooms", "gauge", "Rooms in the default namespace.", m.rooms);
     METRIC("online_users", "gauge", "Users with at least one connected device.", m.online_users);
     METRIC("bytes_in_total", "counter", "Bytes read from clients.", m.bytes_in);
@@ -71,14 +92,15 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("events_in_total", "counter", "Socket.IO events received.", m.events_in);
     METRIC("events_out_total", "counter", "Socket.IO events delivered.", m.events_out);
     METRIC("http_requests_total", "counter", "HTTP requests handled.", m.http_requests);
-    METRIC("errors_total{kind=\"http_4xx\"}", "counter", "Errors by kind.", m.http_errors_4xx);
-    o += snprintf(buf + o, sizeof buf - o,
-                  "switchboard_errors_total{kind=\"slow_consumer\"} %llu\n"
-                  "switchboard_errors_total{kind=\"protocol\"} %llu\n",
-                  (unsigned long long)m.slow_consumers, (unsigned long long)m.protocol_errors);
+    put(&t, "# HELP switchboard_errors_total Errors by kind.\n# TYPE switchboard_errors_total counter\n"
+            "switchboard_errors_total{kind=\"http_4xx\"} %llu\n"
+            "switchboard_errors_total{kind=\"slow_consumer\"} %llu\n"
+            "switchboard_errors_total{kind=\"protocol\"} %llu\n",
+        (unsigned long long)m.http_errors_4xx, (unsigned long long)m.slow_consumers,
+        (unsigned long long)m.protocol_errors);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
-    sb_http_respond(req, 200, "text/plain; version=0.0.4", buf, (size_t)o, NULL);
+    sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);
 }
 
 static bool add_room_entry(sb_str_t room, size_t size, void *ud) {

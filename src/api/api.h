@@ -17,6 +17,11 @@ typedef struct {
     uint64_t events_in, events_out, http_requests, http_errors_4xx;
     uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
     int64_t started_ms;
+    struct {
+        const char *name;
+        uint64_t sockets;
+    } nsps[16]; /* sockets by namespace */
+    size_t nnsps;
 } sb_api_metrics_t;
 
 typedef struct {

@@ -76,6 +76,11 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         .sessions_opened = e->sessions_opened,
         .started_ms = app->started_ms,
     };
+    sb_sio_nsp_t *nsp;
+    for (size_t i = 0; m->nnsps < 16 && (nsp = sb_sio_nsp_at(sb_server_sio(app->srv), i)); i++) {
+        m->nsps[m->nnsps].name = sb_sio_nsp_name(nsp);
+        m->nsps[m->nnsps++].sockets = sb_sio_nsp_socket_count(nsp);
+    }
 }
 
 static int wire(sb_app_t *app, char *err, size_t cap) {
@@ -87,6 +92,10 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
                                .max_message_bytes = (size_t)app->cfg.max_message_bytes,
                                .max_rooms_per_socket = (uint32_t)app->cfg.max_rooms_per_socket};
     app->features = sb_features_create(sb_server_loop(app->srv), root, &fc);
+    sb_sio_nsp_t *nsp;
+    for (size_t i = 1; app->features && (nsp = sb_sio_nsp_at(sb_server_sio(app->srv), i)); i++)
+        if (sb_features_guard(app->features, nsp) != SB_OK)
+            return SB_ENOMEM;
     sb_api_config_t ac = {.api_key = app->cfg.api_key, .collect = collect, .collect_ud = app,
                           .hub = sb_sio_nsp_hub(root), .features = app->features};
     app->api = app->features ? sb_api_create(sb_server_http(app->srv), &ac) : NULL;

@@ -124,11 +124,13 @@ void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req) {
 void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req) {
     sb_eio_payload_iter_t it;
     sb_eio_packet_t pkt;
-    uint8_t *bin = malloc(s->srv->cfg.max_payload + 1);
+    /* Decoded base64 is never longer than the body it came in. */
+    size_t bin_cap = req->body_len ? req->body_len : 1;
+    uint8_t *bin = malloc(bin_cap);
     int rc = bin ? 1 : SB_ENOMEM, count = 0;
     sb_eio_payload_iter_init(&it, req->body, req->body_len);
     while (rc == 1 && count++ < SB_EIO_MAX_PACKETS_PER_POST) {
-        rc = sb_eio_payload_next(&it, &pkt, bin, s->srv->cfg.max_payload);
+        rc = sb_eio_payload_next(&it, &pkt, bin, bin_cap);
         if (rc != 1)
             break;
         if (!sb_eio__on_packet(s, &pkt))

@@ -129,6 +129,11 @@ void sb_features_destroy(sb_features_t *f) {
     free(f);
 }
 
+int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
+    sb_sio_on_any(nsp, on_unknown_event, f);
+    return sb_feat_session_guard(f, nsp);
+}
+
 size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
 
 bool sb_features_user_online(const sb_features_t *f, const char *user_id) {

@@ -24,6 +24,9 @@ typedef struct {
  * (the secret string must outlive the features). NULL on OOM. */
 sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_features_config_t *cfg);
 void sb_features_destroy(sb_features_t *f);
+/* Requires the same JWT on another namespace (which carries no built-in
+ * events: every event there gets unknown_event). */
+int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);

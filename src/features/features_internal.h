@@ -55,6 +55,8 @@ int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n)
 
 /* session.c: JWT middleware and per-socket state */
 int sb_feat_session_init(sb_features_t *f);
+/* Token check only, for namespaces without the built-in events. */
+int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* presence.c */
 void sb_feat_presence_connect(sb_client_t *c);
 void sb_feat_presence_disconnect(sb_client_t *c);

@@ -48,12 +48,12 @@ static int refuse(sb_sio_refusal_t *r, const char *why) {
 
 static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl);
 
-static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
-    sb_features_t *f = ud;
+/* Verifies the socket's token into claims; refuses on failure. */
+static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r,
+                  sb_jwt_claims_t *claims) {
     char token[SB_TOKEN_MAX + 1];
     if (!find_token(f, s, auth, token, sizeof token))
         return refuse(r, "token missing");
-    sb_jwt_claims_t claims;
     const char *why = "token invalid";
     sb_jwt_verify_opts_t opts = {.secret = (const uint8_t *)f->cfg.jwt_secret,
                                  .secret_n = strlen(f->cfg.jwt_secret),
@@ -61,11 +61,26 @@ static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *
                                  .leeway = f->cfg.jwt_leeway_s,
                                  .require_exp = !f->cfg.allow_tokens_without_exp,
                                  .max_token_bytes = SB_TOKEN_MAX};
-    if (sb_jwt_verify(sb_cstr(token), &opts, &claims, &why) != SB_OK)
+    if (sb_jwt_verify(sb_cstr(token), &opts, claims, &why) != SB_OK)
         return refuse(r, why);
-    if (!client_create(f, s, &claims))
-        return refuse(r, "server out of memory");
     return SB_OK;
+}
+
+static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
+    sb_jwt_claims_t claims;
+    int rc = verify(ud, s, auth, r, &claims);
+    if (rc == SB_OK && !client_create(ud, s, &claims))
+        return refuse(r, "server out of memory");
+    return rc;
+}
+
+static int guard_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
+    sb_jwt_claims_t claims;
+    return verify(ud, s, auth, r, &claims);
+}
+
+int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
+    return sb_sio_use(nsp, guard_middleware, f);
 }
 
 /* ---- client state ------------------------------------------------------------------ */

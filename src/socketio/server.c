@@ -78,6 +78,10 @@ sb_sio_nsp_t *sb_sio_of(sb_sio_server_t *srv, const char *name) {
     return nsp;
 }
 
+sb_sio_nsp_t *sb_sio_nsp_at(sb_sio_server_t *srv, size_t i) {
+    return i < srv->nnsps ? srv->nsps[i] : NULL;
+}
+
 const char *sb_sio_nsp_name(const sb_sio_nsp_t *nsp) { return nsp->name; }
 sb_hub_t *sb_sio_nsp_hub(sb_sio_nsp_t *nsp) { return nsp->hub; }
 size_t sb_sio_nsp_socket_count(const sb_sio_nsp_t *nsp) { return nsp->nsockets; }

@@ -194,8 +194,10 @@ void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str
     size_t name_n = 0;
     if (split_args(p->data, 1, &ev, &token) != SB_OK ||
         sb_json_string_unescape(token, name, sizeof name, &name_n) != SB_OK) {
+        /* Only a hostile client sends a 256-byte event name: close. */
         s->nsp->srv->stats.errors++;
-        sb_log_debug("sio %s: event with an unusable name, ignored", s->id);
+        sb_log_debug("sio %s: event name unusable, closing the session", s->id);
+        sb_eio_close(s->client->eio, "parse error");
         return;
     }
     ev.name = sb_str(name, name_n);

@@ -71,6 +71,8 @@ const sb_sio_stats_t *sb_sio_server_stats(const sb_sio_server_t *srv);
  * NULL on OOM or an invalid name. */
 sb_sio_nsp_t *sb_sio_of(sb_sio_server_t *srv, const char *name);
 sb_sio_nsp_t *sb_sio_find_nsp(sb_sio_server_t *srv, sb_str_t name);
+/* Namespaces in creation order ("/" first); NULL past the end. */
+sb_sio_nsp_t *sb_sio_nsp_at(sb_sio_server_t *srv, size_t i);
 const char *sb_sio_nsp_name(const sb_sio_nsp_t *nsp);
 sb_hub_t *sb_sio_nsp_hub(sb_sio_nsp_t *nsp);
 size_t sb_sio_nsp_socket_count(const sb_sio_nsp_t *nsp);
