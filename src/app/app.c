@@ -74,6 +74,8 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         .protocol_errors = s->errors,
         .upgrades = e->upgrades,
         .sessions_opened = e->sessions_opened,
+        .rate_limited = s->rate_limited,
+        .connections_refused = conns->refused,
         .started_ms = app->started_ms,
     };
     sb_sio_nsp_t *nsp;

@@ -76,6 +76,8 @@ static void derive_configs(sb_server_t *s) {
                                    .allow_websocket = true,
                                    .ws = &s->ws_cfg};
     s->conns.max_outq = (size_t)c->max_outq_bytes;
+    s->conns.max_conns = (size_t)c->max_connections;
+    s->conns.max_conns_per_ip = (size_t)c->max_connections_per_ip;
     s->conns.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024;
 }
 
@@ -102,7 +104,9 @@ static int create_sio(sb_server_t *s) {
                           .max_attachments = (uint32_t)c->max_attachments,
                           .max_json_depth = (int)c->max_json_depth,
                           .max_rooms_per_socket = (uint32_t)c->max_rooms_per_socket,
-                          .max_pending_acks = 1000};
+                          .max_pending_acks = (uint32_t)c->max_pending_acks,
+                          .events_per_second = (uint32_t)c->events_per_second,
+                          .events_burst = (uint32_t)c->events_burst};
     s->sio = sb_sio_server_create(&s->loop, &sc);
     if (!s->sio)
         return SB_ENOMEM;

@@ -32,6 +32,11 @@
     X("max-attachments", max_attachments, INT, "10", "binary attachments per Socket.IO packet")    \
     X("max-json-depth", max_json_depth, INT, "32", "nesting depth of Socket.IO JSON payloads")     \
     X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", "rooms one socket may join")      \
+    X("max-pending-acks", max_pending_acks, INT, "1000", "server-to-client acks awaited per socket") \
+    X("max-connections", max_connections, INT, "50000", "open connections in total (503 past it; 0: no limit)") \
+    X("max-connections-per-ip", max_connections_per_ip, INT, "0", "open connections per client address (0: no limit; mind proxies)") \
+    X("events-per-second", events_per_second, INT, "0", "events a socket may send per second, token bucket (0: no limit)") \
+    X("events-burst", events_burst, INT, "20", "events a socket may send at once before the rate applies") \
     X("header-timeout", header_timeout, INT, "20000", "ms to receive a whole HTTP request (408)")   \
     X("keepalive-timeout", keepalive_timeout, INT, "30000", "ms an idle keep-alive connection stays open") \
     X("drain-timeout", drain_timeout, INT, "5000", "ms graceful shutdown waits for clients")       \

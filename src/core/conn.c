@@ -30,6 +30,7 @@ int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     ctx->max_inbuf = 2u * 1024 * 1024;
     ctx->max_outq = 4u * 1024 * 1024;
     sb_list_init(&ctx->all);
+    sb_map_init(&ctx->per_ip);
     return ctx->scratch ? SB_OK : SB_ENOMEM;
 }
 
@@ -47,8 +48,42 @@ void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx) {
 }
 
 void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
+    sb_map_dispose(&ctx->per_ip);
     free(ctx->scratch);
     ctx->scratch = NULL;
+}
+
+static void peer_from_sockaddr(sb_peer_addr_t *out, const struct sockaddr_storage *ss) {
+    memset(out, 0, sizeof *out);
+    out->family = (uint8_t)ss->ss_family;
+    if (ss->ss_family == AF_INET6)
+        memcpy(out->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    else
+        memcpy(out->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+}
+
+static sb_str_t peer_key(const sb_peer_addr_t *p) { return sb_str((const char *)p, sizeof *p); }
+
+/* Adjusts the per-address count; removes the entry at zero. */
+static void per_ip_add(sb_conn_ctx_t *ctx, const sb_peer_addr_t *p, int delta) {
+    if (!ctx->max_conns_per_ip)
+        return;
+    uintptr_t n = (uintptr_t)sb_map_get(&ctx->per_ip, peer_key(p)) + (uintptr_t)(intptr_t)delta;
+    if (n == 0)
+        sb_map_del(&ctx->per_ip, peer_key(p));
+    else
+        sb_map_put(&ctx->per_ip, peer_key(p), (void *)n);
+}
+
+int sb_conn_ctx_admit(sb_conn_ctx_t *ctx, const struct sockaddr_storage *ss) {
+    sb_peer_addr_t p;
+    peer_from_sockaddr(&p, ss);
+    bool over = (ctx->max_conns && ctx->live >= ctx->max_conns) ||
+                (ctx->max_conns_per_ip &&
+                 (uintptr_t)sb_map_get(&ctx->per_ip, peer_key(&p)) >= ctx->max_conns_per_ip);
+    if (over)
+        ctx->refused++;
+    return over ? SB_ETOOBIG : SB_OK;
 }
 
 sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
@@ -62,7 +97,7 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     c->handler = h;
     c->ud = ud;
     if (peer)
-        c->peer = *peer;
+        peer_from_sockaddr(&c->peer, peer);
     sb_io_init(ctx->loop, &c->io, fd, conn_on_io);
     sb_task_init(&c->flush_task, conn_flush_task);
     sb_task_init(&c->free_task, conn_free_task);
@@ -74,16 +109,14 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
         return NULL;
     }
     ctx->live++;
+    per_ip_add(ctx, &c->peer, 1);
     sb_list_push_tail(&ctx->all, &c->all_node);
     return c;
 }
 
 void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) {
-    const struct sockaddr_storage *ss = &c->peer;
-    const void *addr = ss->ss_family == AF_INET6
-                           ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-                           : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-    if (!inet_ntop(ss->ss_family == AF_INET6 ? AF_INET6 : AF_INET, addr, out, (socklen_t)cap))
+    int fam = c->peer.family == AF_INET6 ? AF_INET6 : AF_INET;
+    if (!inet_ntop(fam, c->peer.addr, out, (socklen_t)cap))
         snprintf(out, cap, "?");
 }
 
@@ -127,6 +160,7 @@ static void conn_free_task(sb_task_t *t) {
     free(c->inbuf);
     close(c->io.fd);
     c->ctx->live--;
+    per_ip_add(c->ctx, &c->peer, -1);
     sb_list_remove(&c->all_node);
     free(c);
 }

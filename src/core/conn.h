@@ -14,6 +14,7 @@
 
 #include "core/frame.h"
 #include "core/loop.h"
+#include "core/map.h"
 
 typedef struct sb_conn sb_conn_t;
 
@@ -44,6 +45,12 @@ enum {
     SB_CONN_READ_PAUSED = 1u << 2,
 };
 
+/* A peer address, compact: 17 bytes instead of a sockaddr_storage. */
+typedef struct {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+} sb_peer_addr_t;
+
 /* Worker-wide state every connection shares. */
 typedef struct {
     sb_loop_t *loop;
@@ -52,6 +59,10 @@ typedef struct {
     size_t max_inbuf;     /* bytes a connection may hold unparsed */
     size_t max_outq;      /* queued output bytes before the connection is a slow consumer */
     size_t live;          /* open connections */
+    size_t max_conns;     /* 0: no limit */
+    size_t max_conns_per_ip;
+    sb_map_t per_ip; /* peer address -> open connections, when limited */
+    uint64_t refused;
     sb_list_t all;        /* every open connection */
     uint64_t bytes_in, bytes_out, slow_consumers;
 } sb_conn_ctx_t;
@@ -62,7 +73,7 @@ struct sb_conn {
     const sb_conn_handler_t *handler;
     void *ud; /* the protocol object on top */
     uint32_t flags;
-    struct sockaddr_storage peer;
+    sb_peer_addr_t peer;
     char *inbuf; /* unparsed bytes kept between reads; NULL when none */
     size_t in_len, in_cap;
     sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
@@ -79,6 +90,10 @@ int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
 void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx);
 /* Asks every connection to finish (handler->on_shutdown). */
 void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx);
+
+/* Decides whether a new connection from `peer` may be served under the
+ * connection limits: SB_OK or SB_ETOOBIG (counted in ctx->refused). */
+int sb_conn_ctx_admit(sb_conn_ctx_t *ctx, const struct sockaddr_storage *peer);
 
 /* Wraps an accepted non-blocking fd. Returns NULL when out of memory (the fd
  * is then closed). The connection starts reading at once. */

@@ -95,6 +95,10 @@ static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
                  ev->name.p);
 }
 
+static void on_rate_limited(sb_sio_event_t *ev, void *ud) {
+    sb_feat_fail(ev, "rate_limited", "too many events; slow down");
+}
+
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n) {
     for (size_t i = 0; i < n; i++) {
         int rc = sb_sio_on(f->nsp, rows[i].name, on_event, (void *)&rows[i]);
@@ -115,6 +119,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     f->cfg = *cfg;
     sb_map_init(&f->users);
     sb_sio_on_any(nsp, on_unknown_event, f);
+    sb_sio_on_rate_limited(nsp, on_rate_limited, f);
     if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK) {
         sb_features_destroy(f);
         return NULL;
@@ -131,6 +136,7 @@ void sb_features_destroy(sb_features_t *f) {
 
 int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
     sb_sio_on_any(nsp, on_unknown_event, f);
+    sb_sio_on_rate_limited(nsp, on_rate_limited, f);
     return sb_feat_session_guard(f, nsp);
 }
 

@@ -18,6 +18,8 @@ struct sb_http_server {
     char *cors;
     sb_io_t listen_io;
     int port;
+    int spare_fd; /* reserve descriptor for shedding load at EMFILE */
+    uint64_t shed_logged_ms;
     sb_http_route_t *routes;
     size_t nroutes;
     sb_http_stats_t stats;

@@ -1,5 +1,6 @@
 /* HTTP/1.1 connections: request framing, limits, timeouts and routing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -338,6 +339,37 @@ sb_conn_t *sb_http_req_detach(sb_http_req_t *r) {
 
 /* ---- listening ------------------------------------------------------------- */
 
+/* Out of descriptors, a pending connection would wake epoll forever: give
+ * up the spare descriptor, accept and drop the peer, take the spare back. */
+static void shed_one(sb_http_server_t *s) {
+    if (s->spare_fd < 0)
+        return;
+    close(s->spare_fd);
+    int fd = accept4(s->listen_io.fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s->ctx->refused++;
+    if (s->ctx->loop->now_ms - s->shed_logged_ms >= 1000) { /* at most once a second */
+        s->shed_logged_ms = s->ctx->loop->now_ms;
+        sb_log_warn("accept: out of file descriptors; dropping new connections");
+    }
+}
+
+/* Over the connection limits: a short 503 straight from the accept loop. */
+static void refuse(int fd) {
+    static const char body[] =
+        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}";
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     sizeof body - 1, body);
+    ssize_t w = write(fd, resp, (size_t)n);
+    (void)w; /* best effort: the socket is new, its buffer is empty */
+    close(fd);
+}
+
 static void on_accept(sb_io_t *io, uint32_t events) {
     sb_http_server_t *s = sb_container_of(io, sb_http_server_t, listen_io);
     for (int i = 0; i < SB_ACCEPTS_PER_EVENT; i++) {
@@ -346,8 +378,12 @@ static void on_accept(sb_io_t *io, uint32_t events) {
         int fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
-                sb_log_warn("accept: %s", strerror(errno));
+                shed_one(s);
             return;
+        }
+        if (sb_conn_ctx_admit(s->ctx, &ss) != SB_OK) {
+            refuse(fd);
+            continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -405,6 +441,7 @@ sb_http_server_t *sb_http_server_create(sb_conn_ctx_t *ctx, const sb_http_config
     s->cfg = *cfg;
     s->cors = strdup(cfg->cors_origins ? cfg->cors_origins : "");
     s->listen_io.fd = -1;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (!s->cors) {
         free(s);
         return NULL;
@@ -417,6 +454,8 @@ void sb_http_server_destroy(sb_http_server_t *s) {
     if (!s)
         return;
     sb_http_stop_listening(s);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free(s->routes);
     free(s->cors);
     free(s);

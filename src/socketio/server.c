@@ -130,6 +130,11 @@ int sb_sio_on(sb_sio_nsp_t *nsp, const char *event, sb_sio_event_fn fn, void *ud
     return SB_OK;
 }
 
+void sb_sio_on_rate_limited(sb_sio_nsp_t *nsp, sb_sio_event_fn fn, void *ud) {
+    nsp->limited_fn = fn;
+    nsp->limited_ud = ud;
+}
+
 void sb_sio_on_any(sb_sio_nsp_t *nsp, sb_sio_event_fn fn, void *ud) {
     nsp->any_fn = fn;
     nsp->any_ud = ud;

@@ -31,6 +31,8 @@ struct sb_sio_nsp {
     void *conn_ud;
     sb_sio_disconnect_fn disc_fn;
     void *disc_ud;
+    sb_sio_event_fn limited_fn;
+    void *limited_ud;
     size_t nsockets;
 };
 
@@ -76,6 +78,9 @@ struct sb_sio_socket {
     sb_list_t acks;
     uint64_t next_ack_id;
     uint32_t nacks;
+    uint64_t tokens_at_ms; /* rate limit: when the bucket was last filled */
+    uint32_t tokens_milli; /* events available, in thousandths */
+    bool limit_logged;
 };
 
 /* socket.c */

@@ -35,6 +35,8 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->client = c;
     s->nsp = nsp;
     s->refs = 1;
+    s->tokens_at_ms = nsp->srv->loop->now_ms;
+    s->tokens_milli = (nsp->srv->cfg.events_burst ? nsp->srv->cfg.events_burst : 1) * 1000u;
     make_id(s->id);
     sb_hub_member_init(&s->member, deliver_to_socket, s);
     sb_list_init(&s->acks);
@@ -186,6 +188,33 @@ static int split_args(sb_str_t data, size_t skip, sb_sio_event_t *ev, sb_str_t *
     return SB_OK;
 }
 
+/* Token bucket: true if the socket may send one more event now. */
+static bool rate_allows(sb_sio_socket_t *s) {
+    const sb_sio_config_t *cfg = &s->nsp->srv->cfg;
+    if (cfg->events_per_second == 0)
+        return true;
+    uint64_t now = s->nsp->srv->loop->now_ms;
+    uint64_t cap = (uint64_t)(cfg->events_burst ? cfg->events_burst : 1) * 1000;
+    uint64_t tokens = s->tokens_milli + (now - s->tokens_at_ms) * cfg->events_per_second;
+    s->tokens_at_ms = now;
+    s->tokens_milli = (uint32_t)(tokens > cap ? cap : tokens);
+    if (s->tokens_milli < 1000)
+        return false;
+    s->tokens_milli -= 1000;
+    return true;
+}
+
+static void on_rate_limited(sb_sio_socket_t *s, sb_sio_event_t *ev) {
+    s->nsp->srv->stats.rate_limited++;
+    if (!s->limit_logged) { /* once per socket, not per event */
+        s->limit_logged = true;
+        sb_log_info("sio %s (%s): over %u events/s, limiting", s->id,
+                    sb_eio_remote_ip(s->client->eio), s->nsp->srv->cfg.events_per_second);
+    }
+    if (s->nsp->limited_fn)
+        s->nsp->limited_fn(ev, s->nsp->limited_ud);
+}
+
 void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
     sb_sio_event_t ev = {.socket = s, .attachments = att, .nattachments = natt,
                          .has_ack = p->has_ack, .ack_id = p->ack_id};
@@ -202,6 +231,10 @@ void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str
     }
     ev.name = sb_str(name, name_n);
     s->nsp->srv->stats.events_in++;
+    if (!rate_allows(s)) {
+        on_rate_limited(s, &ev);
+        return;
+    }
     sb_sio_handler_t *h = sb_sio__find_handler(s->nsp, ev.name);
     if (h)
         h->fn(&ev, h->ud);

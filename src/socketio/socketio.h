@@ -55,10 +55,12 @@ typedef struct {
     int max_json_depth;
     uint32_t max_rooms_per_socket;
     uint32_t max_pending_acks;
+    uint32_t events_per_second; /* token bucket per socket; 0: no limit */
+    uint32_t events_burst;
 } sb_sio_config_t;
 
 typedef struct {
-    uint64_t events_in, events_out, acks_in, errors;
+    uint64_t events_in, events_out, acks_in, errors, rate_limited;
 } sb_sio_stats_t;
 
 sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cfg);
@@ -83,6 +85,9 @@ void sb_sio_on_disconnect(sb_sio_nsp_t *nsp, sb_sio_disconnect_fn fn, void *ud);
 int sb_sio_on(sb_sio_nsp_t *nsp, const char *event, sb_sio_event_fn fn, void *ud);
 /* Called for events with no handler of their own. */
 void sb_sio_on_any(sb_sio_nsp_t *nsp, sb_sio_event_fn fn, void *ud);
+/* Called instead of the handler for an event over the socket's rate
+ * (events_per_second); without it such events are dropped and counted. */
+void sb_sio_on_rate_limited(sb_sio_nsp_t *nsp, sb_sio_event_fn fn, void *ud);
 
 /* ---- sockets ------------------------------------------------------------- */
 const char *sb_sio_socket_id(const sb_sio_socket_t *s);
