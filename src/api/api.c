@@ -7,16 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_internal.h"
 #include "auth/apikey.h"
 #include "core/err.h"
 #include "core/loop.h"
 
-struct sb_api {
-    sb_api_config_t cfg;
-};
-
 /* True if the request carries the API key; otherwise answers 401. */
-static bool authorized(sb_api_t *api, sb_http_req_t *req) {
+bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
     const sb_str_t *h = sb_http_req_header(req, "authorization");
     sb_str_t token;
     if (h && sb_auth_bearer_token(*h, &token) && sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
@@ -28,11 +25,26 @@ static bool authorized(sb_api_t *api, sb_http_req_t *req) {
     return false;
 }
 
-static bool method_is_get(sb_http_req_t *req) {
-    if (sb_str_eq(req->method, SB_LIT("GET")) || sb_str_eq(req->method, SB_LIT("HEAD")))
+bool sb_api__method_is(sb_http_req_t *req, const char *method) {
+    if (sb_str_eq(req->method, sb_cstr(method)))
         return true;
-    sb_http_respond_error(req, 405, "method_not_allowed", "use GET");
+    char msg[32];
+    snprintf(msg, sizeof msg, "use %s", method);
+    sb_http_respond_error(req, 405, "method_not_allowed", msg);
     return false;
+}
+
+static bool method_is_get(sb_http_req_t *req) { return sb_api__method_is(req, "GET"); }
+
+void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body) {
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (!text) {
+        sb_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    sb_http_respond(req, status, "application/json", text, strlen(text), NULL);
+    free(text);
 }
 
 static void on_health(sb_http_req_t *req, void *ud) {
@@ -70,7 +82,7 @@ __attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt
 
 static void on_metrics(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    if (!method_is_get(req) || !authorized(api, req))
+    if (!method_is_get(req) || !sb_api__authorized(api, req))
         return;
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
@@ -116,23 +128,17 @@ static bool add_room_entry(sb_str_t room, size_t size, void *ud) {
 
 static void on_stats(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    if (!method_is_get(req) || !authorized(api, req))
+    if (!method_is_get(req) || !sb_api__authorized(api, req))
         return;
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
     json_t *rooms = json_array();
     sb_hub_rooms(api->cfg.hub, add_room_entry, rooms);
-    json_t *body = json_pack("{s:I,s:I,s:I,s:I,s:o}", "connectedUsers", (json_int_t)m.online_users,
-                             "sockets", (json_int_t)m.sockets, "connections", (json_int_t)m.connections,
-                             "roomCount", (json_int_t)m.rooms, "rooms", rooms);
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(body);
-    if (!text) {
-        sb_http_respond_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    sb_http_respond(req, 200, "application/json", text, strlen(text), NULL);
-    free(text);
+    sb_api__respond_json(req, 200,
+                         json_pack("{s:I,s:I,s:I,s:I,s:o}", "connectedUsers",
+                                   (json_int_t)m.online_users, "sockets", (json_int_t)m.sockets,
+                                   "connections", (json_int_t)m.connections, "roomCount",
+                                   (json_int_t)m.rooms, "rooms", rooms));
 }
 
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
@@ -142,7 +148,8 @@ sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
     api->cfg = *cfg;
     if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
         sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
-        sb_http_route(http, "/api/stats", on_stats, api) != SB_OK) {
+        sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
+        sb_api__register_backend(api, http) != SB_OK) {
         free(api);
         return NULL;
     }

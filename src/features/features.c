@@ -142,6 +142,38 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
 
 size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
 
+uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {
+    const sb_user_t *u = sb_map_get(&f->users, sb_cstr(user_id));
+    return u ? u->devices : 0;
+}
+
+#define SB_FEAT_TARGET_MAX 64
+
+/* Turns user ids into their personal rooms; the names live in `buf`. */
+static void user_rooms(const char *const *users, size_t n, sb_str_t *out,
+                       char buf[][SB_USER_ID_MAX + 8]) {
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(buf[i], SB_USER_ID_MAX + 8, "user:%s", users[i]);
+        out[i] = sb_str(buf[i], len > 0 ? (size_t)len : 0);
+    }
+}
+
+long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data) {
+    char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
+    sb_str_t rooms[SB_FEAT_TARGET_MAX], except[SB_FEAT_TARGET_MAX];
+    if (t->nusers + t->nrooms > SB_FEAT_TARGET_MAX || t->nexcept > SB_FEAT_TARGET_MAX)
+        return SB_ETOOBIG;
+    user_rooms(t->users, t->nusers, rooms, names);
+    size_t nrooms = t->nusers;
+    for (size_t i = 0; i < t->nrooms; i++)
+        rooms[nrooms++] = sb_cstr(t->rooms[i]);
+    for (size_t i = 0; i < t->nexcept; i++)
+        except[i] = sb_cstr(t->except[i]);
+    sb_sio_target_t st = {.rooms = rooms, .nrooms = nrooms, .all = t->all,
+                          .except = except, .nexcept = t->nexcept};
+    return sb_sio_broadcast(f->nsp, &st, event, data, NULL, 0);
+}
+
 bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
     return sb_map_get(&f->users, sb_cstr(user_id)) != NULL;
 }

@@ -31,5 +31,24 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);
 bool sb_features_user_online(const sb_features_t *f, const char *user_id);
+/* Devices a user has connected (0 when offline). */
+uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id);
+
+/* Where a backend emit goes: a user's devices, rooms, or everyone, minus
+ * the `except` rooms ("user:<id>" excludes that user). */
+typedef struct {
+    const char *const *users;
+    size_t nusers;
+    const char *const *rooms;
+    size_t nrooms;
+    bool all;
+    const char *const *except;
+    size_t nexcept;
+} sb_feat_target_t;
+
+/* Emits `event` with `data` (one raw JSON value, relayed as it is) to the
+ * target in the default namespace. Returns the number of sockets reached,
+ * or a negative code. */
+long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data);
 
 #endif

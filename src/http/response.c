@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "http/http_internal.h"
@@ -92,8 +93,17 @@ void sb_http_respond(sb_http_req_t *r, int status, const char *ctype, const void
         sb_frame_unref(f);
 }
 
+/* {"error":{"code":…,"message":…}} with both strings JSON-escaped; a
+ * message too long for `out` is replaced by a generic one. */
 static size_t error_json(char *out, size_t cap, const char *code, const char *msg) {
-    int n = snprintf(out, cap, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
+    char c[96], m[400];
+    size_t cn = sb_json_string_escape(sb_cstr(code), c, sizeof c - 1);
+    size_t mn = sb_json_string_escape(sb_cstr(msg), m, sizeof m - 1);
+    if (cn >= sizeof c)
+        cn = sb_json_string_escape(SB_LIT("error"), c, sizeof c - 1);
+    if (mn >= sizeof m)
+        mn = sb_json_string_escape(SB_LIT("request failed"), m, sizeof m - 1);
+    int n = snprintf(out, cap, "{\"error\":{\"code\":%.*s,\"message\":%.*s}}", (int)cn, c, (int)mn, m);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -1,0 +1,352 @@
+/* Durable storage for the built-in features, on its own thread.
+ *
+ * The event loop never touches the disk. Every operation below copies its
+ * arguments into a request, queues it for the store thread and returns at
+ * once. The store thread takes all pending requests (up to batch_max), runs
+ * the writes of the batch in ONE SQLite transaction (group commit; each
+ * request inside its own SAVEPOINT so one failure does not undo the others),
+ * commits, and only then hands the completions back to the loop through an
+ * eventfd. So a callback that reports SB_OK for a write is called only after
+ * the commit that made the write durable: acknowledging "saved" from it is
+ * safe.
+ *
+ * Calling convention of every sb_store_<noun>_<verb>() submit function:
+ * - Call it only from the thread running the loop given to sb_store_open().
+ * - It returns SB_OK when the request was queued; `cb` (may be NULL) is then
+ *   called exactly once, later, on the loop thread, never from inside the
+ *   submit call itself.
+ * - It returns an error immediately, and `cb` is never called, for:
+ *   SB_EINVAL (a string out of its length range or containing a NUL byte, a
+ *   list or limit out of range, or an argument the operation forbids),
+ *   SB_ETOOBIG (the queue already holds max_queue requests or
+ *   max_queue_bytes of arguments), SB_ECLOSED (the store is closing),
+ *   SB_ENOMEM.
+ * - Input slices are copied before the call returns; the caller's buffers
+ *   may die right after.
+ * - In the callback, `rc` is SB_OK or an error code; the result pointer is
+ *   non-NULL only when rc == SB_OK. Result memory belongs to the store and
+ *   is valid only during the callback: copy what you keep. Result strings
+ *   are NUL-terminated (inputs may not contain NUL bytes, so nothing is cut).
+ * - rc SB_EIO means SQLite failed (disk full, I/O error, ...); the write is
+ *   then not stored.
+ *
+ * Strings: an sb_str_t argument with p == NULL is "absent" (allowed only
+ * where it says "optional"). Lengths are in bytes. */
+#ifndef SB_STORE_STORE_H
+#define SB_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "core/str.h"
+
+/* ---- limits ---------------------------------------------------------------- */
+
+#define SB_STORE_MAX_ID 128       /* user, post, document and caller-chosen conversation ids */
+#define SB_STORE_MAX_NAME 128     /* user names, message/notification/reaction types */
+#define SB_STORE_MAX_URL 2048     /* avatar */
+#define SB_STORE_MAX_TITLE 256    /* conversation and notification titles */
+#define SB_STORE_MAX_ROOM 320     /* fits "conversation:" + the longest direct conversation id */
+#define SB_STORE_MAX_CONV_ID 280  /* fits "dm:<len>:<a>:<b>" with two 128-byte user ids */
+#define SB_STORE_MAX_JSON 16384   /* notification data */
+#define SB_STORE_MAX_LIST 10000   /* members, recipients, ids per request */
+#define SB_STORE_MAX_HISTORY 100  /* messages per history page */
+#define SB_STORE_MAX_PAGE 1000    /* rows per undelivered/notification page */
+
+/* ---- opening and closing --------------------------------------------------- */
+
+typedef struct sb_store sb_store_t; /* opaque */
+
+typedef enum {
+    SB_STORE_SYNC_FULL = 0, /* fsync at every commit: an ack survives power loss (default) */
+    SB_STORE_SYNC_NORMAL,   /* WAL+NORMAL: survives a process crash, may lose the last commits on power loss */
+    SB_STORE_SYNC_OFF       /* tests and benchmarks only */
+} sb_store_sync_t;
+
+/* Zero means "default" for every numeric field. */
+typedef struct {
+    const char *data_dir;        /* required; created (mkdir -p, mode 0700) if missing */
+    sb_store_sync_t synchronous; /* default SB_STORE_SYNC_FULL */
+    int busy_timeout_ms;         /* default 5000: waits for another process holding the db */
+    size_t batch_max;            /* default 256 requests per transaction */
+    size_t max_queue;            /* default 100000 requests submitted and not yet completed */
+    size_t max_queue_bytes;      /* default 256 MiB of copied arguments in those requests */
+    size_t max_content;          /* default 65536: message, comment, notification text, doc changes */
+} sb_store_config_t;
+
+/* Creates cfg->data_dir if needed, opens (or creates) <data_dir>/switchboard.db
+ * in WAL mode with foreign keys on, applies the pending schema migrations and
+ * starts the store thread, whose completions are delivered on `loop`. Runs
+ * blocking disk I/O: call it at start-up, before serving. Returns the store,
+ * or NULL with a NUL-terminated reason in err[0..cap) (an unwritable or
+ * invalid directory, a file that is not a database, a schema newer than this
+ * build knows, a failed migration, ...). `cfg` is copied. */
+sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *err, size_t cap);
+
+/* Stops accepting requests, lets the store thread finish (and commit) every
+ * queued request, delivers all their completions from inside this call,
+ * joins the thread and closes the database. Blocks on disk: a shutdown step.
+ * Submits made from those final callbacks fail with SB_ECLOSED. Must not be
+ * called from inside a store callback. NULL is a no-op. */
+void sb_store_close(sb_store_t *st);
+
+/* Blocks until every request submitted so far has been executed and
+ * committed, then delivers the completions from inside this call. For tests
+ * and shutdown paths; it blocks the loop on disk. Not from a store callback. */
+void sb_store_flush_sync(sb_store_t *st);
+
+typedef struct {
+    uint64_t requests;        /* requests executed */
+    uint64_t batches;         /* batches taken by the store thread */
+    uint64_t commits;         /* write transactions committed */
+    uint64_t commit_failures; /* write transactions that could not commit (their writes got SB_EIO) */
+    uint64_t failed;          /* requests completed with an error */
+    size_t max_batch;         /* largest batch seen */
+    size_t pending;           /* submitted and not yet completed (loop-thread view) */
+} sb_store_stats_t;
+
+/* Copies the counters into *out. Loop thread only. */
+void sb_store_stats(sb_store_t *st, sb_store_stats_t *out);
+
+/* ---- results ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *id, *name;
+    const char *avatar; /* NULL when absent */
+    int64_t last_seen_ms;
+} sb_store_user_t;
+
+typedef struct {
+    const char *const *v; /* sorted ascending (bytewise) */
+    size_t n;
+} sb_store_strs_t;
+
+typedef struct {
+    const int64_t *v;
+    size_t n;
+} sb_store_ids_t;
+
+typedef struct {
+    int64_t id; /* global, assigned by the store, strictly increasing */
+    const char *room, *sender_id, *content, *type;
+    int64_t created_at_ms;
+} sb_store_msg_t;
+
+typedef struct {
+    const sb_store_msg_t *v;
+    size_t n;
+} sb_store_msgs_t;
+
+typedef struct {
+    int64_t id;
+    const char *user_id, *type, *title, *message;
+    const char *data; /* JSON text, or NULL when absent */
+    bool is_read;
+    int64_t created_at_ms;
+} sb_store_notification_t;
+
+typedef struct {
+    const sb_store_notification_t *v;
+    size_t n;
+} sb_store_notifications_t;
+
+typedef struct {
+    int64_t id;
+    const char *from_id, *to_id;
+    const char *status; /* "pending" or "accepted" */
+    int64_t created_at_ms;
+} sb_store_friend_request_t;
+
+typedef struct {
+    const char *id, *owner_id;
+} sb_store_post_t;
+
+typedef struct {
+    const char *type;
+    int64_t count;
+} sb_store_reaction_count_t;
+
+typedef struct {
+    const char *post_id, *owner_id;
+    const sb_store_reaction_count_t *v; /* one entry per reaction type present, sorted by type */
+    size_t n;
+    int64_t total; /* sum of the counts: one reaction per user */
+} sb_store_reactions_t;
+
+typedef struct {
+    int64_t id;
+    const char *post_id, *owner_id, *user_id, *content;
+    int64_t created_at_ms;
+} sb_store_comment_t;
+
+typedef struct {
+    const char *doc_id;
+    int64_t version; /* 1, 2, 3, ... per document */
+    const char *user_id, *changes;
+    int64_t created_at_ms;
+} sb_store_doc_version_t;
+
+typedef void (*sb_store_done_cb)(void *ud, int rc);
+typedef void (*sb_store_bool_cb)(void *ud, int rc, bool yes);
+typedef void (*sb_store_id_cb)(void *ud, int rc, const char *id);
+typedef void (*sb_store_user_cb)(void *ud, int rc, const sb_store_user_t *u);
+typedef void (*sb_store_strs_cb)(void *ud, int rc, const sb_store_strs_t *list);
+typedef void (*sb_store_ids_cb)(void *ud, int rc, const sb_store_ids_t *ids);
+typedef void (*sb_store_msg_cb)(void *ud, int rc, const sb_store_msg_t *m);
+typedef void (*sb_store_msgs_cb)(void *ud, int rc, const sb_store_msgs_t *page);
+typedef void (*sb_store_notification_cb)(void *ud, int rc, const sb_store_notification_t *n);
+typedef void (*sb_store_notifications_cb)(void *ud, int rc, const sb_store_notifications_t *page);
+typedef void (*sb_store_friend_request_cb)(void *ud, int rc, const sb_store_friend_request_t *r);
+typedef void (*sb_store_post_cb)(void *ud, int rc, const sb_store_post_t *p);
+typedef void (*sb_store_reactions_cb)(void *ud, int rc, const sb_store_reactions_t *r);
+typedef void (*sb_store_comment_cb)(void *ud, int rc, const sb_store_comment_t *c);
+typedef void (*sb_store_doc_version_cb)(void *ud, int rc, const sb_store_doc_version_t *d);
+
+/* ---- users ---------------------------------------------------------------------
+ * id 1..SB_STORE_MAX_ID bytes, name 0..SB_STORE_MAX_NAME, avatar optional
+ * 0..SB_STORE_MAX_URL. */
+
+/* Inserts or replaces the user's profile. cb rc: SB_OK. */
+int sb_store_user_upsert(sb_store_t *st, sb_str_t id, sb_str_t name, sb_str_t avatar,
+                         int64_t last_seen_ms, sb_store_done_cb cb, void *ud);
+/* cb rc: SB_OK with the profile, or SB_ENOTFOUND. */
+int sb_store_user_get(sb_store_t *st, sb_str_t id, sb_store_user_cb cb, void *ud);
+
+/* ---- conversations ---------------------------------------------------------------
+ * A stored set of members with an id. Member and user ids 1..SB_STORE_MAX_ID. */
+
+/* Creates a group conversation. `id` is optional: absent generates 16 random
+ * hex digits; given, it is 1..SB_STORE_MAX_ID bytes and may not start with
+ * "dm:" (reserved for direct conversations: SB_EINVAL). members: 0..
+ * SB_STORE_MAX_LIST ids (duplicates ignored). title optional,
+ * 0..SB_STORE_MAX_TITLE. cb rc: SB_OK with the id, or SB_EEXISTS. */
+int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *members, size_t n,
+                                 sb_str_t title, sb_store_id_cb cb, void *ud);
+/* Returns (creating it with both members on first use) the direct
+ * conversation of the pair {a, b}, in either order. Its id is
+ * "dm:<byte length of x>:<x>:<y>" with x < y bytewise: no other pair, and no
+ * sb_store_conversation_create() id, can produce it. a == b: SB_EINVAL.
+ * cb rc: SB_OK with the id (at most SB_STORE_MAX_CONV_ID bytes). */
+int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_store_id_cb cb,
+                                 void *ud);
+/* cb rc: SB_OK with the member ids, or SB_ENOTFOUND (no such conversation).
+ * id 1..SB_STORE_MAX_CONV_ID here and below. */
+int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud);
+/* cb rc: SB_OK with yes/no, or SB_ENOTFOUND (no such conversation). */
+int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user,
+                                    sb_store_bool_cb cb, void *ud);
+
+/* ---- messages --------------------------------------------------------------------- */
+
+typedef struct {
+    sb_str_t room;      /* 1..SB_STORE_MAX_ROOM, e.g. "conversation:<id>" or an open room name */
+    sb_str_t sender_id; /* 1..SB_STORE_MAX_ID */
+    sb_str_t content;   /* 0..max_content */
+    sb_str_t type;      /* 0..SB_STORE_MAX_NAME; empty or absent means "text" */
+    int64_t created_at_ms;
+    const sb_str_t *recipients; /* users to deliver to when they next connect; may be NULL */
+    size_t n_recipients;        /* 0..SB_STORE_MAX_LIST; duplicates ignored */
+} sb_store_message_in_t;
+
+/* Stores a message with a new global id and one undelivered delivery row
+ * per recipient. cb rc: SB_OK with the stored row. */
+int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
+                            void *ud);
+/* A page of the room's messages with id < before_id (0: from the newest),
+ * newest first; limit 1..SB_STORE_MAX_HISTORY. Page on with before_id = the
+ * last id of the previous page. cb rc: SB_OK (possibly empty page). */
+int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, int limit,
+                             sb_store_msgs_cb cb, void *ud);
+/* Marks ids[0..n) (n 1..SB_STORE_MAX_LIST) read by `user`. Ids that are not
+ * messages of `room`, were sent by `user`, or were already read by `user`
+ * are skipped. cb rc: SB_OK with exactly the ids newly marked read, in input
+ * order: calling it twice returns them only once. */
+int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, const int64_t *ids,
+                               size_t n, sb_store_ids_cb cb, void *ud);
+/* The user's undelivered messages, oldest first; limit 1..SB_STORE_MAX_PAGE.
+ * cb rc: SB_OK (possibly empty). */
+int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int limit, sb_store_msgs_cb cb,
+                                 void *ud);
+/* Marks the user's delivery rows of ids[0..n) delivered (n 1..SB_STORE_MAX_LIST);
+ * unknown ids are ignored. cb rc: SB_OK. */
+int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
+                                    sb_store_done_cb cb, void *ud);
+
+/* ---- notifications ----------------------------------------------------------------- */
+
+typedef struct {
+    sb_str_t user_id; /* 1..SB_STORE_MAX_ID */
+    sb_str_t type;    /* 1..SB_STORE_MAX_NAME */
+    sb_str_t title;   /* 0..SB_STORE_MAX_TITLE */
+    sb_str_t message; /* 0..max_content */
+    sb_str_t data;    /* optional JSON text, 1..SB_STORE_MAX_JSON */
+    int64_t created_at_ms;
+} sb_store_notification_in_t;
+
+/* Stores an unread, undelivered notification. cb rc: SB_OK with the row, or
+ * SB_EINVAL when `data` is not valid JSON. */
+int sb_store_notification_create(sb_store_t *st, const sb_store_notification_in_t *n,
+                                 sb_store_notification_cb cb, void *ud);
+/* The user's notifications, newest first, only unread ones if unread_only;
+ * limit 1..SB_STORE_MAX_PAGE. cb rc: SB_OK (possibly empty). */
+int sb_store_notification_list(sb_store_t *st, sb_str_t user, bool unread_only, int limit,
+                               sb_store_notifications_cb cb, void *ud);
+/* cb rc: SB_OK (also when already read), or SB_ENOTFOUND when `user` has no
+ * notification `id` (another user's notification is never touched). */
+int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id,
+                                     sb_store_done_cb cb, void *ud);
+/* The user's undelivered notifications, oldest first; limit 1..SB_STORE_MAX_PAGE. */
+int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int limit,
+                                      sb_store_notifications_cb cb, void *ud);
+/* Marks the user's notifications ids[0..n) delivered (n 1..SB_STORE_MAX_LIST);
+ * other users' and unknown ids are ignored. cb rc: SB_OK. */
+int sb_store_notification_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids,
+                                         size_t n, sb_store_done_cb cb, void *ud);
+
+/* ---- friends -------------------------------------------------------------------------- */
+
+/* Records a pending request from -> to (from == to: SB_EINVAL at once).
+ * cb rc: SB_OK with the row (status "pending"), or SB_EEXISTS when they are
+ * already friends or a pending request exists between them either way. */
+int sb_store_friend_request(sb_store_t *st, sb_str_t from, sb_str_t to,
+                            sb_store_friend_request_cb cb, void *ud);
+/* Accepts pending request `request_id` addressed to `by_user`; both become
+ * friends. cb rc: SB_OK with the row (status "accepted"), or SB_ENOTFOUND
+ * when no pending request with that id is addressed to by_user. */
+int sb_store_friend_accept(sb_store_t *st, int64_t request_id, sb_str_t by_user,
+                           sb_store_friend_request_cb cb, void *ud);
+/* cb rc: SB_OK with the user's friends (possibly none). */
+int sb_store_friend_list(sb_store_t *st, sb_str_t user, sb_store_strs_cb cb, void *ud);
+/* cb rc: SB_OK with whether a and b are friends. */
+int sb_store_friend_check(sb_store_t *st, sb_str_t a, sb_str_t b, sb_store_bool_cb cb, void *ud);
+
+/* ---- posts ------------------------------------------------------------------------------ */
+
+/* Registers the post or changes its owner. cb rc: SB_OK. */
+int sb_store_post_register(sb_store_t *st, sb_str_t id, sb_str_t owner, sb_store_done_cb cb,
+                           void *ud);
+/* cb rc: SB_OK with the post, or SB_ENOTFOUND. */
+int sb_store_post_get(sb_store_t *st, sb_str_t id, sb_store_post_cb cb, void *ud);
+/* Sets the user's single reaction on the post (a new type replaces the old);
+ * type 1..SB_STORE_MAX_NAME. cb rc: SB_OK with the post's counts after the
+ * change, or SB_ENOTFOUND for an unknown post. */
+int sb_store_post_react(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_t type,
+                        sb_store_reactions_cb cb, void *ud);
+/* content 1..max_content. cb rc: SB_OK with the comment (and the post's
+ * owner), or SB_ENOTFOUND for an unknown post. */
+int sb_store_post_comment(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_t content,
+                          int64_t created_at_ms, sb_store_comment_cb cb, void *ud);
+
+/* ---- documents ------------------------------------------------------------------------- */
+
+/* Appends the next version of the document; changes is JSON text,
+ * 1..max_content. cb rc: SB_OK with the stored version, or SB_EINVAL when
+ * changes is not valid JSON. */
+int sb_store_doc_version_add(sb_store_t *st, sb_str_t doc_id, sb_str_t user, sb_str_t changes,
+                             int64_t created_at_ms, sb_store_doc_version_cb cb, void *ud);
+/* cb rc: SB_OK with the newest version, or SB_ENOTFOUND. */
+int sb_store_doc_latest(sb_store_t *st, sb_str_t doc_id, sb_store_doc_version_cb cb, void *ud);
+
+#endif

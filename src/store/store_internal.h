@@ -1,0 +1,285 @@
+/* Store internals shared by store.c (queue, thread, batches), store_sql.c
+ * (statement cache, SQLite helpers), the operation files and migrations.c.
+ *
+ * Life of a request: the loop thread allocates it (sb_store__req_new), copies
+ * the arguments into its arena and queues it (sb_store__submit). The store
+ * thread runs op->exec, which fills r->res from the same arena, and moves the
+ * request to the done queue after the commit. The loop thread calls the
+ * typed callback (by op->kind) and frees the request with its arena. The
+ * mutex hand-offs order every access; nothing is shared at the same time. */
+#ifndef SB_STORE_INTERNAL_H
+#define SB_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* ---- per-request arena: arguments and results, freed in one go ------------ */
+
+typedef struct sb_store__blk sb_store__blk_t;
+
+typedef struct {
+    sb_store__blk_t *head;
+    size_t bytes; /* total allocated, for max_queue_bytes */
+} sb_store__arena_t;
+
+/* ---- operations -------------------------------------------------------------- */
+
+typedef enum {
+    SB_STORE__K_DONE,
+    SB_STORE__K_BOOL,
+    SB_STORE__K_ID,
+    SB_STORE__K_USER,
+    SB_STORE__K_STRS,
+    SB_STORE__K_IDS,
+    SB_STORE__K_MSG,
+    SB_STORE__K_MSGS,
+    SB_STORE__K_NOTIF,
+    SB_STORE__K_NOTIFS,
+    SB_STORE__K_FRIEND_REQ,
+    SB_STORE__K_POST,
+    SB_STORE__K_REACTIONS,
+    SB_STORE__K_COMMENT,
+    SB_STORE__K_DOC
+} sb_store__kind_t;
+
+typedef struct sb_store__req sb_store__req_t;
+
+typedef struct {
+    const char *name;
+    bool write;            /* runs inside the batch transaction, in a savepoint */
+    sb_store__kind_t kind; /* which callback and result member */
+    int (*exec)(sb_store_t *st, sb_store__req_t *r); /* store thread; returns an SB_ code */
+} sb_store__op_t;
+
+#define SB_STORE__NSTR 6
+#define SB_STORE__NINT 3
+
+struct sb_store__req {
+    sb_store__req_t *next;
+    const sb_store__op_t *op;
+    sb_store__arena_t arena;
+    void *ud;
+    int rc;
+    union {
+        sb_store_done_cb done;
+        sb_store_bool_cb yes;
+        sb_store_id_cb id;
+        sb_store_user_cb user;
+        sb_store_strs_cb strs;
+        sb_store_ids_cb ids;
+        sb_store_msg_cb msg;
+        sb_store_msgs_cb msgs;
+        sb_store_notification_cb notif;
+        sb_store_notifications_cb notifs;
+        sb_store_friend_request_cb freq;
+        sb_store_post_cb post;
+        sb_store_reactions_cb reactions;
+        sb_store_comment_cb comment;
+        sb_store_doc_version_cb doc;
+    } cb;
+    /* Arguments: each operation documents which slot holds what. Strings
+     * are NUL-terminated arena copies (NULL when absent), sn[] their lengths. */
+    const char *s[SB_STORE__NSTR];
+    size_t sn[SB_STORE__NSTR];
+    int64_t i[SB_STORE__NINT];
+    const char **list; /* string list argument */
+    size_t nlist;
+    int64_t *ids; /* id list argument */
+    size_t nids;
+    union {
+        bool yes;
+        const char *id;
+        sb_store_user_t user;
+        sb_store_strs_t strs;
+        sb_store_ids_t ids;
+        sb_store_msg_t msg;
+        sb_store_msgs_t msgs;
+        sb_store_notification_t notif;
+        sb_store_notifications_t notifs;
+        sb_store_friend_request_t freq;
+        sb_store_post_t post;
+        sb_store_reactions_t reactions;
+        sb_store_comment_t comment;
+        sb_store_doc_version_t doc;
+    } res;
+};
+
+/* ---- prepared statements, cached per connection ------------------------------ */
+
+/* X(name, sql): every statement the operations run. Parameters are always
+ * bound, never formatted into the text. */
+#define SB_STORE__SQL(X)                                                                           \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+    X(COMMIT, "COMMIT")                                                                            \
+    X(ROLLBACK, "ROLLBACK")                                                                        \
+    X(SAVEPOINT, "SAVEPOINT req")                                                                  \
+    X(RELEASE, "RELEASE req")                                                                      \
+    X(ROLLBACK_TO, "ROLLBACK TO req")                                                              \
+    X(USER_UPSERT,                                                                                 \
+      "INSERT INTO users(id, name, avatar, last_seen_ms) VALUES(?1, ?2, ?3, ?4) "                  \
+      "ON CONFLICT(id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, "             \
+      "last_seen_ms = excluded.last_seen_ms")                                                      \
+    X(USER_GET, "SELECT id, name, avatar, last_seen_ms FROM users WHERE id = ?1")                  \
+    X(CONV_INSERT,                                                                                 \
+      "INSERT INTO conversations(id, title, is_direct, created_at_ms) VALUES(?1, ?2, ?3, ?4) "     \
+      "ON CONFLICT(id) DO NOTHING")                                                                \
+    X(CONV_EXISTS, "SELECT 1 FROM conversations WHERE id = ?1")                                    \
+    X(MEMBER_INSERT,                                                                               \
+      "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "                 \
+      "ON CONFLICT DO NOTHING")                                                                    \
+    X(MEMBER_LIST,                                                                                 \
+      "SELECT user_id FROM conversation_members WHERE conversation_id = ?1 ORDER BY user_id")      \
+    X(MEMBER_CHECK,                                                                                \
+      "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2")            \
+    X(MSG_INSERT,                                                                                  \
+      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
+      "VALUES(?1, ?2, ?3, ?4, ?5)")                                                                \
+    X(DELIVERY_INSERT,                                                                             \
+      "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING") \
+    X(MSG_HISTORY,                                                                                 \
+      "SELECT id, room, sender_id, content, type, created_at_ms FROM messages "                    \
+      "WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")                                     \
+    X(MSG_READ,                                                                                    \
+      "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
+      "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 "           \
+      "ON CONFLICT DO NOTHING")                                                                    \
+    X(MSG_UNDELIVERED,                                                                             \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "                      \
+      "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
+      "WHERE d.user_id = ?1 AND d.delivered = 0 ORDER BY d.message_id LIMIT ?2")                   \
+    X(MSG_DELIVERED,                                                                               \
+      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2")        \
+    X(NOTIF_INSERT,                                                                                \
+      "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                            \
+    X(NOTIF_LIST,                                                                                  \
+      "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
+      "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "                         \
+      "ORDER BY id DESC LIMIT ?3")                                                                 \
+    X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2")           \
+    X(NOTIF_UNDELIVERED,                                                                           \
+      "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
+      "FROM notifications WHERE user_id = ?1 AND delivered = 0 ORDER BY id LIMIT ?2")              \
+    X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2")    \
+    X(FRIEND_CHECK, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2")             \
+    X(FRIEND_PENDING,                                                                              \
+      "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                                \
+      "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))")                          \
+    X(FRIEND_REQ_INSERT,                                                                           \
+      "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "                        \
+      "VALUES(?1, ?2, 'pending', ?3)")                                                             \
+    X(FRIEND_ACCEPT,                                                                               \
+      "UPDATE friend_requests SET status = 'accepted' "                                            \
+      "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'")                                       \
+    X(FRIEND_REQ_GET,                                                                              \
+      "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1")       \
+    X(FRIEND_INSERT,                                                                               \
+      "INSERT INTO friendships(user_id, friend_id, created_at_ms) VALUES(?1, ?2, ?3) "             \
+      "ON CONFLICT DO NOTHING")                                                                    \
+    X(FRIEND_LIST, "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id")      \
+    X(POST_UPSERT,                                                                                 \
+      "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                                            \
+      "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id")                                \
+    X(POST_GET, "SELECT id, owner_id FROM posts WHERE id = ?1")                                    \
+    X(REACT_UPSERT,                                                                                \
+      "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "                     \
+      "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type")                          \
+    X(REACT_COUNTS,                                                                                \
+      "SELECT type, count(*) FROM post_reactions WHERE post_id = ?1 GROUP BY type ORDER BY type")  \
+    X(COMMENT_INSERT,                                                                              \
+      "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
+      "VALUES(?1, ?2, ?3, ?4)")                                                                    \
+    X(DOC_NEXT, "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1")        \
+    X(DOC_INSERT,                                                                                  \
+      "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
+      "VALUES(?1, ?2, ?3, ?4, ?5)")                                                                \
+    X(DOC_LATEST,                                                                                  \
+      "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "                 \
+      "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")
+
+typedef enum {
+#define SB_STORE__SQL_ENUM(name, sql) SB_SQL_##name,
+    SB_STORE__SQL(SB_STORE__SQL_ENUM)
+#undef SB_STORE__SQL_ENUM
+        SB_SQL__COUNT
+} sb_store__sql_t;
+
+/* ---- the store ----------------------------------------------------------------- */
+
+struct sb_store {
+    sb_loop_t *loop;
+    sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
+    char dir[4096];
+    sqlite3 *db;                          /* store thread only, after open */
+    sqlite3_stmt *stmts[SB_SQL__COUNT];   /* store thread only; prepared lazily */
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t mu; /* guards everything down to `stats` */
+    pthread_cond_t work_cv; /* store thread waits for requests */
+    pthread_cond_t idle_cv; /* flush_sync waits for an empty, idle thread */
+    sb_store__req_t *pend_head, *pend_tail;
+    sb_store__req_t *done_head, *done_tail;
+    bool closing; /* also read unlocked by the loop thread, its only writer */
+    bool busy;    /* the store thread holds a batch */
+    sb_store_stats_t stats;
+
+    int efd; /* eventfd: store thread -> loop "completions ready" */
+    sb_io_t io;
+
+    /* Loop thread only. */
+    size_t outstanding;
+    size_t outstanding_bytes;
+};
+
+/* ---- store.c: requests --------------------------------------------------------- */
+
+/* Allocates a request for `op` with callback slot left to the caller, or
+ * NULL (SB_ENOMEM). Checks nothing. */
+sb_store__req_t *sb_store__req_new(const sb_store__op_t *op, void *ud);
+void sb_store__req_free(sb_store__req_t *r);
+/* Arena allocation, 16-byte aligned; NULL on out of memory. */
+void *sb_store__alloc(sb_store__req_t *r, size_t n);
+/* Copies s into the arena with a NUL; absent (p == NULL) stays NULL.
+ * Returns false on out of memory. */
+bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s);
+/* Copies a list of slices into r->list / r->nlist. Returns false on OOM. */
+bool sb_store__strlist(sb_store__req_t *r, const sb_str_t *v, size_t n);
+/* Copies ids into r->ids / r->nids. Returns false on OOM. */
+bool sb_store__idlist(sb_store__req_t *r, const int64_t *v, size_t n);
+/* Queues r (or frees it and returns the error: SB_ECLOSED, SB_ETOOBIG). */
+int sb_store__submit(sb_store_t *st, sb_store__req_t *r);
+
+/* True if s is a present slice of min..max bytes without NUL bytes. */
+bool sb_store__valid(sb_str_t s, size_t min, size_t max);
+/* Like sb_store__valid, but an absent slice (p == NULL) is also fine. */
+bool sb_store__valid_opt(sb_str_t s, size_t min, size_t max);
+bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_len);
+
+/* ---- store_sql.c ------------------------------------------------------------------ */
+
+/* Returns the cached statement, reset and with cleared bindings, or NULL. */
+sqlite3_stmt *sb_store__stmt(sb_store_t *st, sb_store__sql_t id);
+void sb_store__stmts_finalize(sb_store_t *st);
+/* Resets every cached statement so no read transaction lingers. */
+void sb_store__stmts_reset(sb_store_t *st);
+/* Binds text (NULL binds SQL NULL) with a known length. */
+int sb_store__bind_text(sqlite3_stmt *s, int idx, const char *p, size_t n);
+/* Steps a statement that returns no rows, then resets it. Returns SB_OK or a mapped error. */
+int sb_store__exec(sb_store_t *st, sqlite3_stmt *s);
+/* Maps an SQLite result code to an SB_ code, logging unexpected ones. */
+int sb_store__err(sb_store_t *st, int sqlite_rc);
+/* Copies column `col` of the current row into the arena (NULL stays NULL). */
+const char *sb_store__col(sb_store__req_t *r, sqlite3_stmt *s, int col, bool *oom);
+
+/* ---- migrations.c ----------------------------------------------------------------- */
+
+/* Brings the schema to the newest known version. Returns SB_OK, or an
+ * error with a message in err (schema newer than known, failed migration). */
+int sb_store__migrate(sqlite3 *db, char *err, size_t cap);
+/* The newest schema version this build knows. */
+int sb_store__schema_version(void);
+
+#endif
