@@ -85,6 +85,11 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     }
 }
 
+static void on_shutdown(void *ud) {
+    sb_app_t *app = ud;
+    sb_features_drain(app->features);
+}
+
 static int wire(sb_app_t *app, char *err, size_t cap) {
     sb_sio_nsp_t *root = sb_sio_of(sb_server_sio(app->srv), "/");
     sb_features_config_t fc = {.jwt_secret = app->cfg.jwt_secret,
@@ -105,6 +110,7 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
         snprintf(err, cap, "out of memory");
         return SB_ENOMEM;
     }
+    sb_server_on_shutdown(app->srv, on_shutdown, app);
     if (!app->cfg.api_key[0])
         sb_log_warn("no --api-key: /metrics and /api answer 401");
     return SB_OK;

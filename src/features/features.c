@@ -140,6 +140,8 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
     return sb_feat_session_guard(f, nsp);
 }
 
+void sb_features_drain(sb_features_t *f) { f->draining = true; }
+
 size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
 
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {

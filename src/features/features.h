@@ -28,6 +28,10 @@ void sb_features_destroy(sb_features_t *f);
  * events: every event there gets unknown_event). */
 int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 
+/* The server is shutting down: every user goes offline at once, so the
+ * user:offline broadcasts (N disconnects x N recipients) are skipped. */
+void sb_features_drain(sb_features_t *f);
+
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);
 bool sb_features_user_online(const sb_features_t *f, const char *user_id);

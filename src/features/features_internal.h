@@ -31,6 +31,7 @@ struct sb_features {
     sb_features_config_t cfg;
     sb_map_t users; /* id -> sb_user_t, online users only */
     uint64_t next_message_id;
+    bool draining;
 };
 
 /* One row of an event table (STYLE H12). */

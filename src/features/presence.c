@@ -6,7 +6,8 @@
 #include "core/log.h"
 #include "features/features_internal.h"
 
-#define SB_ONLINE_LIST_MAX 10000
+/* Each connect lists who is online: capped, or N connects cost O(N^2). */
+#define SB_ONLINE_LIST_MAX 1000
 
 static void user_room(const sb_user_t *u, char out[SB_USER_ID_MAX + 8]) {
     snprintf(out, SB_USER_ID_MAX + 8, "user:%s", u->id);
@@ -25,7 +26,8 @@ void sb_feat_presence_connect(sb_client_t *c) {
     json_t *online = json_array();
     sb_map_foreach(&c->f->users, add_online, online);
     sb_feat_emit(c->sock, "connection:established",
-                 json_pack("{s:s,s:o}", "userId", c->user->id, "onlineUsers", online));
+                 json_pack("{s:s,s:o,s:I}", "userId", c->user->id, "onlineUsers", online,
+                           "onlineCount", (json_int_t)c->f->users.count));
     if (c->user->devices != 1)
         return;
     sb_str_t except = sb_cstr(room);
@@ -34,7 +36,7 @@ void sb_feat_presence_connect(sb_client_t *c) {
 }
 
 void sb_feat_presence_disconnect(sb_client_t *c) {
-    if (c->user->devices != 0)
+    if (c->user->devices != 0 || c->f->draining)
         return;
     char last_seen[32];
     sb_feat_iso_time(sb_wall_ms(), last_seen);

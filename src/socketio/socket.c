@@ -77,8 +77,10 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
     s->connected = true;
     sb_list_push_tail(&c->sockets, &s->client_node);
     s->nsp->nsockets++;
+    /* Unlike the reference, a socket is not put in a room named by its id:
+     * that room would cost a room and a link per connection, and a socket
+     * is addressed directly (sb_sio_emit). */
     sb_hub_add(s->nsp->hub, &s->member);
-    sb_hub_join(s->nsp->hub, &s->member, sb_cstr(s->id));
     sb_timer_stop(&c->connect_timer);
     char body[64];
     int n = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);

@@ -60,6 +60,7 @@ struct sb_store__req {
     sb_store__req_t *next;
     const sb_store__op_t *op;
     sb_store__arena_t arena;
+    size_t charge; /* bytes counted against max_queue_bytes until delivery */
     void *ud;
     int rc;
     union {
@@ -242,15 +243,20 @@ sb_store__req_t *sb_store__req_new(const sb_store__op_t *op, void *ud);
 void sb_store__req_free(sb_store__req_t *r);
 /* Arena allocation, 16-byte aligned; NULL on out of memory. */
 void *sb_store__alloc(sb_store__req_t *r, size_t n);
-/* Copies s into the arena with a NUL; absent (p == NULL) stays NULL.
- * Returns false on out of memory. */
-bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s);
+/* Copies s into slot `slot` of r->s with a NUL. An absent slice (p == NULL)
+ * becomes NULL if `optional`, "" otherwise. Returns false on out of memory. */
+bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s, bool optional);
+/* Returns an arena array able to hold n + 1 elements of `elem` bytes,
+ * doubling *cap (copying the first n) when full; NULL on out of memory. */
+void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_t elem);
 /* Copies a list of slices into r->list / r->nlist. Returns false on OOM. */
 bool sb_store__strlist(sb_store__req_t *r, const sb_str_t *v, size_t n);
 /* Copies ids into r->ids / r->nids. Returns false on OOM. */
 bool sb_store__idlist(sb_store__req_t *r, const int64_t *v, size_t n);
-/* Queues r (or frees it and returns the error: SB_ECLOSED, SB_ETOOBIG). */
-int sb_store__submit(sb_store_t *st, sb_store__req_t *r);
+/* Queues r. `copied` is the caller's "all arguments were copied": when
+ * false, r is freed and SB_ENOMEM returned. Also frees r and returns
+ * SB_ECLOSED or SB_ETOOBIG when the store cannot take it. */
+int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied);
 
 /* True if s is a present slice of min..max bytes without NUL bytes. */
 bool sb_store__valid(sb_str_t s, size_t min, size_t max);
@@ -263,16 +269,33 @@ bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_
 /* Returns the cached statement, reset and with cleared bindings, or NULL. */
 sqlite3_stmt *sb_store__stmt(sb_store_t *st, sb_store__sql_t id);
 void sb_store__stmts_finalize(sb_store_t *st);
-/* Resets every cached statement so no read transaction lingers. */
+/* Resets every cached statement and clears its bindings, so no read
+ * transaction lingers and no binding points at a freed request. */
 void sb_store__stmts_reset(sb_store_t *st);
-/* Binds text (NULL binds SQL NULL) with a known length. */
-int sb_store__bind_text(sqlite3_stmt *s, int idx, const char *p, size_t n);
+/* Binds argument string slot `slot` of r (NULL binds SQL NULL) to parameter
+ * idx. The text is bound without a copy: it lives in r's arena, and the
+ * bindings are cleared after every batch, before any request is freed.
+ * Binding a valid index cannot fail otherwise, since the submit limits keep
+ * every length far below SQLITE_LIMIT_LENGTH; so the result is not checked. */
+void sb_store__bind_s(sqlite3_stmt *s, int idx, const sb_store__req_t *r, int slot);
+/* Binds slots 0..n-1 to parameters 1..n. */
+void sb_store__bind_slots(sqlite3_stmt *s, const sb_store__req_t *r, int n);
+/* Binds a NUL-terminated string (NULL binds SQL NULL) that outlives the step. */
+void sb_store__bind_cstr(sqlite3_stmt *s, int idx, const char *p);
 /* Steps a statement that returns no rows, then resets it. Returns SB_OK or a mapped error. */
 int sb_store__exec(sb_store_t *st, sqlite3_stmt *s);
 /* Maps an SQLite result code to an SB_ code, logging unexpected ones. */
 int sb_store__err(sb_store_t *st, int sqlite_rc);
-/* Copies column `col` of the current row into the arena (NULL stays NULL). */
+/* Copies column `col` of the current row into the arena; SQL NULL gives
+ * NULL. Sets *oom (and returns NULL) when out of memory. */
 const char *sb_store__col(sb_store__req_t *r, sqlite3_stmt *s, int col, bool *oom);
+/* Steps s to the end, collecting column 0 of each row into out (arena
+ * memory). Returns SB_OK, SB_ENOMEM or a mapped SQLite error. */
+int sb_store__collect_strs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s,
+                           sb_store_strs_t *out);
+/* Steps s once. Returns SB_OK on a row (read it, then reset), SB_ENOTFOUND
+ * when there is none, or a mapped SQLite error. */
+int sb_store__step_one(sb_store_t *st, sqlite3_stmt *s);
 
 /* ---- migrations.c ----------------------------------------------------------------- */
 

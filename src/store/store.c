@@ -1,0 +1,602 @@
+/* The store's request queue, its thread with group commit, and the delivery
+ * of completions on the loop thread. The SQL of each operation lives in
+ * store_chat.c and store_social.c; the schema in migrations.c. */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define DEFAULT_BATCH_MAX 256
+#define DEFAULT_MAX_QUEUE 100000
+#define DEFAULT_MAX_QUEUE_BYTES (256u << 20)
+#define DEFAULT_MAX_CONTENT 65536
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+
+/* ---- per-request arena ------------------------------------------------------ */
+
+struct sb_store__blk {
+    sb_store__blk_t *next;
+    size_t cap, used;
+    max_align_t data[];
+};
+
+#define BLK_MIN 512
+#define BLK_GROW_MAX 65536
+
+void *sb_store__alloc(sb_store__req_t *r, size_t n) {
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    n = (n + 15) & ~(size_t)15;
+    sb_store__blk_t *b = r->arena.head;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : BLK_MIN;
+        if (cap < n)
+            cap = n;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = r->arena.head;
+        b->cap = cap;
+        b->used = 0;
+        r->arena.head = b;
+        r->arena.bytes += sizeof *b + cap;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_t elem) {
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    if (ncap > SIZE_MAX / 4 / elem)
+        return NULL;
+    void *p = sb_store__alloc(r, ncap * elem);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, arr, n * elem); /* the old array stays in the arena until the request dies */
+    *cap = ncap;
+    return p;
+}
+
+sb_store__req_t *sb_store__req_new(const sb_store__op_t *op, void *ud) {
+    sb_store__req_t *r = calloc(1, sizeof *r);
+    if (r) {
+        r->op = op;
+        r->ud = ud;
+    }
+    return r;
+}
+
+void sb_store__req_free(sb_store__req_t *r) {
+    sb_store__blk_t *b = r->arena.head;
+    while (b) {
+        sb_store__blk_t *next = b->next;
+        free(b);
+        b = next;
+    }
+    free(r);
+}
+
+bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s, bool optional) {
+    if (!s.p && optional) {
+        r->s[slot] = NULL;
+        r->sn[slot] = 0;
+        return true;
+    }
+    char *p = sb_store__alloc(r, s.n + 1);
+    if (!p)
+        return false;
+    if (s.n)
+        memcpy(p, s.p, s.n);
+    p[s.n] = '\0';
+    r->s[slot] = p;
+    r->sn[slot] = s.n;
+    return true;
+}
+
+bool sb_store__strlist(sb_store__req_t *r, const sb_str_t *v, size_t n) {
+    r->list = n ? sb_store__alloc(r, n * sizeof *r->list) : NULL;
+    if (n && !r->list)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char *p = sb_store__alloc(r, v[i].n + 1);
+        if (!p)
+            return false;
+        memcpy(p, v[i].p, v[i].n);
+        p[v[i].n] = '\0';
+        r->list[i] = p;
+    }
+    r->nlist = n;
+    return true;
+}
+
+bool sb_store__idlist(sb_store__req_t *r, const int64_t *v, size_t n) {
+    r->ids = n ? sb_store__alloc(r, n * sizeof *r->ids) : NULL;
+    if (n && !r->ids)
+        return false;
+    if (n)
+        memcpy(r->ids, v, n * sizeof *v);
+    r->nids = n;
+    return true;
+}
+
+/* ---- argument checks ------------------------------------------------------------ */
+
+bool sb_store__valid(sb_str_t s, size_t min, size_t max) {
+    if (!s.p)
+        return s.n == 0 && min == 0; /* absent counts as empty where empty is fine */
+    return s.n >= min && s.n <= max && memchr(s.p, '\0', s.n) == NULL;
+}
+
+bool sb_store__valid_opt(sb_str_t s, size_t min, size_t max) {
+    return !s.p ? s.n == 0 : sb_store__valid(s, min, max);
+}
+
+bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_len) {
+    if (n < min_n || n > SB_STORE_MAX_LIST || (n && !v))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!sb_store__valid(v[i], 1, max_len))
+            return false;
+    return true;
+}
+
+/* ---- queue (loop thread side) ------------------------------------------------------ */
+
+int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
+    size_t charge = sizeof *r + r->arena.bytes;
+    int rc = SB_OK;
+    if (!copied)
+        rc = SB_ENOMEM;
+    else if (st->closing)
+        rc = SB_ECLOSED;
+    else if (st->outstanding >= st->cfg.max_queue ||
+             charge > st->cfg.max_queue_bytes - st->outstanding_bytes)
+        rc = SB_ETOOBIG;
+    if (rc != SB_OK) {
+        sb_store__req_free(r);
+        return rc;
+    }
+    r->charge = charge;
+    st->outstanding++;
+    st->outstanding_bytes += charge;
+    pthread_mutex_lock(&st->mu);
+    bool was_empty = st->pend_head == NULL;
+    if (was_empty)
+        st->pend_head = r;
+    else
+        st->pend_tail->next = r;
+    st->pend_tail = r;
+    if (was_empty) /* the thread re-checks the queue after each batch */
+        pthread_cond_signal(&st->work_cv);
+    pthread_mutex_unlock(&st->mu);
+    return SB_OK;
+}
+
+/* Calls the callback typed by the operation's result kind. */
+static void deliver(sb_store__req_t *r) {
+    bool ok = r->rc == SB_OK;
+#define CALL(member, result)                                                                       \
+    do {                                                                                           \
+        if (r->cb.member)                                                                          \
+            r->cb.member(r->ud, r->rc, ok ? (result) : NULL);                                      \
+    } while (0)
+    switch (r->op->kind) {
+    case SB_STORE__K_DONE:
+        if (r->cb.done)
+            r->cb.done(r->ud, r->rc);
+        break;
+    case SB_STORE__K_BOOL:
+        if (r->cb.yes)
+            r->cb.yes(r->ud, r->rc, ok && r->res.yes);
+        break;
+    case SB_STORE__K_ID: CALL(id, r->res.id); break;
+    case SB_STORE__K_USER: CALL(user, &r->res.user); break;
+    case SB_STORE__K_STRS: CALL(strs, &r->res.strs); break;
+    case SB_STORE__K_IDS: CALL(ids, &r->res.ids); break;
+    case SB_STORE__K_MSG: CALL(msg, &r->res.msg); break;
+    case SB_STORE__K_MSGS: CALL(msgs, &r->res.msgs); break;
+    case SB_STORE__K_NOTIF: CALL(notif, &r->res.notif); break;
+    case SB_STORE__K_NOTIFS: CALL(notifs, &r->res.notifs); break;
+    case SB_STORE__K_FRIEND_REQ: CALL(freq, &r->res.freq); break;
+    case SB_STORE__K_POST: CALL(post, &r->res.post); break;
+    case SB_STORE__K_REACTIONS: CALL(reactions, &r->res.reactions); break;
+    case SB_STORE__K_COMMENT: CALL(comment, &r->res.comment); break;
+    case SB_STORE__K_DOC: CALL(doc, &r->res.doc); break;
+    }
+#undef CALL
+}
+
+/* Delivers every completion the store thread has published so far. The
+ * budget is released before each callback so the callback may submit again. */
+static void deliver_all(sb_store_t *st) {
+    pthread_mutex_lock(&st->mu);
+    sb_store__req_t *r = st->done_head;
+    st->done_head = st->done_tail = NULL;
+    pthread_mutex_unlock(&st->mu);
+    while (r) {
+        sb_store__req_t *next = r->next;
+        st->outstanding--;
+        st->outstanding_bytes -= r->charge;
+        deliver(r);
+        sb_store__req_free(r);
+        r = next;
+    }
+}
+
+static void on_done_fd(sb_io_t *io, uint32_t events) {
+    (void)events;
+    sb_store_t *st = sb_container_of(io, sb_store_t, io);
+    uint64_t v;
+    while (read(io->fd, &v, sizeof v) > 0)
+        ;
+    deliver_all(st);
+}
+
+/* ---- batches (store thread) ------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t commits, commit_failures, failed;
+} batch_stats_t;
+
+static int run_sql(sb_store_t *st, sb_store__sql_t id) {
+    sqlite3_stmt *s = sb_store__stmt(st, id);
+    return s ? sb_store__exec(st, s) : SB_EIO;
+}
+
+static bool batch_has_write(const sb_store__req_t *r) {
+    for (; r; r = r->next)
+        if (r->op->write)
+            return true;
+    return false;
+}
+
+static void fail_range(sb_store__req_t *from, const sb_store__req_t *to, int rc) {
+    for (sb_store__req_t *r = from; r != to; r = r->next)
+        r->rc = rc;
+}
+
+/* Runs one write inside a savepoint so that its failure (a constraint, a
+ * "not found" found halfway) undoes only its own changes. */
+static int run_write(sb_store_t *st, sb_store__req_t *r) {
+    if (run_sql(st, SB_SQL_SAVEPOINT) != SB_OK)
+        return SB_EIO;
+    int rc = r->op->exec(st, r);
+    if (rc != SB_OK && !sqlite3_get_autocommit(st->db))
+        run_sql(st, SB_SQL_ROLLBACK_TO);
+    if (!sqlite3_get_autocommit(st->db) && run_sql(st, SB_SQL_RELEASE) != SB_OK && rc == SB_OK)
+        rc = SB_EIO;
+    return rc;
+}
+
+/* COMMIT makes the whole batch durable at once; if it fails, nothing of the
+ * transaction is stored and every request in it reports SB_EIO (reads too:
+ * they may have seen the lost writes). */
+static void commit(sb_store_t *st, sb_store__req_t *txn, batch_stats_t *bs) {
+    if (run_sql(st, SB_SQL_COMMIT) == SB_OK) {
+        bs->commits++;
+        return;
+    }
+    if (!sqlite3_get_autocommit(st->db))
+        run_sql(st, SB_SQL_ROLLBACK);
+    fail_range(txn, NULL, SB_EIO);
+    bs->commit_failures++;
+}
+
+/* Group commit: one transaction for all the writes of the batch. */
+static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
+    sb_store__req_t *txn = NULL; /* first request of the open transaction */
+    for (sb_store__req_t *r = first; r; r = r->next) {
+        if (!txn) {
+            if (run_sql(st, SB_SQL_BEGIN) != SB_OK) {
+                r->rc = SB_EIO;
+                continue;
+            }
+            txn = r;
+        }
+        r->rc = r->op->write ? run_write(st, r) : r->op->exec(st, r);
+        if (r->rc != SB_OK && sqlite3_get_autocommit(st->db)) {
+            /* Some errors (disk full, I/O) make SQLite roll back the whole
+             * transaction: the batch's earlier writes are gone. */
+            fail_range(txn, r, SB_EIO);
+            txn = NULL;
+        }
+    }
+    if (txn)
+        commit(st, txn, bs);
+}
+
+static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
+    if (batch_has_write(first)) {
+        run_write_batch(st, first, bs);
+    } else {
+        for (sb_store__req_t *r = first; r; r = r->next)
+            r->rc = r->op->exec(st, r);
+    }
+    sb_store__stmts_reset(st);
+    for (sb_store__req_t *r = first; r; r = r->next)
+        bs->failed += r->rc != SB_OK;
+}
+
+/* Detaches up to batch_max pending requests; called with mu held. */
+static sb_store__req_t *take_batch(sb_store_t *st, sb_store__req_t **last, size_t *n) {
+    sb_store__req_t *first = st->pend_head, *r = first;
+    size_t count = 1;
+    while (r->next && count < st->cfg.batch_max) {
+        r = r->next;
+        count++;
+    }
+    st->pend_head = r->next;
+    if (!st->pend_head)
+        st->pend_tail = NULL;
+    r->next = NULL;
+    *last = r;
+    *n = count;
+    return first;
+}
+
+static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_t *last,
+                          size_t n, const batch_stats_t *bs) {
+    if (st->done_tail)
+        st->done_tail->next = first;
+    else
+        st->done_head = first;
+    st->done_tail = last;
+    st->stats.requests += n;
+    st->stats.batches++;
+    st->stats.commits += bs->commits;
+    st->stats.commit_failures += bs->commit_failures;
+    st->stats.failed += bs->failed;
+    if (n > st->stats.max_batch)
+        st->stats.max_batch = n;
+}
+
+static void *store_main(void *arg) {
+    sb_store_t *st = arg;
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        while (!st->pend_head && !st->closing)
+            pthread_cond_wait(&st->work_cv, &st->mu);
+        if (!st->pend_head)
+            break; /* closing, and everything queued before it is done */
+        sb_store__req_t *last;
+        size_t n;
+        sb_store__req_t *first = take_batch(st, &last, &n);
+        st->busy = true;
+        pthread_mutex_unlock(&st->mu);
+
+        batch_stats_t bs = {0};
+        run_batch(st, first, &bs);
+
+        pthread_mutex_lock(&st->mu);
+        publish_batch(st, first, last, n, &bs);
+        st->busy = false;
+        pthread_cond_broadcast(&st->idle_cv);
+        uint64_t one = 1;
+        ssize_t w = write(st->efd, &one, sizeof one);
+        (void)w; /* EAGAIN: the counter is saturated, a wakeup is pending anyway */
+    }
+    pthread_mutex_unlock(&st->mu);
+    return NULL;
+}
+
+/* ---- opening ----------------------------------------------------------------------------- */
+
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static int mkdir_p(const char *dir, char *err, size_t cap) {
+    char path[sizeof ((sb_store_t *)0)->dir];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(path, 0700);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            goto fail;
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        goto fail;
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        goto fail;
+    }
+    return SB_OK;
+fail:
+    set_err(err, cap, "store: cannot create directory '%s': %s", dir, strerror(errno));
+    return SB_EIO;
+}
+
+/* Runs a pragma and copies the first column of its first row (if any). */
+static int pragma(sqlite3 *db, const char *sql, char *out, size_t cap) {
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && out)
+        snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    rc = sqlite3_finalize(s);
+    return rc;
+}
+
+static const char *const sync_pragmas[] = {
+    [SB_STORE_SYNC_FULL] = "PRAGMA synchronous = FULL",
+    [SB_STORE_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+    [SB_STORE_SYNC_OFF] = "PRAGMA synchronous = OFF",
+};
+
+static int db_open(sb_store_t *st, char *err, size_t cap) {
+    char path[sizeof st->dir + 32];
+    snprintf(path, sizeof path, "%s/switchboard.db", st->dir);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    char mode[32] = "";
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(st->db, 1);
+        sqlite3_busy_timeout(st->db, st->cfg.busy_timeout_ms);
+        rc = pragma(st->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+    }
+    if (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
+        set_err(err, cap, "store: %s: cannot enable WAL mode (journal_mode is '%s')", path, mode);
+        return SB_EIO;
+    }
+    if (rc == SQLITE_OK)
+        rc = pragma(st->db, sync_pragmas[st->cfg.synchronous], NULL, 0);
+    if (rc == SQLITE_OK)
+        rc = pragma(st->db, "PRAGMA foreign_keys = ON", NULL, 0);
+    if (rc != SQLITE_OK) {
+        set_err(err, cap, "store: %s: %s", path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        return SB_EIO;
+    }
+    return SB_OK;
+}
+
+static int start_thread(sb_store_t *st, char *err, size_t cap) {
+    st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (st->efd < 0) {
+        set_err(err, cap, "store: eventfd: %s", strerror(errno));
+        return SB_EIO;
+    }
+    sb_io_init(st->loop, &st->io, st->efd, on_done_fd);
+    if (sb_io_set(&st->io, EPOLLIN) != SB_OK) {
+        set_err(err, cap, "store: cannot watch the eventfd");
+        return SB_EIO;
+    }
+    /* The thread starts with every signal blocked, so signals (and a
+     * signalfd in app/) stay with the loop threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&st->thread, NULL, store_main, st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        set_err(err, cap, "store: cannot start the store thread: %s", strerror(rc));
+        return SB_EIO;
+    }
+    st->thread_started = true;
+    return SB_OK;
+}
+
+/* Frees everything open() set up; the thread must be stopped already. */
+static void destroy(sb_store_t *st) {
+    if (st->io.events)
+        sb_io_set(&st->io, 0);
+    if (st->efd >= 0)
+        close(st->efd);
+    sb_store__stmts_finalize(st);
+    if (st->db)
+        sqlite3_close_v2(st->db);
+    pthread_cond_destroy(&st->idle_cv);
+    pthread_cond_destroy(&st->work_cv);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static void apply_defaults(sb_store_config_t *c) {
+    if (!c->batch_max)
+        c->batch_max = DEFAULT_BATCH_MAX;
+    if (!c->max_queue)
+        c->max_queue = DEFAULT_MAX_QUEUE;
+    if (!c->max_queue_bytes)
+        c->max_queue_bytes = DEFAULT_MAX_QUEUE_BYTES;
+    if (!c->max_content)
+        c->max_content = DEFAULT_MAX_CONTENT;
+    if (c->busy_timeout_ms <= 0)
+        c->busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+}
+
+static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
+    sb_store_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->loop = loop;
+    st->efd = -1;
+    st->cfg = *cfg;
+    apply_defaults(&st->cfg);
+    snprintf(st->dir, sizeof st->dir, "%s", cfg->data_dir);
+    st->cfg.data_dir = st->dir;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->work_cv, NULL);
+    pthread_cond_init(&st->idle_cv, NULL);
+    return st;
+}
+
+sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *err, size_t cap) {
+    char scratch[8];
+    if (!err || cap == 0) {
+        err = scratch;
+        cap = sizeof scratch;
+    }
+    if (!loop || !cfg || !cfg->data_dir || !cfg->data_dir[0] ||
+        strlen(cfg->data_dir) >= sizeof ((sb_store_t *)0)->dir ||
+        (unsigned)cfg->synchronous > SB_STORE_SYNC_OFF) {
+        set_err(err, cap, "store: invalid configuration (data_dir missing or too long?)");
+        return NULL;
+    }
+    sb_store_t *st = store_new(loop, cfg);
+    if (!st) {
+        set_err(err, cap, "store: out of memory");
+        return NULL;
+    }
+    if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
+        sb_store__migrate(st->db, err, cap) != SB_OK || start_thread(st, err, cap) != SB_OK) {
+        destroy(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* ---- closing, flushing, stats ----------------------------------------------------------------- */
+
+void sb_store_close(sb_store_t *st) {
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->closing = true;
+    pthread_cond_signal(&st->work_cv);
+    pthread_mutex_unlock(&st->mu);
+    if (st->thread_started)
+        pthread_join(st->thread, NULL);
+    deliver_all(st);
+    destroy(st);
+}
+
+void sb_store_flush_sync(sb_store_t *st) {
+    pthread_mutex_lock(&st->mu);
+    while (st->pend_head || st->busy)
+        pthread_cond_wait(&st->idle_cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    deliver_all(st);
+}
+
+void sb_store_stats(sb_store_t *st, sb_store_stats_t *out) {
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    pthread_mutex_unlock(&st->mu);
+    out->pending = st->outstanding;
+}
