@@ -36,6 +36,7 @@ typedef struct {
     size_t body_cap;
     sb_http_chunked_t chunk;
     bool chunked, body_done, head_started, in_data;
+    bool refuse; /* over a connection limit: answer 503 and close */
 } sb_http_conn_t;
 
 /* Answers without a request object (parse errors, timeouts) and closes. */

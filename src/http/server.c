@@ -239,6 +239,12 @@ static long parse_head(sb_http_conn_t *hc, char *p, size_t n) {
 
 static void dispatch(sb_http_conn_t *hc) {
     sb_http_req_t *r = hc->req;
+    if (hc->refuse) {
+        hc->state = SB_HC_WAITING;
+        r->keep_alive = false;
+        sb_http_respond_error(r, 503, "too_many_connections", "connection limit reached");
+        return;
+    }
     if (!r->body && body_reserve(r, &hc->body_cap, 0, hc->srv->cfg.max_body) != SB_OK) {
         sb_http__send_simple_error(hc, 500, "internal", "out of memory");
         return;
@@ -356,20 +362,6 @@ static void shed_one(sb_http_server_t *s) {
     }
 }
 
-/* Over the connection limits: a short 503 straight from the accept loop. */
-static void refuse(int fd) {
-    static const char body[] =
-        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"connection limit reached\"}}";
-    char resp[256];
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                     sizeof body - 1, body);
-    ssize_t w = write(fd, resp, (size_t)n);
-    (void)w; /* best effort: the socket is new, its buffer is empty */
-    close(fd);
-}
-
 static void on_accept(sb_io_t *io, uint32_t events) {
     sb_http_server_t *s = sb_container_of(io, sb_http_server_t, listen_io);
     for (int i = 0; i < SB_ACCEPTS_PER_EVENT; i++) {
@@ -381,13 +373,14 @@ static void on_accept(sb_io_t *io, uint32_t events) {
                 shed_one(s);
             return;
         }
-        if (sb_conn_ctx_admit(s->ctx, &ss) != SB_OK) {
-            refuse(fd);
-            continue;
-        }
+        /* Over a limit, the connection still reads its request, so that the
+         * 503 is not lost to a reset, and is then closed. */
+        bool over = sb_conn_ctx_admit(s->ctx, &ss) != SB_OK;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        hc_create(s, fd, &ss);
+        sb_http_conn_t *hc = hc_create(s, fd, &ss);
+        if (hc)
+            hc->refuse = over;
     }
 }
 
