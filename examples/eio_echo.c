@@ -30,6 +30,8 @@ int main(int argc, char **argv) {
     sb_server_t *srv = sb_server_create(&cfg, err, sizeof err);
     if (!srv || !sb_server_eio_endpoint(srv, "/engine.io/", &echo_handler, &sessions)) {
         fprintf(stderr, "eio_echo: %s\n", srv ? "cannot add the endpoint" : err);
+        sb_server_destroy(srv);
+        sb_config_dispose(&cfg);
         return 1;
     }
     rc = sb_server_run(srv);

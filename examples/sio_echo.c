@@ -88,6 +88,7 @@ int main(int argc, char **argv) {
         return rc == 1 ? 0 : 2;
     sb_server_t *srv = sb_server_create(&cfg, err, sizeof err);
     if (!srv) {
+        sb_config_dispose(&cfg);
         fprintf(stderr, "sio_echo: %s\n", err);
         return 1;
     }

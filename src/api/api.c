@@ -34,7 +34,9 @@ bool sb_api__method_is(sb_http_req_t *req, const char *method) {
     return false;
 }
 
-static bool method_is_get(sb_http_req_t *req) { return sb_api__method_is(req, "GET"); }
+static bool method_is_get(sb_http_req_t *req) {
+    return sb_str_eq(req->method, SB_LIT("HEAD")) || sb_api__method_is(req, "GET");
+}
 
 void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -11,8 +11,10 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv) {
     char err[512] = "";
     sb_config_init(cfg);
     int rc = sb_config_load(cfg, argc, argv, err, sizeof err);
-    if (rc == 1)
+    if (rc == 1) {
+        sb_config_dispose(cfg);
         return 1;
+    }
     int lvl = sb_log_level_parse(cfg->log_level);
     if (rc == SB_OK && lvl < 0)
         snprintf(err, sizeof err, "invalid --log-level '%s' (debug|info|warn|error|off)", cfg->log_level);
@@ -20,6 +22,7 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv) {
         snprintf(err, sizeof err, "invalid --log-format '%s' (text|json)", cfg->log_format);
     if (err[0]) {
         fprintf(stderr, "%s: %s\n", argv[0], err);
+        sb_config_dispose(cfg);
         return 2;
     }
     sb_log_cfg.level = (sb_log_level_t)lvl;

@@ -18,8 +18,8 @@ typedef void (*sb_ws_open_fn)(sb_ws_t *ws, void *ud);
 
 /* Initializes `cfg` from defaults, SWITCHBOARD_* variables, a --config file
  * and argv, and applies --log-level/--log-format. Returns 0 to go on, 1 when
- * --help was printed, 2 on a bad setting (message already printed). Pair
- * with sb_config_dispose(). */
+ * --help was printed, 2 on a bad setting (message already printed); cfg
+ * is disposed of unless 0 is returned, when it pairs with sb_config_dispose(). */
 int sb_config_from_args(sb_config_t *cfg, int argc, char **argv);
 
 /* Creates a server from `cfg` (copied by reference: cfg must outlive the

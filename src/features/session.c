@@ -139,8 +139,8 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
 
 static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
-    if (c->exp) {
-        int64_t left_ms = c->exp * 1000 - sb_wall_ms();
+    if (c->exp) { /* the same leeway that let the token in */
+        int64_t left_ms = (c->exp + c->f->cfg.jwt_leeway_s) * 1000 - sb_wall_ms();
         sb_timer_start(&c->expiry, left_ms > 0 ? (uint64_t)left_ms : 0);
     }
     sb_feat_presence_connect(c);

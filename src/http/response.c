@@ -75,7 +75,7 @@ void sb_http_respond_frame(sb_http_req_t *r, int status, const char *ctype, sb_f
     if (status >= 400 && status < 500)
         r->server->stats.errors_4xx++;
     sb_conn_write(r->conn, head, hn);
-    if (body_n)
+    if (body_n && !sb_str_eq(r->method, SB_LIT("HEAD"))) /* HEAD: headers only */
         sb_conn_write_frame(r->conn, body, body->data, body_n);
     sb_http__finish_request(r, keep);
 }

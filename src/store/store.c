@@ -203,19 +203,45 @@ static void deliver(sb_store__req_t *r) {
         if (r->cb.yes)
             r->cb.yes(r->ud, r->rc, ok && r->res.yes);
         break;
-    case SB_STORE__K_ID: CALL(id, r->res.id); break;
-    case SB_STORE__K_USER: CALL(user, &r->res.user); break;
-    case SB_STORE__K_STRS: CALL(strs, &r->res.strs); break;
-    case SB_STORE__K_IDS: CALL(ids, &r->res.ids); break;
-    case SB_STORE__K_MSG: CALL(msg, &r->res.msg); break;
-    case SB_STORE__K_MSGS: CALL(msgs, &r->res.msgs); break;
-    case SB_STORE__K_NOTIF: CALL(notif, &r->res.notif); break;
-    case SB_STORE__K_NOTIFS: CALL(notifs, &r->res.notifs); break;
-    case SB_STORE__K_FRIEND_REQ: CALL(freq, &r->res.freq); break;
-    case SB_STORE__K_POST: CALL(post, &r->res.post); break;
-    case SB_STORE__K_REACTIONS: CALL(reactions, &r->res.reactions); break;
-    case SB_STORE__K_COMMENT: CALL(comment, &r->res.comment); break;
-    case SB_STORE__K_DOC: CALL(doc, &r->res.doc); break;
+    case SB_STORE__K_ID:
+        CALL(id, r->res.id);
+        break;
+    case SB_STORE__K_USER:
+        CALL(user, &r->res.user);
+        break;
+    case SB_STORE__K_STRS:
+        CALL(strs, &r->res.strs);
+        break;
+    case SB_STORE__K_IDS:
+        CALL(ids, &r->res.ids);
+        break;
+    case SB_STORE__K_MSG:
+        CALL(msg, &r->res.msg);
+        break;
+    case SB_STORE__K_MSGS:
+        CALL(msgs, &r->res.msgs);
+        break;
+    case SB_STORE__K_NOTIF:
+        CALL(notif, &r->res.notif);
+        break;
+    case SB_STORE__K_NOTIFS:
+        CALL(notifs, &r->res.notifs);
+        break;
+    case SB_STORE__K_FRIEND_REQ:
+        CALL(freq, &r->res.freq);
+        break;
+    case SB_STORE__K_POST:
+        CALL(post, &r->res.post);
+        break;
+    case SB_STORE__K_REACTIONS:
+        CALL(reactions, &r->res.reactions);
+        break;
+    case SB_STORE__K_COMMENT:
+        CALL(comment, &r->res.comment);
+        break;
+    case SB_STORE__K_DOC:
+        CALL(doc, &r->res.doc);
+        break;
     }
 #undef CALL
 }
@@ -327,8 +353,11 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
             r->rc = r->op->exec(st, r);
     }
     sb_store__stmts_reset(st);
-    for (sb_store__req_t *r = first; r; r = r->next)
+    for (sb_store__req_t *r = first; r; r = r->next) {
         bs->failed += r->rc != SB_OK;
+        if (r->rc == SB_EIO || r->rc == SB_ENOMEM) /* the others are answers, not faults */
+            sb_log_warn("store: %s failed: %s", r->op->name, sb_strerror(r->rc));
+    }
 }
 
 /* Detaches up to batch_max pending requests; called with mu held. */
@@ -348,8 +377,8 @@ static sb_store__req_t *take_batch(sb_store_t *st, sb_store__req_t **last, size_
     return first;
 }
 
-static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_t *last,
-                          size_t n, const batch_stats_t *bs) {
+static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_t *last, size_t n,
+                          const batch_stats_t *bs) {
     if (st->done_tail)
         st->done_tail->next = first;
     else
@@ -405,7 +434,7 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
 }
 
 static int mkdir_p(const char *dir, char *err, size_t cap) {
-    char path[sizeof ((sb_store_t *)0)->dir];
+    char path[sizeof((sb_store_t *)0)->dir];
     snprintf(path, sizeof path, "%s", dir);
     for (char *p = path + 1; *p; p++) {
         if (*p != '/')
@@ -470,7 +499,8 @@ static int db_open(sb_store_t *st, char *err, size_t cap) {
     if (rc == SQLITE_OK)
         rc = pragma(st->db, "PRAGMA foreign_keys = ON", NULL, 0);
     if (rc != SQLITE_OK) {
-        set_err(err, cap, "store: %s: %s", path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        set_err(err, cap, "store: %s: %s", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         return SB_EIO;
     }
     return SB_OK;
@@ -553,7 +583,7 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
         cap = sizeof scratch;
     }
     if (!loop || !cfg || !cfg->data_dir || !cfg->data_dir[0] ||
-        strlen(cfg->data_dir) >= sizeof ((sb_store_t *)0)->dir ||
+        strlen(cfg->data_dir) >= sizeof((sb_store_t *)0)->dir ||
         (unsigned)cfg->synchronous > SB_STORE_SYNC_OFF) {
         set_err(err, cap, "store: invalid configuration (data_dir missing or too long?)");
         return NULL;
@@ -571,7 +601,8 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
     return st;
 }
 
-/* ---- closing, flushing, stats ----------------------------------------------------------------- */
+/* ---- closing, flushing, stats -----------------------------------------------------------------
+ */
 
 void sb_store_close(sb_store_t *st) {
     if (!st)

@@ -29,6 +29,8 @@
  *   are NUL-terminated (inputs may not contain NUL bytes, so nothing is cut).
  * - rc SB_EIO means SQLite failed (disk full, I/O error, ...); the write is
  *   then not stored.
+ * - Completions arrive in submission order, and a request sees the effects
+ *   of every request submitted before it (one thread runs them in order).
  *
  * Strings: an sb_str_t argument with p == NULL is "absent" (allowed only
  * where it says "optional"). Lengths are in bytes. */
@@ -44,16 +46,16 @@
 
 /* ---- limits ---------------------------------------------------------------- */
 
-#define SB_STORE_MAX_ID 128       /* user, post, document and caller-chosen conversation ids */
-#define SB_STORE_MAX_NAME 128     /* user names, message/notification/reaction types */
-#define SB_STORE_MAX_URL 2048     /* avatar */
-#define SB_STORE_MAX_TITLE 256    /* conversation and notification titles */
-#define SB_STORE_MAX_ROOM 320     /* fits "conversation:" + the longest direct conversation id */
-#define SB_STORE_MAX_CONV_ID 280  /* fits "dm:<len>:<a>:<b>" with two 128-byte user ids */
-#define SB_STORE_MAX_JSON 16384   /* notification data */
-#define SB_STORE_MAX_LIST 10000   /* members, recipients, ids per request */
-#define SB_STORE_MAX_HISTORY 100  /* messages per history page */
-#define SB_STORE_MAX_PAGE 1000    /* rows per undelivered/notification page */
+#define SB_STORE_MAX_ID 128      /* user, post, document and caller-chosen conversation ids */
+#define SB_STORE_MAX_NAME 128    /* user names, message/notification/reaction types */
+#define SB_STORE_MAX_URL 2048    /* avatar */
+#define SB_STORE_MAX_TITLE 256   /* conversation and notification titles */
+#define SB_STORE_MAX_ROOM 320    /* fits "conversation:" + the longest direct conversation id */
+#define SB_STORE_MAX_CONV_ID 280 /* fits "dm:<len>:<a>:<b>" with two 128-byte user ids */
+#define SB_STORE_MAX_JSON 16384  /* notification data */
+#define SB_STORE_MAX_LIST 10000  /* members, recipients, ids per request */
+#define SB_STORE_MAX_HISTORY 100 /* messages per history page */
+#define SB_STORE_MAX_PAGE 1000   /* rows per undelivered/notification page */
 
 /* ---- opening and closing --------------------------------------------------- */
 
@@ -61,7 +63,8 @@ typedef struct sb_store sb_store_t; /* opaque */
 
 typedef enum {
     SB_STORE_SYNC_FULL = 0, /* fsync at every commit: an ack survives power loss (default) */
-    SB_STORE_SYNC_NORMAL,   /* WAL+NORMAL: survives a process crash, may lose the last commits on power loss */
+    SB_STORE_SYNC_NORMAL,   /* WAL+NORMAL: survives a process crash, may lose the last commits on
+                               power loss */
     SB_STORE_SYNC_OFF       /* tests and benchmarks only */
 } sb_store_sync_t;
 
@@ -73,7 +76,7 @@ typedef struct {
     size_t batch_max;            /* default 256 requests per transaction */
     size_t max_queue;            /* default 100000 requests submitted and not yet completed */
     size_t max_queue_bytes;      /* default 256 MiB of copied arguments in those requests */
-    size_t max_content;          /* default 65536: message, comment, notification text, doc changes */
+    size_t max_content; /* default 65536: message, comment, notification text, doc changes */
 } sb_store_config_t;
 
 /* Creates cfg->data_dir if needed, opens (or creates) <data_dir>/switchboard.db
@@ -98,13 +101,14 @@ void sb_store_close(sb_store_t *st);
 void sb_store_flush_sync(sb_store_t *st);
 
 typedef struct {
-    uint64_t requests;        /* requests executed */
-    uint64_t batches;         /* batches taken by the store thread */
-    uint64_t commits;         /* write transactions committed */
-    uint64_t commit_failures; /* write transactions that could not commit (their writes got SB_EIO) */
-    uint64_t failed;          /* requests completed with an error */
-    size_t max_batch;         /* largest batch seen */
-    size_t pending;           /* submitted and not yet completed (loop-thread view) */
+    uint64_t requests; /* requests executed */
+    uint64_t batches;  /* batches taken by the store thread */
+    uint64_t commits;  /* write transactions committed */
+    uint64_t
+        commit_failures; /* write transactions that could not commit (their writes got SB_EIO) */
+    uint64_t failed;     /* requests completed with an error */
+    size_t max_batch;    /* largest batch seen */
+    size_t pending;      /* submitted and not yet completed (loop-thread view) */
 } sb_store_stats_t;
 
 /* Copies the counters into *out. Loop thread only. */
@@ -235,8 +239,8 @@ int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_stor
  * id 1..SB_STORE_MAX_CONV_ID here and below. */
 int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud);
 /* cb rc: SB_OK with yes/no, or SB_ENOTFOUND (no such conversation). */
-int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user,
-                                    sb_store_bool_cb cb, void *ud);
+int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, sb_store_bool_cb cb,
+                                    void *ud);
 
 /* ---- messages --------------------------------------------------------------------- */
 
@@ -295,8 +299,8 @@ int sb_store_notification_list(sb_store_t *st, sb_str_t user, bool unread_only, 
                                sb_store_notifications_cb cb, void *ud);
 /* cb rc: SB_OK (also when already read), or SB_ENOTFOUND when `user` has no
  * notification `id` (another user's notification is never touched). */
-int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id,
-                                     sb_store_done_cb cb, void *ud);
+int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id, sb_store_done_cb cb,
+                                    void *ud);
 /* The user's undelivered notifications, oldest first; limit 1..SB_STORE_MAX_PAGE. */
 int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int limit,
                                       sb_store_notifications_cb cb, void *ud);

@@ -184,8 +184,8 @@ static const sb_store__op_t op_conv_direct = {"conversation_direct", true, SB_ST
                                               exec_conv_direct};
 static const sb_store__op_t op_conv_members = {"conversation_members", false, SB_STORE__K_STRS,
                                                exec_conv_members};
-static const sb_store__op_t op_conv_is_member = {"conversation_is_member", false,
-                                                 SB_STORE__K_BOOL, exec_conv_is_member};
+static const sb_store__op_t op_conv_is_member = {"conversation_is_member", false, SB_STORE__K_BOOL,
+                                                 exec_conv_is_member};
 
 int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *members, size_t n,
                                  sb_str_t title, sb_store_id_cb cb, void *ud) {
@@ -248,15 +248,16 @@ int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb 
     return sb_store__submit(st, r, sb_store__str(r, 0, id, false));
 }
 
-int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user,
-                                    sb_store_bool_cb cb, void *ud) {
+int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, sb_store_bool_cb cb,
+                                    void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID) || !sb_store__valid(user, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(&op_conv_is_member, ud);
     if (!r)
         return SB_ENOMEM;
     r->cb.yes = cb;
-    return sb_store__submit(st, r, sb_store__str(r, 0, id, false) && sb_store__str(r, 1, user, false));
+    return sb_store__submit(st, r,
+                            sb_store__str(r, 0, id, false) && sb_store__str(r, 1, user, false));
 }
 
 /* ---- messages -------------------------------------------------------------------------- */
@@ -393,12 +394,11 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
     r->cb.msg = cb;
     r->i[0] = m->created_at_ms;
     sb_str_t type = m->type.n ? m->type : SB_LIT("text");
-    return sb_store__submit(st, r,
-                            sb_store__str(r, 0, m->room, false) &&
-                                sb_store__str(r, 1, m->sender_id, false) &&
-                                sb_store__str(r, 2, m->content, false) &&
-                                sb_store__str(r, 3, type, false) &&
-                                sb_store__strlist(r, m->recipients, m->n_recipients));
+    return sb_store__submit(
+        st, r,
+        sb_store__str(r, 0, m->room, false) && sb_store__str(r, 1, m->sender_id, false) &&
+            sb_store__str(r, 2, m->content, false) && sb_store__str(r, 3, type, false) &&
+            sb_store__strlist(r, m->recipients, m->n_recipients));
 }
 
 int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, int limit,
@@ -417,8 +417,8 @@ int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, i
 
 int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, const int64_t *ids,
                                size_t n, sb_store_ids_cb cb, void *ud) {
-    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || !sb_store__valid(room, 1, SB_STORE_MAX_ROOM) ||
-        !ids || n < 1 || n > SB_STORE_MAX_LIST)
+    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
+        !sb_store__valid(room, 1, SB_STORE_MAX_ROOM) || !ids || n < 1 || n > SB_STORE_MAX_LIST)
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(&op_msg_mark_read, ud);
     if (!r)

@@ -127,78 +127,65 @@ struct sb_store__req {
       "INSERT INTO conversations(id, title, is_direct, created_at_ms) VALUES(?1, ?2, ?3, ?4) "     \
       "ON CONFLICT(id) DO NOTHING")                                                                \
     X(CONV_EXISTS, "SELECT 1 FROM conversations WHERE id = ?1")                                    \
-    X(MEMBER_INSERT,                                                                               \
-      "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "                 \
-      "ON CONFLICT DO NOTHING")                                                                    \
+    X(MEMBER_INSERT, "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "  \
+                     "ON CONFLICT DO NOTHING")                                                     \
     X(MEMBER_LIST,                                                                                 \
       "SELECT user_id FROM conversation_members WHERE conversation_id = ?1 ORDER BY user_id")      \
     X(MEMBER_CHECK,                                                                                \
       "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2")            \
-    X(MSG_INSERT,                                                                                  \
-      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
-      "VALUES(?1, ?2, ?3, ?4, ?5)")                                                                \
+    X(MSG_INSERT, "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "           \
+                  "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING") \
-    X(MSG_HISTORY,                                                                                 \
-      "SELECT id, room, sender_id, content, type, created_at_ms FROM messages "                    \
-      "WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")                                     \
-    X(MSG_READ,                                                                                    \
-      "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
-      "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 "           \
-      "ON CONFLICT DO NOTHING")                                                                    \
-    X(MSG_UNDELIVERED,                                                                             \
-      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "                      \
-      "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
-      "WHERE d.user_id = ?1 AND d.delivered = 0 ORDER BY d.message_id LIMIT ?2")                   \
+    X(MSG_HISTORY, "SELECT id, room, sender_id, content, type, created_at_ms FROM messages "       \
+                   "WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")                        \
+    X(MSG_READ, "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                      \
+                "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 " \
+                "ON CONFLICT DO NOTHING")                                                          \
+    X(MSG_UNDELIVERED, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "     \
+                       "FROM message_deliveries d INDEXED BY message_deliveries_pending "          \
+                       "JOIN messages m ON m.id = d.message_id "                                   \
+                       "WHERE d.user_id = ?1 AND d.delivered = 0 ORDER BY d.message_id LIMIT ?2")  \
     X(MSG_DELIVERED,                                                                               \
       "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2")        \
     X(NOTIF_INSERT,                                                                                \
       "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                            \
-    X(NOTIF_LIST,                                                                                  \
-      "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
-      "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "                         \
-      "ORDER BY id DESC LIMIT ?3")                                                                 \
+    X(NOTIF_LIST, "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "        \
+                  "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "             \
+                  "ORDER BY id DESC LIMIT ?3")                                                     \
     X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2")           \
     X(NOTIF_UNDELIVERED,                                                                           \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = ?1 AND delivered = 0 ORDER BY id LIMIT ?2")              \
     X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2")    \
     X(FRIEND_CHECK, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2")             \
-    X(FRIEND_PENDING,                                                                              \
-      "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                                \
-      "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))")                          \
-    X(FRIEND_REQ_INSERT,                                                                           \
-      "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "                        \
-      "VALUES(?1, ?2, 'pending', ?3)")                                                             \
-    X(FRIEND_ACCEPT,                                                                               \
-      "UPDATE friend_requests SET status = 'accepted' "                                            \
-      "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'")                                       \
+    X(FRIEND_PENDING, "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                \
+                      "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))")          \
+    X(FRIEND_REQ_INSERT, "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "     \
+                         "VALUES(?1, ?2, 'pending', ?3)")                                          \
+    X(FRIEND_ACCEPT, "UPDATE friend_requests SET status = 'accepted' "                             \
+                     "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'")                        \
     X(FRIEND_REQ_GET,                                                                              \
       "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1")       \
     X(FRIEND_INSERT,                                                                               \
       "INSERT INTO friendships(user_id, friend_id, created_at_ms) VALUES(?1, ?2, ?3) "             \
       "ON CONFLICT DO NOTHING")                                                                    \
     X(FRIEND_LIST, "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id")      \
-    X(POST_UPSERT,                                                                                 \
-      "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                                            \
-      "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id")                                \
+    X(POST_UPSERT, "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                               \
+                   "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id")                   \
     X(POST_GET, "SELECT id, owner_id FROM posts WHERE id = ?1")                                    \
-    X(REACT_UPSERT,                                                                                \
-      "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "                     \
-      "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type")                          \
+    X(REACT_UPSERT, "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "       \
+                    "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type")            \
     X(REACT_COUNTS,                                                                                \
       "SELECT type, count(*) FROM post_reactions WHERE post_id = ?1 GROUP BY type ORDER BY type")  \
-    X(COMMENT_INSERT,                                                                              \
-      "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
-      "VALUES(?1, ?2, ?3, ?4)")                                                                    \
+    X(COMMENT_INSERT, "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "       \
+                      "VALUES(?1, ?2, ?3, ?4)")                                                    \
     X(DOC_NEXT, "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1")        \
-    X(DOC_INSERT,                                                                                  \
-      "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
-      "VALUES(?1, ?2, ?3, ?4, ?5)")                                                                \
-    X(DOC_LATEST,                                                                                  \
-      "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "                 \
-      "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")
+    X(DOC_INSERT, "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "    \
+                  "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
+    X(DOC_LATEST, "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "     \
+                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")
 
 typedef enum {
 #define SB_STORE__SQL_ENUM(name, sql) SB_SQL_##name,
@@ -213,12 +200,12 @@ struct sb_store {
     sb_loop_t *loop;
     sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
-    sqlite3 *db;                          /* store thread only, after open */
-    sqlite3_stmt *stmts[SB_SQL__COUNT];   /* store thread only; prepared lazily */
+    sqlite3 *db;                        /* store thread only, after open */
+    sqlite3_stmt *stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
     pthread_t thread;
     bool thread_started;
 
-    pthread_mutex_t mu; /* guards everything down to `stats` */
+    pthread_mutex_t mu;     /* guards everything down to `stats` */
     pthread_cond_t work_cv; /* store thread waits for requests */
     pthread_cond_t idle_cv; /* flush_sync waits for an empty, idle thread */
     sb_store__req_t *pend_head, *pend_tail;

@@ -43,9 +43,14 @@ static int exec_notif_create(sb_store_t *st, sb_store__req_t *r) {
     sb_store__bind_slots(s, r, 5);
     sqlite3_bind_int64(s, 6, r->i[0]);
     int rc = sb_store__exec(st, s); /* SB_EINVAL: the CHECK (json_valid(data)) failed */
-    r->res.notif = (sb_store_notification_t){
-        sqlite3_last_insert_rowid(st->db), r->s[0], r->s[1], r->s[2], r->s[3], r->s[4], false,
-        r->i[0]};
+    r->res.notif = (sb_store_notification_t){sqlite3_last_insert_rowid(st->db),
+                                             r->s[0],
+                                             r->s[1],
+                                             r->s[2],
+                                             r->s[3],
+                                             r->s[4],
+                                             false,
+                                             r->i[0]};
     return rc;
 }
 
@@ -99,12 +104,12 @@ static const sb_store__op_t op_notif_create = {"notification_create", true, SB_S
                                                exec_notif_create};
 static const sb_store__op_t op_notif_list = {"notification_list", false, SB_STORE__K_NOTIFS,
                                              exec_notif_list};
-static const sb_store__op_t op_notif_mark_read = {"notification_mark_read", true,
-                                                  SB_STORE__K_DONE, exec_notif_mark_read};
+static const sb_store__op_t op_notif_mark_read = {"notification_mark_read", true, SB_STORE__K_DONE,
+                                                  exec_notif_mark_read};
 static const sb_store__op_t op_notif_undelivered = {"notification_undelivered", false,
                                                     SB_STORE__K_NOTIFS, exec_notif_undelivered};
-static const sb_store__op_t op_notif_mark_delivered = {
-    "notification_mark_delivered", true, SB_STORE__K_DONE, exec_notif_mark_delivered};
+static const sb_store__op_t op_notif_mark_delivered = {"notification_mark_delivered", true,
+                                                       SB_STORE__K_DONE, exec_notif_mark_delivered};
 
 int sb_store_notification_create(sb_store_t *st, const sb_store_notification_in_t *n,
                                  sb_store_notification_cb cb, void *ud) {
@@ -127,8 +132,8 @@ int sb_store_notification_create(sb_store_t *st, const sb_store_notification_in_
 }
 
 /* Shared shape of "user + limit" page requests. */
-static int submit_user_page(sb_store_t *st, const sb_store__op_t *op, sb_str_t user,
-                            int64_t flag, int limit, sb_store_notifications_cb cb, void *ud) {
+static int submit_user_page(sb_store_t *st, const sb_store__op_t *op, sb_str_t user, int64_t flag,
+                            int limit, sb_store_notifications_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || limit < 1 || limit > SB_STORE_MAX_PAGE)
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(op, ud);
@@ -150,8 +155,8 @@ int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int limit,
     return submit_user_page(st, &op_notif_undelivered, user, 0, limit, cb, ud);
 }
 
-int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id,
-                                     sb_store_done_cb cb, void *ud) {
+int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id, sb_store_done_cb cb,
+                                    void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(&op_notif_mark_read, ud);
@@ -197,8 +202,8 @@ static int exec_friend_request(sb_store_t *st, sb_store__req_t *r) {
     sb_store__bind_slots(s, r, 2);
     sqlite3_bind_int64(s, 3, r->i[0]);
     rc = sb_store__exec(st, s);
-    r->res.freq = (sb_store_friend_request_t){sqlite3_last_insert_rowid(st->db), r->s[0],
-                                              r->s[1], "pending", r->i[0]};
+    r->res.freq = (sb_store_friend_request_t){sqlite3_last_insert_rowid(st->db), r->s[0], r->s[1],
+                                              "pending", r->i[0]};
     return rc;
 }
 
@@ -458,8 +463,8 @@ int sb_store_post_get(sb_store_t *st, sb_str_t id, sb_store_post_cb cb, void *ud
 
 int sb_store_post_react(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_t type,
                         sb_store_reactions_cb cb, void *ud) {
-    if (!sb_store__valid(post_id, 1, SB_STORE_MAX_ID) || !sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
-        !sb_store__valid(type, 1, SB_STORE_MAX_NAME))
+    if (!sb_store__valid(post_id, 1, SB_STORE_MAX_ID) ||
+        !sb_store__valid(user, 1, SB_STORE_MAX_ID) || !sb_store__valid(type, 1, SB_STORE_MAX_NAME))
         return SB_EINVAL;
     bool copied = false;
     sb_store__req_t *r = pair_req(&op_post_react, post_id, user, ud, &copied);
@@ -471,7 +476,8 @@ int sb_store_post_react(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_
 
 int sb_store_post_comment(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_t content,
                           int64_t created_at_ms, sb_store_comment_cb cb, void *ud) {
-    if (!sb_store__valid(post_id, 1, SB_STORE_MAX_ID) || !sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
+    if (!sb_store__valid(post_id, 1, SB_STORE_MAX_ID) ||
+        !sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
         !sb_store__valid(content, 1, st->cfg.max_content))
         return SB_EINVAL;
     bool copied = false;
@@ -529,12 +535,12 @@ static int exec_doc_latest(sb_store_t *st, sb_store__req_t *r) {
 }
 
 static const sb_store__op_t op_doc_add = {"doc_version_add", true, SB_STORE__K_DOC, exec_doc_add};
-static const sb_store__op_t op_doc_latest = {"doc_latest", false, SB_STORE__K_DOC,
-                                             exec_doc_latest};
+static const sb_store__op_t op_doc_latest = {"doc_latest", false, SB_STORE__K_DOC, exec_doc_latest};
 
 int sb_store_doc_version_add(sb_store_t *st, sb_str_t doc_id, sb_str_t user, sb_str_t changes,
                              int64_t created_at_ms, sb_store_doc_version_cb cb, void *ud) {
-    if (!sb_store__valid(doc_id, 1, SB_STORE_MAX_ID) || !sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
+    if (!sb_store__valid(doc_id, 1, SB_STORE_MAX_ID) ||
+        !sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
         !sb_store__valid(changes, 1, st->cfg.max_content))
         return SB_EINVAL;
     bool copied = false;

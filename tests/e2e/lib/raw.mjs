@@ -54,11 +54,12 @@ export function rawHttp(port, request, timeoutMs = 5000) {
 
 export const OP = { CONT: 0, TEXT: 1, BIN: 2, CLOSE: 8, PING: 9, PONG: 10 };
 
-/** Encodes one frame. Client frames are masked unless mask === false. */
-export function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, mask = true }) {
+/** Encodes one frame. Client frames are masked unless mask === false;
+ *  rsv1 marks a permessage-deflate compressed message. */
+export function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, mask = true, rsv1 = false }) {
   const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
   const len = data.length;
-  const head = [((fin ? 0x80 : 0) | opcode)];
+  const head = [((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode)];
   const maskBit = mask ? 0x80 : 0;
   if (len < 126) head.push(maskBit | len);
   else if (len < 65536) head.push(maskBit | 126, len >> 8, len & 255);
@@ -73,7 +74,8 @@ export function encodeFrame({ opcode, payload = Buffer.alloc(0), fin = true, mas
   return Buffer.concat([Buffer.from(head), key, out]);
 }
 
-/** A minimal WebSocket client. Frames from the server are queued in order. */
+/** A minimal WebSocket client. Frames from the server are queued in order,
+ *  as {fin, rsv1, opcode, payload, masked}. */
 export class RawWs {
   constructor(sock, rest) {
     this.sock = sock;
@@ -134,7 +136,7 @@ export class RawWs {
         const key = b.subarray(off - 4, off);
         for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
       }
-      this.frames.push({ fin: (b[0] & 0x80) !== 0, opcode: b[0] & 0x0f, payload, masked });
+      this.frames.push({ fin: (b[0] & 0x80) !== 0, rsv1: (b[0] & 0x40) !== 0, opcode: b[0] & 0x0f, payload, masked });
       this.buf = b.subarray(off + len);
     }
     this._wake();
@@ -205,4 +207,82 @@ export class RawWs {
 function closeInfo(f) {
   if (f.payload.length < 2) return { code: 1005, reason: '' };
   return { code: f.payload.readUInt16BE(0), reason: f.payload.subarray(2).toString('utf8') };
+}
+
+/** One raw HTTP/1.1 connection kept open across requests: write bytes,
+ *  read responses one at a time (framed by Content-Length), and watch for
+ *  the server closing it. */
+export class RawHttpConn {
+  constructor(port) {
+    this.sock = net.connect(port, '127.0.0.1');
+    this.buf = Buffer.alloc(0);
+    this.closed = false;
+    this.closedAt = null;
+    this.waiters = [];
+    this.sock.on('data', (d) => { this.buf = Buffer.concat([this.buf, d]); this._wake(); });
+    const onGone = () => {
+      if (!this.closed) { this.closed = true; this.closedAt = Date.now(); }
+      this._wake();
+    };
+    this.sock.on('close', onGone);
+    this.sock.on('error', onGone);
+  }
+
+  static open(port) {
+    const c = new RawHttpConn(port);
+    return new Promise((resolve, reject) => {
+      c.sock.once('connect', () => resolve(c));
+      c.sock.once('error', reject);
+    });
+  }
+
+  _wake() {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  async _until(cond, timeoutMs, what) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = cond();
+      if (v) return v;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; have ${JSON.stringify(this.buf.toString('latin1'))}`);
+      await new Promise((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+    }
+  }
+
+  write(data) { this.sock.write(data); }
+
+  /** Next complete response {status, statusLine, headers, body, raw};
+   *  without Content-Length the body runs to the end of the connection. */
+  async response(timeoutMs = 5000) {
+    const r = await this._until(() => {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return this.closed ? { error: 'connection closed before a complete response' } : null;
+      const head = parseHead(this.buf.subarray(0, end).toString('latin1'));
+      const len = head.headers['content-length'];
+      const total = len === undefined ? (this.closed ? this.buf.length : -1) : end + 4 + Number(len);
+      if (total < 0 || this.buf.length < total) {
+        return this.closed ? { error: 'connection closed inside a response body' } : null;
+      }
+      const raw = this.buf.subarray(0, total);
+      this.buf = this.buf.subarray(total);
+      return { ...head, body: raw.subarray(end + 4).toString('utf8'), raw: raw.toString('latin1') };
+    }, timeoutMs, 'an HTTP response');
+    if (r.error) throw new Error(`${r.error}: ${JSON.stringify(this.buf.toString('latin1'))}`);
+    return r;
+  }
+
+  /** Resolves with the time (Date.now()) the server closed the connection. */
+  async waitClose(timeoutMs = 5000) {
+    await this._until(() => this.closed, timeoutMs, 'the server to close the connection');
+    return this.closedAt;
+  }
+
+  destroy() { this.sock.destroy(); }
 }

@@ -1,7 +1,10 @@
 // Starts the server under test as a child process and waits for its
 // "listening on HOST:PORT" line on stderr.
 //   SB_E2E_TARGET=ref  -> node tests/e2e/ref/<kind>.mjs (reference servers)
-//   otherwise          -> $SB_BUILD_DIR/switchboard, $SB_BUILD_DIR/examples/sio_echo
+//   otherwise          -> $SB_BUILD_DIR/switchboard, $SB_BUILD_DIR/examples/<kind>
+// Kinds: 'switchboard', 'sio_echo' (both have a reference server), and the
+// C-only examples 'ws_echo', 'eio_echo', 'chat_room' (tests of those skip
+// when SB_E2E_TARGET=ref: see hasReference()).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,14 @@ export const DEFAULT_SECRET = 'e2e-test-secret-0123456789';
 
 /** Servers started and not yet stopped (for diagnostics and exit cleanup). */
 export const liveServers = new Set();
+
+/** Kinds with a reference server in ref/ (the others are C-only). */
+export const REFERENCE_KINDS = new Set(['switchboard', 'sio_echo']);
+
+/** True when `kind` can run under the current target. */
+export function hasReference(kind) {
+  return REFERENCE_KINDS.has(kind);
+}
 
 function command(kind) {
   if (process.env.SB_E2E_TARGET === 'ref') {
@@ -37,12 +48,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /**
- * Starts `kind` ('switchboard' or 'sio_echo'). Resolves with
+ * Starts `kind` ('switchboard', 'sio_echo', 'ws_echo', 'eio_echo', 'chat_room'). Resolves with
  * { kind, proc, host, port, url, secret, dataDir, stderr(), exited, stop() }.
  * `exited` resolves with {code, signal}; stop() sends SIGTERM, then SIGKILL
  * after 5 s, and resolves with the same.
  */
 export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_SECRET } = {}) {
+  if (process.env.SB_E2E_TARGET === 'ref' && !hasReference(kind)) {
+    throw new Error(`${kind} has no reference server: skip this test when SB_E2E_TARGET=ref`);
+  }
   const [bin, pre] = command(kind);
   const base = ['--host', '127.0.0.1', '--port', '0'];
   let dataDir = null;

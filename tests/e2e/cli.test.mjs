@@ -1,0 +1,336 @@
+// The switchboard command line: --help against docs/configuration.md, exit
+// codes for bad settings (2) and start-up failures (1), the three ways to
+// give settings (file, environment, flags) and their precedence, --dev, and
+// the JSON log format. C-only: skips when SB_E2E_TARGET=ref.
+import { describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot } from './lib/server.mjs';
+import { test, isRef, connect, connectError, mintToken } from './lib/util.mjs';
+
+const SKIP = isRef ? 'command line of the C binaries' : false;
+const BUILD = path.resolve(repoRoot, process.env.SB_BUILD_DIR || 'build');
+const BIN = path.join(BUILD, 'switchboard');
+const work = mkdtempSync(path.join(tmpdir(), 'sb-cli-'));
+const running = new Set();
+
+after(async () => {
+  for (const p of running) p.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** The environment without any SWITCHBOARD_* variable, plus `extra`. */
+function cleanEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** Runs bin with args; resolves {code, signal, stdout, stderr} at exit.
+ *  Processes that do not exit within timeoutMs are killed (test fails). */
+function run(args, { env = {}, bin = BIN, timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { cwd: work, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(p);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`${args.join(' ')}: still running after ${timeoutMs} ms\n${stderr}`)); }, timeoutMs);
+    p.on('error', (e) => { clearTimeout(t); running.delete(p); reject(e); });
+    p.on('exit', (code, signal) => {
+      clearTimeout(t);
+      running.delete(p);
+      // 'exit' may come before the pipes are drained.
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+/** Starts bin and waits for "listening on HOST:PORT"; resolves
+ *  {port, url, proc, stderr(), stop()} where stop() SIGTERMs and resolves the exit. */
+function start(args, { env = {}, bin = BIN } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { cwd: work, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(p);
+    let stderr = '';
+    let stdout = '';
+    const exited = new Promise((r) => p.on('exit', (code, signal) => { running.delete(p); setImmediate(() => r({ code, signal })); }));
+    const t = setTimeout(() => { p.kill('SIGKILL'); reject(new Error(`no "listening on" within 10 s\n${stderr}`)); }, 10000);
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /listening on ([\d.]+):(\d+)/.exec(stderr);
+      if (m) {
+        clearTimeout(t);
+        resolve({
+          port: Number(m[2]),
+          url: `http://${m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]}:${m[2]}`,
+          proc: p,
+          stderr: () => stderr,
+          stdout: () => stdout,
+          async stop() {
+            p.kill('SIGTERM');
+            const r = await exited;
+            assert.deepEqual(r, { code: 0, signal: null }, `exit after SIGTERM\n${stderr}`);
+            assert.doesNotMatch(stderr, /Sanitizer|runtime error:/);
+            return r;
+          },
+        });
+      }
+    });
+    exited.then((r) => { clearTimeout(t); reject(new Error(`exited early (${JSON.stringify(r)})\n${stderr}`)); });
+  });
+}
+
+function assertNoSanitizer(r) {
+  assert.doesNotMatch(r.stderr, /Sanitizer|runtime error:/, r.stderr);
+}
+
+/** Flags listed in the settings table of docs/configuration.md. */
+function documentedFlags() {
+  const text = readFileSync(path.join(repoRoot, 'docs', 'configuration.md'), 'utf8');
+  const flags = [];
+  for (const line of text.split('\n')) {
+    const m = /^\|\s*`(--[a-z0-9-]+)`\s*\|/.exec(line);
+    if (m) flags.push(m[1]);
+  }
+  return flags;
+}
+
+/** A token for user `sub` signed with `secret`. */
+const tokenFor = (secret, sub = 'cli-user') => mintToken({ sub, name: 'Cli' }, secret);
+
+/** Asserts the server at url accepts tokens signed with `good` and refuses
+ *  tokens signed with `bad` (which proves which secret it runs with). */
+async function assertSecret(url, good, bad) {
+  const s = await connect(url, { transports: ['websocket'], auth: { token: tokenFor(good) } });
+  assert.equal(s.connected, true);
+  s.disconnect();
+  const err = await connectError(url, { transports: ['websocket'], auth: { token: tokenFor(bad) } });
+  assert.equal(err.data && err.data.code, 'token_invalid');
+}
+
+describe('switchboard command line', { skip: SKIP }, () => {
+  test('--help exits 0 and lists every setting documented in docs/configuration.md', async () => {
+    const flags = documentedFlags();
+    assert.ok(flags.length >= 30, `only ${flags.length} flags parsed from the docs`);
+    const r = await run(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: /);
+    const listed = new Set([...r.stdout.matchAll(/^\s+(--[a-z0-9-]+)/gm)].map((m) => m[1]));
+    const missing = flags.filter((f) => !listed.has(f));
+    assert.deepEqual(missing, [], 'documented but not in --help');
+    listed.delete('--config');
+    const undocumented = [...listed].filter((f) => !flags.includes(f));
+    assert.deepEqual(undocumented, [], 'in --help but not documented in docs/configuration.md');
+    assert.equal((await run(['-h'])).stdout, r.stdout);
+    assertNoSanitizer(r);
+  });
+
+  test('an unknown flag -> exit 2 with a message naming it', async () => {
+    for (const args of [['--no-such-flag'], ['--dev', '--no-such-flag', '1'], ['--no-such-flag=1', '--dev']]) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /--no-such-flag/);
+      assertNoSanitizer(r);
+    }
+    const stray = await run(['--dev', 'stray']);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /stray/);
+  });
+
+  test('bad values -> exit 2 with a message naming the setting', async () => {
+    const cases = [
+      [['--dev', '--port', 'abc'], /port/],
+      [['--dev', '--port', '-1'], /port/],
+      [['--dev', '--ping-interval', '1x'], /ping-interval/],
+      [['--dev', '--ws-deflate=maybe'], /ws-deflate/],
+      [['--dev', '--log-level', 'loud'], /log-level/],
+      [['--dev', '--log-format', 'xml'], /log-format/],
+      [['--dev', '--presence-scope', 'friends'], /presence-scope/],
+      [['--dev', '--max-http-buffer-size', '100'], /max-http-buffer-size/],
+      [['--dev', '--port'], /port/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(' '));
+      assertNoSanitizer(r);
+    }
+  });
+
+  test('no --jwt-secret, no --dev, no SWITCHBOARD_JWT_SECRET -> exit 2 naming --jwt-secret', async () => {
+    const r = await run(['--port', '0', '--host', '127.0.0.1']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--jwt-secret/);
+    assert.doesNotMatch(r.stderr, /listening on/);
+    assertNoSanitizer(r);
+    const empty = await run(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', '']);
+    assert.equal(empty.code, 2, 'an empty secret is no secret');
+  });
+
+  test('SWITCHBOARD_JWT_SECRET=x is used (environment variables work)', async () => {
+    const srv = await start(['--port', '0', '--host', '127.0.0.1'], { env: { SWITCHBOARD_JWT_SECRET: 'x' } });
+    try {
+      await assertSecret(srv.url, 'x', 'y');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('SWITCHBOARD_HOST / SWITCHBOARD_PORT / boolean variables are read too', async () => {
+    const srv = await start([], {
+      env: { SWITCHBOARD_JWT_SECRET: 'envs', SWITCHBOARD_HOST: '127.0.0.1', SWITCHBOARD_PORT: '0', SWITCHBOARD_ALLOW_QUERY_TOKEN: 'yes' },
+    });
+    try {
+      assert.match(srv.stderr(), /listening on 127\.0\.0\.1:\d+/);
+      const s = await connect(srv.url, { transports: ['websocket'], query: { token: tokenFor('envs') } });
+      assert.equal(s.connected, true);
+      s.disconnect();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('--config FILE with port = 0 and jwt-secret = s', async () => {
+    const file = path.join(work, 'switchboard.conf');
+    writeFileSync(file, '# test config\n\nport = 0\n  host=127.0.0.1  \njwt-secret = s\n   # indented comment\nlog-level = warn\n');
+    const srv = await start(['--config', file]);
+    try {
+      await assertSecret(srv.url, 's', 'x');
+    } finally {
+      await srv.stop();
+    }
+    // --config=FILE and SWITCHBOARD_CONFIG work the same way.
+    const eq = await start([`--config=${file}`]);
+    await eq.stop();
+    const viaEnv = await start([], { env: { SWITCHBOARD_CONFIG: file } });
+    await viaEnv.stop();
+  });
+
+  test('precedence: config file < environment < command line', async () => {
+    const file = path.join(work, 'prec.conf');
+    writeFileSync(file, 'port = 0\nhost = 127.0.0.1\njwt-secret = from-file\n');
+    const envWins = await start(['--config', file], { env: { SWITCHBOARD_JWT_SECRET: 'from-env' } });
+    try { await assertSecret(envWins.url, 'from-env', 'from-file'); } finally { await envWins.stop(); }
+    const cliWins = await start(['--config', file, '--jwt-secret', 'from-cli'], { env: { SWITCHBOARD_JWT_SECRET: 'from-env' } });
+    try { await assertSecret(cliWins.url, 'from-cli', 'from-env'); } finally { await cliWins.stop(); }
+  });
+
+  test('a broken config file -> exit 2 with the file and line', async () => {
+    const file = path.join(work, 'broken.conf');
+    writeFileSync(file, 'port = 0\njust some words\n');
+    const r = await run(['--config', file, '--dev']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.includes(`${file}:2`), r.stderr);
+    const unknown = path.join(work, 'unknown.conf');
+    writeFileSync(unknown, 'no-such-setting = 1\n');
+    const u = await run(['--config', unknown, '--dev']);
+    assert.equal(u.code, 2, u.stderr);
+    assert.match(u.stderr, /no-such-setting/);
+    const missing = await run(['--config', path.join(work, 'does-not-exist.conf'), '--dev']);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /does-not-exist\.conf/);
+  });
+
+  test('--dev starts with a warning about the built-in development secret', async () => {
+    const srv = await start(['--dev', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      const warn = srv.stderr().split('\n').find((l) => /--dev/.test(l));
+      assert.ok(warn, srv.stderr());
+      assert.match(warn, /warn/i);
+      assert.match(warn, /secret/);
+      assert.match(warn, /production/);
+      // The secret it announces is the one it verifies with.
+      const secret = /"([^"]+)"/.exec(warn)[1];
+      await assertSecret(srv.url, secret, 'not-the-dev-secret');
+    } finally {
+      await srv.stop();
+    }
+    // An explicit secret wins over --dev, and then there is no warning.
+    const explicit = await start(['--dev', '--jwt-secret', 'mine', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      assert.doesNotMatch(explicit.stderr(), /--dev/);
+      await assertSecret(explicit.url, 'mine', 'other');
+    } finally {
+      await explicit.stop();
+    }
+  });
+
+  test('a port already in use -> exit 1 with a message', async () => {
+    const blocker = net.createServer();
+    await new Promise((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address();
+    try {
+      const r = await run(['--dev', '--host', '127.0.0.1', '--port', String(port)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+      assert.match(r.stderr, /in use/i);
+      assert.doesNotMatch(r.stderr, /listening on/);
+      assertNoSanitizer(r);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('--host that is not a numeric IP -> exit 1 with a message', async () => {
+    const r = await run(['--dev', '--host', 'not-an-ip', '--port', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /not-an-ip/);
+    assertNoSanitizer(r);
+  });
+
+  test('--log-format json: one JSON object per line, including "listening on"', async () => {
+    const srv = await start(['--dev', '--port', '0', '--host', '127.0.0.1', '--log-format', 'json']);
+    await srv.stop();
+    const lines = srv.stderr().split('\n').filter((l) => l.length > 0);
+    assert.ok(lines.length >= 3, srv.stderr());
+    for (const l of lines) {
+      const o = JSON.parse(l);
+      assert.equal(typeof o.time, 'string', l);
+      assert.ok(!Number.isNaN(Date.parse(o.time)), l);
+      assert.match(o.level, /^(debug|info|warn|error)$/, l);
+      assert.equal(typeof o.msg, 'string', l);
+    }
+    assert.ok(lines.some((l) => /listening on 127\.0\.0\.1:\d+/.test(JSON.parse(l).msg)));
+  });
+
+  test('--log-level off still prints "listening on", and nothing else', async () => {
+    const srv = await start(['--dev', '--port', '0', '--host', '127.0.0.1', '--log-level', 'off']);
+    await srv.stop();
+    const lines = srv.stderr().split('\n').filter((l) => l.length > 0);
+    assert.equal(lines.length, 1, srv.stderr());
+    assert.match(lines[0], /listening on 127\.0\.0\.1:\d+/);
+  });
+
+  test('SIGINT also shuts down cleanly (exit 0)', async () => {
+    const srv = await start(['--dev', '--port', '0', '--host', '127.0.0.1']);
+    const s = await connect(srv.url, { transports: ['websocket'], auth: { token: tokenFor('switchboard-dev-secret-do-not-use-in-production') } });
+    const gone = new Promise((r) => s.once('disconnect', r));
+    srv.proc.kill('SIGINT');
+    assert.equal(await gone, 'transport close');
+    await srv.stop();
+  });
+});
+
+describe('example programs share the command line', { skip: SKIP }, () => {
+  for (const kind of ['sio_echo', 'ws_echo', 'eio_echo', 'chat_room']) {
+    test(`${kind}: --help exits 0, an unknown flag exits 2`, async () => {
+      const bin = path.join(BUILD, 'examples', kind);
+      const help = await run(['--help'], { bin });
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: /);
+      assert.match(help.stdout, /--max-http-buffer-size/);
+      const bad = await run(['--frobnicate'], { bin });
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /--frobnicate/);
+      assertNoSanitizer(help);
+      assertNoSanitizer(bad);
+    });
+  }
+});
