@@ -1,0 +1,1274 @@
+/* Store tests against a real SQLite file in a fresh temporary directory and
+ * a real event loop: each test submits requests, runs the loop until every
+ * expected completion has arrived (a guard timer ends a stuck run), and
+ * checks exact results and error codes. */
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/loop.h"
+#include "testlib.h"
+
+#define S(lit) SB_LIT(lit)
+
+/* ---- harness: one loop, one temp dir per test ---------------------------------- */
+
+static sb_loop_t g_loop;
+static sb_timer_t g_guard;
+static bool g_timed_out;
+static int g_outstanding; /* submitted with SB_OK, callback not yet seen */
+static int g_calls;       /* every callback, for "never called" checks */
+static char g_dir[64];
+
+static void on_guard(sb_timer_t *t) {
+    (void)t;
+    g_timed_out = true;
+    sb_loop_stop(&g_loop);
+}
+
+static void setup(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/sb_store_test_XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    if (sb_loop_init(&g_loop) != SB_OK)
+        exit(2);
+    sb_timer_init(&g_loop, &g_guard, on_guard);
+    g_outstanding = g_calls = 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void) {
+    sb_timer_stop(&g_guard);
+    sb_loop_dispose(&g_loop);
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static sb_store_t *open_with(sb_store_config_t cfg) {
+    char err[256] = "";
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/data", g_dir);
+    cfg.data_dir = dir;
+    sb_store_t *st = sb_store_open(&g_loop, &cfg, err, sizeof err);
+    if (!st)
+        fprintf(stderr, "  open failed: %s\n", err);
+    return st;
+}
+
+static sb_store_t *open_store(void) { return open_with((sb_store_config_t){0}); }
+
+/* Counts a submit that must later complete. */
+static int submitted(int rc) {
+    if (rc == SB_OK)
+        g_outstanding++;
+    return rc;
+}
+
+static void completed(void) {
+    g_calls++;
+    if (--g_outstanding == 0)
+        sb_loop_stop(&g_loop);
+}
+
+/* Runs the loop until every submitted request has completed (5 s guard). */
+static bool wait_all(void) {
+    if (g_outstanding == 0)
+        return true;
+    g_loop.stopping = false;
+    g_timed_out = false;
+    g_loop.now_ms = sb_clock_ms();
+    sb_timer_start(&g_guard, 5000);
+    sb_loop_run(&g_loop);
+    sb_timer_stop(&g_guard);
+    return !g_timed_out && g_outstanding == 0;
+}
+
+/* ---- captured results: copies made inside the callbacks ------------------------- */
+
+typedef struct {
+    int calls, rc;
+    bool yes;
+    char *s[8];
+    int64_t v[256];
+    size_t n;
+} cap_t;
+
+static void cap_reset(cap_t *c) {
+    for (int i = 0; i < 8; i++)
+        free(c->s[i]);
+    memset(c, 0, sizeof *c);
+}
+
+static void cap_s(cap_t *c, int i, const char *s) {
+    free(c->s[i]);
+    c->s[i] = s ? strdup(s) : NULL;
+}
+
+static cap_t *cap_begin(void *ud, int rc) {
+    cap_t *c = ud;
+    c->calls++;
+    c->rc = rc;
+    return c;
+}
+
+static void on_done(void *ud, int rc) {
+    cap_begin(ud, rc);
+    completed();
+}
+
+static void on_bool(void *ud, int rc, bool yes) {
+    cap_begin(ud, rc)->yes = yes;
+    completed();
+}
+
+static void on_id(void *ud, int rc, const char *id) {
+    cap_s(cap_begin(ud, rc), 0, id);
+    completed();
+}
+
+static void on_user(void *ud, int rc, const sb_store_user_t *u) {
+    cap_t *c = cap_begin(ud, rc);
+    if (u) {
+        cap_s(c, 0, u->id);
+        cap_s(c, 1, u->name);
+        cap_s(c, 2, u->avatar);
+        c->v[0] = u->last_seen_ms;
+    }
+    completed();
+}
+
+static void on_strs(void *ud, int rc, const sb_store_strs_t *l) {
+    cap_t *c = cap_begin(ud, rc);
+    for (size_t i = 0; l && i < l->n && i < 8; i++)
+        cap_s(c, (int)i, l->v[i]);
+    c->n = l ? l->n : 0;
+    completed();
+}
+
+static void on_ids(void *ud, int rc, const sb_store_ids_t *ids) {
+    cap_t *c = cap_begin(ud, rc);
+    for (size_t i = 0; ids && i < ids->n && i < 256; i++)
+        c->v[i] = ids->v[i];
+    c->n = ids ? ids->n : 0;
+    completed();
+}
+
+static void on_msg(void *ud, int rc, const sb_store_msg_t *m) {
+    cap_t *c = cap_begin(ud, rc);
+    if (m) {
+        c->v[0] = m->id;
+        c->v[1] = m->created_at_ms;
+        cap_s(c, 0, m->room);
+        cap_s(c, 1, m->sender_id);
+        cap_s(c, 2, m->content);
+        cap_s(c, 3, m->type);
+    }
+    completed();
+}
+
+static void on_msgs(void *ud, int rc, const sb_store_msgs_t *p) {
+    cap_t *c = cap_begin(ud, rc);
+    for (size_t i = 0; p && i < p->n && i < 256; i++)
+        c->v[i] = p->v[i].id;
+    if (p && p->n) {
+        cap_s(c, 0, p->v[0].room);
+        cap_s(c, 1, p->v[0].sender_id);
+        cap_s(c, 2, p->v[0].content);
+    }
+    c->n = p ? p->n : 0;
+    completed();
+}
+
+static void on_notif(void *ud, int rc, const sb_store_notification_t *n) {
+    cap_t *c = cap_begin(ud, rc);
+    if (n) {
+        c->v[0] = n->id;
+        c->v[1] = n->created_at_ms;
+        c->yes = n->is_read;
+        cap_s(c, 0, n->user_id);
+        cap_s(c, 1, n->type);
+        cap_s(c, 2, n->title);
+        cap_s(c, 3, n->message);
+        cap_s(c, 4, n->data);
+    }
+    completed();
+}
+
+static void on_notifs(void *ud, int rc, const sb_store_notifications_t *p) {
+    cap_t *c = cap_begin(ud, rc);
+    for (size_t i = 0; p && i < p->n && i < 256; i++)
+        c->v[i] = p->v[i].id;
+    if (p && p->n) {
+        cap_s(c, 0, p->v[0].user_id);
+        cap_s(c, 1, p->v[0].data);
+        cap_s(c, 2, p->v[0].title);
+        c->yes = p->v[0].is_read;
+    }
+    c->n = p ? p->n : 0;
+    completed();
+}
+
+static void on_freq(void *ud, int rc, const sb_store_friend_request_t *f) {
+    cap_t *c = cap_begin(ud, rc);
+    if (f) {
+        c->v[0] = f->id;
+        cap_s(c, 0, f->from_id);
+        cap_s(c, 1, f->to_id);
+        cap_s(c, 2, f->status);
+    }
+    completed();
+}
+
+static void on_post(void *ud, int rc, const sb_store_post_t *p) {
+    cap_t *c = cap_begin(ud, rc);
+    if (p) {
+        cap_s(c, 0, p->id);
+        cap_s(c, 1, p->owner_id);
+    }
+    completed();
+}
+
+/* Reactions: s0 post, s1 owner, s2 "type=count,type=count", v0 total. */
+static void on_reactions(void *ud, int rc, const sb_store_reactions_t *r) {
+    cap_t *c = cap_begin(ud, rc);
+    if (r) {
+        char buf[256] = "";
+        size_t o = 0;
+        for (size_t i = 0; i < r->n && o < sizeof buf; i++)
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s=%lld", i ? "," : "", r->v[i].type,
+                                  (long long)r->v[i].count);
+        cap_s(c, 0, r->post_id);
+        cap_s(c, 1, r->owner_id);
+        cap_s(c, 2, buf);
+        c->v[0] = r->total;
+        c->n = r->n;
+    }
+    completed();
+}
+
+static void on_comment(void *ud, int rc, const sb_store_comment_t *cm) {
+    cap_t *c = cap_begin(ud, rc);
+    if (cm) {
+        c->v[0] = cm->id;
+        c->v[1] = cm->created_at_ms;
+        cap_s(c, 0, cm->post_id);
+        cap_s(c, 1, cm->owner_id);
+        cap_s(c, 2, cm->user_id);
+        cap_s(c, 3, cm->content);
+    }
+    completed();
+}
+
+static void on_doc(void *ud, int rc, const sb_store_doc_version_t *d) {
+    cap_t *c = cap_begin(ud, rc);
+    if (d) {
+        c->v[0] = d->version;
+        c->v[1] = d->created_at_ms;
+        cap_s(c, 0, d->doc_id);
+        cap_s(c, 1, d->user_id);
+        cap_s(c, 2, d->changes);
+    }
+    completed();
+}
+
+/* Submits one request into a fresh capture and waits for its completion. */
+#define DO(c, call)                                                                                \
+    do {                                                                                           \
+        cap_reset(c);                                                                              \
+        CHECK_EQ(submitted(call), SB_OK);                                                          \
+        CHECK(wait_all());                                                                         \
+        CHECK_EQ((c)->calls, 1);                                                                   \
+    } while (0)
+
+#define STR_EQ(a, b) CHECK((a) && strcmp((a), (b)) == 0)
+
+static int append(sb_store_t *st, sb_str_t room, sb_str_t sender, const char *text, cap_t *c) {
+    sb_store_message_in_t m = {
+        .room = room, .sender_id = sender, .content = sb_cstr(text), .created_at_ms = 1000};
+    return submitted(sb_store_message_append(st, &m, on_msg, c));
+}
+
+/* ---- opening ---------------------------------------------------------------------- */
+
+TEST(open_errors) {
+    setup();
+    char err[256];
+    sb_store_config_t cfg = {0};
+    CHECK(sb_store_open(&g_loop, &cfg, err, sizeof err) == NULL); /* no data_dir */
+    CHECK(strstr(err, "data_dir") != NULL);
+
+    /* A regular file where a directory should be. */
+    char file[128], dir[256], db[320];
+    snprintf(file, sizeof file, "%s/file", g_dir);
+    FILE *f = fopen(file, "w");
+    fputs("x", f);
+    fclose(f);
+    snprintf(dir, sizeof dir, "%s/sub", file);
+    cfg.data_dir = dir;
+    CHECK(sb_store_open(&g_loop, &cfg, err, sizeof err) == NULL);
+    CHECK(strstr(err, "cannot create directory") != NULL);
+
+    /* A file that is not a database. */
+    snprintf(dir, sizeof dir, "%s/corrupt", g_dir);
+    mkdir(dir, 0700);
+    snprintf(db, sizeof db, "%s/switchboard.db", dir);
+    f = fopen(db, "w");
+    for (int i = 0; i < 8192; i++)
+        fputc('x', f);
+    fclose(f);
+    cfg.data_dir = dir;
+    CHECK(sb_store_open(&g_loop, &cfg, err, sizeof err) == NULL);
+    CHECK(strstr(err, "not a database") != NULL);
+    teardown();
+}
+
+TEST(open_creates_nested_dir_and_schema) {
+    setup();
+    char dir[160], path[200];
+    snprintf(dir, sizeof dir, "%s/a/b/c", g_dir);
+    sb_store_config_t cfg = {.data_dir = dir};
+    char err[256];
+    sb_store_t *st = sb_store_open(&g_loop, &cfg, err, sizeof err);
+    CHECK(st != NULL);
+    sb_store_close(st);
+    snprintf(path, sizeof path, "%s/switchboard.db", dir);
+    sqlite3 *db;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    CHECK_EQ(sqlite3_step(s), SQLITE_ROW);
+    CHECK_EQ(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    CHECK_EQ(sqlite3_step(s), SQLITE_ROW);
+    STR_EQ((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    teardown();
+}
+
+TEST(migration_refuses_newer_schema) {
+    setup();
+    char dir[160], path[200], err[256] = "";
+    snprintf(dir, sizeof dir, "%s/data", g_dir);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/switchboard.db", dir);
+    sqlite3 *db;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, "CREATE TABLE future(x); PRAGMA user_version = 999", 0, 0, 0),
+             SQLITE_OK);
+    sqlite3_close(db);
+    sb_store_config_t cfg = {.data_dir = dir};
+    CHECK(sb_store_open(&g_loop, &cfg, err, sizeof err) == NULL);
+    CHECK(strstr(err, "schema version 999 is newer") != NULL);
+    CHECK(strstr(err, "supports (1)") != NULL);
+    teardown();
+}
+
+/* ---- users --------------------------------------------------------------------------- */
+
+TEST(users) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_user_upsert(st, S("u1"), S("Alice"), SB_STR_NULL, 100, on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_user_get(st, S("u1"), on_user, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    STR_EQ(c.s[0], "u1");
+    STR_EQ(c.s[1], "Alice");
+    CHECK(c.s[2] == NULL);
+    CHECK_EQ(c.v[0], 100);
+    DO(&c, sb_store_user_upsert(st, S("u1"), S("Alicia"), S("https://a/x.png"), 200, on_done, &c));
+    DO(&c, sb_store_user_get(st, S("u1"), on_user, &c));
+    STR_EQ(c.s[1], "Alicia");
+    STR_EQ(c.s[2], "https://a/x.png");
+    CHECK_EQ(c.v[0], 200);
+    DO(&c, sb_store_user_get(st, S("nobody"), on_user, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    CHECK(c.s[0] == NULL);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- conversations ---------------------------------------------------------------------- */
+
+TEST(conversations) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    sb_str_t members[] = {S("bob"), S("alice"), S("bob")};
+    DO(&c, sb_store_conversation_create(st, S("team"), members, 3, S("Team"), on_id, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    STR_EQ(c.s[0], "team");
+    DO(&c, sb_store_conversation_create(st, S("team"), members, 1, SB_STR_NULL, on_id, &c));
+    CHECK_EQ(c.rc, SB_EEXISTS);
+    CHECK(c.s[0] == NULL);
+    DO(&c, sb_store_conversation_members(st, S("team"), on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+
+    DO(&c, sb_store_conversation_create(st, SB_STR_NULL, members, 1, SB_STR_NULL, on_id, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK(c.s[0] && strlen(c.s[0]) == 16 && strspn(c.s[0], "0123456789abcdef") == 16);
+    char gen[32];
+    snprintf(gen, sizeof gen, "%s", c.s[0] ? c.s[0] : "");
+    DO(&c, sb_store_conversation_is_member(st, sb_cstr(gen), S("bob"), on_bool, &c));
+    CHECK(c.rc == SB_OK && c.yes);
+
+    DO(&c, sb_store_conversation_is_member(st, S("team"), S("alice"), on_bool, &c));
+    CHECK(c.rc == SB_OK && c.yes);
+    DO(&c, sb_store_conversation_is_member(st, S("team"), S("carol"), on_bool, &c));
+    CHECK(c.rc == SB_OK && !c.yes);
+    DO(&c, sb_store_conversation_is_member(st, S("nope"), S("alice"), on_bool, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_conversation_members(st, S("nope"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+
+    /* Caller-chosen ids may not squat on the direct-conversation namespace. */
+    CHECK_EQ(
+        sb_store_conversation_create(st, S("dm:5:alice:bob"), members, 1, SB_STR_NULL, on_id, &c),
+        SB_EINVAL);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(conversation_direct) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_conversation_direct(st, S("bob"), S("alice"), on_id, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    STR_EQ(c.s[0], "dm:5:alice:bob");
+    DO(&c, sb_store_conversation_direct(st, S("alice"), S("bob"), on_id, &c));
+    STR_EQ(c.s[0], "dm:5:alice:bob");
+    DO(&c, sb_store_conversation_members(st, S("dm:5:alice:bob"), on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+
+    /* Pairs whose naive "a:b" joins collide get different conversations. */
+    DO(&c, sb_store_conversation_direct(st, S("a:b"), S("c"), on_id, &c));
+    STR_EQ(c.s[0], "dm:3:a:b:c");
+    DO(&c, sb_store_conversation_direct(st, S("a"), S("b:c"), on_id, &c));
+    STR_EQ(c.s[0], "dm:1:a:b:c");
+    DO(&c, sb_store_conversation_is_member(st, S("dm:1:a:b:c"), S("a:b"), on_bool, &c));
+    CHECK(c.rc == SB_OK && !c.yes);
+    /* A prefix pair: "ab" vs "abc" orders the shorter first. */
+    DO(&c, sb_store_conversation_direct(st, S("abc"), S("ab"), on_id, &c));
+    STR_EQ(c.s[0], "dm:2:ab:abc");
+
+    CHECK_EQ(sb_store_conversation_direct(st, S("alice"), S("alice"), on_id, &c), SB_EINVAL);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- messages ---------------------------------------------------------------------------------
+ */
+
+TEST(message_append_and_history_paging) {
+    setup();
+    sb_store_t *st = open_store();
+    static cap_t caps[300];
+    int n = 0;
+    for (int i = 0; i < 250; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "m%d", i);
+        CHECK_EQ(append(st, S("room:a"), S("alice"), text, &caps[n++]), SB_OK);
+        if (i % 5 == 0) /* noise in another room */
+            CHECK_EQ(append(st, S("room:b"), S("bob"), "other", &caps[n++]), SB_OK);
+    }
+    CHECK(wait_all());
+    int64_t prev = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(caps[i].rc, SB_OK);
+        CHECK(caps[i].v[0] > prev); /* completion order = submit order, ids increasing */
+        prev = caps[i].v[0];
+    }
+    STR_EQ(caps[0].s[0], "room:a");
+    STR_EQ(caps[0].s[1], "alice");
+    STR_EQ(caps[0].s[2], "m0");
+    STR_EQ(caps[0].s[3], "text");
+    CHECK_EQ(caps[0].v[1], 1000);
+
+    cap_t c = {0};
+    int64_t before = 0, last = INT64_MAX;
+    size_t total = 0, sizes[4] = {0};
+    for (int page = 0; page < 4; page++) {
+        DO(&c, sb_store_message_history(st, S("room:a"), before, 100, on_msgs, &c));
+        CHECK_EQ(c.rc, SB_OK);
+        sizes[page] = c.n;
+        for (size_t i = 0; i < c.n; i++) {
+            CHECK(c.v[i] < last); /* strictly decreasing: no dups across pages */
+            last = c.v[i];
+        }
+        total += c.n;
+        if (c.n)
+            before = c.v[c.n - 1];
+        if (page == 0)
+            STR_EQ(c.s[2], "m249");
+    }
+    CHECK_EQ(sizes[0], 100);
+    CHECK_EQ(sizes[1], 100);
+    CHECK_EQ(sizes[2], 50);
+    CHECK_EQ(sizes[3], 0);
+    CHECK_EQ(total, 250);
+    CHECK_EQ(last, caps[0].v[0]); /* reached the very first message: no gaps */
+
+    DO(&c, sb_store_message_history(st, S("room:none"), 0, 10, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == 0);
+    for (int i = 0; i < n; i++)
+        cap_reset(&caps[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(message_mark_read) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t m[4] = {{0}}, c = {0};
+    append(st, S("conversation:c1"), S("alice"), "1", &m[0]);
+    append(st, S("conversation:c1"), S("alice"), "2", &m[1]);
+    append(st, S("conversation:c1"), S("bob"), "3", &m[2]);
+    append(st, S("conversation:c2"), S("alice"), "4", &m[3]);
+    CHECK(wait_all());
+    int64_t ids[] = {m[0].v[0], m[1].v[0], m[2].v[0], m[3].v[0], 999999, m[0].v[0]};
+    DO(&c, sb_store_message_mark_read(st, S("bob"), S("conversation:c1"), ids, 6, on_ids, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(c.n, 2); /* own message, other room, unknown id and the duplicate are skipped */
+    CHECK_EQ(c.v[0], m[0].v[0]);
+    CHECK_EQ(c.v[1], m[1].v[0]);
+    DO(&c, sb_store_message_mark_read(st, S("bob"), S("conversation:c1"), ids, 6, on_ids, &c));
+    CHECK(c.rc == SB_OK && c.n == 0); /* idempotent */
+    DO(&c, sb_store_message_mark_read(st, S("alice"), S("conversation:c1"), ids, 6, on_ids, &c));
+    CHECK_EQ(c.n, 1);
+    CHECK_EQ(c.v[0], m[2].v[0]);
+    for (int i = 0; i < 4; i++)
+        cap_reset(&m[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(message_offline_delivery) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t m[3] = {{0}}, c = {0};
+    sb_str_t rcpt[] = {S("bob"), S("carol"), S("bob")};
+    for (int i = 0; i < 3; i++) {
+        sb_store_message_in_t in = {.room = S("conversation:g"),
+                                    .sender_id = S("alice"),
+                                    .content = S("hi"),
+                                    .type = S("file"),
+                                    .created_at_ms = i,
+                                    .recipients = rcpt,
+                                    .n_recipients = 3};
+        CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &m[i])), SB_OK);
+    }
+    CHECK(wait_all());
+    STR_EQ(m[0].s[3], "file");
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    CHECK_EQ(c.n, 3); /* duplicate recipient stored once; oldest first */
+    CHECK(c.v[0] == m[0].v[0] && c.v[1] == m[1].v[0] && c.v[2] == m[2].v[0]);
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 2, on_msgs, &c));
+    CHECK_EQ(c.n, 2);
+    int64_t first[] = {m[0].v[0], 424242};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), first, 2, on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    CHECK(c.n == 2 && c.v[0] == m[1].v[0]);
+    int64_t rest[] = {m[1].v[0], m[2].v[0]};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), rest, 2, on_done, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == 0);
+    DO(&c, sb_store_message_undelivered(st, S("carol"), 10, on_msgs, &c));
+    CHECK_EQ(c.n, 3); /* carol's rows untouched */
+    DO(&c, sb_store_message_undelivered(st, S("alice"), 10, on_msgs, &c));
+    CHECK_EQ(c.n, 0);
+    for (int i = 0; i < 3; i++)
+        cap_reset(&m[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- notifications -------------------------------------------------------------------------- */
+
+static int notify(sb_store_t *st, sb_str_t user, sb_str_t data, cap_t *c) {
+    sb_store_notification_in_t n = {.user_id = user,
+                                    .type = S("friend"),
+                                    .title = S("T"),
+                                    .message = S("msg"),
+                                    .data = data,
+                                    .created_at_ms = 77};
+    return submitted(sb_store_notification_create(st, &n, on_notif, c));
+}
+
+TEST(notifications) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t n[4] = {{0}}, c = {0};
+    notify(st, S("bob"), S("{\"a\":1}"), &n[0]);
+    notify(st, S("bob"), SB_STR_NULL, &n[1]);
+    notify(st, S("bob"), S("[1,2]"), &n[2]);
+    notify(st, S("alice"), SB_STR_NULL, &n[3]);
+    CHECK(wait_all());
+    CHECK_EQ(n[0].rc, SB_OK);
+    STR_EQ(n[0].s[0], "bob");
+    STR_EQ(n[0].s[1], "friend");
+    STR_EQ(n[0].s[3], "msg");
+    STR_EQ(n[0].s[4], "{\"a\":1}");
+    CHECK(n[1].s[4] == NULL && !n[0].yes && n[0].v[1] == 77);
+
+    DO(&c, sb_store_notification_list(st, S("bob"), false, 10, on_notifs, &c));
+    CHECK_EQ(c.n, 3); /* newest first */
+    CHECK(c.v[0] == n[2].v[0] && c.v[1] == n[1].v[0] && c.v[2] == n[0].v[0]);
+    STR_EQ(c.s[1], "[1,2]");
+    DO(&c, sb_store_notification_mark_read(st, S("bob"), n[0].v[0], on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_notification_mark_read(st, S("bob"), n[0].v[0], on_done, &c));
+    CHECK_EQ(c.rc, SB_OK); /* already read is still fine */
+    DO(&c, sb_store_notification_mark_read(st, S("alice"), n[1].v[0], on_done, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND); /* bob's notification: untouched */
+    DO(&c, sb_store_notification_mark_read(st, S("bob"), 987654, on_done, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_notification_list(st, S("bob"), true, 10, on_notifs, &c));
+    CHECK(c.n == 2 && c.v[0] == n[2].v[0] && c.v[1] == n[1].v[0] && !c.yes);
+    DO(&c, sb_store_notification_list(st, S("bob"), false, 1, on_notifs, &c));
+    CHECK_EQ(c.n, 1);
+
+    /* Invalid JSON data is refused by the schema's CHECK, asynchronously. */
+    cap_reset(&c);
+    CHECK_EQ(notify(st, S("bob"), S("{bad"), &c), SB_OK);
+    CHECK(wait_all());
+    CHECK_EQ(c.rc, SB_EINVAL);
+
+    DO(&c, sb_store_notification_undelivered(st, S("bob"), 10, on_notifs, &c));
+    CHECK(c.n == 3 && c.v[0] == n[0].v[0]); /* oldest first */
+    int64_t ids[] = {n[0].v[0], n[1].v[0], n[3].v[0] /* alice's: ignored */};
+    DO(&c, sb_store_notification_mark_delivered(st, S("bob"), ids, 3, on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_notification_undelivered(st, S("bob"), 10, on_notifs, &c));
+    CHECK(c.n == 1 && c.v[0] == n[2].v[0]);
+    DO(&c, sb_store_notification_undelivered(st, S("alice"), 10, on_notifs, &c));
+    CHECK(c.n == 1 && c.v[0] == n[3].v[0]);
+    for (int i = 0; i < 4; i++)
+        cap_reset(&n[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- friends --------------------------------------------------------------------------------- */
+
+TEST(friends) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_friend_request(st, S("alice"), S("bob"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+    STR_EQ(c.s[2], "pending");
+    int64_t req = c.v[0];
+    CHECK(req > 0);
+    DO(&c, sb_store_friend_request(st, S("alice"), S("bob"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_EEXISTS);
+    DO(&c, sb_store_friend_request(st, S("bob"), S("alice"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_EEXISTS);
+    int calls = g_calls;
+    CHECK_EQ(sb_store_friend_request(st, S("alice"), S("alice"), on_freq, &c), SB_EINVAL);
+
+    DO(&c, sb_store_friend_accept(st, req, S("alice"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND); /* the sender cannot accept her own request */
+    DO(&c, sb_store_friend_accept(st, req, S("carol"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_friend_check(st, S("alice"), S("bob"), on_bool, &c));
+    CHECK(c.rc == SB_OK && !c.yes);
+    DO(&c, sb_store_friend_accept(st, req, S("bob"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(c.v[0], req);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+    STR_EQ(c.s[2], "accepted");
+    DO(&c, sb_store_friend_accept(st, req, S("bob"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND); /* no longer pending */
+    DO(&c, sb_store_friend_accept(st, 999999, S("bob"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+
+    DO(&c, sb_store_friend_check(st, S("alice"), S("bob"), on_bool, &c));
+    CHECK(c.rc == SB_OK && c.yes);
+    DO(&c, sb_store_friend_check(st, S("bob"), S("alice"), on_bool, &c));
+    CHECK(c.rc == SB_OK && c.yes);
+    DO(&c, sb_store_friend_check(st, S("alice"), S("carol"), on_bool, &c));
+    CHECK(c.rc == SB_OK && !c.yes);
+    DO(&c, sb_store_friend_request(st, S("bob"), S("alice"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_EEXISTS); /* already friends */
+
+    DO(&c, sb_store_friend_request(st, S("carol"), S("alice"), on_freq, &c));
+    int64_t req2 = c.v[0];
+    DO(&c, sb_store_friend_accept(st, req2, S("alice"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_friend_list(st, S("alice"), on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[0], "bob");
+    STR_EQ(c.s[1], "carol");
+    DO(&c, sb_store_friend_list(st, S("bob"), on_strs, &c));
+    CHECK_EQ(c.n, 1);
+    STR_EQ(c.s[0], "alice");
+    DO(&c, sb_store_friend_list(st, S("dave"), on_strs, &c));
+    CHECK(c.rc == SB_OK && c.n == 0);
+    CHECK_EQ(g_calls, calls + 15); /* the refused self-request never called back */
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- posts and documents ------------------------------------------------------------------------
+ */
+
+TEST(posts) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_post_get(st, S("p1"), on_post, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_post_react(st, S("p1"), S("bob"), S("like"), on_reactions, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_post_comment(st, S("p1"), S("bob"), S("hi"), 5, on_comment, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+
+    DO(&c, sb_store_post_register(st, S("p1"), S("alice"), on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_post_get(st, S("p1"), on_post, &c));
+    STR_EQ(c.s[0], "p1");
+    STR_EQ(c.s[1], "alice");
+    DO(&c, sb_store_post_react(st, S("p1"), S("bob"), S("like"), on_reactions, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    STR_EQ(c.s[0], "p1");
+    STR_EQ(c.s[1], "alice");
+    STR_EQ(c.s[2], "like=1");
+    CHECK_EQ(c.v[0], 1);
+    DO(&c, sb_store_post_react(st, S("p1"), S("carol"), S("like"), on_reactions, &c));
+    STR_EQ(c.s[2], "like=2");
+    DO(&c, sb_store_post_react(st, S("p1"), S("bob"), S("love"), on_reactions, &c));
+    STR_EQ(c.s[2], "like=1,love=1"); /* bob's like replaced */
+    CHECK_EQ(c.v[0], 2);
+    DO(&c, sb_store_post_react(st, S("p1"), S("bob"), S("love"), on_reactions, &c));
+    STR_EQ(c.s[2], "like=1,love=1");
+    CHECK_EQ(c.v[0], 2);
+
+    DO(&c, sb_store_post_comment(st, S("p1"), S("bob"), S("nice"), 55, on_comment, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK(c.v[0] > 0 && c.v[1] == 55);
+    STR_EQ(c.s[0], "p1");
+    STR_EQ(c.s[1], "alice");
+    STR_EQ(c.s[2], "bob");
+    STR_EQ(c.s[3], "nice");
+    int64_t first = c.v[0];
+    DO(&c, sb_store_post_comment(st, S("p1"), S("carol"), S("2nd"), 56, on_comment, &c));
+    CHECK(c.v[0] > first);
+
+    DO(&c, sb_store_post_register(st, S("p1"), S("dave"), on_done, &c));
+    DO(&c, sb_store_post_get(st, S("p1"), on_post, &c));
+    STR_EQ(c.s[1], "dave");
+    CHECK_EQ(sb_store_post_comment(st, S("p1"), S("bob"), S(""), 1, on_comment, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_post_react(st, S("p1"), S("bob"), S(""), on_reactions, &c), SB_EINVAL);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(documents) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_doc_latest(st, S("d1"), on_doc, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_doc_version_add(st, S("d1"), S("alice"), S("{\"op\":1}"), 10, on_doc, &c));
+    CHECK(c.rc == SB_OK && c.v[0] == 1);
+    STR_EQ(c.s[0], "d1");
+    STR_EQ(c.s[1], "alice");
+    DO(&c, sb_store_doc_version_add(st, S("d1"), S("bob"), S("{\"op\":2}"), 11, on_doc, &c));
+    CHECK_EQ(c.v[0], 2);
+    DO(&c, sb_store_doc_version_add(st, S("d2"), S("bob"), S("[]"), 12, on_doc, &c));
+    CHECK_EQ(c.v[0], 1);
+    DO(&c, sb_store_doc_version_add(st, S("d1"), S("bob"), S("not json"), 13, on_doc, &c));
+    CHECK_EQ(c.rc, SB_EINVAL);
+    DO(&c, sb_store_doc_version_add(st, S("d1"), S("carol"), S("{\"op\":3}"), 14, on_doc, &c));
+    CHECK_EQ(c.v[0], 3); /* the refused edit used no version */
+    DO(&c, sb_store_doc_latest(st, S("d1"), on_doc, &c));
+    CHECK(c.rc == SB_OK && c.v[0] == 3 && c.v[1] == 14);
+    STR_EQ(c.s[1], "carol");
+    STR_EQ(c.s[2], "{\"op\":3}");
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- limits ------------------------------------------------------------------------------------
+ */
+
+TEST(limits_refused_before_queueing) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.max_content = 100});
+    cap_t c = {0};
+    static char big[SB_STORE_MAX_JSON + 2];
+    memset(big, 'a', sizeof big);
+    sb_str_t id129 = sb_str(big, 129), id128 = sb_str(big, 128);
+    sb_str_t nul = sb_str("a\0b", 3);
+    CHECK_EQ(sb_store_user_get(st, id129, on_user, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_user_get(st, S(""), on_user, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_user_get(st, nul, on_user, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_user_upsert(st, S("u"), id129, SB_STR_NULL, 0, on_done, &c), SB_EINVAL);
+    CHECK_EQ(
+        sb_store_user_upsert(st, S("u"), S("n"), sb_str(big, SB_STORE_MAX_URL + 1), 0, on_done, &c),
+        SB_EINVAL);
+
+    sb_store_message_in_t m = {.room = S("r"), .sender_id = S("s"), .content = sb_str(big, 101)};
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL); /* over max_content */
+    m.content = sb_str(big, 100);
+    m.room = sb_str(big, SB_STORE_MAX_ROOM + 1);
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    m.room = S("r");
+    m.type = id129;
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    m.type = S("text");
+    static sb_str_t many[SB_STORE_MAX_LIST + 1];
+    for (size_t i = 0; i < SB_STORE_MAX_LIST + 1; i++)
+        many[i] = S("u");
+    m.recipients = many;
+    m.n_recipients = SB_STORE_MAX_LIST + 1;
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    many[0] = S("");
+    m.n_recipients = 2;
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL); /* empty recipient */
+
+    CHECK_EQ(sb_store_message_history(st, S("r"), 0, 0, on_msgs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_history(st, S("r"), 0, 101, on_msgs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_history(st, S("r"), -1, 10, on_msgs, &c), SB_EINVAL);
+    int64_t ids[] = {1};
+    CHECK_EQ(sb_store_message_mark_read(st, S("u"), S("r"), ids, 0, on_ids, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_mark_read(st, S("u"), S("r"), NULL, 1, on_ids, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_undelivered(st, S("u"), 0, on_msgs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_undelivered(st, S("u"), SB_STORE_MAX_PAGE + 1, on_msgs, &c),
+             SB_EINVAL);
+    CHECK_EQ(sb_store_message_mark_delivered(st, S("u"), ids, SB_STORE_MAX_LIST + 1, on_done, &c),
+             SB_EINVAL);
+
+    sb_store_notification_in_t n = {
+        .user_id = S("u"), .type = S("t"), .data = sb_str(big, SB_STORE_MAX_JSON + 1)};
+    CHECK_EQ(sb_store_notification_create(st, &n, on_notif, &c), SB_EINVAL);
+    n.data = SB_STR_NULL;
+    n.title = sb_str(big, SB_STORE_MAX_TITLE + 1);
+    CHECK_EQ(sb_store_notification_create(st, &n, on_notif, &c), SB_EINVAL);
+    n.title = S("");
+    n.type = S("");
+    CHECK_EQ(sb_store_notification_create(st, &n, on_notif, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_notification_list(st, S("u"), false, 0, on_notifs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_conversation_create(st, id129, NULL, 0, SB_STR_NULL, on_id, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_conversation_create(st, S("x"), NULL, 0, sb_str(big, 257), on_id, &c),
+             SB_EINVAL);
+    CHECK_EQ(sb_store_conversation_direct(st, id129, S("b"), on_id, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_doc_version_add(st, S("d"), S("u"), sb_str(big, 101), 0, on_doc, &c),
+             SB_EINVAL);
+    CHECK_EQ(sb_store_post_register(st, S("p"), S(""), on_done, &c), SB_EINVAL);
+
+    /* The largest legal values are accepted. */
+    sb_store_message_in_t ok = {.room = sb_str(big, SB_STORE_MAX_ROOM),
+                                .sender_id = id128,
+                                .content = sb_str(big, 100),
+                                .type = id128};
+    DO(&c, sb_store_message_append(st, &ok, on_msg, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(strlen(c.s[2] ? c.s[2] : ""), 100);
+    DO(&c, sb_store_conversation_direct(st, id128, sb_str(big + 1, 127), on_id, &c));
+    CHECK(c.rc == SB_OK && c.s[0] && strlen(c.s[0]) <= SB_STORE_MAX_CONV_ID);
+    CHECK_EQ(g_calls, 2); /* only the two accepted requests called back */
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(queue_limit) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.max_queue = 10, .max_queue_bytes = 200000});
+    static cap_t caps[11];
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(append(st, S("r"), S("u"), "x", &caps[i]), SB_OK);
+    CHECK_EQ(append(st, S("r"), S("u"), "x", &caps[10]), SB_ETOOBIG);
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK_EQ(stats.pending, 10);
+    CHECK(wait_all());
+    for (int i = 0; i < 10; i++)
+        CHECK_EQ(caps[i].rc, SB_OK);
+    CHECK_EQ(caps[10].calls, 0);
+    CHECK_EQ(append(st, S("r"), S("u"), "x", &caps[10]), SB_OK); /* room again */
+    CHECK(wait_all());
+
+    /* The byte budget: one 60 KB message fits in 200 KB, four do not. */
+    static char text[60001];
+    memset(text, 'z', sizeof text - 1);
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 4; i++) {
+        int rc = append(st, S("r"), S("u"), text, &caps[i]);
+        ok += rc == SB_OK;
+        refused += rc == SB_ETOOBIG;
+    }
+    CHECK(ok >= 1 && ok <= 3);
+    CHECK_EQ(ok + refused, 4);
+    CHECK(wait_all());
+    for (int i = 0; i < 11; i++)
+        cap_reset(&caps[i]);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- batches, group commit, isolation
+ * ----------------------------------------------------------------- */
+
+TEST(group_commit) {
+    setup();
+    sb_store_t *st = open_store();
+    enum { N = 1000 };
+    static cap_t caps[N];
+    sb_store_stats_t before, after;
+    sb_store_stats(st, &before);
+    uint64_t t0 = sb_clock_ms();
+    for (int i = 0; i < N; i++) /* all in one loop iteration */
+        CHECK_EQ(append(st, S("room:g"), S("u"), "group", &caps[i]), SB_OK);
+    CHECK(wait_all());
+    uint64_t ms = sb_clock_ms() - t0;
+    sb_store_stats(st, &after);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += caps[i].rc == SB_OK && (i == 0 || caps[i].v[0] > caps[i - 1].v[0]);
+    CHECK_EQ(ok, N);
+    uint64_t commits = after.commits - before.commits;
+    CHECK(commits >= 4 && commits <= 50); /* batch_max 256: at least 4, far fewer than 1000 */
+    CHECK_EQ(after.requests - before.requests, N);
+    CHECK(after.max_batch <= 256 && after.max_batch >= 100);
+    CHECK_EQ(after.pending, 0);
+    printf("  group commit: %d appends -> %llu commits in %llu batches (max batch %zu), %llu ms\n",
+           N, (unsigned long long)commits, (unsigned long long)(after.batches - before.batches),
+           after.max_batch, (unsigned long long)ms);
+    for (int i = 0; i < N; i++)
+        cap_reset(&caps[i]);
+    sb_store_close(st);
+    teardown();
+}
+
+TEST(failure_in_batch_keeps_the_others) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_conversation_create(st, S("dup"), NULL, 0, SB_STR_NULL, on_id, &c));
+    enum { N = 300 };
+    static cap_t pre[N], post[N];
+    cap_t bad = {0}, good = {0}, f1 = {0}, f2 = {0}, nf = {0};
+    for (int i = 0; i < N; i++) /* keeps the thread busy so what follows shares a batch */
+        append(st, S("room:x"), S("u"), "pre", &pre[i]);
+    submitted(sb_store_conversation_create(st, S("dup"), NULL, 0, SB_STR_NULL, on_id, &bad));
+    submitted(sb_store_conversation_create(st, S("fresh"), NULL, 0, SB_STR_NULL, on_id, &good));
+    submitted(sb_store_friend_request(st, S("a"), S("b"), on_freq, &f1));
+    submitted(sb_store_friend_request(st, S("b"), S("a"), on_freq, &f2));
+    submitted(sb_store_notification_mark_read(st, S("a"), 12345, on_done, &nf));
+    for (int i = 0; i < N; i++)
+        append(st, S("room:x"), S("u"), "post", &post[i]);
+    CHECK(wait_all());
+    CHECK_EQ(bad.rc, SB_EEXISTS);
+    CHECK_EQ(good.rc, SB_OK);
+    CHECK_EQ(f1.rc, SB_OK);
+    CHECK_EQ(f2.rc, SB_EEXISTS); /* sees f1, written earlier in the same transaction */
+    CHECK_EQ(nf.rc, SB_ENOTFOUND);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += (pre[i].rc == SB_OK) + (post[i].rc == SB_OK);
+    CHECK_EQ(ok, 2 * N);
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK_EQ(stats.failed, 3);
+    CHECK_EQ(stats.commit_failures, 0);
+    sb_store_close(st);
+
+    /* Everything that reported SB_OK is there after a reopen. */
+    st = open_store();
+    DO(&c, sb_store_conversation_members(st, S("fresh"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    int64_t before = 0;
+    size_t total = 0;
+    for (;;) {
+        DO(&c, sb_store_message_history(st, S("room:x"), before, 100, on_msgs, &c));
+        if (c.n == 0)
+            break;
+        total += c.n;
+        before = c.v[c.n - 1];
+    }
+    CHECK_EQ(total, 2 * N);
+    for (int i = 0; i < N; i++) {
+        cap_reset(&pre[i]);
+        cap_reset(&post[i]);
+    }
+    cap_reset(&bad), cap_reset(&good), cap_reset(&f1), cap_reset(&f2), cap_reset(&nf);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- durability
+ * -------------------------------------------------------------------------------------------- */
+
+TEST(reopen_keeps_everything) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0}, m = {0};
+    DO(&c, sb_store_user_upsert(st, S("u1"), S("Ann"), SB_STR_NULL, 5, on_done, &c));
+    DO(&c, sb_store_conversation_direct(st, S("u1"), S("u2"), on_id, &c));
+    DO(&m, sb_store_message_append(st,
+                                   &(sb_store_message_in_t){.room = S("conversation:dm:2:u1:u2"),
+                                                            .sender_id = S("u1"),
+                                                            .content = S("persist me"),
+                                                            .created_at_ms = 9,
+                                                            .recipients = &S("u2"),
+                                                            .n_recipients = 1},
+                                   on_msg, &m));
+    DO(&c, sb_store_friend_request(st, S("u1"), S("u2"), on_freq, &c));
+    DO(&c, sb_store_post_register(st, S("p"), S("u1"), on_done, &c));
+    DO(&c, sb_store_doc_version_add(st, S("d"), S("u1"), S("{}"), 1, on_doc, &c));
+    sb_store_close(st);
+
+    st = open_store();
+    CHECK(st != NULL);
+    DO(&c, sb_store_user_get(st, S("u1"), on_user, &c));
+    STR_EQ(c.s[1], "Ann");
+    DO(&c, sb_store_conversation_is_member(st, S("dm:2:u1:u2"), S("u2"), on_bool, &c));
+    CHECK(c.rc == SB_OK && c.yes);
+    DO(&c, sb_store_message_history(st, S("conversation:dm:2:u1:u2"), 0, 10, on_msgs, &c));
+    CHECK(c.n == 1 && c.v[0] == m.v[0]);
+    STR_EQ(c.s[2], "persist me");
+    DO(&c, sb_store_message_undelivered(st, S("u2"), 10, on_msgs, &c));
+    CHECK_EQ(c.n, 1);
+    DO(&c, sb_store_friend_request(st, S("u2"), S("u1"), on_freq, &c));
+    CHECK_EQ(c.rc, SB_EEXISTS); /* the pending request survived */
+    DO(&c, sb_store_post_get(st, S("p"), on_post, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_doc_latest(st, S("d"), on_doc, &c));
+    CHECK(c.rc == SB_OK && c.v[0] == 1);
+    /* Ids keep increasing after a reopen. */
+    cap_t m2 = {0};
+    DO(&m2, sb_store_message_append(
+                st, &(sb_store_message_in_t){.room = S("r"), .sender_id = S("u1")}, on_msg, &m2));
+    CHECK(m2.v[0] > m.v[0]);
+    cap_reset(&c), cap_reset(&m), cap_reset(&m2);
+    sb_store_close(st);
+    teardown();
+}
+
+static int g_pipe_w;
+
+static void on_child_append(void *ud, int rc, const sb_store_msg_t *m) {
+    (void)ud;
+    int64_t id = rc == SB_OK ? m->id : -1;
+    if (write(g_pipe_w, &id, sizeof id) != (ssize_t)sizeof id)
+        _exit(4);
+    raise(SIGKILL); /* die right after the ack: no close, no checkpoint */
+}
+
+/* The child appends and dies by SIGKILL inside the completion callback; the
+ * acknowledged row must be in the database the parent reopens. */
+TEST(durability_kill_after_ack) {
+    setup();
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        g_pipe_w = fds[1];
+        sb_loop_t loop;
+        if (sb_loop_init(&loop) != SB_OK)
+            _exit(2);
+        char dir[128];
+        snprintf(dir, sizeof dir, "%s/data", g_dir);
+        sb_store_config_t cfg = {.data_dir = dir};
+        sb_store_t *st = sb_store_open(&loop, &cfg, NULL, 0);
+        if (!st)
+            _exit(3);
+        for (int i = 0; i < 50; i++) {
+            sb_store_message_in_t m = {
+                .room = S("room:k"), .sender_id = S("child"), .content = S("acked")};
+            sb_store_message_append(st, &m, on_child_append, NULL);
+        }
+        sb_loop_run(&loop);
+        _exit(5);
+    }
+    close(fds[1]);
+    int64_t id = 0;
+    CHECK_EQ(read(fds[0], &id, sizeof id), (ssize_t)sizeof id);
+    close(fds[0]);
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK(id > 0);
+
+    sb_store_t *st = open_store();
+    CHECK(st != NULL);
+    cap_t c = {0};
+    DO(&c, sb_store_message_history(st, S("room:k"), id + 1, 1, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == 1 && c.v[0] == id);
+    STR_EQ(c.s[1], "child");
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* ---- close and concurrency
+ * ------------------------------------------------------------------------------ */
+
+static sb_store_t *g_closing_store;
+static int g_late_rc;
+
+static void on_close_msg(void *ud, int rc, const sb_store_msg_t *m) {
+    on_msg(ud, rc, m);
+    sb_store_message_in_t in = {.room = S("r"), .sender_id = S("late")};
+    g_late_rc = sb_store_message_append(g_closing_store, &in, on_msg, NULL);
+}
+
+TEST(close_finishes_queued_requests) {
+    setup();
+    sb_store_t *st = open_store();
+    enum { N = 100 };
+    static cap_t caps[N];
+    g_closing_store = st;
+    for (int i = 0; i < N; i++) {
+        sb_store_message_in_t m = {.room = S("room:c"), .sender_id = S("u"), .content = S("q")};
+        CHECK_EQ(submitted(sb_store_message_append(st, &m, on_close_msg, &caps[i])), SB_OK);
+    }
+    sb_store_close(st); /* the loop never ran: close delivers everything */
+    CHECK_EQ(g_outstanding, 0);
+    CHECK_EQ(g_late_rc, SB_ECLOSED);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += caps[i].rc == SB_OK && caps[i].calls == 1;
+    CHECK_EQ(ok, N);
+
+    st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_message_history(st, S("room:c"), 0, 100, on_msgs, &c));
+    CHECK_EQ(c.n, N);
+    for (int i = 0; i < N; i++)
+        cap_reset(&caps[i]);
+    cap_reset(&c);
+
+    /* flush_sync: executes and delivers without running the loop. */
+    cap_t f = {0};
+    CHECK_EQ(submitted(sb_store_user_get(st, S("nobody"), on_user, &f)), SB_OK);
+    sb_store_flush_sync(st);
+    CHECK(f.calls == 1 && f.rc == SB_ENOTFOUND);
+    cap_reset(&f);
+    sb_store_close(st);
+    sb_store_close(NULL);
+    teardown();
+}
+
+static void on_count_ok(void *ud, int rc, const sb_store_msg_t *m) {
+    *(int *)ud += rc == SB_OK && m && m->id > 0;
+    completed();
+}
+
+static int g_ticks, g_ticks_busy;
+static uint64_t g_last_tick, g_max_gap;
+static sb_timer_t g_tick;
+
+static void on_tick(sb_timer_t *t) {
+    uint64_t now = sb_clock_ms();
+    if (g_last_tick && now - g_last_tick > g_max_gap)
+        g_max_gap = now - g_last_tick;
+    g_last_tick = now;
+    g_ticks++;
+    g_ticks_busy += g_outstanding > 0;
+    sb_timer_start(t, 2);
+}
+
+/* A large write load commits on the store thread while the loop keeps
+ * running its timers. */
+TEST(loop_keeps_running_during_commits) {
+    setup();
+    sb_store_t *st = open_store();
+    enum { N = 20000 };
+    static char text[1025];
+    memset(text, 'c', sizeof text - 1);
+    int ok = 0;
+    sb_timer_init(&g_loop, &g_tick, on_tick);
+    g_loop.now_ms = sb_clock_ms();
+    sb_timer_start(&g_tick, 2);
+    uint64_t t0 = sb_clock_ms();
+    for (int i = 0; i < N; i++) {
+        sb_store_message_in_t m = {
+            .room = S("room:big"), .sender_id = S("u"), .content = sb_cstr(text)};
+        submitted(sb_store_message_append(st, &m, on_count_ok, &ok));
+    }
+    uint64_t submit_ms = sb_clock_ms() - t0;
+    g_last_tick = sb_clock_ms();
+    CHECK(wait_all());
+    uint64_t total_ms = sb_clock_ms() - t0;
+    sb_timer_stop(&g_tick);
+    CHECK_EQ(ok, N);
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK(g_ticks_busy >= 3);
+    CHECK(g_max_gap < 250);
+    printf("  %d x 1 KiB appends: submit %llu ms, all committed after %llu ms, %llu commits; "
+           "timer ticks while busy %d, max gap %llu ms\n",
+           N, (unsigned long long)submit_ms, (unsigned long long)total_ms,
+           (unsigned long long)stats.commits, g_ticks_busy, (unsigned long long)g_max_gap);
+    sb_store_close(st);
+    teardown();
+}
+
+int main(void) {
+    RUN(open_errors);
+    RUN(open_creates_nested_dir_and_schema);
+    RUN(migration_refuses_newer_schema);
+    RUN(users);
+    RUN(conversations);
+    RUN(conversation_direct);
+    RUN(message_append_and_history_paging);
+    RUN(message_mark_read);
+    RUN(message_offline_delivery);
+    RUN(notifications);
+    RUN(friends);
+    RUN(posts);
+    RUN(documents);
+    RUN(limits_refused_before_queueing);
+    RUN(queue_limit);
+    RUN(group_commit);
+    RUN(failure_in_batch_keeps_the_others);
+    RUN(reopen_keeps_everything);
+    RUN(durability_kill_after_ack);
+    RUN(close_finishes_queued_requests);
+    RUN(loop_keeps_running_during_commits);
+    TEST_MAIN_END();
+}
