@@ -18,6 +18,7 @@
 
 typedef struct {
     sb_config_t cfg;
+    sb_store_t *store;
     sb_server_t *srv;
     sb_features_t *features;
     sb_api_t *api;
@@ -85,6 +86,27 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     }
 }
 
+static void on_tick(void *ud) {
+    sb_app_t *app = ud;
+    sb_features_tick(app->features);
+}
+
+static int open_store(sb_app_t *app, char *err, size_t cap) {
+    static const char *const modes[] = {"full", "normal", "off"};
+    sb_store_config_t sc = {.data_dir = app->cfg.data_dir,
+                            .max_content = (size_t)app->cfg.max_message_bytes};
+    size_t m = 0;
+    while (m < 3 && strcmp(app->cfg.store_sync, modes[m]) != 0)
+        m++;
+    if (m == 3) {
+        snprintf(err, cap, "invalid --store-sync '%s' (full|normal|off)", app->cfg.store_sync);
+        return SB_EINVAL;
+    }
+    sc.synchronous = (sb_store_sync_t)m;
+    app->store = sb_store_open(sb_server_loop(app->srv), &sc, err, cap);
+    return app->store ? SB_OK : SB_EINVAL;
+}
+
 static void on_shutdown(void *ud) {
     sb_app_t *app = ud;
     sb_features_drain(app->features);
@@ -92,7 +114,10 @@ static void on_shutdown(void *ud) {
 
 static int wire(sb_app_t *app, char *err, size_t cap) {
     sb_sio_nsp_t *root = sb_sio_of(sb_server_sio(app->srv), "/");
-    sb_features_config_t fc = {.jwt_secret = app->cfg.jwt_secret,
+    if (open_store(app, err, cap) != SB_OK)
+        return SB_EINVAL;
+    sb_features_config_t fc = {.store = app->store,
+                               .jwt_secret = app->cfg.jwt_secret,
                                .allow_query_token = app->cfg.allow_query_token,
                                .allow_tokens_without_exp = app->cfg.allow_tokens_without_exp,
                                .jwt_leeway_s = app->cfg.jwt_leeway,
@@ -111,6 +136,7 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
         return SB_ENOMEM;
     }
     sb_server_on_shutdown(app->srv, on_shutdown, app);
+    sb_server_on_tick(app->srv, on_tick, app);
     if (!app->cfg.api_key[0])
         sb_log_warn("no --api-key: /metrics and /api answer 401");
     return SB_OK;
@@ -142,6 +168,8 @@ int sb_app_main(int argc, char **argv) {
         fprintf(stderr, "switchboard: %s\n", err);
     if (rc != SB_OK && rc != 1)
         exit_code = rc == SB_EINVAL ? 2 : 1;
+    /* The store first: its last completions still reach features and sockets. */
+    sb_store_close(app.store);
     sb_api_destroy(app.api);
     sb_features_destroy(app.features);
     sb_server_destroy(app.srv);

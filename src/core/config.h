@@ -16,6 +16,7 @@
     X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens (required unless --dev)") \
     X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \
     X("data-dir", data_dir, STR, "./data", "directory for the database and state")                 \
+    X("store-sync", store_sync, STR, "full", "SQLite durability: full (fsync each commit), normal, off (tests only)") \
     X("cors-origins", cors_origins, STR, "", "comma list of allowed origins, * for any; empty: any, without credentials") \
     X("path", path, STR, "/socket.io/", "Engine.IO endpoint path")                                 \
     X("namespaces", namespaces, STR, "", "comma list of extra Socket.IO namespaces besides /")     \

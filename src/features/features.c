@@ -74,6 +74,106 @@ void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...) {
     sb_feat_emit(ev->socket, "error", err);
 }
 
+long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except) {
+    char room[SB_USER_ID_MAX + 8];
+    snprintf(room, sizeof room, "user:%s", user_id);
+    return sb_feat_emit_room(f, room, event, payload, except);
+}
+
+long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except) {
+    sb_str_t r = sb_cstr(room);
+    sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = except};
+    return sb_feat_broadcast(f, &t, event, payload);
+}
+
+const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
+    json_t *v = json_object_get(obj, name);
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+        return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL; /* no NUL inside */
+}
+
+/* ---- asynchronous calls ------------------------------------------------------------ */
+
+sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {
+    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    if (!call) {
+        sb_feat_fail((sb_sio_event_t *)ev, "server_busy", "out of memory");
+        return NULL;
+    }
+    call->f = c->f;
+    call->sock = ev->socket;
+    call->has_ack = ev->has_ack;
+    call->ack_id = ev->ack_id;
+    snprintf(call->event, sizeof call->event, "%.*s", (int)ev->name.n, ev->name.p);
+    memcpy(call->user_id, c->user->id, sizeof call->user_id);
+    sb_sio_socket_ref(call->sock);
+    return call;
+}
+
+bool sb_feat_call_live(const sb_feat_call_t *call) { return sb_sio_socket_connected(call->sock); }
+
+void sb_feat_call_reply(sb_feat_call_t *call, json_t *result) {
+    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id};
+    if (sb_feat_call_live(call))
+        sb_feat_reply(&ev, result);
+    else
+        json_decref(result);
+}
+
+void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id,
+                         .name = sb_cstr(call->event)};
+    if (sb_feat_call_live(call))
+        sb_feat_fail(&ev, code, "%s", msg);
+}
+
+/* Store results as the error codes clients see. */
+static const char *store_code(int rc, const char **msg) {
+    switch (rc) {
+    case SB_ENOTFOUND:
+        *msg = "not found";
+        return "not_found";
+    case SB_EEXISTS:
+        *msg = "already exists";
+        return "already_exists";
+    case SB_EINVAL:
+        *msg = "invalid value";
+        return "invalid_payload";
+    case SB_ETOOBIG:
+    case SB_ENOMEM:
+    case SB_ECLOSED:
+        *msg = "server busy, try again";
+        return "server_busy";
+    default:
+        *msg = "storage failed";
+        return "storage_error";
+    }
+}
+
+void sb_feat_call_fail_store(sb_feat_call_t *call, int rc) {
+    const char *msg, *code = store_code(rc, &msg);
+    sb_feat_call_fail(call, code, "%s", msg);
+}
+
+void sb_feat_fail_store(sb_sio_event_t *ev, int rc) {
+    const char *msg, *code = store_code(rc, &msg);
+    sb_feat_fail(ev, code, "%s", msg);
+}
+
+void sb_feat_call_end(sb_feat_call_t *call) {
+    sb_sio_socket_unref(call->sock);
+    free(call);
+}
+
 json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i) {
     if (i >= ev->nargs)
         return NULL;
@@ -120,7 +220,9 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     sb_map_init(&f->users);
     sb_sio_on_any(nsp, on_unknown_event, f);
     sb_sio_on_rate_limited(nsp, on_rate_limited, f);
-    if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK) {
+    if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK ||
+        sb_feat_messages_init(f) != SB_OK || sb_feat_social_init(f) != SB_OK ||
+        sb_feat_live_init(f) != SB_OK) {
         sb_features_destroy(f);
         return NULL;
     }
@@ -130,6 +232,8 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
 void sb_features_destroy(sb_features_t *f) {
     if (!f)
         return;
+    sb_feat_messages_dispose(f);
+    sb_feat_live_dispose(f);
     sb_map_dispose(&f->users);
     free(f);
 }
@@ -141,6 +245,8 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
 }
 
 void sb_features_drain(sb_features_t *f) { f->draining = true; }
+
+void sb_features_tick(sb_features_t *f) { sb_feat_live_tick(f); }
 
 size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
 

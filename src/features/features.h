@@ -8,10 +8,12 @@
 
 #include "core/loop.h"
 #include "socketio/socketio.h"
+#include "store/store.h"
 
 typedef struct sb_features sb_features_t;
 
 typedef struct {
+    sb_store_t *store; /* durable state; must outlive the features */
     const char *jwt_secret;
     bool allow_query_token;
     bool allow_tokens_without_exp;
@@ -31,6 +33,9 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* The server is shutting down: every user goes offline at once, so the
  * user:offline broadcasts (N disconnects x N recipients) are skipped. */
 void sb_features_drain(sb_features_t *f);
+
+/* Once a second on the loop: built-in dashboard metrics. */
+void sb_features_tick(sb_features_t *f);
 
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);

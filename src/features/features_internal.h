@@ -34,6 +34,19 @@ struct sb_features {
     bool draining;
 };
 
+/* An event being served across an asynchronous store call: holds a
+ * reference on the socket, and what is needed to answer it (its ack, its
+ * name for error events, the user). `extra` bytes follow for the feature. */
+typedef struct {
+    sb_features_t *f;
+    sb_sio_socket_t *sock;
+    bool has_ack;
+    uint64_t ack_id;
+    char event[64];
+    char user_id[SB_USER_ID_MAX + 1];
+    char extra[];
+} sb_feat_call_t;
+
 /* One row of an event table (STYLE H12). */
 typedef struct {
     const char *name;
@@ -52,6 +65,29 @@ json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i);
 int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload);
 long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event, json_t *payload);
 void sb_feat_iso_time(int64_t ms, char out[32]);
+/* Emits to every device of a user, minus `except` (may be NULL). */
+long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except);
+/* Emits to a room (minus `except`, may be NULL). */
+long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except);
+
+/* ---- asynchronous calls ---------------------------------------------------- */
+/* Starts serving `ev` asynchronously; NULL (and the event failed) when out
+ * of memory. Pair with sb_feat_call_end() in the completion. */
+sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra);
+/* False once the socket has gone: skip replies, but still end the call. */
+bool sb_feat_call_live(const sb_feat_call_t *call);
+void sb_feat_call_reply(sb_feat_call_t *call, json_t *result);
+void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Fails the call with the error code matching a store result. */
+void sb_feat_call_fail_store(sb_feat_call_t *call, int rc);
+void sb_feat_call_end(sb_feat_call_t *call);
+/* Fails an event whose store request could not even be queued. */
+void sb_feat_fail_store(sb_sio_event_t *ev, int rc);
+/* The payload field `name` as a string of 1..max bytes, or NULL. */
+const char *sb_feat_str_field(json_t *obj, const char *name, size_t max);
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
 
 /* session.c: JWT middleware and per-socket state */
@@ -61,8 +97,20 @@ int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* presence.c */
 void sb_feat_presence_connect(sb_client_t *c);
 void sb_feat_presence_disconnect(sb_client_t *c);
-/* chat.c */
+/* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
+/* messages.c: direct messages, history, receipts, typing, offline delivery */
+int sb_feat_messages_init(sb_features_t *f);
+void sb_feat_messages_deliver_offline(sb_client_t *c);
+void sb_feat_messages_dispose(sb_features_t *f);
+/* social.c: notifications, friends, posts */
+int sb_feat_social_init(sb_features_t *f);
+void sb_feat_social_deliver_offline(sb_client_t *c);
+/* live.c: collaborative documents, dashboards, WebRTC signaling, file share */
+int sb_feat_live_init(sb_features_t *f);
+void sb_feat_live_disconnect(sb_client_t *c);
+void sb_feat_live_tick(sb_features_t *f);
+void sb_feat_live_dispose(sb_features_t *f);
 /* Validates a room name argument: fails the event and returns false. */
 bool sb_feat_room_arg(sb_sio_event_t *ev, json_t *v, const char **room);
 

@@ -28,18 +28,29 @@ void sb_feat_presence_connect(sb_client_t *c) {
     sb_feat_emit(c->sock, "connection:established",
                  json_pack("{s:s,s:o,s:I}", "userId", c->user->id, "onlineUsers", online,
                            "onlineCount", (json_int_t)c->f->users.count));
+    sb_store_user_upsert(c->f->cfg.store, sb_cstr(c->user->id), sb_cstr(c->user->name),
+                         c->user->avatar[0] ? sb_cstr(c->user->avatar) : SB_STR_NULL, sb_wall_ms(),
+                         NULL, NULL);
     if (c->user->devices != 1)
         return;
+    sb_feat_messages_deliver_offline(c);
+    sb_feat_social_deliver_offline(c);
     sb_str_t except = sb_cstr(room);
     sb_sio_target_t t = {.all = true, .except = &except, .nexcept = 1};
     sb_feat_broadcast(c->f, &t, "user:online", json_pack("{s:s}", "userId", c->user->id));
 }
 
 void sb_feat_presence_disconnect(sb_client_t *c) {
-    if (c->user->devices != 0 || c->f->draining)
+    if (c->user->devices != 0)
         return;
     char last_seen[32];
-    sb_feat_iso_time(sb_wall_ms(), last_seen);
+    int64_t now = sb_wall_ms();
+    sb_feat_iso_time(now, last_seen);
+    sb_store_user_upsert(c->f->cfg.store, sb_cstr(c->user->id), sb_cstr(c->user->name),
+                         c->user->avatar[0] ? sb_cstr(c->user->avatar) : SB_STR_NULL, now, NULL,
+                         NULL);
+    if (c->f->draining)
+        return;
     sb_sio_target_t t = {.all = true, .except_socket = c->sock};
     sb_feat_broadcast(c->f, &t, "user:offline",
                       json_pack("{s:s,s:s}", "userId", c->user->id, "lastSeen", last_seen));

@@ -100,7 +100,7 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     if (!u)
         return NULL;
     memcpy(u->id, cl->sub, strlen(cl->sub) + 1);
-    u->name = strdup(cl->name);
+    u->name = strdup(cl->name[0] ? cl->name : cl->sub); /* the id stands in for a missing name */
     u->avatar = strdup(cl->avatar);
     if (!u->name || !u->avatar || sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
         free(u->name);
@@ -152,6 +152,7 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
         return;
     sb_timer_stop(&c->expiry);
     c->user->devices--;
+    sb_feat_live_disconnect(c);
     sb_feat_presence_disconnect(c);
     user_release(c->f, c->user);
     sb_sio_socket_set_data(s, NULL);

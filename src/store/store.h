@@ -136,6 +136,8 @@ typedef struct {
     int64_t id; /* global, assigned by the store, strictly increasing */
     const char *room, *sender_id, *content, *type;
     int64_t created_at_ms;
+    const char *sender_name; /* from the users table in history and undelivered pages; NULL when
+                                unknown and in append results */
 } sb_store_msg_t;
 
 typedef struct {

@@ -270,6 +270,7 @@ static bool read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m) {
     m->content = sb_store__col(r, s, 3, &oom);
     m->type = sb_store__col(r, s, 4, &oom);
     m->created_at_ms = sqlite3_column_int64(s, 5);
+    m->sender_name = sqlite3_column_type(s, 6) == SQLITE_TEXT ? sb_store__col(r, s, 6, &oom) : NULL;
     return !oom;
 }
 
@@ -308,7 +309,7 @@ static int exec_msg_append(sb_store_t *st, sb_store__req_t *r) {
         sb_store__bind_cstr(s, 2, r->list[i]);
         rc = sb_store__exec(st, s);
     }
-    r->res.msg = (sb_store_msg_t){id, r->s[0], r->s[1], r->s[2], r->s[3], r->i[0]};
+    r->res.msg = (sb_store_msg_t){id, r->s[0], r->s[1], r->s[2], r->s[3], r->i[0], NULL};
     return rc;
 }
 

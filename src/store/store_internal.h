@@ -137,14 +137,16 @@ struct sb_store__req {
                   "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING") \
-    X(MSG_HISTORY, "SELECT id, room, sender_id, content, type, created_at_ms FROM messages "       \
-                   "WHERE room = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3")                        \
+    X(MSG_HISTORY, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name " \
+                   "FROM messages m LEFT JOIN users u ON u.id = m.sender_id "                      \
+                   "WHERE m.room = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3")                  \
     X(MSG_READ, "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                      \
                 "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 " \
                 "ON CONFLICT DO NOTHING")                                                          \
-    X(MSG_UNDELIVERED, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "     \
-                       "FROM message_deliveries d INDEXED BY message_deliveries_pending "          \
+    X(MSG_UNDELIVERED, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "    \
+                       "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "   \
                        "JOIN messages m ON m.id = d.message_id "                                   \
+                       "LEFT JOIN users u ON u.id = m.sender_id "                                  \
                        "WHERE d.user_id = ?1 AND d.delivered = 0 ORDER BY d.message_id LIMIT ?2")  \
     X(MSG_DELIVERED,                                                                               \
       "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2")        \
