@@ -8,6 +8,7 @@
 #include "features/features.h"
 #include "http/http.h"
 #include "hub/hub.h"
+#include "store/store.h"
 
 /* A snapshot of counters, filled by the composition root's collector. */
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     void *collect_ud;
     sb_hub_t *hub;             /* rooms of the default namespace */
     const sb_features_t *features;
+    sb_store_t *store;
 } sb_api_config_t;
 
 typedef struct sb_api sb_api_t;

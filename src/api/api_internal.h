@@ -16,7 +16,31 @@ bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req);
 bool sb_api__method_is(sb_http_req_t *req, const char *method);
 /* Answers `body` (stolen) as JSON. */
 void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body);
+/* Parses the body as a JSON object; answers 400 malformed_json and
+ * returns NULL when it is not one. */
+json_t *sb_api__body_object(sb_http_req_t *req);
+
+/* An HTTP request answered from a store completion: if the client goes
+ * away meanwhile, `req` becomes NULL and the completion only cleans up. */
+typedef struct {
+    sb_api_t *api;
+    sb_http_req_t *req;
+    char extra[];
+} sb_api_call_t;
+/* NULL (500 answered) when out of memory. */
+sb_api_call_t *sb_api__call_begin(sb_api_t *api, sb_http_req_t *req, size_t extra);
+/* Answers with the status matching a store error (404, 409, 422, 503, 500). */
+void sb_api__call_fail_store(sb_api_call_t *call, int rc);
+void sb_api__call_respond(sb_api_call_t *call, int status, json_t *body);
+void sb_api__call_end(sb_api_call_t *call);
+
+/* conversations_api.c: POST /api/conversations, GET /api/conversations/:id/messages */
+int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http);
 /* backend.c: /api/emit, /api/broadcast, /api/users/:id/presence */
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http);
+/* social_api.c: /api/notifications, /api/posts */
+int sb_api__register_social(sb_api_t *api, sb_http_server_t *http);
+/* live_api.c: POST /api/metrics/:name */
+int sb_api__register_live(sb_api_t *api, sb_http_server_t *http);
 
 #endif

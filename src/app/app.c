@@ -129,7 +129,8 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
         if (sb_features_guard(app->features, nsp) != SB_OK)
             return SB_ENOMEM;
     sb_api_config_t ac = {.api_key = app->cfg.api_key, .collect = collect, .collect_ud = app,
-                          .hub = sb_sio_nsp_hub(root), .features = app->features};
+                          .hub = sb_sio_nsp_hub(root), .features = app->features,
+                          .store = app->store};
     app->api = app->features ? sb_api_create(sb_server_http(app->srv), &ac) : NULL;
     if (!app->api) {
         snprintf(err, cap, "out of memory");

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/loop.h"
 #include "socketio/socketio.h"
 #include "store/store.h"
@@ -34,8 +36,27 @@ int sb_features_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
  * user:offline broadcasts (N disconnects x N recipients) are skipped. */
 void sb_features_drain(sb_features_t *f);
 
+/* A stored message as clients see it: {id, conversationId|roomId,
+ * senderId, content, messageType, createdAt, sender}. */
+json_t *sb_features_message_json(const sb_store_msg_t *m);
+
 /* Once a second on the loop: built-in dashboard metrics. */
 void sb_features_tick(sb_features_t *f);
+
+/* ---- dashboard metrics (POST /api/metrics/:name) ---- */
+#define SB_FEAT_METRIC_NAME_MAX 64
+#define SB_FEAT_METRICS_MAX 10000 /* distinct custom metrics kept in memory */
+/* True for 1-64 characters of [A-Za-z0-9_.:-]. */
+bool sb_features_metric_name_valid(sb_str_t name);
+/* True for the metrics the server computes itself: connections,
+ * online_users, messages_per_second, uptime_seconds. */
+bool sb_features_metric_builtin(sb_str_t name);
+/* Records `value` as the latest value of custom metric `name` and pushes
+ * dashboard:update {metric, value, timestamp} to the sockets subscribed to
+ * it. Returns the number of sockets reached (>= 0); SB_EINVAL for an invalid
+ * or built-in name or a non-finite value; SB_ETOOBIG when `name` is new and
+ * SB_FEAT_METRICS_MAX metrics exist already; SB_ENOMEM. */
+long sb_features_metric_push(sb_features_t *f, sb_str_t name, double value);
 
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);
@@ -59,5 +80,16 @@ typedef struct {
  * target in the default namespace. Returns the number of sockets reached,
  * or a negative code. */
 long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data);
+
+/* Called once the notification is stored: rc SB_OK with the notification
+ * as clients see it (JSON text, valid only during the call), or an error
+ * (SB_EINVAL: `data` is not JSON) with an empty slice. */
+typedef void (*sb_features_notify_cb)(void *ud, int rc, sb_str_t notification);
+/* Stores a notification (createdAt: now) and sends it as notification:new
+ * to the user's devices, or on the user's next connect when offline.
+ * Returns SB_OK (cb, which may be NULL, is called later) or a store submit
+ * error (SB_EINVAL, SB_ETOOBIG, ...; cb is never called). */
+int sb_features_notify(sb_features_t *f, const sb_store_notification_in_t *in,
+                       sb_features_notify_cb cb, void *ud);
 
 #endif

@@ -3,6 +3,7 @@
 #define SB_FEATURES_INTERNAL_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "core/map.h"
 #include "features/features.h"
@@ -14,6 +15,9 @@ typedef struct {
     char id[SB_USER_ID_MAX + 1];
     char *name, *avatar;
     uint32_t devices;
+    char status[65];          /* status:update text; "" until set */
+    int64_t notif_live_from;  /* first notification id delivered live since the user came
+                                 online (0: none): offline delivery sends only older ones */
 } sb_user_t;
 
 /* Per-socket state, the socket's data pointer. */
@@ -30,7 +34,9 @@ struct sb_features {
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;
     sb_map_t users; /* id -> sb_user_t, online users only */
-    uint64_t next_message_id;
+    uint64_t messages_total; /* chat and direct messages stored */
+    sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
+    struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     bool draining;
 };
 
@@ -44,7 +50,7 @@ typedef struct {
     uint64_t ack_id;
     char event[64];
     char user_id[SB_USER_ID_MAX + 1];
-    char extra[];
+    _Alignas(max_align_t) char extra[]; /* features keep pointers in it */
 } sb_feat_call_t;
 
 /* One row of an event table (STYLE H12). */
@@ -103,9 +109,19 @@ int sb_feat_chat_init(sb_features_t *f);
 int sb_feat_messages_init(sb_features_t *f);
 void sb_feat_messages_deliver_offline(sb_client_t *c);
 void sb_feat_messages_dispose(sb_features_t *f);
+/* A stored message as clients see it (conversationId or roomId). */
+json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 /* social.c: notifications, friends, posts */
 int sb_feat_social_init(sb_features_t *f);
 void sb_feat_social_deliver_offline(sb_client_t *c);
+/* Stores a notification for `user_id` and delivers it as notification:new
+ * to every device when the user is online, else on their next connect.
+ * Fire and forget (failures are logged); `data` is stolen, may be NULL. */
+void sb_feat_notify(sb_features_t *f, const char *user_id, const char *type, const char *title,
+                    const char *message, json_t *data);
+/* social_friends.c, social_posts.c: their event tables */
+int sb_feat_friends_init(sb_features_t *f);
+int sb_feat_posts_init(sb_features_t *f);
 /* live.c: collaborative documents, dashboards, WebRTC signaling, file share */
 int sb_feat_live_init(sb_features_t *f);
 void sb_feat_live_disconnect(sb_client_t *c);

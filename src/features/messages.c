@@ -1,6 +1,571 @@
-/* Direct messages, history, read receipts, typing, offline delivery (being written). */
+/* Direct and group conversations: message:send, history, read receipts,
+ * typing with expiry, and offline delivery. A conversation's room is
+ * "conversation:<id>"; only members may use it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
 #include "features/features_internal.h"
 
-int sb_feat_messages_init(sb_features_t *f) { return 0; }
-void sb_feat_messages_deliver_offline(sb_client_t *c) {}
-void sb_feat_messages_dispose(sb_features_t *f) {}
+#define SB_TYPE_MAX 32
+#define SB_OFFLINE_BATCH 500
+#define SB_TYPING_EXPIRY_MS 3000
+
+/* ---- message payloads ------------------------------------------------------ */
+
+static const char *conversation_of(const char *room) {
+    return strncmp(room, "conversation:", 13) == 0 ? room + 13 : NULL;
+}
+
+/* The message as clients see it, from a stored row. */
+json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name) {
+    char at[32];
+    sb_feat_iso_time(m->created_at_ms, at);
+    const char *conv = conversation_of(m->room);
+    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "id", (json_int_t)m->id, "senderId",
+                          m->sender_id, "content", m->content, "messageType", m->type, "createdAt",
+                          at, "sender", "id", m->sender_id, "name",
+                          sender_name ? sender_name : m->sender_id);
+    json_object_set_new(j, conv ? "conversationId" : "roomId", json_string(conv ? conv : m->room));
+    return j;
+}
+
+json_t *sb_features_message_json(const sb_store_msg_t *m) {
+    return sb_feat_message_json(m, m->sender_name);
+}
+
+/* ---- message:send ----------------------------------------------------------------- */
+
+typedef struct {
+    char conv[SB_STORE_MAX_CONV_ID + 1];
+    char receiver[SB_USER_ID_MAX + 1];
+    char type[SB_TYPE_MAX + 1];
+    char *content;
+    char **members; /* copied from the store */
+    size_t nmembers;
+} send_t;
+
+static send_t *send_of(sb_feat_call_t *call) { return (send_t *)(void *)call->extra; }
+
+static void send_end(sb_feat_call_t *call) {
+    send_t *s = send_of(call);
+    for (size_t i = 0; i < s->nmembers; i++)
+        free(s->members[i]);
+    free(s->members);
+    free(s->content);
+    sb_feat_call_end(call);
+}
+
+static bool keep_members(send_t *s, const char *const *v, size_t n) {
+    s->members = calloc(n ? n : 1, sizeof *s->members);
+    if (!s->members)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s->members[s->nmembers++] = strdup(v[i])))
+            return false;
+    return true;
+}
+
+static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m);
+
+/* Offline members get the message on their next connect, and a notice. */
+static void send_append(sb_feat_call_t *call) {
+    send_t *s = send_of(call);
+    char room[SB_STORE_MAX_ROOM + 1];
+    sb_str_t offline[64];
+    size_t noff = 0;
+    for (size_t i = 0; i < s->nmembers && noff < 64; i++)
+        if (strcmp(s->members[i], call->user_id) != 0 &&
+            sb_features_user_devices(call->f, s->members[i]) == 0)
+            offline[noff++] = sb_cstr(s->members[i]);
+    snprintf(room, sizeof room, "conversation:%s", s->conv);
+    sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(call->user_id),
+                                .content = sb_cstr(s->content), .type = sb_cstr(s->type),
+                                .created_at_ms = sb_wall_ms(), .recipients = offline,
+                                .n_recipients = noff};
+    int rc = sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+    }
+}
+
+static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
+    call->f->messages_total++;
+    send_t *s = send_of(call);
+    sb_user_t *me = sb_map_get(&call->f->users, sb_cstr(call->user_id));
+    json_t *msg = sb_feat_message_json(m, me ? me->name : NULL);
+    if (s->receiver[0])
+        json_object_set_new(msg, "receiverId", json_string(s->receiver));
+    char room[SB_STORE_MAX_ROOM + 1];
+    snprintf(room, sizeof room, "conversation:%s", s->conv);
+    for (size_t i = 0; i < s->nmembers; i++)
+        if (strcmp(s->members[i], call->user_id) != 0)
+            sb_feat_emit_user(call->f, s->members[i], "message:received", json_incref(msg), NULL);
+    sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
+    sb_feat_emit_room(call->f, room, "message:new", json_incref(msg), NULL);
+    if (sb_feat_call_live(call))
+        sb_feat_emit(call->sock, "message:sent", json_incref(msg));
+    sb_feat_call_reply(call, msg);
+}
+
+static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
+    sb_feat_call_t *call = ud;
+    if (rc != SB_OK)
+        sb_feat_call_fail_store(call, rc);
+    else
+        send_deliver(call, m);
+    send_end(call);
+}
+
+static void send_on_created(void *ud, int rc, const char *id) {
+    sb_feat_call_t *call = ud;
+    send_t *s = send_of(call);
+    const char *pair[2] = {call->user_id, s->receiver};
+    if (rc != SB_OK || !keep_members(s, pair, 2)) {
+        sb_feat_call_fail_store(call, rc != SB_OK ? rc : SB_ENOMEM);
+        send_end(call);
+        return;
+    }
+    snprintf(s->conv, sizeof s->conv, "%s", id);
+    send_append(call);
+}
+
+static bool has_member(const sb_store_strs_t *l, const char *user) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], user) == 0)
+            return true;
+    return false;
+}
+
+/* A conversation that does not exist yet is created with sender and receiver. */
+static void send_on_members(void *ud, int rc, const sb_store_strs_t *l) {
+    sb_feat_call_t *call = ud;
+    send_t *s = send_of(call);
+    if (rc == SB_ENOTFOUND && s->receiver[0]) {
+        sb_str_t both[2] = {sb_cstr(call->user_id), sb_cstr(s->receiver)};
+        rc = sb_store_conversation_create(call->f->cfg.store, sb_cstr(s->conv), both, 2, SB_STR_NULL,
+                                          send_on_created, call);
+        if (rc == SB_OK)
+            return;
+    }
+    if (rc == SB_OK && !has_member(l, call->user_id))
+        sb_feat_call_fail(call, "forbidden", "not a member of conversation '%s'", s->conv);
+    else if (rc == SB_OK && s->receiver[0] && !has_member(l, s->receiver))
+        sb_feat_call_fail(call, "invalid_payload", "receiverId is not a member of the conversation");
+    else if (rc == SB_OK && keep_members(s, l->v, l->n)) {
+        send_append(call);
+        return;
+    } else
+        sb_feat_call_fail_store(call, rc == SB_OK ? SB_ENOMEM : rc);
+    send_end(call);
+}
+
+/* Validates {conversationId?, receiverId?, content, messageType?}. */
+static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s) {
+    const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
+    const char *to = sb_feat_str_field(a, "receiverId", SB_USER_ID_MAX);
+    const char *type = json_object_get(a, "messageType") ? sb_feat_str_field(a, "messageType", SB_TYPE_MAX) : "text";
+    json_t *content = json_object_get(a, "content");
+    if (!json_is_object(a) || (!conv && !to) || !type || (json_object_get(a, "conversationId") && !conv) ||
+        (json_object_get(a, "receiverId") && !to) || !json_is_string(content) || json_string_length(content) == 0) {
+        sb_feat_fail(ev, "invalid_payload", "expected {conversationId and/or receiverId, content, messageType?}");
+        return false;
+    }
+    if (json_string_length(content) > c->f->cfg.max_message_bytes) {
+        sb_feat_fail(ev, "payload_too_large", "content exceeds %zu bytes", c->f->cfg.max_message_bytes);
+        return false;
+    }
+    if (to && strcmp(to, c->user->id) == 0) {
+        sb_feat_fail(ev, "invalid_payload", "receiverId is yourself");
+        return false;
+    }
+    snprintf(s->conv, sizeof s->conv, "%s", conv ? conv : "");
+    snprintf(s->receiver, sizeof s->receiver, "%s", to ? to : "");
+    snprintf(s->type, sizeof s->type, "%s", type);
+    s->content = strndup(json_string_value(content), json_string_length(content));
+    return s->content != NULL;
+}
+
+static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
+    json_t *a = sb_feat_arg(ev, 0);
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(send_t));
+    if (!call || !send_parse(c, ev, a, send_of(call))) {
+        json_decref(a);
+        if (call)
+            send_end(call);
+        return;
+    }
+    json_decref(a);
+    send_t *s = send_of(call);
+    sb_store_t *st = c->f->cfg.store;
+    int rc = s->conv[0] ? sb_store_conversation_members(st, sb_cstr(s->conv), send_on_members, call)
+                        : sb_store_conversation_direct(st, sb_cstr(c->user->id), sb_cstr(s->receiver),
+                                                       send_on_created, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+    }
+}
+
+/* ---- membership-checked requests: history, mark-read ------------------------------------ */
+
+typedef struct {
+    char conv[SB_STORE_MAX_CONV_ID + 1];
+    int64_t before;
+    int limit;
+    int64_t ids[100];
+    size_t nids;
+    char **members; /* mark-read: who gets messages-read */
+    size_t nmembers;
+} conv_req_t;
+
+static conv_req_t *req_of(sb_feat_call_t *call) { return (conv_req_t *)(void *)call->extra; }
+
+static void conv_end(sb_feat_call_t *call) {
+    conv_req_t *r = req_of(call);
+    for (size_t i = 0; i < r->nmembers; i++)
+        free(r->members[i]);
+    free(r->members);
+    sb_feat_call_end(call);
+}
+
+static void room_of(const conv_req_t *r, char out[SB_STORE_MAX_ROOM + 1]) {
+    snprintf(out, SB_STORE_MAX_ROOM + 1, "conversation:%s", r->conv);
+}
+
+/* Starts a call on {conversationId, ...}; NULL when invalid (answered). */
+static sb_feat_call_t *conv_call(sb_client_t *c, sb_sio_event_t *ev, json_t *a) {
+    const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
+    if (!conv) {
+        sb_feat_fail(ev, "invalid_payload", "conversationId must be a string of 1-%d bytes",
+                     SB_STORE_MAX_CONV_ID);
+        return NULL;
+    }
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(conv_req_t));
+    if (call)
+        snprintf(req_of(call)->conv, sizeof req_of(call)->conv, "%s", conv);
+    return call;
+}
+
+static void history_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
+    sb_feat_call_t *call = ud;
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < page->n; i++)
+            json_array_append_new(list, sb_feat_message_json(&page->v[i], page->v[i].sender_name));
+        sb_feat_call_reply(call, json_pack("{s:s,s:o,s:b}", "conversationId", req_of(call)->conv,
+                                           "messages", list, "hasMore",
+                                           (int)page->n == req_of(call)->limit));
+    }
+    sb_feat_call_end(call);
+}
+
+/* Membership first: a non-member learns nothing, not even if it exists. */
+static void history_on_member(void *ud, int rc, bool yes) {
+    sb_feat_call_t *call = ud;
+    conv_req_t *r = req_of(call);
+    char room[SB_STORE_MAX_ROOM + 1];
+    room_of(r, room);
+    if (rc == SB_OK && yes)
+        rc = sb_store_message_history(call->f->cfg.store, sb_cstr(room), r->before, r->limit,
+                                      history_on_page, call);
+    else if (rc == SB_OK || rc == SB_ENOTFOUND)
+        rc = SB_EAUTH;
+    if (rc == SB_OK)
+        return;
+    if (rc == SB_EAUTH)
+        sb_feat_call_fail(call, "forbidden", "not a member of conversation '%s'", r->conv);
+    else
+        sb_feat_call_fail_store(call, rc);
+    sb_feat_call_end(call);
+}
+
+static void msg_on_history(sb_client_t *c, sb_sio_event_t *ev) {
+    json_t *a = sb_feat_arg(ev, 0);
+    json_t *before = json_object_get(a, "before"), *limit = json_object_get(a, "limit");
+    if ((before && (!json_is_integer(before) || json_integer_value(before) < 1)) ||
+        (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
+                   json_integer_value(limit) > SB_STORE_MAX_HISTORY))) {
+        sb_feat_fail(ev, "invalid_payload", "before must be a message id, limit 1-%d",
+                     SB_STORE_MAX_HISTORY);
+        json_decref(a);
+        return;
+    }
+    sb_feat_call_t *call = conv_call(c, ev, a);
+    if (call) {
+        req_of(call)->before = before ? json_integer_value(before) : 0;
+        req_of(call)->limit = limit ? (int)json_integer_value(limit) : 50;
+        int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(req_of(call)->conv),
+                                                 sb_cstr(c->user->id), history_on_member, call);
+        if (rc != SB_OK) {
+            sb_feat_call_fail_store(call, rc);
+            sb_feat_call_end(call);
+        }
+    }
+    json_decref(a);
+}
+
+/* messages-read goes to every member's devices. */
+static void read_on_marked(void *ud, int rc, const sb_store_ids_t *ids) {
+    sb_feat_call_t *call = ud;
+    conv_req_t *r = req_of(call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        conv_end(call);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < ids->n; i++)
+        json_array_append_new(list, json_integer(ids->v[i]));
+    json_t *ev = json_pack("{s:s,s:O,s:s}", "conversationId", r->conv, "messageIds", list,
+                           "readBy", call->user_id);
+    for (size_t i = 0; ids->n && i < r->nmembers; i++)
+        sb_feat_emit_user(call->f, r->members[i], "messages-read", json_incref(ev), NULL);
+    json_decref(ev);
+    sb_feat_call_reply(call, json_pack("{s:b,s:s,s:o}", "ok", 1, "conversationId", r->conv,
+                                       "messageIds", list));
+    conv_end(call);
+}
+
+static void read_on_members(void *ud, int rc, const sb_store_strs_t *l) {
+    sb_feat_call_t *call = ud;
+    conv_req_t *r = req_of(call);
+    char room[SB_STORE_MAX_ROOM + 1];
+    room_of(r, room);
+    if (rc == SB_ENOTFOUND || (rc == SB_OK && !has_member(l, call->user_id))) {
+        sb_feat_call_fail(call, "forbidden", "not a member of conversation '%s'", r->conv);
+        conv_end(call);
+        return;
+    }
+    if (rc == SB_OK && !(r->members = calloc(l->n, sizeof *r->members)))
+        rc = SB_ENOMEM;
+    for (size_t i = 0; rc == SB_OK && i < l->n; i++)
+        if (!(r->members[r->nmembers++] = strdup(l->v[i])))
+            rc = SB_ENOMEM;
+    if (rc == SB_OK)
+        rc = sb_store_message_mark_read(call->f->cfg.store, sb_cstr(call->user_id), sb_cstr(room),
+                                        r->ids, r->nids, read_on_marked, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        conv_end(call);
+    }
+}
+
+static bool parse_ids(json_t *arr, conv_req_t *r) {
+    size_t i;
+    json_t *v;
+    if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 100)
+        return false;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1)
+            return false;
+        r->ids[r->nids++] = json_integer_value(v);
+    }
+    return true;
+}
+
+static void msg_on_mark_read(sb_client_t *c, sb_sio_event_t *ev) {
+    json_t *a = sb_feat_arg(ev, 0);
+    sb_feat_call_t *call = conv_call(c, ev, a);
+    if (call && !parse_ids(json_object_get(a, "messageIds"), req_of(call))) {
+        sb_feat_call_fail(call, "invalid_payload", "messageIds must be 1-100 message ids");
+        sb_feat_call_end(call);
+    } else if (call) {
+        int rc = sb_store_conversation_members(c->f->cfg.store, sb_cstr(req_of(call)->conv),
+                                               read_on_members, call);
+        if (rc != SB_OK) {
+            sb_feat_call_fail_store(call, rc);
+            sb_feat_call_end(call);
+        }
+    }
+    json_decref(a);
+}
+
+/* ---- typing: typing:start, and typing:stop by the client or after 3 s ---------------------- */
+
+typedef struct {
+    sb_timer_t timer;
+    sb_features_t *f;
+    char key[2 * SB_USER_ID_MAX + SB_STORE_MAX_CONV_ID + 3];
+    char sender[SB_USER_ID_MAX + 1], receiver[SB_USER_ID_MAX + 1], conv[SB_STORE_MAX_CONV_ID + 1];
+} typing_t;
+
+typedef struct {
+    char conv[SB_STORE_MAX_CONV_ID + 1];
+    char receiver[SB_USER_ID_MAX + 1];
+    bool start;
+} typing_req_t;
+
+static void typing_emit(sb_features_t *f, const char *sender, const char *receiver, const char *conv,
+                        bool start) {
+    sb_feat_emit_user(f, receiver, start ? "typing:start" : "typing:stop",
+                      json_pack("{s:s,s:s}", "conversationId", conv, "userId", sender), NULL);
+}
+
+static void typing_free(typing_t *t) {
+    sb_timer_stop(&t->timer);
+    sb_map_del(&t->f->typing, sb_cstr(t->key));
+    free(t);
+}
+
+static void typing_on_expiry(sb_timer_t *timer) {
+    typing_t *t = sb_container_of(timer, typing_t, timer);
+    typing_emit(t->f, t->sender, t->receiver, t->conv, false);
+    typing_free(t);
+}
+
+/* Starts or renews the 3 s expiry; false when out of memory. */
+static bool typing_arm(sb_features_t *f, const char *key, const char *sender, const typing_req_t *r) {
+    typing_t *t = sb_map_get(&f->typing, sb_cstr(key));
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return false;
+        t->f = f;
+        snprintf(t->key, sizeof t->key, "%s", key);
+        snprintf(t->sender, sizeof t->sender, "%s", sender);
+        snprintf(t->receiver, sizeof t->receiver, "%s", r->receiver);
+        snprintf(t->conv, sizeof t->conv, "%s", r->conv);
+        sb_timer_init(f->loop, &t->timer, typing_on_expiry);
+        if (sb_map_put(&f->typing, sb_cstr(t->key), t) != SB_OK) {
+            free(t);
+            return false;
+        }
+    }
+    sb_timer_start(&t->timer, SB_TYPING_EXPIRY_MS);
+    return true;
+}
+
+static void typing_on_members(void *ud, int rc, const sb_store_strs_t *l) {
+    sb_feat_call_t *call = ud;
+    typing_req_t *r = (typing_req_t *)(void *)call->extra;
+    char key[sizeof ((typing_t *)0)->key];
+    snprintf(key, sizeof key, "%s\x1f%s\x1f%s", call->user_id, r->conv, r->receiver);
+    if (rc == SB_ENOTFOUND || (rc == SB_OK && (!has_member(l, call->user_id) || !has_member(l, r->receiver)))) {
+        sb_feat_call_fail(call, "forbidden", "sender and receiver must both be members");
+    } else if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+    } else if (r->start && !typing_arm(call->f, key, call->user_id, r)) {
+        sb_feat_call_fail(call, "server_busy", "out of memory");
+    } else {
+        typing_t *t = r->start ? NULL : sb_map_get(&call->f->typing, sb_cstr(key));
+        if (t)
+            typing_free(t);
+        typing_emit(call->f, call->user_id, r->receiver, r->conv, r->start);
+        sb_feat_call_reply(call, json_pack("{s:b}", "ok", 1));
+    }
+    sb_feat_call_end(call);
+}
+
+static void typing_request(sb_client_t *c, sb_sio_event_t *ev, bool start) {
+    json_t *a = sb_feat_arg(ev, 0);
+    const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
+    const char *to = sb_feat_str_field(a, "receiverId", SB_USER_ID_MAX);
+    sb_feat_call_t *call = NULL;
+    if (!conv || !to)
+        sb_feat_fail(ev, "invalid_payload", "expected {conversationId, receiverId}");
+    else if ((call = sb_feat_call_begin(c, ev, sizeof(typing_req_t)))) {
+        typing_req_t *r = (typing_req_t *)(void *)call->extra;
+        snprintf(r->conv, sizeof r->conv, "%s", conv);
+        snprintf(r->receiver, sizeof r->receiver, "%s", to);
+        r->start = start;
+        int rc = sb_store_conversation_members(c->f->cfg.store, sb_cstr(conv), typing_on_members, call);
+        if (rc != SB_OK) {
+            sb_feat_call_fail_store(call, rc);
+            sb_feat_call_end(call);
+        }
+    }
+    json_decref(a);
+}
+
+static void msg_on_typing(sb_client_t *c, sb_sio_event_t *ev) { typing_request(c, ev, true); }
+static void msg_on_stop_typing(sb_client_t *c, sb_sio_event_t *ev) { typing_request(c, ev, false); }
+
+/* ---- offline delivery: oldest first, to the first device that connects --------------------- */
+
+typedef struct {
+    sb_features_t *f;
+    sb_sio_socket_t *sock;
+    char user[SB_USER_ID_MAX + 1];
+} offline_t;
+
+static void offline_on_page(void *ud, int rc, const sb_store_msgs_t *page);
+
+static void offline_fetch(offline_t *o) {
+    if (sb_sio_socket_connected(o->sock) &&
+        sb_store_message_undelivered(o->f->cfg.store, sb_cstr(o->user), SB_OFFLINE_BATCH,
+                                     offline_on_page, o) == SB_OK)
+        return;
+    sb_sio_socket_unref(o->sock);
+    free(o);
+}
+
+static void offline_on_marked(void *ud, int rc) {
+    offline_t *o = ud;
+    if (rc == SB_OK) {
+        offline_fetch(o); /* there may be more than one page */
+        return;
+    }
+    sb_sio_socket_unref(o->sock);
+    free(o);
+}
+
+/* Sends a page, then marks it delivered; the next page follows. */
+static void offline_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
+    offline_t *o = ud;
+    int64_t ids[SB_OFFLINE_BATCH];
+    size_t n = 0;
+    for (size_t i = 0; rc == SB_OK && i < page->n && sb_sio_socket_connected(o->sock); i++) {
+        sb_feat_emit(o->sock, "message:received", sb_feat_message_json(&page->v[i], page->v[i].sender_name));
+        ids[n++] = page->v[i].id;
+    }
+    if (n == 0 || sb_store_message_mark_delivered(o->f->cfg.store, sb_cstr(o->user), ids, n,
+                                                  n == SB_OFFLINE_BATCH ? offline_on_marked : NULL,
+                                                  o) != SB_OK || n < SB_OFFLINE_BATCH) {
+        sb_sio_socket_unref(o->sock);
+        free(o);
+    }
+}
+
+void sb_feat_messages_deliver_offline(sb_client_t *c) {
+    offline_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return;
+    o->f = c->f;
+    o->sock = c->sock;
+    snprintf(o->user, sizeof o->user, "%s", c->user->id);
+    sb_sio_socket_ref(o->sock);
+    offline_fetch(o);
+}
+
+/* ---- registration ---------------------------------------------------------------------------- */
+
+static const sb_feature_event_t message_events[] = {
+    {"message:send", msg_on_send},
+    {"message:history", msg_on_history},
+    {"mark-read", msg_on_mark_read},
+    {"message:typing", msg_on_typing},
+    {"message:stop_typing", msg_on_stop_typing},
+};
+
+int sb_feat_messages_init(sb_features_t *f) {
+    sb_map_init(&f->typing);
+    return sb_feat_register(f, message_events, sizeof message_events / sizeof *message_events);
+}
+
+static bool free_typing(sb_str_t key, void *value, void *ud) {
+    typing_t *t = value;
+    sb_timer_stop(&t->timer);
+    free(t);
+    return true;
+}
+
+void sb_feat_messages_dispose(sb_features_t *f) {
+    sb_map_foreach(&f->typing, free_typing, NULL);
+    sb_map_dispose(&f->typing);
+}

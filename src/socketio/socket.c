@@ -161,6 +161,10 @@ bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room) {
     return s->connected && sb_hub_is_member(s->nsp->hub, &s->member, room);
 }
 
+void sb_sio_socket_rooms(const sb_sio_socket_t *s, bool (*cb)(sb_str_t room, void *ud), void *ud) {
+    sb_hub_member_rooms(&s->member, cb, ud);
+}
+
 /* ---- incoming events and acks ------------------------------------------------------ */
 
 /* Splits an event/ack array into its arguments; `skip` leading items (the

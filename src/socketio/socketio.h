@@ -109,6 +109,11 @@ void sb_sio_socket_unref(sb_sio_socket_t *s);
 int sb_sio_join(sb_sio_socket_t *s, sb_str_t room);
 int sb_sio_leave(sb_sio_socket_t *s, sb_str_t room);
 bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room);
+/* Visits the rooms the socket is in (no stated order) until cb returns
+ * false. Names are valid during the call only; cb must not make any socket
+ * join or leave a room. Also works in the disconnect callback, which runs
+ * before the socket leaves its rooms. */
+void sb_sio_socket_rooms(const sb_sio_socket_t *s, bool (*cb)(sb_str_t room, void *ud), void *ud);
 /* Disconnects from the namespace ("server namespace disconnect"). */
 void sb_sio_disconnect(sb_sio_socket_t *s);
 

@@ -1,0 +1,174 @@
+/* POST /api/conversations and GET /api/conversations/:id/messages: group
+ * conversations are created by the backend; history is readable by it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "core/err.h"
+
+#define SB_API_MEMBERS_MAX 1000
+
+static void on_created(void *ud, int rc, const char *id) {
+    sb_api_call_t *call = ud;
+    json_t *members = *(json_t **)(void *)call->extra;
+    if (rc == SB_OK)
+        sb_api__call_respond(call, 201, json_pack("{s:b,s:s,s:O}", "ok", 1, "id", id, "memberIds",
+                                                  members));
+    else
+        sb_api__call_fail_store(call, rc);
+    json_decref(members);
+    sb_api__call_end(call);
+}
+
+/* memberIds: 2..1000 distinct-or-not user ids; duplicates are harmless. */
+static bool members_of(json_t *list, sb_str_t *out, size_t *n) {
+    size_t i;
+    json_t *v;
+    if (!json_is_array(list) || json_array_size(list) < 2 || json_array_size(list) > SB_API_MEMBERS_MAX)
+        return false;
+    json_array_foreach(list, i, v) {
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > SB_STORE_MAX_ID)
+            return false;
+        out[i] = sb_str(json_string_value(v), json_string_length(v));
+    }
+    *n = json_array_size(list);
+    return true;
+}
+
+/* POST /api/conversations {id?, memberIds, title?} */
+static void create_conversation(sb_api_t *api, sb_http_req_t *req) {
+    json_t *body = sb_api__body_object(req);
+    if (!body)
+        return;
+    sb_str_t members[SB_API_MEMBERS_MAX];
+    size_t n = 0;
+    json_t *id = json_object_get(body, "id"), *title = json_object_get(body, "title");
+    json_t *list = json_object_get(body, "memberIds");
+    if (!members_of(list, members, &n) || (id && !json_is_string(id)) || (title && !json_is_string(title))) {
+        sb_http_respond_error(req, 422, "invalid_field",
+                              "memberIds must list 2-1000 user ids; id and title are strings");
+        json_decref(body);
+        return;
+    }
+    sb_api_call_t *call = sb_api__call_begin(api, req, sizeof(json_t *));
+    if (call) {
+        *(json_t **)(void *)call->extra = json_incref(list);
+        int rc = sb_store_conversation_create(
+            api->cfg.store, id ? sb_str(json_string_value(id), json_string_length(id)) : SB_STR_NULL,
+            members, n, title ? sb_str(json_string_value(title), json_string_length(title)) : SB_STR_NULL,
+            on_created, call);
+        if (rc != SB_OK)
+            on_created(call, rc, NULL);
+    }
+    json_decref(body);
+}
+
+/* ---- history ----------------------------------------------------------------------------- */
+
+typedef struct {
+    char id[SB_STORE_MAX_CONV_ID + 1];
+    int64_t before;
+    int limit;
+} page_req_t;
+
+static void on_page(void *ud, int rc, const sb_store_msgs_t *page) {
+    sb_api_call_t *call = ud;
+    page_req_t *p = (page_req_t *)(void *)call->extra;
+    if (rc != SB_OK) {
+        sb_api__call_fail_store(call, rc);
+    } else {
+        json_t *list = json_array();
+        for (size_t i = 0; i < page->n; i++)
+            json_array_append_new(list, sb_features_message_json(&page->v[i]));
+        sb_api__call_respond(call, 200, json_pack("{s:s,s:o,s:b}", "conversationId", p->id,
+                                                  "messages", list, "hasMore", (int)page->n == p->limit));
+    }
+    sb_api__call_end(call);
+}
+
+/* The conversation must exist (404 otherwise) before its page is read. */
+static void on_members(void *ud, int rc, const sb_store_strs_t *l) {
+    sb_api_call_t *call = ud;
+    page_req_t *p = (page_req_t *)(void *)call->extra;
+    char room[SB_STORE_MAX_ROOM + 1];
+    snprintf(room, sizeof room, "conversation:%s", p->id);
+    if (rc == SB_OK)
+        rc = sb_store_message_history(call->api->cfg.store, sb_cstr(room), p->before, p->limit,
+                                      on_page, call);
+    if (rc != SB_OK) {
+        sb_api__call_fail_store(call, rc);
+        sb_api__call_end(call);
+    }
+}
+
+/* Reads ?before= and ?limit=; false (422 answered) when malformed. */
+static bool page_params(sb_http_req_t *req, int64_t *before, int *limit) {
+    char v[32], *end;
+    *before = 0;
+    *limit = 50;
+    if (sb_http_req_query(req, "before", v, sizeof v)) {
+        *before = strtoll(v, &end, 10);
+        if (*end || *before < 1)
+            goto bad;
+    }
+    if (sb_http_req_query(req, "limit", v, sizeof v)) {
+        long l = strtol(v, &end, 10);
+        if (*end || l < 1 || l > SB_STORE_MAX_HISTORY)
+            goto bad;
+        *limit = (int)l;
+    }
+    return true;
+bad:
+    sb_http_respond_error(req, 422, "invalid_field", "before must be a message id, limit 1-100");
+    return false;
+}
+
+static void read_history(sb_api_t *api, sb_http_req_t *req, sb_str_t id) {
+    int64_t before;
+    int limit;
+    if (!page_params(req, &before, &limit))
+        return;
+    sb_api_call_t *call = sb_api__call_begin(api, req, sizeof(page_req_t));
+    if (!call)
+        return;
+    page_req_t *p = (page_req_t *)(void *)call->extra;
+    snprintf(p->id, sizeof p->id, "%.*s", (int)id.n, id.p);
+    p->before = before;
+    p->limit = limit;
+    int rc = sb_store_conversation_members(api->cfg.store, sb_cstr(p->id), on_members, call);
+    if (rc != SB_OK) {
+        sb_api__call_fail_store(call, rc);
+        sb_api__call_end(call);
+    }
+}
+
+/* /api/conversations and /api/conversations/<id>/messages (id percent-decoded) */
+static void on_conversations(sb_http_req_t *req, void *ud) {
+    static const sb_str_t base = SB_LIT("/api/conversations"), tail = SB_LIT("/messages");
+    sb_api_t *api = ud;
+    if (!sb_api__authorized(api, req))
+        return;
+    sb_str_t path = req->path;
+    if (path.n <= base.n + 1) {
+        if (sb_api__method_is(req, "POST"))
+            create_conversation(api, req);
+        return;
+    }
+    char id[SB_STORE_MAX_CONV_ID + 1];
+    size_t n = 0;
+    sb_str_t raw = sb_str(path.p + base.n + 1, path.n - base.n - 1);
+    bool shaped = raw.n > tail.n && memcmp(raw.p + raw.n - tail.n, tail.p, tail.n) == 0;
+    raw.n -= shaped ? tail.n : 0;
+    if (!shaped || memchr(raw.p, '/', raw.n) ||
+        sb_http_percent_decode(raw, id, sizeof id - 1, &n) != SB_OK || n == 0 || memchr(id, 0, n)) {
+        sb_http_respond_error(req, 404, "not_found", "expected /api/conversations/<id>/messages");
+        return;
+    }
+    if (sb_api__method_is(req, "GET"))
+        read_history(api, req, sb_str(id, n));
+}
+
+int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http) {
+    return sb_http_route(http, "/api/conversations/", on_conversations, api);
+}
