@@ -32,7 +32,8 @@ HEAD
 cat <<'TAIL'
 
 The JWT secret is required unless `--dev` is given, which uses a built-in
-secret and logs a warning. `--presence-scope friends` arrives with the
-friends feature; today only `all` is accepted.
+secret and logs a warning. With `--presence-scope friends`,
+`user:online`/`user:offline` go only to the user's online friends and
+`connection:established` lists only online friends.
 TAIL
 } > docs/configuration.md

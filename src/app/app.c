@@ -37,9 +37,8 @@ static int validate(sb_config_t *cfg, char *err, size_t cap) {
         sb_log_warn("--dev: using the built-in JWT secret \"%s\"; never do this in production",
                     SB_DEV_SECRET);
     }
-    if (strcmp(cfg->presence_scope, "all") != 0) {
-        snprintf(err, cap, "--presence-scope '%s' is not available yet (supported: all)",
-                 cfg->presence_scope);
+    if (strcmp(cfg->presence_scope, "all") != 0 && strcmp(cfg->presence_scope, "friends") != 0) {
+        snprintf(err, cap, "invalid --presence-scope '%s' (all|friends)", cfg->presence_scope);
         return SB_EINVAL;
     }
     if (cfg->ping_interval < 1 || cfg->ping_timeout < 1 || cfg->max_http_buffer_size < 1024) {
@@ -118,6 +117,7 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
         return SB_EINVAL;
     sb_features_config_t fc = {.store = app->store,
                                .jwt_secret = app->cfg.jwt_secret,
+                               .presence_friends = strcmp(app->cfg.presence_scope, "friends") == 0,
                                .allow_query_token = app->cfg.allow_query_token,
                                .allow_tokens_without_exp = app->cfg.allow_tokens_without_exp,
                                .jwt_leeway_s = app->cfg.jwt_leeway,

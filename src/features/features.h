@@ -17,6 +17,7 @@ typedef struct sb_features sb_features_t;
 typedef struct {
     sb_store_t *store; /* durable state; must outlive the features */
     const char *jwt_secret;
+    bool presence_friends; /* user:online/offline to friends only (else everyone) */
     bool allow_query_token;
     bool allow_tokens_without_exp;
     int64_t jwt_leeway_s;
