@@ -273,6 +273,9 @@ void sb_store__bind_slots(sqlite3_stmt *s, const sb_store__req_t *r, int n);
 void sb_store__bind_cstr(sqlite3_stmt *s, int idx, const char *p);
 /* Steps a statement that returns no rows, then resets it. Returns SB_OK or a mapped error. */
 int sb_store__exec(sb_store_t *st, sqlite3_stmt *s);
+/* Runs statement `which` once per id of r->ids, binding s0 as ?1 and the
+ * id as ?2 (the per-user "mark delivered" updates). */
+int sb_store__exec_per_id(sb_store_t *st, sb_store__req_t *r, sb_store__sql_t which);
 /* Maps an SQLite result code to an SB_ code, logging unexpected ones. */
 int sb_store__err(sb_store_t *st, int sqlite_rc);
 /* Copies column `col` of the current row into the arena; SQL NULL gives

@@ -88,16 +88,7 @@ static int exec_notif_undelivered(sb_store_t *st, sb_store__req_t *r) {
 
 /* s0 user; ids. */
 static int exec_notif_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_NOTIF_DELIVERED);
-    if (!s)
-        return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    int rc = SB_OK;
-    for (size_t i = 0; i < r->nids && rc == SB_OK; i++) {
-        sqlite3_bind_int64(s, 2, r->ids[i]);
-        rc = sb_store__exec(st, s);
-    }
-    return rc;
+    return sb_store__exec_per_id(st, r, SB_SQL_NOTIF_DELIVERED);
 }
 
 static const sb_store__op_t op_notif_create = {"notification_create", true, SB_STORE__K_NOTIF,

@@ -130,3 +130,16 @@ int sb_store__step_one(sb_store_t *st, sqlite3_stmt *s) {
         return SB_OK;
     return rc == SQLITE_DONE ? SB_ENOTFOUND : sb_store__err(st, rc);
 }
+
+int sb_store__exec_per_id(sb_store_t *st, sb_store__req_t *r, sb_store__sql_t which) {
+    sqlite3_stmt *s = sb_store__stmt(st, which);
+    if (!s)
+        return SB_EIO;
+    sb_store__bind_s(s, 1, r, 0);
+    int rc = SB_OK;
+    for (size_t i = 0; i < r->nids && rc == SB_OK; i++) {
+        sqlite3_bind_int64(s, 2, r->ids[i]);
+        rc = sb_store__exec(st, s);
+    }
+    return rc;
+}
