@@ -27,7 +27,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all lib run test test-unit test-asan deps install clean check-layers format
+.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -75,6 +75,10 @@ test: deps
 test-asan: deps
 	@$(MAKE) --no-print-directory MODE=asan B=build/asan all
 	@tests/run.sh build/asan
+
+# Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS).
+soak: deps all
+	node tests/soak/soak.mjs --clients $${SOAK_CLIENTS:-2000} --seconds $${SOAK_SECONDS:-60} --build $(B)
 
 check-layers:
 	@scripts/check-layers.sh

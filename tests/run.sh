@@ -63,6 +63,11 @@ for b in "${builds[@]}"; do
     f=$(grep -E '^# fail ' "$out" | awk '{print $3}')
     echo "${p:-0} passed, ${f:-1} failed" >>"$out"
     count "e2e [$b]" "$out" $rc
+
+    echo "== soak, short ($b)"
+    out="$log/soak.$RANDOM"
+    timeout 300 node tests/soak/soak.mjs --clients 200 --seconds 8 --build "$b" >"$out" 2>&1
+    count "soak [$b]" "$out" $?
 done
 
 echo "${total_pass} passed, ${total_fail} failed"
