@@ -78,7 +78,7 @@ test-asan: deps
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS).
 soak: deps all
-	node tests/soak/soak.mjs --clients $${SOAK_CLIENTS:-2000} --seconds $${SOAK_SECONDS:-60} --build $(B)
+	node tests/e2e/soak.mjs --clients $${SOAK_CLIENTS:-2000} --seconds $${SOAK_SECONDS:-60} --build $(B)
 
 check-layers:
 	@scripts/check-layers.sh

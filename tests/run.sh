@@ -66,7 +66,7 @@ for b in "${builds[@]}"; do
 
     echo "== soak, short ($b)"
     out="$log/soak.$RANDOM"
-    timeout 300 node tests/soak/soak.mjs --clients 200 --seconds 8 --build "$b" >"$out" 2>&1
+    timeout 300 node tests/e2e/soak.mjs --clients 200 --seconds 8 --build "$b" >"$out" 2>&1
     count "soak [$b]" "$out" $?
 done
 

@@ -5,13 +5,13 @@
 // file descriptors return to their baseline, its memory returns near its
 // baseline, and every acknowledged message is stored exactly once.
 // Loopback only; bounded in clients and time; stops by itself.
-//   node tests/soak/soak.mjs [--clients 200] [--seconds 8] [--build build]
+//   node tests/e2e/soak.mjs [--clients 200] [--seconds 8] [--build build]
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { startServer } from '../e2e/lib/server.mjs';
-import { mintToken } from '../e2e/lib/util.mjs';
+import { startServer } from './lib/server.mjs';
+import { mintToken } from './lib/util.mjs';
 import { io } from 'socket.io-client';
 
 const { values: opt } = parseArgs({ options: {
