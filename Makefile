@@ -27,7 +27,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak
+.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak fuzz
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -79,6 +79,10 @@ test-asan: deps
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS).
 soak: deps all
 	node tests/e2e/soak.mjs --clients $${SOAK_CLIENTS:-2000} --seconds $${SOAK_SECONDS:-60} --build $(B)
+
+# libFuzzer targets for every codec (clang): FUZZ_SECONDS each, two at a time.
+fuzz: deps
+	FUZZ_JOBS=$${FUZZ_JOBS:-2} tests/fuzz/run.sh $${FUZZ_SECONDS:-60}
 
 check-layers:
 	@scripts/check-layers.sh

@@ -45,6 +45,11 @@ for check in tests/docs_check.sh tests/install_check.sh; do
     count "$(basename "$check")" "$out" $?
 done
 
+echo "== fuzz smoke (each target ${FUZZ_SMOKE_SECONDS:-10} s, regressions replayed)"
+out="$log/fuzz.$RANDOM"
+FUZZ_JOBS=2 timeout 600 tests/fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-10}" >"$out" 2>&1
+count "fuzz smoke" "$out" $?
+
 for b in "${builds[@]}"; do
     echo "== unit tests ($b)"
     for t in "$b"/tests/test_*; do

@@ -119,7 +119,8 @@ void sb_conn_pause_read(sb_conn_t *c, bool paused);
  * for a protocol that stopped consuming while it waited (a held request). */
 void sb_conn_resume(sb_conn_t *c);
 
-/* Formats the peer address as "ip" into out. */
+/* Formats a peer address as text ("127.0.0.1", "::1") into out. */
+void sb_peer_format(const sb_peer_addr_t *p, char *out, size_t cap);
 void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap);
 
 #endif

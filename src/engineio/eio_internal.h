@@ -22,8 +22,8 @@ struct sb_eio_session {
     sb_timer_t ping_timer, upgrade_timer;
     sb_task_t close_task;
     void *ud;
-    char *authorization, *query;
-    char ip[48];
+    char *authorization, *query; /* NULL when absent (query: only app parameters) */
+    sb_peer_addr_t peer;
 };
 
 struct sb_eio_server {

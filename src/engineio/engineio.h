@@ -69,9 +69,11 @@ void sb_eio_set_data(sb_eio_session_t *s, void *ud);
 sb_eio_server_t *sb_eio_session_server(const sb_eio_session_t *s);
 void *sb_eio_server_data(const sb_eio_server_t *srv);
 /* Handshake request facts kept for the layers above (NUL-terminated, ""
- * when absent). */
+ * when absent). The query holds the application's parameters only: it is
+ * "" when the handshake carried just Engine.IO's own (EIO, transport, ...). */
 const char *sb_eio_authorization(const sb_eio_session_t *s);
 const char *sb_eio_query(const sb_eio_session_t *s);
-const char *sb_eio_remote_ip(const sb_eio_session_t *s);
+/* The client's address as text ("127.0.0.1", "::1"). */
+void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap);
 
 #endif

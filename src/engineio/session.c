@@ -27,9 +27,24 @@ static void make_sid(char out[SB_EIO_SID_LEN + 1]) {
     out[SB_EIO_SID_LEN] = '\0';
 }
 
-static char *dup_header(const sb_http_req_t *req, const char *name) {
-    const sb_str_t *v = sb_http_req_header(req, name);
-    return v ? strndup(v->p, v->n) : strdup("");
+/* Keeps what the layers above may read later, and nothing for the common
+ * case: most handshakes carry no Authorization header and only the
+ * transport's own query parameters. */
+static bool keep_handshake(sb_eio_session_t *s, const sb_http_req_t *req) {
+    static const char *const own[] = {"EIO=", "transport=", "sid=", "t=", "j=", "b64="};
+    const sb_str_t *auth = sb_http_req_header(req, "authorization");
+    bool app_params = false;
+    for (const char *p = req->query.p, *end = p + req->query.n; p && p < end && !app_params;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p), i = 0;
+        while (i < 6 && !(n >= strlen(own[i]) && memcmp(p, own[i], strlen(own[i])) == 0))
+            i++;
+        app_params = i == 6 && n > 0;
+        p = amp ? amp + 1 : end;
+    }
+    s->authorization = auth ? strndup(auth->p, auth->n) : NULL;
+    s->query = app_params ? strndup(req->query.p, req->query.n) : NULL;
+    return (!auth || s->authorization) && (!app_params || s->query);
 }
 
 sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
@@ -39,16 +54,15 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
         return NULL;
     s->srv = srv;
     s->transport = t;
-    s->authorization = dup_header(req, "authorization");
-    s->query = strndup(req->query.p ? req->query.p : "", req->query.n);
-    sb_conn_peer_ip(req->conn, s->ip, sizeof s->ip);
+    bool kept = keep_handshake(s, req);
+    s->peer = req->conn->peer;
     do
         make_sid(s->sid);
     while (sb_eio__find(srv, s->sid));
     sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
     sb_timer_init(srv->loop, &s->upgrade_timer, NULL);
     sb_task_init(&s->close_task, on_close_task);
-    if (!s->authorization || !s->query || sb_eio__register(srv, s) != SB_OK) {
+    if (!kept || sb_eio__register(srv, s) != SB_OK) {
         free(s->authorization);
         free(s->query);
         free(s);
@@ -190,6 +204,10 @@ sb_eio_transport_t sb_eio_transport(const sb_eio_session_t *s) { return s->trans
 void *sb_eio_get_data(const sb_eio_session_t *s) { return s->ud; }
 void sb_eio_set_data(sb_eio_session_t *s, void *ud) { s->ud = ud; }
 sb_eio_server_t *sb_eio_session_server(const sb_eio_session_t *s) { return s->srv; }
-const char *sb_eio_authorization(const sb_eio_session_t *s) { return s->authorization; }
-const char *sb_eio_query(const sb_eio_session_t *s) { return s->query; }
-const char *sb_eio_remote_ip(const sb_eio_session_t *s) { return s->ip; }
+const char *sb_eio_authorization(const sb_eio_session_t *s) {
+    return s->authorization ? s->authorization : "";
+}
+const char *sb_eio_query(const sb_eio_session_t *s) { return s->query ? s->query : ""; }
+void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap) {
+    sb_peer_format(&s->peer, out, cap);
+}

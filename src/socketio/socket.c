@@ -139,8 +139,8 @@ const char *sb_sio_socket_authorization(const sb_sio_socket_t *s) {
     return sb_eio_authorization(s->client->eio);
 }
 const char *sb_sio_socket_query(const sb_sio_socket_t *s) { return sb_eio_query(s->client->eio); }
-const char *sb_sio_socket_remote_ip(const sb_sio_socket_t *s) {
-    return sb_eio_remote_ip(s->client->eio);
+void sb_sio_socket_remote_ip(const sb_sio_socket_t *s, char *out, size_t cap) {
+    sb_eio_remote_ip(s->client->eio, out, cap);
 }
 void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud) { s->ud = ud; }
 bool sb_sio_socket_connected(const sb_sio_socket_t *s) { return s->connected; }
@@ -213,9 +213,11 @@ static bool rate_allows(sb_sio_socket_t *s) {
 static void on_rate_limited(sb_sio_socket_t *s, sb_sio_event_t *ev) {
     s->nsp->srv->stats.rate_limited++;
     if (!s->limit_logged) { /* once per socket, not per event */
+        char ip[48];
         s->limit_logged = true;
-        sb_log_info("sio %s (%s): over %u events/s, limiting", s->id,
-                    sb_eio_remote_ip(s->client->eio), s->nsp->srv->cfg.events_per_second);
+        sb_eio_remote_ip(s->client->eio, ip, sizeof ip);
+        sb_log_info("sio %s (%s): over %u events/s, limiting", s->id, ip,
+                    s->nsp->srv->cfg.events_per_second);
     }
     if (s->nsp->limited_fn)
         s->nsp->limited_fn(ev, s->nsp->limited_ud);

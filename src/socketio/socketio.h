@@ -97,7 +97,7 @@ sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s);
  * string and peer address ("" when absent). */
 const char *sb_sio_socket_authorization(const sb_sio_socket_t *s);
 const char *sb_sio_socket_query(const sb_sio_socket_t *s);
-const char *sb_sio_socket_remote_ip(const sb_sio_socket_t *s);
+void sb_sio_socket_remote_ip(const sb_sio_socket_t *s, char *out, size_t cap);
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s);
 void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud);
 bool sb_sio_socket_connected(const sb_sio_socket_t *s);

@@ -449,7 +449,11 @@ static int inf_ensure(sb_ws_deflate_t *d) {
     if (d->inf_ready)
         return SB_OK;
     memset(&d->inf, 0, sizeof d->inf);
-    int zr = inflateInit2(&d->inf, -d->params.client_max_window_bits);
+    /* Inflate with the full window whatever client_max_window_bits says: a
+     * peer that refers further back than it promised is still decoded
+     * correctly, every time. zlib alone would refuse such a distance only
+     * when the bytes had left its current buffer, i.e. inconsistently. */
+    int zr = inflateInit2(&d->inf, -15);
     if (zr != Z_OK)
         return zr == Z_MEM_ERROR ? SB_ENOMEM : SB_EINVAL;
     d->inf_ready = true;
@@ -546,8 +550,14 @@ int sb_ws_inflate(sb_ws_deflate_t *d, const uint8_t *in, size_t n, bool fin, uin
     /* RFC 7692 7.2.2: restore the flush marker the sender stripped. A message
      * with no payload at all (some senders compress "" to nothing rather than
      * to 00) is empty: the marker alone would leave a half-read block. */
-    if (rc == SB_OK && fin && d->inf_data && !d->inf_ended)
+    if (rc == SB_OK && fin && d->inf_data && !d->inf_ended) {
         rc = inf_feed(d, ws_tail, sizeof ws_tail, max_out);
+        /* After a genuine marker zlib waits for a block header (bit 128 of
+         * data_type); otherwise the peer cut a block short and the marker
+         * was swallowed as data. */
+        if (rc == SB_OK && !d->inf_ended && !(d->inf.data_type & 128))
+            rc = SB_EPROTO;
+    }
     if (rc != SB_OK || fin)
         inf_end_message(d, rc != SB_OK);
     if (rc != SB_OK)

@@ -36,7 +36,7 @@ typedef struct {
 /* The agreed parameters, plus the local tuning copied from the config. */
 typedef struct {
     uint8_t server_max_window_bits; /* 9..15: our compressor's window */
-    uint8_t client_max_window_bits; /* 8..15: the client's window = our inflater's */
+    uint8_t client_max_window_bits; /* 8..15: the window the client promised to use */
     bool server_no_context_takeover;
     bool client_no_context_takeover;
     uint8_t level;
@@ -88,8 +88,10 @@ int sb_ws_deflate_compress(sb_ws_deflate_t *d, const uint8_t *in, size_t n, uint
  * belongs to d and stays valid until the next inflate, trim or destroy on d.
  * Returns SB_ETOOBIG as soon as the message would exceed max_out bytes (the
  * buffer is grown to at most max_out + 1 bytes; one kept from an earlier
- * message may be up to 64 KiB), SB_EPROTO for corrupt data, a distance beyond
- * the agreed client window, or data after a final block, and SB_ENOMEM. After
+ * message may be up to 64 KiB), SB_EPROTO for corrupt data, a message cut
+ * short inside a block, or data after a final block, and SB_ENOMEM. (The
+ * inflater always has a 15-bit window, so a peer that refers further back
+ * than its agreed window is decoded, consistently.) After
  * an error the message is abandoned and the inflater reset; the caller is
  * expected to fail the connection (1007/1009/1011). A peer that ends a
  * message with a BFINAL block loses its context: later messages that refer

@@ -152,7 +152,8 @@ describe('switchboard command line', { skip: SKIP }, () => {
       [['--dev', '--ws-deflate=maybe'], /ws-deflate/],
       [['--dev', '--log-level', 'loud'], /log-level/],
       [['--dev', '--log-format', 'xml'], /log-format/],
-      [['--dev', '--presence-scope', 'friends'], /presence-scope/],
+      [['--dev', '--presence-scope', 'nobody'], /presence-scope/],
+      [['--dev', '--store-sync', 'maybe'], /store-sync/],
       [['--dev', '--max-http-buffer-size', '100'], /max-http-buffer-size/],
       [['--dev', '--port'], /port/],
     ];

@@ -145,14 +145,11 @@ static int ref_inflate(int wbits, bool strict, const uint8_t *in, size_t n, uint
     int rc = ref_feed(&r, in, n);
     if (rc == SB_OK && n > 0 && !r.ended) {
         rc = ref_feed(&r, tail4, 4);
-#ifdef FZ_WS_INFLATE_STRICT_END
         /* The marker is an empty stored block, so after it zlib must wait for
          * a block header (data_type bit 128); otherwise the message was cut
-         * short and the marker was taken as content. Today the codec accepts
-         * such messages; build with -DFZ_WS_INFLATE_STRICT_END once it refuses. */
+         * short and the marker was taken as content: refused. */
         if (rc == SB_OK && !r.ended && !(r.z.data_type & 128))
             rc = SB_EPROTO;
-#endif
     }
     *out_n = r.len;
     inflateEnd(&r.z);
