@@ -108,8 +108,12 @@ try {
   check('most clients made progress', () => assert.ok(sent.filter((n) => n > 0).length >= CLIENTS * 0.5,
     `${sent.filter((n) => n > 0).length} of ${CLIENTS}`));
   check('file descriptors return to the baseline', () => assert.ok(end.fds <= base.fds + 1, `${end.fds} vs ${base.fds}`));
-  check('memory stays bounded after the clients leave', () => assert.ok(end.rss - base.rss < Math.max(16 * 1024, (peak - base.rss) * 0.6),
-    `end ${end.rss}KB, base ${base.rss}KB, peak ${peak}KB`));
+  // AddressSanitizer keeps freed memory in quarantine, so RSS says nothing
+  // there; its leak check at shutdown covers that build instead.
+  if (!/asan/.test(opt.build)) {
+    check('memory stays bounded after the clients leave', () => assert.ok(end.rss - base.rss < Math.max(16 * 1024, (peak - base.rss) * 0.6),
+      `end ${end.rss}KB, base ${base.rss}KB, peak ${peak}KB`));
+  }
   // Every acknowledged direct message is stored exactly once.
   const byConv = new Map();
   for (const m of acked) (byConv.get(m.conversationId) || byConv.set(m.conversationId, []).get(m.conversationId)).push(m.id);
