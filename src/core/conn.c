@@ -18,9 +18,13 @@
 #define SB_READS_PER_EVENT 16
 
 static void conn_on_io(sb_io_t *io, uint32_t events);
-static void conn_flush_task(sb_task_t *t);
-static void conn_free_task(sb_task_t *t);
-static void conn_resume_task(sb_task_t *t);
+static void conn_on_task(sb_task_t *t);
+
+/* Asks for deferred work before the next poll; a free cancels the rest. */
+static void conn_defer(sb_conn_t *c, uint8_t what) {
+    c->pending = what == SB_CONN_DO_FREE ? what : (uint8_t)(c->pending | what);
+    sb_task_post(c->ctx->loop, &c->task);
+}
 
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     memset(ctx, 0, sizeof *ctx);
@@ -99,9 +103,7 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     if (peer)
         peer_from_sockaddr(&c->peer, peer);
     sb_io_init(ctx->loop, &c->io, fd, conn_on_io);
-    sb_task_init(&c->flush_task, conn_flush_task);
-    sb_task_init(&c->free_task, conn_free_task);
-    sb_task_init(&c->resume_task, conn_resume_task);
+    sb_task_init(&c->task, conn_on_task);
     sb_timer_init(ctx->loop, &c->timer, NULL);
     if (sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
         close(fd);
@@ -130,9 +132,7 @@ void sb_conn_close(sb_conn_t *c) {
     c->flags |= SB_CONN_CLOSING;
     sb_io_set(&c->io, 0);
     sb_timer_stop(&c->timer);
-    sb_task_cancel(&c->flush_task);
-    sb_task_cancel(&c->resume_task);
-    sb_task_post(c->ctx->loop, &c->free_task);
+    conn_defer(c, SB_CONN_DO_FREE);
 }
 
 void sb_conn_close_after_flush(sb_conn_t *c) {
@@ -152,12 +152,11 @@ static void outq_clear(sb_conn_t *c) {
     c->oq_bytes = 0;
 }
 
-static void conn_free_task(sb_task_t *t) {
-    sb_conn_t *c = sb_container_of(t, sb_conn_t, free_task);
+static void conn_free(sb_conn_t *c) {
     if (c->handler && c->handler->on_close)
         c->handler->on_close(c);
     sb_timer_stop(&c->timer);
-    sb_task_cancel(&c->flush_task);
+    sb_task_cancel(&c->task);
     outq_clear(c);
     free(c->inbuf);
     close(c->io.fd);
@@ -198,7 +197,7 @@ int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
     }
     c->outq[(c->oq_head + c->oq_len++) % c->oq_cap] = (sb_outq_item_t){sb_frame_ref(f), p, n};
     c->oq_bytes += n;
-    sb_task_post(c->ctx->loop, &c->flush_task);
+    conn_defer(c, SB_CONN_DO_FLUSH);
     return SB_OK;
 }
 
@@ -272,8 +271,7 @@ static void conn_after_flush(sb_conn_t *c, int rc) {
         c->handler->on_drain(c);
 }
 
-static void conn_flush_task(sb_task_t *t) {
-    sb_conn_t *c = sb_container_of(t, sb_conn_t, flush_task);
+static void conn_flush_now(sb_conn_t *c) {
     if (c->flags & SB_CONN_CLOSING)
         return;
     if (c->io.events & EPOLLOUT)
@@ -388,8 +386,7 @@ void sb_conn_pause_read(sb_conn_t *c, bool paused) {
     sb_io_set(&c->io, ev);
 }
 
-static void conn_resume_task(sb_task_t *t) {
-    sb_conn_t *c = sb_container_of(t, sb_conn_t, resume_task);
+static void conn_resume_now(sb_conn_t *c) {
     if ((c->flags & SB_CONN_CLOSING) || c->in_len == 0)
         return;
     if (conn_dispatch(c, c->inbuf, c->in_len) != SB_OK)
@@ -398,5 +395,21 @@ static void conn_resume_task(sb_task_t *t) {
 
 void sb_conn_resume(sb_conn_t *c) {
     if (!(c->flags & SB_CONN_CLOSING) && c->in_len > 0)
-        sb_task_post(c->ctx->loop, &c->resume_task);
+        conn_defer(c, SB_CONN_DO_RESUME);
+}
+
+/* Buffered input first (it may queue output), then the flush; a free ends
+ * everything. Work asked for meanwhile re-posts the task. */
+static void conn_on_task(sb_task_t *t) {
+    sb_conn_t *c = sb_container_of(t, sb_conn_t, task);
+    uint8_t what = c->pending;
+    c->pending = 0;
+    if (what & SB_CONN_DO_FREE) {
+        conn_free(c);
+        return;
+    }
+    if (what & SB_CONN_DO_RESUME)
+        conn_resume_now(c);
+    if (what & SB_CONN_DO_FLUSH)
+        conn_flush_now(c);
 }

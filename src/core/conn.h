@@ -39,6 +39,8 @@ typedef struct {
     size_t n;
 } sb_outq_item_t;
 
+enum { SB_CONN_DO_FLUSH = 1, SB_CONN_DO_RESUME = 2, SB_CONN_DO_FREE = 4 };
+
 enum {
     SB_CONN_CLOSING = 1u << 0,     /* closed: no more callbacks, free pending */
     SB_CONN_CLOSE_AFTER = 1u << 1, /* close once the output queue is flushed */
@@ -79,9 +81,8 @@ struct sb_conn {
     sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
     uint32_t oq_head, oq_len, oq_cap;
     size_t oq_bytes;
-    sb_task_t flush_task;
-    sb_task_t free_task;
-    sb_task_t resume_task;
+    sb_task_t task;  /* one deferred task for all of `pending` (saves memory) */
+    uint8_t pending; /* SB_CONN_DO_* work the task has to do */
     sb_timer_t timer; /* free for the protocol on top: handshake / idle deadlines */
     sb_list_node_t all_node;
 };
