@@ -76,6 +76,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         .sessions_opened = e->sessions_opened,
         .rate_limited = s->rate_limited,
         .connections_refused = conns->refused,
+        .volatile_dropped = conns->volatile_dropped + e->volatile_dropped,
         .started_ms = app->started_ms,
     };
     sb_sio_nsp_t *nsp;

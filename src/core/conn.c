@@ -185,6 +185,10 @@ static int outq_grow(sb_conn_t *c) {
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
     if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER))
         return SB_ECLOSED;
+    if ((f->flags & SB_FRAME_VOLATILE) && (c->io.events & EPOLLOUT)) {
+        c->ctx->volatile_dropped++;
+        return SB_OK;
+    }
     if (SB_UNLIKELY(c->oq_bytes + n > c->ctx->max_outq)) {
         c->ctx->slow_consumers++;
         sb_log_info("closing slow consumer fd=%d (%zu bytes queued)", c->io.fd, c->oq_bytes);

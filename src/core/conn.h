@@ -66,7 +66,7 @@ typedef struct {
     sb_map_t per_ip; /* peer address -> open connections, when limited */
     uint64_t refused;
     sb_list_t all;        /* every open connection */
-    uint64_t bytes_in, bytes_out, slow_consumers;
+    uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;
 } sb_conn_ctx_t;
 
 struct sb_conn {
@@ -103,7 +103,9 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
 
 /* Queues a slice of `f` (p within f->data-headroom .. end) for writing; takes
  * its own reference. Returns SB_OK, SB_ECLOSED, or SB_ETOOBIG when the queue
- * passes ctx->max_outq: the connection is then closed as a slow consumer. */
+ * passes ctx->max_outq: the connection is then closed as a slow consumer.
+ * A SB_FRAME_VOLATILE frame is dropped (and counted) instead while the
+ * kernel's buffer is full: a slow reader loses cursor moves, not its link. */
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n);
 /* Copies n bytes into a new frame and queues it. */
 int sb_conn_write(sb_conn_t *c, const void *p, size_t n);

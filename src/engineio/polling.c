@@ -13,6 +13,10 @@
 static const char text_type[] = "text/plain; charset=UTF-8";
 
 int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
+    if ((f->flags & SB_FRAME_VOLATILE) && !s->poll_req) { /* no GET waiting: not writable */
+        s->srv->stats.volatile_dropped++;
+        return SB_OK;
+    }
     if (s->pq_bytes + f->len > s->srv->cfg.max_queue_bytes) {
         sb_log_info("eio %s: polling queue over its limit, closing", s->sid);
         sb_eio__drop(s, "transport error");

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startServer } from './lib/server.mjs';
 import { RawWs, OP } from './lib/raw.mjs';
-import { test, isRef, connect, until } from './lib/util.mjs';
+import { test, isRef, connect, until, connectUser, mintToken } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only: the reference has no output limit' : false;
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -53,3 +53,39 @@ test('a slow consumer is cut off; the others get every message; memory stays bou
   assert.ok(ws.closed, 'the slow consumer was disconnected');
   assert.equal((srv.stderr().match(/closing slow consumer/g) || []).length, 1, 'exactly one connection was cut');
 }, { skip, timeout: 60000 });
+
+test('volatile events to a reader that is not keeping up are dropped, not the reader', async () => {
+  const main = await startServer('switchboard', { args: ['--api-key', 'k', '--max-outq-bytes', '1048576'] });
+  try {
+    const doc = `doc-${Date.now()}`;
+    // The slow reader: a raw Engine.IO websocket in the document, then silent.
+    const { ws } = await RawWs.open(main.port, '/socket.io/?EIO=4&transport=websocket');
+    assert.match(await ws.nextText(), /^0\{/);
+    ws.send({ opcode: OP.TEXT, payload: Buffer.from(`40{"token":"${mintToken({ sub: 'slow' }, main.secret)}"}`) });
+    const joined = '421["collab:join_document"' + `,${JSON.stringify(doc)}]`;
+    for (let t = await ws.nextText(); !t.startsWith('42["connection:established"'); t = await ws.nextText());
+    ws.send({ opcode: OP.TEXT, payload: Buffer.from(joined) });
+    for (let t = await ws.nextText(); !t.startsWith('431'); t = await ws.nextText());
+    ws.sock.pause();
+    const mover = (await connectUser(main, 'mover')).s;
+    await mover.emitWithAck('collab:join_document', doc);
+    let dropped = 0;
+    for (let round = 0; round < 40 && dropped === 0; round++) {
+      for (let i = 0; i < 5000; i++) mover.emit('collab:cursor_move', { documentId: doc, x: i, y: round });
+      await mover.emitWithAck('collab:cursor_move', { documentId: doc, x: 0, y: 0 });
+      dropped = await metric(main, 'switchboard_errors_total{kind="volatile_dropped"}');
+    }
+    assert.ok(dropped > 0, 'cursor updates to the silent reader were dropped');
+    assert.equal((main.stderr().match(/closing slow consumer/g) || []).length, 0, 'nobody was cut off');
+    ws.sock.resume();
+    assert.ok(!ws.closed, 'the slow reader is still connected');
+  } finally {
+    await main.stop();
+  }
+}, { skip, timeout: 60000 });
+
+async function metric(s, name) {
+  const text = await (await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer k' } })).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
