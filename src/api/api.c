@@ -112,10 +112,12 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
             "switchboard_errors_total{kind=\"protocol\"} %llu\n"
             "switchboard_errors_total{kind=\"rate_limited\"} %llu\n"
             "switchboard_errors_total{kind=\"connection_refused\"} %llu\n"
-            "switchboard_errors_total{kind=\"volatile_dropped\"} %llu\n",
+            "switchboard_errors_total{kind=\"volatile_dropped\"} %llu\n"
+            "switchboard_errors_total{kind=\"handshake_rate_limited\"} %llu\n",
         (unsigned long long)m.http_errors_4xx, (unsigned long long)m.slow_consumers,
         (unsigned long long)m.protocol_errors, (unsigned long long)m.rate_limited,
-        (unsigned long long)m.connections_refused, (unsigned long long)m.volatile_dropped);
+        (unsigned long long)m.connections_refused, (unsigned long long)m.volatile_dropped,
+        (unsigned long long)m.handshakes_refused);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);

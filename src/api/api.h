@@ -17,7 +17,7 @@ typedef struct {
     uint64_t bytes_in, bytes_out, packets_in, packets_out;
     uint64_t events_in, events_out, http_requests, http_errors_4xx;
     uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
-    uint64_t rate_limited, connections_refused, volatile_dropped;
+    uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
     int64_t started_ms;
     struct {
         const char *name;

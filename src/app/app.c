@@ -77,6 +77,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         .rate_limited = s->rate_limited,
         .connections_refused = conns->refused,
         .volatile_dropped = conns->volatile_dropped + e->volatile_dropped,
+        .handshakes_refused = e->handshakes_refused,
         .started_ms = app->started_ms,
     };
     sb_sio_nsp_t *nsp;

@@ -72,6 +72,7 @@ static void derive_configs(sb_server_t *s) {
                                    .upgrade_timeout_ms = (uint32_t)c->upgrade_timeout,
                                    .max_payload = (size_t)c->max_http_buffer_size,
                                    .max_queue_bytes = (size_t)c->max_outq_bytes,
+                                   .handshakes_per_second_per_ip = (uint32_t)c->handshakes_per_second_per_ip,
                                    .allow_polling = true,
                                    .allow_websocket = true,
                                    .ws = &s->ws_cfg};

@@ -3,6 +3,7 @@
 #define SB_EIO_INTERNAL_H
 
 #include "engineio/engineio.h"
+#include "core/map.h"
 #include "engineio/packet.h"
 
 #define SB_EIO_SID_LEN 20
@@ -35,7 +36,15 @@ struct sb_eio_server {
     size_t nbuckets, count;
     sb_eio_stats_t stats;
     uint16_t ws_close_code; /* 1000, or 1001 while shutting down */
+    sb_map_t handshake_buckets; /* peer address -> sb_eio_bucket_t */
 };
+
+/* Handshakes a client address may still make (thousandths), and when the
+ * bucket was last filled. */
+typedef struct {
+    uint64_t at_ms;
+    uint32_t tokens_milli;
+} sb_eio_bucket_t;
 
 /* server.c */
 int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s);

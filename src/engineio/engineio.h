@@ -31,6 +31,7 @@ typedef struct {
     uint32_t ping_interval_ms, ping_timeout_ms, upgrade_timeout_ms;
     size_t max_payload;     /* maxHttpBufferSize */
     size_t max_queue_bytes; /* polling packets waiting for a GET before the session is cut off */
+    uint32_t handshakes_per_second_per_ip; /* token bucket, burst = 2 s worth; 0: no limit */
     bool allow_polling, allow_websocket;
     const sb_ws_config_t *ws;
 } sb_eio_config_t;
@@ -40,6 +41,7 @@ typedef struct {
     uint64_t packets_in, packets_out;
     uint64_t active_polling, active_websocket; /* gauges */
     uint64_t volatile_dropped; /* volatile packets for a polling client between its GETs */
+    uint64_t handshakes_refused; /* over handshakes_per_second_per_ip: 429 */
 } sb_eio_stats_t;
 
 /* `cfg` is copied; cfg->ws must outlive the server. */

@@ -112,8 +112,68 @@ static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char
         sb_eio__respond_error(req, E_BAD);
 }
 
+/* ---- handshake rate per client address ----------------------------------------- */
+
+#define SB_EIO_BUCKETS_SWEEP 10000
+
+typedef struct {
+    sb_eio_server_t *srv;
+    sb_str_t keys[256];
+    size_t n;
+} sweep_t;
+
+/* A bucket that has refilled carries no information: forget it. */
+static bool collect_full(sb_str_t key, void *value, void *ud) {
+    sweep_t *sw = ud;
+    const sb_eio_bucket_t *b = value;
+    uint32_t rate = sw->srv->cfg.handshakes_per_second_per_ip;
+    if (b->tokens_milli + (sw->srv->loop->now_ms - b->at_ms) * rate >= 2000ull * rate)
+        sw->keys[sw->n++] = key;
+    return sw->n < sizeof sw->keys / sizeof *sw->keys;
+}
+
+static void buckets_sweep(sb_eio_server_t *srv) {
+    sweep_t sw = {.srv = srv};
+    sb_map_foreach(&srv->handshake_buckets, collect_full, &sw);
+    for (size_t i = 0; i < sw.n; i++)
+        free(sb_map_del(&srv->handshake_buckets, sw.keys[i]));
+}
+
+static bool handshake_allowed(sb_eio_server_t *srv, const sb_http_req_t *req) {
+    uint32_t rate = srv->cfg.handshakes_per_second_per_ip;
+    if (rate == 0)
+        return true;
+    sb_str_t key = sb_str((const char *)&req->conn->peer, sizeof req->conn->peer);
+    sb_eio_bucket_t *b = sb_map_get(&srv->handshake_buckets, key);
+    uint64_t now = srv->loop->now_ms, cap = 2000ull * rate;
+    if (!b) {
+        if (srv->handshake_buckets.count >= SB_EIO_BUCKETS_SWEEP)
+            buckets_sweep(srv);
+        if (srv->handshake_buckets.count >= 100000 || !(b = calloc(1, sizeof *b)) ||
+            sb_map_put(&srv->handshake_buckets, key, b) != SB_OK) {
+            free(b);
+            return true; /* out of memory for bookkeeping: do not refuse real users */
+        }
+        b->tokens_milli = (uint32_t)cap;
+        b->at_ms = now;
+    }
+    uint64_t tokens = b->tokens_milli + (now - b->at_ms) * rate;
+    b->tokens_milli = (uint32_t)(tokens > cap ? cap : tokens);
+    b->at_ms = now;
+    if (b->tokens_milli < 1000) {
+        srv->stats.handshakes_refused++;
+        return false;
+    }
+    b->tokens_milli -= 1000;
+    return true;
+}
+
 static void handle_handshake(sb_eio_server_t *srv, sb_http_req_t *req, bool ws) {
     char eio[8];
+    if (!handshake_allowed(srv, req)) {
+        sb_http_respond_error(req, 429, "rate_limited", "too many new sessions from this address");
+        return;
+    }
     if (!sb_str_eq(req->method, SB_LIT("GET"))) {
         sb_eio__respond_error(req, E_METHOD);
         return;
@@ -171,6 +231,7 @@ sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cf
     srv->h = h;
     srv->ud = ud;
     srv->ws_close_code = SB_WS_CLOSE_NORMAL;
+    sb_map_init(&srv->handshake_buckets);
     return srv;
 }
 
@@ -181,9 +242,16 @@ void sb_eio_server_close_all(sb_eio_server_t *srv) {
             sb_eio_close(s, "server shutting down");
 }
 
+static bool free_bucket(sb_str_t key, void *value, void *ud) {
+    free(value);
+    return true;
+}
+
 void sb_eio_server_destroy(sb_eio_server_t *srv) {
     if (!srv)
         return;
+    sb_map_foreach(&srv->handshake_buckets, free_bucket, NULL);
+    sb_map_dispose(&srv->handshake_buckets);
     free(srv->buckets);
     free(srv);
 }

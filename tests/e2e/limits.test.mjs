@@ -108,3 +108,22 @@ test('extra namespaces require the token too and have no built-in events', async
     await srv.stop();
   }
 }, { skip });
+
+test('--handshakes-per-second-per-ip: past the burst a new session gets 429, then the bucket refills', async () => {
+  const srv = await startServer('switchboard', { args: ['--handshakes-per-second-per-ip', '2', '--api-key', 'k'] });
+  try {
+    const handshake = () => fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`);
+    const codes = [];
+    for (let i = 0; i < 5; i++) codes.push((await handshake()).status);
+    assert.deepEqual(codes.slice(0, 4), [200, 200, 200, 200], 'a burst of two seconds worth');
+    const res = await handshake();
+    assert.equal(res.status, 429);
+    assert.equal((await res.json()).error.code, 'rate_limited');
+    // Existing sessions are not affected: requests with a sid are not handshakes.
+    await new Promise((r) => setTimeout(r, 600)); // the refill is the behaviour under test
+    assert.equal((await handshake()).status, 200);
+    assert.ok(await metric(srv, 'switchboard_errors_total{kind="handshake_rate_limited"}') >= 2);
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
