@@ -27,7 +27,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak fuzz
+.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak fuzz bench
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -75,6 +75,10 @@ test: deps
 test-asan: deps
 	@$(MAKE) --no-print-directory MODE=asan B=build/asan all
 	@tests/run.sh build/asan
+
+# Side by side with Node.js Socket.IO and uWebSockets.js (bench/README.md).
+bench: deps all
+	bench/run.sh
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS).
 soak: deps all

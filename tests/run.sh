@@ -45,6 +45,11 @@ for check in tests/docs_check.sh tests/install_check.sh; do
     count "$(basename "$check")" "$out" $?
 done
 
+echo "== benchmark smoke (correctness counters of the load generator only)"
+out="$log/bench.$RANDOM"
+timeout 300 bench/smoke.sh "${builds[0]}" >"$out" 2>&1
+count "bench smoke" "$out" $?
+
 echo "== fuzz smoke (each target ${FUZZ_SMOKE_SECONDS:-10} s, regressions replayed)"
 out="$log/fuzz.$RANDOM"
 FUZZ_JOBS=2 timeout 600 tests/fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-10}" >"$out" 2>&1

@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark (`make bench`): every mode against Switchboard
+# and the Node.js peers, interleaved and repeated; medians and ratios go to
+# bench/results/latest.{json,md} and bar charts to bench/results/*.svg.
+# Method and knobs: bench/README.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+RESULTS=$HERE/results
+LG=$ROOT/build/bench/loadgen
+PEERS=$HERE/peers
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    REPEAT=${BENCH_REPEAT:-1}
+    ECHO_CONNS=${BENCH_ECHO_CONNS:-100}
+    FANOUT_SUBS=${BENCH_FANOUT_SUBS:-1000}
+    IDLE_CONNS=${BENCH_IDLE_CONNS:-2000}
+    DURATION=${BENCH_DURATION:-2}
+    FANOUT_BUDGET=${BENCH_FANOUT_BUDGET:-10}
+else
+    REPEAT=${BENCH_REPEAT:-3}
+    ECHO_CONNS=${BENCH_ECHO_CONNS:-100 1000}
+    FANOUT_SUBS=${BENCH_FANOUT_SUBS:-1000 10000}
+    IDLE_CONNS=${BENCH_IDLE_CONNS:-19000}
+    DURATION=${BENCH_DURATION:-4}
+    FANOUT_BUDGET=${BENCH_FANOUT_BUDGET:-18}
+fi
+PAYLOAD=${BENCH_PAYLOAD:-32}
+BURST=${BENCH_BURST:-128}
+FIXED_DPS=${BENCH_FIXED_DPS:-40000}
+# Burst runs at these subscriber counts only: 128 publishes to 10,000
+# subscribers is 1.28 M deliveries per burst, ~40 s for the Node.js peers.
+BURST_SUBS=${BENCH_BURST_SUBS:-${FANOUT_SUBS%% *}}
+CONNECT_CONC=${BENCH_CONNECT_CONC:-32}
+IDLE_ROOM_SIZE=${BENCH_IDLE_ROOM_SIZE:-10}
+IDLE_HOLD=${BENCH_IDLE_HOLD:-3}
+PIN=${BENCH_PIN:-1}
+WS_FANOUT=${BENCH_WS_FANOUT:-0}
+SECRET=bench-secret-$$
+# Which servers to run (space-separated ids; default all that work here).
+ONLY=${BENCH_SERVERS:-}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---- processes: every server we start is tracked by PID and always killed ----
+
+PIDS=()
+TMP=$(mktemp -d /tmp/sb-bench.XXXXXX)
+cleanup() {
+    local p
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+    done
+    sleep 0.3
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SERVER_PID=
+SERVER_PORT=
+SERVER_CPU=
+LG_CPU=
+PINNED=false
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SERVER_CPU="taskset -c 0"
+    LG_CPU="taskset -c 1"
+    PINNED=true
+fi
+# BENCH_SCHED=nice runs both sides at nice -10 (as root), which helps a little
+# when other work shares the box. Real-time policies are not offered: under
+# SCHED_FIFO Node's helper threads cannot time-share with its event loop and
+# the kernel's RT throttling adds 50 ms stalls, which distorts the comparison.
+SCHED=${BENCH_SCHED:-none}
+PRIO=
+if [ "$SCHED" = nice ] && [ "$(id -u)" = 0 ]; then
+    PRIO="nice -n -10"
+else
+    SCHED=none
+fi
+SERVER_CPU="$SERVER_CPU $PRIO"
+LG_CPU="$LG_CPU $PRIO"
+QUIET_WAIT=${BENCH_QUIET_WAIT:-30}
+
+# start_server ID: starts it on a free port (--port 0) and waits for "listening on".
+start_server() {
+    local id=$1 logf=$TMP/$1.log cmd
+    cmd=$(server_cmd "$id")
+    : >"$logf"
+    # shellcheck disable=SC2086
+    $SERVER_CPU $cmd 2>"$logf" >/dev/null &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 150); do
+        if grep -q 'listening on' "$logf"; then
+            SERVER_PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$logf" | head -1 | sed 's/.*://')
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    log "server $id did not start: $(tail -3 "$logf" | tr '\n' ' ')"
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 30); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+server_cmd() {
+    local sb="--host 127.0.0.1 --port 0 --log-level warn"
+    case $1 in
+    sb-echo) echo "$BIN/sio_echo $sb" ;;
+    sb-main) echo "$BIN/switchboard $sb --jwt-secret $SECRET --data-dir $TMP/data" ;;
+    sb-ws) echo "$BIN/ws_echo $sb" ;;
+    sio-echo) echo "node $PEERS/sio-echo.mjs --host 127.0.0.1 --port 0" ;;
+    sio-uws-echo) echo "node $PEERS/sio-echo.mjs --host 127.0.0.1 --port 0 --engine uws" ;;
+    sio-chat) echo "node $PEERS/sio-chat.mjs --host 127.0.0.1 --port 0 --jwt-secret $SECRET" ;;
+    sio-uws-chat) echo "node $PEERS/sio-chat.mjs --host 127.0.0.1 --port 0 --jwt-secret $SECRET --engine uws" ;;
+    uws-raw) echo "node $PEERS/raw.mjs --host 127.0.0.1 --port 0 --engine uws" ;;
+    ws-raw) echo "node $PEERS/raw.mjs --host 127.0.0.1 --port 0 --engine ws" ;;
+    esac
+}
+
+# Percent of both CPUs busy over 0.3 s before a run: anything else running
+# on the box (builds, fuzzers) skews every number, so it is recorded.
+machine_busy() {
+    local a b
+    read -r _ a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat
+    sleep 0.3
+    read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
+    a=$((a1 + a2 + a3 + a6 + a7)); b=$((b1 + b2 + b3 + b6 + b7))
+    local idle=$((b4 + b5 - a4 - a5)) busy=$((b - a))
+    echo $((100 * busy / (busy + idle + 1)))
+}
+
+# ---- one measurement ----------------------------------------------------------
+
+RAW=$RESULTS/latest.jsonl
+
+# run_case CASE SERVER REP -- loadgen args...
+run_case() {
+    local case=$1 sid=$2 rep=$3
+    shift 4
+    local busy line rc=0 waited=0
+    busy=$(machine_busy)
+    # Other work on the box skews every figure: give it a chance to finish.
+    while [ "$busy" -gt 20 ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
+        [ "$waited" = 0 ] && log "machine ${busy}% busy with other work; waiting up to ${QUIET_WAIT}s"
+        sleep 2
+        waited=$((waited + 2))
+        busy=$(machine_busy)
+    done
+    if ! start_server "$sid"; then
+        echo "{\"case\":\"$case\",\"server\":\"$sid\",\"rep\":$rep,\"ok\":false,\"error\":\"server did not start\"}" >>"$RAW"
+        return 0
+    fi
+    # shellcheck disable=SC2086
+    line=$($LG_CPU "$LG" --port "$SERVER_PORT" --server-pid "$SERVER_PID" --label "$sid" --quiet "$@" \
+        2>"$TMP/lg.err") || rc=$?
+    stop_server
+    grep -v '^loadgen: step' "$TMP/lg.err" | tail -3 | sed 's/^/    /' >&2 || true
+    if [ -z "$line" ] || [ "${line:0:1}" != "{" ]; then
+        line="{\"ok\":false,\"error\":\"loadgen exit $rc\"}"
+    fi
+    echo "{\"case\":\"$case\",\"server\":\"$sid\",\"rep\":$rep,\"busy_pct\":$busy,${line#\{}" >>"$RAW"
+}
+
+# ---- preparation -----------------------------------------------------------------
+
+# A private release build (B=build/bench/release), copied to $TMP: other work
+# on the tree (a `make clean`, a rebuild) cannot swap a binary mid-run.
+BUILD=${BENCH_BUILD_DIR:-build/bench/release}
+log "building the servers (make -C $ROOT -j2 B=$BUILD) and the load generator"
+make -C "$ROOT" -j2 B="$BUILD" "$BUILD/switchboard" "$BUILD/examples/sio_echo" "$BUILD/examples/ws_echo" >/dev/null
+make -C "$HERE" >/dev/null
+BIN=$TMP/bin
+mkdir -p "$BIN"
+cp "$ROOT/$BUILD/switchboard" "$ROOT/$BUILD/examples/sio_echo" "$ROOT/$BUILD/examples/ws_echo" "$LG" "$BIN/"
+LG=$BIN/loadgen
+
+if [ ! -d "$PEERS/node_modules/socket.io" ] || [ "$PEERS/package.json" -nt "$PEERS/node_modules" ]; then
+    log "installing the Node.js peers (npm install in bench/peers)"
+    (cd "$PEERS" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+UWS_OK=1
+if ! (cd "$PEERS" && node -e "const u=require('@trufflesuite/uws-js-unofficial'); process.exit(typeof u.SSLApp==='function'?0:3)") 2>/dev/null; then
+    UWS_OK=0
+    log "uWebSockets.js native build not usable with $(node --version): skipping the uWS peers"
+fi
+
+if ! command -v gnuplot >/dev/null; then
+    log "installing gnuplot-nox for the charts"
+    (apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq gnuplot-nox >/dev/null 2>&1; }) || log "gnuplot not available: no charts"
+fi
+
+mkdir -p "$RESULTS"
+: >"$RAW"
+
+SIO_ECHO="sb-echo sio-echo"
+SIO_CHAT="sb-main sio-chat"
+RAW_WS="sb-ws ws-raw"
+if [ "$UWS_OK" = 1 ]; then
+    SIO_ECHO="$SIO_ECHO sio-uws-echo"
+    SIO_CHAT="$SIO_CHAT sio-uws-chat"
+    RAW_WS="sb-ws uws-raw ws-raw"
+fi
+pick() {
+    local s out=
+    for s in $1; do
+        if [ -z "$ONLY" ] || [[ " $ONLY " == *" $s "* ]]; then out="$out $s"; fi
+    done
+    echo "$out"
+}
+
+common=(--payload "$PAYLOAD" --duration "$DURATION" --warmup 1)
+idle_procs=$(((IDLE_CONNS + 9999) / 10000))
+idle_rooms=$(((IDLE_CONNS + IDLE_ROOM_SIZE - 1) / IDLE_ROOM_SIZE))
+start=$(date +%s)
+log "matrix: repeat=$REPEAT echo=[$ECHO_CONNS] fanout=[$FANOUT_SUBS] idle=$IDLE_CONNS payload=$PAYLOAD duration=${DURATION}s pinned=$PINNED sched=$SCHED"
+
+for rep in $(seq "$REPEAT"); do
+    log "---- repetition $rep of $REPEAT ($(($(date +%s) - start)) s so far)"
+    for n in $ECHO_CONNS; do
+        for s in $(pick "$SIO_ECHO"); do
+            log "echo sio conns=$n $s"
+            run_case "echo-sio-$n" "$s" "$rep" -- --mode echo --conns "$n" "${common[@]}"
+        done
+        for s in $(pick "$RAW_WS"); do
+            log "echo ws conns=$n $s"
+            run_case "echo-ws-$n" "$s" "$rep" -- --mode echo --proto ws --conns "$n" "${common[@]}"
+        done
+    done
+    for n in $FANOUT_SUBS; do
+        for s in $(pick "$SIO_ECHO"); do
+            log "fanout sio subscribers=$n $s"
+            run_case "fanout-sio-$n" "$s" "$rep" -- --mode fanout --conns "$n" --publishers 2 \
+                --payload "$PAYLOAD" --duration "$FANOUT_BUDGET" --step-ms 1000
+        done
+        # The same load for every server (below the slowest one's capacity):
+        # latency and CPU per delivery compared like for like.
+        for s in $(pick "$SIO_ECHO"); do
+            log "fanout sio subscribers=$n fixed ${FIXED_DPS} deliveries/s $s"
+            run_case "fixedrate-sio-$n" "$s" "$rep" -- --mode fanout --conns "$n" --publishers 2 \
+                --payload "$PAYLOAD" --rate "$(awk -v d="$FIXED_DPS" -v n="$n" 'BEGIN{printf "%.3f", d/n}')" \
+                --step-ms "$((DURATION * 1000))" --duration "$DURATION"
+        done
+        if [[ " $BURST_SUBS " == *" $n "* ]]; then
+            for s in $(pick "$SIO_ECHO"); do
+                log "burst sio subscribers=$n burst=$BURST $s"
+                run_case "burst-sio-$n" "$s" "$rep" -- --mode burst --conns "$n" --burst "$BURST" "${common[@]}"
+            done
+        fi
+        if [ "$WS_FANOUT" = 1 ]; then
+            for s in $(pick "uws-raw ws-raw"); do
+                [ "$s" = uws-raw ] && [ "$UWS_OK" = 0 ] && continue
+                log "fanout ws subscribers=$n $s"
+                run_case "fanout-ws-$n" "$s" "$rep" -- --mode fanout --proto ws --conns "$n" \
+                    --payload "$PAYLOAD" --duration "$FANOUT_BUDGET"
+            done
+        fi
+    done
+    for s in $(pick "$SIO_CHAT"); do
+        log "connect sio concurrency=$CONNECT_CONC $s"
+        run_case "connect-sio-$CONNECT_CONC" "$s" "$rep" -- --mode connect --conns "$CONNECT_CONC" \
+            --jwt-secret "$SECRET" "${common[@]}"
+    done
+    for s in $(pick "$SIO_CHAT"); do
+        log "idle sio conns=$IDLE_CONNS rooms=$idle_rooms $s"
+        run_case "idle-sio-$IDLE_CONNS" "$s" "$rep" -- --mode idle --conns "$IDLE_CONNS" --rooms "$idle_rooms" \
+            --procs "$idle_procs" --jwt-secret "$SECRET" --duration "$IDLE_HOLD" --setup-timeout 120
+    done
+done
+
+log "done in $(($(date +%s) - start)) s; writing the report"
+node "$HERE/report.mjs" "$RAW" "$RESULTS" \
+    "{\"repeat\":$REPEAT,\"quick\":$QUICK,\"payload\":$PAYLOAD,\"duration_s\":$DURATION,\"burst\":$BURST,\"pinned\":$PINNED,\"node\":\"$(node --version)\",\"uws\":$([ "$UWS_OK" = 1 ] && echo true || echo false),\"idle_room_size\":$IDLE_ROOM_SIZE,\"connect_concurrency\":$CONNECT_CONC,\"sched\":\"$SCHED\"}"
+cat "$RESULTS/latest.md"

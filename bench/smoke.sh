@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark smoke test for `make test` (~20 s): builds the load generator,
+# runs each mode briefly against build/examples/sio_echo, build/examples/ws_echo
+# and build/switchboard, and checks the load generator's correctness counters
+# (no errors, no loss, no duplicates, in order, at least one message per
+# connection). It asserts correctness only, never a speed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+B=${1:-$ROOT/build}
+LG=$ROOT/build/bench/loadgen
+SECRET=smoke-secret-$$
+TMP=$(mktemp -d /tmp/sb-bench-smoke.XXXXXX)
+PIDS=()
+pass=0
+fail=0
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]:-}"; do
+        [ -n "$p" ] && wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if ! make -C "$HERE" >"$TMP/build.log" 2>&1; then
+    cat "$TMP/build.log"
+    echo "bench smoke: loadgen build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+for bin in "$B/examples/sio_echo" "$B/examples/ws_echo" "$B/switchboard"; do
+    [ -x "$bin" ] || make -C "$ROOT" -j2 >/dev/null
+done
+
+# start NAME CMD...: starts a server on a free port; sets PORT_<NAME>, PID_<NAME>.
+start() {
+    local name=$1 logf=$TMP/$1.log i
+    shift
+    "$@" --host 127.0.0.1 --port 0 --log-level warn 2>"$logf" >/dev/null &
+    local pid=$!
+    PIDS+=("$pid")
+    for i in $(seq 100); do
+        grep -q 'listening on' "$logf" && break
+        sleep 0.05
+    done
+    printf -v "PID_$name" '%s' "$pid"
+    printf -v "PORT_$name" '%s' "$(grep -o 'listening on [0-9.]*:[0-9]*' "$logf" | head -1 | sed 's/.*://')"
+}
+
+field() { grep -o "\"$2\":[^,}]*" <<<"$1" | head -1 | cut -d: -f2 | tr -d '"'; }
+
+# check NAME JSON CONDITION...: each condition is "field op value".
+check() {
+    local name=$1 json=$2 ok=1 cond f op v got
+    shift 2
+    if [ -z "$json" ]; then
+        ok=0
+        echo "  $name: no result from the load generator"
+    fi
+    for cond in "$@"; do
+        [ "$ok" = 1 ] || break
+        read -r f op v <<<"$cond"
+        got=$(field "$json" "$f")
+        got=${got%%.*}
+        if [ -z "$got" ] || ! [ "$got" "$op" "$v" ]; then
+            ok=0
+            echo "  $name: expected $f $op $v, got '${got}'"
+        fi
+    done
+    if [ "$ok" = 1 ]; then
+        pass=$((pass + 1))
+        echo "ok   $name"
+    else
+        fail=$((fail + 1))
+        echo "FAIL $name: $json"
+    fi
+}
+
+lg() { "$LG" --quiet --max-time 20 "$@" 2>>"$TMP/lg.err"; }
+
+start echo "$B/examples/sio_echo"
+start ws "$B/examples/ws_echo"
+start main "$B/switchboard" --jwt-secret "$SECRET" --data-dir "$TMP/data"
+
+clean=("errors -eq 0" "bad -eq 0" "ok = true")
+
+r=$(lg --port "$PORT_echo" --server-pid "$PID_echo" --mode echo --conns 20 --duration 2 --warmup 0.5)
+check "echo sio 20 conns" "$r" "${clean[@]}" "connected -eq 20" "min_per_conn -ge 1" "msgs -gt 0"
+
+r=$(lg --port "$PORT_ws" --server-pid "$PID_ws" --mode echo --proto ws --conns 20 --duration 1 --warmup 0.5)
+check "echo ws 20 conns" "$r" "${clean[@]}" "connected -eq 20" "min_per_conn -ge 1" "msgs -gt 0"
+
+r=$(lg --port "$PORT_echo" --server-pid "$PID_echo" --mode fanout --conns 50 --publishers 2 --rate 200 \
+    --step-ms 2000 --duration 2)
+check "fanout sio 50 subscribers" "$r" "${clean[@]}" "subscribers_joined -eq 50" "lost -eq 0" "dup -eq 0" \
+    "out_of_order -eq 0" "min_per_conn -ge 1" "published -gt 0"
+pub=$(field "$r" published)
+check "fanout delivered every publish to every subscriber" "$r" "deliveries -eq $((${pub:-0} * 50))"
+
+r=$(lg --port "$PORT_echo" --server-pid "$PID_echo" --mode burst --conns 50 --burst 64 --duration 1 --warmup 0.5)
+check "burst sio 50 subscribers x 64" "$r" "${clean[@]}" "lost -eq 0" "dup -eq 0" "out_of_order -eq 0" \
+    "min_per_conn -ge 64"
+
+r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode connect --conns 8 --jwt-secret "$SECRET" --duration 2 \
+    --warmup 0.5)
+check "connect with JWT" "$r" "${clean[@]}" "handshake_failures -eq 0" "msgs -gt 0"
+
+r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode idle --conns 200 --rooms 20 --procs 2 \
+    --jwt-secret "$SECRET" --duration 1)
+check "idle 200 conns joined with JWT" "$r" "${clean[@]}" "joined -eq 200" "rss_after_kb -gt 0"
+
+r=$(lg --port "$PORT_main" --mode connect --conns 2 --jwt-secret wrong-secret --duration 1 --warmup 0)
+check "a bad JWT is refused (the loadgen counts it)" "$r" "handshake_failures -gt 0" "msgs -eq 0"
+
+if [ "$fail" -gt 0 ] && [ -s "$TMP/lg.err" ]; then
+    echo "load generator messages:"
+    head -20 "$TMP/lg.err"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
