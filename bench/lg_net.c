@@ -402,6 +402,9 @@ static size_t parse_input(lg_conn_t *c, uint8_t *p, size_t n) {
 }
 
 static int keep_pending(lg_conn_t *c, const uint8_t *p, size_t n) {
+    c->pend_n = 0;
+    if (n == 0)
+        return 0;
     if (n > c->pend_cap) {
         uint8_t *q = realloc(c->pend, n);
         if (!q)

@@ -323,7 +323,7 @@ static int conn_dispatch(sb_conn_t *c, char *p, size_t n) {
 }
 
 /* Reads once. Returns bytes read, 0 at EOF, SB_EAGAIN, or SB_EIO. */
-static long conn_read_once(sb_conn_t *c) {
+static long conn_read_once(sb_conn_t *c, bool *drained) {
     char *dst;
     size_t room;
     if (c->in_len == 0) {
@@ -347,22 +347,27 @@ static long conn_read_once(sb_conn_t *c) {
     if (r == 0)
         return 0;
     c->ctx->bytes_in += (uint64_t)r;
+    *drained = (size_t)r < room;
     if (c->in_len == 0)
         return conn_dispatch(c, dst, (size_t)r) == SB_OK ? r : SB_EIO;
     c->in_len += (size_t)r;
     return conn_dispatch(c, c->inbuf, c->in_len) == SB_OK ? r : SB_EIO;
 }
 
+/* A short read means the socket is empty: epoll is level-triggered and will
+ * say when more arrives, so the read that would only return EAGAIN is
+ * skipped (a third of the syscalls of a request/response exchange). */
 static void conn_on_readable(sb_conn_t *c) {
     for (int i = 0; i < SB_READS_PER_EVENT && !(c->flags & SB_CONN_CLOSING); i++) {
-        long r = conn_read_once(c);
+        bool drained = false;
+        long r = conn_read_once(c, &drained);
         if (r == SB_EAGAIN)
             return;
         if (r <= 0) {
             sb_conn_close(c);
             return;
         }
-        if (c->flags & SB_CONN_READ_PAUSED)
+        if (drained || (c->flags & SB_CONN_READ_PAUSED))
             return;
     }
 }
