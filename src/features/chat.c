@@ -118,8 +118,7 @@ static void chat_on_join(sb_client_t *c, sb_sio_event_t *ev) {
                                                  sb_cstr(c->user->id), join_on_member, call);
         }
         if (call && rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(arg);
@@ -144,8 +143,7 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
 static void message_on_stored(void *ud, int rc, const sb_store_msg_t *m) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
         return;
     }
     sb_user_t *u = sb_map_get(&call->f->users, sb_cstr(call->user_id));
@@ -181,8 +179,7 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
                                     .type = SB_LIT("text"), .created_at_ms = sb_wall_ms()};
         int rc = call ? sb_store_message_append(c->f->cfg.store, &in, message_on_stored, call) : SB_OK;
         if (call && rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(arg);

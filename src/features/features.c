@@ -169,6 +169,11 @@ void sb_feat_fail_store(sb_sio_event_t *ev, int rc) {
     sb_feat_fail(ev, code, "%s", msg);
 }
 
+void sb_feat_call_abort(sb_feat_call_t *call, int rc) {
+    sb_feat_call_fail_store(call, rc);
+    sb_feat_call_end(call);
+}
+
 void sb_feat_call_end(sb_feat_call_t *call) {
     sb_sio_socket_unref(call->sock);
     free(call);

@@ -90,6 +90,8 @@ void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, 
 /* Fails the call with the error code matching a store result. */
 void sb_feat_call_fail_store(sb_feat_call_t *call, int rc);
 void sb_feat_call_end(sb_feat_call_t *call);
+/* sb_feat_call_fail_store() then sb_feat_call_end(): the usual error exit. */
+void sb_feat_call_abort(sb_feat_call_t *call, int rc);
 /* Fails an event whose store request could not even be queued. */
 void sb_feat_fail_store(sb_sio_event_t *ev, int rc);
 /* The payload field `name` as a string of 1..max bytes, or NULL. */

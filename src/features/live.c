@@ -167,8 +167,7 @@ static void share_store(sb_client_t *c, sb_sio_event_t *ev, const char *room, js
     if (rc != SB_OK) {
         json_decref(sh->info);
         json_decref(sh->sender);
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
     }
 }
 

@@ -121,8 +121,7 @@ static void collab_on_join(sb_client_t *c, sb_sio_event_t *ev) {
         snprintf(((join_t *)(void *)call->extra)->doc, SB_LIVE_ID_MAX + 1, "%s", doc);
         int rc = sb_store_doc_latest(c->f->cfg.store, sb_cstr(doc), join_on_latest, call);
         if (rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(arg);
@@ -186,8 +185,7 @@ static void edit_store(sb_client_t *c, sb_sio_event_t *ev, const char *doc, json
                                       sb_str(text, n), sb_wall_ms(), edit_on_stored, call);
     if (rc != SB_OK) {
         json_decref(e->changes);
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
     }
 }
 

@@ -303,8 +303,7 @@ static void msg_on_history(sb_client_t *c, sb_sio_event_t *ev) {
         int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(req_of(call)->conv),
                                                  sb_cstr(c->user->id), history_on_member, call);
         if (rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(a);
@@ -379,8 +378,7 @@ static void msg_on_mark_read(sb_client_t *c, sb_sio_event_t *ev) {
         int rc = sb_store_conversation_members(c->f->cfg.store, sb_cstr(req_of(call)->conv),
                                                read_on_members, call);
         if (rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(a);
@@ -476,8 +474,7 @@ static void typing_request(sb_client_t *c, sb_sio_event_t *ev, bool start) {
         r->start = start;
         int rc = sb_store_conversation_members(c->f->cfg.store, sb_cstr(conv), typing_on_members, call);
         if (rc != SB_OK) {
-            sb_feat_call_fail_store(call, rc);
-            sb_feat_call_end(call);
+            sb_feat_call_abort(call, rc);
         }
     }
     json_decref(a);

@@ -204,8 +204,7 @@ static void notification_on_list(sb_client_t *c, sb_sio_event_t *ev) {
     int rc = sb_store_notification_list(c->f->cfg.store, sb_cstr(c->user->id), unread_only,
                                         SB_NOTIF_LIST_MAX, on_list_page, call);
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
     }
 }
 
@@ -251,8 +250,7 @@ static void notification_on_mark_read(sb_client_t *c, sb_sio_event_t *ev) {
     int rc = sb_store_notification_mark_read(c->f->cfg.store, sb_cstr(c->user->id), id,
                                              on_marked_read, call);
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
     }
 }
 

@@ -26,19 +26,12 @@ static sb_feat_call_t *call_with_name(sb_client_t *c, sb_sio_event_t *ev) {
     return call;
 }
 
-/* Ends a call whose store request could not be queued. */
-static void call_refused(sb_feat_call_t *call, int rc) {
-    sb_feat_call_fail_store(call, rc);
-    sb_feat_call_end(call);
-}
-
 /* ---- friend:request {toUserId} ----------------------------------------------------- */
 
 static void on_requested(void *ud, int rc, const sb_store_friend_request_t *r) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
         return;
     }
     const char *name = ctx_of(call)->name;
@@ -70,7 +63,7 @@ static void friend_on_request(sb_client_t *c, sb_sio_event_t *ev) {
                                             on_requested, call)
                   : SB_OK;
     if (rc != SB_OK)
-        call_refused(call, rc);
+        sb_feat_call_abort(call, rc);
     json_decref(arg);
 }
 
@@ -79,8 +72,7 @@ static void friend_on_request(sb_client_t *c, sb_sio_event_t *ev) {
 static void on_accepted(void *ud, int rc, const sb_store_friend_request_t *r) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
         return;
     }
     const char *name = ctx_of(call)->name;
@@ -112,7 +104,7 @@ static void friend_on_accept(sb_client_t *c, sb_sio_event_t *ev) {
                                            on_accepted, call)
                   : SB_OK;
     if (rc != SB_OK)
-        call_refused(call, rc);
+        sb_feat_call_abort(call, rc);
 }
 
 /* ---- status:update {status} -------------------------------------------------------- */
@@ -150,7 +142,7 @@ static void status_on_update(sb_client_t *c, sb_sio_event_t *ev) {
     memcpy(ctx_of(call)->status, c->user->status, sizeof ctx_of(call)->status);
     int rc = sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), on_friends_listed, call);
     if (rc != SB_OK)
-        call_refused(call, rc);
+        sb_feat_call_abort(call, rc);
 }
 
 /* ---- presence:query {userIds} ------------------------------------------------------ */
@@ -239,7 +231,7 @@ static void query_submit(sb_client_t *c, sb_feat_call_t *call, size_t n) {
             q->n++;
     }
     if (q->n == 0)
-        call_refused(call, q->rc);
+        sb_feat_call_abort(call, q->rc);
 }
 
 static void presence_on_query(sb_client_t *c, sb_sio_event_t *ev) {

@@ -42,12 +42,6 @@ static sb_feat_call_t *post_call(sb_client_t *c, sb_sio_event_t *ev, const char 
     return call;
 }
 
-/* Ends a call whose store request could not be queued. */
-static void call_refused(sb_feat_call_t *call, int rc) {
-    sb_feat_call_fail_store(call, rc);
-    sb_feat_call_end(call);
-}
-
 /* ---- post:view / post:unview postId ------------------------------------------------ */
 
 static void view_apply(sb_feat_call_t *call) {
@@ -83,7 +77,7 @@ static void post_view_or_unview(sb_client_t *c, sb_sio_event_t *ev, bool view) {
         ctx_of(call)->view = view;
         int rc = sb_store_post_get(c->f->cfg.store, sb_cstr(id), on_view_checked, call);
         if (rc != SB_OK)
-            call_refused(call, rc);
+            sb_feat_call_abort(call, rc);
     }
     json_decref(arg);
 }
@@ -119,8 +113,7 @@ static void like_tell_owner(sb_feat_call_t *call, const sb_store_reactions_t *r)
 static void on_reacted(void *ud, int rc, const sb_store_reactions_t *r) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
         return;
     }
     char room[SB_POST_ROOM_MAX];
@@ -162,7 +155,7 @@ static void post_on_like(sb_client_t *c, sb_sio_event_t *ev) {
         int rc = sb_store_post_react(c->f->cfg.store, sb_cstr(id), sb_cstr(c->user->id),
                                      sb_cstr(ctx_of(call)->type), on_reacted, call);
         if (rc != SB_OK)
-            call_refused(call, rc);
+            sb_feat_call_abort(call, rc);
     }
     json_decref(arg);
 }
@@ -183,8 +176,7 @@ static void comment_tell_owner(sb_feat_call_t *call, const sb_store_comment_t *c
 static void on_commented(void *ud, int rc, const sb_store_comment_t *cm) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        sb_feat_call_end(call);
+        sb_feat_call_abort(call, rc);
         return;
     }
     char at[32], room[SB_POST_ROOM_MAX];
@@ -213,7 +205,7 @@ static void post_on_comment(sb_client_t *c, sb_sio_event_t *ev) {
                                        sb_str(json_string_value(content), json_string_length(content)),
                                        sb_wall_ms(), on_commented, call);
         if (rc != SB_OK)
-            call_refused(call, rc);
+            sb_feat_call_abort(call, rc);
     }
     json_decref(arg);
 }
