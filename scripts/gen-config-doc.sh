@@ -24,8 +24,10 @@ code 2). Times are in milliseconds unless the name says otherwise.
 |---|---|---|
 HEAD
 "$bin" --help | awk '/^  --/ && !/--config FILE/ {
-    line = substr($0, 3); flag = $1;
-    rest = substr(line, 30);
+    flag = $1; rest = $0;
+    # Drop the flag, its value placeholder (V) and the padding, whatever the
+    # length of the flag: long names push the help text past the column.
+    sub(/^  --[^ ]+ /, "", rest); sub(/^V +/, "", rest); sub(/^ +/, "", rest);
     def = rest; sub(/.*\(default: /, "", def); sub(/\)$/, "", def);
     help = rest; sub(/ \(default: [^)]*\)$/, "", help);
     printf "| `%s` | `%s` | %s |\n", flag, def, help }'

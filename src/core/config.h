@@ -37,7 +37,7 @@
     X("max-connections", max_connections, INT, "50000", "open connections in total (503 past it; 0: no limit)") \
     X("max-connections-per-ip", max_connections_per_ip, INT, "0", "open connections per client address (0: no limit; mind proxies)") \
     X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", "new Engine.IO sessions per second per client address, token bucket (0: no limit)") \
-    X("events-per-second", events_per_second, INT, "0", "events a socket may send per second, token bucket (0: no limit)") \
+    X("events-per-second", events_per_second, INT, "10", "events a socket may send per second, token bucket (0: no limit)") \
     X("events-burst", events_burst, INT, "20", "events a socket may send at once before the rate applies") \
     X("header-timeout", header_timeout, INT, "20000", "ms to receive a whole HTTP request (408)")   \
     X("keepalive-timeout", keepalive_timeout, INT, "30000", "ms an idle keep-alive connection stays open") \

@@ -59,6 +59,31 @@ test('events over --events-per-second get rate_limited; a calm socket keeps work
   }
 }, { skip });
 
+test('by default a socket may send a burst of 20 events, then 10 per second', async () => {
+  const srv = await startServer('switchboard');
+  try {
+    const { s } = await connectUser(srv, 'bursty');
+    const room = `default-rl-${Date.now()}`;
+    assert.deepEqual(await s.emitWithAck('chat:join', room), { ok: true, roomId: room });
+    await new Promise((r) => setTimeout(r, 200)); // the join's token is back
+    const burst = () => Promise.all(Array.from({ length: 30 },
+      () => s.emitWithAck('chat:typing', { roomId: room, isTyping: true })));
+    const first = await burst();
+    const handled = first.filter((r) => r.ok === true).length;
+    const limited = first.filter((r) => r.error && r.error.code === 'rate_limited').length;
+    // The CONNECT itself is not an event; the bucket refills 10/s while the
+    // burst is in flight, so one or two more may pass on a slow machine.
+    assert.ok(handled >= 20 && handled <= 23, `a burst of 20 is handled, got ${handled}`);
+    assert.equal(handled + limited, 30);
+    // After a second the bucket holds about 10 tokens again.
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = (await burst()).filter((r) => r.ok === true).length;
+    assert.ok(again >= 9 && again <= 13, `about 10 per second refill, got ${again}`);
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
 test('--max-connections-per-ip: the next connection gets 503 too_many_connections', async () => {
   const srv = await startServer('switchboard', { args: ['--max-connections-per-ip', '2', '--api-key', 'k'] });
   try {

@@ -4,14 +4,14 @@
 // server does not implement these events.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/server.mjs';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import {
   test, isRef, ack, connectUser, waitFor, record, until, elapse, isRecentTimestamp, disconnect,
 } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only' : false;
 let srv;
-before(async () => { if (!isRef) srv = await startServer('switchboard', { args: ['--api-key', 'k'] }); });
+before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 let seq = 0;

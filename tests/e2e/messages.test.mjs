@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer } from './lib/server.mjs';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import { test, isRef, connectUser, waitFor, record, until, client, mintToken } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only: the reference server has no storage' : false;
 let srv;
-before(async () => { if (!isRef) srv = await startServer('switchboard', { args: ['--api-key', 'k'] }); });
+before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 const uid = (p) => `${p}-${Math.random().toString(36).slice(2, 8)}`;

@@ -3,13 +3,13 @@
 import { before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startServer } from './lib/server.mjs';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import {
   test, ack, connect, connectError, client, waitFor, waitForArgs, record, elapse, normBin,
 } from './lib/util.mjs';
 
 let srv;
-before(async () => { srv = await startServer('sio_echo'); });
+before(async () => { srv = await startServer('sio_echo', { args: NO_EVENT_LIMIT }); });
 after(async () => { if (srv) await srv.stop(); });
 
 const TRANSPORTS = {

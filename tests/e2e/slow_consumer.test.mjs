@@ -4,7 +4,7 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startServer } from './lib/server.mjs';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import { RawWs, OP } from './lib/raw.mjs';
 import { test, isRef, connect, until, connectUser, mintToken } from './lib/util.mjs';
 
@@ -12,7 +12,7 @@ const skip = isRef ? 'C-only: the reference has no output limit' : false;
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 let srv;
-before(async () => { if (!isRef) srv = await startServer('sio_echo', { args: ['--max-outq-bytes', '1048576'] }); });
+before(async () => { if (!isRef) srv = await startServer('sio_echo', { args: [...NO_EVENT_LIMIT, '--max-outq-bytes', '1048576'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 test('a slow consumer is cut off; the others get every message; memory stays bounded', async () => {
@@ -55,7 +55,7 @@ test('a slow consumer is cut off; the others get every message; memory stays bou
 }, { skip, timeout: 60000 });
 
 test('volatile events to a reader that is not keeping up are dropped, not the reader', async () => {
-  const main = await startServer('switchboard', { args: ['--api-key', 'k', '--max-outq-bytes', '1048576'] });
+  const main = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k', '--max-outq-bytes', '1048576'] });
   try {
     const doc = `doc-${Date.now()}`;
     // The slow reader: a raw Engine.IO websocket in the document, then silent.

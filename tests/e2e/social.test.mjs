@@ -5,14 +5,14 @@
 // /api/notifications and /api/posts, and payload validation of every event.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/server.mjs';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import {
   test, isRef, ack, client, mintToken, record, until, isRecentTimestamp,
 } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only' : false;
 let srv;
-before(async () => { if (!isRef) srv = await startServer('switchboard', { args: ['--api-key', 'k'] }); });
+before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k'] }); });
 after(async () => {
   if (!srv) return;
   await srv.stop(); // under ASan, leaks and errors show on stderr at exit

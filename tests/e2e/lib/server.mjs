@@ -53,6 +53,10 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
  * `exited` resolves with {code, signal}; stop() sends SIGTERM, then SIGKILL
  * after 5 s, and resolves with the same.
  */
+/* Arguments for a server that a test floods with more events than the
+ * default token bucket (10/s, burst 20) allows on purpose. */
+export const NO_EVENT_LIMIT = ['--events-per-second', '0'];
+
 export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_SECRET } = {}) {
   if (process.env.SB_E2E_TARGET === 'ref' && !hasReference(kind)) {
     throw new Error(`${kind} has no reference server: skip this test when SB_E2E_TARGET=ref`);
