@@ -691,7 +691,12 @@ static uint64_t min_per_conn(long from, long to) {
 
 static int report(void) {
     double secs = elapsed_s(t_run, t_end > t_run ? t_end : t_run);
-    bool ok = C.errors == 0 && C.bad == 0 && C.lost == 0 && C.dup == 0 && undelivered == 0 && !abort_why;
+    /* Echo: a request still unanswered after the drain, or a window without
+     * a single answer, means the server stalled or dropped (e.g. a rate
+     * limit): not a clean run, even though nothing arrived wrong. */
+    long unanswered = O.mode == M_ECHO ? echo_inflight() : 0;
+    bool stalled = O.mode == M_ECHO && (unanswered > 0 || msgs_run == 0);
+    bool ok = C.errors == 0 && C.bad == 0 && C.lost == 0 && C.dup == 0 && undelivered == 0 && !stalled && !abort_why;
     double rate_out = secs > 0 ? (double)msgs_run / secs : 0;
     lg_json_begin();
     report_common(secs);
@@ -728,8 +733,11 @@ static int report(void) {
     } else {
         lg_json_int("msgs", (long long)msgs_run);
         lg_json_num("msgs_per_s", rate_out);
-        if (O.mode == M_ECHO)
+        if (O.mode == M_ECHO) {
             lg_json_int("min_per_conn", (long long)min_per_conn(0, nslots));
+            lg_json_int("unanswered", unanswered);
+            undelivered = (uint64_t)unanswered; /* shown on the human line */
+        }
         if (O.mode == M_CONNECT)
             lg_json_int("handshakes_total", (long long)C.handshakes);
         lg_json_num("p50_us", lg_hist_q(&H, 0.5));

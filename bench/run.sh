@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark (`make bench`): every mode against Switchboard
 # and the Node.js peers, interleaved and repeated; medians and ratios go to
-# bench/results/latest.{json,md} and bar charts to bench/results/*.svg.
-# Method and knobs: bench/README.md.
+# bench/results/latest.{json,md} and bar charts to bench/results/*.svg
+# (BENCH_RESULTS_DIR=/tmp/x writes them there instead: test runs must not
+# overwrite the committed results). Method and knobs: bench/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
-RESULTS=$HERE/results
+RESULTS=${BENCH_RESULTS_DIR:-$HERE/results}
+mkdir -p "$RESULTS"
+RESULTS=$(cd "$RESULTS" && pwd)
 LG=$ROOT/build/bench/loadgen
 PEERS=$HERE/peers
 
@@ -37,7 +40,18 @@ CONNECT_CONC=${BENCH_CONNECT_CONC:-32}
 IDLE_ROOM_SIZE=${BENCH_IDLE_ROOM_SIZE:-10}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-3}
 PIN=${BENCH_PIN:-1}
-WS_FANOUT=${BENCH_WS_FANOUT:-0}
+# Raw-WebSocket pub/sub peers for the fanout and burst cases (the issue 4
+# baseline): raw uWS.js by default. The `ws` package has no pub/sub (raw.mjs
+# loops over a Set), is ~10x slower than uWS.js and would add ~3 minutes, so
+# it only runs with BENCH_WS_PUBSUB="uws-raw ws-raw" (or the older
+# BENCH_WS_FANOUT=1); BENCH_WS_PUBSUB=none (or BENCH_WS_FANOUT=0) runs neither.
+case ${BENCH_WS_FANOUT:-} in
+1) WS_PUBSUB_DEFAULT="uws-raw ws-raw" ;;
+0) WS_PUBSUB_DEFAULT=none ;;
+*) WS_PUBSUB_DEFAULT=uws-raw ;;
+esac
+WS_PUBSUB=${BENCH_WS_PUBSUB:-$WS_PUBSUB_DEFAULT}
+[ "$WS_PUBSUB" = none ] && WS_PUBSUB=
 SECRET=bench-secret-$$
 # Which servers to run (space-separated ids; default all that work here).
 ONLY=${BENCH_SERVERS:-}
@@ -124,7 +138,9 @@ stop_server() {
 }
 
 server_cmd() {
-    local sb="--host 127.0.0.1 --port 0 --log-level warn"
+    # No per-socket event rate limit: the load generator sends far more than
+    # a chat client would, and every server must be measured unthrottled.
+    local sb="--host 127.0.0.1 --port 0 --log-level warn --events-per-second 0"
     case $1 in
     sb-echo) echo "$BIN/sio_echo $sb" ;;
     sb-main) echo "$BIN/switchboard $sb --jwt-secret $SECRET --data-dir $TMP/data" ;;
@@ -210,7 +226,6 @@ if ! command -v gnuplot >/dev/null; then
     (apt-get install -y -qq gnuplot-nox >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq gnuplot-nox >/dev/null 2>&1; }) || log "gnuplot not available: no charts"
 fi
 
-mkdir -p "$RESULTS"
 : >"$RAW"
 
 SIO_ECHO="sb-echo sio-echo"
@@ -220,6 +235,8 @@ if [ "$UWS_OK" = 1 ]; then
     SIO_ECHO="$SIO_ECHO sio-uws-echo"
     SIO_CHAT="$SIO_CHAT sio-uws-chat"
     RAW_WS="sb-ws uws-raw ws-raw"
+else
+    WS_PUBSUB=${WS_PUBSUB//uws-raw/}
 fi
 pick() {
     local s out=
@@ -233,7 +250,7 @@ common=(--payload "$PAYLOAD" --duration "$DURATION" --warmup 1)
 idle_procs=$(((IDLE_CONNS + 9999) / 10000))
 idle_rooms=$(((IDLE_CONNS + IDLE_ROOM_SIZE - 1) / IDLE_ROOM_SIZE))
 start=$(date +%s)
-log "matrix: repeat=$REPEAT echo=[$ECHO_CONNS] fanout=[$FANOUT_SUBS] idle=$IDLE_CONNS payload=$PAYLOAD duration=${DURATION}s pinned=$PINNED sched=$SCHED"
+log "matrix: repeat=$REPEAT echo=[$ECHO_CONNS] fanout=[$FANOUT_SUBS] burst=[$BURST_SUBS] ws-pubsub=[$(pick "$WS_PUBSUB")] idle=$IDLE_CONNS payload=$PAYLOAD duration=${DURATION}s pinned=$PINNED sched=$SCHED"
 
 for rep in $(seq "$REPEAT"); do
     log "---- repetition $rep of $REPEAT ($(($(date +%s) - start)) s so far)"
@@ -248,10 +265,17 @@ for rep in $(seq "$REPEAT"); do
         done
     done
     for n in $FANOUT_SUBS; do
+        fanout_args=(--mode fanout --conns "$n" --publishers 2 --payload "$PAYLOAD" --duration "$FANOUT_BUDGET" --step-ms 1000)
         for s in $(pick "$SIO_ECHO"); do
             log "fanout sio subscribers=$n $s"
-            run_case "fanout-sio-$n" "$s" "$rep" -- --mode fanout --conns "$n" --publishers 2 \
-                --payload "$PAYLOAD" --duration "$FANOUT_BUDGET" --step-ms 1000
+            run_case "fanout-sio-$n" "$s" "$rep" -- "${fanout_args[@]}"
+        done
+        # The raw pub/sub baseline (same ramp, same publishers, raw WebSocket
+        # "pub"/"sub" text messages to bench/peers/raw.mjs): report.mjs puts
+        # it next to the Socket.IO servers in the fanout-sio-N table.
+        for s in $(pick "$WS_PUBSUB"); do
+            log "fanout ws subscribers=$n $s"
+            run_case "fanout-ws-$n" "$s" "$rep" -- "${fanout_args[@]}" --proto ws
         done
         # The same load for every server (below the slowest one's capacity):
         # latency and CPU per delivery compared like for like.
@@ -266,13 +290,9 @@ for rep in $(seq "$REPEAT"); do
                 log "burst sio subscribers=$n burst=$BURST $s"
                 run_case "burst-sio-$n" "$s" "$rep" -- --mode burst --conns "$n" --burst "$BURST" "${common[@]}"
             done
-        fi
-        if [ "$WS_FANOUT" = 1 ]; then
-            for s in $(pick "uws-raw ws-raw"); do
-                [ "$s" = uws-raw ] && [ "$UWS_OK" = 0 ] && continue
-                log "fanout ws subscribers=$n $s"
-                run_case "fanout-ws-$n" "$s" "$rep" -- --mode fanout --proto ws --conns "$n" \
-                    --payload "$PAYLOAD" --duration "$FANOUT_BUDGET"
+            for s in $(pick "$WS_PUBSUB"); do
+                log "burst ws subscribers=$n burst=$BURST $s"
+                run_case "burst-ws-$n" "$s" "$rep" -- --mode burst --proto ws --conns "$n" --burst "$BURST" "${common[@]}"
             done
         fi
     done
@@ -290,5 +310,5 @@ done
 
 log "done in $(($(date +%s) - start)) s; writing the report"
 node "$HERE/report.mjs" "$RAW" "$RESULTS" \
-    "{\"repeat\":$REPEAT,\"quick\":$QUICK,\"payload\":$PAYLOAD,\"duration_s\":$DURATION,\"burst\":$BURST,\"pinned\":$PINNED,\"node\":\"$(node --version)\",\"uws\":$([ "$UWS_OK" = 1 ] && echo true || echo false),\"idle_room_size\":$IDLE_ROOM_SIZE,\"connect_concurrency\":$CONNECT_CONC,\"sched\":\"$SCHED\"}"
+    "{\"repeat\":$REPEAT,\"quick\":$QUICK,\"payload\":$PAYLOAD,\"duration_s\":$DURATION,\"burst\":$BURST,\"pinned\":$PINNED,\"node\":\"$(node --version)\",\"uws\":$([ "$UWS_OK" = 1 ] && echo true || echo false),\"idle_room_size\":$IDLE_ROOM_SIZE,\"connect_concurrency\":$CONNECT_CONC,\"sched\":\"$SCHED\",\"ws_pubsub\":\"$(pick "$WS_PUBSUB" | xargs)\"}"
 cat "$RESULTS/latest.md"

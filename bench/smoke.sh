@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark smoke test for `make test` (~20 s): builds the load generator,
 # runs each mode briefly against build/examples/sio_echo, build/examples/ws_echo
-# and build/switchboard, and checks the load generator's correctness counters
+# and build/switchboard (and the raw pub/sub peer bench/peers/raw.mjs when its
+# Node.js packages are installed), and checks the load generator's correctness counters
 # (no errors, no loss, no duplicates, in order, at least one message per
 # connection). It asserts correctness only, never a speed.
 set -uo pipefail
@@ -39,10 +40,13 @@ for bin in "$B/examples/sio_echo" "$B/examples/ws_echo" "$B/switchboard"; do
 done
 
 # start NAME CMD...: starts a server on a free port; sets PORT_<NAME>, PID_<NAME>.
+# The Switchboard servers run without a per-socket event rate limit (the load
+# generator is no chat client); the Node.js peer ignores flags it does not know.
 start() {
     local name=$1 logf=$TMP/$1.log i
     shift
-    "$@" --host 127.0.0.1 --port 0 --log-level warn 2>"$logf" >/dev/null &
+    : >"$logf" # exists before the first grep below, whoever wins the race
+    "$@" --host 127.0.0.1 --port 0 --log-level warn --events-per-second 0 2>"$logf" >/dev/null &
     local pid=$!
     PIDS+=("$pid")
     for i in $(seq 100); do
@@ -84,9 +88,9 @@ check() {
 
 lg() { "$LG" --quiet --max-time 20 "$@" 2>>"$TMP/lg.err"; }
 
-start echo "$B/examples/sio_echo"
+start echo "$B/examples/sio_echo" --events-per-second 0
 start ws "$B/examples/ws_echo"
-start main "$B/switchboard" --jwt-secret "$SECRET" --data-dir "$TMP/data"
+start main "$B/switchboard" --events-per-second 0 --jwt-secret "$SECRET" --data-dir "$TMP/data"
 
 clean=("errors -eq 0" "bad -eq 0" "ok = true")
 
@@ -117,6 +121,29 @@ check "idle 200 conns joined with JWT" "$r" "${clean[@]}" "joined -eq 200" "rss_
 
 r=$(lg --port "$PORT_main" --mode connect --conns 2 --jwt-secret wrong-secret --duration 1 --warmup 0)
 check "a bad JWT is refused (the loadgen counts it)" "$r" "handshake_failures -gt 0" "msgs -eq 0"
+
+# The raw pub/sub peer that make bench compares fanout and bursts against
+# (uWebSockets.js when its native build loads, else the `ws` package): the
+# load generator's raw-WebSocket "sub"/"pub" path must count every delivery.
+PEERS=$HERE/peers
+if command -v node >/dev/null && [ -d "$PEERS/node_modules/ws" ]; then
+    engine=ws
+    (cd "$PEERS" && node -e "process.exit(typeof require('@trufflesuite/uws-js-unofficial').SSLApp==='function'?0:3)") \
+        2>/dev/null && engine=uws
+    start raw node "$PEERS/raw.mjs" --engine "$engine"
+    r=$(lg --port "$PORT_raw" --server-pid "$PID_raw" --mode fanout --proto ws --conns 50 --publishers 2 --rate 200 \
+        --step-ms 2000 --duration 2)
+    check "fanout ws 50 subscribers (raw $engine pub/sub)" "$r" "${clean[@]}" "subscribers_joined -eq 50" "lost -eq 0" \
+        "dup -eq 0" "out_of_order -eq 0" "min_per_conn -ge 1" "published -gt 0"
+    pub=$(field "$r" published)
+    check "fanout ws delivered every publish to every subscriber" "$r" "deliveries -eq $((${pub:-0} * 50))"
+    r=$(lg --port "$PORT_raw" --server-pid "$PID_raw" --mode burst --proto ws --conns 50 --burst 64 --duration 1 \
+        --warmup 0.5)
+    check "burst ws 50 subscribers x 64 (raw $engine pub/sub)" "$r" "${clean[@]}" "lost -eq 0" "dup -eq 0" \
+        "out_of_order -eq 0" "min_per_conn -ge 64"
+else
+    echo "skip raw pub/sub peer (node or bench/peers/node_modules missing)"
+fi
 
 if [ "$fail" -gt 0 ] && [ -s "$TMP/lg.err" ]; then
     echo "load generator messages:"
