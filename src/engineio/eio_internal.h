@@ -8,6 +8,18 @@
 
 #define SB_EIO_SID_LEN 20
 
+/* What only a polling session needs: allocated with a session that opens
+ * on polling and freed once it has upgraded, so the far more common
+ * websocket session does not carry it (issue 4: memory per connection). */
+typedef struct {
+    sb_eio_session_t *session;
+    sb_ws_t *probe_ws;  /* websocket being upgraded to */
+    sb_http_req_t *req; /* pending polling GET */
+    sb_frame_t **q;     /* packets waiting for the next polling GET */
+    size_t len, cap, bytes;
+    sb_timer_t upgrade_timer;
+} sb_eio_polling_t;
+
 struct sb_eio_session {
     char sid[SB_EIO_SID_LEN + 1];
     sb_eio_server_t *srv;
@@ -15,12 +27,9 @@ struct sb_eio_session {
     sb_eio_transport_t transport;
     bool closing, upgrading, probed, awaiting_pong;
     const char *close_reason;
-    sb_ws_t *ws;       /* active websocket transport */
-    sb_ws_t *probe_ws; /* websocket being upgraded to */
-    sb_http_req_t *poll_req; /* pending polling GET */
-    sb_frame_t **pq; /* packets waiting for the next polling GET */
-    size_t pq_len, pq_cap, pq_bytes;
-    sb_timer_t ping_timer, upgrade_timer;
+    sb_ws_t *ws;            /* active websocket transport */
+    sb_eio_polling_t *poll; /* NULL unless the transport is (still) polling */
+    sb_timer_t ping_timer;
     sb_task_t close_task;
     void *ud;
     char *authorization, *query; /* NULL when absent (query: only app parameters) */
@@ -67,8 +76,13 @@ int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f);
 /* Answers the pending GET with the queue, or with a noop when empty. */
 void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty);
 void sb_eio__polling_clear(sb_eio_session_t *s);
-/* After an upgrade: sends what is still queued over the websocket. */
+/* After an upgrade: sends what is still queued over the websocket and frees
+ * the polling state. */
 void sb_eio__polling_move_to_ws(sb_eio_session_t *s);
+/* The polling state of a new polling session; NULL when out of memory. */
+sb_eio_polling_t *sb_eio__polling_create(sb_eio_session_t *s);
+/* Drops what is queued and frees the polling state (no-op without one). */
+void sb_eio__polling_free(sb_eio_session_t *s);
 /* websocket.c */
 void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req);
 void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req);

@@ -13,26 +13,26 @@
 static const char text_type[] = "text/plain; charset=UTF-8";
 
 int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
-    if ((f->flags & SB_FRAME_VOLATILE) && !s->poll_req) { /* no GET waiting: not writable */
+    if ((f->flags & SB_FRAME_VOLATILE) && !s->poll->req) { /* no GET waiting: not writable */
         s->srv->stats.volatile_dropped++;
         return SB_OK;
     }
-    if (s->pq_bytes + f->len > s->srv->cfg.max_queue_bytes) {
+    if (s->poll->bytes + f->len > s->srv->cfg.max_queue_bytes) {
         sb_log_info("eio %s: polling queue over its limit, closing", s->sid);
         sb_eio__drop(s, "transport error");
         return SB_ETOOBIG;
     }
-    if (s->pq_len == s->pq_cap) {
-        size_t cap = s->pq_cap ? s->pq_cap * 2 : 8;
-        sb_frame_t **q = realloc(s->pq, cap * sizeof *q);
+    if (s->poll->len == s->poll->cap) {
+        size_t cap = s->poll->cap ? s->poll->cap * 2 : 8;
+        sb_frame_t **q = realloc(s->poll->q, cap * sizeof *q);
         if (!q)
             return SB_ENOMEM;
-        s->pq = q;
-        s->pq_cap = cap;
+        s->poll->q = q;
+        s->poll->cap = cap;
     }
-    s->pq[s->pq_len++] = sb_frame_ref(f);
-    s->pq_bytes += f->len;
-    if (s->poll_req)
+    s->poll->q[s->poll->len++] = sb_frame_ref(f);
+    s->poll->bytes += f->len;
+    if (s->poll->req)
         sb_eio__polling_flush(s, false);
     return SB_OK;
 }
@@ -40,16 +40,16 @@ int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
 /* Joins queued packets into one payload frame. */
 static sb_frame_t *build_payload(sb_eio_session_t *s) {
     size_t total = 0;
-    for (size_t i = 0; i < s->pq_len; i++) {
-        sb_frame_t *f = s->pq[i];
+    for (size_t i = 0; i < s->poll->len; i++) {
+        sb_frame_t *f = s->poll->q[i];
         total += (i > 0) + ((f->flags & SB_FRAME_BINARY) ? 1 + sb_eio_base64_encoded_len(f->len) : f->len);
     }
     sb_frame_t *out = sb_frame_create(NULL, total, 0);
     if (!out)
         return NULL;
     char *w = out->data;
-    for (size_t i = 0; i < s->pq_len; i++) {
-        sb_frame_t *f = s->pq[i];
+    for (size_t i = 0; i < s->poll->len; i++) {
+        sb_frame_t *f = s->poll->q[i];
         if (i > 0)
             *w++ = SB_EIO_SEPARATOR;
         if (f->flags & SB_FRAME_BINARY) {
@@ -64,19 +64,19 @@ static sb_frame_t *build_payload(sb_eio_session_t *s) {
 }
 
 static void queue_clear(sb_eio_session_t *s) {
-    for (size_t i = 0; i < s->pq_len; i++)
-        sb_frame_unref(s->pq[i]);
-    s->pq_len = 0;
-    s->pq_bytes = 0;
+    for (size_t i = 0; i < s->poll->len; i++)
+        sb_frame_unref(s->poll->q[i]);
+    s->poll->len = 0;
+    s->poll->bytes = 0;
 }
 
 void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty) {
-    sb_http_req_t *req = s->poll_req;
-    if (!req || (s->pq_len == 0 && !noop_if_empty))
+    sb_http_req_t *req = s->poll ? s->poll->req : NULL;
+    if (!req || (s->poll->len == 0 && !noop_if_empty))
         return;
-    s->poll_req = NULL;
+    s->poll->req = NULL;
     req->on_abort = NULL;
-    if (s->pq_len == 0) {
+    if (s->poll->len == 0) {
         sb_http_respond(req, 200, text_type, "6", 1, NULL);
         return;
     }
@@ -91,37 +91,39 @@ void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty) {
 }
 
 void sb_eio__polling_clear(sb_eio_session_t *s) {
-    if (s->poll_req) {
-        if (s->pq_len)
+    if (!s->poll)
+        return;
+    if (s->poll->req) {
+        if (s->poll->len)
             sb_eio__polling_flush(s, false);
         else {
-            s->poll_req->on_abort = NULL;
-            sb_http_respond(s->poll_req, 200, text_type, "1", 1, NULL);
-            s->poll_req = NULL;
+            s->poll->req->on_abort = NULL;
+            sb_http_respond(s->poll->req, 200, text_type, "1", 1, NULL);
+            s->poll->req = NULL;
         }
     }
     queue_clear(s);
 }
 
 static void on_get_abort(sb_http_req_t *req) {
-    sb_eio_session_t *s = req->ud;
-    s->poll_req = NULL;
+    sb_eio_session_t *s = req->ud; /* a GET is only held while polling */
+    s->poll->req = NULL;
     sb_eio__drop(s, "transport close");
 }
 
 void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req) {
-    if (s->poll_req) {
+    if (s->poll->req) {
         /* Two GETs at once: the client is confused or hostile. */
         sb_eio__respond_error(req, 3);
         sb_eio__drop(s, "transport error");
         return;
     }
-    s->poll_req = req;
+    s->poll->req = req;
     req->ud = s;
     req->on_abort = on_get_abort;
     /* Once the client has probed a websocket it pauses polling: its pending
      * GET must return at once so it can send the upgrade packet. */
-    if (s->pq_len || s->probed)
+    if (s->poll->len || s->probed)
         sb_eio__polling_flush(s, s->probed);
 }
 
@@ -150,7 +152,26 @@ void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req) {
 }
 
 void sb_eio__polling_move_to_ws(sb_eio_session_t *s) {
-    for (size_t i = 0; i < s->pq_len && s->ws; i++)
-        sb_ws_send_frame(s->ws, s->pq[i]);
+    for (size_t i = 0; i < s->poll->len && s->ws; i++)
+        sb_ws_send_frame(s->ws, s->poll->q[i]);
+    sb_eio__polling_free(s);
+}
+
+sb_eio_polling_t *sb_eio__polling_create(sb_eio_session_t *s) {
+    sb_eio_polling_t *p = calloc(1, sizeof *p);
+    if (p) {
+        p->session = s;
+        sb_timer_init(s->srv->loop, &p->upgrade_timer, NULL);
+    }
+    return p;
+}
+
+void sb_eio__polling_free(sb_eio_session_t *s) {
+    if (!s->poll)
+        return;
     queue_clear(s);
+    sb_timer_stop(&s->poll->upgrade_timer);
+    free(s->poll->q);
+    free(s->poll);
+    s->poll = NULL;
 }

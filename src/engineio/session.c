@@ -60,9 +60,11 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
         make_sid(s->sid);
     while (sb_eio__find(srv, s->sid));
     sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
-    sb_timer_init(srv->loop, &s->upgrade_timer, NULL);
     sb_task_init(&s->close_task, on_close_task);
+    if (t == SB_EIO_POLLING && !(s->poll = sb_eio__polling_create(s)))
+        kept = false;
     if (!kept || sb_eio__register(srv, s) != SB_OK) {
+        free(s->poll);
         free(s->authorization);
         free(s->query);
         free(s);
@@ -140,7 +142,8 @@ void sb_eio__drop(sb_eio_session_t *s, const char *reason) {
     s->closing = true;
     s->close_reason = reason;
     sb_timer_stop(&s->ping_timer);
-    sb_timer_stop(&s->upgrade_timer);
+    if (s->poll)
+        sb_timer_stop(&s->poll->upgrade_timer);
     sb_task_post(s->srv->loop, &s->close_task);
 }
 
@@ -167,8 +170,8 @@ static void on_close_task(sb_task_t *t) {
         srv->stats.active_websocket--;
     sb_eio__ws_detach(s);
     sb_eio__polling_clear(s);
+    sb_eio__polling_free(s);
     srv->h->on_close(s, s->close_reason);
-    free(s->pq);
     free(s->authorization);
     free(s->query);
     free(s);

@@ -63,11 +63,12 @@ void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req) {
 /* ---- upgrade ------------------------------------------------------------------- */
 
 static void on_upgrade_timeout(sb_timer_t *t) {
-    sb_eio_session_t *s = sb_container_of(t, sb_eio_session_t, upgrade_timer);
-    if (s->probe_ws) {
-        sb_ws_set_handler(s->probe_ws, &detached_ws, NULL);
-        sb_ws_abort(s->probe_ws);
-        s->probe_ws = NULL;
+    sb_eio_polling_t *poll = sb_container_of(t, sb_eio_polling_t, upgrade_timer);
+    sb_eio_session_t *s = poll->session;
+    if (poll->probe_ws) {
+        sb_ws_set_handler(poll->probe_ws, &detached_ws, NULL);
+        sb_ws_abort(poll->probe_ws);
+        poll->probe_ws = NULL;
     }
     s->upgrading = s->probed = false;
 }
@@ -76,17 +77,17 @@ void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req) {
     sb_ws_t *ws = sb_ws_accept(req, s->srv->cfg.ws, &probe_ws, s);
     if (!ws)
         return;
-    s->probe_ws = ws;
+    s->poll->probe_ws = ws;
     s->upgrading = true;
-    s->upgrade_timer.cb = on_upgrade_timeout;
-    sb_timer_start(&s->upgrade_timer, s->srv->cfg.upgrade_timeout_ms);
+    s->poll->upgrade_timer.cb = on_upgrade_timeout;
+    sb_timer_start(&s->poll->upgrade_timer, s->srv->cfg.upgrade_timeout_ms);
 }
 
 /* The client switched: flush what polling still held onto the websocket. */
 static void finish_upgrade(sb_eio_session_t *s) {
-    sb_timer_stop(&s->upgrade_timer);
-    s->ws = s->probe_ws;
-    s->probe_ws = NULL;
+    sb_timer_stop(&s->poll->upgrade_timer);
+    s->ws = s->poll->probe_ws;
+    s->poll->probe_ws = NULL;
     s->upgrading = s->probed = false;
     sb_ws_set_handler(s->ws, &session_ws, s);
     sb_eio__polling_flush(s, true); /* the pending GET gets what is queued, or a noop */
@@ -111,20 +112,20 @@ static void probe_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) 
     }
     sb_ws_set_handler(ws, &detached_ws, NULL);
     sb_ws_close(ws, SB_WS_CLOSE_PROTOCOL, "invalid upgrade");
-    s->probe_ws = NULL;
+    s->poll->probe_ws = NULL;
     s->upgrading = s->probed = false;
-    sb_timer_stop(&s->upgrade_timer);
+    sb_timer_stop(&s->poll->upgrade_timer);
 }
 
 static void probe_on_close(sb_ws_t *ws, uint16_t code) {
     sb_eio_session_t *s = sb_ws_get_data(ws);
-    s->probe_ws = NULL;
+    s->poll->probe_ws = NULL;
     s->upgrading = s->probed = false;
-    sb_timer_stop(&s->upgrade_timer);
+    sb_timer_stop(&s->poll->upgrade_timer);
 }
 
 void sb_eio__ws_detach(sb_eio_session_t *s) {
-    sb_ws_t *all[2] = {s->ws, s->probe_ws};
+    sb_ws_t *all[2] = {s->ws, s->poll ? s->poll->probe_ws : NULL};
     for (int i = 0; i < 2; i++) {
         if (!all[i])
             continue;
@@ -132,5 +133,7 @@ void sb_eio__ws_detach(sb_eio_session_t *s) {
         sb_ws_close(all[i], s->srv->ws_close_code, NULL);
         sb_conn_close_after_flush(sb_ws_conn(all[i]));
     }
-    s->ws = s->probe_ws = NULL;
+    s->ws = NULL;
+    if (s->poll)
+        s->poll->probe_ws = NULL;
 }

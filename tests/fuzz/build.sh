@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builds every libFuzzer target into build/fuzz/ (or $FUZZ_OUT): one binary per
 # tests/fuzz/fuzz_<target>.c, linked straight against the codec sources it
-# needs, with ASan + UBSan. Usage: tests/fuzz/build.sh [target...]
+# needs, with ASan + UBSan. The `events` target runs the whole server in
+# process, so it links every library source, compiled once into
+# $OUT/obj-events/ with libFuzzer coverage. Usage: tests/fuzz/build.sh [target...]
 set -eu
 cd "$(dirname "$0")/../.."
 CC=${FUZZ_CC:-clang}
@@ -21,11 +23,12 @@ srcs() {
     sio_packet) echo src/socketio/packet.c src/core/json.c ;;
     json) echo src/core/json.c src/ws/utf8.c ;;
     jwt) echo src/auth/jwt.c ;;
+    events) ;; # build_events
     *) echo "build.sh: unknown target $1" >&2; return 1 ;;
     esac
 }
 
-ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt"
+ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt events"
 TARGETS=${*:-$ALL}
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |
@@ -34,8 +37,39 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(v
     exit 1
 fi
 
+# The whole library (all of src/ but main.c) with coverage but without the
+# libFuzzer main, then the driver. An object is rebuilt when it is older than
+# its source or than any header (simple, never stale).
+build_events() {
+    local obj=$OUT/obj-events newest_h cflags libs srcs_ev objs c o
+    cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
+ -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+ -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
+ $(pkg-config --cflags openssl zlib jansson sqlite3 2>/dev/null)"
+    libs=$(pkg-config --libs openssl zlib jansson sqlite3 2>/dev/null ||
+        echo -lssl -lcrypto -lz -ljansson -lsqlite3)
+    newest_h=$(find src -name '*.h' -exec ls -t {} + | head -1)
+    echo "  FUZZ  $OUT/fuzz_events (library objects in $obj/)"
+    srcs_ev=$(find src -name '*.c' ! -path src/main.c | sort)
+    objs=$(echo "$srcs_ev" | sed "s|^\(.*\)\.c\$|$obj/\1.o|")
+    for c in $srcs_ev; do
+        o=$obj/${c%.c}.o
+        if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
+            echo "$c"
+        fi
+    done | xargs -r -P "$(nproc)" -n 1 sh -c \
+        'o=$1/${3%.c}.o; mkdir -p "${o%/*}" && $0 $2 -c "$3" -o "$o"' "$CC" "$obj" "$cflags"
+    # shellcheck disable=SC2086
+    $CC $cflags -fsanitize=fuzzer -Itests/fuzz tests/fuzz/fuzz_events.c $objs \
+        -o "$OUT/fuzz_events" $libs -pthread -lm
+}
+
 mkdir -p "$OUT"
 for t in $TARGETS; do
+    if [ "$t" = events ]; then
+        build_events
+        continue
+    fi
     s=$(srcs "$t")
     echo "  FUZZ  $OUT/fuzz_$t"
     # shellcheck disable=SC2086
