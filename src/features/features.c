@@ -109,7 +109,7 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
     call->has_ack = ev->has_ack;
     call->ack_id = ev->ack_id;
     snprintf(call->event, sizeof call->event, "%.*s", (int)ev->name.n, ev->name.p);
-    memcpy(call->user_id, c->user->id, sizeof call->user_id);
+    snprintf(call->user_id, sizeof call->user_id, "%s", c->user->id);
     sb_sio_socket_ref(call->sock);
     return call;
 }

@@ -10,14 +10,18 @@
 
 #define SB_USER_ID_MAX 128
 
-/* A user with at least one connected device. */
+#define SB_STATUS_MAX 64 /* bytes of a status:update text */
+
+/* A user with at least one connected device: one allocation holding the
+ * struct, then the id, name and avatar strings (sized to fit: a server
+ * holds one per online user). */
 typedef struct {
-    char id[SB_USER_ID_MAX + 1];
-    char *name, *avatar;
+    const char *name, *avatar; /* avatar: "" when none */
+    char *status;              /* status:update text, own allocation; NULL until set */
     uint32_t devices;
-    char status[65];          /* status:update text; "" until set */
-    int64_t notif_live_from;  /* first notification id delivered live since the user came
-                                 online (0: none): offline delivery sends only older ones */
+    int64_t notif_live_from;   /* first notification id delivered live since the user came
+                                  online (0: none): offline delivery sends only older ones */
+    char id[];
 } sb_user_t;
 
 /* Per-socket state, the socket's data pointer. */

@@ -86,7 +86,8 @@ void sb_feat_presence_connect(sb_client_t *c) {
     char room[SB_USER_ID_MAX + 8];
     user_room(c->user, room);
     sb_sio_join(c->sock, sb_cstr(room));
-    record_seen(c->f, c->user, sb_wall_ms());
+    if (c->user->devices == 1) /* later devices: the user is already known as online */
+        record_seen(c->f, c->user, sb_wall_ms());
     if (c->f->cfg.presence_friends) {
         friends_notify(c, true, NULL); /* established follows the friend list */
         return;

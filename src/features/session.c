@@ -96,15 +96,15 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     sb_user_t *u = sb_map_get(&f->users, sb_cstr(cl->sub));
     if (u)
         return u;
-    u = calloc(1, sizeof *u);
+    const char *name = cl->name[0] ? cl->name : cl->sub; /* the id stands in for a missing name */
+    size_t id_n = strlen(cl->sub) + 1, name_n = strlen(name) + 1, av_n = strlen(cl->avatar) + 1;
+    u = calloc(1, sizeof *u + id_n + name_n + av_n);
     if (!u)
         return NULL;
-    memcpy(u->id, cl->sub, strlen(cl->sub) + 1);
-    u->name = strdup(cl->name[0] ? cl->name : cl->sub); /* the id stands in for a missing name */
-    u->avatar = strdup(cl->avatar);
-    if (!u->name || !u->avatar || sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
-        free(u->name);
-        free(u->avatar);
+    memcpy(u->id, cl->sub, id_n);
+    u->name = memcpy(u->id + id_n, name, name_n);
+    u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
+    if (sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
         free(u);
         return NULL;
     }
@@ -115,8 +115,7 @@ static void user_release(sb_features_t *f, sb_user_t *u) {
     if (u->devices > 0)
         return;
     sb_map_del(&f->users, sb_cstr(u->id));
-    free(u->name);
-    free(u->avatar);
+    free(u->status);
     free(u);
 }
 

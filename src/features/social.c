@@ -166,7 +166,7 @@ void sb_feat_social_deliver_offline(sb_client_t *c) {
     }
     o->f = c->f;
     o->sock = c->sock;
-    memcpy(o->user_id, c->user->id, sizeof o->user_id);
+    snprintf(o->user_id, sizeof o->user_id, "%s", c->user->id);
     sb_sio_socket_ref(o->sock);
     offline_next(o);
 }

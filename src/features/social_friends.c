@@ -6,7 +6,6 @@
 #include "core/err.h"
 #include "features/features_internal.h"
 
-#define SB_STATUS_MAX 64
 #define SB_PRESENCE_QUERY_MAX 100
 
 /* What a friend call keeps across the store round trip: the caller's name
@@ -134,12 +133,18 @@ static void status_on_update(sb_client_t *c, sb_sio_event_t *ev) {
         json_decref(arg);
         return;
     }
-    snprintf(c->user->status, sizeof c->user->status, "%s", status);
+    char *copy = strdup(status);
     json_decref(arg);
+    if (!copy) {
+        sb_feat_fail(ev, "server_busy", "out of memory");
+        return;
+    }
+    free(c->user->status);
+    c->user->status = copy;
     sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(friend_ctx_t));
     if (!call)
         return;
-    memcpy(ctx_of(call)->status, c->user->status, sizeof ctx_of(call)->status);
+    snprintf(ctx_of(call)->status, sizeof ctx_of(call)->status, "%s", c->user->status);
     int rc = sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), on_friends_listed, call);
     if (rc != SB_OK)
         sb_feat_call_abort(call, rc);
@@ -168,7 +173,7 @@ static query_t *query_of(sb_feat_call_t *call) { return (query_t *)(void *)call-
 static json_t *status_json(sb_features_t *f, const seen_t *s) {
     const sb_user_t *u = sb_map_get(&f->users, sb_cstr(s->id));
     json_t *j = json_pack("{s:b}", "online", u && u->devices > 0);
-    if (u && u->devices > 0 && u->status[0])
+    if (u && u->devices > 0 && u->status)
         json_object_set_new(j, "status", json_string(u->status));
     if (s->known) {
         char at[32];

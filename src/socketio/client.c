@@ -29,14 +29,15 @@ static void eio_on_open(sb_eio_session_t *eio, void *ud) {
 }
 
 static void binary_reset(sb_sio_client_t *c) {
-    for (size_t i = 0; i < c->bin_have; i++)
-        free((void *)c->bin_att[i].p);
-    free(c->bin_att);
-    free(c->bin_text);
-    c->bin_att = NULL;
-    c->bin_text = NULL;
-    c->bin_have = c->bin_need = 0;
+    if (!c->bin)
+        return;
+    for (uint32_t i = 0; i < c->bin->have; i++)
+        free((void *)c->bin->att[i].p);
+    free(c->bin);
+    c->bin = NULL;
 }
+
+static char *binary_text(sb_sio_binary_t *b) { return (char *)(b->att + b->need); }
 
 static void client_fail(sb_sio_client_t *c, const char *why) {
     c->srv->stats.errors++;
@@ -90,13 +91,13 @@ static sb_sio_limits_t limits_of(const sb_sio_server_t *srv) {
 static void on_binary_done(sb_sio_client_t *c) {
     sb_sio_packet_t p;
     sb_sio_limits_t lim = limits_of(c->srv);
-    if (sb_sio_packet_parse(c->bin_text, c->bin_text_n, &lim, &p) == SB_OK)
-        dispatch(c, &p, c->bin_att, c->bin_have);
+    if (sb_sio_packet_parse(binary_text(c->bin), c->bin->text_n, &lim, &p) == SB_OK)
+        dispatch(c, &p, c->bin->att, c->bin->have);
     binary_reset(c);
 }
 
 static void on_attachment(sb_sio_client_t *c, const char *p, size_t n) {
-    if (!c->bin_text) {
+    if (!c->bin) {
         client_fail(c, "unexpected binary message");
         return;
     }
@@ -106,8 +107,8 @@ static void on_attachment(sb_sio_client_t *c, const char *p, size_t n) {
         return;
     }
     memcpy(copy, p, n);
-    c->bin_att[c->bin_have++] = sb_str(copy, n);
-    if (c->bin_have == c->bin_need)
+    c->bin->att[c->bin->have++] = sb_str(copy, n);
+    if (c->bin->have == c->bin->need)
         on_binary_done(c);
 }
 
@@ -117,15 +118,16 @@ static void begin_binary(sb_sio_client_t *c, const char *text, size_t n, const s
         client_fail(c, "invalid binary placeholders");
         return;
     }
-    c->bin_text = malloc(n);
-    c->bin_att = calloc(p->attachments, sizeof *c->bin_att);
-    if (!c->bin_text || !c->bin_att) {
+    /* attachments <= max_attachments (the parser's limit): no overflow */
+    c->bin = malloc(sizeof *c->bin + p->attachments * sizeof(sb_str_t) + n);
+    if (!c->bin) {
         client_fail(c, "out of memory");
         return;
     }
-    memcpy(c->bin_text, text, n);
-    c->bin_text_n = n;
-    c->bin_need = p->attachments;
+    c->bin->text_n = n;
+    c->bin->need = p->attachments;
+    c->bin->have = 0;
+    memcpy(binary_text(c->bin), text, n);
 }
 
 static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool binary) {
@@ -136,7 +138,7 @@ static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool 
         on_attachment(c, p, n);
         return;
     }
-    if (c->bin_text) {
+    if (c->bin) {
         client_fail(c, "text packet while attachments were expected");
         return;
     }
