@@ -41,7 +41,7 @@ fi
 # libFuzzer main, then the driver. An object is rebuilt when it is older than
 # its source or than any header (simple, never stale).
 build_events() {
-    local obj=$OUT/obj-events newest_h cflags libs srcs_ev objs c o
+    obj=$OUT/obj-events
     cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
@@ -52,9 +52,10 @@ build_events() {
     echo "  FUZZ  $OUT/fuzz_events (library objects in $obj/)"
     srcs_ev=$(find src -name '*.c' ! -path src/main.c | sort)
     objs=$(echo "$srcs_ev" | sed "s|^\(.*\)\.c\$|$obj/\1.o|")
+    # shellcheck disable=SC2016 # $1.. expand in the sh -c, one source each
     for c in $srcs_ev; do
         o=$obj/${c%.c}.o
-        if [ ! -f "$o" ] || [ "$c" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
+        if [ ! -f "$o" ] || [ -n "$(find "$c" "$newest_h" -newer "$o")" ]; then
             echo "$c"
         fi
     done | xargs -r -P "$(nproc)" -n 1 sh -c \
