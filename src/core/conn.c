@@ -34,6 +34,7 @@ int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     ctx->max_inbuf = 2u * 1024 * 1024;
     ctx->max_outq = 4u * 1024 * 1024;
     sb_list_init(&ctx->all);
+    sb_pool_init(&ctx->conns, sizeof(sb_conn_t));
     sb_map_init(&ctx->per_ip);
     return ctx->scratch ? SB_OK : SB_ENOMEM;
 }
@@ -53,8 +54,42 @@ void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx) {
 
 void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
     sb_map_dispose(&ctx->per_ip);
+    sb_pool_dispose(&ctx->conns);
+    for (int i = 0; i < SB_CONN_UPPER_POOLS && ctx->upper[i].size; i++)
+        sb_pool_dispose(&ctx->upper[i]);
     free(ctx->scratch);
     ctx->scratch = NULL;
+}
+
+/* The pool for `size`, claiming a free slot on first use; NULL when all
+ * slots serve other sizes. */
+static sb_pool_t *upper_pool(sb_conn_ctx_t *ctx, size_t size, bool claim) {
+    size_t rounded = (size + 7) & ~(size_t)7;
+    for (int i = 0; i < SB_CONN_UPPER_POOLS; i++) {
+        sb_pool_t *p = &ctx->upper[i];
+        if (p->size == rounded)
+            return p;
+        if (p->size == 0) {
+            if (!claim)
+                return NULL;
+            sb_pool_init(p, size);
+            return p;
+        }
+    }
+    return NULL;
+}
+
+void *sb_conn_ctx_obj_alloc(sb_conn_ctx_t *ctx, size_t size) {
+    sb_pool_t *p = upper_pool(ctx, size, true);
+    return p ? sb_pool_alloc(p) : calloc(1, size);
+}
+
+void sb_conn_ctx_obj_free(sb_conn_ctx_t *ctx, void *obj, size_t size) {
+    sb_pool_t *p = upper_pool(ctx, size, false);
+    if (p)
+        sb_pool_free(p, obj);
+    else
+        free(obj);
 }
 
 static void peer_from_sockaddr(sb_peer_addr_t *out, const struct sockaddr_storage *ss) {
@@ -92,7 +127,7 @@ int sb_conn_ctx_admit(sb_conn_ctx_t *ctx, const struct sockaddr_storage *ss) {
 
 sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
                           const sb_conn_handler_t *h, void *ud) {
-    sb_conn_t *c = calloc(1, sizeof *c);
+    sb_conn_t *c = sb_pool_alloc(&ctx->conns);
     if (!c) {
         close(fd);
         return NULL;
@@ -107,7 +142,7 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     sb_timer_init(ctx->loop, &c->timer, NULL);
     if (sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
         close(fd);
-        free(c);
+        sb_pool_free(&ctx->conns, c);
         return NULL;
     }
     ctx->live++;
@@ -163,7 +198,7 @@ static void conn_free(sb_conn_t *c) {
     c->ctx->live--;
     per_ip_add(c->ctx, &c->peer, -1);
     sb_list_remove(&c->all_node);
-    free(c);
+    sb_pool_free(&c->ctx->conns, c);
 }
 
 /* ---- output -------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "core/frame.h"
 #include "core/loop.h"
 #include "core/map.h"
+#include "core/pool.h"
 
 typedef struct sb_conn sb_conn_t;
 
@@ -53,6 +54,8 @@ typedef struct {
     uint8_t addr[16];
 } sb_peer_addr_t;
 
+#define SB_CONN_UPPER_POOLS 4
+
 /* Worker-wide state every connection shares. */
 typedef struct {
     sb_loop_t *loop;
@@ -66,6 +69,8 @@ typedef struct {
     sb_map_t per_ip; /* peer address -> open connections, when limited */
     uint64_t refused;
     sb_list_t all;        /* every open connection */
+    sb_pool_t conns;      /* where sb_conn_t objects come from */
+    sb_pool_t upper[SB_CONN_UPPER_POOLS]; /* sb_conn_ctx_obj_alloc(), by object size */
     uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;
 } sb_conn_ctx_t;
 
@@ -76,18 +81,24 @@ struct sb_conn {
     void *ud; /* the protocol object on top */
     uint32_t flags;
     sb_peer_addr_t peer;
+    uint8_t pending; /* SB_CONN_DO_* work the task has to do (here: no padding) */
     char *inbuf; /* unparsed bytes kept between reads; NULL when none */
     size_t in_len, in_cap;
     sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
     uint32_t oq_head, oq_len, oq_cap;
     size_t oq_bytes;
-    sb_task_t task;  /* one deferred task for all of `pending` (saves memory) */
-    uint8_t pending; /* SB_CONN_DO_* work the task has to do */
+    sb_task_t task; /* one deferred task for all of `pending` (saves memory) */
     sb_timer_t timer; /* free for the protocol on top: handshake / idle deadlines */
     sb_list_node_t all_node;
 };
 
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
+/* A zeroed object of `size` bytes for the protocol on top of a connection
+ * (HTTP, WebSocket state), from a pool of that size: the first
+ * SB_CONN_UPPER_POOLS sizes asked for get one, others come from calloc.
+ * NULL when out of memory. Free with the same size. */
+void *sb_conn_ctx_obj_alloc(sb_conn_ctx_t *ctx, size_t size);
+void sb_conn_ctx_obj_free(sb_conn_ctx_t *ctx, void *obj, size_t size);
 void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx);
 /* Asks every connection to finish (handler->on_shutdown). */
 void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx);

@@ -4,6 +4,7 @@
 
 #include "engineio/engineio.h"
 #include "core/map.h"
+#include "core/pool.h"
 #include "engineio/packet.h"
 
 #define SB_EIO_SID_LEN 20
@@ -46,6 +47,7 @@ struct sb_eio_server {
     sb_eio_stats_t stats;
     uint16_t ws_close_code; /* 1000, or 1001 while shutting down */
     sb_map_t handshake_buckets; /* peer address -> sb_eio_bucket_t */
+    sb_pool_t sessions;         /* one per client: no malloc header */
 };
 
 /* Handshakes a client address may still make (thousandths), and when the

@@ -49,7 +49,7 @@ static bool keep_handshake(sb_eio_session_t *s, const sb_http_req_t *req) {
 
 sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
                                          sb_eio_transport_t t) {
-    sb_eio_session_t *s = calloc(1, sizeof *s);
+    sb_eio_session_t *s = sb_pool_alloc(&srv->sessions);
     if (!s)
         return NULL;
     s->srv = srv;
@@ -67,7 +67,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
         free(s->poll);
         free(s->authorization);
         free(s->query);
-        free(s);
+        sb_pool_free(&srv->sessions, s);
         return NULL;
     }
     srv->stats.sessions_opened++;
@@ -174,7 +174,7 @@ static void on_close_task(sb_task_t *t) {
     srv->h->on_close(s, s->close_reason);
     free(s->authorization);
     free(s->query);
-    free(s);
+    sb_pool_free(&srv->sessions, s);
 }
 
 /* ---- receiving -------------------------------------------------------------------- */

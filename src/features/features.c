@@ -223,6 +223,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     f->nsp = nsp;
     f->cfg = *cfg;
     sb_map_init(&f->users);
+    sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_sio_on_any(nsp, on_unknown_event, f);
     sb_sio_on_rate_limited(nsp, on_rate_limited, f);
     if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK ||
@@ -240,6 +241,7 @@ void sb_features_destroy(sb_features_t *f) {
     sb_feat_messages_dispose(f);
     sb_feat_live_dispose(f);
     sb_map_dispose(&f->users);
+    sb_pool_dispose(&f->clients);
     free(f);
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "core/map.h"
+#include "core/pool.h"
 #include "features/features.h"
 
 #define SB_USER_ID_MAX 128
@@ -41,6 +42,7 @@ struct sb_features {
     uint64_t messages_total; /* chat and direct messages stored */
     sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
+    sb_pool_t clients;         /* sb_client_t, one per socket */
     bool draining;
 };
 

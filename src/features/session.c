@@ -120,10 +120,10 @@ static void user_release(sb_features_t *f, sb_user_t *u) {
 }
 
 static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl) {
-    sb_client_t *c = calloc(1, sizeof *c);
+    sb_client_t *c = sb_pool_alloc(&f->clients);
     sb_user_t *u = c ? user_get(f, cl) : NULL;
     if (!u) {
-        free(c);
+        sb_pool_free(&f->clients, c);
         return NULL;
     }
     u->devices++;
@@ -155,7 +155,7 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
     sb_feat_presence_disconnect(c);
     user_release(c->f, c->user);
     sb_sio_socket_set_data(s, NULL);
-    free(c);
+    sb_pool_free(&c->f->clients, c);
 }
 
 int sb_feat_session_init(sb_features_t *f) {

@@ -3,6 +3,7 @@
 #ifndef SB_HUB_HUB_INTERNAL_H
 #define SB_HUB_HUB_INTERNAL_H
 
+#include "core/pool.h"
 #include "hub/hub.h"
 
 /* A room: one allocation holding the header and a copy of the name. */
@@ -39,12 +40,10 @@ struct sb_hub {
     uint64_t epoch; /* bumped per broadcast; compared with member->_mark */
     uint32_t busy;  /* > 0 while user callbacks run: mutation then aborts */
     sb_hub_config_t cfg;
-    sb_hub_link_t *free_links; /* small cache, chained through link->room */
-    size_t nfree_links;
+    sb_pool_t links; /* links come from here unless cfg.alloc is set */
 };
 
 #define SB_HUB__MAP_MIN_BUCKETS 16
-#define SB_HUB__LINK_CACHE_MAX 256
 
 void *sb_hub__alloc(const sb_hub_t *h, size_t n);
 void sb_hub__free(const sb_hub_t *h, void *p);

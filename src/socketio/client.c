@@ -15,7 +15,7 @@ static void on_connect_timeout(sb_timer_t *t) {
 
 static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     sb_sio_server_t *srv = ud;
-    sb_sio_client_t *c = calloc(1, sizeof *c);
+    sb_sio_client_t *c = sb_pool_alloc(&srv->clients);
     if (!c) {
         sb_eio_close(eio, "out of memory");
         return;
@@ -164,7 +164,7 @@ static void eio_on_close(sb_eio_session_t *eio, const char *reason) {
         sb_sio__socket_close(sb_container_of(n, sb_sio_socket_t, client_node), reason);
     sb_timer_stop(&c->connect_timer);
     binary_reset(c);
-    free(c);
+    sb_pool_free(&c->srv->clients, c);
 }
 
 static const sb_eio_handler_t eio_handler = {eio_on_open, eio_on_message, eio_on_close};

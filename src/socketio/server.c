@@ -11,6 +11,8 @@ sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cf
         return NULL;
     srv->loop = loop;
     srv->cfg = *cfg;
+    sb_pool_init(&srv->clients, sizeof(sb_sio_client_t));
+    sb_pool_init(&srv->sockets, sizeof(sb_sio_socket_t));
     if (!sb_sio_of(srv, "/")) {
         free(srv);
         return NULL;
@@ -34,6 +36,8 @@ void sb_sio_server_destroy(sb_sio_server_t *srv) {
     for (size_t i = 0; i < srv->nnsps; i++)
         nsp_destroy(srv->nsps[i]);
     free(srv->nsps);
+    sb_pool_dispose(&srv->clients);
+    sb_pool_dispose(&srv->sockets);
     free(srv);
 }
 

@@ -3,6 +3,7 @@
 #define SB_SIO_INTERNAL_H
 
 #include "core/list.h"
+#include "core/pool.h"
 #include "socketio/packet.h"
 #include "socketio/socketio.h"
 
@@ -42,6 +43,7 @@ struct sb_sio_server {
     sb_sio_nsp_t **nsps;
     size_t nnsps;
     sb_sio_stats_t stats;
+    sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
 };
 
 /* A binary packet waiting for its attachments: one allocation holding the

@@ -29,7 +29,7 @@ static void make_id(char out[SB_SIO_ID_LEN + 1]) {
 }
 
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
-    sb_sio_socket_t *s = calloc(1, sizeof *s);
+    sb_sio_socket_t *s = sb_pool_alloc(&c->srv->sockets);
     if (!s)
         return NULL;
     s->client = c;
@@ -71,7 +71,7 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
     if (run_middleware(s, auth.n ? auth : SB_LIT("{}"), &why) != SB_OK) {
         sb_sio__send_connect_error(c, sb_cstr(s->nsp->name), why.message,
                                    why.data[0] ? why.data : NULL);
-        free(s);
+        sb_pool_free(&c->srv->sockets, s);
         return;
     }
     s->connected = true;
@@ -126,7 +126,7 @@ void sb_sio_socket_ref(sb_sio_socket_t *s) { s->refs++; }
 
 void sb_sio_socket_unref(sb_sio_socket_t *s) {
     if (--s->refs == 0)
-        free(s);
+        sb_pool_free(&s->nsp->srv->sockets, s);
 }
 
 /* ---- accessors and rooms --------------------------------------------------------- */

@@ -256,7 +256,7 @@ static void ws_on_conn_close(sb_conn_t *c) {
         ws->h->on_close(ws, ws->close_code ? ws->close_code : SB_WS_CLOSE_ABNORMAL);
     sb_ws_deflate_destroy(ws->deflate);
     free(ws->msg);
-    free(ws);
+    sb_conn_ctx_obj_free(c->ctx, ws, sizeof *ws);
 }
 
 static void ws_on_shutdown(sb_conn_t *c) {
@@ -319,7 +319,7 @@ sb_ws_t *sb_ws_accept(sb_http_req_t *req, const sb_ws_config_t *cfg, const sb_ws
         sb_http_respond_error(req, 400, "bad_request", "invalid WebSocket handshake");
         return NULL;
     }
-    sb_ws_t *ws = calloc(1, sizeof *ws);
+    sb_ws_t *ws = sb_conn_ctx_obj_alloc(req->conn->ctx, sizeof *ws);
     if (!ws) {
         sb_http_respond_error(req, 500, "internal", "out of memory");
         return NULL;
