@@ -801,40 +801,65 @@ static void sum_counts(lg_counts_t *a, const lg_counts_t *b) {
     a->closed_by_peer += b->closed_by_peer, a->hs_fail += b->hs_fail, a->other += b->other;
 }
 
+/* Forks idle worker w for connections [from, from + share). */
+static int idle_spawn(int w, long from, long share, int res[][2], int go[][2], pid_t *pids) {
+    if (pipe(res[w]) || pipe(go[w]))
+        return -1;
+    pids[w] = fork();
+    if (pids[w] == 0) {
+        close(res[w][0]), close(go[w][1]);
+        for (int j = 0; j < w; j++) /* else earlier workers never see their go pipe close */
+            close(res[j][0]), close(go[j][1]);
+        lg_net_init();
+        idle_worker(from, share, res[w][1], go[w][0]);
+    }
+    close(res[w][1]), close(go[w][0]);
+    return 0;
+}
+
+static void idle_collect(int w, int res[][2], lg_counts_t *ready) {
+    lg_counts_t t;
+    int left = (int)((hard_deadline - lg_now_us()) / 1000);
+    if (read_counts(res[w][0], &t, left > 0 ? left : 0))
+        sum_counts(ready, &t);
+    else
+        abort_why = "a worker did not report";
+}
+
+/* Worker 0 holds a warm-up group (1 % of the connections) whose RSS is the
+ * baseline of the marginal figure: the first connections also page in code
+ * and fill caches, a one-off cost that is not per connection. Both figures
+ * are reported. */
 static int idle_main(void) {
     int k = O.procs < 1 ? 1 : O.procs;
-    int res[64][2], go[64][2];
-    pid_t pids[64];
-    long rss0 = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1;
-    for (int w = 0; w < k; w++) {
-        long share = O.conns / k, from = share * w + (w < O.conns % k ? w : O.conns % k);
-        share += w < O.conns % k;
-        if (pipe(res[w]) || pipe(go[w]))
-            return 2;
-        pids[w] = fork();
-        if (pids[w] == 0) {
-            close(res[w][0]), close(go[w][1]);
-            for (int j = 0; j < w; j++) /* else earlier workers never see their go pipe close */
-                close(res[j][0]), close(go[j][1]);
-            lg_net_init();
-            idle_worker(from, share, res[w][1], go[w][0]);
-        }
-        close(res[w][1]), close(go[w][0]);
-    }
+    int res[65][2], go[65][2];
+    pid_t pids[65];
+    long warm = O.conns >= 200 ? O.conns / 100 : 0, rest = O.conns - warm;
+    long rss0 = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1, rss_warm = rss0;
     lg_counts_t ready = {0}, fin = {0}, t;
-    for (int w = 0; w < k; w++) {
-        int left = (int)((hard_deadline - lg_now_us()) / 1000);
-        if (read_counts(res[w][0], &t, left > 0 ? left : 0))
-            sum_counts(&ready, &t);
-        else
-            abort_why = "a worker did not report";
+    if (warm > 0) {
+        if (idle_spawn(0, 0, warm, res, go, pids))
+            return 2;
+        idle_collect(0, res, &ready);
+        usleep(500000);
+        rss_warm = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1;
     }
+    int first = warm > 0, n = first + k;
+    for (int w = first; w < n; w++) {
+        int i = w - first;
+        long share = rest / k, from = warm + share * i + (i < rest % k ? i : rest % k);
+        share += i < rest % k;
+        if (idle_spawn(w, from, share, res, go, pids))
+            return 2;
+    }
+    for (int w = first; w < n; w++)
+        idle_collect(w, res, &ready);
     usleep(1000000); /* let the server settle (deferred frees, allocator) */
     long rss1 = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1;
     window_begin(lg_now_us());
     usleep((useconds_t)(O.duration * 1e6));
     window_end(lg_now_us());
-    for (int w = 0; w < k; w++) {
+    for (int w = 0; w < n; w++) {
         close(go[w][1]);
         if (read_counts(res[w][0], &t, 10000))
             sum_counts(&fin, &t);
@@ -853,7 +878,12 @@ static int idle_main(void) {
     lg_json_int("rss_before_kb", rss0);
     lg_json_int("rss_after_kb", rss1);
     double kb = ready.joined > 0 && rss0 >= 0 ? (double)(rss1 - rss0) / (double)ready.joined : -1;
+    double marginal = ready.joined > (uint64_t)warm && rss_warm >= 0
+                          ? (double)(rss1 - rss_warm) / (double)(ready.joined - (uint64_t)warm) : -1;
+    lg_json_int("warmup_conns", warm);
+    lg_json_int("rss_warm_kb", rss_warm);
     lg_json_num("kb_per_conn", kb);
+    lg_json_num("kb_per_conn_marginal", marginal);
     lg_json_num("msgs_per_s", kb); /* the headline figure of this mode */
     lg_json_num("server_cpu_ms", srv_cpu1 - srv_cpu0);
     lg_json_num("server_cpu_pct", secs > 0 ? (srv_cpu1 - srv_cpu0) / secs / 10 : -1);
@@ -861,8 +891,10 @@ static int idle_main(void) {
         lg_json_str("aborted", abort_why);
     lg_json_bool("ok", ok);
     lg_json_end();
-    fprintf(stderr, "%s idle conns=%ld joined=%llu: RSS %ld -> %ld KiB, %.2f KiB/conn, idle CPU %.0f ms in %.1f s, errors=%llu%s%s\n",
-            O.label, O.conns, (unsigned long long)ready.joined, rss0, rss1, kb, srv_cpu1 - srv_cpu0, secs,
+    fprintf(stderr, "%s idle conns=%ld joined=%llu: RSS %ld -> %ld KiB (%ld after %ld warm-up), %.2f KiB/conn, "
+            "%.2f KiB/conn past the warm-up, idle CPU %.0f ms in %.1f s, errors=%llu%s%s\n",
+            O.label, O.conns, (unsigned long long)ready.joined, rss0, rss1, rss_warm, warm, kb, marginal,
+            srv_cpu1 - srv_cpu0, secs,
             (unsigned long long)fin.errors, abort_why ? " aborted: " : "", abort_why ? abort_why : "");
     return ok ? 0 : 1;
 }
