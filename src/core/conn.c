@@ -57,6 +57,13 @@ void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
     sb_pool_dispose(&ctx->conns);
     for (int i = 0; i < SB_CONN_UPPER_POOLS && ctx->upper[i].size; i++)
         sb_pool_dispose(&ctx->upper[i]);
+    for (int k = 0; k < SB_CONN_OQ_CLASSES; k++) {
+        sb_outq_item_t *q;
+        while ((q = ctx->oq_cache[k])) {
+            memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
+            free(q);
+        }
+    }
     free(ctx->scratch);
     ctx->scratch = NULL;
 }
@@ -178,12 +185,52 @@ void sb_conn_close_after_flush(sb_conn_t *c) {
     c->flags |= SB_CONN_CLOSE_AFTER;
 }
 
+/* Slot i of the output ring (its capacity is a power of two). */
+static inline sb_outq_item_t *oq_at(const sb_conn_t *c, uint32_t i) {
+    return &c->outq[(c->oq_head + i) & (c->oq_cap - 1)];
+}
+
+static unsigned oq_class(uint32_t cap) { return (unsigned)__builtin_ctz(cap / 8); }
+
+/* An array of at least `cap` slots: the largest cached one if any is big
+ * enough, else a new one. Sets *got to its capacity. */
+static sb_outq_item_t *oq_array_get(sb_conn_ctx_t *ctx, uint32_t cap, uint32_t *got) {
+    for (unsigned k = SB_CONN_OQ_CLASSES; k-- > oq_class(cap);) {
+        sb_outq_item_t *q = ctx->oq_cache[k];
+        if (q) {
+            memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
+            ctx->oq_cache_bytes -= (sizeof *q * 8) << k;
+            *got = 8u << k;
+            return q;
+        }
+    }
+    *got = cap;
+    return malloc(sizeof(sb_outq_item_t) * cap);
+}
+
+static void oq_array_put(sb_conn_ctx_t *ctx, sb_outq_item_t *q, uint32_t cap) {
+    size_t bytes = sizeof *q * cap;
+    unsigned k = cap ? oq_class(cap) : 0;
+    if (!q || k >= SB_CONN_OQ_CLASSES || ctx->oq_cache_bytes + bytes > SB_CONN_OQ_CACHE_BYTES) {
+        free(q);
+        return;
+    }
+    memcpy(&q->frame, &ctx->oq_cache[k], sizeof q);
+    ctx->oq_cache[k] = q;
+    ctx->oq_cache_bytes += bytes;
+}
+
+static void outq_release(sb_conn_t *c) {
+    oq_array_put(c->ctx, c->outq, c->oq_cap);
+    c->outq = NULL;
+    c->oq_head = c->oq_cap = 0;
+}
+
 static void outq_clear(sb_conn_t *c) {
     for (uint32_t i = 0; i < c->oq_len; i++)
-        sb_frame_unref(c->outq[(c->oq_head + i) % c->oq_cap].frame);
-    free(c->outq);
-    c->outq = NULL;
-    c->oq_head = c->oq_len = c->oq_cap = 0;
+        sb_frame_unref(oq_at(c, i)->frame);
+    outq_release(c);
+    c->oq_len = 0;
     c->oq_bytes = 0;
 }
 
@@ -204,13 +251,15 @@ static void conn_free(sb_conn_t *c) {
 /* ---- output -------------------------------------------------------------- */
 
 static int outq_grow(sb_conn_t *c) {
-    uint32_t cap = c->oq_cap ? c->oq_cap * 2 : 8;
-    sb_outq_item_t *q = malloc(sizeof *q * cap);
+    if (c->oq_cap >= (8u << (SB_CONN_OQ_CLASSES - 1)) * 1024)
+        return SB_ENOMEM; /* 8M slots: far past any byte limit */
+    uint32_t cap;
+    sb_outq_item_t *q = oq_array_get(c->ctx, c->oq_cap ? c->oq_cap * 2 : 8, &cap);
     if (!q)
         return SB_ENOMEM;
     for (uint32_t i = 0; i < c->oq_len; i++)
-        q[i] = c->outq[(c->oq_head + i) % c->oq_cap];
-    free(c->outq);
+        q[i] = *oq_at(c, i);
+    oq_array_put(c->ctx, c->outq, c->oq_cap);
     c->outq = q;
     c->oq_head = 0;
     c->oq_cap = cap;
@@ -234,7 +283,7 @@ int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
         sb_conn_close(c);
         return SB_ENOMEM;
     }
-    c->outq[(c->oq_head + c->oq_len++) % c->oq_cap] = (sb_outq_item_t){sb_frame_ref(f), p, n};
+    *oq_at(c, c->oq_len++) = (sb_outq_item_t){sb_frame_ref(f), p, n};
     c->oq_bytes += n;
     conn_defer(c, SB_CONN_DO_FLUSH);
     return SB_OK;
@@ -263,7 +312,7 @@ static void outq_consume(sb_conn_t *c, size_t written) {
         }
         written -= it->n;
         sb_frame_unref(it->frame);
-        c->oq_head = (c->oq_head + 1) % c->oq_cap;
+        c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
         c->oq_len--;
     }
 }
@@ -275,7 +324,7 @@ static int conn_flush(sb_conn_t *c) {
         struct iovec iov[SB_WRITEV_MAX];
         int cnt = 0;
         for (uint32_t i = 0; i < c->oq_len && cnt < SB_WRITEV_MAX; i++, cnt++) {
-            sb_outq_item_t *it = &c->outq[(c->oq_head + i) % c->oq_cap];
+            sb_outq_item_t *it = oq_at(c, i);
             iov[cnt] = (struct iovec){(void *)it->p, it->n};
         }
         ssize_t w = writev(c->io.fd, iov, cnt);
@@ -300,9 +349,7 @@ static void conn_after_flush(sb_conn_t *c, int rc) {
         sb_io_set(&c->io, want | EPOLLOUT);
         return;
     }
-    free(c->outq); /* an idle connection holds no output memory */
-    c->outq = NULL;
-    c->oq_head = c->oq_cap = 0;
+    outq_release(c); /* an idle connection holds no output memory */
     sb_io_set(&c->io, want);
     if (c->flags & SB_CONN_CLOSE_AFTER)
         sb_conn_close(c);

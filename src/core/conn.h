@@ -55,6 +55,10 @@ typedef struct {
 } sb_peer_addr_t;
 
 #define SB_CONN_UPPER_POOLS 4
+/* Output queue arrays hold 8 << k slots, k < SB_CONN_OQ_CLASSES. */
+#define SB_CONN_OQ_CLASSES 12
+/* Bytes of emptied output queue arrays kept for reuse, all classes together. */
+#define SB_CONN_OQ_CACHE_BYTES (4u << 20)
 
 /* Worker-wide state every connection shares. */
 typedef struct {
@@ -71,6 +75,11 @@ typedef struct {
     sb_list_t all;        /* every open connection */
     sb_pool_t conns;      /* where sb_conn_t objects come from */
     sb_pool_t upper[SB_CONN_UPPER_POOLS]; /* sb_conn_ctx_obj_alloc(), by object size */
+    /* Emptied output queue arrays by class, chained through their first
+     * slot: a burst to a big room then costs no malloc (and no page faults
+     * after the heap was trimmed) per subscriber per burst. */
+    sb_outq_item_t *oq_cache[SB_CONN_OQ_CLASSES];
+    size_t oq_cache_bytes;
     uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;
 } sb_conn_ctx_t;
 
