@@ -52,7 +52,9 @@ sb_sio_nsp_t *sb_sio_find_nsp(sb_sio_server_t *srv, sb_str_t name) {
 
 static sb_sio_nsp_t *nsp_create(sb_sio_server_t *srv, const char *name) {
     sb_sio_nsp_t *nsp = calloc(1, sizeof *nsp);
-    sb_hub_config_t hc = {.max_rooms_per_member = srv->cfg.max_rooms_per_socket + 2,
+    /* +1: a server may put a socket in one room of its own choosing (the
+     * built-in features: the user's room) on top of what the client joins. */
+    sb_hub_config_t hc = {.max_rooms_per_member = srv->cfg.max_rooms_per_socket + 1,
                           .max_room_name = 256};
     if (!nsp)
         return NULL;

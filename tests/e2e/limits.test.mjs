@@ -4,7 +4,8 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer } from './lib/server.mjs';
-import { test, isRef, connectUser, mintToken, connectError, client, waitFor } from './lib/util.mjs';
+import { RawWs } from './lib/raw.mjs';
+import { test, isRef, connectUser, mintToken, connectError, client, waitFor, until } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only limits' : false;
 
@@ -148,6 +149,92 @@ test('--handshakes-per-second-per-ip: past the burst a new session gets 429, the
     await new Promise((r) => setTimeout(r, 600)); // the refill is the behaviour under test
     assert.equal((await handshake()).status, 200);
     assert.ok(await metric(srv, 'switchboard_errors_total{kind="handshake_rate_limited"}') >= 2);
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+test('--max-rooms-per-socket: the next join gets too_many_rooms; other sockets unaffected', async () => {
+  const srv = await startServer('switchboard', { args: ['--max-rooms-per-socket', '3'] });
+  try {
+    const a = (await connectUser(srv, 'roomy')).s;
+    const b = (await connectUser(srv, 'other')).s;
+    const tag = Date.now();
+    for (const r of ['r1', 'r2', 'r3']) {
+      assert.deepEqual(await a.emitWithAck('chat:join', `${r}-${tag}`), { ok: true, roomId: `${r}-${tag}` });
+    }
+    const over = await a.emitWithAck('chat:join', `r4-${tag}`);
+    assert.equal(over.error && over.error.code, 'too_many_rooms');
+    // The refused join joined nothing: a message there does not reach a.
+    assert.deepEqual(await b.emitWithAck('chat:join', `r4-${tag}`), { ok: true, roomId: `r4-${tag}` });
+    let leaked = false;
+    a.on('chat:message', (m) => { if (m.roomId === `r4-${tag}`) leaked = true; });
+    await b.emitWithAck('chat:message', { roomId: `r4-${tag}`, message: 'only b' });
+    // Leaving frees a slot.
+    assert.deepEqual(await a.emitWithAck('chat:leave', `r1-${tag}`), { ok: true, roomId: `r1-${tag}` });
+    assert.deepEqual(await a.emitWithAck('chat:join', `r4-${tag}`), { ok: true, roomId: `r4-${tag}` });
+    assert.equal(leaked, false, 'a got a message of a room it was refused');
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+test('--max-message-bytes: one byte over gets payload_too_large, at the limit is stored', async () => {
+  const srv = await startServer('switchboard', { args: ['--max-message-bytes', '100'] });
+  try {
+    const { s } = await connectUser(srv, 'writer');
+    const room = `mmb-${Date.now()}`;
+    await s.emitWithAck('chat:join', room);
+    const over = await s.emitWithAck('chat:message', { roomId: room, message: 'x'.repeat(101) });
+    assert.equal(over.error && over.error.code, 'payload_too_large');
+    const ok = await s.emitWithAck('chat:message', { roomId: room, message: 'y'.repeat(100) });
+    assert.equal(ok.message, 'y'.repeat(100));
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+test('--max-pending-acks: emits past the limit are refused until acks come back or time out', async () => {
+  const srv = await startServer('sio_echo', { args: ['--max-pending-acks', '3'] });
+  try {
+    const s = client(srv.url);
+    await new Promise((resolve, reject) => { s.on('connect', resolve); s.on('connect_error', reject); });
+    const questions = [];
+    s.on('question', (...args) => { questions.push(args); }); // never answers
+    const timeouts = [];
+    s.on('answer_timeout', () => timeouts.push(Date.now()));
+    for (let i = 0; i < 5; i++) s.emit('ask', i);
+    // The server's ack timeout is 2 s: 3 questions arrive, then 3 timeouts.
+    await until(() => timeouts.length === 3, 5000, 'three answer_timeout events');
+    assert.equal(questions.length, 3, `questions sent while 3 acks were pending: ${questions.length}`);
+    // The slots are free again.
+    s.emit('ask', 'again');
+    await until(() => questions.length === 4, 3000, 'a question after the timeouts');
+    s.close();
+  } finally {
+    await srv.stop();
+  }
+}, { skip, timeout: 20000 });
+
+test('--upgrade-timeout: a probe that never completes is dropped and polling carries on', async () => {
+  const srv = await startServer('sio_echo', { args: ['--upgrade-timeout', '300'] });
+  try {
+    const eio = `${srv.url}/socket.io/?EIO=4&transport=polling`;
+    const open = JSON.parse((await (await fetch(eio)).text()).slice(1));
+    const url = `${eio}&sid=${open.sid}`;
+    assert.equal(await (await fetch(url, { method: 'POST', body: '40' })).text(), 'ok');
+    assert.match(await (await fetch(url)).text(), /^40\{"sid":/);
+    const { ws } = await RawWs.open(srv.port, `/socket.io/?EIO=4&transport=websocket&sid=${open.sid}`);
+    ws.sendText('2probe');
+    assert.equal(await ws.nextText(), '3probe');
+    // No upgrade packet follows: the server drops the probe after 300 ms.
+    const t0 = Date.now();
+    await ws.waitEnd(3000);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 200 && waited < 2500, `probe dropped after ${waited} ms`);
+    // The session still works over polling, GETs park again (no noop loop).
+    assert.equal(await (await fetch(url, { method: 'POST', body: '42["echo","still here"]' })).text(), 'ok');
+    assert.equal(await (await fetch(url)).text(), '42["echo","still here"]');
   } finally {
     await srv.stop();
   }
