@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -26,6 +29,9 @@ static void conn_defer(sb_conn_t *c, uint8_t what) {
     sb_task_post(c->ctx->loop, &c->task);
 }
 
+static void oq_cache_free(sb_conn_ctx_t *ctx);
+static void on_oq_trim(sb_timer_t *t);
+
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     memset(ctx, 0, sizeof *ctx);
     ctx->loop = loop;
@@ -35,6 +41,7 @@ int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     ctx->max_outq = 4u * 1024 * 1024;
     sb_list_init(&ctx->all);
     sb_pool_init(&ctx->conns, sizeof(sb_conn_t));
+    sb_timer_init(loop, &ctx->oq_trim, on_oq_trim);
     sb_map_init(&ctx->per_ip);
     return ctx->scratch ? SB_OK : SB_ENOMEM;
 }
@@ -57,13 +64,8 @@ void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
     sb_pool_dispose(&ctx->conns);
     for (int i = 0; i < SB_CONN_UPPER_POOLS && ctx->upper[i].size; i++)
         sb_pool_dispose(&ctx->upper[i]);
-    for (int k = 0; k < SB_CONN_OQ_CLASSES; k++) {
-        sb_outq_item_t *q;
-        while ((q = ctx->oq_cache[k])) {
-            memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
-            free(q);
-        }
-    }
+    sb_timer_stop(&ctx->oq_trim);
+    oq_cache_free(ctx);
     free(ctx->scratch);
     ctx->scratch = NULL;
 }
@@ -200,12 +202,41 @@ static sb_outq_item_t *oq_array_get(sb_conn_ctx_t *ctx, uint32_t cap, uint32_t *
         if (q) {
             memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
             ctx->oq_cache_bytes -= (sizeof *q * 8) << k;
+            ctx->oq_cache_used = true;
             *got = 8u << k;
             return q;
         }
     }
     *got = cap;
     return malloc(sizeof(sb_outq_item_t) * cap);
+}
+
+static void oq_cache_free(sb_conn_ctx_t *ctx) {
+    for (int k = 0; k < SB_CONN_OQ_CLASSES; k++) {
+        sb_outq_item_t *q;
+        while ((q = ctx->oq_cache[k])) {
+            memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
+            free(q);
+        }
+    }
+    ctx->oq_cache_bytes = 0;
+}
+
+/* Once traffic stops (a second without a queue array taken), the cached
+ * arrays go back, and so do the free pages a burst left inside the heap
+ * (glibc returns only the top of the heap by itself): memory after a burst
+ * returns to what the connections need. */
+static void on_oq_trim(sb_timer_t *t) {
+    sb_conn_ctx_t *ctx = sb_container_of(t, sb_conn_ctx_t, oq_trim);
+    if (ctx->oq_cache_used) {
+        ctx->oq_cache_used = false;
+        sb_timer_start(t, 1000);
+        return;
+    }
+    oq_cache_free(ctx);
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 static void oq_array_put(sb_conn_ctx_t *ctx, sb_outq_item_t *q, uint32_t cap) {
@@ -218,6 +249,8 @@ static void oq_array_put(sb_conn_ctx_t *ctx, sb_outq_item_t *q, uint32_t cap) {
     memcpy(&q->frame, &ctx->oq_cache[k], sizeof q);
     ctx->oq_cache[k] = q;
     ctx->oq_cache_bytes += bytes;
+    if (!sb_timer_active(&ctx->oq_trim))
+        sb_timer_start(&ctx->oq_trim, 1000);
 }
 
 static void outq_release(sb_conn_t *c) {
