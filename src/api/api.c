@@ -118,6 +118,11 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
         (unsigned long long)m.protocol_errors, (unsigned long long)m.rate_limited,
         (unsigned long long)m.connections_refused, (unsigned long long)m.volatile_dropped,
         (unsigned long long)m.handshakes_refused);
+    put(&t, "# HELP switchboard_event_errors_total Error answers to client events, by code.\n"
+            "# TYPE switchboard_event_errors_total counter\n");
+    for (size_t i = 0; i < m.nevent_errors; i++)
+        put(&t, "switchboard_event_errors_total{code=\"%s\"} %llu\n", m.event_errors[i].code,
+            (unsigned long long)m.event_errors[i].n);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);

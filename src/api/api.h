@@ -24,6 +24,11 @@ typedef struct {
         uint64_t sockets;
     } nsps[16]; /* sockets by namespace */
     size_t nnsps;
+    struct {
+        const char *code;
+        uint64_t n;
+    } event_errors[24]; /* error answers to client events, by code */
+    size_t nevent_errors;
 } sb_api_metrics_t;
 
 typedef struct {

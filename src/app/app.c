@@ -48,6 +48,14 @@ static int validate(sb_config_t *cfg, char *err, size_t cap) {
     return SB_OK;
 }
 
+static void add_event_error(const char *code, uint64_t n, void *ud) {
+    sb_api_metrics_t *m = ud;
+    if (m->nevent_errors < sizeof m->event_errors / sizeof m->event_errors[0]) {
+        m->event_errors[m->nevent_errors].code = code;
+        m->event_errors[m->nevent_errors++].n = n;
+    }
+}
+
 static void collect(sb_api_metrics_t *m, void *ud) {
     sb_app_t *app = ud;
     sb_conn_ctx_t *conns = sb_server_conns(app->srv);
@@ -85,6 +93,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         m->nsps[m->nnsps].name = sb_sio_nsp_name(nsp);
         m->nsps[m->nnsps++].sockets = sb_sio_nsp_socket_count(nsp);
     }
+    sb_features_error_counts(app->features, add_event_error, m);
 }
 
 static void on_tick(void *ud) {

@@ -59,7 +59,26 @@ void sb_feat_reply(sb_sio_event_t *ev, json_t *result) {
     json_decref(result);
 }
 
+static const char *const error_codes[SB_FEAT_NERROR_CODES] = {SB_FEAT_ERROR_CODES};
+
+void sb_feat_count_error(sb_features_t *f, const char *code) {
+    size_t i = 0;
+    while (i < SB_FEAT_NERROR_CODES && strcmp(error_codes[i], code) != 0)
+        i++;
+    f->errors[i]++;
+}
+
+void sb_features_error_counts(const sb_features_t *f,
+                              void (*fn)(const char *code, uint64_t n, void *ud), void *ud) {
+    for (size_t i = 0; i < SB_FEAT_NERROR_CODES; i++)
+        fn(error_codes[i], f->errors[i], ud);
+    fn("other", f->errors[SB_FEAT_NERROR_CODES], ud);
+}
+
 void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...) {
+    sb_client_t *c = sb_sio_socket_get_data(ev->socket);
+    if (c)
+        sb_feat_count_error(c->f, code);
     char msg[256];
     va_list ap;
     va_start(ap, fmt);

@@ -44,6 +44,12 @@ json_t *sb_features_message_json(const sb_store_msg_t *m);
 /* Once a second on the loop: built-in dashboard metrics. */
 void sb_features_tick(sb_features_t *f);
 
+/* Error answers sent to clients (in an ack or an `error` event), by code:
+ * calls fn once per code of the event contract (docs/events.md), in a fixed
+ * order, then once with "other". */
+void sb_features_error_counts(const sb_features_t *f,
+                              void (*fn)(const char *code, uint64_t n, void *ud), void *ud);
+
 /* ---- dashboard metrics (POST /api/metrics/:name) ---- */
 #define SB_FEAT_METRIC_NAME_MAX 64
 #define SB_FEAT_METRICS_MAX 10000 /* distinct custom metrics kept in memory */

@@ -34,6 +34,13 @@ typedef struct {
     sb_timer_t expiry;
 } sb_client_t;
 
+/* The error codes of the event contract, counted for /metrics. */
+#define SB_FEAT_ERROR_CODES                                                                        \
+    "invalid_payload", "forbidden_room", "forbidden", "not_found", "already_exists",               \
+        "server_busy", "storage_error", "not_in_room", "peer_not_found", "payload_too_large",       \
+        "too_many_rooms", "unknown_event", "rate_limited", "token_expired"
+#define SB_FEAT_NERROR_CODES 14
+
 struct sb_features {
     sb_loop_t *loop;
     sb_sio_nsp_t *nsp;
@@ -43,6 +50,7 @@ struct sb_features {
     sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_pool_t clients;         /* sb_client_t, one per socket */
+    uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     bool draining;
 };
 
@@ -68,6 +76,8 @@ typedef struct {
 /* features.c: replies */
 /* Acks `result` (stolen) when the client asked for an ack. */
 void sb_feat_reply(sb_sio_event_t *ev, json_t *result);
+/* Counts an error answer under its code (sb_features_error_counts). */
+void sb_feat_count_error(sb_features_t *f, const char *code);
 /* Answers an error: in the ack if asked for, else as an `error` event. */
 void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -89,6 +89,7 @@ static void on_token_expired(sb_timer_t *t) {
     sb_client_t *c = sb_container_of(t, sb_client_t, expiry);
     sb_feat_emit(c->sock, "error",
                  json_pack("{s:s,s:s}", "code", "token_expired", "message", "token expired"));
+    sb_feat_count_error(c->f, "token_expired");
     sb_sio_disconnect(c->sock);
 }
 

@@ -155,7 +155,7 @@ test('--handshakes-per-second-per-ip: past the burst a new session gets 429, the
 }, { skip });
 
 test('--max-rooms-per-socket: the next join gets too_many_rooms; other sockets unaffected', async () => {
-  const srv = await startServer('switchboard', { args: ['--max-rooms-per-socket', '3'] });
+  const srv = await startServer('switchboard', { args: ['--max-rooms-per-socket', '3', '--api-key', 'k'] });
   try {
     const a = (await connectUser(srv, 'roomy')).s;
     const b = (await connectUser(srv, 'other')).s;
@@ -174,13 +174,15 @@ test('--max-rooms-per-socket: the next join gets too_many_rooms; other sockets u
     assert.deepEqual(await a.emitWithAck('chat:leave', `r1-${tag}`), { ok: true, roomId: `r1-${tag}` });
     assert.deepEqual(await a.emitWithAck('chat:join', `r4-${tag}`), { ok: true, roomId: `r4-${tag}` });
     assert.equal(leaked, false, 'a got a message of a room it was refused');
+    assert.equal(await metric(srv, 'switchboard_event_errors_total{code="too_many_rooms"}'), 1);
+    assert.equal(await metric(srv, 'switchboard_event_errors_total{code="invalid_payload"}'), 0);
   } finally {
     await srv.stop();
   }
 }, { skip });
 
 test('--max-message-bytes: one byte over gets payload_too_large, at the limit is stored', async () => {
-  const srv = await startServer('switchboard', { args: ['--max-message-bytes', '100'] });
+  const srv = await startServer('switchboard', { args: ['--max-message-bytes', '100', '--api-key', 'k'] });
   try {
     const { s } = await connectUser(srv, 'writer');
     const room = `mmb-${Date.now()}`;
@@ -189,6 +191,7 @@ test('--max-message-bytes: one byte over gets payload_too_large, at the limit is
     assert.equal(over.error && over.error.code, 'payload_too_large');
     const ok = await s.emitWithAck('chat:message', { roomId: room, message: 'y'.repeat(100) });
     assert.equal(ok.message, 'y'.repeat(100));
+    assert.equal(await metric(srv, 'switchboard_event_errors_total{code="payload_too_large"}'), 1);
   } finally {
     await srv.stop();
   }
