@@ -33,7 +33,10 @@ struct sb_eio_session {
     sb_timer_t ping_timer;
     sb_task_t close_task;
     void *ud;
-    char *authorization, *query; /* NULL when absent (query: only app parameters) */
+    /* The handshake's Authorization header, NUL, its query string, NUL: one
+     * allocation, and none at all when neither is kept (the query only when
+     * it carries app parameters). */
+    char *kept;
     sb_peer_addr_t peer;
 };
 

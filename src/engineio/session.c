@@ -42,9 +42,17 @@ static bool keep_handshake(sb_eio_session_t *s, const sb_http_req_t *req) {
         app_params = i == 6 && n > 0;
         p = amp ? amp + 1 : end;
     }
-    s->authorization = auth ? strndup(auth->p, auth->n) : NULL;
-    s->query = app_params ? strndup(req->query.p, req->query.n) : NULL;
-    return (!auth || s->authorization) && (!app_params || s->query);
+    if (!auth && !app_params)
+        return true;
+    size_t an = auth ? auth->n : 0, qn = app_params ? req->query.n : 0;
+    s->kept = malloc(an + qn + 2);
+    if (!s->kept)
+        return false;
+    memcpy(s->kept, auth ? auth->p : "", an);
+    s->kept[an] = '\0';
+    memcpy(s->kept + an + 1, app_params ? req->query.p : "", qn);
+    s->kept[an + 1 + qn] = '\0';
+    return true;
 }
 
 sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
@@ -65,8 +73,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
         kept = false;
     if (!kept || sb_eio__register(srv, s) != SB_OK) {
         free(s->poll);
-        free(s->authorization);
-        free(s->query);
+        free(s->kept);
         sb_pool_free(&srv->sessions, s);
         return NULL;
     }
@@ -172,8 +179,7 @@ static void on_close_task(sb_task_t *t) {
     sb_eio__polling_clear(s);
     sb_eio__polling_free(s);
     srv->h->on_close(s, s->close_reason);
-    free(s->authorization);
-    free(s->query);
+    free(s->kept);
     sb_pool_free(&srv->sessions, s);
 }
 
@@ -207,10 +213,10 @@ sb_eio_transport_t sb_eio_transport(const sb_eio_session_t *s) { return s->trans
 void *sb_eio_get_data(const sb_eio_session_t *s) { return s->ud; }
 void sb_eio_set_data(sb_eio_session_t *s, void *ud) { s->ud = ud; }
 sb_eio_server_t *sb_eio_session_server(const sb_eio_session_t *s) { return s->srv; }
-const char *sb_eio_authorization(const sb_eio_session_t *s) {
-    return s->authorization ? s->authorization : "";
+const char *sb_eio_authorization(const sb_eio_session_t *s) { return s->kept ? s->kept : ""; }
+const char *sb_eio_query(const sb_eio_session_t *s) {
+    return s->kept ? s->kept + strlen(s->kept) + 1 : "";
 }
-const char *sb_eio_query(const sb_eio_session_t *s) { return s->query ? s->query : ""; }
 void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap) {
     sb_peer_format(&s->peer, out, cap);
 }

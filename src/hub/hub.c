@@ -80,8 +80,8 @@ void sb_hub_destroy(sb_hub_t *h) {
     sb_hub__free(h, h);
 }
 
-void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver, void *ud) {
-    *m = (sb_hub_member_t){.deliver = deliver, .ud = ud};
+void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver) {
+    *m = (sb_hub_member_t){.deliver = deliver};
     sb_list_init(&m->_links);
 }
 

@@ -42,8 +42,7 @@ typedef void (*sb_hub_deliver_fn)(sb_hub_member_t *m, sb_frame_t *f);
  * is freed, call sb_hub_remove() (or sb_hub_leave_all() if it was never
  * added). */
 struct sb_hub_member {
-    sb_hub_deliver_fn deliver;
-    void *ud;
+    sb_hub_deliver_fn deliver; /* find the owner with sb_container_of() */
     sb_list_t _links;         /* this member's room links (in_member nodes) */
     sb_list_node_t _all_node; /* in the hub's all-members list; NULL next when not added */
     const sb_hub_t *_hub;     /* hub this member is in, NULL when in none */
@@ -75,8 +74,9 @@ sb_hub_t *sb_hub_create(const sb_hub_config_t *cfg);
 void sb_hub_destroy(sb_hub_t *h);
 
 /* Initializes caller-owned member storage with its deliver callback (not
- * NULL) and opaque user data (read back as m->ud). */
-void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver, void *ud);
+ * NULL). The member is embedded in its owner, which the callback finds with
+ * sb_container_of(): no user-data pointer per member. */
+void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver);
 
 /* Puts `m` in `room`, creating the room if needed. The name bytes are copied:
  * `room` may be freed after the call. Returns SB_OK (also when `m` was already

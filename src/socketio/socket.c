@@ -13,7 +13,7 @@
 #define SB_SIO_EVENT_NAME_MAX 256
 
 static void deliver_to_socket(sb_hub_member_t *m, sb_frame_t *f) {
-    sb_sio_socket_t *s = m->ud;
+    sb_sio_socket_t *s = sb_container_of(m, sb_sio_socket_t, member);
     if (s->connected)
         sb_eio_send_frame(s->client->eio, f);
 }
@@ -38,7 +38,7 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->tokens_at_ms = nsp->srv->loop->now_ms;
     s->tokens_milli = (nsp->srv->cfg.events_burst ? nsp->srv->cfg.events_burst : 1) * 1000u;
     make_id(s->id);
-    sb_hub_member_init(&s->member, deliver_to_socket, s);
+    sb_hub_member_init(&s->member, deliver_to_socket);
     sb_list_init(&s->acks);
     return s;
 }
@@ -135,6 +135,9 @@ const char *sb_sio_socket_id(const sb_sio_socket_t *s) { return s->id; }
 sb_sio_nsp_t *sb_sio_socket_nsp(const sb_sio_socket_t *s) { return s->nsp; }
 sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s) { return s->client->eio; }
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s) { return s->ud; }
+sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m) {
+    return sb_container_of(m, sb_sio_socket_t, member);
+}
 const char *sb_sio_socket_authorization(const sb_sio_socket_t *s) {
     return sb_eio_authorization(s->client->eio);
 }

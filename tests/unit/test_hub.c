@@ -39,7 +39,7 @@ static void release_kept(void) {
 static void conns_init(tconn_t *c, int n) {
     for (int i = 0; i < n; i++) {
         c[i] = (tconn_t){.id = i};
-        sb_hub_member_init(&c[i].member, on_deliver, &c[i]);
+        sb_hub_member_init(&c[i].member, on_deliver);
     }
 }
 
@@ -539,7 +539,7 @@ static int run_child(void (*fn)(void)) {
 static void child_leave_in_deliver(void) {
     g_hub = sb_hub_create(NULL);
     sb_hub_member_t m;
-    sb_hub_member_init(&m, on_deliver_leaves, NULL);
+    sb_hub_member_init(&m, on_deliver_leaves);
     sb_hub_join(g_hub, &m, SB_LIT("a"));
     bcast(g_hub, (sb_hub_target_t){ROOMS(SB_LIT("a"))});
 }
@@ -547,7 +547,7 @@ static void child_leave_in_deliver(void) {
 static void child_member_in_two_hubs(void) {
     sb_hub_t *a = sb_hub_create(NULL), *b = sb_hub_create(NULL);
     sb_hub_member_t m;
-    sb_hub_member_init(&m, on_deliver, NULL);
+    sb_hub_member_init(&m, on_deliver);
     sb_hub_join(a, &m, SB_LIT("r"));
     sb_hub_join(b, &m, SB_LIT("r"));
 }
