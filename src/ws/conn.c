@@ -15,6 +15,10 @@ _Static_assert(offsetof(sb_frame_t, data) == offsetof(sb_frame_t, headroom) + SB
 
 enum { WS_OPEN, WS_CLOSING };
 
+/* Whatever max_message says, a reassembled message stops here (so that its
+ * length and capacity fit 32 bits). */
+#define SB_WS_MSG_HARD_MAX (1u << 30)
+
 struct sb_ws {
     sb_conn_t *conn;
     const sb_ws_config_t *cfg;
@@ -24,8 +28,9 @@ struct sb_ws {
     bool in_msg, msg_binary, msg_compressed, close_sent;
     uint16_t close_code;
     sb_utf8_t utf8;
-    char *msg; /* fragments of an uncompressed message */
-    size_t msg_len, msg_cap;
+    uint32_t msg_len; /* 32 bits (messages stop at SB_WS_MSG_HARD_MAX): 8 bytes less per connection */
+    char *msg;        /* fragments of an uncompressed message */
+    uint32_t msg_cap;
     sb_ws_deflate_t *deflate; /* NULL unless negotiated */
 };
 
@@ -149,7 +154,7 @@ static long on_compressed(sb_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
 }
 
 static long on_fragment(sb_ws_t *ws, const char *p, size_t n, bool fin) {
-    if (ws->msg_len + n > ws->cfg->max_message)
+    if (ws->msg_len + n > ws->cfg->max_message || ws->msg_len + n > SB_WS_MSG_HARD_MAX)
         return ws_fail(ws, SB_WS_CLOSE_TOO_BIG, "message too big");
     if (!ws->msg_binary && sb_utf8_feed(&ws->utf8, (const uint8_t *)p, n) != SB_OK)
         return ws_fail(ws, SB_WS_CLOSE_BAD_DATA, "invalid UTF-8");
@@ -163,10 +168,10 @@ static long on_fragment(sb_ws_t *ws, const char *p, size_t n, bool fin) {
         if (!nm)
             return ws_fail(ws, SB_WS_CLOSE_INTERNAL, "out of memory");
         ws->msg = nm;
-        ws->msg_cap = cap;
+        ws->msg_cap = (uint32_t)cap;
     }
     memcpy(ws->msg + ws->msg_len, p, n);
-    ws->msg_len += n;
+    ws->msg_len += (uint32_t)n;
     if (!fin)
         return SB_OK;
     long rc = deliver(ws, ws->msg, ws->msg_len);
