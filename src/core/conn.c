@@ -18,6 +18,11 @@
 
 #define SB_SCRATCH_BYTES (256 * 1024)
 #define SB_WRITEV_MAX 256
+/* Output of at least this many slices averaging at most SB_COALESCE_MAX_SLICE
+ * bytes, and SB_COALESCE_BYTES in all, is copied and written at once. */
+#define SB_COALESCE_MIN_SLICES 8
+#define SB_COALESCE_MAX_SLICE 512
+#define SB_COALESCE_BYTES (64 * 1024)
 #define SB_READS_PER_EVENT 16
 
 static void conn_on_io(sb_io_t *io, uint32_t events);
@@ -66,6 +71,7 @@ void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx) {
         sb_pool_dispose(&ctx->upper[i]);
     sb_timer_stop(&ctx->oq_trim);
     oq_cache_free(ctx);
+    free(ctx->wbuf);
     free(ctx->scratch);
     ctx->scratch = NULL;
 }
@@ -350,17 +356,36 @@ static void outq_consume(sb_conn_t *c, size_t written) {
     }
 }
 
+/* Many small slices (a burst of broadcasts: 128 frames of 50 bytes) go out
+ * as one copy in a staging buffer: the kernel's cost per iovec segment is
+ * larger than a memcpy. Returns what write() returns. */
+static ssize_t conn_write_coalesced(sb_conn_t *c, const struct iovec *iov, int cnt, size_t total) {
+    sb_conn_ctx_t *ctx = c->ctx;
+    if (!ctx->wbuf && !(ctx->wbuf = malloc(SB_COALESCE_BYTES)))
+        return writev(c->io.fd, iov, cnt);
+    char *w = ctx->wbuf;
+    for (int i = 0; i < cnt; i++) {
+        memcpy(w, iov[i].iov_base, iov[i].iov_len);
+        w += iov[i].iov_len;
+    }
+    return write(c->io.fd, ctx->wbuf, total);
+}
+
 /* Returns SB_OK when the queue is empty, SB_EAGAIN when the kernel is full,
  * SB_EIO on a write error. */
 static int conn_flush(sb_conn_t *c) {
     while (c->oq_len > 0) {
         struct iovec iov[SB_WRITEV_MAX];
         int cnt = 0;
+        size_t total = 0;
         for (uint32_t i = 0; i < c->oq_len && cnt < SB_WRITEV_MAX; i++, cnt++) {
             sb_outq_item_t *it = oq_at(c, i);
             iov[cnt] = (struct iovec){(void *)it->p, it->n};
+            total += it->n;
         }
-        ssize_t w = writev(c->io.fd, iov, cnt);
+        bool small = cnt >= SB_COALESCE_MIN_SLICES && total <= SB_COALESCE_BYTES &&
+                     total <= (size_t)cnt * SB_COALESCE_MAX_SLICE;
+        ssize_t w = small ? conn_write_coalesced(c, iov, cnt, total) : writev(c->io.fd, iov, cnt);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

@@ -64,6 +64,7 @@ typedef struct {
 typedef struct {
     sb_loop_t *loop;
     char *scratch; /* shared read buffer */
+    char *wbuf;    /* staging for many small output slices, allocated on first use */
     size_t scratch_cap;
     size_t max_inbuf;     /* bytes a connection may hold unparsed */
     size_t max_outq;      /* queued output bytes before the connection is a slow consumer */
