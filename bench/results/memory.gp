@@ -1,6 +1,6 @@
 set terminal svg size 640,440 dynamic font "sans,11"
 set output "/work/main/bench/results/memory.svg"
-set title "Server memory per idle connection, KiB"
+set title "Server memory per idle connection (past a 1 % warm-up), KiB"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
