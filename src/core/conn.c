@@ -24,6 +24,8 @@
 #define SB_COALESCE_MAX_SLICE 512
 #define SB_COALESCE_BYTES (64 * 1024)
 #define SB_READS_PER_EVENT 16
+/* Far past what any --max-outq-bytes admits; keeps the doubling in 32 bits. */
+#define SB_OUTQ_MAX_SLOTS (1u << 24)
 
 static void conn_on_io(sb_io_t *io, uint32_t events);
 static void conn_on_task(sb_task_t *t);
@@ -290,8 +292,8 @@ static void conn_free(sb_conn_t *c) {
 /* ---- output -------------------------------------------------------------- */
 
 static int outq_grow(sb_conn_t *c) {
-    if (c->oq_cap >= (8u << (SB_CONN_OQ_CLASSES - 1)) * 1024)
-        return SB_ENOMEM; /* 8M slots: far past any byte limit */
+    if (c->oq_cap >= SB_OUTQ_MAX_SLOTS)
+        return SB_ENOMEM;
     uint32_t cap;
     sb_outq_item_t *q = oq_array_get(c->ctx, c->oq_cap ? c->oq_cap * 2 : 8, &cap);
     if (!q)
@@ -393,6 +395,8 @@ static int conn_flush(sb_conn_t *c) {
         }
         c->ctx->bytes_out += (uint64_t)w;
         outq_consume(c, (size_t)w);
+        if ((size_t)w < total)
+            return SB_EAGAIN; /* the kernel took what fits: trying again now would only copy and fail */
     }
     return SB_OK;
 }

@@ -72,7 +72,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
     if (t == SB_EIO_POLLING && !(s->poll = sb_eio__polling_create(s)))
         kept = false;
     if (!kept || sb_eio__register(srv, s) != SB_OK) {
-        free(s->poll);
+        sb_eio__polling_free(s);
         free(s->kept);
         sb_pool_free(&srv->sessions, s);
         return NULL;
