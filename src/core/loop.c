@@ -94,10 +94,12 @@ void sb_timer_init(sb_loop_t *l, sb_timer_t *t, sb_timer_cb cb) {
     t->loop = l;
 }
 
-void sb_timer_start(sb_timer_t *t, uint64_t after_ms) {
+void sb_timer_start(sb_timer_t *t, uint64_t after_ms) { sb_timer_start_at(t, t->loop->now_ms + after_ms); }
+
+void sb_timer_start_at(sb_timer_t *t, uint64_t due_ms) {
     sb_loop_t *l = t->loop;
     sb_timer_stop(t);
-    t->_due_ms = l->now_ms + after_ms;
+    t->_due_ms = due_ms;
     uint64_t tick = (t->_due_ms + SB_WHEEL_TICK_MS - 1) / SB_WHEEL_TICK_MS;
     if (tick <= l->_wheel_tick)
         tick = l->_wheel_tick + 1;

@@ -77,6 +77,13 @@ int sb_io_set(sb_io_t *io, uint32_t events);
 void sb_timer_init(sb_loop_t *l, sb_timer_t *t, sb_timer_cb cb);
 /* (Re)arms the timer to fire `after_ms` from the loop's current time. */
 void sb_timer_start(sb_timer_t *t, uint64_t after_ms);
+/* Arms the timer for an absolute time on the loop's clock (a time already
+ * past fires on the next tick). The wheel fires up to one tick late; a
+ * deadline that must be exact is also checked with sb_timer_due() when
+ * something happens. */
+void sb_timer_start_at(sb_timer_t *t, uint64_t due_ms);
+/* When the timer is (or last was) due, on the loop's clock. */
+static inline uint64_t sb_timer_due(const sb_timer_t *t) { return t->_due_ms; }
 void sb_timer_stop(sb_timer_t *t);
 static inline bool sb_timer_active(const sb_timer_t *t) { return t->_node.next != NULL; }
 

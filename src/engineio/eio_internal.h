@@ -72,6 +72,10 @@ void sb_eio__session_opened(sb_eio_session_t *s);
 size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap);
 /* Handles one packet from the client; returns false if the session closed. */
 bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt);
+/* True when the session is closing, or has just been closed because its
+ * pong is overdue: the timer wheel fires a tick late, a request must not
+ * find a session alive past its deadline. */
+bool sb_eio__expired(sb_eio_session_t *s);
 /* Ends the session without a close packet (transport gone, ping timeout). */
 void sb_eio__drop(sb_eio_session_t *s, const char *reason);
 /* polling.c */
@@ -81,6 +85,8 @@ int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f);
 /* Answers the pending GET with the queue, or with a noop when empty. */
 void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty);
 void sb_eio__polling_clear(sb_eio_session_t *s);
+/* Drops what is queued and answers the pending GET, if any, with a noop. */
+void sb_eio__polling_end_noop(sb_eio_session_t *s);
 /* After an upgrade: sends what is still queued over the websocket and frees
  * the polling state. */
 void sb_eio__polling_move_to_ws(sb_eio_session_t *s);
@@ -91,6 +97,7 @@ void sb_eio__polling_free(sb_eio_session_t *s);
 /* websocket.c */
 void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req);
 void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req);
+void sb_eio__ws_refuse(sb_eio_server_t *srv, sb_http_req_t *req);
 void sb_eio__ws_detach(sb_eio_session_t *s);
 
 #endif

@@ -105,6 +105,11 @@ void sb_eio__polling_clear(sb_eio_session_t *s) {
     queue_clear(s);
 }
 
+void sb_eio__polling_end_noop(sb_eio_session_t *s) {
+    queue_clear(s);
+    sb_eio__polling_flush(s, true);
+}
+
 static void on_get_abort(sb_http_req_t *req) {
     sb_eio_session_t *s = req->ud; /* a GET is only held while polling */
     s->poll->req = NULL;

@@ -91,15 +91,17 @@ static void handshake_polling(sb_eio_server_t *srv, sb_http_req_t *req) {
 
 static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid, bool ws) {
     sb_eio_session_t *s = sb_eio__find(srv, sid);
-    if (!s || s->closing) {
+    if (!s || sb_eio__expired(s)) {
         sb_eio__respond_error(req, E_SID);
         return;
     }
     if (ws) {
-        if (s->transport == SB_EIO_POLLING && !s->upgrading && sb_ws_is_upgrade(req))
+        if (!sb_ws_is_upgrade(req))
+            sb_eio__respond_error(req, E_BAD);
+        else if (s->transport == SB_EIO_POLLING && !s->upgrading)
             sb_eio__ws_upgrade(s, req);
         else
-            sb_eio__respond_error(req, E_BAD);
+            sb_eio__ws_refuse(s->srv, req);
         return;
     }
     if (s->transport != SB_EIO_POLLING)

@@ -111,7 +111,16 @@ static void on_ping_timer(sb_timer_t *t) {
         sb_eio_send_frame(s, f);
         sb_frame_unref(f);
     }
-    sb_timer_start(t, s->srv->cfg.ping_timeout_ms);
+    /* The client's time runs from when the ping was due, not from when a
+     * late tick sent it: the session ends pingInterval + pingTimeout after
+     * the last pong, as the client computes it. */
+    sb_timer_start_at(t, sb_timer_due(t) + s->srv->cfg.ping_timeout_ms);
+}
+
+bool sb_eio__expired(sb_eio_session_t *s) {
+    if (!s->closing && s->awaiting_pong && sb_timer_due(&s->ping_timer) <= s->srv->loop->now_ms)
+        sb_eio__drop(s, "ping timeout");
+    return s->closing;
 }
 
 /* ---- sending --------------------------------------------------------------------- */
@@ -198,6 +207,10 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
         s->srv->h->on_message(s, pkt->data.p, pkt->data.n, pkt->binary);
         return !s->closing;
     case SB_EIO_CLOSE:
+        /* The client closes: its waiting GET ends with a noop (a `1` there
+         * would tell it the server closed), and what was queued is dropped. */
+        if (s->transport == SB_EIO_POLLING)
+            sb_eio__polling_end_noop(s);
         sb_eio__drop(s, "transport close");
         return false;
     case SB_EIO_NOOP:

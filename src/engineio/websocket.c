@@ -33,7 +33,9 @@ static void deliver(sb_eio_session_t *s, const char *p, size_t n, bool binary) {
 }
 
 static void ws_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) {
-    deliver(sb_ws_get_data(ws), p, n, binary);
+    sb_eio_session_t *s = sb_ws_get_data(ws);
+    if (!sb_eio__expired(s))
+        deliver(s, p, n, binary);
 }
 
 static void ws_on_close(sb_ws_t *ws, uint16_t code) {
@@ -81,6 +83,16 @@ void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req) {
     s->upgrading = true;
     s->poll->upgrade_timer.cb = on_upgrade_timeout;
     sb_timer_start(&s->poll->upgrade_timer, s->srv->cfg.upgrade_timeout_ms);
+}
+
+/* A second WebSocket for a session that has one (or is getting one): the
+ * protocol says the server closes it. It is accepted first, as the
+ * reference does, so that the client sees a close rather than an HTTP error
+ * (which some WebSocket clients raise as an uncaught exception). */
+void sb_eio__ws_refuse(sb_eio_server_t *srv, sb_http_req_t *req) {
+    sb_ws_t *ws = sb_ws_accept(req, srv->cfg.ws, &detached_ws, NULL);
+    if (ws)
+        sb_ws_close(ws, 0, NULL);
 }
 
 /* The client switched: flush what polling still held onto the websocket. */

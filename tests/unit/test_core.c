@@ -75,6 +75,31 @@ TEST(timer_stop_and_restart) {
     sb_loop_dispose(&l);
 }
 
+/* An absolute deadline: due when asked, fired on the tick after it, and
+ * one already past fires on the next tick. sb_timer_due() reports the
+ * deadline itself, not the tick, so a caller can check it exactly. */
+TEST(timer_start_at_absolute_deadline) {
+    sb_loop_t l;
+    sb_loop_init(&l);
+    probe_t p = {0};
+    sb_timer_init(&l, &p.t, on_probe);
+    uint64_t due = l.now_ms + 21; /* not on a tick boundary on purpose */
+    sb_timer_start_at(&p.t, due);
+    CHECK_EQ(sb_timer_due(&p.t), due);
+    l.now_ms = due - 1;
+    sb_loop__advance_for_tests(&l);
+    CHECK_EQ(p.fired, 0);
+    l.now_ms = due + SB_WHEEL_TICK_MS;
+    sb_loop__advance_for_tests(&l);
+    CHECK_EQ(p.fired, 1);
+    CHECK_EQ(sb_timer_due(&p.t), due); /* kept after firing: the next deadline counts from it */
+    sb_timer_start_at(&p.t, sb_timer_due(&p.t) + 5); /* already past */
+    l.now_ms += SB_WHEEL_TICK_MS;
+    sb_loop__advance_for_tests(&l);
+    CHECK_EQ(p.fired, 2);
+    sb_loop_dispose(&l);
+}
+
 TEST(timer_beyond_one_wheel_revolution) {
     sb_loop_t l;
     sb_loop_init(&l);
@@ -226,6 +251,7 @@ int main(void) {
     RUN(timer_fires_once_after_delay);
     RUN(timer_stop_and_restart);
     RUN(timer_beyond_one_wheel_revolution);
+    RUN(timer_start_at_absolute_deadline);
     RUN(task_posted_twice_runs_once);
     RUN(map_put_get_del_grow);
     RUN(config_defaults_and_precedence);
