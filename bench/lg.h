@@ -14,7 +14,7 @@
 /* ---- options ------------------------------------------------------------ */
 
 enum { P_SIO, P_WS };
-enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT };
+enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM };
 
 typedef struct {
     const char *host, *path, *label, *token, *secret, *room;
@@ -30,6 +30,8 @@ typedef struct {
     long burst;        /* burst: publishes in flight at once */
     long users;        /* distinct JWT subjects */
     long rooms;        /* idle: rooms the connections are spread over */
+    long room_size;    /* storm: members per room */
+    int rooms_per_conn; /* storm: rooms each connection joins (1 or 2) */
     long user_offset;  /* first user / room index of this process */
     pid_t server_pid;  /* 0: no server CPU/RSS readings */
     int sources;       /* source addresses 127.0.0.1 .. 127.0.0.N */

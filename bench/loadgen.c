@@ -1,6 +1,6 @@
 /* Load generator for the Switchboard side-by-side benchmark.
  *
- *   loadgen --port P --mode echo|fanout|burst|idle|connect [--proto sio|ws] ...
+ *   loadgen --port P --mode echo|fanout|burst|idle|connect|storm [--proto sio|ws] ...
  *
  * One epoll loop, non-blocking sockets, connections spread over source
  * addresses 127.0.0.1..127.0.0.N. Speaks raw WebSocket or Socket.IO v5 over
@@ -34,6 +34,8 @@ lg_opts_t O = {
     .burst = 128,
     .users = 1,
     .rooms = 1,
+    .room_size = 10,
+    .rooms_per_conn = 2,
     .sources = 32,
     .procs = 1,
     .hs_conc = 256,
@@ -112,6 +114,7 @@ static uint8_t role_of(long i) {
     case M_BURST:
         return i < nsubs ? R_SUB : R_PUB;
     case M_IDLE:
+    case M_STORM:
         return R_IDLE;
     case M_CONNECT:
         return R_CONNECT;
@@ -156,6 +159,19 @@ static void send_join(lg_conn_t *c) {
     c->wait_ack = id;
     if (O.proto == P_WS) {
         n = snprintf(buf, sizeof buf, "sub %s", O.room);
+    } else if (O.mode == M_STORM) {
+        /* Room A groups consecutive users, room B users R apart: every user
+         * shares rooms with 2 x (size - 1) others, in 2 x conns / size rooms. */
+        long groups = O.conns / O.room_size > 0 ? O.conns / O.room_size : 1;
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-a-%ld\"]", (unsigned long long)id,
+                     (long)c->idx / O.room_size);
+        if (O.rooms_per_conn > 1) {
+            lg_send_text(c, buf, (size_t)n);
+            id = c->next_ack++;
+            c->wait_ack = id; /* the first answer is ignored, the second settles */
+            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-b-%ld\"]", (unsigned long long)id,
+                         (long)c->idx % groups);
+        }
     } else if (c->role == R_IDLE) {
         if (O.rooms <= 1)
             n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"bench-room\"]", (unsigned long long)id);
@@ -655,7 +671,7 @@ static void run_loop(void (*tick)(int64_t)) {
 }
 
 static const char *mode_name(void) {
-    static const char *names[] = {"echo", "fanout", "burst", "idle", "connect"};
+    static const char *names[] = {"echo", "fanout", "burst", "idle", "connect", "storm"};
     return names[O.mode];
 }
 
@@ -899,11 +915,118 @@ static int idle_main(void) {
     return ok ? 0 : 1;
 }
 
+/* ---- storm: distinct users connect at once, idle, then all leave at once ------------- */
+
+/* Samples the server's RSS every 2 ms until its CPU time has not moved for
+ * `quiet_ms` (the work of the storm is done) or `max_ms` passed; returns the
+ * peak in KiB. */
+static long server_settle(int quiet_ms, int max_ms, int64_t *done_us) {
+    long peak = -1;
+    double cpu = lg_proc_cpu_ms(O.server_pid);
+    int64_t t0 = lg_now_us(), moved = t0;
+    while (lg_now_us() - t0 < (int64_t)max_ms * 1000 && lg_now_us() - moved < (int64_t)quiet_ms * 1000) {
+        long rss = lg_proc_rss_kb(O.server_pid);
+        if (rss > peak)
+            peak = rss;
+        usleep(2000);
+        double now = lg_proc_cpu_ms(O.server_pid);
+        if (now > cpu + 1) /* more than a tick of work since the last look */
+            cpu = now, moved = lg_now_us();
+    }
+    *done_us = moved;
+    return peak;
+}
+
+/* The connect storm: N users (--users N for distinct ones) connect with at
+ * most --handshake-concurrency handshakes in flight per worker, join their
+ * rooms; the server's CPU from the first connect until it is quiet again is
+ * the storm's cost. Then they idle for --duration s (heartbeats running):
+ * RSS per connection. Then every worker closes all its connections at
+ * once: the disconnect storm's CPU and peak RSS. */
+static int storm_main(void) {
+    int k = O.procs < 1 ? 1 : O.procs;
+    int res[65][2], go[65][2];
+    pid_t pids[65];
+    lg_counts_t ready = {0}, fin = {0}, t;
+    if (!O.server_pid) {
+        fprintf(stderr, "loadgen: storm needs --server-pid\n");
+        return 2;
+    }
+    long rss0 = lg_proc_rss_kb(O.server_pid);
+    double cpu0 = lg_proc_cpu_ms(O.server_pid);
+    int64_t t0 = lg_now_us(), t_quiet;
+    for (int w = 0; w < k; w++) {
+        long share = O.conns / k, from = share * w + (w < O.conns % k ? w : O.conns % k);
+        share += w < O.conns % k;
+        if (idle_spawn(w, from, share, res, go, pids))
+            return 2;
+    }
+    for (int w = 0; w < k; w++)
+        idle_collect(w, res, &ready);
+    int64_t t_ready = lg_now_us();
+    long rss_conn_peak = server_settle(300, 30000, &t_quiet);
+    double cpu1 = lg_proc_cpu_ms(O.server_pid);
+    long rss1 = lg_proc_rss_kb(O.server_pid);
+    usleep((useconds_t)(O.duration * 1e6));
+    long rss_idle = lg_proc_rss_kb(O.server_pid);
+    double cpu_idle = lg_proc_cpu_ms(O.server_pid);
+    int64_t t_leave = lg_now_us(), t_left;
+    for (int w = 0; w < k; w++)
+        close(go[w][1]);
+    long rss_peak = server_settle(500, 60000, &t_left);
+    double cpu2 = lg_proc_cpu_ms(O.server_pid);
+    for (int w = 0; w < k; w++) {
+        if (read_counts(res[w][0], &t, 10000))
+            sum_counts(&fin, &t);
+        waitpid(pids[w], NULL, 0);
+    }
+    long rss_after = lg_proc_rss_kb(O.server_pid);
+    bool ok = ready.joined == (uint64_t)O.conns && fin.errors == 0 && !abort_why;
+    double kb = ready.joined ? (double)(rss_idle - rss0) / (double)ready.joined : -1;
+    lg_json_begin();
+    lg_json_str("mode", "storm");
+    lg_json_str("server", O.label);
+    lg_json_int("conns", O.conns);
+    lg_json_int("users", O.users);
+    lg_json_int("room_size", O.room_size);
+    lg_json_int("rooms_per_conn", O.rooms_per_conn);
+    lg_json_int("joined", (long long)ready.joined);
+    lg_json_num("connect_wall_s", elapsed_s(t0, t_ready));
+    lg_json_num("connect_cpu_ms", cpu1 - cpu0);
+    lg_json_num("connect_cpu_ms_per_1k", ready.joined ? (cpu1 - cpu0) * 1000.0 / (double)ready.joined : -1);
+    lg_json_int("rss_before_kb", rss0);
+    lg_json_int("rss_connect_peak_kb", rss_conn_peak);
+    lg_json_int("rss_connected_kb", rss1);
+    lg_json_num("idle_s", O.duration);
+    lg_json_int("rss_idle_kb", rss_idle);
+    lg_json_num("kb_per_conn_idle", kb);
+    lg_json_num("idle_cpu_ms", cpu_idle - cpu1);
+    lg_json_num("disconnect_wall_s", elapsed_s(t_leave, t_left));
+    lg_json_num("disconnect_cpu_ms", cpu2 - cpu_idle);
+    lg_json_int("rss_disconnect_peak_kb", rss_peak);
+    lg_json_int("rss_after_kb", rss_after);
+    lg_json_int("events_received", (long long)fin.other);
+    lg_json_int("errors", (long long)fin.errors);
+    lg_json_num("msgs_per_s", kb); /* the headline figure: KiB per idle connection */
+    if (abort_why)
+        lg_json_str("aborted", abort_why);
+    lg_json_bool("ok", ok);
+    lg_json_end();
+    fprintf(stderr, "%s storm conns=%ld users=%ld joined=%llu: connect %.2f s wall, %.0f ms CPU; "
+            "RSS %ld -> %ld KiB, %.2f KiB/conn after %.0f s idle; disconnect %.0f ms CPU, RSS peak %ld, "
+            "after %ld KiB; events received %llu, errors=%llu%s%s\n",
+            O.label, O.conns, O.users, (unsigned long long)ready.joined, elapsed_s(t0, t_ready), cpu1 - cpu0,
+            rss0, rss_idle, kb, O.duration, cpu2 - cpu_idle, rss_peak, rss_after,
+            (unsigned long long)fin.other, (unsigned long long)fin.errors, abort_why ? " aborted: " : "",
+            abort_why ? abort_why : "");
+    return ok ? 0 : 1;
+}
+
 /* ---- options -------------------------------------------------------------------- */
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect [options]\n"
+            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm [options]\n"
             "  --host A            target IPv4 address (127.0.0.1)\n"
             "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
             "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
@@ -922,7 +1045,9 @@ static void usage(void) {
             "  --room NAME         fanout room (bench)\n"
             "  --server-pid PID    read the server's CPU and RSS from /proc\n"
             "  --sources N         source addresses 127.0.0.1..N (32)\n"
-            "  --procs K           idle: worker processes (1)\n"
+            "  --procs K           idle, storm: worker processes (1)\n"
+            "  --room-size S       storm: members per room (10)\n"
+            "  --rooms-per-conn K  storm: rooms each connection joins, 1 or 2 (2)\n"
             "  --handshake-concurrency C  handshakes in progress at once (256)\n"
             "  --setup-timeout S   (60)   --max-time S  hard bound on the whole run (300)\n"
             "  --label NAME        server name in the output\n");
@@ -946,11 +1071,12 @@ static void parse_args(int argc, char **argv) {
         {"users", 1, 0, 'u'},        {"rooms", 1, 0, 'R'},       {"room", 1, 0, 'o'},
         {"server-pid", 1, 0, 'i'},   {"sources", 1, 0, 'n'},     {"procs", 1, 0, 'k'},
         {"handshake-concurrency", 1, 0, 'C'}, {"setup-timeout", 1, 0, 'T'}, {"max-time", 1, 0, 'M'},
+        {"room-size", 1, 0, 'Z'},   {"rooms-per-conn", 1, 0, 'K'},
         {"start-dps", 1, 0, 'D'},   {"label", 1, 0, 'l'},        {"quiet", 0, 0, 'q'},       {"help", 0, 0, '?'},
         {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
-    static const char *const modes[] = {"echo", "fanout", "burst", "idle", "connect"};
+    static const char *const modes[] = {"echo", "fanout", "burst", "idle", "connect", "storm"};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -958,7 +1084,9 @@ static void parse_args(int argc, char **argv) {
         case 'p': O.port = atoi(optarg); break;
         case 'P': O.proto = parse_enum(optarg, protos, 2); break;
         case 'a': O.path = optarg; break;
-        case 'm': O.mode = parse_enum(optarg, modes, 5); break;
+        case 'm': O.mode = parse_enum(optarg, modes, 6); break;
+        case 'Z': O.room_size = atol(optarg); break;
+        case 'K': O.rooms_per_conn = atoi(optarg); break;
         case 'c': O.conns = atol(optarg); break;
         case 'b': O.publishers = atoi(optarg); break;
         case 'd': O.duration = atof(optarg); break;
@@ -985,7 +1113,8 @@ static void parse_args(int argc, char **argv) {
         }
     }
     if (O.port <= 0 || O.conns <= 0 || O.payload < 0 || O.payload > (1 << 20) || O.duration <= 0 ||
-        O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 || O.hs_conc < 1) {
+        O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 || O.hs_conc < 1 ||
+        O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2) {
         usage();
         exit(2);
     }
@@ -1004,13 +1133,13 @@ int main(int argc, char **argv) {
     hard_deadline = t_start + (int64_t)(O.max_time * 1e6);
     pl_buf = malloc((size_t)O.payload + 128), pl_buf2 = malloc((size_t)O.payload + 128);
     msg_buf = malloc((size_t)O.payload + 512);
-    if (O.mode == M_IDLE) {
+    if (O.mode == M_IDLE || O.mode == M_STORM) {
         if (O.conns / O.procs + 64 > lim) {
             fprintf(stderr, "loadgen: %ld connections per process exceed the %ld open files allowed; raise --procs\n",
                     O.conns / O.procs, lim);
             return 2;
         }
-        return idle_main();
+        return O.mode == M_STORM ? storm_main() : idle_main();
     }
     nsubs = O.conns;
     npubs = O.mode == M_FANOUT || O.mode == M_BURST ? O.publishers : 0;

@@ -34,8 +34,9 @@ HEAD
 cat <<'TAIL'
 
 The JWT secret is required unless `--dev` is given, which uses a built-in
-secret and logs a warning. With `--presence-scope friends`,
+secret and logs a warning. With `--presence-scope friends` (the default),
 `user:online`/`user:offline` go only to the user's online friends and
-`connection:established` lists only online friends.
+`connection:established` lists only online friends; `all` tells everyone,
+batched per `--presence-interval` (docs/events.md explains the cost).
 TAIL
 } > docs/configuration.md

@@ -123,6 +123,13 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     for (size_t i = 0; i < m.nevent_errors; i++)
         put(&t, "switchboard_event_errors_total{code=\"%s\"} %llu\n", m.event_errors[i].code,
             (unsigned long long)m.event_errors[i].n);
+    METRIC("presence_deliveries_total", "counter",
+           "user:online, user:offline and presence:batch events delivered.", m.presence_deliveries);
+    METRIC("presence_batches_total", "counter", "presence:batch broadcasts.", m.presence_batches);
+    METRIC("room_announcements_total", "counter",
+           "chat:user_joined and chat:user_left events delivered.", m.room_announcements);
+    METRIC("room_updates_total", "counter", "chat:room_update events delivered (large rooms).",
+           m.room_updates);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);

@@ -18,6 +18,7 @@ typedef struct {
     uint64_t events_in, events_out, http_requests, http_errors_4xx;
     uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
     uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
+    uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
     int64_t started_ms;
     struct {
         const char *name;

@@ -41,6 +41,10 @@ static int validate(sb_config_t *cfg, char *err, size_t cap) {
         snprintf(err, cap, "invalid --presence-scope '%s' (all|friends)", cfg->presence_scope);
         return SB_EINVAL;
     }
+    if (cfg->presence_interval < 1 || cfg->presence_interval > 60000 || cfg->room_announce_max < 0) {
+        snprintf(err, cap, "--presence-interval must be 1-60000 ms and --room-announce-max >= 0");
+        return SB_EINVAL;
+    }
     if (cfg->ping_interval < 1 || cfg->ping_timeout < 1 || cfg->max_http_buffer_size < 1024) {
         snprintf(err, cap, "ping settings must be positive and --max-http-buffer-size >= 1024");
         return SB_EINVAL;
@@ -94,6 +98,11 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         m->nsps[m->nnsps++].sockets = sb_sio_nsp_socket_count(nsp);
     }
     sb_features_error_counts(app->features, add_event_error, m);
+    const sb_features_counters_t *fc = sb_features_counters(app->features);
+    m->presence_deliveries = fc->presence_deliveries;
+    m->presence_batches = fc->presence_batches;
+    m->room_announcements = fc->room_announcements;
+    m->room_updates = fc->room_updates;
 }
 
 static void on_tick(void *ud) {
@@ -129,6 +138,8 @@ static int wire(sb_app_t *app, char *err, size_t cap) {
     sb_features_config_t fc = {.store = app->store,
                                .jwt_secret = app->cfg.jwt_secret,
                                .presence_friends = strcmp(app->cfg.presence_scope, "friends") == 0,
+                               .presence_interval_ms = (uint32_t)app->cfg.presence_interval,
+                               .room_announce_max = (uint32_t)app->cfg.room_announce_max,
                                .allow_query_token = app->cfg.allow_query_token,
                                .allow_tokens_without_exp = app->cfg.allow_tokens_without_exp,
                                .jwt_leeway_s = app->cfg.jwt_leeway,

@@ -44,7 +44,9 @@
     X("drain-timeout", drain_timeout, INT, "5000", "ms graceful shutdown waits for clients")       \
     X("ws-deflate", ws_deflate, BOOL, "false", "offer permessage-deflate on WebSocket")            \
     X("ws-deflate-threshold", ws_deflate_threshold, INT, "1024", "smallest message compressed, bytes") \
-    X("presence-scope", presence_scope, STR, "all", "who sees user:online/offline: all|friends")   \
+    X("presence-scope", presence_scope, STR, "friends", "who sees user:online/offline: friends|all (all: small deployments, batched)") \
+    X("presence-interval", presence_interval, INT, "250", "ms over which presence changes (scope all) and large rooms' joins/leaves are batched") \
+    X("room-announce-max", room_announce_max, INT, "100", "rooms up to this size get chat:user_joined/left; larger ones chat:room_update per interval") \
     X("allow-query-token", allow_query_token, BOOL, "false", "accept ?token= (URLs end up in logs)") \
     X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", "accept JWTs with no exp claim") \
     X("jwt-leeway", jwt_leeway, INT, "30", "seconds of clock skew allowed for exp/nbf")            \

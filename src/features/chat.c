@@ -1,10 +1,17 @@
 /* Group rooms: chat:join, chat:leave, chat:message, chat:typing. Messages
- * are broadcast (storage arrives with the store layer). */
+ * are stored, then broadcast.
+ *
+ * Joins and leaves are told one by one (chat:user_joined / chat:user_left)
+ * while a room has at most --room-announce-max members; past that, filling
+ * a room would cost O(members) per join, O(N^2) in all, so a large room's
+ * changes are counted and sent as one chat:room_update per interval. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "features/features_internal.h"
+#include "hub/hub.h"
 
 #define SB_ROOM_MAX 128
 
@@ -67,6 +74,106 @@ static void room_emit_others(sb_client_t *c, const char *room, const char *event
     sb_feat_broadcast(c->f, &t, event, payload);
 }
 
+/* ---- large rooms: membership changes summed per interval --------------------------- */
+
+typedef struct {
+    uint32_t joined, left;
+    json_t *joined_ids, *left_ids; /* the first SB_ROOM_UPDATE_IDS_MAX of each */
+    char room[];
+} room_change_t;
+
+static size_t room_members(const sb_features_t *f, const char *room) {
+    return sb_hub_room_size(sb_sio_nsp_hub(f->nsp), sb_cstr(room));
+}
+
+static void room_change_free(room_change_t *rc) {
+    json_decref(rc->joined_ids);
+    json_decref(rc->left_ids);
+    free(rc);
+}
+
+static void room_pending_add(sb_features_t *f, const char *room, const char *user, bool joined) {
+    room_change_t *rc = sb_map_get(&f->room_pending, sb_cstr(room));
+    if (!rc) {
+        size_t n = strlen(room) + 1;
+        if (!(rc = calloc(1, sizeof *rc + n)))
+            return; /* out of memory: the next update's memberCount is still right */
+        memcpy(rc->room, room, n);
+        rc->joined_ids = json_array();
+        rc->left_ids = json_array();
+        if (sb_map_put(&f->room_pending, sb_cstr(rc->room), rc) != SB_OK) {
+            room_change_free(rc);
+            return;
+        }
+    }
+    json_t *ids = joined ? rc->joined_ids : rc->left_ids;
+    if (json_array_size(ids) < SB_ROOM_UPDATE_IDS_MAX)
+        json_array_append_new(ids, json_string(user));
+    *(joined ? &rc->joined : &rc->left) += 1;
+    if (!sb_timer_active(&f->room_timer))
+        sb_timer_start(&f->room_timer, f->cfg.presence_interval_ms);
+}
+
+typedef struct {
+    room_change_t **v;
+    size_t n;
+} change_list_t;
+
+static bool take_change(sb_str_t key, void *value, void *ud) {
+    change_list_t *l = ud;
+    l->v[l->n++] = value;
+    return true;
+}
+
+static void room_flush(sb_timer_t *t) {
+    sb_features_t *f = sb_container_of(t, sb_features_t, room_timer);
+    change_list_t l = {.v = malloc(sizeof *l.v * (f->room_pending.count + 1))};
+    if (!l.v)
+        return;
+    sb_map_foreach(&f->room_pending, take_change, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        room_change_t *rc = l.v[i];
+        sb_map_del(&f->room_pending, sb_cstr(rc->room));
+        long n = sb_feat_emit_room(
+            f, rc->room, "chat:room_update",
+            json_pack("{s:s,s:I,s:I,s:I,s:O,s:O}", "roomId", rc->room, "memberCount",
+                      (json_int_t)room_members(f, rc->room), "joinedCount", (json_int_t)rc->joined,
+                      "leftCount", (json_int_t)rc->left, "joined", rc->joined_ids, "left",
+                      rc->left_ids),
+            NULL);
+        f->counters.room_updates += n > 0 ? (uint64_t)n : 0;
+        room_change_free(rc);
+    }
+    free(l.v);
+}
+
+/* A join or leave: told one by one in a room of at most room_announce_max
+ * members (`size`: counting the one who comes or goes), else summed. */
+static void announce(sb_features_t *f, sb_sio_socket_t *sock, const char *room, size_t size,
+                     const sb_user_t *u, bool joined) {
+    if (size > f->cfg.room_announce_max) {
+        room_pending_add(f, room, u->id, joined);
+        return;
+    }
+    json_t *p = joined ? json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name", u->name)
+                       : json_pack("{s:s,s:s}", "roomId", room, "userId", u->id);
+    long n = sb_feat_emit_room(f, room, joined ? "chat:user_joined" : "chat:user_left", p, sock);
+    f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
+}
+
+void sb_feat_chat_dispose(sb_features_t *f) {
+    sb_timer_stop(&f->room_timer);
+    change_list_t l = {.v = malloc(sizeof *l.v * (f->room_pending.count + 1))};
+    if (l.v)
+        sb_map_foreach(&f->room_pending, take_change, &l);
+    for (size_t i = 0; i < l.n; i++)
+        room_change_free(l.v[i]);
+    free(l.v);
+    sb_map_dispose(&f->room_pending);
+}
+
+/* ---- joining and leaving ---------------------------------------------------------- */
+
 /* Joins and tells the room; shared by open rooms and checked conversations. */
 static void join_room(sb_sio_socket_t *sock, sb_features_t *f, const sb_user_t *u, const char *room,
                       sb_sio_event_t *ev) {
@@ -75,9 +182,7 @@ static void join_room(sb_sio_socket_t *sock, sb_features_t *f, const sb_user_t *
                      f->cfg.max_rooms_per_socket);
         return;
     }
-    sb_feat_emit_room(f, room, "chat:user_joined",
-                      json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name", u->name),
-                      sock);
+    announce(f, sock, room, room_members(f, room), u, true);
     sb_feat_reply(ev, json_pack("{s:b,s:s}", "ok", 1, "roomId", room));
 }
 
@@ -132,8 +237,7 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
     if (sb_sio_leave(c->sock, sb_cstr(room)) != SB_OK) {
         sb_feat_fail(ev, "not_in_room", "not in room '%s'", room);
     } else {
-        room_emit_others(c, room, "chat:user_left",
-                         json_pack("{s:s,s:s}", "roomId", room, "userId", c->user->id));
+        announce(c->f, c->sock, room, room_members(c->f, room) + 1, c->user, false);
         sb_feat_reply(ev, json_pack("{s:b,s:s}", "ok", 1, "roomId", room));
     }
     json_decref(arg);
@@ -210,5 +314,7 @@ static const sb_feature_event_t chat_events[] = {
 };
 
 int sb_feat_chat_init(sb_features_t *f) {
+    sb_map_init(&f->room_pending);
+    sb_timer_init(f->loop, &f->room_timer, room_flush);
     return sb_feat_register(f, chat_events, sizeof chat_events / sizeof *chat_events);
 }

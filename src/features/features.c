@@ -243,6 +243,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     f->cfg = *cfg;
     sb_map_init(&f->users);
     sb_pool_init(&f->clients, sizeof(sb_client_t));
+    sb_feat_presence_init(f);
     sb_sio_on_any(nsp, on_unknown_event, f);
     sb_sio_on_rate_limited(nsp, on_rate_limited, f);
     if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK ||
@@ -259,6 +260,8 @@ void sb_features_destroy(sb_features_t *f) {
         return;
     sb_feat_messages_dispose(f);
     sb_feat_live_dispose(f);
+    sb_feat_presence_dispose(f);
+    sb_feat_chat_dispose(f);
     sb_map_dispose(&f->users);
     sb_pool_dispose(&f->clients);
     free(f);
@@ -275,6 +278,8 @@ void sb_features_drain(sb_features_t *f) { f->draining = true; }
 void sb_features_tick(sb_features_t *f) { sb_feat_live_tick(f); }
 
 size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
+
+const sb_features_counters_t *sb_features_counters(const sb_features_t *f) { return &f->counters; }
 
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {
     const sb_user_t *u = sb_map_get(&f->users, sb_cstr(user_id));

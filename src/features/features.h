@@ -17,7 +17,9 @@ typedef struct sb_features sb_features_t;
 typedef struct {
     sb_store_t *store; /* durable state; must outlive the features */
     const char *jwt_secret;
-    bool presence_friends; /* user:online/offline to friends only (else everyone) */
+    bool presence_friends; /* user:online/offline to friends only (else everyone, coalesced) */
+    uint32_t presence_interval_ms; /* scope all, large rooms: changes wait this long at most */
+    uint32_t room_announce_max;    /* larger rooms get chat:room_update, not user_joined/left */
     bool allow_query_token;
     bool allow_tokens_without_exp;
     int64_t jwt_leeway_s;
@@ -40,6 +42,16 @@ void sb_features_drain(sb_features_t *f);
 /* A stored message as clients see it: {id, conversationId|roomId,
  * senderId, content, messageType, createdAt, sender}. */
 json_t *sb_features_message_json(const sb_store_msg_t *m);
+
+/* Deliveries of presence and room-membership news, for /metrics: what
+ * keeps them linear in the number of users is asserted on these. */
+typedef struct {
+    uint64_t presence_deliveries; /* user:online, user:offline, presence:batch, to sockets */
+    uint64_t presence_batches;    /* presence:batch broadcasts */
+    uint64_t room_announcements;  /* chat:user_joined / chat:user_left, to sockets */
+    uint64_t room_updates;        /* chat:room_update, to sockets */
+} sb_features_counters_t;
+const sb_features_counters_t *sb_features_counters(const sb_features_t *f);
 
 /* Once a second on the loop: built-in dashboard metrics. */
 void sb_features_tick(sb_features_t *f);

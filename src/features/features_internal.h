@@ -13,6 +13,13 @@
 
 #define SB_STATUS_MAX 64 /* bytes of a status:update text */
 
+/* Scope "all": an interval with at most this many presence changes sends
+ * them as single user:online / user:offline events, more as one batch. */
+#define SB_PRESENCE_SINGLE_MAX 4
+#define SB_PRESENCE_BATCH_MAX 1000 /* changes listed in one presence:batch */
+/* A large room's chat:room_update lists at most this many joined and left ids. */
+#define SB_ROOM_UPDATE_IDS_MAX 20
+
 /* A user with at least one connected device: one allocation holding the
  * struct, then the id, name and avatar strings (sized to fit: a server
  * holds one per online user). */
@@ -51,6 +58,11 @@ struct sb_features {
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_pool_t clients;         /* sb_client_t, one per socket */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
+    sb_map_t presence_pending; /* presence.c, scope all: user id -> presence_change_t */
+    sb_timer_t presence_timer; /* flushes presence_pending */
+    sb_map_t room_pending;     /* chat.c: large room name -> its joins/leaves this interval */
+    sb_timer_t room_timer;     /* flushes room_pending */
+    sb_features_counters_t counters;
     bool draining;
 };
 
@@ -119,10 +131,13 @@ int sb_feat_session_init(sb_features_t *f);
 /* Token check only, for namespaces without the built-in events. */
 int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* presence.c */
+void sb_feat_presence_init(sb_features_t *f);
+void sb_feat_presence_dispose(sb_features_t *f);
 void sb_feat_presence_connect(sb_client_t *c);
 void sb_feat_presence_disconnect(sb_client_t *c);
 /* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
+void sb_feat_chat_dispose(sb_features_t *f);
 /* messages.c: direct messages, history, receipts, typing, offline delivery */
 int sb_feat_messages_init(sb_features_t *f);
 void sb_feat_messages_deliver_offline(sb_client_t *c);

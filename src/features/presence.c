@@ -1,6 +1,14 @@
 /* Presence: the personal room user:<id>, connection:established, and
- * user:online / user:offline once per user however many devices. */
+ * user:online / user:offline once per user however many devices.
+ *
+ * Cost is what decides the shape (docs/events.md, "Presence"): telling
+ * every user about every other is N^2 in a connect or disconnect storm. The
+ * default scope, friends, costs one friend-list read and one delivery per
+ * online friend. Scope "all" coalesces: changes wait up to
+ * --presence-interval ms and go out as at most one presence:batch per
+ * recipient per interval (a few changes still as the single events). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -55,8 +63,9 @@ static void friends_on_list(void *ud, int rc, const sb_store_strs_t *l) {
             continue;
         if (json_array_size(online) < SB_ONLINE_LIST_MAX)
             json_array_append_new(online, json_string(l->v[i]));
-        sb_feat_emit_user(call->f, l->v[i], r->online ? "user:online" : "user:offline",
-                          json_incref(ev), NULL);
+        long n = sb_feat_emit_user(call->f, l->v[i], r->online ? "user:online" : "user:offline",
+                                   json_incref(ev), NULL);
+        call->f->counters.presence_deliveries += n > 0 ? (uint64_t)n : 0;
     }
     json_decref(ev);
     sb_client_t *c = r->online && sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
@@ -80,6 +89,111 @@ static void friends_notify(sb_client_t *c, bool online, const char *last_seen) {
         sb_feat_call_end(call);
 }
 
+/* ---- scope "all": changes coalesced per interval --------------------------------------- */
+
+/* What an interval changed for one user: the latest state only. A flap
+ * (online and offline again) is still told: others may have seen the user
+ * in a connection:established list, which does not wait for the interval. */
+typedef struct {
+    bool online;
+    char last_seen[32];
+} presence_change_t;
+
+/* Records a change for the next flush; the timer runs only while some are pending. */
+static void pending_add(sb_features_t *f, const char *user, bool online, const char *last_seen) {
+    presence_change_t *ch = sb_map_get(&f->presence_pending, sb_cstr(user));
+    if (!ch) {
+        if (!(ch = calloc(1, sizeof *ch)))
+            return; /* out of memory: this change goes untold, the next query is right */
+        if (sb_map_put(&f->presence_pending, sb_cstr(user), ch) != SB_OK) {
+            free(ch);
+            return;
+        }
+    }
+    ch->online = online;
+    snprintf(ch->last_seen, sizeof ch->last_seen, "%s", last_seen ? last_seen : "");
+    if (!sb_timer_active(&f->presence_timer))
+        sb_timer_start(&f->presence_timer, f->cfg.presence_interval_ms);
+}
+
+typedef struct {
+    char (*ids)[SB_USER_ID_MAX + 1];
+    size_t n, cap;
+} id_list_t;
+
+static bool take_id(sb_str_t key, void *value, void *ud) {
+    id_list_t *l = ud;
+    snprintf(l->ids[l->n++], SB_USER_ID_MAX + 1, "%.*s", (int)key.n, key.p);
+    return l->n < l->cap;
+}
+
+static void single_event(sb_features_t *f, const char *user, const presence_change_t *ch) {
+    char room[SB_USER_ID_MAX + 8];
+    snprintf(room, sizeof room, "user:%s", user);
+    sb_str_t except = sb_cstr(room);
+    sb_sio_target_t t = {.all = true, .except = &except, .nexcept = 1};
+    json_t *p = ch->online ? json_pack("{s:s}", "userId", user)
+                           : json_pack("{s:s,s:s}", "userId", user, "lastSeen", ch->last_seen);
+    long n = sb_feat_broadcast(f, &t, ch->online ? "user:online" : "user:offline", p);
+    f->counters.presence_deliveries += n > 0 ? (uint64_t)n : 0;
+}
+
+/* Sends what the interval changed: a few changes as the single events, more
+ * as one presence:batch per recipient listing at most SB_PRESENCE_BATCH_MAX
+ * (the rest waits for the next interval). */
+static void presence_flush(sb_timer_t *t) {
+    sb_features_t *f = sb_container_of(t, sb_features_t, presence_timer);
+    id_list_t l = {.cap = SB_PRESENCE_BATCH_MAX};
+    if (!(l.ids = malloc(sizeof *l.ids * l.cap)))
+        return;
+    sb_map_foreach(&f->presence_pending, take_id, &l);
+    bool single = f->presence_pending.count <= SB_PRESENCE_SINGLE_MAX;
+    json_t *online = json_array(), *offline = json_array();
+    for (size_t i = 0; i < l.n; i++) {
+        presence_change_t *ch = sb_map_del(&f->presence_pending, sb_cstr(l.ids[i]));
+        if (f->draining)
+            ;
+        else if (single)
+            single_event(f, l.ids[i], ch);
+        else if (ch->online)
+            json_array_append_new(online, json_string(l.ids[i]));
+        else
+            json_array_append_new(offline, json_pack("{s:s,s:s}", "userId", l.ids[i], "lastSeen",
+                                                     ch->last_seen));
+        free(ch);
+    }
+    free(l.ids);
+    if (json_array_size(online) + json_array_size(offline) > 0) {
+        sb_sio_target_t all = {.all = true};
+        long n = sb_feat_broadcast(f, &all, "presence:batch",
+                                   json_pack("{s:o,s:o,s:I}", "online", online, "offline", offline,
+                                             "onlineCount", (json_int_t)f->users.count));
+        f->counters.presence_deliveries += n > 0 ? (uint64_t)n : 0;
+        f->counters.presence_batches++;
+    } else {
+        json_decref(online);
+        json_decref(offline);
+    }
+    if (f->presence_pending.count > 0)
+        sb_timer_start(t, f->cfg.presence_interval_ms);
+}
+
+static bool free_change(sb_str_t key, void *value, void *ud) {
+    free(value);
+    return true;
+}
+
+void sb_feat_presence_init(sb_features_t *f) {
+    sb_map_init(&f->presence_pending);
+    sb_timer_init(f->loop, &f->presence_timer, presence_flush);
+}
+
+void sb_feat_presence_dispose(sb_features_t *f) {
+    sb_timer_stop(&f->presence_timer);
+    sb_map_foreach(&f->presence_pending, free_change, NULL);
+    sb_map_dispose(&f->presence_pending);
+}
+
 /* ---- connect and disconnect ----------------------------------------------------------- */
 
 void sb_feat_presence_connect(sb_client_t *c) {
@@ -95,11 +209,8 @@ void sb_feat_presence_connect(sb_client_t *c) {
     json_t *online = json_array();
     sb_map_foreach(&c->f->users, add_online, online);
     established(c, online, c->f->users.count);
-    if (c->user->devices != 1)
-        return;
-    sb_str_t except = sb_cstr(room);
-    sb_sio_target_t t = {.all = true, .except = &except, .nexcept = 1};
-    sb_feat_broadcast(c->f, &t, "user:online", json_pack("{s:s}", "userId", c->user->id));
+    if (c->user->devices == 1)
+        pending_add(c->f, c->user->id, true, NULL);
 }
 
 void sb_feat_presence_disconnect(sb_client_t *c) {
@@ -111,11 +222,8 @@ void sb_feat_presence_disconnect(sb_client_t *c) {
     record_seen(c->f, c->user, now);
     if (c->f->draining)
         return;
-    if (c->f->cfg.presence_friends) {
+    if (c->f->cfg.presence_friends)
         friends_notify(c, false, last_seen);
-        return;
-    }
-    sb_sio_target_t t = {.all = true, .except_socket = c->sock};
-    sb_feat_broadcast(c->f, &t, "user:offline",
-                      json_pack("{s:s,s:s}", "userId", c->user->id, "lastSeen", last_seen));
+    else
+        pending_add(c->f, c->user->id, false, last_seen);
 }

@@ -8,7 +8,9 @@ import {
 } from './lib/util.mjs';
 
 let srv;
-before(async () => { srv = await startServer('switchboard'); });
+// Scope all (the default is friends): every user hears of every other,
+// batched per --presence-interval.
+before(async () => { srv = await startServer('switchboard', { args: ['--presence-scope', 'all'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 let seq = 0;

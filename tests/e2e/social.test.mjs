@@ -12,7 +12,8 @@ import {
 
 const skip = isRef ? 'C-only' : false;
 let srv;
-before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k'] }); });
+// Scope all: the presence:query test learns lastSeen from user:offline.
+before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k', '--presence-scope', 'all'] }); });
 after(async () => {
   if (!srv) return;
   await srv.stop(); // under ASan, leaks and errors show on stderr at exit
@@ -214,7 +215,14 @@ test('presence:query: online from memory with status, lastSeen from the store', 
   const gone = await device(uid('gone'));
   const never = uid('never');
   await ack(on.s, 'status:update', { status: 'away' });
-  const offline = new Promise((resolve) => asker.s.on('user:offline', (p) => { if (p.userId === gone.id) resolve(p); }));
+  // Scope all tells a few changes as user:offline, more as a presence:batch.
+  const offline = new Promise((resolve) => {
+    asker.s.on('user:offline', (p) => { if (p.userId === gone.id) resolve(p); });
+    asker.s.on('presence:batch', (b) => {
+      const p = b.offline.find((o) => o.userId === gone.id);
+      if (p) resolve(p);
+    });
+  });
   await closeDevice(gone);
   const { lastSeen } = await offline;
 

@@ -1,0 +1,113 @@
+// Presence and room membership news that stays linear (docs/events.md,
+// "Presence" and "Rooms"): scope all batches a burst of changes into one
+// presence:batch per recipient per --presence-interval, a user who comes and
+// goes within one interval ends told as offline, and a room past --room-announce-max
+// members gets chat:room_update instead of one chat:user_joined per join.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
+import { test, ack, connectUser, waitFor, record, elapse, until, isRef } from './lib/util.mjs';
+
+let srv;
+before(async () => {
+  if (!isRef) {
+    srv = await startServer('switchboard', {
+      args: ['--presence-scope', 'all', '--presence-interval', '300', '--room-announce-max', '5',
+        '--api-key', 'k', ...NO_EVENT_LIMIT],
+    });
+  }
+});
+after(async () => { if (srv) await srv.stop(); });
+
+let seq = 0;
+const uid = (p) => `${p}-${process.pid}-${++seq}`;
+
+async function metric(name) {
+  const res = await fetch(`${srv.url}/metrics`, { headers: { authorization: 'Bearer k' } });
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`switchboard_${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+test('a burst of connects reaches a watcher as presence:batch, not one event per user', async () => {
+  const { s: watcher } = await connectUser(srv, uid('watcher'));
+  await elapse(400); // the watcher's own change leaves in its own interval
+  const singles = record(watcher, 'user:online');
+  const batches = record(watcher, 'presence:batch');
+  const ids = Array.from({ length: 12 }, () => uid('burst'));
+  const before = await metric('presence_batches_total');
+  const conns = await Promise.all(ids.map((id) => connectUser(srv, id)));
+  await until(() => ids.every((id) => batches.some(([b]) => b.online.includes(id))), 5000,
+    'every burst user listed in a presence:batch');
+  // 12 connects in well under a second: at most a few intervals, each one
+  // batch (a slow machine may split the burst, never into single events).
+  assert.ok(batches.length >= 1 && batches.length <= 4, `${batches.length} batches`);
+  for (const [b] of batches) {
+    assert.ok(Array.isArray(b.online) && Array.isArray(b.offline), JSON.stringify(b));
+    assert.equal(typeof b.onlineCount, 'number');
+  }
+  assert.equal(singles.filter(([p]) => ids.includes(p.userId)).length, 0, 'no single user:online');
+  assert.ok(await metric('presence_batches_total') > before);
+
+  // All leave at once: one batch of offlines with lastSeen.
+  for (const { s } of conns) s.disconnect();
+  await until(() => ids.every((id) => batches.some(([b]) => b.offline.some((o) => o.userId === id))),
+    5000, 'every burst user listed offline');
+  const off = batches.flatMap(([b]) => b.offline).find((o) => o.userId === ids[0]);
+  assert.match(off.lastSeen, /^\d{4}-\d\d-\d\dT/);
+});
+
+test('a user who comes and goes within one interval is told as offline, last', async () => {
+  const { s: watcher } = await connectUser(srv, uid('watcher'));
+  await elapse(400);
+  const news = [];
+  watcher.on('user:online', (p) => news.push([p.userId, true]));
+  watcher.on('user:offline', (p) => news.push([p.userId, false]));
+  watcher.on('presence:batch', (b) => {
+    for (const id of b.online) news.push([id, true]);
+    for (const o of b.offline) news.push([o.userId, false]);
+  });
+  const flap = uid('flap');
+  const { s } = await connectUser(srv, flap);
+  s.disconnect();
+  // Others may have seen the user in a connection:established list, so the
+  // offline is told even when the online was never sent.
+  await until(() => news.some(([id, on]) => id === flap && !on), 5000, 'offline news of the flap');
+  await elapse(400);
+  const mine = news.filter(([id]) => id === flap);
+  assert.equal(mine[mine.length - 1][1], false, JSON.stringify(mine));
+});
+
+test('rooms up to --room-announce-max get chat:user_joined; larger ones chat:room_update', async () => {
+  const room = uid('big');
+  const users = [];
+  for (let i = 0; i < 9; i++) {
+    const u = await connectUser(srv, uid('member'));
+    u.joined = record(u.s, 'chat:user_joined');
+    u.updates = record(u.s, 'chat:room_update');
+    assert.deepEqual(await ack(u.s, 'chat:join', room), { ok: true, roomId: room });
+    users.push(u);
+  }
+  // Joins 2..5 are told to the members before them: 1+2+3+4 announcements.
+  // Joins 6..9 pass the limit of 5 and are summed.
+  await until(() => users.every((u) => u.updates.some(([p]) => p.memberCount === 9)), 5000,
+    'every member sees a chat:room_update with memberCount 9');
+  const announced = users.reduce((n, u) => n + u.joined.length, 0);
+  assert.equal(announced, 10, 'chat:user_joined deliveries');
+  const joinedIds = new Set(users[0].updates.flatMap(([p]) => p.joined));
+  for (const u of users.slice(5)) assert.ok(joinedIds.has(u.est.userId), 'joiner listed');
+  const [first] = users[0].updates[0];
+  assert.equal(first.roomId, room);
+  assert.equal(typeof first.joinedCount, 'number');
+  assert.deepEqual(first.left, []);
+
+  // Leaving a large room is summed too; below the limit it is told again.
+  const lefts = record(users[0].s, 'chat:user_left');
+  const n = users[0].updates.length;
+  await ack(users[8].s, 'chat:leave', room);
+  await until(() => users[0].updates.slice(n).some(([p]) => p.leftCount === 1
+    && p.left.includes(users[8].est.userId) && p.memberCount === 8), 5000, 'a room_update with the leave');
+  for (const u of users.slice(5, 8)) await ack(u.s, 'chat:leave', room);
+  await until(() => users[0].updates.some(([p]) => p.memberCount === 5), 5000, 'memberCount 5');
+  await ack(users[4].s, 'chat:leave', room); // 5 members before the leave: told one by one
+  await until(() => lefts.some(([p]) => p.userId === users[4].est.userId), 5000, 'chat:user_left');
+});
