@@ -49,16 +49,32 @@ void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body) {
     free(text);
 }
 
+/* 200 while the store commits writes; 503 while they fail (it may heal by
+ * itself) or after its files were lost: send no traffic to this instance. */
 static void on_health(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
     if (!method_is_get(req))
         return;
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
-    char body[160];
-    int n = snprintf(body, sizeof body, "{\"status\":\"ok\",\"uptimeMs\":%lld,\"connections\":%llu}",
-                     (long long)(sb_wall_ms() - m.started_ms), (unsigned long long)m.connections);
-    sb_http_respond(req, 200, "application/json", body, (size_t)n, "Cache-Control: no-store\r\n");
+    sb_store_health_t h = {.state = SB_STORE_OK};
+    if (api->cfg.store)
+        sb_store_health(api->cfg.store, &h);
+    bool ok = h.state == SB_STORE_OK;
+    json_t *body = json_pack("{s:s,s:I,s:I,s:s}", "status", ok ? "ok" : "unavailable", "uptimeMs",
+                             (json_int_t)(sb_wall_ms() - m.started_ms), "connections",
+                             (json_int_t)m.connections, "store", sb_store_state_name(h.state));
+    if (!ok)
+        json_object_set_new(body, "storeError", json_string(h.reason));
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (!text) {
+        sb_http_respond_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    sb_http_respond(req, ok ? 200 : 503, "application/json", text, strlen(text),
+                    "Cache-Control: no-store\r\n");
+    free(text);
 }
 
 /* Appends to a bounded text buffer; output past the end is cut, never
@@ -130,6 +146,16 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
            "chat:user_joined and chat:user_left events delivered.", m.room_announcements);
     METRIC("room_updates_total", "counter", "chat:room_update events delivered (large rooms).",
            m.room_updates);
+    sb_store_health_t h = {.state = SB_STORE_OK};
+    if (api->cfg.store)
+        sb_store_health(api->cfg.store, &h);
+    put(&t, "# HELP switchboard_store_state 1 for the store's current state: ok, failing (writes "
+            "fail, retried every second) or lost (files gone, writes refused until a restart).\n"
+            "# TYPE switchboard_store_state gauge\n");
+    for (sb_store_state_t st = SB_STORE_OK; st <= SB_STORE_LOST; st++)
+        put(&t, "switchboard_store_state{state=\"%s\"} %d\n", sb_store_state_name(st), h.state == st);
+    METRIC("store_write_errors_total", "counter", "Store writes that failed (not stored).",
+           h.write_errors);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);
@@ -158,6 +184,32 @@ static void on_stats(sb_http_req_t *req, void *ud) {
                                    (json_int_t)m.rooms, "rooms", rooms));
 }
 
+static void backup_on_done(void *ud, int rc, const sb_store_backup_t *b) {
+    sb_api_call_t *call = ud;
+    if (rc != SB_OK)
+        sb_api__call_fail_store(call, rc);
+    else
+        sb_api__call_respond(call, 200,
+                             json_pack("{s:s,s:I,s:I}", "path", b->path, "bytes", (json_int_t)b->bytes,
+                                       "ms", (json_int_t)b->ms));
+    sb_api__call_end(call);
+}
+
+/* POST /api/backup: a consistent copy of the live database (store.h). */
+static void on_backup(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
+        return;
+    sb_api_call_t *call = sb_api__call_begin(api, req, 0);
+    if (!call)
+        return;
+    int rc = sb_store_backup(api->cfg.store, backup_on_done, call);
+    if (rc != SB_OK) {
+        sb_api__call_fail_store(call, rc);
+        sb_api__call_end(call);
+    }
+}
+
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
     sb_api_t *api = calloc(1, sizeof *api);
     if (!api)
@@ -166,6 +218,7 @@ sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
     if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
         sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
         sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
+        sb_http_route(http, "/api/backup", on_backup, api) != SB_OK ||
         sb_api__register_backend(api, http) != SB_OK) {
         free(api);
         return NULL;

@@ -121,9 +121,18 @@ static int open_store(sb_app_t *app, char *err, size_t cap) {
         snprintf(err, cap, "invalid --store-sync '%s' (full|normal|off)", app->cfg.store_sync);
         return SB_EINVAL;
     }
+    if (app->cfg.store_check_max_mb < 0) {
+        snprintf(err, cap, "invalid --store-check-max-mb %lld (0 or more)",
+                 (long long)app->cfg.store_check_max_mb);
+        return SB_EINVAL;
+    }
     sc.synchronous = (sb_store_sync_t)m;
+    sc.check_max_bytes = app->cfg.store_check_max_mb ? app->cfg.store_check_max_mb << 20 : -1;
+    /* Process-wide in SQLite: set once, before the first database opens. */
+    if (sb_store_route_sqlite_log() != SB_OK)
+        sb_log_warn("store: SQLite's diagnostics cannot be routed to the log (already initialized)");
     app->store = sb_store_open(sb_server_loop(app->srv), &sc, err, cap);
-    return app->store ? SB_OK : SB_EINVAL;
+    return app->store ? SB_OK : SB_EIO; /* exit 1: the server cannot start */
 }
 
 static void on_shutdown(void *ud) {
@@ -133,8 +142,9 @@ static void on_shutdown(void *ud) {
 
 static int wire(sb_app_t *app, char *err, size_t cap) {
     sb_sio_nsp_t *root = sb_sio_of(sb_server_sio(app->srv), "/");
-    if (open_store(app, err, cap) != SB_OK)
-        return SB_EINVAL;
+    int rc = open_store(app, err, cap);
+    if (rc != SB_OK)
+        return rc;
     sb_features_config_t fc = {.store = app->store,
                                .jwt_secret = app->cfg.jwt_secret,
                                .presence_friends = strcmp(app->cfg.presence_scope, "friends") == 0,

@@ -17,6 +17,7 @@
     X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \
     X("data-dir", data_dir, STR, "./data", "directory for the database and state")                 \
     X("store-sync", store_sync, STR, "full", "SQLite durability: full (fsync each commit), normal, off (tests only)") \
+    X("store-check-max-mb", store_check_max_mb, INT, "1024", "integrity-check the database at start when it is at most this big, MiB (0: never)") \
     X("cors-origins", cors_origins, STR, "", "comma list of allowed origins, * for any; empty: any, without credentials") \
     X("path", path, STR, "/socket.io/", "Engine.IO endpoint path")                                 \
     X("namespaces", namespaces, STR, "", "comma list of extra Socket.IO namespaces besides /")     \

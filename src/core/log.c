@@ -59,3 +59,44 @@ void sb__log(sb_log_level_t lvl, const char *fmt, ...) {
         fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
     }
 }
+
+/* ---- rate limit per kind ------------------------------------------------------ */
+
+static uint32_t kind_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h ? h : 1;
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool sb_log_limit(sb_log_limiter_t *l, const char *kind, uint64_t *suppressed) {
+    uint32_t h = kind_hash(kind);
+    int64_t now = monotonic_ms();
+    while (__atomic_exchange_n(&l->lock, 1, __ATOMIC_ACQUIRE))
+        ;
+    __typeof__(&l->slot[0]) s = &l->slot[h % SB_LOG_LIMIT_KINDS];
+    if (s->kind != h || now - s->window_start_ms >= SB_LOG_LIMIT_WINDOW_MS) {
+        if (s->kind != h)
+            s->suppressed = 0; /* another kind took the slot: its count is not ours */
+        s->kind = h;
+        s->lines = 0;
+        s->window_start_ms = now;
+    }
+    bool ok = s->lines < SB_LOG_LIMIT_LINES;
+    *suppressed = 0;
+    if (ok) {
+        s->lines++;
+        *suppressed = s->suppressed;
+        s->suppressed = 0;
+    } else {
+        s->suppressed++;
+    }
+    __atomic_store_n(&l->lock, 0, __ATOMIC_RELEASE);
+    return ok;
+}

@@ -3,6 +3,9 @@
 #ifndef SB_CORE_LOG_H
 #define SB_CORE_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 typedef enum { SB_LOG_DEBUG, SB_LOG_INFO, SB_LOG_WARN, SB_LOG_ERROR, SB_LOG_OFF } sb_log_level_t;
 
 /* Process-wide logging settings: written once at start-up, before any worker
@@ -24,6 +27,27 @@ void sb__log(sb_log_level_t lvl, const char *fmt, ...) __attribute__((format(pri
         if ((lvl) >= sb_log_cfg.level)                                                             \
             sb__log((lvl), __VA_ARGS__);                                                           \
     } while (0)
+/* Per-kind rate limit for failure lines, so a fault that fails every
+ * request logs a few lines, not one per request. Zero-initialize it (a
+ * static or calloc'd object); it is thread-safe. */
+#define SB_LOG_LIMIT_KINDS 16
+#define SB_LOG_LIMIT_LINES 5           /* lines per kind per window */
+#define SB_LOG_LIMIT_WINDOW_MS 10000
+typedef struct {
+    int lock; /* spin lock: taken only around a few stores */
+    struct {
+        uint32_t kind; /* hash of the kind name; 0: free */
+        uint32_t lines;
+        uint64_t suppressed;
+        int64_t window_start_ms;
+    } slot[SB_LOG_LIMIT_KINDS];
+} sb_log_limiter_t;
+
+/* True when a line of `kind` may be written now. When it returns true after
+ * lines were dropped, *suppressed gets their number (else 0): say so in the
+ * line. Kinds beyond SB_LOG_LIMIT_KINDS share slots (and limits). */
+bool sb_log_limit(sb_log_limiter_t *l, const char *kind, uint64_t *suppressed);
+
 #define sb_log_debug(...) sb_log(SB_LOG_DEBUG, __VA_ARGS__)
 #define sb_log_info(...) sb_log(SB_LOG_INFO, __VA_ARGS__)
 #define sb_log_warn(...) sb_log(SB_LOG_WARN, __VA_ARGS__)

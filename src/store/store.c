@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -21,6 +22,7 @@
 #define DEFAULT_MAX_QUEUE_BYTES (256u << 20)
 #define DEFAULT_MAX_CONTENT 65536
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DEFAULT_CHECK_MAX_BYTES ((int64_t)1 << 30)
 
 /* ---- per-request arena ------------------------------------------------------ */
 
@@ -242,6 +244,9 @@ static void deliver(sb_store__req_t *r) {
     case SB_STORE__K_DOC:
         CALL(doc, &r->res.doc);
         break;
+    case SB_STORE__K_BACKUP:
+        CALL(backup, &r->res.backup);
+        break;
     }
 #undef CALL
 }
@@ -290,9 +295,19 @@ static bool batch_has_write(const sb_store__req_t *r) {
     return false;
 }
 
-static void fail_range(sb_store__req_t *from, const sb_store__req_t *to, int rc) {
-    for (sb_store__req_t *r = from; r != to; r = r->next)
-        r->rc = rc;
+/* The transaction of [from, to) rolled back: its writes are lost (SB_EIO).
+ * Its reads run again on their own, outside any transaction, so a failing
+ * write never takes unrelated reads down with it: they now see the store
+ * without the lost writes, which matches those writes' SB_EIO. */
+static void abort_range(sb_store_t *st, sb_store__req_t *from, const sb_store__req_t *to) {
+    for (sb_store__req_t *r = from; r != to; r = r->next) {
+        if (r->op->write) {
+            r->rc = SB_EIO;
+        } else {
+            memset(&r->res, 0, sizeof r->res);
+            r->rc = r->op->exec(st, r);
+        }
+    }
 }
 
 /* Runs one write inside a savepoint so that its failure (a constraint, a
@@ -318,14 +333,31 @@ static void commit(sb_store_t *st, sb_store__req_t *txn, batch_stats_t *bs) {
     }
     if (!sqlite3_get_autocommit(st->db))
         run_sql(st, SB_SQL_ROLLBACK);
-    fail_range(txn, NULL, SB_EIO);
+    abort_range(st, txn, NULL);
     bs->commit_failures++;
 }
 
-/* Group commit: one transaction for all the writes of the batch. */
+/* The backup copies committed pages only: it runs between transactions. */
+static bool runs_outside_txn(const sb_store__op_t *op) { return op->kind == SB_STORE__K_BACKUP; }
+
+/* Group commit: one transaction for all the writes of the batch. Requests
+ * that must not run inside a transaction (a backup) commit what precedes
+ * them first. Once the store is LOST, writes are refused unrun. */
 static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
     sb_store__req_t *txn = NULL; /* first request of the open transaction */
+    bool lost = sb_store__state(st) == SB_STORE_LOST;
     for (sb_store__req_t *r = first; r; r = r->next) {
+        if (r->op->write && lost) {
+            r->rc = SB_EIO;
+            continue;
+        }
+        if (!r->op->write && (!txn || runs_outside_txn(r->op))) {
+            if (txn)
+                commit(st, txn, bs);
+            txn = NULL;
+            r->rc = r->op->exec(st, r);
+            continue;
+        }
         if (!txn) {
             if (run_sql(st, SB_SQL_BEGIN) != SB_OK) {
                 r->rc = SB_EIO;
@@ -337,7 +369,7 @@ static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_
         if (r->rc != SB_OK && sqlite3_get_autocommit(st->db)) {
             /* Some errors (disk full, I/O) make SQLite roll back the whole
              * transaction: the batch's earlier writes are gone. */
-            fail_range(txn, r, SB_EIO);
+            abort_range(st, txn, r);
             txn = NULL;
         }
     }
@@ -345,19 +377,36 @@ static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_
         commit(st, txn, bs);
 }
 
+/* Writes are acknowledged only while their files are still the ones the
+ * server opened: a commit into a deleted or replaced file is not saved. */
+static void refuse_if_lost(sb_store_t *st, sb_store__req_t *first) {
+    if (!sb_store__watch_check(st))
+        return;
+    for (sb_store__req_t *r = first; r; r = r->next)
+        if (r->op->write && r->rc == SB_OK)
+            r->rc = SB_EIO;
+}
+
 static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
-    if (batch_has_write(first)) {
+    bool writes = batch_has_write(first);
+    if (writes) {
         run_write_batch(st, first, bs);
     } else {
         for (sb_store__req_t *r = first; r; r = r->next)
             r->rc = r->op->exec(st, r);
     }
     sb_store__stmts_reset(st);
+    if (writes)
+        refuse_if_lost(st, first);
+    uint64_t eio_writes = 0;
     for (sb_store__req_t *r = first; r; r = r->next) {
         bs->failed += r->rc != SB_OK;
+        eio_writes += r->op->write && r->rc == SB_EIO;
         if (r->rc == SB_EIO || r->rc == SB_ENOMEM) /* the others are answers, not faults */
-            sb_log_warn("store: %s failed: %s", r->op->name, sb_strerror(r->rc));
+            sb_store__log_failure(st, r->op->name, "store: %s failed: %s", r->op->name,
+                                  sb_strerror(r->rc));
     }
+    sb_store__health_after_batch(st, eio_writes);
 }
 
 /* Detaches up to batch_max pending requests; called with mu held. */
@@ -397,8 +446,18 @@ static void *store_main(void *arg) {
     sb_store_t *st = arg;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        while (!st->pend_head && !st->closing)
-            pthread_cond_wait(&st->work_cv, &st->mu);
+        while (!st->pend_head && !st->closing) {
+            /* Idle: once a second, look at the files and retry a failing store. */
+            struct timespec at;
+            clock_gettime(CLOCK_REALTIME, &at);
+            at.tv_sec += 1;
+            if (pthread_cond_timedwait(&st->work_cv, &st->mu, &at) != ETIMEDOUT ||
+                st->pend_head || st->closing)
+                continue;
+            pthread_mutex_unlock(&st->mu);
+            sb_store__health_idle(st);
+            pthread_mutex_lock(&st->mu);
+        }
         if (!st->pend_head)
             break; /* closing, and everything queued before it is done */
         sb_store__req_t *last;
@@ -479,6 +538,15 @@ static const char *const sync_pragmas[] = {
     [SB_STORE_SYNC_OFF] = "PRAGMA synchronous = OFF",
 };
 
+/* Exclusive locking before the first access keeps the WAL index in heap
+ * memory instead of a mapped -shm file (a truncated -shm would kill the
+ * process with SIGBUS), and no mapped database file either (mmap_size 0). */
+static const char *const open_pragmas[] = {
+    "PRAGMA locking_mode = EXCLUSIVE",
+    "PRAGMA mmap_size = 0",
+    "PRAGMA journal_size_limit = -1", /* the WAL never shrinks: see store_health.c */
+};
+
 static int db_open(sb_store_t *st, char *err, size_t cap) {
     char path[sizeof st->dir + 32];
     snprintf(path, sizeof path, "%s/switchboard.db", st->dir);
@@ -488,8 +556,18 @@ static int db_open(sb_store_t *st, char *err, size_t cap) {
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(st->db, 1);
         sqlite3_busy_timeout(st->db, st->cfg.busy_timeout_ms);
-        rc = pragma(st->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
+        for (size_t i = 0; rc == SQLITE_OK && i < sizeof open_pragmas / sizeof *open_pragmas; i++)
+            rc = pragma(st->db, open_pragmas[i], NULL, 0);
     }
+    if (rc == SQLITE_OK && sqlite3_db_readonly(st->db, "main") == 1) {
+        set_err(err, cap,
+                "store: %s is read-only (file permissions, an immutable attribute or a read-only "
+                "mount): Switchboard must be able to write its database",
+                path);
+        return SB_EIO;
+    }
+    if (rc == SQLITE_OK)
+        rc = pragma(st->db, "PRAGMA journal_mode = WAL", mode, sizeof mode);
     if (rc == SQLITE_OK && strcmp(mode, "wal") != 0) {
         set_err(err, cap, "store: %s: cannot enable WAL mode (journal_mode is '%s')", path, mode);
         return SB_EIO;
@@ -499,11 +577,54 @@ static int db_open(sb_store_t *st, char *err, size_t cap) {
     if (rc == SQLITE_OK)
         rc = pragma(st->db, "PRAGMA foreign_keys = ON", NULL, 0);
     if (rc != SQLITE_OK) {
-        set_err(err, cap, "store: %s: %s", path,
-                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        set_err(err, cap, "store: %s: %s%s", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
+                (rc & 0xff) == SQLITE_BUSY ? " (another process holds it: is a second server "
+                                             "running on this --data-dir?)"
+                                           : "");
         return SB_EIO;
     }
     return SB_OK;
+}
+
+/* PRAGMA quick_check on databases up to check_max_bytes: a corrupt page is
+ * refused at start rather than failing request by request later. */
+static int check_integrity(sb_store_t *st, char *err, size_t cap) {
+    char pages[32] = "0", page_size[32] = "0", result[256] = "";
+    pragma(st->db, "PRAGMA page_count", pages, sizeof pages);
+    pragma(st->db, "PRAGMA page_size", page_size, sizeof page_size);
+    int64_t bytes = strtoll(pages, NULL, 10) * strtoll(page_size, NULL, 10);
+    if (st->cfg.check_max_bytes < 0)
+        return SB_OK;
+    if (bytes > st->cfg.check_max_bytes) {
+        sb_log_warn("store: skipping the start-up integrity check: the database has %lld MiB, "
+                    "more than the limit (--store-check-max-mb)",
+                    (long long)(bytes >> 20));
+        return SB_OK;
+    }
+    int rc = pragma(st->db, "PRAGMA quick_check(5)", result, sizeof result);
+    if (rc == SQLITE_OK && strcmp(result, "ok") == 0)
+        return SB_OK;
+    for (char *p = result; *p; p++) /* one report, several lines: keep it one line */
+        if (*p == '\n')
+            *p = ';';
+    set_err(err, cap,
+            "store: %s/switchboard.db failed the integrity check: %s (restore a backup; see "
+            "docs/operations.md, Storage faults)",
+            st->dir, rc == SQLITE_OK ? result : sqlite3_errmsg(st->db));
+    return SB_EIO;
+}
+
+/* Proves, before serving, that a commit goes through (a read-only
+ * directory, for instance, cannot hold the WAL). */
+static int check_writable(sb_store_t *st, char *err, size_t cap) {
+    if (sb_store__probe_write(st))
+        return SB_OK;
+    set_err(err, cap,
+            "store: cannot write %s/switchboard.db: %s (check the permissions, free space and "
+            "mount options of the data directory)",
+            st->dir, sqlite3_errmsg(st->db));
+    return SB_EIO;
 }
 
 static int start_thread(sb_store_t *st, char *err, size_t cap) {
@@ -558,6 +679,8 @@ static void apply_defaults(sb_store_config_t *c) {
         c->max_content = DEFAULT_MAX_CONTENT;
     if (c->busy_timeout_ms <= 0)
         c->busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+    if (!c->check_max_bytes)
+        c->check_max_bytes = DEFAULT_CHECK_MAX_BYTES;
 }
 
 static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
@@ -594,7 +717,13 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
         return NULL;
     }
     if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
-        sb_store__migrate(st->db, err, cap) != SB_OK || start_thread(st, err, cap) != SB_OK) {
+        check_integrity(st, err, cap) != SB_OK || sb_store__migrate(st->db, err, cap) != SB_OK ||
+        sb_store__prepare_all(st, err, cap) != SB_OK || check_writable(st, err, cap) != SB_OK) {
+        destroy(st);
+        return NULL;
+    }
+    sb_store__watch_init(st);
+    if (start_thread(st, err, cap) != SB_OK) {
         destroy(st);
         return NULL;
     }

@@ -77,15 +77,24 @@ typedef struct {
     size_t max_queue;            /* default 100000 requests submitted and not yet completed */
     size_t max_queue_bytes;      /* default 256 MiB of copied arguments in those requests */
     size_t max_content; /* default 65536: message, comment, notification text, doc changes */
+    /* Start-up integrity check (PRAGMA quick_check) of databases up to this
+     * size; larger ones are only schema-checked, with a warning. Default
+     * 1 GiB; negative: never run it. */
+    int64_t check_max_bytes;
 } sb_store_config_t;
 
 /* Creates cfg->data_dir if needed, opens (or creates) <data_dir>/switchboard.db
- * in WAL mode with foreign keys on, applies the pending schema migrations and
- * starts the store thread, whose completions are delivered on `loop`. Runs
- * blocking disk I/O: call it at start-up, before serving. Returns the store,
- * or NULL with a NUL-terminated reason in err[0..cap) (an unwritable or
- * invalid directory, a file that is not a database, a schema newer than this
- * build knows, a failed migration, ...). `cfg` is copied. */
+ * in WAL mode with exclusive locking (the WAL index lives in this process's
+ * heap: no -shm file, and no other process may open the live database; use
+ * sb_store_backup()), checks its integrity (see check_max_bytes), applies the
+ * pending schema migrations, checks that every table and column the store
+ * uses exists, proves that it can write, and starts the store thread, whose
+ * completions are delivered on `loop`. Runs blocking disk I/O: call it at
+ * start-up, before serving. Returns the store, or NULL with a NUL-terminated
+ * reason in err[0..cap) (an unwritable or invalid directory, a read-only
+ * file or mount, a file that is not a database, a corrupt page, missing
+ * tables, a schema newer than this build knows, a failed migration, a
+ * database held by another process, ...). `cfg` is copied. */
 sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *err, size_t cap);
 
 /* Stops accepting requests, lets the store thread finish (and commit) every
@@ -113,6 +122,52 @@ typedef struct {
 
 /* Copies the counters into *out. Loop thread only. */
 void sb_store_stats(sb_store_t *st, sb_store_stats_t *out);
+
+/* ---- health ------------------------------------------------------------------ */
+
+typedef enum {
+    SB_STORE_OK = 0,  /* writes commit */
+    SB_STORE_FAILING, /* the last write failed (disk full, I/O error, ...); the store thread
+                         retries a small write every second and returns to OK by itself */
+    SB_STORE_LOST     /* the database or its WAL was deleted, replaced or truncated under the
+                         running server: every write is refused until a restart */
+} sb_store_state_t;
+
+typedef struct {
+    sb_store_state_t state;
+    char reason[200];      /* why it is not OK ("" when OK) */
+    int64_t since_ms;      /* wall clock time of the last state change */
+    uint64_t write_errors; /* write requests that failed with SB_EIO since start */
+} sb_store_health_t;
+
+/* Copies the current health into *out. Loop thread only. */
+void sb_store_health(sb_store_t *st, sb_store_health_t *out);
+/* "ok", "failing" or "lost". */
+const char *sb_store_state_name(sb_store_state_t s);
+
+/* Routes SQLite's own diagnostics (sqlite3_log: recovered WALs, I/O errors,
+ * corruption reports) into our log, at most a few lines per kind every ten
+ * seconds. SQLite keeps this setting process-wide: call it once, before
+ * any database is opened (it fails with SB_EINVAL after that). */
+int sb_store_route_sqlite_log(void);
+
+/* ---- online backup ------------------------------------------------------------ */
+
+typedef struct {
+    const char *path; /* <data_dir>/backups/switchboard-<UTC time>.db */
+    int64_t bytes;
+    int64_t ms; /* time the copy took */
+} sb_store_backup_t;
+
+typedef void (*sb_store_backup_cb)(void *ud, int rc, const sb_store_backup_t *b);
+
+/* Writes a consistent copy of the database, as of the moment it runs, to a
+ * new file under <data_dir>/backups/ (created 0700), with SQLite's backup
+ * API on the store thread: the loop keeps serving, writes queue behind the
+ * copy. The file appears under its final name only once complete. Works in
+ * the LOST state too (it copies what the server still has open). cb rc:
+ * SB_OK with the file, or SB_EIO. */
+int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud);
 
 /* ---- results ---------------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "core/log.h"
 #include "store/store.h"
 
 /* ---- per-request arena: arguments and results, freed in one go ------------ */
@@ -41,7 +42,8 @@ typedef enum {
     SB_STORE__K_POST,
     SB_STORE__K_REACTIONS,
     SB_STORE__K_COMMENT,
-    SB_STORE__K_DOC
+    SB_STORE__K_DOC,
+    SB_STORE__K_BACKUP
 } sb_store__kind_t;
 
 typedef struct sb_store__req sb_store__req_t;
@@ -79,6 +81,7 @@ struct sb_store__req {
         sb_store_reactions_cb reactions;
         sb_store_comment_cb comment;
         sb_store_doc_version_cb doc;
+        sb_store_backup_cb backup;
     } cb;
     /* Arguments: each operation documents which slot holds what. Strings
      * are NUL-terminated arena copies (NULL when absent), sn[] their lengths. */
@@ -104,6 +107,7 @@ struct sb_store__req {
         sb_store_reactions_t reactions;
         sb_store_comment_t comment;
         sb_store_doc_version_t doc;
+        sb_store_backup_t backup;
     } res;
 };
 
@@ -198,6 +202,15 @@ typedef enum {
 
 /* ---- the store ----------------------------------------------------------------- */
 
+/* What the store knows of its files, to notice them being deleted, replaced
+ * or truncated under it (store_health.c). */
+typedef struct {
+    char db_path[4096 + 32];
+    char wal_path[4096 + 32];
+    uint64_t db_dev, db_ino, wal_dev, wal_ino; /* wal_ino 0: no WAL file seen yet */
+    int64_t db_size, wal_size;                 /* sizes seen: neither ever shrinks */
+} sb_store__watch_t;
+
 struct sb_store {
     sb_loop_t *loop;
     sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
@@ -215,9 +228,16 @@ struct sb_store {
     bool closing; /* also read unlocked by the loop thread, its only writer */
     bool busy;    /* the store thread holds a batch */
     sb_store_stats_t stats;
+    sb_store_health_t health; /* written by the store thread */
 
     int efd; /* eventfd: store thread -> loop "completions ready" */
     sb_io_t io;
+
+    /* Store thread only (and open()). */
+    sb_store__watch_t watch;
+    char last_error[160]; /* the last SQLite error seen, for health reasons */
+    int64_t last_write_failure_ms;
+    sb_log_limiter_t log_limit;
 
     /* Loop thread only. */
     size_t outstanding;
@@ -288,6 +308,35 @@ int sb_store__collect_strs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s,
 /* Steps s once. Returns SB_OK on a row (read it, then reset), SB_ENOTFOUND
  * when there is none, or a mapped SQLite error. */
 int sb_store__step_one(sb_store_t *st, sqlite3_stmt *s);
+
+/* Prepares every statement of SB_STORE__SQL: proves that each table and
+ * column the store uses exists. Returns SB_OK, or SB_EIO with a message. */
+int sb_store__prepare_all(sb_store_t *st, char *err, size_t cap);
+
+/* ---- store_health.c ---------------------------------------------------------------- */
+
+/* Records the files' identities after open. */
+void sb_store__watch_init(sb_store_t *st);
+/* Checks the database and WAL files against what was recorded; on a
+ * deleted, replaced or truncated file, moves to SB_STORE_LOST (for good)
+ * and logs an error. Returns true when the store is LOST. */
+bool sb_store__watch_check(sb_store_t *st);
+/* After a batch: a write that failed with SB_EIO moves OK to FAILING;
+ * then sb_store__health_retry(). */
+void sb_store__health_after_batch(sb_store_t *st, uint64_t eio_writes);
+/* While FAILING and a second after the last failed write: tries a small
+ * write, and returns to OK when it commits. */
+void sb_store__health_retry(sb_store_t *st);
+/* Called when the store thread is idle: checks the files, then retries. */
+void sb_store__health_idle(sb_store_t *st);
+/* A small write transaction (the schema version rewritten): true when it
+ * commits. */
+bool sb_store__probe_write(sb_store_t *st);
+/* The state, read on the store thread. */
+sb_store_state_t sb_store__state(sb_store_t *st);
+/* A rate-limited warning or error line for a failure of `kind`. */
+void sb_store__log_failure(sb_store_t *st, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- migrations.c ----------------------------------------------------------------- */
 

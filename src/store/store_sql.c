@@ -2,6 +2,7 @@
  * and column helpers, and the mapping of SQLite errors to SB_ codes. */
 #include "store/store_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -27,6 +28,23 @@ sqlite3_stmt *sb_store__stmt(sb_store_t *st, sb_store__sql_t id) {
     }
     st->stmts[id] = s;
     return s;
+}
+
+int sb_store__prepare_all(sb_store_t *st, char *err, size_t cap) {
+    for (int i = 0; i < SB_SQL__COUNT; i++) {
+        if (st->stmts[i])
+            continue;
+        int rc = sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &st->stmts[i], NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(err, cap,
+                     "store: schema check failed: %s (the database was changed outside "
+                     "Switchboard: restore a backup)",
+                     sqlite3_errmsg(st->db));
+            return SB_EIO;
+        }
+    }
+    return SB_OK;
 }
 
 void sb_store__stmts_reset(sb_store_t *st) {
@@ -76,8 +94,10 @@ int sb_store__err(sb_store_t *st, int sqlite_rc) {
     case SQLITE_NOMEM:
         return SB_ENOMEM;
     default:
-        sb_log_error("store: sqlite error %d (%s): %s", sqlite_rc, sqlite3_errstr(sqlite_rc),
-                     sqlite3_errmsg(st->db));
+        snprintf(st->last_error, sizeof st->last_error, "%s (sqlite %d)", sqlite3_errmsg(st->db),
+                 sqlite_rc);
+        sb_store__log_failure(st, sqlite3_errstr(sqlite_rc), "store: sqlite error %d (%s): %s",
+                              sqlite_rc, sqlite3_errstr(sqlite_rc), sqlite3_errmsg(st->db));
         return SB_EIO;
     }
 }

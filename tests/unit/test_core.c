@@ -5,6 +5,7 @@
 #include "auth/token_source.h"
 #include "core/config.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "core/loop.h"
 #include "core/map.h"
 #include "testlib.h"
@@ -247,6 +248,24 @@ TEST(query_param_lookup_and_decoding) {
     CHECK(!sb_auth_query_param(SB_STR_NULL, "token", out, sizeof out));
 }
 
+TEST(log_limit_per_kind) {
+    static sb_log_limiter_t l; /* zeroed: ready */
+    uint64_t dropped = 99;
+    int allowed = 0;
+    for (int i = 0; i < 3 * SB_LOG_LIMIT_LINES; i++)
+        allowed += sb_log_limit(&l, "disk full", &dropped);
+    CHECK_EQ(allowed, SB_LOG_LIMIT_LINES);
+    CHECK(sb_log_limit(&l, "another kind", &dropped)); /* kinds are limited separately */
+    CHECK_EQ(dropped, 0);
+    /* A new window: the next line says how many were dropped. */
+    for (int i = 0; i < SB_LOG_LIMIT_KINDS; i++)
+        l.slot[i].window_start_ms -= SB_LOG_LIMIT_WINDOW_MS;
+    CHECK(sb_log_limit(&l, "disk full", &dropped));
+    CHECK_EQ(dropped, 2 * SB_LOG_LIMIT_LINES);
+    CHECK(sb_log_limit(&l, "disk full", &dropped));
+    CHECK_EQ(dropped, 0);
+}
+
 int main(void) {
     RUN(timer_fires_once_after_delay);
     RUN(timer_stop_and_restart);
@@ -257,5 +276,6 @@ int main(void) {
     RUN(config_defaults_and_precedence);
     RUN(config_rejects_bad_input);
     RUN(query_param_lookup_and_decoding);
+    RUN(log_limit_per_kind);
     TEST_MAIN_END();
 }
