@@ -215,15 +215,22 @@ sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
     if (!api)
         return NULL;
     api->cfg = *cfg;
+    sb_map_init(&api->keys_in_flight);
     if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
         sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
         sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
         sb_http_route(http, "/api/backup", on_backup, api) != SB_OK ||
         sb_api__register_backend(api, http) != SB_OK) {
-        free(api);
+        sb_api_destroy(api);
         return NULL;
     }
     return api;
 }
 
-void sb_api_destroy(sb_api_t *api) { free(api); }
+void sb_api_destroy(sb_api_t *api) {
+    if (!api)
+        return;
+    sb_api__keys_orphan(api);
+    sb_map_dispose(&api->keys_in_flight);
+    free(api);
+}

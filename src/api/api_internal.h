@@ -5,9 +5,19 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "core/map.h"
+
+/* A route whose POSTs honour Idempotency-Key (idempotency_api.c). */
+typedef struct {
+    struct sb_api *api;
+    sb_http_handler_fn fn;
+} sb_api__route_t;
 
 struct sb_api {
     sb_api_config_t cfg;
+    sb_api__route_t routes[16];
+    size_t nroutes;
+    sb_map_t keys_in_flight; /* Idempotency-Key -> its request, while it is served */
 };
 
 /* True when the request carries the API key; otherwise answers 401. */
@@ -33,6 +43,12 @@ sb_api_call_t *sb_api__call_begin(sb_api_t *api, sb_http_req_t *req, size_t extr
 void sb_api__call_fail_store(sb_api_call_t *call, int rc);
 void sb_api__call_respond(sb_api_call_t *call, int status, json_t *body);
 void sb_api__call_end(sb_api_call_t *call);
+
+/* idempotency_api.c: routes `path` to fn(req, api) through the
+ * Idempotency-Key check. */
+int sb_api__route(sb_api_t *api, sb_http_server_t *http, const char *path, sb_http_handler_fn fn);
+/* Before the api is freed: requests still being served forget it. */
+void sb_api__keys_orphan(sb_api_t *api);
 
 /* conversations_api.c: POST /api/conversations, GET /api/conversations/:id/messages */
 int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http);

@@ -159,8 +159,8 @@ static void on_users(sb_http_req_t *req, void *ud) {
 }
 
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {
-    if (sb_http_route(http, "/api/emit", on_emit, api) != SB_OK ||
-        sb_http_route(http, "/api/broadcast", on_broadcast, api) != SB_OK ||
+    if (sb_api__route(api, http, "/api/emit", on_emit) != SB_OK ||
+        sb_api__route(api, http, "/api/broadcast", on_broadcast) != SB_OK ||
         sb_http_route(http, "/api/users/", on_users, api) != SB_OK ||
         sb_api__register_conversations(api, http) != SB_OK ||
         sb_api__register_social(api, http) != SB_OK ||

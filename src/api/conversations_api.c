@@ -170,5 +170,5 @@ static void on_conversations(sb_http_req_t *req, void *ud) {
 }
 
 int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http) {
-    return sb_http_route(http, "/api/conversations/", on_conversations, api);
+    return sb_api__route(api, http, "/api/conversations/", on_conversations);
 }

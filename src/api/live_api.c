@@ -79,5 +79,5 @@ static void on_metric(sb_http_req_t *req, void *ud) {
 }
 
 int sb_api__register_live(sb_api_t *api, sb_http_server_t *http) {
-    return sb_http_route(http, "/api/metrics/", on_metric, api);
+    return sb_api__route(api, http, "/api/metrics/", on_metric);
 }

@@ -134,8 +134,8 @@ static void on_posts(sb_http_req_t *req, void *ud) {
 }
 
 int sb_api__register_social(sb_api_t *api, sb_http_server_t *http) {
-    if (sb_http_route(http, "/api/notifications", on_notifications, api) != SB_OK ||
-        sb_http_route(http, "/api/posts", on_posts, api) != SB_OK)
+    if (sb_api__route(api, http, "/api/notifications", on_notifications) != SB_OK ||
+        sb_api__route(api, http, "/api/posts", on_posts) != SB_OK)
         return SB_ENOMEM;
     return SB_OK;
 }

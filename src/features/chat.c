@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/jwt.h"
 #include "core/err.h"
 #include "features/features_internal.h"
 #include "hub/hub.h"
@@ -243,23 +244,36 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
     json_decref(arg);
 }
 
-/* The stored message goes to everyone in the room, sender included. */
+/* What chat:message keeps while the store works: the sender as it was when
+ * it sent (it may be gone by the completion) and its clientMessageId. */
+typedef struct {
+    char key[SB_STORE_MAX_KEY + 1];
+    char name[sizeof ((sb_jwt_claims_t *)0)->name];
+    char avatar[sizeof ((sb_jwt_claims_t *)0)->avatar];
+} post_req_t;
+
+/* The stored message goes to everyone in the room, sender included; a
+ * retry with the same clientMessageId gets the original ack, nothing more. */
 static void message_on_stored(void *ud, int rc, const sb_store_msg_t *m) {
     sb_feat_call_t *call = ud;
+    const post_req_t *p = (const post_req_t *)(void *)call->extra;
     if (rc != SB_OK) {
         sb_feat_call_abort(call, rc);
         return;
     }
-    sb_user_t *u = sb_map_get(&call->f->users, sb_cstr(call->user_id));
     char at[32];
     sb_feat_iso_time(m->created_at_ms, at);
-    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", u ? u->name : m->sender_id);
-    if (u && u->avatar[0])
-        json_object_set_new(sender, "avatar", json_string(u->avatar));
+    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", p->name);
+    if (p->avatar[0])
+        json_object_set_new(sender, "avatar", json_string(p->avatar));
     json_t *msg = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
                             "message", m->content, "type", m->type, "sender", sender, "createdAt", at);
-    call->f->messages_total++;
-    sb_feat_emit_room(call->f, m->room, "chat:message", json_incref(msg), NULL);
+    if (p->key[0])
+        json_object_set_new(msg, "clientMessageId", json_string(p->key));
+    if (!m->replayed) {
+        call->f->messages_total++;
+        sb_feat_emit_room(call->f, m->room, "chat:message", json_incref(msg), NULL);
+    }
     sb_feat_call_reply(call, msg);
     sb_feat_call_end(call);
 }
@@ -270,17 +284,25 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
     if (!arg)
         return;
     json_t *text = json_object_get(arg, "message");
+    char key[SB_STORE_MAX_KEY + 1];
     if (!json_is_string(text) || json_string_length(text) == 0) {
         sb_feat_fail(ev, "invalid_payload", "message must be a non-empty string");
     } else if (json_string_length(text) > c->f->cfg.max_message_bytes) {
         sb_feat_fail(ev, "payload_too_large", "message exceeds %zu bytes", c->f->cfg.max_message_bytes);
     } else if (!sb_sio_in_room(c->sock, sb_cstr(room))) {
         sb_feat_fail(ev, "not_in_room", "join room '%s' before sending to it", room);
-    } else {
-        sb_feat_call_t *call = sb_feat_call_begin(c, ev, 0);
+    } else if (sb_feat_client_message_id(ev, arg, key)) {
+        sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(post_req_t));
+        if (call) {
+            post_req_t *p = (post_req_t *)(void *)call->extra;
+            snprintf(p->key, sizeof p->key, "%s", key);
+            snprintf(p->name, sizeof p->name, "%s", c->user->name);
+            snprintf(p->avatar, sizeof p->avatar, "%s", c->user->avatar);
+        }
         sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(c->user->id),
                                     .content = sb_str(json_string_value(text), json_string_length(text)),
-                                    .type = SB_LIT("text"), .created_at_ms = sb_wall_ms()};
+                                    .type = SB_LIT("text"), .created_at_ms = sb_wall_ms(),
+                                    .idempotency_key = key[0] ? sb_cstr(key) : SB_STR_NULL};
         int rc = call ? sb_store_message_append(c->f->cfg.store, &in, message_on_stored, call) : SB_OK;
         if (call && rc != SB_OK) {
             sb_feat_call_abort(call, rc);

@@ -115,6 +115,21 @@ const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
     return strlen(s) == json_string_length(v) ? s : NULL; /* no NUL inside */
 }
 
+bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
+    json_t *v = json_object_get(obj, "clientMessageId");
+    out[0] = '\0';
+    if (!v)
+        return true;
+    if (!json_is_string(v) || !sb_store_key_valid(sb_str(json_string_value(v), json_string_length(v)))) {
+        sb_feat_fail(ev, "invalid_payload",
+                     "clientMessageId must be 1-%d printable ASCII characters without spaces",
+                     SB_STORE_MAX_KEY);
+        return false;
+    }
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
 /* ---- asynchronous calls ------------------------------------------------------------ */
 
 sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {

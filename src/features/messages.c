@@ -42,6 +42,8 @@ typedef struct {
     char conv[SB_STORE_MAX_CONV_ID + 1];
     char receiver[SB_USER_ID_MAX + 1];
     char type[SB_TYPE_MAX + 1];
+    char key[SB_STORE_MAX_KEY + 1]; /* clientMessageId; "" when none */
+    char name[SB_STORE_MAX_NAME + 1]; /* the sender's, as it sent (it may be gone later) */
     char *content;
     char **members; /* copied from the store */
     size_t nmembers;
@@ -84,7 +86,8 @@ static void send_append(sb_feat_call_t *call) {
     sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(call->user_id),
                                 .content = sb_cstr(s->content), .type = sb_cstr(s->type),
                                 .created_at_ms = sb_wall_ms(), .recipients = offline,
-                                .n_recipients = noff};
+                                .n_recipients = noff,
+                                .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL};
     int rc = sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
@@ -92,13 +95,21 @@ static void send_append(sb_feat_call_t *call) {
     }
 }
 
+/* The message as the sender's ack and every delivery carry it. */
+static json_t *send_payload(sb_feat_call_t *call, const sb_store_msg_t *m) {
+    send_t *s = send_of(call);
+    json_t *msg = sb_feat_message_json(m, s->name);
+    if (s->receiver[0])
+        json_object_set_new(msg, "receiverId", json_string(s->receiver));
+    if (s->key[0])
+        json_object_set_new(msg, "clientMessageId", json_string(s->key));
+    return msg;
+}
+
 static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     call->f->messages_total++;
     send_t *s = send_of(call);
-    sb_user_t *me = sb_map_get(&call->f->users, sb_cstr(call->user_id));
-    json_t *msg = sb_feat_message_json(m, me ? me->name : NULL);
-    if (s->receiver[0])
-        json_object_set_new(msg, "receiverId", json_string(s->receiver));
+    json_t *msg = send_payload(call, m);
     char room[SB_STORE_MAX_ROOM + 1];
     snprintf(room, sizeof room, "conversation:%s", s->conv);
     for (size_t i = 0; i < s->nmembers; i++)
@@ -115,6 +126,8 @@ static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK)
         sb_feat_call_fail_store(call, rc);
+    else if (m->replayed) /* a retry: the original ack again, nothing delivered twice */
+        sb_feat_call_reply(call, send_payload(call, m));
     else
         send_deliver(call, m);
     send_end(call);
@@ -182,6 +195,9 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s)
         sb_feat_fail(ev, "invalid_payload", "receiverId is yourself");
         return false;
     }
+    if (!sb_feat_client_message_id(ev, a, s->key))
+        return false;
+    snprintf(s->name, sizeof s->name, "%s", c->user->name);
     snprintf(s->conv, sizeof s->conv, "%s", conv ? conv : "");
     snprintf(s->receiver, sizeof s->receiver, "%s", to ? to : "");
     snprintf(s->type, sizeof s->type, "%s", type);

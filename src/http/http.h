@@ -33,6 +33,11 @@ struct sb_http_req {
      * the request is freed right after. */
     void (*on_abort)(sb_http_req_t *req);
     void *ud;
+    /* Optional observer of the answer (e.g. an idempotency cache), independent
+     * of on_abort/ud: called once, with the status and body just before they
+     * are written, or with status 0 when the request ends unanswered. */
+    void (*on_answer)(sb_http_req_t *req, int status, const char *body, size_t n);
+    void *answer_ud;
     char *_head; /* private copy the slices point into */
 };
 

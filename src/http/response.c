@@ -74,6 +74,11 @@ void sb_http_respond_frame(sb_http_req_t *r, int status, const char *ctype, sb_f
     size_t hn = write_head(head, sizeof head, status, ctype, body_n, keep, cors, extra);
     if (status >= 400 && status < 500)
         r->server->stats.errors_4xx++;
+    if (r->on_answer) {
+        void (*observer)(sb_http_req_t *, int, const char *, size_t) = r->on_answer;
+        r->on_answer = NULL;
+        observer(r, status, body ? body->data : NULL, body_n);
+    }
     sb_conn_write(r->conn, head, hn);
     if (body_n && !sb_str_eq(r->method, SB_LIT("HEAD"))) /* HEAD: headers only */
         sb_conn_write_frame(r->conn, body, body->data, body_n);

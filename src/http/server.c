@@ -22,6 +22,8 @@ static const sb_conn_handler_t http_conn_handler;
 static void req_free(sb_http_req_t *r) {
     if (!r)
         return;
+    if (r->on_answer)
+        r->on_answer(r, 0, NULL, 0); /* ends unanswered */
     free(r->_head);
     free(r->body);
     free(r);

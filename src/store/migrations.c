@@ -104,6 +104,25 @@ static const migration_t migrations[] = {
      "  changes TEXT NOT NULL CHECK (json_valid(changes)),"
      "  created_at_ms INTEGER NOT NULL,"
      "  PRIMARY KEY (doc_id, version)) WITHOUT ROWID;"},
+
+    {"idempotency keys",
+     /* A sender's retry with the same key returns the message stored the
+      * first time (message_append); forgotten after a day. */
+     "CREATE TABLE message_keys ("
+     "  sender_id TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+     "  created_at_ms INTEGER NOT NULL,"
+     "  PRIMARY KEY (sender_id, key)) WITHOUT ROWID;"
+     "CREATE INDEX message_keys_by_age ON message_keys(created_at_ms);"
+     /* The answer to an HTTP API write, replayed to a retry with the same Idempotency-Key. */
+     "CREATE TABLE http_keys ("
+     "  key TEXT PRIMARY KEY,"
+     "  request TEXT NOT NULL,"
+     "  status INTEGER NOT NULL,"
+     "  body TEXT NOT NULL,"
+     "  created_at_ms INTEGER NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX http_keys_by_age ON http_keys(created_at_ms);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -247,6 +247,9 @@ static void deliver(sb_store__req_t *r) {
     case SB_STORE__K_BACKUP:
         CALL(backup, &r->res.backup);
         break;
+    case SB_STORE__K_HTTP_ANSWER:
+        CALL(http_answer, &r->res.http_answer);
+        break;
     }
 #undef CALL
 }
@@ -407,6 +410,7 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
                                   sb_strerror(r->rc));
     }
     sb_store__health_after_batch(st, eio_writes);
+    sb_store__keys_housekeeping(st);
 }
 
 /* Detaches up to batch_max pending requests; called with mu held. */

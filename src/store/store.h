@@ -56,6 +56,8 @@
 #define SB_STORE_MAX_LIST 10000  /* members, recipients, ids per request */
 #define SB_STORE_MAX_HISTORY 100 /* messages per history page */
 #define SB_STORE_MAX_PAGE 1000   /* rows per undelivered/notification page */
+#define SB_STORE_MAX_KEY 128     /* idempotency keys */
+#define SB_STORE_KEY_TTL_MS (24 * 3600 * 1000) /* how long an idempotency key is remembered */
 
 /* ---- opening and closing --------------------------------------------------- */
 
@@ -193,6 +195,8 @@ typedef struct {
     int64_t created_at_ms;
     const char *sender_name; /* from the users table in history and undelivered pages; NULL when
                                 unknown and in append results */
+    bool replayed; /* append results only: the idempotency key was used before, so this is the
+                      message stored then, and nothing was stored (or queued for delivery) now */
 } sb_store_msg_t;
 
 typedef struct {
@@ -309,10 +313,18 @@ typedef struct {
     int64_t created_at_ms;
     const sb_str_t *recipients; /* users to deliver to when they next connect; may be NULL */
     size_t n_recipients;        /* 0..SB_STORE_MAX_LIST; duplicates ignored */
+    sb_str_t idempotency_key;   /* optional, 1..SB_STORE_MAX_KEY bytes */
 } sb_store_message_in_t;
 
+/* True when `key` is a valid idempotency key: 1..SB_STORE_MAX_KEY printable
+ * ASCII characters, no spaces (a UUID, a ULID, a counter, ...). */
+bool sb_store_key_valid(sb_str_t key);
+
 /* Stores a message with a new global id and one undelivered delivery row
- * per recipient. cb rc: SB_OK with the stored row. */
+ * per recipient. cb rc: SB_OK with the stored row. With an idempotency key
+ * that the same sender_id used in the last SB_STORE_KEY_TTL_MS, stores
+ * nothing and returns the message stored with it (replayed = true): the key
+ * and the message commit together, so a retry never stores twice. */
 int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
                             void *ud);
 /* A page of the room's messages with id < before_id (0: from the newest),
@@ -334,6 +346,26 @@ int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int limit, sb_st
  * unknown ids are ignored. cb rc: SB_OK. */
 int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
                                     sb_store_done_cb cb, void *ud);
+
+/* ---- HTTP idempotency keys ----------------------------------------------------------
+ * The answer to an HTTP API write, remembered under the client's
+ * Idempotency-Key for SB_STORE_KEY_TTL_MS. key 1..SB_STORE_MAX_KEY, request
+ * 1..SB_STORE_MAX_ROOM (e.g. "POST /api/notifications <body digest>"),
+ * body 0..max_content + SB_STORE_MAX_JSON. */
+
+typedef struct {
+    const char *request;
+    int status;
+    const char *body;
+} sb_store_http_answer_t;
+
+typedef void (*sb_store_http_answer_cb)(void *ud, int rc, const sb_store_http_answer_t *a);
+
+/* cb rc: SB_OK with the remembered answer, or SB_ENOTFOUND. */
+int sb_store_http_key_get(sb_store_t *st, sb_str_t key, sb_store_http_answer_cb cb, void *ud);
+/* Remembers (or replaces) the answer under key. cb rc: SB_OK. */
+int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status,
+                          sb_str_t body, sb_store_done_cb cb, void *ud);
 
 /* ---- notifications ----------------------------------------------------------------- */
 

@@ -262,7 +262,7 @@ int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, 
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-static bool read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m) {
+bool sb_store__read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m) {
     bool oom = false;
     m->id = sqlite3_column_int64(s, 0);
     m->room = sb_store__col(r, s, 1, &oom);
@@ -282,7 +282,7 @@ static int collect_msgs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s, int
     size_t n = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < (size_t)limit)
-        if (!read_msg(r, s, &v[n++]))
+        if (!sb_store__read_msg(r, s, &v[n++]))
             return SB_ENOMEM;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return sb_store__err(st, rc);
@@ -291,17 +291,23 @@ static int collect_msgs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s, int
     return SB_OK;
 }
 
-/* s0 room, s1 sender_id, s2 content, s3 type; i0 created_at_ms; list: recipients. */
+/* s0 room, s1 sender_id, s2 content, s3 type, s4 idempotency key (optional);
+ * i0 created_at_ms; list: recipients. */
 static int exec_msg_append(sb_store_t *st, sb_store__req_t *r) {
+    int rc = r->s[4] ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
+    if (rc != SB_ENOTFOUND)
+        return rc;
     sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_INSERT);
     if (!s)
         return SB_EIO;
     sb_store__bind_slots(s, r, 4);
     sqlite3_bind_int64(s, 5, r->i[0]);
-    int rc = sb_store__exec(st, s);
+    rc = sb_store__exec(st, s);
     if (rc != SB_OK)
         return rc;
     int64_t id = sqlite3_last_insert_rowid(st->db);
+    if (r->s[4] && (rc = sb_store__msg_key_remember(st, r, id)) != SB_OK)
+        return rc;
     if (r->nlist && !(s = sb_store__stmt(st, SB_SQL_DELIVERY_INSERT)))
         return SB_EIO;
     for (size_t i = 0; i < r->nlist && rc == SB_OK; i++) {
@@ -309,7 +315,7 @@ static int exec_msg_append(sb_store_t *st, sb_store__req_t *r) {
         sb_store__bind_cstr(s, 2, r->list[i]);
         rc = sb_store__exec(st, s);
     }
-    r->res.msg = (sb_store_msg_t){id, r->s[0], r->s[1], r->s[2], r->s[3], r->i[0], NULL};
+    r->res.msg = (sb_store_msg_t){id, r->s[0], r->s[1], r->s[2], r->s[3], r->i[0], NULL, false};
     return rc;
 }
 
@@ -378,7 +384,8 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
         !sb_store__valid(m->sender_id, 1, SB_STORE_MAX_ID) ||
         !sb_store__valid(m->content, 0, st->cfg.max_content) ||
         !sb_store__valid(m->type, 0, SB_STORE_MAX_NAME) ||
-        !sb_store__valid_list(m->recipients, m->n_recipients, 0, SB_STORE_MAX_ID))
+        !sb_store__valid_list(m->recipients, m->n_recipients, 0, SB_STORE_MAX_ID) ||
+        !sb_store__valid_opt(m->idempotency_key, 1, SB_STORE_MAX_KEY))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(&op_msg_append, ud);
     if (!r)
@@ -390,6 +397,7 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
         st, r,
         sb_store__str(r, 0, m->room, false) && sb_store__str(r, 1, m->sender_id, false) &&
             sb_store__str(r, 2, m->content, false) && sb_store__str(r, 3, type, false) &&
+            sb_store__str(r, 4, m->idempotency_key, true) &&
             sb_store__strlist(r, m->recipients, m->n_recipients));
 }
 

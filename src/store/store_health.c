@@ -146,8 +146,10 @@ bool sb_store__probe_write(sb_store_t *st) {
 }
 
 void sb_store__health_idle(sb_store_t *st) {
-    if (!sb_store__watch_check(st))
-        sb_store__health_retry(st);
+    if (sb_store__watch_check(st))
+        return;
+    sb_store__health_retry(st);
+    sb_store__keys_housekeeping(st);
 }
 
 /* Some writes may commit while others fail (a full disk takes small writes

@@ -43,7 +43,8 @@ typedef enum {
     SB_STORE__K_REACTIONS,
     SB_STORE__K_COMMENT,
     SB_STORE__K_DOC,
-    SB_STORE__K_BACKUP
+    SB_STORE__K_BACKUP,
+    SB_STORE__K_HTTP_ANSWER
 } sb_store__kind_t;
 
 typedef struct sb_store__req sb_store__req_t;
@@ -82,6 +83,7 @@ struct sb_store__req {
         sb_store_comment_cb comment;
         sb_store_doc_version_cb doc;
         sb_store_backup_cb backup;
+        sb_store_http_answer_cb http_answer;
     } cb;
     /* Arguments: each operation documents which slot holds what. Strings
      * are NUL-terminated arena copies (NULL when absent), sn[] their lengths. */
@@ -108,6 +110,7 @@ struct sb_store__req {
         sb_store_comment_t comment;
         sb_store_doc_version_t doc;
         sb_store_backup_t backup;
+        sb_store_http_answer_t http_answer;
     } res;
 };
 
@@ -191,7 +194,18 @@ struct sb_store__req {
     X(DOC_INSERT, "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "    \
                   "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
     X(DOC_LATEST, "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "     \
-                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")
+                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")                                \
+    X(MSG_KEY_GET, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, NULL "   \
+                   "FROM message_keys k JOIN messages m ON m.id = k.message_id "                   \
+                   "WHERE k.sender_id = ?1 AND k.key = ?2 AND k.created_at_ms >= ?3")              \
+    X(MSG_KEY_PUT, "INSERT OR REPLACE INTO message_keys(sender_id, key, message_id, created_at_ms) " \
+                   "VALUES(?1, ?2, ?3, ?4)")                                                       \
+    X(MSG_KEYS_PURGE, "DELETE FROM message_keys WHERE created_at_ms < ?1")                         \
+    X(HTTP_KEY_GET,                                                                                \
+      "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2")        \
+    X(HTTP_KEY_PUT, "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) "  \
+                    "VALUES(?1, ?2, ?3, ?4, ?5)")                                                  \
+    X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1")
 
 typedef enum {
 #define SB_STORE__SQL_ENUM(name, sql) SB_SQL_##name,
@@ -237,6 +251,7 @@ struct sb_store {
     sb_store__watch_t watch;
     char last_error[160]; /* the last SQLite error seen, for health reasons */
     int64_t last_write_failure_ms;
+    int64_t last_keys_purge_ms;
     sb_log_limiter_t log_limit;
 
     /* Loop thread only. */
@@ -312,6 +327,20 @@ int sb_store__step_one(sb_store_t *st, sqlite3_stmt *s);
 /* Prepares every statement of SB_STORE__SQL: proves that each table and
  * column the store uses exists. Returns SB_OK, or SB_EIO with a message. */
 int sb_store__prepare_all(sb_store_t *st, char *err, size_t cap);
+
+/* ---- store_chat.c, store_keys.c ----------------------------------------------------- */
+
+/* Reads columns 0..6 (id, room, sender_id, content, type, created_at_ms,
+ * sender name) of the current row into m; false when out of memory. */
+bool sb_store__read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m);
+/* Message append with its key in slot s4 (store_chat.c: exec_msg_append):
+ * SB_OK with r->res.msg replayed when the sender used the key before,
+ * SB_ENOTFOUND when not, or an error. */
+int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r);
+/* Remembers the key of slot s4 for message `id`, in the same transaction. */
+int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id);
+/* At most once a minute: forgets the keys older than SB_STORE_KEY_TTL_MS. */
+void sb_store__keys_housekeeping(sb_store_t *st);
 
 /* ---- store_health.c ---------------------------------------------------------------- */
 
