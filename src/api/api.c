@@ -153,7 +153,8 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
             "fail, retried every second) or lost (files gone, writes refused until a restart).\n"
             "# TYPE switchboard_store_state gauge\n");
     for (sb_store_state_t st = SB_STORE_OK; st <= SB_STORE_LOST; st++)
-        put(&t, "switchboard_store_state{state=\"%s\"} %d\n", sb_store_state_name(st), h.state == st);
+        put(&t, "switchboard_store_state{state=\"%s\"} %d\n", sb_store_state_name(st),
+            h.state == st);
     METRIC("store_write_errors_total", "counter", "Store writes that failed (not stored).",
            h.write_errors);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
@@ -190,8 +191,8 @@ static void backup_on_done(void *ud, int rc, const sb_store_backup_t *b) {
         sb_api__call_fail_store(call, rc);
     else
         sb_api__call_respond(call, 200,
-                             json_pack("{s:s,s:I,s:I}", "path", b->path, "bytes", (json_int_t)b->bytes,
-                                       "ms", (json_int_t)b->ms));
+                             json_pack("{s:s,s:I,s:I}", "path", b->path, "bytes",
+                                       (json_int_t)b->bytes, "ms", (json_int_t)b->ms));
     sb_api__call_end(call);
 }
 

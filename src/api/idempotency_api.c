@@ -98,7 +98,8 @@ static void on_route(sb_http_req_t *req, void *ud) {
         return;
     if (!sb_store_key_valid(*key)) {
         char msg[96];
-        snprintf(msg, sizeof msg, "Idempotency-Key must be 1-%d printable ASCII characters without spaces",
+        snprintf(msg, sizeof msg,
+                 "Idempotency-Key must be 1-%d printable ASCII characters without spaces",
                  SB_STORE_MAX_KEY);
         sb_http_respond_error(req, 400, "invalid_idempotency_key", msg);
         return;

@@ -130,7 +130,8 @@ static int open_store(sb_app_t *app, char *err, size_t cap) {
     sc.check_max_bytes = app->cfg.store_check_max_mb ? app->cfg.store_check_max_mb << 20 : -1;
     /* Process-wide in SQLite: set once, before the first database opens. */
     if (sb_store_route_sqlite_log() != SB_OK)
-        sb_log_warn("store: SQLite's diagnostics cannot be routed to the log (already initialized)");
+        sb_log_warn(
+            "store: SQLite's diagnostics cannot be routed to the log (already initialized)");
     app->store = sb_store_open(sb_server_loop(app->srv), &sc, err, cap);
     return app->store ? SB_OK : SB_EIO; /* exit 1: the server cannot start */
 }

@@ -100,3 +100,19 @@ bool sb_log_limit(sb_log_limiter_t *l, const char *kind, uint64_t *suppressed) {
     __atomic_store_n(&l->lock, 0, __ATOMIC_RELEASE);
     return ok;
 }
+
+void sb_log_limited(sb_log_limiter_t *l, sb_log_level_t lvl, const char *kind, const char *fmt,
+                    ...) {
+    uint64_t dropped;
+    if (lvl < sb_log_cfg.level || !sb_log_limit(l, kind, &dropped))
+        return;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (dropped)
+        sb__log(lvl, "%s (%llu similar lines suppressed)", msg, (unsigned long long)dropped);
+    else
+        sb__log(lvl, "%s", msg);
+}

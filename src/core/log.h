@@ -31,7 +31,7 @@ void sb__log(sb_log_level_t lvl, const char *fmt, ...) __attribute__((format(pri
  * request logs a few lines, not one per request. Zero-initialize it (a
  * static or calloc'd object); it is thread-safe. */
 #define SB_LOG_LIMIT_KINDS 16
-#define SB_LOG_LIMIT_LINES 5           /* lines per kind per window */
+#define SB_LOG_LIMIT_LINES 5 /* lines per kind per window */
 #define SB_LOG_LIMIT_WINDOW_MS 10000
 typedef struct {
     int lock; /* spin lock: taken only around a few stores */
@@ -47,6 +47,10 @@ typedef struct {
  * lines were dropped, *suppressed gets their number (else 0): say so in the
  * line. Kinds beyond SB_LOG_LIMIT_KINDS share slots (and limits). */
 bool sb_log_limit(sb_log_limiter_t *l, const char *kind, uint64_t *suppressed);
+/* Logs a line of `kind` at `lvl` unless the level is off or the limit for
+ * the kind is reached; the first line after drops says how many. */
+void sb_log_limited(sb_log_limiter_t *l, sb_log_level_t lvl, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define sb_log_debug(...) sb_log(SB_LOG_DEBUG, __VA_ARGS__)
 #define sb_log_info(...) sb_log(SB_LOG_INFO, __VA_ARGS__)

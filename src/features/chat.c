@@ -248,8 +248,8 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
  * it sent (it may be gone by the completion) and its clientMessageId. */
 typedef struct {
     char key[SB_STORE_MAX_KEY + 1];
-    char name[sizeof ((sb_jwt_claims_t *)0)->name];
-    char avatar[sizeof ((sb_jwt_claims_t *)0)->avatar];
+    char name[sizeof((sb_jwt_claims_t *)0)->name];
+    char avatar[sizeof((sb_jwt_claims_t *)0)->avatar];
 } post_req_t;
 
 /* The stored message goes to everyone in the room, sender included; a
@@ -299,9 +299,12 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
             snprintf(p->name, sizeof p->name, "%s", c->user->name);
             snprintf(p->avatar, sizeof p->avatar, "%s", c->user->avatar);
         }
-        sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(c->user->id),
-                                    .content = sb_str(json_string_value(text), json_string_length(text)),
-                                    .type = SB_LIT("text"), .created_at_ms = sb_wall_ms(),
+        sb_store_message_in_t in = {.room = sb_cstr(room),
+                                    .sender_id = sb_cstr(c->user->id),
+                                    .content =
+                                        sb_str(json_string_value(text), json_string_length(text)),
+                                    .type = SB_LIT("text"),
+                                    .created_at_ms = sb_wall_ms(),
                                     .idempotency_key = key[0] ? sb_cstr(key) : SB_STR_NULL};
         int rc = call ? sb_store_message_append(c->f->cfg.store, &in, message_on_stored, call) : SB_OK;
         if (call && rc != SB_OK) {

@@ -120,7 +120,8 @@ bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
     out[0] = '\0';
     if (!v)
         return true;
-    if (!json_is_string(v) || !sb_store_key_valid(sb_str(json_string_value(v), json_string_length(v)))) {
+    if (!json_is_string(v) ||
+        !sb_store_key_valid(sb_str(json_string_value(v), json_string_length(v)))) {
         sb_feat_fail(ev, "invalid_payload",
                      "clientMessageId must be 1-%d printable ASCII characters without spaces",
                      SB_STORE_MAX_KEY);

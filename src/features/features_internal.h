@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "core/log.h"
 #include "core/map.h"
 #include "core/pool.h"
 #include "features/features.h"
@@ -58,6 +59,7 @@ struct sb_features {
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_pool_t clients;         /* sb_client_t, one per socket */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
+    sb_log_limiter_t log_limit; /* failure lines: a few per kind, not one per request */
     sb_map_t presence_pending; /* presence.c, scope all: user id -> presence_change_t */
     sb_timer_t presence_timer; /* flushes presence_pending */
     sb_map_t room_pending;     /* chat.c: large room name -> its joins/leaves this interval */

@@ -42,7 +42,7 @@ typedef struct {
     char conv[SB_STORE_MAX_CONV_ID + 1];
     char receiver[SB_USER_ID_MAX + 1];
     char type[SB_TYPE_MAX + 1];
-    char key[SB_STORE_MAX_KEY + 1]; /* clientMessageId; "" when none */
+    char key[SB_STORE_MAX_KEY + 1];   /* clientMessageId; "" when none */
     char name[SB_STORE_MAX_NAME + 1]; /* the sender's, as it sent (it may be gone later) */
     char *content;
     char **members; /* copied from the store */
@@ -83,9 +83,12 @@ static void send_append(sb_feat_call_t *call) {
             sb_features_user_devices(call->f, s->members[i]) == 0)
             offline[noff++] = sb_cstr(s->members[i]);
     snprintf(room, sizeof room, "conversation:%s", s->conv);
-    sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(call->user_id),
-                                .content = sb_cstr(s->content), .type = sb_cstr(s->type),
-                                .created_at_ms = sb_wall_ms(), .recipients = offline,
+    sb_store_message_in_t in = {.room = sb_cstr(room),
+                                .sender_id = sb_cstr(call->user_id),
+                                .content = sb_cstr(s->content),
+                                .type = sb_cstr(s->type),
+                                .created_at_ms = sb_wall_ms(),
+                                .recipients = offline,
                                 .n_recipients = noff,
                                 .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL};
     int rc = sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call);

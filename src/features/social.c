@@ -47,8 +47,9 @@ static void deliver_live(sb_features_t *f, const sb_store_notification_t *n, jso
     int rc = sb_store_notification_mark_delivered(f->cfg.store, sb_cstr(n->user_id), &n->id, 1,
                                                   NULL, NULL);
     if (rc != SB_OK)
-        sb_log_warn("notification %lld: cannot mark delivered: %s", (long long)n->id,
-                    sb_strerror(rc));
+        sb_log_limited(&f->log_limit, SB_LOG_WARN, "notification mark delivered",
+                       "notification %lld: cannot mark delivered: %s", (long long)n->id,
+                       sb_strerror(rc));
 }
 
 static void on_notification_stored(void *ud, int rc, const sb_store_notification_t *n) {
@@ -64,7 +65,8 @@ static void on_notification_stored(void *ud, int rc, const sb_store_notification
     if (j)
         deliver_live(ctx->f, n, j);
     else if (rc != SB_OK && !ctx->cb)
-        sb_log_warn("notification not stored: %s", sb_strerror(rc));
+        sb_log_limited(&ctx->f->log_limit, SB_LOG_WARN, "notification store",
+                       "notification not stored: %s", sb_strerror(rc));
     free(ctx);
 }
 
@@ -91,7 +93,8 @@ void sb_feat_notify(sb_features_t *f, const char *user_id, const char *type, con
                                      .data = text ? sb_cstr(text) : SB_STR_NULL};
     int rc = sb_features_notify(f, &in, NULL, NULL);
     if (rc != SB_OK)
-        sb_log_warn("%s notification for %s not stored: %s", type, user_id, sb_strerror(rc));
+        sb_log_limited(&f->log_limit, SB_LOG_WARN, "notification store",
+                       "%s notification for %s not stored: %s", type, user_id, sb_strerror(rc));
     free(text);
 }
 
@@ -116,7 +119,8 @@ static void offline_next(offline_t *o) {
     int rc = sb_store_notification_undelivered(o->f->cfg.store, sb_cstr(o->user_id),
                                                SB_NOTIF_OFFLINE_PAGE, on_offline_page, o);
     if (rc != SB_OK) {
-        sb_log_warn("offline notifications of %s: %s", o->user_id, sb_strerror(rc));
+        sb_log_limited(&o->f->log_limit, SB_LOG_WARN, "offline notifications",
+                       "offline notifications of %s: %s", o->user_id, sb_strerror(rc));
         offline_end(o);
     }
 }
@@ -142,7 +146,8 @@ static void on_offline_page(void *ud, int rc, const sb_store_notifications_t *pa
     offline_t *o = ud;
     if (rc != SB_OK || page->n == 0 || !sb_sio_socket_connected(o->sock)) {
         if (rc != SB_OK)
-            sb_log_warn("offline notifications of %s: %s", o->user_id, sb_strerror(rc));
+            sb_log_limited(&o->f->log_limit, SB_LOG_WARN, "offline notifications",
+                           "offline notifications of %s: %s", o->user_id, sb_strerror(rc));
         offline_end(o);
         return;
     }
@@ -161,7 +166,8 @@ static void on_offline_page(void *ud, int rc, const sb_store_notifications_t *pa
 void sb_feat_social_deliver_offline(sb_client_t *c) {
     offline_t *o = calloc(1, sizeof *o);
     if (!o) {
-        sb_log_warn("offline notifications of %s: out of memory", c->user->id);
+        sb_log_limited(&c->f->log_limit, SB_LOG_WARN, "offline notifications",
+                       "offline notifications of %s: %s", c->user->id, "out of memory");
         return;
     }
     o->f = c->f;

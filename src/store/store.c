@@ -406,8 +406,8 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
         bs->failed += r->rc != SB_OK;
         eio_writes += r->op->write && r->rc == SB_EIO;
         if (r->rc == SB_EIO || r->rc == SB_ENOMEM) /* the others are answers, not faults */
-            sb_store__log_failure(st, r->op->name, "store: %s failed: %s", r->op->name,
-                                  sb_strerror(r->rc));
+            sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
+                           r->op->name, sb_strerror(r->rc));
     }
     sb_store__health_after_batch(st, eio_writes);
     sb_store__keys_housekeeping(st);
@@ -455,8 +455,8 @@ static void *store_main(void *arg) {
             struct timespec at;
             clock_gettime(CLOCK_REALTIME, &at);
             at.tv_sec += 1;
-            if (pthread_cond_timedwait(&st->work_cv, &st->mu, &at) != ETIMEDOUT ||
-                st->pend_head || st->closing)
+            if (pthread_cond_timedwait(&st->work_cv, &st->mu, &at) != ETIMEDOUT || st->pend_head ||
+                st->closing)
                 continue;
             pthread_mutex_unlock(&st->mu);
             sb_store__health_idle(st);
@@ -546,8 +546,7 @@ static const char *const sync_pragmas[] = {
  * memory instead of a mapped -shm file (a truncated -shm would kill the
  * process with SIGBUS), and no mapped database file either (mmap_size 0). */
 static const char *const open_pragmas[] = {
-    "PRAGMA locking_mode = EXCLUSIVE",
-    "PRAGMA mmap_size = 0",
+    "PRAGMA locking_mode = EXCLUSIVE", "PRAGMA mmap_size = 0",
     "PRAGMA journal_size_limit = -1", /* the WAL never shrinks: see store_health.c */
 };
 

@@ -364,8 +364,8 @@ typedef void (*sb_store_http_answer_cb)(void *ud, int rc, const sb_store_http_an
 /* cb rc: SB_OK with the remembered answer, or SB_ENOTFOUND. */
 int sb_store_http_key_get(sb_store_t *st, sb_str_t key, sb_store_http_answer_cb cb, void *ud);
 /* Remembers (or replaces) the answer under key. cb rc: SB_OK. */
-int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status,
-                          sb_str_t body, sb_store_done_cb cb, void *ud);
+int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status, sb_str_t body,
+                          sb_store_done_cb cb, void *ud);
 
 /* ---- notifications ----------------------------------------------------------------- */
 

@@ -42,21 +42,6 @@ static void set_state(sb_store_t *st, sb_store_state_t s, const char *reason) {
     pthread_mutex_unlock(&st->mu);
 }
 
-void sb_store__log_failure(sb_store_t *st, const char *kind, const char *fmt, ...) {
-    uint64_t dropped;
-    if (SB_LOG_WARN < sb_log_cfg.level || !sb_log_limit(&st->log_limit, kind, &dropped))
-        return;
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (dropped)
-        sb__log(SB_LOG_WARN, "%s (%llu similar lines suppressed)", msg, (unsigned long long)dropped);
-    else
-        sb__log(SB_LOG_WARN, "%s", msg);
-}
-
 /* ---- files deleted, replaced or truncated ---------------------------------------- */
 
 void sb_store__watch_init(sb_store_t *st) {
@@ -180,16 +165,9 @@ static void on_sqlite_log(void *ud, int code, const char *msg) {
         lvl = SB_LOG_INFO; /* e.g. a WAL recovered at open */
     else if (primary == SQLITE_CONSTRAINT || primary == SQLITE_SCHEMA)
         lvl = SB_LOG_DEBUG; /* answers to requests, and statements re-prepared */
-    char kind[48];
-    uint64_t dropped;
+    char kind[32];
     snprintf(kind, sizeof kind, "sqlite:%d", primary);
-    if (lvl < sb_log_cfg.level || !sb_log_limit(&sqlite_log_limit, kind, &dropped))
-        return;
-    if (dropped)
-        sb__log(lvl, "sqlite: %s (%s; %llu similar lines suppressed)", msg, sqlite3_errstr(code),
-                (unsigned long long)dropped);
-    else
-        sb__log(lvl, "sqlite: %s (%s)", msg, sqlite3_errstr(code));
+    sb_log_limited(&sqlite_log_limit, lvl, kind, "sqlite: %s (%s)", msg, sqlite3_errstr(code));
 }
 
 int sb_store_route_sqlite_log(void) {
@@ -223,7 +201,7 @@ static int backup_path(sb_store_t *st, char *out, size_t cap) {
 }
 
 static void fsync_dir(const char *file) {
-    char dir[sizeof ((sb_store_t *)0)->dir + 128];
+    char dir[sizeof((sb_store_t *)0)->dir + 128];
     snprintf(dir, sizeof dir, "%s", file);
     char *slash = strrchr(dir, '/');
     if (slash)
@@ -237,7 +215,7 @@ static void fsync_dir(const char *file) {
 
 /* Copies into "<path>.part", then renames: a backup file is always whole. */
 static int copy_to(sb_store_t *st, const char *path) {
-    char part[sizeof ((sb_store_t *)0)->dir + 144];
+    char part[sizeof((sb_store_t *)0)->dir + 144];
     snprintf(part, sizeof part, "%s.part", path);
     unlink(part);
     sqlite3 *dst = NULL;
@@ -252,8 +230,8 @@ static int copy_to(sb_store_t *st, const char *path) {
         }
     }
     if (rc != SQLITE_OK)
-        sb_store__log_failure(st, "backup", "store: backup to %s failed: %s", part,
-                              dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+        sb_log_limited(&st->log_limit, SB_LOG_WARN, "backup", "store: backup to %s failed: %s",
+                       part, dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
     if (sqlite3_close(dst) != SQLITE_OK && rc == SQLITE_OK)
         rc = SQLITE_IOERR;
     if (rc == SQLITE_OK && rename(part, path) != 0)
@@ -277,9 +255,8 @@ static int exec_backup(sb_store_t *st, sb_store__req_t *r) {
     if (!p)
         return SB_ENOMEM;
     strcpy(p, path);
-    r->res.backup = (sb_store_backup_t){.path = p,
-                                        .bytes = stat(path, &sb) == 0 ? sb.st_size : 0,
-                                        .ms = sb_wall_ms() - t0};
+    r->res.backup = (sb_store_backup_t){
+        .path = p, .bytes = stat(path, &sb) == 0 ? sb.st_size : 0, .ms = sb_wall_ms() - t0};
     sb_log_info("store: backup written to %s (%lld bytes)", p, (long long)r->res.backup.bytes);
     return SB_OK;
 }

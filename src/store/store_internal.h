@@ -194,16 +194,17 @@ struct sb_store__req {
     X(DOC_INSERT, "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "    \
                   "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
     X(DOC_LATEST, "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "     \
-                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")                                \
+                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")                               \
     X(MSG_KEY_GET, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, NULL "   \
                    "FROM message_keys k JOIN messages m ON m.id = k.message_id "                   \
                    "WHERE k.sender_id = ?1 AND k.key = ?2 AND k.created_at_ms >= ?3")              \
-    X(MSG_KEY_PUT, "INSERT OR REPLACE INTO message_keys(sender_id, key, message_id, created_at_ms) " \
-                   "VALUES(?1, ?2, ?3, ?4)")                                                       \
+    X(MSG_KEY_PUT,                                                                                 \
+      "INSERT OR REPLACE INTO message_keys(sender_id, key, message_id, created_at_ms) "            \
+      "VALUES(?1, ?2, ?3, ?4)")                                                                    \
     X(MSG_KEYS_PURGE, "DELETE FROM message_keys WHERE created_at_ms < ?1")                         \
     X(HTTP_KEY_GET,                                                                                \
       "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2")        \
-    X(HTTP_KEY_PUT, "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) "  \
+    X(HTTP_KEY_PUT, "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) " \
                     "VALUES(?1, ?2, ?3, ?4, ?5)")                                                  \
     X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1")
 
@@ -363,9 +364,6 @@ void sb_store__health_idle(sb_store_t *st);
 bool sb_store__probe_write(sb_store_t *st);
 /* The state, read on the store thread. */
 sb_store_state_t sb_store__state(sb_store_t *st);
-/* A rate-limited warning or error line for a failure of `kind`. */
-void sb_store__log_failure(sb_store_t *st, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ---- migrations.c ----------------------------------------------------------------- */
 

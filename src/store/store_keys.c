@@ -118,8 +118,8 @@ int sb_store_http_key_get(sb_store_t *st, sb_str_t key, sb_store_http_answer_cb 
     return sb_store__submit(st, r, sb_store__str(r, 0, key, false));
 }
 
-int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status,
-                          sb_str_t body, sb_store_done_cb cb, void *ud) {
+int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status, sb_str_t body,
+                          sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(key, 1, SB_STORE_MAX_KEY) ||
         !sb_store__valid(request, 1, SB_STORE_MAX_ROOM) ||
         !sb_store__valid(body, 0, st->cfg.max_content + SB_STORE_MAX_JSON) || status < 100 ||
@@ -131,6 +131,7 @@ int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int st
     r->cb.done = cb;
     r->i[0] = status;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, key, false) && sb_store__str(r, 1, request, false) &&
+                            sb_store__str(r, 0, key, false) &&
+                                sb_store__str(r, 1, request, false) &&
                                 sb_store__str(r, 2, body, false));
 }

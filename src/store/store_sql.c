@@ -96,8 +96,9 @@ int sb_store__err(sb_store_t *st, int sqlite_rc) {
     default:
         snprintf(st->last_error, sizeof st->last_error, "%s (sqlite %d)", sqlite3_errmsg(st->db),
                  sqlite_rc);
-        sb_store__log_failure(st, sqlite3_errstr(sqlite_rc), "store: sqlite error %d (%s): %s",
-                              sqlite_rc, sqlite3_errstr(sqlite_rc), sqlite3_errmsg(st->db));
+        sb_log_limited(&st->log_limit, SB_LOG_WARN, sqlite3_errstr(sqlite_rc),
+                       "store: sqlite error %d (%s): %s", sqlite_rc, sqlite3_errstr(sqlite_rc),
+                       sqlite3_errmsg(st->db));
         return SB_EIO;
     }
 }
