@@ -35,6 +35,7 @@ json_t *sb_api__body_object(sb_http_req_t *req);
 typedef struct {
     sb_api_t *api;
     sb_http_req_t *req;
+    void *keyed; /* idempotency_api.c: the Idempotency-Key this call answers, if any */
     char extra[];
 } sb_api_call_t;
 /* NULL (500 answered) when out of memory. */
@@ -47,6 +48,14 @@ void sb_api__call_end(sb_api_call_t *call);
 /* idempotency_api.c: routes `path` to fn(req, api) through the
  * Idempotency-Key check. */
 int sb_api__route(sb_api_t *api, sb_http_server_t *http, const char *path, sb_http_handler_fn fn);
+/* A call answering a keyed request takes its key over from the request,
+ * so the answer is remembered even when the client has gone meanwhile
+ * (sb_api__call_begin does this). */
+void sb_api__keyed_adopt(sb_api_call_t *call, sb_http_req_t *req);
+/* The call's answer: remembered under its key when 2xx (body not stolen). */
+void sb_api__keyed_answer(sb_api_call_t *call, int status, json_t *body);
+/* The call failed or ended unanswered: its key is free again. */
+void sb_api__keyed_forget(sb_api_call_t *call);
 /* Before the api is freed: requests still being served forget it. */
 void sb_api__keys_orphan(sb_api_t *api);
 

@@ -186,10 +186,12 @@ sb_api_call_t *sb_api__call_begin(sb_api_t *api, sb_http_req_t *req, size_t extr
     call->req = req;
     req->ud = call;
     req->on_abort = call_on_abort;
+    sb_api__keyed_adopt(call, req);
     return call;
 }
 
 void sb_api__call_respond(sb_api_call_t *call, int status, json_t *body) {
+    sb_api__keyed_answer(call, status, body);
     if (!call->req) {
         json_decref(body);
         return;
@@ -211,6 +213,7 @@ void sb_api__call_fail_store(sb_api_call_t *call, int rc) {
     size_t i = 0;
     while (i < sizeof map / sizeof *map && map[i].rc != rc)
         i++;
+    sb_api__keyed_forget(call);
     if (!call->req)
         return;
     call->req->on_abort = NULL;
@@ -221,4 +224,7 @@ void sb_api__call_fail_store(sb_api_call_t *call, int rc) {
     call->req = NULL;
 }
 
-void sb_api__call_end(sb_api_call_t *call) { free(call); }
+void sb_api__call_end(sb_api_call_t *call) {
+    sb_api__keyed_forget(call);
+    free(call);
+}

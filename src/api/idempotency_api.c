@@ -47,13 +47,43 @@ static bool orphan(sb_str_t key, void *value, void *ud) {
 void sb_api__keys_orphan(sb_api_t *api) { sb_map_foreach(&api->keys_in_flight, orphan, NULL); }
 
 /* Remembers a 2xx answer; anything else lets a retry run again. */
+static void answered(keyed_t *k, int status, const char *body, size_t n) {
+    if (status >= 200 && status < 300 && body && k->api && k->api->cfg.store)
+        sb_store_http_key_put(k->api->cfg.store, sb_cstr(k->key), sb_cstr(k->request), status,
+                              sb_str(body, n), NULL, NULL);
+    keyed_free(k);
+}
+
+/* A keyed request answered at once (no store call in between). */
 static void on_answer(sb_http_req_t *req, int status, const char *body, size_t n) {
     keyed_t *k = req->answer_ud;
     req->answer_ud = NULL;
-    if (status >= 200 && status < 300 && k->api && k->api->cfg.store)
-        sb_store_http_key_put(k->api->cfg.store, sb_cstr(k->key), sb_cstr(k->request), status,
-                              sb_str(body ? body : "", n), NULL, NULL);
-    keyed_free(k);
+    answered(k, status, body ? body : "", n);
+}
+
+void sb_api__keyed_adopt(sb_api_call_t *call, sb_http_req_t *req) {
+    if (req->on_answer != on_answer)
+        return;
+    call->keyed = req->answer_ud;
+    req->on_answer = NULL;
+    req->answer_ud = NULL;
+}
+
+void sb_api__keyed_answer(sb_api_call_t *call, int status, json_t *body) {
+    keyed_t *k = call->keyed;
+    if (!k)
+        return;
+    call->keyed = NULL;
+    /* The same bytes sb_api__respond_json() sends. */
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    answered(k, status, text, text ? strlen(text) : 0);
+    free(text);
+}
+
+void sb_api__keyed_forget(sb_api_call_t *call) {
+    if (call->keyed)
+        keyed_free(call->keyed);
+    call->keyed = NULL;
 }
 
 static void on_lookup(void *ud, int rc, const sb_store_http_answer_t *a) {
