@@ -80,7 +80,7 @@ static void on_health(sb_http_req_t *req, void *ud) {
 /* Appends to a bounded text buffer; output past the end is cut, never
  * written out of bounds. */
 typedef struct {
-    char buf[8192];
+    char buf[16384];
     size_t n;
 } text_t;
 

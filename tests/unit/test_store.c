@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1087,6 +1089,63 @@ TEST(message_append_idempotency_key) {
     teardown();
 }
 
+/* Fills the file system holding `dir` to its last byte. */
+static void fill_disk(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    static char buf[65536];
+    for (size_t n = sizeof buf; fd >= 0 && n >= 1; n /= 2)
+        while (write(fd, buf, n) == (ssize_t)n)
+            ;
+    if (fd >= 0)
+        close(fd);
+}
+
+/* On a full disk every write of the batches below fails, and every read
+ * that shares a batch (a transaction) with one still gets its answer. */
+TEST(failing_writes_do_not_fail_reads_of_their_batch) {
+    setup();
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/data", g_dir);
+    mkdir(dir, 0700);
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=4m,mode=0700") != 0) {
+        printf("  skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        teardown();
+        return;
+    }
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    append(st, S("room:r"), S("u"), "kept", &c);
+    CHECK(wait_all());
+    fill_disk(dir);
+    enum { N = 200 };
+    static char big[60000];
+    memset(big, 'b', sizeof big - 1);
+    static cap_t w[N], rd[N];
+    for (int i = 0; i < N; i++) {
+        append(st, S("room:r"), S("u"), big, &w[i]);
+        submitted(sb_store_message_history(st, S("room:r"), 0, 10, on_msgs, &rd[i]));
+    }
+    CHECK(wait_all());
+    int failed_writes = 0, good_reads = 0;
+    for (int i = 0; i < N; i++) {
+        failed_writes += w[i].rc == SB_EIO;
+        good_reads += rd[i].rc == SB_OK && rd[i].n >= 1;
+        cap_reset(&w[i]);
+        cap_reset(&rd[i]);
+    }
+    CHECK(failed_writes > 0);
+    CHECK_EQ(good_reads, N);
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK(stats.batches < 2 * N); /* reads and writes did share batches */
+    cap_reset(&c);
+    sb_store_close(st);
+    umount2(dir, MNT_DETACH);
+    teardown();
+}
+
 /* ---- durability
  * -------------------------------------------------------------------------------------------- */
 
@@ -1317,6 +1376,7 @@ int main(void) {
     RUN(group_commit);
     RUN(failure_in_batch_keeps_the_others);
     RUN(message_append_idempotency_key);
+    RUN(failing_writes_do_not_fail_reads_of_their_batch);
     RUN(reopen_keeps_everything);
     RUN(durability_kill_after_ack);
     RUN(close_finishes_queued_requests);
