@@ -14,8 +14,12 @@ Every setting can be given three ways; later ones win:
    `name = value`, `#` comments;
 2. an environment variable: `SWITCHBOARD_` + the name in upper case with `_`
    for `-` (`--jwt-secret` → `SWITCHBOARD_JWT_SECRET`);
-3. the command line: `--name value`, `--name=value`, or `--name` alone for
-   on/off settings (`true/false`, `1/0`, `yes/no`, `on/off` also work).
+3. the command line: `--name value` or `--name=value`. An on/off setting
+   also takes `--name` alone (on), and its value may follow as a separate
+   word or after `=`: `--ws-deflate`, `--ws-deflate true`,
+   `--ws-deflate=false` (`true/false`, `1/0`, `yes/no`, `on/off`). A word
+   after an on/off flag that is not one of these is not taken as its
+   value: `--dev extra` is refused as an unexpected argument.
 
 An unknown setting or a bad value stops the server with a message (exit
 code 2). Times are in milliseconds unless the name says otherwise.

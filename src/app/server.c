@@ -275,7 +275,7 @@ int sb_server_run(sb_server_t *s) {
     if (sb_http_listen(s->http, s->cfg->host, (int)s->cfg->port) != SB_OK)
         return 1;
     /* Always printed, whatever the log level: scripts wait for this line. */
-    sb__log(SB_LOG_INFO, "listening on %s:%d", s->cfg->host, sb_http_bound_port(s->http));
+    sb__log(SB_LOG_INFO, "listening on %s", sb_http_bound_address(s->http));
     sb_timer_init(&s->loop, &s->tick_timer, on_tick);
     sb_timer_start(&s->tick_timer, 1000);
     sb_loop_run(&s->loop);

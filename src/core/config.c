@@ -141,7 +141,9 @@ int sb_config_load_file(sb_config_t *c, const char *path, char *err, size_t cap)
     return rc == SB_OK ? SB_OK : SB_EINVAL;
 }
 
-/* Accepts --name value, --name=value, and --flag for booleans. */
+/* Accepts --name value, --name=value, and for booleans also --flag alone
+ * (true) or --flag followed by a boolean word (what users type after
+ * reading the help table). */
 static int apply_arg(sb_config_t *c, int argc, char **argv, int *i, char *err, size_t cap) {
     const char *a = argv[*i] + 2;
     char name[64];
@@ -159,8 +161,9 @@ static int apply_arg(sb_config_t *c, int argc, char **argv, int *i, char *err, s
         return SB_EINVAL;
     }
     const char *v = eq ? eq + 1 : NULL;
+    bool ignored;
     if (!v && r->type == T_BOOL)
-        v = "true";
+        v = *i + 1 < argc && parse_bool(argv[*i + 1], &ignored) == SB_OK ? argv[++*i] : "true";
     if (!v && *i + 1 < argc)
         v = argv[++*i];
     if (!v) {

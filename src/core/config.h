@@ -11,7 +11,7 @@
 
 /* X(name, field, type, default, help): type is STR, INT or BOOL. */
 #define SB_CONFIG_MAP(X)                                                                           \
-    X("host", host, STR, "0.0.0.0", "address to listen on")                                        \
+    X("host", host, STR, "::", "address to listen on (:: also takes IPv4; one address: only that)") \
     X("port", port, INT, "3000", "TCP port (0 picks a free port)")                                 \
     X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens (required unless --dev)") \
     X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \

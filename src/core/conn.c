@@ -109,13 +109,20 @@ void sb_conn_ctx_obj_free(sb_conn_ctx_t *ctx, void *obj, size_t size) {
         free(obj);
 }
 
+/* An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d: it is
+ * kept as the IPv4 address it is, so that limits per address, logs and
+ * the addresses handlers see do not depend on how the server listens. */
 static void peer_from_sockaddr(sb_peer_addr_t *out, const struct sockaddr_storage *ss) {
     memset(out, 0, sizeof *out);
-    out->family = (uint8_t)ss->ss_family;
-    if (ss->ss_family == AF_INET6)
-        memcpy(out->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-    else
-        memcpy(out->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(a6)) {
+        out->family = AF_INET6;
+        memcpy(out->addr, a6, 16);
+    } else {
+        out->family = AF_INET;
+        memcpy(out->addr, ss->ss_family == AF_INET6 ? &a6->s6_addr[12]
+                                                    : (const void *)&((const struct sockaddr_in *)ss)->sin_addr, 4);
+    }
 }
 
 static sb_str_t peer_key(const sb_peer_addr_t *p) { return sb_str((const char *)p, sizeof *p); }

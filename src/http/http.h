@@ -61,6 +61,9 @@ int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, 
 /* Listens on host:port (port 0: any free port). Returns SB_OK or SB_EIO. */
 int sb_http_listen(sb_http_server_t *s, const char *host, int port);
 int sb_http_bound_port(const sb_http_server_t *s);
+/* Where it listens, as "ADDR:PORT" ("[::]:3000" for IPv6): after a
+ * fallback from "::" this says 0.0.0.0. */
+const char *sb_http_bound_address(const sb_http_server_t *s);
 /* Stops accepting new connections. */
 void sb_http_stop_listening(sb_http_server_t *s);
 const sb_http_stats_t *sb_http_stats(const sb_http_server_t *s);

@@ -18,6 +18,7 @@ struct sb_http_server {
     char *cors;
     sb_io_t listen_io;
     int port;
+    char bound[64]; /* "[::]:3000", "127.0.0.1:3000": where it listens */
     int spare_fd; /* reserve descriptor for shedding load at EMFILE */
     uint64_t shed_logged_ms;
     sb_http_route_t *routes;

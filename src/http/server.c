@@ -1,6 +1,7 @@
 /* HTTP/1.1 connections: request framing, limits, timeouts and routing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -386,35 +387,74 @@ static void on_accept(sb_io_t *io, uint32_t events) {
     }
 }
 
-int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
+/* A listening socket on `ai`, or -1 with errno set. The IPv6 wildcard
+ * also accepts IPv4 (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only
+ * says: one socket serves clients that resolve localhost to ::1 and those
+ * that resolve it to 127.0.0.1. */
+static int open_listener(const struct addrinfo *ai) {
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr))
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int listen_on(const char *host, int port, bool quiet) {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
     struct addrinfo *res;
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
     if (getaddrinfo(host, ps, &hints, &res) != 0) {
         sb_log_error("invalid listen address %s (use a numeric IP)", host);
-        return SB_EIO;
+        errno = EINVAL;
+        return -1;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-        sb_log_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return SB_EIO;
-    }
+    int fd = open_listener(res);
+    int e = errno;
+    if (fd < 0 && !quiet)
+        sb_log_error("cannot listen on %s:%d: %s", host, port, strerror(e));
     freeaddrinfo(res);
+    errno = e;
+    return fd;
+}
+
+int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
+    bool any6 = strcmp(host, "::") == 0;
+    int fd = listen_on(host, port, any6);
+    if (fd < 0 && any6 && errno != EADDRINUSE && errno != EACCES && errno != EINVAL) {
+        /* A kernel or container without IPv6: IPv4 alone still serves. */
+        sb_log_warn("cannot listen on [::]:%d (%s): IPv6 is not available, listening on 0.0.0.0 "
+                    "(IPv4 only)", port, strerror(errno));
+        fd = listen_on("0.0.0.0", port, false);
+    } else if (fd < 0 && any6) {
+        sb_log_error("cannot listen on [::]:%d: %s", port, strerror(errno));
+    }
+    if (fd < 0)
+        return SB_EIO;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    bool v6 = ss.ss_family == AF_INET6;
+    s->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    inet_ntop(ss.ss_family, v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                               : (void *)&((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+    snprintf(s->bound, sizeof s->bound, v6 ? "[%s]:%d" : "%s:%d", ip, s->port);
     sb_io_init(s->ctx->loop, &s->listen_io, fd, on_accept);
     return sb_io_set(&s->listen_io, EPOLLIN);
 }
+
+const char *sb_http_bound_address(const sb_http_server_t *s) { return s->bound; }
 
 int sb_http_bound_port(const sb_http_server_t *s) { return s->port; }
 

@@ -4,13 +4,14 @@
 // the JSON log format. C-only: skips when SB_E2E_TARGET=ref.
 import { describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './lib/server.mjs';
 import { test, isRef, connect, connectError, mintToken } from './lib/util.mjs';
+import { RawWs } from './lib/raw.mjs';
 
 const SKIP = isRef ? 'command line of the C binaries' : false;
 const BUILD = path.resolve(repoRoot, process.env.SB_BUILD_DIR || 'build');
@@ -64,12 +65,14 @@ function start(args, { env = {}, bin = BIN } = {}) {
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => {
       stderr += d;
-      const m = /listening on ([\d.]+):(\d+)/.exec(stderr);
+      const m = /listening on ([\d.]+|\[[\da-f:]+\]):(\d+)/.exec(stderr);
       if (m) {
         clearTimeout(t);
+        const wildcard = m[1] === '0.0.0.0' || m[1] === '[::]';
         resolve({
+          host: m[1],
           port: Number(m[2]),
-          url: `http://${m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]}:${m[2]}`,
+          url: `http://${wildcard ? '127.0.0.1' : m[1]}:${m[2]}`,
           proc: p,
           stderr: () => stderr,
           stdout: () => stdout,
@@ -85,6 +88,35 @@ function start(args, { env = {}, bin = BIN } = {}) {
     });
     exited.then((r) => { clearTimeout(t); reject(new Error(`exited early (${JSON.stringify(r)})\n${stderr}`)); });
   });
+}
+
+/** True when this machine has an IPv6 loopback to test with. */
+async function loopbackV6() {
+  const s = net.createServer();
+  try {
+    await new Promise((resolve, reject) => { s.once('error', reject); s.listen(0, '::1', resolve); });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    s.close();
+  }
+}
+
+/** Resolves whether a TCP connection to host:port is accepted. */
+function tcpConnects(host, port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ host, port });
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** A Socket.IO client reaches the server at url (any token: a refusal is
+ *  an answer too). */
+async function assertSioConnects(url) {
+  const err = await connectError(url, { transports: ['polling'], auth: { token: 'x' } });
+  assert.equal(err.data && err.data.code, 'token_invalid', `${url}: ${err.message}`);
 }
 
 function assertNoSanitizer(r) {
@@ -284,6 +316,85 @@ describe('switchboard command line', { skip: SKIP }, () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /not-an-ip/);
     assertNoSanitizer(r);
+  });
+
+  test('boolean settings take a separate true/false word: --ws-deflate true, --dev false', async () => {
+    const offer = 'Sec-WebSocket-Extensions: permessage-deflate\r\n';
+    const deflateAnswer = async (srv) => {
+      const r = await RawWs.open(srv.port, '/socket.io/?EIO=4&transport=websocket', { extraHeaders: offer });
+      assert.equal(r.status, 101);
+      r.ws.destroy();
+      return r.headers['sec-websocket-extensions'] || null;
+    };
+    const on = await start(['--dev', 'true', '--ws-deflate', 'true', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      assert.match(on.stderr(), /--dev/, 'the --dev warning: --dev true is on');
+      assert.match(await deflateAnswer(on), /^permessage-deflate/);
+    } finally {
+      await on.stop();
+    }
+    const off = await start(['--jwt-secret', 's', '--dev', 'false', '--ws-deflate', 'off', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      assert.doesNotMatch(off.stderr(), /--dev/);
+      assert.equal(await deflateAnswer(off), null);
+    } finally {
+      await off.stop();
+    }
+    // A word that is not a boolean is not taken as the flag's value.
+    const r = await run(['--dev', 'maybe', '--port', '0']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /unexpected argument 'maybe'/);
+  });
+
+  test('by default it listens on [::] and takes IPv4 and IPv6 clients; --host picks one address', async () => {
+    const v6 = await loopbackV6();
+    const srv = await start(['--dev', '--port', '0']);
+    try {
+      assert.equal(srv.host, '[::]', srv.stderr());
+      await assertSioConnects(`http://127.0.0.1:${srv.port}`);
+      await assertSioConnects(`http://localhost:${srv.port}`);
+      if (v6) await assertSioConnects(`http://[::1]:${srv.port}`);
+    } finally {
+      await srv.stop();
+    }
+    const only4 = await start(['--dev', '--port', '0', '--host', '127.0.0.1']);
+    try {
+      assert.equal(only4.host, '127.0.0.1');
+      await assertSioConnects(only4.url);
+      if (v6) assert.equal(await tcpConnects('::1', only4.port), false, '--host 127.0.0.1 must not take IPv6');
+    } finally {
+      await only4.stop();
+    }
+    if (!v6) return;
+    const only6 = await start(['--dev', '--port', '0', '--host', '::1']);
+    try {
+      assert.equal(only6.host, '[::1]');
+      await assertSioConnects(`http://[::1]:${only6.port}`);
+      assert.equal(await tcpConnects('127.0.0.1', only6.port), false, '--host ::1 must not take IPv4');
+    } finally {
+      await only6.stop();
+    }
+  });
+
+  test('without IPv6 in the kernel, the default listen falls back to 0.0.0.0 with a warning', async () => {
+    // A preloaded shim makes socket(AF_INET6) fail as on a kernel without IPv6.
+    const shim = path.join(work, 'no_ipv6.so');
+    const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', shim, path.join(repoRoot, 'tests/e2e/lib/no_ipv6.c'), '-ldl']);
+    assert.equal(cc.status, 0, `cannot build the shim: ${cc.stderr}`);
+    const asan = [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':');
+    const srv = await start(['--dev', '--port', '0'], { env: { LD_PRELOAD: shim, ASAN_OPTIONS: asan } });
+    try {
+      assert.equal(srv.host, '0.0.0.0', srv.stderr());
+      const warn = srv.stderr().split('\n').find((l) => /IPv6/.test(l));
+      assert.ok(warn && /warn/.test(warn) && /0\.0\.0\.0/.test(warn), srv.stderr());
+      await assertSioConnects(srv.url);
+    } finally {
+      await srv.stop();
+    }
+    // An explicit IPv6 address does not fall back: it is what was asked for.
+    const r = await run(['--dev', '--port', '0', '--host', '::1'], { env: { LD_PRELOAD: shim, ASAN_OPTIONS: asan } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot listen on ::1/);
   });
 
   test('--log-format json: one JSON object per line, including "listening on"', async () => {

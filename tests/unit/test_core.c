@@ -210,6 +210,28 @@ TEST(config_defaults_and_precedence) {
     sb_config_dispose(&c);
 }
 
+/* A boolean flag takes a separate true/false word, or stands alone. */
+TEST(config_boolean_flag_forms) {
+    sb_config_t c;
+    char err[256];
+    sb_config_init(&c);
+    char *a1[] = {"sb", "--ws-deflate", "true", "--dev", "false", "--allow-query-token", NULL};
+    CHECK_EQ(sb_config_load(&c, 6, a1, err, sizeof err), SB_OK);
+    CHECK(c.ws_deflate);
+    CHECK(!c.dev);
+    CHECK(c.allow_query_token);
+    char *a2[] = {"sb", "--ws-deflate", "off", "--dev", "--port", "7", "--allow-query-token", "1", NULL};
+    CHECK_EQ(sb_config_load(&c, 8, a2, err, sizeof err), SB_OK);
+    CHECK(!c.ws_deflate);
+    CHECK(c.dev);
+    CHECK_EQ(c.port, 7);
+    CHECK(c.allow_query_token);
+    char *a3[] = {"sb", "--dev", "maybe", NULL}; /* not a boolean word: not its value */
+    CHECK_EQ(sb_config_load(&c, 3, a3, err, sizeof err), SB_EINVAL);
+    CHECK(strstr(err, "unexpected argument 'maybe'") != NULL);
+    sb_config_dispose(&c);
+}
+
 TEST(config_rejects_bad_input) {
     sb_config_t c;
     char err[256];
@@ -274,6 +296,7 @@ int main(void) {
     RUN(task_posted_twice_runs_once);
     RUN(map_put_get_del_grow);
     RUN(config_defaults_and_precedence);
+    RUN(config_boolean_flag_forms);
     RUN(config_rejects_bad_input);
     RUN(query_param_lookup_and_decoding);
     RUN(log_limit_per_kind);

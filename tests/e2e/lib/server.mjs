@@ -98,12 +98,13 @@ export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_
     });
     proc.stderr.on('data', (d) => {
       errText += d.toString();
-      const m = /listening on ([\d.]+):(\d+)/.exec(errText);
+      const m = /listening on ([\d.]+|\[[\da-f:]+\]):(\d+)/.exec(errText);
       if (m && !srv.port) {
         clearTimeout(timer);
         srv.host = m[1];
         srv.port = Number(m[2]);
-        srv.url = `http://${srv.host}:${srv.port}`;
+        const wildcard = srv.host === '0.0.0.0' || srv.host === '[::]';
+        srv.url = `http://${wildcard ? '127.0.0.1' : srv.host}:${srv.port}`;
         resolve();
       }
     });
