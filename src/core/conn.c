@@ -314,6 +314,30 @@ static int outq_grow(sb_conn_t *c) {
     return SB_OK;
 }
 
+/* Drops every queued slice but the first (which may be half written: the
+ * peer must get the rest of it before anything else). */
+static void outq_keep_head(sb_conn_t *c) {
+    while (c->oq_len > 1) {
+        sb_outq_item_t *it = oq_at(c, --c->oq_len);
+        c->oq_bytes -= it->n;
+        sb_frame_unref(it->frame);
+    }
+}
+
+/* A slow consumer: the protocol on top may queue a goodbye behind the
+ * message being written, then the connection closes once that is out (or
+ * when the timer the protocol armed runs out). */
+static void conn_cut(sb_conn_t *c) {
+    if (!c->handler->on_slow) {
+        sb_conn_close(c);
+        return;
+    }
+    outq_keep_head(c);
+    c->flags |= SB_CONN_CUT;
+    c->handler->on_slow(c);
+    sb_conn_close_after_flush(c);
+}
+
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
     if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER))
         return SB_ECLOSED;
@@ -321,10 +345,11 @@ int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
         c->ctx->volatile_dropped++;
         return SB_OK;
     }
-    if (SB_UNLIKELY(c->oq_bytes + n > c->ctx->max_outq)) {
+    if (SB_UNLIKELY(c->oq_bytes > 0 && c->oq_bytes + n > c->ctx->max_outq) &&
+        !(c->flags & SB_CONN_CUT)) {
         c->ctx->slow_consumers++;
         sb_log_info("closing slow consumer fd=%d (%zu bytes queued)", c->io.fd, c->oq_bytes);
-        sb_conn_close(c);
+        conn_cut(c);
         return SB_ETOOBIG;
     }
     if (c->oq_len == c->oq_cap && outq_grow(c) != SB_OK) {

@@ -32,6 +32,11 @@ typedef struct {
     /* Optional: the server is shutting down; say goodbye (default: close
      * once the output is flushed). */
     void (*on_shutdown)(sb_conn_t *c);
+    /* Optional: the connection is being cut as a slow consumer. What it
+     * queues now (a close frame) goes out after the message being written,
+     * if the peer reads it before the connection timer it arms runs out;
+     * everything else queued is dropped. Without it: closed at once. */
+    void (*on_slow)(sb_conn_t *c);
 } sb_conn_handler_t;
 
 typedef struct {
@@ -46,6 +51,7 @@ enum {
     SB_CONN_CLOSING = 1u << 0,     /* closed: no more callbacks, free pending */
     SB_CONN_CLOSE_AFTER = 1u << 1, /* close once the output queue is flushed */
     SB_CONN_READ_PAUSED = 1u << 2,
+    SB_CONN_CUT = 1u << 3, /* cut as a slow consumer: a last goodbye may be queued */
 };
 
 /* A peer address, compact: 17 bytes instead of a sockaddr_storage. */
@@ -126,7 +132,9 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
 
 /* Queues a slice of `f` (p within f->data-headroom .. end) for writing; takes
  * its own reference. Returns SB_OK, SB_ECLOSED, or SB_ETOOBIG when the queue
- * passes ctx->max_outq: the connection is then closed as a slow consumer.
+ * would pass ctx->max_outq: the connection is then cut as a slow consumer
+ * (handler->on_slow). A message alone in the queue is always taken, however
+ * large: a slow consumer is one that falls behind, not one big message.
  * A SB_FRAME_VOLATILE frame is dropped (and counted) instead while the
  * kernel's buffer is full: a slow reader loses cursor moves, not its link. */
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n);

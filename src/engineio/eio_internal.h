@@ -79,6 +79,7 @@ bool sb_eio__expired(sb_eio_session_t *s);
 /* Ends the session without a close packet (transport gone, ping timeout). */
 void sb_eio__drop(sb_eio_session_t *s, const char *reason);
 /* polling.c */
+extern const char sb_eio__no_store[]; /* the header every polling answer carries */
 void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req);
 void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req);
 int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f);

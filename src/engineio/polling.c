@@ -11,6 +11,8 @@
 #define SB_EIO_MAX_PACKETS_PER_POST 10000
 
 static const char text_type[] = "text/plain; charset=UTF-8";
+/* Every polling answer is one moment of a session: no cache may keep it. */
+const char sb_eio__no_store[] = "Cache-Control: no-store\r\n";
 
 int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
     if ((f->flags & SB_FRAME_VOLATILE) && !s->poll->req) { /* no GET waiting: not writable */
@@ -77,7 +79,7 @@ void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty) {
     s->poll->req = NULL;
     req->on_abort = NULL;
     if (s->poll->len == 0) {
-        sb_http_respond(req, 200, text_type, "6", 1, NULL);
+        sb_http_respond(req, 200, text_type, "6", 1, sb_eio__no_store);
         return;
     }
     sb_frame_t *body = build_payload(s);
@@ -86,7 +88,7 @@ void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty) {
         return;
     }
     queue_clear(s);
-    sb_http_respond_frame(req, 200, text_type, body, NULL);
+    sb_http_respond_frame(req, 200, text_type, body, sb_eio__no_store);
     sb_frame_unref(body);
 }
 
@@ -98,7 +100,7 @@ void sb_eio__polling_clear(sb_eio_session_t *s) {
             sb_eio__polling_flush(s, false);
         else {
             s->poll->req->on_abort = NULL;
-            sb_http_respond(s->poll->req, 200, text_type, "1", 1, NULL);
+            sb_http_respond(s->poll->req, 200, text_type, "1", 1, sb_eio__no_store);
             s->poll->req = NULL;
         }
     }
@@ -153,7 +155,7 @@ void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req) {
         sb_eio__drop(s, "parse error");
         return;
     }
-    sb_http_respond(req, 200, "text/html", "ok", 2, NULL);
+    sb_http_respond(req, 200, "text/html", "ok", 2, sb_eio__no_store);
 }
 
 void sb_eio__polling_move_to_ws(sb_eio_session_t *s) {

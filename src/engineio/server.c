@@ -84,7 +84,7 @@ static void handshake_polling(sb_eio_server_t *srv, sb_http_req_t *req) {
     }
     char open[256];
     size_t n = sb_eio__open_packet(s, open, sizeof open);
-    sb_http_respond(req, 200, "text/plain; charset=UTF-8", open, n, NULL);
+    sb_http_respond(req, 200, "text/plain; charset=UTF-8", open, n, sb_eio__no_store);
     srv->stats.polling_sessions++;
     sb_eio__session_opened(s);
 }
@@ -194,9 +194,31 @@ static void handle_handshake(sb_eio_server_t *srv, sb_http_req_t *req, bool ws) 
         handshake_polling(srv, req);
 }
 
+/* True when Engine.IO's own parameters (EIO, transport, sid) appear more
+ * than once: which one counts would be a guess, and the reference refuses. */
+static bool own_params_repeated(sb_str_t query) {
+    static const char *const own[] = {"EIO", "transport", "sid"};
+    int seen[3] = {0};
+    for (const char *p = query.p, *end = p + query.n; p && p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
+        const char *eq = memchr(p, '=', n);
+        size_t key_n = eq ? (size_t)(eq - p) : n;
+        for (int i = 0; i < 3; i++)
+            if (key_n == strlen(own[i]) && memcmp(p, own[i], key_n) == 0 && ++seen[i] > 1)
+                return true;
+        p = amp ? amp + 1 : end;
+    }
+    return false;
+}
+
 void sb_eio_handle_request(sb_http_req_t *req, void *ud) {
     sb_eio_server_t *srv = ud;
     char transport[16], sid[64];
+    if (own_params_repeated(req->query)) {
+        sb_eio__respond_error(req, E_BAD);
+        return;
+    }
     if (!sb_http_req_query(req, "transport", transport, sizeof transport) ||
         (strcmp(transport, "polling") != 0 && strcmp(transport, "websocket") != 0) ||
         (!srv->cfg.allow_polling && transport[0] == 'p') ||

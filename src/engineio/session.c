@@ -207,14 +207,22 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
         s->srv->h->on_message(s, pkt->data.p, pkt->data.n, pkt->binary);
         return !s->closing;
     case SB_EIO_CLOSE:
-        /* The client closes: its waiting GET ends with a noop (a `1` there
-         * would tell it the server closed), and what was queued is dropped. */
-        if (s->transport == SB_EIO_POLLING)
-            sb_eio__polling_end_noop(s);
+        /* Over WebSocket the client closes the WebSocket itself; a `1` there
+         * is ignored, as the reference does. */
+        if (s->transport == SB_EIO_WEBSOCKET)
+            return true;
+        /* Over polling the waiting GET ends with a noop (a `1` there would
+         * tell the client the server closed), and what was queued is dropped. */
+        sb_eio__polling_end_noop(s);
         sb_eio__drop(s, "transport close");
         return false;
     case SB_EIO_NOOP:
         return true;
+    case SB_EIO_UPGRADE: /* a session already on WebSocket: nothing to do (the reference ignores it) */
+        if (s->transport == SB_EIO_WEBSOCKET)
+            return true;
+        sb_eio__drop(s, "parse error");
+        return false;
     default: /* open, ping and upgrade are not valid from a client here */
         sb_eio__drop(s, "parse error");
         return false;

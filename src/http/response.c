@@ -13,7 +13,9 @@
 
 /* ---- CORS ----------------------------------------------------------------- */
 
-static bool origin_listed(const char *list, sb_str_t origin) {
+/* Whether `origin` is in the comma list by name (or, with any_ok, through
+ * a `*` item). */
+static bool origin_in_list(const char *list, sb_str_t origin, bool any_ok) {
     const char *p = list;
     while (*p) {
         const char *e = strchr(p, ',');
@@ -23,12 +25,14 @@ static bool origin_listed(const char *list, sb_str_t origin) {
             item.p++, item.n--;
         while (item.n && item.p[item.n - 1] == ' ')
             item.n--;
-        if (sb_str_eq(item, SB_LIT("*")) || sb_str_eq(item, origin))
+        if ((any_ok && sb_str_eq(item, SB_LIT("*"))) || sb_str_eq(item, origin))
             return true;
         p = e ? e + 1 : p + n;
     }
     return false;
 }
+
+static bool origin_listed(const char *list, sb_str_t origin) { return origin_in_list(list, origin, true); }
 
 bool sb_http_origin_allowed(const sb_http_req_t *r) {
     const sb_str_t *origin = sb_http_req_header(r, "origin");
@@ -42,9 +46,12 @@ static size_t cors_headers(const sb_http_req_t *r, char *out, size_t cap) {
     const char *list = r->server->cfg.cors_origins;
     if (!origin || origin->n > 512)
         return 0;
-    if (list[0] == '\0')
+    /* Credentials only for an origin listed by name; `*` (or no list) lets
+     * any page read the answers, never with the user's cookies. */
+    bool named = list[0] != '\0' && origin_in_list(list, *origin, false);
+    if (!named && (list[0] == '\0' || origin_listed(list, *origin)))
         return (size_t)snprintf(out, cap, "Access-Control-Allow-Origin: *\r\n");
-    if (!origin_listed(list, *origin))
+    if (!named)
         return 0;
     int n = snprintf(out, cap,
                      "Access-Control-Allow-Origin: %.*s\r\nAccess-Control-Allow-Credentials: "
@@ -143,9 +150,8 @@ int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, 
 }
 
 static bool route_matches(const sb_http_route_t *rt, sb_str_t path) {
-    if (rt->prefix) /* "/socket.io/" also matches "/socket.io" */
-        return (path.n >= rt->path_n && memcmp(path.p, rt->path, rt->path_n) == 0) ||
-               (path.n + 1 == rt->path_n && memcmp(path.p, rt->path, path.n) == 0);
+    if (rt->prefix) /* "/socket.io/" does not match "/socket.io": 404, as the reference */
+        return path.n >= rt->path_n && memcmp(path.p, rt->path, rt->path_n) == 0;
     return path.n == rt->path_n && memcmp(path.p, rt->path, path.n) == 0;
 }
 

@@ -52,8 +52,6 @@ static void on_connect_packet(sb_sio_client_t *c, const sb_sio_packet_t *p) {
         sb_sio__send_connect_error(c, p->nsp, "Invalid namespace", NULL);
         return;
     }
-    if (sb_sio__client_socket(c, p->nsp))
-        return; /* already connected there: the reference ignores it too */
     sb_sio_socket_t *s = sb_sio__socket_create(c, nsp);
     if (!s) {
         sb_sio__send_connect_error(c, p->nsp, "Server out of memory", NULL);
@@ -62,18 +60,21 @@ static void on_connect_packet(sb_sio_client_t *c, const sb_sio_packet_t *p) {
     sb_sio__socket_connect(s, p->data);
 }
 
+/* A CONNECT opens a namespace the client is not in; every other packet
+ * needs one it is in. Anything else (an event before CONNECT or after
+ * DISCONNECT, a second CONNECT, a CONNECT_ERROR from a client) is a client
+ * out of step with the protocol: the connection closes at once. */
 static void dispatch(sb_sio_client_t *c, const sb_sio_packet_t *p, const sb_str_t *att, size_t n) {
-    if (p->type == SB_SIO_CONNECT) {
+    sb_sio_socket_t *s = sb_sio__client_socket(c, p->nsp);
+    bool connect = p->type == SB_SIO_CONNECT;
+    if (connect && !s) {
         on_connect_packet(c, p);
         return;
     }
-    if (p->type == SB_SIO_CONNECT_ERROR) {
-        client_fail(c, "CONNECT_ERROR from a client");
+    if (connect || !s || p->type == SB_SIO_CONNECT_ERROR) {
+        client_fail(c, "packet out of step with the namespace's state");
         return;
     }
-    sb_sio_socket_t *s = sb_sio__client_socket(c, p->nsp);
-    if (!s)
-        return; /* not connected to that namespace: dropped, as the reference does */
     if (p->type == SB_SIO_DISCONNECT)
         sb_sio__socket_close(s, "client namespace disconnect");
     else if (p->type == SB_SIO_EVENT || p->type == SB_SIO_BINARY_EVENT)

@@ -106,7 +106,9 @@ static int sio_check_event(sb_sio_packet_t *out) {
     int rc = sb_json_array_items(out->data, &first, 1);
     if (rc == 0 || (rc < 0 && rc != SB_ETOOBIG))
         return SB_EPROTO;
-    if (sb_json_type(first) != SB_JSON_STRING || sio_event_is_reserved(first))
+    /* A number is a valid event name too (the reference's parser takes it). */
+    sb_json_type_t t = sb_json_type(first);
+    if ((t != SB_JSON_STRING && t != SB_JSON_NUMBER) || sio_event_is_reserved(first))
         return SB_EPROTO;
     out->event = first;
     return SB_OK;

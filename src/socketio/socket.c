@@ -226,14 +226,25 @@ static void on_rate_limited(sb_sio_socket_t *s, sb_sio_event_t *ev) {
         s->nsp->limited_fn(ev, s->nsp->limited_ud);
 }
 
+/* The event name as handlers see it: a string unescaped, a number as it
+ * was written (`42[1,2]` is event "1"). */
+static bool event_name(sb_str_t token, char name[SB_SIO_EVENT_NAME_MAX], size_t *n) {
+    if (sb_json_type(token) != SB_JSON_NUMBER)
+        return sb_json_string_unescape(token, name, SB_SIO_EVENT_NAME_MAX, n) == SB_OK;
+    if (token.n >= SB_SIO_EVENT_NAME_MAX)
+        return false;
+    memcpy(name, token.p, token.n);
+    *n = token.n;
+    return true;
+}
+
 void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
     sb_sio_event_t ev = {.socket = s, .attachments = att, .nattachments = natt,
                          .has_ack = p->has_ack, .ack_id = p->ack_id};
     char name[SB_SIO_EVENT_NAME_MAX];
     sb_str_t token;
     size_t name_n = 0;
-    if (split_args(p->data, 1, &ev, &token) != SB_OK ||
-        sb_json_string_unescape(token, name, sizeof name, &name_n) != SB_OK) {
+    if (split_args(p->data, 1, &ev, &token) != SB_OK || !event_name(token, name, &name_n)) {
         /* Only a hostile client sends a 256-byte event name: close. */
         s->nsp->srv->stats.errors++;
         sb_log_debug("sio %s: event name unusable, closing the session", s->id);

@@ -31,6 +31,7 @@ struct sb_ws {
     uint32_t msg_len; /* 32 bits (messages stop at SB_WS_MSG_HARD_MAX): 8 bytes less per connection */
     char *msg;        /* fragments of an uncompressed message */
     uint32_t msg_cap;
+    uint32_t frame_checked; /* bytes of the incomplete frame already unmasked and UTF-8 checked */
     sb_ws_deflate_t *deflate; /* NULL unless negotiated */
 };
 
@@ -153,10 +154,11 @@ static long on_compressed(sb_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
     return fin ? deliver(ws, (const char *)out, out_n) : SB_OK;
 }
 
-static long on_fragment(sb_ws_t *ws, const char *p, size_t n, bool fin) {
+/* p[0..checked) was validated while the frame was still arriving. */
+static long on_fragment(sb_ws_t *ws, const char *p, size_t n, size_t checked, bool fin) {
     if (ws->msg_len + n > ws->cfg->max_message || ws->msg_len + n > SB_WS_MSG_HARD_MAX)
         return ws_fail(ws, SB_WS_CLOSE_TOO_BIG, "message too big");
-    if (!ws->msg_binary && sb_utf8_feed(&ws->utf8, (const uint8_t *)p, n) != SB_OK)
+    if (!ws->msg_binary && sb_utf8_feed(&ws->utf8, (const uint8_t *)p + checked, n - checked) != SB_OK)
         return ws_fail(ws, SB_WS_CLOSE_BAD_DATA, "invalid UTF-8");
     if (fin && ws->msg_len == 0)
         return deliver(ws, p, n); /* unfragmented: no copy */
@@ -181,7 +183,7 @@ static long on_fragment(sb_ws_t *ws, const char *p, size_t n, bool fin) {
     return rc;
 }
 
-static long on_data_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p) {
+static long on_data_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p, size_t checked) {
     if (h->opcode == SB_WS_OP_CONT) {
         if (!ws->in_msg || (h->rsv & SB_WS_RSV1))
             return ws_fail(ws, SB_WS_CLOSE_PROTOCOL, "unexpected continuation");
@@ -191,11 +193,31 @@ static long on_data_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p) {
         ws->in_msg = true;
         ws->msg_binary = h->opcode == SB_WS_OP_BINARY;
         ws->msg_compressed = (h->rsv & SB_WS_RSV1) != 0;
-        memset(&ws->utf8, 0, sizeof ws->utf8);
+        if (checked == 0) /* else the check of the arriving bytes started it */
+            memset(&ws->utf8, 0, sizeof ws->utf8);
     }
     if (ws->msg_compressed)
         return on_compressed(ws, (const uint8_t *)p, h->len, h->fin);
-    return on_fragment(ws, p, h->len, h->fin);
+    return on_fragment(ws, p, h->len, checked, h->fin);
+}
+
+/* RFC 6455 8.1 asks to fail on invalid UTF-8 as soon as it arrives: the
+ * bytes of an uncompressed text frame are checked while the rest of the
+ * frame is still on its way. They stay in the input buffer, unmasked, and
+ * are not checked again when the frame is whole. */
+static long check_arriving_text(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p, size_t have) {
+    bool starts = h->opcode == SB_WS_OP_TEXT && !ws->in_msg && !(h->rsv & SB_WS_RSV1);
+    bool continues = h->opcode == SB_WS_OP_CONT && ws->in_msg && !ws->msg_binary && !ws->msg_compressed;
+    size_t done = ws->frame_checked;
+    if ((!starts && !continues) || have <= done)
+        return SB_OK;
+    if (starts && done == 0)
+        memset(&ws->utf8, 0, sizeof ws->utf8);
+    sb_ws_unmask((uint8_t *)p + done, have - done, h->mask, done);
+    ws->frame_checked = (uint32_t)have; /* have < h->len <= max_message, checked above */
+    if (sb_utf8_feed(&ws->utf8, (const uint8_t *)p + done, have - done) != SB_OK)
+        return ws_fail(ws, SB_WS_CLOSE_BAD_DATA, "invalid UTF-8");
+    return SB_OK;
 }
 
 static long on_control_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, const uint8_t *p) {
@@ -241,13 +263,18 @@ static long ws_on_data(sb_conn_t *c, char *p, size_t n) {
                 ws_fail(ws, SB_WS_CLOSE_PROTOCOL, "malformed frame");
             return (long)n;
         }
-        if (n - off - (size_t)hl < h.len)
-            break; /* wait for the whole frame; its size is already capped */
         char *payload = p + off + hl;
-        sb_ws_unmask((uint8_t *)payload, h.len, h.mask, 0);
+        if (n - off - (size_t)hl < h.len) { /* wait for the whole frame; its size is already capped */
+            if (check_arriving_text(ws, &h, payload, n - off - (size_t)hl) != SB_OK)
+                return (long)n;
+            break;
+        }
+        size_t checked = ws->frame_checked;
+        ws->frame_checked = 0;
+        sb_ws_unmask((uint8_t *)payload + checked, h.len - checked, h.mask, checked);
         off += (size_t)hl + h.len;
         long rc = h.opcode >= SB_WS_OP_CLOSE ? on_control_frame(ws, &h, (uint8_t *)payload)
-                                             : on_data_frame(ws, &h, payload);
+                                             : on_data_frame(ws, &h, payload, checked);
         if (rc != SB_OK)
             return (long)n;
     }
@@ -268,10 +295,18 @@ static void ws_on_shutdown(sb_conn_t *c) {
     sb_ws_close(c->ud, SB_WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
+/* Cut for not reading fast enough: 1008 (a policy, the output limit, was
+ * violated) with a reason, sent if the peer reads on before the close
+ * timeout. */
+static void ws_on_slow(sb_conn_t *c) {
+    sb_ws_close(c->ud, SB_WS_CLOSE_POLICY, "slow consumer");
+}
+
 static const sb_conn_handler_t ws_conn_handler = {
     .on_data = ws_on_data,
     .on_close = ws_on_conn_close,
     .on_shutdown = ws_on_shutdown,
+    .on_slow = ws_on_slow,
 };
 
 /* ---- handshake ------------------------------------------------------------------ */

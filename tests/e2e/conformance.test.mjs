@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { startServer } from './lib/server.mjs';
 import { test, isRef } from './lib/util.mjs';
-import { RawWs, OP } from './lib/raw.mjs';
+import { RawWs, OP, encodeFrame } from './lib/raw.mjs';
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
@@ -236,4 +236,156 @@ test('websocket: no pong -> a message sent at pingInterval + pingTimeout is not 
   goodWs.sendText('421["echo","still here"]');
   assert.equal(await good.next(), '431["still here"]');
   goodWs.destroy();
+});
+
+// ---- invalid UTF-8 fails as it arrives (Autobahn 6.4.3 / 6.4.4) ------------------
+
+/** Writes the first `upTo` bytes of a masked text frame carrying `payload`
+ *  and waits for the server's close, without sending the rest. */
+async function partialTextFrame(ws, payload, upTo, opcode = OP.TEXT, fin = true) {
+  const frame = encodeFrame({ opcode, payload, fin });
+  const header = frame.length - payload.length;
+  ws.sock.write(frame.subarray(0, header + upTo));
+  return ws.waitClose(3000);
+}
+
+// Stricter than the reference on purpose (RFC 6455 8.1, Autobahn 6.4.3/6.4.4):
+// Node's ws checks a text frame only once it is complete.
+test('websocket: invalid UTF-8 closes 1007 as soon as it arrives, before the frame is complete', async () => {
+  const good = await wsSession();
+  const bad = Buffer.concat([Buffer.from('42["echo","ok '), Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xf4, 0x90, 0x80, 0x80]),
+    Buffer.alloc(200, 0x61)]);
+  // The byte 0x90 after 0xf4 rules the text out (above U+10FFFF): the
+  // server must not wait for the 200 bytes that never come.
+  const ws = await wsSession();
+  const close = await partialTextFrame(ws, bad, 14 + 7);
+  assert.equal(close.code, 1007);
+  ws.destroy();
+  // The same inside a continuation frame of a fragmented message.
+  const ws2 = await wsSession();
+  ws2.send({ opcode: OP.TEXT, payload: Buffer.from('42["echo","a'), fin: false });
+  const close2 = await partialTextFrame(ws2, Buffer.concat([Buffer.from('bc'), Buffer.from([0xff]), Buffer.alloc(100, 0x61)]), 3, OP.CONT);
+  assert.equal(close2.code, 1007);
+  ws2.destroy();
+  // Valid text sent in pieces is reassembled unchanged.
+  const ws3 = await wsSession();
+  ws3.sendText('40');
+  assert.match(await nextNonPing(ws3), /^40\{"sid":/);
+  const text = Buffer.from('421["echo","κόσμε and more"]');
+  const frame = encodeFrame({ opcode: OP.TEXT, payload: text });
+  for (let i = 0; i < frame.length; i += 5) {
+    ws3.sock.write(frame.subarray(i, i + 5));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.equal(await nextNonPing(ws3), '431["κόσμε and more"]');
+  ws3.destroy();
+  good.sendText('40');
+  assert.match(await nextNonPing(good), /^40\{"sid":/);
+  await assertWsAlive(good);
+  good.destroy();
+}, { skip: isRef && 'the reference checks UTF-8 per complete frame' });
+
+// ---- item 4: Socket.IO packets out of step with the namespace's state --------------
+
+/** The session ends (a close packet, a close frame or the TCP connection
+ *  ending) without any Socket.IO answer; well before the 45 s connect
+ *  timeout, so "ignored until the timeout" fails. */
+async function assertClosedAtOnce(ws, what) {
+  const t0 = performance.now();
+  for (;;) {
+    let f;
+    try { f = await ws.next(5000); } catch (e) {
+      if (ws.closed) break;
+      throw new Error(`${what}: still open after ${Math.round(performance.now() - t0)} ms`);
+    }
+    if (f.opcode === OP.CLOSE) break;
+    if (f.opcode !== OP.TEXT) continue;
+    const t = f.payload.toString();
+    if (t === '2') { ws.sendText('3'); continue; }
+    assert.equal(t, '1', `${what}: answered ${t}`);
+  }
+  ws.destroy();
+}
+
+test('socket.io: an event before CONNECT, after DISCONNECT, a second CONNECT or for another namespace closes at once', async () => {
+  const good = await wsSession();
+  good.sendText('40');
+  assert.match(await nextNonPing(good), /^40\{"sid":/);
+  const cases = [
+    ['an event before any CONNECT', []],
+    ['an event after DISCONNECT from "/"', ['41']],
+    ['a second CONNECT to "/"', ['40']],
+    ['an event for a namespace not joined', ['42/admin,["echo","x"]']],
+  ];
+  for (const [what, after] of cases) {
+    const ws = await wsSession();
+    if (what !== 'an event before any CONNECT') {
+      ws.sendText('40');
+      assert.match(await nextNonPing(ws), /^40\{"sid":/);
+    }
+    for (const pkt of after) ws.sendText(pkt);
+    if (after.length === 0 || after[0] === '41') ws.sendText('421["echo","x"]');
+    await assertClosedAtOnce(ws, what);
+  }
+  await assertWsAlive(good);
+  good.destroy();
+});
+
+// ---- item 6: small differences from the reference ----------------------------------
+
+test('polling answers carry Cache-Control: no-store (handshake, GET, POST)', async () => {
+  const open = await request(`${srv.url}${EIO}&transport=polling`);
+  assert.equal(open.headers.get('cache-control'), 'no-store');
+  const sid = JSON.parse(open.text.slice(1)).sid;
+  const post = await request(pollUrl(sid), { method: 'POST', body: '40' });
+  assert.equal(post.headers.get('cache-control'), 'no-store');
+  const get = await request(pollUrl(sid));
+  assert.match(get.text, /^40\{"sid":/);
+  assert.equal(get.headers.get('cache-control'), 'no-store');
+});
+
+test('the Engine.IO path without its trailing slash is not an endpoint: 404', async () => {
+  const r = await request(`${srv.url}/socket.io?EIO=4&transport=polling`);
+  assert.equal(r.status, 404);
+  assert.doesNotMatch(r.text, /"sid"/);
+  await pollingSession(); // the real path still works
+});
+
+test('socket.io: a numeric event name is an event like any other, not a reason to close', async () => {
+  const ws = await wsSession();
+  ws.sendText('40');
+  assert.match(await nextNonPing(ws), /^40\{"sid":/);
+  ws.sendText('42[1,2]');
+  ws.sendText('421["echo","after a numeric event"]');
+  assert.equal(await nextNonPing(ws), '431["after a numeric event"]');
+  ws.destroy();
+});
+
+test('websocket: a client `1` (close) and `5` (upgrade) on a WebSocket session are ignored', async () => {
+  const ws = await wsSession();
+  ws.sendText('40');
+  assert.match(await nextNonPing(ws), /^40\{"sid":/);
+  ws.sendText('1');
+  ws.sendText('5');
+  ws.sendText('421["echo","still open"]');
+  assert.equal(await nextNonPing(ws), '431["still open"]');
+  ws.destroy();
+});
+
+// ---- item 7: Engine.IO's own query parameters given twice -------------------------
+
+test('a repeated EIO, transport or sid parameter -> 400 Bad request; the session named is unaffected', async () => {
+  const s = await connectedPolling();
+  // The reference refuses a repeated transport; it takes the first of
+  // repeated EIO and sid values. We refuse those too, on purpose
+  // (docs/compatibility.md).
+  const bad = [`${EIO}&transport=polling&transport=websocket`];
+  if (!isRef) bad.push('/socket.io/?EIO=4&EIO=4&transport=polling', `${EIO}&transport=polling&sid=${s.sid}&sid=${s.sid}`);
+  const sidTwice = bad[2];
+  for (const [path, init] of [...bad.map((p) => [p, {}]), ...(sidTwice ? [[sidTwice, { method: 'POST', body: '1' }]] : [])]) {
+    const r = await request(`${srv.url}${path}`, init);
+    assert.equal(r.status, 400, `${init.method || 'GET'} ${path}`);
+    assert.deepEqual(JSON.parse(r.text), { code: 3, message: 'Bad request' }, `${init.method || 'GET'} ${path}`);
+  }
+  await assertPollingAlive(s.sid);
 });

@@ -408,3 +408,42 @@ describe('CORS (sio_echo --cors-origins "http://good.example, http://also.exampl
     }
   });
 });
+
+describe('CORS with "*" (sio_echo --cors-origins "*", then "http://good.example,*")', { skip: SKIP }, () => {
+  const ask = (srv, method, origin) => rawHttp(srv.port,
+    `${method} /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nOrigin: ${origin}\r\n` +
+    (method === 'OPTIONS' ? 'Access-Control-Request-Method: GET\r\n' : '') + 'Connection: close\r\n\r\n');
+
+  test('"*": any origin gets a literal ACAO "*" and never credentials', async () => {
+    const srv = await startServer('sio_echo', { args: ['--cors-origins', '*'] });
+    try {
+      for (const origin of ['http://anything.example', 'https://evil.example', 'null']) {
+        const r = await ask(srv, 'GET', origin);
+        assert.equal(r.status, 200, r.raw);
+        assert.match(r.body, /^0\{"sid":/);
+        assert.equal(r.headers['access-control-allow-origin'], '*', origin);
+        assert.equal(r.headers['access-control-allow-credentials'], undefined, origin);
+        const pre = await ask(srv, 'OPTIONS', origin);
+        assert.equal(pre.status, 204);
+        assert.equal(pre.headers['access-control-allow-credentials'], undefined, origin);
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('"http://good.example,*": the listed origin by name gets credentials, the rest "*" without', async () => {
+    const srv = await startServer('sio_echo', { args: ['--cors-origins', 'http://good.example,*'] });
+    try {
+      const good = await ask(srv, 'GET', 'http://good.example');
+      assert.equal(good.headers['access-control-allow-origin'], 'http://good.example');
+      assert.equal(good.headers['access-control-allow-credentials'], 'true');
+      const other = await ask(srv, 'GET', 'http://other.example');
+      assert.equal(other.status, 200);
+      assert.equal(other.headers['access-control-allow-origin'], '*');
+      assert.equal(other.headers['access-control-allow-credentials'], undefined);
+    } finally {
+      await srv.stop();
+    }
+  });
+});

@@ -197,7 +197,7 @@ describe('malformed Socket.IO packets close only the offending session', { skip:
     Array.from({ length: n }, (_, i) => `,{"_placeholder":true,"num":${i}}`).join('') + ']';
   const BAD = [
     ['event with a non-JSON payload', '42garbage'],
-    ['non-string event name', '42[1,2]'],
+    ['event name neither a string nor a number', '42[true,2]'],
     ['truncated JSON', '42["x"'],
     ['empty event array', '42[]'],
     ['object instead of an array', '42{}'],

@@ -47,11 +47,43 @@ test('a slow consumer is cut off; the others get every message; memory stays bou
   if (!/asan/.test(process.env.SB_BUILD_DIR || '')) {
     assert.ok(peak - base < 32 * 1024, `server RSS grew ${peak - base} KB`);
   }
-  // The slow client was cut: reading again drains what the kernel held, then EOF.
+  // The slow client was cut: reading again drains what the kernel held, the
+  // message that was being written, then a close frame 1008, then EOF.
   ws.sock.resume();
+  const close = await ws.waitClose(10000);
+  assert.deepEqual({ code: close.code, reason: close.reason }, { code: 1008, reason: 'slow consumer' });
   await ws.waitEnd(10000);
   assert.ok(ws.closed, 'the slow consumer was disconnected');
   assert.equal((srv.stderr().match(/closing slow consumer/g) || []).length, 1, 'exactly one connection was cut');
+}, { skip, timeout: 60000 });
+
+test('one message larger than --max-outq-bytes to a reader that keeps up is delivered, not cut', async () => {
+  const big = await startServer('sio_echo', { args: ['--max-outq-bytes', '1048576', '--max-http-buffer-size', '20000000'] });
+  try {
+    const other = await connect(big.url, { transports: ['websocket'] });
+    const { ws } = await RawWs.open(big.port, '/socket.io/?EIO=4&transport=websocket');
+    assert.match(await ws.nextText(), /^0\{/);
+    ws.sendText('40');
+    assert.match(await ws.nextText(), /^40\{"sid"/);
+    // 16 MiB in one message, 16 times the output limit, to an empty queue.
+    const body = 'y'.repeat(16 * 1024 * 1024);
+    ws.sendText(`42["echo","${body}"]`);
+    let echoed;
+    for (;;) {
+      echoed = await ws.nextText(30000);
+      if (echoed !== '2') break;
+      ws.sendText('3');
+    }
+    assert.equal(echoed.length, body.length + 13);
+    assert.equal(echoed, `42["echo","${body}"]`);
+    ws.sendText('421["echo","after"]');
+    assert.equal(await ws.nextText(), '431["after"]');
+    assert.equal(await other.emitWithAck('echo', 'unaffected'), 'unaffected');
+    assert.doesNotMatch(big.stderr(), /closing slow consumer/);
+    ws.destroy();
+  } finally {
+    await big.stop();
+  }
 }, { skip, timeout: 60000 });
 
 test('volatile events to a reader that is not keeping up are dropped, not the reader', async () => {

@@ -226,7 +226,9 @@ TEST(hostile_payload_shapes) {
     sb_sio_packet_t pk;
     CHECK_EQ(parse("2", &pk), SB_EPROTO);                 /* EVENT without data */
     CHECK_EQ(parse("2[]", &pk), SB_EPROTO);               /* empty array */
-    CHECK_EQ(parse("2[1,\"a\"]", &pk), SB_EPROTO);        /* numeric event name */
+    CHECK_EQ(parse_lit("2[12,\"a\"]", &pk), SB_OK);       /* numeric event name: allowed */
+    CHECK(pk.event.n == 2 && memcmp(pk.event.p, "12", 2) == 0);
+    CHECK_EQ(parse("2[true,\"a\"]", &pk), SB_EPROTO);     /* any other non-string name */
     CHECK_EQ(parse("2[null]", &pk), SB_EPROTO);
     CHECK_EQ(parse("2[[\"a\"]]", &pk), SB_EPROTO);
     CHECK_EQ(parse("2[{\"a\":1}]", &pk), SB_EPROTO);

@@ -25,7 +25,8 @@ export function parseArgs(argv) {
 
 /** Creates the HTTP server and socket.io Server with the heartbeat flags. */
 export function createIo(opts, extra = {}) {
-  const httpServer = http.createServer();
+  // What socket.io's own standalone server answers outside its path.
+  const httpServer = http.createServer((req, res) => { res.writeHead(404); res.end(); });
   const ioOpts = { serveClient: false, ...extra };
   if (opts['ping-interval']) ioOpts.pingInterval = Number(opts['ping-interval']);
   if (opts['ping-timeout']) ioOpts.pingTimeout = Number(opts['ping-timeout']);
