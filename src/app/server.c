@@ -114,7 +114,7 @@ static int create_sio(sb_server_t *s) {
     s->eio = sb_eio_server_create(&s->loop, &s->eio_cfg, sb_sio_eio_handler(), s->sio);
     if (!s->eio)
         return SB_ENOMEM;
-    return sb_http_route(s->http, c->path, sb_eio_handle_request, s->eio);
+    return sb_http_route_under(s->http, c->path, sb_eio_handle_request, s->eio);
 }
 
 /* "/a,/b" -> namespaces registered up front. */
@@ -197,7 +197,7 @@ sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
     if (s->n_extra_eio == SB_MAX_ROUTES)
         return NULL;
     sb_eio_server_t *e = sb_eio_server_create(&s->loop, &s->eio_cfg, h, ud);
-    if (!e || sb_http_route(s->http, path, sb_eio_handle_request, e) != SB_OK) {
+    if (!e || sb_http_route_under(s->http, path, sb_eio_handle_request, e) != SB_OK) {
         sb_eio_server_destroy(e);
         return NULL;
     }

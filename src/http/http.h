@@ -56,8 +56,12 @@ typedef struct {
 sb_http_server_t *sb_http_server_create(sb_conn_ctx_t *ctx, const sb_http_config_t *cfg);
 void sb_http_server_destroy(sb_http_server_t *s);
 /* Routes requests whose path equals `path`, or starts with it when it ends
- * in '/'. The first matching route wins. Returns SB_OK or SB_ENOMEM. */
+ * in '/' (then the path without that slash matches too). The first
+ * matching route wins. Returns SB_OK or SB_ENOMEM. */
 int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud);
+/* Same, for a path ending in '/' that must be given with its slash: the
+ * Engine.IO endpoints ("/socket.io" is 404, as with the reference). */
+int sb_http_route_under(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud);
 /* Listens on host:port (port 0: any free port). Returns SB_OK or SB_EIO. */
 int sb_http_listen(sb_http_server_t *s, const char *host, int port);
 int sb_http_bound_port(const sb_http_server_t *s);

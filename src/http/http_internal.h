@@ -8,6 +8,7 @@ typedef struct {
     char *path;
     size_t path_n;
     bool prefix;
+    bool strict; /* a prefix route that does not take its path without the slash */
     sb_http_handler_fn fn;
     void *ud;
 } sb_http_route_t;

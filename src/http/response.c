@@ -139,19 +139,29 @@ void sb_http__send_simple_error(sb_http_conn_t *hc, int status, const char *code
 
 /* ---- routing ------------------------------------------------------------------ */
 
-int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
+static int add_route(sb_http_server_t *s, const char *path, bool strict, sb_http_handler_fn fn,
+                     void *ud) {
     sb_http_route_t *nr = realloc(s->routes, sizeof *nr * (s->nroutes + 1));
     if (!nr)
         return SB_ENOMEM;
     s->routes = nr;
     size_t n = strlen(path);
-    nr[s->nroutes++] = (sb_http_route_t){(char *)path, n, n > 1 && path[n - 1] == '/', fn, ud};
+    nr[s->nroutes++] = (sb_http_route_t){(char *)path, n, n > 1 && path[n - 1] == '/', strict, fn, ud};
     return SB_OK;
 }
 
+int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
+    return add_route(s, path, false, fn, ud);
+}
+
+int sb_http_route_under(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
+    return add_route(s, path, true, fn, ud);
+}
+
 static bool route_matches(const sb_http_route_t *rt, sb_str_t path) {
-    if (rt->prefix) /* "/socket.io/" does not match "/socket.io": 404, as the reference */
-        return path.n >= rt->path_n && memcmp(path.p, rt->path, rt->path_n) == 0;
+    if (rt->prefix) /* "/api/conversations/" also matches "/api/conversations" unless strict */
+        return (path.n >= rt->path_n && memcmp(path.p, rt->path, rt->path_n) == 0) ||
+               (!rt->strict && path.n + 1 == rt->path_n && memcmp(path.p, rt->path, path.n) == 0);
     return path.n == rt->path_n && memcmp(path.p, rt->path, path.n) == 0;
 }
 

@@ -160,7 +160,9 @@ static void check_event_name(const sb_sio_packet_t *pk) {
     sb_str_t first;
     FZ_CHECK(sb_json_array_items(pk->data, &first, 1) != 0);
     FZ_CHECK(sb_str_eq(first, pk->event) && first.p == pk->event.p);
-    FZ_CHECK(pk->event.n >= 2 && pk->event.p[0] == '"');
+    /* A string, or a number (the reference takes numeric event names). */
+    sb_json_type_t t = sb_json_type(pk->event);
+    FZ_CHECK((t == SB_JSON_STRING && pk->event.n >= 2 && pk->event.p[0] == '"') || t == SB_JSON_NUMBER);
     for (size_t k = 0; k < 6; k++)
         FZ_CHECK(!ref_key_is(pk->event, reserved[k]));
 }
