@@ -223,7 +223,7 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
             return true;
         sb_eio__drop(s, "parse error");
         return false;
-    default: /* open, ping and upgrade are not valid from a client here */
+    default: /* open and ping are not valid from a client */
         sb_eio__drop(s, "parse error");
         return false;
     }
