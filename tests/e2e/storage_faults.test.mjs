@@ -208,6 +208,36 @@ test('storage 2b: a full disk fails writes with storage_error, /health and /metr
   }
 }, { skip: skipMount });
 
+test('storage 2c: the database write-protected while running (chattr +i) fails writes with storage_error and /health 503, and heals by itself when lifted', async () => {
+  const srv = await startServer('switchboard', { args: ARGS });
+  const db = path.join(srv.dataDir, 'switchboard.db');
+  const noChattr = cannotChattr(srv.dataDir);
+  const locked = [];
+  try {
+    if (noChattr) {
+      console.log(`# skipped: ${noChattr}`);
+      return;
+    }
+    const bob = uid('bob');
+    const a = (await connectUser(srv, uid('alice'))).s;
+    const before = await sendOk(a, bob, 'before');
+    for (const f of [db, `${db}-wal`]) { chattr(f, '+i'); locked.push(f); }
+    const r = await send(a, bob, 'while protected');
+    assert.equal(r.error && r.error.code, 'storage_error', JSON.stringify(r));
+    const h = await health(srv);
+    assert.equal(h.status, 503);
+    assert.equal(h.body.store, 'failing');
+    while (locked.length) chattr(locked.pop(), '-i');
+    await until(async () => (await health(srv)).status === 200, 10000, '/health 200 again');
+    const after = await sendOk(a, bob, 'after');
+    const hist = await a.emitWithAck('message:history', { conversationId: before.conversationId });
+    assert.deepEqual(hist.messages.map((m) => m.id), [after.id, before.id]);
+  } finally {
+    while (locked.length) chattr(locked.pop(), '-i');
+    await srv.stop();
+  }
+}, { skip });
+
 // ---- item 3: files deleted, replaced or truncated under the server --------------------
 
 for (const [what, harm] of [
