@@ -13,11 +13,7 @@
 
 /* The string field `name` of min..max bytes without NUL, or NULL. */
 static const char *str_field(json_t *body, const char *name, size_t min, size_t max) {
-    json_t *v = json_object_get(body, name);
-    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
-        return NULL;
-    const char *s = json_string_value(v);
-    return strlen(s) == json_string_length(v) ? s : NULL;
+    return sb_features_text(json_object_get(body, name), min, max);
 }
 
 /* POST with the API key and a JSON object body; otherwise answered. */

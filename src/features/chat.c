@@ -283,15 +283,11 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
     json_t *arg = room_payload(ev, &room, true);
     if (!arg)
         return;
-    json_t *text = json_object_get(arg, "message");
+    const char *text = sb_feat_text_field(ev, arg, "message", c->f->cfg.max_message_bytes);
     char key[SB_STORE_MAX_KEY + 1];
-    if (!json_is_string(text) || json_string_length(text) == 0) {
-        sb_feat_fail(ev, "invalid_payload", "message must be a non-empty string");
-    } else if (json_string_length(text) > c->f->cfg.max_message_bytes) {
-        sb_feat_fail(ev, "payload_too_large", "message exceeds %zu bytes", c->f->cfg.max_message_bytes);
-    } else if (!sb_sio_in_room(c->sock, sb_cstr(room))) {
+    if (text && !sb_sio_in_room(c->sock, sb_cstr(room))) {
         sb_feat_fail(ev, "not_in_room", "join room '%s' before sending to it", room);
-    } else if (sb_feat_client_message_id(ev, arg, key)) {
+    } else if (text && sb_feat_client_message_id(ev, arg, key)) {
         sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(post_req_t));
         if (call) {
             post_req_t *p = (post_req_t *)(void *)call->extra;
@@ -301,8 +297,7 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
         }
         sb_store_message_in_t in = {.room = sb_cstr(room),
                                     .sender_id = sb_cstr(c->user->id),
-                                    .content =
-                                        sb_str(json_string_value(text), json_string_length(text)),
+                                    .content = sb_cstr(text),
                                     .type = SB_LIT("text"),
                                     .created_at_ms = sb_wall_ms(),
                                     .idempotency_key = key[0] ? sb_cstr(key) : SB_STR_NULL};

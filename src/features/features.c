@@ -107,9 +107,8 @@ long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, js
     return sb_feat_broadcast(f, &t, event, payload);
 }
 
-const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
-    json_t *v = json_object_get(obj, name);
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
+const char *sb_features_text(json_t *v, size_t min, size_t max) {
+    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
         return NULL;
     const char *s = json_string_value(v);
     return strlen(s) == json_string_length(v) ? s : NULL; /* no NUL inside */
@@ -129,6 +128,22 @@ bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
     }
     memcpy(out, json_string_value(v), json_string_length(v) + 1);
     return true;
+}
+
+const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
+    return sb_features_text(json_object_get(obj, name), 1, max);
+}
+
+const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max) {
+    json_t *v = json_object_get(obj, name);
+    if (json_is_string(v) && json_string_length(v) > max) {
+        sb_feat_fail(ev, "payload_too_large", "%s exceeds %zu bytes", name, max);
+        return NULL;
+    }
+    const char *s = sb_features_text(v, 1, max);
+    if (!s)
+        sb_feat_fail(ev, "invalid_payload", "%s must be a non-empty string without U+0000", name);
+    return s;
 }
 
 /* ---- asynchronous calls ------------------------------------------------------------ */

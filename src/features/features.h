@@ -53,6 +53,12 @@ typedef struct {
 } sb_features_counters_t;
 const sb_features_counters_t *sb_features_counters(const sb_features_t *f);
 
+/* The JSON string v when it holds min..max bytes and no U+0000, else NULL.
+ * Every text a client or the backend sends goes through this (or
+ * sb_feat_text_field): C strings and the store end at a NUL, so text holding
+ * one is refused rather than cut short. */
+const char *sb_features_text(json_t *v, size_t min, size_t max);
+
 /* Once a second on the loop: built-in dashboard metrics. */
 void sb_features_tick(sb_features_t *f);
 

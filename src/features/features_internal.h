@@ -124,12 +124,17 @@ void sb_feat_call_end(sb_feat_call_t *call);
 void sb_feat_call_abort(sb_feat_call_t *call, int rc);
 /* Fails an event whose store request could not even be queued. */
 void sb_feat_fail_store(sb_sio_event_t *ev, int rc);
-/* The payload field `name` as a string of 1..max bytes, or NULL. */
+/* The payload field `name` as a string of 1..max bytes without U+0000, or NULL. */
 const char *sb_feat_str_field(json_t *obj, const char *name, size_t max);
 /* The optional idempotency key `clientMessageId` of a payload into
  * out[SB_STORE_MAX_KEY + 1] ("" when absent). False (event failed with
  * invalid_payload) when present and not a valid key (sb_store_key_valid). */
 bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out);
+/* The payload field `name` as message text (content of chat:message,
+ * message:send, post:comment): 1..max bytes without U+0000. Otherwise fails
+ * the event (payload_too_large when only the length is wrong, else
+ * invalid_payload) and returns NULL. */
+const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max);
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
 
 /* session.c: JWT middleware and per-socket state */

@@ -17,13 +17,11 @@
 
 const char *sb_feat_live_id_arg(sb_sio_event_t *ev, json_t *arg, const char *field) {
     json_t *v = json_is_object(arg) ? json_object_get(arg, field) : arg;
-    size_t n = json_string_length(v);
-    if (!json_is_string(v) || n == 0 || n > SB_LIVE_ID_MAX || strlen(json_string_value(v)) != n) {
+    const char *id = sb_features_text(v, 1, SB_LIVE_ID_MAX);
+    if (!id)
         sb_feat_fail(ev, "invalid_payload", "%s must be a string of 1-%d bytes", field,
                      SB_LIVE_ID_MAX);
-        return NULL;
-    }
-    return json_string_value(v);
+    return id;
 }
 
 char *sb_feat_live_dump(sb_sio_event_t *ev, json_t *v, size_t max, size_t *n) {
@@ -111,7 +109,7 @@ static json_t *sender_of(const sb_client_t *c) {
 
 static bool optional_string(json_t *info, const char *field, size_t max) {
     json_t *v = json_object_get(info, field);
-    return !v || (json_is_string(v) && json_string_length(v) <= max);
+    return !v || sb_features_text(v, 0, max);
 }
 
 /* Returns what is wrong with a fileInfo, or NULL when it is valid. */
@@ -119,15 +117,14 @@ static const char *file_info_problem(json_t *info) {
     json_t *name = json_object_get(info, "name"), *size = json_object_get(info, "size");
     if (!json_is_object(info))
         return "fileInfo must be an object";
-    if (!json_is_string(name) || json_string_length(name) == 0 ||
-        json_string_length(name) > SB_FILE_NAME_MAX)
-        return "fileInfo.name must be a string of 1-256 bytes";
+    if (!sb_features_text(name, 1, SB_FILE_NAME_MAX))
+        return "fileInfo.name must be a string of 1-256 bytes without U+0000";
     if (!json_is_number(size) || json_number_value(size) < 0)
         return "fileInfo.size must be a number >= 0";
     if (!optional_string(info, "mimeType", SB_FILE_MIME_MAX))
-        return "fileInfo.mimeType must be a string of up to 255 bytes";
+        return "fileInfo.mimeType must be a string of up to 255 bytes without U+0000";
     if (!optional_string(info, "url", SB_FILE_URL_MAX))
-        return "fileInfo.url must be a string of up to 2048 bytes";
+        return "fileInfo.url must be a string of up to 2048 bytes without U+0000";
     return NULL;
 }
 

@@ -184,16 +184,14 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s)
     const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
     const char *to = sb_feat_str_field(a, "receiverId", SB_USER_ID_MAX);
     const char *type = json_object_get(a, "messageType") ? sb_feat_str_field(a, "messageType", SB_TYPE_MAX) : "text";
-    json_t *content = json_object_get(a, "content");
     if (!json_is_object(a) || (!conv && !to) || !type || (json_object_get(a, "conversationId") && !conv) ||
-        (json_object_get(a, "receiverId") && !to) || !json_is_string(content) || json_string_length(content) == 0) {
+        (json_object_get(a, "receiverId") && !to)) {
         sb_feat_fail(ev, "invalid_payload", "expected {conversationId and/or receiverId, content, messageType?}");
         return false;
     }
-    if (json_string_length(content) > c->f->cfg.max_message_bytes) {
-        sb_feat_fail(ev, "payload_too_large", "content exceeds %zu bytes", c->f->cfg.max_message_bytes);
+    const char *content = sb_feat_text_field(ev, a, "content", c->f->cfg.max_message_bytes);
+    if (!content)
         return false;
-    }
     if (to && strcmp(to, c->user->id) == 0) {
         sb_feat_fail(ev, "invalid_payload", "receiverId is yourself");
         return false;
@@ -204,7 +202,7 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s)
     snprintf(s->conv, sizeof s->conv, "%s", conv ? conv : "");
     snprintf(s->receiver, sizeof s->receiver, "%s", to ? to : "");
     snprintf(s->type, sizeof s->type, "%s", type);
-    s->content = strndup(json_string_value(content), json_string_length(content));
+    s->content = strdup(content);
     return s->content != NULL;
 }
 

@@ -214,9 +214,8 @@ static bool query_ids(json_t *ids, query_t *q) {
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {
-        const char *id = json_string_value(v);
-        if (!id || json_string_length(v) == 0 || json_string_length(v) > SB_USER_ID_MAX ||
-            strlen(id) != json_string_length(v))
+        const char *id = sb_features_text(v, 1, SB_USER_ID_MAX);
+        if (!id)
             return false;
         memcpy(q->v[i].id, id, json_string_length(v) + 1);
     }

@@ -25,12 +25,7 @@ static void post_room(const char *post_id, char out[SB_POST_ROOM_MAX]) {
 }
 
 /* A post id, 1..128 bytes without NUL; NULL otherwise. */
-static const char *post_id_of(json_t *v) {
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > SB_STORE_MAX_ID)
-        return NULL;
-    const char *s = json_string_value(v);
-    return strlen(s) == json_string_length(v) ? s : NULL;
-}
+static const char *post_id_of(json_t *v) { return sb_features_text(v, 1, SB_STORE_MAX_ID); }
 
 /* Begins a call that remembers the post and the caller's name. */
 static sb_feat_call_t *post_call(sb_client_t *c, sb_sio_event_t *ev, const char *post_id) {
@@ -131,11 +126,11 @@ static void on_reacted(void *ud, int rc, const sb_store_reactions_t *r) {
 
 /* 1..32 characters of UTF-8 (continuation bytes are not counted), no NUL. */
 static bool reaction_valid(json_t *v) {
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
-        json_string_length(v) > SB_STORE_MAX_NAME || strlen(json_string_value(v)) != json_string_length(v))
+    const char *text = sb_features_text(v, 1, SB_STORE_MAX_NAME);
+    if (!text)
         return false;
     size_t chars = 0;
-    for (const unsigned char *s = (const unsigned char *)json_string_value(v); *s; s++)
+    for (const unsigned char *s = (const unsigned char *)text; *s; s++)
         chars += (*s & 0xC0) != 0x80;
     return chars <= SB_REACTION_MAX_CHARS;
 }
@@ -194,16 +189,14 @@ static void on_commented(void *ud, int rc, const sb_store_comment_t *cm) {
 static void post_on_comment(sb_client_t *c, sb_sio_event_t *ev) {
     json_t *arg = sb_feat_arg(ev, 0);
     const char *id = post_id_of(json_object_get(arg, "postId"));
-    json_t *content = json_object_get(arg, "content");
+    const char *content = NULL;
     sb_feat_call_t *call = NULL;
-    if (!id || !json_is_string(content) || json_string_length(content) == 0) {
+    if (!id)
         sb_feat_fail(ev, "invalid_payload", "expected {postId: 1-128 bytes, content: non-empty}");
-    } else if (json_string_length(content) > c->f->cfg.max_message_bytes) {
-        sb_feat_fail(ev, "payload_too_large", "content exceeds %zu bytes", c->f->cfg.max_message_bytes);
-    } else if ((call = post_call(c, ev, id))) {
+    else if ((content = sb_feat_text_field(ev, arg, "content", c->f->cfg.max_message_bytes)) &&
+             (call = post_call(c, ev, id))) {
         int rc = sb_store_post_comment(c->f->cfg.store, sb_cstr(id), sb_cstr(c->user->id),
-                                       sb_str(json_string_value(content), json_string_length(content)),
-                                       sb_wall_ms(), on_commented, call);
+                                       sb_cstr(content), sb_wall_ms(), on_commented, call);
         if (rc != SB_OK)
             sb_feat_call_abort(call, rc);
     }
