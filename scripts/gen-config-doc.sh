@@ -38,7 +38,10 @@ HEAD
 cat <<'TAIL'
 
 The JWT secret is required unless `--dev` is given, which uses a built-in
-secret and logs a warning. With `--presence-scope friends` (the default),
+secret and logs a warning. `--jwt-leeway` widens the token check at connect
+only (clock skew between the token's issuer and the server): a connected
+socket is disconnected when its token's `exp` passes, leeway or not. With
+`--presence-scope friends` (the default),
 `user:online`/`user:offline` go only to the user's online friends and
 `connection:established` lists only online friends; `all` tells everyone,
 batched per `--presence-interval` (docs/events.md explains the cost).

@@ -50,7 +50,7 @@
     X("room-announce-max", room_announce_max, INT, "100", "rooms up to this size get chat:user_joined/left; larger ones chat:room_update per interval") \
     X("allow-query-token", allow_query_token, BOOL, "false", "accept ?token= (URLs end up in logs)") \
     X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", "accept JWTs with no exp claim") \
-    X("jwt-leeway", jwt_leeway, INT, "30", "seconds of clock skew allowed for exp/nbf")            \
+    X("jwt-leeway", jwt_leeway, INT, "5", "seconds of clock skew allowed for exp/nbf at connect")  \
     X("log-level", log_level, STR, "info", "debug|info|warn|error|off")                            \
     X("log-format", log_format, STR, "text", "text|json")                                          \
     X("dev", dev, BOOL, "false", "development mode: a fixed JWT secret, with a warning")

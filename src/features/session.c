@@ -137,12 +137,25 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     return c;
 }
 
+/* Past this, an expiry is never reached by a running server: no timer (and
+ * exp * 1000 cannot overflow below it). */
+#define SB_EXPIRY_HORIZON_S (100LL * 365 * 24 * 3600)
+
+/* The socket ends when exp passes by this server's clock. The leeway is
+ * not added: it only widens the check at connect, for clock skew between
+ * the token's issuer and this server, so a token let in by it (exp already
+ * passed) ends at once. */
+static void expiry_start(sb_client_t *c) {
+    int64_t now_ms = sb_wall_ms();
+    if (!c->exp || c->exp - now_ms / 1000 > SB_EXPIRY_HORIZON_S)
+        return;
+    int64_t left_ms = c->exp * 1000 - now_ms;
+    sb_timer_start(&c->expiry, left_ms > 0 ? (uint64_t)left_ms : 0);
+}
+
 static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
-    if (c->exp) { /* the same leeway that let the token in */
-        int64_t left_ms = (c->exp + c->f->cfg.jwt_leeway_s) * 1000 - sb_wall_ms();
-        sb_timer_start(&c->expiry, left_ms > 0 ? (uint64_t)left_ms : 0);
-    }
+    expiry_start(c);
     sb_feat_presence_connect(c);
 }
 
