@@ -42,8 +42,10 @@ secret and logs a warning. `--jwt-leeway` widens the token check at connect
 only (clock skew between the token's issuer and the server): a connected
 socket is disconnected when its token's `exp` passes, leeway or not. With
 `--presence-scope friends` (the default),
-`user:online`/`user:offline` go only to the user's online friends and
-`connection:established` lists only online friends; `all` tells everyone,
-batched per `--presence-interval` (docs/events.md explains the cost).
+`user:online`/`user:offline` go only to the user's online friends,
+`connection:established` lists only online friends, and `presence:query`
+answers `{online: false}` for anyone but a friend or oneself; `all` tells
+everyone, batched per `--presence-interval` (docs/events.md explains the
+cost).
 TAIL
 } > docs/configuration.md

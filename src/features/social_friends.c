@@ -156,12 +156,13 @@ static void status_on_update(sb_client_t *c, sb_sio_event_t *ev) {
 typedef struct {
     sb_feat_call_t *call;
     char id[SB_USER_ID_MAX + 1];
+    bool hidden; /* presence scope "friends": not the caller's to see */
     bool known;
     int64_t last_seen_ms;
 } seen_t;
 
 typedef struct {
-    size_t n, done; /* slots queued, slots answered */
+    size_t n, done; /* slots in the answer, slots answered so far */
     int rc;         /* first failure, if any */
     seen_t v[];
 } query_t;
@@ -169,9 +170,10 @@ typedef struct {
 static query_t *query_of(sb_feat_call_t *call) { return (query_t *)(void *)call->extra; }
 
 /* {online, status?, lastSeen?}: online and status from memory, lastSeen
- * from the store (absent for a user never seen). */
+ * from the store (absent for a user never seen). A hidden user is answered
+ * as one never seen: {online: false}, so not even their existence leaks. */
 static json_t *status_json(sb_features_t *f, const seen_t *s) {
-    const sb_user_t *u = sb_map_get(&f->users, sb_cstr(s->id));
+    const sb_user_t *u = s->hidden ? NULL : sb_map_get(&f->users, sb_cstr(s->id));
     json_t *j = json_pack("{s:b}", "online", u && u->devices > 0);
     if (u && u->devices > 0 && u->status)
         json_object_set_new(j, "status", json_string(u->status));
@@ -222,20 +224,60 @@ static bool query_ids(json_t *ids, query_t *q) {
     return true;
 }
 
-/* Queues one lookup per id; completions never run inside a submit, so the
- * count is final before the first one arrives. */
-static void query_submit(sb_client_t *c, sb_feat_call_t *call, size_t n) {
+/* Queues one lookup per visible id (the hidden ones are answered without
+ * the store); completions never run inside a submit, so the counts are
+ * final before the first one arrives. */
+static void query_submit(sb_feat_call_t *call, size_t n) {
     query_t *q = query_of(call);
+    size_t queued = 0, answered = 0;
     for (size_t i = 0; i < n && q->rc == SB_OK; i++) {
-        q->v[i].call = call;
-        int rc = sb_store_user_get(c->f->cfg.store, sb_cstr(q->v[i].id), on_user_seen, &q->v[i]);
+        seen_t *s = &q->v[i];
+        s->call = call;
+        if (s->hidden) {
+            answered++;
+            continue;
+        }
+        int rc = sb_store_user_get(call->f->cfg.store, sb_cstr(s->id), on_user_seen, s);
         if (rc != SB_OK)
             q->rc = rc;
         else
-            q->n++;
+            queued++;
     }
-    if (q->n == 0)
+    q->n = queued + answered;
+    q->done = answered;
+    if (queued == 0 && q->rc != SB_OK)
         sb_feat_call_abort(call, q->rc);
+    else if (queued == 0)
+        query_finish(call);
+}
+
+static int compare_ids(const void *key, const void *item) {
+    return strcmp(key, *(const char *const *)item);
+}
+
+/* Scope "friends": the caller sees their friends and themselves only. */
+static void query_on_friends(void *ud, int rc, const sb_store_strs_t *friends) {
+    sb_feat_call_t *call = ud;
+    query_t *q = query_of(call);
+    if (rc != SB_OK) {
+        sb_feat_call_abort(call, rc);
+        return;
+    }
+    for (size_t i = 0; i < q->n; i++)
+        q->v[i].hidden = strcmp(q->v[i].id, call->user_id) != 0 &&
+                         !bsearch(q->v[i].id, friends->v, friends->n, sizeof *friends->v, compare_ids);
+    query_submit(call, q->n);
+}
+
+static void query_start(sb_client_t *c, sb_feat_call_t *call, size_t n) {
+    if (!c->f->cfg.presence_friends) {
+        query_submit(call, n);
+        return;
+    }
+    query_of(call)->n = n; /* the slots to judge once the friends are known */
+    int rc = sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), query_on_friends, call);
+    if (rc != SB_OK)
+        sb_feat_call_abort(call, rc);
 }
 
 static void presence_on_query(sb_client_t *c, sb_sio_event_t *ev) {
@@ -248,7 +290,7 @@ static void presence_on_query(sb_client_t *c, sb_sio_event_t *ev) {
                      SB_PRESENCE_QUERY_MAX);
     } else if ((call = sb_feat_call_begin(c, ev, sizeof(query_t) + n * sizeof(seen_t)))) {
         if (query_ids(ids, query_of(call))) {
-            query_submit(c, call, n);
+            query_start(c, call, n);
         } else {
             sb_feat_call_fail(call, "invalid_payload", "each user id must be 1-128 bytes");
             sb_feat_call_end(call);
