@@ -49,6 +49,49 @@ void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body) {
     free(text);
 }
 
+bool sb_api__path_id(sb_str_t path, sb_str_t prefix, sb_str_t suffix, char *out, size_t cap,
+                     size_t *n) {
+    *n = 0;
+    if (path.n <= prefix.n + suffix.n || memcmp(path.p, prefix.p, prefix.n) != 0 ||
+        memcmp(path.p + path.n - suffix.n, suffix.p, suffix.n) != 0)
+        return false;
+    sb_str_t raw = sb_str(path.p + prefix.n, path.n - prefix.n - suffix.n);
+    if (memchr(raw.p, '/', raw.n) || sb_http_percent_decode(raw, out, cap - 1, n) != SB_OK ||
+        *n == 0 || memchr(out, 0, *n))
+        return false;
+    out[*n] = '\0';
+    return true;
+}
+
+bool sb_api__page_params(sb_http_req_t *req, int64_t *before, int *limit) {
+    char v[32], *end;
+    *before = 0;
+    *limit = 50;
+    if (sb_http_req_query(req, "before", v, sizeof v)) {
+        *before = strtoll(v, &end, 10);
+        if (*end || *before < 1)
+            goto bad;
+    }
+    if (sb_http_req_query(req, "limit", v, sizeof v)) {
+        long l = strtol(v, &end, 10);
+        if (*end || l < 1 || l > SB_STORE_MAX_HISTORY)
+            goto bad;
+        *limit = (int)l;
+    }
+    return true;
+bad:
+    sb_http_respond_error(req, 422, "invalid_field", "before must be a message id, limit 1-100");
+    return false;
+}
+
+json_t *sb_api__page_json(const char *key, const char *id, const sb_store_msgs_t *page, int limit,
+                          json_t *(*as_json)(const sb_store_msg_t *m)) {
+    json_t *list = json_array();
+    for (size_t i = 0; i < page->n; i++)
+        json_array_append_new(list, as_json(&page->v[i]));
+    return json_pack("{s:s,s:o,s:b}", key, id, "messages", list, "hasMore", (int)page->n == limit);
+}
+
 /* 200 while the store commits writes; 503 while they fail (it may heal by
  * itself) or after its files were lost: send no traffic to this instance. */
 static void on_health(sb_http_req_t *req, void *ud) {

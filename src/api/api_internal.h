@@ -30,6 +30,21 @@ void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body);
  * returns NULL when it is not one. */
 json_t *sb_api__body_object(sb_http_req_t *req);
 
+/* The :id of a path shaped prefix + id + suffix, percent-decoded into out
+ * and NUL-terminated (cap counts the NUL), its length in *n. False for
+ * another shape, an empty id, a '/' in it before decoding, or a NUL or more
+ * than cap - 1 bytes after. */
+bool sb_api__path_id(sb_str_t path, sb_str_t prefix, sb_str_t suffix, char *out, size_t cap,
+                     size_t *n);
+/* A history page's ?before= (a message id; 0 when absent: from the newest)
+ * and ?limit= (1..SB_STORE_MAX_HISTORY, default 50). False, with 422
+ * answered, when either is malformed. */
+bool sb_api__page_params(sb_http_req_t *req, int64_t *before, int *limit);
+/* {<key>: id, messages: [each as `as_json` shows it], hasMore}: hasMore is
+ * true for a full page (of `limit` messages). */
+json_t *sb_api__page_json(const char *key, const char *id, const sb_store_msgs_t *page, int limit,
+                          json_t *(*as_json)(const sb_store_msg_t *m));
+
 /* An HTTP request answered from a store completion: if the client goes
  * away meanwhile, `req` becomes NULL and the completion only cleans up. */
 typedef struct {
@@ -61,6 +76,8 @@ void sb_api__keys_orphan(sb_api_t *api);
 
 /* conversations_api.c: POST /api/conversations, GET /api/conversations/:id/messages */
 int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http);
+/* rooms_api.c: GET /api/rooms/:id/messages */
+int sb_api__register_rooms(sb_api_t *api, sb_http_server_t *http);
 /* backend.c: /api/emit, /api/broadcast, /api/users/:id/presence */
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http);
 /* social_api.c: /api/notifications, /api/posts */

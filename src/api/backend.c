@@ -142,17 +142,11 @@ static void on_users(sb_http_req_t *req, void *ud) {
     if (!sb_api__method_is(req, "GET") || !sb_api__authorized(api, req))
         return;
     char id[129];
-    size_t n = 0;
-    sb_str_t path = req->path;
-    bool shaped = path.n > prefix.n + suffix.n &&
-                  memcmp(path.p + path.n - suffix.n, suffix.p, suffix.n) == 0;
-    sb_str_t raw = shaped ? sb_str(path.p + prefix.n, path.n - prefix.n - suffix.n) : SB_STR_NULL;
-    if (!shaped || memchr(raw.p, '/', raw.n) ||
-        sb_http_percent_decode(raw, id, sizeof id - 1, &n) != SB_OK || n == 0 || memchr(id, 0, n)) {
+    size_t n;
+    if (!sb_api__path_id(req->path, prefix, suffix, id, sizeof id, &n)) {
         sb_http_respond_error(req, 404, "not_found", "expected /api/users/<id>/presence");
         return;
     }
-    id[n] = '\0';
     uint32_t devices = sb_features_user_devices(api->cfg.features, id);
     sb_api__respond_json(req, 200, json_pack("{s:s,s:b,s:i}", "userId", id, "online", devices > 0,
                                              "devices", (int)devices));
@@ -163,6 +157,7 @@ int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {
         sb_api__route(api, http, "/api/broadcast", on_broadcast) != SB_OK ||
         sb_http_route(http, "/api/users/", on_users, api) != SB_OK ||
         sb_api__register_conversations(api, http) != SB_OK ||
+        sb_api__register_rooms(api, http) != SB_OK ||
         sb_api__register_social(api, http) != SB_OK ||
         sb_api__register_live(api, http) != SB_OK)
         return SB_ENOMEM;

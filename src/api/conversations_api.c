@@ -75,15 +75,11 @@ typedef struct {
 static void on_page(void *ud, int rc, const sb_store_msgs_t *page) {
     sb_api_call_t *call = ud;
     page_req_t *p = (page_req_t *)(void *)call->extra;
-    if (rc != SB_OK) {
+    if (rc != SB_OK)
         sb_api__call_fail_store(call, rc);
-    } else {
-        json_t *list = json_array();
-        for (size_t i = 0; i < page->n; i++)
-            json_array_append_new(list, sb_features_message_json(&page->v[i]));
-        sb_api__call_respond(call, 200, json_pack("{s:s,s:o,s:b}", "conversationId", p->id,
-                                                  "messages", list, "hasMore", (int)page->n == p->limit));
-    }
+    else
+        sb_api__call_respond(call, 200, sb_api__page_json("conversationId", p->id, page, p->limit,
+                                                          sb_features_message_json));
     sb_api__call_end(call);
 }
 
@@ -102,32 +98,10 @@ static void on_members(void *ud, int rc, const sb_store_strs_t *l) {
     }
 }
 
-/* Reads ?before= and ?limit=; false (422 answered) when malformed. */
-static bool page_params(sb_http_req_t *req, int64_t *before, int *limit) {
-    char v[32], *end;
-    *before = 0;
-    *limit = 50;
-    if (sb_http_req_query(req, "before", v, sizeof v)) {
-        *before = strtoll(v, &end, 10);
-        if (*end || *before < 1)
-            goto bad;
-    }
-    if (sb_http_req_query(req, "limit", v, sizeof v)) {
-        long l = strtol(v, &end, 10);
-        if (*end || l < 1 || l > SB_STORE_MAX_HISTORY)
-            goto bad;
-        *limit = (int)l;
-    }
-    return true;
-bad:
-    sb_http_respond_error(req, 422, "invalid_field", "before must be a message id, limit 1-100");
-    return false;
-}
-
 static void read_history(sb_api_t *api, sb_http_req_t *req, sb_str_t id) {
     int64_t before;
     int limit;
-    if (!page_params(req, &before, &limit))
+    if (!sb_api__page_params(req, &before, &limit))
         return;
     sb_api_call_t *call = sb_api__call_begin(api, req, sizeof(page_req_t));
     if (!call)
@@ -149,19 +123,14 @@ static void on_conversations(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
     if (!sb_api__authorized(api, req))
         return;
-    sb_str_t path = req->path;
-    if (path.n <= base.n + 1) {
+    if (req->path.n <= base.n + 1) {
         if (sb_api__method_is(req, "POST"))
             create_conversation(api, req);
         return;
     }
     char id[SB_STORE_MAX_CONV_ID + 1];
-    size_t n = 0;
-    sb_str_t raw = sb_str(path.p + base.n + 1, path.n - base.n - 1);
-    bool shaped = raw.n > tail.n && memcmp(raw.p + raw.n - tail.n, tail.p, tail.n) == 0;
-    raw.n -= shaped ? tail.n : 0;
-    if (!shaped || memchr(raw.p, '/', raw.n) ||
-        sb_http_percent_decode(raw, id, sizeof id - 1, &n) != SB_OK || n == 0 || memchr(id, 0, n)) {
+    size_t n;
+    if (!sb_api__path_id(req->path, SB_LIT("/api/conversations/"), tail, id, sizeof id, &n)) {
         sb_http_respond_error(req, 404, "not_found", "expected /api/conversations/<id>/messages");
         return;
     }

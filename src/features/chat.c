@@ -1,5 +1,5 @@
-/* Group rooms: chat:join, chat:leave, chat:message, chat:typing. Messages
- * are stored, then broadcast.
+/* Group rooms: chat:join, chat:leave, chat:message (stored, then
+ * broadcast), chat:typing, and chat:history to read a room's messages back.
  *
  * Joins and leaves are told one by one (chat:user_joined / chat:user_left)
  * while a room has at most --room-announce-max members; past that, filling
@@ -31,11 +31,18 @@ static bool room_name_valid(const char *s, size_t n, size_t max) {
 
 static bool is_conversation_room(const char *room) { return strncmp(room, "conversation:", 13) == 0; }
 
+/* Conversation rooms may be longer: direct conversation ids embed two user ids. */
+static size_t room_name_max(sb_str_t name) {
+    return name.n >= 13 && memcmp(name.p, "conversation:", 13) == 0 ? SB_STORE_MAX_ROOM : SB_ROOM_MAX;
+}
+
+bool sb_features_room_name_valid(sb_str_t name) {
+    return room_name_valid(name.p, name.n, room_name_max(name));
+}
+
 bool sb_feat_room_arg(sb_sio_event_t *ev, json_t *v, const char **room) {
-    /* Conversation rooms may be longer: direct conversation ids embed two user ids. */
-    size_t max = json_is_string(v) && is_conversation_room(json_string_value(v)) ? SB_STORE_MAX_ROOM
-                                                                                 : SB_ROOM_MAX;
-    if (!json_is_string(v) || !room_name_valid(json_string_value(v), json_string_length(v), max)) {
+    if (!json_is_string(v) ||
+        !sb_features_room_name_valid(sb_str(json_string_value(v), json_string_length(v)))) {
         sb_feat_fail(ev, "invalid_payload", "roomId must be a string of 1-%d printable characters",
                      SB_ROOM_MAX);
         return false;
@@ -244,6 +251,24 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
     json_decref(arg);
 }
 
+/* {id, roomId, message, type, sender: {id, name, avatar?}, createdAt}; a
+ * file's message is its fileInfo object (stored as JSON text). */
+json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar) {
+    char at[32];
+    sb_feat_iso_time(m->created_at_ms, at);
+    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", name ? name : m->sender_id);
+    if (avatar && avatar[0])
+        json_object_set_new(sender, "avatar", json_string(avatar));
+    json_t *file = strcmp(m->type, "file") == 0 ? json_loads(m->content, 0, NULL) : NULL;
+    return json_pack("{s:I,s:s,s:o,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
+                     "message", file ? file : json_string(m->content), "type", m->type, "sender",
+                     sender, "createdAt", at);
+}
+
+json_t *sb_features_room_message_json(const sb_store_msg_t *m) {
+    return sb_feat_chat_message_json(m, m->sender_name, NULL);
+}
+
 /* What chat:message keeps while the store works: the sender as it was when
  * it sent (it may be gone by the completion) and its clientMessageId. */
 typedef struct {
@@ -261,13 +286,7 @@ static void message_on_stored(void *ud, int rc, const sb_store_msg_t *m) {
         sb_feat_call_abort(call, rc);
         return;
     }
-    char at[32];
-    sb_feat_iso_time(m->created_at_ms, at);
-    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", p->name);
-    if (p->avatar[0])
-        json_object_set_new(sender, "avatar", json_string(p->avatar));
-    json_t *msg = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
-                            "message", m->content, "type", m->type, "sender", sender, "createdAt", at);
+    json_t *msg = sb_feat_chat_message_json(m, p->name, p->avatar);
     if (p->key[0])
         json_object_set_new(msg, "clientMessageId", json_string(p->key));
     if (!m->replayed) {
@@ -326,11 +345,94 @@ static void chat_on_typing(sb_client_t *c, sb_sio_event_t *ev) {
     json_decref(arg);
 }
 
+/* ---- chat:history {roomId, before?, limit?} ----------------------------------------- */
+
+typedef struct {
+    char room[SB_STORE_MAX_ROOM + 1];
+    int64_t before;
+    int limit;
+} history_req_t;
+
+static history_req_t *history_of(sb_feat_call_t *call) { return (history_req_t *)(void *)call->extra; }
+
+static void history_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
+    sb_feat_call_t *call = ud;
+    if (rc != SB_OK) {
+        sb_feat_call_abort(call, rc);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < page->n; i++)
+        json_array_append_new(list, sb_features_room_message_json(&page->v[i]));
+    sb_feat_call_reply(call, json_pack("{s:s,s:o,s:b}", "roomId", history_of(call)->room, "messages",
+                                       list, "hasMore", (int)page->n == history_of(call)->limit));
+    sb_feat_call_end(call);
+}
+
+static void history_read(sb_feat_call_t *call) {
+    history_req_t *h = history_of(call);
+    int rc = sb_store_message_history(call->f->cfg.store, sb_cstr(h->room), h->before, h->limit,
+                                      history_on_page, call);
+    if (rc != SB_OK)
+        sb_feat_call_abort(call, rc);
+}
+
+/* Membership first: a non-member learns nothing, not even if it exists. */
+static void history_on_member(void *ud, int rc, bool yes) {
+    sb_feat_call_t *call = ud;
+    if (rc == SB_OK && yes) {
+        history_read(call);
+        return;
+    }
+    if (rc == SB_OK || rc == SB_ENOTFOUND)
+        sb_feat_call_fail(call, "forbidden_room", "not a member of this conversation");
+    else
+        sb_feat_call_fail_store(call, rc);
+    sb_feat_call_end(call);
+}
+
+/* Who may read a room's history: for an open room, a socket that has joined
+ * it (as for chat:message); for a conversation room, a conversation member. */
+static void history_start(sb_client_t *c, sb_sio_event_t *ev, const char *room, int64_t before,
+                          int limit) {
+    bool conversation = is_conversation_room(room);
+    if (!conversation && !sb_sio_in_room(c->sock, sb_cstr(room))) {
+        sb_feat_fail(ev, "not_in_room", "join room '%s' before reading its history", room);
+        return;
+    }
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(history_req_t));
+    if (!call)
+        return;
+    history_req_t *h = history_of(call);
+    snprintf(h->room, sizeof h->room, "%s", room);
+    h->before = before;
+    h->limit = limit;
+    if (!conversation) {
+        history_read(call);
+        return;
+    }
+    int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(room + 13), sb_cstr(c->user->id),
+                                             history_on_member, call);
+    if (rc != SB_OK)
+        sb_feat_call_abort(call, rc);
+}
+
+static void chat_on_history(sb_client_t *c, sb_sio_event_t *ev) {
+    const char *room;
+    json_t *arg = room_payload(ev, &room, true);
+    int64_t before;
+    int limit;
+    if (arg && sb_feat_page_args(ev, arg, &before, &limit))
+        history_start(c, ev, room, before, limit);
+    json_decref(arg);
+}
+
 static const sb_feature_event_t chat_events[] = {
     {"chat:join", chat_on_join},
     {"chat:leave", chat_on_leave},
     {"chat:message", chat_on_message},
     {"chat:typing", chat_on_typing},
+    {"chat:history", chat_on_history},
 };
 
 int sb_feat_chat_init(sb_features_t *f) {

@@ -146,6 +146,20 @@ const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name
     return s;
 }
 
+bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit) {
+    json_t *b = json_object_get(obj, "before"), *l = json_object_get(obj, "limit");
+    if ((b && (!json_is_integer(b) || json_integer_value(b) < 1)) ||
+        (l && (!json_is_integer(l) || json_integer_value(l) < 1 ||
+               json_integer_value(l) > SB_STORE_MAX_HISTORY))) {
+        sb_feat_fail(ev, "invalid_payload", "before must be a message id, limit 1-%d",
+                     SB_STORE_MAX_HISTORY);
+        return false;
+    }
+    *before = b ? json_integer_value(b) : 0;
+    *limit = l ? (int)json_integer_value(l) : SB_FEAT_PAGE_DEFAULT;
+    return true;
+}
+
 /* ---- asynchronous calls ------------------------------------------------------------ */
 
 sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {

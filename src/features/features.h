@@ -42,6 +42,13 @@ void sb_features_drain(sb_features_t *f);
 /* A stored message as clients see it: {id, conversationId|roomId,
  * senderId, content, messageType, createdAt, sender}. */
 json_t *sb_features_message_json(const sb_store_msg_t *m);
+/* A stored room message as chat:message and chat:history carry it: {id,
+ * roomId, message, type, sender: {id, name}, createdAt}; for type "file",
+ * message is the fileInfo object. */
+json_t *sb_features_room_message_json(const sb_store_msg_t *m);
+/* True for a room name clients may use: 1-128 bytes without control
+ * characters (up to SB_STORE_MAX_ROOM for "conversation:<id>"). */
+bool sb_features_room_name_valid(sb_str_t name);
 
 /* Deliveries of presence and room-membership news, for /metrics: what
  * keeps them linear in the number of users is asserted on these. */

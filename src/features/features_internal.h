@@ -135,6 +135,11 @@ bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out);
  * the event (payload_too_large when only the length is wrong, else
  * invalid_payload) and returns NULL. */
 const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max);
+/* A history page's {before?, limit?} of obj: before a message id (0 when
+ * absent: from the newest), limit 1..SB_STORE_MAX_HISTORY (default
+ * SB_FEAT_PAGE_DEFAULT). Otherwise fails the event (invalid_payload), false. */
+#define SB_FEAT_PAGE_DEFAULT 50
+bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit);
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
 
 /* session.c: JWT middleware and per-socket state */
@@ -155,6 +160,9 @@ void sb_feat_messages_deliver_offline(sb_client_t *c);
 void sb_feat_messages_dispose(sb_features_t *f);
 /* A stored message as clients see it (conversationId or roomId). */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
+/* chat.c: a stored room message as chat:message carries it (name and
+ * avatar of the sender may be NULL: the id stands in, no avatar). */
+json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar);
 /* social.c: notifications, friends, posts */
 int sb_feat_social_init(sb_features_t *f);
 void sb_feat_social_deliver_offline(sb_client_t *c);

@@ -304,19 +304,12 @@ static void history_on_member(void *ud, int rc, bool yes) {
 
 static void msg_on_history(sb_client_t *c, sb_sio_event_t *ev) {
     json_t *a = sb_feat_arg(ev, 0);
-    json_t *before = json_object_get(a, "before"), *limit = json_object_get(a, "limit");
-    if ((before && (!json_is_integer(before) || json_integer_value(before) < 1)) ||
-        (limit && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
-                   json_integer_value(limit) > SB_STORE_MAX_HISTORY))) {
-        sb_feat_fail(ev, "invalid_payload", "before must be a message id, limit 1-%d",
-                     SB_STORE_MAX_HISTORY);
-        json_decref(a);
-        return;
-    }
-    sb_feat_call_t *call = conv_call(c, ev, a);
+    int64_t before;
+    int limit;
+    sb_feat_call_t *call = sb_feat_page_args(ev, a, &before, &limit) ? conv_call(c, ev, a) : NULL;
     if (call) {
-        req_of(call)->before = before ? json_integer_value(before) : 0;
-        req_of(call)->limit = limit ? (int)json_integer_value(limit) : 50;
+        req_of(call)->before = before;
+        req_of(call)->limit = limit;
         int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(req_of(call)->conv),
                                                  sb_cstr(c->user->id), history_on_member, call);
         if (rc != SB_OK) {
