@@ -150,7 +150,9 @@ static void expiry_start(sb_client_t *c) {
     if (!c->exp || c->exp - now_ms / 1000 > SB_EXPIRY_HORIZON_S)
         return;
     int64_t left_ms = c->exp * 1000 - now_ms;
-    sb_timer_start(&c->expiry, left_ms > 0 ? (uint64_t)left_ms : 0);
+    /* From the clock read now, not the loop's time (read when this
+     * iteration began), so the socket never ends before exp. */
+    sb_timer_start_at(&c->expiry, sb_clock_ms() + (left_ms > 0 ? (uint64_t)left_ms : 0));
 }
 
 static void on_connection(sb_sio_socket_t *s, void *ud) {
