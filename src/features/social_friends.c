@@ -255,6 +255,11 @@ static int compare_ids(const void *key, const void *item) {
     return strcmp(key, *(const char *const *)item);
 }
 
+/* The list is sorted bytewise, as strcmp orders; an empty one may have no array. */
+static bool is_friend(const sb_store_strs_t *friends, const char *id) {
+    return friends->n > 0 && bsearch(id, friends->v, friends->n, sizeof *friends->v, compare_ids);
+}
+
 /* Scope "friends": the caller sees their friends and themselves only. */
 static void query_on_friends(void *ud, int rc, const sb_store_strs_t *friends) {
     sb_feat_call_t *call = ud;
@@ -264,8 +269,7 @@ static void query_on_friends(void *ud, int rc, const sb_store_strs_t *friends) {
         return;
     }
     for (size_t i = 0; i < q->n; i++)
-        q->v[i].hidden = strcmp(q->v[i].id, call->user_id) != 0 &&
-                         !bsearch(q->v[i].id, friends->v, friends->n, sizeof *friends->v, compare_ids);
+        q->v[i].hidden = strcmp(q->v[i].id, call->user_id) != 0 && !is_friend(friends, q->v[i].id);
     query_submit(call, q->n);
 }
 
