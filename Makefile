@@ -33,28 +33,46 @@ all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX
 
 lib: $(B)/libswitchboard.a
 
+# Examples see the public header only, as an embedder does.
+EX_CFLAGS := $(filter-out -Isrc,$(CFLAGS))
+# The library's version, from the public header.
+VERSION := $(shell sed -n 's/^\#define SB_VERSION_STRING "\(.*\)"/\1/p' include/switchboard.h)
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libswitchboard.a: $(LIB_OBJ)
+# Every object, every symbol: for the switchboard binary and the unit tests.
+$(B)/libswitchboard_internal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/switchboard: $(B)/obj/src/main.o $(B)/libswitchboard.a
+# The installed library: one relocatable object in which only the functions
+# declared in include/switchboard.h stay global (tests/symbols_check.sh).
+$(B)/switchboard.sym: include/switchboard.h scripts/public-symbols.sh
+	@mkdir -p $(B)
+	scripts/public-symbols.sh $< > $@
+
+$(B)/libswitchboard.a: $(LIB_OBJ) $(B)/switchboard.sym
+	@rm -f $@ $(B)/switchboard.o
+	$(LD) -r -o $(B)/switchboard.o $(LIB_OBJ)
+	objcopy --keep-global-symbols=$(B)/switchboard.sym $(B)/switchboard.o
+	ar rcs $@ $(B)/switchboard.o
+
+$(B)/switchboard: $(B)/obj/src/main.o $(B)/libswitchboard_internal.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libswitchboard.a tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(B)/libswitchboard_internal.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard_internal.a $(LDFLAGS) $(LDLIBS)
 
-$(B)/examples/%: examples/%.c $(B)/libswitchboard.a
+$(B)/examples/%: examples/%.c $(B)/libswitchboard.a include/switchboard.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(EX_CFLAGS) -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
 
-$(B)/switchboard.pc: scripts/switchboard.pc.in
+$(B)/switchboard.pc: scripts/switchboard.pc.in include/switchboard.h
 	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 -include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d
 
@@ -91,17 +109,15 @@ fuzz: deps
 check-layers:
 	@scripts/check-layers.sh
 
-# Headers go to include/switchboard/<layer>/ so that switchboard.h can reach
-# the layer headers it exposes; pkg-config adds both include paths.
+# One header is the whole contract (docs/embedding.md); the library exports
+# nothing else.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/libswitchboard.a $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' scripts/switchboard.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/switchboard.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		scripts/switchboard.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/switchboard.pc
 	install -m 755 $(B)/switchboard $(DESTDIR)$(PREFIX)/bin/
 	install -D -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/switchboard.h
-	for h in $$(cd src && find . -name '*.h' ! -name '*_internal.h'); do \
-		install -D -m 644 src/$$h $(DESTDIR)$(PREFIX)/include/switchboard/$$h; done
 
 format:
 	clang-format -i $(shell find src include tests examples bench -name '*.[ch]')

@@ -18,24 +18,20 @@ static void on_close(sb_eio_session_t *s, const char *reason) {
     sb_log_info("session %s closed: %s", sb_eio_sid(s), reason);
 }
 
-static const sb_eio_handler_t echo_handler = {on_open, on_message, on_close};
+static const sb_eio_callbacks_t echo = {on_open, on_message, on_close};
 
 int main(int argc, char **argv) {
-    sb_config_t cfg;
-    char err[256];
+    int rc;
     size_t sessions = 0;
-    int rc = sb_config_from_args(&cfg, argc, argv);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
-    sb_server_t *srv = sb_server_create(&cfg, err, sizeof err);
-    if (!srv || !sb_server_eio_endpoint(srv, "/engine.io/", &echo_handler, &sessions)) {
-        fprintf(stderr, "eio_echo: %s\n", srv ? "cannot add the endpoint" : err);
+    sb_server_t *srv = sb_server_create_from_args(argc, argv, &rc);
+    if (!srv)
+        return rc;
+    if (sb_server_add_eio_endpoint(srv, "/engine.io/", &echo, &sessions) != SB_OK) {
+        fprintf(stderr, "eio_echo: cannot add the endpoint\n");
         sb_server_destroy(srv);
-        sb_config_dispose(&cfg);
         return 1;
     }
     rc = sb_server_run(srv);
     sb_server_destroy(srv);
-    sb_config_dispose(&cfg);
     return rc;
 }

@@ -21,25 +21,17 @@ static void on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) {
 
 static void on_close(sb_ws_t *ws, uint16_t code) { sb_log_info("ws closed with %u", code); }
 
-static const sb_ws_handler_t echo_handler = {on_message, on_close};
+static const sb_ws_callbacks_t echo = {on_open, on_message, on_close};
 
 int main(int argc, char **argv) {
-    sb_config_t cfg;
-    char err[256];
+    int rc;
     size_t opened = 0;
-    int rc = sb_config_from_args(&cfg, argc, argv);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
-    sb_server_t *srv = sb_server_create(&cfg, err, sizeof err);
-    if (!srv) {
-        sb_config_dispose(&cfg);
-        fprintf(stderr, "ws_echo: %s\n", err);
-        return 1;
-    }
-    sb_server_ws_route(srv, "/echo", on_open, &echo_handler, &opened);
+    sb_server_t *srv = sb_server_create_from_args(argc, argv, &rc);
+    if (!srv)
+        return rc;
+    sb_server_add_ws_route(srv, "/echo", &echo, &opened);
     rc = sb_server_run(srv);
     sb_log_info("served %zu websocket connections", opened);
     sb_server_destroy(srv);
-    sb_config_dispose(&cfg);
     return rc;
 }

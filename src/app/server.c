@@ -40,6 +40,8 @@ struct sb_server {
     void *tick_ud;
     void (*shutdown_fn)(void *);
     void *shutdown_ud;
+    void *ext;
+    void (*free_ext)(void *);
 };
 
 sb_loop_t *sb_server_loop(sb_server_t *s) { return &s->loop; }
@@ -53,6 +55,15 @@ void sb_server_on_tick(sb_server_t *s, void (*fn)(void *), void *ud) {
     s->tick_fn = fn;
     s->tick_ud = ud;
 }
+
+void sb_server_set_ext(sb_server_t *s, void *ext, void (*free_ext)(void *)) {
+    s->ext = ext;
+    s->free_ext = free_ext;
+}
+
+void *sb_server_ext(const sb_server_t *s) { return s->ext; }
+
+sb_server_t *sb_server_of_loop(sb_loop_t *l) { return sb_container_of(l, sb_server_t, loop); }
 
 void sb_server_on_shutdown(sb_server_t *s, void (*fn)(void *), void *ud) {
     s->shutdown_fn = fn;
@@ -130,7 +141,7 @@ static int create_namespaces(sb_server_t *s) {
     return rc;
 }
 
-sb_server_t *sb_server_create(const sb_config_t *cfg, char *err, size_t cap) {
+sb_server_t *sb_server_create_from_config(const sb_config_t *cfg, char *err, size_t cap) {
     sb_server_t *s = calloc(1, sizeof *s);
     if (!s || sb_loop_init(&s->loop) != SB_OK || sb_conn_ctx_init(&s->conns, &s->loop) != SB_OK) {
         snprintf(err, cap, "cannot create the event loop");
@@ -156,6 +167,8 @@ sb_server_t *sb_server_create(const sb_config_t *cfg, char *err, size_t cap) {
 void sb_server_destroy(sb_server_t *s) {
     if (!s)
         return;
+    if (s->free_ext) /* first: it may still use the loop, HTTP and namespaces */
+        s->free_ext(s->ext);
     sb_http_server_destroy(s->http);
     sb_eio_server_destroy(s->eio);
     for (size_t i = 0; i < s->n_extra_eio; i++)

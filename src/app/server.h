@@ -24,7 +24,7 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv);
 
 /* Creates a server from `cfg` (copied by reference: cfg must outlive the
  * server). Returns NULL with a message in err. Nothing listens yet. */
-sb_server_t *sb_server_create(const sb_config_t *cfg, char *err, size_t cap);
+sb_server_t *sb_server_create_from_config(const sb_config_t *cfg, char *err, size_t cap);
 void sb_server_destroy(sb_server_t *s);
 /* Listens and runs until a signal or sb_server_stop(); returns 0 on a clean
  * exit. */
@@ -47,6 +47,13 @@ sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
                                         const sb_eio_handler_t *h, void *ud);
 /* Called once per second on the loop (metrics, housekeeping). */
 void sb_server_on_tick(sb_server_t *s, void (*fn)(void *ud), void *ud);
+/* The public layer's state riding on the server (app/public_*.c, the
+ * include/switchboard.h API): sb_server_destroy() calls free_ext(ext) first,
+ * while the loop, HTTP server and namespaces still exist. */
+void sb_server_set_ext(sb_server_t *s, void *ext, void (*free_ext)(void *ext));
+void *sb_server_ext(const sb_server_t *s);
+/* The server whose loop `l` is (sb_server_loop()'s inverse). */
+sb_server_t *sb_server_of_loop(sb_loop_t *l);
 /* Called when shutdown begins, before connections are told. */
 void sb_server_on_shutdown(sb_server_t *s, void (*fn)(void *ud), void *ud);
 

@@ -124,4 +124,9 @@ typedef void (*sb_features_notify_cb)(void *ud, int rc, sb_str_t notification);
 int sb_features_notify(sb_features_t *f, const sb_store_notification_in_t *in,
                        sb_features_notify_cb cb, void *ud);
 
+/* The user id of a socket of the features' namespace, once its token was
+ * accepted (NUL-terminated, valid while the socket is connected); NULL
+ * for any other socket. */
+const char *sb_features_socket_user(const sb_features_t *f, const sb_sio_socket_t *s);
+
 #endif

@@ -124,6 +124,9 @@ int sb_sio_emit(sb_sio_socket_t *s, const char *event, sb_str_t args);
 /* With binary attachments: args contain {"_placeholder":true,"num":i}. */
 int sb_sio_emit_binary(sb_sio_socket_t *s, const char *event, sb_str_t args,
                        const sb_str_t *attachments, size_t n);
+/* SB_OK: cb will be called exactly once (answer, timeout or socket gone);
+ * an error (SB_ECLOSED, SB_ETOOBIG: too many acks pending, SB_ENOMEM):
+ * cb is never called. */
 int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args,
                          uint32_t timeout_ms, sb_sio_ack_fn cb, void *ud);
 /* Answers ack `ack_id` of a socket (kept from an event with has_ack). */
@@ -154,5 +157,20 @@ long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *e
 sb_frame_t *sb_sio_encode_event(const sb_sio_nsp_t *nsp, const char *event, sb_str_t args,
                                 const sb_str_t *attachments, size_t n, bool has_ack,
                                 uint64_t ack_id);
+
+/* The namespace's current connection, disconnect and catch-all callbacks
+ * (NULL when unset), so that a layer above can chain to them
+ * (socketio/hooks.c). Any out-pointer may be NULL. */
+typedef struct {
+    sb_sio_socket_fn conn_fn;
+    void *conn_ud;
+    sb_sio_disconnect_fn disc_fn;
+    void *disc_ud;
+    sb_sio_event_fn any_fn;
+    void *any_ud;
+} sb_sio_hooks_t;
+void sb_sio_nsp_hooks(const sb_sio_nsp_t *nsp, sb_sio_hooks_t *out);
+/* The loop the namespace's server runs on. */
+sb_loop_t *sb_sio_nsp_loop(const sb_sio_nsp_t *nsp);
 
 #endif

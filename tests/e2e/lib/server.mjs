@@ -21,6 +21,8 @@ export const liveServers = new Set();
 
 /** Kinds with a reference server in ref/ (the others are C-only). */
 export const REFERENCE_KINDS = new Set(['switchboard', 'sio_echo']);
+/** Kinds serving the built-in contract: they get a JWT secret and a data dir. */
+const BUILTIN_KINDS = new Set(['switchboard', 'chat_plus']);
 
 /** True when `kind` can run under the current target. */
 export function hasReference(kind) {
@@ -64,7 +66,7 @@ export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_
   const [bin, pre] = command(kind);
   const base = ['--host', '127.0.0.1', '--port', '0'];
   let dataDir = null;
-  if (kind === 'switchboard') {
+  if (BUILTIN_KINDS.has(kind)) {
     dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-'));
     base.push('--jwt-secret', secret, '--data-dir', dataDir, '--log-level', 'warn');
   }
