@@ -30,21 +30,31 @@ typedef struct {
 
 int sb_version(void) { return SB_VERSION_NUMBER; }
 
-static void pub_free(void *ext) {
+/* First in sb_server_destroy(): the built-ins go while the loop and the
+ * namespaces still exist; alarms and deferred work stop. */
+static void pub_dispose(void *ext) {
     sb_pub_t *pub = ext;
     sb_list_node_t *n, *tmp;
     if (pub->builtins_free)
         pub->builtins_free(pub->builtins);
+    pub->builtins = NULL;
+    pub->builtins_free = NULL;
     sb_list_foreach_safe(n, tmp, &pub->alarms) {
         sb_alarm_t *a = sb_container_of(n, sb_alarm_t, node);
-        sb_timer_stop(&a->timer);
-        free(a);
+        sb_alarm_stop(a);
     }
     sb_list_foreach_safe(n, tmp, &pub->deferred) {
         deferred_t *d = sb_container_of(n, deferred_t, node);
         sb_task_cancel(&d->task);
-        free(d);
     }
+}
+
+/* Last: nothing can call back any more. */
+static void pub_free(void *ext) {
+    sb_pub_t *pub = ext;
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &pub->alarms) free(sb_container_of(n, sb_alarm_t, node));
+    sb_list_foreach_safe(n, tmp, &pub->deferred) free(sb_container_of(n, deferred_t, node));
     sb_list_foreach_safe(n, tmp, &pub->records) free(sb_container_of(n, keep_t, node));
     if (pub->owns_cfg)
         sb_config_dispose(&pub->cfg);
@@ -70,7 +80,7 @@ static sb_pub_t *pub_new(void) {
 
 static void pub_attach(sb_server_t *srv, sb_pub_t *pub) {
     pub->srv = srv;
-    sb_server_set_ext(srv, pub, pub_free);
+    sb_server_set_ext(srv, pub, pub_dispose, pub_free);
     sb_server_on_shutdown(srv, run_stop_hooks, pub);
 }
 

@@ -41,6 +41,7 @@ struct sb_server {
     void (*shutdown_fn)(void *);
     void *shutdown_ud;
     void *ext;
+    void (*dispose_ext)(void *);
     void (*free_ext)(void *);
 };
 
@@ -56,8 +57,10 @@ void sb_server_on_tick(sb_server_t *s, void (*fn)(void *), void *ud) {
     s->tick_ud = ud;
 }
 
-void sb_server_set_ext(sb_server_t *s, void *ext, void (*free_ext)(void *)) {
+void sb_server_set_ext(sb_server_t *s, void *ext, void (*dispose_ext)(void *),
+                       void (*free_ext)(void *)) {
     s->ext = ext;
+    s->dispose_ext = dispose_ext;
     s->free_ext = free_ext;
 }
 
@@ -167,8 +170,8 @@ sb_server_t *sb_server_create_from_config(const sb_config_t *cfg, char *err, siz
 void sb_server_destroy(sb_server_t *s) {
     if (!s)
         return;
-    if (s->free_ext) /* first: it may still use the loop, HTTP and namespaces */
-        s->free_ext(s->ext);
+    if (s->dispose_ext) /* first: it may still use the loop, HTTP and namespaces */
+        s->dispose_ext(s->ext);
     sb_http_server_destroy(s->http);
     sb_eio_server_destroy(s->eio);
     for (size_t i = 0; i < s->n_extra_eio; i++)
@@ -176,6 +179,8 @@ void sb_server_destroy(sb_server_t *s) {
     sb_sio_server_destroy(s->sio);
     sb_conn_ctx_dispose(&s->conns);
     sb_loop_dispose(&s->loop);
+    if (s->free_ext) /* last: callbacks during the teardown above still find it */
+        s->free_ext(s->ext);
     free(s);
 }
 

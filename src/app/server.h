@@ -48,9 +48,11 @@ sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
 /* Called once per second on the loop (metrics, housekeeping). */
 void sb_server_on_tick(sb_server_t *s, void (*fn)(void *ud), void *ud);
 /* The public layer's state riding on the server (app/public_*.c, the
- * include/switchboard.h API): sb_server_destroy() calls free_ext(ext) first,
- * while the loop, HTTP server and namespaces still exist. */
-void sb_server_set_ext(sb_server_t *s, void *ext, void (*free_ext)(void *ext));
+ * include/switchboard.h API): sb_server_destroy() calls dispose_ext(ext)
+ * first, while the loop, HTTP server and namespaces still exist, and
+ * free_ext(ext) last, after them. */
+void sb_server_set_ext(sb_server_t *s, void *ext, void (*dispose_ext)(void *ext),
+                       void (*free_ext)(void *ext));
 void *sb_server_ext(const sb_server_t *s);
 /* The server whose loop `l` is (sb_server_loop()'s inverse). */
 sb_server_t *sb_server_of_loop(sb_loop_t *l);
