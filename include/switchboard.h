@@ -165,7 +165,8 @@ uint64_t sb_server_now_ms(const sb_server_t *srv);
  * stop or destroy its own alarm. NULL on OOM. */
 sb_alarm_t *sb_alarm_create(sb_server_t *srv, void (*fn)(sb_alarm_t *a, void *ud), void *ud);
 /* Arms the alarm `after_ms` from now, then every `repeat_ms` (0: once).
- * Re-arming an armed alarm moves it. Precision: a 10 ms wheel tick. */
+ * Re-arming an armed alarm moves it. It fires up to one wheel tick (8 ms)
+ * late, never early. */
 void sb_alarm_start(sb_alarm_t *a, uint64_t after_ms, uint64_t repeat_ms);
 void sb_alarm_stop(sb_alarm_t *a);
 bool sb_alarm_active(const sb_alarm_t *a);

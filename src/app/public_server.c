@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/public_internal.h"
+#include "core/assert.h"
 
 typedef struct {
     sb_list_node_t node;
@@ -232,6 +233,7 @@ uint64_t sb_server_now_ms(const sb_server_t *srv) {
 
 static void on_alarm(sb_timer_t *t) {
     sb_alarm_t *a = sb_container_of(t, sb_alarm_t, timer);
+    SB_ASSERT(!a->in_callback && !a->destroyed && a->fn);
     if (a->repeat_ms)
         sb_timer_start(&a->timer, a->repeat_ms); /* the callback may move or stop it */
     a->in_callback = true;
@@ -253,6 +255,7 @@ sb_alarm_t *sb_alarm_create(sb_server_t *srv, void (*fn)(sb_alarm_t *a, void *ud
 }
 
 void sb_alarm_start(sb_alarm_t *a, uint64_t after_ms, uint64_t repeat_ms) {
+    SB_ASSERT(!a->destroyed);
     a->repeat_ms = repeat_ms;
     sb_timer_start(&a->timer, after_ms);
 }
@@ -279,6 +282,7 @@ void sb_alarm_destroy(sb_alarm_t *a) {
 
 static void on_deferred(sb_task_t *t) {
     deferred_t *d = sb_container_of(t, deferred_t, task);
+    SB_ASSERT(sb_list_linked(&d->node));
     sb_list_remove(&d->node);
     void (*fn)(void *) = d->fn;
     void *ud = d->ud;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app/public_internal.h"
+#include "core/assert.h"
 #include "core/json.h"
 
 #define SB_PUB_EVENT_NAME_MAX 256 /* longer names reach on_any handlers cut here */
@@ -69,6 +70,7 @@ size_t sb_nsp_room_size(sb_nsp_t *nsp, const char *room) {
 
 static void dispatch_conn(sb_sio_socket_t *s, void *ud) {
     nsp_reg_t *r = ud;
+    SB_ASSERT(r->inner.conn_fn != dispatch_conn); /* chaining to itself would loop */
     if (r->inner.conn_fn)
         r->inner.conn_fn(s, r->inner.conn_ud);
     for (hook_t *h = r->conns; h && sb_sio_socket_connected(s); h = h->next)
@@ -77,6 +79,7 @@ static void dispatch_conn(sb_sio_socket_t *s, void *ud) {
 
 static void dispatch_disc(sb_sio_socket_t *s, const char *reason, void *ud) {
     nsp_reg_t *r = ud;
+    SB_ASSERT(r->inner.disc_fn != dispatch_disc);
     for (hook_t *h = r->discs; h; h = h->next)
         h->disc(s, reason, h->ud);
     if (r->inner.disc_fn)
