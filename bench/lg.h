@@ -39,6 +39,7 @@ typedef struct {
     long hs_conc;      /* handshakes in progress at once */
     double setup_timeout, max_time;
     bool quiet;
+    bool chat;         /* fanout: the built-in chat events (chat:join, chat:message) */
 } lg_opts_t;
 
 extern lg_opts_t O;

@@ -159,6 +159,8 @@ static void send_join(lg_conn_t *c) {
     c->wait_ack = id;
     if (O.proto == P_WS) {
         n = snprintf(buf, sizeof buf, "sub %s", O.room);
+    } else if (O.chat) {
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s\"]", (unsigned long long)id, O.room);
     } else if (O.mode == M_STORM) {
         /* Room A groups consecutive users, room B users R apart: every user
          * shares rooms with 2 x (size - 1) others, in 2 x conns / size rooms. */
@@ -315,11 +317,13 @@ static uint64_t *pub_seq;
 static void pub_send(lg_conn_t *c, long pubno, int64_t now) {
     uint64_t seq = ++c->seq;
     size_t n = make_payload(pl_buf, 'P', (uint64_t)pubno, seq, now);
-    int h = O.proto == P_WS ? sprintf(msg_buf, "pub %s ", O.room) : sprintf(msg_buf, "42[\"relay\",\"%s\",\"", O.room);
+    int h = O.proto == P_WS ? sprintf(msg_buf, "pub %s ", O.room)
+            : O.chat        ? sprintf(msg_buf, "42[\"chat:message\",{\"roomId\":\"%s\",\"message\":\"", O.room)
+                            : sprintf(msg_buf, "42[\"relay\",\"%s\",\"", O.room);
     memcpy(msg_buf + h, pl_buf, n);
     size_t len = (size_t)h + n;
     if (O.proto == P_SIO)
-        memcpy(msg_buf + len, "\"]", 2), len += 2;
+        memcpy(msg_buf + len, O.chat ? "\"}]" : "\"]", O.chat ? 3 : 2), len += O.chat ? 3 : 2;
     pub_seq[pubno] = seq;
     pub_total++;
     lg_send_text(c, msg_buf, len);
@@ -365,8 +369,13 @@ static void sub_on_app(lg_conn_t *c, const char *p, size_t n) {
         return;
     }
     static const char pre[] = "2[\"relay\",\"P";
-    if (n > sizeof pre - 1 && memcmp(p, pre, sizeof pre - 1) == 0)
+    static const char chat_pre[] = "2[\"chat:message\",", chat_msg[] = "\"message\":\"P";
+    const char *m;
+    if (!O.chat && n > sizeof pre - 1 && memcmp(p, pre, sizeof pre - 1) == 0)
         sub_on_delivery(c, p + sizeof pre - 1, end);
+    else if (O.chat && n > sizeof chat_pre - 1 && memcmp(p, chat_pre, sizeof chat_pre - 1) == 0 &&
+             (m = memmem(p, n, chat_msg, sizeof chat_msg - 1)))
+        sub_on_delivery(c, m + sizeof chat_msg - 1, end);
     else
         C.other++;
 }
@@ -623,6 +632,13 @@ void lg_on_ready(lg_conn_t *c) {
     case R_IDLE:
         send_join(c);
         return;
+    case R_PUB:
+        if (O.chat) { /* chat:message needs the sender in the room */
+            send_join(c);
+            return;
+        }
+        settle(c);
+        return;
     default:
         settle(c);
     }
@@ -637,7 +653,8 @@ void lg_on_app(lg_conn_t *c, const char *p, size_t n) {
         sub_on_app(c, p, n);
         return;
     case R_IDLE:
-        if (!c->joined)
+    case R_PUB:
+        if (!c->joined && (c->role == R_IDLE || O.chat))
             on_join_answer(c, p, n);
         else
             C.other++;
@@ -1043,6 +1060,7 @@ static void usage(void) {
             "  --users U           distinct token subjects bench-u0..U-1 (1)\n"
             "  --rooms R           idle: rooms the connections are spread over (1)\n"
             "  --room NAME         fanout room (bench)\n"
+            "  --chat              fanout: chat:join + chat:message of the built-in events (switchboard)\n"
             "  --server-pid PID    read the server's CPU and RSS from /proc\n"
             "  --sources N         source addresses 127.0.0.1..N (32)\n"
             "  --procs K           idle, storm: worker processes (1)\n"
@@ -1072,6 +1090,7 @@ static void parse_args(int argc, char **argv) {
         {"server-pid", 1, 0, 'i'},   {"sources", 1, 0, 'n'},     {"procs", 1, 0, 'k'},
         {"handshake-concurrency", 1, 0, 'C'}, {"setup-timeout", 1, 0, 'T'}, {"max-time", 1, 0, 'M'},
         {"room-size", 1, 0, 'Z'},   {"rooms-per-conn", 1, 0, 'K'},
+        {"chat", 0, 0, 'H'},
         {"start-dps", 1, 0, 'D'},   {"label", 1, 0, 'l'},        {"quiet", 0, 0, 'q'},       {"help", 0, 0, '?'},
         {0, 0, 0, 0},
     };
@@ -1109,6 +1128,7 @@ static void parse_args(int argc, char **argv) {
         case 'D': O.start_dps = atof(optarg); break;
         case 'l': O.label = optarg; break;
         case 'q': O.quiet = true; break;
+        case 'H': O.chat = true; break;
         default: usage(); exit(ch == '?' ? 2 : 2);
         }
     }

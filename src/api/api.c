@@ -200,6 +200,15 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
             h.state == st);
     METRIC("store_write_errors_total", "counter", "Store writes that failed (not stored).",
            h.write_errors);
+    METRIC("output_queued_bytes", "gauge", "Output queued for all connections.", m.outq_bytes);
+    METRIC("output_total_cuts_total", "counter",
+           "Connections cut because all queued output reached --max-total-outq-bytes.",
+           m.outq_total_cuts);
+    METRIC("output_refused_closing_total", "counter",
+           "Writes refused because their connection was closing.", m.output_refused_closing);
+    METRIC("output_discarded_bytes_total", "counter",
+           "Queued output dropped unsent because its connection closed.", m.output_discarded_bytes);
+    METRIC("heap_trims_total", "counter", "Free heap given back to the kernel.", m.heap_trims);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);

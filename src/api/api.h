@@ -19,6 +19,7 @@ typedef struct {
     uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
     uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
     uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
+    uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes, heap_trims;
     int64_t started_ms;
     struct {
         const char *name;

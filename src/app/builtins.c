@@ -75,6 +75,11 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     m->presence_batches = fc->presence_batches;
     m->room_announcements = fc->room_announcements;
     m->room_updates = fc->room_updates;
+    m->outq_bytes = conns->outq_total;
+    m->outq_total_cuts = conns->total_outq_cuts;
+    m->output_refused_closing = conns->refused_closing;
+    m->output_discarded_bytes = conns->discarded_bytes;
+    m->heap_trims = sb_server_heap_trims(b->srv);
 }
 
 static void on_tick(void *ud) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/heap.h"
 #include "core/log.h"
 
 #define SB_MAX_ROUTES 16
@@ -34,6 +35,8 @@ struct sb_server {
     size_t n_ws_routes;
     sb_io_t signal_io;
     sb_timer_t tick_timer, drain_timer;
+    uint64_t ticks;
+    sb_heap_trimmer_t trimmer;
     uint64_t drain_deadline;
     bool draining;
     void (*tick_fn)(void *);
@@ -51,6 +54,7 @@ sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
 sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
 const sb_config_t *sb_server_config(const sb_server_t *s) { return s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
+uint64_t sb_server_heap_trims(const sb_server_t *s) { return s->trimmer.trims; }
 
 void sb_server_on_tick(sb_server_t *s, void (*fn)(void *), void *ud) {
     s->tick_fn = fn;
@@ -91,6 +95,7 @@ static void derive_configs(sb_server_t *s) {
                                    .allow_websocket = true,
                                    .ws = &s->ws_cfg};
     s->conns.max_outq = (size_t)c->max_outq_bytes;
+    s->conns.max_total_outq = (size_t)c->max_total_outq_bytes;
     s->conns.max_conns = (size_t)c->max_connections;
     s->conns.max_conns_per_ip = (size_t)c->max_connections_per_ip;
     s->conns.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024;
@@ -280,10 +285,16 @@ static int watch_signals(sb_server_t *s) {
     return sb_io_set(&s->signal_io, EPOLLIN);
 }
 
+/* Every 2 s the free heap is looked at (core/heap.h): memory a burst left
+ * goes back even while heartbeats keep every connection writing. */
+#define SB_TRIM_EVERY_TICKS 2
+
 static void on_tick(sb_timer_t *t) {
     sb_server_t *s = sb_container_of(t, sb_server_t, tick_timer);
     if (s->tick_fn)
         s->tick_fn(s->tick_ud);
+    if (++s->ticks % SB_TRIM_EVERY_TICKS == 0)
+        sb_heap_trim_if_worth(&s->trimmer);
     sb_timer_start(t, 1000);
 }
 

@@ -39,6 +39,8 @@ sb_sio_server_t *sb_server_sio(sb_server_t *s);
 sb_eio_server_t *sb_server_eio(sb_server_t *s);
 const sb_config_t *sb_server_config(const sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
+/* Times free heap memory was given back to the kernel (core/heap.h). */
+uint64_t sb_server_heap_trims(const sb_server_t *s);
 /* A raw WebSocket endpoint at `path`: on_open, then h's callbacks. */
 int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
                        const sb_ws_handler_t *h, void *ud);

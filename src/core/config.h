@@ -31,6 +31,7 @@
     X("max-headers", max_headers, INT, "64", "most HTTP request headers (431)")                    \
     X("max-request-line", max_request_line, INT, "8192", "longest HTTP request line, bytes (414)") \
     X("max-outq-bytes", max_outq_bytes, INT, "4194304", "queued output per connection before it is cut off as a slow consumer") \
+    X("max-total-outq-bytes", max_total_outq_bytes, INT, "268435456", "queued output of all connections together; past it slow consumers are cut first (0: no bound)") \
     X("max-attachments", max_attachments, INT, "10", "binary attachments per Socket.IO packet")    \
     X("max-json-depth", max_json_depth, INT, "32", "nesting depth of Socket.IO JSON payloads")     \
     X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", "rooms one socket may join")      \

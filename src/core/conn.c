@@ -185,12 +185,18 @@ void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) { sb_peer_format
 
 /* ---- closing ------------------------------------------------------------- */
 
+static void outq_clear(sb_conn_t *c);
+
+/* The output goes at once: in a storm of closes, memory held for
+ * connections that will never write is the first to return. */
 void sb_conn_close(sb_conn_t *c) {
     if (c->flags & SB_CONN_CLOSING)
         return;
     c->flags |= SB_CONN_CLOSING;
     sb_io_set(&c->io, 0);
     sb_timer_stop(&c->timer);
+    c->ctx->discarded_bytes += c->oq_bytes;
+    outq_clear(c);
     conn_defer(c, SB_CONN_DO_FREE);
 }
 
@@ -278,6 +284,7 @@ static void outq_clear(sb_conn_t *c) {
     for (uint32_t i = 0; i < c->oq_len; i++)
         sb_frame_unref(oq_at(c, i)->frame);
     outq_release(c);
+    c->ctx->outq_total -= c->oq_bytes;
     c->oq_len = 0;
     c->oq_bytes = 0;
 }
@@ -320,6 +327,7 @@ static void outq_keep_head(sb_conn_t *c) {
     while (c->oq_len > 1) {
         sb_outq_item_t *it = oq_at(c, --c->oq_len);
         c->oq_bytes -= it->n;
+        c->ctx->outq_total -= it->n;
         sb_frame_unref(it->frame);
     }
 }
@@ -338,26 +346,67 @@ static void conn_cut(sb_conn_t *c) {
     sb_conn_close_after_flush(c);
 }
 
+static void cut_slow_consumer(sb_conn_t *c) {
+    c->ctx->slow_consumers++;
+    sb_log_info("closing slow consumer fd=%d (%zu bytes queued)", c->io.fd, c->oq_bytes);
+    conn_cut(c);
+}
+
+/* All queues together would pass max_total_outq. Slow consumers go first:
+ * every connection the kernel has stopped taking bytes from (waiting for
+ * EPOLLOUT), found in one sweep of the connections at most once per loop
+ * tick. If that frees too little, the connection being written to is cut:
+ * the process holds at most the bound, plus the one message each cut
+ * connection is finishing. A cut connection's goodbye always passes. */
+static int total_outq_make_room(sb_conn_t *c, size_t n) {
+    sb_conn_ctx_t *ctx = c->ctx;
+    const uint32_t gone = SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER | SB_CONN_CUT;
+    if (c->flags & SB_CONN_CUT)
+        return SB_OK;
+    if (ctx->total_cut_ms != ctx->loop->now_ms) {
+        ctx->total_cut_ms = ctx->loop->now_ms;
+        sb_list_node_t *it, *tmp;
+        sb_list_foreach_safe(it, tmp, &ctx->all) {
+            sb_conn_t *o = sb_container_of(it, sb_conn_t, all_node);
+            if (!(o->flags & gone) && (o->io.events & EPOLLOUT) && o->oq_bytes > 0) {
+                ctx->total_outq_cuts++;
+                cut_slow_consumer(o);
+            }
+        }
+        if (!(c->flags & gone) && ctx->outq_total + n <= ctx->max_total_outq)
+            return SB_OK;
+    }
+    if (!(c->flags & gone)) {
+        ctx->total_outq_cuts++;
+        cut_slow_consumer(c);
+    }
+    return SB_ETOOBIG;
+}
+
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
-    if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER))
+    if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER)) {
+        c->ctx->refused_closing++;
         return SB_ECLOSED;
+    }
     if ((f->flags & SB_FRAME_VOLATILE) && (c->io.events & EPOLLOUT)) {
         c->ctx->volatile_dropped++;
         return SB_OK;
     }
     if (SB_UNLIKELY(c->oq_bytes > 0 && c->oq_bytes + n > c->ctx->max_outq) &&
         !(c->flags & SB_CONN_CUT)) {
-        c->ctx->slow_consumers++;
-        sb_log_info("closing slow consumer fd=%d (%zu bytes queued)", c->io.fd, c->oq_bytes);
-        conn_cut(c);
+        cut_slow_consumer(c);
         return SB_ETOOBIG;
     }
+    if (SB_UNLIKELY(c->ctx->max_total_outq && c->ctx->outq_total + n > c->ctx->max_total_outq) &&
+        total_outq_make_room(c, n) != SB_OK)
+        return SB_ETOOBIG;
     if (c->oq_len == c->oq_cap && outq_grow(c) != SB_OK) {
         sb_conn_close(c);
         return SB_ENOMEM;
     }
     *oq_at(c, c->oq_len++) = (sb_outq_item_t){sb_frame_ref(f), p, n};
     c->oq_bytes += n;
+    c->ctx->outq_total += n;
     conn_defer(c, SB_CONN_DO_FLUSH);
     return SB_OK;
 }
@@ -376,6 +425,7 @@ size_t sb_conn_queued(const sb_conn_t *c) { return c->oq_bytes; }
 /* Drops `written` bytes from the head of the queue. */
 static void outq_consume(sb_conn_t *c, size_t written) {
     c->oq_bytes -= written;
+    c->ctx->outq_total -= written;
     while (written > 0) {
         sb_outq_item_t *it = &c->outq[c->oq_head];
         if (written < it->n) {

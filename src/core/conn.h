@@ -74,6 +74,9 @@ typedef struct {
     size_t scratch_cap;
     size_t max_inbuf;     /* bytes a connection may hold unparsed */
     size_t max_outq;      /* queued output bytes before the connection is a slow consumer */
+    size_t max_total_outq; /* queued output bytes of all connections together; 0: no bound */
+    size_t outq_total;    /* queued output bytes now, all connections */
+    uint64_t total_cut_ms; /* loop time of the last sweep for slow consumers */
     size_t live;          /* open connections */
     size_t max_conns;     /* 0: no limit */
     size_t max_conns_per_ip;
@@ -90,6 +93,9 @@ typedef struct {
     bool oq_cache_used;    /* an array was taken since the last trim tick */
     sb_timer_t oq_trim;    /* frees the cache after a second without use */
     uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;
+    uint64_t total_outq_cuts;   /* connections cut because the process-wide bound was reached */
+    uint64_t refused_closing;   /* writes refused because the connection was closing */
+    uint64_t discarded_bytes;   /* queued output dropped unsent because its connection closed */
 } sb_conn_ctx_t;
 
 struct sb_conn {
@@ -135,6 +141,9 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
  * would pass ctx->max_outq: the connection is then cut as a slow consumer
  * (handler->on_slow). A message alone in the queue is always taken, however
  * large: a slow consumer is one that falls behind, not one big message.
+ * When all queues together would pass ctx->max_total_outq, every connection
+ * the kernel has stopped taking bytes from is cut first; if that is not
+ * enough, this one is (SB_ETOOBIG).
  * A SB_FRAME_VOLATILE frame is dropped (and counted) instead while the
  * kernel's buffer is full: a slow reader loses cursor moves, not its link. */
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n);
@@ -142,8 +151,9 @@ int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n);
 int sb_conn_write(sb_conn_t *c, const void *p, size_t n);
 size_t sb_conn_queued(const sb_conn_t *c);
 
-/* Stops callbacks, closes the socket and frees the connection after the
- * current callbacks return. Idempotent. */
+/* Stops callbacks, drops any queued output (counted in discarded_bytes),
+ * closes the socket and frees the connection after the current callbacks
+ * return. Idempotent. */
 void sb_conn_close(sb_conn_t *c);
 /* Closes once everything queued is written (bounded by the connection timer
  * if the caller arms one). */

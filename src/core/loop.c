@@ -178,10 +178,15 @@ void sb_task_cancel(sb_task_t *t) {
         sb_list_remove(&t->_node);
 }
 
-/* Runs tasks until none are left, including those the tasks post; the cap
- * keeps a task that re-posts itself from starving the poll. */
+/* Deferred work one loop turn may do before it polls again. A storm of N
+ * closes (each a task that may post more) is then worked off in slices,
+ * with reads, timers and the flushes it queued in between, instead of one
+ * turn that holds everything it produced until the end. */
+#define SB_TASKS_PER_TURN 1024
+
+/* Runs tasks in order, including those the tasks post, up to the budget. */
 static void run_tasks(sb_loop_t *l) {
-    for (int budget = 100000; budget > 0; budget--) {
+    for (int budget = SB_TASKS_PER_TURN; budget > 0; budget--) {
         sb_list_node_t *n = sb_list_pop_head(&l->_tasks);
         if (!n)
             return;

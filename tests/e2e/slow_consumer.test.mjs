@@ -121,3 +121,36 @@ async function metric(s, name) {
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));
   return line ? Number(line.split(' ')[1]) : NaN;
 }
+
+test('past --max-total-outq-bytes the slow consumer is cut first; the reader keeping up is not', async () => {
+  // Its own queue may hold 16 MiB, all queues together 1 MiB: the process
+  // bound is what cuts it.
+  const echo = await startServer('sio_echo', {
+    args: [...NO_EVENT_LIMIT, '--max-outq-bytes', '16777216', '--max-total-outq-bytes', '1048576'] });
+  try {
+    const { ws } = await RawWs.open(echo.port, '/socket.io/?EIO=4&transport=websocket');
+    assert.match(await ws.nextText(), /^0\{/);
+    ws.send({ opcode: OP.TEXT, payload: Buffer.from('40') });
+    assert.match(await ws.nextText(), /^40\{"sid"/);
+    ws.send({ opcode: OP.TEXT, payload: Buffer.from('421["join","flood2"]') });
+    assert.equal(await ws.nextText(), '431[true]');
+    ws.sock.pause();
+    const good = await connect(echo.url, { transports: ['websocket'] });
+    const pub = await connect(echo.url, { transports: ['websocket'] });
+    assert.equal(await good.emitWithAck('join', 'flood2'), true);
+    const total = 6000, payload = 'x'.repeat(2000);
+    let got = 0;
+    good.on('relay', () => { got++; });
+    for (let i = 0; i < total; i++) {
+      pub.emit('relay', 'flood2', i, payload);
+      if (i % 100 === 99) await pub.emitWithAck('echo', 'sync');
+    }
+    await until(() => got === total, 30000, `all ${total} relays at the good client (got ${got})`);
+    ws.sock.resume();
+    await ws.waitEnd(10000);
+    assert.ok(ws.closed, 'the slow consumer was disconnected');
+    assert.equal((echo.stderr().match(/closing slow consumer/g) || []).length, 1, 'exactly one connection was cut');
+  } finally {
+    await echo.stop();
+  }
+}, { skip, timeout: 60000 });

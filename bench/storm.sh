@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Distinct users at scale (issue 17): connect and disconnect storms, idle
+# memory per connection, filling a large room, chat into a large room.
+# Switchboard with default settings (and with --presence-scope all) side by
+# side with Node.js socket.io running the seeds' presence logic
+# (bench/peers/sio-chat.mjs: io.emit of user:online on every connect) at the
+# sizes where it completes. Writes $RESULTS/storm.jsonl and storm.md.
+# Called by run.sh (BENCH_STORM=0 skips it); alone: bench/storm.sh.
+# Knobs: BENCH_STORM_USERS (19000), BENCH_STORM_IDLE (60 s),
+# BENCH_STORM_PEER_SIZES ("2000 5000"), BENCH_ROOM_SIZE (10000),
+# BENCH_ROOM_RATES ("10 100" msgs/s), BENCH_PIN (1).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+RESULTS=${BENCH_RESULTS_DIR:-$HERE/results}
+mkdir -p "$RESULTS"
+PEERS=$HERE/peers
+USERS=${BENCH_STORM_USERS:-19000}
+IDLE=${BENCH_STORM_IDLE:-60}
+PEER_SIZES=${BENCH_STORM_PEER_SIZES:-2000 5000}
+ROOM=${BENCH_ROOM_SIZE:-10000}
+RATES=${BENCH_ROOM_RATES:-10 100}
+SECRET=bench-secret-$$
+OUT=$RESULTS/storm.jsonl
+log() { printf '[storm] %s\n' "$*" >&2; }
+
+PIDS=()
+TMP=$(mktemp -d /tmp/sb-storm.XXXXXX)
+cleanup() {
+    local p
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.3
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SERVER_CPU=
+LG_CPU=
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    SERVER_CPU="taskset -c 0"
+    LG_CPU="taskset -c 1"
+fi
+
+BUILD=${BENCH_BUILD_DIR:-build/bench/release}
+make -C "$ROOT" -j2 B="$BUILD" "$BUILD/switchboard" >/dev/null
+make -C "$HERE" >/dev/null
+mkdir -p "$TMP/bin"
+cp "$ROOT/$BUILD/switchboard" "$ROOT/build/bench/loadgen" "$TMP/bin/"
+LG=$TMP/bin/loadgen
+if [ ! -d "$PEERS/node_modules/socket.io" ]; then
+    (cd "$PEERS" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+server_cmd() {
+    local sb="$TMP/bin/switchboard --host 127.0.0.1 --port 0 --log-level warn --events-per-second 0 --jwt-secret $SECRET --data-dir $TMP/data-$RANDOM"
+    case $1 in
+    sb) echo "$sb" ;;
+    sb-all) echo "$sb --presence-scope all" ;;
+    sio-chat) echo "node $PEERS/sio-chat.mjs --host 127.0.0.1 --port 0 --jwt-secret $SECRET" ;;
+    esac
+}
+
+SERVER_PID=
+SERVER_PORT=
+start_server() {
+    local logf=$TMP/server.log
+    : >"$logf"
+    # shellcheck disable=SC2086
+    $SERVER_CPU $(server_cmd "$1") 2>"$logf" >/dev/null &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    local i
+    for i in $(seq 150); do
+        if grep -q 'listening on' "$logf"; then
+            SERVER_PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$logf" | head -1 | sed 's/.*://')
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "server $1 did not start"
+    return 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# run CASE SERVER -- loadgen args
+run() {
+    local case=$1 sid=$2 line rc=0
+    shift 3
+    start_server "$sid" || return 0
+    # shellcheck disable=SC2086
+    line=$($LG_CPU "$LG" --port "$SERVER_PORT" --server-pid "$SERVER_PID" --label "$sid" --jwt-secret "$SECRET" \
+        --max-time 600 --setup-timeout 300 "$@" 2>"$TMP/lg.err") || rc=$?
+    stop_server
+    grep -v '^loadgen: step' "$TMP/lg.err" | tail -2 | sed 's/^/    /' >&2 || true
+    [ -n "$line" ] && [ "${line:0:1}" = "{" ] || line="{\"ok\":false,\"error\":\"loadgen exit $rc\"}"
+    echo "{\"case\":\"$case\",\"server\":\"$sid\",${line#\{}" >>"$OUT"
+}
+
+procs() { echo $((($1 + 9999) / 10000)); }
+
+: >"$OUT"
+log "connect/disconnect storm, $USERS distinct users in 2 rooms of 10, ${IDLE} s idle"
+run "storm-$USERS" sb -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration "$IDLE"
+run "storm-$USERS" sb-all -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration 5
+for n in $PEER_SIZES; do
+    for s in sb sb-all sio-chat; do
+        log "storm $n users $s"
+        run "storm-$n" "$s" -- --mode storm --conns "$n" --users "$n" --duration 5
+    done
+done
+log "room fill: $ROOM distinct users join one room"
+run "roomfill-$ROOM" sb -- --mode storm --conns "$ROOM" --users "$ROOM" --procs "$(procs "$ROOM")" \
+    --room-size "$ROOM" --rooms-per-conn 1 --duration 2
+for n in ${PEER_SIZES%% *}; do
+    run "roomfill-$n" sb -- --mode storm --conns "$n" --users "$n" --room-size "$n" --rooms-per-conn 1 --duration 2
+    run "roomfill-$n" sio-chat -- --mode storm --conns "$n" --users "$n" --room-size "$n" --rooms-per-conn 1 --duration 2
+done
+for r in $RATES; do
+    log "chat into a $ROOM-member room at $r msgs/s"
+    run "roomchat-$ROOM-$r" sb -- --mode fanout --chat --conns "$ROOM" --users "$ROOM" --room "bench-room" \
+        --rate "$r" --step-ms 5000 --duration 5
+done
+
+node - "$OUT" >"$RESULTS/storm.md" <<'EOF'
+const fs = require('fs');
+const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const f = (v, d = 0) => (typeof v === 'number' && v >= 0 ? v.toFixed(d) : '—');
+const out = ['# Distinct users at scale (bench/storm.sh)', ''];
+out.push('| case | server | connect wall s | connect CPU ms | CPU ms / 1k connects | idle KiB/conn | idle s | disconnect CPU ms | RSS idle → disconnect peak MiB | events received | ok |');
+out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows.filter((x) => x.mode === 'storm')) {
+  out.push(`| ${r.case} | ${r.server} | ${f(r.connect_wall_s, 2)} | ${f(r.connect_cpu_ms)} | ${f(r.connect_cpu_ms_per_1k)} | ${f(r.kb_per_conn_idle, 2)} | ${f(r.idle_s)} | ${f(r.disconnect_cpu_ms)} | ${f(r.rss_idle_kb / 1024, 1)} → ${f(r.rss_disconnect_peak_kb / 1024, 1)} | ${r.events_received ?? '—'} | ${r.ok ? 'yes' : 'no: ' + (r.error || r.aborted || '')} |`);
+}
+out.push('', '| case | server | deliveries/s | server CPU % | CPU ms / 1k deliveries | p50 ms | p99 ms | lost | ok |', '|---|---|---|---|---|---|---|---|---|');
+for (const r of rows.filter((x) => x.mode === 'fanout')) {
+  out.push(`| ${r.case} | ${r.server} | ${f(r.peak_deliveries_per_s)} | ${f(r.server_cpu_pct)} | ${f(r.cpu_ms_per_1k, 2)} | ${f(r.p50_us / 1000, 1)} | ${f(r.p99_us / 1000, 1)} | ${r.lost ?? '—'} | ${r.ok ? 'yes' : 'no'} |`);
+}
+console.log(out.join('\n'));
+EOF
+cat "$RESULTS/storm.md"
