@@ -25,17 +25,8 @@ SECRET=bench-secret-$$
 OUT=$RESULTS/storm.jsonl
 log() { printf '[storm] %s\n' "$*" >&2; }
 
-PIDS=()
-TMP=$(mktemp -d /tmp/sb-storm.XXXXXX)
-cleanup() {
-    local p
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.3
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/servers.sh
+. "$HERE/servers.sh"
 
 SERVER_CPU=
 LG_CPU=
@@ -61,35 +52,6 @@ server_cmd() {
     sb-all) echo "$sb --presence-scope all" ;;
     sio-chat) echo "node $PEERS/sio-chat.mjs --host 127.0.0.1 --port 0 --jwt-secret $SECRET" ;;
     esac
-}
-
-SERVER_PID=
-SERVER_PORT=
-start_server() {
-    local logf=$TMP/server.log
-    : >"$logf"
-    # shellcheck disable=SC2086
-    $SERVER_CPU $(server_cmd "$1") 2>"$logf" >/dev/null &
-    SERVER_PID=$!
-    PIDS+=("$SERVER_PID")
-    local i
-    for i in $(seq 150); do
-        if grep -q 'listening on' "$logf"; then
-            SERVER_PORT=$(grep -o 'listening on [0-9.]*:[0-9]*' "$logf" | head -1 | sed 's/.*://')
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "server $1 did not start"
-    return 1
-}
-
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for i in $(seq 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
 }
 
 # run CASE SERVER -- loadgen args

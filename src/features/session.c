@@ -97,13 +97,16 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     sb_user_t *u = sb_map_get(&f->users, sb_cstr(cl->sub));
     if (u)
         return u;
-    const char *name = cl->name[0] ? cl->name : cl->sub; /* the id stands in for a missing name */
-    size_t id_n = strlen(cl->sub) + 1, name_n = strlen(name) + 1, av_n = strlen(cl->avatar) + 1;
+    /* The id stands in for a missing name, and is not stored twice: a
+     * server holds one of these per online user. */
+    bool own_name = cl->name[0] && strcmp(cl->name, cl->sub) != 0;
+    size_t id_n = strlen(cl->sub) + 1, name_n = own_name ? strlen(cl->name) + 1 : 0;
+    size_t av_n = strlen(cl->avatar) + 1;
     u = calloc(1, sizeof *u + id_n + name_n + av_n);
     if (!u)
         return NULL;
     memcpy(u->id, cl->sub, id_n);
-    u->name = memcpy(u->id + id_n, name, name_n);
+    u->name = own_name ? memcpy(u->id + id_n, cl->name, name_n) : u->id;
     u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
     if (sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
         free(u);

@@ -6,13 +6,15 @@
 #include "core/pool.h"
 #include "hub/hub.h"
 
-/* A room: one allocation holding the header and a copy of the name. */
+/* A room: one allocation holding the header and a copy of the name. Every
+ * user has one (user:<id>), so the header is kept at 40 bytes: the low 32
+ * bits of the hash pick the bucket and screen comparisons. */
 typedef struct sb_hub_room {
     struct sb_hub_room *next; /* bucket chain */
-    uint64_t hash;
-    sb_list_t members; /* links, through their in_room node */
-    size_t size;       /* number of links on `members` */
-    size_t name_len;
+    sb_list_t members;        /* links, through their in_room node */
+    uint32_t hash;
+    uint32_t size;            /* number of links on `members` */
+    uint32_t name_len;        /* at most max_room_name */
     char name[];
 } sb_hub_room_t;
 

@@ -30,7 +30,7 @@ static int check_room_links(const sb_hub_t *h, const sb_hub_room_t *r, size_t *n
 static int check_room(const sb_hub_t *h, const sb_hub_room_t *r, size_t bucket, size_t *nlinks) {
     sb_str_t name = sb_hub__room_name(r);
     CHECK(r->name_len > 0 && r->name_len <= h->cfg.max_room_name && r->size > 0);
-    CHECK(r->hash == sb_hub__hash(h->map.seed, name));
+    CHECK(r->hash == (uint32_t)sb_hub__hash(h->map.seed, name));
     CHECK((r->hash & (h->map.nbuckets - 1)) == bucket);
     CHECK(sb_hub__map_find(&h->map, name) == r); /* also: no two rooms share a name */
     return check_room_links(h, r, nlinks);

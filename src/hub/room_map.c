@@ -73,7 +73,7 @@ void sb_hub__map_dispose(sb_hub_t *h) {
 }
 
 sb_hub_room_t *sb_hub__map_find(const sb_hub__map_t *map, sb_str_t name) {
-    uint64_t hv = sb_hub__hash(map->seed, name);
+    uint32_t hv = (uint32_t)sb_hub__hash(map->seed, name);
     for (sb_hub_room_t *r = map->buckets[hv & (map->nbuckets - 1)]; r; r = r->next) {
         if (r->hash == hv && sb_str_eq(sb_hub__room_name(r), name))
             return r;
@@ -104,10 +104,10 @@ sb_hub_room_t *sb_hub__map_add(sb_hub_t *h, sb_str_t name) {
     sb_hub_room_t *r = sb_hub__alloc(h, sizeof(*r) + name.n);
     if (!r)
         return NULL;
-    r->hash = sb_hub__hash(h->map.seed, name);
+    r->hash = (uint32_t)sb_hub__hash(h->map.seed, name);
     sb_list_init(&r->members);
     r->size = 0;
-    r->name_len = name.n;
+    r->name_len = (uint32_t)name.n;
     memcpy(r->name, name.p, name.n);
     sb_hub_room_t **b = &h->map.buckets[r->hash & (h->map.nbuckets - 1)];
     r->next = *b;
