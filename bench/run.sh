@@ -261,3 +261,7 @@ log "done in $(($(date +%s) - start)) s; writing the report"
 node "$HERE/report.mjs" "$RAW" "$RESULTS" \
     "{\"repeat\":$REPEAT,\"quick\":$QUICK,\"payload\":$PAYLOAD,\"duration_s\":$DURATION,\"burst\":$BURST,\"pinned\":$PINNED,\"node\":\"$(node --version)\",\"uws\":$([ "$UWS_OK" = 1 ] && echo true || echo false),\"idle_room_size\":$IDLE_ROOM_SIZE,\"connect_concurrency\":$CONNECT_CONC,\"sched\":\"$SCHED\",\"ws_pubsub\":\"$(pick "$WS_PUBSUB" | xargs)\"}"
 cat "$RESULTS/latest.md"
+if [ "${BENCH_STORM:-1}" = 1 ] && [ "$QUICK" != 1 ]; then
+    log "distinct users at scale: bench/storm.sh"
+    BENCH_RESULTS_DIR=$RESULTS BENCH_BUILD_DIR=$BUILD "$HERE/storm.sh"
+fi

@@ -108,8 +108,8 @@ test('memory a storm left goes back to the kernel while heartbeats keep every co
   const srv = await server(['--presence-scope', 'all', '--ping-interval', '400', '--ping-timeout', '5000']);
   const r = await storm(srv, ['--conns', String(N), '--users', String(N), '--duration', '5']);
   const m = await metrics(srv);
-  assert.ok(m.heap_trims_total >= 1, 'the heap was trimmed');
-  if (!asan) { // ASan's allocator is not glibc's
+  if (!asan) { // ASan's allocator is not glibc's: nothing to trim there
+    assert.ok(m.heap_trims_total >= 1, 'the heap was trimmed');
     const burst = r.rss_connect_peak_kb - r.rss_before_kb;
     const kept = r.rss_idle_kb - r.rss_before_kb;
     assert.ok(kept <= 0.7 * burst, `RSS after 5 s of heartbeats: ${kept} KiB of the ${burst} KiB the storm took`);
