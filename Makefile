@@ -3,11 +3,11 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := openssl zlib jansson sqlite3
+PKGS    := openssl zlib jansson sqlite3 libpq
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -Iinclude $(WARN) -pthread \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3) -pthread -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq) -pthread -lm
 
 # Release build in build/, sanitizer build in build/asan/.
 B       ?= build

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev
+          libpq-dev postgresql
           python3 python3-socketio python3-websocket python3-requests
           clang curl procps)
 

@@ -60,7 +60,10 @@ for b in "${builds[@]}"; do
     for t in "$b"/tests/test_*; do
         [ -x "$t" ] || continue
         out="$log/$(basename "$t").$RANDOM"
-        timeout 300 "$t" >"$out" 2>&1
+        # test_pg_*: against a throwaway PostgreSQL cluster of their own.
+        wrap=()
+        case "$(basename "$t")" in test_pg_*) wrap=(tests/lib/pg-cluster.sh run) ;; esac
+        timeout 300 "${wrap[@]}" "$t" >"$out" 2>&1
         count "$(basename "$t") [$b]" "$out" $?
     done
 

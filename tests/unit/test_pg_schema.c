@@ -1,0 +1,229 @@
+/* PostgreSQL schema and migrations against a real throwaway cluster:
+ * tests/run.sh runs this program under tests/lib/pg-cluster.sh, which puts
+ * the database's URL in SB_PG_URL. */
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "store/pg_internal.h"
+#include "store/store_internal.h" /* the SQLite schema, to compare with */
+#include "testlib.h"
+
+static const char *pg_url;
+
+static PGconn *connect_db(void) {
+    PGconn *db = PQconnectdb(pg_url);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "  cannot connect to %s: %s", pg_url, PQerrorMessage(db));
+        PQfinish(db);
+        return NULL;
+    }
+    PQclear(PQexec(db, "SET client_min_messages = warning"));
+    return db;
+}
+
+static bool exec_ok(PGconn *db, const char *sql) {
+    PGresult *res = PQexec(db, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "  %s: %s", sql, PQerrorMessage(db));
+    PQclear(res);
+    return ok;
+}
+
+/* An empty database: each test starts from nothing. */
+static void reset(void) {
+    PGconn *db = connect_db();
+    CHECK(db && exec_ok(db, "DROP SCHEMA public CASCADE") && exec_ok(db, "CREATE SCHEMA public"));
+    PQfinish(db);
+}
+
+/* The rows of a one-column query joined by newlines (caller frees). */
+static char *pg_lines(PGconn *db, const char *sql) {
+    PGresult *res = PQexec(db, sql);
+    size_t cap = 1, len = 0;
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+        cap += (size_t)PQgetlength(res, i, 0) + 1;
+    char *out = calloc(1, cap);
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++)
+        len += (size_t)sprintf(out + len, "%s\n", PQgetvalue(res, i, 0));
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "  %s: %s", sql, PQerrorMessage(db));
+    PQclear(res);
+    return out;
+}
+
+static char *sqlite_lines(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s;
+    size_t cap = 4096, len = 0;
+    char *out = calloc(1, cap);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return out;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        size_t n = strlen(v);
+        if (len + n + 2 > cap)
+            out = realloc(out, cap = 2 * (cap + n));
+        len += (size_t)sprintf(out + len, "%s\n", v);
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+static int count_rows(PGconn *db, const char *sql) {
+    PGresult *res = PQexec(db, sql);
+    int n = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    return n;
+}
+
+TEST(migrates_an_empty_database_once) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "";
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM switchboard_schema"),
+             sb_store_pg__schema_version());
+    char *names = pg_lines(db, "SELECT version || ' ' || name FROM switchboard_schema ORDER BY 1");
+    CHECK(strncmp(names, "1 initial schema\n2 idempotency keys\n", 36) == 0);
+    free(names);
+    /* A second start finds nothing to do and keeps the data. */
+    CHECK(exec_ok(db, "INSERT INTO posts(id, owner_id) VALUES('p1', 'u1')"));
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM switchboard_schema"),
+             sb_store_pg__schema_version());
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM posts"), 1);
+    if (err[0])
+        fprintf(stderr, "  %s\n", err);
+    PQfinish(db);
+}
+
+/* Same version, same tables, columns and indexes as SQLite's migrations.c:
+ * a migration added to one store and not the other fails here. */
+TEST(has_the_same_schema_as_sqlite) {
+    reset();
+    PGconn *pg = connect_db();
+    sqlite3 *lite = NULL;
+    char err[512] = "";
+    CHECK_EQ(sb_store_pg__migrate(pg, err, sizeof err), SB_OK);
+    CHECK_EQ(sqlite3_open(":memory:", &lite), SQLITE_OK);
+    CHECK_EQ(sb_store__migrate(lite, err, sizeof err), SB_OK);
+    if (sb_store__schema_version() != sb_store_pg__schema_version())
+        fprintf(stderr,
+                "  SQLite schema version %d, PostgreSQL %d: give each SQLite migration its "
+                "twin in src/store/pg_schema.c\n",
+                sb_store__schema_version(), sb_store_pg__schema_version());
+    CHECK_EQ(sb_store__schema_version(), sb_store_pg__schema_version());
+
+    char *pc = pg_lines(pg, "SELECT table_name || '.' || column_name FROM information_schema.columns "
+                            "WHERE table_schema = 'public' AND table_name <> 'switchboard_schema' "
+                            "ORDER BY 1");
+    char *lc = sqlite_lines(lite, "SELECT m.name || '.' || p.name FROM sqlite_master m, "
+                                  "pragma_table_info(m.name) p WHERE m.type = 'table' "
+                                  "AND m.name NOT LIKE 'sqlite_%' ORDER BY 1");
+    char *pi = pg_lines(pg, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
+                            "AND indexname NOT LIKE '%\\_pkey' ORDER BY 1");
+    char *li = sqlite_lines(lite, "SELECT name FROM sqlite_master WHERE type = 'index' "
+                                  "AND name NOT LIKE 'sqlite_autoindex%' ORDER BY 1");
+    CHECK(strlen(lc) > 100 && strlen(li) > 50);
+    CHECK(strcmp(pc, lc) == 0);
+    CHECK(strcmp(pi, li) == 0);
+    if (strcmp(pc, lc) != 0 || strcmp(pi, li) != 0)
+        fprintf(stderr, "  PostgreSQL:\n%s%s  SQLite:\n%s%s", pc, pi, lc, li);
+    free(pc), free(lc), free(pi), free(li);
+    sqlite3_close(lite);
+    PQfinish(pg);
+}
+
+/* Servers starting together against an empty database: each waits on the
+ * advisory lock, so every migration runs once and none fails. Without the
+ * lock, concurrent CREATE TABLEs collide and some process exits 1. */
+TEST(servers_starting_together_do_not_race) {
+    enum { N = 6 };
+    reset();
+    int gate[2];
+    CHECK_EQ(pipe(gate), 0);
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            close(gate[1]);
+            PGconn *db = connect_db();
+            char c, err[512] = "";
+            (void)!read(gate[0], &c, 1); /* returns 0 when the parent opens the gate */
+            int rc = db ? sb_store_pg__migrate(db, err, sizeof err) : SB_EIO;
+            if (rc != SB_OK)
+                fprintf(stderr, "  child %d: %s\n", i, err);
+            PQfinish(db);
+            _exit(rc == SB_OK ? 0 : 1);
+        }
+    }
+    close(gate[0]);
+    usleep(200 * 1000); /* let every child connect; correctness does not depend on it */
+    close(gate[1]);
+    for (int i = 0; i < N; i++) {
+        int status = -1;
+        CHECK_EQ(waitpid(pids[i], &status, 0), pids[i]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    PGconn *db = connect_db();
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM switchboard_schema"),
+             sb_store_pg__schema_version());
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = 'public' AND table_name = 'messages'"),
+             1);
+    PQfinish(db);
+}
+
+TEST(refuses_a_newer_schema) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "", sql[128];
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    snprintf(sql, sizeof sql, "INSERT INTO switchboard_schema(version, name) VALUES(%d, 'future')",
+             sb_store_pg__schema_version() + 1);
+    CHECK(exec_ok(db, sql));
+    err[0] = 0;
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_EINVAL);
+    CHECK(strstr(err, "newer than this build supports") != NULL);
+    /* The refusal left no transaction open and changed nothing. */
+    CHECK_EQ(PQtransactionStatus(db), PQTRANS_IDLE);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM switchboard_schema"),
+             sb_store_pg__schema_version() + 1);
+    PQfinish(db);
+}
+
+/* A failing migration rolls back whole: its tables and version row are gone. */
+TEST(a_failed_migration_leaves_the_previous_version) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "";
+    /* A table the first migration wants to create makes it fail half-way. */
+    CHECK(exec_ok(db, "CREATE TABLE posts(x integer)"));
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_EIO);
+    CHECK(strstr(err, "migration 1 (initial schema) failed") != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+    CHECK_EQ(PQtransactionStatus(db), PQTRANS_IDLE);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = 'public' AND table_name IN "
+                            "('users', 'switchboard_schema')"),
+             0);
+    PQfinish(db);
+}
+
+int main(void) {
+    pg_url = getenv("SB_PG_URL");
+    if (!pg_url) {
+        fprintf(stderr, "SB_PG_URL is not set: run me as tests/lib/pg-cluster.sh run %s\n",
+                "build/tests/test_pg_schema");
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(migrates_an_empty_database_once);
+    RUN(has_the_same_schema_as_sqlite);
+    RUN(servers_starting_together_do_not_race);
+    RUN(refuses_a_newer_schema);
+    RUN(a_failed_migration_leaves_the_previous_version);
+    TEST_MAIN_END();
+}
