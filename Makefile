@@ -3,11 +3,15 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := openssl zlib jansson sqlite3 libpq
+PKGS    := openssl zlib jansson sqlite3
+# libpq stays out of switchboard.pc's Requires: its static link line names
+# libpgcommon/libpgport, which Debian ships only with the server headers, so
+# the .pc file lists -lpq (the shared library) in Libs.private instead.
+ALL_PKGS := $(PKGS) libpq
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -Iinclude $(WARN) -pthread \
-               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq) -pthread -lm
+               $(shell pkg-config --cflags $(ALL_PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(ALL_PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq) -pthread -lm
 
 # Release build in build/, sanitizer build in build/asan/.
 B       ?= build

@@ -22,4 +22,66 @@ int sb_store_pg__schema_version(void);
  * statement. A message for the operator goes to err. */
 int sb_store_pg__migrate(PGconn *db, char *err, size_t cap);
 
+/* ---- connection of the store thread (pg_conn.c) -------------------------------- */
+
+/* One libpq connection, connected without blocking past a deadline, in
+ * pipeline mode, reconnected with capped exponential backoff. Used by one
+ * thread (the store thread); times are CLOCK_MONOTONIC milliseconds. */
+typedef struct {
+    const char *conninfo;   /* URL or key=value string; borrowed */
+    int64_t backoff_min_ms; /* first wait after a failed attempt (0: 100) */
+    int64_t backoff_max_ms; /* cap of the doubling (0: 5000) */
+} sb_pg_conn_config_t;
+
+typedef struct {
+    PGconn *pg; /* NULL while disconnected */
+    sb_pg_conn_config_t cfg;
+    int64_t backoff_ms;      /* wait after the next failure */
+    int64_t next_attempt_ms; /* no connection attempt before this */
+    uint64_t connects;       /* successful connections so far */
+    char error[256];         /* why the last attempt or batch failed, one line */
+} sb_pg_conn_t;
+
+/* How a batch ended. Only COMMITTED and COMMITTED_BLIND changed the database;
+ * only NOT_COMMITTED and FAILED are certain that nothing changed. */
+typedef enum {
+    SB_PG_COMMITTED,       /* COMMIT returned; every result was delivered */
+    SB_PG_FAILED,          /* a statement failed; rolled back (failed_stmt, error) */
+    SB_PG_NOT_COMMITTED,   /* unavailable or lost before COMMIT could apply: retry is safe */
+    SB_PG_COMMITTED_BLIND, /* lost after COMMIT, and the server says it committed:
+                              some results are missing */
+    SB_PG_UNKNOWN          /* lost after COMMIT was sent and not resolved in time */
+} sb_pg_outcome_t;
+
+typedef struct {
+    const char *sql;            /* one statement, $1.. parameters */
+    int nparams;
+    const char *const *params;  /* text values; NULL entries are SQL NULL */
+    /* Called on the store thread with the statement's rows (PGRES_TUPLES_OK or
+     * PGRES_COMMAND_OK) before COMMIT's answer is known; may be NULL. */
+    void (*on_result)(void *ud, const PGresult *res);
+    void *ud;
+} sb_pg_stmt_t;
+
+void sb_pg_conn_init(sb_pg_conn_t *c, const sb_pg_conn_config_t *cfg);
+void sb_pg_conn_dispose(sb_pg_conn_t *c);
+
+/* Makes the connection ready, waiting (backoff included) no later than
+ * deadline_ms. SB_OK, or SB_ETIMEOUT with c->error saying why: the caller
+ * answers store_unavailable. */
+int sb_pg_conn_ready(sb_pg_conn_t *c, int64_t deadline_ms);
+
+/* Runs stmts in one transaction, pipelined: BEGIN and the transaction id
+ * first (one round trip, so that a lost connection can be resolved later),
+ * then every statement and COMMIT in one flush. failed_stmt is the index of
+ * the failing statement for SB_PG_FAILED, else -1. Never waits past
+ * deadline_ms. */
+sb_pg_outcome_t sb_pg_conn_run(sb_pg_conn_t *c, const sb_pg_stmt_t *stmts, size_t n,
+                               int64_t deadline_ms, int *failed_stmt);
+
+const char *sb_pg_outcome_name(sb_pg_outcome_t o);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t sb_pg__now_ms(void);
+
 #endif

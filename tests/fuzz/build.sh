@@ -45,9 +45,9 @@ build_events() {
     cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
- $(pkg-config --cflags openssl zlib jansson sqlite3 2>/dev/null)"
-    libs=$(pkg-config --libs openssl zlib jansson sqlite3 2>/dev/null ||
-        echo -lssl -lcrypto -lz -ljansson -lsqlite3)
+ $(pkg-config --cflags openssl zlib jansson sqlite3 libpq 2>/dev/null)"
+    libs=$(pkg-config --libs openssl zlib jansson sqlite3 libpq 2>/dev/null ||
+        echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq)
     newest_h=$(find src -name '*.h' -exec ls -t {} + | head -1)
     echo "  FUZZ  $OUT/fuzz_events (library objects in $obj/)"
     srcs_ev=$(find src -name '*.c' ! -path src/main.c | sort)
