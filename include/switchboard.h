@@ -275,7 +275,8 @@ typedef void (*sb_disconnect_fn)(sb_socket_t *s, const char *reason, void *ud);
  * replaces the handler. */
 int sb_nsp_use(sb_nsp_t *nsp, sb_middleware_fn fn, void *ud);
 int sb_nsp_on(sb_nsp_t *nsp, const char *event, sb_event_fn fn, void *ud);
-/* For events without a handler of their own. */
+/* For events without a handler of their own. On a namespace with the
+ * built-ins it replaces their "unknown_event" answer. */
 int sb_nsp_on_any(sb_nsp_t *nsp, sb_event_fn fn, void *ud);
 /* A socket joined the namespace (after every middleware accepted it). */
 int sb_nsp_on_connection(sb_nsp_t *nsp, sb_socket_fn fn, void *ud);
@@ -309,7 +310,8 @@ size_t sb_nsp_room_size(sb_nsp_t *nsp, const char *room);
 /* ---- Socket.IO v5: events and acks -------------------------------------------------- */
 
 sb_socket_t *sb_call_socket(const sb_call_t *call);
-/* The event name, NUL-terminated, unescaped. */
+/* The event name, NUL-terminated, unescaped; in an sb_nsp_on_any() handler
+ * a name longer than 255 bytes is cut there. "" for an ack's answer. */
 const char *sb_call_event(const sb_call_t *call);
 size_t sb_call_argc(const sb_call_t *call);
 /* Raw JSON of argument i (NULL when i >= argc); *n gets its length. */
