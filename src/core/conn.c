@@ -224,12 +224,28 @@ static sb_outq_item_t *oq_array_get(sb_conn_ctx_t *ctx, uint32_t cap, uint32_t *
             memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
             ctx->oq_cache_bytes -= (sizeof *q * 8) << k;
             ctx->oq_cache_used = true;
+            if (ctx->oq_cache_bytes < ctx->oq_cache_low)
+                ctx->oq_cache_low = ctx->oq_cache_bytes;
             *got = 8u << k;
             return q;
         }
     }
     *got = cap;
     return malloc(sizeof(sb_outq_item_t) * cap);
+}
+
+/* Frees cached arrays, largest first, until `bytes` are freed or none is left. */
+static void oq_cache_shrink(sb_conn_ctx_t *ctx, size_t bytes) {
+    size_t freed = 0;
+    for (int k = SB_CONN_OQ_CLASSES; k-- > 0 && freed < bytes;) {
+        sb_outq_item_t *q;
+        while (freed < bytes && (q = ctx->oq_cache[k])) {
+            memcpy(&ctx->oq_cache[k], &q->frame, sizeof q);
+            free(q);
+            freed += (sizeof *q * 8) << k;
+        }
+    }
+    ctx->oq_cache_bytes -= freed;
 }
 
 static void oq_cache_free(sb_conn_ctx_t *ctx) {
@@ -247,9 +263,15 @@ static void oq_cache_free(sb_conn_ctx_t *ctx) {
  * arrays go back, and so do the free pages a burst left inside the heap
  * (glibc returns only the top of the heap by itself): memory after a burst
  * returns to what the connections need. */
+static void oq_cache_shrink(sb_conn_ctx_t *ctx, size_t bytes);
+
 static void on_oq_trim(sb_timer_t *t) {
     sb_conn_ctx_t *ctx = sb_container_of(t, sb_conn_ctx_t, oq_trim);
     if (ctx->oq_cache_used) {
+        /* Traffic that never stops (heartbeats) keeps the cache in use:
+         * what it did not need all second (its low-water mark) goes. */
+        oq_cache_shrink(ctx, ctx->oq_cache_low);
+        ctx->oq_cache_low = ctx->oq_cache_bytes;
         ctx->oq_cache_used = false;
         sb_timer_start(t, 1000);
         return;

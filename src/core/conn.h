@@ -90,6 +90,7 @@ typedef struct {
      * after the heap was trimmed) per subscriber per burst. */
     sb_outq_item_t *oq_cache[SB_CONN_OQ_CLASSES];
     size_t oq_cache_bytes;
+    size_t oq_cache_low;   /* fewest bytes cached since the last trim tick */
     bool oq_cache_used;    /* an array was taken since the last trim tick */
     sb_timer_t oq_trim;    /* frees the cache after a second without use */
     uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;

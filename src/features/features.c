@@ -286,7 +286,6 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     f->loop = loop;
     f->nsp = nsp;
     f->cfg = *cfg;
-    sb_map_init(&f->users);
     sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_feat_presence_init(f);
     sb_sio_on_any(nsp, on_unknown_event, f);
@@ -307,7 +306,7 @@ void sb_features_destroy(sb_features_t *f) {
     sb_feat_live_dispose(f);
     sb_feat_presence_dispose(f);
     sb_feat_chat_dispose(f);
-    sb_map_dispose(&f->users);
+    sb_feat_users_dispose(f);
     sb_pool_dispose(&f->clients);
     free(f);
 }
@@ -327,7 +326,7 @@ size_t sb_features_online_users(const sb_features_t *f) { return f->users.count;
 const sb_features_counters_t *sb_features_counters(const sb_features_t *f) { return &f->counters; }
 
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {
-    const sb_user_t *u = sb_map_get(&f->users, sb_cstr(user_id));
+    const sb_user_t *u = sb_feat_user_find(f, sb_cstr(user_id));
     return u ? u->devices : 0;
 }
 
@@ -359,5 +358,5 @@ long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *e
 }
 
 bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
-    return sb_map_get(&f->users, sb_cstr(user_id)) != NULL;
+    return sb_feat_user_find(f, sb_cstr(user_id)) != NULL;
 }

@@ -33,6 +33,12 @@ typedef struct {
     char id[];
 } sb_user_t;
 
+/* users.c: online users by id (an open-addressing table of pointers). */
+typedef struct {
+    sb_user_t **slots;
+    size_t cap, count; /* cap: 0 or a power of two */
+} sb_user_table_t;
+
 /* Per-socket state, the socket's data pointer. */
 typedef struct {
     sb_features_t *f;
@@ -53,7 +59,7 @@ struct sb_features {
     sb_loop_t *loop;
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;
-    sb_map_t users; /* id -> sb_user_t, online users only */
+    sb_user_table_t users; /* online users only */
     uint64_t messages_total; /* chat and direct messages stored */
     sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
@@ -141,6 +147,13 @@ const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name
 #define SB_FEAT_PAGE_DEFAULT 50
 bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit);
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
+
+/* users.c: the online users. add: `u` is not in yet (SB_OK or SB_ENOMEM). */
+sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id);
+int sb_feat_user_add(sb_features_t *f, sb_user_t *u);
+void sb_feat_user_remove(sb_features_t *f, sb_user_t *u);
+void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud), void *ud);
+void sb_feat_users_dispose(sb_features_t *f);
 
 /* session.c: JWT middleware and per-socket state */
 int sb_feat_session_init(sb_features_t *f);

@@ -21,9 +21,9 @@ static void user_room(const sb_user_t *u, char out[SB_USER_ID_MAX + 8]) {
     snprintf(out, SB_USER_ID_MAX + 8, "user:%s", u->id);
 }
 
-static bool add_online(sb_str_t key, void *value, void *ud) {
+static bool add_online(const sb_user_t *u, void *ud) {
     json_t *list = ud;
-    json_array_append_new(list, json_stringn(key.p, key.n));
+    json_array_append_new(list, json_string(u->id));
     return json_array_size(list) < SB_ONLINE_LIST_MAX;
 }
 
@@ -207,7 +207,7 @@ void sb_feat_presence_connect(sb_client_t *c) {
         return;
     }
     json_t *online = json_array();
-    sb_map_foreach(&c->f->users, add_online, online);
+    sb_feat_users_foreach(c->f, add_online, online);
     established(c, online, c->f->users.count);
     if (c->user->devices == 1)
         pending_add(c->f, c->user->id, true, NULL);

@@ -94,7 +94,7 @@ static void on_token_expired(sb_timer_t *t) {
 }
 
 static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
-    sb_user_t *u = sb_map_get(&f->users, sb_cstr(cl->sub));
+    sb_user_t *u = sb_feat_user_find(f, sb_cstr(cl->sub));
     if (u)
         return u;
     /* The id stands in for a missing name, and is not stored twice: a
@@ -108,7 +108,7 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     memcpy(u->id, cl->sub, id_n);
     u->name = own_name ? memcpy(u->id + id_n, cl->name, name_n) : u->id;
     u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
-    if (sb_map_put(&f->users, sb_cstr(u->id), u) != SB_OK) {
+    if (sb_feat_user_add(f, u) != SB_OK) {
         free(u);
         return NULL;
     }
@@ -118,7 +118,7 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
 static void user_release(sb_features_t *f, sb_user_t *u) {
     if (u->devices > 0)
         return;
-    sb_map_del(&f->users, sb_cstr(u->id));
+    sb_feat_user_remove(f, u);
     free(u->status);
     free(u);
 }

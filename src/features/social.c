@@ -36,7 +36,7 @@ typedef struct {
  * delivered. Offline delivery may already have read that row (its query was
  * queued first): the floor tells it to leave this one and newer to us. */
 static void deliver_live(sb_features_t *f, const sb_store_notification_t *n, json_t *j) {
-    sb_user_t *u = sb_map_get(&f->users, sb_cstr(n->user_id));
+    sb_user_t *u = sb_feat_user_find(f, sb_cstr(n->user_id));
     if (!u || u->devices == 0) {
         json_decref(j);
         return;
@@ -127,7 +127,7 @@ static void offline_next(offline_t *o) {
 
 /* Sends the page's rows older than the live floor; returns how many. */
 static size_t offline_send(offline_t *o, const sb_store_notifications_t *page, int64_t *ids) {
-    const sb_user_t *u = sb_map_get(&o->f->users, sb_cstr(o->user_id));
+    const sb_user_t *u = sb_feat_user_find(o->f, sb_cstr(o->user_id));
     int64_t floor = u && u->notif_live_from ? u->notif_live_from : INT64_MAX;
     size_t n = 0;
     for (size_t i = 0; i < page->n; i++) {

@@ -173,7 +173,7 @@ static query_t *query_of(sb_feat_call_t *call) { return (query_t *)(void *)call-
  * from the store (absent for a user never seen). A hidden user is answered
  * as one never seen: {online: false}, so not even their existence leaks. */
 static json_t *status_json(sb_features_t *f, const seen_t *s) {
-    const sb_user_t *u = s->hidden ? NULL : sb_map_get(&f->users, sb_cstr(s->id));
+    const sb_user_t *u = s->hidden ? NULL : sb_feat_user_find(f, sb_cstr(s->id));
     json_t *j = json_pack("{s:b}", "online", u && u->devices > 0);
     if (u && u->devices > 0 && u->status)
         json_object_set_new(j, "status", json_string(u->status));
