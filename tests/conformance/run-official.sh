@@ -11,7 +11,9 @@
 # `npm ci` the first time. The suites hard-code http://localhost:3000: the
 # script runs a copy of each suite file pointed at a free loopback port.
 # Prints one line per run and suite and a total; exits non-zero when any
-# test failed. SB_BUILD_DIR (default build) picks the build to test.
+# test failed. SB_BUILD_DIR (default build) picks the build to test;
+# SB_OFFICIAL_TARGET=ref runs the suites against the Node reference instead
+# (tests/conformance/reference.mjs, socket.io from tests/e2e/node_modules).
 set -euo pipefail
 
 usage() { echo "usage: $0 ENGINE_IO_PROTOCOL_DIR SOCKET_IO_PROTOCOL_DIR [RUNS]" >&2; exit 2; }
@@ -23,8 +25,13 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${SB_BUILD_DIR:-build}
 [ -f "$EIO_DIR/test-suite.js" ] && [ -f "$SIO_DIR/test-suite.js" ] || usage
 
-make -C "$ROOT" --no-print-directory B="$BUILD" "$BUILD/examples/conformance" >/dev/null
-BIN="$ROOT/$BUILD/examples/conformance"
+if [ "${SB_OFFICIAL_TARGET:-}" = ref ]; then
+    SERVER=(node "$ROOT/tests/conformance/reference.mjs")
+else
+    make -C "$ROOT" --no-print-directory B="$BUILD" "$BUILD/examples/conformance" >/dev/null
+    SERVER=("$ROOT/$BUILD/examples/conformance" --host 127.0.0.1 --ping-interval 300 --ping-timeout 200
+            --connect-timeout 1000 --max-http-buffer-size 1000000 --cors-origins '*' --log-level warn)
+fi
 for d in "$EIO_DIR" "$SIO_DIR"; do
     [ -d "$d/node_modules" ] || (cd "$d" && npm ci --no-audit --no-fund >/dev/null)
 done
@@ -42,9 +49,7 @@ trap cleanup EXIT
 
 start_server() {
     local port=$1
-    "$BIN" --host 127.0.0.1 --port "$port" --ping-interval 300 --ping-timeout 200 \
-        --connect-timeout 1000 --max-http-buffer-size 1000000 --cors-origins '*' \
-        --log-level warn 2>>"$LOG" &
+    "${SERVER[@]}" --port "$port" 2>>"$LOG" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
@@ -79,6 +84,11 @@ for run in $(seq "$RUNS"); do
     read -r ep ef < <(run_suite "$EIO_DIR" "$port")
     read -r sp sf < <(run_suite "$SIO_DIR" "$port")
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+    if grep -qE 'Sanitizer|runtime error:' "$LOG"; then # an ASan/UBSan build reported an error
+        grep -E -A20 'Sanitizer|runtime error:' "$LOG" | head -40 >&2
+        ef=$((ef + 1))
+    fi
+    : >"$LOG"
     echo "run $run: engine.io $ep passed $ef failed; socket.io $sp passed $sf failed;" \
          "$((ep + sp))/$((ep + ef + sp + sf)) (load $(cut -d' ' -f1-3 /proc/loadavg))"
     total_pass=$((total_pass + ep + sp)) total_fail=$((total_fail + ef + sf))
