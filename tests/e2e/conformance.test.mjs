@@ -2,8 +2,10 @@
 // say, and what the Node reference (engine.io 6, socket.io 4) answers, for
 // the cases the official protocol test suites probe and a few they do not.
 // Every test sends a raw request, checks the exact answer, and checks that a
-// second session opened beside it is unaffected. The server runs with the
-// official suites' heartbeat: pingInterval 300 ms, pingTimeout 200 ms.
+// second session opened beside it is unaffected. The heartbeat tests use a
+// server with the official suites' heartbeat (pingInterval 300 ms,
+// pingTimeout 200 ms); the others one with the default heartbeat, so that a
+// loaded machine cannot end their sessions by accident.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -15,13 +17,24 @@ const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const EIO = '/socket.io/?EIO=4';
 
-let srv;
+let srv; // the server the helpers below talk to
+let normal, fast;
 before(async () => {
-  srv = await startServer('sio_echo', {
+  normal = await startServer('sio_echo');
+  fast = await startServer('sio_echo', {
     args: ['--ping-interval', String(PING_INTERVAL), '--ping-timeout', String(PING_TIMEOUT)],
   });
+  srv = normal;
 });
-after(async () => { if (srv) await srv.stop(); });
+after(async () => {
+  for (const s of [normal, fast]) if (s) await s.stop();
+});
+
+/** Runs fn with the helpers pointed at the fast-heartbeat server. */
+async function onFastHeartbeat(fn) {
+  srv = fast;
+  try { return await fn(); } finally { srv = normal; }
+}
 
 const pollUrl = (sid) => `${srv.url}${EIO}&transport=polling&sid=${sid}`;
 
@@ -191,7 +204,7 @@ test('websocket: a second WebSocket while the first is still probing gets 101 an
 // late, so it gets a few milliseconds of slack.
 const DEAD_AT = PING_INTERVAL + PING_TIMEOUT + (isRef ? 25 : 1);
 
-test('polling: no pong -> the session answers 400 at pingInterval + pingTimeout; a ponging one lives on', async () => {
+test('polling: no pong -> the session answers 400 at pingInterval + pingTimeout; a ponging one lives on', () => onFastHeartbeat(async () => {
   const good = await connectedPolling();
   const stopGood = keepPollingAlive(good.sid);
   const { sid, at } = await pollingSession();
@@ -211,9 +224,9 @@ test('polling: no pong -> the session answers 400 at pingInterval + pingTimeout;
   await new Promise((r) => setTimeout(r, PING_INTERVAL));
   await stopGood();
   await assertPollingAlive(good.sid);
-});
+}));
 
-test('websocket: no pong -> a message sent at pingInterval + pingTimeout is not handled; the session ends', async () => {
+test('websocket: no pong -> a message sent at pingInterval + pingTimeout is not handled; the session ends', () => onFastHeartbeat(async () => {
   const goodWs = await wsSession();
   const good = pumpWs(goodWs);
   goodWs.sendText('40');
@@ -236,7 +249,7 @@ test('websocket: no pong -> a message sent at pingInterval + pingTimeout is not 
   goodWs.sendText('421["echo","still here"]');
   assert.equal(await good.next(), '431["still here"]');
   goodWs.destroy();
-});
+}));
 
 // ---- invalid UTF-8 fails as it arrives (Autobahn 6.4.3 / 6.4.4) ------------------
 
