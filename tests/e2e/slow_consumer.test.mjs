@@ -33,11 +33,18 @@ test('a slow consumer is cut off; the others get every message; memory stays bou
   good.on('relay', (seq) => { if (seq !== got) inOrder = false; got++; });
   const base = rssKb(srv.proc.pid);
   let peak = base;
+  let resumed = false;
   for (let i = 0; i < N; i++) {
     pub.emit('relay', 'flood', i, payload);
     if (i % 200 === 199) { // keep the good client's backlog under the limit; sample memory
       await pub.emitWithAck('echo', 'sync');
       peak = Math.max(peak, rssKb(srv.proc.pid));
+      // Once it is cut, the slow client reads again (well within the 2 s
+      // the server waits for it to take the close frame).
+      if (!resumed && /closing slow consumer/.test(srv.stderr())) {
+        ws.sock.resume();
+        resumed = true;
+      }
     }
   }
   await until(() => got === N, 30000, `all ${N} relays at the good client (got ${got})`);
@@ -49,7 +56,7 @@ test('a slow consumer is cut off; the others get every message; memory stays bou
   }
   // The slow client was cut: reading again drains what the kernel held, the
   // message that was being written, then a close frame 1008, then EOF.
-  ws.sock.resume();
+  assert.ok(resumed, 'the slow client was cut during the flood');
   const close = await ws.waitClose(10000);
   assert.deepEqual({ code: close.code, reason: close.reason }, { code: 1008, reason: 'slow consumer' });
   await ws.waitEnd(10000);
