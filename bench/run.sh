@@ -52,7 +52,7 @@ case ${BENCH_WS_FANOUT:-} in
 esac
 WS_PUBSUB=${BENCH_WS_PUBSUB:-$WS_PUBSUB_DEFAULT}
 [ "$WS_PUBSUB" = none ] && WS_PUBSUB=
-SECRET=bench-secret-$$
+SECRET=bench-secret-$$-0123456789abcdefghijkl
 # Which servers to run (space-separated ids; default all that work here).
 ONLY=${BENCH_SERVERS:-}
 

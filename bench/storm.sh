@@ -21,7 +21,7 @@ IDLE=${BENCH_STORM_IDLE:-60}
 PEER_SIZES=${BENCH_STORM_PEER_SIZES:-2000 5000}
 ROOM=${BENCH_ROOM_SIZE:-10000}
 RATES=${BENCH_ROOM_RATES:-10 100}
-SECRET=bench-secret-$$
+SECRET=bench-secret-$$-0123456789abcdefghijkl
 OUT=$RESULTS/storm.jsonl
 log() { printf '[storm] %s\n' "$*" >&2; }
 

@@ -37,8 +37,13 @@ HEAD
     printf "| `%s` | `%s` | %s |\n", flag, def, help }'
 cat <<'TAIL'
 
-The JWT secret is required unless `--dev` is given, which uses a built-in
-secret and logs a warning. `--jwt-leeway` widens the token check at connect
+The JWT secret is required unless `--dev` is given, and must be at least 32
+bytes (`openssl rand -hex 32` makes one); a shorter one stops the server
+(exit 2) unless `--allow-short-secret true` accepts it, with a warning.
+`--dev` is for a first run on your own machine: it listens on 127.0.0.1 only
+(unless `--host` is given by any source), uses a built-in secret (logged
+with a warning), makes up an API key for the run when `--api-key` is not set,
+and logs the URL to open and the key at start (level `warn`). `--jwt-leeway` widens the token check at connect
 only (clock skew between the token's issuer and the server): a connected
 socket is disconnected when its token's `exp` passes, leeway or not. With
 `--presence-scope friends` (the default),

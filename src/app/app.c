@@ -2,8 +2,10 @@
  * and the operations API. */
 #include "app/app.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -13,14 +15,71 @@
 #include "core/err.h"
 #include "core/log.h"
 
+#define SB_MIN_SECRET_BYTES 32
+
 typedef struct {
     sb_config_t cfg;
     sb_server_t *srv;
+    bool dev_key_made; /* --dev made up the API key: print it */
 } sb_app_t;
+
+/* --dev: loopback unless --host was given, and an API key made up for this
+ * run when none is set, so the curl examples work on the first try. */
+static int dev_defaults(sb_app_t *app, char *err, size_t cap) {
+    sb_config_t *cfg = &app->cfg;
+    if (!cfg->dev)
+        return SB_OK;
+    if (!sb_config_given(cfg, "host") && sb_config_set(cfg, "host", "127.0.0.1", err, cap) != SB_OK)
+        return SB_EINVAL;
+    if (cfg->api_key[0])
+        return SB_OK;
+    uint8_t raw[16];
+    char key[sizeof raw * 2 + 5] = "dev-";
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, cap, "--dev: no random bytes for the API key: %s", strerror(errno));
+        return SB_EIO;
+    }
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(key + 4 + 2 * i, 3, "%02x", raw[i]);
+    app->dev_key_made = true;
+    return sb_config_set(cfg, "api-key", key, err, cap) == SB_OK ? SB_OK : SB_EINVAL;
+}
+
+/* Anyone who can guess the secret can mint tokens for any user. */
+static int check_secret(const sb_config_t *cfg, char *err, size_t cap) {
+    size_t n = strlen(cfg->jwt_secret);
+    if (cfg->dev || n >= SB_MIN_SECRET_BYTES)
+        return SB_OK;
+    if (cfg->allow_short_secret) {
+        sb_log_warn("--jwt-secret is %zu bytes, shorter than %d: tokens can be forged by guessing "
+                    "it (--allow-short-secret)", n, SB_MIN_SECRET_BYTES);
+        return SB_OK;
+    }
+    snprintf(err, cap, "--jwt-secret is %zu bytes; at least %d are required (make one with "
+                       "`openssl rand -hex 32`), or pass --allow-short-secret true to accept it",
+             n, SB_MIN_SECRET_BYTES);
+    return SB_EINVAL;
+}
+
+static void dev_banner(const char *address, void *ud) {
+    sb_app_t *app = ud;
+    /* A wildcard address is not something to open: name the loopback. */
+    const char *colon = strrchr(address, ':');
+    bool wildcard = !strncmp(address, "0.0.0.0:", 8) || !strncmp(address, "[::]:", 5);
+    char url[128];
+    if (wildcard && colon)
+        snprintf(url, sizeof url, "http://127.0.0.1%s", colon);
+    else
+        snprintf(url, sizeof url, "http://%s", address);
+    sb_log_warn("--dev: open %s (Socket.IO at %s%s)", url, url, app->cfg.path);
+    if (app->dev_key_made)
+        sb_log_warn("--dev: API key for this run: %s (try: curl -H 'Authorization: Bearer "
+                             "%s' %s/api/stats)", app->cfg.api_key, app->cfg.api_key, url);
+}
 
 /* Settings that only make sense together. */
 static int validate(sb_config_t *cfg, char *err, size_t cap) {
-    if (sb_builtins__dev_secret(cfg, err, cap) != SB_OK ||
+    if (sb_builtins__dev_secret(cfg, err, cap) != SB_OK || check_secret(cfg, err, cap) != SB_OK ||
         sb_builtins__validate(cfg, err, cap) != SB_OK)
         return SB_EINVAL;
     if (cfg->ping_interval < 1 || cfg->ping_timeout < 1 || cfg->max_http_buffer_size < 1024) {
@@ -34,11 +93,16 @@ static int load(sb_app_t *app, int argc, char **argv, char *err, size_t cap) {
     int rc = sb_config_from_args(&app->cfg, argc, argv);
     if (rc != 0)
         return rc == 1 ? 1 : SB_EINVAL;
+    rc = dev_defaults(app, err, cap);
+    if (rc != SB_OK)
+        return rc;
     if (validate(&app->cfg, err, cap) != SB_OK)
         return SB_EINVAL;
     app->srv = sb_server_create_from_config(&app->cfg, err, cap);
     if (!app->srv)
         return SB_EINVAL;
+    if (app->cfg.dev)
+        sb_server_on_listening(app->srv, dev_banner, app);
     return sb_builtins__install(app->srv, &app->cfg, NULL, err, cap);
 }
 

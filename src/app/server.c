@@ -41,6 +41,8 @@ struct sb_server {
     bool draining;
     void (*tick_fn)(void *);
     void *tick_ud;
+    void (*listening_fn)(const char *address, void *ud);
+    void *listening_ud;
     void (*shutdown_fn)(void *);
     void *shutdown_ud;
     void *ext;
@@ -298,6 +300,11 @@ static void on_tick(sb_timer_t *t) {
     sb_timer_start(t, 1000);
 }
 
+void sb_server_on_listening(sb_server_t *s, void (*fn)(const char *address, void *ud), void *ud) {
+    s->listening_fn = fn;
+    s->listening_ud = ud;
+}
+
 int sb_server_run(sb_server_t *s) {
     if (watch_signals(s) != SB_OK)
         return 1;
@@ -305,6 +312,8 @@ int sb_server_run(sb_server_t *s) {
         return 1;
     /* Always printed, whatever the log level: scripts wait for this line. */
     sb__log(SB_LOG_INFO, "listening on %s", sb_http_bound_address(s->http));
+    if (s->listening_fn)
+        s->listening_fn(sb_http_bound_address(s->http), s->listening_ud);
     sb_timer_init(&s->loop, &s->tick_timer, on_tick);
     sb_timer_start(&s->tick_timer, 1000);
     sb_loop_run(&s->loop);

@@ -29,6 +29,8 @@ void sb_server_destroy(sb_server_t *s);
 /* Listens and runs until a signal or sb_server_stop(); returns 0 on a clean
  * exit. */
 int sb_server_run(sb_server_t *s);
+/* fn(address "host:port") runs once, right after the listening line. */
+void sb_server_on_listening(sb_server_t *s, void (*fn)(const char *address, void *ud), void *ud);
 /* Starts a graceful shutdown (safe from any callback on the loop thread). */
 void sb_server_stop(sb_server_t *s);
 

@@ -79,16 +79,30 @@ void sb_config_dispose(sb_config_t *c) {
     memset(c, 0, sizeof *c);
 }
 
+static int set_from(sb_config_t *c, const cfg_row_t *r, const char *value,
+                    sb_config_source_t source) {
+    int rc = row_set(c, r, value);
+    if (rc == SB_OK)
+        c->source[r - rows] = (unsigned char)source;
+    return rc;
+}
+
+/* Set programmatically: counts as given explicitly, as a flag does. */
 int sb_config_set(sb_config_t *c, const char *name, const char *value, char *err, size_t cap) {
     const cfg_row_t *r = row_find(name);
     if (!r) {
         snprintf(err, cap, "unknown setting '%s' (see --help)", name);
         return SB_ENOTFOUND;
     }
-    int rc = row_set(c, r, value);
+    int rc = set_from(c, r, value, SB_CONFIG_FLAG);
     if (rc != SB_OK)
         snprintf(err, cap, "invalid value '%s' for --%s", value, name);
     return rc;
+}
+
+bool sb_config_given(const sb_config_t *c, const char *name) {
+    const cfg_row_t *r = row_find(name);
+    return r && c->source[r - rows] != SB_CONFIG_DEFAULT;
 }
 
 /* SWITCHBOARD_JWT_SECRET -> jwt-secret */
@@ -100,7 +114,7 @@ static void apply_env(sb_config_t *c) {
             var[o++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
         var[o] = '\0';
         const char *v = getenv(var);
-        if (v && row_set(c, &rows[i], v) != SB_OK)
+        if (v && set_from(c, &rows[i], v, SB_CONFIG_ENV) != SB_OK)
             fprintf(stderr, "warning: ignoring invalid %s=%s\n", var, v);
     }
 }
@@ -136,6 +150,9 @@ int sb_config_load_file(sb_config_t *c, const char *path, char *err, size_t cap)
         }
         *eq = '\0';
         rc = sb_config_set(c, trim(s), trim(eq + 1), err, cap);
+        const cfg_row_t *r = rc == SB_OK ? row_find(trim(s)) : NULL;
+        if (r)
+            c->source[r - rows] = SB_CONFIG_FILE;
     }
     fclose(f);
     return rc == SB_OK ? SB_OK : SB_EINVAL;

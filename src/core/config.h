@@ -13,7 +13,8 @@
 #define SB_CONFIG_MAP(X)                                                                           \
     X("host", host, STR, "::", "address to listen on (:: also takes IPv4; one address: only that)") \
     X("port", port, INT, "3000", "TCP port (0 picks a free port)")                                 \
-    X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens (required unless --dev)") \
+    X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens, at least 32 bytes (required unless --dev)") \
+    X("allow-short-secret", allow_short_secret, BOOL, "false", "accept a --jwt-secret shorter than 32 bytes, with a warning") \
     X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \
     X("data-dir", data_dir, STR, "./data", "directory for the database and state")                 \
     X("store-sync", store_sync, STR, "full", "SQLite durability: full (fsync each commit), normal, off (tests only)") \
@@ -54,7 +55,17 @@
     X("jwt-leeway", jwt_leeway, INT, "5", "seconds of clock skew allowed for exp/nbf at connect")  \
     X("log-level", log_level, STR, "info", "debug|info|warn|error|off")                            \
     X("log-format", log_format, STR, "text", "text|json")                                          \
-    X("dev", dev, BOOL, "false", "development mode: a fixed JWT secret, with a warning")
+    X("dev", dev, BOOL, "false", "development mode: loopback only unless --host is given, a fixed JWT secret and a printed API key")
+
+/* Where a setting's value came from (a default, or the source that set it last). */
+typedef enum { SB_CONFIG_DEFAULT, SB_CONFIG_FILE, SB_CONFIG_ENV, SB_CONFIG_FLAG } sb_config_source_t;
+
+enum {
+#define SB_CONFIG_INDEX(name, f, type, def, help) SB_CONFIG_INDEX_##f,
+    SB_CONFIG_MAP(SB_CONFIG_INDEX)
+#undef SB_CONFIG_INDEX
+    SB_CONFIG_COUNT
+};
 
 typedef struct {
 #define SB_CONFIG_FIELD_STR(f) char *f;
@@ -63,6 +74,7 @@ typedef struct {
 #define SB_CONFIG_FIELD(name, f, type, def, help) SB_CONFIG_FIELD_##type(f)
     SB_CONFIG_MAP(SB_CONFIG_FIELD)
 #undef SB_CONFIG_FIELD
+    unsigned char source[SB_CONFIG_COUNT]; /* sb_config_source_t of each row */
 } sb_config_t;
 
 /* Fills defaults. Pair with sb_config_dispose. */
@@ -74,6 +86,8 @@ int sb_config_set(sb_config_t *c, const char *name, const char *value, char *err
 /* Applies the environment, then a --config file if given, then argv.
  * Returns SB_OK, SB_EINVAL (message in err), or 1 when --help was printed. */
 int sb_config_load(sb_config_t *c, int argc, char **argv, char *err, size_t cap);
+/* True when `name` was set by a file, the environment or a flag. */
+bool sb_config_given(const sb_config_t *c, const char *name);
 int sb_config_load_file(sb_config_t *c, const char *path, char *err, size_t cap);
 void sb_config_print_help(FILE *out, const char *prog);
 

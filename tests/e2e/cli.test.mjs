@@ -10,12 +10,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './lib/server.mjs';
-import { test, isRef, connect, connectError, mintToken } from './lib/util.mjs';
+import { test, isRef, connect, connectError, mintToken, until } from './lib/util.mjs';
 import { RawWs } from './lib/raw.mjs';
 
 const SKIP = isRef ? 'command line of the C binaries' : false;
 const BUILD = path.resolve(repoRoot, process.env.SB_BUILD_DIR || 'build');
 const BIN = path.join(BUILD, 'switchboard');
+/** A secret long enough for production mode (32 bytes or more). */
+const sec = (name) => name.padEnd(32, '.');
 const work = mkdtempSync(path.join(tmpdir(), 'sb-cli-'));
 const running = new Set();
 
@@ -208,9 +210,9 @@ describe('switchboard command line', { skip: SKIP }, () => {
   });
 
   test('SWITCHBOARD_JWT_SECRET=x is used (environment variables work)', async () => {
-    const srv = await start(['--port', '0', '--host', '127.0.0.1'], { env: { SWITCHBOARD_JWT_SECRET: 'x' } });
+    const srv = await start(['--port', '0', '--host', '127.0.0.1'], { env: { SWITCHBOARD_JWT_SECRET: sec('x') } });
     try {
-      await assertSecret(srv.url, 'x', 'y');
+      await assertSecret(srv.url, sec('x'), sec('y'));
     } finally {
       await srv.stop();
     }
@@ -218,11 +220,11 @@ describe('switchboard command line', { skip: SKIP }, () => {
 
   test('SWITCHBOARD_HOST / SWITCHBOARD_PORT / boolean variables are read too', async () => {
     const srv = await start([], {
-      env: { SWITCHBOARD_JWT_SECRET: 'envs', SWITCHBOARD_HOST: '127.0.0.1', SWITCHBOARD_PORT: '0', SWITCHBOARD_ALLOW_QUERY_TOKEN: 'yes' },
+      env: { SWITCHBOARD_JWT_SECRET: sec('envs'), SWITCHBOARD_HOST: '127.0.0.1', SWITCHBOARD_PORT: '0', SWITCHBOARD_ALLOW_QUERY_TOKEN: 'yes' },
     });
     try {
       assert.match(srv.stderr(), /listening on 127\.0\.0\.1:\d+/);
-      const s = await connect(srv.url, { transports: ['websocket'], query: { token: tokenFor('envs') } });
+      const s = await connect(srv.url, { transports: ['websocket'], query: { token: tokenFor(sec('envs')) } });
       assert.equal(s.connected, true);
       s.disconnect();
     } finally {
@@ -232,10 +234,10 @@ describe('switchboard command line', { skip: SKIP }, () => {
 
   test('--config FILE with port = 0 and jwt-secret = s', async () => {
     const file = path.join(work, 'switchboard.conf');
-    writeFileSync(file, '# test config\n\nport = 0\n  host=127.0.0.1  \njwt-secret = s\n   # indented comment\nlog-level = warn\n');
+    writeFileSync(file, `# test config\n\nport = 0\n  host=127.0.0.1  \njwt-secret = ${sec('s')}\n   # indented comment\nlog-level = warn\n`);
     const srv = await start(['--config', file]);
     try {
-      await assertSecret(srv.url, 's', 'x');
+      await assertSecret(srv.url, sec('s'), sec('x'));
     } finally {
       await srv.stop();
     }
@@ -248,11 +250,11 @@ describe('switchboard command line', { skip: SKIP }, () => {
 
   test('precedence: config file < environment < command line', async () => {
     const file = path.join(work, 'prec.conf');
-    writeFileSync(file, 'port = 0\nhost = 127.0.0.1\njwt-secret = from-file\n');
-    const envWins = await start(['--config', file], { env: { SWITCHBOARD_JWT_SECRET: 'from-env' } });
-    try { await assertSecret(envWins.url, 'from-env', 'from-file'); } finally { await envWins.stop(); }
-    const cliWins = await start(['--config', file, '--jwt-secret', 'from-cli'], { env: { SWITCHBOARD_JWT_SECRET: 'from-env' } });
-    try { await assertSecret(cliWins.url, 'from-cli', 'from-env'); } finally { await cliWins.stop(); }
+    writeFileSync(file, `port = 0\nhost = 127.0.0.1\njwt-secret = ${sec('from-file')}\n`);
+    const envWins = await start(['--config', file], { env: { SWITCHBOARD_JWT_SECRET: sec('from-env') } });
+    try { await assertSecret(envWins.url, sec('from-env'), sec('from-file')); } finally { await envWins.stop(); }
+    const cliWins = await start(['--config', file, '--jwt-secret', sec('from-cli')], { env: { SWITCHBOARD_JWT_SECRET: sec('from-env') } });
+    try { await assertSecret(cliWins.url, sec('from-cli'), sec('from-env')); } finally { await cliWins.stop(); }
   });
 
   test('a broken config file -> exit 2 with the file and line', async () => {
@@ -288,10 +290,99 @@ describe('switchboard command line', { skip: SKIP }, () => {
     // An explicit secret wins over --dev, and then there is no warning.
     const explicit = await start(['--dev', '--jwt-secret', 'mine', '--port', '0', '--host', '127.0.0.1']);
     try {
-      assert.doesNotMatch(explicit.stderr(), /--dev/);
+      assert.doesNotMatch(explicit.stderr(), /built-in JWT secret/);
       await assertSecret(explicit.url, 'mine', 'other');
     } finally {
       await explicit.stop();
+    }
+  });
+
+  test('--dev listens on loopback only, prints the URL to open and an API key that works', async () => {
+    const srv = await start(['--dev', '--port', '0']);
+    try {
+      assert.equal(srv.host, '127.0.0.1', srv.stderr());
+      await until(() => /API key for this run/.test(srv.stderr()), 5000, 'the --dev banner');
+      const open = /--dev: open (http:\/\/127\.0\.0\.1:(\d+))/.exec(srv.stderr());
+      assert.ok(open, srv.stderr());
+      assert.equal(Number(open[2]), srv.port);
+      const key = /--dev: API key for this run: (\S+)/.exec(srv.stderr());
+      assert.ok(key, srv.stderr());
+      assert.match(key[1], /^dev-[0-9a-f]{32}$/);
+      const ok = await fetch(`${open[1]}/api/stats`, { headers: { authorization: `Bearer ${key[1]}` } });
+      assert.equal(ok.status, 200);
+      const bad = await fetch(`${open[1]}/api/stats`, { headers: { authorization: 'Bearer dev-wrong' } });
+      assert.equal(bad.status, 401);
+    } finally {
+      await srv.stop();
+    }
+    // A second run makes up a different key.
+    const again = await start(['--dev', '--port', '0']);
+    try {
+      await until(() => /API key for this run/.test(again.stderr()), 5000, 'the --dev banner');
+      const k1 = /API key for this run: (\S+)/.exec(again.stderr())[1];
+      assert.doesNotMatch(srv.stderr(), new RegExp(k1));
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test('--dev with an explicit --host or --api-key keeps them (and prints no made-up key)', async (t) => {
+    const srv = await start(['--dev', '--port', '0', '--host', '0.0.0.0', '--api-key', 'my-key'], {});
+    try {
+      assert.equal(srv.host, '0.0.0.0');
+      await until(() => /--dev: open/.test(srv.stderr()), 5000, 'the --dev banner');
+      assert.match(srv.stderr(), /--dev: open http:\/\/127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(srv.stderr(), /API key for this run/);
+      const ok = await fetch(`${srv.url}/api/stats`, { headers: { authorization: 'Bearer my-key' } });
+      assert.equal(ok.status, 200);
+    } finally {
+      await srv.stop();
+    }
+    const viaEnv = await start(['--dev', '--port', '0'], { env: { SWITCHBOARD_HOST: '0.0.0.0' } });
+    try { assert.equal(viaEnv.host, '0.0.0.0'); } finally { await viaEnv.stop(); }
+  });
+
+  test('--dev banner in json log format', async () => {
+    const srv = await start(['--dev', '--port', '0', '--log-format', 'json']);
+    try {
+      await until(() => /API key for this run/.test(srv.stderr()), 5000, 'the --dev banner');
+      const lines = srv.stderr().trim().split('\n').map((l) => JSON.parse(l));
+      const open = lines.find((l) => /^--dev: open http:/.test(l.msg));
+      assert.ok(open, srv.stderr());
+      assert.equal(open.level, 'warn');
+      assert.ok(lines.find((l) => /^--dev: API key for this run: dev-[0-9a-f]{32}/.test(l.msg)));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('production mode refuses a JWT secret shorter than 32 bytes -> exit 2, unless --allow-short-secret', async () => {
+    for (const [args, env, source] of [
+      [['--jwt-secret', 'x'.repeat(31)], {}, 'flag'],
+      [[], { SWITCHBOARD_JWT_SECRET: 'short' }, 'environment'],
+    ]) {
+      const r = await run(['--port', '0', '--host', '127.0.0.1', ...args], { env });
+      assert.equal(r.code, 2, `${source}: ${r.stderr}`);
+      assert.match(r.stderr, /--jwt-secret is \d+ bytes; at least 32/);
+      assert.match(r.stderr, /--allow-short-secret/);
+      assert.doesNotMatch(r.stderr, /listening on/);
+      assertNoSanitizer(r);
+    }
+    const exact = await start(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', 'x'.repeat(32)]);
+    try { assert.doesNotMatch(exact.stderr(), /allow-short-secret/); } finally { await exact.stop(); }
+    const allowed = await start(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', 'short', '--allow-short-secret', 'true']);
+    try {
+      assert.match(allowed.stderr(), /warn.*--jwt-secret is 5 bytes, shorter than 32/);
+      await assertSecret(allowed.url, 'short', 'other');
+    } finally {
+      await allowed.stop();
+    }
+    const json = await start(['--port', '0', '--host', '127.0.0.1', '--jwt-secret', 'short', '--allow-short-secret', 'true', '--log-format', 'json']);
+    try {
+      const line = json.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /shorter than 32/.test(l.msg));
+      assert.equal(line.level, 'warn');
+    } finally {
+      await json.stop();
     }
   });
 
@@ -333,7 +424,7 @@ describe('switchboard command line', { skip: SKIP }, () => {
     } finally {
       await on.stop();
     }
-    const off = await start(['--jwt-secret', 's', '--dev', 'false', '--ws-deflate', 'off', '--port', '0', '--host', '127.0.0.1']);
+    const off = await start(['--jwt-secret', sec('s'), '--dev', 'false', '--ws-deflate', 'off', '--port', '0', '--host', '127.0.0.1']);
     try {
       assert.doesNotMatch(off.stderr(), /--dev/);
       assert.equal(await deflateAnswer(off), null);
@@ -348,7 +439,7 @@ describe('switchboard command line', { skip: SKIP }, () => {
 
   test('by default it listens on [::] and takes IPv4 and IPv6 clients; --host picks one address', async () => {
     const v6 = await loopbackV6();
-    const srv = await start(['--dev', '--port', '0']);
+    const srv = await start(['--jwt-secret', sec('dual-stack'), '--port', '0']);
     try {
       assert.equal(srv.host, '[::]', srv.stderr());
       await assertSioConnects(`http://127.0.0.1:${srv.port}`);
@@ -382,7 +473,7 @@ describe('switchboard command line', { skip: SKIP }, () => {
     const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', shim, path.join(repoRoot, 'tests/e2e/lib/no_ipv6.c'), '-ldl']);
     assert.equal(cc.status, 0, `cannot build the shim: ${cc.stderr}`);
     const asan = [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':');
-    const srv = await start(['--dev', '--port', '0'], { env: { LD_PRELOAD: shim, ASAN_OPTIONS: asan } });
+    const srv = await start(['--jwt-secret', sec('no-v6'), '--port', '0'], { env: { LD_PRELOAD: shim, ASAN_OPTIONS: asan } });
     try {
       assert.equal(srv.host, '0.0.0.0', srv.stderr());
       const warn = srv.stderr().split('\n').find((l) => /IPv6/.test(l));

@@ -49,7 +49,7 @@
 #include "auth/jwt.h"
 #include "fuzz_util.h"
 
-#define FZ_SECRET "fuzz-events-secret"
+#define FZ_SECRET "fuzz-events-secret-0123456789abcdef"
 #define FZ_API_KEY "fuzz-events-api-key"
 #define FZ_TIMEOUT_S 5
 #define FZ_MSG_MAX (32u << 20) /* a server message larger than this: reopen */

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const e2eDir = path.resolve(here, '..');
 export const repoRoot = path.resolve(e2eDir, '..', '..');
-export const DEFAULT_SECRET = 'e2e-test-secret-0123456789';
+export const DEFAULT_SECRET = 'e2e-test-secret-0123456789abcdefghijkl'; // production mode wants >= 32 bytes
 
 /** Servers started and not yet stopped (for diagnostics and exit cleanup). */
 export const liveServers = new Set();
