@@ -11,7 +11,10 @@ cat <<'HEAD'
 Every setting can be given three ways; later ones win:
 
 1. a config file: `--config FILE` (or `SWITCHBOARD_CONFIG`), lines of
-   `name = value`, `#` comments;
+   `name = value`; names may also be written in snake_case (`jwt_secret`);
+   `#` starts a comment at the start of a line or after a space
+   (`port = 3000  # the default`); a value in double or single quotes is
+   taken as written, `#` and spaces included (`jwt_secret = "a # b"`);
 2. an environment variable: `SWITCHBOARD_` + the name in upper case with `_`
    for `-` (`--jwt-secret` → `SWITCHBOARD_JWT_SECRET`);
 3. the command line: `--name value` or `--name=value`. An on/off setting
@@ -21,13 +24,20 @@ Every setting can be given three ways; later ones win:
    after an on/off flag that is not one of these is not taken as its
    value: `--dev extra` is refused as an unexpected argument.
 
-An unknown setting or a bad value stops the server with a message (exit
-code 2). Times are in milliseconds unless the name says otherwise.
+An unknown setting or a bad value from any of the three stops the server
+with exit code 2 and a message naming where the value came from (`on the
+command line`, `environment variable SWITCHBOARD_PORT`, `config file
+FILE:LINE`). Every number has the range shown after its meaning (`0-65535`);
+a value outside it is a bad value, never wrapped or clamped. Times are in
+milliseconds unless the name says otherwise. `--host` takes an address or a
+name (`localhost`), resolved once at start; a name with several addresses
+listens on the first that works. `switchboard --version` prints the version,
+the build (release or debug, compiler) and the linked libraries' versions.
 
 | setting | default | meaning |
 |---|---|---|
 HEAD
-"$bin" --help | awk '/^  --/ && !/--config FILE/ {
+"$bin" --help | awk '/^  --/ && !/--config FILE/ && !/^  --version/ {
     flag = $1; rest = $0;
     # Drop the flag, its value placeholder (V) and the padding, whatever the
     # length of the flag: long names push the help text past the column.

@@ -9,59 +9,60 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* X(name, field, type, default, help): type is STR, INT or BOOL. */
+/* X(name, field, type, default, min, max, help): type is STR, INT or BOOL;
+ * min and max bound an INT (inclusive) and are 0 for the others. */
 #define SB_CONFIG_MAP(X)                                                                           \
-    X("host", host, STR, "::", "address to listen on (:: also takes IPv4; one address: only that)") \
-    X("port", port, INT, "3000", "TCP port (0 picks a free port)")                                 \
-    X("jwt-secret", jwt_secret, STR, "", "HS256 secret for client tokens, at least 32 bytes (required unless --dev)") \
-    X("allow-short-secret", allow_short_secret, BOOL, "false", "accept a --jwt-secret shorter than 32 bytes, with a warning") \
-    X("api-key", api_key, STR, "", "Bearer key for /metrics and /api (empty: those answer 401)")   \
-    X("data-dir", data_dir, STR, "./data", "directory for the database and state")                 \
-    X("store-sync", store_sync, STR, "full", "SQLite durability: full (fsync each commit), normal, off (tests only)") \
-    X("store-check-max-mb", store_check_max_mb, INT, "1024", "integrity-check the database at start when it is at most this big, MiB (0: never)") \
-    X("cors-origins", cors_origins, STR, "", "comma list of allowed origins, * for any; empty: any, without credentials") \
-    X("path", path, STR, "/socket.io/", "Engine.IO endpoint path")                                 \
-    X("namespaces", namespaces, STR, "", "comma list of extra Socket.IO namespaces besides /")     \
-    X("ping-interval", ping_interval, INT, "25000", "Engine.IO heartbeat interval, ms")            \
-    X("ping-timeout", ping_timeout, INT, "20000", "Engine.IO heartbeat timeout, ms")               \
-    X("connect-timeout", connect_timeout, INT, "45000", "ms allowed between Engine.IO open and Socket.IO CONNECT") \
-    X("upgrade-timeout", upgrade_timeout, INT, "10000", "ms allowed for the polling to websocket upgrade") \
-    X("max-http-buffer-size", max_http_buffer_size, INT, "1000000", "largest Engine.IO message / polling body, bytes") \
-    X("max-message-bytes", max_message_bytes, INT, "65536", "largest chat message content, bytes") \
-    X("max-header-bytes", max_header_bytes, INT, "16384", "largest HTTP request head, bytes (431)") \
-    X("max-headers", max_headers, INT, "64", "most HTTP request headers (431)")                    \
-    X("max-request-line", max_request_line, INT, "8192", "longest HTTP request line, bytes (414)") \
-    X("max-outq-bytes", max_outq_bytes, INT, "4194304", "queued output per connection before it is cut off as a slow consumer") \
-    X("max-total-outq-bytes", max_total_outq_bytes, INT, "268435456", "queued output of all connections together; past it slow consumers are cut first (0: no bound)") \
-    X("max-attachments", max_attachments, INT, "10", "binary attachments per Socket.IO packet")    \
-    X("max-json-depth", max_json_depth, INT, "32", "nesting depth of Socket.IO JSON payloads")     \
-    X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", "rooms one socket may join")      \
-    X("max-pending-acks", max_pending_acks, INT, "1000", "server-to-client acks awaited per socket") \
-    X("max-connections", max_connections, INT, "50000", "open connections in total (503 past it; 0: no limit)") \
-    X("max-connections-per-ip", max_connections_per_ip, INT, "0", "open connections per client address (0: no limit; mind proxies)") \
-    X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", "new Engine.IO sessions per second per client address, token bucket (0: no limit)") \
-    X("events-per-second", events_per_second, INT, "10", "events a socket may send per second, token bucket (0: no limit)") \
-    X("events-burst", events_burst, INT, "20", "events a socket may send at once before the rate applies") \
-    X("header-timeout", header_timeout, INT, "20000", "ms to receive a whole HTTP request (408)")   \
-    X("keepalive-timeout", keepalive_timeout, INT, "30000", "ms an idle keep-alive connection stays open") \
-    X("drain-timeout", drain_timeout, INT, "5000", "ms graceful shutdown waits for clients")       \
-    X("ws-deflate", ws_deflate, BOOL, "false", "offer permessage-deflate on WebSocket")            \
-    X("ws-deflate-threshold", ws_deflate_threshold, INT, "1024", "smallest message compressed, bytes") \
-    X("presence-scope", presence_scope, STR, "friends", "who sees user:online/offline: friends|all (all: small deployments, batched)") \
-    X("presence-interval", presence_interval, INT, "250", "ms over which presence changes (scope all) and large rooms' joins/leaves are batched") \
-    X("room-announce-max", room_announce_max, INT, "100", "rooms up to this size get chat:user_joined/left; larger ones chat:room_update per interval") \
-    X("allow-query-token", allow_query_token, BOOL, "false", "accept ?token= (URLs end up in logs)") \
-    X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", "accept JWTs with no exp claim") \
-    X("jwt-leeway", jwt_leeway, INT, "5", "seconds of clock skew allowed for exp/nbf at connect")  \
-    X("log-level", log_level, STR, "info", "debug|info|warn|error|off")                            \
-    X("log-format", log_format, STR, "text", "text|json")                                          \
-    X("dev", dev, BOOL, "false", "development mode: loopback only unless --host is given, a fixed JWT secret and a printed API key")
+    X("host", host, STR, "::", 0, 0, "address to listen on (:: also takes IPv4; one address: only that)") \
+    X("port", port, INT, "3000", 0, 65535LL, "TCP port (0 picks a free port)")                                 \
+    X("jwt-secret", jwt_secret, STR, "", 0, 0, "HS256 secret for client tokens, at least 32 bytes (required unless --dev)") \
+    X("allow-short-secret", allow_short_secret, BOOL, "false", 0, 0, "accept a --jwt-secret shorter than 32 bytes, with a warning") \
+    X("api-key", api_key, STR, "", 0, 0, "Bearer key for /metrics and /api (empty: those answer 401)")   \
+    X("data-dir", data_dir, STR, "./data", 0, 0, "directory for the database and state")                 \
+    X("store-sync", store_sync, STR, "full", 0, 0, "SQLite durability: full (fsync each commit), normal, off (tests only)") \
+    X("store-check-max-mb", store_check_max_mb, INT, "1024", 0, 16777216LL, "integrity-check the database at start when it is at most this big, MiB (0: never)") \
+    X("cors-origins", cors_origins, STR, "", 0, 0, "comma list of allowed origins, * for any; empty: any, without credentials") \
+    X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                                 \
+    X("namespaces", namespaces, STR, "", 0, 0, "comma list of extra Socket.IO namespaces besides /")     \
+    X("ping-interval", ping_interval, INT, "25000", 1, 86400000LL, "Engine.IO heartbeat interval, ms")            \
+    X("ping-timeout", ping_timeout, INT, "20000", 1, 86400000LL, "Engine.IO heartbeat timeout, ms")               \
+    X("connect-timeout", connect_timeout, INT, "45000", 1, 86400000LL, "ms allowed between Engine.IO open and Socket.IO CONNECT") \
+    X("upgrade-timeout", upgrade_timeout, INT, "10000", 1, 86400000LL, "ms allowed for the polling to websocket upgrade") \
+    X("max-http-buffer-size", max_http_buffer_size, INT, "1000000", 1024, 1073741824LL, "largest Engine.IO message / polling body, bytes") \
+    X("max-message-bytes", max_message_bytes, INT, "65536", 1, 1073741824LL, "largest chat message content, bytes") \
+    X("max-header-bytes", max_header_bytes, INT, "16384", 256, 1048576LL, "largest HTTP request head, bytes (431)") \
+    X("max-headers", max_headers, INT, "64", 1, 10000LL, "most HTTP request headers (431)")                    \
+    X("max-request-line", max_request_line, INT, "8192", 64, 1048576LL, "longest HTTP request line, bytes (414)") \
+    X("max-outq-bytes", max_outq_bytes, INT, "4194304", 1024, 68719476736LL, "queued output per connection before it is cut off as a slow consumer") \
+    X("max-total-outq-bytes", max_total_outq_bytes, INT, "268435456", 0, 1099511627776LL, "queued output of all connections together; past it slow consumers are cut first (0: no bound)") \
+    X("max-attachments", max_attachments, INT, "10", 0, 10000LL, "binary attachments per Socket.IO packet")    \
+    X("max-json-depth", max_json_depth, INT, "32", 1, 10000LL, "nesting depth of Socket.IO JSON payloads")     \
+    X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", 1, 10000000LL, "rooms one socket may join")      \
+    X("max-pending-acks", max_pending_acks, INT, "1000", 1, 10000000LL, "server-to-client acks awaited per socket") \
+    X("max-connections", max_connections, INT, "50000", 0, 100000000LL, "open connections in total (503 past it; 0: no limit)") \
+    X("max-connections-per-ip", max_connections_per_ip, INT, "0", 0, 100000000LL, "open connections per client address (0: no limit; mind proxies)") \
+    X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", 0, 1000000LL, "new Engine.IO sessions per second per client address, token bucket (0: no limit)") \
+    X("events-per-second", events_per_second, INT, "10", 0, 1000000LL, "events a socket may send per second, token bucket (0: no limit)") \
+    X("events-burst", events_burst, INT, "20", 0, 1000000LL, "events a socket may send at once before the rate applies") \
+    X("header-timeout", header_timeout, INT, "20000", 1, 86400000LL, "ms to receive a whole HTTP request (408)")   \
+    X("keepalive-timeout", keepalive_timeout, INT, "30000", 1, 86400000LL, "ms an idle keep-alive connection stays open") \
+    X("drain-timeout", drain_timeout, INT, "5000", 0, 86400000LL, "ms graceful shutdown waits for clients")       \
+    X("ws-deflate", ws_deflate, BOOL, "false", 0, 0, "offer permessage-deflate on WebSocket")            \
+    X("ws-deflate-threshold", ws_deflate_threshold, INT, "1024", 0, 1073741824LL, "smallest message compressed, bytes") \
+    X("presence-scope", presence_scope, STR, "friends", 0, 0, "who sees user:online/offline: friends|all (all: small deployments, batched)") \
+    X("presence-interval", presence_interval, INT, "250", 1, 60000LL, "ms over which presence changes (scope all) and large rooms' joins/leaves are batched") \
+    X("room-announce-max", room_announce_max, INT, "100", 0, 100000000LL, "rooms up to this size get chat:user_joined/left; larger ones chat:room_update per interval") \
+    X("allow-query-token", allow_query_token, BOOL, "false", 0, 0, "accept ?token= (URLs end up in logs)") \
+    X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", 0, 0, "accept JWTs with no exp claim") \
+    X("jwt-leeway", jwt_leeway, INT, "5", 0, 3600LL, "seconds of clock skew allowed for exp/nbf at connect")  \
+    X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                            \
+    X("log-format", log_format, STR, "text", 0, 0, "text|json")                                          \
+    X("dev", dev, BOOL, "false", 0, 0, "development mode: loopback only unless --host is given, a fixed JWT secret and a printed API key")
 
 /* Where a setting's value came from (a default, or the source that set it last). */
 typedef enum { SB_CONFIG_DEFAULT, SB_CONFIG_FILE, SB_CONFIG_ENV, SB_CONFIG_FLAG } sb_config_source_t;
 
 enum {
-#define SB_CONFIG_INDEX(name, f, type, def, help) SB_CONFIG_INDEX_##f,
+#define SB_CONFIG_INDEX(name, f, type, def, lo, hi, help) SB_CONFIG_INDEX_##f,
     SB_CONFIG_MAP(SB_CONFIG_INDEX)
 #undef SB_CONFIG_INDEX
     SB_CONFIG_COUNT
@@ -71,7 +72,7 @@ typedef struct {
 #define SB_CONFIG_FIELD_STR(f) char *f;
 #define SB_CONFIG_FIELD_INT(f) int64_t f;
 #define SB_CONFIG_FIELD_BOOL(f) bool f;
-#define SB_CONFIG_FIELD(name, f, type, def, help) SB_CONFIG_FIELD_##type(f)
+#define SB_CONFIG_FIELD(name, f, type, def, lo, hi, help) SB_CONFIG_FIELD_##type(f)
     SB_CONFIG_MAP(SB_CONFIG_FIELD)
 #undef SB_CONFIG_FIELD
     unsigned char source[SB_CONFIG_COUNT]; /* sb_config_source_t of each row */
@@ -83,8 +84,11 @@ void sb_config_dispose(sb_config_t *c);
 /* Sets one setting from text. Returns SB_OK, SB_ENOTFOUND (unknown name) or
  * SB_EINVAL (bad value); on error writes a message into err. */
 int sb_config_set(sb_config_t *c, const char *name, const char *value, char *err, size_t cap);
-/* Applies the environment, then a --config file if given, then argv.
- * Returns SB_OK, SB_EINVAL (message in err), or 1 when --help was printed. */
+#define SB_CONFIG_HELP 1    /* sb_config_load printed --help */
+#define SB_CONFIG_VERSION 3 /* sb_config_load saw --version: the caller prints it */
+/* Applies a --config file if given, then the environment, then argv.
+ * Returns SB_OK, SB_EINVAL (message in err, naming the source),
+ * SB_CONFIG_HELP or SB_CONFIG_VERSION. */
 int sb_config_load(sb_config_t *c, int argc, char **argv, char *err, size_t cap);
 /* True when `name` was set by a file, the environment or a flag. */
 bool sb_config_given(const sb_config_t *c, const char *name);

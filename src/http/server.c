@@ -409,18 +409,25 @@ static int open_listener(const struct addrinfo *ai) {
     return fd;
 }
 
+/* `host` is an address or a name, resolved once here; a name with several
+ * addresses (localhost: 127.0.0.1 and ::1) listens on the first that binds. */
 static int listen_on(const char *host, int port, bool quiet) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
-    if (getaddrinfo(host, ps, &hints, &res) != 0) {
-        sb_log_error("invalid listen address %s (use a numeric IP)", host);
+    int gai = getaddrinfo(host, ps, &hints, &res);
+    if (gai != 0) {
+        sb_log_error("cannot resolve listen address '%s': %s", host,
+                     gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         errno = EINVAL;
         return -1;
     }
-    int fd = open_listener(res);
-    int e = errno;
+    int fd = -1, e = 0;
+    for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = open_listener(ai);
+        e = errno;
+    }
     if (fd < 0 && !quiet)
         sb_log_error("cannot listen on %s:%d: %s", host, port, strerror(e));
     freeaddrinfo(res);

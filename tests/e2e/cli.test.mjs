@@ -160,6 +160,7 @@ describe('switchboard command line', { skip: SKIP }, () => {
     const missing = flags.filter((f) => !listed.has(f));
     assert.deepEqual(missing, [], 'documented but not in --help');
     listed.delete('--config');
+    listed.delete('--version');
     const undocumented = [...listed].filter((f) => !flags.includes(f));
     assert.deepEqual(undocumented, [], 'in --help but not documented in docs/configuration.md');
     assert.equal((await run(['-h'])).stdout, r.stdout);
@@ -402,11 +403,103 @@ describe('switchboard command line', { skip: SKIP }, () => {
     }
   });
 
-  test('--host that is not a numeric IP -> exit 1 with a message', async () => {
-    const r = await run(['--dev', '--host', 'not-an-ip', '--port', '0']);
+  test('--host takes a name, resolved at start: localhost works; a name that does not resolve -> exit 1', async () => {
+    const srv = await start(['--dev', '--host', 'localhost', '--port', '0']);
+    try {
+      assert.ok(srv.host === '127.0.0.1' || srv.host === '[::1]', srv.stderr());
+      const s = await connect(srv.url, { transports: ['websocket'], auth: { token: tokenFor('switchboard-dev-secret-do-not-use-in-production') } });
+      assert.equal(s.connected, true);
+      s.disconnect();
+    } finally {
+      await srv.stop();
+    }
+    const r = await run(['--dev', '--host', 'no-such-host.invalid', '--port', '0']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /not-an-ip/);
+    assert.match(r.stderr, /cannot resolve listen address 'no-such-host\.invalid'/);
+    assert.doesNotMatch(r.stderr, /listening on/);
     assertNoSanitizer(r);
+  });
+
+  test('--version prints the version of include/switchboard.h, the build and the libraries; exit 0', async () => {
+    const header = readFileSync(path.join(repoRoot, 'include', 'switchboard.h'), 'utf8');
+    const version = /#define SB_VERSION_STRING "([^"]+)"/.exec(header)[1];
+    for (const flag of ['--version', '-V']) {
+      const r = await run([flag]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines[0], `switchboard ${version}`);
+      assert.match(lines[1], /^build: (release|debug checks on)(, AddressSanitizer)?, (gcc|clang) \d/);
+      assert.match(lines[2], /^libraries: OpenSSL \d.*, SQLite \d+\.\d+.*, jansson \d.*, zlib \d/);
+      assert.equal(r.stderr, '');
+    }
+  });
+
+  test('every numeric setting has a range in --help; one past either end -> exit 2 naming the setting', async () => {
+    const help = (await run(['--help'])).stdout;
+    const numeric = [...help.matchAll(/^  --([a-z0-9-]+) V .*; (\d+)-(\d+) \(default: (\d+)\)$/gm)]
+      .map((m) => ({ name: m[1], lo: BigInt(m[2]), hi: BigInt(m[3]), def: BigInt(m[4]) }));
+    assert.ok(numeric.length >= 25, `ranges found for ${numeric.length} settings`);
+    for (const line of help.split('\n').filter((l) => / V .*\(default: \d+\)$/.test(l)))
+      assert.match(line, /; \d+-\d+ \(default/, `numeric setting without a range: ${line}`);
+    for (const { name, lo, hi, def } of numeric) {
+      assert.ok(def >= lo && def <= hi, `${name}: default ${def} outside ${lo}-${hi}`);
+      for (const bad of [hi + 1n, ...(lo > 0n ? [lo - 1n] : [])]) {
+        const r = await run(['--dev', `--${name}`, String(bad), '--port', '0']);
+        assert.equal(r.code, 2, `--${name} ${bad}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`--${name} \\(expected a whole number from ${lo} to ${hi}\\) on the command line`));
+      }
+    }
+    const r = await run(['--dev', '--port', '70000']);
+    assert.equal(r.code, 2, 'no silent wrap-around of --port');
+  });
+
+  test('a bad value from the environment or a config file -> exit 2 with a message naming the source', async () => {
+    const env = await run(['--dev', '--port', '0'], { env: { SWITCHBOARD_MAX_CONNECTIONS: 'abc' } });
+    assert.equal(env.code, 2, env.stderr);
+    assert.match(env.stderr, /environment variable SWITCHBOARD_MAX_CONNECTIONS: invalid value 'abc' for --max-connections/);
+    assert.doesNotMatch(env.stderr, /listening on/);
+    const envBool = await run(['--dev', '--port', '0'], { env: { SWITCHBOARD_WS_DEFLATE: 'maybe' } });
+    assert.equal(envBool.code, 2, envBool.stderr);
+    assert.match(envBool.stderr, /SWITCHBOARD_WS_DEFLATE.*true or false/);
+    const file = path.join(work, 'range.conf');
+    writeFileSync(file, '# ok so far\nport = 0\nping_interval = 0\n');
+    const f = await run(['--config', file, '--dev']);
+    assert.equal(f.code, 2, f.stderr);
+    assert.ok(f.stderr.includes(`config file ${file}:3: invalid value '0' for ping-interval`), f.stderr);
+    const quote = path.join(work, 'quote.conf');
+    writeFileSync(quote, 'port = 0\njwt-secret = "unclosed\n');
+    const q = await run(['--config', quote]);
+    assert.equal(q.code, 2, q.stderr);
+    assert.ok(q.stderr.includes(`${quote}:2`) && /quote/.test(q.stderr), q.stderr);
+  });
+
+  test('config files: # comments after values, quoted values, snake_case names', async () => {
+    const secret = 'has # and spaces, 32 bytes or more!';
+    const file = path.join(work, 'friendly.conf');
+    const write = (lastLine) => writeFileSync(file, [
+      'port = 0   # any free port',
+      "host = '127.0.0.1'",
+      `jwt_secret = "${secret}"   # quoted: the # inside is kept`,
+      'log_level = warn # quiet',
+      lastLine,
+      '',
+    ].join('\n'));
+    write('allow_query_token = true#a # without a space before it is part of the value');
+    const bad = await run(['--config', file]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /allow-query-token/);
+    write('allow_query_token = yes # snake_case works for booleans too');
+    const srv = await start(['--config', file]);
+    try {
+      await assertSecret(srv.url, secret, sec('other'));
+      const s = await connect(srv.url, { transports: ['websocket'], query: { token: tokenFor(secret) } });
+      assert.equal(s.connected, true, '?token= accepted: allow_query_token was read');
+      s.disconnect();
+      const info = srv.stderr().split('\n').filter((l) => /\binfo\b/.test(l) && !/listening on/.test(l));
+      assert.deepEqual(info, [], 'log_level = warn # quiet was read as warn');
+    } finally {
+      await srv.stop();
+    }
   });
 
   test('boolean settings take a separate true/false word: --ws-deflate true, --dev false', async () => {
