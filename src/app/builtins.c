@@ -161,6 +161,7 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         .presence_interval_ms = (uint32_t)cfg->presence_interval,
         .room_announce_max = (uint32_t)cfg->room_announce_max,
         .allow_query_token = cfg->allow_query_token,
+        .log_connections = cfg->log_connections,
         .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
         .jwt_leeway_s = cfg->jwt_leeway,
         .max_message_bytes = (size_t)cfg->max_message_bytes,

@@ -56,6 +56,7 @@
     X("jwt-leeway", jwt_leeway, INT, "5", 0, 3600LL, "seconds of clock skew allowed for exp/nbf at connect")  \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                            \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                          \
+    X("log-connections", log_connections, BOOL, "true", 0, 0, "at info, a line per connection opened and closed (off at scale; refused authentications are logged either way)")                                          \
     X("dev", dev, BOOL, "false", 0, 0, "development mode: loopback only unless --host is given, a fixed JWT secret and a printed API key")
 
 /* Where a setting's value came from (a default, or the source that set it last). */

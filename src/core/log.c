@@ -60,6 +60,45 @@ void sb__log(sb_log_level_t lvl, const char *fmt, ...) {
     }
 }
 
+/* Text form of one field value: bare when it is one word, else quoted. */
+static size_t text_value(const char *v, char *out, size_t cap) {
+    bool bare = *v != '\0' && strcspn(v, " \"=\\") == strlen(v);
+    if (bare)
+        return (size_t)snprintf(out, cap, "%s", v);
+    char esc[512];
+    json_escape(v, esc, sizeof esc);
+    return (size_t)snprintf(out, cap, "\"%s\"", esc);
+}
+
+void sb__log_fields(sb_log_level_t lvl, const char *msg, const sb_log_field_t *fields, size_t n) {
+    char line[2048], ts[40], esc[1024];
+    size_t o = 0;
+    format_time(ts, sizeof ts);
+    if (sb_log_cfg.json) {
+        json_escape(msg, esc, sizeof esc);
+        o += (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"",
+                              ts, level_names[lvl], esc);
+    } else {
+        o += (size_t)snprintf(line, sizeof line, "%s %-5s %s", ts, level_names[lvl], msg);
+    }
+    for (size_t i = 0; i < n && o < sizeof line; i++) {
+        const sb_log_field_t *f = &fields[i];
+        if (sb_log_cfg.json && f->str) {
+            json_escape(f->str, esc, sizeof esc);
+            o += (size_t)snprintf(line + o, sizeof line - o, ",\"%s\":\"%s\"", f->key, esc);
+        } else if (sb_log_cfg.json) {
+            o += (size_t)snprintf(line + o, sizeof line - o, ",\"%s\":%lld", f->key, (long long)f->num);
+        } else if (f->str) {
+            o += (size_t)snprintf(line + o, sizeof line - o, " %s=", f->key);
+            if (o < sizeof line)
+                o += text_value(f->str, line + o, sizeof line - o);
+        } else {
+            o += (size_t)snprintf(line + o, sizeof line - o, " %s=%lld", f->key, (long long)f->num);
+        }
+    }
+    fprintf(stderr, "%s%s\n", line, sb_log_cfg.json ? "}" : "");
+}
+
 /* ---- rate limit per kind ------------------------------------------------------ */
 
 static uint32_t kind_hash(const char *s) {

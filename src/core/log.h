@@ -4,6 +4,7 @@
 #define SB_CORE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { SB_LOG_DEBUG, SB_LOG_INFO, SB_LOG_WARN, SB_LOG_ERROR, SB_LOG_OFF } sb_log_level_t;
@@ -21,6 +22,16 @@ extern sb_log_config_t sb_log_cfg;
 int sb_log_level_parse(const char *s);
 
 void sb__log(sb_log_level_t lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A named value of a structured line: text when str is set, else num. */
+typedef struct {
+    const char *key;
+    const char *str;
+    int64_t num;
+} sb_log_field_t;
+/* One line with fields, whatever the level setting (check it first): text
+ * "msg key=value key=\"two words\"", JSON {"msg":..., "key":"value", "n":1}. */
+void sb__log_fields(sb_log_level_t lvl, const char *msg, const sb_log_field_t *fields, size_t n);
 
 #define sb_log(lvl, ...)                                                                           \
     do {                                                                                           \

@@ -22,6 +22,7 @@ typedef struct {
     uint32_t room_announce_max;    /* larger rooms get chat:room_update, not user_joined/left */
     bool allow_query_token;
     bool allow_tokens_without_exp;
+    bool log_connections; /* info lines per socket connected/disconnected */
     int64_t jwt_leeway_s;
     size_t max_message_bytes;
     uint32_t max_rooms_per_socket;

@@ -45,6 +45,7 @@ typedef struct {
     sb_sio_socket_t *sock;
     sb_user_t *user;
     int64_t exp; /* token expiry, seconds; 0: none */
+    int64_t connected_ms; /* monotonic, for the closing log line */
     sb_timer_t expiry;
 } sb_client_t;
 
@@ -56,6 +57,7 @@ typedef struct {
 #define SB_FEAT_NERROR_CODES 14
 
 struct sb_features {
+    sb_log_limiter_t refusal_log; /* "authentication refused" lines */
     sb_loop_t *loop;
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;

@@ -40,9 +40,49 @@ static const char *refusal_code(const char *why) {
     return "token_invalid";
 }
 
+/* What the client (and the log) is told besides the reason: the setting
+ * that would have let the token in, when one would. */
+static const char *refusal_hint(sb_features_t *f, sb_sio_socket_t *s, const char *why) {
+    char ignored[SB_TOKEN_MAX + 1];
+    if (!strcmp(why, "token missing") && !f->cfg.allow_query_token &&
+        sb_auth_query_param(sb_cstr(sb_sio_socket_query(s)), "token", ignored, sizeof ignored))
+        return "?token= in the URL is refused unless the server runs with --allow-query-token";
+    if (!strcmp(why, "token has no expiry"))
+        return "tokens without exp are refused unless the server runs with --allow-tokens-without-exp";
+    return NULL;
+}
+
+static const char *transport_name(sb_sio_socket_t *s) {
+    return sb_eio_transport(sb_sio_socket_session(s)) == SB_EIO_WEBSOCKET ? "websocket" : "polling";
+}
+
+static void log_refusal(sb_features_t *f, sb_sio_socket_t *s, const char *why, const char *hint) {
+    uint64_t dropped;
+    if (SB_LOG_INFO < sb_log_cfg.level || !sb_log_limit(&f->refusal_log, "auth", &dropped))
+        return;
+    char ip[64];
+    sb_sio_socket_remote_ip(s, ip, sizeof ip);
+    sb_log_field_t fields[] = {{"transport", transport_name(s), 0}, {"remote", ip, 0},
+                               {"reason", why, 0}, {"hint", hint ? hint : "", 0},
+                               {"suppressed", NULL, (int64_t)dropped}};
+    sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
+}
+
 static int refuse(sb_sio_refusal_t *r, const char *why) {
     snprintf(r->message, sizeof r->message, "Authentication error: %s", why);
     snprintf(r->data, sizeof r->data, "{\"code\":\"%s\"}", refusal_code(why));
+    return SB_EAUTH;
+}
+
+/* refuse(), logged, with the hint in the message and in err.data. */
+static int refuse_logged(sb_features_t *f, sb_sio_socket_t *s, sb_sio_refusal_t *r, const char *why) {
+    const char *hint = refusal_hint(f, s, why);
+    log_refusal(f, s, why, hint);
+    refuse(r, why);
+    if (hint) {
+        snprintf(r->message, sizeof r->message, "Authentication error: %s (%s)", why, hint);
+        snprintf(r->data, sizeof r->data, "{\"code\":\"%s\",\"hint\":\"%s\"}", refusal_code(why), hint);
+    }
     return SB_EAUTH;
 }
 
@@ -53,7 +93,7 @@ static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_re
                   sb_jwt_claims_t *claims) {
     char token[SB_TOKEN_MAX + 1];
     if (!find_token(f, s, auth, token, sizeof token))
-        return refuse(r, "token missing");
+        return refuse_logged(f, s, r, "token missing");
     const char *why = "token invalid";
     sb_jwt_verify_opts_t opts = {.secret = (const uint8_t *)f->cfg.jwt_secret,
                                  .secret_n = strlen(f->cfg.jwt_secret),
@@ -62,7 +102,7 @@ static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_re
                                  .require_exp = !f->cfg.allow_tokens_without_exp,
                                  .max_token_bytes = SB_TOKEN_MAX};
     if (sb_jwt_verify(sb_cstr(token), &opts, claims, &why) != SB_OK)
-        return refuse(r, why);
+        return refuse_logged(f, s, r, why);
     return SB_OK;
 }
 
@@ -158,8 +198,25 @@ static void expiry_start(sb_client_t *c) {
     sb_timer_start_at(&c->expiry, sb_clock_ms() + (left_ms > 0 ? (uint64_t)left_ms : 0));
 }
 
+/* "connection opened/closed" at info: who, from where, over what. */
+static void log_connection(sb_client_t *c, const char *msg, const char *reason) {
+    if (!c->f->cfg.log_connections || SB_LOG_INFO < sb_log_cfg.level)
+        return;
+    char ip[64];
+    sb_sio_socket_remote_ip(c->sock, ip, sizeof ip);
+    sb_log_field_t fields[] = {{"sid", sb_sio_socket_id(c->sock), 0},
+                               {"transport", transport_name(c->sock), 0},
+                               {"remote", ip, 0},
+                               {"user", c->user->id, 0},
+                               {"duration_ms", NULL, (int64_t)(sb_clock_ms() - c->connected_ms)},
+                               {"reason", reason, 0}};
+    sb__log_fields(SB_LOG_INFO, msg, fields, reason ? 6 : 4);
+}
+
 static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
+    c->connected_ms = (int64_t)sb_clock_ms();
+    log_connection(c, "connection opened", NULL);
     expiry_start(c);
     sb_feat_presence_connect(c);
 }
@@ -168,6 +225,7 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
     if (!c)
         return;
+    log_connection(c, "connection closed", reason);
     sb_timer_stop(&c->expiry);
     c->user->devices--;
     sb_feat_live_disconnect(c);

@@ -580,8 +580,11 @@ static int db_open(sb_store_t *st, char *err, size_t cap) {
     if (rc == SQLITE_OK)
         rc = pragma(st->db, "PRAGMA foreign_keys = ON", NULL, 0);
     if (rc != SQLITE_OK) {
-        set_err(err, cap, "store: %s: %s%s", path,
-                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc),
+        /* SQLite's message leaves out why the system said no: add errno. */
+        int sys = st->db ? sqlite3_system_errno(st->db) : 0;
+        set_err(err, cap, "store: %s: %s%s%s%s%s", path,
+                st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc), sys ? " (" : "",
+                sys ? strerror(sys) : "", sys ? ")" : "",
                 (rc & 0xff) == SQLITE_BUSY ? " (another process holds it: is a second server "
                                              "running on this --data-dir?)"
                                            : "");
