@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include "app/builtins.h"
 #include "app/server.h"
@@ -16,6 +17,9 @@
 #include "core/log.h"
 
 #define SB_MIN_SECRET_BYTES 32
+/* Descriptors besides the clients': listener, epoll, signals, the store's
+ * files, the spare kept for accept() when the limit is reached. */
+#define SB_FD_MARGIN 64
 
 typedef struct {
     sb_config_t cfg;
@@ -77,6 +81,33 @@ static void dev_banner(const char *address, void *ud) {
                              "%s' %s/api/stats)", app->cfg.api_key, app->cfg.api_key, url);
 }
 
+/* Raises the soft open-file limit to the hard one (the default soft limit,
+ * 1024, is far below what a server holds), and says at start, not at the
+ * first failing accept, when even that is below --max-connections. */
+static void check_fd_limit(const sb_config_t *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        sb_log_warn("cannot read the open-file limit: %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            sb_log_info("open-file limit raised from %llu to the hard limit %llu",
+                        (unsigned long long)was, (unsigned long long)rl.rlim_max);
+        else
+            rl.rlim_cur = was;
+    }
+    uint64_t need = (uint64_t)cfg->max_connections + SB_FD_MARGIN;
+    if (cfg->max_connections > 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        sb_log_warn("open-file limit %llu is below --max-connections %lld + %d: connections past "
+                    "about %llu will be refused; raise it (ulimit -n, LimitNOFILE=) or lower "
+                    "--max-connections",
+                    (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, SB_FD_MARGIN,
+                    rl.rlim_cur > SB_FD_MARGIN ? (unsigned long long)(rl.rlim_cur - SB_FD_MARGIN) : 0ULL);
+}
+
 /* Settings that only make sense together. */
 static int validate(sb_config_t *cfg, char *err, size_t cap) {
     if (sb_builtins__dev_secret(cfg, err, cap) != SB_OK || check_secret(cfg, err, cap) != SB_OK ||
@@ -98,6 +129,7 @@ static int load(sb_app_t *app, int argc, char **argv, char *err, size_t cap) {
         return rc;
     if (validate(&app->cfg, err, cap) != SB_OK)
         return SB_EINVAL;
+    check_fd_limit(&app->cfg);
     app->srv = sb_server_create_from_config(&app->cfg, err, cap);
     if (!app->srv)
         return SB_EINVAL;

@@ -420,6 +420,32 @@ describe('switchboard command line', { skip: SKIP }, () => {
     assertNoSanitizer(r);
   });
 
+  test('open-file limit: the soft limit is raised to the hard one; a hard limit below --max-connections + 64 is a warning at start', async () => {
+    const sh = (limit, args) => ['-c', `${limit}; exec "$0" "$@"`, BIN, ...args];
+    const base = ['--dev', '--port', '0', '--max-connections', '100'];
+    const raised = await start(sh('ulimit -S -n 64', base), { bin: '/bin/bash' });
+    try {
+      const hard = Number(/open-file limit raised from 64 to the hard limit (\d+)/.exec(raised.stderr())?.[1]);
+      assert.ok(hard >= 164, raised.stderr());
+      const limits = readFileSync(`/proc/${raised.proc.pid}/limits`, 'utf8');
+      assert.match(limits, new RegExp(`Max open files\\s+${hard}\\s+${hard}`));
+      assert.doesNotMatch(raised.stderr(), /is below --max-connections/);
+    } finally {
+      await raised.stop();
+    }
+    for (const format of ['text', 'json']) {
+      const low = await start(sh('ulimit -n 64', [...base, '--log-format', format]), { bin: '/bin/bash' });
+      try {
+        const line = low.stderr().split('\n').find((l) => /open-file limit 64 is below --max-connections 100 \+ 64/.test(l));
+        assert.ok(line, low.stderr());
+        if (format === 'json') assert.equal(JSON.parse(line).level, 'warn');
+        else assert.match(line, /\bwarn\b/);
+      } finally {
+        await low.stop();
+      }
+    }
+  });
+
   test('--version prints the version of include/switchboard.h, the build and the libraries; exit 0', async () => {
     const header = readFileSync(path.join(repoRoot, 'include', 'switchboard.h'), 'utf8');
     const version = /#define SB_VERSION_STRING "([^"]+)"/.exec(header)[1];
