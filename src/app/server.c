@@ -128,7 +128,10 @@ static int create_sio(sb_server_t *s) {
                           .max_rooms_per_socket = (uint32_t)c->max_rooms_per_socket,
                           .max_pending_acks = (uint32_t)c->max_pending_acks,
                           .events_per_second = (uint32_t)c->events_per_second,
-                          .events_burst = (uint32_t)c->events_burst};
+                          .events_burst = (uint32_t)c->events_burst,
+                          .volatile_events = c->volatile_events,
+                          .volatile_per_second = (uint32_t)c->volatile_events_per_second,
+                          .volatile_burst = (uint32_t)c->volatile_events_burst};
     s->sio = sb_sio_server_create(&s->loop, &sc);
     if (!s->sio)
         return SB_ENOMEM;

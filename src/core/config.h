@@ -43,6 +43,9 @@
     X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", 0, 1000000LL, "new Engine.IO sessions per second per client address, token bucket (0: no limit)") \
     X("events-per-second", events_per_second, INT, "10", 0, 1000000LL, "events a socket may send per second, token bucket (0: no limit)") \
     X("events-burst", events_burst, INT, "20", 0, 1000000LL, "events a socket may send at once before the rate applies") \
+    X("volatile-events", volatile_events, STR, "chat:typing,message:typing,message:stop_typing,collab:cursor_move", 0, 0, "comma list of events with a bucket of their own, so they never use up --events-per-second") \
+    X("volatile-events-per-second", volatile_events_per_second, INT, "30", 0, 1000000LL, "volatile events a socket may send per second (0: no limit; --events-per-second 0 lifts this too)") \
+    X("volatile-events-burst", volatile_events_burst, INT, "60", 0, 1000000LL, "volatile events a socket may send at once") \
     X("header-timeout", header_timeout, INT, "20000", 1, 86400000LL, "ms to receive a whole HTTP request (408)")   \
     X("keepalive-timeout", keepalive_timeout, INT, "30000", 1, 86400000LL, "ms an idle keep-alive connection stays open") \
     X("drain-timeout", drain_timeout, INT, "5000", 0, 86400000LL, "ms graceful shutdown waits for clients")       \

@@ -75,6 +75,12 @@ typedef struct {
 
 /* Fields ordered so that no padding is wasted (issue 4: bytes per idle
  * connection): 184 bytes, a 192-byte malloc chunk. */
+/* A token bucket: events available, in thousandths, as of at_ms. */
+typedef struct {
+    uint64_t at_ms;
+    uint32_t milli;
+} sb_sio_bucket_t;
+
 struct sb_sio_socket {
     sb_sio_client_t *client;
     sb_sio_nsp_t *nsp;
@@ -88,8 +94,8 @@ struct sb_sio_socket {
     void *ud;
     sb_list_t acks;
     uint64_t next_ack_id;
-    uint64_t tokens_at_ms; /* rate limit: when the bucket was last filled */
-    uint32_t tokens_milli; /* events available, in thousandths */
+    sb_sio_bucket_t events;   /* rate limit of most events */
+    sb_sio_bucket_t volatile_; /* rate limit of cfg.volatile_events */
 };
 
 /* socket.c */

@@ -35,8 +35,10 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->client = c;
     s->nsp = nsp;
     s->refs = 1;
-    s->tokens_at_ms = nsp->srv->loop->now_ms;
-    s->tokens_milli = (nsp->srv->cfg.events_burst ? nsp->srv->cfg.events_burst : 1) * 1000u;
+    const sb_sio_config_t *cfg = &nsp->srv->cfg;
+    s->events = (sb_sio_bucket_t){nsp->srv->loop->now_ms, (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
+    s->volatile_ = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
+                                     (cfg->volatile_burst ? cfg->volatile_burst : 1) * 1000u};
     make_id(s->id);
     sb_hub_member_init(&s->member, deliver_to_socket);
     sb_list_init(&s->acks);
@@ -197,20 +199,42 @@ static int split_args(sb_str_t data, size_t skip, sb_sio_event_t *ev, sb_str_t *
     return SB_OK;
 }
 
-/* Token bucket: true if the socket may send one more event now. */
-static bool rate_allows(sb_sio_socket_t *s) {
-    const sb_sio_config_t *cfg = &s->nsp->srv->cfg;
-    if (cfg->events_per_second == 0)
+/* True if `b` (refilled at `rate` per second up to `burst`) has one more
+ * event now; takes it. */
+static bool bucket_take(sb_sio_bucket_t *b, uint64_t now, uint32_t rate, uint32_t burst) {
+    if (rate == 0)
         return true;
-    uint64_t now = s->nsp->srv->loop->now_ms;
-    uint64_t cap = (uint64_t)(cfg->events_burst ? cfg->events_burst : 1) * 1000;
-    uint64_t tokens = s->tokens_milli + (now - s->tokens_at_ms) * cfg->events_per_second;
-    s->tokens_at_ms = now;
-    s->tokens_milli = (uint32_t)(tokens > cap ? cap : tokens);
-    if (s->tokens_milli < 1000)
+    uint64_t cap = (uint64_t)(burst ? burst : 1) * 1000;
+    uint64_t tokens = b->milli + (now - b->at_ms) * rate;
+    b->at_ms = now;
+    b->milli = (uint32_t)(tokens > cap ? cap : tokens);
+    if (b->milli < 1000)
         return false;
-    s->tokens_milli -= 1000;
+    b->milli -= 1000;
     return true;
+}
+
+/* `name` is one of the comma list's names. */
+static bool in_list(const char *list, sb_str_t name) {
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == name.n && memcmp(p, name.p, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* Volatile events (typing, cursors) draw on their own bucket, so a fast
+ * typist's keystrokes never use up the budget of the messages. */
+static bool rate_allows(sb_sio_socket_t *s, sb_str_t name) {
+    const sb_sio_config_t *cfg = &s->nsp->srv->cfg;
+    uint64_t now = s->nsp->srv->loop->now_ms;
+    if (cfg->events_per_second == 0) /* rate limiting off, volatile events included */
+        return true;
+    if (in_list(cfg->volatile_events, name))
+        return bucket_take(&s->volatile_, now, cfg->volatile_per_second, cfg->volatile_burst);
+    return bucket_take(&s->events, now, cfg->events_per_second, cfg->events_burst);
 }
 
 static void on_rate_limited(sb_sio_socket_t *s, sb_sio_event_t *ev) {
@@ -253,7 +277,7 @@ void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str
     }
     ev.name = sb_str(name, name_n);
     s->nsp->srv->stats.events_in++;
-    if (!rate_allows(s)) {
+    if (!rate_allows(s, ev.name)) {
         on_rate_limited(s, &ev);
         return;
     }

@@ -57,6 +57,12 @@ typedef struct {
     uint32_t max_pending_acks;
     uint32_t events_per_second; /* token bucket per socket; 0: no limit */
     uint32_t events_burst;
+    /* Comma list of event names with a bucket of their own (typing,
+     * cursors): they never use up the one above. NULL or "": none. The
+     * string must outlive the server. */
+    const char *volatile_events;
+    uint32_t volatile_per_second; /* 0: no limit; events_per_second 0 lifts both */
+    uint32_t volatile_burst;
 } sb_sio_config_t;
 
 typedef struct {

@@ -40,17 +40,17 @@ test('events over --events-per-second get rate_limited; a calm socket keeps work
     assert.deepEqual(await flood.emitWithAck('chat:join', room), { ok: true, roomId: room });
     assert.deepEqual(await calm.emitWithAck('chat:join', room), { ok: true, roomId: room });
     const replies = await Promise.all(Array.from({ length: 12 },
-      (_, i) => flood.emitWithAck('chat:typing', { roomId: room, isTyping: i % 2 === 0 })));
+      () => flood.emitWithAck('chat:join', room)));
     const limited = replies.filter((r) => r.error && r.error.code === 'rate_limited');
     const ok = replies.filter((r) => r.ok === true);
     assert.ok(ok.length >= 3 && ok.length <= 6, `burst lets about 4 through, got ${ok.length}`);
     assert.equal(ok.length + limited.length, 12, 'every event is either handled or refused');
     // Without an ack the refusal is an error event naming the event.
     const err = waitFor(flood, 'error');
-    for (let i = 0; i < 3; i++) flood.emit('chat:typing', { roomId: room, isTyping: true });
+    for (let i = 0; i < 3; i++) flood.emit('chat:join', room);
     const e = await err;
     assert.equal(e.code, 'rate_limited');
-    assert.equal(e.event, 'chat:typing');
+    assert.equal(e.event, 'chat:join');
     // The calm socket is not affected.
     const m = await calm.emitWithAck('chat:message', { roomId: room, message: 'still here' });
     assert.equal(m.message, 'still here');
@@ -67,8 +67,7 @@ test('by default a socket may send a burst of 20 events, then 10 per second', as
     const room = `default-rl-${Date.now()}`;
     assert.deepEqual(await s.emitWithAck('chat:join', room), { ok: true, roomId: room });
     await new Promise((r) => setTimeout(r, 200)); // the join's token is back
-    const burst = () => Promise.all(Array.from({ length: 30 },
-      () => s.emitWithAck('chat:typing', { roomId: room, isTyping: true })));
+    const burst = () => Promise.all(Array.from({ length: 30 }, () => s.emitWithAck('chat:join', room)));
     const first = await burst();
     const handled = first.filter((r) => r.ok === true).length;
     const limited = first.filter((r) => r.error && r.error.code === 'rate_limited').length;
@@ -80,6 +79,48 @@ test('by default a socket may send a burst of 20 events, then 10 per second', as
     await new Promise((r) => setTimeout(r, 1000));
     const again = (await burst()).filter((r) => r.ok === true).length;
     assert.ok(again >= 9 && again <= 13, `about 10 per second refill, got ${again}`);
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+test('typing and cursors have their own bucket (default 30/s, burst 60): a fast typist can still send', async () => {
+  const srv = await startServer('switchboard');
+  try {
+    const { s } = await connectUser(srv, 'typist');
+    const room = `typist-${Date.now()}`;
+    assert.deepEqual(await s.emitWithAck('chat:join', room), { ok: true, roomId: room });
+    // 40 keystrokes at once: far past the 20-event burst of other events.
+    const keys = await Promise.all(Array.from({ length: 40 },
+      (_, i) => s.emitWithAck('chat:typing', { roomId: room, isTyping: i % 2 === 0 })));
+    assert.equal(keys.filter((r) => r.ok === true).length, 40, JSON.stringify(keys.find((r) => !r.ok)));
+    const sent = await s.emitWithAck('chat:message', { roomId: room, message: 'typed fast' });
+    assert.equal(sent.message, 'typed fast', JSON.stringify(sent));
+    // The volatile bucket has its own bound: 60 at once, then refusals.
+    const more = await Promise.all(Array.from({ length: 40 },
+      () => s.emitWithAck('chat:typing', { roomId: room, isTyping: true })));
+    const limited = more.filter((r) => r.error && r.error.code === 'rate_limited').length;
+    assert.ok(limited >= 15, `typing past the volatile burst is refused, ${limited} of 40`);
+    const still = await s.emitWithAck('chat:message', { roomId: room, message: 'still sends' });
+    assert.equal(still.message, 'still sends', 'refused typing does not use up the message budget');
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+test('--volatile-events names the events of the second bucket; --volatile-events-burst bounds it', async () => {
+  const srv = await startServer('switchboard', {
+    args: ['--volatile-events', 'chat:join', '--volatile-events-per-second', '1', '--volatile-events-burst', '3'] });
+  try {
+    const { s } = await connectUser(srv, 'vol');
+    const room = `vol-${Date.now()}`;
+    const joins = await Promise.all(Array.from({ length: 8 }, () => s.emitWithAck('chat:join', room)));
+    const ok = joins.filter((r) => r.ok === true).length;
+    assert.ok(ok >= 3 && ok <= 4, `a burst of 3 joins, got ${ok}`);
+    // chat:typing is no longer volatile: it draws on the main bucket (20).
+    const keys = await Promise.all(Array.from({ length: 10 },
+      () => s.emitWithAck('chat:typing', { roomId: room, isTyping: true })));
+    assert.equal(keys.filter((r) => r.ok === true).length, 10);
   } finally {
     await srv.stop();
   }
