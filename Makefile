@@ -13,6 +13,16 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -Iinclude $(WARN) -pthread \
                $(shell pkg-config --cflags $(ALL_PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(ALL_PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq) -pthread -lm
 
+# Short build lines ("  CC  src/core/log.c"); make V=1 prints the commands.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2)
+endif
+
 # Release build in build/, sanitizer build in build/asan/.
 B       ?= build
 MODE    ?= release
@@ -31,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all lib run test test-unit test-asan deps install clean check-layers format soak fuzz bench
+.PHONY: all lib run run-deps test test-unit test-asan deps install clean check-layers format soak fuzz bench
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -44,48 +54,67 @@ VERSION := $(shell sed -n 's/^\#define SB_VERSION_STRING "\(.*\)"/\1/p' include/
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Every object, every symbol: for the switchboard binary and the unit tests.
 $(B)/libswitchboard_internal.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 # The installed library: one relocatable object in which only the functions
 # declared in include/switchboard.h stay global (tests/symbols_check.sh).
 $(B)/switchboard.sym: include/switchboard.h scripts/public-symbols.sh
 	@mkdir -p $(B)
-	scripts/public-symbols.sh $< > $@
+	$(call say,GEN,$@)
+	$(Q)scripts/public-symbols.sh $< > $@
 
 $(B)/libswitchboard.a: $(LIB_OBJ) $(B)/switchboard.sym
 	@rm -f $@ $(B)/switchboard.o
-	$(LD) -r -o $(B)/switchboard.o $(LIB_OBJ)
-	objcopy --keep-global-symbols=$(B)/switchboard.sym $(B)/switchboard.o
-	ar rcs $@ $(B)/switchboard.o
+	$(call say,AR,$@)
+	$(Q)$(LD) -r -o $(B)/switchboard.o $(LIB_OBJ)
+	$(Q)objcopy --keep-global-symbols=$(B)/switchboard.sym $(B)/switchboard.o
+	$(Q)ar rcs $@ $(B)/switchboard.o
 
 $(B)/switchboard: $(B)/obj/src/main.o $(B)/libswitchboard_internal.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libswitchboard_internal.a tests/unit/testlib.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard_internal.a $(LDFLAGS) $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard_internal.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libswitchboard.a include/switchboard.h
 	@mkdir -p $(dir $@)
-	$(CC) $(EX_CFLAGS) -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(EX_CFLAGS) -o $@ $< $(B)/libswitchboard.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/switchboard.pc: scripts/switchboard.pc.in include/switchboard.h
 	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(call say,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@PKGS@|$(PKGS)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 -include $(LIB_OBJ:.o=.d) $(B)/obj/src/main.d
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
 
-run: deps all
+# Only what building and running needs; the test tools come with make test.
+run-deps:
+	@scripts/install-deps.sh run
+
+# Prints the command it runs as it runs it (the secret itself is not shown).
+run: run-deps all
 	@mkdir -p data
-	$(B)/switchboard --port $${SWITCHBOARD_PORT:-3000} --data-dir ./data $${SWITCHBOARD_JWT_SECRET:+--jwt-secret "$$SWITCHBOARD_JWT_SECRET"} $${SWITCHBOARD_JWT_SECRET:---dev}
+	@set -- --port "$${SWITCHBOARD_PORT:-3000}" --data-dir ./data; \
+	if [ -n "$${SWITCHBOARD_JWT_SECRET:-}" ]; then \
+		echo "$(B)/switchboard $$* (secret from SWITCHBOARD_JWT_SECRET)"; \
+	else \
+		set -- "$$@" --dev; echo "$(B)/switchboard $$*"; \
+	fi; \
+	exec $(B)/switchboard "$$@"
 
 # Every suite, first on the optimized build, then under AddressSanitizer + UBSan.
 test: deps

@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
-# Installs what building and testing Switchboard needs on Debian 12: apt
-# packages (only those missing) and the npm test clients. Safe to re-run.
+# Installs what Switchboard needs on Debian 12, only what is missing; safe
+# to re-run. Modes:
+#   run   what building and running the server needs (make run)
+#   test  that plus the test tools: clang, PostgreSQL, Python and npm clients
+#         (make test, make deps; the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev
-          libpq-dev postgresql
-          python3 python3-socketio python3-websocket python3-requests
-          clang curl procps)
+mode=${1:-test}
+case $mode in
+run | test) ;;
+*) echo "usage: $0 [run|test]" >&2; exit 2 ;;
+esac
+
+APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev)
+[ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
+                                clang curl procps)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Node.js may come from Debian or from an image's own build that bundles npm.
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$mode" = test ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+[ "$mode" = test ] || exit 0
 
 # npm clients for the end-to-end tests, pinned by tests/e2e/package-lock.json.
 if [ ! -d tests/e2e/node_modules/socket.io-client ] ||
