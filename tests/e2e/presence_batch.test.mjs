@@ -12,7 +12,7 @@ let srv;
 before(async () => {
   if (!isRef) {
     srv = await startServer('switchboard', {
-      args: ['--presence-scope', 'all', '--presence-interval', '300', '--room-announce-max', '5',
+      args: ['--presence-scope', 'all', '--presence-interval', '1000', '--room-announce-max', '5',
         '--api-key', 'k', ...NO_EVENT_LIMIT],
     });
   }
@@ -30,7 +30,7 @@ async function metric(name) {
 
 test('a burst of connects reaches a watcher as presence:batch, not one event per user', async () => {
   const { s: watcher } = await connectUser(srv, uid('watcher'));
-  await elapse(400); // the watcher's own change leaves in its own interval
+  await elapse(1100); // the watcher's own change leaves in its own interval
   const singles = record(watcher, 'user:online');
   const batches = record(watcher, 'presence:batch');
   const ids = Array.from({ length: 12 }, () => uid('burst'));
@@ -38,8 +38,8 @@ test('a burst of connects reaches a watcher as presence:batch, not one event per
   const conns = await Promise.all(ids.map((id) => connectUser(srv, id)));
   await until(() => ids.every((id) => batches.some(([b]) => b.online.includes(id))), 5000,
     'every burst user listed in a presence:batch');
-  // 12 connects in well under a second: at most a few intervals, each one
-  // batch (a slow machine may split the burst, never into single events).
+  // 12 connects well within one 1 s interval (from the first of them): one
+  // batch, or a few on a slow machine.
   assert.ok(batches.length >= 1 && batches.length <= 4, `${batches.length} batches`);
   for (const [b] of batches) {
     assert.ok(Array.isArray(b.online) && Array.isArray(b.offline), JSON.stringify(b));
@@ -58,7 +58,7 @@ test('a burst of connects reaches a watcher as presence:batch, not one event per
 
 test('a user who comes and goes within one interval is told as offline, last', async () => {
   const { s: watcher } = await connectUser(srv, uid('watcher'));
-  await elapse(400);
+  await elapse(1100);
   const news = [];
   watcher.on('user:online', (p) => news.push([p.userId, true]));
   watcher.on('user:offline', (p) => news.push([p.userId, false]));
@@ -72,7 +72,7 @@ test('a user who comes and goes within one interval is told as offline, last', a
   // Others may have seen the user in a connection:established list, so the
   // offline is told even when the online was never sent.
   await until(() => news.some(([id, on]) => id === flap && !on), 5000, 'offline news of the flap');
-  await elapse(400);
+  await elapse(1100);
   const mine = news.filter(([id]) => id === flap);
   assert.equal(mine[mine.length - 1][1], false, JSON.stringify(mine));
 });
