@@ -18,10 +18,15 @@ bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
     sb_str_t token;
     if (h && sb_auth_bearer_token(*h, &token) && sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
         return true;
-    static const char body[] =
+    /* Without a key nothing can pass: say so, or the caller hunts for a typo. */
+    static const char wrong[] =
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or invalid API key\"}}";
-    sb_http_respond(req, 401, "application/json", body, sizeof body - 1,
-                    "WWW-Authenticate: Bearer\r\n");
+    static const char none[] =
+        "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this server has no API key: start "
+        "it with --api-key (--dev makes one up and logs it)\"}}";
+    bool keyless = api->cfg.api_key == NULL || api->cfg.api_key[0] == '\0';
+    sb_http_respond(req, 401, "application/json", keyless ? none : wrong,
+                    keyless ? sizeof none - 1 : sizeof wrong - 1, "WWW-Authenticate: Bearer\r\n");
     return false;
 }
 

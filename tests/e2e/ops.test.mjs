@@ -91,7 +91,7 @@ describe('with --api-key', { skip: SKIP }, () => {
         assert.match(res.headers.get('content-type'), /^application\/json/);
         const body = await res.json();
         assert.equal(body.error.code, 'unauthorized');
-        assert.equal(typeof body.error.message, 'string');
+        assert.equal(body.error.message, 'missing or invalid API key', 'a server with a key does not claim to have none');
       }
     }
     // The scheme is case-insensitive (RFC 7235).
@@ -219,7 +219,9 @@ describe('without --api-key', { skip: SKIP }, () => {
       for (const headers of [{}, { Authorization: 'Bearer ' }, { Authorization: 'Bearer' }, { Authorization: 'Bearer ""' }]) {
         const res = await fetch(`${srv.url}${path}`, { headers });
         assert.equal(res.status, 401, `${path} ${JSON.stringify(headers)}`);
-        assert.equal((await res.json()).error.code, 'unauthorized');
+        const { error } = await res.json();
+        assert.equal(error.code, 'unauthorized');
+        assert.match(error.message, /this server has no API key: start it with --api-key/);
       }
     }
     // Raw, so that no client trims the trailing space of "Bearer ".
