@@ -47,6 +47,8 @@ typedef struct {
     int64_t exp; /* token expiry, seconds; 0: none */
     int64_t connected_ms; /* monotonic, for the closing log line */
     sb_timer_t expiry;
+    int64_t msg_sent; /* delivery.c: the newest message id this device was sent */
+    bool msg_syncing; /* delivery.c: reading its backlog; live messages wait for it */
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -169,10 +171,15 @@ void sb_feat_presence_disconnect(sb_client_t *c);
 /* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
 void sb_feat_chat_dispose(sb_features_t *f);
-/* messages.c: direct messages, history, receipts, typing, offline delivery */
+/* messages.c: direct messages, history, receipts, typing */
 int sb_feat_messages_init(sb_features_t *f);
-void sb_feat_messages_deliver_offline(sb_client_t *c);
 void sb_feat_messages_dispose(sb_features_t *f);
+/* delivery.c: stored messages pending for their recipients until a device
+ * confirms them. Starts sending a connected device its backlog. */
+void sb_feat_delivery_connect(sb_client_t *c);
+/* Offers message `id` (its client JSON in `text`) to every device of a
+ * recipient, asking each for an ack that confirms it. */
+void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id, sb_str_t text);
 /* A stored message as clients see it (conversationId or roomId). */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 /* chat.c: a stored room message as chat:message carries it (name and

@@ -1,5 +1,5 @@
 /* Direct and group conversations: message:send, history, read receipts,
- * typing with expiry, and offline delivery. A conversation's room is
+ * typing with expiry (delivery to recipients: delivery.c). A conversation's room is
  * "conversation:<id>"; only members may use it. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,6 @@
 #include "features/features_internal.h"
 
 #define SB_TYPE_MAX 32
-#define SB_OFFLINE_BATCH 500
 #define SB_TYPING_EXPIRY_MS 3000
 
 /* ---- message payloads ------------------------------------------------------ */
@@ -72,26 +71,29 @@ static bool keep_members(send_t *s, const char *const *v, size_t n) {
 
 static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m);
 
-/* Offline members get the message on their next connect, and a notice. */
+/* Every member but the sender gets a pending delivery row in the message's
+ * own transaction, online or not: whether a recipient is connected is
+ * decided by the delivery itself (delivery.c), never before the commit. */
 static void send_append(sb_feat_call_t *call) {
     send_t *s = send_of(call);
     char room[SB_STORE_MAX_ROOM + 1];
-    sb_str_t offline[64];
-    size_t noff = 0;
-    for (size_t i = 0; i < s->nmembers && noff < 64; i++)
-        if (strcmp(s->members[i], call->user_id) != 0 &&
-            sb_features_user_devices(call->f, s->members[i]) == 0)
-            offline[noff++] = sb_cstr(s->members[i]);
+    sb_str_t *rcpt = calloc(s->nmembers ? s->nmembers : 1, sizeof *rcpt);
+    size_t n = 0;
+    for (size_t i = 0; rcpt && i < s->nmembers; i++)
+        if (strcmp(s->members[i], call->user_id) != 0)
+            rcpt[n++] = sb_cstr(s->members[i]);
     snprintf(room, sizeof room, "conversation:%s", s->conv);
     sb_store_message_in_t in = {.room = sb_cstr(room),
                                 .sender_id = sb_cstr(call->user_id),
                                 .content = sb_cstr(s->content),
                                 .type = sb_cstr(s->type),
                                 .created_at_ms = sb_wall_ms(),
-                                .recipients = offline,
-                                .n_recipients = noff,
+                                .recipients = rcpt,
+                                .n_recipients = n,
                                 .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL};
-    int rc = sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call);
+    int rc = rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call)
+                  : SB_ENOMEM;
+    free(rcpt);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);
@@ -115,9 +117,11 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     json_t *msg = send_payload(call, m);
     char room[SB_STORE_MAX_ROOM + 1];
     snprintf(room, sizeof room, "conversation:%s", s->conv);
-    for (size_t i = 0; i < s->nmembers; i++)
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    for (size_t i = 0; text && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0)
-            sb_feat_emit_user(call->f, s->members[i], "message:received", json_incref(msg), NULL);
+            sb_feat_delivery_message(call->f, s->members[i], m->id, sb_cstr(text));
+    free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
     sb_feat_emit_room(call->f, room, "message:new", json_incref(msg), NULL);
     if (sb_feat_call_live(call))
@@ -492,63 +496,6 @@ static void typing_request(sb_client_t *c, sb_sio_event_t *ev, bool start) {
 
 static void msg_on_typing(sb_client_t *c, sb_sio_event_t *ev) { typing_request(c, ev, true); }
 static void msg_on_stop_typing(sb_client_t *c, sb_sio_event_t *ev) { typing_request(c, ev, false); }
-
-/* ---- offline delivery: oldest first, to the first device that connects --------------------- */
-
-typedef struct {
-    sb_features_t *f;
-    sb_sio_socket_t *sock;
-    char user[SB_USER_ID_MAX + 1];
-} offline_t;
-
-static void offline_on_page(void *ud, int rc, const sb_store_msgs_t *page);
-
-static void offline_fetch(offline_t *o) {
-    if (sb_sio_socket_connected(o->sock) &&
-        sb_store_message_undelivered(o->f->cfg.store, sb_cstr(o->user), SB_OFFLINE_BATCH,
-                                     offline_on_page, o) == SB_OK)
-        return;
-    sb_sio_socket_unref(o->sock);
-    free(o);
-}
-
-static void offline_on_marked(void *ud, int rc) {
-    offline_t *o = ud;
-    if (rc == SB_OK) {
-        offline_fetch(o); /* there may be more than one page */
-        return;
-    }
-    sb_sio_socket_unref(o->sock);
-    free(o);
-}
-
-/* Sends a page, then marks it delivered; the next page follows. */
-static void offline_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
-    offline_t *o = ud;
-    int64_t ids[SB_OFFLINE_BATCH];
-    size_t n = 0;
-    for (size_t i = 0; rc == SB_OK && i < page->n && sb_sio_socket_connected(o->sock); i++) {
-        sb_feat_emit(o->sock, "message:received", sb_feat_message_json(&page->v[i], page->v[i].sender_name));
-        ids[n++] = page->v[i].id;
-    }
-    if (n == 0 || sb_store_message_mark_delivered(o->f->cfg.store, sb_cstr(o->user), ids, n,
-                                                  n == SB_OFFLINE_BATCH ? offline_on_marked : NULL,
-                                                  o) != SB_OK || n < SB_OFFLINE_BATCH) {
-        sb_sio_socket_unref(o->sock);
-        free(o);
-    }
-}
-
-void sb_feat_messages_deliver_offline(sb_client_t *c) {
-    offline_t *o = calloc(1, sizeof *o);
-    if (!o)
-        return;
-    o->f = c->f;
-    o->sock = c->sock;
-    snprintf(o->user, sizeof o->user, "%s", c->user->id);
-    sb_sio_socket_ref(o->sock);
-    offline_fetch(o);
-}
 
 /* ---- registration ---------------------------------------------------------------------------- */
 

@@ -320,11 +320,13 @@ typedef struct {
  * ASCII characters, no spaces (a UUID, a ULID, a counter, ...). */
 bool sb_store_key_valid(sb_str_t key);
 
-/* Stores a message with a new global id and one undelivered delivery row
- * per recipient. cb rc: SB_OK with the stored row. With an idempotency key
- * that the same sender_id used in the last SB_STORE_KEY_TTL_MS, stores
- * nothing and returns the message stored with it (replayed = true): the key
- * and the message commit together, so a retry never stores twice. */
+/* Stores a message with a new global id and one pending (undelivered)
+ * delivery row per recipient, in one transaction: from the commit on, the
+ * message is pending for every recipient until marked delivered. cb rc:
+ * SB_OK with the stored row. With an idempotency key that the same
+ * sender_id used in the last SB_STORE_KEY_TTL_MS, stores nothing and returns
+ * the message stored with it (replayed = true): the key and the message
+ * commit together, so a retry never stores twice. */
 int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
                             void *ud);
 /* A page of the room's messages with id < before_id (0: from the newest),
@@ -338,13 +340,18 @@ int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, i
  * order: calling it twice returns them only once. */
 int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, const int64_t *ids,
                                size_t n, sb_store_ids_cb cb, void *ud);
-/* The user's undelivered messages, oldest first; limit 1..SB_STORE_MAX_PAGE.
- * cb rc: SB_OK (possibly empty). */
-int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int limit, sb_store_msgs_cb cb,
-                                 void *ud);
+/* The user's undelivered messages with id > after_id (0: all), oldest
+ * first; limit 1..SB_STORE_MAX_PAGE. Page on with after_id = the last id of
+ * the previous page. cb rc: SB_OK (possibly empty). */
+int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
+                                 sb_store_msgs_cb cb, void *ud);
 /* Marks the user's delivery rows of ids[0..n) delivered (n 1..SB_STORE_MAX_LIST);
  * unknown ids are ignored. cb rc: SB_OK. */
 int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
+                                    sb_store_done_cb cb, void *ud);
+/* Marks every delivery row of `user` with message id <= upto_id delivered
+ * (a recovered session confirmed them by its offset). cb rc: SB_OK. */
+int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
                                     sb_store_done_cb cb, void *ud);
 
 /* ---- HTTP idempotency keys ----------------------------------------------------------

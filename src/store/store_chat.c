@@ -352,19 +352,30 @@ static int exec_msg_mark_read(sb_store_t *st, sb_store__req_t *r) {
     return SB_OK;
 }
 
-/* s0 user; i1 limit. */
+/* s0 user; i0 after_id, i1 limit. */
 static int exec_msg_undelivered(sb_store_t *st, sb_store__req_t *r) {
     sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_UNDELIVERED);
     if (!s)
         return SB_EIO;
     sb_store__bind_s(s, 1, r, 0);
     sqlite3_bind_int64(s, 2, r->i[1]);
+    sqlite3_bind_int64(s, 3, r->i[0]);
     return collect_msgs(st, r, s, r->i[1]);
 }
 
 /* s0 user; ids. */
 static int exec_msg_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
     return sb_store__exec_per_id(st, r, SB_SQL_MSG_DELIVERED);
+}
+
+/* s0 user; i0 upto_id. */
+static int exec_msg_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
+    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_DELIVERED_UPTO);
+    if (!s)
+        return SB_EIO;
+    sb_store__bind_s(s, 1, r, 0);
+    sqlite3_bind_int64(s, 2, r->i[0]);
+    return sb_store__exec(st, s);
 }
 
 static const sb_store__op_t op_msg_append = {"message_append", true, SB_STORE__K_MSG,
@@ -377,6 +388,8 @@ static const sb_store__op_t op_msg_undelivered = {"message_undelivered", false, 
                                                   exec_msg_undelivered};
 static const sb_store__op_t op_msg_mark_delivered = {"message_mark_delivered", true,
                                                      SB_STORE__K_DONE, exec_msg_mark_delivered};
+static const sb_store__op_t op_msg_delivered_upto = {"message_delivered_upto", true,
+                                                     SB_STORE__K_DONE, exec_msg_delivered_upto};
 
 int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
                             void *ud) {
@@ -430,14 +443,16 @@ int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, con
                                 sb_store__idlist(r, ids, n));
 }
 
-int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int limit, sb_store_msgs_cb cb,
-                                 void *ud) {
-    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || limit < 1 || limit > SB_STORE_MAX_PAGE)
+int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
+                                 sb_store_msgs_cb cb, void *ud) {
+    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || after_id < 0 || limit < 1 ||
+        limit > SB_STORE_MAX_PAGE)
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__req_new(&op_msg_undelivered, ud);
     if (!r)
         return SB_ENOMEM;
     r->cb.msgs = cb;
+    r->i[0] = after_id;
     r->i[1] = limit;
     return sb_store__submit(st, r, sb_store__str(r, 0, user, false));
 }
@@ -451,4 +466,16 @@ int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t
         return SB_ENOMEM;
     r->cb.done = cb;
     return sb_store__submit(st, r, sb_store__str(r, 0, user, false) && sb_store__idlist(r, ids, n));
+}
+
+int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
+                                    sb_store_done_cb cb, void *ud) {
+    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || upto_id < 0)
+        return SB_EINVAL;
+    sb_store__req_t *r = sb_store__req_new(&op_msg_delivered_upto, ud);
+    if (!r)
+        return SB_ENOMEM;
+    r->cb.done = cb;
+    r->i[0] = upto_id;
+    return sb_store__submit(st, r, sb_store__str(r, 0, user, false));
 }

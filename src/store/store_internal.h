@@ -154,9 +154,12 @@ struct sb_store__req {
                        "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "   \
                        "JOIN messages m ON m.id = d.message_id "                                   \
                        "LEFT JOIN users u ON u.id = m.sender_id "                                  \
-                       "WHERE d.user_id = ?1 AND d.delivered = 0 ORDER BY d.message_id LIMIT ?2")  \
+                       "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "             \
+                       "ORDER BY d.message_id LIMIT ?2")                                           \
     X(MSG_DELIVERED,                                                                               \
       "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2")        \
+    X(MSG_DELIVERED_UPTO, "UPDATE message_deliveries SET delivered = 1 "                           \
+                          "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2")             \
     X(NOTIF_INSERT,                                                                                \
       "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                            \

@@ -594,23 +594,29 @@ TEST(message_offline_delivery) {
     }
     CHECK(wait_all());
     STR_EQ(m[0].s[3], "file");
-    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 3); /* duplicate recipient stored once; oldest first */
     CHECK(c.v[0] == m[0].v[0] && c.v[1] == m[1].v[0] && c.v[2] == m[2].v[0]);
-    DO(&c, sb_store_message_undelivered(st, S("bob"), 2, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 2, on_msgs, &c));
     CHECK_EQ(c.n, 2);
     int64_t first[] = {m[0].v[0], 424242};
     DO(&c, sb_store_message_mark_delivered(st, S("bob"), first, 2, on_done, &c));
     CHECK_EQ(c.rc, SB_OK);
-    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
     CHECK(c.n == 2 && c.v[0] == m[1].v[0]);
     int64_t rest[] = {m[1].v[0], m[2].v[0]};
     DO(&c, sb_store_message_mark_delivered(st, S("bob"), rest, 2, on_done, &c));
-    DO(&c, sb_store_message_undelivered(st, S("bob"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
     CHECK(c.rc == SB_OK && c.n == 0);
-    DO(&c, sb_store_message_undelivered(st, S("carol"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("carol"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 3); /* carol's rows untouched */
-    DO(&c, sb_store_message_undelivered(st, S("alice"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("carol"), m[0].v[0], 10, on_msgs, &c));
+    CHECK(c.n == 2 && c.v[0] == m[1].v[0]); /* paging by cursor */
+    DO(&c, sb_store_message_delivered_upto(st, S("carol"), m[1].v[0], on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_message_undelivered(st, S("carol"), 0, 10, on_msgs, &c));
+    CHECK(c.n == 1 && c.v[0] == m[2].v[0]); /* confirmed up to an offset */
+    DO(&c, sb_store_message_undelivered(st, S("alice"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 0);
     for (int i = 0; i < 3; i++)
         cap_reset(&m[i]);
@@ -877,8 +883,8 @@ TEST(limits_refused_before_queueing) {
     int64_t ids[] = {1};
     CHECK_EQ(sb_store_message_mark_read(st, S("u"), S("r"), ids, 0, on_ids, &c), SB_EINVAL);
     CHECK_EQ(sb_store_message_mark_read(st, S("u"), S("r"), NULL, 1, on_ids, &c), SB_EINVAL);
-    CHECK_EQ(sb_store_message_undelivered(st, S("u"), 0, on_msgs, &c), SB_EINVAL);
-    CHECK_EQ(sb_store_message_undelivered(st, S("u"), SB_STORE_MAX_PAGE + 1, on_msgs, &c),
+    CHECK_EQ(sb_store_message_undelivered(st, S("u"), 0, 0, on_msgs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_message_undelivered(st, S("u"), 0, SB_STORE_MAX_PAGE + 1, on_msgs, &c),
              SB_EINVAL);
     CHECK_EQ(sb_store_message_mark_delivered(st, S("u"), ids, SB_STORE_MAX_LIST + 1, on_done, &c),
              SB_EINVAL);
@@ -1177,7 +1183,7 @@ TEST(reopen_keeps_everything) {
     DO(&c, sb_store_message_history(st, S("conversation:dm:2:u1:u2"), 0, 10, on_msgs, &c));
     CHECK(c.n == 1 && c.v[0] == m.v[0]);
     STR_EQ(c.s[2], "persist me");
-    DO(&c, sb_store_message_undelivered(st, S("u2"), 10, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("u2"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 1);
     DO(&c, sb_store_friend_request(st, S("u2"), S("u1"), on_freq, &c));
     CHECK_EQ(c.rc, SB_EEXISTS); /* the pending request survived */
