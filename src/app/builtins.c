@@ -145,6 +145,10 @@ int sb_builtins__validate(const sb_config_t *cfg, char *err, size_t cap) {
         snprintf(err, cap, "--presence-interval must be 1-60000 ms and --room-announce-max >= 0");
         return SB_EINVAL;
     }
+    if (cfg->recovery_window < 0 || cfg->recovery_window > 86400000) {
+        snprintf(err, cap, "--recovery-window must be 0-86400000 ms");
+        return SB_EINVAL;
+    }
     return SB_OK;
 }
 
@@ -165,7 +169,8 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
         .jwt_leeway_s = cfg->jwt_leeway,
         .max_message_bytes = (size_t)cfg->max_message_bytes,
-        .max_rooms_per_socket = (uint32_t)sb_server_config(b->srv)->max_rooms_per_socket};
+        .max_rooms_per_socket = (uint32_t)sb_server_config(b->srv)->max_rooms_per_socket,
+        .recovery_window_ms = (uint32_t)cfg->recovery_window};
     b->features = sb_features_create(sb_server_loop(b->srv), root, &fc);
     sb_sio_nsp_t *nsp;
     for (size_t i = 1; b->features && (nsp = sb_sio_nsp_at(sb_server_sio(b->srv), i)); i++)

@@ -90,8 +90,10 @@ void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id,
     sb_hub_room_members(sb_sio_nsp_hub(f->nsp), sb_cstr(room), add_device, &d);
     for (size_t i = 0; i < d.n; i++) {
         sb_client_t *c = sb_sio_socket_connected(d.v[i]) ? sb_sio_socket_get_data(d.v[i]) : NULL;
-        if (c && !c->msg_syncing && id > c->msg_sent)
+        if (c && !c->msg_syncing && id > c->msg_sent) {
             send_one(c, id, text);
+            sb_feat_recovery_mark(c);
+        }
         sb_sio_socket_unref(d.v[i]);
     }
     if (d.v != d.inline_v)
@@ -148,8 +150,10 @@ static void backlog_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
         return;
     }
     for (size_t i = 0; i < page->n; i++)
-        if (page->v[i].id > c->msg_sent)
+        if (page->v[i].id > c->msg_sent) {
             backlog_send(c, &page->v[i]);
+            sb_feat_recovery_mark(c); /* per message: a drop may cut a page anywhere */
+        }
     if (page->n == SB_DELIVERY_PAGE) {
         backlog_fetch(b, page->v[page->n - 1].id);
         return;

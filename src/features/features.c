@@ -290,7 +290,8 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     sb_feat_presence_init(f);
     sb_sio_on_any(nsp, on_unknown_event, f);
     sb_sio_on_rate_limited(nsp, on_rate_limited, f);
-    if (sb_feat_session_init(f) != SB_OK || sb_feat_chat_init(f) != SB_OK ||
+    if (sb_feat_session_init(f) != SB_OK || sb_feat_recovery_init(f) != SB_OK ||
+        sb_feat_chat_init(f) != SB_OK ||
         sb_feat_messages_init(f) != SB_OK || sb_feat_social_init(f) != SB_OK ||
         sb_feat_live_init(f) != SB_OK) {
         sb_features_destroy(f);

@@ -26,6 +26,7 @@ typedef struct {
     int64_t jwt_leeway_s;
     size_t max_message_bytes;
     uint32_t max_rooms_per_socket;
+    uint32_t recovery_window_ms; /* connection state recovery; 0: off */
 } sb_features_config_t;
 
 /* Registers the auth middleware and every event on `nsp`. cfg is copied

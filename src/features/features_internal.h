@@ -171,6 +171,13 @@ void sb_feat_presence_disconnect(sb_client_t *c);
 /* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
 void sb_feat_chat_dispose(sb_features_t *f);
+/* recovery.c: connection state recovery of the built-in namespace */
+int sb_feat_recovery_init(sb_features_t *f);
+/* On connect, before the backlog: a recovered offset confirms what it covers. */
+void sb_feat_recovery_connect(sb_client_t *c);
+void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
+/* Sends the device its offset (`recovery:offset`) after message:received. */
+void sb_feat_recovery_mark(sb_client_t *c);
 /* messages.c: direct messages, history, receipts, typing */
 int sb_feat_messages_init(sb_features_t *f);
 void sb_feat_messages_dispose(sb_features_t *f);

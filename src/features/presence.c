@@ -27,7 +27,7 @@ static bool add_online(const sb_user_t *u, void *ud) {
     return json_array_size(list) < SB_ONLINE_LIST_MAX;
 }
 
-/* What a connecting device is told, then (first device only) its backlog. */
+/* What a connecting device is told, then its backlog. */
 static void established(sb_client_t *c, json_t *online, size_t count) {
     sb_feat_emit(c->sock, "connection:established",
                  json_pack("{s:s,s:o,s:I}", "userId", c->user->id, "onlineUsers", online,

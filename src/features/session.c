@@ -109,7 +109,7 @@ static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_re
 static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
     sb_jwt_claims_t claims;
     int rc = verify(ud, s, auth, r, &claims);
-    if (rc == SB_OK && !client_create(ud, s, &claims))
+    if (rc == SB_OK && (!client_create(ud, s, &claims) || sb_sio_socket_set_owner(s, claims.sub) != SB_OK))
         return refuse(r, "server out of memory");
     return rc;
 }
@@ -220,6 +220,7 @@ static void on_connection(sb_sio_socket_t *s, void *ud) {
     c->connected_ms = (int64_t)sb_clock_ms();
     log_connection(c, "connection opened", NULL);
     expiry_start(c);
+    sb_feat_recovery_connect(c);
     sb_feat_presence_connect(c);
 }
 
@@ -229,6 +230,7 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
         return;
     log_connection(c, "connection closed", reason);
     sb_timer_stop(&c->expiry);
+    sb_feat_recovery_disconnect(c, reason);
     c->user->devices--;
     sb_feat_live_disconnect(c);
     sb_feat_presence_disconnect(c);

@@ -25,6 +25,7 @@ static void nsp_destroy(sb_sio_nsp_t *nsp) {
         free(nsp->handlers[i].name);
     free(nsp->handlers);
     free(nsp->mws);
+    sb_sio__recovery_destroy(nsp);
     sb_hub_destroy(nsp->hub);
     free(nsp->name);
     free(nsp);

@@ -35,6 +35,7 @@ struct sb_sio_nsp {
     sb_sio_event_fn limited_fn;
     void *limited_ud;
     size_t nsockets;
+    sb_sio_recovery_t *rec; /* NULL unless connection state recovery is on */
 };
 
 struct sb_sio_server {
@@ -74,7 +75,7 @@ typedef struct {
 } sb_sio_pending_ack_t;
 
 /* Fields ordered so that no padding is wasted (issue 4: bytes per idle
- * connection): 184 bytes, a 192-byte malloc chunk. */
+ * connection): 192 bytes. */
 /* A token bucket: events available, in thousandths, as of at_ms. */
 typedef struct {
     uint64_t at_ms;
@@ -96,9 +97,14 @@ struct sb_sio_socket {
     uint64_t next_ack_id;
     sb_sio_bucket_t events;   /* rate limit of most events */
     sb_sio_bucket_t volatile_; /* rate limit of cfg.volatile_events */
+    struct sb_sio_socket_rec *rec; /* recovery.c; NULL unless the namespace recovers sessions */
 };
 
+#define SB_SIO_MAX_KEPT_ROOMS 1024 /* rooms a recoverable session remembers */
+
 /* socket.c */
+/* 20 random characters of [A-Za-z0-9_-] (socket ids, recovery pids). */
+void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
@@ -110,6 +116,15 @@ int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg
 int sb_sio__send_packet(sb_sio_socket_t *s, uint8_t type, sb_str_t body);
 sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ack_id,
                            sb_str_t event, sb_str_t args, const sb_str_t *att, size_t natt);
+/* recovery.c */
+int sb_sio__recovery_socket_init(sb_sio_socket_t *s);
+void sb_sio__recovery_free(sb_sio_socket_t *s);
+/* After the middleware accepted: restores the session named by auth.pid, or
+ * gives the socket a new pid. */
+void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth);
+/* Keeps the session for the recovery window unless `reason` is final. */
+void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason);
+void sb_sio__recovery_destroy(sb_sio_nsp_t *nsp);
 /* server.c */
 sb_sio_handler_t *sb_sio__find_handler(sb_sio_nsp_t *nsp, sb_str_t name);
 

@@ -18,11 +18,11 @@ static void deliver_to_socket(sb_hub_member_t *m, sb_frame_t *f) {
         sb_eio_send_frame(s->client->eio, f);
 }
 
-static void make_id(char out[SB_SIO_ID_LEN + 1]) {
+void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]) {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[SB_SIO_ID_LEN];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        abort(); /* socket ids double as room names: they must not be guessable */
+        abort(); /* ids double as room names, pids as bearer secrets: never guessable */
     for (int i = 0; i < SB_SIO_ID_LEN; i++)
         out[i] = abc[raw[i] & 63];
     out[SB_SIO_ID_LEN] = '\0';
@@ -39,9 +39,13 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->events = (sb_sio_bucket_t){nsp->srv->loop->now_ms, (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
     s->volatile_ = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
                                      (cfg->volatile_burst ? cfg->volatile_burst : 1) * 1000u};
-    make_id(s->id);
+    sb_sio__random_id(s->id);
     sb_hub_member_init(&s->member, deliver_to_socket);
     sb_list_init(&s->acks);
+    if (sb_sio__recovery_socket_init(s) != SB_OK) {
+        sb_pool_free(&c->srv->sockets, s);
+        return NULL;
+    }
     return s;
 }
 
@@ -73,9 +77,11 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
     if (run_middleware(s, auth.n ? auth : SB_LIT("{}"), &why) != SB_OK) {
         sb_sio__send_connect_error(c, sb_cstr(s->nsp->name), why.message,
                                    why.data[0] ? why.data : NULL);
+        sb_sio__recovery_free(s);
         sb_pool_free(&c->srv->sockets, s);
         return;
     }
+    sb_sio__recovery_connect(s, auth);
     s->connected = true;
     sb_list_push_tail(&c->sockets, &s->client_node);
     s->nsp->nsockets++;
@@ -84,8 +90,10 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
      * is addressed directly (sb_sio_emit). */
     sb_hub_add(s->nsp->hub, &s->member);
     sb_timer_stop(&c->connect_timer);
-    char body[64];
-    int n = snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
+    char body[96];
+    int n = s->rec ? snprintf(body, sizeof body, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id,
+                              sb_sio_socket_pid(s))
+                   : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
     sb_sio__send_packet(s, SB_SIO_CONNECT, sb_str(body, (size_t)n));
     if (s->nsp->conn_fn)
         s->nsp->conn_fn(s, s->nsp->conn_ud);
@@ -111,6 +119,7 @@ void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason) {
     sb_list_remove(&s->client_node);
     s->nsp->nsockets--;
     acks_cancel(s);
+    sb_sio__recovery_disconnect(s, reason);
     if (s->nsp->disc_fn)
         s->nsp->disc_fn(s, reason, s->nsp->disc_ud);
     sb_hub_remove(s->nsp->hub, &s->member);
@@ -127,8 +136,10 @@ void sb_sio_disconnect(sb_sio_socket_t *s) {
 void sb_sio_socket_ref(sb_sio_socket_t *s) { s->refs++; }
 
 void sb_sio_socket_unref(sb_sio_socket_t *s) {
-    if (--s->refs == 0)
+    if (--s->refs == 0) {
+        sb_sio__recovery_free(s);
         sb_pool_free(&s->nsp->srv->sockets, s);
+    }
 }
 
 /* ---- accessors and rooms --------------------------------------------------------- */

@@ -20,6 +20,7 @@
 typedef struct sb_sio_server sb_sio_server_t;
 typedef struct sb_sio_nsp sb_sio_nsp_t;
 typedef struct sb_sio_socket sb_sio_socket_t;
+typedef struct sb_sio_recovery sb_sio_recovery_t;
 
 /* An incoming event or ack. Every slice is valid only during the callback. */
 typedef struct {
@@ -124,6 +125,43 @@ bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room);
 void sb_sio_socket_rooms(const sb_sio_socket_t *s, bool (*cb)(sb_str_t room, void *ud), void *ud);
 /* Disconnects from the namespace ("server namespace disconnect"). */
 void sb_sio_disconnect(sb_sio_socket_t *s);
+
+/* ---- connection state recovery (the protocol of Socket.IO 4.6+) ----------------
+ * With recovery on, the CONNECT reply carries a private session id (`pid`).
+ * When such a socket disconnects for any reason but the server's own
+ * sb_sio_disconnect(), its id, owner and rooms are kept for window_ms. A
+ * client that reconnects sends {pid, offset} in its CONNECT auth (the stock
+ * socket.io-client does, unasked); once the middleware has accepted it, the
+ * socket takes the kept id and rooms back and is "recovered" (the client
+ * sees socket.recovered === true). The offset is the last string argument
+ * of the last event the client received: what to replay after it is up to
+ * the connection callback (sb_sio_socket_offset()). */
+typedef struct {
+    uint32_t window_ms;  /* how long a disconnected session stays recoverable; 0: off */
+    size_t max_sessions; /* disconnected sessions kept at most (oldest dropped); 0: 100000 */
+    /* Which rooms a kept session restores; NULL: all of them. */
+    bool (*keep_room)(sb_str_t room, void *ud);
+    void *ud;
+} sb_sio_recovery_config_t;
+
+/* Turns recovery on for the namespace (cfg copied). A window of 0 leaves it
+ * off. SB_OK, SB_EEXISTS (already on), SB_ENOMEM. */
+int sb_sio_recovery_enable(sb_sio_nsp_t *nsp, const sb_sio_recovery_config_t *cfg);
+/* Keeps a session as if its socket had disconnected at disconnected_at_ms
+ * (wall clock): e.g. sessions read back from storage at start-up, so they
+ * survive a restart. pid and sid 1..20 bytes; owner may be NULL. SB_OK,
+ * SB_EINVAL (recovery off, bad ids), SB_ENOMEM. */
+int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, const char *owner,
+                         const sb_str_t *rooms, size_t nrooms, int64_t disconnected_at_ms);
+/* The socket's private session id; "" when recovery is off. */
+const char *sb_sio_socket_pid(const sb_sio_socket_t *s);
+/* True when the socket took over a kept session. */
+bool sb_sio_socket_recovered(const sb_sio_socket_t *s);
+/* The offset a recovered client sent ("" when none, or not recovered). */
+const char *sb_sio_socket_offset(const sb_sio_socket_t *s);
+/* Binds the session to an owner (a user id), from a middleware: a kept
+ * session is recovered only by a socket with the same owner. */
+int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner);
 
 /* ---- emitting: `args` is raw JSON, comma-separated, no brackets ------------ */
 int sb_sio_emit(sb_sio_socket_t *s, const char *event, sb_str_t args);

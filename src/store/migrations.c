@@ -123,6 +123,16 @@ static const migration_t migrations[] = {
      "  body TEXT NOT NULL,"
      "  created_at_ms INTEGER NOT NULL) WITHOUT ROWID;"
      "CREATE INDEX http_keys_by_age ON http_keys(created_at_ms);"},
+    {"recoverable Socket.IO sessions",
+     /* disconnected_at_ms NULL: connected (or the process died holding it). */
+     "CREATE TABLE sio_sessions ("
+     "  pid TEXT PRIMARY KEY,"
+     "  nsp TEXT NOT NULL,"
+     "  sid TEXT NOT NULL,"
+     "  owner TEXT,"
+     "  rooms TEXT NOT NULL CHECK (json_valid(rooms)),"
+     "  disconnected_at_ms INTEGER);"
+     "CREATE INDEX sio_sessions_by_time ON sio_sessions(disconnected_at_ms);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

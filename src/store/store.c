@@ -250,6 +250,9 @@ static void deliver(sb_store__req_t *r) {
     case SB_STORE__K_HTTP_ANSWER:
         CALL(http_answer, &r->res.http_answer);
         break;
+    case SB_STORE__K_SESSIONS:
+        CALL(sessions, &r->res.sessions);
+        break;
     }
 #undef CALL
 }

@@ -253,6 +253,18 @@ typedef struct {
     int64_t created_at_ms;
 } sb_store_doc_version_t;
 
+typedef struct {
+    const char *pid, *sid;
+    const char *owner;     /* NULL when absent */
+    const char *rooms;     /* JSON array of room names */
+    int64_t disconnected_at_ms;
+} sb_store_session_t;
+
+typedef struct {
+    const sb_store_session_t *v;
+    size_t n;
+} sb_store_sessions_t;
+
 typedef void (*sb_store_done_cb)(void *ud, int rc);
 typedef void (*sb_store_bool_cb)(void *ud, int rc, bool yes);
 typedef void (*sb_store_id_cb)(void *ud, int rc, const char *id);
@@ -268,6 +280,7 @@ typedef void (*sb_store_post_cb)(void *ud, int rc, const sb_store_post_t *p);
 typedef void (*sb_store_reactions_cb)(void *ud, int rc, const sb_store_reactions_t *r);
 typedef void (*sb_store_comment_cb)(void *ud, int rc, const sb_store_comment_t *c);
 typedef void (*sb_store_doc_version_cb)(void *ud, int rc, const sb_store_doc_version_t *d);
+typedef void (*sb_store_sessions_cb)(void *ud, int rc, const sb_store_sessions_t *list);
 
 /* ---- users ---------------------------------------------------------------------
  * id 1..SB_STORE_MAX_ID bytes, name 0..SB_STORE_MAX_NAME, avatar optional
@@ -448,5 +461,23 @@ int sb_store_doc_version_add(sb_store_t *st, sb_str_t doc_id, sb_str_t user, sb_
                              int64_t created_at_ms, sb_store_doc_version_cb cb, void *ud);
 /* cb rc: SB_OK with the newest version, or SB_ENOTFOUND. */
 int sb_store_doc_latest(sb_store_t *st, sb_str_t doc_id, sb_store_doc_version_cb cb, void *ud);
+
+/* ---- recoverable Socket.IO sessions (connection state recovery) -----------------
+ * pid and sid 1..SB_STORE_MAX_SESSION_ID bytes; nsp 1..SB_STORE_MAX_ROOM;
+ * owner optional 1..SB_STORE_MAX_ID; rooms a JSON array, 2..SB_STORE_MAX_JSON. */
+#define SB_STORE_MAX_SESSION_ID 64
+
+/* Inserts or replaces session `pid`: connected (disconnected_at_ms 0) or
+ * disconnected at that time. cb rc: SB_OK, or SB_EINVAL when rooms is not
+ * valid JSON. */
+int sb_store_session_save(sb_store_t *st, sb_str_t pid, sb_str_t nsp, sb_str_t sid, sb_str_t owner,
+                          sb_str_t rooms, int64_t disconnected_at_ms, sb_store_done_cb cb,
+                          void *ud);
+/* At start-up: sessions still marked connected (the process died without
+ * closing them) count as disconnected at now_ms; sessions disconnected
+ * before since_ms are deleted; then cb gets the namespace's remaining
+ * sessions, oldest first. cb rc: SB_OK. */
+int sb_store_session_load(sb_store_t *st, sb_str_t nsp, int64_t since_ms, int64_t now_ms,
+                          sb_store_sessions_cb cb, void *ud);
 
 #endif

@@ -44,7 +44,8 @@ typedef enum {
     SB_STORE__K_COMMENT,
     SB_STORE__K_DOC,
     SB_STORE__K_BACKUP,
-    SB_STORE__K_HTTP_ANSWER
+    SB_STORE__K_HTTP_ANSWER,
+    SB_STORE__K_SESSIONS
 } sb_store__kind_t;
 
 typedef struct sb_store__req sb_store__req_t;
@@ -84,6 +85,7 @@ struct sb_store__req {
         sb_store_doc_version_cb doc;
         sb_store_backup_cb backup;
         sb_store_http_answer_cb http_answer;
+        sb_store_sessions_cb sessions;
     } cb;
     /* Arguments: each operation documents which slot holds what. Strings
      * are NUL-terminated arena copies (NULL when absent), sn[] their lengths. */
@@ -111,6 +113,7 @@ struct sb_store__req {
         sb_store_doc_version_t doc;
         sb_store_backup_t backup;
         sb_store_http_answer_t http_answer;
+        sb_store_sessions_t sessions;
     } res;
 };
 
@@ -209,7 +212,16 @@ struct sb_store__req {
       "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2")        \
     X(HTTP_KEY_PUT, "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) " \
                     "VALUES(?1, ?2, ?3, ?4, ?5)")                                                  \
-    X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1")
+    X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1")                        \
+    X(SESSION_SAVE, "INSERT INTO sio_sessions(pid, nsp, sid, owner, rooms, disconnected_at_ms) "   \
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(pid) DO UPDATE SET "                \
+                    "sid = excluded.sid, owner = excluded.owner, rooms = excluded.rooms, "         \
+                    "disconnected_at_ms = excluded.disconnected_at_ms")                            \
+    X(SESSION_CRASHED, "UPDATE sio_sessions SET disconnected_at_ms = ?1 "                          \
+                       "WHERE disconnected_at_ms IS NULL")                                         \
+    X(SESSION_EXPIRE, "DELETE FROM sio_sessions WHERE disconnected_at_ms < ?1")                    \
+    X(SESSION_LIST, "SELECT pid, sid, owner, rooms, disconnected_at_ms FROM sio_sessions "        \
+                    "WHERE nsp = ?1 ORDER BY disconnected_at_ms, pid")
 
 typedef enum {
 #define SB_STORE__SQL_ENUM(name, sql) SB_SQL_##name,

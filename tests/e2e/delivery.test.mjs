@@ -95,15 +95,16 @@ test('a device that connects and never confirms, then drops: the next device get
  * `burst` messages while the receiver disconnects (mode 'disconnect': a
  * Socket.IO DISCONNECT or a dropped transport) or connects (mode 'connect')
  * somewhere inside the burst. The device must end up with every acknowledged
- * message exactly once. WebSocket here: a polling client that disconnects
- * may lose its last acknowledgements in flight (its final POST races the
- * close), which only connection state recovery tells apart. */
+ * message exactly once. Half the pairs poll: a polling client that
+ * disconnects may lose its last acknowledgements in flight (its final POST
+ * races the close); its reconnect recovers the session, and the offset it
+ * sends confirms what it had received. */
 async function raceRounds(mode, pairs, rounds, burst) {
   let lost = 0, dups = 0, acked = 0;
   async function pair(p) {
     const alice = uid(`ra${p}`), bob = uid(`rb${p}`);
     const { s: a } = await connectUser(srv, alice);
-    const rx = device(bob);
+    const rx = device(bob, { transports: p % 2 ? ['polling'] : ['websocket'] });
     if (mode === 'disconnect') await connected(rx.s);
     const expected = [];
     for (let r = 0; r < rounds; r++) {

@@ -80,7 +80,7 @@ test('polling POST with two packets separated by \\x1e is accepted', async () =>
   const packets = (await got.text()).split('\x1e').sort();
   assert.equal(packets.length, 2, JSON.stringify(packets));
   assert.match(packets[0], /^40\/admin,\{"sid":"[^"]+"\}$/);
-  assert.match(packets[1], /^40\{"sid":"[^"]+"\}$/);
+  assert.match(packets[1], /^40\{"sid":"[^"]+"(,"pid":"[^"]+")?\}$/);
 });
 
 test('polling after the session upgraded to websocket -> 400 Bad request', async () => {

@@ -42,7 +42,7 @@ async function rawSession() {
 async function rawConnected(sub = uid('raw')) {
   const ws = await rawSession();
   ws.sendText('40' + JSON.stringify({ token: mintToken({ sub }, srv.secret) }));
-  assert.match(await ws.nextText(), /^40\{"sid":"[^"]+"\}$/);
+  assert.match(await ws.nextText(), /^40\{"sid":"[^"]+"(,"pid":"[^"]+")?\}$/);
   assert.match(await ws.nextText(), /^42\["connection:established",/);
   return ws;
 }

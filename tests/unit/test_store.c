@@ -135,6 +135,17 @@ static void on_done(void *ud, int rc) {
     completed();
 }
 
+static void on_sessions(void *ud, int rc, const sb_store_sessions_t *l) {
+    cap_t *c = cap_begin(ud, rc);
+    for (size_t i = 0; rc == SB_OK && i < l->n && i < 4; i++) {
+        cap_s(c, (int)(2 * i), l->v[i].pid);
+        cap_s(c, (int)(2 * i + 1), l->v[i].rooms);
+        c->v[i] = l->v[i].disconnected_at_ms;
+    }
+    c->n = rc == SB_OK ? l->n : 0;
+    completed();
+}
+
 static void on_bool(void *ud, int rc, bool yes) {
     cap_begin(ud, rc)->yes = yes;
     completed();
@@ -384,6 +395,37 @@ TEST(migration_refuses_newer_schema) {
     char supports[32];
     snprintf(supports, sizeof supports, "supports (%d)", sb_store__schema_version());
     CHECK(strstr(err, supports) != NULL);
+    teardown();
+}
+
+/* ---- recoverable sessions -------------------------------------------------------------- */
+
+TEST(sessions_survive_and_expire) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_session_save(st, S("p-old"), S("/"), S("s1"), S("u1"), S("[]"), 1000, on_done, &c));
+    DO(&c, sb_store_session_save(st, S("p-gone"), S("/"), S("s2"), S("u2"), S("[\"a\"]"), 5000,
+                                 on_done, &c));
+    DO(&c, sb_store_session_save(st, S("p-live"), S("/"), S("s3"), SB_STR_NULL, S("[]"), 0, on_done,
+                                 &c));
+    DO(&c, sb_store_session_save(st, S("p-other"), S("/chat"), S("s4"), S("u4"), S("[]"), 0,
+                                 on_done, &c));
+    DO(&c, sb_store_session_save(st, S("p-bad"), S("/"), S("s5"), S("u5"), S("[x"), 0, on_done, &c));
+    CHECK_EQ(c.rc, SB_EINVAL); /* rooms must be JSON */
+    CHECK_EQ(sb_store_session_save(st, S(""), S("/"), S("s"), S("u"), S("[]"), 0, on_done, &c),
+             SB_EINVAL);
+    /* Restart at t=9000 with a window from t=2000: the live one died with the
+     * process (now disconnected at 9000), the oldest is past the window. */
+    DO(&c, sb_store_session_load(st, S("/"), 2000, 9000, on_sessions, &c));
+    CHECK(c.rc == SB_OK && c.n == 2);
+    STR_EQ(c.s[0], "p-gone");
+    STR_EQ(c.s[1], "[\"a\"]");
+    CHECK_EQ(c.v[0], 5000);
+    STR_EQ(c.s[2], "p-live");
+    CHECK_EQ(c.v[1], 9000);
+    cap_reset(&c);
+    sb_store_close(st);
     teardown();
 }
 
@@ -1390,5 +1432,6 @@ int main(void) {
     RUN(durability_kill_after_ack);
     RUN(close_finishes_queued_requests);
     RUN(loop_keeps_running_during_commits);
+    RUN(sessions_survive_and_expire);
     TEST_MAIN_END();
 }

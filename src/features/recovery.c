@@ -1,0 +1,143 @@
+/* Connection state recovery for the built-in namespace (docs/events.md,
+ * "Delivery guarantees"). The Socket.IO layer keeps disconnected sessions
+ * in memory; here they are also saved in the store (at connect, so a killed
+ * process loses none, and at disconnect with their rooms) and read back at
+ * start-up, so recovery survives a restart.
+ *
+ * The offset: after message:received events, a device gets
+ * `recovery:offset` carrying the newest message id it was sent (the stock
+ * client keeps the last string argument of any event as its offset;
+ * message:received itself ends with its ack callback). A device sees ids in
+ * increasing order (delivery.c), so a recovered offset proves that it
+ * received every message up to it: those are confirmed, and the backlog
+ * replays the pending ones after it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "features/features_internal.h"
+
+/* Documents and WebRTC peers keep state beside their room: not restored. */
+static bool keep_room(sb_str_t room, void *ud) {
+    return !sb_str_has_prefix(room, SB_LIT("doc:")) && !sb_str_has_prefix(room, SB_LIT("rtc:"));
+}
+
+/* ---- start-up: sessions saved by the previous process --------------------------- */
+
+static void keep_loaded(sb_features_t *f, const sb_store_session_t *x) {
+    json_t *rooms = json_loads(x->rooms, 0, NULL);
+    size_t n = json_is_array(rooms) ? json_array_size(rooms) : 0;
+    sb_str_t *v = calloc(n ? n : 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        json_t *r = json_array_get(rooms, i);
+        if (json_is_string(r))
+            v[k++] = sb_str(json_string_value(r), json_string_length(r));
+    }
+    int rc = v ? sb_sio_recovery_keep(f->nsp, x->pid, x->sid, x->owner, v, k,
+                                      x->disconnected_at_ms)
+               : SB_ENOMEM;
+    if (rc != SB_OK)
+        sb_log_warn("recovery: session %s not restored: %s", x->sid, sb_strerror(rc));
+    free(v);
+    json_decref(rooms);
+}
+
+static void on_loaded(void *ud, int rc, const sb_store_sessions_t *list) {
+    sb_features_t *f = ud;
+    if (rc != SB_OK) {
+        sb_log_warn("recovery: saved sessions not read: %s", sb_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++)
+        keep_loaded(f, &list->v[i]);
+    if (list->n)
+        sb_log_info("recovery: %zu sessions recoverable from before the restart", list->n);
+}
+
+int sb_feat_recovery_init(sb_features_t *f) {
+    uint32_t window = f->cfg.recovery_window_ms;
+    sb_sio_recovery_config_t rc = {.window_ms = window, .keep_room = keep_room, .ud = f};
+    if (window == 0)
+        return SB_OK;
+    int err = sb_sio_recovery_enable(f->nsp, &rc);
+    if (err != SB_OK)
+        return err;
+    int64_t now = sb_wall_ms();
+    err = sb_store_session_load(f->cfg.store, sb_cstr(sb_sio_nsp_name(f->nsp)), now - window, now,
+                                on_loaded, f);
+    if (err != SB_OK)
+        return err;
+    sb_store_flush_sync(f->cfg.store); /* start-up: blocking on disk is allowed here */
+    return SB_OK;
+}
+
+/* ---- saving sessions -------------------------------------------------------------- */
+
+static void save(sb_client_t *c, const char *rooms, int64_t disconnected_at_ms) {
+    sb_sio_socket_t *s = c->sock;
+    int rc = sb_store_session_save(c->f->cfg.store, sb_cstr(sb_sio_socket_pid(s)),
+                                   sb_cstr(sb_sio_nsp_name(c->f->nsp)),
+                                   sb_cstr(sb_sio_socket_id(s)), sb_cstr(c->user->id),
+                                   sb_cstr(rooms), disconnected_at_ms, NULL, NULL);
+    if (rc != SB_OK)
+        sb_log_warn("recovery: session of %s not saved: %s", c->user->id, sb_strerror(rc));
+}
+
+static bool add_room(sb_str_t room, void *ud) {
+    if (keep_room(room, NULL))
+        json_array_append_new(ud, json_stringn(room.p, room.n));
+    return true;
+}
+
+void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
+    if (!sb_sio_socket_pid(c->sock)[0])
+        return;
+    /* The server ended it (sb_sio_disconnect): final. Saved as long
+     * expired, so a restart does not bring it back. */
+    if (strcmp(reason, "server namespace disconnect") == 0) {
+        save(c, "[]", 1);
+        return;
+    }
+    json_t *rooms = json_array();
+    sb_sio_socket_rooms(c->sock, add_room, rooms);
+    char *text = json_dumps(rooms, JSON_COMPACT);
+    json_decref(rooms);
+    save(c, text ? text : "[]", sb_wall_ms());
+    free(text);
+}
+
+/* ---- connect: confirm what the offset covers ----------------------------------------- */
+
+/* The offset we send is a message id in decimal; anything else covers nothing. */
+static int64_t parse_offset(const char *s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 && v > 0 ? (int64_t)v : 0;
+}
+
+void sb_feat_recovery_connect(sb_client_t *c) {
+    if (!sb_sio_socket_pid(c->sock)[0])
+        return;
+    int64_t upto = sb_sio_socket_recovered(c->sock) ? parse_offset(sb_sio_socket_offset(c->sock)) : 0;
+    if (upto > 0) {
+        c->msg_sent = upto; /* the backlog replays what is pending after it */
+        int rc = sb_store_message_delivered_upto(c->f->cfg.store, sb_cstr(c->user->id), upto, NULL,
+                                                 NULL);
+        if (rc != SB_OK)
+            sb_log_warn("recovery: offset of %s not confirmed: %s", c->user->id, sb_strerror(rc));
+    }
+    save(c, "[]", 0);
+}
+
+void sb_feat_recovery_mark(sb_client_t *c) {
+    if (!sb_sio_socket_pid(c->sock)[0] || c->msg_sent == 0)
+        return;
+    char arg[32];
+    int n = snprintf(arg, sizeof arg, "\"%lld\"", (long long)c->msg_sent);
+    sb_sio_emit(c->sock, "recovery:offset", sb_str(arg, (size_t)n));
+}
