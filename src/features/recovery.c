@@ -123,7 +123,10 @@ static int64_t parse_offset(const char *s) {
 void sb_feat_recovery_connect(sb_client_t *c) {
     if (!sb_sio_socket_pid(c->sock)[0])
         return;
-    int64_t upto = sb_sio_socket_recovered(c->sock) ? parse_offset(sb_sio_socket_offset(c->sock)) : 0;
+    /* Honoured even when the session was not recovered (past the window):
+     * it only ever names messages this user's device was sent, and a device
+     * is sent every message pending for its user, in id order. */
+    int64_t upto = parse_offset(sb_sio_socket_offset(c->sock));
     if (upto > 0) {
         c->msg_sent = upto; /* the backlog replays what is pending after it */
         int rc = sb_store_message_delivered_upto(c->f->cfg.store, sb_cstr(c->user->id), upto, NULL,

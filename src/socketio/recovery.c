@@ -192,12 +192,13 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
     char pid[SB_SIO_ID_LEN + 2];
     sweep(r, sb_wall_ms());
     bool asked = auth_string(auth, "pid", pid, sizeof pid);
-    if (asked)
+    if (asked) {
         take_over(r, s, pid);
-    kept_t *k = asked ? sb_map_get(&r->by_pid, sb_cstr(pid)) : NULL;
-    if (k && same_owner(k->owner, s->rec->owner)) {
         if (!auth_string(auth, "offset", s->rec->offset, sizeof s->rec->offset))
             s->rec->offset[0] = '\0';
+    }
+    kept_t *k = asked ? sb_map_get(&r->by_pid, sb_cstr(pid)) : NULL;
+    if (k && same_owner(k->owner, s->rec->owner)) {
         restore(s, k);
         kept_drop(r, k);
     } else {
@@ -260,9 +261,7 @@ const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec
 
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s) { return s->rec && s->rec->recovered; }
 
-const char *sb_sio_socket_offset(const sb_sio_socket_t *s) {
-    return s->rec && s->rec->recovered ? s->rec->offset : "";
-}
+const char *sb_sio_socket_offset(const sb_sio_socket_t *s) { return s->rec ? s->rec->offset : ""; }
 
 int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner) {
     if (!s->rec)

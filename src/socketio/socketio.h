@@ -157,7 +157,8 @@ int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, co
 const char *sb_sio_socket_pid(const sb_sio_socket_t *s);
 /* True when the socket took over a kept session. */
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s);
-/* The offset a recovered client sent ("" when none, or not recovered). */
+/* The offset a reconnecting client sent with its pid ("" when none), also
+ * when its session could not be recovered (expired, unknown). */
 const char *sb_sio_socket_offset(const sb_sio_socket_t *s);
 /* Binds the session to an owner (a user id), from a middleware: a kept
  * session is recovered only by a socket with the same owner. */
