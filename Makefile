@@ -131,9 +131,12 @@ test-asan: deps
 bench: deps all
 	bench/run.sh
 
-# Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS).
+# Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS),
+# then delivery chaos: devices dropping and recovering while senders stream
+# (CHAOS_USERS x 3 devices, CHAOS_SECONDS).
 soak: deps all
 	node tests/e2e/soak.mjs --clients $${SOAK_CLIENTS:-2000} --seconds $${SOAK_SECONDS:-60} --build $(B)
+	node tests/e2e/chaos.mjs --users $${CHAOS_USERS:-200} --devices 3 --senders 40 --seconds $${CHAOS_SECONDS:-60} --upgrade --build $(B)
 
 # libFuzzer targets for every codec (clang): FUZZ_SECONDS each, two at a time.
 fuzz: deps

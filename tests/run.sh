@@ -81,6 +81,13 @@ for b in "${builds[@]}"; do
     out="$log/soak.$RANDOM"
     timeout 300 node tests/e2e/soak.mjs --clients 200 --seconds 8 --build "$b" >"$out" 2>&1
     count "soak [$b]" "$out" $?
+
+    echo "== delivery chaos, short ($b)"
+    out="$log/chaos.$RANDOM"
+    timeout 300 node tests/e2e/chaos.mjs --users 60 --devices 3 --senders 12 --seconds 6 --build "$b" >"$out" 2>&1
+    rc=$?
+    grep -E '^chaos' "$out"
+    count "chaos [$b]" "$out" $rc
 done
 
 echo "${total_pass} passed, ${total_fail} failed"

@@ -25,6 +25,7 @@
 #define SB_DELIVERY_PAGE 200
 #define SB_DELIVERY_ACK_TIMEOUT_MS 120000 /* an ack later than this is ignored: still pending */
 #define SB_DELIVERY_DEVICES_INLINE 16
+#define SB_DELIVERY_RECOVERY_GRACE_MS 50
 
 /* ---- confirmation ----------------------------------------------------------- */
 
@@ -162,7 +163,7 @@ static void backlog_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
     backlog_end(b);
 }
 
-void sb_feat_delivery_connect(sb_client_t *c) {
+static void backlog_start(sb_client_t *c) {
     backlog_t *b = calloc(1, sizeof *b);
     if (!b) {
         sb_log_warn("pending messages of %s: out of memory", c->user->id);
@@ -174,4 +175,21 @@ void sb_feat_delivery_connect(sb_client_t *c) {
     snprintf(b->user, sizeof b->user, "%s", c->user->id);
     sb_sio_socket_ref(b->sock);
     backlog_fetch(b, c->msg_sent);
+}
+
+static void on_grace_over(sb_timer_t *t) { backlog_start(sb_container_of(t, sb_client_t, backlog_grace)); }
+
+void sb_feat_delivery_init_client(sb_client_t *c) {
+    sb_timer_init(c->f->loop, &c->backlog_grace, on_grace_over);
+}
+
+/* A device that recovers may have reconnected before its old connection's
+ * last bytes were read: acknowledgements it sent just before the drop, on
+ * that other connection. Its replay waits a moment so they count first;
+ * the offset it sent covers the rest. */
+void sb_feat_delivery_connect(sb_client_t *c) {
+    if (sb_sio_socket_recovered(c->sock))
+        sb_timer_start(&c->backlog_grace, SB_DELIVERY_RECOVERY_GRACE_MS);
+    else
+        backlog_start(c);
 }

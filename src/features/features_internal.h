@@ -49,6 +49,7 @@ typedef struct {
     sb_timer_t expiry;
     int64_t msg_sent; /* delivery.c: the newest message id this device was sent */
     bool msg_syncing; /* delivery.c: reading its backlog; live messages wait for it */
+    sb_timer_t backlog_grace; /* delivery.c: a recovered device's replay waits for it */
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -184,6 +185,7 @@ void sb_feat_messages_dispose(sb_features_t *f);
 /* delivery.c: stored messages pending for their recipients until a device
  * confirms them. Starts sending a connected device its backlog. */
 void sb_feat_delivery_connect(sb_client_t *c);
+void sb_feat_delivery_init_client(sb_client_t *c);
 /* Offers message `id` (its client JSON in `text`) to every device of a
  * recipient, asking each for an ack that confirms it. */
 void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id, sb_str_t text);

@@ -6,7 +6,9 @@
 // acknowledged must have reached every recipient user (some device of
 // theirs), and no device may have seen one message twice. Prints the counts.
 // Loopback only; bounded in clients and time; stops by itself.
-//   node tests/e2e/chaos.mjs [--users 60] [--devices 3] [--senders 12] [--seconds 8] [--build build]
+//   node tests/e2e/chaos.mjs [--users 60] [--devices 3] [--senders 12] [--seconds 8] [--upgrade] [--build build]
+// --upgrade: a third of the devices start on polling and upgrade to WebSocket.
+// DBG=1 prints the history of every device that saw a message twice.
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
@@ -16,6 +18,7 @@ const { values: opt } = parseArgs({ options: {
   users: { type: 'string', default: '60' }, devices: { type: 'string', default: '3' },
   senders: { type: 'string', default: '12' }, seconds: { type: 'string', default: '8' },
   build: { type: 'string', default: process.env.SB_BUILD_DIR || 'build' },
+  upgrade: { type: 'boolean', default: false },
 } });
 process.env.SB_BUILD_DIR = opt.build;
 const USERS = Math.min(Number(opt.users), 2000);
@@ -31,21 +34,24 @@ function check(name, ok, detail = '') {
   if (ok) { passed++; console.log(`ok - ${name}`); } else { failed++; console.log(`not ok - ${name}${detail ? `\n  ${detail}` : ''}`); }
 }
 
-const TRANSPORTS = [['websocket'], ['polling'], ['polling', 'websocket']];
+const TRANSPORTS = opt.upgrade ? [['websocket'], ['polling'], ['polling', 'websocket']]
+  : [['websocket'], ['polling']];
 
 /** A device: one socket.io-client Socket kept for the whole run, so its
  *  recovery state (pid, offset) carries across its reconnects. */
 function device(srv, user, k) {
-  const s = io(srv.url, { transports: TRANSPORTS[k % 3], forceNew: true, autoConnect: false,
+  const s = io(srv.url, { transports: TRANSPORTS[k % TRANSPORTS.length], forceNew: true, autoConnect: false,
     reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 300, timeout: 10000,
     auth: { token: mintToken({ sub: user }, srv.secret) } });
-  const d = { s, user, seen: new Map(), deliveries: 0, recovered: 0 };
+  const d = { s, user, seen: new Map(), deliveries: 0, recovered: 0, log: [], sess: 0, k };
   s.on('message:received', (m, ack) => {
+    if (process.env.DBG) d.log.push([m.id, d.sess, s.id, s.io.engine?.transport?.name, s._lastOffset]);
     d.deliveries++;
     d.seen.set(m.id, (d.seen.get(m.id) || 0) + 1);
     if (typeof ack === 'function') ack();
   });
-  s.on('connect', () => { if (s.recovered) d.recovered++; });
+  s.on('connect', () => { d.sess++; if (s.recovered) d.recovered++; if (process.env.DBG) d.log.push(['connect', d.sess, s.id, s.recovered, s._lastOffset]); });
+  if (process.env.DBG) s.on('disconnect', (r) => d.log.push(['disconnect', r]));
   return d;
 }
 
@@ -131,7 +137,11 @@ async function main() {
   const lost = missing();
   const duplicated = devices.reduce((n, d) => n + [...d.seen.values()].filter((c) => c > 1).length, 0);
   const recovered = devices.reduce((n, d) => n + d.recovered, 0);
-  console.log(`chaos: ${devices.length} devices of ${USERS} users, ${SENDERS} senders, ${SECONDS} s: ` +
+  if (process.env.DBG) for (const d of devices) for (const [id, c] of d.seen) if (c > 1) {
+    const first = d.log.findIndex((x) => x[0] === id);
+    console.log('DUP', d.user, d.k, id, JSON.stringify(d.log.slice(Math.max(0, first - 25), first + 12)));
+  }
+  console.log(`chaos${opt.upgrade ? ' (with upgrades)' : ''}: ${devices.length} devices of ${USERS} users, ${SENDERS} senders, ${SECONDS} s: ` +
     `acked ${acked.size} messages (${expected} recipient deliveries owed), deliveries ${deliveries}, ` +
     `lost ${lost}, duplicated ${duplicated}, recoveries ${recovered}, send errors ${sendErrors}`);
   check('messages were acknowledged under chaos', acked.size > 0);
