@@ -1122,7 +1122,7 @@ TEST(message_append_idempotency_key) {
     CHECK(!mine.yes && mine.v[0] != first.v[0]);
     DO(&c, sb_store_message_history(st, S("room:k"), 0, 100, on_msgs, &c));
     CHECK_EQ(c.n, 3);
-    DO(&c, sb_store_message_undelivered(st, S("bob"), 100, on_msgs, &c));
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 100, on_msgs, &c));
     CHECK_EQ(c.n, 3); /* one delivery row per stored message, none for the retry */
     /* Invalid keys are refused before queueing. */
     m.idempotency_key = sb_str("x", 0);
