@@ -177,10 +177,34 @@ static void backlog_start(sb_client_t *c) {
     backlog_fetch(b, c->msg_sent);
 }
 
-static void on_grace_over(sb_timer_t *t) { backlog_start(sb_container_of(t, sb_client_t, backlog_grace)); }
+/* A recovered device waiting for its replay (rare: allocated only then). */
+typedef struct {
+    sb_list_node_t node; /* in f->graces */
+    sb_timer_t timer;
+    sb_sio_socket_t *sock;
+} grace_t;
 
-void sb_feat_delivery_init_client(sb_client_t *c) {
-    sb_timer_init(c->f->loop, &c->backlog_grace, on_grace_over);
+static void grace_free(grace_t *g) {
+    sb_list_remove(&g->node);
+    sb_sio_socket_unref(g->sock);
+    free(g);
+}
+
+static void on_grace_over(sb_timer_t *t) {
+    grace_t *g = sb_container_of(t, grace_t, timer);
+    sb_client_t *c = sb_sio_socket_connected(g->sock) ? sb_sio_socket_get_data(g->sock) : NULL;
+    if (c)
+        backlog_start(c);
+    grace_free(g);
+}
+
+void sb_feat_delivery_dispose(sb_features_t *f) {
+    sb_list_node_t *n;
+    while ((n = f->graces.next) != &f->graces) {
+        grace_t *g = sb_container_of(n, grace_t, node);
+        sb_timer_stop(&g->timer);
+        grace_free(g);
+    }
 }
 
 /* A device that recovers may have reconnected before its old connection's
@@ -188,8 +212,14 @@ void sb_feat_delivery_init_client(sb_client_t *c) {
  * that other connection. Its replay waits a moment so they count first;
  * the offset it sent covers the rest. */
 void sb_feat_delivery_connect(sb_client_t *c) {
-    if (sb_sio_socket_recovered(c->sock))
-        sb_timer_start(&c->backlog_grace, SB_DELIVERY_RECOVERY_GRACE_MS);
-    else
+    grace_t *g = sb_sio_socket_recovered(c->sock) ? calloc(1, sizeof *g) : NULL;
+    if (!g) {
         backlog_start(c);
+        return;
+    }
+    g->sock = c->sock;
+    sb_sio_socket_ref(g->sock);
+    sb_list_push_tail(&c->f->graces, &g->node);
+    sb_timer_init(c->f->loop, &g->timer, on_grace_over);
+    sb_timer_start(&g->timer, SB_DELIVERY_RECOVERY_GRACE_MS);
 }

@@ -286,6 +286,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_f
     f->loop = loop;
     f->nsp = nsp;
     f->cfg = *cfg;
+    sb_list_init(&f->graces);
     sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_feat_presence_init(f);
     sb_sio_on_any(nsp, on_unknown_event, f);
@@ -304,6 +305,7 @@ void sb_features_destroy(sb_features_t *f) {
     if (!f)
         return;
     sb_feat_messages_dispose(f);
+    sb_feat_delivery_dispose(f);
     sb_feat_live_dispose(f);
     sb_feat_presence_dispose(f);
     sb_feat_chat_dispose(f);

@@ -49,7 +49,6 @@ typedef struct {
     sb_timer_t expiry;
     int64_t msg_sent; /* delivery.c: the newest message id this device was sent */
     bool msg_syncing; /* delivery.c: reading its backlog; live messages wait for it */
-    sb_timer_t backlog_grace; /* delivery.c: a recovered device's replay waits for it */
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -68,6 +67,7 @@ struct sb_features {
     uint64_t messages_total; /* chat and direct messages stored */
     sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
+    sb_list_t graces;          /* delivery.c: recovered devices waiting to replay */
     sb_pool_t clients;         /* sb_client_t, one per socket */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     sb_log_limiter_t log_limit; /* failure lines: a few per kind, not one per request */
@@ -185,7 +185,7 @@ void sb_feat_messages_dispose(sb_features_t *f);
 /* delivery.c: stored messages pending for their recipients until a device
  * confirms them. Starts sending a connected device its backlog. */
 void sb_feat_delivery_connect(sb_client_t *c);
-void sb_feat_delivery_init_client(sb_client_t *c);
+void sb_feat_delivery_dispose(sb_features_t *f);
 /* Offers message `id` (its client JSON in `text`) to every device of a
  * recipient, asking each for an ack that confirms it. */
 void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id, sb_str_t text);

@@ -178,7 +178,6 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     c->msg_sent = 0;
     c->msg_syncing = true; /* until sb_feat_delivery_connect() has read its backlog */
     sb_timer_init(f->loop, &c->expiry, on_token_expired);
-    sb_feat_delivery_init_client(c);
     sb_sio_socket_set_data(s, c);
     return c;
 }
@@ -231,7 +230,6 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
         return;
     log_connection(c, "connection closed", reason);
     sb_timer_stop(&c->expiry);
-    sb_timer_stop(&c->backlog_grace);
     sb_feat_recovery_disconnect(c, reason);
     c->user->devices--;
     sb_feat_live_disconnect(c);

@@ -43,11 +43,12 @@ struct sb_sio_recovery {
     sb_map_t live; /* pid -> connected sb_sio_socket_t */
 };
 
-/* Per socket, only in namespaces with recovery on. */
+/* Per socket, only in namespaces with recovery on: 40 bytes, plus the
+ * owner's copy, plus its entry in the pid index. */
 struct sb_sio_socket_rec {
     char pid[SB_SIO_ID_LEN + 1];
     bool recovered;
-    char offset[SB_SIO_OFFSET_MAX + 1];
+    char *offset; /* what the client sent with its pid; NULL when nothing */
     char *owner;
 };
 
@@ -145,6 +146,7 @@ void sb_sio__recovery_free(sb_sio_socket_t *s) {
     if (!s->rec)
         return;
     free(s->rec->owner);
+    free(s->rec->offset);
     free(s->rec);
     s->rec = NULL;
 }
@@ -192,10 +194,11 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
     char pid[SB_SIO_ID_LEN + 2];
     sweep(r, sb_wall_ms());
     bool asked = auth_string(auth, "pid", pid, sizeof pid);
+    char offset[SB_SIO_OFFSET_MAX + 1];
     if (asked) {
         take_over(r, s, pid);
-        if (!auth_string(auth, "offset", s->rec->offset, sizeof s->rec->offset))
-            s->rec->offset[0] = '\0';
+        if (auth_string(auth, "offset", offset, sizeof offset))
+            s->rec->offset = strdup(offset); /* NULL on OOM: as if none was sent */
     }
     kept_t *k = asked ? sb_map_get(&r->by_pid, sb_cstr(pid)) : NULL;
     if (k && same_owner(k->owner, s->rec->owner)) {
@@ -261,7 +264,9 @@ const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec
 
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s) { return s->rec && s->rec->recovered; }
 
-const char *sb_sio_socket_offset(const sb_sio_socket_t *s) { return s->rec ? s->rec->offset : ""; }
+const char *sb_sio_socket_offset(const sb_sio_socket_t *s) {
+    return s->rec && s->rec->offset ? s->rec->offset : "";
+}
 
 int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner) {
     if (!s->rec)
