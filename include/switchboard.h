@@ -283,6 +283,15 @@ int sb_nsp_on_connection(sb_nsp_t *nsp, sb_socket_fn fn, void *ud);
 /* A socket is leaving; it is still in its rooms during the call. */
 int sb_nsp_on_disconnect(sb_nsp_t *nsp, sb_disconnect_fn fn, void *ud);
 
+/* Connection state recovery, the protocol of Socket.IO 4.6+ that the stock
+ * clients speak unasked (docs/embedding.md). With it on, the CONNECT reply
+ * carries a pid; a socket that drops (for any reason but
+ * sb_socket_disconnect()) is kept window_ms with its id, rooms and owner,
+ * and a client that reconnects in time gets them back: see
+ * sb_socket_recovered(). A window of 0 leaves it off. SB_OK, SB_EEXISTS
+ * (already on), SB_ENOMEM. */
+int sb_nsp_recovery(sb_nsp_t *nsp, uint32_t window_ms);
+
 /* Who a broadcast goes to: sockets in any of `rooms` (or every socket of
  * the namespace when nrooms is 0), minus those in any of `except` and
  * minus `except_socket`. Room names are NUL-terminated. */
@@ -372,6 +381,15 @@ int sb_socket_emit_with_ack(sb_socket_t *s, const char *event, const char *json,
                             uint32_t timeout_ms, sb_answer_fn fn, void *ud);
 /* Server-side namespace disconnect; the disconnect handlers follow. */
 void sb_socket_disconnect(sb_socket_t *s);
+/* Recovery (sb_nsp_recovery()): true when the socket took a kept session
+ * back (same id and rooms); the offset the client sent with its pid, the
+ * last string argument of the last event it processed ("" when none): what
+ * to replay after it is the application's; and the owner a middleware binds
+ * the session to (a user id: only a socket with the same owner recovers
+ * it). */
+bool sb_socket_recovered(const sb_socket_t *s);
+const char *sb_socket_recovery_offset(const sb_socket_t *s);
+int sb_socket_set_owner(sb_socket_t *s, const char *owner);
 
 /* ---- plain HTTP routes ---------------------------------------------------------------- */
 

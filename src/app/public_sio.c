@@ -332,6 +332,19 @@ bool sb_socket_in_room(const sb_socket_t *s, const char *room) {
 
 void sb_socket_disconnect(sb_socket_t *s) { sb_sio_disconnect(s); }
 
+int sb_nsp_recovery(sb_nsp_t *nsp, uint32_t window_ms) {
+    sb_sio_recovery_config_t cfg = {.window_ms = window_ms};
+    return sb_sio_recovery_enable(nsp, &cfg);
+}
+
+bool sb_socket_recovered(const sb_socket_t *s) { return sb_sio_socket_recovered(s); }
+
+const char *sb_socket_recovery_offset(const sb_socket_t *s) { return sb_sio_socket_offset(s); }
+
+int sb_socket_set_owner(sb_socket_t *s, const char *owner) {
+    return owner ? sb_sio_socket_set_owner(s, owner) : SB_EINVAL;
+}
+
 int sb_socket_emit(sb_socket_t *s, const char *event, const char *json, size_t n) {
     return sb_sio_emit(s, event, sb_str(json, n));
 }

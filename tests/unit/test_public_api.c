@@ -163,6 +163,9 @@ TEST(namespaces_need_a_leading_slash) {
     CHECK_EQ(sb_nsp_socket_count(nsp), 0);
     CHECK_EQ(sb_nsp_room_size(nsp, "lobby"), 0);
     CHECK_EQ(sb_nsp_on(nsp, "", NULL, NULL), SB_EINVAL);
+    CHECK_EQ(sb_nsp_recovery(nsp, 0), SB_OK); /* 0: stays off */
+    CHECK_EQ(sb_nsp_recovery(nsp, 120000), SB_OK);
+    CHECK_EQ(sb_nsp_recovery(nsp, 120000), SB_EEXISTS);
     CHECK(sb_server_builtins(w.srv) == NULL);
     char err[128];
     CHECK(sb_builtins_install_from_args(w.srv, err, sizeof err) == NULL); /* not from args */
