@@ -1,19 +1,20 @@
-/* Delivery of stored messages to their recipients' devices (docs/events.md,
- * "Delivery guarantees").
+/* Delivery of stored events addressed to users — messages
+ * (message:received) and notifications (notification:new) — to their
+ * devices (docs/events.md, "Delivery guarantees").
  *
- * The store writes one pending delivery row per recipient user in the same
- * transaction as the message, so nothing is decided before the commit. A row
- * stays pending until a device confirms it: by acknowledging the
- * message:received event (the server always asks for an ack), or by
- * reconnecting with a recovery offset that covers it. Writing to a socket
- * confirms nothing.
+ * The store writes a pending row per recipient user in the same transaction
+ * as the event, so nothing is decided before the commit. A row stays
+ * pending until a device confirms it: by acknowledging the event (the server
+ * always asks for an ack), or by reconnecting with a recovery offset that
+ * covers it. Writing to a socket confirms nothing.
  *
- * Each device gets each pending message once per session. A device that
- * connects is "syncing" until its backlog is read: live messages skip it,
- * and the backlog, paged by id, picks them up instead (a message committed
- * before a page query is in that page; one committed after the last page
- * query completes after it, when the device is live). So a device sees
- * strictly increasing ids, and `msg_sent` is how far it has been served. */
+ * Each device gets each pending event once per session. A device that
+ * connects is "syncing" a stream until its backlog of that stream is read:
+ * live events skip it, and the backlog, paged by id, picks them up instead
+ * (an event committed before a page query is in that page; one committed
+ * after the last page query completes after it, when the device is live).
+ * So a device sees strictly increasing ids per stream, and `sent[stream]`
+ * is how far it has been served. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,30 +28,48 @@
 #define SB_DELIVERY_DEVICES_INLINE 16
 #define SB_DELIVERY_RECOVERY_GRACE_MS 50
 
+typedef int (*confirm_fn)(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
+                          sb_store_done_cb cb, void *ud);
+
+static const struct {
+    const char *event;
+    confirm_fn confirm;
+} streams[SB_STREAMS] = {
+    [SB_STREAM_MESSAGES] = {"message:received", sb_store_message_mark_delivered},
+    [SB_STREAM_NOTIFICATIONS] = {"notification:new", sb_store_notification_mark_delivered},
+};
+
+static bool syncing(const sb_client_t *c, sb_stream_t st) { return c->syncing & (1u << st); }
+static void synced(sb_client_t *c, sb_stream_t st) { c->syncing &= (uint8_t) ~(1u << st); }
+
 /* ---- confirmation ----------------------------------------------------------- */
 
+/* The ack's user data: the id, shifted, and the stream in the low bit. */
 static void on_confirmed(sb_sio_socket_t *s, const sb_sio_event_t *ev, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
     if (!ev || !c)
         return; /* timed out or gone: the row stays pending */
-    int64_t id = (int64_t)(intptr_t)ud;
-    int rc = sb_store_message_mark_delivered(c->f->cfg.store, sb_cstr(c->user->id), &id, 1, NULL,
-                                             NULL);
+    sb_stream_t st = (sb_stream_t)((uintptr_t)ud & 1);
+    int64_t id = (int64_t)((uintptr_t)ud >> 1);
+    int rc = streams[st].confirm(c->f->cfg.store, sb_cstr(c->user->id), &id, 1, NULL, NULL);
     if (rc != SB_OK)
-        sb_log_warn("message %lld for %s: cannot mark delivered: %s", (long long)id, c->user->id,
-                    sb_strerror(rc));
+        sb_log_warn("%s %lld for %s: cannot mark delivered: %s", streams[st].event, (long long)id,
+                    c->user->id, sb_strerror(rc));
 }
 
-/* Sends one message:received asking for an ack. A device with too many
- * unconfirmed events still gets the message, without an ack request: it
- * stays pending for the user. */
-static void send_one(sb_client_t *c, int64_t id, sb_str_t text) {
-    int rc = sb_sio_emit_with_ack(c->sock, "message:received", text, SB_DELIVERY_ACK_TIMEOUT_MS,
-                                  on_confirmed, (void *)(intptr_t)id);
+/* Sends one event asking for an ack, then the device's offset. A device
+ * with too many unconfirmed events still gets it, without an ack request:
+ * it stays pending for the user. */
+static void send_one(sb_client_t *c, sb_stream_t st, int64_t id, sb_str_t text) {
+    void *ud = (void *)(((uintptr_t)id << 1) | (uintptr_t)st);
+    const char *event = streams[st].event;
+    int rc = sb_sio_emit_with_ack(c->sock, event, text, SB_DELIVERY_ACK_TIMEOUT_MS, on_confirmed, ud);
     if (rc == SB_ETOOBIG)
-        rc = sb_sio_emit(c->sock, "message:received", text);
-    if (rc == SB_OK)
-        c->msg_sent = id;
+        rc = sb_sio_emit(c->sock, event, text);
+    if (rc != SB_OK)
+        return;
+    c->sent[st] = id;
+    sb_feat_recovery_mark(c); /* after each event: a drop may cut a batch anywhere */
 }
 
 /* ---- live ------------------------------------------------------------------------- */
@@ -80,7 +99,8 @@ static bool add_device(sb_hub_member_t *m, void *ud) {
     return true;
 }
 
-void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id, sb_str_t text) {
+void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                           sb_str_t text) {
     if (sb_features_user_devices(f, user_id) == 0)
         return; /* pending: the next device to connect reads it */
     char room[SB_USER_ID_MAX + 8];
@@ -91,10 +111,8 @@ void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id,
     sb_hub_room_members(sb_sio_nsp_hub(f->nsp), sb_cstr(room), add_device, &d);
     for (size_t i = 0; i < d.n; i++) {
         sb_client_t *c = sb_sio_socket_connected(d.v[i]) ? sb_sio_socket_get_data(d.v[i]) : NULL;
-        if (c && !c->msg_syncing && id > c->msg_sent) {
-            send_one(c, id, text);
-            sb_feat_recovery_mark(c);
-        }
+        if (c && !syncing(c, st) && id > c->sent[st])
+            send_one(c, st, id, text);
         sb_sio_socket_unref(d.v[i]);
     }
     if (d.v != d.inline_v)
@@ -106,10 +124,12 @@ void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id,
 typedef struct {
     sb_features_t *f;
     sb_sio_socket_t *sock;
+    sb_stream_t stream;
     char user[SB_USER_ID_MAX + 1];
 } backlog_t;
 
-static void backlog_on_page(void *ud, int rc, const sb_store_msgs_t *page);
+static void on_message_page(void *ud, int rc, const sb_store_msgs_t *page);
+static void on_notification_page(void *ud, int rc, const sb_store_notifications_t *page);
 
 static void backlog_end(backlog_t *b) {
     sb_sio_socket_unref(b->sock);
@@ -117,64 +137,94 @@ static void backlog_end(backlog_t *b) {
 }
 
 static void backlog_fetch(backlog_t *b, int64_t after) {
-    int rc = sb_store_message_undelivered(b->f->cfg.store, sb_cstr(b->user), after,
-                                          SB_DELIVERY_PAGE, backlog_on_page, b);
+    sb_store_t *st = b->f->cfg.store;
+    int rc = b->stream == SB_STREAM_MESSAGES
+                 ? sb_store_message_undelivered(st, sb_cstr(b->user), after, SB_DELIVERY_PAGE,
+                                                on_message_page, b)
+                 : sb_store_notification_undelivered(st, sb_cstr(b->user), after, SB_DELIVERY_PAGE,
+                                                     on_notification_page, b);
     if (rc == SB_OK)
         return;
-    sb_log_warn("pending messages of %s: %s", b->user, sb_strerror(rc));
+    sb_log_warn("pending %s of %s: %s", streams[b->stream].event, b->user, sb_strerror(rc));
     sb_client_t *c = sb_sio_socket_get_data(b->sock);
     if (c && sb_sio_socket_connected(b->sock))
-        c->msg_syncing = false; /* live from here; the rest waits for the next connect */
+        synced(c, b->stream); /* live from here; the rest waits for the next connect */
     backlog_end(b);
 }
 
-static void backlog_send(sb_client_t *c, const sb_store_msg_t *m) {
-    json_t *j = sb_feat_message_json(m, m->sender_name);
+/* The device of a page, or NULL (then the backlog has ended). */
+static sb_client_t *backlog_client(backlog_t *b, int rc) {
+    sb_client_t *c = sb_sio_socket_connected(b->sock) ? sb_sio_socket_get_data(b->sock) : NULL;
+    if (c && rc != SB_OK) {
+        sb_log_warn("pending %s of %s: %s", streams[b->stream].event, b->user, sb_strerror(rc));
+        synced(c, b->stream);
+        c = NULL;
+    }
+    if (!c)
+        backlog_end(b);
+    return c;
+}
+
+static void backlog_send(sb_client_t *c, sb_stream_t st, int64_t id, json_t *j) {
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (text)
-        send_one(c, m->id, sb_cstr(text));
+        send_one(c, st, id, sb_cstr(text));
     free(text);
 }
 
-static void backlog_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
-    backlog_t *b = ud;
-    sb_client_t *c = sb_sio_socket_connected(b->sock) ? sb_sio_socket_get_data(b->sock) : NULL;
-    if (!c) {
-        backlog_end(b);
+/* After a page of n rows ending at last_id: the next page, or live. */
+static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t last_id) {
+    if (n == SB_DELIVERY_PAGE) {
+        backlog_fetch(b, last_id);
         return;
     }
-    if (rc != SB_OK) {
-        sb_log_warn("pending messages of %s: %s", b->user, sb_strerror(rc));
-        c->msg_syncing = false;
-        backlog_end(b);
-        return;
-    }
-    for (size_t i = 0; i < page->n; i++)
-        if (page->v[i].id > c->msg_sent) {
-            backlog_send(c, &page->v[i]);
-            sb_feat_recovery_mark(c); /* per message: a drop may cut a page anywhere */
-        }
-    if (page->n == SB_DELIVERY_PAGE) {
-        backlog_fetch(b, page->v[page->n - 1].id);
-        return;
-    }
-    c->msg_syncing = false;
+    synced(c, b->stream);
     backlog_end(b);
 }
 
-static void backlog_start(sb_client_t *c) {
+static void on_message_page(void *ud, int rc, const sb_store_msgs_t *page) {
+    backlog_t *b = ud;
+    sb_client_t *c = backlog_client(b, rc);
+    if (!c)
+        return;
+    for (size_t i = 0; i < page->n; i++)
+        if (page->v[i].id > c->sent[SB_STREAM_MESSAGES])
+            backlog_send(c, SB_STREAM_MESSAGES, page->v[i].id,
+                         sb_feat_message_json(&page->v[i], page->v[i].sender_name));
+    backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
+}
+
+static void on_notification_page(void *ud, int rc, const sb_store_notifications_t *page) {
+    backlog_t *b = ud;
+    sb_client_t *c = backlog_client(b, rc);
+    if (!c)
+        return;
+    for (size_t i = 0; i < page->n; i++)
+        if (page->v[i].id > c->sent[SB_STREAM_NOTIFICATIONS])
+            backlog_send(c, SB_STREAM_NOTIFICATIONS, page->v[i].id,
+                         sb_feat_notification_json(&page->v[i]));
+    backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
+}
+
+static void backlog_start_stream(sb_client_t *c, sb_stream_t st) {
     backlog_t *b = calloc(1, sizeof *b);
     if (!b) {
-        sb_log_warn("pending messages of %s: out of memory", c->user->id);
-        c->msg_syncing = false;
+        sb_log_warn("pending %s of %s: out of memory", streams[st].event, c->user->id);
+        synced(c, st);
         return;
     }
     b->f = c->f;
     b->sock = c->sock;
+    b->stream = st;
     snprintf(b->user, sizeof b->user, "%s", c->user->id);
     sb_sio_socket_ref(b->sock);
-    backlog_fetch(b, c->msg_sent);
+    backlog_fetch(b, c->sent[st]);
+}
+
+static void backlog_start(sb_client_t *c) {
+    backlog_start_stream(c, SB_STREAM_MESSAGES);
+    backlog_start_stream(c, SB_STREAM_NOTIFICATIONS);
 }
 
 /* A recovered device waiting for its replay (rare: allocated only then). */

@@ -28,8 +28,6 @@ typedef struct {
     const char *name, *avatar; /* avatar: "" when none */
     char *status;              /* status:update text, own allocation; NULL until set */
     uint32_t devices;
-    int64_t notif_live_from;   /* first notification id delivered live since the user came
-                                  online (0: none): offline delivery sends only older ones */
     char id[];
 } sb_user_t;
 
@@ -39,6 +37,9 @@ typedef struct {
     size_t cap, count; /* cap: 0 or a power of two */
 } sb_user_table_t;
 
+/* Streams of stored events delivered to users (delivery.c). */
+typedef enum { SB_STREAM_MESSAGES, SB_STREAM_NOTIFICATIONS, SB_STREAMS } sb_stream_t;
+
 /* Per-socket state, the socket's data pointer. */
 typedef struct {
     sb_features_t *f;
@@ -47,8 +48,8 @@ typedef struct {
     int64_t exp; /* token expiry, seconds; 0: none */
     int64_t connected_ms; /* monotonic, for the closing log line */
     sb_timer_t expiry;
-    int64_t msg_sent; /* delivery.c: the newest message id this device was sent */
-    bool msg_syncing; /* delivery.c: reading its backlog; live messages wait for it */
+    int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
+    uint8_t syncing; /* delivery.c: bit per stream whose backlog it is reading (live waits) */
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -177,18 +178,21 @@ int sb_feat_recovery_init(sb_features_t *f);
 /* On connect, before the backlog: a recovered offset confirms what it covers. */
 void sb_feat_recovery_connect(sb_client_t *c);
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
-/* Sends the device its offset (`recovery:offset`) after message:received. */
+/* Sends the device its offset (`recovery:offset`) after message:received
+ * and notification:new. */
 void sb_feat_recovery_mark(sb_client_t *c);
 /* messages.c: direct messages, history, receipts, typing */
 int sb_feat_messages_init(sb_features_t *f);
 void sb_feat_messages_dispose(sb_features_t *f);
-/* delivery.c: stored messages pending for their recipients until a device
- * confirms them. Starts sending a connected device its backlog. */
+/* delivery.c: stored messages and notifications pending for their users
+ * until a device confirms them. Starts sending a connected device its
+ * backlog. */
 void sb_feat_delivery_connect(sb_client_t *c);
 void sb_feat_delivery_dispose(sb_features_t *f);
-/* Offers message `id` (its client JSON in `text`) to every device of a
- * recipient, asking each for an ack that confirms it. */
-void sb_feat_delivery_message(sb_features_t *f, const char *user_id, int64_t id, sb_str_t text);
+/* Offers event `id` of a stream (its client JSON in `text`) to every device
+ * of a recipient, asking each for an ack that confirms it. */
+void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                           sb_str_t text);
 /* A stored message as clients see it (conversationId or roomId). */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 /* chat.c: a stored room message as chat:message carries it (name and
@@ -196,7 +200,8 @@ json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar);
 /* social.c: notifications, friends, posts */
 int sb_feat_social_init(sb_features_t *f);
-void sb_feat_social_deliver_offline(sb_client_t *c);
+/* A stored notification as clients see it. */
+json_t *sb_feat_notification_json(const sb_store_notification_t *n);
 /* Stores a notification for `user_id` and delivers it as notification:new
  * to every device when the user is online, else on their next connect.
  * Fire and forget (failures are logged); `data` is stolen, may be NULL. */

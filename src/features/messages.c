@@ -120,7 +120,8 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     for (size_t i = 0; text && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0)
-            sb_feat_delivery_message(call->f, s->members[i], m->id, sb_cstr(text));
+            sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id,
+                                  sb_cstr(text));
     free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
     sb_feat_emit_room(call->f, room, "message:new", json_incref(msg), NULL);

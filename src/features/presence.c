@@ -33,8 +33,6 @@ static void established(sb_client_t *c, json_t *online, size_t count) {
                  json_pack("{s:s,s:o,s:I}", "userId", c->user->id, "onlineUsers", online,
                            "onlineCount", (json_int_t)count));
     sb_feat_delivery_connect(c); /* every device: pending is per user, not per device */
-    if (c->user->devices == 1)
-        sb_feat_social_deliver_offline(c);
 }
 
 static void record_seen(sb_features_t *f, const sb_user_t *u, int64_t at) {

@@ -4,13 +4,14 @@
  * process loses none, and at disconnect with their rooms) and read back at
  * start-up, so recovery survives a restart.
  *
- * The offset: after message:received events, a device gets
- * `recovery:offset` carrying the newest message id it was sent (the stock
- * client keeps the last string argument of any event as its offset;
- * message:received itself ends with its ack callback). A device sees ids in
- * increasing order (delivery.c), so a recovered offset proves that it
- * received every message up to it: those are confirmed, and the backlog
- * replays the pending ones after it. */
+ * The offset: after each message:received and notification:new, a device
+ * gets `recovery:offset` carrying "<message id>.<notification id>", the
+ * newest of each it was sent (the stock client keeps the last string
+ * argument of any event as its offset; those events themselves end with
+ * their ack callback). A device sees ids in increasing order per stream
+ * (delivery.c), so a recovered offset proves that it received every event
+ * up to it: those are confirmed, and the backlog replays the pending ones
+ * after it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,35 +113,54 @@ void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
 
 /* ---- connect: confirm what the offset covers ----------------------------------------- */
 
-/* The offset we send is a message id in decimal; anything else covers nothing. */
-static int64_t parse_offset(const char *s) {
+/* The offset we send: "<message id>.<notification id>" in decimal. Anything
+ * else covers nothing. */
+static bool parse_offset(const char *s, int64_t out[SB_STREAMS]) {
     char *end;
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    return s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 && v > 0 ? (int64_t)v : 0;
+    long long m = strtoll(s, &end, 10);
+    if (s[0] < '0' || s[0] > '9' || *end != '.' || errno != 0 || m < 0)
+        return false;
+    const char *p = end + 1;
+    long long n = strtoll(p, &end, 10);
+    if (p[0] < '0' || p[0] > '9' || *end != '\0' || errno != 0 || n < 0)
+        return false;
+    out[SB_STREAM_MESSAGES] = m;
+    out[SB_STREAM_NOTIFICATIONS] = n;
+    return true;
+}
+
+static void confirm_upto(sb_client_t *c, sb_stream_t st, int64_t upto) {
+    if (upto <= 0)
+        return;
+    c->sent[st] = upto; /* the backlog replays what is pending after it */
+    sb_str_t user = sb_cstr(c->user->id);
+    int rc = st == SB_STREAM_MESSAGES
+                 ? sb_store_message_delivered_upto(c->f->cfg.store, user, upto, NULL, NULL)
+                 : sb_store_notification_delivered_upto(c->f->cfg.store, user, upto, NULL, NULL);
+    if (rc != SB_OK)
+        sb_log_warn("recovery: offset of %s not confirmed: %s", c->user->id, sb_strerror(rc));
 }
 
 void sb_feat_recovery_connect(sb_client_t *c) {
     if (!sb_sio_socket_pid(c->sock)[0])
         return;
     /* Honoured even when the session was not recovered (past the window):
-     * it only ever names messages this user's device was sent, and a device
-     * is sent every message pending for its user, in id order. */
-    int64_t upto = parse_offset(sb_sio_socket_offset(c->sock));
-    if (upto > 0) {
-        c->msg_sent = upto; /* the backlog replays what is pending after it */
-        int rc = sb_store_message_delivered_upto(c->f->cfg.store, sb_cstr(c->user->id), upto, NULL,
-                                                 NULL);
-        if (rc != SB_OK)
-            sb_log_warn("recovery: offset of %s not confirmed: %s", c->user->id, sb_strerror(rc));
+     * it only ever names events this user's device was sent, and a device
+     * is sent every event pending for its user, in id order. */
+    int64_t upto[SB_STREAMS];
+    if (parse_offset(sb_sio_socket_offset(c->sock), upto)) {
+        confirm_upto(c, SB_STREAM_MESSAGES, upto[SB_STREAM_MESSAGES]);
+        confirm_upto(c, SB_STREAM_NOTIFICATIONS, upto[SB_STREAM_NOTIFICATIONS]);
     }
     save(c, "[]", 0);
 }
 
 void sb_feat_recovery_mark(sb_client_t *c) {
-    if (!sb_sio_socket_pid(c->sock)[0] || c->msg_sent == 0)
+    if (!sb_sio_socket_pid(c->sock)[0])
         return;
-    char arg[32];
-    int n = snprintf(arg, sizeof arg, "\"%lld\"", (long long)c->msg_sent);
+    char arg[48];
+    int n = snprintf(arg, sizeof arg, "\"%lld.%lld\"", (long long)c->sent[SB_STREAM_MESSAGES],
+                     (long long)c->sent[SB_STREAM_NOTIFICATIONS]);
     sb_sio_emit(c->sock, "recovery:offset", sb_str(arg, (size_t)n));
 }

@@ -1,5 +1,6 @@
-/* Notifications: stored rows sent live as notification:new, or on the
- * user's next connect; notification:list and notification:mark_read. Also
+/* Notifications: stored rows, pending for their user until a device
+ * confirms notification:new (delivery.c); notification:list and
+ * notification:mark_read. Also
  * registers the rest of the social group (social_friends.c, social_posts.c),
  * which notify through sb_feat_notify(). */
 #include <stdint.h>
@@ -11,11 +12,10 @@
 #include "features/features_internal.h"
 
 #define SB_NOTIF_LIST_MAX 100
-#define SB_NOTIF_OFFLINE_PAGE 500
 #define SB_NOTIF_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
 
 /* {id, type, title, message, data, isRead, createdAt}; data null when absent. */
-static json_t *notification_json(const sb_store_notification_t *n) {
+json_t *sb_feat_notification_json(const sb_store_notification_t *n) {
     char at[32];
     sb_feat_iso_time(n->created_at_ms, at);
     json_t *data = n->data ? json_loads(n->data, JSON_DECODE_ANY, NULL) : NULL;
@@ -32,29 +32,19 @@ typedef struct {
     void *ud;
 } notify_t;
 
-/* A user online when the row is stored gets it now, and it is marked
- * delivered. Offline delivery may already have read that row (its query was
- * queued first): the floor tells it to leave this one and newer to us. */
+/* Every device of the user that is connected gets it now, asking for an
+ * ack; it stays pending until one confirms (delivery.c). */
 static void deliver_live(sb_features_t *f, const sb_store_notification_t *n, json_t *j) {
-    sb_user_t *u = sb_feat_user_find(f, sb_cstr(n->user_id));
-    if (!u || u->devices == 0) {
-        json_decref(j);
-        return;
-    }
-    if (!u->notif_live_from)
-        u->notif_live_from = n->id;
-    sb_feat_emit_user(f, n->user_id, "notification:new", j, NULL);
-    int rc = sb_store_notification_mark_delivered(f->cfg.store, sb_cstr(n->user_id), &n->id, 1,
-                                                  NULL, NULL);
-    if (rc != SB_OK)
-        sb_log_limited(&f->log_limit, SB_LOG_WARN, "notification mark delivered",
-                       "notification %lld: cannot mark delivered: %s", (long long)n->id,
-                       sb_strerror(rc));
+    char *text = json_dumps(j, SB_NOTIF_JSON_FLAGS);
+    json_decref(j);
+    if (text)
+        sb_feat_delivery_live(f, SB_STREAM_NOTIFICATIONS, n->user_id, n->id, sb_cstr(text));
+    free(text);
 }
 
 static void on_notification_stored(void *ud, int rc, const sb_store_notification_t *n) {
     notify_t *ctx = ud;
-    json_t *j = rc == SB_OK ? notification_json(n) : NULL;
+    json_t *j = rc == SB_OK ? sb_feat_notification_json(n) : NULL;
     if (rc == SB_OK && !j)
         rc = SB_ENOMEM;
     if (ctx->cb) {
@@ -98,85 +88,6 @@ void sb_feat_notify(sb_features_t *f, const char *user_id, const char *type, con
     free(text);
 }
 
-/* ---- offline delivery --------------------------------------------------------------- */
-
-/* Pages through the rows stored while the user was away, for the socket of
- * their first device. */
-typedef struct {
-    sb_features_t *f;
-    sb_sio_socket_t *sock;
-    char user_id[SB_USER_ID_MAX + 1];
-} offline_t;
-
-static void offline_end(offline_t *o) {
-    sb_sio_socket_unref(o->sock);
-    free(o);
-}
-
-static void on_offline_page(void *ud, int rc, const sb_store_notifications_t *page);
-
-static void offline_next(offline_t *o) {
-    int rc = sb_store_notification_undelivered(o->f->cfg.store, sb_cstr(o->user_id),
-                                               SB_NOTIF_OFFLINE_PAGE, on_offline_page, o);
-    if (rc != SB_OK) {
-        sb_log_limited(&o->f->log_limit, SB_LOG_WARN, "offline notifications",
-                       "offline notifications of %s: %s", o->user_id, sb_strerror(rc));
-        offline_end(o);
-    }
-}
-
-/* Sends the page's rows older than the live floor; returns how many. */
-static size_t offline_send(offline_t *o, const sb_store_notifications_t *page, int64_t *ids) {
-    const sb_user_t *u = sb_feat_user_find(o->f, sb_cstr(o->user_id));
-    int64_t floor = u && u->notif_live_from ? u->notif_live_from : INT64_MAX;
-    size_t n = 0;
-    for (size_t i = 0; i < page->n; i++) {
-        if (page->v[i].id >= floor)
-            continue;
-        json_t *j = notification_json(&page->v[i]);
-        if (j && sb_feat_emit(o->sock, "notification:new", j) == SB_OK)
-            ids[n++] = page->v[i].id;
-    }
-    return n;
-}
-
-/* A socket gone before its page arrived delivers nothing: the rows stay
- * undelivered for the next connect, so each one is sent exactly once. */
-static void on_offline_page(void *ud, int rc, const sb_store_notifications_t *page) {
-    offline_t *o = ud;
-    if (rc != SB_OK || page->n == 0 || !sb_sio_socket_connected(o->sock)) {
-        if (rc != SB_OK)
-            sb_log_limited(&o->f->log_limit, SB_LOG_WARN, "offline notifications",
-                           "offline notifications of %s: %s", o->user_id, sb_strerror(rc));
-        offline_end(o);
-        return;
-    }
-    int64_t *ids = malloc(page->n * sizeof *ids);
-    size_t n = ids ? offline_send(o, page, ids) : 0;
-    rc = n ? sb_store_notification_mark_delivered(o->f->cfg.store, sb_cstr(o->user_id), ids, n,
-                                                  NULL, NULL)
-           : SB_OK;
-    free(ids);
-    if (rc == SB_OK && n > 0 && page->n == SB_NOTIF_OFFLINE_PAGE)
-        offline_next(o); /* queued after the marks, so it reads the next rows */
-    else
-        offline_end(o);
-}
-
-void sb_feat_social_deliver_offline(sb_client_t *c) {
-    offline_t *o = calloc(1, sizeof *o);
-    if (!o) {
-        sb_log_limited(&c->f->log_limit, SB_LOG_WARN, "offline notifications",
-                       "offline notifications of %s: %s", c->user->id, "out of memory");
-        return;
-    }
-    o->f = c->f;
-    o->sock = c->sock;
-    snprintf(o->user_id, sizeof o->user_id, "%s", c->user->id);
-    sb_sio_socket_ref(o->sock);
-    offline_next(o);
-}
-
 /* ---- notification:list ------------------------------------------------------------ */
 
 static void on_list_page(void *ud, int rc, const sb_store_notifications_t *page) {
@@ -186,7 +97,7 @@ static void on_list_page(void *ud, int rc, const sb_store_notifications_t *page)
     } else {
         json_t *list = json_array();
         for (size_t i = 0; i < page->n; i++)
-            json_array_append_new(list, notification_json(&page->v[i]));
+            json_array_append_new(list, sb_feat_notification_json(&page->v[i]));
         sb_feat_call_reply(call, json_pack("{s:o}", "notifications", list));
     }
     sb_feat_call_end(call);

@@ -410,9 +410,14 @@ int sb_store_notification_list(sb_store_t *st, sb_str_t user, bool unread_only, 
  * notification `id` (another user's notification is never touched). */
 int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id, sb_store_done_cb cb,
                                     void *ud);
-/* The user's undelivered notifications, oldest first; limit 1..SB_STORE_MAX_PAGE. */
-int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int limit,
+/* The user's undelivered notifications with id > after_id (0: all), oldest
+ * first; limit 1..SB_STORE_MAX_PAGE. */
+int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
                                       sb_store_notifications_cb cb, void *ud);
+/* Marks every notification of `user` with id <= upto_id delivered (a
+ * recovered device confirmed them by its offset). cb rc: SB_OK. */
+int sb_store_notification_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
+                                         sb_store_done_cb cb, void *ud);
 /* Marks the user's notifications ids[0..n) delivered (n 1..SB_STORE_MAX_LIST);
  * other users' and unknown ids are ignored. cb rc: SB_OK. */
 int sb_store_notification_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids,

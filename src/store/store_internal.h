@@ -172,8 +172,10 @@ struct sb_store__req {
     X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2")           \
     X(NOTIF_UNDELIVERED,                                                                           \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
-      "FROM notifications WHERE user_id = ?1 AND delivered = 0 ORDER BY id LIMIT ?2")              \
+      "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2")  \
     X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2")    \
+    X(NOTIF_DELIVERED_UPTO, "UPDATE notifications SET delivered = 1 "                              \
+                            "WHERE user_id = ?1 AND delivered = 0 AND id <= ?2")                   \
     X(FRIEND_CHECK, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2")             \
     X(FRIEND_PENDING, "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                \
                       "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))")          \

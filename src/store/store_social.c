@@ -83,12 +83,23 @@ static int exec_notif_undelivered(sb_store_t *st, sb_store__req_t *r) {
         return SB_EIO;
     sb_store__bind_s(s, 1, r, 0);
     sqlite3_bind_int64(s, 2, r->i[1]);
+    sqlite3_bind_int64(s, 3, r->i[0]); /* after_id */
     return collect_notifications(st, r, s, r->i[1]);
 }
 
 /* s0 user; ids. */
 static int exec_notif_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
     return sb_store__exec_per_id(st, r, SB_SQL_NOTIF_DELIVERED);
+}
+
+/* s0 user; i0 upto_id. */
+static int exec_notif_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
+    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_NOTIF_DELIVERED_UPTO);
+    if (!s)
+        return SB_EIO;
+    sb_store__bind_s(s, 1, r, 0);
+    sqlite3_bind_int64(s, 2, r->i[0]);
+    return sb_store__exec(st, s);
 }
 
 static const sb_store__op_t op_notif_create = {"notification_create", true, SB_STORE__K_NOTIF,
@@ -101,6 +112,8 @@ static const sb_store__op_t op_notif_undelivered = {"notification_undelivered", 
                                                     SB_STORE__K_NOTIFS, exec_notif_undelivered};
 static const sb_store__op_t op_notif_mark_delivered = {"notification_mark_delivered", true,
                                                        SB_STORE__K_DONE, exec_notif_mark_delivered};
+static const sb_store__op_t op_notif_delivered_upto = {"notification_delivered_upto", true,
+                                                       SB_STORE__K_DONE, exec_notif_delivered_upto};
 
 int sb_store_notification_create(sb_store_t *st, const sb_store_notification_in_t *n,
                                  sb_store_notification_cb cb, void *ud) {
@@ -141,9 +154,23 @@ int sb_store_notification_list(sb_store_t *st, sb_str_t user, bool unread_only, 
     return submit_user_page(st, &op_notif_list, user, unread_only, limit, cb, ud);
 }
 
-int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int limit,
+int sb_store_notification_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
                                       sb_store_notifications_cb cb, void *ud) {
-    return submit_user_page(st, &op_notif_undelivered, user, 0, limit, cb, ud);
+    if (after_id < 0)
+        return SB_EINVAL;
+    return submit_user_page(st, &op_notif_undelivered, user, after_id, limit, cb, ud);
+}
+
+int sb_store_notification_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
+                                         sb_store_done_cb cb, void *ud) {
+    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || upto_id < 0)
+        return SB_EINVAL;
+    sb_store__req_t *r = sb_store__req_new(&op_notif_delivered_upto, ud);
+    if (!r)
+        return SB_ENOMEM;
+    r->cb.done = cb;
+    r->i[0] = upto_id;
+    return sb_store__submit(st, r, sb_store__str(r, 0, user, false));
 }
 
 int sb_store_notification_mark_read(sb_store_t *st, sb_str_t user, int64_t id, sb_store_done_cb cb,

@@ -91,6 +91,35 @@ test('a device that connects and never confirms, then drops: the next device get
   assert.equal(third.seen.size, 0);
 }, { skip });
 
+test('notifications too: a device that never confirms leaves them to the next device', async () => {
+  const bob = uid('bob');
+  const post = async (title) => {
+    const res = await fetch(`${srv.url}/api/notifications`, {
+      method: 'POST', headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: bob, type: 't', title, message: '' }),
+    });
+    assert.equal(res.status, 201);
+    return (await res.json()).notification.id;
+  };
+  const ids = [await post('offline')];
+  const lazy = client(srv.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  const lazySeen = [];
+  lazy.on('notification:new', (n) => lazySeen.push(n.id));
+  await connected(lazy);
+  ids.push(await post('live'));
+  await until(() => lazySeen.length === 2, 5000, 'backlog and live');
+  lazy.io.engine.close();
+  await until(() => !lazy.connected, 5000, 'the drop');
+  const next = client(srv.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  const seen = [];
+  next.on('notification:new', (n, confirm) => { seen.push(n.id); confirm(); });
+  await connected(next);
+  await until(() => seen.length === 2, 5000, 'everything, on the next device');
+  assert.deepEqual(seen, ids);
+}, { skip });
+
 /* One sender, one receiving device per pair; each round the sender pipelines
  * `burst` messages while the receiver disconnects (mode 'disconnect': a
  * Socket.IO DISCONNECT or a dropped transport) or connects (mode 'connect')

@@ -13,7 +13,7 @@ import { test, isRef, connectUser, until, client, mintToken, elapse, waitFor } f
 
 const skip = isRef ? 'C-only: the reference server has no storage' : false;
 let srv;
-before(async () => { if (!isRef) srv = await startServer('switchboard', { args: NO_EVENT_LIMIT }); });
+before(async () => { if (!isRef) srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--api-key', 'k'] }); });
 after(async () => { if (srv) await srv.stop(); });
 
 const uid = (p) => `${p}-${Math.random().toString(36).slice(2, 8)}`;
@@ -97,6 +97,42 @@ test('the offset confirms: what a device received and never acknowledged is not 
   await until(() => next.ids.length === 2, 5000, 'the pending ones');
   await next.s.emitWithAck('notification:list', {});
   assert.deepEqual(next.ids, missed);
+}, { skip });
+
+async function notify(userId, title) {
+  const res = await fetch(`${srv.url}/api/notifications`, {
+    method: 'POST', headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
+    body: JSON.stringify({ userId, type: 't', title, message: '' }),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()).notification.id;
+}
+
+test('notifications: pending until confirmed, covered by the offset, replayed once on recovery', async () => {
+  const bob = uid('bob');
+  const s = client(srv.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  const seen = [];
+  s.on('notification:new', (n) => seen.push(n.id)); // never confirms
+  await connect(s);
+  const first = [await notify(bob, 'one'), await notify(bob, 'two')];
+  await until(() => seen.length === 2, 5000, 'live notifications');
+  await drop(s);
+  const missed = [await notify(bob, 'three')];
+  await connect(s);
+  assert.equal(s.recovered, true);
+  await until(() => seen.length === 3, 5000, 'the missed notification');
+  await s.emitWithAck('notification:list', {});
+  assert.deepEqual(seen, [...first, ...missed], 'once each, in order');
+  // The offset confirmed the first two; the third is still pending for the next device.
+  const next = client(srv.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  const nextSeen = [];
+  next.on('notification:new', (n, confirm) => { nextSeen.push(n.id); confirm(); });
+  await connect(next);
+  await until(() => nextSeen.length === 1, 5000, 'the pending one');
+  await next.emitWithAck('notification:list', {});
+  assert.deepEqual(nextSeen, missed);
 }, { skip });
 
 for (const signal of ['SIGTERM', 'SIGKILL']) {

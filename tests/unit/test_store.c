@@ -718,15 +718,22 @@ TEST(notifications) {
     CHECK(wait_all());
     CHECK_EQ(c.rc, SB_EINVAL);
 
-    DO(&c, sb_store_notification_undelivered(st, S("bob"), 10, on_notifs, &c));
+    DO(&c, sb_store_notification_undelivered(st, S("bob"), 0, 10, on_notifs, &c));
     CHECK(c.n == 3 && c.v[0] == n[0].v[0]); /* oldest first */
     int64_t ids[] = {n[0].v[0], n[1].v[0], n[3].v[0] /* alice's: ignored */};
     DO(&c, sb_store_notification_mark_delivered(st, S("bob"), ids, 3, on_done, &c));
     CHECK_EQ(c.rc, SB_OK);
-    DO(&c, sb_store_notification_undelivered(st, S("bob"), 10, on_notifs, &c));
+    DO(&c, sb_store_notification_undelivered(st, S("bob"), 0, 10, on_notifs, &c));
     CHECK(c.n == 1 && c.v[0] == n[2].v[0]);
-    DO(&c, sb_store_notification_undelivered(st, S("alice"), 10, on_notifs, &c));
+    DO(&c, sb_store_notification_undelivered(st, S("alice"), 0, 10, on_notifs, &c));
     CHECK(c.n == 1 && c.v[0] == n[3].v[0]);
+    DO(&c, sb_store_notification_undelivered(st, S("alice"), n[3].v[0], 10, on_notifs, &c));
+    CHECK_EQ(c.n, 0); /* paging by cursor */
+    DO(&c, sb_store_notification_delivered_upto(st, S("bob"), n[2].v[0], on_done, &c));
+    DO(&c, sb_store_notification_undelivered(st, S("bob"), 0, 10, on_notifs, &c));
+    CHECK_EQ(c.n, 0); /* confirmed up to an offset */
+    DO(&c, sb_store_notification_undelivered(st, S("alice"), 0, 10, on_notifs, &c));
+    CHECK_EQ(c.n, 1); /* another user's rows untouched */
     for (int i = 0; i < 4; i++)
         cap_reset(&n[i]);
     cap_reset(&c);
