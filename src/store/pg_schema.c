@@ -126,6 +126,15 @@ static const pg_migration_t migrations[] = {
      "  body text NOT NULL,"
      "  created_at_ms bigint NOT NULL);"
      "CREATE INDEX http_keys_by_age ON http_keys(created_at_ms);"},
+    {"recoverable Socket.IO sessions",
+     "CREATE TABLE sio_sessions ("
+     "  pid text PRIMARY KEY,"
+     "  nsp text NOT NULL,"
+     "  sid text NOT NULL,"
+     "  owner text,"
+     "  rooms json NOT NULL,"
+     "  disconnected_at_ms bigint);"
+     "CREATE INDEX sio_sessions_by_time ON sio_sessions(disconnected_at_ms);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
