@@ -145,6 +145,33 @@ TEST(a_stopped_server_fails_by_the_deadline_then_reconnects) {
     CHECK_EQ(count_rows("SELECT count(*) FROM t WHERE id = 30"), 1);
 }
 
+/* COMMIT is slow (a deferred trigger sleeps in it) and the deadline passes
+ * while it runs: the outcome is UNKNOWN, never "not committed", and indeed
+ * the transaction commits after the client gave up. This is why UNKNOWN
+ * must neither be acknowledged nor retried unless the operation is
+ * idempotent. */
+TEST(a_deadline_during_commit_is_unknown_and_may_still_commit) {
+    PGconn *db = admin();
+    PQclear(PQexec(db, "CREATE TABLE slow(id integer);"
+                       "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;"
+                       "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow "
+                       "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"));
+    PQfinish(db);
+    sb_pg_stmt_t stmts[] = {{"INSERT INTO slow(id) VALUES(1)", 0, NULL, NULL, NULL}};
+    int failed = 99;
+    sb_pg_outcome_t o = sb_pg_conn_run(&conn, stmts, 1, sb_pg__now_ms() + 1500, &failed);
+    CHECK_EQ(o, SB_PG_UNKNOWN);
+    CHECK(strstr(conn.error, "outcome unknown") != NULL);
+    int rows = 0;
+    for (int i = 0; i < 200 && rows == 0; i++) {
+        rows = count_rows("SELECT count(*) FROM slow");
+        if (rows == 0)
+            usleep(50 * 1000);
+    }
+    CHECK_EQ(rows, 1);
+}
+
 TEST(a_wrong_password_is_a_clear_bounded_failure) {
     char url[512];
     snprintf(url, sizeof url, "%s", pg_url);
@@ -179,6 +206,7 @@ int main(void) {
     RUN(a_failing_statement_rolls_the_whole_batch_back);
     RUN(a_connection_lost_mid_batch_is_resolved_by_transaction_id);
     RUN(a_stopped_server_fails_by_the_deadline_then_reconnects);
+    RUN(a_deadline_during_commit_is_unknown_and_may_still_commit);
     RUN(a_wrong_password_is_a_clear_bounded_failure);
     sb_pg_conn_dispose(&conn);
     TEST_MAIN_END();
