@@ -55,28 +55,31 @@ pg_stop() {
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
 }
 
-create() {
-    local dir
-    dir=$(mktemp -d "${TMPDIR:-/tmp}/sb-pg.XXXXXX")
+# Fills the empty directory $1 with a running cluster, its port in $1/port.
+# On failure the caller's EXIT trap removes the directory.
+make_cluster() {
+    local dir=$1
     chmod 700 "$dir"
     [ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
     as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C --no-sync \
         --no-instructions --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 ||
-        { cat "$dir/initdb.log" >&2; rm -rf "$dir"; return 1; }
+        { cat "$dir/initdb.log" >&2; return 1; }
     # Another process may take the free port before the server binds it: retry.
     local try
     for try in 1 2 3 4 5; do
         free_port | as_owner tee "$dir/port" >/dev/null
         pg_start "$dir" && break
-        [ "$try" -lt 5 ] || { tail -n 20 "$dir/log" >&2; rm -rf "$dir"; return 1; }
+        [ "$try" -lt 5 ] || { tail -n 20 "$dir/log" >&2; return 1; }
     done
     as_owner "$PG_BIN/psql" -X -q -h "$dir" -p "$(cat "$dir/port")" -U postgres -d postgres \
         -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE switchboard LOGIN PASSWORD 'switchboard-test'" \
         -c "CREATE DATABASE switchboard OWNER switchboard ENCODING 'UTF8' TEMPLATE template0" \
         >/dev/null
-    echo "SB_PG_DIR=$dir"
-    echo "SB_PG_URL=postgres://switchboard:switchboard-test@127.0.0.1:$(cat "$dir/port")/switchboard"
+}
+
+url_of() {
+    echo "postgres://switchboard:switchboard-test@127.0.0.1:$(cat "$1/port")/switchboard"
 }
 
 destroy() {
@@ -86,16 +89,30 @@ destroy() {
     rm -rf "$dir"
 }
 
+# The directory exists only while a trap will remove it: a failure or a
+# signal at any step leaves nothing behind.
+create() {
+    local dir=""
+    trap '[ -z "$dir" ] || destroy "$dir"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sb-pg.XXXXXX")
+    make_cluster "$dir"
+    trap - EXIT INT TERM
+    echo "SB_PG_DIR=$dir"
+    echo "SB_PG_URL=$(url_of "$dir")"
+}
+
 run() {
-    local env dir child=0 rc=0
-    env=$(create)
-    dir=$(echo "$env" | sed -n 's/^SB_PG_DIR=//p')
-    export SB_PG_DIR=$dir
-    export SB_PG_URL=$(echo "$env" | sed -n 's/^SB_PG_URL=//p')
-    export SB_PG_HELPER=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
-    trap 'destroy "$dir"' EXIT
+    local dir="" child=0 rc=0
+    trap '[ -z "$dir" ] || destroy "$dir"' EXIT
     trap '[ "$child" -eq 0 ] || kill -TERM "$child" 2>/dev/null; exit 130' INT
     trap '[ "$child" -eq 0 ] || kill -TERM "$child" 2>/dev/null; exit 143' TERM
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/sb-pg.XXXXXX")
+    make_cluster "$dir"
+    export SB_PG_DIR=$dir
+    export SB_PG_URL=$(url_of "$dir")
+    export SB_PG_HELPER=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
     # In the background so that a signal reaches this shell's traps at once.
     "$@" &
     child=$!

@@ -15,7 +15,11 @@ function destroySync(dir) {
   if (!live.delete(dir)) return;
   try { execFileSync(helper, ['destroy', dir], { stdio: 'ignore' }); } catch { /* best effort */ }
 }
-process.on('exit', () => { for (const dir of [...live]) destroySync(dir); });
+const creating = new Set(); // pg-cluster.sh create runs: on TERM they remove their own directory
+process.on('exit', () => {
+  for (const child of creating) child.kill('SIGTERM');
+  for (const dir of [...live]) destroySync(dir);
+});
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.on(sig, () => process.exit(code)); // 'exit' above cleans up
 }
@@ -26,7 +30,9 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
  * tests); destroy() removes everything.
  */
 export async function startPostgres() {
-  const { stdout } = await run(helper, ['create'], { timeout: 120_000 });
+  const pending = run(helper, ['create'], { timeout: 120_000 });
+  creating.add(pending.child);
+  const { stdout } = await pending.finally(() => creating.delete(pending.child));
   const value = (name) => stdout.match(new RegExp(`^${name}=(.*)$`, 'm'))?.[1];
   const dir = value('SB_PG_DIR');
   const url = value('SB_PG_URL');
