@@ -134,7 +134,7 @@ TEST(a_stopped_server_fails_by_the_deadline_then_reconnects) {
         int64_t deadline = sb_pg__now_ms() + 1000;
         CHECK_EQ(sb_pg_conn_run(&conn, stmts, 1, deadline, &failed), SB_PG_NOT_COMMITTED);
         /* A protocol bound, not a speed claim: generous for a loaded machine. */
-        CHECK(sb_pg__now_ms() <= deadline + 2000);
+        CHECK(sb_pg__now_ms() <= deadline + 5000);
         CHECK(strstr(conn.error, "cannot connect") || strstr(conn.error, "connection lost"));
     }
     CHECK(conn.pg == NULL);
@@ -154,17 +154,17 @@ TEST(a_deadline_during_commit_is_unknown_and_may_still_commit) {
     PGconn *db = admin();
     PQclear(PQexec(db, "CREATE TABLE slow(id integer);"
                        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
-                       "$$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$;"
+                       "$$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$;"
                        "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow "
                        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"));
     PQfinish(db);
     sb_pg_stmt_t stmts[] = {{"INSERT INTO slow(id) VALUES(1)", 0, NULL, NULL, NULL}};
     int failed = 99;
-    sb_pg_outcome_t o = sb_pg_conn_run(&conn, stmts, 1, sb_pg__now_ms() + 1500, &failed);
+    sb_pg_outcome_t o = sb_pg_conn_run(&conn, stmts, 1, sb_pg__now_ms() + 2500, &failed);
     CHECK_EQ(o, SB_PG_UNKNOWN);
     CHECK(strstr(conn.error, "outcome unknown") != NULL);
     int rows = 0;
-    for (int i = 0; i < 200 && rows == 0; i++) {
+    for (int i = 0; i < 400 && rows == 0; i++) {
         rows = count_rows("SELECT count(*) FROM slow");
         if (rows == 0)
             usleep(50 * 1000);
@@ -181,8 +181,10 @@ TEST(a_wrong_password_is_a_clear_bounded_failure) {
         return;
     memcpy(pw, ":wrong-password-x@", 18);
     sb_pg_conn_t bad;
-    sb_pg_conn_init(&bad, &(sb_pg_conn_config_t){.conninfo = url});
-    CHECK_EQ(sb_pg_conn_ready(&bad, sb_pg__now_ms() + 1000), SB_ETIMEOUT);
+    /* A long backoff: the first refusal ends the wait, however long the
+     * server took to answer it on a loaded machine. */
+    sb_pg_conn_init(&bad, &(sb_pg_conn_config_t){.conninfo = url, .backoff_min_ms = 600000});
+    CHECK_EQ(sb_pg_conn_ready(&bad, sb_pg__now_ms() + 60000), SB_ETIMEOUT);
     CHECK(strstr(bad.error, "password authentication failed") != NULL);
     CHECK_EQ(bad.connects, 0);
     sb_pg_conn_dispose(&bad);
