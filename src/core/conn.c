@@ -9,6 +9,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -505,6 +506,45 @@ static int conn_flush(sb_conn_t *c) {
     return SB_OK;
 }
 
+/* A lingering close is bounded in time and in bytes thrown away. */
+#define SB_CONN_LINGER_MS 2000
+#define SB_CONN_LINGER_BYTES (4u << 20)
+
+static void conn_on_linger_timeout(sb_timer_t *t) {
+    sb_conn_close(sb_container_of(t, sb_conn_t, timer));
+}
+
+/* close() with unread input makes the kernel answer with a reset, and a
+ * reset can destroy the goodbye just written (a close frame, an error
+ * response) before the peer reads it. So the write side is shut first and
+ * what the peer still sends is read and dropped until it closes too. While
+ * lingering, in_len counts the bytes dropped (the input buffer is gone). */
+static void conn_linger(sb_conn_t *c) {
+    if (shutdown(c->io.fd, SHUT_WR) != 0) {
+        sb_conn_close(c);
+        return;
+    }
+    free(c->inbuf);
+    c->inbuf = NULL;
+    c->in_len = c->in_cap = 0;
+    c->flags |= SB_CONN_LINGER;
+    sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP);
+    sb_timer_init(c->ctx->loop, &c->timer, conn_on_linger_timeout);
+    sb_timer_start(&c->timer, SB_CONN_LINGER_MS);
+}
+
+static void conn_drop_input(sb_conn_t *c) {
+    for (int i = 0; i < SB_READS_PER_EVENT; i++) {
+        ssize_t r = read(c->io.fd, c->ctx->scratch, c->ctx->scratch_cap);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r <= 0 || (c->in_len += (size_t)r) > SB_CONN_LINGER_BYTES) {
+            sb_conn_close(c);
+            return;
+        }
+    }
+}
+
 static void conn_after_flush(sb_conn_t *c, int rc) {
     uint32_t want = (c->flags & SB_CONN_READ_PAUSED) ? 0 : (EPOLLIN | EPOLLRDHUP);
     if (rc == SB_EIO) {
@@ -518,7 +558,7 @@ static void conn_after_flush(sb_conn_t *c, int rc) {
     outq_release(c); /* an idle connection holds no output memory */
     sb_io_set(&c->io, want);
     if (c->flags & SB_CONN_CLOSE_AFTER)
-        sb_conn_close(c);
+        conn_linger(c);
     else if (c->handler->on_drain)
         c->handler->on_drain(c);
 }
@@ -606,6 +646,10 @@ static long conn_read_once(sb_conn_t *c, bool *drained) {
  * say when more arrives, so the read that would only return EAGAIN is
  * skipped (a third of the syscalls of a request/response exchange). */
 static void conn_on_readable(sb_conn_t *c) {
+    if (c->flags & SB_CONN_LINGER) {
+        conn_drop_input(c);
+        return;
+    }
     for (int i = 0; i < SB_READS_PER_EVENT && !(c->flags & SB_CONN_CLOSING); i++) {
         bool drained = false;
         long r = conn_read_once(c, &drained);
@@ -633,7 +677,7 @@ static void conn_on_io(sb_io_t *io, uint32_t events) {
 }
 
 void sb_conn_pause_read(sb_conn_t *c, bool paused) {
-    if (c->flags & SB_CONN_CLOSING)
+    if (c->flags & (SB_CONN_CLOSING | SB_CONN_LINGER))
         return;
     if (paused)
         c->flags |= SB_CONN_READ_PAUSED;
@@ -644,14 +688,14 @@ void sb_conn_pause_read(sb_conn_t *c, bool paused) {
 }
 
 static void conn_resume_now(sb_conn_t *c) {
-    if ((c->flags & SB_CONN_CLOSING) || c->in_len == 0)
+    if ((c->flags & (SB_CONN_CLOSING | SB_CONN_LINGER)) || c->in_len == 0)
         return;
     if (conn_dispatch(c, c->inbuf, c->in_len) != SB_OK)
         sb_conn_close(c);
 }
 
 void sb_conn_resume(sb_conn_t *c) {
-    if (!(c->flags & SB_CONN_CLOSING) && c->in_len > 0)
+    if (!(c->flags & (SB_CONN_CLOSING | SB_CONN_LINGER)) && c->in_len > 0)
         conn_defer(c, SB_CONN_DO_RESUME);
 }
 

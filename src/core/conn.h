@@ -52,6 +52,7 @@ enum {
     SB_CONN_CLOSE_AFTER = 1u << 1, /* close once the output queue is flushed */
     SB_CONN_READ_PAUSED = 1u << 2,
     SB_CONN_CUT = 1u << 3, /* cut as a slow consumer: a last goodbye may be queued */
+    SB_CONN_LINGER = 1u << 4, /* goodbye sent, write side shut: input is read and dropped */
 };
 
 /* A peer address, compact: 17 bytes instead of a sockaddr_storage. */

@@ -177,14 +177,20 @@ test('websocket: reserved opcode -> close 1002', async () => {
 
 test('websocket: text message over maxHttpBufferSize (1e6) -> close 1009', async () => {
   const ws = await wsOpen();
-  // The header alone announces the size and is refused; the payload is not
-  // sent, since the server closes without reading it and a peer still
-  // writing would get a TCP reset that can destroy the close frame before
-  // it is read (a lingering close on the server is still to do).
+  // The header alone announces the size and is refused.
   const frame = encodeFrame({ opcode: OP.TEXT, payload: Buffer.alloc(1e6 + 1, 0x61) });
   ws.sock.write(frame.subarray(0, 64));
   assert.equal((await ws.waitClose()).code, 1009);
   await ws.waitEnd();
+});
+
+test('websocket: a peer still writing its oversized message reads the 1009 close (lingering close, no reset)', async () => {
+  for (let round = 0; round < 5; round++) {
+    const ws = await wsOpen();
+    ws.send({ opcode: OP.TEXT, payload: Buffer.alloc(4e6, 0x61) });
+    assert.equal((await ws.waitClose()).code, 1009);
+    await ws.waitEnd();
+  }
 });
 
 test('websocket: fragmented text with an interleaved ping is reassembled', async () => {
