@@ -529,7 +529,10 @@ static void conn_linger(sb_conn_t *c) {
     c->in_len = c->in_cap = 0;
     c->flags |= SB_CONN_LINGER;
     sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP);
-    sb_timer_init(c->ctx->loop, &c->timer, conn_on_linger_timeout);
+    /* The timer may be armed (a WebSocket's close timeout): it is stopped
+     * before it changes hands. */
+    sb_timer_stop(&c->timer);
+    c->timer.cb = conn_on_linger_timeout;
     sb_timer_start(&c->timer, SB_CONN_LINGER_MS);
 }
 
