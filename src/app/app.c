@@ -12,7 +12,7 @@
 
 #include "app/builtins.h"
 #include "app/server.h"
-#include "core/config.h"
+#include "app/config.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -130,7 +130,9 @@ static int load(sb_app_t *app, int argc, char **argv, char *err, size_t cap) {
     if (validate(&app->cfg, err, cap) != SB_OK)
         return SB_EINVAL;
     check_fd_limit(&app->cfg);
-    app->srv = sb_server_create_from_config(&app->cfg, err, cap);
+    sb_server_config_t sc;
+    sb_server_config_from(&sc, &app->cfg);
+    app->srv = sb_server_create_from_config(&sc, err, cap);
     if (!app->srv)
         return SB_EINVAL;
     if (app->cfg.dev)

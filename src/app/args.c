@@ -7,7 +7,7 @@
 #include <zlib.h>
 
 #include "app/server.h"
-#include "core/config.h"
+#include "app/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "switchboard.h"

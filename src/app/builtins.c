@@ -169,7 +169,7 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
         .jwt_leeway_s = cfg->jwt_leeway,
         .max_message_bytes = (size_t)cfg->max_message_bytes,
-        .max_rooms_per_socket = (uint32_t)sb_server_config(b->srv)->max_rooms_per_socket,
+        .max_rooms_per_socket = sb_server_config(b->srv)->sio.max_rooms_per_socket,
         .recovery_window_ms = (uint32_t)cfg->recovery_window};
     b->features = sb_features_create(sb_server_loop(b->srv), root, &fc);
     sb_sio_nsp_t *nsp;

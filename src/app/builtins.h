@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "app/server.h"
-#include "core/config.h"
+#include "app/config.h"
 
 typedef struct sb_builtins sb_builtins_t;
 

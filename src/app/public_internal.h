@@ -4,7 +4,7 @@
 #define SB_APP_PUBLIC_INTERNAL_H
 
 #include "app/server.h"
-#include "core/config.h"
+#include "app/config.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/err.h"

@@ -165,7 +165,9 @@ static int apply_settings(sb_config_t *c, const sb_settings_t *s, char *err, siz
 }
 
 static sb_server_t *create_owned(sb_pub_t *pub, char *err, size_t cap) {
-    sb_server_t *srv = sb_server_create_from_config(&pub->cfg, err, cap);
+    sb_server_config_t sc;
+    sb_server_config_from(&sc, &pub->cfg);
+    sb_server_t *srv = sb_server_create_from_config(&sc, err, cap);
     if (!srv) {
         sb_config_dispose(&pub->cfg);
         free(pub);

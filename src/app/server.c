@@ -21,12 +21,10 @@ typedef struct {
 } ws_route_t;
 
 struct sb_server {
-    const sb_config_t *cfg;
+    sb_server_config_t cfg;
     sb_loop_t loop;
     sb_conn_ctx_t conns;
     sb_http_server_t *http;
-    sb_ws_config_t ws_cfg;
-    sb_eio_config_t eio_cfg;
     sb_eio_server_t *eio;
     sb_eio_server_t *extra_eio[SB_MAX_ROUTES];
     size_t n_extra_eio;
@@ -54,7 +52,7 @@ sb_loop_t *sb_server_loop(sb_server_t *s) { return &s->loop; }
 sb_http_server_t *sb_server_http(sb_server_t *s) { return s->http; }
 sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
 sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
-const sb_config_t *sb_server_config(const sb_server_t *s) { return s->cfg; }
+const sb_server_config_t *sb_server_config(const sb_server_t *s) { return &s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
 uint64_t sb_server_heap_trims(const sb_server_t *s) { return s->trimmer.trims; }
 
@@ -81,69 +79,19 @@ void sb_server_on_shutdown(sb_server_t *s, void (*fn)(void *), void *ud) {
 
 /* ---- configuration ----------------------------------------------------------- */
 
-static void derive_configs(sb_server_t *s) {
-    const sb_config_t *c = s->cfg;
-    s->ws_cfg = (sb_ws_config_t){.max_message = (size_t)c->max_http_buffer_size,
-                                 .deflate = c->ws_deflate,
-                                 .deflate_threshold = (size_t)c->ws_deflate_threshold,
-                                 .close_timeout_ms = 2000};
-    s->eio_cfg = (sb_eio_config_t){.ping_interval_ms = (uint32_t)c->ping_interval,
-                                   .ping_timeout_ms = (uint32_t)c->ping_timeout,
-                                   .upgrade_timeout_ms = (uint32_t)c->upgrade_timeout,
-                                   .max_payload = (size_t)c->max_http_buffer_size,
-                                   .max_queue_bytes = (size_t)c->max_outq_bytes,
-                                   .handshakes_per_second_per_ip = (uint32_t)c->handshakes_per_second_per_ip,
-                                   .allow_polling = true,
-                                   .allow_websocket = true,
-                                   .ws = &s->ws_cfg};
-    s->conns.max_outq = (size_t)c->max_outq_bytes;
-    s->conns.max_total_outq = (size_t)c->max_total_outq_bytes;
-    s->conns.max_conns = (size_t)c->max_connections;
-    s->conns.max_conns_per_ip = (size_t)c->max_connections_per_ip;
-    s->conns.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024;
-}
-
-static sb_http_server_t *create_http(sb_server_t *s) {
-    const sb_config_t *c = s->cfg;
-    size_t max_headers = (size_t)c->max_headers;
-    if (max_headers > SB_HTTP_MAX_HEADERS)
-        max_headers = SB_HTTP_MAX_HEADERS;
-    sb_http_config_t hc = {
-        .limits = {.max_request_line = (size_t)c->max_request_line,
-                   .max_head_bytes = (size_t)c->max_header_bytes,
-                   .max_headers = max_headers},
-        .max_body = (uint64_t)c->max_http_buffer_size,
-        .header_timeout_ms = (uint32_t)c->header_timeout,
-        .keepalive_timeout_ms = (uint32_t)c->keepalive_timeout,
-        .cors_origins = c->cors_origins,
-    };
-    return sb_http_server_create(&s->conns, &hc);
-}
-
 static int create_sio(sb_server_t *s) {
-    const sb_config_t *c = s->cfg;
-    sb_sio_config_t sc = {.connect_timeout_ms = (uint32_t)c->connect_timeout,
-                          .max_attachments = (uint32_t)c->max_attachments,
-                          .max_json_depth = (int)c->max_json_depth,
-                          .max_rooms_per_socket = (uint32_t)c->max_rooms_per_socket,
-                          .max_pending_acks = (uint32_t)c->max_pending_acks,
-                          .events_per_second = (uint32_t)c->events_per_second,
-                          .events_burst = (uint32_t)c->events_burst,
-                          .volatile_events = c->volatile_events,
-                          .volatile_per_second = (uint32_t)c->volatile_events_per_second,
-                          .volatile_burst = (uint32_t)c->volatile_events_burst};
-    s->sio = sb_sio_server_create(&s->loop, &sc);
+    s->sio = sb_sio_server_create(&s->loop, &s->cfg.sio);
     if (!s->sio)
         return SB_ENOMEM;
-    s->eio = sb_eio_server_create(&s->loop, &s->eio_cfg, sb_sio_eio_handler(), s->sio);
+    s->eio = sb_eio_server_create(&s->loop, &s->cfg.eio, sb_sio_eio_handler(), s->sio);
     if (!s->eio)
         return SB_ENOMEM;
-    return sb_http_route_under(s->http, c->path, sb_eio_handle_request, s->eio);
+    return sb_http_route_under(s->http, s->cfg.path, sb_eio_handle_request, s->eio);
 }
 
 /* "/a,/b" -> namespaces registered up front. */
 static int create_namespaces(sb_server_t *s) {
-    char *list = strdup(s->cfg->namespaces), *save = NULL;
+    char *list = strdup(s->cfg.namespaces ? s->cfg.namespaces : ""), *save = NULL;
     if (!list)
         return SB_ENOMEM;
     int rc = SB_OK;
@@ -154,16 +102,17 @@ static int create_namespaces(sb_server_t *s) {
     return rc;
 }
 
-sb_server_t *sb_server_create_from_config(const sb_config_t *cfg, char *err, size_t cap) {
+sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *err, size_t cap) {
     sb_server_t *s = calloc(1, sizeof *s);
     if (!s || sb_loop_init(&s->loop) != SB_OK || sb_conn_ctx_init(&s->conns, &s->loop) != SB_OK) {
         snprintf(err, cap, "cannot create the event loop");
         free(s);
         return NULL;
     }
-    s->cfg = cfg;
-    derive_configs(s);
-    s->http = create_http(s);
+    s->cfg = *cfg;
+    s->cfg.eio.ws = &s->cfg.ws;
+    sb_conn_ctx_set_limits(&s->conns, &s->cfg.conns);
+    s->http = sb_http_server_create(&s->conns, &s->cfg.http);
     if (!s->http || create_sio(s) != SB_OK) {
         snprintf(err, cap, "out of memory");
         sb_server_destroy(s);
@@ -206,7 +155,7 @@ static void on_ws_route(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 403, "origin_not_allowed", "origin not allowed");
         return;
     }
-    sb_ws_t *ws = sb_ws_accept(req, &r->srv->ws_cfg, r->h, r->ud);
+    sb_ws_t *ws = sb_ws_accept(req, &r->srv->cfg.ws, r->h, r->ud);
     if (ws && r->on_open)
         r->on_open(ws, r->ud);
 }
@@ -224,7 +173,7 @@ sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
                                         const sb_eio_handler_t *h, void *ud) {
     if (s->n_extra_eio == SB_MAX_ROUTES)
         return NULL;
-    sb_eio_server_t *e = sb_eio_server_create(&s->loop, &s->eio_cfg, h, ud);
+    sb_eio_server_t *e = sb_eio_server_create(&s->loop, &s->cfg.eio, h, ud);
     if (!e || sb_http_route_under(s->http, path, sb_eio_handle_request, e) != SB_OK) {
         sb_eio_server_destroy(e);
         return NULL;
@@ -258,7 +207,7 @@ void sb_server_stop(sb_server_t *s) {
     for (size_t i = 0; i < s->n_extra_eio; i++)
         sb_eio_server_close_all(s->extra_eio[i]);
     sb_conn_ctx_shutdown(&s->conns);
-    s->drain_deadline = s->loop.now_ms + (uint64_t)s->cfg->drain_timeout;
+    s->drain_deadline = s->loop.now_ms + s->cfg.drain_timeout_ms;
     sb_timer_init(&s->loop, &s->drain_timer, on_drain_timer);
     sb_timer_start(&s->drain_timer, 10);
 }
@@ -311,7 +260,7 @@ void sb_server_on_listening(sb_server_t *s, void (*fn)(const char *address, void
 int sb_server_run(sb_server_t *s) {
     if (watch_signals(s) != SB_OK)
         return 1;
-    if (sb_http_listen(s->http, s->cfg->host, (int)s->cfg->port) != SB_OK)
+    if (sb_http_listen(s->http, s->cfg.host, s->cfg.port) != SB_OK)
         return 1;
     /* Always printed, whatever the log level: scripts wait for this line. */
     sb__log(SB_LOG_INFO, "listening on %s", sb_http_bound_address(s->http));

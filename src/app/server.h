@@ -1,11 +1,13 @@
 /* The embeddable server: an event loop, the HTTP listener, WebSocket routes,
- * an Engine.IO endpoint and a Socket.IO server, configured from one
- * sb_config_t, with graceful shutdown on SIGTERM/SIGINT. The switchboard
- * binary is this plus the built-in features. */
+ * an Engine.IO endpoint and a Socket.IO server, configured by each layer's
+ * own config struct (sb_server_config_t), with graceful shutdown on
+ * SIGTERM/SIGINT. The product settings (JWT, presence, store) are not its
+ * business: app/builtins.c takes them. The switchboard binary is this plus
+ * the built-in features. */
 #ifndef SB_APP_SERVER_H
 #define SB_APP_SERVER_H
 
-#include "core/config.h"
+#include "app/config.h"
 #include "core/conn.h"
 #include "core/loop.h"
 #include "engineio/engineio.h"
@@ -16,15 +18,34 @@
 typedef struct sb_server sb_server_t;
 typedef void (*sb_ws_open_fn)(sb_ws_t *ws, void *ud);
 
+/* What the server itself needs: where to listen, and the settings of the
+ * layers it composes. Strings are not copied: they must outlive the
+ * server. */
+typedef struct {
+    const char *host;
+    int port;
+    const char *path;       /* the Socket.IO endpoint, "/socket.io/" */
+    const char *namespaces; /* comma list of namespaces created up front, or "" */
+    uint32_t drain_timeout_ms;
+    sb_conn_limits_t conns;
+    sb_http_config_t http;
+    sb_ws_config_t ws;
+    sb_eio_config_t eio; /* eio.ws is set by the server (to its `ws`) */
+    sb_sio_config_t sio;
+} sb_server_config_t;
+
+/* The server's part of the settings table. Strings point into `cfg`. */
+void sb_server_config_from(sb_server_config_t *out, const sb_config_t *cfg);
+
 /* Initializes `cfg` from defaults, SWITCHBOARD_* variables, a --config file
  * and argv, and applies --log-level/--log-format. Returns 0 to go on, 1 when
  * --help was printed, 2 on a bad setting (message already printed); cfg
  * is disposed of unless 0 is returned, when it pairs with sb_config_dispose(). */
 int sb_config_from_args(sb_config_t *cfg, int argc, char **argv);
 
-/* Creates a server from `cfg` (copied by reference: cfg must outlive the
+/* Creates a server from `cfg` (copied; its strings must outlive the
  * server). Returns NULL with a message in err. Nothing listens yet. */
-sb_server_t *sb_server_create_from_config(const sb_config_t *cfg, char *err, size_t cap);
+sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *err, size_t cap);
 void sb_server_destroy(sb_server_t *s);
 /* Listens and runs until a signal or sb_server_stop(); returns 0 on a clean
  * exit. */
@@ -39,7 +60,7 @@ sb_http_server_t *sb_server_http(sb_server_t *s);
 /* The Socket.IO server on the configured path ("/socket.io/"). */
 sb_sio_server_t *sb_server_sio(sb_server_t *s);
 sb_eio_server_t *sb_server_eio(sb_server_t *s);
-const sb_config_t *sb_server_config(const sb_server_t *s);
+const sb_server_config_t *sb_server_config(const sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
 /* Times free heap memory was given back to the kernel (core/heap.h). */
 uint64_t sb_server_heap_trims(const sb_server_t *s);

@@ -67,6 +67,15 @@ typedef struct {
 /* Bytes of emptied output queue arrays kept for reuse, all classes together. */
 #define SB_CONN_OQ_CACHE_BYTES (4u << 20)
 
+/* The connection limits a server sets on its context (sb_conn_ctx_set_limits). */
+typedef struct {
+    size_t max_inbuf;      /* bytes a connection may hold unparsed */
+    size_t max_outq;       /* queued output bytes before a connection is a slow consumer */
+    size_t max_total_outq; /* all connections together; 0: no bound */
+    size_t max_conns;      /* 0: no limit */
+    size_t max_conns_per_ip; /* 0: no limit */
+} sb_conn_limits_t;
+
 /* Worker-wide state every connection shares. */
 typedef struct {
     sb_loop_t *loop;
@@ -119,6 +128,15 @@ struct sb_conn {
 };
 
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
+/* Sets the limits (before the first connection, or any time: they apply
+ * to the next read, write and accept). */
+static inline void sb_conn_ctx_set_limits(sb_conn_ctx_t *ctx, const sb_conn_limits_t *l) {
+    ctx->max_inbuf = l->max_inbuf;
+    ctx->max_outq = l->max_outq;
+    ctx->max_total_outq = l->max_total_outq;
+    ctx->max_conns = l->max_conns;
+    ctx->max_conns_per_ip = l->max_conns_per_ip;
+}
 /* A zeroed object of `size` bytes for the protocol on top of a connection
  * (HTTP, WebSocket state), from a pool of that size: the first
  * SB_CONN_UPPER_POOLS sizes asked for get one, others come from calloc.

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "auth/token_source.h"
-#include "core/config.h"
+#include "app/config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/loop.h"

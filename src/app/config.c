@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "app/config.h"
 
 #include <ctype.h>
 #include <errno.h>

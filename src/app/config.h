@@ -2,8 +2,8 @@
  * variable SWITCHBOARD_<NAME>, config-file key, default and help text come
  * from the same row, so --help and the docs cannot drift from the code.
  * Precedence: defaults < config file < environment < command line. */
-#ifndef SB_CORE_CONFIG_H
-#define SB_CORE_CONFIG_H
+#ifndef SB_APP_CONFIG_H
+#define SB_APP_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
