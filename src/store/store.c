@@ -73,10 +73,24 @@ void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_
     return p;
 }
 
-sb_store__req_t *sb_store__req_new(const sb_store__op_t *op, void *ud) {
+/* ---- operations: the rows of SB_STORE__OPS ------------------------------------- */
+
+const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
+#define SB_STORE__OP_ROW(name, args, kind, mode, retry)                                            \
+    [SB_STORE__OP_##name] = {#name,                                                                \
+                             SB_STORE__##mode,                                                     \
+                             SB_STORE__##mode == SB_STORE__WRITE,                                  \
+                             SB_STORE__##retry,                                                    \
+                             SB_STORE__K_##kind,                                                   \
+                             sb_store__exec_##name},
+    SB_STORE__OPS(SB_STORE__OP_ROW)
+#undef SB_STORE__OP_ROW
+};
+
+sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
     sb_store__req_t *r = calloc(1, sizeof *r);
     if (r) {
-        r->op = op;
+        r->op = &sb_store__ops[op];
         r->ud = ud;
     }
     return r;
@@ -92,10 +106,9 @@ void sb_store__req_free(sb_store__req_t *r) {
     free(r);
 }
 
-bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s, bool optional) {
+bool sb_store__copy(sb_store__req_t *r, sb_str_t *dst, sb_str_t s, bool optional) {
     if (!s.p && optional) {
-        r->s[slot] = NULL;
-        r->sn[slot] = 0;
+        *dst = (sb_str_t){NULL, 0};
         return true;
     }
     char *p = sb_store__alloc(r, s.n + 1);
@@ -104,35 +117,26 @@ bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s, bool optional) {
     if (s.n)
         memcpy(p, s.p, s.n);
     p[s.n] = '\0';
-    r->s[slot] = p;
-    r->sn[slot] = s.n;
+    *dst = (sb_str_t){p, s.n};
     return true;
 }
 
-bool sb_store__strlist(sb_store__req_t *r, const sb_str_t *v, size_t n) {
-    r->list = n ? sb_store__alloc(r, n * sizeof *r->list) : NULL;
-    if (n && !r->list)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char *p = sb_store__alloc(r, v[i].n + 1);
-        if (!p)
-            return false;
-        memcpy(p, v[i].p, v[i].n);
-        p[v[i].n] = '\0';
-        r->list[i] = p;
+const char **sb_store__copy_list(sb_store__req_t *r, const sb_str_t *v, size_t n) {
+    const char **list = n ? sb_store__alloc(r, n * sizeof *list) : NULL;
+    for (size_t i = 0; list && i < n; i++) {
+        sb_str_t copy;
+        if (!sb_store__copy(r, &copy, v[i], false))
+            return NULL;
+        list[i] = copy.p;
     }
-    r->nlist = n;
-    return true;
+    return list;
 }
 
-bool sb_store__idlist(sb_store__req_t *r, const int64_t *v, size_t n) {
-    r->ids = n ? sb_store__alloc(r, n * sizeof *r->ids) : NULL;
-    if (n && !r->ids)
-        return false;
-    if (n)
-        memcpy(r->ids, v, n * sizeof *v);
-    r->nids = n;
-    return true;
+const int64_t *sb_store__copy_ids(sb_store__req_t *r, const int64_t *v, size_t n) {
+    int64_t *ids = sb_store__alloc(r, n * sizeof *ids);
+    if (ids && n)
+        memcpy(ids, v, n * sizeof *v);
+    return ids;
 }
 
 /* ---- argument checks ------------------------------------------------------------ */
@@ -191,70 +195,21 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
 /* Calls the callback typed by the operation's result kind. */
 static void deliver(sb_store__req_t *r) {
     bool ok = r->rc == SB_OK;
-#define CALL(member, result)                                                                       \
-    do {                                                                                           \
-        if (r->cb.member)                                                                          \
-            r->cb.member(r->ud, r->rc, ok ? (result) : NULL);                                      \
-    } while (0)
+#define CALL_NONE(kind) r->cb.kind(r->ud, r->rc)
+#define CALL_VALUE(kind) r->cb.kind(r->ud, r->rc, ok ? r->res.kind : 0)
+#define CALL_PTR(kind) r->cb.kind(r->ud, r->rc, ok ? &r->res.kind : NULL)
     switch (r->op->kind) {
-    case SB_STORE__K_DONE:
-        if (r->cb.done)
-            r->cb.done(r->ud, r->rc);
+#define SB_STORE__DELIVER_CASE(kind, cb_t, res_t, how)                                             \
+    case SB_STORE__K_##kind:                                                                       \
+        if (r->cb.kind)                                                                            \
+            CALL_##how(kind);                                                                      \
         break;
-    case SB_STORE__K_BOOL:
-        if (r->cb.yes)
-            r->cb.yes(r->ud, r->rc, ok && r->res.yes);
-        break;
-    case SB_STORE__K_ID:
-        CALL(id, r->res.id);
-        break;
-    case SB_STORE__K_USER:
-        CALL(user, &r->res.user);
-        break;
-    case SB_STORE__K_STRS:
-        CALL(strs, &r->res.strs);
-        break;
-    case SB_STORE__K_IDS:
-        CALL(ids, &r->res.ids);
-        break;
-    case SB_STORE__K_MSG:
-        CALL(msg, &r->res.msg);
-        break;
-    case SB_STORE__K_MSGS:
-        CALL(msgs, &r->res.msgs);
-        break;
-    case SB_STORE__K_NOTIF:
-        CALL(notif, &r->res.notif);
-        break;
-    case SB_STORE__K_NOTIFS:
-        CALL(notifs, &r->res.notifs);
-        break;
-    case SB_STORE__K_FRIEND_REQ:
-        CALL(freq, &r->res.freq);
-        break;
-    case SB_STORE__K_POST:
-        CALL(post, &r->res.post);
-        break;
-    case SB_STORE__K_REACTIONS:
-        CALL(reactions, &r->res.reactions);
-        break;
-    case SB_STORE__K_COMMENT:
-        CALL(comment, &r->res.comment);
-        break;
-    case SB_STORE__K_DOC:
-        CALL(doc, &r->res.doc);
-        break;
-    case SB_STORE__K_BACKUP:
-        CALL(backup, &r->res.backup);
-        break;
-    case SB_STORE__K_HTTP_ANSWER:
-        CALL(http_answer, &r->res.http_answer);
-        break;
-    case SB_STORE__K_SESSIONS:
-        CALL(sessions, &r->res.sessions);
-        break;
+        SB_STORE__KINDS(SB_STORE__DELIVER_CASE)
+#undef SB_STORE__DELIVER_CASE
     }
-#undef CALL
+#undef CALL_NONE
+#undef CALL_VALUE
+#undef CALL_PTR
 }
 
 /* Delivers every completion the store thread has published so far. The
@@ -290,8 +245,8 @@ typedef struct {
 } batch_stats_t;
 
 static int run_sql(sb_store_t *st, sb_store__sql_t id) {
-    sqlite3_stmt *s = sb_store__stmt(st, id);
-    return s ? sb_store__exec(st, s) : SB_EIO;
+    sb_store__q_t *q = sb_store__q(st, id);
+    return q ? sb_store__exec(q) : SB_EIO;
 }
 
 static bool batch_has_write(const sb_store__req_t *r) {
@@ -344,7 +299,7 @@ static void commit(sb_store_t *st, sb_store__req_t *txn, batch_stats_t *bs) {
 }
 
 /* The backup copies committed pages only: it runs between transactions. */
-static bool runs_outside_txn(const sb_store__op_t *op) { return op->kind == SB_STORE__K_BACKUP; }
+static bool runs_outside_txn(const sb_store__op_t *op) { return op->mode == SB_STORE__BETWEEN; }
 
 /* Group commit: one transaction for all the writes of the batch. Requests
  * that must not run inside a transaction (a backup) commit what precedes
@@ -401,7 +356,7 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
         for (sb_store__req_t *r = first; r; r = r->next)
             r->rc = r->op->exec(st, r);
     }
-    sb_store__stmts_reset(st);
+    sb_store__lite_reset_all(st);
     if (writes)
         refuse_if_lost(st, first);
     uint64_t eio_writes = 0;
@@ -668,7 +623,7 @@ static void destroy(sb_store_t *st) {
         sb_io_set(&st->io, 0);
     if (st->efd >= 0)
         close(st->efd);
-    sb_store__stmts_finalize(st);
+    sb_store__lite_finalize_all(st);
     if (st->db)
         sqlite3_close_v2(st->db);
     pthread_cond_destroy(&st->idle_cv);
@@ -727,7 +682,7 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
     }
     if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
         check_integrity(st, err, cap) != SB_OK || sb_store__migrate(st->db, err, cap) != SB_OK ||
-        sb_store__prepare_all(st, err, cap) != SB_OK || check_writable(st, err, cap) != SB_OK) {
+        sb_store__lite_prepare_all(st, err, cap) != SB_OK || check_writable(st, err, cap) != SB_OK) {
         destroy(st);
         return NULL;
     }

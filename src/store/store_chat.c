@@ -1,6 +1,6 @@
 /* Users, conversations and messages: each operation is a submit function
- * (loop thread: check, copy, queue) next to its exec function (store thread:
- * SQL). The comment above each exec says which argument slot holds what. */
+ * (loop thread: check, copy into its arguments, queue) next to its exec
+ * function (store thread: statements, on either backend). */
 #include "store/store_internal.h"
 
 #include <stdio.h>
@@ -11,89 +11,87 @@
 
 /* ---- users ------------------------------------------------------------------ */
 
-/* s0 id, s1 name, s2 avatar; i0 last_seen_ms. */
-static int exec_user_upsert(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_USER_UPSERT);
-    if (!s)
+int sb_store__exec_user_upsert(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__user_upsert_args_t *a = &r->args.user_upsert;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_USER_UPSERT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_slots(s, r, 3);
-    sqlite3_bind_int64(s, 4, r->i[0]);
-    return sb_store__exec(st, s);
+    sb_store__bind_str(q, 1, a->id);
+    sb_store__bind_str(q, 2, a->name);
+    sb_store__bind_str(q, 3, a->avatar);
+    sb_store__bind_int(q, 4, a->last_seen_ms);
+    return sb_store__exec(q);
 }
 
-/* s0 id. */
-static int exec_user_get(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_USER_GET);
-    if (!s)
+int sb_store__exec_user_get(sb_store_t *st, sb_store__req_t *r) {
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_USER_GET);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    int rc = sb_store__step_one(st, s);
+    sb_store__bind_str(q, 1, r->args.user_get.id);
+    int rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc;
     bool oom = false;
-    sb_store_user_t *u = &r->res.user;
-    u->id = sb_store__col(r, s, 0, &oom);
-    u->name = sb_store__col(r, s, 1, &oom);
-    u->avatar = sb_store__col(r, s, 2, &oom);
-    u->last_seen_ms = sqlite3_column_int64(s, 3);
+    sb_store_user_t *u = &r->res.USER;
+    u->id = sb_store__col(r, q, 0, &oom);
+    u->name = sb_store__col(r, q, 1, &oom);
+    u->avatar = sb_store__col(r, q, 2, &oom);
+    u->last_seen_ms = sb_store__col_int(q, 3);
     return oom ? SB_ENOMEM : SB_OK;
 }
-
-static const sb_store__op_t op_user_upsert = {"user_upsert", true, SB_STORE__K_DONE,
-                                              exec_user_upsert};
-static const sb_store__op_t op_user_get = {"user_get", false, SB_STORE__K_USER, exec_user_get};
 
 int sb_store_user_upsert(sb_store_t *st, sb_str_t id, sb_str_t name, sb_str_t avatar,
                          int64_t last_seen_ms, sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_ID) || !sb_store__valid(name, 0, SB_STORE_MAX_NAME) ||
         !sb_store__valid_opt(avatar, 0, SB_STORE_MAX_URL))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_user_upsert, ud);
+    sb_store__req_t *r = sb_store__new_user_upsert(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.done = cb;
-    r->i[0] = last_seen_ms;
+    sb_store__user_upsert_args_t *a = &r->args.user_upsert;
+    a->last_seen_ms = last_seen_ms;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, id, false) && sb_store__str(r, 1, name, false) &&
-                                sb_store__str(r, 2, avatar, true));
+                            sb_store__copy(r, &a->id, id, false) &&
+                                sb_store__copy(r, &a->name, name, false) &&
+                                sb_store__copy(r, &a->avatar, avatar, true));
 }
 
 int sb_store_user_get(sb_store_t *st, sb_str_t id, sb_store_user_cb cb, void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_user_get, ud);
+    sb_store__req_t *r = sb_store__new_user_get(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.user = cb;
-    return sb_store__submit(st, r, sb_store__str(r, 0, id, false));
+    return sb_store__submit(st, r, sb_store__copy(r, &r->args.user_get.id, id, false));
 }
 
-/* ---- conversations ----------------------------------------------------------------- */
+/* ---- conversations ---------------------------------------------------------------------- */
 
-/* Returns SB_OK if the conversation was created, SB_EEXISTS if the id is taken. */
-static int insert_conversation(sb_store_t *st, const char *id, const char *title, bool direct,
+/* Returns SB_OK if the conversation was created, SB_EEXISTS if the id is taken.
+ */
+static int insert_conversation(sb_store_t *st, const char *id, sb_str_t title, bool direct,
                                int64_t now) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_CONV_INSERT);
-    if (!s)
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_CONV_INSERT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_cstr(s, 1, id);
-    sb_store__bind_cstr(s, 2, title);
-    sqlite3_bind_int(s, 3, direct);
-    sqlite3_bind_int64(s, 4, now);
-    int rc = sb_store__exec(st, s);
-    if (rc == SB_OK && sqlite3_changes(st->db) == 0)
+    sb_store__bind_cstr(q, 1, id);
+    sb_store__bind_str(q, 2, title);
+    sb_store__bind_int(q, 3, direct);
+    sb_store__bind_int(q, 4, now);
+    int rc = sb_store__exec(q);
+    if (rc == SB_OK && sb_store__changes(q) == 0)
         rc = SB_EEXISTS;
     return rc;
 }
 
 static int insert_members(sb_store_t *st, const char *id, const char *const *users, size_t n) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MEMBER_INSERT);
-    if (!s)
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MEMBER_INSERT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_cstr(s, 1, id);
     for (size_t i = 0; i < n; i++) {
-        sb_store__bind_cstr(s, 2, users[i]);
-        int rc = sb_store__exec(st, s);
+        sb_store__bind_cstr(q, 1, id);
+        sb_store__bind_cstr(q, 2, users[i]);
+        int rc = sb_store__exec(q);
         if (rc != SB_OK)
             return rc;
     }
@@ -115,77 +113,69 @@ static const char *random_id(sb_store__req_t *r) {
     return id;
 }
 
-/* s0 id (NULL: generate one), s1 title; i0 created_at_ms; list: members. */
-static int exec_conv_create(sb_store_t *st, sb_store__req_t *r) {
-    const char *id = r->s[0];
+int sb_store__exec_conversation_create(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__conversation_create_args_t *a = &r->args.conversation_create;
+    const char *id = a->id.p;
     int rc = SB_EEXISTS;
     /* A generated id colliding is a 2^-64 event; a few retries settle it. */
     for (int attempt = 0; attempt < 4 && rc == SB_EEXISTS; attempt++) {
-        if (!r->s[0] && !(id = random_id(r)))
+        if (!a->id.p && !(id = random_id(r)))
             return SB_EIO;
-        rc = insert_conversation(st, id, r->s[1], false, r->i[0]);
-        if (r->s[0])
+        rc = insert_conversation(st, id, a->title, false, a->created_at_ms);
+        if (a->id.p)
             break;
     }
     if (rc == SB_OK)
-        rc = insert_members(st, id, r->list, r->nlist);
-    r->res.id = id;
+        rc = insert_members(st, id, a->members, a->n_members);
+    r->res.ID = id;
     return rc;
 }
 
-/* s0 the direct id, s1 a, s2 b; i0 created_at_ms. */
-static int exec_conv_direct(sb_store_t *st, sb_store__req_t *r) {
-    int rc = insert_conversation(st, r->s[0], NULL, true, r->i[0]);
+int sb_store__exec_conversation_direct(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__conversation_direct_args_t *a = &r->args.conversation_direct;
+    int rc = insert_conversation(st, a->id.p, (sb_str_t){NULL, 0}, true, a->created_at_ms);
     if (rc == SB_OK)
-        rc = insert_members(st, r->s[0], &r->s[1], 2);
+        rc = insert_members(st, a->id.p, a->users, 2);
     else if (rc == SB_EEXISTS)
         rc = SB_OK; /* made on an earlier call */
-    r->res.id = r->s[0];
+    r->res.ID = a->id.p;
     return rc;
 }
 
-static int conversation_exists(sb_store_t *st, const sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_CONV_EXISTS);
-    if (!s)
+static int conversation_exists(sb_store_t *st, sb_str_t id) {
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_CONV_EXISTS);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    return sb_store__step_one(st, s);
+    sb_store__bind_str(q, 1, id);
+    return sb_store__step_one(q);
 }
 
-/* s0 id. */
-static int exec_conv_members(sb_store_t *st, sb_store__req_t *r) {
-    int rc = conversation_exists(st, r);
+int sb_store__exec_conversation_members(sb_store_t *st, sb_store__req_t *r) {
+    sb_str_t id = r->args.conversation_members.id;
+    int rc = conversation_exists(st, id);
     if (rc != SB_OK)
         return rc;
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MEMBER_LIST);
-    if (!s)
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MEMBER_LIST);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    return sb_store__collect_strs(st, r, s, &r->res.strs);
+    sb_store__bind_str(q, 1, id);
+    return sb_store__collect_strs(r, q, &r->res.STRS);
 }
 
-/* s0 id, s1 user. */
-static int exec_conv_is_member(sb_store_t *st, sb_store__req_t *r) {
-    int rc = conversation_exists(st, r);
+int sb_store__exec_conversation_is_member(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__membership_args_t *a = &r->args.conversation_is_member;
+    int rc = conversation_exists(st, a->conversation);
     if (rc != SB_OK)
         return rc;
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MEMBER_CHECK);
-    if (!s)
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MEMBER_CHECK);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_slots(s, r, 2);
-    rc = sb_store__step_one(st, s);
-    r->res.yes = rc == SB_OK;
+    sb_store__bind_str(q, 1, a->conversation);
+    sb_store__bind_str(q, 2, a->user);
+    rc = sb_store__step_one(q);
+    r->res.BOOL = rc == SB_OK;
     return rc == SB_ENOTFOUND ? SB_OK : rc;
 }
-
-static const sb_store__op_t op_conv_create = {"conversation_create", true, SB_STORE__K_ID,
-                                              exec_conv_create};
-static const sb_store__op_t op_conv_direct = {"conversation_direct", true, SB_STORE__K_ID,
-                                              exec_conv_direct};
-static const sb_store__op_t op_conv_members = {"conversation_members", false, SB_STORE__K_STRS,
-                                               exec_conv_members};
-static const sb_store__op_t op_conv_is_member = {"conversation_is_member", false, SB_STORE__K_BOOL,
-                                                 exec_conv_is_member};
 
 int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *members, size_t n,
                                  sb_str_t title, sb_store_id_cb cb, void *ud) {
@@ -193,33 +183,35 @@ int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *me
         !sb_store__valid_list(members, n, 0, SB_STORE_MAX_ID) ||
         !sb_store__valid_opt(title, 0, SB_STORE_MAX_TITLE))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_conv_create, ud);
+    sb_store__req_t *r = sb_store__new_conversation_create(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.id = cb;
-    r->i[0] = sb_wall_ms();
+    sb_store__conversation_create_args_t *a = &r->args.conversation_create;
+    a->created_at_ms = sb_wall_ms();
+    a->members = sb_store__copy_list(r, members, n);
+    a->n_members = n;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, id, true) && sb_store__str(r, 1, title, true) &&
-                                sb_store__strlist(r, members, n));
+                            sb_store__copy(r, &a->id, id, true) &&
+                                sb_store__copy(r, &a->title, title, true) && (!n || a->members));
 }
 
-/* Writes "dm:<len(x)>:<x>:<y>", x < y bytewise, into slot 0. The length
+/* Writes "dm:<len(x)>:<x>:<y>", x < y bytewise, into a->id. The length
  * prefix makes the encoding injective whatever bytes the ids contain. */
-static bool direct_id(sb_store__req_t *r, sb_str_t a, sb_str_t b) {
-    size_t common = a.n < b.n ? a.n : b.n;
-    int cmp = memcmp(a.p, b.p, common);
-    if (cmp > 0 || (cmp == 0 && a.n > b.n)) {
-        sb_str_t t = a;
-        a = b;
-        b = t;
+static bool direct_id(sb_store__req_t *r, sb_store__conversation_direct_args_t *a, sb_str_t x,
+                      sb_str_t y) {
+    size_t common = x.n < y.n ? x.n : y.n;
+    int cmp = memcmp(x.p, y.p, common);
+    if (cmp > 0 || (cmp == 0 && x.n > y.n)) {
+        sb_str_t t = x;
+        x = y;
+        y = t;
     }
-    size_t cap = a.n + b.n + 32;
+    size_t cap = x.n + y.n + 32;
     char *p = sb_store__alloc(r, cap);
     if (!p)
         return false;
-    int n = snprintf(p, cap, "dm:%zu:%.*s:%.*s", a.n, (int)a.n, a.p, (int)b.n, b.p);
-    r->s[0] = p;
-    r->sn[0] = (size_t)n;
+    int n = snprintf(p, cap, "dm:%zu:%.*s:%.*s", x.n, (int)x.n, x.p, (int)y.n, y.p);
+    a->id = (sb_str_t){p, (size_t)n};
     return true;
 }
 
@@ -228,168 +220,167 @@ int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_stor
     if (!sb_store__valid(a, 1, SB_STORE_MAX_ID) || !sb_store__valid(b, 1, SB_STORE_MAX_ID) ||
         sb_str_eq(a, b))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_conv_direct, ud);
+    sb_store__req_t *r = sb_store__new_conversation_direct(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.id = cb;
-    r->i[0] = sb_wall_ms();
-    return sb_store__submit(st, r,
-                            direct_id(r, a, b) && sb_store__str(r, 1, a, false) &&
-                                sb_store__str(r, 2, b, false));
+    sb_store__conversation_direct_args_t *args = &r->args.conversation_direct;
+    args->created_at_ms = sb_wall_ms();
+    sb_str_t both[2] = {a, b};
+    const char **users = sb_store__copy_list(r, both, 2);
+    if (users) {
+        args->users[0] = users[0];
+        args->users[1] = users[1];
+    }
+    return sb_store__submit(st, r, direct_id(r, args, a, b) && users);
 }
 
 int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_conv_members, ud);
+    sb_store__req_t *r = sb_store__new_conversation_members(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.strs = cb;
-    return sb_store__submit(st, r, sb_store__str(r, 0, id, false));
+    return sb_store__submit(st, r, sb_store__copy(r, &r->args.conversation_members.id, id, false));
 }
 
 int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, sb_store_bool_cb cb,
                                     void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID) || !sb_store__valid(user, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_conv_is_member, ud);
+    sb_store__req_t *r = sb_store__new_conversation_is_member(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.yes = cb;
+    sb_store__membership_args_t *a = &r->args.conversation_is_member;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, id, false) && sb_store__str(r, 1, user, false));
+                            sb_store__copy(r, &a->conversation, id, false) &&
+                                sb_store__copy(r, &a->user, user, false));
 }
 
-/* ---- messages -------------------------------------------------------------------------- */
+/* ---- messages --------------------------------------------------------------------------- */
 
-bool sb_store__read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m) {
+bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m) {
     bool oom = false;
-    m->id = sqlite3_column_int64(s, 0);
-    m->room = sb_store__col(r, s, 1, &oom);
-    m->sender_id = sb_store__col(r, s, 2, &oom);
-    m->content = sb_store__col(r, s, 3, &oom);
-    m->type = sb_store__col(r, s, 4, &oom);
-    m->created_at_ms = sqlite3_column_int64(s, 5);
-    m->sender_name = sqlite3_column_type(s, 6) == SQLITE_TEXT ? sb_store__col(r, s, 6, &oom) : NULL;
+    m->id = sb_store__col_int(q, 0);
+    m->room = sb_store__col(r, q, 1, &oom);
+    m->sender_id = sb_store__col(r, q, 2, &oom);
+    m->content = sb_store__col(r, q, 3, &oom);
+    m->type = sb_store__col(r, q, 4, &oom);
+    m->created_at_ms = sb_store__col_int(q, 5);
+    m->sender_name = sb_store__col(r, q, 6, &oom); /* NULL when unknown */
     return !oom;
 }
 
-/* Steps s, reading at most `limit` message rows into r->res.msgs. */
-static int collect_msgs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s, int64_t limit) {
+/* Steps q, reading at most `limit` message rows into r->res.MSGS. */
+static int collect_msgs(sb_store__req_t *r, sb_store__q_t *q, int64_t limit) {
     sb_store_msg_t *v = sb_store__alloc(r, (size_t)limit * sizeof *v);
     if (!v)
         return SB_ENOMEM;
     size_t n = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < (size_t)limit)
-        if (!sb_store__read_msg(r, s, &v[n++]))
+    while ((rc = sb_store__step(q)) == SB_STORE__ROW && n < (size_t)limit)
+        if (!sb_store__read_msg(r, q, &v[n++]))
             return SB_ENOMEM;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return sb_store__err(st, rc);
-    r->res.msgs.v = v;
-    r->res.msgs.n = n;
+    if (rc < 0)
+        return rc;
+    r->res.MSGS = (sb_store_msgs_t){v, n};
     return SB_OK;
 }
 
-/* s0 room, s1 sender_id, s2 content, s3 type, s4 idempotency key (optional);
- * i0 created_at_ms; list: recipients. */
-static int exec_msg_append(sb_store_t *st, sb_store__req_t *r) {
-    int rc = r->s[4] ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
-    if (rc != SB_ENOTFOUND)
-        return rc;
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_INSERT);
-    if (!s)
+static int insert_deliveries(sb_store_t *st, int64_t id, const char *const *users, size_t n) {
+    sb_store__q_t *q = n ? sb_store__q(st, SB_SQL_DELIVERY_INSERT) : NULL;
+    if (n && !q)
         return SB_EIO;
-    sb_store__bind_slots(s, r, 4);
-    sqlite3_bind_int64(s, 5, r->i[0]);
-    rc = sb_store__exec(st, s);
-    if (rc != SB_OK)
-        return rc;
-    int64_t id = sqlite3_last_insert_rowid(st->db);
-    if (r->s[4] && (rc = sb_store__msg_key_remember(st, r, id)) != SB_OK)
-        return rc;
-    if (r->nlist && !(s = sb_store__stmt(st, SB_SQL_DELIVERY_INSERT)))
-        return SB_EIO;
-    for (size_t i = 0; i < r->nlist && rc == SB_OK; i++) {
-        sqlite3_bind_int64(s, 1, id);
-        sb_store__bind_cstr(s, 2, r->list[i]);
-        rc = sb_store__exec(st, s);
+    int rc = SB_OK;
+    for (size_t i = 0; i < n && rc == SB_OK; i++) {
+        sb_store__bind_int(q, 1, id);
+        sb_store__bind_cstr(q, 2, users[i]);
+        rc = sb_store__exec(q);
     }
-    r->res.msg = (sb_store_msg_t){id, r->s[0], r->s[1], r->s[2], r->s[3], r->i[0], NULL, false};
     return rc;
 }
 
-/* s0 room; i0 before_id (0: newest), i1 limit. */
-static int exec_msg_history(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_HISTORY);
-    if (!s)
+int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__message_append_args_t *a = &r->args.message_append;
+    int rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
+    if (rc != SB_ENOTFOUND)
+        return rc;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_INSERT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    sqlite3_bind_int64(s, 2, r->i[0] ? r->i[0] : INT64_MAX);
-    sqlite3_bind_int64(s, 3, r->i[1]);
-    return collect_msgs(st, r, s, r->i[1]);
+    sb_store__bind_str(q, 1, a->room);
+    sb_store__bind_str(q, 2, a->sender_id);
+    sb_store__bind_str(q, 3, a->content);
+    sb_store__bind_str(q, 4, a->type);
+    sb_store__bind_int(q, 5, a->created_at_ms);
+    if ((rc = sb_store__exec(q)) != SB_OK)
+        return rc;
+    int64_t id = sb_store__last_id(q);
+    if (a->key.p && (rc = sb_store__msg_key_remember(st, r, id)) != SB_OK)
+        return rc;
+    r->res.MSG = (sb_store_msg_t){id,        a->room.p,        a->sender_id.p, a->content.p,
+                                  a->type.p, a->created_at_ms, NULL,           false};
+    return insert_deliveries(st, id, a->recipients, a->n_recipients);
 }
 
-/* s0 user, s1 room; i0 read_at_ms; ids. */
-static int exec_msg_mark_read(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_READ);
-    int64_t *out = sb_store__alloc(r, r->nids * sizeof *out);
-    if (!s || !out)
-        return !s ? SB_EIO : SB_ENOMEM;
+int sb_store__exec_message_history(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__message_history_args_t *a = &r->args.message_history;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_HISTORY);
+    if (!q)
+        return SB_EIO;
+    sb_store__bind_str(q, 1, a->room);
+    sb_store__bind_int(q, 2, a->before_id ? a->before_id : INT64_MAX);
+    sb_store__bind_int(q, 3, a->limit);
+    return collect_msgs(r, q, a->limit);
+}
+
+int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__message_mark_read_args_t *a = &r->args.message_mark_read;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_READ);
+    int64_t *out = sb_store__alloc(r, a->n_ids * sizeof *out);
+    if (!q || !out)
+        return !q ? SB_EIO : SB_ENOMEM;
     size_t n = 0;
-    sb_store__bind_s(s, 2, r, 0);
-    sb_store__bind_s(s, 3, r, 1);
-    sqlite3_bind_int64(s, 4, r->i[0]);
-    for (size_t i = 0; i < r->nids; i++) {
-        sqlite3_bind_int64(s, 1, r->ids[i]);
-        int rc = sb_store__exec(st, s);
+    for (size_t i = 0; i < a->n_ids; i++) {
+        sb_store__bind_int(q, 1, a->ids[i]);
+        sb_store__bind_str(q, 2, a->user);
+        sb_store__bind_str(q, 3, a->room);
+        sb_store__bind_int(q, 4, a->read_at_ms);
+        int rc = sb_store__exec(q);
         if (rc != SB_OK)
             return rc;
-        if (sqlite3_changes(st->db) > 0) /* a message of the room, not the reader's, not yet read */
-            out[n++] = r->ids[i];
+        if (sb_store__changes(q) > 0) /* a message of the room, not the reader's, not yet read */
+            out[n++] = a->ids[i];
     }
-    r->res.ids = (sb_store_ids_t){out, n};
+    r->res.IDS = (sb_store_ids_t){out, n};
     return SB_OK;
 }
 
-/* s0 user; i0 after_id, i1 limit. */
-static int exec_msg_undelivered(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_UNDELIVERED);
-    if (!s)
+int sb_store__exec_message_undelivered(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__user_page_args_t *a = &r->args.message_undelivered;
+    sb_store__q_t *q =
+        sb_store__q_user_page(st, SB_SQL_MSG_UNDELIVERED, a->user, a->limit, a->after_id);
+    return q ? collect_msgs(r, q, a->limit) : SB_EIO;
+}
+
+int sb_store__exec_message_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__user_ids_args_t *a = &r->args.message_mark_delivered;
+    return sb_store__exec_per_id(st, SB_SQL_MSG_DELIVERED, a->user, a->ids, a->n_ids);
+}
+
+/* Runs a "user, upto id" update. */
+int sb_store__exec_upto(sb_store_t *st, sb_store__sql_t which,
+                        const sb_store__user_upto_args_t *a) {
+    sb_store__q_t *q = sb_store__q(st, which);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    sqlite3_bind_int64(s, 2, r->i[1]);
-    sqlite3_bind_int64(s, 3, r->i[0]);
-    return collect_msgs(st, r, s, r->i[1]);
+    sb_store__bind_str(q, 1, a->user);
+    sb_store__bind_int(q, 2, a->upto_id);
+    return sb_store__exec(q);
 }
 
-/* s0 user; ids. */
-static int exec_msg_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
-    return sb_store__exec_per_id(st, r, SB_SQL_MSG_DELIVERED);
+int sb_store__exec_message_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
+    return sb_store__exec_upto(st, SB_SQL_MSG_DELIVERED_UPTO, &r->args.message_delivered_upto);
 }
-
-/* s0 user; i0 upto_id. */
-static int exec_msg_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_DELIVERED_UPTO);
-    if (!s)
-        return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    sqlite3_bind_int64(s, 2, r->i[0]);
-    return sb_store__exec(st, s);
-}
-
-static const sb_store__op_t op_msg_append = {"message_append", true, SB_STORE__K_MSG,
-                                             exec_msg_append};
-static const sb_store__op_t op_msg_history = {"message_history", false, SB_STORE__K_MSGS,
-                                              exec_msg_history};
-static const sb_store__op_t op_msg_mark_read = {"message_mark_read", true, SB_STORE__K_IDS,
-                                                exec_msg_mark_read};
-static const sb_store__op_t op_msg_undelivered = {"message_undelivered", false, SB_STORE__K_MSGS,
-                                                  exec_msg_undelivered};
-static const sb_store__op_t op_msg_mark_delivered = {"message_mark_delivered", true,
-                                                     SB_STORE__K_DONE, exec_msg_mark_delivered};
-static const sb_store__op_t op_msg_delivered_upto = {"message_delivered_upto", true,
-                                                     SB_STORE__K_DONE, exec_msg_delivered_upto};
 
 int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
                             void *ud) {
@@ -400,18 +391,21 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
         !sb_store__valid_list(m->recipients, m->n_recipients, 0, SB_STORE_MAX_ID) ||
         !sb_store__valid_opt(m->idempotency_key, 1, SB_STORE_MAX_KEY))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_append, ud);
+    sb_store__req_t *r = sb_store__new_message_append(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.msg = cb;
-    r->i[0] = m->created_at_ms;
+    sb_store__message_append_args_t *a = &r->args.message_append;
+    a->created_at_ms = m->created_at_ms;
+    a->recipients = sb_store__copy_list(r, m->recipients, m->n_recipients);
+    a->n_recipients = m->n_recipients;
     sb_str_t type = m->type.n ? m->type : SB_LIT("text");
-    return sb_store__submit(
-        st, r,
-        sb_store__str(r, 0, m->room, false) && sb_store__str(r, 1, m->sender_id, false) &&
-            sb_store__str(r, 2, m->content, false) && sb_store__str(r, 3, type, false) &&
-            sb_store__str(r, 4, m->idempotency_key, true) &&
-            sb_store__strlist(r, m->recipients, m->n_recipients));
+    return sb_store__submit(st, r,
+                            sb_store__copy(r, &a->room, m->room, false) &&
+                                sb_store__copy(r, &a->sender_id, m->sender_id, false) &&
+                                sb_store__copy(r, &a->content, m->content, false) &&
+                                sb_store__copy(r, &a->type, type, false) &&
+                                sb_store__copy(r, &a->key, m->idempotency_key, true) &&
+                                (!m->n_recipients || a->recipients));
 }
 
 int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, int limit,
@@ -419,13 +413,13 @@ int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, i
     if (!sb_store__valid(room, 1, SB_STORE_MAX_ROOM) || before_id < 0 || limit < 1 ||
         limit > SB_STORE_MAX_HISTORY)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_history, ud);
+    sb_store__req_t *r = sb_store__new_message_history(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.msgs = cb;
-    r->i[0] = before_id;
-    r->i[1] = limit;
-    return sb_store__submit(st, r, sb_store__str(r, 0, room, false));
+    sb_store__message_history_args_t *a = &r->args.message_history;
+    a->before_id = before_id;
+    a->limit = limit;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->room, room, false));
 }
 
 int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, const int64_t *ids,
@@ -433,14 +427,25 @@ int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, con
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) ||
         !sb_store__valid(room, 1, SB_STORE_MAX_ROOM) || !ids || n < 1 || n > SB_STORE_MAX_LIST)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_mark_read, ud);
+    sb_store__req_t *r = sb_store__new_message_mark_read(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.ids = cb;
-    r->i[0] = sb_wall_ms();
+    sb_store__message_mark_read_args_t *a = &r->args.message_mark_read;
+    a->read_at_ms = sb_wall_ms();
+    a->ids = sb_store__copy_ids(r, ids, n);
+    a->n_ids = n;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, user, false) && sb_store__str(r, 1, room, false) &&
-                                sb_store__idlist(r, ids, n));
+                            sb_store__copy(r, &a->user, user, false) &&
+                                sb_store__copy(r, &a->room, room, false) && a->ids);
+}
+
+int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
+                               sb_str_t user, int64_t after_id, int limit) {
+    if (!r)
+        return SB_ENOMEM;
+    a->after_id = after_id;
+    a->limit = limit;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
 }
 
 int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
@@ -448,34 +453,41 @@ int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || after_id < 0 || limit < 1 ||
         limit > SB_STORE_MAX_PAGE)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_undelivered, ud);
+    sb_store__req_t *r = sb_store__new_message_undelivered(cb, ud);
+    return sb_store__submit_user_page(st, r, r ? &r->args.message_undelivered : NULL, user,
+                                      after_id, limit);
+}
+
+int sb_store__submit_user_ids(sb_store_t *st, sb_store__req_t *r, sb_store__user_ids_args_t *a,
+                              sb_str_t user, const int64_t *ids, size_t n) {
     if (!r)
         return SB_ENOMEM;
-    r->cb.msgs = cb;
-    r->i[0] = after_id;
-    r->i[1] = limit;
-    return sb_store__submit(st, r, sb_store__str(r, 0, user, false));
+    a->ids = sb_store__copy_ids(r, ids, n);
+    a->n_ids = n;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false) && a->ids);
 }
 
 int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
                                     sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || !ids || n < 1 || n > SB_STORE_MAX_LIST)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_mark_delivered, ud);
+    sb_store__req_t *r = sb_store__new_message_mark_delivered(cb, ud);
+    return sb_store__submit_user_ids(st, r, r ? &r->args.message_mark_delivered : NULL, user, ids,
+                                     n);
+}
+
+int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upto_args_t *a,
+                          sb_str_t user, int64_t upto_id) {
     if (!r)
         return SB_ENOMEM;
-    r->cb.done = cb;
-    return sb_store__submit(st, r, sb_store__str(r, 0, user, false) && sb_store__idlist(r, ids, n));
+    a->upto_id = upto_id;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
 }
 
 int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
                                     sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || upto_id < 0)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_msg_delivered_upto, ud);
-    if (!r)
-        return SB_ENOMEM;
-    r->cb.done = cb;
-    r->i[0] = upto_id;
-    return sb_store__submit(st, r, sb_store__str(r, 0, user, false));
+    sb_store__req_t *r = sb_store__new_message_delivered_upto(cb, ud);
+    return sb_store__submit_upto(st, r, r ? &r->args.message_delivered_upto : NULL, user, upto_id);
 }

@@ -244,8 +244,8 @@ static int copy_to(sb_store_t *st, const char *path) {
     return SB_OK;
 }
 
-/* No arguments. Runs between transactions (store.c: runs_outside_txn). */
-static int exec_backup(sb_store_t *st, sb_store__req_t *r) {
+/* No arguments. Runs between transactions (mode BETWEEN). */
+int sb_store__exec_backup(sb_store_t *st, sb_store__req_t *r) {
     char path[sizeof st->dir + 128];
     int64_t t0 = sb_wall_ms();
     if (backup_path(st, path, sizeof path) != SB_OK || copy_to(st, path) != SB_OK)
@@ -255,18 +255,15 @@ static int exec_backup(sb_store_t *st, sb_store__req_t *r) {
     if (!p)
         return SB_ENOMEM;
     strcpy(p, path);
-    r->res.backup = (sb_store_backup_t){
+    r->res.BACKUP = (sb_store_backup_t){
         .path = p, .bytes = stat(path, &sb) == 0 ? sb.st_size : 0, .ms = sb_wall_ms() - t0};
-    sb_log_info("store: backup written to %s (%lld bytes)", p, (long long)r->res.backup.bytes);
+    sb_log_info("store: backup written to %s (%lld bytes)", p, (long long)r->res.BACKUP.bytes);
     return SB_OK;
 }
 
-static const sb_store__op_t op_backup = {"backup", false, SB_STORE__K_BACKUP, exec_backup};
-
 int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud) {
-    sb_store__req_t *r = sb_store__req_new(&op_backup, ud);
+    sb_store__req_t *r = sb_store__new_backup(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.backup = cb;
     return sb_store__submit(st, r, true);
 }

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "store/store.h"
@@ -25,97 +26,265 @@ typedef struct {
     size_t bytes; /* total allocated, for max_queue_bytes */
 } sb_store__arena_t;
 
-/* ---- operations -------------------------------------------------------------- */
+/* ---- result kinds ------------------------------------------------------------ */
+
+/* X(KIND, callback type, result type, how the result is passed): NONE (the
+ * callback gets rc only), VALUE (by value) or PTR (a pointer, NULL on error). */
+#define SB_STORE__KINDS(X)                                                                         \
+    X(DONE, sb_store_done_cb, char, NONE)                                                          \
+    X(BOOL, sb_store_bool_cb, bool, VALUE)                                                         \
+    X(ID, sb_store_id_cb, const char *, VALUE)                                                     \
+    X(USER, sb_store_user_cb, sb_store_user_t, PTR)                                                \
+    X(STRS, sb_store_strs_cb, sb_store_strs_t, PTR)                                                \
+    X(IDS, sb_store_ids_cb, sb_store_ids_t, PTR)                                                   \
+    X(MSG, sb_store_msg_cb, sb_store_msg_t, PTR)                                                   \
+    X(MSGS, sb_store_msgs_cb, sb_store_msgs_t, PTR)                                                \
+    X(NOTIF, sb_store_notification_cb, sb_store_notification_t, PTR)                               \
+    X(NOTIFS, sb_store_notifications_cb, sb_store_notifications_t, PTR)                            \
+    X(FRIEND_REQ, sb_store_friend_request_cb, sb_store_friend_request_t, PTR)                      \
+    X(POST, sb_store_post_cb, sb_store_post_t, PTR)                                                \
+    X(REACTIONS, sb_store_reactions_cb, sb_store_reactions_t, PTR)                                 \
+    X(COMMENT, sb_store_comment_cb, sb_store_comment_t, PTR)                                       \
+    X(DOC, sb_store_doc_version_cb, sb_store_doc_version_t, PTR)                                   \
+    X(BACKUP, sb_store_backup_cb, sb_store_backup_t, PTR)                                          \
+    X(HTTP_ANSWER, sb_store_http_answer_cb, sb_store_http_answer_t, PTR)                           \
+    X(SESSIONS, sb_store_sessions_cb, sb_store_sessions_t, PTR)
 
 typedef enum {
-    SB_STORE__K_DONE,
-    SB_STORE__K_BOOL,
-    SB_STORE__K_ID,
-    SB_STORE__K_USER,
-    SB_STORE__K_STRS,
-    SB_STORE__K_IDS,
-    SB_STORE__K_MSG,
-    SB_STORE__K_MSGS,
-    SB_STORE__K_NOTIF,
-    SB_STORE__K_NOTIFS,
-    SB_STORE__K_FRIEND_REQ,
-    SB_STORE__K_POST,
-    SB_STORE__K_REACTIONS,
-    SB_STORE__K_COMMENT,
-    SB_STORE__K_DOC,
-    SB_STORE__K_BACKUP,
-    SB_STORE__K_HTTP_ANSWER,
-    SB_STORE__K_SESSIONS
+#define SB_STORE__KIND_ENUM(kind, cb_t, res_t, how) SB_STORE__K_##kind,
+    SB_STORE__KINDS(SB_STORE__KIND_ENUM)
+#undef SB_STORE__KIND_ENUM
 } sb_store__kind_t;
+
+#define SB_STORE__KIND_CB_T(kind, cb_t, res_t, how) typedef cb_t sb_store__cb_##kind##_t;
+SB_STORE__KINDS(SB_STORE__KIND_CB_T)
+#undef SB_STORE__KIND_CB_T
+
+/* ---- operations: one row each ----------------------------------------------------------
+ *
+ * X(name, arguments, result kind, mode, retry):
+ * - arguments: sb_store__<arguments>_args_t, filled by the submit function,
+ *   read by sb_store__exec_<name>() on the store thread;
+ * - mode: READ (may run outside a transaction), WRITE (inside the batch's
+ *   transaction, in a savepoint of its own), BETWEEN (between transactions);
+ * - retry: ANY (idempotent: safe to run again when a lost connection left the
+ *   outcome unknown) or ONCE (run again only when certainly not committed).
+ * Each row generates the request constructor sb_store__new_<name>(cb, ud)
+ * with the callback type of its kind, its arguments member r->args.<name>,
+ * and its entry in sb_store__ops[]. */
+#define SB_STORE__OPS(X)                                                                           \
+    X(user_upsert, user_upsert, DONE, WRITE, ANY)                                                  \
+    X(user_get, lookup, USER, READ, ANY)                                                           \
+    X(conversation_create, conversation_create, ID, WRITE, ANY)                                    \
+    X(conversation_direct, conversation_direct, ID, WRITE, ANY)                                    \
+    X(conversation_members, lookup, STRS, READ, ANY)                                               \
+    X(conversation_is_member, membership, BOOL, READ, ANY)                                         \
+    X(message_append, message_append, MSG, WRITE, ONCE)                                            \
+    X(message_history, message_history, MSGS, READ, ANY)                                           \
+    X(message_mark_read, message_mark_read, IDS, WRITE, ANY)                                       \
+    X(message_undelivered, user_page, MSGS, READ, ANY)                                             \
+    X(message_mark_delivered, user_ids, DONE, WRITE, ANY)                                          \
+    X(message_delivered_upto, user_upto, DONE, WRITE, ANY)                                         \
+    X(http_key_get, lookup, HTTP_ANSWER, READ, ANY)                                                \
+    X(http_key_put, http_key_put, DONE, WRITE, ANY)                                                \
+    X(notification_create, notification_create, NOTIF, WRITE, ONCE)                               \
+    X(notification_list, notification_list, NOTIFS, READ, ANY)                                     \
+    X(notification_mark_read, notification_mark_read, DONE, WRITE, ANY)                            \
+    X(notification_undelivered, user_page, NOTIFS, READ, ANY)                                      \
+    X(notification_mark_delivered, user_ids, DONE, WRITE, ANY)                                     \
+    X(notification_delivered_upto, user_upto, DONE, WRITE, ANY)                                    \
+    X(friend_request, friend_pair, FRIEND_REQ, WRITE, ONCE)                                        \
+    X(friend_accept, friend_accept, FRIEND_REQ, WRITE, ONCE)                                       \
+    X(friend_list, lookup, STRS, READ, ANY)                                                        \
+    X(friend_check, friend_pair, BOOL, READ, ANY)                                                  \
+    X(post_register, post_register, DONE, WRITE, ANY)                                              \
+    X(post_get, lookup, POST, READ, ANY)                                                           \
+    X(post_react, post_react, REACTIONS, WRITE, ANY)                                               \
+    X(post_comment, post_comment, COMMENT, WRITE, ONCE)                                            \
+    X(doc_version_add, doc_version_add, DOC, WRITE, ONCE)                                          \
+    X(doc_latest, lookup, DOC, READ, ANY)                                                          \
+    X(session_save, session_save, DONE, WRITE, ANY)                                                \
+    X(session_load, session_load, SESSIONS, WRITE, ANY)                                            \
+    X(backup, none, BACKUP, BETWEEN, ANY)
+
+/* Arguments. Strings are NUL-terminated arena copies; p == NULL only for
+ * the optional ones (absent). */
+typedef struct {
+    char unused;
+} sb_store__none_args_t;
+typedef struct {
+    sb_str_t id; /* the user, conversation, post, document or HTTP key looked up */
+} sb_store__lookup_args_t;
+typedef struct {
+    sb_str_t id, name, avatar; /* avatar optional */
+    int64_t last_seen_ms;
+} sb_store__user_upsert_args_t;
+typedef struct {
+    sb_str_t id;    /* optional: absent generates one */
+    sb_str_t title; /* optional */
+    int64_t created_at_ms;
+    const char **members;
+    size_t n_members;
+} sb_store__conversation_create_args_t;
+typedef struct {
+    sb_str_t id; /* "dm:<len>:<a>:<b>" */
+    const char *users[2];
+    int64_t created_at_ms;
+} sb_store__conversation_direct_args_t;
+typedef struct {
+    sb_str_t conversation, user;
+} sb_store__membership_args_t;
+typedef struct {
+    sb_str_t room, sender_id, content, type;
+    sb_str_t key; /* idempotency key, optional */
+    int64_t created_at_ms;
+    const char **recipients;
+    size_t n_recipients;
+} sb_store__message_append_args_t;
+typedef struct {
+    sb_str_t room;
+    int64_t before_id; /* 0: from the newest */
+    int64_t limit;
+} sb_store__message_history_args_t;
+typedef struct {
+    sb_str_t user, room;
+    int64_t read_at_ms;
+    const int64_t *ids;
+    size_t n_ids;
+} sb_store__message_mark_read_args_t;
+typedef struct {
+    sb_str_t user;
+    int64_t after_id;
+    int64_t limit;
+} sb_store__user_page_args_t;
+typedef struct {
+    sb_str_t user;
+    const int64_t *ids;
+    size_t n_ids;
+} sb_store__user_ids_args_t;
+typedef struct {
+    sb_str_t user;
+    int64_t upto_id;
+} sb_store__user_upto_args_t;
+typedef struct {
+    sb_str_t key, request, body;
+    int64_t status;
+} sb_store__http_key_put_args_t;
+typedef struct {
+    sb_str_t user, type, title, message;
+    sb_str_t data; /* JSON, optional */
+    int64_t created_at_ms;
+} sb_store__notification_create_args_t;
+typedef struct {
+    sb_str_t user;
+    bool unread_only;
+    int64_t limit;
+} sb_store__notification_list_args_t;
+typedef struct {
+    sb_str_t user;
+    int64_t id;
+} sb_store__notification_mark_read_args_t;
+typedef struct {
+    sb_str_t a, b; /* friend_request: a asks b */
+    int64_t created_at_ms;
+} sb_store__friend_pair_args_t;
+typedef struct {
+    sb_str_t by_user;
+    int64_t request_id;
+    int64_t now_ms;
+} sb_store__friend_accept_args_t;
+typedef struct {
+    sb_str_t id, owner;
+} sb_store__post_register_args_t;
+typedef struct {
+    sb_str_t post_id, user, type;
+} sb_store__post_react_args_t;
+typedef struct {
+    sb_str_t post_id, user, content;
+    int64_t created_at_ms;
+} sb_store__post_comment_args_t;
+typedef struct {
+    sb_str_t doc_id, user, changes;
+    int64_t created_at_ms;
+} sb_store__doc_version_add_args_t;
+typedef struct {
+    sb_str_t pid, nsp, sid;
+    sb_str_t owner; /* optional */
+    sb_str_t rooms;
+    int64_t disconnected_at_ms; /* 0: connected (NULL) */
+} sb_store__session_save_args_t;
+typedef struct {
+    sb_str_t nsp;
+    int64_t since_ms, now_ms;
+} sb_store__session_load_args_t;
+
+typedef enum {
+#define SB_STORE__OP_ENUM(name, args, kind, mode, retry) SB_STORE__OP_##name,
+    SB_STORE__OPS(SB_STORE__OP_ENUM)
+#undef SB_STORE__OP_ENUM
+        SB_STORE__OP__COUNT
+} sb_store__op_id_t;
+
+typedef enum { SB_STORE__READ, SB_STORE__WRITE, SB_STORE__BETWEEN } sb_store__mode_t;
+typedef enum { SB_STORE__ANY, SB_STORE__ONCE } sb_store__retry_t;
 
 typedef struct sb_store__req sb_store__req_t;
 
 typedef struct {
     const char *name;
-    bool write;            /* runs inside the batch transaction, in a savepoint */
+    sb_store__mode_t mode;
+    bool write;            /* mode == WRITE: runs inside the batch transaction, in a savepoint */
+    sb_store__retry_t retry;
     sb_store__kind_t kind; /* which callback and result member */
     int (*exec)(sb_store_t *st, sb_store__req_t *r); /* store thread; returns an SB_ code */
 } sb_store__op_t;
 
-#define SB_STORE__NSTR 6
-#define SB_STORE__NINT 3
+/* The rows, in SB_STORE__OPS order (store.c). */
+extern const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT];
+
+#define SB_STORE__EXEC_DECL(name, args, kind, mode, retry)                                         \
+    int sb_store__exec_##name(sb_store_t *st, sb_store__req_t *r);
+SB_STORE__OPS(SB_STORE__EXEC_DECL)
+#undef SB_STORE__EXEC_DECL
 
 struct sb_store__req {
     sb_store__req_t *next;
     const sb_store__op_t *op;
     sb_store__arena_t arena;
     size_t charge; /* bytes counted against max_queue_bytes until delivery */
+    int64_t submitted_ms; /* CLOCK_MONOTONIC, for the PostgreSQL store's waits */
     void *ud;
     int rc;
     union {
-        sb_store_done_cb done;
-        sb_store_bool_cb yes;
-        sb_store_id_cb id;
-        sb_store_user_cb user;
-        sb_store_strs_cb strs;
-        sb_store_ids_cb ids;
-        sb_store_msg_cb msg;
-        sb_store_msgs_cb msgs;
-        sb_store_notification_cb notif;
-        sb_store_notifications_cb notifs;
-        sb_store_friend_request_cb freq;
-        sb_store_post_cb post;
-        sb_store_reactions_cb reactions;
-        sb_store_comment_cb comment;
-        sb_store_doc_version_cb doc;
-        sb_store_backup_cb backup;
-        sb_store_http_answer_cb http_answer;
-        sb_store_sessions_cb sessions;
+#define SB_STORE__CB_MEMBER(kind, cb_t, res_t, how) cb_t kind;
+        SB_STORE__KINDS(SB_STORE__CB_MEMBER)
+#undef SB_STORE__CB_MEMBER
     } cb;
-    /* Arguments: each operation documents which slot holds what. Strings
-     * are NUL-terminated arena copies (NULL when absent), sn[] their lengths. */
-    const char *s[SB_STORE__NSTR];
-    size_t sn[SB_STORE__NSTR];
-    int64_t i[SB_STORE__NINT];
-    const char **list; /* string list argument */
-    size_t nlist;
-    int64_t *ids; /* id list argument */
-    size_t nids;
     union {
-        bool yes;
-        const char *id;
-        sb_store_user_t user;
-        sb_store_strs_t strs;
-        sb_store_ids_t ids;
-        sb_store_msg_t msg;
-        sb_store_msgs_t msgs;
-        sb_store_notification_t notif;
-        sb_store_notifications_t notifs;
-        sb_store_friend_request_t freq;
-        sb_store_post_t post;
-        sb_store_reactions_t reactions;
-        sb_store_comment_t comment;
-        sb_store_doc_version_t doc;
-        sb_store_backup_t backup;
-        sb_store_http_answer_t http_answer;
-        sb_store_sessions_t sessions;
+#define SB_STORE__ARGS_MEMBER(name, args, kind, mode, retry) sb_store__##args##_args_t name;
+        SB_STORE__OPS(SB_STORE__ARGS_MEMBER)
+#undef SB_STORE__ARGS_MEMBER
+    } args;
+    union {
+#define SB_STORE__RES_MEMBER(kind, cb_t, res_t, how) res_t kind;
+        SB_STORE__KINDS(SB_STORE__RES_MEMBER)
+#undef SB_STORE__RES_MEMBER
     } res;
 };
+
+/* Allocates a request for op (callback left to the caller), or NULL. */
+sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud);
+
+/* sb_store__new_<name>(cb, ud): the request with its typed callback. */
+#define SB_STORE__NEW_FN(name, args, kind, mode, retry)                                            \
+    static inline sb_store__req_t *sb_store__new_##name(sb_store__cb_##kind##_t cb, void *ud) {    \
+        sb_store__req_t *r = sb_store__req_new(SB_STORE__OP_##name, ud);                           \
+        if (r)                                                                                     \
+            r->cb.kind = cb;                                                                       \
+        return r;                                                                                  \
+    }
+SB_STORE__OPS(SB_STORE__NEW_FN)
+#undef SB_STORE__NEW_FN
 
 /* ---- prepared statements, cached per connection ------------------------------ */
 
@@ -232,7 +401,61 @@ typedef enum {
         SB_SQL__COUNT
 } sb_store__sql_t;
 
+/* ---- statements: what the operations run, on either backend -------------------------
+ *
+ * The operations' logic (store_chat.c, store_social.c, ...) is written once
+ * against this interface; store_sql_lite.c implements it with SQLite. A
+ * statement is bound, then stepped: the first step runs it, each step makes
+ * the next row current. Bound text is not copied: it must live until the
+ * statement is taken again (arguments and results live in the request's
+ * arena, which outlives its batch). */
+
+#define SB_STORE__ROW 1  /* sb_store__step(): a row is current */
+#define SB_STORE__DONE 0 /* sb_store__step(): no (more) rows */
+
+typedef struct sb_store__q sb_store__q_t;
+
+typedef struct {
+    void (*bind_text)(sb_store__q_t *q, int idx, const char *p, size_t n); /* p NULL: SQL NULL */
+    void (*bind_int)(sb_store__q_t *q, int idx, int64_t v);
+    int (*step)(sb_store__q_t *q); /* SB_STORE__ROW, SB_STORE__DONE or an SB_E code */
+    void (*reset)(sb_store__q_t *q); /* the next step runs the statement again */
+    bool (*is_null)(sb_store__q_t *q, int col);
+    int64_t (*col_int)(sb_store__q_t *q, int col);
+    const char *(*col_text)(sb_store__q_t *q, int col, size_t *n);
+    int64_t (*changes)(sb_store__q_t *q); /* rows changed by the last run */
+    int64_t (*last_id)(sb_store__q_t *q); /* id of the row the last run inserted */
+} sb_store__q_ops_t;
+
+struct sb_store__q {
+    const sb_store__q_ops_t *ops;
+};
+
+static inline void sb_store__bind_str(sb_store__q_t *q, int idx, sb_str_t s) {
+    q->ops->bind_text(q, idx, s.p, s.n);
+}
+static inline void sb_store__bind_cstr(sb_store__q_t *q, int idx, const char *p) {
+    q->ops->bind_text(q, idx, p, p ? strlen(p) : 0);
+}
+static inline void sb_store__bind_int(sb_store__q_t *q, int idx, int64_t v) {
+    q->ops->bind_int(q, idx, v);
+}
+static inline int sb_store__step(sb_store__q_t *q) { return q->ops->step(q); }
+static inline bool sb_store__col_null(sb_store__q_t *q, int col) { return q->ops->is_null(q, col); }
+static inline int64_t sb_store__col_int(sb_store__q_t *q, int col) {
+    return q->ops->col_int(q, col);
+}
+static inline int64_t sb_store__changes(sb_store__q_t *q) { return q->ops->changes(q); }
+static inline int64_t sb_store__last_id(sb_store__q_t *q) { return q->ops->last_id(q); }
+
 /* ---- the store ----------------------------------------------------------------- */
+
+/* An SQLite statement behind the statement interface (store_sql_lite.c). */
+typedef struct {
+    sb_store__q_t base;
+    sqlite3_stmt *s; /* NULL until prepared */
+    sb_store_t *st;
+} sb_store__lite_q_t;
 
 /* What the store knows of its files, to notice them being deleted, replaced
  * or truncated under it (store_health.c). */
@@ -247,8 +470,8 @@ struct sb_store {
     sb_loop_t *loop;
     sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
-    sqlite3 *db;                        /* store thread only, after open */
-    sqlite3_stmt *stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
+    sqlite3 *db;                           /* store thread only, after open */
+    sb_store__lite_q_t stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
     pthread_t thread;
     bool thread_started;
 
@@ -279,22 +502,20 @@ struct sb_store {
 
 /* ---- store.c: requests --------------------------------------------------------- */
 
-/* Allocates a request for `op` with callback slot left to the caller, or
- * NULL (SB_ENOMEM). Checks nothing. */
-sb_store__req_t *sb_store__req_new(const sb_store__op_t *op, void *ud);
 void sb_store__req_free(sb_store__req_t *r);
 /* Arena allocation, 16-byte aligned; NULL on out of memory. */
 void *sb_store__alloc(sb_store__req_t *r, size_t n);
-/* Copies s into slot `slot` of r->s with a NUL. An absent slice (p == NULL)
- * becomes NULL if `optional`, "" otherwise. Returns false on out of memory. */
-bool sb_store__str(sb_store__req_t *r, int slot, sb_str_t s, bool optional);
+/* Copies s into *dst with a NUL. An absent slice (p == NULL) stays absent if
+ * `optional`, becomes "" otherwise. Returns false on out of memory. */
+bool sb_store__copy(sb_store__req_t *r, sb_str_t *dst, sb_str_t s, bool optional);
 /* Returns an arena array able to hold n + 1 elements of `elem` bytes,
  * doubling *cap (copying the first n) when full; NULL on out of memory. */
 void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_t elem);
-/* Copies a list of slices into r->list / r->nlist. Returns false on OOM. */
-bool sb_store__strlist(sb_store__req_t *r, const sb_str_t *v, size_t n);
-/* Copies ids into r->ids / r->nids. Returns false on OOM. */
-bool sb_store__idlist(sb_store__req_t *r, const int64_t *v, size_t n);
+/* Copies a list of slices into NUL-terminated arena strings. NULL on OOM
+ * (and for n == 0, which is not an error: check n). */
+const char **sb_store__copy_list(sb_store__req_t *r, const sb_str_t *v, size_t n);
+/* Copies ids into the arena; NULL on OOM. */
+const int64_t *sb_store__copy_ids(sb_store__req_t *r, const int64_t *v, size_t n);
 /* Queues r. `copied` is the caller's "all arguments were copied": when
  * false, r is freed and SB_ENOMEM returned. Also frees r and returns
  * SB_ECLOSED or SB_ETOOBIG when the store cannot take it. */
@@ -306,57 +527,64 @@ bool sb_store__valid(sb_str_t s, size_t min, size_t max);
 bool sb_store__valid_opt(sb_str_t s, size_t min, size_t max);
 bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_len);
 
-/* ---- store_sql.c ------------------------------------------------------------------ */
+/* ---- store_sql.c: helpers over the statement interface ------------------------------ */
 
-/* Returns the cached statement, reset and with cleared bindings, or NULL. */
-sqlite3_stmt *sb_store__stmt(sb_store_t *st, sb_store__sql_t id);
-void sb_store__stmts_finalize(sb_store_t *st);
-/* Resets every cached statement and clears its bindings, so no read
- * transaction lingers and no binding points at a freed request. */
-void sb_store__stmts_reset(sb_store_t *st);
-/* Binds argument string slot `slot` of r (NULL binds SQL NULL) to parameter
- * idx. The text is bound without a copy: it lives in r's arena, and the
- * bindings are cleared after every batch, before any request is freed.
- * Binding a valid index cannot fail otherwise, since the submit limits keep
- * every length far below SQLITE_LIMIT_LENGTH; so the result is not checked. */
-void sb_store__bind_s(sqlite3_stmt *s, int idx, const sb_store__req_t *r, int slot);
-/* Binds slots 0..n-1 to parameters 1..n. */
-void sb_store__bind_slots(sqlite3_stmt *s, const sb_store__req_t *r, int n);
-/* Binds a NUL-terminated string (NULL binds SQL NULL) that outlives the step. */
-void sb_store__bind_cstr(sqlite3_stmt *s, int idx, const char *p);
-/* Steps a statement that returns no rows, then resets it. Returns SB_OK or a mapped error. */
-int sb_store__exec(sb_store_t *st, sqlite3_stmt *s);
-/* Runs statement `which` once per id of r->ids, binding s0 as ?1 and the
- * id as ?2 (the per-user "mark delivered" updates). */
-int sb_store__exec_per_id(sb_store_t *st, sb_store__req_t *r, sb_store__sql_t which);
-/* Maps an SQLite result code to an SB_ code, logging unexpected ones. */
-int sb_store__err(sb_store_t *st, int sqlite_rc);
+/* Statement `id` of the store's backend, unbound and ready to run; NULL
+ * when it cannot be prepared (the caller answers SB_EIO). */
+sb_store__q_t *sb_store__q(sb_store_t *st, sb_store__sql_t id);
+/* Statement `id` with user bound as parameter 1, p2 and p3 as 2 and 3 (the
+ * per-user pages); NULL as sb_store__q(). */
+sb_store__q_t *sb_store__q_user_page(sb_store_t *st, sb_store__sql_t id, sb_str_t user, int64_t p2,
+                                    int64_t p3);
+/* Runs a statement to its first row or its end, then resets it. Returns
+ * SB_OK or the step's error. */
+int sb_store__exec(sb_store__q_t *q);
+/* Steps once. SB_OK on a row (read it before the statement is taken
+ * again), SB_ENOTFOUND when there is none, or an error. */
+int sb_store__step_one(sb_store__q_t *q);
 /* Copies column `col` of the current row into the arena; SQL NULL gives
  * NULL. Sets *oom (and returns NULL) when out of memory. */
-const char *sb_store__col(sb_store__req_t *r, sqlite3_stmt *s, int col, bool *oom);
-/* Steps s to the end, collecting column 0 of each row into out (arena
- * memory). Returns SB_OK, SB_ENOMEM or a mapped SQLite error. */
-int sb_store__collect_strs(sb_store_t *st, sb_store__req_t *r, sqlite3_stmt *s,
-                           sb_store_strs_t *out);
-/* Steps s once. Returns SB_OK on a row (read it, then reset), SB_ENOTFOUND
- * when there is none, or a mapped SQLite error. */
-int sb_store__step_one(sb_store_t *st, sqlite3_stmt *s);
+const char *sb_store__col(sb_store__req_t *r, sb_store__q_t *q, int col, bool *oom);
+/* Steps q to the end, collecting column 0 of each row into out (arena
+ * memory). Returns SB_OK, SB_ENOMEM or the step's error. */
+int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t *out);
+/* Runs statement `which` once per id, binding user as parameter 1 and the id
+ * as 2 (the per-user "mark delivered" updates). */
+int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user,
+                          const int64_t *ids, size_t n);
+
+/* ---- store_sql_lite.c: the SQLite statements ---------------------------------------- */
 
 /* Prepares every statement of SB_STORE__SQL: proves that each table and
  * column the store uses exists. Returns SB_OK, or SB_EIO with a message. */
-int sb_store__prepare_all(sb_store_t *st, char *err, size_t cap);
+int sb_store__lite_prepare_all(sb_store_t *st, char *err, size_t cap);
+sb_store__q_t *sb_store__lite_q(sb_store_t *st, sb_store__sql_t id);
+/* Resets every statement and clears its bindings, so no read transaction
+ * lingers and no binding points at a freed request. */
+void sb_store__lite_reset_all(sb_store_t *st);
+void sb_store__lite_finalize_all(sb_store_t *st);
+/* Maps an SQLite result code to an SB_ code, logging unexpected ones. */
+int sb_store__lite_err(sb_store_t *st, int sqlite_rc);
 
 /* ---- store_chat.c, store_keys.c ----------------------------------------------------- */
 
 /* Reads columns 0..6 (id, room, sender_id, content, type, created_at_ms,
- * sender name) of the current row into m; false when out of memory. */
-bool sb_store__read_msg(sb_store__req_t *r, sqlite3_stmt *s, sb_store_msg_t *m);
-/* Message append with its key in slot s4 (store_chat.c: exec_msg_append):
- * SB_OK with r->res.msg replayed when the sender used the key before,
- * SB_ENOTFOUND when not, or an error. */
+ * sender name) of q's current row into m; false when out of memory. */
+bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m);
+/* Message append with an idempotency key: SB_OK with r->res.MSG replayed
+ * when the sender used the key before, SB_ENOTFOUND when not, or an error. */
 int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r);
-/* Remembers the key of slot s4 for message `id`, in the same transaction. */
+/* Remembers the append's key for message `id`, in the same transaction. */
 int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id);
+/* Shared submit shapes (the request r may be NULL: SB_ENOMEM; a is its arguments). */
+int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
+                               sb_str_t user, int64_t after_id, int limit);
+int sb_store__submit_user_ids(sb_store_t *st, sb_store__req_t *r, sb_store__user_ids_args_t *a,
+                              sb_str_t user, const int64_t *ids, size_t n);
+int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upto_args_t *a,
+                          sb_str_t user, int64_t upto_id);
+/* Runs statement `which` with the user as parameter 1 and upto_id as 2. */
+int sb_store__exec_upto(sb_store_t *st, sb_store__sql_t which, const sb_store__user_upto_args_t *a);
 /* At most once a minute: forgets the keys older than SB_STORE_KEY_TTL_MS. */
 void sb_store__keys_housekeeping(sb_store_t *st);
 

@@ -21,30 +21,32 @@ bool sb_store_key_valid(sb_str_t key) {
 static int64_t oldest_remembered_ms(void) { return sb_wall_ms() - SB_STORE_KEY_TTL_MS; }
 
 int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_KEY_GET);
-    if (!s)
+    const sb_store__message_append_args_t *a = &r->args.message_append;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_KEY_GET);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 1);
-    sb_store__bind_s(s, 2, r, 4);
-    sqlite3_bind_int64(s, 3, oldest_remembered_ms());
-    int rc = sb_store__step_one(st, s);
+    sb_store__bind_str(q, 1, a->sender_id);
+    sb_store__bind_str(q, 2, a->key);
+    sb_store__bind_int(q, 3, oldest_remembered_ms());
+    int rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc;
-    if (!sb_store__read_msg(r, s, &r->res.msg))
+    if (!sb_store__read_msg(r, q, &r->res.MSG))
         return SB_ENOMEM;
-    r->res.msg.replayed = true;
+    r->res.MSG.replayed = true;
     return SB_OK;
 }
 
 int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_MSG_KEY_PUT);
-    if (!s)
+    const sb_store__message_append_args_t *a = &r->args.message_append;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_KEY_PUT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 1);
-    sb_store__bind_s(s, 2, r, 4);
-    sqlite3_bind_int64(s, 3, id);
-    sqlite3_bind_int64(s, 4, sb_wall_ms());
-    return sb_store__exec(st, s);
+    sb_store__bind_str(q, 1, a->sender_id);
+    sb_store__bind_str(q, 2, a->key);
+    sb_store__bind_int(q, 3, id);
+    sb_store__bind_int(q, 4, sb_wall_ms());
+    return sb_store__exec(q);
 }
 
 /* Its own small transaction, between batches; a failure only delays it. */
@@ -58,64 +60,58 @@ void sb_store__keys_housekeeping(sb_store_t *st) {
         return;
     int rc = SB_OK;
     for (size_t i = 0; rc == SB_OK && i < sizeof purges / sizeof *purges; i++) {
-        sqlite3_stmt *s = sb_store__stmt(st, purges[i]);
-        if (!s) {
+        sb_store__q_t *q = sb_store__q(st, purges[i]);
+        if (!q) {
             rc = SB_EIO;
             break;
         }
-        sqlite3_bind_int64(s, 1, now - SB_STORE_KEY_TTL_MS);
-        rc = sb_store__exec(st, s);
+        sb_store__bind_int(q, 1, now - SB_STORE_KEY_TTL_MS);
+        rc = sb_store__exec(q);
     }
     if (rc != SB_OK || sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    sb_store__stmts_reset(st);
+    sb_store__lite_reset_all(st);
 }
 
-/* ---- HTTP answers -------------------------------------------------------------------- */
+/* ---- HTTP answers ----------------------------------------------------------------------- */
 
-/* s0 key. */
-static int exec_http_key_get(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_HTTP_KEY_GET);
-    if (!s)
+int sb_store__exec_http_key_get(sb_store_t *st, sb_store__req_t *r) {
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_HTTP_KEY_GET);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_s(s, 1, r, 0);
-    sqlite3_bind_int64(s, 2, oldest_remembered_ms());
-    int rc = sb_store__step_one(st, s);
+    sb_store__bind_str(q, 1, r->args.http_key_get.id);
+    sb_store__bind_int(q, 2, oldest_remembered_ms());
+    int rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc;
     bool oom = false;
-    r->res.http_answer = (sb_store_http_answer_t){.request = sb_store__col(r, s, 0, &oom),
-                                                  .status = sqlite3_column_int(s, 1),
-                                                  .body = sb_store__col(r, s, 2, &oom)};
+    r->res.HTTP_ANSWER = (sb_store_http_answer_t){.request = sb_store__col(r, q, 0, &oom),
+                                                  .status = (int)sb_store__col_int(q, 1),
+                                                  .body = sb_store__col(r, q, 2, &oom)};
     return oom ? SB_ENOMEM : SB_OK;
 }
 
-/* s0 key, s1 request, s2 body; i0 status. */
-static int exec_http_key_put(sb_store_t *st, sb_store__req_t *r) {
-    sqlite3_stmt *s = sb_store__stmt(st, SB_SQL_HTTP_KEY_PUT);
-    if (!s)
+int sb_store__exec_http_key_put(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__http_key_put_args_t *a = &r->args.http_key_put;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_HTTP_KEY_PUT);
+    if (!q)
         return SB_EIO;
-    sb_store__bind_slots(s, r, 2);
-    sqlite3_bind_int64(s, 3, r->i[0]);
-    sb_store__bind_s(s, 4, r, 2);
-    sqlite3_bind_int64(s, 5, sb_wall_ms());
-    return sb_store__exec(st, s);
+    sb_store__bind_str(q, 1, a->key);
+    sb_store__bind_str(q, 2, a->request);
+    sb_store__bind_int(q, 3, a->status);
+    sb_store__bind_str(q, 4, a->body);
+    sb_store__bind_int(q, 5, sb_wall_ms());
+    return sb_store__exec(q);
 }
-
-static const sb_store__op_t op_http_key_get = {"http_key_get", false, SB_STORE__K_HTTP_ANSWER,
-                                               exec_http_key_get};
-static const sb_store__op_t op_http_key_put = {"http_key_put", true, SB_STORE__K_DONE,
-                                               exec_http_key_put};
 
 int sb_store_http_key_get(sb_store_t *st, sb_str_t key, sb_store_http_answer_cb cb, void *ud) {
     if (!sb_store__valid(key, 1, SB_STORE_MAX_KEY))
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_http_key_get, ud);
+    sb_store__req_t *r = sb_store__new_http_key_get(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.http_answer = cb;
-    return sb_store__submit(st, r, sb_store__str(r, 0, key, false));
+    return sb_store__submit(st, r, sb_store__copy(r, &r->args.http_key_get.id, key, false));
 }
 
 int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status, sb_str_t body,
@@ -125,13 +121,13 @@ int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int st
         !sb_store__valid(body, 0, st->cfg.max_content + SB_STORE_MAX_JSON) || status < 100 ||
         status > 599)
         return SB_EINVAL;
-    sb_store__req_t *r = sb_store__req_new(&op_http_key_put, ud);
+    sb_store__req_t *r = sb_store__new_http_key_put(cb, ud);
     if (!r)
         return SB_ENOMEM;
-    r->cb.done = cb;
-    r->i[0] = status;
+    sb_store__http_key_put_args_t *a = &r->args.http_key_put;
+    a->status = status;
     return sb_store__submit(st, r,
-                            sb_store__str(r, 0, key, false) &&
-                                sb_store__str(r, 1, request, false) &&
-                                sb_store__str(r, 2, body, false));
+                            sb_store__copy(r, &a->key, key, false) &&
+                                sb_store__copy(r, &a->request, request, false) &&
+                                sb_store__copy(r, &a->body, body, false));
 }
