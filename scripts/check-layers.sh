@@ -16,7 +16,8 @@ declare -A allowed=(
     [features]="core hub store auth socketio features"
     [api]="core http hub store auth features api"
     [cluster]="core hub cluster"
-    [app]="core http ws engineio socketio hub auth store features api cluster app"
+    [doors]="core http ws engineio socketio hub auth doors"
+    [app]="core http ws engineio socketio hub auth store features api cluster doors app"
 )
 
 bad=0

@@ -22,6 +22,7 @@
     X("store-check-max-mb", store_check_max_mb, INT, "1024", 0, 16777216LL, "integrity-check the database at start when it is at most this big, MiB (0: never)") \
     X("cors-origins", cors_origins, STR, "", 0, 0, "comma list of allowed origins, * for any; empty: any, without credentials") \
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                                 \
+    X("ws-path", ws_path, STR, "/ws", 0, 0, "plain JSON WebSocket endpoint ({type, data} messages; empty: off)") \
     X("namespaces", namespaces, STR, "", 0, 0, "comma list of extra Socket.IO namespaces besides /")     \
     X("ping-interval", ping_interval, INT, "25000", 1, 86400000LL, "Engine.IO heartbeat interval, ms")            \
     X("ping-timeout", ping_timeout, INT, "20000", 1, 86400000LL, "Engine.IO heartbeat timeout, ms")               \

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/heap.h"
 #include "core/log.h"
+#include "doors/doors.h"
 
 #define SB_MAX_ROUTES 16
 
@@ -29,6 +30,8 @@ struct sb_server {
     sb_eio_server_t *extra_eio[SB_MAX_ROUTES];
     size_t n_extra_eio;
     sb_sio_server_t *sio;
+    sb_eio_server_t *carried; /* sessions of the doors (/ws) */
+    sb_door_ws_t *door_ws;
     ws_route_t ws_routes[SB_MAX_ROUTES];
     size_t n_ws_routes;
     sb_io_t signal_io;
@@ -89,6 +92,28 @@ static int create_sio(sb_server_t *s) {
     return sb_http_route_under(s->http, s->cfg.path, sb_eio_handle_request, s->eio);
 }
 
+static void on_door_ws(sb_http_req_t *req, void *ud) {
+    sb_server_t *s = ud;
+    if (s->draining)
+        sb_http_respond_error(req, 503, "shutting_down", "server is shutting down");
+    else if (!sb_http_origin_allowed(req))
+        sb_http_respond_error(req, 403, "origin_not_allowed", "origin not allowed");
+    else
+        sb_door_ws_handle(req, s->door_ws);
+}
+
+/* The doors into namespace "/" for clients without Socket.IO (doors.h). */
+static int create_doors(sb_server_t *s) {
+    const sb_server_config_t *c = &s->cfg;
+    if (!c->ws_path || !c->ws_path[0])
+        return SB_OK;
+    s->carried = sb_eio_server_create(&s->loop, &c->eio, sb_sio_eio_handler(), s->sio);
+    s->door_ws = s->carried ? sb_door_ws_create(s->carried, &c->ws, c->sio.max_json_depth) : NULL;
+    if (!s->door_ws)
+        return SB_ENOMEM;
+    return sb_http_route(s->http, c->ws_path, on_door_ws, s);
+}
+
 /* "/a,/b" -> namespaces registered up front. */
 static int create_namespaces(sb_server_t *s) {
     char *list = strdup(s->cfg.namespaces ? s->cfg.namespaces : ""), *save = NULL;
@@ -113,7 +138,7 @@ sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *e
     s->cfg.eio.ws = &s->cfg.ws;
     sb_conn_ctx_set_limits(&s->conns, &s->cfg.conns);
     s->http = sb_http_server_create(&s->conns, &s->cfg.http);
-    if (!s->http || create_sio(s) != SB_OK) {
+    if (!s->http || create_sio(s) != SB_OK || create_doors(s) != SB_OK) {
         snprintf(err, cap, "out of memory");
         sb_server_destroy(s);
         return NULL;
@@ -133,6 +158,8 @@ void sb_server_destroy(sb_server_t *s) {
         s->dispose_ext(s->ext);
     sb_http_server_destroy(s->http);
     sb_eio_server_destroy(s->eio);
+    sb_eio_server_destroy(s->carried);
+    sb_door_ws_destroy(s->door_ws);
     for (size_t i = 0; i < s->n_extra_eio; i++)
         sb_eio_server_destroy(s->extra_eio[i]);
     sb_sio_server_destroy(s->sio);
@@ -204,6 +231,8 @@ void sb_server_stop(sb_server_t *s) {
     if (s->shutdown_fn)
         s->shutdown_fn(s->shutdown_ud);
     sb_eio_server_close_all(s->eio);
+    if (s->carried)
+        sb_eio_server_close_all(s->carried);
     for (size_t i = 0; i < s->n_extra_eio; i++)
         sb_eio_server_close_all(s->extra_eio[i]);
     sb_conn_ctx_shutdown(&s->conns);

@@ -26,6 +26,7 @@ typedef struct {
     int port;
     const char *path;       /* the Socket.IO endpoint, "/socket.io/" */
     const char *namespaces; /* comma list of namespaces created up front, or "" */
+    const char *ws_path;    /* the plain JSON WebSocket door (doors.h), or NULL/"" for none */
     uint32_t drain_timeout_ms;
     sb_conn_limits_t conns;
     sb_http_config_t http;

@@ -47,6 +47,7 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
         .port = (int)c->port,
         .path = c->path,
         .namespaces = c->namespaces,
+        .ws_path = c->ws_path,
         .drain_timeout_ms = (uint32_t)c->drain_timeout,
         .conns = {.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024,
                   .max_outq = (size_t)c->max_outq_bytes,

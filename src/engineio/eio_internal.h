@@ -28,7 +28,10 @@ struct sb_eio_session {
     sb_eio_transport_t transport;
     bool closing, upgrading, probed, awaiting_pong;
     const char *close_reason;
-    sb_ws_t *ws;            /* active websocket transport */
+    union {
+        sb_ws_t *ws;   /* SB_EIO_WEBSOCKET: the active websocket transport */
+        void *carrier; /* SB_EIO_CARRIED: the carrier's context */
+    };
     sb_eio_polling_t *poll; /* NULL unless the transport is (still) polling */
     sb_timer_t ping_timer;
     sb_task_t close_task;
@@ -51,6 +54,7 @@ struct sb_eio_server {
     uint16_t ws_close_code; /* 1000, or 1001 while shutting down */
     sb_map_t handshake_buckets; /* peer address -> sb_eio_bucket_t */
     sb_pool_t sessions;         /* one per client: no malloc header */
+    const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
 };
 
 /* Handshakes a client address may still make (thousandths), and when the
@@ -66,7 +70,7 @@ sb_eio_session_t *sb_eio__find(sb_eio_server_t *srv, const char *sid);
 void sb_eio__unregister(sb_eio_server_t *srv, sb_eio_session_t *s);
 void sb_eio__respond_error(sb_http_req_t *req, int code);
 /* session.c */
-sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
+sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req_t *req,
                                          sb_eio_transport_t t);
 void sb_eio__session_opened(sb_eio_session_t *s);
 size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap);

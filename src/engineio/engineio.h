@@ -14,7 +14,9 @@
 typedef struct sb_eio_server sb_eio_server_t;
 typedef struct sb_eio_session sb_eio_session_t;
 
-typedef enum { SB_EIO_POLLING, SB_EIO_WEBSOCKET } sb_eio_transport_t;
+/* SB_EIO_CARRIED: a session carried by another protocol (the plain JSON
+ * WebSocket door): no Engine.IO framing reaches the network. */
+typedef enum { SB_EIO_POLLING, SB_EIO_WEBSOCKET, SB_EIO_CARRIED } sb_eio_transport_t;
 
 typedef struct {
     /* A session opened; the open packet is already queued. */
@@ -64,6 +66,35 @@ int sb_eio_send_frame(sb_eio_session_t *s, sb_frame_t *f);
 int sb_eio_send_message(sb_eio_session_t *s, const char *p, size_t n, bool binary);
 /* Sends a close packet and ends the session; on_close follows. Idempotent. */
 void sb_eio_close(sb_eio_session_t *s, const char *reason);
+
+/* ---- carried sessions ------------------------------------------------------
+ * A server whose sessions are carried by another protocol: it is not routed
+ * to HTTP; the carrier opens sessions from its own upgrade requests, turns
+ * what the session sends into its protocol, and feeds the session Engine.IO
+ * packets made from what its client says. Heartbeats run as usual: the
+ * carrier gets each ping ("2") and feeds "3" when its client proves alive. */
+typedef struct {
+    /* One packet the session sends: text ("2" ping, "4..." message, "1"
+     * close) or, with SB_FRAME_BINARY, attachment bytes. f is borrowed.
+     * Returns SB_OK, or an error that ends the session (slow consumer). */
+    int (*send)(void *ctx, sb_frame_t *f);
+    /* The session is gone (the reasons of on_close); called once, after
+     * sb_eio_handler_t's on_close. ctx is not used by the server again. */
+    void (*closed)(void *ctx, const char *reason);
+} sb_eio_carrier_t;
+
+/* Sets the carrier of every session of `srv` (c must outlive it). */
+void sb_eio_server_set_carrier(sb_eio_server_t *srv, const sb_eio_carrier_t *c);
+/* Opens a session for `req` (its Authorization header, query and peer
+ * address are kept as for any handshake; the request itself is left to the
+ * caller) and calls on_open. NULL when out of memory. */
+sb_eio_session_t *sb_eio_carried_open(sb_eio_server_t *srv, const sb_http_req_t *req, void *ctx);
+/* Feeds one Engine.IO text packet ("3", "40{...}", "42[...]"). Returns false
+ * when the session has closed (now or before). */
+bool sb_eio_carried_feed(sb_eio_session_t *s, const char *p, size_t n);
+/* The carrier's connection is gone: the session ends ("transport close")
+ * without sending anything more; `closed` still follows. */
+void sb_eio_carried_end(sb_eio_session_t *s);
 
 const char *sb_eio_sid(const sb_eio_session_t *s);
 sb_eio_transport_t sb_eio_transport(const sb_eio_session_t *s);

@@ -55,7 +55,7 @@ static bool keep_handshake(sb_eio_session_t *s, const sb_http_req_t *req) {
     return true;
 }
 
-sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *req,
+sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req_t *req,
                                          sb_eio_transport_t t) {
     sb_eio_session_t *s = sb_pool_alloc(&srv->sessions);
     if (!s)
@@ -80,7 +80,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, sb_http_req_t *re
     srv->stats.sessions_opened++;
     if (t == SB_EIO_POLLING)
         srv->stats.active_polling++;
-    else
+    else if (t == SB_EIO_WEBSOCKET)
         srv->stats.active_websocket++;
     return s;
 }
@@ -131,7 +131,8 @@ int sb_eio_send_frame(sb_eio_session_t *s, sb_frame_t *f) {
     for (; f; f = f->next) {
         s->srv->stats.packets_out++;
         int rc = s->transport == SB_EIO_WEBSOCKET ? sb_ws_send_frame(s->ws, f)
-                                                   : sb_eio__polling_enqueue(s, f);
+                 : s->transport == SB_EIO_CARRIED ? s->srv->carrier->send(s->carrier, f)
+                                                  : sb_eio__polling_enqueue(s, f);
         if (rc != SB_OK)
             return rc;
     }
@@ -182,12 +183,15 @@ static void on_close_task(sb_task_t *t) {
     sb_eio__unregister(srv, s);
     if (s->transport == SB_EIO_POLLING)
         srv->stats.active_polling--;
-    else
+    else if (s->transport == SB_EIO_WEBSOCKET)
         srv->stats.active_websocket--;
-    sb_eio__ws_detach(s);
+    if (s->transport != SB_EIO_CARRIED)
+        sb_eio__ws_detach(s);
     sb_eio__polling_clear(s);
     sb_eio__polling_free(s);
     srv->h->on_close(s, s->close_reason);
+    if (s->transport == SB_EIO_CARRIED)
+        srv->carrier->closed(s->carrier, s->close_reason);
     free(s->kept);
     sb_pool_free(&srv->sessions, s);
 }
@@ -209,7 +213,7 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
     case SB_EIO_CLOSE:
         /* Over WebSocket the client closes the WebSocket itself; a `1` there
          * is ignored, as the reference does. */
-        if (s->transport == SB_EIO_WEBSOCKET)
+        if (s->transport != SB_EIO_POLLING)
             return true;
         /* Over polling the waiting GET ends with a noop (a `1` there would
          * tell the client the server closed), and what was queued is dropped. */
@@ -219,7 +223,7 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
     case SB_EIO_NOOP:
         return true;
     case SB_EIO_UPGRADE: /* a session already on WebSocket: nothing to do (the reference ignores it) */
-        if (s->transport == SB_EIO_WEBSOCKET)
+        if (s->transport != SB_EIO_POLLING)
             return true;
         sb_eio__drop(s, "parse error");
         return false;
@@ -241,3 +245,29 @@ const char *sb_eio_query(const sb_eio_session_t *s) {
 void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap) {
     sb_peer_format(&s->peer, out, cap);
 }
+
+/* ---- carried sessions -------------------------------------------------------------- */
+
+void sb_eio_server_set_carrier(sb_eio_server_t *srv, const sb_eio_carrier_t *c) { srv->carrier = c; }
+
+sb_eio_session_t *sb_eio_carried_open(sb_eio_server_t *srv, const sb_http_req_t *req, void *ctx) {
+    sb_eio_session_t *s = srv->carrier ? sb_eio__session_create(srv, req, SB_EIO_CARRIED) : NULL;
+    if (!s)
+        return NULL;
+    s->carrier = ctx;
+    sb_eio__session_opened(s);
+    return s;
+}
+
+bool sb_eio_carried_feed(sb_eio_session_t *s, const char *p, size_t n) {
+    sb_eio_packet_t pkt = {0};
+    if (sb_eio__expired(s))
+        return false;
+    if (sb_eio_packet_parse_text(p, n, &pkt) != SB_OK) {
+        sb_eio__drop(s, "parse error");
+        return false;
+    }
+    return sb_eio__on_packet(s, &pkt);
+}
+
+void sb_eio_carried_end(sb_eio_session_t *s) { sb_eio__drop(s, "transport close"); }

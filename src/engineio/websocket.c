@@ -14,9 +14,9 @@ static void probe_on_close(sb_ws_t *ws, uint16_t code);
 static void detached_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) {}
 static void detached_on_close(sb_ws_t *ws, uint16_t code) {}
 
-static const sb_ws_handler_t session_ws = {ws_on_message, ws_on_close};
-static const sb_ws_handler_t probe_ws = {probe_on_message, probe_on_close};
-static const sb_ws_handler_t detached_ws = {detached_on_message, detached_on_close};
+static const sb_ws_handler_t session_ws = {ws_on_message, ws_on_close, NULL};
+static const sb_ws_handler_t probe_ws = {probe_on_message, probe_on_close, NULL};
+static const sb_ws_handler_t detached_ws = {detached_on_message, detached_on_close, NULL};
 
 /* Parses one text frame as an Engine.IO packet and hands it on. */
 static void deliver(sb_eio_session_t *s, const char *p, size_t n, bool binary) {

@@ -53,7 +53,8 @@ static const char *refusal_hint(sb_features_t *f, sb_sio_socket_t *s, const char
 }
 
 static const char *transport_name(sb_sio_socket_t *s) {
-    return sb_eio_transport(sb_sio_socket_session(s)) == SB_EIO_WEBSOCKET ? "websocket" : "polling";
+    static const char *const names[] = {"polling", "websocket", "ws-json"};
+    return names[sb_eio_transport(sb_sio_socket_session(s))];
 }
 
 static void log_refusal(sb_features_t *f, sb_sio_socket_t *s, const char *why, const char *hint) {

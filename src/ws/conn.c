@@ -56,6 +56,12 @@ static int send_control(sb_ws_t *ws, uint8_t op, const void *p, size_t n) {
     return sb_conn_write(ws->conn, buf, hl + n);
 }
 
+int sb_ws_ping(sb_ws_t *ws) {
+    if (ws->state != WS_OPEN)
+        return SB_ECLOSED;
+    return send_control(ws, SB_WS_OP_PING, "", 0);
+}
+
 /* Compresses a message for this connection only (its deflate context). */
 static int send_compressed(sb_ws_t *ws, sb_frame_t *f) {
     uint8_t *out;
@@ -226,8 +232,11 @@ static long on_control_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, const uint8_t *p
             send_control(ws, SB_WS_OP_PONG, p, h->len);
         return SB_OK;
     }
-    if (h->opcode == SB_WS_OP_PONG)
+    if (h->opcode == SB_WS_OP_PONG) {
+        if (ws->state == WS_OPEN && ws->h->on_pong)
+            ws->h->on_pong(ws);
         return SB_OK;
+    }
     uint16_t code;
     sb_str_t reason;
     if (sb_ws_close_parse(p, h->len, &code, &reason) != SB_OK)

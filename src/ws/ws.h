@@ -33,6 +33,8 @@ typedef struct {
     /* The connection is gone (close handshake, error or TCP close); called
      * once; ws is freed right after. code is the peer's close code, or 1006. */
     void (*on_close)(sb_ws_t *ws, uint16_t code);
+    /* Optional (may be NULL): a pong frame arrived, e.g. answering sb_ws_ping(). */
+    void (*on_pong)(sb_ws_t *ws);
 } sb_ws_handler_t;
 
 typedef struct {
@@ -59,6 +61,9 @@ void sb_ws_set_handler(sb_ws_t *ws, const sb_ws_handler_t *h, void *ud);
  * Returns SB_OK, SB_ECLOSED, or SB_ETOOBIG (slow consumer: closed). */
 int sb_ws_send_frame(sb_ws_t *ws, sb_frame_t *f);
 int sb_ws_send(sb_ws_t *ws, const void *p, size_t n, bool binary);
+/* Sends a ping frame with no payload (the peer answers with a pong).
+ * SB_OK, SB_ECLOSED, or an output error. */
+int sb_ws_ping(sb_ws_t *ws);
 /* Starts the close handshake; on_close follows. Idempotent. */
 void sb_ws_close(sb_ws_t *ws, uint16_t code, const char *reason);
 /* Drops the connection at once, without a close frame (on_close follows). */

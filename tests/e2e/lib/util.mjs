@@ -112,11 +112,16 @@ export async function disconnect(s) {
   await gone;
 }
 
+const cleanups = [];
+/** fn() runs after each test() too (clients of other libraries: lib/doors.mjs). */
+export function registerCleanup(fn) { cleanups.push(fn); }
+
 export function closeAllClients() {
   for (const s of openClients) {
     try { s.disconnect(); } catch { /* already gone */ }
   }
   openClients.clear();
+  for (const fn of cleanups) fn();
 }
 
 /** Deep copy where every ArrayBuffer / typed array becomes a Buffer, so
