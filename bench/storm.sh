@@ -8,7 +8,8 @@
 # Called by run.sh (BENCH_STORM=0 skips it); alone: bench/storm.sh.
 # Knobs: BENCH_STORM_USERS (19000), BENCH_STORM_IDLE (60 s),
 # BENCH_STORM_PEER_SIZES ("2000 5000"), BENCH_ROOM_SIZE (10000),
-# BENCH_ROOM_RATES ("10 100" msgs/s), BENCH_PIN (1).
+# BENCH_ROOM_RATES ("10 100" msgs/s), BENCH_PIN (1), BENCH_STORM_CASES
+# (which parts run: "storm peers roomfill roomchat", all by default).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,24 +70,32 @@ run() {
 }
 
 procs() { echo $((($1 + 9999) / 10000)); }
+CASES=" ${BENCH_STORM_CASES:-storm peers roomfill roomchat} "
+want() { [[ $CASES == *" $1 "* ]]; }
 
 : >"$OUT"
-log "connect/disconnect storm, $USERS distinct users in 2 rooms of 10, ${IDLE} s idle"
-run "storm-$USERS" sb -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration "$IDLE"
-run "storm-$USERS" sb-all -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration 5
+if want storm; then
+    log "connect/disconnect storm, $USERS distinct users in 2 rooms of 10, ${IDLE} s idle"
+    run "storm-$USERS" sb -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration "$IDLE"
+    run "storm-$USERS" sb-all -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration 5
+fi
+want peers || PEER_SIZES=
 for n in $PEER_SIZES; do
     for s in sb sb-all sio-chat; do
         log "storm $n users $s"
         run "storm-$n" "$s" -- --mode storm --conns "$n" --users "$n" --duration 5
     done
 done
-log "room fill: $ROOM distinct users join one room"
-run "roomfill-$ROOM" sb -- --mode storm --conns "$ROOM" --users "$ROOM" --procs "$(procs "$ROOM")" \
-    --room-size "$ROOM" --rooms-per-conn 1 --duration 2
+if want roomfill; then
+    log "room fill: $ROOM distinct users join one room"
+    run "roomfill-$ROOM" sb -- --mode storm --conns "$ROOM" --users "$ROOM" --procs "$(procs "$ROOM")" \
+        --room-size "$ROOM" --rooms-per-conn 1 --duration 2
+fi
 for n in ${PEER_SIZES%% *}; do
     run "roomfill-$n" sb -- --mode storm --conns "$n" --users "$n" --room-size "$n" --rooms-per-conn 1 --duration 2
     run "roomfill-$n" sio-chat -- --mode storm --conns "$n" --users "$n" --room-size "$n" --rooms-per-conn 1 --duration 2
 done
+want roomchat || RATES=
 for r in $RATES; do
     log "chat into a $ROOM-member room at $r msgs/s"
     run "roomchat-$ROOM-$r" sb -- --mode fanout --chat --conns "$ROOM" --users "$ROOM" --room "bench-room" \

@@ -17,12 +17,16 @@ const token = `${body}.${crypto.createHmac("sha256", secret).update(body).digest
 
 const socket = io(url, { auth: { token } });
 socket.on("connect_error", (e) => { console.error("cannot connect:", e.message); process.exit(1); });
+// Presence goes to friends (--presence-scope friends, the default): a
+// stranger sharing the room shows up through chat:user_joined instead.
 socket.on("connection:established", ({ onlineUsers }) => {
-  console.log(`connected as ${user}; online: ${onlineUsers.join(", ")}`);
+  console.log(`connected as ${user}; friends online: ${onlineUsers.filter((u) => u !== user).join(", ") || "none"}`);
   socket.emit("chat:join", room, (r) => console.log(r.error ? r.error.message : `joined ${room}`));
 });
 socket.on("user:online", ({ userId }) => console.log(`* ${userId} is online`));
-socket.on("user:offline", ({ userId }) => console.log(`* ${userId} left`));
+socket.on("user:offline", ({ userId }) => console.log(`* ${userId} went offline`));
+socket.on("chat:user_joined", ({ userId }) => console.log(`* ${userId} joined ${room}`));
+socket.on("chat:user_left", ({ userId }) => console.log(`* ${userId} left ${room}`));
 socket.on("chat:message", (m) => console.log(`${m.sender.name}: ${m.message}`));
 socket.on("error", (e) => console.error(`error (${e.code}): ${e.message}`));
 

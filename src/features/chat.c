@@ -4,7 +4,8 @@
  * Joins and leaves are told one by one (chat:user_joined / chat:user_left)
  * while a room has at most --room-announce-max members; past that, filling
  * a room would cost O(members) per join, O(N^2) in all, so a large room's
- * changes are counted and sent as one chat:room_update per interval. */
+ * changes are counted and sent as one chat:room_update per interval, an
+ * interval that grows with the room. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,14 +85,29 @@ static void room_emit_others(sb_client_t *c, const char *room, const char *event
 
 /* ---- large rooms: membership changes summed per interval --------------------------- */
 
+/* A room's entry stays while it is told, so that the next update waits for
+ * the room's own interval: an update reaches every member, and a room of N
+ * members past the announce limit is told at most once per
+ * presence_interval * ceil(N / (SB_ROOM_UPDATE_BUDGET * room_announce_max)):
+ * a large room costs at most that many deliveries per interval, however
+ * fast it fills. */
+#define SB_ROOM_UPDATE_BUDGET 10
+
 typedef struct {
     uint32_t joined, left;
+    uint64_t next_ms; /* loop time before which the room is not told again */
     json_t *joined_ids, *left_ids; /* the first SB_ROOM_UPDATE_IDS_MAX of each */
     char room[];
 } room_change_t;
 
 static size_t room_members(const sb_features_t *f, const char *room) {
     return sb_hub_room_size(sb_sio_nsp_hub(f->nsp), sb_cstr(room));
+}
+
+static uint64_t room_interval_ms(const sb_features_t *f, size_t members) {
+    size_t budget = SB_ROOM_UPDATE_BUDGET * (f->cfg.room_announce_max ? f->cfg.room_announce_max : 1);
+    size_t intervals = members > budget ? (members + budget - 1) / budget : 1;
+    return (uint64_t)f->cfg.presence_interval_ms * intervals;
 }
 
 static void room_change_free(room_change_t *rc) {
@@ -133,26 +149,46 @@ static bool take_change(sb_str_t key, void *value, void *ud) {
     return true;
 }
 
+/* Tells the room what changed, then keeps the entry, emptied, until the
+ * room's interval is over. */
+static void room_tell(sb_features_t *f, room_change_t *rc) {
+    size_t members = room_members(f, rc->room);
+    long n = sb_feat_emit_room(
+        f, rc->room, "chat:room_update",
+        json_pack("{s:s,s:I,s:I,s:I,s:O,s:O}", "roomId", rc->room, "memberCount",
+                  (json_int_t)members, "joinedCount", (json_int_t)rc->joined, "leftCount",
+                  (json_int_t)rc->left, "joined", rc->joined_ids, "left", rc->left_ids),
+        NULL);
+    f->counters.room_updates += n > 0 ? (uint64_t)n : 0;
+    rc->joined = rc->left = 0;
+    json_array_clear(rc->joined_ids);
+    json_array_clear(rc->left_ids);
+    rc->next_ms = f->loop->now_ms + room_interval_ms(f, members);
+}
+
 static void room_flush(sb_timer_t *t) {
     sb_features_t *f = sb_container_of(t, sb_features_t, room_timer);
     change_list_t l = {.v = malloc(sizeof *l.v * (f->room_pending.count + 1))};
-    if (!l.v)
+    if (!l.v) {
+        sb_timer_start(t, f->cfg.presence_interval_ms);
         return;
+    }
     sb_map_foreach(&f->room_pending, take_change, &l);
+    /* The wheel fires up to a tick late: a room due within a tick is due. */
+    uint64_t now = f->loop->now_ms + SB_WHEEL_TICK_MS;
     for (size_t i = 0; i < l.n; i++) {
         room_change_t *rc = l.v[i];
-        sb_map_del(&f->room_pending, sb_cstr(rc->room));
-        long n = sb_feat_emit_room(
-            f, rc->room, "chat:room_update",
-            json_pack("{s:s,s:I,s:I,s:I,s:O,s:O}", "roomId", rc->room, "memberCount",
-                      (json_int_t)room_members(f, rc->room), "joinedCount", (json_int_t)rc->joined,
-                      "leftCount", (json_int_t)rc->left, "joined", rc->joined_ids, "left",
-                      rc->left_ids),
-            NULL);
-        f->counters.room_updates += n > 0 ? (uint64_t)n : 0;
-        room_change_free(rc);
+        bool changed = rc->joined || rc->left;
+        if (changed && rc->next_ms <= now) {
+            room_tell(f, rc);
+        } else if (!changed && rc->next_ms <= now) {
+            sb_map_del(&f->room_pending, sb_cstr(rc->room));
+            room_change_free(rc);
+        }
     }
     free(l.v);
+    if (f->room_pending.count)
+        sb_timer_start(t, f->cfg.presence_interval_ms);
 }
 
 /* A join or leave: told one by one in a room of at most room_announce_max

@@ -111,3 +111,41 @@ test('rooms up to --room-announce-max get chat:user_joined; larger ones chat:roo
   await ack(users[4].s, 'chat:leave', room); // 5 members before the leave: told one by one
   await until(() => lefts.some(([p]) => p.userId === users[4].est.userId), 5000, 'chat:user_left');
 });
+
+test('a large room is told at most once per interval x ceil(members / (10 x --room-announce-max))', async () => {
+  // Budget 10 x 5 = 50 members per interval: a room of 60 is told at most
+  // every 2 x 400 ms, a room of 40 every 400 ms. Gaps between updates at one
+  // member are a lower bound a loaded machine can only widen; the margin
+  // covers a first update delivered later than the next.
+  const big = await startServer('switchboard', {
+    args: ['--presence-interval', '400', '--room-announce-max', '5', ...NO_EVENT_LIMIT],
+  });
+  try {
+    const room = uid('growing');
+    const watcher = await connectUser(big, uid('watcher'));
+    const updates = [];
+    watcher.s.on('chat:room_update', (p) => updates.push([Date.now(), p.memberCount]));
+    await ack(watcher.s, 'chat:join', room);
+    const members = [];
+    for (let i = 0; i < 59; i++) members.push(await connectUser(big, uid('m')));
+    await Promise.all(members.map((m) => ack(m.s, 'chat:join', room)));
+    await until(() => updates.some(([, n]) => n === 60), 10000, 'memberCount 60');
+    // Churn: one member leaves and comes back every 100 ms for 3 s.
+    const from = updates.length;
+    for (let i = 0; i < 30; i++) {
+      const m = members[i % members.length];
+      await ack(m.s, 'chat:leave', room);
+      await ack(m.s, 'chat:join', room);
+      await elapse(100);
+    }
+    await elapse(900);
+    const told = updates.slice(Math.max(0, from - 1));
+    assert.ok(told.length >= 3, `updates during the churn: ${told.length}`);
+    for (let i = 1; i < told.length; i++) {
+      assert.ok(told[i][0] - told[i - 1][0] >= 650,
+        `updates ${i - 1} and ${i} (memberCount ${told[i - 1][1]}) ${told[i][0] - told[i - 1][0]} ms apart`);
+    }
+  } finally {
+    await big.stop();
+  }
+}, { timeout: 60000, skip: isRef });
