@@ -27,43 +27,119 @@
 #define SB_SIO_OFFSET_MAX 64
 #define SB_SIO_OWNER_MAX 256
 
+/* An entry of a pid index: the head of a kept session and of a live
+ * socket's record, so that neither needs a map entry (and a copy of the
+ * key) of its own: a server holds one per connection. */
+typedef struct pid_entry {
+    struct pid_entry *next; /* bucket chain */
+    char pid[SB_SIO_ID_LEN + 1];
+} pid_entry_t;
+
+/* Chained, the bucket count a power of two kept between count/2 and
+ * 2 x count (at least 16). */
 typedef struct {
+    pid_entry_t **b;
+    size_t nb, count;
+} pid_index_t;
+
+/* A disconnected session: one allocation holding the owner (NUL; absent
+ * when NULL) and the rooms, each NUL-terminated, back to back. */
+typedef struct {
+    pid_entry_t e;
     sb_list_node_t node; /* in rec->fifo, oldest first */
     int64_t at_ms;       /* when it disconnected (wall clock) */
-    char pid[SB_SIO_ID_LEN + 1], sid[SB_SIO_ID_LEN + 1];
-    char *owner;
-    char **rooms;
-    size_t nrooms;
+    char sid[SB_SIO_ID_LEN + 1];
+    bool has_owner;
+    uint32_t nrooms;
+    char data[];
 } kept_t;
 
 struct sb_sio_recovery {
     sb_sio_recovery_config_t cfg;
-    sb_map_t by_pid; /* pid -> kept_t */
+    pid_index_t by_pid; /* kept sessions */
     sb_list_t fifo;
-    sb_map_t live; /* pid -> connected sb_sio_socket_t */
+    pid_index_t live; /* records of connected sockets */
 };
 
-/* Per socket, only in namespaces with recovery on: 40 bytes, plus the
- * owner's copy, plus its entry in the pid index. */
+/* Per socket, only in namespaces with recovery on: one allocation with the
+ * owner's copy at its end (80 bytes from malloc for a short user id). */
 struct sb_sio_socket_rec {
-    char pid[SB_SIO_ID_LEN + 1];
-    bool recovered;
+    pid_entry_t e; /* e.pid: the session id; in the live index once connected */
+    bool recovered, live;
+    sb_sio_socket_t *sock;
     char *offset; /* what the client sent with its pid; NULL when nothing */
-    char *owner;
+    char owner[]; /* "" when none was set */
 };
 
-static void kept_free(kept_t *k) {
-    for (size_t i = 0; i < k->nrooms; i++)
-        free(k->rooms[i]);
-    free(k->rooms);
-    free(k->owner);
-    free(k);
+/* ---- the pid index ------------------------------------------------------------ */
+
+static pid_entry_t **pid_slot(const pid_index_t *ix, const char *pid) {
+    pid_entry_t **pp = &ix->b[sb_str_hash(sb_cstr(pid)) & (ix->nb - 1)];
+    while (*pp && strcmp((*pp)->pid, pid) != 0)
+        pp = &(*pp)->next;
+    return pp;
 }
+
+static pid_entry_t *pid_find(const pid_index_t *ix, const char *pid) {
+    return ix->count ? *pid_slot(ix, pid) : NULL;
+}
+
+/* Rehashes into nb buckets; false (unchanged) when out of memory. */
+static bool pid_resize(pid_index_t *ix, size_t nb) {
+    pid_entry_t **b = calloc(nb, sizeof *b);
+    if (!b)
+        return false;
+    for (size_t i = 0; i < ix->nb; i++) {
+        for (pid_entry_t *e = ix->b[i], *next; e; e = next) {
+            next = e->next;
+            size_t at = sb_str_hash(sb_cstr(e->pid)) & (nb - 1);
+            e->next = b[at];
+            b[at] = e;
+        }
+    }
+    free(ix->b);
+    ix->b = b;
+    ix->nb = nb;
+    return true;
+}
+
+/* Adds e, whose pid is not in the index. SB_OK or SB_ENOMEM. */
+static int pid_add(pid_index_t *ix, pid_entry_t *e) {
+    if ((ix->nb == 0 || ix->count >= 2 * ix->nb) && !pid_resize(ix, ix->nb ? ix->nb * 2 : 16) &&
+        ix->nb == 0)
+        return SB_ENOMEM;
+    pid_entry_t **head = &ix->b[sb_str_hash(sb_cstr(e->pid)) & (ix->nb - 1)];
+    e->next = *head;
+    *head = e;
+    ix->count++;
+    return SB_OK;
+}
+
+static void pid_del(pid_index_t *ix, pid_entry_t *e) {
+    pid_entry_t **pp = &ix->b[sb_str_hash(sb_cstr(e->pid)) & (ix->nb - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->next;
+    if (!*pp)
+        return;
+    *pp = e->next;
+    ix->count--;
+    if (ix->nb > 16 && ix->count < ix->nb / 2)
+        pid_resize(ix, ix->nb / 2); /* out of memory: stays larger */
+}
+
+static void pid_dispose(pid_index_t *ix) {
+    free(ix->b);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* ---- kept sessions --------------------------------------------------------------- */
+
+static const char *kept_owner(const kept_t *k) { return k->has_owner ? k->data : NULL; }
 
 static void kept_drop(sb_sio_recovery_t *r, kept_t *k) {
     sb_list_remove(&k->node);
-    sb_map_del(&r->by_pid, sb_cstr(k->pid));
-    kept_free(k);
+    pid_del(&r->by_pid, &k->e);
+    free(k);
 }
 
 /* Drops what is past the window, then the oldest beyond the bound. */
@@ -86,21 +162,20 @@ int sb_sio_recovery_enable(sb_sio_nsp_t *nsp, const sb_sio_recovery_config_t *cf
     r->cfg = *cfg;
     if (!r->cfg.max_sessions)
         r->cfg.max_sessions = SB_SIO_RECOVERY_MAX_SESSIONS;
-    sb_map_init(&r->by_pid);
-    sb_map_init(&r->live);
     sb_list_init(&r->fifo);
     nsp->rec = r;
     return SB_OK;
 }
 
+/* Sockets still connected keep their records: only the index goes. */
 void sb_sio__recovery_destroy(sb_sio_nsp_t *nsp) {
     if (!nsp->rec)
         return;
     sb_list_node_t *n;
     while ((n = nsp->rec->fifo.next) != &nsp->rec->fifo)
         kept_drop(nsp->rec, sb_container_of(n, kept_t, node));
-    sb_map_dispose(&nsp->rec->by_pid);
-    sb_map_dispose(&nsp->rec->live);
+    pid_dispose(&nsp->rec->by_pid);
+    pid_dispose(&nsp->rec->live);
     free(nsp->rec);
     nsp->rec = NULL;
 }
@@ -115,24 +190,35 @@ int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, co
     sb_sio_recovery_t *r = nsp->rec;
     if (!r)
         return SB_EINVAL;
-    if (!valid_id(pid) || !valid_id(sid) || (owner && strlen(owner) > SB_SIO_OWNER_MAX))
+    if (!valid_id(pid) || !valid_id(sid) || (owner && strlen(owner) > SB_SIO_OWNER_MAX) ||
+        nrooms > UINT32_MAX)
         return SB_EINVAL;
-    kept_t *old = sb_map_get(&r->by_pid, sb_cstr(pid));
+    kept_t *old = (kept_t *)pid_find(&r->by_pid, pid);
     if (old)
         kept_drop(r, old);
-    kept_t *k = calloc(1, sizeof *k);
+    size_t n = owner ? strlen(owner) + 1 : 0;
+    for (size_t i = 0; i < nrooms; i++)
+        n += rooms[i].n + 1;
+    kept_t *k = malloc(sizeof *k + n);
     if (!k)
         return SB_ENOMEM;
+    memset(k, 0, sizeof *k);
     k->at_ms = disconnected_at_ms;
-    snprintf(k->pid, sizeof k->pid, "%s", pid);
+    snprintf(k->e.pid, sizeof k->e.pid, "%s", pid);
     snprintf(k->sid, sizeof k->sid, "%s", sid);
-    k->owner = owner ? strdup(owner) : NULL;
-    k->rooms = calloc(nrooms ? nrooms : 1, sizeof *k->rooms);
-    bool ok = k->rooms && (!owner || k->owner);
-    for (size_t i = 0; ok && i < nrooms; i++, k->nrooms++)
-        ok = (k->rooms[i] = strndup(rooms[i].p, rooms[i].n)) != NULL;
-    if (!ok || sb_map_put(&r->by_pid, sb_cstr(k->pid), k) != SB_OK) {
-        kept_free(k);
+    char *p = k->data;
+    if (owner) {
+        k->has_owner = true;
+        p = stpcpy(p, owner) + 1;
+    }
+    for (size_t i = 0; i < nrooms; i++) {
+        memcpy(p, rooms[i].p, rooms[i].n);
+        p[rooms[i].n] = '\0';
+        p += rooms[i].n + 1;
+    }
+    k->nrooms = (uint32_t)nrooms;
+    if (pid_add(&r->by_pid, &k->e) != SB_OK) {
+        free(k);
         return SB_ENOMEM;
     }
     sb_list_push_tail(&r->fifo, &k->node);
@@ -142,10 +228,18 @@ int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, co
 
 /* ---- per socket ---------------------------------------------------------------- */
 
+static void live_del(sb_sio_socket_t *s) {
+    if (!s->rec->live)
+        return;
+    if (s->nsp->rec)
+        pid_del(&s->nsp->rec->live, &s->rec->e);
+    s->rec->live = false;
+}
+
 void sb_sio__recovery_free(sb_sio_socket_t *s) {
     if (!s->rec)
         return;
-    free(s->rec->owner);
+    live_del(s);
     free(s->rec->offset);
     free(s->rec);
     s->rec = NULL;
@@ -165,13 +259,18 @@ static bool auth_string(sb_str_t auth, const char *key, char *out, size_t cap) {
 
 static void restore(sb_sio_socket_t *s, kept_t *k) {
     snprintf(s->id, sizeof s->id, "%s", k->sid);
-    snprintf(s->rec->pid, sizeof s->rec->pid, "%s", k->pid);
+    snprintf(s->rec->e.pid, sizeof s->rec->e.pid, "%s", k->e.pid);
     s->rec->recovered = true;
-    for (size_t i = 0; i < k->nrooms; i++) {
-        int rc = sb_hub_join(s->nsp->hub, &s->member, sb_cstr(k->rooms[i]));
+    const char *room = k->data + (k->has_owner ? strlen(k->data) + 1 : 0);
+    for (uint32_t i = 0; i < k->nrooms; i++, room += strlen(room) + 1) {
+        int rc = sb_hub_join(s->nsp->hub, &s->member, sb_cstr(room));
         if (rc != SB_OK)
-            sb_log_debug("sio %s: room %s not restored: %s", s->id, k->rooms[i], sb_strerror(rc));
+            sb_log_debug("sio %s: room %s not restored: %s", s->id, room, sb_strerror(rc));
     }
+}
+
+static const char *rec_owner(const struct sb_sio_socket_rec *rec) {
+    return rec->owner[0] ? rec->owner : NULL;
 }
 
 static bool same_owner(const char *a, const char *b) {
@@ -180,11 +279,12 @@ static bool same_owner(const char *a, const char *b) {
 
 /* Closes the connected socket holding `pid` when `s` may take it over. */
 static void take_over(sb_sio_recovery_t *r, sb_sio_socket_t *s, const char *pid) {
-    sb_sio_socket_t *old = sb_map_get(&r->live, sb_cstr(pid));
-    if (!old || old == s || !same_owner(old->rec->owner, s->rec->owner))
+    pid_entry_t *e = pid_find(&r->live, pid);
+    struct sb_sio_socket_rec *old = e ? sb_container_of(e, struct sb_sio_socket_rec, e) : NULL;
+    if (!old || old == s->rec || !same_owner(rec_owner(old), rec_owner(s->rec)))
         return;
-    sb_sio__send_packet(old, SB_SIO_DISCONNECT, SB_STR_NULL);
-    sb_sio__socket_close(old, "transport close"); /* keeps the session */
+    sb_sio__send_packet(old->sock, SB_SIO_DISCONNECT, SB_STR_NULL);
+    sb_sio__socket_close(old->sock, "transport close"); /* keeps the session */
 }
 
 void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
@@ -200,22 +300,27 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
         if (auth_string(auth, "offset", offset, sizeof offset))
             s->rec->offset = strdup(offset); /* NULL on OOM: as if none was sent */
     }
-    kept_t *k = asked ? sb_map_get(&r->by_pid, sb_cstr(pid)) : NULL;
-    if (k && same_owner(k->owner, s->rec->owner)) {
+    kept_t *k = asked ? (kept_t *)pid_find(&r->by_pid, pid) : NULL;
+    if (k && same_owner(kept_owner(k), rec_owner(s->rec))) {
         restore(s, k);
         kept_drop(r, k);
     } else {
-        sb_sio__random_id(s->rec->pid);
+        sb_sio__random_id(s->rec->e.pid);
     }
-    if (sb_map_put(&r->live, sb_cstr(s->rec->pid), s) != SB_OK)
+    if (pid_find(&r->live, s->rec->e.pid) || pid_add(&r->live, &s->rec->e) != SB_OK)
         sb_log_debug("sio %s: cannot index its pid", s->id); /* only takeovers miss it */
+    else
+        s->rec->live = true;
 }
 
 int sb_sio__recovery_socket_init(sb_sio_socket_t *s) {
     if (!s->nsp->rec)
         return SB_OK;
-    s->rec = calloc(1, sizeof *s->rec);
-    return s->rec ? SB_OK : SB_ENOMEM;
+    s->rec = calloc(1, sizeof *s->rec + 1); /* owner "" */
+    if (!s->rec)
+        return SB_ENOMEM;
+    s->rec->sock = s;
+    return SB_OK;
 }
 
 /* A server-side disconnect (the server chose to end it) is final; every
@@ -239,10 +344,9 @@ static bool collect_room(sb_str_t room, void *ud) {
 }
 
 void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
-    if (!s->rec || !s->nsp->rec || !s->rec->pid[0])
+    if (!s->rec || !s->nsp->rec || !s->rec->e.pid[0])
         return;
-    if (sb_map_get(&s->nsp->rec->live, sb_cstr(s->rec->pid)) == s)
-        sb_map_del(&s->nsp->rec->live, sb_cstr(s->rec->pid));
+    live_del(s);
     if (!recoverable(reason))
         return;
     rooms_t *rs = malloc(sizeof *rs);
@@ -251,7 +355,7 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
     rs->n = 0;
     rs->cfg = &s->nsp->rec->cfg;
     sb_hub_member_rooms(&s->member, collect_room, rs);
-    int rc = sb_sio_recovery_keep(s->nsp, s->rec->pid, s->id, s->rec->owner, rs->v, rs->n,
+    int rc = sb_sio_recovery_keep(s->nsp, s->rec->e.pid, s->id, rec_owner(s->rec), rs->v, rs->n,
                                   sb_wall_ms());
     if (rc != SB_OK)
         sb_log_debug("sio %s: session not kept: %s", s->id, sb_strerror(rc));
@@ -260,7 +364,7 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
 
 /* ---- accessors --------------------------------------------------------------------- */
 
-const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec->pid : ""; }
+const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec->e.pid : ""; }
 
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s) { return s->rec && s->rec->recovered; }
 
@@ -268,15 +372,23 @@ const char *sb_sio_socket_offset(const sb_sio_socket_t *s) {
     return s->rec && s->rec->offset ? s->rec->offset : "";
 }
 
+/* The owner lives at the end of the record, which moves: out of the live
+ * index while it does. */
 int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner) {
     if (!s->rec)
         return SB_OK;
-    if (strlen(owner) > SB_SIO_OWNER_MAX)
+    size_t n = strlen(owner);
+    if (n > SB_SIO_OWNER_MAX)
         return SB_EINVAL;
-    char *copy = strdup(owner);
-    if (!copy)
-        return SB_ENOMEM;
-    free(s->rec->owner);
-    s->rec->owner = copy;
-    return SB_OK;
+    bool was_live = s->rec->live;
+    live_del(s);
+    struct sb_sio_socket_rec *rec = realloc(s->rec, sizeof *rec + n + 1);
+    int rc = rec ? SB_OK : SB_ENOMEM;
+    if (rec) {
+        memcpy(rec->owner, owner, n + 1);
+        s->rec = rec;
+    }
+    if (was_live && s->nsp->rec && pid_add(&s->nsp->rec->live, &s->rec->e) == SB_OK)
+        s->rec->live = true;
+    return rc;
 }

@@ -219,3 +219,35 @@ test('--recovery-window 0: no pid, plain sessions', async () => {
     await off.stop();
   }
 }, { skip });
+
+test('a reconnect naming a pid still connected takes the session over (same owner only)', async () => {
+  const { RawWs } = await import('./lib/raw.mjs');
+  const PATH = '/socket.io/?EIO=4&transport=websocket';
+  const open = async (sub, pid) => {
+    const { ws } = await RawWs.open(srv.port, PATH);
+    assert.match(await ws.nextText(), /^0\{/);
+    ws.sendText('40' + JSON.stringify({ token: mintToken({ sub }, srv.secret), ...(pid ? { pid } : {}) }));
+    const m = /^40(\{.*\})$/.exec(await ws.nextText());
+    assert.ok(m, 'CONNECT answer');
+    return { ws, ...JSON.parse(m[1]) };
+  };
+  const user = uid('owner');
+  const a = await open(user);
+  assert.ok(a.pid, 'recovery is on: a pid');
+  // Someone else naming that pid gets a session of their own; a keeps it.
+  const stranger = await open(uid('stranger'), a.pid);
+  assert.notEqual(stranger.pid, a.pid);
+  assert.notEqual(stranger.sid, a.sid);
+  // The owner's second connection takes it over: a is disconnected, b
+  // continues as a (same socket id and pid).
+  const b = await open(user, a.pid);
+  assert.equal(b.pid, a.pid);
+  assert.equal(b.sid, a.sid);
+  let text;
+  do text = await a.ws.nextText(); while (text !== '41' && text.startsWith('42'));
+  assert.equal(text, '41', 'the old socket is told DISCONNECT');
+  // Taken over again by a third connection: the index follows the session.
+  const c = await open(user, a.pid);
+  assert.equal(c.sid, a.sid);
+  for (const x of [a, b, c, stranger]) x.ws.destroy();
+}, { skip });
