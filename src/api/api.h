@@ -44,6 +44,30 @@ typedef struct {
 
 typedef struct sb_api sb_api_t;
 
+/* Server-Sent Events (api/sse.c): GET <path>?channels=a,b with a JWT
+ * (Authorization: Bearer, or ?token= since EventSource sends no headers);
+ * rooms of the default namespace's hub as text/event-stream, resumed from
+ * the store after Last-Event-ID. */
+typedef struct {
+    const char *path;
+    sb_loop_t *loop;
+    sb_hub_t *hub; /* rooms of the default namespace */
+    sb_store_t *store;
+    const char *jwt_secret;
+    bool allow_tokens_without_exp;
+    int64_t jwt_leeway_s;
+    uint32_t keepalive_ms;  /* a comment line this often */
+    size_t max_held_bytes;  /* live events held while a resume reads the store */
+} sb_sse_config_t;
+
+typedef struct sb_sse sb_sse_t;
+
+/* Routes cfg->path on `http`; cfg is copied, pointers must outlive it. */
+sb_sse_t *sb_sse_create(sb_http_server_t *http, const sb_sse_config_t *cfg);
+void sb_sse_destroy(sb_sse_t *sse);
+/* Streams open now, opened since start, cut (slow readers, errors). */
+void sb_sse_stats(const sb_sse_t *sse, uint64_t *open, uint64_t *opened, uint64_t *cut);
+
 /* Registers the routes on `http`. cfg is copied; pointers must outlive it. */
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg);
 void sb_api_destroy(sb_api_t *api);

@@ -21,6 +21,7 @@ struct sb_builtins {
     sb_store_t *store;
     sb_features_t *features;
     sb_api_t *api;
+    sb_sse_t *sse;
     int64_t started_ms;
 };
 
@@ -152,6 +153,24 @@ int sb_builtins__validate(const sb_config_t *cfg, char *err, size_t cap) {
     return SB_OK;
 }
 
+/* Server-Sent Events on --sse-path (api.h): the same rooms, read-only. */
+static int create_sse(sb_builtins_t *b, sb_sio_nsp_t *root) {
+    const sb_config_t *cfg = b->cfg;
+    if (!cfg->sse_path[0])
+        return SB_OK;
+    sb_sse_config_t sc = {.path = cfg->sse_path,
+                          .loop = sb_server_loop(b->srv),
+                          .hub = sb_sio_nsp_hub(root),
+                          .store = b->store,
+                          .jwt_secret = cfg->jwt_secret,
+                          .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
+                          .jwt_leeway_s = cfg->jwt_leeway,
+                          .keepalive_ms = (uint32_t)cfg->sse_keepalive,
+                          .max_held_bytes = sb_server_config(b->srv)->conns.max_outq};
+    b->sse = sb_sse_create(sb_server_http(b->srv), &sc);
+    return b->sse ? SB_OK : SB_ENOMEM;
+}
+
 static int wire(sb_builtins_t *b, char *err, size_t cap) {
     const sb_config_t *cfg = b->cfg;
     sb_sio_nsp_t *root = sb_sio_of(sb_server_sio(b->srv), "/");
@@ -184,6 +203,10 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         snprintf(err, cap, "out of memory");
         return SB_ENOMEM;
     }
+    if (create_sse(b, root) != SB_OK) {
+        snprintf(err, cap, "out of memory");
+        return SB_ENOMEM;
+    }
     sb_pub__rechain(root); /* the embedder's hooks set before stay in front */
     sb_server_on_tick(b->srv, on_tick, b);
     if (!cfg->api_key[0])
@@ -194,6 +217,7 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
 static void builtins_free(sb_builtins_t *b) {
     /* The store first: its last completions still reach features and sockets. */
     sb_store_close(b->store);
+    sb_sse_destroy(b->sse);
     sb_api_destroy(b->api);
     sb_features_destroy(b->features);
     if (b->owns_cfg)

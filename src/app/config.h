@@ -23,6 +23,8 @@
     X("cors-origins", cors_origins, STR, "", 0, 0, "comma list of allowed origins, * for any; empty: any, without credentials") \
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                                 \
     X("ws-path", ws_path, STR, "/ws", 0, 0, "plain JSON WebSocket endpoint ({type, data} messages; empty: off)") \
+    X("sse-path", sse_path, STR, "/events", 0, 0, "Server-Sent Events endpoint (read-only channels, Last-Event-ID resume; empty: off)") \
+    X("sse-keepalive", sse_keepalive, INT, "15000", 100, 86400000LL, "ms between keep-alive comments on Server-Sent Events streams") \
     X("namespaces", namespaces, STR, "", 0, 0, "comma list of extra Socket.IO namespaces besides /")     \
     X("ping-interval", ping_interval, INT, "25000", 1, 86400000LL, "Engine.IO heartbeat interval, ms")            \
     X("ping-timeout", ping_timeout, INT, "20000", 1, 86400000LL, "Engine.IO heartbeat timeout, ms")               \

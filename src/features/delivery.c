@@ -94,13 +94,28 @@ static bool add_device(sb_hub_member_t *m, void *ud) {
         d->cap = cap;
     }
     sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    if (!s)
+        return true; /* a read-only subscriber: it has the tap's copy */
     sb_sio_socket_ref(s);
     d->v[d->n++] = s;
     return true;
 }
 
+/* Read-only subscribers of the user (SSE) get a copy, without an ack: they
+ * confirm nothing, so the event stays pending for the devices. */
+static void tap_copy(sb_features_t *f, sb_stream_t st, const char *user_id, sb_str_t text) {
+    char tap[SB_USER_ID_MAX + 16];
+    snprintf(tap, sizeof tap, "user:%s" SB_FEATURES_TAP_SUFFIX, user_id);
+    sb_str_t room = sb_cstr(tap);
+    if (sb_hub_room_size(sb_sio_nsp_hub(f->nsp), room) == 0)
+        return;
+    sb_sio_target_t t = {.rooms = &room, .nrooms = 1};
+    sb_sio_broadcast(f->nsp, &t, streams[st].event, text, NULL, 0);
+}
+
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text) {
+    tap_copy(f, st, user_id, text);
     if (sb_features_user_devices(f, user_id) == 0)
         return; /* pending: the next device to connect reads it */
     char room[SB_USER_ID_MAX + 8];

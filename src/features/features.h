@@ -48,6 +48,14 @@ json_t *sb_features_message_json(const sb_store_msg_t *m);
  * roomId, message, type, sender: {id, name}, createdAt}; for type "file",
  * message is the fileInfo object. */
 json_t *sb_features_room_message_json(const sb_store_msg_t *m);
+/* A stored notification as notification:new carries it: {id, type, title,
+ * message, data, isRead, createdAt}. */
+json_t *sb_features_notification_json(const sb_store_notification_t *n);
+/* Deliveries meant for a user's devices (message:received,
+ * notification:new) are also broadcast, without an ack, to the room
+ * "user:<id>" SB_FEATURES_TAP_SUFFIX: read-only subscribers (SSE) join it.
+ * No client can join it (the "user:" prefix is reserved). */
+#define SB_FEATURES_TAP_SUFFIX "#tap"
 /* True for a room name clients may use: 1-128 bytes without control
  * characters (up to SB_STORE_MAX_ROOM for "conversation:<id>"). */
 bool sb_features_room_name_valid(sb_str_t name);

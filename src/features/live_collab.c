@@ -22,7 +22,8 @@ typedef struct {
 
 static bool add_member_user(sb_hub_member_t *m, void *ud) {
     users_walk_t *w = ud;
-    sb_client_t *c = sb_sio_socket_get_data(sb_sio_socket_of_member(m));
+    sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    sb_client_t *c = s ? sb_sio_socket_get_data(s) : NULL;
     if (!c || !sb_sio_socket_connected(c->sock) || json_object_get(w->seen, c->user->id))
         return true; /* one entry per user, however many devices */
     json_object_set_new(w->seen, c->user->id, json_true());
@@ -45,7 +46,8 @@ typedef struct {
 
 static bool find_other_device(sb_hub_member_t *m, void *ud) {
     device_walk_t *w = ud;
-    sb_client_t *c = sb_sio_socket_get_data(sb_sio_socket_of_member(m));
+    sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    sb_client_t *c = s ? sb_sio_socket_get_data(s) : NULL;
     if (c && c != w->me && sb_sio_socket_connected(c->sock) && c->user == w->me->user)
         w->found = true;
     return !w->found;

@@ -25,7 +25,7 @@ typedef struct {
 static bool add_peer(sb_hub_member_t *m, void *ud) {
     peers_walk_t *w = ud;
     sb_sio_socket_t *s = sb_sio_socket_of_member(m);
-    sb_client_t *c = sb_sio_socket_get_data(s);
+    sb_client_t *c = s ? sb_sio_socket_get_data(s) : NULL;
     if (c && s != w->me && sb_sio_socket_connected(s))
         json_array_append_new(w->peers, json_pack("{s:s,s:s,s:s}", "peerId", sb_sio_socket_id(s),
                                                   "userId", c->user->id, "name", c->user->name));

@@ -24,6 +24,10 @@ json_t *sb_feat_notification_json(const sb_store_notification_t *n) {
                      "isRead", n->is_read, "createdAt", at);
 }
 
+json_t *sb_features_notification_json(const sb_store_notification_t *n) {
+    return sb_feat_notification_json(n);
+}
+
 /* ---- creating and delivering ------------------------------------------------------- */
 
 typedef struct {

@@ -88,6 +88,12 @@ void sb_http_respond_frame(sb_http_req_t *r, int status, const char *content_typ
                            sb_frame_t *body, const char *extra);
 /* True if the request's Origin is allowed by the CORS policy (or absent). */
 bool sb_http_origin_allowed(const sb_http_req_t *r);
+/* Answers with a head that has no Content-Length (a stream: Server-Sent
+ * Events), CORS headers included, then hands the connection over as
+ * sb_http_req_detach() does: the caller writes the body and replaces the
+ * handler. `extra` is more header lines ending in CRLF, or NULL. */
+sb_conn_t *sb_http_respond_stream(sb_http_req_t *r, int status, const char *content_type,
+                                  const char *extra);
 /* Hands the connection to another protocol: the request is freed, the
  * connection stays open and its handler must be replaced by the caller. */
 sb_conn_t *sb_http_req_detach(sb_http_req_t *r);

@@ -105,6 +105,21 @@ void sb_http_respond(sb_http_req_t *r, int status, const char *ctype, const void
         sb_frame_unref(f);
 }
 
+sb_conn_t *sb_http_respond_stream(sb_http_req_t *r, int status, const char *ctype,
+                                  const char *extra) {
+    char head[SB_HTTP_HEAD_MAX], cors[768];
+    size_t cors_n = cors_headers(r, cors, sizeof cors);
+    cors[cors_n] = '\0';
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
+                     sb_http_status_reason(status), ctype, cors, extra ? extra : "");
+    sb_conn_t *c = sb_http_req_detach(r);
+    if (n > 0 && (size_t)n < sizeof head)
+        sb_conn_write(c, head, (size_t)n);
+    else
+        sb_conn_close(c);
+    return c;
+}
+
 /* {"error":{"code":…,"message":…}} with both strings JSON-escaped; a
  * message too long for `out` is replaced by a generic one. */
 static size_t error_json(char *out, size_t cap, const char *code, const char *msg) {

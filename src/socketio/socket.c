@@ -149,7 +149,7 @@ sb_sio_nsp_t *sb_sio_socket_nsp(const sb_sio_socket_t *s) { return s->nsp; }
 sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s) { return s->client->eio; }
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s) { return s->ud; }
 sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m) {
-    return sb_container_of(m, sb_sio_socket_t, member);
+    return m->deliver == deliver_to_socket ? sb_container_of(m, sb_sio_socket_t, member) : NULL;
 }
 const char *sb_sio_socket_authorization(const sb_sio_socket_t *s) {
     return sb_eio_authorization(s->client->eio);

@@ -106,7 +106,8 @@ const char *sb_sio_socket_authorization(const sb_sio_socket_t *s);
 const char *sb_sio_socket_query(const sb_sio_socket_t *s);
 void sb_sio_socket_remote_ip(const sb_sio_socket_t *s, char *out, size_t cap);
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s);
-/* The socket a member of a namespace's hub is (for sb_hub_room_members()). */
+/* The socket a member of a namespace's hub is (for sb_hub_room_members()),
+ * or NULL for a member of another kind (an SSE subscriber). */
 sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m);
 void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud);
 bool sb_sio_socket_connected(const sb_sio_socket_t *s);
