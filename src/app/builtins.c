@@ -150,6 +150,10 @@ int sb_builtins__validate(const sb_config_t *cfg, char *err, size_t cap) {
         snprintf(err, cap, "--recovery-window must be 0-86400000 ms");
         return SB_EINVAL;
     }
+    if (cfg->delivery_ack_timeout < 1 || cfg->delivery_ack_timeout > 86400000) {
+        snprintf(err, cap, "--delivery-ack-timeout must be 1-86400000 ms");
+        return SB_EINVAL;
+    }
     return SB_OK;
 }
 
@@ -189,7 +193,8 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         .jwt_leeway_s = cfg->jwt_leeway,
         .max_message_bytes = (size_t)cfg->max_message_bytes,
         .max_rooms_per_socket = sb_server_config(b->srv)->sio.max_rooms_per_socket,
-        .recovery_window_ms = (uint32_t)cfg->recovery_window};
+        .recovery_window_ms = (uint32_t)cfg->recovery_window,
+        .delivery_ack_timeout_ms = (uint32_t)cfg->delivery_ack_timeout};
     b->features = sb_features_create(sb_server_loop(b->srv), root, &fc);
     sb_sio_nsp_t *nsp;
     for (size_t i = 1; b->features && (nsp = sb_sio_nsp_at(sb_server_sio(b->srv), i)); i++)

@@ -53,6 +53,7 @@
     X("keepalive-timeout", keepalive_timeout, INT, "30000", 1, 86400000LL, "ms an idle keep-alive connection stays open") \
     X("drain-timeout", drain_timeout, INT, "5000", 0, 86400000LL, "ms graceful shutdown waits for clients")       \
     X("recovery-window", recovery_window, INT, "120000", 0, 86400000LL, "ms a dropped client may reconnect and recover its session and missed events, across restarts too (0: off)") \
+    X("delivery-ack-timeout", delivery_ack_timeout, INT, "120000", 1, 86400000LL, "ms a device has to acknowledge a message or notification; a later ack is ignored and it stays pending for the user's next device") \
     X("ws-deflate", ws_deflate, BOOL, "false", 0, 0, "offer permessage-deflate on WebSocket")            \
     X("ws-deflate-threshold", ws_deflate_threshold, INT, "1024", 0, 1073741824LL, "smallest message compressed, bytes") \
     X("presence-scope", presence_scope, STR, "friends", 0, 0, "who sees user:online/offline: friends|all (all: small deployments, batched)") \

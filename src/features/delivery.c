@@ -24,7 +24,7 @@
 #include "features/features_internal.h"
 
 #define SB_DELIVERY_PAGE 200
-#define SB_DELIVERY_ACK_TIMEOUT_MS 120000 /* an ack later than this is ignored: still pending */
+#define SB_DELIVERY_ACK_TIMEOUT_MS 120000 /* default of --delivery-ack-timeout */
 #define SB_DELIVERY_DEVICES_INLINE 16
 #define SB_DELIVERY_RECOVERY_GRACE_MS 50
 
@@ -63,7 +63,10 @@ static void on_confirmed(sb_sio_socket_t *s, const sb_sio_event_t *ev, void *ud)
 static void send_one(sb_client_t *c, sb_stream_t st, int64_t id, sb_str_t text) {
     void *ud = (void *)(((uintptr_t)id << 1) | (uintptr_t)st);
     const char *event = streams[st].event;
-    int rc = sb_sio_emit_with_ack(c->sock, event, text, SB_DELIVERY_ACK_TIMEOUT_MS, on_confirmed, ud);
+    /* An ack later than the timeout is ignored: the event stays pending. */
+    uint32_t timeout = c->f->cfg.delivery_ack_timeout_ms ? c->f->cfg.delivery_ack_timeout_ms
+                                                          : SB_DELIVERY_ACK_TIMEOUT_MS;
+    int rc = sb_sio_emit_with_ack(c->sock, event, text, timeout, on_confirmed, ud);
     if (rc == SB_ETOOBIG)
         rc = sb_sio_emit(c->sock, event, text);
     if (rc != SB_OK)

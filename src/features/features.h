@@ -27,6 +27,7 @@ typedef struct {
     size_t max_message_bytes;
     uint32_t max_rooms_per_socket;
     uint32_t recovery_window_ms; /* connection state recovery; 0: off */
+    uint32_t delivery_ack_timeout_ms; /* a later device ack confirms nothing; 0: the default */
 } sb_features_config_t;
 
 /* Registers the auth middleware and every event on `nsp`. cfg is copied

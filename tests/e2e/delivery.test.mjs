@@ -188,3 +188,52 @@ test('connect during the commit, 200 rounds: nothing lost, nothing twice', async
   assert.deepEqual({ lost: r.lost, dups: r.dups }, { lost: 0, dups: 0 });
   assert.equal(r.acked, 10 * 20 * 12);
 }, { skip, timeout: 60000 });
+
+/* --delivery-ack-timeout: a device's confirmation that comes after it is
+ * ignored (the message stays pending for the user's next device); one that
+ * comes before it counts. The late confirmation is sent a full second after
+ * the event reached the device, so the server's 300 ms have passed whatever
+ * the load; the one in time is sent at once. */
+async function lateConfirmation(server, delayMs) {
+  const alice = uid('alice'), bob = uid('bob');
+  const a = client(server.url, { transports: ['websocket'], auth: { token: mintToken({ sub: alice }, server.secret) } });
+  await connected(a);
+  const first = await a.emitWithAck('message:send', { receiverId: bob, content: 'confirmed late' });
+  assert.ok(!first.error, JSON.stringify(first));
+  const slow = client(server.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, server.secret) } });
+  const got = new Promise((resolve) => slow.on('message:received', (m, confirm) => resolve([m, confirm])));
+  await connected(slow);
+  const [m, confirm] = await got;
+  assert.equal(m.id, first.id);
+  await new Promise((r) => setTimeout(r, delayMs));
+  confirm();
+  await slow.emitWithAck('notification:list', {}); // the confirmation has been read (and queued)
+  slow.disconnect();
+  const next = client(server.url, { transports: ['websocket'], autoConnect: false, reconnection: false,
+    auth: { token: mintToken({ sub: bob }, server.secret) } });
+  const seen = [];
+  next.on('message:received', (x, ok) => { seen.push(x.id); ok(); });
+  await connected(next);
+  // A message sent now arrives after anything still pending (the backlog comes first).
+  const second = await a.emitWithAck('message:send', { receiverId: bob, content: 'later' });
+  await until(() => seen.includes(second.id), 5000, 'the later message');
+  a.disconnect();
+  next.disconnect();
+  return { seen, first: first.id, second: second.id };
+}
+
+test('--delivery-ack-timeout: a confirmation later than it is ignored, the next device gets the message', async () => {
+  const short = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--delivery-ack-timeout', '300'] });
+  try {
+    const r = await lateConfirmation(short, 1000);
+    assert.deepEqual(r.seen, [r.first, r.second], 'still pending after the late confirmation');
+  } finally {
+    await short.stop();
+  }
+}, { skip, timeout: 20000 });
+
+test('--delivery-ack-timeout: by default a confirmation a second late still counts', async () => {
+  const r = await lateConfirmation(srv, 1000);
+  assert.deepEqual(r.seen, [r.second], 'confirmed: not offered again');
+}, { skip, timeout: 20000 });
