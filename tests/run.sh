@@ -84,7 +84,7 @@ for b in "${builds[@]}"; do
 
     echo "== delivery chaos, short ($b)"
     out="$log/chaos.$RANDOM"
-    timeout 300 node tests/e2e/chaos.mjs --users 60 --devices 3 --senders 12 --seconds 6 --build "$b" >"$out" 2>&1
+    timeout 300 node tests/e2e/chaos.mjs --users 60 --devices 3 --senders 12 --seconds 6 --upgrade --build "$b" >"$out" 2>&1
     rc=$?
     grep -E '^chaos' "$out"
     count "chaos [$b]" "$out" $rc

@@ -19,6 +19,7 @@ typedef struct {
     sb_frame_t **q;     /* packets waiting for the next polling GET */
     size_t len, cap, bytes;
     sb_timer_t upgrade_timer;
+    sb_task_t flush_task; /* answers the pending GET once this loop turn's packets are queued */
 } sb_eio_polling_t;
 
 struct sb_eio_session {

@@ -34,9 +34,18 @@ int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f) {
     }
     s->poll->q[s->poll->len++] = sb_frame_ref(f);
     s->poll->bytes += f->len;
+    /* Not at once: what one turn of the loop sends goes out in one answer,
+     * as it does in one write over WebSocket. An event and the
+     * recovery:offset that covers it then never come in different answers,
+     * between which the client could close. */
     if (s->poll->req)
-        sb_eio__polling_flush(s, false);
+        sb_task_post(s->srv->loop, &s->poll->flush_task);
     return SB_OK;
+}
+
+static void on_flush_task(sb_task_t *t) {
+    sb_eio_polling_t *poll = sb_container_of(t, sb_eio_polling_t, flush_task);
+    sb_eio__polling_flush(poll->session, false);
 }
 
 /* Joins queued packets into one payload frame. */
@@ -169,6 +178,7 @@ sb_eio_polling_t *sb_eio__polling_create(sb_eio_session_t *s) {
     if (p) {
         p->session = s;
         sb_timer_init(s->srv->loop, &p->upgrade_timer, NULL);
+        sb_task_init(&p->flush_task, on_flush_task);
     }
     return p;
 }
@@ -178,6 +188,7 @@ void sb_eio__polling_free(sb_eio_session_t *s) {
         return;
     queue_clear(s);
     sb_timer_stop(&s->poll->upgrade_timer);
+    sb_task_cancel(&s->poll->flush_task);
     free(s->poll->q);
     free(s->poll);
     s->poll = NULL;

@@ -8,7 +8,8 @@
 // Loopback only; bounded in clients and time; stops by itself.
 //   node tests/e2e/chaos.mjs [--users 60] [--devices 3] [--senders 12] [--seconds 8] [--upgrade] [--build build]
 // --upgrade: a third of the devices start on polling and upgrade to WebSocket.
-// DBG=1 prints the history of every device that saw a message twice.
+// DBG=1 prints the history of every device that saw a message twice, and of
+// the devices of a user a message did not reach.
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
@@ -140,6 +141,12 @@ async function main() {
   if (process.env.DBG) for (const d of devices) for (const [id, c] of d.seen) if (c > 1) {
     const first = d.log.findIndex((x) => x[0] === id);
     console.log('DUP', d.user, d.k, id, JSON.stringify(d.log.slice(Math.max(0, first - 25), first + 12)));
+  }
+  if (process.env.DBG) for (const [id, to] of acked) for (const u of to) {
+    if (devices.some((d) => d.user === u && d.seen.has(id))) continue;
+    for (const d of devices.filter((x) => x.user === u)) {
+      console.log('LOST', u, d.k, id, 'connected', d.s.connected, 'ids seen near', JSON.stringify(d.log.filter((x) => typeof x[0] !== 'number' || Math.abs(x[0] - id) < 40).slice(-40)));
+    }
   }
   console.log(`chaos${opt.upgrade ? ' (with upgrades)' : ''}: ${devices.length} devices of ${USERS} users, ${SENDERS} senders, ${SECONDS} s: ` +
     `acked ${acked.size} messages (${expected} recipient deliveries owed), deliveries ${deliveries}, ` +
