@@ -58,13 +58,16 @@ static bool event_name_valid(json_t *v) {
     return true;
 }
 
-/* Fills the target from {user|room|all}; returns an error message or NULL. */
+/* Fills the target from {user|room|socket|all}; returns an error message or NULL. */
 static const char *parse_target(json_t *to, sb_feat_target_t *t, const char **users,
                                 const char **rooms) {
     json_t *user = json_object_get(to, "user"), *room = json_object_get(to, "room");
-    json_t *all = json_object_get(to, "all");
-    if (!json_is_object(to) || (!!user + !!room + !!all) != 1)
-        return "to must be an object with exactly one of user, room, all";
+    json_t *all = json_object_get(to, "all"), *socket = json_object_get(to, "socket");
+    if (!json_is_object(to) || (!!user + !!room + !!all + !!socket) != 1)
+        return "to must be an object with exactly one of user, room, socket, all";
+    if (socket && !string_list(socket, rooms, &t->nsockets))
+        return "to.socket must be a socket id or a list of up to 64";
+    t->sockets = socket ? rooms : NULL;
     if (user && !string_list(user, users, &t->nusers))
         return "to.user must be a user id or a list of up to 64";
     if (room && !string_list(room, rooms, &t->nrooms))

@@ -463,7 +463,48 @@ static void chat_on_history(sb_client_t *c, sb_sio_event_t *ev) {
     json_decref(arg);
 }
 
+/* ---- room_members roomId: who is in a room one is in ---------------------------------- */
+
+#define SB_ROOM_MEMBERS_MAX 1000
+
+typedef struct {
+    json_t *members, *seen; /* [{id, name, status, devices}], and the ids already listed */
+    size_t users;           /* distinct users in the room, listed or not */
+} members_walk_t;
+
+static bool add_room_member(sb_hub_member_t *m, void *ud) {
+    members_walk_t *w = ud;
+    sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    sb_client_t *c = s && sb_sio_socket_connected(s) ? sb_sio_socket_get_data(s) : NULL;
+    if (!c || json_object_get(w->seen, c->user->id))
+        return true; /* a read-only subscriber, or a user already listed */
+    json_object_set_new(w->seen, c->user->id, json_true());
+    if (w->users++ < SB_ROOM_MEMBERS_MAX)
+        json_array_append_new(w->members,
+                              json_pack("{s:s,s:s,s:s,s:i}", "id", c->user->id, "name", c->user->name,
+                                        "status", "online", "devices", (int)c->user->devices));
+    return true;
+}
+
+static void chat_on_members(sb_client_t *c, sb_sio_event_t *ev) {
+    const char *room;
+    json_t *arg = room_payload(ev, &room, false);
+    if (!arg)
+        return;
+    if (!sb_sio_in_room(c->sock, sb_cstr(room))) {
+        sb_feat_fail(ev, "not_in_room", "not in room '%s'", room);
+    } else {
+        members_walk_t w = {json_array(), json_object(), 0};
+        sb_hub_room_members(sb_sio_nsp_hub(c->f->nsp), sb_cstr(room), add_room_member, &w);
+        json_decref(w.seen);
+        sb_feat_reply(ev, json_pack("{s:s,s:o,s:I}", "roomId", room, "members", w.members, "count",
+                                    (json_int_t)w.users));
+    }
+    json_decref(arg);
+}
+
 static const sb_feature_event_t chat_events[] = {
+    {"room_members", chat_on_members},
     {"chat:join", chat_on_join},
     {"chat:leave", chat_on_leave},
     {"chat:message", chat_on_message},

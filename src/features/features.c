@@ -344,7 +344,29 @@ static void user_rooms(const char *const *users, size_t n, sb_str_t *out,
     }
 }
 
+static bool in_any(const sb_sio_socket_t *s, const char *const *rooms, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (sb_sio_in_room(s, sb_cstr(rooms[i])))
+            return true;
+    return false;
+}
+
+/* To sockets by id: each is looked up (O(sockets) each, see
+ * sb_sio_nsp_find_socket); a socket in an `except` room is skipped. */
+static long emit_to_sockets(sb_features_t *f, const sb_feat_target_t *t, const char *event,
+                            sb_str_t data) {
+    long n = 0;
+    for (size_t i = 0; i < t->nsockets; i++) {
+        sb_sio_socket_t *s = sb_sio_nsp_find_socket(f->nsp, sb_cstr(t->sockets[i]));
+        if (s && !in_any(s, t->except, t->nexcept) && sb_sio_emit(s, event, data) == SB_OK)
+            n++;
+    }
+    return n;
+}
+
 long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data) {
+    if (t->nsockets)
+        return emit_to_sockets(f, t, event, data);
     char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
     sb_str_t rooms[SB_FEAT_TARGET_MAX], except[SB_FEAT_TARGET_MAX];
     if (t->nusers + t->nrooms > SB_FEAT_TARGET_MAX || t->nexcept > SB_FEAT_TARGET_MAX)

@@ -107,9 +107,11 @@ bool sb_features_user_online(const sb_features_t *f, const char *user_id);
 /* Devices a user has connected (0 when offline). */
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id);
 
-/* Where a backend emit goes: a user's devices, rooms, or everyone, minus
- * the `except` rooms ("user:<id>" excludes that user). */
+/* Where a backend emit goes: a user's devices, rooms, sockets by id, or
+ * everyone, minus the `except` rooms ("user:<id>" excludes that user). */
 typedef struct {
+    const char *const *sockets;
+    size_t nsockets;
     const char *const *users;
     size_t nusers;
     const char *const *rooms;

@@ -193,12 +193,26 @@ void sb_feat_presence_dispose(sb_features_t *f) {
 
 /* ---- connect and disconnect ----------------------------------------------------------- */
 
+/* The user's other devices hear of this one (seed 004's device events):
+ * {socketId, userId, devices, timestamp}. */
+static void tell_other_devices(sb_client_t *c, const char *event) {
+    if (c->user->devices == 0 || c->f->draining)
+        return;
+    sb_feat_emit_user(c->f, c->user->id, event,
+                      json_pack("{s:s,s:s,s:i,s:I}", "socketId", sb_sio_socket_id(c->sock), "userId",
+                                c->user->id, "devices", (int)c->user->devices, "timestamp",
+                                (json_int_t)sb_wall_ms()),
+                      c->sock);
+}
+
 void sb_feat_presence_connect(sb_client_t *c) {
     char room[SB_USER_ID_MAX + 8];
     user_room(c->user, room);
     sb_sio_join(c->sock, sb_cstr(room));
     if (c->user->devices == 1) /* later devices: the user is already known as online */
         record_seen(c->f, c->user, sb_wall_ms());
+    else
+        tell_other_devices(c, "device_connected");
     if (c->f->cfg.presence_friends) {
         friends_notify(c, true, NULL); /* established follows the friend list */
         return;
@@ -211,6 +225,7 @@ void sb_feat_presence_connect(sb_client_t *c) {
 }
 
 void sb_feat_presence_disconnect(sb_client_t *c) {
+    tell_other_devices(c, "device_disconnected");
     if (c->user->devices != 0)
         return;
     char last_seen[32];

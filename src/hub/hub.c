@@ -333,6 +333,14 @@ void sb_hub_room_members(sb_hub_t *h, sb_str_t room, bool (*cb)(sb_hub_member_t 
     h->busy--;
 }
 
+void sb_hub_members(sb_hub_t *h, bool (*cb)(sb_hub_member_t *m, void *ud), void *ud) {
+    h->busy++;
+    for (sb_list_node_t *it = h->all.next; it != &h->all; it = it->next)
+        if (!cb(sb_container_of(it, sb_hub_member_t, _all_node), ud))
+            break;
+    h->busy--;
+}
+
 void sb_hub_rooms(sb_hub_t *h, bool (*cb)(sb_str_t room, size_t size, void *ud), void *ud) {
     h->busy++;
     for (size_t i = 0; i < h->map.nbuckets; i++) {

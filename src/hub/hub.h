@@ -139,6 +139,8 @@ void sb_hub_member_rooms(const sb_hub_member_t *m, bool (*cb)(sb_str_t room, voi
 void sb_hub_room_members(sb_hub_t *h, sb_str_t room, bool (*cb)(sb_hub_member_t *m, void *ud),
                          void *ud);
 void sb_hub_rooms(sb_hub_t *h, bool (*cb)(sb_str_t room, size_t size, void *ud), void *ud);
+/* Every member registered with sb_hub_add(). */
+void sb_hub_members(sb_hub_t *h, bool (*cb)(sb_hub_member_t *m, void *ud), void *ud);
 
 /* Deep consistency check for tests (cost: every room, link and registered
  * member; quadratic in rooms per member). Checks counts, both link

@@ -151,6 +151,26 @@ void *sb_sio_socket_get_data(const sb_sio_socket_t *s) { return s->ud; }
 sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m) {
     return m->deliver == deliver_to_socket ? sb_container_of(m, sb_sio_socket_t, member) : NULL;
 }
+typedef struct {
+    sb_str_t id;
+    sb_sio_socket_t *found;
+} find_t;
+
+static bool match_id(sb_hub_member_t *m, void *ud) {
+    find_t *w = ud;
+    sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    if (s && s->connected && sb_str_eq(sb_cstr(s->id), w->id))
+        w->found = s;
+    return !w->found;
+}
+
+sb_sio_socket_t *sb_sio_nsp_find_socket(sb_sio_nsp_t *nsp, sb_str_t id) {
+    find_t w = {id, NULL};
+    if (id.n == SB_SIO_ID_LEN)
+        sb_hub_members(nsp->hub, match_id, &w);
+    return w.found;
+}
+
 const char *sb_sio_socket_authorization(const sb_sio_socket_t *s) {
     return sb_eio_authorization(s->client->eio);
 }

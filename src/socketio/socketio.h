@@ -106,6 +106,10 @@ const char *sb_sio_socket_authorization(const sb_sio_socket_t *s);
 const char *sb_sio_socket_query(const sb_sio_socket_t *s);
 void sb_sio_socket_remote_ip(const sb_sio_socket_t *s, char *out, size_t cap);
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s);
+/* The connected socket of the namespace with that id, or NULL. A walk over
+ * the namespace's sockets, O(sockets): for the operations API, not for a
+ * hot path. */
+sb_sio_socket_t *sb_sio_nsp_find_socket(sb_sio_nsp_t *nsp, sb_str_t id);
 /* The socket a member of a namespace's hub is (for sb_hub_room_members()),
  * or NULL for a member of another kind (an SSE subscriber). */
 sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m);
