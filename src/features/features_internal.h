@@ -50,6 +50,7 @@ typedef struct {
     sb_timer_t expiry;
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
     uint8_t syncing; /* delivery.c: bit per stream whose backlog it is reading (live waits) */
+    sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -178,6 +179,8 @@ int sb_feat_recovery_init(sb_features_t *f);
 /* On connect, before the backlog: a recovered offset confirms what it covers. */
 void sb_feat_recovery_connect(sb_client_t *c);
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
+/* Before the client is used: its room-saving task. */
+void sb_feat_recovery_client_init(sb_client_t *c);
 /* Sends the device its offset (`recovery:offset`) after message:received
  * and notification:new. */
 void sb_feat_recovery_mark(sb_client_t *c);

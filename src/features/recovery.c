@@ -21,6 +21,10 @@
 #include "core/log.h"
 #include "features/features_internal.h"
 
+#define SB_RECOVERY_MAX_ROOMS 1024 /* rooms saved per session, as the Socket.IO layer keeps */
+
+static void on_rooms_changed(sb_sio_socket_t *s, void *ud);
+
 /* Documents and WebRTC peers keep state beside their room: not restored. */
 static bool keep_room(sb_str_t room, void *ud) {
     return !sb_str_has_prefix(room, SB_LIT("doc:")) && !sb_str_has_prefix(room, SB_LIT("rtc:"));
@@ -61,7 +65,8 @@ static void on_loaded(void *ud, int rc, const sb_store_sessions_t *list) {
 
 int sb_feat_recovery_init(sb_features_t *f) {
     uint32_t window = f->cfg.recovery_window_ms;
-    sb_sio_recovery_config_t rc = {.window_ms = window, .keep_room = keep_room, .ud = f};
+    sb_sio_recovery_config_t rc = {.window_ms = window, .keep_room = keep_room,
+                                   .rooms_changed = on_rooms_changed, .ud = f};
     if (window == 0)
         return SB_OK;
     int err = sb_sio_recovery_enable(f->nsp, &rc);
@@ -91,10 +96,38 @@ static void save(sb_client_t *c, const char *rooms, int64_t disconnected_at_ms) 
 static bool add_room(sb_str_t room, void *ud) {
     if (keep_room(room, NULL))
         json_array_append_new(ud, json_stringn(room.p, room.n));
-    return true;
+    return json_array_size(ud) < SB_RECOVERY_MAX_ROOMS;
 }
 
+/* Saves the session with the rooms it is in now. */
+static void save_rooms(sb_client_t *c, int64_t disconnected_at_ms) {
+    json_t *rooms = json_array();
+    if (rooms)
+        sb_sio_socket_rooms(c->sock, add_room, rooms);
+    char *text = rooms ? json_dumps(rooms, JSON_COMPACT) : NULL;
+    json_decref(rooms);
+    save(c, text ? text : "[]", disconnected_at_ms);
+    free(text);
+}
+
+/* Joins and leaves are saved too, so a killed process leaves the rooms of
+ * the moment behind, not those of the connect: once per loop turn at most
+ * (a burst of joins is one write), and joins are rate-limited events. */
+static void on_rooms_task(sb_task_t *t) {
+    sb_client_t *c = sb_container_of(t, sb_client_t, rooms_task);
+    save_rooms(c, 0);
+}
+
+static void on_rooms_changed(sb_sio_socket_t *s, void *ud) {
+    sb_client_t *c = sb_sio_socket_get_data(s);
+    if (c && sb_sio_socket_connected(s))
+        sb_task_post(c->f->loop, &c->rooms_task);
+}
+
+void sb_feat_recovery_client_init(sb_client_t *c) { sb_task_init(&c->rooms_task, on_rooms_task); }
+
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
+    sb_task_cancel(&c->rooms_task);
     if (!sb_sio_socket_pid(c->sock)[0])
         return;
     /* The server ended it (sb_sio_disconnect): final. Saved as long
@@ -103,12 +136,7 @@ void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
         save(c, "[]", 1);
         return;
     }
-    json_t *rooms = json_array();
-    sb_sio_socket_rooms(c->sock, add_room, rooms);
-    char *text = json_dumps(rooms, JSON_COMPACT);
-    json_decref(rooms);
-    save(c, text ? text : "[]", sb_wall_ms());
-    free(text);
+    save_rooms(c, sb_wall_ms());
 }
 
 /* ---- connect: confirm what the offset covers ----------------------------------------- */
@@ -153,7 +181,7 @@ void sb_feat_recovery_connect(sb_client_t *c) {
         confirm_upto(c, SB_STREAM_MESSAGES, upto[SB_STREAM_MESSAGES]);
         confirm_upto(c, SB_STREAM_NOTIFICATIONS, upto[SB_STREAM_NOTIFICATIONS]);
     }
-    save(c, "[]", 0);
+    save_rooms(c, 0); /* a recovered socket is in its rooms again */
 }
 
 void sb_feat_recovery_mark(sb_client_t *c) {

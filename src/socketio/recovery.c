@@ -343,6 +343,13 @@ static bool collect_room(sb_str_t room, void *ud) {
     return rs->n < SB_SIO_MAX_KEPT_ROOMS;
 }
 
+void sb_sio__recovery_rooms_changed(sb_sio_socket_t *s, sb_str_t room) {
+    const sb_sio_recovery_t *r = s->nsp->rec;
+    if (!r || !s->rec || !r->cfg.rooms_changed || (r->cfg.keep_room && !r->cfg.keep_room(room, r->cfg.ud)))
+        return;
+    r->cfg.rooms_changed(s, r->cfg.ud);
+}
+
 void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
     if (!s->rec || !s->nsp->rec || !s->rec->e.pid[0])
         return;

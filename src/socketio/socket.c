@@ -184,13 +184,19 @@ bool sb_sio_socket_connected(const sb_sio_socket_t *s) { return s->connected; }
 int sb_sio_join(sb_sio_socket_t *s, sb_str_t room) {
     if (!s->connected)
         return SB_ECLOSED;
-    return sb_hub_join(s->nsp->hub, &s->member, room);
+    int rc = sb_hub_join(s->nsp->hub, &s->member, room);
+    if (rc == SB_OK)
+        sb_sio__recovery_rooms_changed(s, room);
+    return rc;
 }
 
 int sb_sio_leave(sb_sio_socket_t *s, sb_str_t room) {
     if (!s->connected)
         return SB_ECLOSED;
-    return sb_hub_leave(s->nsp->hub, &s->member, room);
+    int rc = sb_hub_leave(s->nsp->hub, &s->member, room);
+    if (rc == SB_OK)
+        sb_sio__recovery_rooms_changed(s, room);
+    return rc;
 }
 
 bool sb_sio_in_room(const sb_sio_socket_t *s, sb_str_t room) {

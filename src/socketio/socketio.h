@@ -146,6 +146,10 @@ typedef struct {
     size_t max_sessions; /* disconnected sessions kept at most (oldest dropped); 0: 100000 */
     /* Which rooms a kept session restores; NULL: all of them. */
     bool (*keep_room)(sb_str_t room, void *ud);
+    /* A connected socket joined or left a room it would keep (keep_room),
+     * e.g. to save the session's rooms where a killed process finds them;
+     * NULL: not told. */
+    void (*rooms_changed)(sb_sio_socket_t *s, void *ud);
     void *ud;
 } sb_sio_recovery_config_t;
 

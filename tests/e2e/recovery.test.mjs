@@ -168,12 +168,14 @@ for (const signal of ['SIGTERM', 'SIGKILL']) {
       await until(() => d.ids.length === 7, 5000, 'the missed messages');
       await d.s.emitWithAck('notification:list', {});
       assert.deepEqual(d.ids, [...seen, ...missed], 'once each, in order');
-      if (signal === 'SIGTERM') { // a graceful stop saved its rooms too
-        const inRoom = waitFor(d.s, 'chat:message', 3000);
-        await a2.emitWithAck('chat:join', room);
-        await a2.emitWithAck('chat:message', { roomId: room, message: 'after restart' });
-        await inRoom;
-      }
+      // The room it joined after connecting is back, also after a SIGKILL
+      // (joins are saved as they happen, not only at a graceful stop).
+      const inRoom = waitFor(d.s, 'chat:message', 3000);
+      await a2.emitWithAck('chat:join', room);
+      await a2.emitWithAck('chat:message', { roomId: room, message: 'after restart' });
+      await inRoom;
+      const own = await d.s.emitWithAck('chat:message', { roomId: room, message: 'from the recovered socket' });
+      assert.ok(!own.error, JSON.stringify(own));
     } finally {
       if (two) await two.stop();
       if (one && one.proc.exitCode === null && one.proc.signalCode === null) await one.stop();
