@@ -68,6 +68,7 @@ enum {
     SB_EIO = -1008,
     SB_ETIMEOUT = -1009,
     SB_EDEPTH = -1010,   /* nesting too deep */
+    SB_EUNAVAIL = -1011, /* unavailable: the database could not be reached in time */
 };
 /* A static description of `err`; never NULL. */
 const char *sb_strerror(int err);

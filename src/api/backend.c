@@ -207,7 +207,8 @@ void sb_api__call_fail_store(sb_api_call_t *call, int rc) {
                {SB_EEXISTS, 409, "already_exists", "already exists"},
                {SB_EINVAL, 422, "invalid_field", "invalid value"},
                {SB_ETOOBIG, 503, "server_busy", "server busy, try again"},
-               {SB_ECLOSED, 503, "server_busy", "shutting down"}};
+               {SB_ECLOSED, 503, "server_busy", "shutting down"},
+               {SB_EUNAVAIL, 503, "store_unavailable", "the database is unavailable, try again"}};
     size_t i = 0;
     while (i < sizeof map / sizeof *map && map[i].rc != rc)
         i++;

@@ -16,7 +16,8 @@
     X(EXISTS, -1007, "already exists")                                       \
     X(IO, -1008, "I/O error")                                                \
     X(TIMEOUT, -1009, "timed out")                                           \
-    X(DEPTH, -1010, "nesting too deep")
+    X(DEPTH, -1010, "nesting too deep")                                      \
+    X(UNAVAIL, -1011, "unavailable")
 
 enum {
     SB_OK = 0,

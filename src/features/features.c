@@ -217,6 +217,9 @@ static const char *store_code(int rc, const char **msg) {
     case SB_ECLOSED:
         *msg = "server busy, try again";
         return "server_busy";
+    case SB_EUNAVAIL:
+        *msg = "the database is unavailable, try again";
+        return "store_unavailable";
     default:
         *msg = "storage failed";
         return "storage_error";

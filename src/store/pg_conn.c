@@ -315,3 +315,83 @@ sb_pg_outcome_t sb_pg_conn_run(sb_pg_conn_t *c, const sb_pg_stmt_t *stmts, size_
     roll_back(c, deadline_ms);
     return SB_PG_FAILED;
 }
+
+/* ---- interactive transactions (the store's batches) ---------------------------------- */
+
+void sb_pg_conn_drop(sb_pg_conn_t *c) {
+    drop(c);
+    c->quiet = 0;
+}
+
+int sb_pg_conn_begin(sb_pg_conn_t *c, int64_t deadline_ms) {
+    c->quiet = 0;
+    /* A connection found dead at BEGIN (the server restarted since the last
+     * batch) is replaced once: nothing of the batch was sent yet. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (sb_pg_conn_ready(c, deadline_ms) != SB_OK)
+            return SB_ETIMEOUT;
+        if (begin(c, deadline_ms, c->xid, sizeof c->xid))
+            return SB_OK;
+        drop(c);
+    }
+    return SB_EIO;
+}
+
+bool sb_pg_conn_send_quiet(sb_pg_conn_t *c, const char *sql) {
+    if (!c->pg || !send_query(c, sql, 0, NULL))
+        return false;
+    c->quiet++;
+    return true;
+}
+
+/* Reads the answers of the quiet commands sent before; false when lost. A
+ * failed one shows as the next awaited result (PGRES_PIPELINE_ABORTED). */
+static bool drain_quiet(sb_pg_conn_t *c, int64_t deadline_ms) {
+    for (; c->quiet > 0; c->quiet--) {
+        PGresult *r = next_result(c, deadline_ms);
+        if (!r)
+            return false;
+        if (PQresultStatus(r) == PGRES_FATAL_ERROR)
+            set_error(c, "statement failed", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    return true;
+}
+
+PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams,
+                           const char *const *params, int64_t deadline_ms) {
+    if (!c->pg || !send_query(c, sql, nparams, params) || !PQsendFlushRequest(c->pg) ||
+        !drain_quiet(c, deadline_ms))
+        return NULL;
+    PGresult *r = next_result(c, deadline_ms);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (r && (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED)) {
+        /* The server skips everything up to the next sync: end that stretch
+         * (the transaction stays open, aborted until ROLLBACK TO). */
+        if (!PQpipelineSync(c->pg) || !expect(c, deadline_ms, PGRES_PIPELINE_SYNC, NULL, 0)) {
+            PQclear(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+sb_pg_outcome_t sb_pg_conn_commit(sb_pg_conn_t *c, int64_t deadline_ms) {
+    if (!c->pg || !send_query(c, "COMMIT", 0, NULL) || !PQpipelineSync(c->pg)) {
+        sb_pg_conn_drop(c); /* COMMIT never left: the server rolls the transaction back */
+        return SB_PG_NOT_COMMITTED;
+    }
+    if (!drain_quiet(c, deadline_ms))
+        return resolve(c, c->xid, deadline_ms);
+    PGresult *r = next_result(c, deadline_ms);
+    if (!r)
+        return resolve(c, c->xid, deadline_ms);
+    /* COMMIT of a transaction left aborted answers "ROLLBACK". */
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
+    if (!ok)
+        set_error(c, "COMMIT failed", PQresultErrorMessage(r));
+    PQclear(r);
+    if (!expect(c, deadline_ms, PGRES_PIPELINE_SYNC, NULL, 0))
+        sb_pg_conn_drop(c); /* the outcome is known; the connection is not usable */
+    return ok ? SB_PG_COMMITTED : SB_PG_FAILED;
+}

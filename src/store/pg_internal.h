@@ -5,6 +5,7 @@
 #define SB_STORE_PG_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,8 @@ typedef struct {
     int64_t backoff_ms;      /* wait after the next failure */
     int64_t next_attempt_ms; /* no connection attempt before this */
     uint64_t connects;       /* successful connections so far */
+    char xid[32];            /* the open transaction's id (sb_pg_conn_begin) */
+    int quiet;               /* commands sent whose answers are not read yet */
     char error[256];         /* why the last attempt or batch failed, one line */
 } sb_pg_conn_t;
 
@@ -80,6 +83,33 @@ sb_pg_outcome_t sb_pg_conn_run(sb_pg_conn_t *c, const sb_pg_stmt_t *stmts, size_
                                int64_t deadline_ms, int *failed_stmt);
 
 const char *sb_pg_outcome_name(sb_pg_outcome_t o);
+
+/* ---- interactive transactions (the store's batches) ----------------------------------
+ * sb_pg_conn_begin(), then statements one at a time (sb_pg_conn_query()
+ * waits for each answer; sb_pg_conn_send_quiet() sends one whose answer is
+ * only checked with the next), then sb_pg_conn_commit(). A lost connection
+ * (NULL from query, false from send_quiet) ends the transaction: call
+ * sb_pg_conn_drop(); nothing of it committed. */
+
+/* Connects if needed (no later than deadline_ms), then BEGIN and the
+ * transaction id, one round trip. SB_OK; SB_ETIMEOUT (unreachable) or SB_EIO
+ * (lost) with nothing sent. */
+int sb_pg_conn_begin(sb_pg_conn_t *c, int64_t deadline_ms);
+/* Sends sql without waiting for its answer; false when the connection is lost. */
+bool sb_pg_conn_send_quiet(sb_pg_conn_t *c, const char *sql);
+/* Runs one statement and returns its result (the caller PQclear()s it), or
+ * NULL when the connection was lost or deadline_ms passed. After a failed
+ * statement the transaction stays open and aborted until ROLLBACK TO. */
+PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams,
+                           const char *const *params, int64_t deadline_ms);
+/* COMMIT. COMMITTED, FAILED (the server rolled back: an aborted
+ * transaction, a deferred constraint), NOT_COMMITTED (COMMIT never left),
+ * COMMITTED_BLIND (lost, resolved as committed: every earlier result was
+ * read) or UNKNOWN. */
+sb_pg_outcome_t sb_pg_conn_commit(sb_pg_conn_t *c, int64_t deadline_ms);
+/* Closes the connection (after a loss, or to abandon a transaction). */
+void sb_pg_conn_drop(sb_pg_conn_t *c);
+
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sb_pg__now_ms(void);

@@ -177,6 +177,7 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
         return rc;
     }
     r->charge = charge;
+    r->submitted_ms = (int64_t)sb_clock_ms();
     st->outstanding++;
     st->outstanding_bytes += charge;
     pthread_mutex_lock(&st->mu);
@@ -240,9 +241,7 @@ static void on_done_fd(sb_io_t *io, uint32_t events) {
 
 /* ---- batches (store thread) ------------------------------------------------------------ */
 
-typedef struct {
-    uint64_t commits, commit_failures, failed;
-} batch_stats_t;
+typedef sb_store__batch_stats_t batch_stats_t;
 
 static int run_sql(sb_store_t *st, sb_store__sql_t id) {
     sb_store__q_t *q = sb_store__q(st, id);
@@ -359,16 +358,22 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
     sb_store__lite_reset_all(st);
     if (writes)
         refuse_if_lost(st, first);
-    uint64_t eio_writes = 0;
+    sb_store__health_after_batch(st, sb_store__count_failures(st, first, bs));
+    sb_store__keys_housekeeping(st);
+}
+
+uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
+    uint64_t failed_writes = 0;
     for (sb_store__req_t *r = first; r; r = r->next) {
         bs->failed += r->rc != SB_OK;
-        eio_writes += r->op->write && r->rc == SB_EIO;
-        if (r->rc == SB_EIO || r->rc == SB_ENOMEM) /* the others are answers, not faults */
+        /* The other errors are answers (not found, exists, ...), not faults. */
+        bool fault = r->rc == SB_EIO || r->rc == SB_ENOMEM || r->rc == SB_EUNAVAIL;
+        failed_writes += r->op->write && r->rc != SB_ENOMEM && fault;
+        if (fault)
             sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
                            r->op->name, sb_strerror(r->rc));
     }
-    sb_store__health_after_batch(st, eio_writes);
-    sb_store__keys_housekeeping(st);
+    return failed_writes;
 }
 
 /* Detaches up to batch_max pending requests; called with mu held. */
@@ -417,7 +422,10 @@ static void *store_main(void *arg) {
                 st->closing)
                 continue;
             pthread_mutex_unlock(&st->mu);
-            sb_store__health_idle(st);
+            if (st->pg)
+                sb_store__pg_idle(st);
+            else
+                sb_store__health_idle(st);
             pthread_mutex_lock(&st->mu);
         }
         if (!st->pend_head)
@@ -429,7 +437,10 @@ static void *store_main(void *arg) {
         pthread_mutex_unlock(&st->mu);
 
         batch_stats_t bs = {0};
-        run_batch(st, first, &bs);
+        if (st->pg)
+            sb_store__pg_run_batch(st, first, &bs);
+        else
+            run_batch(st, first, &bs);
 
         pthread_mutex_lock(&st->mu);
         publish_batch(st, first, last, n, &bs);
@@ -624,6 +635,7 @@ static void destroy(sb_store_t *st) {
     if (st->efd >= 0)
         close(st->efd);
     sb_store__lite_finalize_all(st);
+    sb_store__pg_destroy(st);
     if (st->db)
         sqlite3_close_v2(st->db);
     pthread_cond_destroy(&st->idle_cv);
@@ -655,7 +667,7 @@ static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
     st->efd = -1;
     st->cfg = *cfg;
     apply_defaults(&st->cfg);
-    snprintf(st->dir, sizeof st->dir, "%s", cfg->data_dir);
+    snprintf(st->dir, sizeof st->dir, "%s", cfg->data_dir ? cfg->data_dir : "");
     st->cfg.data_dir = st->dir;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->work_cv, NULL);
@@ -669,8 +681,9 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
         err = scratch;
         cap = sizeof scratch;
     }
-    if (!loop || !cfg || !cfg->data_dir || !cfg->data_dir[0] ||
-        strlen(cfg->data_dir) >= sizeof((sb_store_t *)0)->dir ||
+    bool pg = cfg && cfg->database_url && cfg->database_url[0];
+    if (!loop || !cfg || (!pg && (!cfg->data_dir || !cfg->data_dir[0])) ||
+        (cfg->data_dir && strlen(cfg->data_dir) >= sizeof((sb_store_t *)0)->dir) ||
         (unsigned)cfg->synchronous > SB_STORE_SYNC_OFF) {
         set_err(err, cap, "store: invalid configuration (data_dir missing or too long?)");
         return NULL;
@@ -679,6 +692,13 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
     if (!st) {
         set_err(err, cap, "store: out of memory");
         return NULL;
+    }
+    if (pg) {
+        if (sb_store__pg_open(st, err, cap) != SB_OK || start_thread(st, err, cap) != SB_OK) {
+            destroy(st);
+            return NULL;
+        }
+        return st;
     }
     if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
         check_integrity(st, err, cap) != SB_OK || sb_store__migrate(st->db, err, cap) != SB_OK ||

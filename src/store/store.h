@@ -72,7 +72,14 @@ typedef enum {
 
 /* Zero means "default" for every numeric field. */
 typedef struct {
-    const char *data_dir;        /* required; created (mkdir -p, mode 0700) if missing */
+    const char *data_dir;        /* required for SQLite; created (mkdir -p, mode 0700) if missing */
+    /* PostgreSQL instead of SQLite when set and not empty: a libpq URL or
+     * key=value string (docs/operations.md). Not yet offered as a setting
+     * (docs/store.md says what is missing). */
+    const char *database_url;
+    /* PostgreSQL: how long a request may wait for an unreachable database
+     * before it fails with SB_EUNAVAIL; default 5000. */
+    int store_wait_ms;
     sb_store_sync_t synchronous; /* default SB_STORE_SYNC_FULL */
     int busy_timeout_ms;         /* default 5000: waits for another process holding the db */
     size_t batch_max;            /* default 256 requests per transaction */

@@ -34,7 +34,7 @@ sb_store_state_t sb_store__state(sb_store_t *st) {
     return s;
 }
 
-static void set_state(sb_store_t *st, sb_store_state_t s, const char *reason) {
+void sb_store__set_state(sb_store_t *st, sb_store_state_t s, const char *reason) {
     pthread_mutex_lock(&st->mu);
     st->health.state = s;
     snprintf(st->health.reason, sizeof st->health.reason, "%s", reason);
@@ -96,7 +96,7 @@ bool sb_store__watch_check(sb_store_t *st) {
         return false;
     char reason[200];
     snprintf(reason, sizeof reason, "%s was %s while the server had it open", file, fate);
-    set_state(st, SB_STORE_LOST, reason);
+    sb_store__set_state(st, SB_STORE_LOST, reason);
     sb_log_error("store: %s: refusing every write from now on (what was acknowledged since "
                  "the last backup may be gone); restore a backup and restart",
                  reason);
@@ -112,7 +112,7 @@ void sb_store__health_after_batch(sb_store_t *st, uint64_t eio_writes) {
         st->health.write_errors += eio_writes;
         pthread_mutex_unlock(&st->mu);
         if (sb_store__state(st) == SB_STORE_OK) {
-            set_state(st, SB_STORE_FAILING, st->last_error[0] ? st->last_error : "write failed");
+            sb_store__set_state(st, SB_STORE_FAILING, st->last_error[0] ? st->last_error : "write failed");
             sb_log_error("store: writes are failing: %s; retrying every second",
                          st->last_error[0] ? st->last_error : "write failed");
         }
@@ -145,7 +145,7 @@ void sb_store__health_retry(sb_store_t *st) {
         sb_wall_ms() - st->last_write_failure_ms < PROBE_INTERVAL_MS)
         return;
     if (sb_store__probe_write(st) && !sb_store__watch_check(st)) {
-        set_state(st, SB_STORE_OK, "");
+        sb_store__set_state(st, SB_STORE_OK, "");
         sb_log_warn("store: writes commit again");
     } else {
         st->last_write_failure_ms = sb_wall_ms();

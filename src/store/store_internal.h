@@ -288,114 +288,221 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 
 /* ---- prepared statements, cached per connection ------------------------------ */
 
-/* X(name, sql): every statement the operations run. Parameters are always
- * bound, never formatted into the text. */
+/* X(name, SQLite text, PostgreSQL text): every statement the operations
+ * run. Parameters are always bound, never formatted into the text. A NULL
+ * PostgreSQL text is the SQLite one with ?N read as $N; inserts whose id is
+ * read back end in RETURNING id there. */
 #define SB_STORE__SQL(X)                                                                           \
-    X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
-    X(COMMIT, "COMMIT")                                                                            \
-    X(ROLLBACK, "ROLLBACK")                                                                        \
-    X(SAVEPOINT, "SAVEPOINT req")                                                                  \
-    X(RELEASE, "RELEASE req")                                                                      \
-    X(ROLLBACK_TO, "ROLLBACK TO req")                                                              \
+    X(BEGIN,                                                                                       \
+      "BEGIN IMMEDIATE",                                                                           \
+      "BEGIN")                                                                                     \
+    X(COMMIT,                                                                                      \
+      "COMMIT",                                                                                    \
+      NULL)                                                                                        \
+    X(ROLLBACK,                                                                                    \
+      "ROLLBACK",                                                                                  \
+      NULL)                                                                                        \
+    X(SAVEPOINT,                                                                                   \
+      "SAVEPOINT req",                                                                             \
+      NULL)                                                                                        \
+    X(RELEASE,                                                                                     \
+      "RELEASE req",                                                                               \
+      NULL)                                                                                        \
+    X(ROLLBACK_TO,                                                                                 \
+      "ROLLBACK TO req",                                                                           \
+      NULL)                                                                                        \
     X(USER_UPSERT,                                                                                 \
       "INSERT INTO users(id, name, avatar, last_seen_ms) VALUES(?1, ?2, ?3, ?4) "                  \
       "ON CONFLICT(id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, "             \
-      "last_seen_ms = excluded.last_seen_ms")                                                      \
-    X(USER_GET, "SELECT id, name, avatar, last_seen_ms FROM users WHERE id = ?1")                  \
+      "last_seen_ms = excluded.last_seen_ms",                                                      \
+      NULL)                                                                                        \
+    X(USER_GET,                                                                                    \
+      "SELECT id, name, avatar, last_seen_ms FROM users WHERE id = ?1",                            \
+      NULL)                                                                                        \
     X(CONV_INSERT,                                                                                 \
       "INSERT INTO conversations(id, title, is_direct, created_at_ms) VALUES(?1, ?2, ?3, ?4) "     \
-      "ON CONFLICT(id) DO NOTHING")                                                                \
-    X(CONV_EXISTS, "SELECT 1 FROM conversations WHERE id = ?1")                                    \
-    X(MEMBER_INSERT, "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "  \
-                     "ON CONFLICT DO NOTHING")                                                     \
+      "ON CONFLICT(id) DO NOTHING",                                                                \
+      NULL)                                                                                        \
+    X(CONV_EXISTS,                                                                                 \
+      "SELECT 1 FROM conversations WHERE id = ?1",                                                 \
+      NULL)                                                                                        \
+    X(MEMBER_INSERT,                                                                               \
+      "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "                 \
+      "ON CONFLICT DO NOTHING",                                                                    \
+      NULL)                                                                                        \
     X(MEMBER_LIST,                                                                                 \
-      "SELECT user_id FROM conversation_members WHERE conversation_id = ?1 ORDER BY user_id")      \
+      "SELECT user_id FROM conversation_members WHERE conversation_id = ?1 ORDER BY user_id",      \
+      NULL)                                                                                        \
     X(MEMBER_CHECK,                                                                                \
-      "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2")            \
-    X(MSG_INSERT, "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "           \
-                  "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
+      "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2",            \
+      NULL)                                                                                        \
+    X(MSG_INSERT,                                                                                  \
+      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
+      "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
+      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
+      "VALUES($1, $2, $3, $4, $5) RETURNING id")                                                   \
     X(DELIVERY_INSERT,                                                                             \
-      "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING") \
-    X(MSG_HISTORY, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name " \
-                   "FROM messages m LEFT JOIN users u ON u.id = m.sender_id "                      \
-                   "WHERE m.room = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3")                  \
-    X(MSG_READ, "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                      \
-                "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 " \
-                "ON CONFLICT DO NOTHING")                                                          \
-    X(MSG_UNDELIVERED, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "    \
-                       "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "   \
-                       "JOIN messages m ON m.id = d.message_id "                                   \
-                       "LEFT JOIN users u ON u.id = m.sender_id "                                  \
-                       "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "             \
-                       "ORDER BY d.message_id LIMIT ?2")                                           \
+      "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
+      NULL)                                                                                        \
+    X(MSG_HISTORY,                                                                                 \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name "              \
+      "FROM messages m LEFT JOIN users u ON u.id = m.sender_id "                                   \
+      "WHERE m.room = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3",                               \
+      NULL)                                                                                        \
+    X(MSG_READ,                                                                                    \
+      "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
+      "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 "           \
+      "ON CONFLICT DO NOTHING",                                                                    \
+      "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
+      "SELECT id, $2::text, $4::bigint FROM messages "                                             \
+      "WHERE id = $1 AND room = $3 AND sender_id <> $2 ON CONFLICT DO NOTHING")                    \
+    X(MSG_UNDELIVERED,                                                                             \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
+      "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "                    \
+      "JOIN messages m ON m.id = d.message_id "                                                    \
+      "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
+      "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "                            \
+      "ORDER BY d.message_id LIMIT ?2",                                                            \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name "              \
+      "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
+      "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
+      "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > $3 "                            \
+      "ORDER BY d.message_id LIMIT $2")                                                            \
     X(MSG_DELIVERED,                                                                               \
-      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2")        \
-    X(MSG_DELIVERED_UPTO, "UPDATE message_deliveries SET delivered = 1 "                           \
-                          "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2")             \
+      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2",        \
+      NULL)                                                                                        \
+    X(MSG_DELIVERED_UPTO,                                                                          \
+      "UPDATE message_deliveries SET delivered = 1 "                                               \
+      "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2",                                 \
+      NULL)                                                                                        \
     X(NOTIF_INSERT,                                                                                \
       "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                                            \
-    X(NOTIF_LIST, "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "        \
-                  "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "             \
-                  "ORDER BY id DESC LIMIT ?3")                                                     \
-    X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2")           \
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",                                                            \
+      "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
+      "VALUES($1, $2, $3, $4, $5, $6) RETURNING id")                                               \
+    X(NOTIF_LIST,                                                                                  \
+      "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
+      "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "                         \
+      "ORDER BY id DESC LIMIT ?3",                                                                 \
+      "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
+      "FROM notifications WHERE user_id = $1 AND ($2::bigint = 0 OR is_read = 0) "                 \
+      "ORDER BY id DESC LIMIT $3")                                                                 \
+    X(NOTIF_READ,                                                                                  \
+      "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2",                       \
+      NULL)                                                                                        \
     X(NOTIF_UNDELIVERED,                                                                           \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
-      "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2")  \
-    X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2")    \
-    X(NOTIF_DELIVERED_UPTO, "UPDATE notifications SET delivered = 1 "                              \
-                            "WHERE user_id = ?1 AND delivered = 0 AND id <= ?2")                   \
-    X(FRIEND_CHECK, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2")             \
-    X(FRIEND_PENDING, "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                \
-                      "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))")          \
-    X(FRIEND_REQ_INSERT, "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "     \
-                         "VALUES(?1, ?2, 'pending', ?3)")                                          \
-    X(FRIEND_ACCEPT, "UPDATE friend_requests SET status = 'accepted' "                             \
-                     "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'")                        \
+      "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2",  \
+      NULL)                                                                                        \
+    X(NOTIF_DELIVERED,                                                                             \
+      "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2",                     \
+      NULL)                                                                                        \
+    X(NOTIF_DELIVERED_UPTO,                                                                        \
+      "UPDATE notifications SET delivered = 1 "                                                    \
+      "WHERE user_id = ?1 AND delivered = 0 AND id <= ?2",                                         \
+      NULL)                                                                                        \
+    X(FRIEND_CHECK,                                                                                \
+      "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2",                           \
+      NULL)                                                                                        \
+    X(FRIEND_PENDING,                                                                              \
+      "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                                \
+      "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))",                          \
+      NULL)                                                                                        \
+    X(FRIEND_REQ_INSERT,                                                                           \
+      "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "                        \
+      "VALUES(?1, ?2, 'pending', ?3)",                                                             \
+      "INSERT INTO friend_requests(from_id, to_id, status, created_at_ms) "                        \
+      "VALUES($1, $2, 'pending', $3) RETURNING id")                                                \
+    X(FRIEND_ACCEPT,                                                                               \
+      "UPDATE friend_requests SET status = 'accepted' "                                            \
+      "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'",                                       \
+      NULL)                                                                                        \
     X(FRIEND_REQ_GET,                                                                              \
-      "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1")       \
+      "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1",       \
+      NULL)                                                                                        \
     X(FRIEND_INSERT,                                                                               \
       "INSERT INTO friendships(user_id, friend_id, created_at_ms) VALUES(?1, ?2, ?3) "             \
-      "ON CONFLICT DO NOTHING")                                                                    \
-    X(FRIEND_LIST, "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id")      \
-    X(POST_UPSERT, "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                               \
-                   "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id")                   \
-    X(POST_GET, "SELECT id, owner_id FROM posts WHERE id = ?1")                                    \
-    X(REACT_UPSERT, "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "       \
-                    "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type")            \
+      "ON CONFLICT DO NOTHING",                                                                    \
+      NULL)                                                                                        \
+    X(FRIEND_LIST,                                                                                 \
+      "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id",                   \
+      NULL)                                                                                        \
+    X(POST_UPSERT,                                                                                 \
+      "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                                            \
+      "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id",                                \
+      NULL)                                                                                        \
+    X(POST_GET,                                                                                    \
+      "SELECT id, owner_id FROM posts WHERE id = ?1",                                              \
+      NULL)                                                                                        \
+    X(REACT_UPSERT,                                                                                \
+      "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "                     \
+      "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type",                          \
+      NULL)                                                                                        \
     X(REACT_COUNTS,                                                                                \
-      "SELECT type, count(*) FROM post_reactions WHERE post_id = ?1 GROUP BY type ORDER BY type")  \
-    X(COMMENT_INSERT, "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "       \
-                      "VALUES(?1, ?2, ?3, ?4)")                                                    \
-    X(DOC_NEXT, "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1")        \
-    X(DOC_INSERT, "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "    \
-                  "VALUES(?1, ?2, ?3, ?4, ?5)")                                                    \
-    X(DOC_LATEST, "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "     \
-                  "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1")                               \
-    X(MSG_KEY_GET, "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, NULL "   \
-                   "FROM message_keys k JOIN messages m ON m.id = k.message_id "                   \
-                   "WHERE k.sender_id = ?1 AND k.key = ?2 AND k.created_at_ms >= ?3")              \
+      "SELECT type, count(*) FROM post_reactions WHERE post_id = ?1 GROUP BY type ORDER BY type",  \
+      NULL)                                                                                        \
+    X(COMMENT_INSERT,                                                                              \
+      "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
+      "VALUES(?1, ?2, ?3, ?4)",                                                                    \
+      "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
+      "VALUES($1, $2, $3, $4) RETURNING id")                                                       \
+    X(DOC_NEXT,                                                                                    \
+      "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1",                  \
+      NULL)                                                                                        \
+    X(DOC_INSERT,                                                                                  \
+      "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
+      "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
+      NULL)                                                                                        \
+    X(DOC_LATEST,                                                                                  \
+      "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "                 \
+      "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1",                                           \
+      NULL)                                                                                        \
+    X(MSG_KEY_GET,                                                                                 \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, NULL "                \
+      "FROM message_keys k JOIN messages m ON m.id = k.message_id "                                \
+      "WHERE k.sender_id = ?1 AND k.key = ?2 AND k.created_at_ms >= ?3",                           \
+      NULL)                                                                                        \
     X(MSG_KEY_PUT,                                                                                 \
       "INSERT OR REPLACE INTO message_keys(sender_id, key, message_id, created_at_ms) "            \
-      "VALUES(?1, ?2, ?3, ?4)")                                                                    \
-    X(MSG_KEYS_PURGE, "DELETE FROM message_keys WHERE created_at_ms < ?1")                         \
+      "VALUES(?1, ?2, ?3, ?4)",                                                                    \
+      "INSERT INTO message_keys(sender_id, key, message_id, created_at_ms) "                       \
+      "VALUES($1, $2, $3, $4) ON CONFLICT(sender_id, key) DO UPDATE SET "                          \
+      "message_id = excluded.message_id, created_at_ms = excluded.created_at_ms")                  \
+    X(MSG_KEYS_PURGE,                                                                              \
+      "DELETE FROM message_keys WHERE created_at_ms < ?1",                                         \
+      NULL)                                                                                        \
     X(HTTP_KEY_GET,                                                                                \
-      "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2")        \
-    X(HTTP_KEY_PUT, "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) " \
-                    "VALUES(?1, ?2, ?3, ?4, ?5)")                                                  \
-    X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1")                        \
-    X(SESSION_SAVE, "INSERT INTO sio_sessions(pid, nsp, sid, owner, rooms, disconnected_at_ms) "   \
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(pid) DO UPDATE SET "                \
-                    "sid = excluded.sid, owner = excluded.owner, rooms = excluded.rooms, "         \
-                    "disconnected_at_ms = excluded.disconnected_at_ms")                            \
-    X(SESSION_CRASHED, "UPDATE sio_sessions SET disconnected_at_ms = ?1 "                          \
-                       "WHERE disconnected_at_ms IS NULL")                                         \
-    X(SESSION_EXPIRE, "DELETE FROM sio_sessions WHERE disconnected_at_ms < ?1")                    \
-    X(SESSION_LIST, "SELECT pid, sid, owner, rooms, disconnected_at_ms FROM sio_sessions "        \
-                    "WHERE nsp = ?1 ORDER BY disconnected_at_ms, pid")
+      "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2",        \
+      NULL)                                                                                        \
+    X(HTTP_KEY_PUT,                                                                                \
+      "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) "               \
+      "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
+      "INSERT INTO http_keys(key, request, status, body, created_at_ms) "                          \
+      "VALUES($1, $2, $3, $4, $5) ON CONFLICT(key) DO UPDATE SET request = excluded.request, "     \
+      "status = excluded.status, body = excluded.body, created_at_ms = excluded.created_at_ms")    \
+    X(HTTP_KEYS_PURGE,                                                                             \
+      "DELETE FROM http_keys WHERE created_at_ms < ?1",                                            \
+      NULL)                                                                                        \
+    X(SESSION_SAVE,                                                                                \
+      "INSERT INTO sio_sessions(pid, nsp, sid, owner, rooms, disconnected_at_ms) "                 \
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(pid) DO UPDATE SET "                             \
+      "sid = excluded.sid, owner = excluded.owner, rooms = excluded.rooms, "                       \
+      "disconnected_at_ms = excluded.disconnected_at_ms",                                          \
+      NULL)                                                                                        \
+    X(SESSION_CRASHED,                                                                             \
+      "UPDATE sio_sessions SET disconnected_at_ms = ?1 "                                           \
+      "WHERE disconnected_at_ms IS NULL",                                                          \
+      NULL)                                                                                        \
+    X(SESSION_EXPIRE,                                                                              \
+      "DELETE FROM sio_sessions WHERE disconnected_at_ms < ?1",                                    \
+      NULL)                                                                                        \
+    X(SESSION_LIST,                                                                                \
+      "SELECT pid, sid, owner, rooms, disconnected_at_ms FROM sio_sessions "                       \
+      "WHERE nsp = ?1 ORDER BY disconnected_at_ms, pid",                                           \
+      NULL)
 
 typedef enum {
-#define SB_STORE__SQL_ENUM(name, sql) SB_SQL_##name,
+#define SB_STORE__SQL_ENUM(name, sql, pg) SB_SQL_##name,
     SB_STORE__SQL(SB_STORE__SQL_ENUM)
 #undef SB_STORE__SQL_ENUM
         SB_SQL__COUNT
@@ -466,8 +573,15 @@ typedef struct {
     int64_t db_size, wal_size;                 /* sizes seen: neither ever shrinks */
 } sb_store__watch_t;
 
+typedef struct sb_store__pg sb_store__pg_t; /* store_pg_internal.h */
+
+typedef struct {
+    uint64_t commits, commit_failures, failed;
+} sb_store__batch_stats_t;
+
 struct sb_store {
     sb_loop_t *loop;
+    sb_store__pg_t *pg; /* the PostgreSQL backend; NULL: SQLite */
     sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
     sqlite3 *db;                           /* store thread only, after open */
@@ -607,8 +721,26 @@ void sb_store__health_idle(sb_store_t *st);
 /* A small write transaction (the schema version rewritten): true when it
  * commits. */
 bool sb_store__probe_write(sb_store_t *st);
+/* Counts and logs the failed requests of a finished batch into bs; returns
+ * the number of writes that failed for a fault (not stored). */
+uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first,
+                                  sb_store__batch_stats_t *bs);
+/* Sets the state and its reason (store thread). */
+void sb_store__set_state(sb_store_t *st, sb_store_state_t s, const char *reason);
 /* The state, read on the store thread. */
 sb_store_state_t sb_store__state(sb_store_t *st);
+
+/* ---- store_pg.c: the PostgreSQL backend ------------------------------------------------ */
+
+/* Connects to cfg.database_url and applies the migrations (blocking, at
+ * start-up). SB_OK, or an error with a message in err. */
+int sb_store__pg_open(sb_store_t *st, char *err, size_t cap);
+void sb_store__pg_destroy(sb_store_t *st);
+void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs);
+/* Called when the store thread is idle: reconnects, updates the health. */
+void sb_store__pg_idle(sb_store_t *st);
+/* Statement `id` on PostgreSQL (store_sql_pg.c). */
+sb_store__q_t *sb_store__pg_q(sb_store_t *st, sb_store__sql_t id);
 
 /* ---- migrations.c ----------------------------------------------------------------- */
 

@@ -7,7 +7,9 @@
 
 #include "core/err.h"
 
-sb_store__q_t *sb_store__q(sb_store_t *st, sb_store__sql_t id) { return sb_store__lite_q(st, id); }
+sb_store__q_t *sb_store__q(sb_store_t *st, sb_store__sql_t id) {
+    return st->pg ? sb_store__pg_q(st, id) : sb_store__lite_q(st, id);
+}
 
 sb_store__q_t *sb_store__q_user_page(sb_store_t *st, sb_store__sql_t id, sb_str_t user, int64_t p2,
                                      int64_t p3) {

@@ -9,7 +9,7 @@
 #include "core/log.h"
 
 static const char *const sql_text[SB_SQL__COUNT] = {
-#define SB_STORE__SQL_TEXT(name, sql) [SB_SQL_##name] = sql,
+#define SB_STORE__SQL_TEXT(name, sql, pg) [SB_SQL_##name] = sql,
     SB_STORE__SQL(SB_STORE__SQL_TEXT)
 #undef SB_STORE__SQL_TEXT
 };

@@ -1,0 +1,214 @@
+/* The PostgreSQL backend of the store: opening (schema migrations on a
+ * start-up connection), the batch of the store thread over pg_conn.c, and
+ * the store's health from the connection.
+ *
+ * A batch is one transaction: BEGIN with its transaction id (one round
+ * trip), then each request inside a savepoint of its own (sent without
+ * waiting for its answer, so savepoints cost no round trip), its statements
+ * one at a time, then COMMIT. Every result is read before COMMIT leaves, so
+ * a connection lost after COMMIT and resolved as committed still answers
+ * every request. Requests are answered only after COMMIT returned.
+ *
+ * Lost connections: before COMMIT was sent, nothing of the batch can commit,
+ * so the whole batch runs again on a new connection while the oldest
+ * request's wait allows (store_wait_ms after it was submitted); after that,
+ * every request of the batch fails with SB_EUNAVAIL. A connection lost after
+ * COMMIT was sent is resolved with pg_xact_status(); when that cannot be
+ * known in time, every request fails with SB_EUNAVAIL and none is retried
+ * (the batch may have committed). */
+#include "store/store_pg_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define DEFAULT_WAIT_MS 5000
+#define IDLE_CONNECT_MS 1000
+#define PURGE_INTERVAL_MS 60000
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+/* A blocking connection of its own, at start-up only: migrations need
+ * several round trips with their own transactions and locks. */
+static void ignore_notice(void *ud, const char *msg) { (void)ud, (void)msg; }
+
+static int migrate(const char *url, char *err, size_t cap) {
+    PGconn *db = PQconnectdb(url);
+    PQsetNoticeProcessor(db, ignore_notice, NULL); /* "already exists, skipping" */
+    if (PQstatus(db) != CONNECTION_OK) {
+        const char *msg = PQerrorMessage(db);
+        snprintf(err, cap, "store: cannot connect to PostgreSQL: %.*s", (int)strcspn(msg, "\n"),
+                 msg);
+        PQfinish(db);
+        return SB_EIO;
+    }
+    int rc = sb_store_pg__migrate(db, err, cap);
+    PQfinish(db);
+    return rc;
+}
+
+int sb_store__pg_open(sb_store_t *st, char *err, size_t cap) {
+    sb_store__pg_t *pg = calloc(1, sizeof *pg);
+    if (!pg || !(pg->url = strdup(st->cfg.database_url))) {
+        free(pg);
+        snprintf(err, cap, "store: out of memory");
+        return SB_ENOMEM;
+    }
+    st->pg = pg;
+    sb_pg_conn_init(&pg->conn, &(sb_pg_conn_config_t){.conninfo = pg->url});
+    if (st->cfg.store_wait_ms <= 0)
+        st->cfg.store_wait_ms = DEFAULT_WAIT_MS;
+    int rc = sb_store__pg_sql_init(pg, err, cap);
+    if (rc == SB_OK)
+        rc = migrate(pg->url, err, cap);
+    return rc;
+}
+
+void sb_store__pg_destroy(sb_store_t *st) {
+    sb_store__pg_t *pg = st->pg;
+    if (!pg)
+        return;
+    sb_store__pg_sql_dispose(pg);
+    sb_pg_conn_dispose(&pg->conn);
+    free(pg->url);
+    free(pg);
+    st->pg = NULL;
+}
+
+/* ---- health ---------------------------------------------------------------------------- */
+
+static void reachable(sb_store_t *st) {
+    if (sb_store__state(st) != SB_STORE_OK) {
+        sb_log_info("store: PostgreSQL reachable again");
+        sb_store__set_state(st, SB_STORE_OK, "");
+    }
+}
+
+static void unreachable(sb_store_t *st) {
+    char reason[sizeof st->health.reason];
+    snprintf(reason, sizeof reason, "PostgreSQL unavailable: %.150s", st->pg->conn.error);
+    if (sb_store__state(st) == SB_STORE_OK)
+        sb_log_warn("store: %s", reason);
+    sb_store__set_state(st, SB_STORE_FAILING, reason);
+}
+
+/* Idle: reconnect (with the connection's backoff) so that /health follows
+ * the database even without traffic. */
+void sb_store__pg_idle(sb_store_t *st) {
+    sb_pg_conn_t *c = &st->pg->conn;
+    if (sb_pg_conn_ready(c, sb_pg__now_ms() + IDLE_CONNECT_MS) == SB_OK)
+        reachable(st);
+    else if (c->next_attempt_ms) /* an attempt was made and failed */
+        unreachable(st);
+}
+
+/* ---- batches ----------------------------------------------------------------------------- */
+
+static void fail_all(sb_store__req_t *first, int rc) {
+    for (sb_store__req_t *r = first; r; r = r->next)
+        r->rc = rc;
+}
+
+/* Runs every request inside the open transaction. False when the
+ * connection was lost: nothing of the batch is committed then. */
+static bool run_requests(sb_store_t *st, sb_store__req_t *first) {
+    sb_store__pg_t *pg = st->pg;
+    for (sb_store__req_t *r = first; r && !pg->lost; r = r->next) {
+        memset(&r->res, 0, sizeof r->res);
+        if (r->op->mode == SB_STORE__BETWEEN) {
+            r->rc = SB_EINVAL; /* backups of PostgreSQL are pg_dump's job */
+            continue;
+        }
+        sb_pg_conn_send_quiet(&pg->conn, "SAVEPOINT req");
+        r->rc = r->op->exec(st, r);
+        if (r->rc != SB_OK)
+            sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
+        sb_pg_conn_send_quiet(&pg->conn, "RELEASE req");
+    }
+    return !pg->lost;
+}
+
+typedef enum { SETTLED, RETRY, GIVE_UP } attempt_t;
+
+/* One attempt. SETTLED: rc is set on every request. RETRY: the batch
+ * certainly did not commit and may run again. GIVE_UP: the database could
+ * not be reached by the deadline. */
+static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
+    sb_store__pg_t *pg = st->pg;
+    pg->lost = false;
+    int rc = sb_pg_conn_begin(&pg->conn, pg->deadline_ms);
+    if (rc != SB_OK)
+        return rc == SB_ETIMEOUT ? GIVE_UP : RETRY;
+    if (!run_requests(st, first)) {
+        sb_pg_conn_drop(&pg->conn);
+        return RETRY;
+    }
+    switch (sb_pg_conn_commit(&pg->conn, pg->deadline_ms)) {
+    case SB_PG_COMMITTED:
+    case SB_PG_COMMITTED_BLIND: /* every result was read before COMMIT left */
+        bs->commits++;
+        return SETTLED;
+    case SB_PG_NOT_COMMITTED:
+        return RETRY;
+    case SB_PG_FAILED:
+        fail_all(first, SB_EIO);
+        bs->commit_failures++;
+        return SETTLED;
+    case SB_PG_UNKNOWN:
+        break;
+    }
+    fail_all(first, SB_EUNAVAIL); /* may have committed: never acknowledged, never retried */
+    bs->commit_failures++;
+    return SETTLED;
+}
+
+static void housekeeping(sb_store_t *st);
+
+void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
+    sb_store__pg_t *pg = st->pg;
+    pg->deadline_ms = first->submitted_ms + st->cfg.store_wait_ms; /* the oldest request's */
+    attempt_t a = RETRY;
+    while (a == RETRY && sb_pg__now_ms() < pg->deadline_ms)
+        a = attempt(st, first, bs);
+    bool settled = a == SETTLED;
+    if (!settled)
+        fail_all(first, SB_EUNAVAIL);
+    if (pg->conn.pg)
+        reachable(st);
+    else
+        unreachable(st);
+    uint64_t failed_writes = sb_store__count_failures(st, first, bs);
+    if (failed_writes) {
+        pthread_mutex_lock(&st->mu);
+        st->health.write_errors += failed_writes;
+        pthread_mutex_unlock(&st->mu);
+    }
+    if (settled)
+        housekeeping(st);
+}
+
+/* Once a minute, in a transaction of its own: forgets old idempotency keys. */
+static void housekeeping(sb_store_t *st) {
+    int64_t now = sb_wall_ms();
+    if (now - st->last_keys_purge_ms < PURGE_INTERVAL_MS)
+        return;
+    st->last_keys_purge_ms = now;
+    sb_store__pg_t *pg = st->pg;
+    pg->lost = false;
+    pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
+    if (sb_pg_conn_begin(&pg->conn, pg->deadline_ms) != SB_OK)
+        return;
+    static const sb_store__sql_t purges[] = {SB_SQL_MSG_KEYS_PURGE, SB_SQL_HTTP_KEYS_PURGE};
+    for (size_t i = 0; i < sizeof purges / sizeof *purges && !pg->lost; i++) {
+        sb_store__q_t *q = sb_store__pg_q(st, purges[i]);
+        sb_store__bind_int(q, 1, now - SB_STORE_KEY_TTL_MS);
+        sb_store__exec(q);
+    }
+    if (pg->lost)
+        sb_pg_conn_drop(&pg->conn);
+    else
+        sb_pg_conn_commit(&pg->conn, pg->deadline_ms);
+}
