@@ -61,6 +61,8 @@ socket is disconnected when its token's `exp` passes, leeway or not. With
 `connection:established` lists only online friends, and `presence:query`
 answers `{online: false}` for anyone but a friend or oneself; `all` tells
 everyone, batched per `--presence-interval` (docs/events.md explains the
-cost).
+cost). `--tls-cert` and `--tls-key` go together: with them every connection
+on `--port` speaks TLS (HTTPS, polling and WSS; plain HTTP gets a 400 that
+says so); `SIGHUP` reloads both files ([operations.md](operations.md#tls)).
 TAIL
 } > docs/configuration.md

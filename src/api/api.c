@@ -216,6 +216,25 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("heap_trims_total", "counter", "Free heap given back to the kernel.", m.heap_trims);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
+    if (m.tls) {
+        METRIC("tls_handshakes_total", "counter", "TLS handshakes completed.", m.tls_handshakes);
+        METRIC("tls_handshake_failures_total", "counter",
+               "TLS handshakes that failed: bad input, plain HTTP, a peer that left or timed out.",
+               m.tls_handshake_failures);
+        METRIC("tls_plain_http_total", "counter",
+               "Plain HTTP requests sent to the TLS port (answered 400; counted as failures too).",
+               m.tls_plain_http);
+        put(&t, "# HELP switchboard_tls_errors_total TLS errors after the handshake, by direction.\n"
+                "# TYPE switchboard_tls_errors_total counter\n"
+                "switchboard_tls_errors_total{op=\"read\"} %llu\n"
+                "switchboard_tls_errors_total{op=\"write\"} %llu\n",
+            (unsigned long long)m.tls_read_errors, (unsigned long long)m.tls_write_errors);
+        METRIC("tls_reloads_total", "counter", "Certificate reloads on SIGHUP that took effect.",
+               m.tls_reloads);
+        METRIC("tls_reload_failures_total", "counter",
+               "Certificate reloads on SIGHUP refused (the previous certificate stayed).",
+               m.tls_reload_failures);
+    }
     sb_http_respond(req, 200, "text/plain; version=0.0.4", t.buf, t.n, NULL);
 }
 

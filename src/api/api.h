@@ -20,6 +20,9 @@ typedef struct {
     uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
     uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
     uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes, heap_trims;
+    bool tls; /* the counters below mean something */
+    uint64_t tls_handshakes, tls_handshake_failures, tls_plain_http, tls_read_errors, tls_write_errors;
+    uint64_t tls_reloads, tls_reload_failures;
     int64_t started_ms;
     struct {
         const char *name;

@@ -70,11 +70,12 @@ static void dev_banner(const char *address, void *ud) {
     /* A wildcard address is not something to open: name the loopback. */
     const char *colon = strrchr(address, ':');
     bool wildcard = !strncmp(address, "0.0.0.0:", 8) || !strncmp(address, "[::]:", 5);
+    const char *scheme = app->cfg.tls_cert[0] ? "https" : "http";
     char url[128];
     if (wildcard && colon)
-        snprintf(url, sizeof url, "http://127.0.0.1%s", colon);
+        snprintf(url, sizeof url, "%s://127.0.0.1%s", scheme, colon);
     else
-        snprintf(url, sizeof url, "http://%s", address);
+        snprintf(url, sizeof url, "%s://%s", scheme, address);
     sb_log_warn("--dev: open %s (Socket.IO at %s%s)", url, url, app->cfg.path);
     if (app->dev_key_made)
         sb_log_warn("--dev: API key for this run: %s (try: curl -H 'Authorization: Bearer "

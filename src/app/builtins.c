@@ -81,6 +81,18 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     m->output_refused_closing = conns->refused_closing;
     m->output_discarded_bytes = conns->discarded_bytes;
     m->heap_trims = sb_server_heap_trims(b->srv);
+    sb_tls_t *tls = sb_server_tls(b->srv);
+    if (tls) {
+        const sb_tls_stats_t *ts = sb_tls_stats(tls);
+        m->tls = true;
+        m->tls_handshakes = ts->handshakes;
+        m->tls_handshake_failures = ts->handshake_failures;
+        m->tls_plain_http = ts->plain_http;
+        m->tls_read_errors = ts->read_errors;
+        m->tls_write_errors = ts->write_errors;
+        m->tls_reloads = ts->reloads;
+        m->tls_reload_failures = ts->reload_failures;
+    }
 }
 
 static void on_tick(void *ud) {

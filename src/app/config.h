@@ -14,6 +14,8 @@
 #define SB_CONFIG_MAP(X)                                                                           \
     X("host", host, STR, "::", 0, 0, "address to listen on (:: also takes IPv4; one address: only that)") \
     X("port", port, INT, "3000", 0, 65535LL, "TCP port (0 picks a free port)")                                 \
+    X("tls-cert", tls_cert, STR, "", 0, 0, "PEM certificate chain (the server's certificate first): serve HTTPS and WSS on --port (reloaded on SIGHUP)") \
+    X("tls-key", tls_key, STR, "", 0, 0, "PEM private key of --tls-cert (unencrypted; reloaded on SIGHUP)") \
     X("jwt-secret", jwt_secret, STR, "", 0, 0, "HS256 secret for client tokens, at least 32 bytes (required unless --dev)") \
     X("allow-short-secret", allow_short_secret, BOOL, "false", 0, 0, "accept a --jwt-secret shorter than 32 bytes, with a warning") \
     X("api-key", api_key, STR, "", 0, 0, "Bearer key for /metrics and /api (empty: those answer 401)")   \

@@ -25,6 +25,7 @@ struct sb_server {
     sb_server_config_t cfg;
     sb_loop_t loop;
     sb_conn_ctx_t conns;
+    sb_tls_t *tls; /* --tls-cert: every connection speaks TLS */
     sb_http_server_t *http;
     sb_eio_server_t *eio;
     sb_eio_server_t *extra_eio[SB_MAX_ROUTES];
@@ -127,6 +128,26 @@ static int create_namespaces(sb_server_t *s) {
     return rc;
 }
 
+/* Both TLS files or neither; a file that cannot be used stops the start. */
+static int create_tls(sb_server_t *s, char *err, size_t cap) {
+    const char *cert = s->cfg.tls_cert ? s->cfg.tls_cert : "", *key = s->cfg.tls_key ? s->cfg.tls_key : "";
+    if (!cert[0] && !key[0])
+        return SB_OK;
+    if (!cert[0] || !key[0]) {
+        snprintf(err, cap, "--tls-cert and --tls-key go together (%s is missing)",
+                 cert[0] ? "--tls-key" : "--tls-cert");
+        return SB_EINVAL;
+    }
+    s->tls = sb_tls_create(cert, key, err, cap);
+    if (!s->tls)
+        return SB_EINVAL;
+    sb_conn_ctx_use_tls(&s->conns, s->tls); /* no connection exists yet */
+    char what[512];
+    sb_tls_describe(s->tls, what, sizeof what);
+    sb_log_info("tls: certificate %s", what);
+    return SB_OK;
+}
+
 sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *err, size_t cap) {
     sb_server_t *s = calloc(1, sizeof *s);
     if (!s || sb_loop_init(&s->loop) != SB_OK || sb_conn_ctx_init(&s->conns, &s->loop) != SB_OK) {
@@ -137,6 +158,10 @@ sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *e
     s->cfg = *cfg;
     s->cfg.eio.ws = &s->cfg.ws;
     sb_conn_ctx_set_limits(&s->conns, &s->cfg.conns);
+    if (create_tls(s, err, cap) != SB_OK) {
+        sb_server_destroy(s);
+        return NULL;
+    }
     s->http = sb_http_server_create(&s->conns, &s->cfg.http);
     if (!s->http || create_sio(s) != SB_OK || create_doors(s) != SB_OK) {
         snprintf(err, cap, "out of memory");
@@ -164,6 +189,7 @@ void sb_server_destroy(sb_server_t *s) {
         sb_eio_server_destroy(s->extra_eio[i]);
     sb_sio_server_destroy(s->sio);
     sb_conn_ctx_dispose(&s->conns);
+    sb_tls_destroy(s->tls);
     sb_loop_dispose(&s->loop);
     if (s->free_ext) /* last: callbacks during the teardown above still find it */
         s->free_ext(s->ext);
@@ -241,10 +267,32 @@ void sb_server_stop(sb_server_t *s) {
     sb_timer_start(&s->drain_timer, 10);
 }
 
+sb_tls_t *sb_server_tls(sb_server_t *s) { return s->tls; }
+
+/* SIGHUP: a renewed certificate is taken for new connections; open ones
+ * keep theirs. A bad file leaves the current one in use. */
+static void reload(sb_server_t *s) {
+    if (!s->tls) {
+        sb_log_info("SIGHUP: nothing to reload (no --tls-cert)");
+        return;
+    }
+    char err[512], what[512];
+    if (sb_tls_reload(s->tls, err, sizeof err) != SB_OK) {
+        sb_log_error("SIGHUP: certificate not reloaded, the previous one stays in use: %s", err);
+        return;
+    }
+    sb_tls_describe(s->tls, what, sizeof what);
+    sb_log_info("SIGHUP: tls certificate reloaded: %s", what);
+}
+
 static void on_signal(sb_io_t *io, uint32_t events) {
     sb_server_t *s = sb_container_of(io, sb_server_t, signal_io);
     struct signalfd_siginfo si;
     while (read(io->fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(s);
+            continue;
+        }
         if (s->draining) {
             sb_log_warn("second signal: exiting now");
             sb_loop_stop(&s->loop);
@@ -259,6 +307,7 @@ static int watch_signals(sb_server_t *s) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -292,7 +341,7 @@ int sb_server_run(sb_server_t *s) {
     if (sb_http_listen(s->http, s->cfg.host, s->cfg.port) != SB_OK)
         return 1;
     /* Always printed, whatever the log level: scripts wait for this line. */
-    sb__log(SB_LOG_INFO, "listening on %s", sb_http_bound_address(s->http));
+    sb__log(SB_LOG_INFO, "listening on %s%s", sb_http_bound_address(s->http), s->tls ? " (tls)" : "");
     if (s->listening_fn)
         s->listening_fn(sb_http_bound_address(s->http), s->listening_ud);
     sb_timer_init(&s->loop, &s->tick_timer, on_tick);

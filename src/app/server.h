@@ -27,6 +27,7 @@ typedef struct {
     const char *path;       /* the Socket.IO endpoint, "/socket.io/" */
     const char *namespaces; /* comma list of namespaces created up front, or "" */
     const char *ws_path;    /* the plain JSON WebSocket door (doors.h), or NULL/"" for none */
+    const char *tls_cert, *tls_key; /* PEM files: every connection speaks TLS; NULL/"": plain */
     uint32_t drain_timeout_ms;
     sb_conn_limits_t conns;
     sb_http_config_t http;
@@ -63,6 +64,8 @@ sb_sio_server_t *sb_server_sio(sb_server_t *s);
 sb_eio_server_t *sb_server_eio(sb_server_t *s);
 const sb_server_config_t *sb_server_config(const sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
+/* The TLS context (--tls-cert), or NULL when the server speaks plain TCP. */
+sb_tls_t *sb_server_tls(sb_server_t *s);
 /* Times free heap memory was given back to the kernel (core/heap.h). */
 uint64_t sb_server_heap_trims(const sb_server_t *s);
 /* A raw WebSocket endpoint at `path`: on_open, then h's callbacks. */

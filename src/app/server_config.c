@@ -48,6 +48,8 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
         .path = c->path,
         .namespaces = c->namespaces,
         .ws_path = c->ws_path,
+        .tls_cert = c->tls_cert,
+        .tls_key = c->tls_key,
         .drain_timeout_ms = (uint32_t)c->drain_timeout,
         .conns = {.max_inbuf = (size_t)c->max_http_buffer_size + 64 * 1024,
                   .max_outq = (size_t)c->max_outq_bytes,

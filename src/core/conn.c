@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/conn_tls.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
@@ -27,6 +28,9 @@
 #define SB_READS_PER_EVENT 16
 /* Far past what any --max-outq-bytes admits; keeps the doubling in 32 bits. */
 #define SB_OUTQ_MAX_SLOTS (1u << 24)
+/* Plaintext in one TLS record: small slices are gathered up to this much so
+ * that a burst of broadcasts becomes one record and one write. */
+#define SB_TLS_RECORD 16384
 
 static void conn_on_io(sb_io_t *io, uint32_t events);
 static void conn_on_task(sb_task_t *t);
@@ -52,6 +56,15 @@ int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop) {
     sb_timer_init(loop, &ctx->oq_trim, on_oq_trim);
     sb_map_init(&ctx->per_ip);
     return ctx->scratch ? SB_OK : SB_ENOMEM;
+}
+
+int sb_conn_ctx_use_tls(sb_conn_ctx_t *ctx, sb_tls_t *tls) {
+    if (ctx->conns.live > 0)
+        return SB_EINVAL;
+    sb_pool_dispose(&ctx->conns);
+    sb_pool_init(&ctx->conns, sizeof(sb_tls_conn_t));
+    ctx->tls = tls;
+    return SB_OK;
 }
 
 void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx) {
@@ -165,7 +178,11 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     sb_io_init(ctx->loop, &c->io, fd, conn_on_io);
     sb_task_init(&c->task, conn_on_task);
     sb_timer_init(ctx->loop, &c->timer, NULL);
-    if (sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
+    if (ctx->tls)
+        c->flags |= SB_CONN_TLS;
+    if ((ctx->tls && sb__conn_tls_open(c) != SB_OK) || sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
+        if (c->flags & SB_CONN_TLS)
+            sb__conn_tls_free(c);
         close(fd);
         sb_pool_free(&ctx->conns, c);
         return NULL;
@@ -319,6 +336,8 @@ static void conn_free(sb_conn_t *c) {
     sb_task_cancel(&c->task);
     outq_clear(c);
     free(c->inbuf);
+    if (c->flags & SB_CONN_TLS)
+        sb__conn_tls_free(c);
     close(c->io.fd);
     c->ctx->live--;
     per_ip_add(c->ctx, &c->peer, -1);
@@ -345,9 +364,14 @@ static int outq_grow(sb_conn_t *c) {
 }
 
 /* Drops every queued slice but the first (which may be half written: the
- * peer must get the rest of it before anything else). */
+ * peer must get the rest of it before anything else). Over TLS, the slices
+ * of the first record are kept: OpenSSL may hold that record half sent and
+ * must be handed the same bytes again. */
 static void outq_keep_head(sb_conn_t *c) {
-    while (c->oq_len > 1) {
+    uint32_t keep = 1;
+    for (size_t bytes = oq_at(c, 0)->n; (c->flags & SB_CONN_TLS) && keep < c->oq_len && bytes < SB_TLS_RECORD; keep++)
+        bytes += oq_at(c, keep)->n;
+    while (c->oq_len > keep) {
         sb_outq_item_t *it = oq_at(c, --c->oq_len);
         c->oq_bytes -= it->n;
         c->ctx->outq_total -= it->n;
@@ -409,6 +433,12 @@ static int total_outq_make_room(sb_conn_t *c, size_t n) {
 int sb_conn_write_frame(sb_conn_t *c, sb_frame_t *f, const char *p, size_t n) {
     if (c->flags & (SB_CONN_CLOSING | SB_CONN_CLOSE_AFTER)) {
         c->ctx->refused_closing++;
+        return SB_ECLOSED;
+    }
+    if (SB_UNLIKELY((c->flags & SB_CONN_TLS) && !(c->flags & SB_CONN_TLS_UP))) {
+        /* Nothing is answered before a request, so this is the timeout's
+         * answer to a handshake that never finished: nobody could read it. */
+        sb_conn_close(c);
         return SB_ECLOSED;
     }
     if ((f->flags & SB_FRAME_VOLATILE) && (c->io.events & EPOLLOUT)) {
@@ -478,9 +508,47 @@ static ssize_t conn_write_coalesced(sb_conn_t *c, const struct iovec *iov, int c
     return write(c->io.fd, ctx->wbuf, total);
 }
 
+/* The head of the queue as one TLS record's worth: a large slice as it is,
+ * small ones copied together (the TLS counterpart of writev). */
+static const char *tls_next_chunk(sb_conn_t *c, size_t *n) {
+    sb_outq_item_t *head = oq_at(c, 0);
+    sb_conn_ctx_t *ctx = c->ctx;
+    if (c->oq_len == 1 || head->n >= SB_TLS_RECORD ||
+        (!ctx->wbuf && !(ctx->wbuf = malloc(SB_COALESCE_BYTES)))) {
+        *n = head->n;
+        return head->p;
+    }
+    size_t total = 0;
+    for (uint32_t i = 0; i < c->oq_len && total < SB_TLS_RECORD; i++) {
+        sb_outq_item_t *it = oq_at(c, i);
+        size_t take = it->n < SB_TLS_RECORD - total ? it->n : SB_TLS_RECORD - total;
+        memcpy(ctx->wbuf + total, it->p, take);
+        total += take;
+    }
+    *n = total;
+    return ctx->wbuf;
+}
+
+/* Each SSL_write sends at most one record (partial-write mode); a record
+ * the kernel did not take stays inside OpenSSL until the next call. */
+static int conn_flush_tls(sb_conn_t *c) {
+    while (c->oq_len > 0) {
+        size_t n;
+        const char *p = tls_next_chunk(c, &n);
+        long w = sb__conn_tls_write(c, p, n);
+        if (w < 0)
+            return w == SB_EAGAIN ? SB_EAGAIN : SB_EIO;
+        c->ctx->bytes_out += (uint64_t)w;
+        outq_consume(c, (size_t)w);
+    }
+    return SB_OK;
+}
+
 /* Returns SB_OK when the queue is empty, SB_EAGAIN when the kernel is full,
  * SB_EIO on a write error. */
 static int conn_flush(sb_conn_t *c) {
+    if (c->flags & SB_CONN_TLS)
+        return conn_flush_tls(c);
     while (c->oq_len > 0) {
         struct iovec iov[SB_WRITEV_MAX];
         int cnt = 0;
@@ -520,6 +588,8 @@ static void conn_on_linger_timeout(sb_timer_t *t) {
  * what the peer still sends is read and dropped until it closes too. While
  * lingering, in_len counts the bytes dropped (the input buffer is gone). */
 static void conn_linger(sb_conn_t *c) {
+    if (c->flags & SB_CONN_TLS)
+        sb__conn_tls_goodbye(c);
     if (shutdown(c->io.fd, SHUT_WR) != 0) {
         sb_conn_close(c);
         return;
@@ -554,7 +624,11 @@ static void conn_after_flush(sb_conn_t *c, int rc) {
         sb_conn_close(c);
         return;
     }
-    if (rc == SB_EAGAIN) {
+    if (rc == SB_EAGAIN && (c->flags & SB_CONN_TLS_WRITE_WANTS_READ)) {
+        sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP); /* even while paused: the write waits for it */
+        return;
+    }
+    if (rc == SB_EAGAIN || (c->flags & SB_CONN_TLS_READ_WANTS_WRITE)) {
         sb_io_set(&c->io, want | EPOLLOUT);
         return;
     }
@@ -571,6 +645,8 @@ static void conn_flush_now(sb_conn_t *c) {
         return;
     if (c->io.events & EPOLLOUT)
         return; /* waiting for the kernel: EPOLLOUT will flush */
+    if (c->flags & SB_CONN_TLS_WRITE_WANTS_READ)
+        return; /* waiting for the peer: EPOLLIN will flush */
     conn_after_flush(c, conn_flush(c));
 }
 
@@ -632,13 +708,24 @@ static long conn_read_once(sb_conn_t *c, bool *drained) {
         dst = c->inbuf + c->in_len;
         room = c->in_cap - c->in_len;
     }
-    ssize_t r = read(c->io.fd, dst, room);
-    if (r < 0)
-        return (errno == EAGAIN || errno == EINTR) ? SB_EAGAIN : SB_EIO;
-    if (r == 0)
-        return 0;
+    ssize_t r;
+    if (c->flags & SB_CONN_TLS) {
+        /* A record is at most SB_TLS_RECORD bytes, and room is never less:
+         * each read empties OpenSSL's current record. */
+        r = sb__conn_tls_read(c, dst, room);
+        if (r <= 0)
+            return r;
+    } else {
+        r = read(c->io.fd, dst, room);
+        if (r < 0)
+            return (errno == EAGAIN || errno == EINTR) ? SB_EAGAIN : SB_EIO;
+        if (r == 0)
+            return 0;
+    }
     c->ctx->bytes_in += (uint64_t)r;
-    *drained = (size_t)r < room;
+    /* Over TLS a short read says nothing of the socket: OpenSSL reads one
+     * record at a time, so only its own buffer tells. */
+    *drained = (c->flags & SB_CONN_TLS) ? !sb__conn_tls_pending(c) && (size_t)r < room : (size_t)r < room;
     if (c->in_len == 0)
         return conn_dispatch(c, dst, (size_t)r) == SB_OK ? r : SB_EIO;
     c->in_len += (size_t)r;
@@ -658,6 +745,11 @@ static void conn_on_readable(sb_conn_t *c) {
         long r = conn_read_once(c, &drained);
         if (r == SB_EAGAIN)
             return;
+        if (r == SB_ECLOSED && (c->flags & SB_CONN_TLS)) { /* plain HTTP on the TLS port: answered */
+            c->flags |= SB_CONN_CLOSE_AFTER;
+            conn_linger(c);
+            return;
+        }
         if (r <= 0) {
             sb_conn_close(c);
             return;
@@ -665,6 +757,9 @@ static void conn_on_readable(sb_conn_t *c) {
         if (drained || (c->flags & SB_CONN_READ_PAUSED))
             return;
     }
+    /* Out of turns with input inside OpenSSL that epoll cannot see. */
+    if (!(c->flags & (SB_CONN_CLOSING | SB_CONN_READ_PAUSED)) && sb__conn_tls_pending(c))
+        conn_defer(c, SB_CONN_DO_READ);
 }
 
 static void conn_on_io(sb_io_t *io, uint32_t events) {
@@ -672,8 +767,19 @@ static void conn_on_io(sb_io_t *io, uint32_t events) {
     if (c->flags & SB_CONN_CLOSING)
         return;
     if (events & EPOLLOUT) {
+        bool read_waits = c->flags & SB_CONN_TLS_READ_WANTS_WRITE;
+        c->flags &= ~(uint32_t)SB_CONN_TLS_READ_WANTS_WRITE;
         sb_io_set(&c->io, c->io.events & ~(uint32_t)EPOLLOUT);
         conn_after_flush(c, conn_flush(c));
+        if (read_waits && !(c->flags & (SB_CONN_CLOSING | SB_CONN_READ_PAUSED)))
+            conn_on_readable(c);
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !(c->flags & SB_CONN_CLOSING) &&
+        (c->flags & SB_CONN_TLS_WRITE_WANTS_READ)) {
+        c->flags &= ~(uint32_t)SB_CONN_TLS_WRITE_WANTS_READ;
+        conn_after_flush(c, conn_flush(c));
+        if (c->flags & SB_CONN_READ_PAUSED)
+            return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !(c->flags & SB_CONN_CLOSING))
         conn_on_readable(c);
@@ -687,7 +793,11 @@ void sb_conn_pause_read(sb_conn_t *c, bool paused) {
     else
         c->flags &= ~(uint32_t)SB_CONN_READ_PAUSED;
     uint32_t ev = (c->io.events & EPOLLOUT) | (paused ? 0 : (EPOLLIN | EPOLLRDHUP));
+    if (c->flags & SB_CONN_TLS_WRITE_WANTS_READ)
+        ev |= EPOLLIN | EPOLLRDHUP;
     sb_io_set(&c->io, ev);
+    if (!paused && sb__conn_tls_pending(c))
+        conn_defer(c, SB_CONN_DO_READ);
 }
 
 static void conn_resume_now(sb_conn_t *c) {
@@ -714,6 +824,8 @@ static void conn_on_task(sb_task_t *t) {
     }
     if (what & SB_CONN_DO_RESUME)
         conn_resume_now(c);
+    if ((what & SB_CONN_DO_READ) && !(c->flags & (SB_CONN_CLOSING | SB_CONN_READ_PAUSED)))
+        conn_on_readable(c);
     if (what & SB_CONN_DO_FLUSH)
         conn_flush_now(c);
 }

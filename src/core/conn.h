@@ -16,6 +16,7 @@
 #include "core/loop.h"
 #include "core/map.h"
 #include "core/pool.h"
+#include "core/tls.h"
 
 typedef struct sb_conn sb_conn_t;
 
@@ -45,7 +46,7 @@ typedef struct {
     size_t n;
 } sb_outq_item_t;
 
-enum { SB_CONN_DO_FLUSH = 1, SB_CONN_DO_RESUME = 2, SB_CONN_DO_FREE = 4 };
+enum { SB_CONN_DO_FLUSH = 1, SB_CONN_DO_RESUME = 2, SB_CONN_DO_FREE = 4, SB_CONN_DO_READ = 8 };
 
 enum {
     SB_CONN_CLOSING = 1u << 0,     /* closed: no more callbacks, free pending */
@@ -53,6 +54,11 @@ enum {
     SB_CONN_READ_PAUSED = 1u << 2,
     SB_CONN_CUT = 1u << 3, /* cut as a slow consumer: a last goodbye may be queued */
     SB_CONN_LINGER = 1u << 4, /* goodbye sent, write side shut: input is read and dropped */
+    SB_CONN_TLS_UP = 1u << 5,  /* the TLS handshake is done */
+    SB_CONN_TLS_READ_WANTS_WRITE = 1u << 6, /* SSL_read waits for the socket to take bytes */
+    SB_CONN_TLS_WRITE_WANTS_READ = 1u << 7, /* SSL_write waits for bytes from the peer */
+    SB_CONN_TLS_FAILED = 1u << 8, /* the failed handshake is counted */
+    SB_CONN_TLS = 1u << 9, /* a TLS connection: an sb_tls_conn_t */
 };
 
 /* A peer address, compact: 17 bytes instead of a sockaddr_storage. */
@@ -79,6 +85,7 @@ typedef struct {
 /* Worker-wide state every connection shares. */
 typedef struct {
     sb_loop_t *loop;
+    sb_tls_t *tls; /* set: every connection speaks TLS (not owned; sb_conn_ctx_use_tls) */
     char *scratch; /* shared read buffer */
     char *wbuf;    /* staging for many small output slices, allocated on first use */
     size_t scratch_cap;
@@ -127,6 +134,14 @@ struct sb_conn {
     sb_list_node_t all_node;
 };
 
+/* A TLS connection carries its session just past the plain part (its
+ * context's pool hands out objects of this size), so plain connections pay
+ * nothing for TLS. */
+typedef struct {
+    sb_conn_t conn;
+    SSL *ssl;
+} sb_tls_conn_t;
+
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
 /* Sets the limits (before the first connection, or any time: they apply
  * to the next read, write and accept). */
@@ -144,6 +159,9 @@ static inline void sb_conn_ctx_set_limits(sb_conn_ctx_t *ctx, const sb_conn_limi
 void *sb_conn_ctx_obj_alloc(sb_conn_ctx_t *ctx, size_t size);
 void sb_conn_ctx_obj_free(sb_conn_ctx_t *ctx, void *obj, size_t size);
 void sb_conn_ctx_dispose(sb_conn_ctx_t *ctx);
+/* Makes every connection created from now on speak TLS with `tls` (kept,
+ * not owned). Only before the first connection: SB_EINVAL after. */
+int sb_conn_ctx_use_tls(sb_conn_ctx_t *ctx, sb_tls_t *tls);
 /* Asks every connection to finish (handler->on_shutdown). */
 void sb_conn_ctx_shutdown(sb_conn_ctx_t *ctx);
 

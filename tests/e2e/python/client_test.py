@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """python-socketio (Debian's python3-socketio 5.7) against sio_echo.
 
-Usage: /usr/bin/python3 client_test.py URL
+Usage: /usr/bin/python3 client_test.py URL [CA_FILE]
+With an https:// URL and CA_FILE, the server's certificate is verified
+against that CA (both transports).
 For each transport (websocket, polling): connect, emit with ack (call),
 echo without ack, join a room and receive a relay between two clients.
 Exits 0 when everything passed; otherwise prints what failed and exits 1.
@@ -15,8 +17,23 @@ import socketio
 TIMEOUT = 5
 
 
+def http_session(ca_file):
+    """A requests session trusting only ca_file; python-engineio hands its
+    verify setting to the websocket transport too."""
+    if not ca_file:
+        return None
+    import requests
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    session.verify = ca_file
+    return session
+
+
+CA_FILE = None
+
+
 def make_client(url, transports, failures, label):
-    sio = socketio.Client(reconnection=False)
+    sio = socketio.Client(reconnection=False, http_session=http_session(CA_FILE))
     sio.relays = []
     sio.echoes = []
     sio.got_relay = threading.Event()
@@ -92,10 +109,12 @@ def run_transport(url, transport):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print('usage: client_test.py URL', file=sys.stderr)
+    global CA_FILE
+    if len(sys.argv) not in (2, 3):
+        print('usage: client_test.py URL [CA_FILE]', file=sys.stderr)
         return 2
     url = sys.argv[1]
+    CA_FILE = sys.argv[2] if len(sys.argv) == 3 else None
     failures = []
     for transport in ('websocket', 'polling'):
         failures += run_transport(url, transport)
