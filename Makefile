@@ -148,7 +148,7 @@ check-layers:
 	@scripts/check-layers.sh
 
 # One header is the whole contract (docs/embedding.md); the library exports
-# nothing else.
+# nothing else. Also the man page and the systemd unit (contrib/).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/libswitchboard.a $(DESTDIR)$(PREFIX)/lib/
@@ -156,6 +156,10 @@ install: all
 		scripts/switchboard.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/switchboard.pc
 	install -m 755 $(B)/switchboard $(DESTDIR)$(PREFIX)/bin/
 	install -D -m 644 include/switchboard.h $(DESTDIR)$(PREFIX)/include/switchboard.h
+	install -D -m 644 docs/switchboard.1 $(DESTDIR)$(PREFIX)/share/man/man1/switchboard.1
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' contrib/switchboard.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/switchboard.service
 
 format:
 	clang-format -i $(shell find src include tests examples bench -name '*.[ch]')

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes docs/configuration.md from `switchboard --help`, so the settings
+# Writes docs/configuration.md (and, by scripts/gen-man.sh, docs/switchboard.1)
+# from `switchboard --help`, so the settings
 # table cannot drift from the code. tests/docs_check.sh fails if it is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,3 +67,5 @@ on `--port` speaks TLS (HTTPS, polling and WSS; plain HTTP gets a 400 that
 says so); `SIGHUP` reloads both files ([operations.md](operations.md#tls)).
 TAIL
 } > docs/configuration.md
+# The man page comes from the same --help: one command keeps both current.
+scripts/gen-man.sh "$bin"

@@ -15,7 +15,7 @@ esac
 
 APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev)
 [ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
-                                clang curl procps)
+                                clang curl procps man-db)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
