@@ -83,9 +83,10 @@ static void dev_banner(const char *address, void *ud) {
 }
 
 /* Raises the soft open-file limit to the hard one (the default soft limit,
- * 1024, is far below what a server holds), and says at start, not at the
- * first failing accept, when even that is below --max-connections. */
-static void check_fd_limit(const sb_config_t *cfg) {
+ * 1024, is far below what a server holds). Left unset, --max-connections
+ * then fits under it (one info line); set explicitly above it, a warning
+ * says so at start rather than at the first failing accept. */
+static void check_fd_limit(sb_config_t *cfg) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         sb_log_warn("cannot read the open-file limit: %s", strerror(errno));
@@ -100,13 +101,20 @@ static void check_fd_limit(const sb_config_t *cfg) {
         else
             rl.rlim_cur = was;
     }
-    uint64_t need = (uint64_t)cfg->max_connections + SB_FD_MARGIN;
-    if (cfg->max_connections > 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+    if (rl.rlim_cur == RLIM_INFINITY || (uint64_t)cfg->max_connections + SB_FD_MARGIN <= rl.rlim_cur)
+        return;
+    unsigned long long fit = rl.rlim_cur > SB_FD_MARGIN + 1 ? (unsigned long long)(rl.rlim_cur - SB_FD_MARGIN) : 1ULL;
+    if (!sb_config_given(cfg, "max-connections")) {
+        sb_log_info("--max-connections %llu: the open-file limit %llu less %d for the server's own "
+                    "files (set --max-connections, or raise the limit: ulimit -n, LimitNOFILE=)",
+                    fit, (unsigned long long)rl.rlim_cur, SB_FD_MARGIN);
+        cfg->max_connections = (int64_t)fit;
+    } else if (cfg->max_connections > 0) {
         sb_log_warn("open-file limit %llu is below --max-connections %lld + %d: connections past "
                     "about %llu will be refused; raise it (ulimit -n, LimitNOFILE=) or lower "
                     "--max-connections",
-                    (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, SB_FD_MARGIN,
-                    rl.rlim_cur > SB_FD_MARGIN ? (unsigned long long)(rl.rlim_cur - SB_FD_MARGIN) : 0ULL);
+                    (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, SB_FD_MARGIN, fit);
+    }
 }
 
 /* Settings that only make sense together. */

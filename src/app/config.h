@@ -43,7 +43,7 @@
     X("max-json-depth", max_json_depth, INT, "32", 1, 10000LL, "nesting depth of Socket.IO JSON payloads")     \
     X("max-rooms-per-socket", max_rooms_per_socket, INT, "1000", 1, 10000000LL, "rooms one socket may join")      \
     X("max-pending-acks", max_pending_acks, INT, "1000", 1, 10000000LL, "server-to-client acks awaited per socket") \
-    X("max-connections", max_connections, INT, "50000", 0, 100000000LL, "open connections in total (503 past it; 0: no limit)") \
+    X("max-connections", max_connections, INT, "50000", 0, 100000000LL, "open connections in total (503 past it; 0: no limit); left unset, at most the open-file limit less 64") \
     X("max-connections-per-ip", max_connections_per_ip, INT, "0", 0, 100000000LL, "open connections per client address (0: no limit; mind proxies)") \
     X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", 0, 1000000LL, "new Engine.IO sessions per second per client address, token bucket (0: no limit)") \
     X("events-per-second", events_per_second, INT, "10", 0, 1000000LL, "events a socket may send per second, token bucket (0: no limit)") \

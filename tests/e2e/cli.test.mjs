@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from './lib/server.mjs';
 import { test, isRef, connect, connectError, mintToken, until } from './lib/util.mjs';
-import { RawWs } from './lib/raw.mjs';
+import { RawWs, rawHttp } from './lib/raw.mjs';
 
 const SKIP = isRef ? 'command line of the C binaries' : false;
 const BUILD = path.resolve(repoRoot, process.env.SB_BUILD_DIR || 'build');
@@ -443,6 +443,28 @@ describe('switchboard command line', { skip: SKIP }, () => {
       } finally {
         await low.stop();
       }
+    }
+  });
+
+  test('--max-connections left unset fits under the open-file limit (one info line, no warning) and is enforced', async () => {
+    const sh = (limit, args) => ['-c', `${limit}; exec "$0" "$@"`, BIN, ...args];
+    const srv = await start(sh('ulimit -n 70', ['--dev', '--port', '0']), { bin: '/bin/bash' });
+    const held = [];
+    try {
+      const line = srv.stderr().split('\n').find((l) => /--max-connections 6: the open-file limit 70 less 64/.test(l));
+      assert.ok(line && /\binfo\b/.test(line), srv.stderr());
+      assert.doesNotMatch(srv.stderr(), /\bwarn\b.*open-file limit/);
+      for (let i = 0; i < 6; i++) {
+        const sock = net.connect(srv.port, '127.0.0.1');
+        await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+        held.push(sock);
+      }
+      const r = await rawHttp(srv.port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+      assert.equal(r.status, 503, r.raw);
+      assert.match(r.body, /too_many_connections/);
+    } finally {
+      for (const sock of held) sock.destroy();
+      await srv.stop();
     }
   });
 
