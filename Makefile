@@ -77,7 +77,19 @@ $(B)/libswitchboard.a: $(LIB_OBJ) $(B)/switchboard.sym
 	$(Q)objcopy --keep-global-symbols=$(B)/switchboard.sym $(B)/switchboard.o
 	$(Q)ar rcs $@ $(B)/switchboard.o
 
-$(B)/switchboard: $(B)/obj/src/main.o $(B)/libswitchboard_internal.a
+# The Socket.IO browser client from the pinned npm package, compiled into the
+# binary only (not the library); rebuilt when npm brings a new file.
+BROWSER_CLIENT := scripts/browser-client/node_modules/socket.io-client/dist/socket.io.min.js
+$(B)/gen/browser_client.c: scripts/gen-browser-client.sh $(wildcard $(BROWSER_CLIENT))
+	@mkdir -p $(dir $@)
+	$(call say,GEN,$@)
+	$(Q)scripts/gen-browser-client.sh $(BROWSER_CLIENT) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/browser_client.o: $(B)/gen/browser_client.c
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/switchboard: $(B)/obj/src/main.o $(B)/gen/browser_client.o $(B)/libswitchboard_internal.a
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -108,7 +120,8 @@ run-deps:
 	@scripts/install-deps.sh run
 
 # Prints the command it runs as it runs it (the secret itself is not shown).
-run: run-deps all
+run: run-deps
+	@$(MAKE) --no-print-directory all
 	@mkdir -p data
 	@set -- --port "$${SWITCHBOARD_PORT:-3000}" --data-dir ./data; \
 	if [ -n "$${SWITCHBOARD_JWT_SECRET:-}" ]; then \

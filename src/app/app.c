@@ -13,6 +13,7 @@
 #include "app/builtins.h"
 #include "app/server.h"
 #include "app/config.h"
+#include "app/web.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -24,6 +25,7 @@
 typedef struct {
     sb_config_t cfg;
     sb_server_t *srv;
+    sb_app_web_t *web;
     bool dev_key_made; /* --dev made up the API key: print it */
 } sb_app_t;
 
@@ -146,7 +148,8 @@ static int load(sb_app_t *app, int argc, char **argv, char *err, size_t cap) {
         return SB_EINVAL;
     if (app->cfg.dev)
         sb_server_on_listening(app->srv, dev_banner, app);
-    return sb_builtins__install(app->srv, &app->cfg, NULL, err, cap);
+    rc = sb_builtins__install(app->srv, &app->cfg, NULL, err, cap);
+    return rc == SB_OK ? sb_app_web_install(app->srv, &app->cfg, &app->web, err, cap) : rc;
 }
 
 int sb_app_main(int argc, char **argv) {
@@ -163,6 +166,7 @@ int sb_app_main(int argc, char **argv) {
     if (rc != SB_OK && rc != 1)
         exit_code = rc == SB_EINVAL ? 2 : 1;
     sb_server_destroy(app.srv); /* the built-ins with it, the store first */
+    sb_app_web_destroy(app.web);
     sb_config_dispose(&app.cfg);
     return exit_code;
 }

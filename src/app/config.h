@@ -27,6 +27,8 @@
     X("ws-path", ws_path, STR, "/ws", 0, 0, "plain JSON WebSocket endpoint ({type, data} messages; empty: off)") \
     X("sse-path", sse_path, STR, "/events", 0, 0, "Server-Sent Events endpoint (read-only channels, Last-Event-ID resume; empty: off)") \
     X("sse-keepalive", sse_keepalive, INT, "15000", 100, 86400000LL, "ms between keep-alive comments on Server-Sent Events streams") \
+    X("web-root", web_root, STR, "web", 0, 0, "folder served at / (the demo chat and /admin); a missing folder serves nothing") \
+    X("no-web", no_web, BOOL, "false", 0, 0, "serve no files at / (nor the Socket.IO browser client)") \
     X("namespaces", namespaces, STR, "", 0, 0, "comma list of extra Socket.IO namespaces besides /")     \
     X("ping-interval", ping_interval, INT, "25000", 1, 86400000LL, "Engine.IO heartbeat interval, ms")            \
     X("ping-timeout", ping_timeout, INT, "20000", 1, 86400000LL, "Engine.IO heartbeat timeout, ms")               \

@@ -62,6 +62,12 @@ int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, 
 /* Same, for a path ending in '/' that must be given with its slash: the
  * Engine.IO endpoints ("/socket.io" is 404, as with the reference). */
 int sb_http_route_under(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud);
+/* Same as sb_http_route, but ahead of every route added so far (an exact
+ * file under a prefix another route serves). */
+int sb_http_route_first(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud);
+/* The handler of requests no route matches (a static-file folder), instead of
+ * the 404 answer; fn NULL restores that. */
+void sb_http_set_fallback(sb_http_server_t *s, sb_http_handler_fn fn, void *ud);
 /* Listens on host:port (port 0: any free port). Returns SB_OK or SB_EIO. */
 int sb_http_listen(sb_http_server_t *s, const char *host, int port);
 int sb_http_bound_port(const sb_http_server_t *s);

@@ -24,6 +24,8 @@ struct sb_http_server {
     uint64_t shed_logged_ms;
     sb_http_route_t *routes;
     size_t nroutes;
+    sb_http_handler_fn fallback;
+    void *fallback_ud;
     sb_http_stats_t stats;
 };
 

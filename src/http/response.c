@@ -154,23 +154,34 @@ void sb_http__send_simple_error(sb_http_conn_t *hc, int status, const char *code
 
 /* ---- routing ------------------------------------------------------------------ */
 
-static int add_route(sb_http_server_t *s, const char *path, bool strict, sb_http_handler_fn fn,
-                     void *ud) {
+static int add_route(sb_http_server_t *s, const char *path, bool strict, bool first,
+                     sb_http_handler_fn fn, void *ud) {
     sb_http_route_t *nr = realloc(s->routes, sizeof *nr * (s->nroutes + 1));
     if (!nr)
         return SB_ENOMEM;
     s->routes = nr;
-    size_t n = strlen(path);
-    nr[s->nroutes++] = (sb_http_route_t){(char *)path, n, n > 1 && path[n - 1] == '/', strict, fn, ud};
+    size_t n = strlen(path), at = first ? 0 : s->nroutes;
+    memmove(nr + at + 1, nr + at, sizeof *nr * (s->nroutes - at));
+    nr[at] = (sb_http_route_t){(char *)path, n, n > 1 && path[n - 1] == '/', strict, fn, ud};
+    s->nroutes++;
     return SB_OK;
 }
 
 int sb_http_route(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
-    return add_route(s, path, false, fn, ud);
+    return add_route(s, path, false, false, fn, ud);
 }
 
 int sb_http_route_under(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
-    return add_route(s, path, true, fn, ud);
+    return add_route(s, path, true, false, fn, ud);
+}
+
+int sb_http_route_first(sb_http_server_t *s, const char *path, sb_http_handler_fn fn, void *ud) {
+    return add_route(s, path, false, true, fn, ud);
+}
+
+void sb_http_set_fallback(sb_http_server_t *s, sb_http_handler_fn fn, void *ud) {
+    s->fallback = fn;
+    s->fallback_ud = ud;
 }
 
 static bool route_matches(const sb_http_route_t *rt, sb_str_t path) {
@@ -208,5 +219,8 @@ void sb_http__route(sb_http_server_t *s, sb_http_req_t *r) {
             return;
         }
     }
-    sb_http_respond_error(r, 404, "not_found", "no such endpoint");
+    if (s->fallback)
+        s->fallback(r, s->fallback_ud);
+    else
+        sb_http_respond_error(r, 404, "not_found", "no such endpoint");
 }

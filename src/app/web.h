@@ -1,0 +1,20 @@
+/* The web pages at / (--web-root, --no-web) and the Socket.IO browser client
+ * at <path>socket.io.min.js, as Node's serveClient does. */
+#ifndef SB_APP_WEB_H
+#define SB_APP_WEB_H
+
+#include <stddef.h>
+
+#include "app/server.h"
+#include "app/config.h"
+
+typedef struct sb_app_web sb_app_web_t;
+
+/* Routes the folder and the client on `srv`; *out is NULL with --no-web.
+ * Returns SB_OK, or SB_ENOMEM with err set. */
+int sb_app_web_install(sb_server_t *srv, const sb_config_t *cfg, sb_app_web_t **out, char *err,
+                       size_t cap);
+/* After the server that used it is destroyed. */
+void sb_app_web_destroy(sb_app_web_t *w);
+
+#endif
