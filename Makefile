@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all lib run run-deps test test-unit test-asan deps install clean check-layers format soak fuzz bench
+.PHONY: FORCE all lib run run-deps test test-unit test-asan deps install clean check-layers format soak fuzz bench
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -78,12 +78,15 @@ $(B)/libswitchboard.a: $(LIB_OBJ) $(B)/switchboard.sym
 	$(Q)ar rcs $@ $(B)/switchboard.o
 
 # The Socket.IO browser client from the pinned npm package, compiled into the
-# binary only (not the library); rebuilt when npm brings a new file.
+# binary only (not the library). Looked at on every make, since npm may bring
+# it during this very run (make run); the source changes only when it did.
 BROWSER_CLIENT := scripts/browser-client/node_modules/socket.io-client/dist/socket.io.min.js
-$(B)/gen/browser_client.c: scripts/gen-browser-client.sh $(wildcard $(BROWSER_CLIENT))
+$(B)/gen/browser_client.c: FORCE
 	@mkdir -p $(dir $@)
-	$(call say,GEN,$@)
-	$(Q)scripts/gen-browser-client.sh $(BROWSER_CLIENT) > $@.tmp && mv $@.tmp $@
+	@scripts/gen-browser-client.sh $(BROWSER_CLIENT) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; printf '  %-7s %s\n' GEN $@; fi
+
+FORCE:
 
 $(B)/gen/browser_client.o: $(B)/gen/browser_client.c
 	$(call say,CC,$<)
@@ -120,8 +123,7 @@ run-deps:
 	@scripts/install-deps.sh run
 
 # Prints the command it runs as it runs it (the secret itself is not shown).
-run: run-deps
-	@$(MAKE) --no-print-directory all
+run: run-deps all
 	@mkdir -p data
 	@set -- --port "$${SWITCHBOARD_PORT:-3000}" --data-dir ./data; \
 	if [ -n "$${SWITCHBOARD_JWT_SECRET:-}" ]; then \
@@ -129,6 +131,7 @@ run: run-deps
 	else \
 		set -- "$$@" --dev; echo "$(B)/switchboard $$*"; \
 	fi; \
+	echo "open http://localhost:$${SWITCHBOARD_PORT:-3000} (the demo chat; /admin: the dashboard)"; \
 	exec $(B)/switchboard "$$@"
 
 # Every suite, first on the optimized build, then under AddressSanitizer + UBSan.

@@ -53,7 +53,10 @@ bytes (`openssl rand -hex 32` makes one); a shorter one stops the server
 (exit 2) unless `--allow-short-secret true` accepts it, with a warning.
 `--dev` is for a first run on your own machine: it listens on 127.0.0.1 only
 (unless `--host` is given by any source), uses a built-in secret (logged
-with a warning), makes up an API key for the run when `--api-key` is not set,
+with a warning), tells presence to everyone unless `--presence-scope` is
+given (the demo chat's users are not friends), answers `POST /api/dev/token`
+with short-lived tokens for any user (loopback clients only; without `--dev`
+it is 404), makes up an API key for the run when `--api-key` is not set,
 and logs the URL to open and the key at start (level `warn`). `--jwt-leeway` widens the token check at connect
 only (clock skew between the token's issuer and the server): a connected
 socket is disconnected when its token's `exp` passes, leeway or not. With

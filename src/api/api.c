@@ -297,7 +297,8 @@ sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
         sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
         sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
         sb_http_route(http, "/api/backup", on_backup, api) != SB_OK ||
-        sb_api__register_backend(api, http) != SB_OK) {
+        sb_api__register_backend(api, http) != SB_OK || sb_api__register_admin(api, http) != SB_OK ||
+        sb_api__register_dev(api, http) != SB_OK) {
         sb_api_destroy(api);
         return NULL;
     }
@@ -308,6 +309,7 @@ void sb_api_destroy(sb_api_t *api) {
     if (!api)
         return;
     sb_api__keys_orphan(api);
+    sb_api__close_streams(api);
     sb_map_dispose(&api->keys_in_flight);
     free(api);
 }

@@ -43,6 +43,8 @@ typedef struct {
     sb_hub_t *hub;             /* rooms of the default namespace */
     const sb_features_t *features;
     sb_store_t *store;
+    /* --dev: the JWT secret POST /api/dev/token signs with; NULL: it answers 404 */
+    const char *dev_token_secret;
 } sb_api_config_t;
 
 typedef struct sb_api sb_api_t;
@@ -74,5 +76,7 @@ void sb_sse_stats(const sb_sse_t *sse, uint64_t *open, uint64_t *opened, uint64_
 /* Registers the routes on `http`. cfg is copied; pointers must outlive it. */
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg);
 void sb_api_destroy(sb_api_t *api);
+/* Once a second: sends the dashboard streams their snapshot. */
+void sb_api_tick(sb_api_t *api);
 
 #endif

@@ -13,8 +13,14 @@ typedef struct {
     sb_http_handler_fn fn;
 } sb_api__route_t;
 
+#define SB_API_MAX_STREAMS 32
+
+struct sb_http_sse;
+
 struct sb_api {
     sb_api_config_t cfg;
+    struct sb_http_sse *streams[SB_API_MAX_STREAMS]; /* open dashboard streams */
+    size_t nstreams;
     sb_api__route_t routes[16];
     size_t nroutes;
     sb_map_t keys_in_flight; /* Idempotency-Key -> its request, while it is served */
@@ -84,5 +90,11 @@ int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http);
 int sb_api__register_social(sb_api_t *api, sb_http_server_t *http);
 /* live_api.c: POST /api/metrics/:name */
 int sb_api__register_live(sb_api_t *api, sb_http_server_t *http);
+/* admin_api.c: GET /api/admin/stream, POST /api/admin/disconnect */
+int sb_api__register_admin(sb_api_t *api, sb_http_server_t *http);
+/* Ends the dashboard streams (the api is going away). */
+void sb_api__close_streams(sb_api_t *api);
+/* dev_api.c: POST /api/dev/token */
+int sb_api__register_dev(sb_api_t *api, sb_http_server_t *http);
 
 #endif

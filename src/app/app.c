@@ -29,13 +29,18 @@ typedef struct {
     bool dev_key_made; /* --dev made up the API key: print it */
 } sb_app_t;
 
-/* --dev: loopback unless --host was given, and an API key made up for this
- * run when none is set, so the curl examples work on the first try. */
+/* --dev: loopback unless --host was given, presence told to everyone unless
+ * --presence-scope was given (the demo chat's users are not friends), and an
+ * API key made up for this run when none is set, so the curl examples work
+ * on the first try. */
 static int dev_defaults(sb_app_t *app, char *err, size_t cap) {
     sb_config_t *cfg = &app->cfg;
     if (!cfg->dev)
         return SB_OK;
     if (!sb_config_given(cfg, "host") && sb_config_set(cfg, "host", "127.0.0.1", err, cap) != SB_OK)
+        return SB_EINVAL;
+    if (!sb_config_given(cfg, "presence-scope") &&
+        sb_config_set(cfg, "presence-scope", "all", err, cap) != SB_OK)
         return SB_EINVAL;
     if (cfg->api_key[0])
         return SB_OK;

@@ -98,6 +98,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
 static void on_tick(void *ud) {
     sb_builtins_t *b = ud;
     sb_features_tick(b->features);
+    sb_api_tick(b->api);
 }
 
 static void on_stop(void *ud) {
@@ -214,7 +215,8 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
             return SB_ENOMEM;
     sb_api_config_t ac = {.api_key = cfg->api_key, .collect = collect, .collect_ud = b,
                           .hub = sb_sio_nsp_hub(root), .features = b->features,
-                          .store = b->store};
+                          .store = b->store,
+                          .dev_token_secret = cfg->dev ? cfg->jwt_secret : NULL};
     b->api = b->features ? sb_api_create(sb_server_http(b->srv), &ac) : NULL;
     if (!b->api || sb_server_on_stop(b->srv, on_stop, b) != SB_OK) {
         snprintf(err, cap, "out of memory");

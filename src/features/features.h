@@ -107,6 +107,14 @@ bool sb_features_user_online(const sb_features_t *f, const char *user_id);
 /* Devices a user has connected (0 when offline). */
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id);
 
+/* The dashboard's view of the online users: [{id, devices, sockets: [socket
+ * ids, at most 16]}] for the first `max` users, in no particular order. */
+json_t *sb_features_admin_users(sb_features_t *f, size_t max);
+/* Disconnects (server side: the clients do not reconnect by themselves)
+ * every socket of `user_id`, or else the one socket `socket_id`, in the
+ * default namespace. Returns how many were disconnected. */
+size_t sb_features_admin_disconnect(sb_features_t *f, const char *user_id, const char *socket_id);
+
 /* Where a backend emit goes: a user's devices, rooms, sockets by id, or
  * everyone, minus the `except` rooms ("user:<id>" excludes that user). */
 typedef struct {

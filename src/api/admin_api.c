@@ -1,0 +1,144 @@
+/* The dashboard's endpoints (behind the API key): GET /api/admin/stream, a
+ * Server-Sent Events stream with a snapshot of the server every second, and
+ * POST /api/admin/disconnect. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "core/loop.h"
+#include "http/sse.h"
+
+#define SB_ADMIN_USERS_MAX 200
+#define SB_ADMIN_ROOMS_MAX 500
+#define SB_ADMIN_RETRY_MS 2000
+
+static void stream_closed(sb_http_sse_t *s, void *ud) {
+    sb_api_t *api = ud;
+    for (size_t i = 0; i < api->nstreams; i++) {
+        if (api->streams[i] == s) {
+            api->streams[i] = api->streams[--api->nstreams];
+            return;
+        }
+    }
+}
+
+static bool add_room(sb_str_t room, size_t size, void *ud) {
+    json_t *rooms = ud;
+    if (sb_str_has_prefix(room, SB_LIT("user:")))
+        return true; /* personal rooms are the users list */
+    if (json_array_size(rooms) >= SB_ADMIN_ROOMS_MAX)
+        return false;
+    json_array_append_new(rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members",
+                                           (json_int_t)size));
+    return true;
+}
+
+static json_t *counters_json(const sb_api_metrics_t *m) {
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+                     "eventsIn", (json_int_t)m->events_in, "eventsOut", (json_int_t)m->events_out,
+                     "packetsIn", (json_int_t)m->packets_in, "packetsOut", (json_int_t)m->packets_out,
+                     "bytesIn", (json_int_t)m->bytes_in, "bytesOut", (json_int_t)m->bytes_out,
+                     "httpRequests", (json_int_t)m->http_requests, "rateLimited",
+                     (json_int_t)m->rate_limited, "slowConsumers", (json_int_t)m->slow_consumers,
+                     "protocolErrors", (json_int_t)m->protocol_errors, "connectionsRefused",
+                     (json_int_t)m->connections_refused, "handshakesRefused",
+                     (json_int_t)m->handshakes_refused, "volatileDropped",
+                     (json_int_t)m->volatile_dropped, "outqBytes", (json_int_t)m->outq_bytes);
+}
+
+static json_t *store_json(sb_api_t *api) {
+    sb_store_health_t h = {.state = SB_STORE_OK};
+    if (api->cfg.store)
+        sb_store_health(api->cfg.store, &h);
+    return json_pack("{s:s,s:s,s:I}", "state", sb_store_state_name(h.state), "reason", h.reason,
+                     "writeErrors", (json_int_t)h.write_errors);
+}
+
+/* One snapshot; rates are the dashboard's job (differences of counters). */
+static json_t *snapshot(sb_api_t *api) {
+    sb_api_metrics_t m = {0};
+    api->cfg.collect(&m, api->cfg.collect_ud);
+    json_t *nsps = json_array(), *errors = json_array(), *rooms = json_array();
+    for (size_t i = 0; i < m.nnsps; i++)
+        json_array_append_new(nsps, json_pack("{s:s,s:I}", "name", m.nsps[i].name, "sockets",
+                                              (json_int_t)m.nsps[i].sockets));
+    for (size_t i = 0; i < m.nevent_errors; i++)
+        json_array_append_new(errors, json_pack("{s:s,s:I}", "code", m.event_errors[i].code, "n",
+                                                (json_int_t)m.event_errors[i].n));
+    sb_hub_rooms(api->cfg.hub, add_room, rooms);
+    json_t *users = sb_features_admin_users((sb_features_t *)api->cfg.features, SB_ADMIN_USERS_MAX);
+    int64_t now = sb_wall_ms();
+    return json_pack("{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:n}", "time",
+                     (json_int_t)now, "uptimeMs", (json_int_t)(now - m.started_ms), "connections",
+                     "total", (json_int_t)m.connections, "polling",
+                     (json_int_t)m.connections_polling, "websocket",
+                     (json_int_t)m.connections_websocket, "namespaces", nsps, "sockets",
+                     (json_int_t)m.sockets, "onlineUsers", (json_int_t)m.online_users, "users",
+                     users, "roomCount", (json_int_t)m.rooms, "rooms", rooms, "counters",
+                     counters_json(&m), "errors", errors, "store", store_json(api), "nodes");
+}
+
+static void send_snapshot(sb_api_t *api, sb_http_sse_t *only) {
+    json_t *snap = snapshot(api);
+    char *text = json_dumps(snap, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(snap);
+    if (!text)
+        return;
+    /* Backwards: a failed send may close the stream, which moves the last one here. */
+    for (size_t i = api->nstreams; i-- > 0;)
+        if (!only || api->streams[i] == only)
+            sb_http_sse_send(api->streams[i], "metrics", NULL, text, strlen(text));
+    free(text);
+}
+
+void sb_api_tick(sb_api_t *api) {
+    if (api->nstreams)
+        send_snapshot(api, NULL);
+}
+
+static void on_stream(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!sb_api__method_is(req, "GET") || !sb_api__authorized(api, req))
+        return;
+    if (api->nstreams == SB_API_MAX_STREAMS) {
+        sb_http_respond_error(req, 503, "too_many_streams", "too many dashboard streams open");
+        return;
+    }
+    sb_http_sse_t *s = sb_http_sse_start(req, SB_ADMIN_RETRY_MS, stream_closed, api);
+    if (!s)
+        return;
+    api->streams[api->nstreams++] = s;
+    send_snapshot(api, s); /* at once: the page shows something before the first tick */
+}
+
+/* POST /api/admin/disconnect {userId} or {socketId} -> {ok, disconnected} */
+static void on_disconnect(sb_http_req_t *req, void *ud) {
+    sb_api_t *api = ud;
+    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
+        return;
+    json_t *body = sb_api__body_object(req);
+    if (!body)
+        return;
+    const char *user = json_string_value(json_object_get(body, "userId"));
+    const char *sid = json_string_value(json_object_get(body, "socketId"));
+    if (!user == !sid) {
+        sb_http_respond_error(req, 422, "invalid_field", "give exactly one of userId, socketId");
+    } else {
+        size_t n = sb_features_admin_disconnect((sb_features_t *)api->cfg.features, user, sid);
+        sb_api__respond_json(req, 200, json_pack("{s:b,s:I}", "ok", 1, "disconnected", (json_int_t)n));
+    }
+    json_decref(body);
+}
+
+int sb_api__register_admin(sb_api_t *api, sb_http_server_t *http) {
+    if (sb_http_route(http, "/api/admin/stream", on_stream, api) != SB_OK)
+        return SB_ENOMEM;
+    return sb_http_route(http, "/api/admin/disconnect", on_disconnect, api);
+}
+
+void sb_api__close_streams(sb_api_t *api) {
+    while (api->nstreams)
+        sb_http_sse_abandon(api->streams[--api->nstreams]);
+}
