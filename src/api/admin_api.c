@@ -50,10 +50,15 @@ static json_t *counters_json(const sb_api_metrics_t *m) {
 
 static json_t *store_json(sb_api_t *api) {
     sb_store_health_t h = {.state = SB_STORE_OK};
-    if (api->cfg.store)
+    sb_store_stats_t s = {0};
+    if (api->cfg.store) {
         sb_store_health(api->cfg.store, &h);
-    return json_pack("{s:s,s:s,s:I}", "state", sb_store_state_name(h.state), "reason", h.reason,
-                     "writeErrors", (json_int_t)h.write_errors);
+        sb_store_stats(api->cfg.store, &s);
+    }
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "state", sb_store_state_name(h.state),
+                     "reason", h.reason, "writeErrors", (json_int_t)h.write_errors, "queue",
+                     (json_int_t)s.pending, "commits", (json_int_t)s.commits, "batches",
+                     (json_int_t)s.batches, "maxBatch", (json_int_t)s.max_batch);
 }
 
 /* One snapshot; rates are the dashboard's job (differences of counters). */

@@ -26,6 +26,8 @@ typedef struct {
     sb_config_t cfg;
     sb_server_t *srv;
     sb_app_web_t *web;
+    const unsigned char *client; /* the browser client, client_n bytes */
+    size_t client_n;
     bool dev_key_made; /* --dev made up the API key: print it */
 } sb_app_t;
 
@@ -154,11 +156,16 @@ static int load(sb_app_t *app, int argc, char **argv, char *err, size_t cap) {
     if (app->cfg.dev)
         sb_server_on_listening(app->srv, dev_banner, app);
     rc = sb_builtins__install(app->srv, &app->cfg, NULL, err, cap);
-    return rc == SB_OK ? sb_app_web_install(app->srv, &app->cfg, &app->web, err, cap) : rc;
+    if (rc != SB_OK)
+        return rc;
+    sb_app_web_client_t client = {app->client, app->client_n};
+    return sb_app_web_install(app->srv, &app->cfg, &client, &app->web, err, cap);
 }
 
-int sb_app_main(int argc, char **argv) {
-    sb_app_t app = {0};
+int sb_app_main(int argc, char **argv) { return sb_app_main_with_client(argc, argv, NULL, 0); }
+
+int sb_app_main_with_client(int argc, char **argv, const unsigned char *client, size_t n) {
+    sb_app_t app = {.client = client, .client_n = n};
     char err[512] = "";
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, 0) == (ssize_t)sizeof seed)

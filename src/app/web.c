@@ -9,26 +9,21 @@
 #include "core/log.h"
 #include "http/static.h"
 
-/* The browser client, compiled into the switchboard binary from the pinned npm
- * socket.io-client package (scripts/gen-browser-client.sh). Weak: a program
- * built without it (an embedder, the fuzzers) serves no client. */
-extern const unsigned char sb_browser_client_js[] __attribute__((weak));
-extern const size_t sb_browser_client_js_len __attribute__((weak));
-
 struct sb_app_web {
     sb_http_static_t *files;
     sb_http_asset_t *client;
     char client_path[256];
 };
 
-static int route_client(sb_server_t *srv, sb_app_web_t *w, const char *eio_path) {
-    if (!&sb_browser_client_js_len || sb_browser_client_js_len == 0) {
+static int route_client(sb_server_t *srv, sb_app_web_t *w, const sb_app_web_client_t *client,
+                        const char *eio_path) {
+    if (!client || !client->data || client->n == 0) {
         sb_log_warn("web: this build has no Socket.IO browser client (run scripts/install-deps.sh "
                     "run, then make): %ssocket.io.min.js answers 404", eio_path);
         return SB_OK;
     }
     /* Cached for an hour, as Node's serveClient does with its ETag. */
-    w->client = sb_http_asset_create(sb_browser_client_js, sb_browser_client_js_len,
+    w->client = sb_http_asset_create(client->data, client->n,
                                      "text/javascript; charset=utf-8", "public, max-age=3600");
     if (!w->client)
         return SB_ENOMEM;
@@ -49,13 +44,13 @@ static void route_files(sb_server_t *srv, sb_app_web_t *w, const char *root) {
     }
 }
 
-int sb_app_web_install(sb_server_t *srv, const sb_config_t *cfg, sb_app_web_t **out, char *err,
-                       size_t cap) {
+int sb_app_web_install(sb_server_t *srv, const sb_config_t *cfg, const sb_app_web_client_t *client,
+                       sb_app_web_t **out, char *err, size_t cap) {
     *out = NULL;
     if (cfg->no_web)
         return SB_OK;
     sb_app_web_t *w = calloc(1, sizeof *w);
-    if (!w || route_client(srv, w, cfg->path) != SB_OK) {
+    if (!w || route_client(srv, w, client, cfg->path) != SB_OK) {
         sb_app_web_destroy(w);
         snprintf(err, cap, "out of memory");
         return SB_ENOMEM;

@@ -128,6 +128,7 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
         assert.ok(k in s0, k);
       }
       assert.equal(s0.store.state, 'ok');
+      for (const k of ['queue', 'commits', 'batches', 'writeErrors']) assert.equal(typeof s0.store[k], 'number', k);
       const alice = await connect(srv.url, { auth: { token: await userToken(srv, 'alice') } });
       const bob = await connect(srv.url, { auth: { token: await userToken(srv, 'bob') } });
       await alice.emitWithAck('chat:join', 'lobby');
@@ -142,6 +143,7 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
       assert.ok(!s1.rooms.some((r) => r.name.startsWith('user:')), 'personal rooms are the users list');
       assert.ok(s1.counters.eventsIn > s0.counters.eventsIn);
       assert.equal(s1.onlineUsers, 2);
+      assert.ok(s1.store.commits > s0.store.commits, 'the stored message was a commit');
       alice.disconnect();
       bob.disconnect();
     } finally {

@@ -91,7 +91,8 @@ function render(s) {
   renderUsers(s.users);
   renderRooms();
   renderLimits(s);
-  $('#store').replaceChildren(row('state', s.store.state), row('write errors', s.store.writeErrors),
+  $('#store').replaceChildren(row('state', s.store.state), row('queue (requests waiting)', s.store.queue),
+    row('commits', s.store.commits), row('write errors', s.store.writeErrors),
     ...(s.store.reason ? [row('reason', s.store.reason)] : []),
     row('nodes', s.nodes ? s.nodes.length : 'this one (no cluster)'));
   if (prev) {
