@@ -172,6 +172,29 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
     }
   });
 
+  test('an /events subscriber in a user\'s room is neither listed as a device nor disconnected', async () => {
+    const t = await userToken(srv, 'erin');
+    const sub = http.get(`${srv.url}/events?channels=user:erin`, { headers: { Authorization: `Bearer ${t}` } });
+    const subRes = await new Promise((resolve, reject) => { sub.on('response', resolve); sub.on('error', reject); });
+    assert.equal(subRes.statusCode, 200);
+    const sock = await connect(srv.url, { auth: { token: t } });
+    const st = await openStream(srv);
+    try {
+      const s = await st.metrics((x) => x.users.some((u) => u.id === 'erin'));
+      assert.deepEqual(s.users.find((u) => u.id === 'erin'), { id: 'erin', devices: 1, sockets: [sock.id] });
+      const gone = waitFor(sock, 'disconnect');
+      const r = await post(srv, '/api/admin/disconnect', { userId: 'erin' }, { Authorization: `Bearer ${KEY}` });
+      assert.deepEqual(r.body, { ok: true, disconnected: 1 });
+      await gone;
+      const after = await st.metrics((x) => !x.users.some((u) => u.id === 'erin'));
+      assert.ok(after, 'a user with only an /events subscriber is not listed');
+      assert.ok(!subRes.destroyed && !subRes.complete, 'the subscriber stays');
+    } finally {
+      st.req.destroy();
+      sub.destroy();
+    }
+  });
+
   test('open streams end cleanly when the server stops; a reader that left is forgotten', async () => {
     const left = await openStream(srv);
     await left.metrics();
