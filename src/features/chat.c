@@ -327,7 +327,7 @@ static void message_on_stored(void *ud, int rc, const sb_store_msg_t *m) {
         json_object_set_new(msg, "clientMessageId", json_string(p->key));
     if (!m->replayed) {
         call->f->messages_total++;
-        sb_feat_emit_room(call->f, m->room, "chat:message", json_incref(msg), NULL);
+        sb_feat_delivery_room(call->f, m->room, "chat:message", json_incref(msg), m->id);
     }
     sb_feat_call_reply(call, msg);
     sb_feat_call_end(call);

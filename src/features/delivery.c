@@ -116,6 +116,27 @@ static void tap_copy(sb_features_t *f, sb_stream_t st, const char *user_id, sb_s
     sb_sio_broadcast(f->nsp, &t, streams[st].event, text, NULL, 0);
 }
 
+/* The devices in a room, referenced. Collected first: a send may close a
+ * slow consumer, which leaves the room. */
+static void devices_collect(sb_features_t *f, const char *room, devices_t *d) {
+    d->n = 0;
+    d->cap = SB_DELIVERY_DEVICES_INLINE;
+    d->v = d->inline_v;
+    sb_hub_room_members(sb_sio_nsp_hub(f->nsp), sb_cstr(room), add_device, d);
+}
+
+/* The client of a collected device, or NULL when it is gone. */
+static sb_client_t *devices_take(devices_t *d, size_t i) {
+    return sb_sio_socket_connected(d->v[i]) ? sb_sio_socket_get_data(d->v[i]) : NULL;
+}
+
+static void devices_free(devices_t *d) {
+    for (size_t i = 0; i < d->n; i++)
+        sb_sio_socket_unref(d->v[i]);
+    if (d->v != d->inline_v)
+        free(d->v);
+}
+
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text) {
     tap_copy(f, st, user_id, text);
@@ -123,18 +144,28 @@ void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id
         return; /* pending: the next device to connect reads it */
     char room[SB_USER_ID_MAX + 8];
     snprintf(room, sizeof room, "user:%s", user_id);
-    devices_t d = {.cap = SB_DELIVERY_DEVICES_INLINE};
-    d.v = d.inline_v;
-    /* Collected first: a send may close a slow consumer, which leaves the room. */
-    sb_hub_room_members(sb_sio_nsp_hub(f->nsp), sb_cstr(room), add_device, &d);
+    devices_t d;
+    devices_collect(f, room, &d);
     for (size_t i = 0; i < d.n; i++) {
-        sb_client_t *c = sb_sio_socket_connected(d.v[i]) ? sb_sio_socket_get_data(d.v[i]) : NULL;
+        sb_client_t *c = devices_take(&d, i);
         if (c && !syncing(c, st) && id > c->sent[st])
             send_one(c, st, id, text);
-        sb_sio_socket_unref(d.v[i]);
     }
-    if (d.v != d.inline_v)
-        free(d.v);
+    devices_free(&d);
+}
+
+long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
+                           int64_t id) {
+    long n = sb_feat_emit_room(f, room, event, payload, NULL);
+    devices_t d;
+    devices_collect(f, room, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        sb_client_t *c = devices_take(&d, i);
+        if (c)
+            sb_feat_recovery_room_sent(c, id);
+    }
+    devices_free(&d);
+    return n;
 }
 
 /* ---- backlog: what is pending for the user when a device connects ------------------ */

@@ -39,6 +39,8 @@ typedef struct {
 
 /* Streams of stored events delivered to users (delivery.c). */
 typedef enum { SB_STREAM_MESSAGES, SB_STREAM_NOTIFICATIONS, SB_STREAMS } sb_stream_t;
+/* A recovery offset: one part per stream, then the room messages' part. */
+enum { SB_OFFSET_ROOMS = SB_STREAMS, SB_OFFSET_PARTS };
 
 /* Per-socket state, the socket's data pointer. */
 typedef struct {
@@ -51,6 +53,12 @@ typedef struct {
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
     uint8_t syncing; /* delivery.c: bit per stream whose backlog it is reading (live waits) */
     sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
+    /* recovery.c: the newest stored room message (chat:message, message:new)
+     * written to this device, the third part of its offset; while its
+     * recovered rooms are replayed it stays at the recovered offset, and
+     * the room messages it gets live meanwhile are kept apart. */
+    int64_t room_sent, room_live_min, room_live_max;
+    bool room_replaying;
 } sb_client_t;
 
 /* The error codes of the event contract, counted for /metrics. */
@@ -181,9 +189,16 @@ void sb_feat_recovery_connect(sb_client_t *c);
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
 /* Before the client is used: its room-saving task. */
 void sb_feat_recovery_client_init(sb_client_t *c);
-/* Sends the device its offset (`recovery:offset`) after message:received
- * and notification:new. */
+/* Sends the device its offset (`recovery:offset`) after message:received,
+ * notification:new and stored room messages. */
 void sb_feat_recovery_mark(sb_client_t *c);
+/* A stored room message `id` was written to the device. */
+void sb_feat_recovery_room_sent(sb_client_t *c, int64_t id);
+/* recovery_rooms.c: a recovered device gets the stored room messages of its
+ * rooms that it missed — after `after_id`, the room part of its offset, or
+ * when it had none, those stored since its session disconnected — then its
+ * new offset. */
+void sb_feat_recovery_replay_rooms(sb_client_t *c, int64_t after_id);
 /* messages.c: direct messages, history, receipts, typing */
 int sb_feat_messages_init(sb_features_t *f);
 void sb_feat_messages_dispose(sb_features_t *f);
@@ -196,6 +211,10 @@ void sb_feat_delivery_dispose(sb_features_t *f);
  * of a recipient, asking each for an ack that confirms it. */
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text);
+/* Broadcasts stored message `id` to a room (`payload` stolen), and moves
+ * the offset of every device it reached past it. */
+long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
+                           int64_t id);
 /* A stored message as clients see it (conversationId or roomId). */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 /* chat.c: a stored room message as chat:message carries it (name and

@@ -140,7 +140,7 @@ static void share_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
                                 sh->room, "message", sh->info, "type", "file", "sender",
                                 sh->sender, "createdAt", at);
         call->f->messages_total++;
-        sb_feat_emit_room(call->f, sh->room, "chat:message", json_incref(msg), NULL);
+        sb_feat_delivery_room(call->f, sh->room, "chat:message", json_incref(msg), m->id);
         sb_feat_call_reply(call, msg);
     }
     json_decref(sh->info);

@@ -124,7 +124,7 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
                                   sb_cstr(text));
     free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
-    sb_feat_emit_room(call->f, room, "message:new", json_incref(msg), NULL);
+    sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);
     if (sb_feat_call_live(call))
         sb_feat_emit(call->sock, "message:sent", json_incref(msg));
     sb_feat_call_reply(call, msg);

@@ -6,9 +6,10 @@
  *
  * The offset: after each message:received and notification:new, a device
  * gets `recovery:offset` carrying "<message id>.<notification id>", the
- * newest of each it was sent (the stock client keeps the last string
- * argument of any event as its offset; those events themselves end with
- * their ack callback). A device sees ids in increasing order per stream
+ * newest of each it was sent, then ".<room message id>" once it has been
+ * sent a stored room message (recovery_rooms.c) (the stock client keeps the
+ * last string argument of any event as its offset; those events themselves
+ * end with their ack callback). A device sees ids in increasing order per stream
  * (delivery.c), so a recovered offset proves that it received every event
  * up to it: those are confirmed, and the backlog replays the pending ones
  * after it. */
@@ -124,7 +125,11 @@ static void on_rooms_changed(sb_sio_socket_t *s, void *ud) {
         sb_task_post(c->f->loop, &c->rooms_task);
 }
 
-void sb_feat_recovery_client_init(sb_client_t *c) { sb_task_init(&c->rooms_task, on_rooms_task); }
+void sb_feat_recovery_client_init(sb_client_t *c) {
+    sb_task_init(&c->rooms_task, on_rooms_task);
+    c->room_sent = c->room_live_min = c->room_live_max = 0;
+    c->room_replaying = false;
+}
 
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
     sb_task_cancel(&c->rooms_task);
@@ -141,21 +146,24 @@ void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
 
 /* ---- connect: confirm what the offset covers ----------------------------------------- */
 
-/* The offset we send: "<message id>.<notification id>" in decimal. Anything
- * else covers nothing. */
-static bool parse_offset(const char *s, int64_t out[SB_STREAMS]) {
-    char *end;
-    errno = 0;
-    long long m = strtoll(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end != '.' || errno != 0 || m < 0)
-        return false;
-    const char *p = end + 1;
-    long long n = strtoll(p, &end, 10);
-    if (p[0] < '0' || p[0] > '9' || *end != '\0' || errno != 0 || n < 0)
-        return false;
-    out[SB_STREAM_MESSAGES] = m;
-    out[SB_STREAM_NOTIFICATIONS] = n;
-    return true;
+/* The offset we send: "<message id>.<notification id>" and, once the
+ * device has been sent a stored room message, ".<room message id>", in
+ * decimal. Returns how many parts were read (2 or 3); anything else covers
+ * nothing (0). */
+static int parse_offset(const char *s, int64_t out[SB_OFFSET_PARTS]) {
+    int k = 0;
+    for (const char *p = s; k < SB_OFFSET_PARTS; k++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (p[0] < '0' || p[0] > '9' || errno != 0 || (*end != '.' && *end != '\0'))
+            return 0;
+        out[k] = v;
+        if (*end == '\0')
+            return k + 1 >= SB_STREAMS ? k + 1 : 0;
+        p = end + 1;
+    }
+    return 0; /* more parts than we send */
 }
 
 static void confirm_upto(sb_client_t *c, sb_stream_t st, int64_t upto) {
@@ -176,19 +184,24 @@ void sb_feat_recovery_connect(sb_client_t *c) {
     /* Honoured even when the session was not recovered (past the window):
      * it only ever names events this user's device was sent, and a device
      * is sent every event pending for its user, in id order. */
-    int64_t upto[SB_STREAMS];
-    if (parse_offset(sb_sio_socket_offset(c->sock), upto)) {
+    int64_t upto[SB_OFFSET_PARTS];
+    int parts = parse_offset(sb_sio_socket_offset(c->sock), upto);
+    if (parts) {
         confirm_upto(c, SB_STREAM_MESSAGES, upto[SB_STREAM_MESSAGES]);
         confirm_upto(c, SB_STREAM_NOTIFICATIONS, upto[SB_STREAM_NOTIFICATIONS]);
     }
     save_rooms(c, 0); /* a recovered socket is in its rooms again */
+    if (sb_sio_socket_recovered(c->sock))
+        sb_feat_recovery_replay_rooms(c, parts == SB_OFFSET_PARTS ? upto[SB_OFFSET_ROOMS] : 0);
 }
 
 void sb_feat_recovery_mark(sb_client_t *c) {
     if (!sb_sio_socket_pid(c->sock)[0])
         return;
-    char arg[48];
-    int n = snprintf(arg, sizeof arg, "\"%lld.%lld\"", (long long)c->sent[SB_STREAM_MESSAGES],
-                     (long long)c->sent[SB_STREAM_NOTIFICATIONS]);
-    sb_sio_emit(c->sock, "recovery:offset", sb_str(arg, (size_t)n));
+    char arg[72];
+    long long m = c->sent[SB_STREAM_MESSAGES], n = c->sent[SB_STREAM_NOTIFICATIONS];
+    int len = c->room_sent > 0
+                  ? snprintf(arg, sizeof arg, "\"%lld.%lld.%lld\"", m, n, (long long)c->room_sent)
+                  : snprintf(arg, sizeof arg, "\"%lld.%lld\"", m, n);
+    sb_sio_emit(c->sock, "recovery:offset", sb_str(arg, (size_t)len));
 }

@@ -59,6 +59,11 @@ struct sb_sio_recovery {
     pid_index_t by_pid; /* kept sessions */
     sb_list_t fifo;
     pid_index_t live; /* records of connected sockets */
+    /* The socket being connected with a kept session, and when that session
+     * disconnected: read during its connection callback only, so sockets
+     * carry no copy (sb_sio_socket_recovered_from). */
+    const sb_sio_socket_t *restored;
+    int64_t restored_at_ms;
 };
 
 /* Per socket, only in namespaces with recovery on: one allocation with the
@@ -261,6 +266,8 @@ static void restore(sb_sio_socket_t *s, kept_t *k) {
     snprintf(s->id, sizeof s->id, "%s", k->sid);
     snprintf(s->rec->e.pid, sizeof s->rec->e.pid, "%s", k->e.pid);
     s->rec->recovered = true;
+    s->nsp->rec->restored = s;
+    s->nsp->rec->restored_at_ms = k->at_ms;
     const char *room = k->data + (k->has_owner ? strlen(k->data) + 1 : 0);
     for (uint32_t i = 0; i < k->nrooms; i++, room += strlen(room) + 1) {
         int rc = sb_hub_join(s->nsp->hub, &s->member, sb_cstr(room));
@@ -374,6 +381,16 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
 const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec->e.pid : ""; }
 
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s) { return s->rec && s->rec->recovered; }
+
+void sb_sio__recovery_connected(sb_sio_nsp_t *nsp) {
+    if (nsp->rec)
+        nsp->rec->restored = NULL;
+}
+
+int64_t sb_sio_socket_recovered_from(const sb_sio_socket_t *s) {
+    const sb_sio_recovery_t *r = s->nsp->rec;
+    return r && s->rec && s->rec->recovered && r->restored == s ? r->restored_at_ms : 0;
+}
 
 const char *sb_sio_socket_offset(const sb_sio_socket_t *s) {
     return s->rec && s->rec->offset ? s->rec->offset : "";

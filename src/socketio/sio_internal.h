@@ -122,6 +122,8 @@ void sb_sio__recovery_free(sb_sio_socket_t *s);
 /* After the middleware accepted: restores the session named by auth.pid, or
  * gives the socket a new pid. */
 void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth);
+/* The connection callback of a socket has returned. */
+void sb_sio__recovery_connected(sb_sio_nsp_t *nsp);
 /* The socket joined or left `room`: tells rooms_changed when it is kept. */
 void sb_sio__recovery_rooms_changed(sb_sio_socket_t *s, sb_str_t room);
 /* Keeps the session for the recovery window unless `reason` is final. */

@@ -95,8 +95,10 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
                               sb_sio_socket_pid(s))
                    : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
     sb_sio__send_packet(s, SB_SIO_CONNECT, sb_str(body, (size_t)n));
-    if (s->nsp->conn_fn)
-        s->nsp->conn_fn(s, s->nsp->conn_ud);
+    sb_sio_nsp_t *nsp = s->nsp; /* the callback may end the socket */
+    if (nsp->conn_fn)
+        nsp->conn_fn(s, nsp->conn_ud);
+    sb_sio__recovery_connected(nsp);
 }
 
 /* ---- disconnect ---------------------------------------------------------------- */

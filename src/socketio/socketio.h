@@ -166,6 +166,10 @@ int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, co
 const char *sb_sio_socket_pid(const sb_sio_socket_t *s);
 /* True when the socket took over a kept session. */
 bool sb_sio_socket_recovered(const sb_sio_socket_t *s);
+/* When the session a recovered socket took over had disconnected (wall
+ * clock, ms); 0 when the socket was not recovered. Only known during its
+ * connection callback (0 after). */
+int64_t sb_sio_socket_recovered_from(const sb_sio_socket_t *s);
 /* The offset a reconnecting client sent with its pid ("" when none), also
  * when its session could not be recovered (expired, unknown). */
 const char *sb_sio_socket_offset(const sb_sio_socket_t *s);
