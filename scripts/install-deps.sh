@@ -14,8 +14,10 @@ run | test) ;;
 *) echo "usage: $0 [run|test]" >&2; exit 2 ;;
 esac
 
-APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev)
+APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev
+          libhiredis-dev libmsgpack-dev)
 [ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
+                                redis-server
                                 clang curl procps man-db chromium)
 
 missing=()

@@ -114,6 +114,11 @@ static void on_health(sb_http_req_t *req, void *ud) {
                              (json_int_t)m.connections, "store", sb_store_state_name(h.state));
     if (!ok)
         json_object_set_new(body, "storeError", json_string(h.reason));
+    if (api->cfg.engine) { /* local delivery goes on without Redis: reported, not fatal */
+        sb_engine_stats_t es;
+        api->cfg.engine->ops->stats(api->cfg.engine, &es);
+        json_object_set_new(body, "redis", json_string(es.up ? "up" : "down"));
+    }
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
     if (!text) {
@@ -141,10 +146,33 @@ __attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt
         t->n += (size_t)w < sizeof t->buf - t->n ? (size_t)w : sizeof t->buf - t->n - 1;
 }
 
-#define METRIC(name, type, help, value)                                                            \
-    put(&t, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name " " type              \
+#define METRIC(name, type, help, value) METRIC_TO(&t, name, type, help, value)
+#define METRIC_TO(tp, name, type, help, value)                                                     \
+    put(tp, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name " " type              \
              "\nswitchboard_" name " %llu\n",                                                      \
         (unsigned long long)(value))
+
+static void cluster_metrics(text_t *tp, sb_engine_t *e) {
+    sb_engine_stats_t s;
+    e->ops->stats(e, &s);
+    METRIC_TO(tp, "redis_up", "gauge", "1 while connected and subscribed to Redis (--redis-url).", s.up);
+    METRIC_TO(tp, "cluster_published_total", "counter", "Broadcasts and answers published to Redis.",
+           s.published);
+    METRIC_TO(tp, "cluster_publish_dropped_total", "counter",
+           "Publications dropped: Redis down or its queue full (--redis-max-queue-bytes).",
+           s.publish_dropped);
+    METRIC_TO(tp, "cluster_received_total", "counter", "Messages received from Redis.", s.received);
+    METRIC_TO(tp, "cluster_delivered_remote_total", "counter",
+           "Other nodes' broadcasts delivered to local sockets.", s.delivered_remote);
+    METRIC_TO(tp, "cluster_requests_answered_total", "counter", "Answers to other nodes' requests.",
+           s.requests_answered);
+    METRIC_TO(tp, "cluster_decode_errors_total", "counter", "Malformed messages from Redis, ignored.",
+           s.decode_errors);
+    METRIC_TO(tp, "redis_reconnects_total", "counter", "Connections to Redis made again after a loss.",
+           s.reconnects);
+    METRIC_TO(tp, "redis_queued_bytes", "gauge", "Publications written but not yet sent to Redis.",
+           s.queued_bytes);
+}
 
 static void on_metrics(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
@@ -214,6 +242,8 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("output_discarded_bytes_total", "counter",
            "Queued output dropped unsent because its connection closed.", m.output_discarded_bytes);
     METRIC("heap_trims_total", "counter", "Free heap given back to the kernel.", m.heap_trims);
+    if (api->cfg.engine)
+        cluster_metrics(&t, api->cfg.engine);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     if (m.tls) {

@@ -7,6 +7,7 @@
 
 #include "features/features.h"
 #include "http/http.h"
+#include "hub/engine.h"
 #include "hub/hub.h"
 #include "store/store.h"
 
@@ -45,6 +46,7 @@ typedef struct {
     sb_store_t *store;
     /* --dev: the JWT secret POST /api/dev/token signs with; NULL: it answers 404 */
     const char *dev_token_secret;
+    sb_engine_t *engine; /* the cluster's (--redis-url); NULL: one node alone */
 } sb_api_config_t;
 
 typedef struct sb_api sb_api_t;

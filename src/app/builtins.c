@@ -33,6 +33,10 @@ static void add_event_error(const char *code, uint64_t n, void *ud) {
     }
 }
 
+static const char *socket_user(void *ud, const sb_sio_socket_t *s) {
+    return sb_features_socket_user(ud, s);
+}
+
 static void collect(sb_api_metrics_t *m, void *ud) {
     sb_builtins_t *b = ud;
     sb_conn_ctx_t *conns = sb_server_conns(b->srv);
@@ -213,9 +217,12 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
     for (size_t i = 1; b->features && (nsp = sb_sio_nsp_at(sb_server_sio(b->srv), i)); i++)
         if (sb_features_guard(b->features, nsp) != SB_OK)
             return SB_ENOMEM;
+    sb_cluster_host_t *cluster = sb_server_cluster(b->srv);
+    if (cluster && b->features)
+        sb_cluster_host_on_user(cluster, socket_user, b->features);
     sb_api_config_t ac = {.api_key = cfg->api_key, .collect = collect, .collect_ud = b,
                           .hub = sb_sio_nsp_hub(root), .features = b->features,
-                          .store = b->store,
+                          .store = b->store, .engine = sb_cluster_host_engine(cluster),
                           .dev_token_secret = cfg->dev ? cfg->jwt_secret : NULL};
     b->api = b->features ? sb_api_create(sb_server_http(b->srv), &ac) : NULL;
     if (!b->api || sb_server_on_stop(b->srv, on_stop, b) != SB_OK) {

@@ -66,6 +66,9 @@
     X("allow-query-token", allow_query_token, BOOL, "false", 0, 0, "accept ?token= (URLs end up in logs)") \
     X("allow-tokens-without-exp", allow_tokens_without_exp, BOOL, "false", 0, 0, "accept JWTs with no exp claim") \
     X("jwt-leeway", jwt_leeway, INT, "5", 0, 3600LL, "seconds of clock skew allowed for exp/nbf at connect")  \
+    X("redis-url", redis_url, STR, "", 0, 0, "join a cluster through Redis, redis://[[user]:password@]host[:port] (empty: one node alone)") \
+    X("redis-key", redis_key, STR, "socket.io", 0, 0, "channel prefix, as the Node.js Redis adapter's key option") \
+    X("redis-max-queue-bytes", redis_max_queue_bytes, INT, "16777216", 1024, 1073741824LL, "publications waiting for Redis, bytes; past it they are dropped and counted") \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                            \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                          \
     X("log-connections", log_connections, BOOL, "true", 0, 0, "at info, a line per connection opened and closed (off at scale; refused authentications are logged either way)")                                          \

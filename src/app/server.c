@@ -33,6 +33,7 @@ struct sb_server {
     sb_sio_server_t *sio;
     sb_eio_server_t *carried; /* sessions of the doors (/ws) */
     sb_door_ws_t *door_ws;
+    sb_cluster_host_t *cluster; /* NULL: one node alone */
     ws_route_t ws_routes[SB_MAX_ROUTES];
     size_t n_ws_routes;
     sb_io_t signal_io;
@@ -55,6 +56,7 @@ struct sb_server {
 sb_loop_t *sb_server_loop(sb_server_t *s) { return &s->loop; }
 sb_http_server_t *sb_server_http(sb_server_t *s) { return s->http; }
 sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
+sb_cluster_host_t *sb_server_cluster(sb_server_t *s) { return s->cluster; }
 sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
 const sb_server_config_t *sb_server_config(const sb_server_t *s) { return &s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
@@ -173,6 +175,13 @@ sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *e
         sb_server_destroy(s);
         return NULL;
     }
+    if (s->cfg.cluster.url && s->cfg.cluster.url[0]) {
+        s->cluster = sb_cluster_host_create(&s->loop, s->sio, &s->cfg.cluster, err, cap);
+        if (!s->cluster) {
+            sb_server_destroy(s);
+            return NULL;
+        }
+    }
     return s;
 }
 
@@ -187,6 +196,7 @@ void sb_server_destroy(sb_server_t *s) {
     sb_door_ws_destroy(s->door_ws);
     for (size_t i = 0; i < s->n_extra_eio; i++)
         sb_eio_server_destroy(s->extra_eio[i]);
+    sb_cluster_host_destroy(s->cluster); /* after the sockets: their goodbyes are published */
     sb_sio_server_destroy(s->sio);
     sb_conn_ctx_dispose(&s->conns);
     sb_tls_destroy(s->tls);

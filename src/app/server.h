@@ -7,6 +7,7 @@
 #ifndef SB_APP_SERVER_H
 #define SB_APP_SERVER_H
 
+#include "app/cluster_host.h"
 #include "app/config.h"
 #include "core/conn.h"
 #include "core/loop.h"
@@ -34,6 +35,7 @@ typedef struct {
     sb_ws_config_t ws;
     sb_eio_config_t eio; /* eio.ws is set by the server (to its `ws`) */
     sb_sio_config_t sio;
+    sb_cluster_config_t cluster; /* url NULL or "": one node alone */
 } sb_server_config_t;
 
 /* The server's part of the settings table. Strings point into `cfg`. */
@@ -62,6 +64,8 @@ sb_http_server_t *sb_server_http(sb_server_t *s);
 /* The Socket.IO server on the configured path ("/socket.io/"). */
 sb_sio_server_t *sb_server_sio(sb_server_t *s);
 sb_eio_server_t *sb_server_eio(sb_server_t *s);
+/* The cluster this node is part of (cluster.url set); NULL when alone. */
+sb_cluster_host_t *sb_server_cluster(sb_server_t *s);
 const sb_server_config_t *sb_server_config(const sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
 /* The TLS context (--tls-cert), or NULL when the server speaks plain TCP. */

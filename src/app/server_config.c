@@ -63,5 +63,7 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
                .close_timeout_ms = 2000},
         .eio = eio_config_from(c),
         .sio = sio_config_from(c),
+        .cluster = {.url = c->redis_url, .key = c->redis_key,
+                    .max_queue_bytes = (uint64_t)c->redis_max_queue_bytes},
     };
 }

@@ -8,6 +8,8 @@
 #include "core/json.h"
 #include "socketio/sio_internal.h"
 
+#define SB_SIO_PUBLISH_EXCEPT_MAX 1025
+
 /* Frame text: "4" + packet head + '[' + ["event" + ','] + args + ']'. */
 sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ack_id,
                            sb_str_t event, sb_str_t args, const sb_str_t *att, size_t natt) {
@@ -123,6 +125,22 @@ int sb_sio_reply_binary(const sb_sio_event_t *ev, sb_str_t args, const sb_str_t 
     return sb_sio_ack_binary(ev->socket, ev->ack_id, args, att, n);
 }
 
+/* The socket left out becomes one more `except` room: its id. */
+static void publish(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
+                    const sb_str_t *att, size_t n) {
+    sb_str_t except[SB_SIO_PUBLISH_EXCEPT_MAX];
+    size_t nexcept = t->nexcept < SB_SIO_PUBLISH_EXCEPT_MAX - 1 ? t->nexcept : SB_SIO_PUBLISH_EXCEPT_MAX - 1;
+    for (size_t i = 0; i < nexcept; i++)
+        except[i] = t->except[i];
+    if (t->except_socket)
+        except[nexcept++] = sb_cstr(t->except_socket->id);
+    sb_engine_broadcast_t b = {.nsp = sb_cstr(nsp->name), .event = sb_cstr(event), .args = args,
+                               .attachments = att, .nattachments = n,
+                               .to = {t->all ? NULL : t->rooms, t->all ? 0 : t->nrooms, except, nexcept},
+                               .is_volatile = t->is_volatile};
+    nsp->srv->engine->ops->publish(nsp->srv->engine, &b);
+}
+
 long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event,
                       sb_str_t args, const sb_str_t *att, size_t n) {
     sb_frame_t *f = sb_sio_encode_event(nsp, event, args, att, n, false, 0);
@@ -136,5 +154,7 @@ long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *e
     size_t count = sb_hub_broadcast(nsp->hub, &ht, f);
     nsp->srv->stats.events_out += count;
     sb_frame_unref(f);
+    if (nsp->srv->engine && !t->local && (t->all || t->nrooms))
+        publish(nsp, t, event, args, att, n);
     return (long)count;
 }

@@ -82,8 +82,18 @@ sb_sio_nsp_t *sb_sio_of(sb_sio_server_t *srv, const char *name) {
     nsp = nsp_create(srv, name);
     if (nsp)
         srv->nsps[srv->nnsps++] = nsp;
+    if (nsp && srv->engine)
+        srv->engine->ops->watch_nsp(srv->engine, sb_cstr(name));
     return nsp;
 }
+
+void sb_sio_server_set_engine(sb_sio_server_t *srv, sb_engine_t *engine) {
+    srv->engine = engine;
+    for (size_t i = 0; engine && i < srv->nnsps; i++)
+        engine->ops->watch_nsp(engine, sb_cstr(srv->nsps[i]->name));
+}
+
+sb_engine_t *sb_sio_server_engine(const sb_sio_server_t *srv) { return srv->engine; }
 
 sb_sio_nsp_t *sb_sio_nsp_at(sb_sio_server_t *srv, size_t i) {
     return i < srv->nnsps ? srv->nsps[i] : NULL;

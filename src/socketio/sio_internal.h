@@ -45,6 +45,7 @@ struct sb_sio_server {
     size_t nnsps;
     sb_sio_stats_t stats;
     sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
+    sb_engine_t *engine;        /* NULL: a single node */
 };
 
 /* A binary packet waiting for its attachments: one allocation holding the

@@ -89,6 +89,8 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
      * that room would cost a room and a link per connection, and a socket
      * is addressed directly (sb_sio_emit). */
     sb_hub_add(s->nsp->hub, &s->member);
+    if (s->nsp->srv->engine) /* other nodes address a socket by a room named by its id */
+        sb_hub_join(s->nsp->hub, &s->member, sb_cstr(s->id));
     sb_timer_stop(&c->connect_timer);
     char body[96];
     int n = s->rec ? snprintf(body, sizeof body, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id,

@@ -12,6 +12,7 @@
 #include "core/loop.h"
 #include "core/str.h"
 #include "engineio/engineio.h"
+#include "hub/engine.h"
 #include "hub/hub.h"
 
 #define SB_SIO_MAX_ARGS 32
@@ -205,8 +206,11 @@ typedef struct {
     size_t nexcept;
     const sb_sio_socket_t *except_socket;
     bool is_volatile;
+    bool local; /* this node only: not shared through the engine */
 } sb_sio_target_t;
-/* Encodes the packet once and shares it; returns deliveries or < 0. */
+/* Encodes the packet once and shares it; returns local deliveries or < 0.
+ * With an engine attached (and t->local false), the broadcast is also
+ * published once for the other nodes. */
 long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event,
                       sb_str_t args, const sb_str_t *attachments, size_t n);
 
@@ -228,6 +232,13 @@ typedef struct {
     void *any_ud;
 } sb_sio_hooks_t;
 void sb_sio_nsp_hooks(const sb_sio_nsp_t *nsp, sb_sio_hooks_t *out);
+/* Attaches a cluster engine (NULL detaches): broadcasts are published
+ * through it, every namespace is watched, and each socket is also in a room
+ * named by its id (as in Node.js Socket.IO: other nodes address a socket
+ * that way). Attach before sockets connect. */
+void sb_sio_server_set_engine(sb_sio_server_t *srv, sb_engine_t *engine);
+sb_engine_t *sb_sio_server_engine(const sb_sio_server_t *srv);
+
 /* The loop the namespace's server runs on. */
 sb_loop_t *sb_sio_nsp_loop(const sb_sio_nsp_t *nsp);
 

@@ -11,7 +11,7 @@ OUT=${FUZZ_OUT:-build/fuzz}
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Itests/fuzz -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter"
-LIBS="-lcrypto -lz -ljansson"
+LIBS="-lcrypto -lz -ljansson -lmsgpackc"
 
 # The sources each target links (src/core/err.c goes to all of them).
 srcs() {
@@ -23,12 +23,13 @@ srcs() {
     sio_packet) echo src/socketio/packet.c src/core/json.c ;;
     json) echo src/core/json.c src/ws/utf8.c ;;
     jwt) echo src/auth/jwt.c ;;
+    cluster_wire) echo src/cluster/wire.c ;;
     events) ;; # build_events
     *) echo "build.sh: unknown target $1" >&2; return 1 ;;
     esac
 }
 
-ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt events"
+ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt cluster_wire events"
 TARGETS=${*:-$ALL}
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}' |
@@ -45,9 +46,9 @@ build_events() {
     cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
- $(pkg-config --cflags openssl zlib jansson sqlite3 libpq 2>/dev/null)"
-    libs=$(pkg-config --libs openssl zlib jansson sqlite3 libpq 2>/dev/null ||
-        echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lpq)
+ $(pkg-config --cflags openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null)"
+    libs=$(pkg-config --libs openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null ||
+        echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lpq)
     newest_h=$(find src -name '*.h' -exec ls -t {} + | head -1)
     echo "  FUZZ  $OUT/fuzz_events (library objects in $obj/)"
     srcs_ev=$(find src -name '*.c' ! -path src/main.c | sort)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 
 SECONDS_EACH=${1:?usage: tests/fuzz/run.sh SECONDS [target...]}
 shift
-ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt events"
+ALL="http_request ws_frame ws_inflate eio_payload sio_packet json jwt cluster_wire events"
 TARGETS=${*:-$ALL}
 JOBS=${FUZZ_JOBS:-1}
 OUT=${FUZZ_OUT:-build/fuzz}

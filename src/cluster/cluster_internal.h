@@ -1,0 +1,69 @@
+/* Private to src/cluster/. */
+#ifndef SB_CLUSTER_INTERNAL_H
+#define SB_CLUSTER_INTERNAL_H
+
+#include <hiredis/async.h>
+#include <stdbool.h>
+
+#include "cluster/cluster.h"
+#include "cluster/wire.h"
+#include "core/list.h"
+
+/* One Redis connection (the cluster has two: a subscriber, which Redis
+ * reserves for pub/sub, and a publisher), attached to our epoll loop. */
+typedef struct {
+    sb_cluster_t *cl;
+    redisAsyncContext *ac; /* NULL while disconnected */
+    sb_io_t io;
+    uint32_t io_events;
+    sb_timer_t retry;    /* connect timeout, then the reconnect delay */
+    uint32_t backoff_ms; /* next reconnect delay */
+    bool connected;
+    bool is_sub;
+    bool ever_connected;
+    const char *name; /* "publisher" / "subscriber", for logs */
+} sb_rconn_t;
+
+struct sb_cluster {
+    sb_engine_t engine; /* first: sb_engine_t * converts back */
+    sb_loop_t *loop;
+    sb_engine_host_t host;
+    sb_cluster_url_t url;
+    char key[128];
+    char uid[7];
+    uint64_t max_queue;
+    uint32_t connect_timeout_ms;
+    sb_rconn_t pub, sub;
+    char **nsps; /* watched namespaces, in order */
+    size_t nnsps;
+    uint32_t sub_pending; /* subscriptions not yet confirmed */
+    bool closing;
+    sb_engine_stats_t stats;
+    sb_wire_msg_t *msg; /* decoding scratch, one message at a time */
+    sb_list_t acks;     /* sb_cluster_ack_t waiting on the host */
+    uint64_t last_error_log_ms;
+};
+
+/* An answer the host owes another node (serverSideEmit ack, a client's ack
+ * to a broadcast). Outlives the cluster if need be: then `cl` is NULL and
+ * the answer is dropped. */
+typedef struct {
+    sb_list_node_t node;
+    sb_cluster_t *cl;
+    char nsp[257];
+    char request_id[64];
+    char requester[16]; /* uid of the requesting node */
+    int type;
+    size_t remaining; /* answers still expected */
+} sb_cluster_ack_t;
+
+/* redis.c */
+/* PUBLISH, unless the publisher is down or its queue is full (counted). */
+void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, const char *data, size_t n);
+/* requests.c */
+void sb_cluster__on_request(sb_cluster_t *cl, size_t nsp_index, const char *p, size_t n);
+void sb_cluster__acks_orphan(sb_cluster_t *cl);
+/* A log line for a bad message from Redis, at most one per second. */
+void sb_cluster__log_bad(sb_cluster_t *cl, const char *what, int rc);
+
+#endif
