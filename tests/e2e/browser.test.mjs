@@ -12,8 +12,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, repoRoot } from './lib/server.mjs';
-import { test, isRef } from './lib/util.mjs';
+import { startServer, repoRoot, NO_EVENT_LIMIT } from './lib/server.mjs';
+import { test, isRef, connect } from './lib/util.mjs';
 
 const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
 const SKIP = isRef ? 'the web pages are the C server\'s' : false;
@@ -72,7 +72,7 @@ describe('the web chat and the dashboard in Chromium', { skip: SKIP }, () => {
   async function start(port = 0) {
     return startServer('switchboard', {
       args: ['--dev', '--api-key', KEY, '--web-root', WEB, '--data-dir', dataDir,
-        '--port', String(port), '--recovery-window', '60000'],
+        '--port', String(port), '--recovery-window', '60000', ...NO_EVENT_LIMIT],
     });
   }
 
@@ -176,6 +176,24 @@ describe('the web chat and the dashboard in Chromium', { skip: SKIP }, () => {
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(allowed, [], 'the refused key was reported');
   }, { timeout: 60000 });
+
+  test('history comes a page at a time: the newest 30, then older ones on demand', async () => {
+    const t = await fetch(`${srv.url}/api/dev/token`, { method: 'POST', body: JSON.stringify({ userId: 'carol' }) }).then((r) => r.json());
+    const carol = await connect(srv.url, { auth: { token: t.token } });
+    await carol.emitWithAck('chat:join', 'paging');
+    for (let i = 1; i <= 35; i++) await carol.emitWithAck('chat:message', { roomId: 'paging', message: `page line ${i}` });
+    carol.disconnect();
+    await alice.fill('#join-room', 'paging');
+    await alice.click('#join-form button');
+    await shows(alice, '.msg .text', 'page line 35');
+    assert.equal(await alice.locator('.msg .text').count(), 30);
+    assert.equal(await alice.locator('.msg .text', { hasText: /^page line 5$/ }).count(), 0);
+    await alice.click('#older');
+    await shows(alice, '.msg .text', /^page line 1$/);
+    assert.equal(await alice.locator('.msg .text').count(), 35);
+    await alice.waitForSelector('#older', { state: 'hidden', timeout: T });
+    assert.deepEqual(consoleErrors, []);
+  });
 
   test('after a server restart the reconnect shows the messages missed meanwhile, once', async () => {
     bob = await newPage('bob');
