@@ -13,13 +13,20 @@ static bool node_ok(const sb_list_node_t *n) {
     return n->next && n->prev && n->next->prev == n && n->prev->next == n;
 }
 
+static bool on_member_list(const sb_hub_link_t *l) {
+    const sb_hub_link_t *x = l->member->_links;
+    while (x && x != l)
+        x = x->next_of_member;
+    return x == l;
+}
+
 static int check_room_links(const sb_hub_t *h, const sb_hub_room_t *r, size_t *nlinks) {
     size_t n = 0;
     CHECK(node_ok(&r->members));
     for (const sb_list_node_t *it = r->members.next; it != &r->members; it = it->next) {
         const sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_room);
-        CHECK(++n <= r->size && node_ok(it) && node_ok(&l->in_member));
-        CHECK(l->room == r && l->member && l->member->_hub == h);
+        CHECK(++n <= r->size && node_ok(it));
+        CHECK(l->room == r && l->member && l->member->_hub == h && on_member_list(l));
         CHECK(l->member->_nrooms > 0 && l->member->_nrooms <= h->cfg.max_rooms_per_member);
     }
     CHECK(n == r->size);
@@ -54,24 +61,22 @@ static int check_map(const sb_hub_t *h) {
 }
 
 /* Quadratic in the member's room count; fine for a debug check. */
-static bool member_has_dup(const sb_hub_member_t *m, const sb_list_node_t *upto,
+static bool member_has_dup(const sb_hub_member_t *m, const sb_hub_link_t *upto,
                            const sb_hub_room_t *r) {
-    for (const sb_list_node_t *it = m->_links.next; it != upto; it = it->next) {
-        if (sb_container_of(it, sb_hub_link_t, in_member)->room == r)
+    for (const sb_hub_link_t *l = m->_links; l != upto; l = l->next_of_member)
+        if (l->room == r)
             return true;
-    }
     return false;
 }
 
 static int check_member(const sb_hub_t *h, const sb_hub_member_t *m) {
     uint32_t n = 0;
-    CHECK(m->_hub == h && node_ok(&m->_links) && m->deliver);
-    for (const sb_list_node_t *it = m->_links.next; it != &m->_links; it = it->next) {
-        const sb_hub_link_t *l = sb_container_of(it, sb_hub_link_t, in_member);
-        CHECK(++n <= m->_nrooms && node_ok(it) && node_ok(&l->in_room));
+    CHECK(m->_hub == h && m->deliver);
+    for (const sb_hub_link_t *l = m->_links; l; l = l->next_of_member) {
+        CHECK(++n <= m->_nrooms && node_ok(&l->in_room));
         CHECK(l->member == m && l->room);
         CHECK(sb_hub__map_find(&h->map, sb_hub__room_name(l->room)) == l->room);
-        CHECK(!member_has_dup(m, it, l->room));
+        CHECK(!member_has_dup(m, l, l->room));
     }
     CHECK(n == m->_nrooms);
     return SB_OK;

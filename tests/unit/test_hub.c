@@ -263,8 +263,8 @@ TEST(destroy_detaches_members) {
     CHECK_EQ(sb_hub_join(h, &c[1].member, SB_LIT("r")), SB_OK);
     CHECK_EQ(sb_hub_join(h, &c[1].member, SB_LIT("s")), SB_OK);
     sb_hub_destroy(h);
-    CHECK(sb_list_empty(&c[0].member._links));
-    CHECK(sb_list_empty(&c[1].member._links));
+    CHECK(c[0].member._links == NULL);
+    CHECK(c[1].member._links == NULL);
     CHECK_EQ(c[1].member._nrooms, 0);
     h = sb_hub_create(NULL);
     CHECK_EQ(sb_hub_join(h, &c[1].member, SB_LIT("t")), SB_OK);
@@ -496,6 +496,40 @@ TEST(iteration) {
     fixture_done(h, c);
 }
 
+static bool append_room(sb_str_t room, void *ud) {
+    strncat(ud, room.p, room.n);
+    return true;
+}
+
+/* A member's rooms are listed in join order, whichever of them it leaves
+ * (its list is singly linked: first, middle and last removals). */
+TEST(member_rooms_keep_join_order) {
+    sb_hub_t *h = sb_hub_create(NULL);
+    tconn_t c[1];
+    conns_init(c, 1);
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(sb_hub_join(h, &c[0].member, sb_cstr(names[i])), SB_OK);
+    const char *leave[] = {"c", "a", "e"}, *want[] = {"abde", "bde", "bd"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(sb_hub_leave(h, &c[0].member, sb_cstr(leave[i])), SB_OK);
+        CHECK_EQ(sb_hub_leave(h, &c[0].member, sb_cstr(leave[i])), SB_ENOTFOUND);
+        char got[8] = "";
+        sb_hub_member_rooms(&c[0].member, append_room, got);
+        CHECK(strcmp(got, want[i]) == 0);
+        VALID(h);
+    }
+    CHECK_EQ(sb_hub_join(h, &c[0].member, SB_LIT("a")), SB_OK);
+    char got[8] = "";
+    sb_hub_member_rooms(&c[0].member, append_room, got);
+    CHECK(strcmp(got, "bda") == 0);
+    sb_hub_leave_all(h, &c[0].member);
+    CHECK(c[0].member._links == NULL);
+    CHECK_EQ(sb_hub_room_count(h), 0);
+    VALID(h);
+    sb_hub_destroy(h);
+}
+
 /* The validator itself notices corruption of counts and links. */
 TEST(validate_detects_corruption) {
     tconn_t c[6];
@@ -504,10 +538,11 @@ TEST(validate_detects_corruption) {
     c[2].member._nrooms++;
     CHECK_EQ(sb_hub_validate(h), SB_EPROTO);
     c[2].member._nrooms--;
-    sb_list_node_t *first = c[2].member._links.next;
-    c[2].member._links.next = first->next; /* skip a link: one direction broken */
+    struct sb_hub_link *first = c[2].member._links;
+    CHECK(first != NULL);
+    c[2].member._links = NULL; /* the member's list lost its links: the rooms still hold them */
     CHECK_EQ(sb_hub_validate(h), SB_EPROTO);
-    c[2].member._links.next = first;
+    c[2].member._links = first;
     sb_list_remove(&c[5].member._all_node); /* unlinked behind the hub's back */
     CHECK_EQ(sb_hub_validate(h), SB_EPROTO);
     sb_list_push_tail(&c[0].member._all_node, &c[5].member._all_node);
@@ -779,6 +814,7 @@ int main(void) {
     RUN(broadcast_user_room_devices);
     RUN(broadcast_frame_refs);
     RUN(iteration);
+    RUN(member_rooms_keep_join_order);
     RUN(validate_detects_corruption);
     RUN(misuse_aborts);
     RUN(oom_every_allocation);
