@@ -55,6 +55,10 @@ out="$log/fuzz.$RANDOM"
 FUZZ_JOBS=2 timeout 600 tests/fuzz/run.sh "${FUZZ_SMOKE_SECONDS:-10}" >"$out" 2>&1
 count "fuzz smoke" "$out" $?
 
+PG_E2E_FILES=(tests/e2e/messages.test.mjs tests/e2e/chat.test.mjs tests/e2e/social.test.mjs
+    tests/e2e/delivery.test.mjs tests/e2e/idempotency.test.mjs tests/e2e/recovery.test.mjs
+    tests/e2e/backend_api.test.mjs tests/e2e/room_history.test.mjs)
+
 for b in "${builds[@]}"; do
     echo "== unit tests ($b)"
     for t in "$b"/tests/test_*; do
@@ -76,6 +80,23 @@ for b in "${builds[@]}"; do
     f=$(grep -E '^# fail ' "$out" | awk '{print $3}')
     echo "${p:-0} passed, ${f:-1} failed" >>"$out"
     count "e2e [$b]" "$out" $rc
+
+    # The files that exercise the store, again on the PostgreSQL store (a
+    # throwaway cluster; each server's data directory gets its own schema).
+    # Release build only: the ASan build covers the PostgreSQL code with
+    # test_pg_store and pg_store.test.mjs, and CI time stays bounded.
+    if [ "$b" = "${builds[0]}" ]; then
+        echo "== end-to-end tests on PostgreSQL ($b)"
+        out="$log/e2e-pg.$RANDOM"
+        SB_BUILD_DIR="$b" timeout 1200 tests/lib/pg-cluster.sh run bash -c \
+            'SB_E2E_PG_URL=$SB_PG_URL exec node --test --test-concurrency=1 --test-reporter=tap "$@"' _ \
+            "${PG_E2E_FILES[@]}" >"$out" 2>&1
+        rc=$?
+        p=$(grep -E '^# pass ' "$out" | awk '{print $3}')
+        f=$(grep -E '^# fail ' "$out" | awk '{print $3}')
+        echo "${p:-0} passed, ${f:-1} failed" >>"$out"
+        count "e2e on PostgreSQL [$b]" "$out" $rc
+    fi
 
     echo "== soak, short ($b)"
     out="$log/soak.$RANDOM"

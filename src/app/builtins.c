@@ -113,7 +113,9 @@ static void on_stop(void *ud) {
 static int open_store(sb_builtins_t *b, char *err, size_t cap) {
     static const char *const modes[] = {"full", "normal", "off"};
     const sb_config_t *cfg = b->cfg;
-    sb_store_config_t sc = {.data_dir = cfg->data_dir, .max_content = (size_t)cfg->max_message_bytes};
+    sb_store_config_t sc = {.data_dir = cfg->data_dir,
+                            .database_url = cfg->database_url,
+                            .max_content = (size_t)cfg->max_message_bytes};
     size_t m = 0;
     while (m < 3 && strcmp(cfg->store_sync, modes[m]) != 0)
         m++;

@@ -22,6 +22,7 @@
     X("data-dir", data_dir, STR, "./data", 0, 0, "directory for the database and state")                 \
     X("store-sync", store_sync, STR, "full", 0, 0, "SQLite durability: full (fsync each commit), normal, off (tests only)") \
     X("store-check-max-mb", store_check_max_mb, INT, "1024", 0, 16777216LL, "integrity-check the database at start when it is at most this big, MiB (0: never)") \
+    X("database-url", database_url, STR, "", 0, 0, "PostgreSQL store instead of SQLite: a libpq URL such as postgres://user@host/db?sslmode=verify-full (empty: SQLite in --data-dir)") \
     X("cors-origins", cors_origins, STR, "", 0, 0, "comma list of allowed origins, * for any; empty: any, without credentials") \
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                                 \
     X("ws-path", ws_path, STR, "/ws", 0, 0, "plain JSON WebSocket endpoint ({type, data} messages; empty: off)") \

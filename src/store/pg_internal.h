@@ -1,6 +1,6 @@
-/* PostgreSQL backend internals (libpq), shared by pg_schema.c, pg_conn.c and
- * their unit tests. Not yet selectable: docs/store.md says what is built and
- * what remains before `--database-url` exists. */
+/* PostgreSQL backend internals (libpq), shared by pg_schema.c, pg_conn.c,
+ * the PostgreSQL store (store_pg.c, store_sql_pg.c) and their unit tests.
+ * docs/store.md says what is built and what remains. */
 #ifndef SB_STORE_PG_INTERNAL_H
 #define SB_STORE_PG_INTERNAL_H
 

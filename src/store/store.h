@@ -74,8 +74,7 @@ typedef enum {
 typedef struct {
     const char *data_dir;        /* required for SQLite; created (mkdir -p, mode 0700) if missing */
     /* PostgreSQL instead of SQLite when set and not empty: a libpq URL or
-     * key=value string (docs/operations.md). Not yet offered as a setting
-     * (docs/store.md says what is missing). */
+     * key=value string (--database-url; docs/operations.md). */
     const char *database_url;
     /* PostgreSQL: how long a request may wait for an unreachable database
      * before it fails with SB_EUNAVAIL; default 5000. */

@@ -2,10 +2,15 @@
 // "listening on HOST:PORT" line on stderr.
 //   SB_E2E_TARGET=ref  -> node tests/e2e/ref/<kind>.mjs (reference servers)
 //   otherwise          -> $SB_BUILD_DIR/switchboard, $SB_BUILD_DIR/examples/<kind>
+//   SB_E2E_PG_URL=url  -> the switchboard server on the PostgreSQL store: each
+//                         data directory gets a schema of its own in that
+//                         database (a restart on the same --data-dir finds
+//                         its data again), see pgStoreArgs()
 // Kinds: 'switchboard', 'sio_echo' (both have a reference server), and the
 // C-only examples 'ws_echo', 'eio_echo', 'chat_room' (tests of those skip
 // when SB_E2E_TARGET=ref: see hasReference()).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +64,22 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
  * default token bucket (10/s, burst 20) allows on purpose. */
 export const NO_EVENT_LIMIT = ['--events-per-second', '0'];
 
+/**
+ * With SB_E2E_PG_URL set: --database-url arguments giving the server's data
+ * directory a PostgreSQL schema of its own (created if missing), so tests
+ * written for SQLite directories run unchanged against PostgreSQL.
+ */
+function pgStoreArgs(argv) {
+  const url = process.env.SB_E2E_PG_URL;
+  if (!url || argv.includes('--database-url')) return [];
+  const dir = argv[argv.lastIndexOf('--data-dir') + 1];
+  const schema = `sb_${createHash('sha1').update(path.resolve(dir)).digest('hex').slice(0, 20)}`;
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c',
+    `SET client_min_messages = warning; CREATE SCHEMA IF NOT EXISTS ${schema}`], { stdio: 'pipe' });
+  const sep = url.includes('?') ? '&' : '?';
+  return ['--database-url', `${url}${sep}options=-csearch_path%3D${schema}`];
+}
+
 export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_SECRET } = {}) {
   if (process.env.SB_E2E_TARGET === 'ref' && !hasReference(kind)) {
     throw new Error(`${kind} has no reference server: skip this test when SB_E2E_TARGET=ref`);
@@ -70,7 +91,8 @@ export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_
     dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-'));
     base.push('--jwt-secret', secret, '--data-dir', dataDir, '--log-level', 'warn');
   }
-  const proc = spawn(bin, [...pre, ...base, ...args], {
+  const pg = BUILTIN_KINDS.has(kind) && kind === 'switchboard' ? pgStoreArgs([...base, ...args]) : [];
+  const proc = spawn(bin, [...pre, ...base, ...args, ...pg], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
