@@ -13,6 +13,20 @@
 #include "core/loop.h"
 
 /* True if the request carries the API key; otherwise answers 401. */
+/* Logged whatever --log-connections says, like refused client tokens: at
+ * most 5 lines per 10 s, the next one counting those left out. */
+static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
+    uint64_t dropped;
+    if (SB_LOG_INFO < sb_log_cfg.level || !sb_log_limit(&api->refusal_log, "api_key", &dropped))
+        return;
+    char ip[64], path[256];
+    sb_conn_peer_ip(req->conn, ip, sizeof ip);
+    snprintf(path, sizeof path, "%.*s", (int)req->path.n, req->path.p);
+    sb_log_field_t fields[] = {{"transport", "http", 0}, {"remote", ip, 0}, {"path", path, 0},
+                               {"reason", why, 0}, {"suppressed", NULL, (int64_t)dropped}};
+    sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
+}
+
 bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
     const sb_str_t *h = sb_http_req_header(req, "authorization");
     sb_str_t token;
@@ -25,6 +39,8 @@ bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this server has no API key: start "
         "it with --api-key (--dev makes one up and logs it)\"}}";
     bool keyless = api->cfg.api_key == NULL || api->cfg.api_key[0] == '\0';
+    log_refusal(api, req, keyless ? "this server has no API key (--api-key)"
+                                  : h ? "invalid API key" : "no Authorization: Bearer header");
     sb_http_respond(req, 401, "application/json", keyless ? none : wrong,
                     keyless ? sizeof none - 1 : sizeof wrong - 1, "WWW-Authenticate: Bearer\r\n");
     return false;

@@ -72,7 +72,7 @@
     X("redis-max-queue-bytes", redis_max_queue_bytes, INT, "16777216", 1024, 1073741824LL, "publications waiting for Redis, bytes; past it they are dropped and counted") \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                            \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                          \
-    X("log-connections", log_connections, BOOL, "true", 0, 0, "at info, a line per connection opened and closed (off at scale; refused authentications are logged either way)")                                          \
+    X("log-connections", log_connections, BOOL, "true", 0, 0, "at info, a line per connection opened and closed and per HTTP API request (off at scale; refused authentications are logged either way)")                                          \
     X("dev", dev, BOOL, "false", 0, 0, "development mode: loopback only unless --host is given, a fixed JWT secret and a printed API key")
 
 /* Where a setting's value came from (a default, or the source that set it last). */

@@ -1,5 +1,6 @@
 #include "app/server.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +154,7 @@ static int create_tls(sb_server_t *s, char *err, size_t cap) {
 sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *err, size_t cap) {
     sb_server_t *s = calloc(1, sizeof *s);
     if (!s || sb_loop_init(&s->loop) != SB_OK || sb_conn_ctx_init(&s->conns, &s->loop) != SB_OK) {
-        snprintf(err, cap, "cannot create the event loop");
+        snprintf(err, cap, "cannot create the event loop: %s", strerror(errno));
         free(s);
         return NULL;
     }
@@ -321,8 +322,10 @@ static int watch_signals(sb_server_t *s) {
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        sb_log_error("cannot watch signals (signalfd): %s", strerror(errno));
         return SB_EIO;
+    }
     sb_io_init(&s->loop, &s->signal_io, fd, on_signal);
     return sb_io_set(&s->signal_io, EPOLLIN);
 }

@@ -14,6 +14,7 @@ static sb_http_config_t http_config_from(const sb_config_t *c) {
         .header_timeout_ms = (uint32_t)c->header_timeout,
         .keepalive_timeout_ms = (uint32_t)c->keepalive_timeout,
         .cors_origins = c->cors_origins,
+        .log_requests = c->log_connections,
     };
 }
 

@@ -39,6 +39,8 @@ struct sb_http_req {
     void (*on_answer)(sb_http_req_t *req, int status, const char *body, size_t n);
     void *answer_ud;
     char *_head; /* private copy the slices point into */
+    uint64_t _start_ms; /* loop time the request was routed */
+    bool _log;          /* answered with a log line (sb_http_config_t.log_requests) */
 };
 
 typedef struct {
@@ -47,6 +49,10 @@ typedef struct {
     uint32_t header_timeout_ms;
     uint32_t keepalive_timeout_ms;
     const char *cors_origins; /* comma list, "*" for any; empty: any origin, no credentials */
+    /* At info, a line per answered request, except on Engine.IO endpoints
+     * (sb_http_route_under: their sessions have lines of their own) and a
+     * successful /health (load balancers poll it). */
+    bool log_requests;
 } sb_http_config_t;
 
 typedef struct {

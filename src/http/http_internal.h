@@ -2,6 +2,7 @@
 #ifndef SB_HTTP_INTERNAL_H
 #define SB_HTTP_INTERNAL_H
 
+#include "core/log.h"
 #include "http/http.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ struct sb_http_server {
     char bound[64]; /* "[::]:3000", "127.0.0.1:3000": where it listens */
     int spare_fd; /* reserve descriptor for shedding load at EMFILE */
     uint64_t shed_logged_ms;
+    sb_log_limiter_t accept_log; /* accept() failures other than running out of descriptors */
     sb_http_route_t *routes;
     size_t nroutes;
     sb_http_handler_fn fallback;

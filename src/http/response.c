@@ -71,8 +71,24 @@ static size_t write_head(char *out, size_t cap, int status, const char *ctype, s
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
+/* "http request method=GET path=/api/stats status=200 remote=… duration_ms=…" */
+static void log_request(const sb_http_req_t *r, int status) {
+    if (SB_LOG_INFO < sb_log_cfg.level || (status < 300 && sb_str_eq(r->path, SB_LIT("/health"))))
+        return;
+    char ip[64], method[16], path[256];
+    sb_conn_peer_ip(r->conn, ip, sizeof ip);
+    snprintf(method, sizeof method, "%.*s", (int)r->method.n, r->method.p);
+    snprintf(path, sizeof path, "%.*s", (int)r->path.n, r->path.p);
+    sb_log_field_t fields[] = {{"method", method, 0}, {"path", path, 0}, {"status", NULL, status},
+                               {"remote", ip, 0},
+                               {"duration_ms", NULL, (int64_t)(r->conn->ctx->loop->now_ms - r->_start_ms)}};
+    sb__log_fields(SB_LOG_INFO, "http request", fields, sizeof fields / sizeof fields[0]);
+}
+
 void sb_http_respond_frame(sb_http_req_t *r, int status, const char *ctype, sb_frame_t *body,
                            const char *extra) {
+    if (r->_log)
+        log_request(r, status);
     char head[SB_HTTP_HEAD_MAX], cors[768];
     size_t body_n = body ? body->len : 0;
     bool keep = r->keep_alive && !(r->conn->flags & SB_CONN_CLOSE_AFTER);
@@ -211,10 +227,13 @@ static bool handle_preflight(sb_http_req_t *r) {
 }
 
 void sb_http__route(sb_http_server_t *s, sb_http_req_t *r) {
+    r->_start_ms = s->ctx->loop->now_ms;
+    r->_log = s->cfg.log_requests;
     if (handle_preflight(r))
         return;
     for (size_t i = 0; i < s->nroutes; i++) {
         if (route_matches(&s->routes[i], r->path)) {
+            r->_log = r->_log && !s->routes[i].strict;
             s->routes[i].fn(r, s->routes[i].ud);
             return;
         }

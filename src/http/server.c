@@ -350,7 +350,7 @@ sb_conn_t *sb_http_req_detach(sb_http_req_t *r) {
 
 /* Out of descriptors, a pending connection would wake epoll forever: give
  * up the spare descriptor, accept and drop the peer, take the spare back. */
-static void shed_one(sb_http_server_t *s) {
+static void shed_one(sb_http_server_t *s, int why) {
     if (s->spare_fd < 0)
         return;
     close(s->spare_fd);
@@ -361,7 +361,8 @@ static void shed_one(sb_http_server_t *s) {
     s->ctx->refused++;
     if (s->ctx->loop->now_ms - s->shed_logged_ms >= 1000) { /* at most once a second */
         s->shed_logged_ms = s->ctx->loop->now_ms;
-        sb_log_warn("accept: out of file descriptors; dropping new connections");
+        sb_log_warn("accept: %s: out of file descriptors; dropping new connections (raise the "
+                    "open-file limit or lower --max-connections)", strerror(why));
     }
 }
 
@@ -373,7 +374,9 @@ static void on_accept(sb_io_t *io, uint32_t events) {
         int fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE)
-                shed_one(s);
+                shed_one(s, errno);
+            else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                sb_log_limited(&s->accept_log, SB_LOG_WARN, "accept", "accept: %s", strerror(errno));
             return;
         }
         /* Over a limit, the connection still reads its request, so that the

@@ -234,3 +234,60 @@ describe('without --api-key', { skip: SKIP }, () => {
     assert.match(srv.stderr(), /no --api-key/);
   });
 });
+
+describe('log lines for HTTP requests and refused API keys', { skip: SKIP }, () => {
+  const logged = (srv) => srv.stderr().split('\n');
+
+  test('at info: one line per answered request on the HTTP routes (not Engine.IO, not a 200 /health); refusals with their reason; both formats', async () => {
+    for (const format of ['text', 'json']) {
+      const srv = await startServer('switchboard', { args: ['--api-key', KEY, '--log-level', 'info', '--log-format', format] });
+      try {
+        const get = (p, headers = {}) => fetch(`${srv.url}${p}`, { headers });
+        assert.equal((await get('/api/stats', { Authorization: `Bearer ${KEY}` })).status, 200);
+        assert.equal((await get('/api/stats', { Authorization: 'Bearer wrong' })).status, 401);
+        assert.equal((await get('/metrics')).status, 401);
+        assert.equal((await get('/no-such-path')).status, 404);
+        assert.equal((await get('/health')).status, 200);
+        assert.equal((await get('/socket.io/?EIO=4&transport=polling')).status, 200);
+        await until(() => logged(srv).filter((l) => /http request/.test(l)).length >= 4, 5000, 'the request lines');
+        const lines = logged(srv);
+        const requests = lines.filter((l) => /http request/.test(l));
+        const refusals = lines.filter((l) => /authentication refused/.test(l));
+        if (format === 'json') {
+          const rq = requests.map((l) => JSON.parse(l));
+          assert.deepEqual(rq.map((r) => [r.method, r.path, r.status]),
+            [['GET', '/api/stats', 200], ['GET', '/api/stats', 401], ['GET', '/metrics', 401], ['GET', '/no-such-path', 404]]);
+          for (const r of rq) {
+            assert.equal(r.level, 'info');
+            assert.equal(r.remote, '127.0.0.1');
+            assert.equal(typeof r.duration_ms, 'number');
+          }
+          const rf = refusals.map((l) => JSON.parse(l));
+          assert.deepEqual(rf.map((r) => [r.transport, r.path, r.reason]),
+            [['http', '/api/stats', 'invalid API key'], ['http', '/metrics', 'no Authorization: Bearer header']]);
+        } else {
+          assert.equal(requests.length, 4, requests.join('\n'));
+          assert.match(requests[0], /\binfo\s+http request method=GET path=\/api\/stats status=200 remote=127\.0\.0\.1 duration_ms=\d+/);
+          assert.match(requests[2], /path=\/metrics status=401/);
+          assert.match(requests[3], /path=\/no-such-path status=404/);
+          assert.match(refusals[0], /authentication refused transport=http remote=127\.0\.0\.1 path=\/api\/stats reason="invalid API key"/);
+        }
+        assert.ok(!requests.some((l) => /\/socket\.io|\/health/.test(l)), 'Engine.IO and a healthy /health are not logged');
+      } finally {
+        await srv.stop();
+      }
+    }
+  });
+
+  test('--log-connections false: no request lines, refusals still logged', async () => {
+    const srv = await startServer('switchboard', { args: ['--api-key', KEY, '--log-level', 'info', '--log-connections', 'false'] });
+    try {
+      assert.equal((await fetch(`${srv.url}/metrics`, { headers: { Authorization: 'Bearer nope' } })).status, 401);
+      assert.equal((await fetch(`${srv.url}/api/stats`, { headers: { Authorization: `Bearer ${KEY}` } })).status, 200);
+      await until(() => /authentication refused/.test(srv.stderr()), 5000, 'the refusal line');
+      assert.doesNotMatch(srv.stderr(), /http request/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
