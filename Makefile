@@ -148,6 +148,7 @@ test-asan: deps
 # Side by side with Node.js Socket.IO and uWebSockets.js (bench/README.md).
 bench: deps all
 	bench/run.sh
+	node bench/tls.mjs
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS),
 # then delivery chaos: devices dropping and recovering while senders stream

@@ -1,6 +1,8 @@
 // Shared by the benchmark peers: flags, the socket.io server on either
 // engine, and the "listening on HOST:PORT" line the bench scripts wait for.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { Server } from 'socket.io';
 
@@ -62,7 +64,10 @@ export function startSocketIo(name, opts, setup) {
     });
     return io;
   }
-  const httpServer = http.createServer();
+  // --tls-cert/--tls-key: node:https, as a small team would serve wss://.
+  const httpServer = opts['tls-cert']
+    ? https.createServer({ cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) })
+    : http.createServer();
   const io = new Server(httpServer, ioOpts);
   setup(io);
   httpServer.listen(port, host, () => announce(name, host, httpServer.address().port));
