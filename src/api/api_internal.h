@@ -97,5 +97,7 @@ int sb_api__register_admin(sb_api_t *api, sb_http_server_t *http);
 void sb_api__close_streams(sb_api_t *api);
 /* dev_api.c: POST /api/dev/token */
 int sb_api__register_dev(sb_api_t *api, sb_http_server_t *http);
+/* cluster_api.c: POST /api/server-emit */
+int sb_api__register_cluster(sb_api_t *api, sb_http_server_t *http);
 
 #endif

@@ -162,7 +162,7 @@ int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {
         sb_api__register_conversations(api, http) != SB_OK ||
         sb_api__register_rooms(api, http) != SB_OK ||
         sb_api__register_social(api, http) != SB_OK ||
-        sb_api__register_live(api, http) != SB_OK)
+        sb_api__register_live(api, http) != SB_OK || sb_api__register_cluster(api, http) != SB_OK)
         return SB_ENOMEM;
     return SB_OK;
 }

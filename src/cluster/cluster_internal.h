@@ -9,6 +9,8 @@
 #include "cluster/wire.h"
 #include "core/list.h"
 
+typedef struct sb_cluster_ask sb_cluster_ask_t; /* asks.c */
+
 /* One Redis connection (the cluster has two: a subscriber, which Redis
  * reserves for pub/sub, and a publisher), attached to our epoll loop. */
 typedef struct {
@@ -41,6 +43,7 @@ struct sb_cluster {
     sb_engine_stats_t stats;
     sb_wire_msg_t *msg; /* decoding scratch, one message at a time */
     sb_list_t acks;     /* sb_cluster_ack_t waiting on the host */
+    sb_list_t asks;     /* sb_cluster_ask_t waiting on other nodes */
     uint64_t last_error_log_ms;
 };
 
@@ -63,6 +66,11 @@ void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, cons
 /* requests.c */
 void sb_cluster__on_request(sb_cluster_t *cl, size_t nsp_index, const char *p, size_t n);
 void sb_cluster__acks_orphan(sb_cluster_t *cl);
+/* asks.c */
+int sb_cluster__server_emit(sb_cluster_t *cl, sb_str_t nsp, sb_str_t event, sb_str_t args,
+                            uint32_t timeout_ms, sb_engine_answers_fn done, void *ud);
+void sb_cluster__on_response(sb_cluster_t *cl, const char *p, size_t n);
+void sb_cluster__asks_end(sb_cluster_t *cl);
 /* A log line for a bad message from Redis, at most one per second. */
 void sb_cluster__log_bad(sb_cluster_t *cl, const char *what, int rc);
 

@@ -231,7 +231,8 @@ static bool reply_str(const redisReply *r, sb_str_t *out) {
 static void on_sub_message(redisAsyncContext *ac, void *r, void *ud) {
     redisReply *reply = r;
     sb_cluster_t *cl = ((sb_rconn_t *)ac->data)->cl;
-    size_t i = (size_t)(uintptr_t)ud;
+    size_t i = (size_t)(uintptr_t)ud >> 1;
+    bool response = (uintptr_t)ud & 1;
     sb_str_t kind, channel, payload;
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
         !reply_str(reply->element[0], &kind) || i >= cl->nnsps)
@@ -248,7 +249,8 @@ static void on_sub_message(redisAsyncContext *ac, void *r, void *ud) {
         reply_str(reply->element[2], &channel) && reply_str(reply->element[3], &payload))
         on_broadcast(cl, i, channel, payload.p, payload.n);
     else if (sb_str_eq(kind, SB_LIT("message")) && reply_str(reply->element[2], &payload))
-        sb_cluster__on_request(cl, i, payload.p, payload.n);
+        response ? sb_cluster__on_response(cl, payload.p, payload.n)
+                 : sb_cluster__on_request(cl, i, payload.p, payload.n);
 }
 
 /* Glob-escapes a namespace for PSUBSCRIBE. */
@@ -267,17 +269,22 @@ static size_t glob_escape(char *out, size_t cap, sb_str_t s) {
 
 static void subscribe_nsp(sb_cluster_t *cl, size_t i) {
     redisAsyncContext *ac = cl->sub.ac;
-    char esc[SB_CHANNEL_MAX], pattern[SB_CHANNEL_MAX * 2], req[SB_CHANNEL_MAX];
+    char esc[SB_CHANNEL_MAX], pattern[SB_CHANNEL_MAX * 2], req[SB_CHANNEL_MAX], res[SB_CHANNEL_MAX];
     if (!ac || !glob_escape(esc, sizeof esc, sb_cstr(cl->nsps[i])))
         return;
     int pn = snprintf(pattern, sizeof pattern, "%s#%s#*", cl->key, esc);
     size_t rn = sb_wire_request_channel(req, sizeof req, sb_cstr(cl->key), sb_cstr(cl->nsps[i]));
-    if (pn <= 0 || (size_t)pn >= sizeof pattern || !rn)
+    size_t sn = sb_wire_response_channel(res, sizeof res, sb_cstr(cl->key), sb_cstr(cl->nsps[i]), NULL);
+    if (pn <= 0 || (size_t)pn >= sizeof pattern || !rn || !sn)
         return;
-    void *ud = (void *)(uintptr_t)i;
+    void *ud = (void *)(uintptr_t)(i << 1);
     if (redisAsyncCommand(ac, on_sub_message, ud, "PSUBSCRIBE %b", pattern, (size_t)pn) == REDIS_OK)
         cl->sub_pending++;
     if (redisAsyncCommand(ac, on_sub_message, ud, "SUBSCRIBE %b", req, rn) == REDIS_OK)
+        cl->sub_pending++;
+    /* answers to this node's serverSideEmit */
+    if (redisAsyncCommand(ac, on_sub_message, (void *)(uintptr_t)(i << 1 | 1), "SUBSCRIBE %b", res,
+                          sn) == REDIS_OK)
         cl->sub_pending++;
 }
 
@@ -306,8 +313,15 @@ static void engine_stats(const sb_engine_t *e, sb_engine_stats_t *out) {
     out->queued_bytes = cl->pub.ac ? sdslen(cl->pub.ac->c.obuf) : 0;
 }
 
-static const sb_engine_ops_t redis_ops = {
-    .publish = engine_publish, .watch_nsp = engine_watch_nsp, .stats = engine_stats};
+static int engine_server_emit(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
+                              uint32_t timeout_ms, sb_engine_answers_fn done, void *ud) {
+    return sb_cluster__server_emit((sb_cluster_t *)e, nsp, event, args, timeout_ms, done, ud);
+}
+
+static const sb_engine_ops_t redis_ops = {.publish = engine_publish,
+                                          .watch_nsp = engine_watch_nsp,
+                                          .stats = engine_stats,
+                                          .server_emit = engine_server_emit};
 
 /* ---- create / destroy --------------------------------------------------------- */
 
@@ -352,6 +366,7 @@ sb_cluster_t *sb_cluster_create(sb_loop_t *loop, const sb_cluster_config_t *cfg,
     cl->max_queue = cfg->max_queue_bytes ? cfg->max_queue_bytes : 16u << 20;
     cl->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000;
     sb_list_init(&cl->acks);
+    sb_list_init(&cl->asks);
     make_uid(cl->uid);
     rconn_init(cl, &cl->pub, false);
     rconn_init(cl, &cl->sub, true);
@@ -370,8 +385,9 @@ void sb_cluster_destroy(sb_cluster_t *cl) {
     if (!cl)
         return;
     cl->closing = true;
-    rconn_dispose(&cl->pub);
+    rconn_dispose(&cl->pub); /* NUMSUB replies still awaited end their asks */
     rconn_dispose(&cl->sub);
+    sb_cluster__asks_end(cl);
     sb_cluster__acks_orphan(cl);
     for (size_t i = 0; i < cl->nnsps; i++)
         free(cl->nsps[i]);

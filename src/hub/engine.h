@@ -56,12 +56,24 @@ typedef struct {
 
 typedef struct sb_engine sb_engine_t;
 
+/* The answers of the other nodes to a serverSideEmit, as a JSON array text
+ * (one element per answer); timed_out when not every node answered. */
+typedef void (*sb_engine_answers_fn)(void *ud, bool timed_out, sb_str_t answers);
+
 typedef struct {
     /* Shares a broadcast already delivered locally with the other nodes. */
     void (*publish)(sb_engine_t *e, const sb_engine_broadcast_t *b);
     /* Starts taking part for namespace `nsp` (subscriptions). Idempotent. */
     void (*watch_nsp)(sb_engine_t *e, sb_str_t nsp);
     void (*stats)(const sb_engine_t *e, sb_engine_stats_t *out);
+    /* Socket.IO's serverSideEmit: `event` with raw JSON `args` to the other
+     * nodes' server side. Without `done` nothing comes back; with it, done
+     * is called exactly once (on the loop, never from inside this call)
+     * with the answers, at the latest after timeout_ms. Returns SB_OK,
+     * SB_ECLOSED (not connected), SB_ENOTFOUND (namespace not watched),
+     * SB_EPROTO (args not JSON) or SB_ENOMEM; done is not called then. */
+    int (*server_emit)(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
+                       uint32_t timeout_ms, sb_engine_answers_fn done, void *ud);
 } sb_engine_ops_t;
 
 struct sb_engine {

@@ -38,6 +38,11 @@ async function startNode(url) {
   io.on('connection', (s) => {
     s.on('join', (room, cb) => { s.join(room); cb(); });
   });
+  io.serverEvents = [];
+  io.on('sb-hello', (x, cb) => {
+    io.serverEvents.push(x);
+    if (cb) cb(`node:${x}`);
+  });
   await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
   return { io, hs, url: `http://127.0.0.1:${hs.address().port}` };
 }
@@ -213,6 +218,25 @@ test('serverSideEmit and broadcasts with acks from the Node server get every nod
   assert.deepEqual(answers.sort(), ['a:q1', 'b:q1', 'n:q1']);
 });
 
+test('serverSideEmit from Switchboard (POST /api/server-emit) reaches the Node server and is answered', async () => {
+  let r = await api(a, 'POST', '/api/server-emit', { event: 'sb-hello', data: 'one' });
+  assert.equal(r.status, 202, r.text);
+  await until(() => node.io.serverEvents.includes('one'), 5000, 'the Node listener ran');
+
+  r = await api(a, 'POST', '/api/server-emit', { event: 'sb-hello', data: ['two'], ack: true, timeoutMs: 4000 });
+  assert.equal(r.status, 200, r.text);
+  const body = JSON.parse(r.text);
+  assert.equal(body.timedOut, false, r.text);
+  assert.equal(body.responses.length, 2, r.text); // the Node server and node B
+  assert.ok(body.responses.includes('node:two'), r.text);
+  assert.ok(body.responses.some((x) => x && x.received === true), r.text);
+
+  r = await api(a, 'POST', '/api/server-emit', { event: '', ack: true });
+  assert.equal(r.status, 422, r.text);
+  r = await api(a, 'POST', '/api/server-emit', { event: 'x', namespace: '/nope' });
+  assert.equal(r.status, 404, r.text);
+});
+
 test('@socket.io/redis-emitter publications reach Switchboard sockets', async () => {
   const { s: ua } = await connectUser(a, 'ida');
   const { s: ub } = await connectUser(b, 'jon');
@@ -239,6 +263,9 @@ test('Redis restarting: local delivery goes on, /health and /metrics show it, th
   await api(a, 'POST', '/api/emit', { to: { room: 'local' }, event: 'still-here', data: 1 });
   assert.deepEqual(await local, [1]);
   assert.match((await api(a, 'GET', '/metrics')).text, /switchboard_redis_up 0/);
+  const refused = await api(a, 'POST', '/api/server-emit', { event: 'x', ack: true });
+  assert.equal(refused.status, 503, refused.text);
+  assert.match(refused.text, /cluster_unavailable/);
 
   await redis.start();
   await until(async () => (await health(a)).redis === 'up' && (await health(b)).redis === 'up', 20000,
