@@ -117,6 +117,104 @@ static void read_history(sb_api_t *api, sb_http_req_t *req, sb_str_t id) {
     }
 }
 
+/* ---- PATCH / DELETE /api/conversations/<id> ------------------------------------------------ */
+
+/* What a change keeps while the store works: the id, and the body's new
+ * member list (NULL when unchanged) and title. */
+typedef struct {
+    char id[SB_STORE_MAX_CONV_ID + 1];
+    json_t *members, *title;
+    bool deleted;
+} change_req_t;
+
+/* The users to tell: the members before, plus the new ones. */
+static size_t told_of(const sb_store_strs_t *before, json_t *after, const char **out) {
+    size_t n = 0, i;
+    json_t *v;
+    for (size_t k = 0; k < before->n; k++)
+        out[n++] = before->v[k];
+    json_array_foreach(after, i, v) {
+        bool seen = false;
+        for (size_t k = 0; k < before->n && !seen; k++)
+            seen = strcmp(before->v[k], json_string_value(v)) == 0;
+        if (!seen)
+            out[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+static void on_changed(void *ud, int rc, const sb_store_strs_t *before) {
+    sb_api_call_t *call = ud;
+    change_req_t *c = (change_req_t *)(void *)call->extra;
+    if (rc != SB_OK) {
+        sb_api__call_fail_store(call, rc);
+    } else {
+        const char **told = malloc((before->n + json_array_size(c->members) + 1) * sizeof *told);
+        const char **now = malloc((json_array_size(c->members) + 1) * sizeof *now);
+        size_t ntold = told ? told_of(before, c->members, told) : 0, nnow = 0, i;
+        json_t *v, *ids = json_array();
+        json_array_foreach(c->members, i, v) if (now) now[nnow++] = json_string_value(v);
+        if (!c->members)
+            for (size_t k = 0; k < before->n; k++)
+                json_array_append_new(ids, json_string(before->v[k]));
+        json_t *payload = c->deleted ? json_pack("{s:s}", "conversationId", c->id)
+                                     : json_pack("{s:s,s:O}", "conversationId", c->id, "memberIds",
+                                                 c->members ? c->members : ids);
+        if (!c->deleted && c->title)
+            json_object_set(payload, "title", c->title);
+        char *text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (told && now && text)
+            sb_features_conversation_changed(
+                (sb_features_t *)call->api->cfg.features, c->id, told, ntold,
+                c->deleted ? NULL : c->members ? now : (const char *const *)before->v,
+                c->members ? nnow : before->n, c->deleted ? "conversation:deleted" : "conversation:updated",
+                sb_cstr(text));
+        json_object_set_new(payload, "ok", json_true());
+        sb_api__call_respond(call, 200, payload);
+        free(text);
+        free(told);
+        free(now);
+        json_decref(ids);
+    }
+    json_decref(c->members);
+    json_decref(c->title);
+    sb_api__call_end(call);
+}
+
+/* PATCH {title?, memberIds?} (at least one) or DELETE. */
+static void change_conversation(sb_api_t *api, sb_http_req_t *req, sb_str_t id, bool deleting) {
+    json_t *body = deleting ? NULL : sb_api__body_object(req);
+    if (!deleting && !body)
+        return;
+    sb_str_t members[SB_API_MEMBERS_MAX];
+    size_t n = 0;
+    json_t *title = json_object_get(body, "title"), *list = json_object_get(body, "memberIds");
+    if (!deleting && ((!title && !list) || (title && !json_is_string(title)) ||
+                      (list && !members_of(list, members, &n)))) {
+        sb_http_respond_error(req, 422, "invalid_field",
+                              "give title (a string) and/or memberIds (2-1000 user ids)");
+        json_decref(body);
+        return;
+    }
+    sb_api_call_t *call = sb_api__call_begin(api, req, sizeof(change_req_t));
+    if (call) {
+        change_req_t *c = (change_req_t *)(void *)call->extra;
+        snprintf(c->id, sizeof c->id, "%.*s", (int)id.n, id.p);
+        c->members = list ? json_incref(list) : NULL;
+        c->title = title ? json_incref(title) : NULL;
+        c->deleted = deleting;
+        int rc = deleting ? sb_store_conversation_delete(api->cfg.store, id, on_changed, call)
+                          : sb_store_conversation_update(
+                                api->cfg.store, id,
+                                title ? sb_str(json_string_value(title), json_string_length(title))
+                                      : SB_STR_NULL,
+                                list ? members : NULL, n, on_changed, call);
+        if (rc != SB_OK)
+            on_changed(call, rc, NULL);
+    }
+    json_decref(body);
+}
+
 /* /api/conversations and /api/conversations/<id>/messages (id percent-decoded) */
 static void on_conversations(sb_http_req_t *req, void *ud) {
     static const sb_str_t base = SB_LIT("/api/conversations"), tail = SB_LIT("/messages");
@@ -130,6 +228,12 @@ static void on_conversations(sb_http_req_t *req, void *ud) {
     }
     char id[SB_STORE_MAX_CONV_ID + 1];
     size_t n;
+    bool patch = sb_str_eq(req->method, SB_LIT("PATCH")), del = sb_str_eq(req->method, SB_LIT("DELETE"));
+    if ((patch || del) && sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT(""), id,
+                                          sizeof id, &n)) {
+        change_conversation(api, req, sb_str(id, n), del);
+        return;
+    }
     if (!sb_api__path_id(req->path, SB_LIT("/api/conversations/"), tail, id, sizeof id, &n)) {
         sb_http_respond_error(req, 404, "not_found", "expected /api/conversations/<id>/messages");
         return;

@@ -134,6 +134,14 @@ typedef struct {
  * or a negative code. */
 long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data);
 
+/* A conversation changed through the backend API: every user of `told`
+ * (members before and after) gets `event` with `payload` (one JSON value);
+ * sockets in "conversation:<id>" whose user is not in `members` (NULL: the
+ * conversation is gone, so nobody is) leave that room. */
+void sb_features_conversation_changed(sb_features_t *f, const char *conv_id, const char *const *told,
+                                      size_t ntold, const char *const *members, size_t nmembers,
+                                      const char *event, sb_str_t payload);
+
 /* Called once the notification is stored: rc SB_OK with the notification
  * as clients see it (JSON text, valid only during the call), or an error
  * (SB_EINVAL: `data` is not JSON) with an empty slice. */

@@ -524,3 +524,52 @@ void sb_feat_messages_dispose(sb_features_t *f) {
     sb_map_foreach(&f->typing, free_typing, NULL);
     sb_map_dispose(&f->typing);
 }
+
+/* ---- conversations changed by the backend (PATCH / DELETE /api/conversations/:id) ---- */
+
+#define SB_EVICT_MAX 4096 /* sockets taken out of one conversation room per change */
+
+typedef struct {
+    const char *const *members;
+    size_t nmembers;
+    sb_sio_socket_t *out[SB_EVICT_MAX];
+    size_t n;
+} evict_walk_t;
+
+static bool is_listed(const char *id, const char *const *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], id) == 0)
+            return true;
+    return false;
+}
+
+static bool collect_evicted(sb_hub_member_t *m, void *ud) {
+    evict_walk_t *w = ud;
+    sb_sio_socket_t *s = sb_sio_socket_of_member(m);
+    sb_client_t *c = s ? sb_sio_socket_get_data(s) : NULL;
+    if (c && !(w->members && is_listed(c->user->id, w->members, w->nmembers)))
+        w->out[w->n++] = s;
+    return w->n < SB_EVICT_MAX;
+}
+
+void sb_features_conversation_changed(sb_features_t *f, const char *conv_id, const char *const *told,
+                                      size_t ntold, const char *const *members, size_t nmembers,
+                                      const char *event, sb_str_t payload) {
+    for (size_t i = 0; i < ntold; i += 64) {
+        sb_feat_target_t t = {.users = told + i, .nusers = ntold - i < 64 ? ntold - i : 64};
+        sb_features_emit(f, &t, event, payload);
+    }
+    char room[SB_STORE_MAX_ROOM + 1];
+    snprintf(room, sizeof room, "conversation:%s", conv_id);
+    evict_walk_t *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    w->members = members;
+    w->nmembers = nmembers;
+    w->n = 0;
+    /* Collected first: leaving changes the room the walk is in. */
+    sb_hub_room_members(sb_sio_nsp_hub(f->nsp), sb_cstr(room), collect_evicted, w);
+    for (size_t i = 0; i < w->n; i++)
+        sb_sio_leave(w->out[i], sb_cstr(room));
+    free(w);
+}

@@ -318,6 +318,17 @@ int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_stor
 /* cb rc: SB_OK with the member ids, or SB_ENOTFOUND (no such conversation).
  * id 1..SB_STORE_MAX_CONV_ID here and below. */
 int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud);
+/* Changes a group conversation: a new title (p == NULL: unchanged) and/or
+ * a new member list replacing the old one (members NULL: unchanged, else
+ * 1..SB_STORE_MAX_LIST ids). At least one of the two; a direct
+ * conversation ("dm:") never changes (SB_EINVAL). cb rc: SB_OK with the
+ * members as they were before the change, or SB_ENOTFOUND. */
+int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title, const sb_str_t *members,
+                                 size_t n, sb_store_strs_cb cb, void *ud);
+/* Deletes a conversation and its member list; its messages stay stored but
+ * no member can reach them through it any more. cb rc: SB_OK with the
+ * members it had, or SB_ENOTFOUND. */
+int sb_store_conversation_delete(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud);
 /* cb rc: SB_OK with yes/no, or SB_ENOTFOUND (no such conversation). */
 int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, sb_store_bool_cb cb,
                                     void *ud);

@@ -177,6 +177,76 @@ int sb_store__exec_conversation_is_member(sb_store_t *st, sb_store__req_t *r) {
     return rc == SB_ENOTFOUND ? SB_OK : rc;
 }
 
+/* The members as they are, into the result; then clears them when asked. */
+static int take_members(sb_store_t *st, sb_store__req_t *r, sb_str_t id, bool clear) {
+    int rc = conversation_exists(st, id);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_MEMBER_LIST) : NULL;
+    if (rc != SB_OK || !q)
+        return rc != SB_OK ? rc : SB_EIO;
+    sb_store__bind_str(q, 1, id);
+    rc = sb_store__collect_strs(r, q, &r->res.STRS);
+    if (rc != SB_OK || !clear)
+        return rc;
+    if (!(q = sb_store__q(st, SB_SQL_MEMBER_CLEAR)))
+        return SB_EIO;
+    sb_store__bind_str(q, 1, id);
+    return sb_store__exec(q);
+}
+
+int sb_store__exec_conversation_update(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__conversation_update_args_t *a = &r->args.conversation_update;
+    int rc = take_members(st, r, a->id, a->set_members);
+    if (rc == SB_OK && a->set_members)
+        rc = insert_members(st, a->id.p, a->members, a->n_members);
+    if (rc == SB_OK && a->title.p) {
+        sb_store__q_t *q = sb_store__q(st, SB_SQL_CONV_SET_TITLE);
+        if (!q)
+            return SB_EIO;
+        sb_store__bind_str(q, 1, a->id);
+        sb_store__bind_str(q, 2, a->title);
+        rc = sb_store__exec(q);
+    }
+    return rc;
+}
+
+int sb_store__exec_conversation_delete(sb_store_t *st, sb_store__req_t *r) {
+    sb_str_t id = r->args.conversation_delete.id;
+    int rc = take_members(st, r, id, true);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_CONV_DELETE) : NULL;
+    if (rc != SB_OK || !q)
+        return rc != SB_OK ? rc : SB_EIO;
+    sb_store__bind_str(q, 1, id);
+    return sb_store__exec(q);
+}
+
+int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title, const sb_str_t *members,
+                                 size_t n, sb_store_strs_cb cb, void *ud) {
+    if (!sb_store__valid(id, 1, SB_STORE_MAX_ID) || sb_str_has_prefix(id, SB_LIT("dm:")) ||
+        !sb_store__valid_opt(title, 0, SB_STORE_MAX_TITLE) ||
+        (members && !sb_store__valid_list(members, n, 1, SB_STORE_MAX_ID)) || (members && n == 0) ||
+        (!members && !title.p))
+        return SB_EINVAL;
+    sb_store__req_t *r = sb_store__new_conversation_update(cb, ud);
+    if (!r)
+        return SB_ENOMEM;
+    sb_store__conversation_update_args_t *a = &r->args.conversation_update;
+    a->set_members = members != NULL;
+    a->members = members ? sb_store__copy_list(r, members, n) : NULL;
+    a->n_members = members ? n : 0;
+    return sb_store__submit(st, r,
+                            sb_store__copy(r, &a->id, id, false) &&
+                                sb_store__copy(r, &a->title, title, true) && (!members || a->members));
+}
+
+int sb_store_conversation_delete(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud) {
+    if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID))
+        return SB_EINVAL;
+    sb_store__req_t *r = sb_store__new_conversation_delete(cb, ud);
+    if (!r)
+        return SB_ENOMEM;
+    return sb_store__submit(st, r, sb_store__copy(r, &r->args.conversation_delete.id, id, false));
+}
+
 int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *members, size_t n,
                                  sb_str_t title, sb_store_id_cb cb, void *ud) {
     if (!sb_store__valid_opt(id, 1, SB_STORE_MAX_ID) || sb_str_has_prefix(id, SB_LIT("dm:")) ||

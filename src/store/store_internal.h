@@ -79,6 +79,8 @@ SB_STORE__KINDS(SB_STORE__KIND_CB_T)
     X(conversation_direct, conversation_direct, ID, WRITE, ANY)                                    \
     X(conversation_members, lookup, STRS, READ, ANY)                                               \
     X(conversation_is_member, membership, BOOL, READ, ANY)                                         \
+    X(conversation_update, conversation_update, STRS, WRITE, ANY)                                  \
+    X(conversation_delete, lookup, STRS, WRITE, ONCE)                                              \
     X(message_append, message_append, MSG, WRITE, ONCE)                                            \
     X(message_history, message_history, MSGS, READ, ANY)                                           \
     X(message_mark_read, message_mark_read, IDS, WRITE, ANY)                                       \
@@ -134,6 +136,13 @@ typedef struct {
 typedef struct {
     sb_str_t conversation, user;
 } sb_store__membership_args_t;
+typedef struct {
+    sb_str_t id;
+    sb_str_t title; /* optional: absent leaves it */
+    const char **members;
+    size_t n_members;
+    bool set_members; /* false leaves the members */
+} sb_store__conversation_update_args_t;
 typedef struct {
     sb_str_t room, sender_id, content, type;
     sb_str_t key; /* idempotency key, optional */
@@ -325,6 +334,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       NULL)                                                                                        \
     X(CONV_EXISTS,                                                                                 \
       "SELECT 1 FROM conversations WHERE id = ?1",                                                 \
+      NULL)                                                                                        \
+    X(CONV_SET_TITLE,                                                                              \
+      "UPDATE conversations SET title = ?2 WHERE id = ?1",                                         \
+      NULL)                                                                                        \
+    X(CONV_DELETE,                                                                                 \
+      "DELETE FROM conversations WHERE id = ?1",                                                   \
+      NULL)                                                                                        \
+    X(MEMBER_CLEAR,                                                                                \
+      "DELETE FROM conversation_members WHERE conversation_id = ?1",                               \
       NULL)                                                                                        \
     X(MEMBER_INSERT,                                                                               \
       "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "                 \

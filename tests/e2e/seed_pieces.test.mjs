@@ -110,3 +110,54 @@ test('room_members: ack with the users in a room one is in (socket.io and /ws)',
   const reserved = await ack(a, 'room_members', `user:${bob}`);
   assert.equal(reserved.error.code, 'forbidden_room');
 });
+
+async function api(method, path, body) {
+  const res = await fetch(`${srv.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test('PATCH / DELETE /api/conversations/:id: members told live, stored, removed members leave the room', async () => {
+  const a = uid('a'), b = uid('b'), c = uid('c'), conv = uid('team');
+  assert.equal((await api('POST', '/api/conversations', { id: conv, memberIds: [a, b], title: 'Team' })).status, 201);
+  const { s: sa } = await connectUser(srv, a);
+  const { s: sb } = await connectUser(srv, b);
+  const wc = await wsUser(srv, tokenOf(c));
+  await ack(sb, 'chat:join', `conversation:${conv}`);
+
+  const atA = waitFor(sa, 'conversation:updated');
+  const atB = waitFor(sb, 'conversation:updated');
+  const patched = await api('PATCH', `/api/conversations/${conv}`, { title: 'Core team', memberIds: [a, c] });
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assertFields(patched.body, { ok: true, conversationId: conv, title: 'Core team', memberIds: [a, c] });
+  for (const got of [await atA, await atB, (await wc.next('conversation:updated')).data]) {
+    assertFields(got, { conversationId: conv, title: 'Core team', memberIds: [a, c] });
+  }
+  // b is out: out of the room, and the membership check says so.
+  const newOne = waitFor(sa, 'message:new', 5000).catch(() => null);
+  await ack(sa, 'chat:join', `conversation:${conv}`);
+  const bHears = record(sb, 'message:new');
+  await ack(sa, 'message:send', { conversationId: conv, content: 'after the change' });
+  await newOne;
+  assert.equal((await ack(sb, 'chat:join', `conversation:${conv}`)).error.code, 'forbidden_room');
+  wc.send('join_room', { roomId: `conversation:${conv}` });
+  assert.equal((await wc.next('room_joined')).data.roomId, `conversation:${conv}`);
+  assert.deepEqual(bHears, []);
+  const title = await api('PATCH', `/api/conversations/${conv}`, { title: 'Renamed' });
+  assertFields(title.body, { memberIds: [a, c].sort(), title: 'Renamed' });
+
+  const gone = waitFor(sa, 'conversation:deleted');
+  const del = await api('DELETE', `/api/conversations/${conv}`);
+  assert.deepEqual(del.body, { conversationId: conv, ok: true });
+  assert.deepEqual(await gone, { conversationId: conv });
+  assert.deepEqual((await wc.next('conversation:deleted')).data, { conversationId: conv });
+  assert.equal((await api('DELETE', `/api/conversations/${conv}`)).status, 404);
+  assert.equal((await api('PATCH', `/api/conversations/${conv}`, { title: 'x' })).status, 404);
+  assert.equal((await api('GET', `/api/conversations/${conv}/messages`)).status, 404);
+  assert.equal((await ack(sa, 'message:send', { conversationId: conv, content: 'x' })).error !== undefined, true);
+  assert.equal((await api('PATCH', `/api/conversations/${uid('x')}`, {})).status, 422);
+  assert.equal((await api('PATCH', `/api/conversations/${uid('x')}`, { memberIds: ['only-one'] })).status, 422);
+});

@@ -532,6 +532,45 @@ TEST(conversations) {
     teardown();
 }
 
+TEST(conversation_update_and_delete) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    sb_str_t members[] = {S("alice"), S("bob")}, next[] = {S("carol"), S("alice")};
+    DO(&c, sb_store_conversation_create(st, S("team"), members, 2, S("Team"), on_id, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    /* The answer is the members before the change. */
+    DO(&c, sb_store_conversation_update(st, S("team"), S("Core"), next, 2, on_strs, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+    DO(&c, sb_store_conversation_update(st, S("team"), S("Core 2"), NULL, 0, on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[1], "carol");
+    DO(&c, sb_store_conversation_is_member(st, S("team"), S("bob"), on_bool, &c));
+    CHECK(c.rc == SB_OK && !c.yes);
+    CHECK_EQ(sb_store_conversation_update(st, S("team"), SB_STR_NULL, NULL, 0, on_strs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_conversation_update(st, S("dm:5:alice:bob"), S("x"), NULL, 0, on_strs, &c),
+             SB_EINVAL);
+    DO(&c, sb_store_conversation_update(st, S("nope"), S("x"), NULL, 0, on_strs, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+
+    DO(&c, sb_store_conversation_delete(st, S("team"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(c.n, 2);
+    DO(&c, sb_store_conversation_members(st, S("team"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    DO(&c, sb_store_conversation_delete(st, S("team"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_ENOTFOUND);
+    /* The id is free again. */
+    DO(&c, sb_store_conversation_create(st, S("team"), members, 2, SB_STR_NULL, on_id, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
 TEST(conversation_direct) {
     setup();
     sb_store_t *st = open_store();
@@ -1526,6 +1565,7 @@ int main(void) {
 #endif
     RUN(users);
     RUN(conversations);
+    RUN(conversation_update_and_delete);
     RUN(conversation_direct);
     RUN(message_append_and_history_paging);
     RUN(message_mark_read);
