@@ -215,6 +215,97 @@ static void change_conversation(sb_api_t *api, sb_http_req_t *req, sb_str_t id, 
     json_decref(body);
 }
 
+/* ---- POST /api/conversations/<id>/messages and /read: on behalf of a member ---------------- */
+
+/* The HTTP status of an error code of the event contract. */
+static int status_of(const char *code) {
+    static const struct {
+        const char *code;
+        int status;
+    } map[] = {{"forbidden", 403},        {"not_found", 404},          {"invalid_payload", 422},
+               {"payload_too_large", 413}, {"already_exists", 409},    {"server_busy", 503},
+               {"store_unavailable", 503}, {"storage_error", 500}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].code, code) == 0)
+            return map[i].status;
+    return 500;
+}
+
+static void on_answer(void *ud, json_t *result, const char *code, const char *message) {
+    sb_api_call_t *call = ud;
+    if (result) {
+        sb_api__call_respond(call, json_object_get(result, "senderId") ? 201 : 200, result);
+    } else {
+        sb_api__keyed_forget(call);
+        if (call->req) {
+            call->req->on_abort = NULL;
+            sb_http_respond_error(call->req, status_of(code), code, message);
+            call->req = NULL;
+        }
+    }
+    sb_api__call_end(call);
+}
+
+static const char *string_field(json_t *body, const char *name, size_t max) {
+    json_t *v = json_object_get(body, name);
+    return json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max &&
+                   strlen(json_string_value(v)) == json_string_length(v)
+               ? json_string_value(v)
+               : NULL;
+}
+
+/* {senderId, content, messageType?, clientMessageId?, senderName?} */
+static void send_message(sb_api_t *api, sb_http_req_t *req, const char *conv) {
+    json_t *body = sb_api__body_object(req);
+    if (!body)
+        return;
+    const char *sender = string_field(body, "senderId", SB_STORE_MAX_ID);
+    json_t *content = json_object_get(body, "content"), *type = json_object_get(body, "messageType");
+    json_t *key = json_object_get(body, "clientMessageId"), *name = json_object_get(body, "senderName");
+    if (!sender || !json_is_string(content) || strlen(json_string_value(content)) != json_string_length(content) ||
+        (type && !string_field(body, "messageType", SB_STORE_MAX_NAME)) ||
+        (key && !string_field(body, "clientMessageId", SB_STORE_MAX_KEY)) ||
+        (name && !string_field(body, "senderName", SB_STORE_MAX_NAME))) {
+        sb_http_respond_error(req, 422, "invalid_field",
+                              "senderId and content are required strings; messageType, clientMessageId "
+                              "and senderName are optional strings");
+    } else {
+        sb_api_call_t *call = sb_api__call_begin(api, req, 0);
+        if (call)
+            sb_features_send_message((sb_features_t *)api->cfg.features, conv, sender,
+                                     name ? json_string_value(name) : NULL, json_string_value(content),
+                                     type ? json_string_value(type) : NULL,
+                                     key ? json_string_value(key) : NULL, on_answer, call);
+    }
+    json_decref(body);
+}
+
+/* {userId, messageIds: [1..100 ids]} */
+static void mark_read(sb_api_t *api, sb_http_req_t *req, const char *conv) {
+    json_t *body = sb_api__body_object(req);
+    if (!body)
+        return;
+    const char *user = string_field(body, "userId", SB_STORE_MAX_ID);
+    json_t *list = json_object_get(body, "messageIds"), *v;
+    int64_t ids[100];
+    size_t n = 0, i;
+    bool ok = user && json_is_array(list) && json_array_size(list) >= 1 && json_array_size(list) <= 100;
+    json_array_foreach(list, i, v) {
+        if (ok && (!json_is_integer(v) || json_integer_value(v) < 1))
+            ok = false;
+        if (ok)
+            ids[n++] = json_integer_value(v);
+    }
+    if (!ok) {
+        sb_http_respond_error(req, 422, "invalid_field", "userId and messageIds (1-100 message ids) are required");
+    } else {
+        sb_api_call_t *call = sb_api__call_begin(api, req, 0);
+        if (call)
+            sb_features_mark_read((sb_features_t *)api->cfg.features, conv, user, ids, n, on_answer, call);
+    }
+    json_decref(body);
+}
+
 /* /api/conversations and /api/conversations/<id>/messages (id percent-decoded) */
 static void on_conversations(sb_http_req_t *req, void *ud) {
     static const sb_str_t base = SB_LIT("/api/conversations"), tail = SB_LIT("/messages");
@@ -234,11 +325,18 @@ static void on_conversations(sb_http_req_t *req, void *ud) {
         change_conversation(api, req, sb_str(id, n), del);
         return;
     }
+    if (sb_str_eq(req->method, SB_LIT("POST")) &&
+        sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT("/read"), id, sizeof id, &n)) {
+        mark_read(api, req, id);
+        return;
+    }
     if (!sb_api__path_id(req->path, SB_LIT("/api/conversations/"), tail, id, sizeof id, &n)) {
         sb_http_respond_error(req, 404, "not_found", "expected /api/conversations/<id>/messages");
         return;
     }
-    if (sb_api__method_is(req, "GET"))
+    if (sb_str_eq(req->method, SB_LIT("POST")))
+        send_message(api, req, id);
+    else if (sb_api__method_is(req, "GET"))
         read_history(api, req, sb_str(id, n));
 }
 

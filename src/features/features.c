@@ -178,9 +178,32 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
     return call;
 }
 
-bool sb_feat_call_live(const sb_feat_call_t *call) { return sb_sio_socket_connected(call->sock); }
+sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
+                                        size_t extra, sb_features_answer_fn answer, void *ud) {
+    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    if (!call) {
+        answer(ud, NULL, "server_busy", "out of memory");
+        return NULL;
+    }
+    call->f = f;
+    call->answer = answer;
+    call->answer_ud = ud;
+    snprintf(call->event, sizeof call->event, "%s", event);
+    snprintf(call->user_id, sizeof call->user_id, "%s", user_id);
+    return call;
+}
+
+bool sb_feat_call_live(const sb_feat_call_t *call) {
+    return call->sock ? sb_sio_socket_connected(call->sock) : call->answer != NULL;
+}
 
 void sb_feat_call_reply(sb_feat_call_t *call, json_t *result) {
+    if (call->answer) {
+        sb_features_answer_fn answer = call->answer;
+        call->answer = NULL; /* exactly once */
+        answer(call->answer_ud, result, NULL, NULL);
+        return;
+    }
     sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id};
     if (sb_feat_call_live(call))
         sb_feat_reply(&ev, result);
@@ -194,6 +217,13 @@ void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (call->answer) {
+        sb_features_answer_fn answer = call->answer;
+        call->answer = NULL;
+        sb_feat_count_error(call->f, code);
+        answer(call->answer_ud, NULL, code, msg);
+        return;
+    }
     sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id,
                          .name = sb_cstr(call->event)};
     if (sb_feat_call_live(call))
@@ -242,7 +272,10 @@ void sb_feat_call_abort(sb_feat_call_t *call, int rc) {
 }
 
 void sb_feat_call_end(sb_feat_call_t *call) {
-    sb_sio_socket_unref(call->sock);
+    if (call->answer) /* an HTTP call ended without a word: say so rather than hang */
+        sb_feat_call_fail(call, "storage_error", "no answer");
+    if (call->sock)
+        sb_sio_socket_unref(call->sock);
     free(call);
 }
 

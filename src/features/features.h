@@ -142,6 +142,23 @@ void sb_features_conversation_changed(sb_features_t *f, const char *conv_id, con
                                       size_t ntold, const char *const *members, size_t nmembers,
                                       const char *event, sb_str_t payload);
 
+/* The answer to a request the HTTP API makes on behalf of a user: the
+ * result (stolen; NULL on failure) or an error code of the event contract
+ * (docs/events.md) with its message. */
+typedef void (*sb_features_answer_fn)(void *ud, json_t *result, const char *code, const char *message);
+/* message:send for a backend or a client without a socket: stores the
+ * message from `sender` (a member) in conversation `conv` and delivers it
+ * as message:send does (message:received, message:new); answer gets the
+ * stored message. sender_name, type and key may be NULL. */
+void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
+                              const char *sender_name, const char *content, const char *type,
+                              const char *key, sb_features_answer_fn answer, void *ud);
+/* mark-read over HTTP: marks ids[0..n) (1..100) of `conv` read by `user`
+ * (a member); members get messages-read; answer gets {ok, conversationId,
+ * messageIds (newly read)}. */
+void sb_features_mark_read(sb_features_t *f, const char *conv, const char *user, const int64_t *ids,
+                           size_t n, sb_features_answer_fn answer, void *ud);
+
 /* Called once the notification is stored: rc SB_OK with the notification
  * as clients see it (JSON text, valid only during the call), or an error
  * (SB_EINVAL: `data` is not JSON) with an empty slice. */

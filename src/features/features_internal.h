@@ -94,7 +94,9 @@ struct sb_features {
  * name for error events, the user). `extra` bytes follow for the feature. */
 typedef struct {
     sb_features_t *f;
-    sb_sio_socket_t *sock;
+    sb_sio_socket_t *sock; /* NULL for a call from the HTTP API (answer below) */
+    sb_features_answer_fn answer;
+    void *answer_ud;
     bool has_ack;
     uint64_t ack_id;
     char event[64];
@@ -107,6 +109,11 @@ typedef struct {
     const char *name;
     void (*fn)(sb_client_t *c, sb_sio_event_t *ev);
 } sb_feature_event_t;
+
+/* A call made for the HTTP API on behalf of `user_id`: no socket; its reply
+ * or failure goes to answer(ud, ...) exactly once. NULL when out of memory. */
+sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
+                                        size_t extra, sb_features_answer_fn answer, void *ud);
 
 /* features.c: replies */
 /* Acks `result` (stolen) when the client asked for an ack. */

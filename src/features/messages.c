@@ -125,7 +125,7 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
     sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);
-    if (sb_feat_call_live(call))
+    if (call->sock && sb_feat_call_live(call))
         sb_feat_emit(call->sock, "message:sent", json_incref(msg));
     sb_feat_call_reply(call, msg);
 }
@@ -226,6 +226,26 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     int rc = s->conv[0] ? sb_store_conversation_members(st, sb_cstr(s->conv), send_on_members, call)
                         : sb_store_conversation_direct(st, sb_cstr(c->user->id), sb_cstr(s->receiver),
                                                        send_on_created, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+    }
+}
+
+void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
+                              const char *sender_name, const char *content, const char *type,
+                              const char *key, sb_features_answer_fn answer, void *ud) {
+    sb_feat_call_t *call = sb_feat_call_begin_http(f, sender, "message:send", sizeof(send_t), answer, ud);
+    if (!call)
+        return;
+    send_t *s = send_of(call);
+    snprintf(s->conv, sizeof s->conv, "%s", conv);
+    snprintf(s->name, sizeof s->name, "%s", sender_name ? sender_name : sender);
+    snprintf(s->type, sizeof s->type, "%s", type ? type : "text");
+    snprintf(s->key, sizeof s->key, "%s", key ? key : "");
+    int rc = (s->content = strdup(content)) ? sb_store_conversation_members(
+                                                  f->cfg.store, sb_cstr(s->conv), send_on_members, call)
+                                            : SB_ENOMEM;
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);
@@ -397,6 +417,27 @@ static void msg_on_mark_read(sb_client_t *c, sb_sio_event_t *ev) {
         }
     }
     json_decref(a);
+}
+
+void sb_features_mark_read(sb_features_t *f, const char *conv, const char *user, const int64_t *ids,
+                           size_t n, sb_features_answer_fn answer, void *ud) {
+    sb_feat_call_t *call = sb_feat_call_begin_http(f, user, "mark-read", sizeof(conv_req_t), answer, ud);
+    if (!call)
+        return;
+    conv_req_t *r = req_of(call);
+    snprintf(r->conv, sizeof r->conv, "%s", conv);
+    if (n == 0 || n > sizeof r->ids / sizeof r->ids[0]) {
+        sb_feat_call_fail(call, "invalid_payload", "messageIds must be 1-100 message ids");
+        conv_end(call);
+        return;
+    }
+    memcpy(r->ids, ids, n * sizeof *ids);
+    r->nids = n;
+    int rc = sb_store_conversation_members(f->cfg.store, sb_cstr(r->conv), read_on_members, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        conv_end(call);
+    }
 }
 
 /* ---- typing: typing:start, and typing:stop by the client or after 3 s ---------------------- */

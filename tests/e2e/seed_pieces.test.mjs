@@ -161,3 +161,42 @@ test('PATCH / DELETE /api/conversations/:id: members told live, stored, removed 
   assert.equal((await api('PATCH', `/api/conversations/${uid('x')}`, {})).status, 422);
   assert.equal((await api('PATCH', `/api/conversations/${uid('x')}`, { memberIds: ['only-one'] })).status, 422);
 });
+
+test('POST /api/conversations/:id/messages and /read: a backend sends and marks read for a member', async () => {
+  const a = uid('a'), b = uid('b'), conv = uid('team');
+  assert.equal((await api('POST', '/api/conversations', { id: conv, memberIds: [a, b] })).status, 201);
+  const { s: sa } = await connectUser(srv, a);
+  const { s: sb } = await connectUser(srv, b);
+  await ack(sb, 'chat:join', `conversation:${conv}`);
+  const received = waitFor(sb, 'message:received');
+  const inRoom = waitFor(sb, 'message:new');
+  const ownDevice = waitFor(sa, 'message:received');
+  const sent = await api('POST', `/api/conversations/${conv}/messages`,
+    { senderId: a, content: 'from the backend', senderName: 'Alice', clientMessageId: 'k-1' });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  assertFields(sent.body, { conversationId: conv, senderId: a, content: 'from the backend', messageType: 'text', clientMessageId: 'k-1' });
+  assert.deepEqual(await received, sent.body);
+  assert.deepEqual(await inRoom, sent.body);
+  assert.deepEqual(await ownDevice, sent.body, 'the sender\'s devices hear of it too');
+  const again = await api('POST', `/api/conversations/${conv}/messages`, { senderId: a, content: 'from the backend', clientMessageId: 'k-1' });
+  assert.equal(again.body.id, sent.body.id, 'a retry with the same clientMessageId stores nothing new');
+  const page = await api('GET', `/api/conversations/${conv}/messages`);
+  assert.equal(page.body.messages.filter((m) => m.id === sent.body.id).length, 1);
+
+  const readAt = waitFor(sa, 'messages-read');
+  const read = await api('POST', `/api/conversations/${conv}/read`, { userId: b, messageIds: [sent.body.id] });
+  assert.equal(read.status, 200, JSON.stringify(read.body));
+  assert.deepEqual(read.body, { ok: true, conversationId: conv, messageIds: [sent.body.id] });
+  assert.deepEqual(await readAt, { conversationId: conv, messageIds: [sent.body.id], readBy: b });
+  assert.deepEqual((await api('POST', `/api/conversations/${conv}/read`, { userId: b, messageIds: [sent.body.id] })).body.messageIds, []);
+
+  const outsider = await api('POST', `/api/conversations/${conv}/messages`, { senderId: uid('x'), content: 'hi' });
+  assert.equal(outsider.status, 403);
+  assert.equal(outsider.body.error.code, 'forbidden');
+  assert.equal((await api('POST', `/api/conversations/${uid('none')}/messages`, { senderId: a, content: 'hi' })).status, 404);
+  assert.equal((await api('POST', `/api/conversations/${conv}/messages`, { content: 'no sender' })).status, 422);
+  assert.equal((await api('POST', `/api/conversations/${conv}/read`, { userId: uid('x'), messageIds: [1] })).status, 403);
+  assert.equal((await api('POST', `/api/conversations/${conv}/read`, { userId: b, messageIds: [] })).status, 422);
+  const noKey = await fetch(`${srv.url}/api/conversations/${conv}/messages`, { method: 'POST', body: '{}' });
+  assert.equal(noKey.status, 401);
+});
