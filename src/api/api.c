@@ -1,4 +1,6 @@
-/* /health, /metrics and /api/stats. */
+/* The API's registry (route_groups: the only place that knows every
+ * group of routes) and the operations routes: /health, /metrics,
+ * /api/stats and /api/backup. */
 #include "api/api.h"
 
 #include <jansson.h>
@@ -12,105 +14,8 @@
 #include "core/err.h"
 #include "core/loop.h"
 
-/* True if the request carries the API key; otherwise answers 401. */
-/* Logged whatever --log-connections says, like refused client tokens: at
- * most 5 lines per 10 s, the next one counting those left out. */
-static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
-    uint64_t dropped;
-    if (SB_LOG_INFO < sb_log_cfg.level || !sb_log_limit(&api->refusal_log, "api_key", &dropped))
-        return;
-    char ip[64], path[256];
-    sb_conn_peer_ip(req->conn, ip, sizeof ip);
-    snprintf(path, sizeof path, "%.*s", (int)req->path.n, req->path.p);
-    sb_log_field_t fields[] = {{"transport", "http", 0}, {"remote", ip, 0}, {"path", path, 0},
-                               {"reason", why, 0}, {"suppressed", NULL, (int64_t)dropped}};
-    sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
-}
-
-bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
-    const sb_str_t *h = sb_http_req_header(req, "authorization");
-    sb_str_t token;
-    if (h && sb_auth_bearer_token(*h, &token) && sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
-        return true;
-    /* Without a key nothing can pass: say so, or the caller hunts for a typo. */
-    static const char wrong[] =
-        "{\"error\":{\"code\":\"unauthorized\",\"message\":\"missing or invalid API key\"}}";
-    static const char none[] =
-        "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this server has no API key: start "
-        "it with --api-key (--dev makes one up and logs it)\"}}";
-    bool keyless = api->cfg.api_key == NULL || api->cfg.api_key[0] == '\0';
-    log_refusal(api, req, keyless ? "this server has no API key (--api-key)"
-                                  : h ? "invalid API key" : "no Authorization: Bearer header");
-    sb_http_respond(req, 401, "application/json", keyless ? none : wrong,
-                    keyless ? sizeof none - 1 : sizeof wrong - 1, "WWW-Authenticate: Bearer\r\n");
-    return false;
-}
-
-bool sb_api__method_is(sb_http_req_t *req, const char *method) {
-    if (sb_str_eq(req->method, sb_cstr(method)))
-        return true;
-    char msg[32];
-    snprintf(msg, sizeof msg, "use %s", method);
-    sb_http_respond_error(req, 405, "method_not_allowed", msg);
-    return false;
-}
-
 static bool method_is_get(sb_http_req_t *req) {
     return sb_str_eq(req->method, SB_LIT("HEAD")) || sb_api__method_is(req, "GET");
-}
-
-void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body) {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(body);
-    if (!text) {
-        sb_http_respond_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    sb_http_respond(req, status, "application/json", text, strlen(text), NULL);
-    free(text);
-}
-
-bool sb_api__path_id(sb_str_t path, sb_str_t prefix, sb_str_t suffix, char *out, size_t cap,
-                     size_t *n) {
-    *n = 0;
-    if (path.n <= prefix.n + suffix.n || memcmp(path.p, prefix.p, prefix.n) != 0 ||
-        memcmp(path.p + path.n - suffix.n, suffix.p, suffix.n) != 0)
-        return false;
-    sb_str_t raw = sb_str(path.p + prefix.n, path.n - prefix.n - suffix.n);
-    if (memchr(raw.p, '/', raw.n) || sb_http_percent_decode(raw, out, cap - 1, n) != SB_OK ||
-        *n == 0 || memchr(out, 0, *n))
-        return false;
-    out[*n] = '\0';
-    return true;
-}
-
-bool sb_api__page_params(sb_http_req_t *req, int64_t *before, int *limit) {
-    char v[32], *end;
-    *before = 0;
-    *limit = 50;
-    if (sb_http_req_query(req, "before", v, sizeof v)) {
-        *before = strtoll(v, &end, 10);
-        if (*end || *before < 1)
-            goto bad;
-    }
-    if (sb_http_req_query(req, "limit", v, sizeof v)) {
-        long l = strtol(v, &end, 10);
-        if (*end || l < 1 || l > SB_STORE_MAX_HISTORY)
-            goto bad;
-        *limit = (int)l;
-    }
-    return true;
-bad:
-    sb_http_respond_error(req, 422, "invalid_field", "before must be a message id, limit 1-100");
-    return false;
-}
-
-json_t *sb_api__page_json(const char *key, const char *id, const sb_store_msgs_t *page, int limit,
-                          json_t *(*as_json)(const sb_store_msg_t *m)) {
-    json_t *list = json_array();
-    for (size_t i = 0; i < page->n; i++)
-        json_array_append_new(list, as_json(&page->v[i]));
-    return json_pack("{s:s,s:o,s:b}", key, id, "messages", list, "hasMore", (int)page->n == limit);
 }
 
 /* 200 while the store commits writes; 503 while they fail (it may heal by
@@ -333,20 +238,39 @@ static void on_backup(sb_http_req_t *req, void *ud) {
     }
 }
 
+static int register_ops(sb_api_t *api, sb_http_server_t *http) {
+    if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
+        sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
+        sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
+        sb_http_route(http, "/api/backup", on_backup, api) != SB_OK)
+        return SB_ENOMEM;
+    return SB_OK;
+}
+
+/* Every group of routes, registered in this order. */
+static int (*const route_groups[])(sb_api_t *api, sb_http_server_t *http) = {
+    register_ops,                   /* /health, /metrics, /api/stats, /api/backup */
+    sb_api__register_backend,       /* backend.c */
+    sb_api__register_conversations, /* conversations_api.c */
+    sb_api__register_rooms,         /* rooms_api.c */
+    sb_api__register_social,        /* social_api.c */
+    sb_api__register_live,          /* live_api.c */
+    sb_api__register_cluster,       /* cluster_api.c */
+    sb_api__register_admin,         /* admin_api.c */
+    sb_api__register_dev,           /* dev_api.c */
+};
+
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg) {
     sb_api_t *api = calloc(1, sizeof *api);
     if (!api)
         return NULL;
     api->cfg = *cfg;
     sb_map_init(&api->keys_in_flight);
-    if (sb_http_route(http, "/health", on_health, api) != SB_OK ||
-        sb_http_route(http, "/metrics", on_metrics, api) != SB_OK ||
-        sb_http_route(http, "/api/stats", on_stats, api) != SB_OK ||
-        sb_http_route(http, "/api/backup", on_backup, api) != SB_OK ||
-        sb_api__register_backend(api, http) != SB_OK || sb_api__register_admin(api, http) != SB_OK ||
-        sb_api__register_dev(api, http) != SB_OK) {
-        sb_api_destroy(api);
-        return NULL;
+    for (size_t i = 0; i < sizeof route_groups / sizeof route_groups[0]; i++) {
+        if (route_groups[i](api, http) != SB_OK) {
+            sb_api_destroy(api);
+            return NULL;
+        }
     }
     return api;
 }

@@ -27,7 +27,7 @@ struct sb_api {
     sb_log_limiter_t refusal_log; /* lines about refused API keys */
 };
 
-/* True when the request carries the API key; otherwise answers 401. */
+/* helpers.c: true when the request carries the API key; otherwise answers 401. */
 bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req);
 /* True when the method matches; otherwise answers 405. */
 bool sb_api__method_is(sb_http_req_t *req, const char *method);
@@ -52,12 +52,12 @@ bool sb_api__page_params(sb_http_req_t *req, int64_t *before, int *limit);
 json_t *sb_api__page_json(const char *key, const char *id, const sb_store_msgs_t *page, int limit,
                           json_t *(*as_json)(const sb_store_msg_t *m));
 
-/* An HTTP request answered from a store completion: if the client goes
+/* calls.c: an HTTP request answered from a store completion: if the client goes
  * away meanwhile, `req` becomes NULL and the completion only cleans up. */
 typedef struct {
     sb_api_t *api;
     sb_http_req_t *req;
-    void *keyed; /* idempotency_api.c: the Idempotency-Key this call answers, if any */
+    void *keyed; /* sb_api__keyed_t: the Idempotency-Key this call answers, if any */
     char extra[];
 } sb_api_call_t;
 /* NULL (500 answered) when out of memory. */
@@ -67,9 +67,21 @@ void sb_api__call_fail_store(sb_api_call_t *call, int rc);
 void sb_api__call_respond(sb_api_call_t *call, int status, json_t *body);
 void sb_api__call_end(sb_api_call_t *call);
 
-/* idempotency_api.c: routes `path` to fn(req, api) through the
- * Idempotency-Key check. */
-int sb_api__route(sb_api_t *api, sb_http_server_t *http, const char *path, sb_http_handler_fn fn);
+/* "POST <path, cut> <body digest>" fits SB_STORE_MAX_ROOM */
+#define SB_API_REQUEST_MAX 300
+/* calls.c: a keyed request between the key lookup and its answer. */
+typedef struct {
+    sb_api_t *api;
+    const sb_api__route_t *route;
+    char key[SB_STORE_MAX_KEY + 1];
+    char request[SB_API_REQUEST_MAX + 1];
+} sb_api__keyed_t;
+
+/* Frees `k`, and its key is no longer in flight. */
+void sb_api__keyed_free(sb_api__keyed_t *k);
+/* Serves `req` watching for its answer, which is remembered under k. */
+void sb_api__keyed_watch(sb_http_req_t *req, sb_api__keyed_t *k);
+
 /* A call answering a keyed request takes its key over from the request,
  * so the answer is remembered even when the client has gone meanwhile
  * (sb_api__call_begin does this). */
@@ -80,6 +92,10 @@ void sb_api__keyed_answer(sb_api_call_t *call, int status, json_t *body);
 void sb_api__keyed_forget(sb_api_call_t *call);
 /* Before the api is freed: requests still being served forget it. */
 void sb_api__keys_orphan(sb_api_t *api);
+
+/* idempotency_api.c: routes `path` to fn(req, api) through the
+ * Idempotency-Key check. */
+int sb_api__route(sb_api_t *api, sb_http_server_t *http, const char *path, sb_http_handler_fn fn);
 
 /* conversations_api.c: POST /api/conversations, GET /api/conversations/:id/messages */
 int sb_api__register_conversations(sb_api_t *api, sb_http_server_t *http);

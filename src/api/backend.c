@@ -13,19 +13,6 @@
 static const char *const reserved_events[] = {"connect", "connect_error", "disconnect",
                                               "disconnecting", "newListener", "removeListener"};
 
-json_t *sb_api__body_object(sb_http_req_t *req) {
-    json_error_t e;
-    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        char msg[200];
-        snprintf(msg, sizeof msg, "body must be a JSON object (%s)", e.text);
-        sb_http_respond_error(req, 400, "malformed_json", msg);
-        return NULL;
-    }
-    return body;
-}
-
 static void invalid(sb_http_req_t *req, const char *message) {
     sb_http_respond_error(req, 422, "invalid_field", message);
 }
@@ -158,72 +145,7 @@ static void on_users(sb_http_req_t *req, void *ud) {
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {
     if (sb_api__route(api, http, "/api/emit", on_emit) != SB_OK ||
         sb_api__route(api, http, "/api/broadcast", on_broadcast) != SB_OK ||
-        sb_http_route(http, "/api/users/", on_users, api) != SB_OK ||
-        sb_api__register_conversations(api, http) != SB_OK ||
-        sb_api__register_rooms(api, http) != SB_OK ||
-        sb_api__register_social(api, http) != SB_OK ||
-        sb_api__register_live(api, http) != SB_OK || sb_api__register_cluster(api, http) != SB_OK)
+        sb_http_route(http, "/api/users/", on_users, api) != SB_OK)
         return SB_ENOMEM;
     return SB_OK;
-}
-
-/* ---- requests answered from store completions ------------------------------------------ */
-
-static void call_on_abort(sb_http_req_t *req) {
-    sb_api_call_t *call = req->ud;
-    call->req = NULL;
-}
-
-sb_api_call_t *sb_api__call_begin(sb_api_t *api, sb_http_req_t *req, size_t extra) {
-    sb_api_call_t *call = calloc(1, sizeof *call + extra);
-    if (!call) {
-        sb_http_respond_error(req, 500, "internal", "out of memory");
-        return NULL;
-    }
-    call->api = api;
-    call->req = req;
-    req->ud = call;
-    req->on_abort = call_on_abort;
-    sb_api__keyed_adopt(call, req);
-    return call;
-}
-
-void sb_api__call_respond(sb_api_call_t *call, int status, json_t *body) {
-    sb_api__keyed_answer(call, status, body);
-    if (!call->req) {
-        json_decref(body);
-        return;
-    }
-    call->req->on_abort = NULL;
-    sb_api__respond_json(call->req, status, body);
-    call->req = NULL;
-}
-
-void sb_api__call_fail_store(sb_api_call_t *call, int rc) {
-    static const struct {
-        int rc, status;
-        const char *code, *msg;
-    } map[] = {{SB_ENOTFOUND, 404, "not_found", "not found"},
-               {SB_EEXISTS, 409, "already_exists", "already exists"},
-               {SB_EINVAL, 422, "invalid_field", "invalid value"},
-               {SB_ETOOBIG, 503, "server_busy", "server busy, try again"},
-               {SB_ECLOSED, 503, "server_busy", "shutting down"},
-               {SB_EUNAVAIL, 503, "store_unavailable", "the database is unavailable, try again"}};
-    size_t i = 0;
-    while (i < sizeof map / sizeof *map && map[i].rc != rc)
-        i++;
-    sb_api__keyed_forget(call);
-    if (!call->req)
-        return;
-    call->req->on_abort = NULL;
-    if (i < sizeof map / sizeof *map)
-        sb_http_respond_error(call->req, map[i].status, map[i].code, map[i].msg);
-    else
-        sb_http_respond_error(call->req, 500, "storage_error", "storage failed");
-    call->req = NULL;
-}
-
-void sb_api__call_end(sb_api_call_t *call) {
-    sb_api__keyed_forget(call);
-    free(call);
 }

@@ -12,105 +12,41 @@
 #include "api/api_internal.h"
 #include "core/err.h"
 
-#define REQUEST_MAX 300 /* "POST <path, cut> <body digest>" fits SB_STORE_MAX_ROOM */
-
-/* A keyed request between the key lookup and its answer. */
-typedef struct {
-    sb_api_t *api;
-    const sb_api__route_t *route;
-    char key[SB_STORE_MAX_KEY + 1];
-    char request[REQUEST_MAX + 1];
-} keyed_t;
-
 /* The method, path and a digest of the body: the same key on another
  * request is a client bug, not a retry. */
-static void fingerprint(const sb_http_req_t *req, char out[REQUEST_MAX + 1]) {
+static void fingerprint(const sb_http_req_t *req, char out[SB_API_REQUEST_MAX + 1]) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a, enough to tell requests apart */
     for (size_t i = 0; i < req->body_len; i++)
         h = (h ^ (unsigned char)req->body[i]) * 1099511628211ull;
     int path_n = req->path.n > 256 ? 256 : (int)req->path.n;
-    snprintf(out, REQUEST_MAX + 1, "%.*s %.*s %016llx", (int)req->method.n, req->method.p, path_n,
+    snprintf(out, SB_API_REQUEST_MAX + 1, "%.*s %.*s %016llx", (int)req->method.n, req->method.p, path_n,
              req->path.p, (unsigned long long)h);
-}
-
-static void keyed_free(keyed_t *k) {
-    if (k->api)
-        sb_map_del(&k->api->keys_in_flight, sb_cstr(k->key));
-    free(k);
-}
-
-static bool orphan(sb_str_t key, void *value, void *ud) {
-    ((keyed_t *)value)->api = NULL;
-    return true;
-}
-
-void sb_api__keys_orphan(sb_api_t *api) { sb_map_foreach(&api->keys_in_flight, orphan, NULL); }
-
-/* Remembers a 2xx answer; anything else lets a retry run again. */
-static void answered(keyed_t *k, int status, const char *body, size_t n) {
-    if (status >= 200 && status < 300 && body && k->api && k->api->cfg.store)
-        sb_store_http_key_put(k->api->cfg.store, sb_cstr(k->key), sb_cstr(k->request), status,
-                              sb_str(body, n), NULL, NULL);
-    keyed_free(k);
-}
-
-/* A keyed request answered at once (no store call in between). */
-static void on_answer(sb_http_req_t *req, int status, const char *body, size_t n) {
-    keyed_t *k = req->answer_ud;
-    req->answer_ud = NULL;
-    answered(k, status, body ? body : "", n);
-}
-
-void sb_api__keyed_adopt(sb_api_call_t *call, sb_http_req_t *req) {
-    if (req->on_answer != on_answer)
-        return;
-    call->keyed = req->answer_ud;
-    req->on_answer = NULL;
-    req->answer_ud = NULL;
-}
-
-void sb_api__keyed_answer(sb_api_call_t *call, int status, json_t *body) {
-    keyed_t *k = call->keyed;
-    if (!k)
-        return;
-    call->keyed = NULL;
-    /* The same bytes sb_api__respond_json() sends. */
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    answered(k, status, text, text ? strlen(text) : 0);
-    free(text);
-}
-
-void sb_api__keyed_forget(sb_api_call_t *call) {
-    if (call->keyed)
-        keyed_free(call->keyed);
-    call->keyed = NULL;
 }
 
 static void on_lookup(void *ud, int rc, const sb_store_http_answer_t *a) {
     sb_api_call_t *call = ud;
-    keyed_t *k = *(keyed_t **)(void *)call->extra;
+    sb_api__keyed_t *k = *(sb_api__keyed_t **)(void *)call->extra;
     sb_http_req_t *req = call->req;
     if (!req) {
-        keyed_free(k);
+        sb_api__keyed_free(k);
     } else if (rc == SB_OK && strcmp(a->request, k->request) != 0) {
         call->req->on_abort = NULL;
         sb_http_respond_error(req, 422, "idempotency_key_reused",
                               "this Idempotency-Key was used for a different request");
-        keyed_free(k);
+        sb_api__keyed_free(k);
     } else if (rc == SB_OK) {
         call->req->on_abort = NULL;
         sb_http_respond(req, a->status, "application/json", a->body, strlen(a->body),
                         "Idempotent-Replayed: true\r\n");
-        keyed_free(k);
+        sb_api__keyed_free(k);
     } else if (rc != SB_ENOTFOUND) {
         sb_api__call_fail_store(call, rc);
-        keyed_free(k);
+        sb_api__keyed_free(k);
     } else {
         /* First time: serve it, watching for the answer. */
         req->on_abort = NULL;
         req->ud = NULL;
-        req->on_answer = on_answer;
-        req->answer_ud = k;
+        sb_api__keyed_watch(req, k);
         k->route->fn(req, k->api);
     }
     sb_api__call_end(call);
@@ -139,13 +75,13 @@ static void on_route(sb_http_req_t *req, void *ud) {
                               "a request with this Idempotency-Key is still being served");
         return;
     }
-    keyed_t *k = calloc(1, sizeof *k);
+    sb_api__keyed_t *k = calloc(1, sizeof *k);
     sb_api_call_t *call = k ? sb_api__call_begin(api, req, sizeof k) : NULL;
     if (!call) {
         free(k);
         return;
     }
-    *(keyed_t **)(void *)call->extra = k;
+    *(sb_api__keyed_t **)(void *)call->extra = k;
     k->api = api;
     k->route = route;
     memcpy(k->key, key->p, key->n);
@@ -156,7 +92,7 @@ static void on_route(sb_http_req_t *req, void *ud) {
     if (rc != SB_OK) {
         sb_api__call_fail_store(call, rc);
         sb_api__call_end(call);
-        keyed_free(k);
+        sb_api__keyed_free(k);
     }
 }
 

@@ -110,12 +110,12 @@ typedef struct {
     void (*fn)(sb_client_t *c, sb_sio_event_t *ev);
 } sb_feature_event_t;
 
-/* A call made for the HTTP API on behalf of `user_id`: no socket; its reply
+/* helpers.c: a call made for the HTTP API on behalf of `user_id`: no socket; its reply
  * or failure goes to answer(ud, ...) exactly once. NULL when out of memory. */
 sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
                                         size_t extra, sb_features_answer_fn answer, void *ud);
 
-/* features.c: replies */
+/* helpers.c: replies */
 /* Acks `result` (stolen) when the client asked for an ack. */
 void sb_feat_reply(sb_sio_event_t *ev, json_t *result);
 /* Counts an error answer under its code (sb_features_error_counts). */
@@ -169,6 +169,8 @@ const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name
 #define SB_FEAT_PAGE_DEFAULT 50
 bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit);
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
+/* Answers unknown and rate-limited events of `nsp` with an error. */
+void sb_feat_guard_events(sb_features_t *f, sb_sio_nsp_t *nsp);
 
 /* users.c: the online users. add: `u` is not in yet (SB_OK or SB_ENOMEM). */
 sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id);
@@ -222,16 +224,16 @@ void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id
  * the offset of every device it reached past it. */
 long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
                            int64_t id);
-/* A stored message as clients see it (conversationId or roomId). */
-json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
 /* chat.c: a stored room message as chat:message carries it (name and
  * avatar of the sender may be NULL: the id stands in, no avatar). */
 json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar);
-/* social.c: notifications, friends, posts */
-int sb_feat_social_init(sb_features_t *f);
-/* A stored notification as clients see it. */
+/* payloads.c: a stored message as clients see it (conversationId or roomId). */
+json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
+/* payloads.c: a stored notification as clients see it. */
 json_t *sb_feat_notification_json(const sb_store_notification_t *n);
-/* Stores a notification for `user_id` and delivers it as notification:new
+/* social.c: the social group (notifications, friends, posts) */
+int sb_feat_social_init(sb_features_t *f);
+/* notify.c: stores a notification for `user_id` and delivers it as notification:new
  * to every device when the user is online, else on their next connect.
  * Fire and forget (failures are logged); `data` is stolen, may be NULL. */
 void sb_feat_notify(sb_features_t *f, const char *user_id, const char *type, const char *title,

@@ -1,4 +1,5 @@
 /* Private to the live group: live.c (lifecycle, disconnect, file:share),
+ * live_common.c (helpers the others share),
  * live_collab.c (documents), live_dashboard.c (metrics), live_rtc.c
  * (WebRTC signaling). */
 #ifndef SB_FEATURES_LIVE_INTERNAL_H
@@ -23,7 +24,7 @@ typedef struct {
     int64_t at_ms; /* wall clock of the last push */
 } sb_feat_metric_t;
 
-/* Reads an id given as a bare string or as the object field `field`:
+/* live_common.c: reads an id given as a bare string or as the object field `field`:
  * 1..SB_LIVE_ID_MAX bytes without NUL. Fails the event and returns NULL
  * otherwise; the result points into `arg`. */
 const char *sb_feat_live_id_arg(sb_sio_event_t *ev, json_t *arg, const char *field);

@@ -96,3 +96,16 @@ void sb_feat_users_dispose(sb_features_t *f) {
     free(f->users.slots);
     memset(&f->users, 0, sizeof f->users);
 }
+
+/* ---- queries of features.h ----------------------------------------------------------- */
+
+size_t sb_features_online_users(const sb_features_t *f) { return f->users.count; }
+
+uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {
+    const sb_user_t *u = sb_feat_user_find(f, sb_cstr(user_id));
+    return u ? u->devices : 0;
+}
+
+bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
+    return sb_feat_user_find(f, sb_cstr(user_id)) != NULL;
+}

@@ -1,0 +1,372 @@
+/* The helpers every feature uses: replies, errors, payload fields,
+ * asynchronous calls and event registration. Nothing here knows a
+ * feature: the registry (features.c) is the only file that knows them all. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "features/features_internal.h"
+
+#define SB_FEAT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+void sb_feat_iso_time(int64_t ms, char out[32]) {
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Dumps a payload and strips nothing: arguments are the whole JSON value. */
+static char *dump(json_t *payload, size_t *n) {
+    char *text = json_dumps(payload, SB_FEAT_JSON_FLAGS | JSON_ENCODE_ANY);
+    *n = text ? strlen(text) : 0;
+    return text;
+}
+
+int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload) {
+    size_t n;
+    char *text = dump(payload, &n);
+    json_decref(payload);
+    if (!text)
+        return SB_ENOMEM;
+    int rc = sb_sio_emit(s, event, sb_str(text, n));
+    free(text);
+    return rc;
+}
+
+long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event, json_t *payload) {
+    size_t n;
+    char *text = dump(payload, &n);
+    json_decref(payload);
+    if (!text)
+        return SB_ENOMEM;
+    long rc = sb_sio_broadcast(f->nsp, t, event, sb_str(text, n), NULL, 0);
+    free(text);
+    return rc;
+}
+
+void sb_feat_reply(sb_sio_event_t *ev, json_t *result) {
+    if (ev->has_ack) {
+        size_t n;
+        char *text = dump(result, &n);
+        if (text)
+            sb_sio_reply(ev, sb_str(text, n));
+        free(text);
+    }
+    json_decref(result);
+}
+
+static const char *const error_codes[SB_FEAT_NERROR_CODES] = {SB_FEAT_ERROR_CODES};
+
+void sb_feat_count_error(sb_features_t *f, const char *code) {
+    size_t i = 0;
+    while (i < SB_FEAT_NERROR_CODES && strcmp(error_codes[i], code) != 0)
+        i++;
+    f->errors[i]++;
+}
+
+void sb_features_error_counts(const sb_features_t *f,
+                              void (*fn)(const char *code, uint64_t n, void *ud), void *ud) {
+    for (size_t i = 0; i < SB_FEAT_NERROR_CODES; i++)
+        fn(error_codes[i], f->errors[i], ud);
+    fn("other", f->errors[SB_FEAT_NERROR_CODES], ud);
+}
+
+void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...) {
+    sb_client_t *c = sb_sio_socket_get_data(ev->socket);
+    if (c)
+        sb_feat_count_error(c->f, code);
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    if (ev->has_ack) {
+        sb_feat_reply(ev, json_pack("{s:o}", "error", err));
+        return;
+    }
+    json_object_set_new(err, "event", json_stringn(ev->name.p, ev->name.n));
+    sb_feat_emit(ev->socket, "error", err);
+}
+
+long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except) {
+    char room[SB_USER_ID_MAX + 8];
+    snprintf(room, sizeof room, "user:%s", user_id);
+    return sb_feat_emit_room(f, room, event, payload, except);
+}
+
+long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
+                       const sb_sio_socket_t *except) {
+    sb_str_t r = sb_cstr(room);
+    sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = except};
+    return sb_feat_broadcast(f, &t, event, payload);
+}
+
+const char *sb_features_text(json_t *v, size_t min, size_t max) {
+    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
+        return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL; /* no NUL inside */
+}
+
+bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
+    json_t *v = json_object_get(obj, "clientMessageId");
+    out[0] = '\0';
+    if (!v)
+        return true;
+    if (!json_is_string(v) ||
+        !sb_store_key_valid(sb_str(json_string_value(v), json_string_length(v)))) {
+        sb_feat_fail(ev, "invalid_payload",
+                     "clientMessageId must be 1-%d printable ASCII characters without spaces",
+                     SB_STORE_MAX_KEY);
+        return false;
+    }
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
+    return sb_features_text(json_object_get(obj, name), 1, max);
+}
+
+const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max) {
+    json_t *v = json_object_get(obj, name);
+    if (json_is_string(v) && json_string_length(v) > max) {
+        sb_feat_fail(ev, "payload_too_large", "%s exceeds %zu bytes", name, max);
+        return NULL;
+    }
+    const char *s = sb_features_text(v, 1, max);
+    if (!s)
+        sb_feat_fail(ev, "invalid_payload", "%s must be a non-empty string without U+0000", name);
+    return s;
+}
+
+bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit) {
+    json_t *b = json_object_get(obj, "before"), *l = json_object_get(obj, "limit");
+    if ((b && (!json_is_integer(b) || json_integer_value(b) < 1)) ||
+        (l && (!json_is_integer(l) || json_integer_value(l) < 1 ||
+               json_integer_value(l) > SB_STORE_MAX_HISTORY))) {
+        sb_feat_fail(ev, "invalid_payload", "before must be a message id, limit 1-%d",
+                     SB_STORE_MAX_HISTORY);
+        return false;
+    }
+    *before = b ? json_integer_value(b) : 0;
+    *limit = l ? (int)json_integer_value(l) : SB_FEAT_PAGE_DEFAULT;
+    return true;
+}
+
+/* ---- asynchronous calls ------------------------------------------------------------ */
+
+sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {
+    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    if (!call) {
+        sb_feat_fail((sb_sio_event_t *)ev, "server_busy", "out of memory");
+        return NULL;
+    }
+    call->f = c->f;
+    call->sock = ev->socket;
+    call->has_ack = ev->has_ack;
+    call->ack_id = ev->ack_id;
+    snprintf(call->event, sizeof call->event, "%.*s", (int)ev->name.n, ev->name.p);
+    snprintf(call->user_id, sizeof call->user_id, "%s", c->user->id);
+    sb_sio_socket_ref(call->sock);
+    return call;
+}
+
+sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
+                                        size_t extra, sb_features_answer_fn answer, void *ud) {
+    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    if (!call) {
+        answer(ud, NULL, "server_busy", "out of memory");
+        return NULL;
+    }
+    call->f = f;
+    call->answer = answer;
+    call->answer_ud = ud;
+    snprintf(call->event, sizeof call->event, "%s", event);
+    snprintf(call->user_id, sizeof call->user_id, "%s", user_id);
+    return call;
+}
+
+bool sb_feat_call_live(const sb_feat_call_t *call) {
+    return call->sock ? sb_sio_socket_connected(call->sock) : call->answer != NULL;
+}
+
+void sb_feat_call_reply(sb_feat_call_t *call, json_t *result) {
+    if (call->answer) {
+        sb_features_answer_fn answer = call->answer;
+        call->answer = NULL; /* exactly once */
+        answer(call->answer_ud, result, NULL, NULL);
+        return;
+    }
+    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id};
+    if (sb_feat_call_live(call))
+        sb_feat_reply(&ev, result);
+    else
+        json_decref(result);
+}
+
+void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (call->answer) {
+        sb_features_answer_fn answer = call->answer;
+        call->answer = NULL;
+        sb_feat_count_error(call->f, code);
+        answer(call->answer_ud, NULL, code, msg);
+        return;
+    }
+    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id,
+                         .name = sb_cstr(call->event)};
+    if (sb_feat_call_live(call))
+        sb_feat_fail(&ev, code, "%s", msg);
+}
+
+/* Store results as the error codes clients see. */
+static const char *store_code(int rc, const char **msg) {
+    switch (rc) {
+    case SB_ENOTFOUND:
+        *msg = "not found";
+        return "not_found";
+    case SB_EEXISTS:
+        *msg = "already exists";
+        return "already_exists";
+    case SB_EINVAL:
+        *msg = "invalid value";
+        return "invalid_payload";
+    case SB_ETOOBIG:
+    case SB_ENOMEM:
+    case SB_ECLOSED:
+        *msg = "server busy, try again";
+        return "server_busy";
+    case SB_EUNAVAIL:
+        *msg = "the database is unavailable, try again";
+        return "store_unavailable";
+    default:
+        *msg = "storage failed";
+        return "storage_error";
+    }
+}
+
+void sb_feat_call_fail_store(sb_feat_call_t *call, int rc) {
+    const char *msg, *code = store_code(rc, &msg);
+    sb_feat_call_fail(call, code, "%s", msg);
+}
+
+void sb_feat_fail_store(sb_sio_event_t *ev, int rc) {
+    const char *msg, *code = store_code(rc, &msg);
+    sb_feat_fail(ev, code, "%s", msg);
+}
+
+void sb_feat_call_abort(sb_feat_call_t *call, int rc) {
+    sb_feat_call_fail_store(call, rc);
+    sb_feat_call_end(call);
+}
+
+void sb_feat_call_end(sb_feat_call_t *call) {
+    if (call->answer) /* an HTTP call ended without a word: say so rather than hang */
+        sb_feat_call_fail(call, "storage_error", "no answer");
+    if (call->sock)
+        sb_sio_socket_unref(call->sock);
+    free(call);
+}
+
+json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i) {
+    if (i >= ev->nargs)
+        return NULL;
+    return json_loadb(ev->arg[i].p, ev->arg[i].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
+/* ---- dispatch -------------------------------------------------------------------- */
+
+static void on_event(sb_sio_event_t *ev, void *ud) {
+    const sb_feature_event_t *row = ud;
+    sb_client_t *c = sb_sio_socket_get_data(ev->socket);
+    if (!c)
+        return;
+    row->fn(c, ev);
+}
+
+static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
+    sb_feat_fail(ev, "unknown_event", "unknown event '%.*s'", (int)(ev->name.n > 64 ? 64 : ev->name.n),
+                 ev->name.p);
+}
+
+static void on_rate_limited(sb_sio_event_t *ev, void *ud) {
+    sb_feat_fail(ev, "rate_limited", "too many events; slow down");
+}
+
+int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = sb_sio_on(f->nsp, rows[i].name, on_event, (void *)&rows[i]);
+        if (rc != SB_OK)
+            return rc;
+    }
+    return SB_OK;
+}
+
+void sb_feat_guard_events(sb_features_t *f, sb_sio_nsp_t *nsp) {
+    sb_sio_on_any(nsp, on_unknown_event, f);
+    sb_sio_on_rate_limited(nsp, on_rate_limited, f);
+}
+
+/* ---- emitting for other layers (features.h) ----------------------------------------- */
+
+#define SB_FEAT_TARGET_MAX 64
+
+/* Turns user ids into their personal rooms; the names live in `buf`. */
+static void user_rooms(const char *const *users, size_t n, sb_str_t *out,
+                       char buf[][SB_USER_ID_MAX + 8]) {
+    for (size_t i = 0; i < n; i++) {
+        int len = snprintf(buf[i], SB_USER_ID_MAX + 8, "user:%s", users[i]);
+        out[i] = sb_str(buf[i], len > 0 ? (size_t)len : 0);
+    }
+}
+
+static bool in_any(const sb_sio_socket_t *s, const char *const *rooms, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (sb_sio_in_room(s, sb_cstr(rooms[i])))
+            return true;
+    return false;
+}
+
+/* To sockets by id: each is looked up (O(sockets) each, see
+ * sb_sio_nsp_find_socket); a socket in an `except` room is skipped. */
+static long emit_to_sockets(sb_features_t *f, const sb_feat_target_t *t, const char *event,
+                            sb_str_t data) {
+    long n = 0;
+    for (size_t i = 0; i < t->nsockets; i++) {
+        sb_sio_socket_t *s = sb_sio_nsp_find_socket(f->nsp, sb_cstr(t->sockets[i]));
+        if (s && !in_any(s, t->except, t->nexcept) && sb_sio_emit(s, event, data) == SB_OK)
+            n++;
+    }
+    return n;
+}
+
+long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data) {
+    if (t->nsockets)
+        return emit_to_sockets(f, t, event, data);
+    char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
+    sb_str_t rooms[SB_FEAT_TARGET_MAX], except[SB_FEAT_TARGET_MAX];
+    if (t->nusers + t->nrooms > SB_FEAT_TARGET_MAX || t->nexcept > SB_FEAT_TARGET_MAX)
+        return SB_ETOOBIG;
+    user_rooms(t->users, t->nusers, rooms, names);
+    size_t nrooms = t->nusers;
+    for (size_t i = 0; i < t->nrooms; i++)
+        rooms[nrooms++] = sb_cstr(t->rooms[i]);
+    for (size_t i = 0; i < t->nexcept; i++)
+        except[i] = sb_cstr(t->except[i]);
+    sb_sio_target_t st = {.rooms = rooms, .nrooms = nrooms, .all = t->all,
+                          .except = except, .nexcept = t->nexcept};
+    return sb_sio_broadcast(f->nsp, &st, event, data, NULL, 0);
+}

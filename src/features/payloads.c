@@ -1,0 +1,40 @@
+/* Stored rows as clients see them: messages and notifications. Pure
+ * formatting, used by the features that send them and by delivery.c. */
+#include <string.h>
+
+#include "features/features_internal.h"
+
+static const char *conversation_of(const char *room) {
+    return strncmp(room, "conversation:", 13) == 0 ? room + 13 : NULL;
+}
+
+/* The message as clients see it, from a stored row. */
+json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name) {
+    char at[32];
+    sb_feat_iso_time(m->created_at_ms, at);
+    const char *conv = conversation_of(m->room);
+    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "id", (json_int_t)m->id, "senderId",
+                          m->sender_id, "content", m->content, "messageType", m->type, "createdAt",
+                          at, "sender", "id", m->sender_id, "name",
+                          sender_name ? sender_name : m->sender_id);
+    json_object_set_new(j, conv ? "conversationId" : "roomId", json_string(conv ? conv : m->room));
+    return j;
+}
+
+json_t *sb_features_message_json(const sb_store_msg_t *m) {
+    return sb_feat_message_json(m, m->sender_name);
+}
+
+/* {id, type, title, message, data, isRead, createdAt}; data null when absent. */
+json_t *sb_feat_notification_json(const sb_store_notification_t *n) {
+    char at[32];
+    sb_feat_iso_time(n->created_at_ms, at);
+    json_t *data = n->data ? json_loads(n->data, JSON_DECODE_ANY, NULL) : NULL;
+    return json_pack("{s:I,s:s,s:s,s:s,s:o,s:b,s:s}", "id", (json_int_t)n->id, "type", n->type,
+                     "title", n->title, "message", n->message, "data", data ? data : json_null(),
+                     "isRead", n->is_read, "createdAt", at);
+}
+
+json_t *sb_features_notification_json(const sb_store_notification_t *n) {
+    return sb_feat_notification_json(n);
+}
