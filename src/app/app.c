@@ -15,6 +15,7 @@
 #include "app/config.h"
 #include "app/web.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/log.h"
 
 #define SB_MIN_SECRET_BYTES 32
@@ -52,8 +53,7 @@ static int dev_defaults(sb_app_t *app, char *err, size_t cap) {
         snprintf(err, cap, "--dev: no random bytes for the API key: %s", strerror(errno));
         return SB_EIO;
     }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(key + 4 + 2 * i, 3, "%02x", raw[i]);
+    sb_hex_encode(raw, sizeof raw, key + 4);
     app->dev_key_made = true;
     return sb_config_set(cfg, "api-key", key, err, cap) == SB_OK ? SB_OK : SB_EINVAL;
 }

@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <stdio.h>
 
+#include "core/base64.h"
 #include "core/err.h"
 
 #define JWT_SIG_BYTES 32
@@ -33,104 +34,6 @@ static const char why_not_yet[] = "token not yet valid";
 static const char why_no_exp[] = "token has no expiry";
 static const char why_no_user[] = "token has no user id";
 static const char why_not_configured[] = "authentication not configured";
-
-/* ---- base64url (RFC 4648 section 5), strict ---------------------------- */
-
-static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Returns the 6-bit value of `c`, or -1 for anything outside the url-safe
- * alphabet ('=', '+', '/', whitespace included). */
-static int b64url_value(uint8_t c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-static size_t b64url_encoded_len(size_t n) {
-    static const size_t tail[3] = {0, 2, 3};
-    return n / 3 * 4 + tail[n % 3];
-}
-
-static size_t b64url_encode(const uint8_t *in, size_t n, char *out) {
-    size_t o = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64url_alphabet[v >> 18 & 63];
-        out[o++] = b64url_alphabet[v >> 12 & 63];
-        out[o++] = b64url_alphabet[v >> 6 & 63];
-        out[o++] = b64url_alphabet[v & 63];
-    }
-    if (n - i == 1) {
-        out[o++] = b64url_alphabet[in[i] >> 2];
-        out[o++] = b64url_alphabet[(in[i] & 3) << 4];
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-        out[o++] = b64url_alphabet[v >> 10 & 63];
-        out[o++] = b64url_alphabet[v >> 4 & 63];
-        out[o++] = b64url_alphabet[(v & 15) << 2];
-    }
-    return o;
-}
-
-/* Decodes `in` into `out` (room for `cap` bytes). Fails on any character
- * outside the alphabet, on a length of 4k+1, on a result longer than `cap`,
- * and on non-zero unused bits in the last character: each token then has a
- * single spelling, so the signed bytes are the only accepted ones. */
-static bool b64url_decode(sb_str_t in, uint8_t *out, size_t cap, size_t *out_n) {
-    size_t need = in.n / 4 * 3 + (in.n % 4 ? in.n % 4 - 1 : 0);
-    if (in.n % 4 == 1 || need > cap)
-        return false;
-    uint32_t acc = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < in.n; i++) {
-        int v = b64url_value((uint8_t)in.p[i]);
-        if (v < 0)
-            return false;
-        acc = acc << 6 | (uint32_t)v;
-        if (i % 4 == 3) {
-            out[o++] = (uint8_t)(acc >> 16);
-            out[o++] = (uint8_t)(acc >> 8);
-            out[o++] = (uint8_t)acc;
-            acc = 0;
-        }
-    }
-    if (in.n % 4 == 2) {
-        if (acc & 0xF)
-            return false;
-        out[o++] = (uint8_t)(acc >> 4);
-    } else if (in.n % 4 == 3) {
-        if (acc & 0x3)
-            return false;
-        out[o++] = (uint8_t)(acc >> 10);
-        out[o++] = (uint8_t)(acc >> 2);
-    }
-    *out_n = o;
-    return true;
-}
-
-/* The full strictness check without decoding, so every malformed segment
- * is reported as such before any signature work. */
-static bool b64url_valid(sb_str_t in) {
-    if (in.n % 4 == 1)
-        return false;
-    for (size_t i = 0; i < in.n; i++)
-        if (b64url_value((uint8_t)in.p[i]) < 0)
-            return false;
-    if (in.n % 4 == 0)
-        return true;
-    /* The last character of a 2- or 3-character tail carries 4 or 2 unused bits. */
-    int last = b64url_value((uint8_t)in.p[in.n - 1]);
-    return (last & (in.n % 4 == 2 ? 0xF : 0x3)) == 0;
-}
 
 /* ---- token shape --------------------------------------------------------- */
 
@@ -185,10 +88,10 @@ static bool json_depth_ok(const uint8_t *p, size_t n) {
 /* Decodes a segment into `buf` and parses it. Returns a new reference to a
  * JSON object, or NULL when the segment is not one. */
 static json_t *jwt_segment_object(sb_str_t seg, uint8_t *buf) {
-    size_t n;
-    if (!b64url_decode(seg, buf, JWT_DECODE_CAP, &n) || !json_depth_ok(buf, n))
+    ssize_t n = sb_base64_decode(seg, buf, JWT_DECODE_CAP, SB_BASE64_URL);
+    if (n < 0 || !json_depth_ok(buf, (size_t)n))
         return NULL;
-    json_t *j = json_loadb((const char *)buf, n, JWT_JSON_FLAGS, NULL);
+    json_t *j = json_loadb((const char *)buf, (size_t)n, JWT_JSON_FLAGS, NULL);
     if (j && !json_is_object(j)) {
         json_decref(j);
         return NULL;
@@ -238,10 +141,10 @@ static bool jwt_hmac(sb_str_t input, const uint8_t *key, size_t key_n, uint8_t m
  * segment in constant time. */
 static bool jwt_signature_ok(sb_str_t input, sb_str_t sig, const sb_jwt_verify_opts_t *o) {
     uint8_t want[JWT_SIG_BYTES], got[JWT_SIG_BYTES + 3];
-    size_t got_n;
-    if (sig.n != JWT_SIG_CHARS || !b64url_decode(sig, got, sizeof got, &got_n))
+    if (sig.n != JWT_SIG_CHARS ||
+        sb_base64_decode(sig, got, sizeof got, SB_BASE64_URL) != JWT_SIG_BYTES)
         return false;
-    if (got_n != JWT_SIG_BYTES || !jwt_hmac(input, o->secret, o->secret_n, want))
+    if (!jwt_hmac(input, o->secret, o->secret_n, want))
         return false;
     return CRYPTO_memcmp(want, got, JWT_SIG_BYTES) == 0;
 }
@@ -393,8 +296,8 @@ static const char *jwt_verify_steps(sb_str_t token, const sb_jwt_verify_opts_t *
         return why_missing;
     if (token.n > jwt_max_bytes(o))
         return why_too_large;
-    if (!jwt_split(token, seg) || !b64url_valid(seg[0]) || !b64url_valid(seg[1]) ||
-        !b64url_valid(seg[2]))
+    if (!jwt_split(token, seg) || !sb_base64_valid(seg[0], SB_BASE64_URL) ||
+        !sb_base64_valid(seg[1], SB_BASE64_URL) || !sb_base64_valid(seg[2], SB_BASE64_URL))
         return why_malformed;
     const char *why = jwt_header_check(seg[0], buf);
     if (why)
@@ -439,17 +342,17 @@ ssize_t sb_jwt_sign_hs256(sb_str_t claims_json, const uint8_t *secret, size_t se
         return SB_EINVAL;
     if (claims_json.n > (SIZE_MAX - 64) / 2)
         return SB_ETOOBIG;
-    size_t body_n = hdr_n + 1 + b64url_encoded_len(claims_json.n);
+    size_t body_n = hdr_n + 1 + sb_base64_encoded_len(claims_json.n, SB_BASE64_URL);
     size_t total = body_n + 1 + JWT_SIG_CHARS;
     if (total >= cap || total > SSIZE_MAX)
         return SB_ETOOBIG;
     memcpy(out, jwt_header_b64, hdr_n);
     out[hdr_n] = '.';
-    b64url_encode((const uint8_t *)claims_json.p, claims_json.n, out + hdr_n + 1);
+    sb_base64_encode((const uint8_t *)claims_json.p, claims_json.n, out + hdr_n + 1, SB_BASE64_URL);
     if (!jwt_hmac(sb_str(out, body_n), secret, secret_n, mac))
         return SB_EINVAL;
     out[body_n] = '.';
-    b64url_encode(mac, sizeof mac, out + body_n + 1);
+    sb_base64_encode(mac, sizeof mac, out + body_n + 1, SB_BASE64_URL);
     out[total] = '\0';
     return (ssize_t)total;
 }

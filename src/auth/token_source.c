@@ -2,23 +2,15 @@
 
 #include <string.h>
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "core/hex.h"
 
 static bool decode(sb_str_t in, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < in.n; i++) {
         char c = in.p[i];
         if (c == '%') {
-            int hi = i + 2 < in.n ? hex_value(in.p[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_value(in.p[i + 2]) : -1;
+            int hi = i + 2 < in.n ? sb_hex_value(in.p[i + 1]) : -1;
+            int lo = hi >= 0 ? sb_hex_value(in.p[i + 2]) : -1;
             if (lo < 0)
                 return false;
             c = (char)(hi * 16 + lo);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/hex.h"
 
 /* ---- Characters ---------------------------------------------------------- */
 
@@ -27,23 +28,13 @@ static size_t json_skip_digits(const char *p, size_t n, size_t i) {
     return i;
 }
 
-static int json_hex_val(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads four hex digits at p[i..); returns the value or -1. */
 static long json_hex4(const char *p, size_t end, size_t i) {
     if (i > end || end - i < 4)
         return -1;
     long v = 0;
     for (size_t k = 0; k < 4; k++) {
-        int h = json_hex_val(p[i + k]);
+        int h = sb_hex_value(p[i + k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -493,7 +484,6 @@ static void json_put(char *out, size_t *k, const char *s, size_t len) {
 }
 
 static void json_escape_ctl(char *out, size_t *k, uint8_t c) {
-    static const char hex[] = "0123456789abcdef";
     const char *shorts = NULL;
     switch (c) {
     case '\b': shorts = "\\b"; break;
@@ -507,7 +497,8 @@ static void json_escape_ctl(char *out, size_t *k, uint8_t c) {
         json_put(out, k, shorts, 2);
         return;
     }
-    char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+    char u[7] = {'\\', 'u', '0', '0'};
+    sb_hex_encode(&c, 1, u + 4);
     json_put(out, k, u, 6);
 }
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/err.h"
 #include "core/json.h"
 
@@ -17,90 +18,6 @@ int sb_eio_packet_parse_text(const char *p, size_t n, sb_eio_packet_t *out) {
     return SB_OK;
 }
 
-/* ---- Base64 -------------------------------------------------------------- */
-
-static const char eio_b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int eio_b64_val(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-size_t sb_eio_base64_encoded_len(size_t n) { return (n / 3 + (n % 3 != 0)) * 4; }
-
-size_t sb_eio_base64_encode(const uint8_t *in, size_t n, char *out) {
-    size_t k = 0, i = 0;
-    for (; n - i >= 3; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[k++] = eio_b64_alphabet[v >> 18];
-        out[k++] = eio_b64_alphabet[(v >> 12) & 63];
-        out[k++] = eio_b64_alphabet[(v >> 6) & 63];
-        out[k++] = eio_b64_alphabet[v & 63];
-    }
-    if (n - i == 0)
-        return k;
-    uint32_t v = (uint32_t)in[i] << 16 | (n - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
-    out[k++] = eio_b64_alphabet[v >> 18];
-    out[k++] = eio_b64_alphabet[(v >> 12) & 63];
-    out[k++] = n - i == 2 ? eio_b64_alphabet[(v >> 6) & 63] : '=';
-    out[k++] = '=';
-    return k;
-}
-
-/* Number of trailing '=' (0..2) of a length-checked input. */
-static size_t eio_b64_padding(sb_str_t in) {
-    if (in.n == 0 || in.p[in.n - 1] != '=')
-        return 0;
-    return in.p[in.n - 2] == '=' ? 2 : 1;
-}
-
-/* Decodes one 4-char group; `pad` trailing chars of it must be '='. Returns
- * the 24-bit value or -1. Non-zero bits under the padding are rejected so each
- * byte string has exactly one accepted encoding. */
-static long eio_b64_group(const char *g, size_t pad) {
-    long v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int d = k >= 4 - pad ? 0 : eio_b64_val(g[k]);
-        if (d < 0)
-            return -1;
-        v = v << 6 | d;
-    }
-    if ((pad == 1 && (v & 0xFF) != 0) || (pad == 2 && (v & 0xFFFF) != 0))
-        return -1;
-    return v;
-}
-
-ssize_t sb_eio_base64_decode(sb_str_t in, uint8_t *out, size_t cap) {
-    if (in.n % 4 != 0)
-        return SB_EPROTO;
-    size_t pad = eio_b64_padding(in);
-    size_t len = in.n / 4 * 3 - pad;
-    if (len > cap)
-        return SB_ETOOBIG;
-    size_t k = 0;
-    for (size_t i = 0; i < in.n; i += 4) {
-        bool last = i + 4 == in.n;
-        long v = eio_b64_group(in.p + i, last ? pad : 0);
-        if (v < 0)
-            return SB_EPROTO;
-        uint8_t b[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-        size_t m = last ? 3 - pad : 3;
-        memcpy(out + k, b, m);
-        k += m;
-    }
-    return (ssize_t)k;
-}
-
 /* ---- Payloads ------------------------------------------------------------ */
 
 void sb_eio_payload_iter_init(sb_eio_payload_iter_t *it, const char *p, size_t n) {
@@ -113,7 +30,7 @@ static int eio_segment_parse(const char *s, size_t n, sb_eio_packet_t *out, uint
                              size_t cap) {
     if (n == 0 || s[0] != 'b')
         return sb_eio_packet_parse_text(s, n, out);
-    ssize_t m = sb_eio_base64_decode(sb_str(s + 1, n - 1), bin, cap);
+    ssize_t m = sb_base64_decode(sb_str(s + 1, n - 1), bin, cap, SB_BASE64_STD);
     if (m < 0)
         return (int)m;
     out->type = SB_EIO_MESSAGE;

@@ -61,23 +61,6 @@ void sb_eio_payload_iter_init(sb_eio_payload_iter_t *it, const char *p, size_t n
 int sb_eio_payload_next(sb_eio_payload_iter_t *it, sb_eio_packet_t *out, uint8_t *bin_buf,
                         size_t bin_cap);
 
-/* ---- Base64 (RFC 4648 standard alphabet, padded) ------------------------- */
-
-/* Bytes sb_eio_base64_encode writes for n input bytes: 4 * ceil(n / 3).
- * n must be below SIZE_MAX / 4 * 3 - 2. */
-size_t sb_eio_base64_encoded_len(size_t n);
-
-/* Encodes in[0..n) into out, which must hold sb_eio_base64_encoded_len(n)
- * bytes. Writes no NUL. Returns the number of bytes written. */
-size_t sb_eio_base64_encode(const uint8_t *in, size_t n, char *out);
-
-/* Strictly decodes padded base64: length a multiple of 4, '=' only as the last
- * one or two characters, no whitespace, no URL-safe alphabet, and unused bits
- * of the final group zero (the canonical form every encoder emits). Returns
- * the decoded length, SB_EPROTO for any defect, or SB_ETOOBIG if the result
- * does not fit in cap (nothing is guaranteed written then). */
-ssize_t sb_eio_base64_decode(sb_str_t in, uint8_t *out, size_t cap);
-
 /* ---- Open packet --------------------------------------------------------- */
 
 /* Writes the handshake packet, byte for byte as the Node reference server:

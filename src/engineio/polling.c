@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "engineio/eio_internal.h"
@@ -53,7 +54,7 @@ static sb_frame_t *build_payload(sb_eio_session_t *s) {
     size_t total = 0;
     for (size_t i = 0; i < s->poll->len; i++) {
         sb_frame_t *f = s->poll->q[i];
-        total += (i > 0) + ((f->flags & SB_FRAME_BINARY) ? 1 + sb_eio_base64_encoded_len(f->len) : f->len);
+        total += (i > 0) + ((f->flags & SB_FRAME_BINARY) ? 1 + sb_base64_encoded_len(f->len, SB_BASE64_STD) : f->len);
     }
     sb_frame_t *out = sb_frame_create(NULL, total, 0);
     if (!out)
@@ -65,7 +66,7 @@ static sb_frame_t *build_payload(sb_eio_session_t *s) {
             *w++ = SB_EIO_SEPARATOR;
         if (f->flags & SB_FRAME_BINARY) {
             *w++ = 'b';
-            w += sb_eio_base64_encode((const uint8_t *)f->data, f->len, w);
+            w += sb_base64_encode((const uint8_t *)f->data, f->len, w, SB_BASE64_STD);
         } else {
             memcpy(w, f->data, f->len);
             w += f->len;

@@ -4,6 +4,7 @@
 #include "http/parser.h"
 
 #include "core/err.h"
+#include "core/hex.h"
 
 /* ---- byte classes ------------------------------------------------------------------------- */
 
@@ -20,15 +21,6 @@ static bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f && c !
 static bool is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-static int hex_val(unsigned char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* fold to lower case */
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* ---- request head ------------------------------------------------------------------------- */
 
@@ -319,7 +311,7 @@ static int chunk_ext_byte(sb_http_chunked_t *st, unsigned char c) {
 }
 
 static int chunk_size_byte(sb_http_chunked_t *st, unsigned char c, uint64_t max_body) {
-    int v = hex_val(c);
+    int v = sb_hex_value(c);
     if (v >= 0) {
         if (++st->_digits > CH_MAX_DIGITS)
             return SB_EPROTO;
@@ -450,7 +442,7 @@ static int pct_next(sb_str_t s, size_t *i, bool plus_is_space) {
     }
     if (s.n - *i < 3)
         return -1;
-    int hi = hex_val((unsigned char)s.p[*i + 1]), lo = hex_val((unsigned char)s.p[*i + 2]);
+    int hi = sb_hex_value((unsigned char)s.p[*i + 1]), lo = sb_hex_value((unsigned char)s.p[*i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     *i += 3;

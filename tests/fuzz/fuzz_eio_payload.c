@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/err.h"
 #include "engineio/packet.h"
 #include "fuzz_util.h"
@@ -77,8 +78,8 @@ static void check_payload(const char *body, size_t n, size_t cap) {
             FZ_CHECK(pk.binary && pk.type == SB_EIO_MESSAGE && pk.data.p == (const char *)bin);
             FZ_CHECK(pk.data.n == (size_t)wn && memcmp(bin, want, (size_t)wn) == 0);
             /* Canonical: the decoded bytes encode back to exactly the text. */
-            char *enc = malloc(sb_eio_base64_encoded_len((size_t)wn) + 1);
-            size_t en = sb_eio_base64_encode(bin, (size_t)wn, enc);
+            char *enc = malloc(sb_base64_encoded_len((size_t)wn, SB_BASE64_STD) + 1);
+            size_t en = sb_base64_encode(bin, (size_t)wn, enc, SB_BASE64_STD);
             FZ_CHECK(en == s.n - 1 && memcmp(enc, s.p + 1, en) == 0);
             free(enc);
         } else if (rc == 1) {
@@ -103,19 +104,19 @@ static void check_payload(const char *body, size_t n, size_t cap) {
 }
 
 static void check_base64(const uint8_t *p, size_t n) {
-    size_t en = sb_eio_base64_encoded_len(n);
+    size_t en = sb_base64_encoded_len(n, SB_BASE64_STD);
     FZ_CHECK(en == (n + 2) / 3 * 4);
     char *enc = malloc(en ? en : 1);
-    FZ_CHECK(sb_eio_base64_encode(p, n, enc) == en);
+    FZ_CHECK(sb_base64_encode(p, n, enc, SB_BASE64_STD) == en);
     uint8_t *dec = malloc(n ? n : 1);
-    FZ_CHECK(sb_eio_base64_decode(sb_str(enc, en), dec, n) == (ssize_t)n);
+    FZ_CHECK(sb_base64_decode(sb_str(enc, en), dec, n, SB_BASE64_STD) == (ssize_t)n);
     FZ_CHECK(n == 0 || memcmp(dec, p, n) == 0);
     if (n > 0)
-        FZ_CHECK(sb_eio_base64_decode(sb_str(enc, en), dec, n - 1) == SB_ETOOBIG);
+        FZ_CHECK(sb_base64_decode(sb_str(enc, en), dec, n - 1, SB_BASE64_STD) == SB_ETOOBIG);
     /* The raw input read as base64 text: same verdict as the reference. */
     uint8_t *want = malloc(n + 1), *got = malloc(n + 1);
     ssize_t wr = ref_b64_decode((const char *)p, n, want, n);
-    ssize_t gr = sb_eio_base64_decode(sb_str((const char *)p, n), got, n);
+    ssize_t gr = sb_base64_decode(sb_str((const char *)p, n), got, n, SB_BASE64_STD);
     FZ_CHECK(gr == wr && (gr <= 0 || memcmp(got, want, (size_t)gr) == 0));
     free(want);
     free(got);
