@@ -12,14 +12,14 @@ cd "$(dirname "$0")/.."
 b=${1:-build}
 [ -d "$b" ] || b=$(dirname "$b")
 
-check() { # BUILD_DIR KNOWN_FILE
+check() { # BUILD_DIR KNOWN_FILE SOURCE_DIR
     python3 -c "$checker" "$@"
 }
 
 checker=$(cat <<'PY'
 import glob, os, subprocess, sys
 
-build, known_file = sys.argv[1], sys.argv[2]
+build, known_file, src = sys.argv[1], sys.argv[2], sys.argv[3]
 known = {}  # layer -> list of sets of files
 for line in open(known_file):
     line = line.split('#', 1)[0].strip()
@@ -29,8 +29,14 @@ for line in open(known_file):
 
 def graph(layer):
     defs, uses = {}, {}
-    for o in sorted(glob.glob(f'{build}/obj/src/{layer}/*.o')):
-        name = os.path.basename(o)[:-2]
+    # The layer's sources name the objects: a stale object of a file that
+    # is gone must not count.
+    for c in sorted(glob.glob(f'{src}/{layer}/*.c')):
+        name = os.path.basename(c)[:-2]
+        o = f'{build}/obj/src/{layer}/{name}.o'
+        if not os.path.exists(o):
+            print(f'not ok - {o} is missing (build first)')
+            sys.exit(1)
         uses[name] = set()
         out = subprocess.run(['nm', '-P', o], capture_output=True, text=True, check=True).stdout
         for row in out.splitlines():
@@ -71,10 +77,7 @@ def cycles(edges):  # strongly connected components of more than one file
             visit(v)
     return out
 
-layers = sorted(d for d in os.listdir(f'{build}/obj/src') if os.path.isdir(f'{build}/obj/src/{d}'))
-if not layers:
-    print(f'cycles_check: no objects under {build}/obj/src (build first)')
-    sys.exit(1)
+layers = sorted(d for d in os.listdir(src) if os.path.isdir(f'{src}/{d}'))
 passed = failed = 0
 for layer in layers:
     edges = graph(layer)
@@ -103,13 +106,14 @@ PY
 # First, that it can fail: two files of a made-up layer that call each other.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/obj/src/demo"
-echo 'void b(void); void a(void) { b(); }' >"$tmp/a.c"
-echo 'void a(void); void b(void) { a(); }' >"$tmp/b.c"
+mkdir -p "$tmp/obj/src/demo" "$tmp/src/demo"
+echo 'void b(void); void a(void) { b(); }' >"$tmp/src/demo/a.c"
+echo 'void a(void); void b(void) { a(); }' >"$tmp/src/demo/b.c"
 : >"$tmp/known"
 self=0
-if cc -c "$tmp/a.c" -o "$tmp/obj/src/demo/a.o" && cc -c "$tmp/b.c" -o "$tmp/obj/src/demo/b.o" &&
-    ! check "$tmp" "$tmp/known" | grep -q 'not ok - demo: .* a b$'; then
+if cc -c "$tmp/src/demo/a.c" -o "$tmp/obj/src/demo/a.o" &&
+    cc -c "$tmp/src/demo/b.c" -o "$tmp/obj/src/demo/b.o" &&
+    ! check "$tmp" "$tmp/known" "$tmp/src" | grep -q 'not ok - demo: .* a b$'; then
     self=1
 fi
 if [ $self -eq 0 ]; then
@@ -118,7 +122,7 @@ else
     echo "not ok - a planted cycle (a.c <-> b.c) is not found"
 fi
 
-out=$(check "$b" tests/cycles_known.txt)
+out=$(check "$b" tests/cycles_known.txt src)
 rc=$?
 echo "$out" | grep -v '^[0-9]* passed'
 line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
