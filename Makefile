@@ -41,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: FORCE all lib run run-deps test test-unit test-asan deps install clean check-layers format soak fuzz bench
+.PHONY: FORCE all lib run run-deps test test-unit test-asan deps install clean check-layers format format-check soak fuzz bench
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -180,6 +180,10 @@ install: all
 
 format:
 	clang-format -i $(shell find src include tests examples bench -name '*.[ch]')
+
+# The C lines this branch changes against main follow .clang-format.
+format-check:
+	@tests/format_check.sh
 
 clean:
 	rm -rf build

@@ -3,8 +3,9 @@
 # to re-run. Modes:
 #   run   what building and running the server needs (make run), with the
 #         Socket.IO browser client the binary serves (npm, pinned)
-#   test  that plus the test tools: clang, PostgreSQL, Python and npm clients,
-#         Chromium for the browser tests (make test, make deps; the default)
+#   test  that plus the test tools: clang, clang-format, PostgreSQL, Python and
+#         npm clients, Chromium for the browser tests (make test, make deps;
+#         the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsql
           libhiredis-dev libmsgpack-dev)
 [ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
                                 redis-server
-                                clang curl procps man-db chromium)
+                                clang clang-format curl procps man-db chromium)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
