@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "core/hex.h"
+#include "core/put.h"
 
 /* ---- Characters ---------------------------------------------------------- */
 
@@ -477,12 +478,6 @@ int sb_json_string_unescape(sb_str_t token, char *out, size_t cap, size_t *out_n
 }
 
 /* Appends len bytes at *k, or only counts them when out is NULL. */
-static void json_put(char *out, size_t *k, const char *s, size_t len) {
-    if (out)
-        memcpy(out + *k, s, len);
-    *k += len;
-}
-
 static void json_escape_ctl(char *out, size_t *k, uint8_t c) {
     const char *shorts = NULL;
     switch (c) {
@@ -494,39 +489,39 @@ static void json_escape_ctl(char *out, size_t *k, uint8_t c) {
     default: break;
     }
     if (shorts) {
-        json_put(out, k, shorts, 2);
+        sb_put(out, k, shorts, 2);
         return;
     }
     char u[7] = {'\\', 'u', '0', '0'};
     sb_hex_encode(&c, 1, u + 4);
-    json_put(out, k, u, 6);
+    sb_put(out, k, u, 6);
 }
 
 static size_t json_escape_into(sb_str_t s, char *out) {
     size_t k = 0, i = 0;
-    json_put(out, &k, "\"", 1);
+    sb_put(out, &k, "\"", 1);
     while (i < s.n) {
         uint8_t c = (uint8_t)s.p[i];
         if (c >= 0x80) {
             size_t len = json_utf8_len((const uint8_t *)s.p + i, s.n - i);
             if (len)
-                json_put(out, &k, s.p + i, len);
+                sb_put(out, &k, s.p + i, len);
             else
-                json_put(out, &k, "\xEF\xBF\xBD", 3);
+                sb_put(out, &k, "\xEF\xBF\xBD", 3);
             i += len ? len : 1;
             continue;
         }
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
-            json_put(out, &k, e, 2);
+            sb_put(out, &k, e, 2);
         } else if (c < 0x20) {
             json_escape_ctl(out, &k, c);
         } else {
-            json_put(out, &k, s.p + i, 1);
+            sb_put(out, &k, s.p + i, 1);
         }
         i++;
     }
-    json_put(out, &k, "\"", 1);
+    sb_put(out, &k, "\"", 1);
     return k;
 }
 

@@ -6,6 +6,7 @@
 #include "core/base64.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/put.h"
 
 /* ---- Text packets -------------------------------------------------------- */
 
@@ -60,40 +61,22 @@ int sb_eio_payload_next(sb_eio_payload_iter_t *it, sb_eio_packet_t *out, uint8_t
 
 /* ---- Open packet --------------------------------------------------------- */
 
-/* Appends bytes at *k, or only counts them when out is NULL. */
-static void eio_put(char *out, size_t *k, const char *s, size_t n) {
-    if (out)
-        memcpy(out + *k, s, n);
-    *k += n;
-}
-
-static void eio_put_uint(char *out, size_t *k, uint64_t v) {
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    eio_put(out, k, tmp + i, sizeof tmp - i);
-}
-
-#define EIO_PUT_LIT(out, k, lit) eio_put((out), (k), (lit), sizeof(lit) - 1)
 
 static size_t eio_open_emit(char *out, sb_str_t sid, bool ws, unsigned interval,
                             unsigned timeout, size_t max_payload) {
     size_t k = 0;
-    EIO_PUT_LIT(out, &k, "0{\"sid\":");
+    SB_PUT_LIT(out, &k, "0{\"sid\":");
     k += sb_json_string_escape(sid, out ? out + k : NULL, out ? SIZE_MAX : 0);
     if (ws)
-        EIO_PUT_LIT(out, &k, ",\"upgrades\":[\"websocket\"],\"pingInterval\":");
+        SB_PUT_LIT(out, &k, ",\"upgrades\":[\"websocket\"],\"pingInterval\":");
     else
-        EIO_PUT_LIT(out, &k, ",\"upgrades\":[],\"pingInterval\":");
-    eio_put_uint(out, &k, interval);
-    EIO_PUT_LIT(out, &k, ",\"pingTimeout\":");
-    eio_put_uint(out, &k, timeout);
-    EIO_PUT_LIT(out, &k, ",\"maxPayload\":");
-    eio_put_uint(out, &k, max_payload);
-    EIO_PUT_LIT(out, &k, "}");
+        SB_PUT_LIT(out, &k, ",\"upgrades\":[],\"pingInterval\":");
+    sb_put_uint(out, &k, interval);
+    SB_PUT_LIT(out, &k, ",\"pingTimeout\":");
+    sb_put_uint(out, &k, timeout);
+    SB_PUT_LIT(out, &k, ",\"maxPayload\":");
+    sb_put_uint(out, &k, max_payload);
+    SB_PUT_LIT(out, &k, "}");
     return k;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/err.h"
 #include "core/json.h"
+#include "core/put.h"
 
 static bool sio_is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -290,38 +291,21 @@ int sb_sio_placeholders_check(sb_str_t data, uint32_t attachments) {
 
 /* ---- Encoder ------------------------------------------------------------- */
 
-/* Appends bytes at *k, or only counts them when out is NULL. */
-static void sio_put(char *out, size_t *k, const char *s, size_t n) {
-    if (out)
-        memcpy(out + *k, s, n);
-    *k += n;
-}
-
-static void sio_put_uint(char *out, size_t *k, uint64_t v) {
-    char tmp[20];
-    size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    sio_put(out, k, tmp + i, sizeof tmp - i);
-}
-
 static size_t sio_head_emit(char *out, uint8_t type, sb_str_t nsp, uint32_t attachments,
                             bool has_ack, uint64_t ack_id) {
     size_t k = 0;
     char t = (char)('0' + type % 10);
-    sio_put(out, &k, &t, 1);
+    sb_put(out, &k, &t, 1);
     if (sio_is_binary(type)) {
-        sio_put_uint(out, &k, attachments);
-        sio_put(out, &k, "-", 1);
+        sb_put_uint(out, &k, attachments);
+        sb_put(out, &k, "-", 1);
     }
     if (nsp.n > 0 && !sb_str_eq(nsp, SB_LIT("/"))) {
-        sio_put(out, &k, nsp.p, nsp.n);
-        sio_put(out, &k, ",", 1);
+        sb_put(out, &k, nsp.p, nsp.n);
+        sb_put(out, &k, ",", 1);
     }
     if (has_ack)
-        sio_put_uint(out, &k, ack_id);
+        sb_put_uint(out, &k, ack_id);
     return k;
 }
 

@@ -1,10 +1,11 @@
 /* The shared codecs of core/: base64 in both alphabets (RFC 4648 vectors,
- * every length, strictness) and hex digits. */
+ * every length, strictness), hex digits, and the size-then-write writers. */
 #include <stdint.h>
 
 #include "core/base64.h"
 #include "core/err.h"
 #include "core/hex.h"
+#include "core/put.h"
 #include "testlib.h"
 
 #define STD SB_BASE64_STD
@@ -161,6 +162,33 @@ TEST(hex_encode) {
     CHECK(out[0] == '\0');
 }
 
+/* ---- sb_put: one pass to size, one to write ------------------------------------ */
+
+static size_t write_line(char *out, uint64_t v) {
+    size_t k = 0;
+    SB_PUT_LIT(out, &k, "n=");
+    sb_put_uint(out, &k, v);
+    sb_put(out, &k, ";", 1);
+    return k;
+}
+
+TEST(put_sizes_then_writes) {
+    static const struct {
+        uint64_t v;
+        const char *text;
+    } cases[] = {{0, "n=0;"}, {7, "n=7;"}, {10, "n=10;"}, {18446744073709551615ull,
+                                                            "n=18446744073709551615;"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t need = write_line(NULL, cases[i].v);
+        CHECK_EQ(need, strlen(cases[i].text));
+        char buf[40];
+        memset(buf, '#', sizeof buf);
+        CHECK_EQ(write_line(buf, cases[i].v), need);
+        CHECK(memcmp(buf, cases[i].text, need) == 0);
+        CHECK(buf[need] == '#'); /* not a byte past it */
+    }
+}
+
 int main(void) {
     RUN(base64_vectors);
     RUN(base64_all_bytes_roundtrip);
@@ -169,5 +197,6 @@ int main(void) {
     RUN(base64_valid_agrees_with_decode);
     RUN(hex_values_every_byte);
     RUN(hex_encode);
+    RUN(put_sizes_then_writes);
     TEST_MAIN_END();
 }
