@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "core/assert.h"
+#include "core/base64.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "engineio/eio_internal.h"
@@ -15,16 +17,10 @@ static void on_close_task(sb_task_t *t);
 
 /* 15 random bytes as 20 base64url characters, like the reference ids. */
 static void make_sid(char out[SB_EIO_SID_LEN + 1]) {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[15];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         abort(); /* no entropy: refuse to hand out guessable session ids */
-    for (int i = 0, o = 0; i < 15; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-        for (int k = 3; k >= 0; k--)
-            out[o++] = abc[(v >> (6 * k)) & 63];
-    }
-    out[SB_EIO_SID_LEN] = '\0';
+    out[sb_base64_encode(raw, sizeof raw, out, SB_BASE64_URL)] = '\0';
 }
 
 /* Keeps what the layers above may read later, and nothing for the common
@@ -198,7 +194,7 @@ static void on_close_task(sb_task_t *t) {
 
 /* ---- receiving -------------------------------------------------------------------- */
 
-bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
+static bool on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
     if (s->closing)
         return false;
     s->srv->stats.packets_in++;
@@ -231,6 +227,14 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
         sb_eio__drop(s, "parse error");
         return false;
     }
+}
+
+/* The session stays valid after each packet (freed only by the close
+ * task): checked in debug builds, so the fuzzers check it per input. */
+bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
+    bool open = on_packet(s, pkt);
+    SB_VALIDATE(sb_eio_session_validate, s);
+    return open;
 }
 
 const char *sb_eio_sid(const sb_eio_session_t *s) { return s->sid; }

@@ -77,6 +77,8 @@ void sb_hub_destroy(sb_hub_t *h);
  * NULL). The member is embedded in its owner, which the callback finds with
  * sb_container_of(): no user-data pointer per member. */
 void sb_hub_member_init(sb_hub_member_t *m, sb_hub_deliver_fn deliver);
+/* The hub `m` is in, or NULL (for validators of the owner's state). */
+static inline const sb_hub_t *sb_hub_member_hub(const sb_hub_member_t *m) { return m->_hub; }
 
 /* Puts `m` in `room`, creating the room if needed. The name bytes are copied:
  * `room` may be freed after the call. Returns SB_OK (also when `m` was already

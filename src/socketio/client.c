@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "socketio/sio_internal.h"
@@ -131,7 +132,7 @@ static void begin_binary(sb_sio_client_t *c, const char *text, size_t n, const s
     memcpy(binary_text(c->bin), text, n);
 }
 
-static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool binary) {
+static void on_message(sb_eio_session_t *eio, const char *p, size_t n, bool binary) {
     sb_sio_client_t *c = sb_eio_get_data(eio);
     if (!c)
         return;
@@ -154,6 +155,14 @@ static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool 
         begin_binary(c, p, n, &pkt);
     else
         dispatch(c, &pkt, NULL, 0);
+}
+
+/* The client is freed only when its session closes (a deferred task): it is
+ * checked after each message in debug builds, so the fuzzers check it per
+ * input. */
+static void eio_on_message(sb_eio_session_t *eio, const char *p, size_t n, bool binary) {
+    on_message(eio, p, n, binary);
+    SB_VALIDATE(sb_sio_session_validate, eio);
 }
 
 static void eio_on_close(sb_eio_session_t *eio, const char *reason) {

@@ -132,5 +132,7 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason);
 void sb_sio__recovery_destroy(sb_sio_nsp_t *nsp);
 /* server.c */
 sb_sio_handler_t *sb_sio__find_handler(sb_sio_nsp_t *nsp, sb_str_t name);
+/* validate.c: the client and each of its sockets. */
+int sb_sio__client_validate(const sb_sio_client_t *c);
 
 #endif

@@ -242,4 +242,14 @@ sb_engine_t *sb_sio_server_engine(const sb_sio_server_t *srv);
 /* The loop the namespace's server runs on. */
 sb_loop_t *sb_sio_nsp_loop(const sb_sio_nsp_t *nsp);
 
+/* Deep validators (core/validate.h): SB_OK, or SB_EPROTO when an invariant
+ * is broken. A socket: its id, its pending acks (counted, armed, ids
+ * rising), and connected exactly when it is in its namespace's hub and its
+ * client's list. A session: the Socket.IO client riding on an Engine.IO
+ * session of sb_sio_eio_handler() and all its sockets, the connect deadline
+ * over once one joined, a binary packet in flight still short of its
+ * attachments. O(sockets of the client). */
+int sb_sio_socket_validate(const sb_sio_socket_t *s);
+int sb_sio_session_validate(const sb_eio_session_t *eio);
+
 #endif

@@ -43,12 +43,20 @@ fi
 # its source or than any header (simple, never stale).
 build_events() {
     obj=$OUT/obj-events
-    cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \
+    # SB_DEBUG: SB_ASSERT and the validators after every packet (the
+    # Engine.IO session, the Socket.IO client and its sockets) run per input.
+    cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread -DSB_DEBUG \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
  $(pkg-config --cflags openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null)"
     libs=$(pkg-config --libs openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null ||
         echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lpq)
+    # Objects built with other flags are stale too.
+    mkdir -p "$obj"
+    if [ "$(cat "$obj/flags" 2>/dev/null)" != "$cflags" ]; then
+        rm -rf "$obj/src"
+        printf '%s' "$cflags" >"$obj/flags"
+    fi
     newest_h=$(find src -name '*.h' -exec ls -t {} + | head -1)
     echo "  FUZZ  $OUT/fuzz_events (library objects in $obj/)"
     srcs_ev=$(find src -name '*.c' ! -path src/main.c | sort)

@@ -21,7 +21,10 @@
  * each event after which the server closed the sender.
  *
  * The server runs in process, so ASan/UBSan/LSan see everything the handlers
- * reach (store, hub, JSON). The server thread allocates on its own schedule,
+ * reach (store, hub, JSON). It is built with SB_DEBUG (build.sh): SB_ASSERT
+ * holds, and the deep validators of the Engine.IO session and of the
+ * Socket.IO client and its sockets run after every packet the server
+ * takes in, so after each input. The server thread allocates on its own schedule,
  * so libFuzzer's per-input malloc/free balance check would run a full LSan
  * scan after almost every input (no false reports seen, but ~6x slower):
  * run.sh runs this target with -detect_leaks=0. Leaks are still caught by
