@@ -112,7 +112,7 @@ void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap);
 
 /* Deep validators (core/validate.h): SB_OK, or SB_EPROTO when an invariant
  * is broken. A session: its sid registered, its transport state (polling
- * queue, upgrade, websocket) and its closing state consistent, a heartbeat
+ * queue, upgrade, websocket, carrier) and its closing state consistent, a heartbeat
  * armed while a pong is awaited. The server: every session in its hash
  * bucket and valid, the counts and the transport gauges exact. O(size). */
 int sb_eio_session_validate(const sb_eio_session_t *s);

@@ -42,11 +42,18 @@ static bool state_valid(const sb_eio_session_t *s) {
         return false;
     if (s->upgrading && (s->transport != SB_EIO_POLLING || !s->poll || !s->poll->probe_ws))
         return false;
-    if (s->transport == SB_EIO_POLLING)
+    switch (s->transport) {
+    case SB_EIO_POLLING:
         return s->poll && !s->ws;
-    /* WebSocket: the polling state went with the upgrade; the socket goes
-     * only when the transport closed, which closes the session. */
-    return s->transport == SB_EIO_WEBSOCKET && !s->poll && (s->ws || s->closing);
+    case SB_EIO_WEBSOCKET:
+        /* The polling state went with the upgrade; the socket goes only when
+         * the transport closed, which closes the session. */
+        return !s->poll && (s->ws || s->closing);
+    case SB_EIO_CARRIED: /* another protocol's connection carries it */
+        return !s->poll && !s->upgrading && s->carrier && s->srv->carrier;
+    default:
+        return false;
+    }
 }
 
 int sb_eio_session_validate(const sb_eio_session_t *s) {
@@ -58,7 +65,7 @@ int sb_eio_session_validate(const sb_eio_session_t *s) {
 }
 
 int sb_eio_server_validate(const sb_eio_server_t *srv) {
-    size_t n = 0, polling = 0;
+    size_t n = 0, polling = 0, websocket = 0;
     if (srv->nbuckets == 0 || (srv->nbuckets & (srv->nbuckets - 1)) != 0)
         return SB_EPROTO;
     for (size_t i = 0; i < srv->nbuckets; i++) {
@@ -68,10 +75,11 @@ int sb_eio_server_validate(const sb_eio_server_t *srv) {
                 sb_eio_session_validate(s) != SB_OK)
                 return SB_EPROTO;
             polling += s->transport == SB_EIO_POLLING;
+            websocket += s->transport == SB_EIO_WEBSOCKET;
         }
     }
     if (n != srv->count || srv->stats.active_polling != polling ||
-        srv->stats.active_websocket != n - polling)
+        srv->stats.active_websocket != websocket)
         return SB_EPROTO;
     return SB_OK;
 }
