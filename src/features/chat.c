@@ -287,24 +287,6 @@ static void chat_on_leave(sb_client_t *c, sb_sio_event_t *ev) {
     json_decref(arg);
 }
 
-/* {id, roomId, message, type, sender: {id, name, avatar?}, createdAt}; a
- * file's message is its fileInfo object (stored as JSON text). */
-json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar) {
-    char at[32];
-    sb_feat_iso_time(m->created_at_ms, at);
-    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", name ? name : m->sender_id);
-    if (avatar && avatar[0])
-        json_object_set_new(sender, "avatar", json_string(avatar));
-    json_t *file = strcmp(m->type, "file") == 0 ? json_loads(m->content, 0, NULL) : NULL;
-    return json_pack("{s:I,s:s,s:o,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
-                     "message", file ? file : json_string(m->content), "type", m->type, "sender",
-                     sender, "createdAt", at);
-}
-
-json_t *sb_features_room_message_json(const sb_store_msg_t *m) {
-    return sb_feat_chat_message_json(m, m->sender_name, NULL);
-}
-
 /* What chat:message keeps while the store works: the sender as it was when
  * it sent (it may be gone by the completion) and its clientMessageId. */
 typedef struct {

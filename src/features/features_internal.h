@@ -198,8 +198,8 @@ void sb_feat_recovery_connect(sb_client_t *c);
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
 /* Before the client is used: its room-saving task. */
 void sb_feat_recovery_client_init(sb_client_t *c);
-/* Sends the device its offset (`recovery:offset`) after message:received,
- * notification:new and stored room messages. */
+/* recovery_offset.c: sends the device its offset (`recovery:offset`)
+ * after message:received, notification:new and stored room messages. */
 void sb_feat_recovery_mark(sb_client_t *c);
 /* A stored room message `id` was written to the device. */
 void sb_feat_recovery_room_sent(sb_client_t *c, int64_t id);
@@ -224,7 +224,7 @@ void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id
  * the offset of every device it reached past it. */
 long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
                            int64_t id);
-/* chat.c: a stored room message as chat:message carries it (name and
+/* payloads.c: a stored room message as chat:message carries it (name and
  * avatar of the sender may be NULL: the id stands in, no avatar). */
 json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar);
 /* payloads.c: a stored message as clients see it (conversationId or roomId). */

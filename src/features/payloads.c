@@ -38,3 +38,22 @@ json_t *sb_feat_notification_json(const sb_store_notification_t *n) {
 json_t *sb_features_notification_json(const sb_store_notification_t *n) {
     return sb_feat_notification_json(n);
 }
+
+/* A stored room message as chat:message carries it: {id, roomId, message,
+ * type, sender: {id, name, avatar?}, createdAt}; a file's message is its
+ * fileInfo object (stored as JSON text). */
+json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar) {
+    char at[32];
+    sb_feat_iso_time(m->created_at_ms, at);
+    json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", name ? name : m->sender_id);
+    if (avatar && avatar[0])
+        json_object_set_new(sender, "avatar", json_string(avatar));
+    json_t *file = strcmp(m->type, "file") == 0 ? json_loads(m->content, 0, NULL) : NULL;
+    return json_pack("{s:I,s:s,s:o,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
+                     "message", file ? file : json_string(m->content), "type", m->type, "sender",
+                     sender, "createdAt", at);
+}
+
+json_t *sb_features_room_message_json(const sb_store_msg_t *m) {
+    return sb_feat_chat_message_json(m, m->sender_name, NULL);
+}

@@ -194,14 +194,3 @@ void sb_feat_recovery_connect(sb_client_t *c) {
     if (sb_sio_socket_recovered(c->sock))
         sb_feat_recovery_replay_rooms(c, parts == SB_OFFSET_PARTS ? upto[SB_OFFSET_ROOMS] : 0);
 }
-
-void sb_feat_recovery_mark(sb_client_t *c) {
-    if (!sb_sio_socket_pid(c->sock)[0])
-        return;
-    char arg[72];
-    long long m = c->sent[SB_STREAM_MESSAGES], n = c->sent[SB_STREAM_NOTIFICATIONS];
-    int len = c->room_sent > 0
-                  ? snprintf(arg, sizeof arg, "\"%lld.%lld.%lld\"", m, n, (long long)c->room_sent)
-                  : snprintf(arg, sizeof arg, "\"%lld.%lld\"", m, n);
-    sb_sio_emit(c->sock, "recovery:offset", sb_str(arg, (size_t)len));
-}
