@@ -11,7 +11,6 @@
 #include "core/err.h"
 #include "core/log.h"
 
-/* True if the request carries the API key; otherwise answers 401. */
 /* Logged whatever --log-connections says, like refused client tokens: at
  * most 5 lines per 10 s, the next one counting those left out. */
 static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
@@ -26,6 +25,7 @@ static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
     sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
 }
 
+/* True if the request carries the API key; otherwise answers 401. */
 bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
     const sb_str_t *h = sb_http_req_header(req, "authorization");
     sb_str_t token;
