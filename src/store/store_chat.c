@@ -371,7 +371,12 @@ static int insert_deliveries(sb_store_t *st, int64_t id, const char *const *user
 
 int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
-    int rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
+    /* Across servers: ids of one room are taken and committed in one order,
+     * so a reader never sees id n+1 before id n (history stays ordered). */
+    int rc = sb_store__lock(st, SB_STORE__LOCK_ROOM, a->room, SB_STR_NULL);
+    if (rc != SB_OK)
+        return rc;
+    rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
     if (rc != SB_ENOTFOUND)
         return rc;
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_INSERT);

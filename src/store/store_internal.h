@@ -320,6 +320,10 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     X(ROLLBACK_TO,                                                                                 \
       "ROLLBACK TO req",                                                                           \
       NULL)                                                                                        \
+    X(KEY_LOCK,                                                                                    \
+      "SELECT ?1, ?2, ?3",                                                                         \
+      "SELECT pg_advisory_xact_lock($1::int, hashtext(least($2::text, $3::text) || chr(10) || "    \
+      "greatest($2::text, $3::text)))")                                                            \
     X(USER_UPSERT,                                                                                 \
       "INSERT INTO users(id, name, avatar, last_seen_ms) VALUES(?1, ?2, ?3, ?4) "                  \
       "ON CONFLICT(id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, "             \
@@ -684,6 +688,15 @@ int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t
  * as 2 (the per-user "mark delivered" updates). */
 int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user,
                           const int64_t *ids, size_t n);
+
+/* What a cross-server lock serializes: writes of one room, versions of one
+ * document, requests between one pair of users. */
+typedef enum { SB_STORE__LOCK_ROOM = 1, SB_STORE__LOCK_DOC, SB_STORE__LOCK_PAIR } sb_store__lock_t;
+/* On PostgreSQL, takes a transaction-scoped advisory lock on (kind, a, b),
+ * b in either order ({a, b} is one key), held until the batch commits:
+ * another server's writes under the same key wait for that commit. On
+ * SQLite it does nothing: BEGIN IMMEDIATE already serializes every writer. */
+int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b);
 
 /* ---- store_sql_lite.c: the SQLite statements ---------------------------------------- */
 

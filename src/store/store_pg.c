@@ -107,6 +107,8 @@ void sb_store__pg_idle(sb_store_t *st) {
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
+enum { DEADLOCK_RETRIES = 3 };
+
 static void fail_all(sb_store__req_t *first, int rc) {
     for (sb_store__req_t *r = first; r; r = r->next)
         r->rc = rc;
@@ -123,9 +125,17 @@ static bool run_requests(sb_store_t *st, sb_store__req_t *first) {
             continue;
         }
         sb_pg_conn_send_quiet(&pg->conn, "SAVEPOINT req");
-        r->rc = r->op->exec(st, r);
-        if (r->rc != SB_OK)
-            sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
+        /* Two servers' batches can wait on each other's room locks; the
+         * loser of a deadlock rolls back to its savepoint (releasing that
+         * request's locks, so the other batch goes on) and runs again. */
+        for (int tries = 0; tries < DEADLOCK_RETRIES; tries++) {
+            memset(&r->res, 0, sizeof r->res);
+            r->rc = r->op->exec(st, r);
+            if (r->rc != SB_OK)
+                sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
+            if (r->rc != SB_EAGAIN)
+                break;
+        }
         sb_pg_conn_send_quiet(&pg->conn, "RELEASE req");
     }
     return !pg->lost;

@@ -177,7 +177,12 @@ static int pair_lookup(sb_store_t *st, sb_store__sql_t id, const sb_store__frien
 
 int sb_store__exec_friend_request(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__friend_pair_args_t *a = &r->args.friend_request;
-    int rc = pair_lookup(st, SB_SQL_FRIEND_CHECK, a);
+    /* The pair's lock (either direction) makes check-then-insert atomic
+     * across servers: never two pending requests between two users. */
+    int rc = sb_store__lock(st, SB_STORE__LOCK_PAIR, a->a, a->b);
+    if (rc != SB_OK)
+        return rc;
+    rc = pair_lookup(st, SB_SQL_FRIEND_CHECK, a);
     if (rc == SB_ENOTFOUND)
         rc = pair_lookup(st, SB_SQL_FRIEND_PENDING, a);
     if (rc != SB_ENOTFOUND)
@@ -456,15 +461,17 @@ int sb_store_post_comment(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_st
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-/* Versions are numbered under the batch's write lock, so two edits can
- * never share a number. */
+/* Versions are numbered under the batch's write lock (SQLite) or the
+ * document's lock (PostgreSQL, across servers), so two edits can never
+ * share a number. */
 int sb_store__exec_doc_version_add(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__doc_version_add_args_t *a = &r->args.doc_version_add;
-    sb_store__q_t *q = sb_store__q(st, SB_SQL_DOC_NEXT);
+    int rc = sb_store__lock(st, SB_STORE__LOCK_DOC, a->doc_id, SB_STR_NULL);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_DOC_NEXT) : NULL;
     if (!q)
-        return SB_EIO;
+        return rc == SB_OK ? SB_EIO : rc;
     sb_store__bind_str(q, 1, a->doc_id);
-    int rc = sb_store__step_one(q);
+    rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc == SB_ENOTFOUND ? SB_EIO : rc; /* an aggregate always has a row */
     int64_t version = sb_store__col_int(q, 0);

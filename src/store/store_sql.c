@@ -83,3 +83,15 @@ int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user, 
     }
     return rc;
 }
+
+int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b) {
+    if (!st->pg)
+        return SB_OK;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_KEY_LOCK);
+    if (!q)
+        return SB_EIO;
+    sb_store__bind_int(q, 1, kind);
+    sb_store__bind_str(q, 2, a);
+    sb_store__bind_str(q, 3, b.p ? b : (sb_str_t){"", 0});
+    return sb_store__exec(q);
+}

@@ -43,6 +43,8 @@ static void bind_int(sb_store__q_t *q, int idx, int64_t v) {
 static int map_error(sb_store__pg_q_t *q, const PGresult *res) {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     state = state ? state : "";
+    if (strcmp(state, "40P01") == 0)
+        return SB_EAGAIN; /* deadlock_detected: this request's locks are undone; run it again */
     if (strcmp(state, "23505") == 0)
         return SB_EEXISTS; /* unique_violation */
     if (strcmp(state, "23503") == 0)
