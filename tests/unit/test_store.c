@@ -1592,8 +1592,8 @@ static void cross_round_submit(sb_store_t *const st[2], cross_round_t *c, int ro
         CHECK_EQ(submitted(sb_store_message_history(st[k], S("room:x"), 0, SB_STORE_MAX_HISTORY,
                                                     on_msgs, &c->hist[k])),
                  SB_OK);
-        CHECK_EQ(submitted(sb_store_doc_version_add(st[k], S("doc:x"), S("u"), S("{}"), 1,
-                                                    on_doc, &c->doc[k])),
+        CHECK_EQ(submitted(sb_store_doc_version_add(st[k], S("doc:x"), S("u"), S("{}"), 1, on_doc,
+                                                    &c->doc[k])),
                  SB_OK);
     }
 }
