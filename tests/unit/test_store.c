@@ -1661,6 +1661,51 @@ TEST(two_stores_one_database) {
     sb_store_close(st[1]);
     teardown();
 }
+
+/* Read receipts across servers: two stores mark the same messages read for
+ * one user in overlapping batches; each id is reported newly read by exactly
+ * one of them (the receipt is sent once), never by both or neither. */
+TEST(two_stores_read_receipts_once) {
+    enum { ROUNDS = 20, PER = 5 };
+    setup();
+    sb_store_t *st[2] = {open_store(), open_second()};
+    CHECK(st[0] && st[1]);
+    static cap_t m[ROUNDS * PER], got[ROUNDS][2];
+    for (int i = 0; i < ROUNDS * PER; i++)
+        append(st[i % 2], S("room:r"), S("sender"), "m", &m[i]);
+    CHECK(wait_all());
+    int twice = 0, never = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        int64_t ids[PER];
+        for (int j = 0; j < PER; j++)
+            ids[j] = m[i * PER + j].v[0];
+        for (int k = 0; k < 2; k++)
+            CHECK_EQ(submitted(sb_store_message_mark_read(st[k], S("reader"), S("room:r"), ids, PER,
+                                                          on_ids, &got[i][k])),
+                     SB_OK);
+        CHECK(wait_all());
+        CHECK(got[i][0].rc == SB_OK && got[i][1].rc == SB_OK); /* no conflict error either */
+        for (int j = 0; j < PER; j++) {
+            int times = 0;
+            for (int k = 0; k < 2; k++)
+                for (size_t x = 0; x < got[i][k].n; x++)
+                    times += got[i][k].v[x] == ids[j];
+            twice += times > 1;
+            never += times == 0;
+        }
+    }
+    printf("  %d ids marked read from two stores at once: %d reported twice, %d never\n",
+           ROUNDS * PER, twice, never);
+    CHECK_EQ(twice, 0);
+    CHECK_EQ(never, 0);
+    for (int i = 0; i < ROUNDS * PER; i++)
+        cap_reset(&m[i]);
+    for (int i = 0; i < ROUNDS; i++)
+        cap_reset(&got[i][0]), cap_reset(&got[i][1]);
+    sb_store_close(st[0]);
+    sb_store_close(st[1]);
+    teardown();
+}
 #endif
 
 int main(void) {
@@ -1696,6 +1741,7 @@ int main(void) {
 #if SB_TEST_PG
     RUN(unavailable_then_recovers);
     RUN(two_stores_one_database);
+    RUN(two_stores_read_receipts_once);
 #endif
     TEST_MAIN_END();
 }
