@@ -95,6 +95,34 @@ static void cluster_metrics(text_t *tp, sb_engine_t *e) {
            s.queued_bytes);
 }
 
+static void put_seconds(text_t *t, const char *name, uint64_t us) {
+    put(t, "switchboard_store_commit_%s %llu.%06llu\n", name, (unsigned long long)(us / 1000000),
+        (unsigned long long)(us % 1000000));
+}
+
+/* A Prometheus histogram of the store's commit latency, in seconds. */
+static void commit_metrics(text_t *t, sb_store_t *store) {
+    sb_store_stats_t s;
+    sb_store_stats(store, &s);
+    put(t, "# HELP switchboard_store_commit_seconds Time from BEGIN to the end of COMMIT of the "
+           "store's write transactions.\n# TYPE switchboard_store_commit_seconds histogram\n");
+    uint64_t below = 0;
+    for (size_t i = 0; i < SB_STORE_COMMIT_NBUCKETS; i++) {
+        below += s.commit_buckets[i];
+        uint64_t le = SB_STORE_COMMIT_BUCKETS_US[i];
+        put(t, "switchboard_store_commit_seconds_bucket{le=\"%llu.%06llu\"} %llu\n",
+            (unsigned long long)(le / 1000000), (unsigned long long)(le % 1000000),
+            (unsigned long long)below);
+    }
+    below += s.commit_buckets[SB_STORE_COMMIT_NBUCKETS];
+    put(t, "switchboard_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)below);
+    put_seconds(t, "seconds_sum", s.commit_us_sum);
+    put(t, "switchboard_store_commit_seconds_count %llu\n", (unsigned long long)below);
+    put(t, "# HELP switchboard_store_commit_max_seconds The slowest commit since the start.\n"
+           "# TYPE switchboard_store_commit_max_seconds gauge\n");
+    put_seconds(t, "max_seconds", s.commit_us_max);
+}
+
 static void on_metrics(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
     if (!method_is_get(req) || !sb_api__authorized(api, req))
@@ -154,6 +182,8 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
             h.state == st);
     METRIC("store_write_errors_total", "counter", "Store writes that failed (not stored).",
            h.write_errors);
+    if (api->cfg.store)
+        commit_metrics(&t, api->cfg.store);
     METRIC("output_queued_bytes", "gauge", "Output queued for all connections.", m.outq_bytes);
     METRIC("output_total_cuts_total", "counter",
            "Connections cut because all queued output reached --max-total-outq-bytes.",

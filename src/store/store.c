@@ -292,13 +292,38 @@ static int run_write(sb_store_t *st, sb_store__req_t *r) {
  * they may have seen the lost writes). */
 static void commit(sb_store_t *st, sb_store__req_t *txn, batch_stats_t *bs) {
     if (run_sql(st, SB_SQL_COMMIT) == SB_OK) {
-        bs->commits++;
+        sb_store__commit_done(st, bs);
         return;
     }
     if (!sqlite3_get_autocommit(st->db))
         run_sql(st, SB_SQL_ROLLBACK);
     abort_range(st, txn, NULL);
     bs->commit_failures++;
+}
+
+const uint64_t SB_STORE_COMMIT_BUCKETS_US[SB_STORE_COMMIT_NBUCKETS] = {
+    500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
+
+int64_t sb_store__now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sb_store__commit_done(sb_store_t *st, batch_stats_t *bs) {
+    int64_t took = sb_store__now_us() - bs->txn_start_us;
+    uint64_t us = took > 0 ? (uint64_t)took : 0;
+    sb_store__commit_lat_t *l = &st->commit_lat;
+    l->avg = l->sum ? l->avg - l->avg / 8 + us / 8 : us;
+    l->last = us;
+    l->sum += us;
+    if (us > l->max)
+        l->max = us;
+    size_t i = 0;
+    while (i < SB_STORE_COMMIT_NBUCKETS && us > SB_STORE_COMMIT_BUCKETS_US[i])
+        i++;
+    l->buckets[i]++;
+    bs->commits++;
 }
 
 /* The backup copies committed pages only: it runs between transactions. */
@@ -323,6 +348,7 @@ static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_
             continue;
         }
         if (!txn) {
+            bs->txn_start_us = sb_store__now_us();
             if (run_sql(st, SB_SQL_BEGIN) != SB_OK) {
                 r->rc = SB_EIO;
                 continue;
@@ -411,6 +437,12 @@ static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_
     st->stats.failed += bs->failed;
     if (n > st->stats.max_batch)
         st->stats.max_batch = n;
+    const sb_store__commit_lat_t *l = &st->commit_lat;
+    st->stats.commit_us_last = l->last;
+    st->stats.commit_us_avg = l->avg;
+    st->stats.commit_us_max = l->max;
+    st->stats.commit_us_sum = l->sum;
+    memcpy(st->stats.commit_buckets, l->buckets, sizeof l->buckets);
 }
 
 static void *store_main(void *arg) {

@@ -117,6 +117,10 @@ void sb_store_close(sb_store_t *st);
  * and shutdown paths; it blocks the loop on disk. Not from a store callback. */
 void sb_store_flush_sync(sb_store_t *st);
 
+/* The upper bounds (microseconds) of the commit latency histogram. */
+#define SB_STORE_COMMIT_NBUCKETS 12
+extern const uint64_t SB_STORE_COMMIT_BUCKETS_US[SB_STORE_COMMIT_NBUCKETS];
+
 typedef struct {
     uint64_t requests; /* requests executed */
     uint64_t batches;  /* batches taken by the store thread */
@@ -126,6 +130,16 @@ typedef struct {
     uint64_t failed;     /* requests completed with an error */
     size_t max_batch;    /* largest batch seen */
     size_t pending;      /* submitted and not yet completed (loop-thread view) */
+    /* Commit latency: the wall time of each committed write transaction, from
+     * its BEGIN to the end of its COMMIT (the batch's writes and the sync to
+     * disk, or the round trips to PostgreSQL). `commits` counts them. */
+    uint64_t commit_us_last; /* the latest */
+    uint64_t commit_us_avg;  /* exponential average, each commit weighing 1/8 */
+    uint64_t commit_us_max;  /* the slowest since the store opened */
+    uint64_t commit_us_sum;  /* all of them added up */
+    /* commit_buckets[i]: commits that took at most SB_STORE_COMMIT_BUCKETS_US[i]
+     * and more than the bound before it; the last slot counts the slower ones. */
+    uint64_t commit_buckets[SB_STORE_COMMIT_NBUCKETS + 1];
 } sb_store_stats_t;
 
 /* Copies the counters into *out. Loop thread only. */

@@ -599,7 +599,21 @@ typedef struct sb_store__pg sb_store__pg_t; /* store_pg_internal.h */
 
 typedef struct {
     uint64_t commits, commit_failures, failed;
+    int64_t txn_start_us; /* when the open write transaction began */
 } sb_store__batch_stats_t;
+
+/* Commit latency as the store thread measures it; copied into the stats
+ * with each batch (the sb_store_stats_t fields of the same names). */
+typedef struct {
+    uint64_t last, avg, max, sum;
+    uint64_t buckets[SB_STORE_COMMIT_NBUCKETS + 1];
+} sb_store__commit_lat_t;
+
+/* Monotonic microseconds, for commit latency. */
+int64_t sb_store__now_us(void);
+/* The transaction begun at bs->txn_start_us has just committed: counts it
+ * and records its duration. Store thread only. */
+void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs);
 
 struct sb_store {
     sb_loop_t *loop;
@@ -630,6 +644,7 @@ struct sb_store {
     int64_t last_write_failure_ms;
     int64_t last_keys_purge_ms;
     sb_log_limiter_t log_limit;
+    sb_store__commit_lat_t commit_lat;
 
     /* Loop thread only. */
     size_t outstanding;

@@ -149,6 +149,7 @@ typedef enum { SETTLED, RETRY, GIVE_UP } attempt_t;
 static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
     sb_store__pg_t *pg = st->pg;
     pg->lost = false;
+    bs->txn_start_us = sb_store__now_us();
     int rc = sb_pg_conn_begin(&pg->conn, pg->deadline_ms);
     if (rc != SB_OK)
         return rc == SB_ETIMEOUT ? GIVE_UP : RETRY;
@@ -159,7 +160,7 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
     switch (sb_pg_conn_commit(&pg->conn, pg->deadline_ms)) {
     case SB_PG_COMMITTED:
     case SB_PG_COMMITTED_BLIND: /* every result was read before COMMIT left */
-        bs->commits++;
+        sb_store__commit_done(st, bs);
         return SETTLED;
     case SB_PG_NOT_COMMITTED:
         return RETRY;

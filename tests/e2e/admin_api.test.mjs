@@ -144,6 +144,16 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
       assert.ok(s1.counters.eventsIn > s0.counters.eventsIn);
       assert.equal(s1.onlineUsers, 2);
       assert.ok(s1.store.commits > s0.store.commits, 'the stored message was a commit');
+      for (const k of ['last', 'avg', 'max']) assert.equal(typeof s1.store.commitMs[k], 'number', k);
+      assert.ok(s1.store.commitMs.max > 0, 'a commit takes time');
+      assert.ok(s1.store.commitMs.max >= s1.store.commitMs.last);
+      assert.ok(s1.store.commitMs.max >= s1.store.commitMs.avg);
+      const text = await (await fetch(`${srv.url}/metrics`, { headers: { Authorization: `Bearer ${KEY}` } })).text();
+      const count = Number(/^switchboard_store_commit_seconds_count (\d+)$/m.exec(text)?.[1]);
+      assert.ok(count >= s1.store.commits, 'every commit is in the histogram');
+      assert.match(text, new RegExp(`^switchboard_store_commit_seconds_bucket\\{le="\\+Inf"\\} ${count}$`, 'm'));
+      assert.match(text, /^switchboard_store_commit_seconds_sum \d+\.\d{6}$/m);
+      assert.match(text, /^# TYPE switchboard_store_commit_seconds histogram$/m);
       alice.disconnect();
       bob.disconnect();
     } finally {

@@ -147,6 +147,7 @@ describe('the web chat and the dashboard in Chromium', { skip: SKIP }, () => {
     await admin.waitForSelector('#users tr[data-user="alice"]', { timeout: T });
     await admin.waitForSelector('#users tr[data-user="bob"]', { timeout: T });
     await admin.waitForSelector('#rooms tr[data-room="lobby"]', { timeout: T });
+    assert.match(await admin.locator('#store').innerText(), /commit time \(ms\)[^\n]*?[\d.]+ \/ [\d.]+ \/ [\d.]+/);
     const count = async (sel) => Number((await admin.locator(sel).innerText()).split('\n')[0]);
     assert.ok(await count('#fig-users') >= 2);
     const before = await count('#fig-events-in');

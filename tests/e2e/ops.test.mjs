@@ -18,19 +18,22 @@ const uid = (p) => `${p}-${process.pid}-${++seq}`;
 function parseMetrics(text) {
   const values = {};
   const typed = new Set();
+  const histograms = new Set();
   for (const line of text.split('\n')) {
     if (line === '') continue;
     let m = /^# (HELP|TYPE) (\w+) (.+)$/.exec(line);
     if (m) {
       if (m[1] === 'TYPE') {
-        assert.match(m[3], /^(gauge|counter)$/, line);
+        assert.match(m[3], /^(gauge|counter|histogram)$/, line);
         typed.add(m[2]);
+        if (m[3] === 'histogram') histograms.add(m[2]);
       }
       continue;
     }
-    m = /^(\w+)(\{[^}]*\})? (\d+)$/.exec(line);
+    m = /^(\w+)(\{[^}]*\})? (\d+(?:\.\d+)?)$/.exec(line);
     assert.ok(m, `malformed metrics line: ${JSON.stringify(line)}`);
-    assert.ok(typed.has(m[1]), `${m[1]} has no # TYPE line before it`);
+    const series = /^(\w+)_(bucket|sum|count)$/.exec(m[1]);
+    assert.ok(typed.has(m[1]) || (series && histograms.has(series[1])), `${m[1]} has no # TYPE line before it`);
     values[m[1] + (m[2] || '')] = Number(m[3]);
   }
   return values;

@@ -1081,6 +1081,21 @@ TEST(queue_limit) {
 /* ---- batches, group commit, isolation
  * ----------------------------------------------------------------- */
 
+/* Every commit between the two snapshots is timed and in the histogram. */
+static void check_commit_latency(const sb_store_stats_t *before, const sb_store_stats_t *after) {
+    uint64_t in_buckets = 0;
+    for (size_t i = 0; i <= SB_STORE_COMMIT_NBUCKETS; i++) {
+        CHECK(after->commit_buckets[i] >= before->commit_buckets[i]);
+        in_buckets += after->commit_buckets[i] - before->commit_buckets[i];
+    }
+    CHECK_EQ(in_buckets, after->commits - before->commits);
+    CHECK(after->commit_us_last > 0); /* a commit writes a file: never instant */
+    CHECK(after->commit_us_max >= after->commit_us_last);
+    CHECK(after->commit_us_max >= after->commit_us_avg);
+    CHECK(after->commit_us_avg > 0);
+    CHECK(after->commit_us_sum - before->commit_us_sum >= after->commit_us_last);
+}
+
 TEST(group_commit) {
     setup();
     sb_store_t *st = open_store();
@@ -1103,6 +1118,7 @@ TEST(group_commit) {
     CHECK_EQ(after.requests - before.requests, N);
     CHECK(after.max_batch <= 256 && after.max_batch >= 100);
     CHECK_EQ(after.pending, 0);
+    check_commit_latency(&before, &after);
     printf("  group commit: %d appends -> %llu commits in %llu batches (max batch %zu), %llu ms\n",
            N, (unsigned long long)commits, (unsigned long long)(after.batches - before.batches),
            after.max_batch, (unsigned long long)ms);

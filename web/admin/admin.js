@@ -92,7 +92,9 @@ function render(s) {
   renderRooms();
   renderLimits(s);
   $('#store').replaceChildren(row('state', s.store.state), row('queue (requests waiting)', s.store.queue),
-    row('commits', s.store.commits), row('write errors', s.store.writeErrors),
+    row('commits', s.store.commits),
+    row('commit time (ms): last / avg / max', ['last', 'avg', 'max'].map((k) => ms(s.store.commitMs[k])).join(' / ')),
+    row('write errors', s.store.writeErrors),
     ...(s.store.reason ? [row('reason', s.store.reason)] : []),
     row('nodes', s.nodes ? s.nodes.length : 'this one (no cluster)'));
   if (prev) {
@@ -106,6 +108,7 @@ function render(s) {
   prev = s;
 }
 
+const ms = (x) => (x >= 10 ? Math.round(x) : Math.round(x * 100) / 100).toString();
 const fmt = (x) => (x >= 100 ? Math.round(x) : Math.round(x * 10) / 10).toString();
 
 function push(a, v) {
