@@ -45,6 +45,7 @@ struct sb_cluster {
     sb_list_t acks;     /* sb_cluster_ack_t waiting on the host */
     sb_list_t asks;     /* sb_cluster_ask_t waiting on other nodes */
     uint64_t last_error_log_ms;
+    sb_timer_t count_nodes; /* every second: how many servers listen for requests */
 };
 
 /* An answer the host owes another node (serverSideEmit ack, a client's ack

@@ -313,6 +313,32 @@ static void engine_stats(const sb_engine_t *e, sb_engine_stats_t *out) {
     out->queued_bytes = cl->pub.ac ? sdslen(cl->pub.ac->c.obuf) : 0;
 }
 
+/* ---- counting the nodes --------------------------------------------------------
+ * Every server of the cluster (Switchboard or @socket.io/redis-adapter)
+ * subscribes to the request channel of "/": the number of subscribers Redis
+ * reports is the number of servers, as the adapter's serverCount() counts. */
+
+#define SB_CLUSTER_COUNT_EVERY_MS 1000
+
+static void on_numsub(redisAsyncContext *ac, void *r, void *ud) {
+    (void)ud;
+    redisReply *reply = r; /* NULL when the connection closes */
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[1]->integer < 0)
+        return;
+    sb_cluster_t *cl = ((sb_rconn_t *)ac->data)->cl;
+    cl->stats.nodes = (uint64_t)reply->element[1]->integer;
+}
+
+static void on_count_nodes(sb_timer_t *t) {
+    sb_cluster_t *cl = sb_container_of(t, sb_cluster_t, count_nodes);
+    char req[SB_CHANNEL_MAX];
+    size_t rn = sb_wire_request_channel(req, sizeof req, sb_cstr(cl->key), SB_LIT("/"));
+    if (rn && cl->pub.ac && cl->pub.connected)
+        redisAsyncCommand(cl->pub.ac, on_numsub, NULL, "PUBSUB NUMSUB %b", req, rn);
+    sb_timer_start(t, SB_CLUSTER_COUNT_EVERY_MS);
+}
+
 static int engine_server_emit(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
                               uint32_t timeout_ms, sb_engine_answers_fn done, void *ud) {
     return sb_cluster__server_emit((sb_cluster_t *)e, nsp, event, args, timeout_ms, done, ud);
@@ -372,6 +398,9 @@ sb_cluster_t *sb_cluster_create(sb_loop_t *loop, const sb_cluster_config_t *cfg,
     rconn_init(cl, &cl->sub, true);
     rconn_start(&cl->pub);
     rconn_start(&cl->sub);
+    cl->stats.node_id = cl->uid;
+    sb_timer_init(loop, &cl->count_nodes, on_count_nodes);
+    sb_timer_start(&cl->count_nodes, SB_CLUSTER_COUNT_EVERY_MS);
     return cl;
 }
 
@@ -385,6 +414,7 @@ void sb_cluster_destroy(sb_cluster_t *cl) {
     if (!cl)
         return;
     cl->closing = true;
+    sb_timer_stop(&cl->count_nodes);
     rconn_dispose(&cl->pub); /* NUMSUB replies still awaited end their asks */
     rconn_dispose(&cl->sub);
     sb_cluster__asks_end(cl);

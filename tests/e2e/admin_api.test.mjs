@@ -128,6 +128,7 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
         assert.ok(k in s0, k);
       }
       assert.equal(s0.store.state, 'ok');
+      assert.equal(s0.nodes, null, 'a single node');
       for (const k of ['queue', 'commits', 'batches', 'writeErrors']) assert.equal(typeof s0.store[k], 'number', k);
       const alice = await connect(srv.url, { auth: { token: await userToken(srv, 'alice') } });
       const bob = await connect(srv.url, { auth: { token: await userToken(srv, 'bob') } });

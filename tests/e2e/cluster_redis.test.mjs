@@ -252,6 +252,39 @@ test('@socket.io/redis-emitter publications reach Switchboard sockets', async ()
   await until(async () => (await node.io.in('emitted').fetchSockets()).length === 1, 5000, 'jon joined');
 });
 
+/* The first snapshot of the dashboard's stream. */
+async function snapshot(srv) {
+  const ac = new AbortController();
+  const res = await fetch(`${srv.url}/api/admin/stream`, { headers: { authorization: `Bearer ${KEY}` }, signal: ac.signal });
+  assert.equal(res.status, 200);
+  let text = '';
+  const dec = new TextDecoder();
+  try {
+    for await (const chunk of res.body) {
+      text += dec.decode(chunk, { stream: true });
+      const m = /event: metrics\ndata: (.*)\n\n/.exec(text);
+      if (m) return JSON.parse(m[1]);
+    }
+  } finally {
+    ac.abort();
+  }
+  throw new Error('the stream ended without a snapshot');
+}
+
+test('the dashboard shows this node\'s id, its link to Redis and the servers of the cluster', async () => {
+  let sa;
+  for (let i = 0; i < 50 && !(sa?.nodes?.count === 3); i++) {
+    if (i) await new Promise((r) => setTimeout(r, 200));
+    sa = await snapshot(a);
+  }
+  assert.equal(sa.nodes.count, 3, 'two Switchboard nodes and the Node.js server');
+  assert.match(sa.nodes.self, /^[A-Za-z0-9]{6}$/);
+  assert.equal(sa.nodes.redisUp, true);
+  const sbn = await snapshot(b);
+  assert.match(sbn.nodes.self, /^[A-Za-z0-9]{6}$/);
+  assert.notEqual(sbn.nodes.self, sa.nodes.self);
+});
+
 test('Redis restarting: local delivery goes on, /health and /metrics show it, the cluster heals', async () => {
   const { s: ua } = await connectUser(a, 'kim');
   await joinRoom(ua, 'local');

@@ -96,7 +96,10 @@ function render(s) {
     row('commit time (ms): last / avg / max', ['last', 'avg', 'max'].map((k) => ms(s.store.commitMs[k])).join(' / ')),
     row('write errors', s.store.writeErrors),
     ...(s.store.reason ? [row('reason', s.store.reason)] : []),
-    row('nodes', s.nodes ? s.nodes.length : 'this one (no cluster)'));
+    ...(s.nodes
+      ? [row('cluster nodes', s.nodes.count || '…'), row('this node', s.nodes.self),
+         row('Redis', s.nodes.redisUp ? 'up' : 'down')]
+      : [row('nodes', 'this one (no cluster)')]));
   if (prev) {
     const dt = Math.max(0.001, (s.time - prev.time) / 1000);
     push(series.in, (s.counters.eventsIn - prev.counters.eventsIn) / dt);
