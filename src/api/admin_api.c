@@ -71,8 +71,8 @@ static json_t *nodes_json(sb_api_t *api) {
         return json_null();
     sb_engine_stats_t s;
     api->cfg.engine->ops->stats(api->cfg.engine, &s);
-    return json_pack("{s:s,s:b,s:I}", "self", s.node_id ? s.node_id : "", "redisUp", s.up,
-                     "count", (json_int_t)s.nodes);
+    return json_pack("{s:s,s:b,s:I}", "self", s.node_id ? s.node_id : "", "redisUp", s.up, "count",
+                     (json_int_t)s.nodes);
 }
 
 /* One snapshot; rates are the dashboard's job (differences of counters). */
@@ -89,15 +89,14 @@ static json_t *snapshot(sb_api_t *api) {
     sb_hub_rooms(api->cfg.hub, add_room, rooms);
     json_t *users = sb_features_admin_users((sb_features_t *)api->cfg.features, SB_ADMIN_USERS_MAX);
     int64_t now = sb_wall_ms();
-    return json_pack("{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "time",
-                     (json_int_t)now, "uptimeMs", (json_int_t)(now - m.started_ms), "connections",
-                     "total", (json_int_t)m.connections, "polling",
-                     (json_int_t)m.connections_polling, "websocket",
-                     (json_int_t)m.connections_websocket, "namespaces", nsps, "sockets",
-                     (json_int_t)m.sockets, "onlineUsers", (json_int_t)m.online_users, "users",
-                     users, "roomCount", (json_int_t)m.rooms, "rooms", rooms, "counters",
-                     counters_json(&m), "errors", errors, "store", store_json(api), "nodes",
-                     nodes_json(api));
+    return json_pack(
+        "{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "time",
+        (json_int_t)now, "uptimeMs", (json_int_t)(now - m.started_ms), "connections", "total",
+        (json_int_t)m.connections, "polling", (json_int_t)m.connections_polling, "websocket",
+        (json_int_t)m.connections_websocket, "namespaces", nsps, "sockets", (json_int_t)m.sockets,
+        "onlineUsers", (json_int_t)m.online_users, "users", users, "roomCount", (json_int_t)m.rooms,
+        "rooms", rooms, "counters", counters_json(&m), "errors", errors, "store", store_json(api),
+        "nodes", nodes_json(api));
 }
 
 static void send_snapshot(sb_api_t *api, sb_http_sse_t *only) {

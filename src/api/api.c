@@ -115,7 +115,8 @@ static void commit_metrics(text_t *t, sb_store_t *store) {
             (unsigned long long)below);
     }
     below += s.commit_buckets[SB_STORE_COMMIT_NBUCKETS];
-    put(t, "switchboard_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)below);
+    put(t, "switchboard_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
+        (unsigned long long)below);
     put_seconds(t, "seconds_sum", s.commit_us_sum);
     put(t, "switchboard_store_commit_seconds_count %llu\n", (unsigned long long)below);
     put(t, "# HELP switchboard_store_commit_max_seconds The slowest commit since the start.\n"

@@ -53,7 +53,7 @@ typedef struct {
     uint64_t requests_answered, decode_errors, reconnects;
     uint64_t queued_bytes; /* written to the engine, not yet sent */
     const char *node_id;   /* this node's id on the wire */
-    uint64_t nodes;        /* servers in the cluster, this one included, as last counted; 0: not yet */
+    uint64_t nodes; /* servers in the cluster, this one included, as last counted; 0: not yet */
 } sb_engine_stats_t;
 
 typedef struct sb_engine sb_engine_t;
