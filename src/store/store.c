@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -166,6 +168,59 @@ bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_
 
 /* ---- queue (loop thread side) ------------------------------------------------------ */
 
+/* ---- validators (STYLE H20) ------------------------------------------------------- */
+
+/* One of the rows of sb_store__ops, compared as addresses so that a stray
+ * pointer is refused without being read. */
+static bool op_valid(const sb_store__op_t *op) {
+    uintptr_t p = (uintptr_t)op, first = (uintptr_t)&sb_store__ops[0];
+    return p >= first && p < first + sizeof sb_store__ops && (p - first) % sizeof *op == 0;
+}
+
+/* The arena's blocks add up to arena.bytes, none filled past its end; the
+ * request's charge was taken at submit and the arena only grows since. */
+int sb_store__req_validate(const sb_store__req_t *r) {
+    if (!op_valid(r->op))
+        return SB_EPROTO;
+    size_t bytes = 0;
+    for (const sb_store__blk_t *b = r->arena.head; b; b = b->next) {
+        if (b->used > b->cap || b->used % 16 || bytes > r->arena.bytes)
+            return SB_EPROTO; /* the last test also stops a cycle */
+        bytes += sizeof *b + b->cap;
+    }
+    if (bytes != r->arena.bytes)
+        return SB_EPROTO;
+    return r->charge == 0 || (r->charge >= sizeof *r && r->charge <= sizeof *r + bytes)
+               ? SB_OK
+               : SB_EPROTO;
+}
+
+/* A singly linked list whose tail is its last node, within `max` nodes
+ * (a cycle runs past it); counts nodes and their charges. */
+static int list_validate(const sb_store__req_t *head, const sb_store__req_t *tail, size_t max,
+                         size_t *count, size_t *charge) {
+    const sb_store__req_t *last = NULL;
+    for (const sb_store__req_t *r = head; r; last = r, r = r->next) {
+        if (++*count > max || r->charge == 0 || sb_store__req_validate(r) != SB_OK)
+            return SB_EPROTO;
+        *charge += r->charge;
+    }
+    return last == tail ? SB_OK : SB_EPROTO;
+}
+
+/* The pending and done queues (the caller holds st->mu): well formed, and
+ * together within what the loop thread counts as outstanding, which
+ * includes the batch the store thread holds. O(queue): debug builds run it
+ * once per delivered batch, not per submit. */
+int sb_store__queue_validate(const sb_store_t *st) {
+    size_t count = 0, charge = 0;
+    if (st->outstanding > st->cfg.max_queue || st->outstanding_bytes > st->cfg.max_queue_bytes ||
+        list_validate(st->pend_head, st->pend_tail, st->outstanding, &count, &charge) != SB_OK ||
+        list_validate(st->done_head, st->done_tail, st->outstanding, &count, &charge) != SB_OK)
+        return SB_EPROTO;
+    return count <= st->outstanding && charge <= st->outstanding_bytes ? SB_OK : SB_EPROTO;
+}
+
 int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
     size_t charge = sizeof *r + r->arena.bytes;
     int rc = SB_OK;
@@ -181,6 +236,7 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
         return rc;
     }
     r->charge = charge;
+    SB_VALIDATE(sb_store__req_validate, r);
     r->submitted_ms = (int64_t)sb_clock_ms();
     st->outstanding++;
     st->outstanding_bytes += charge;
@@ -221,6 +277,7 @@ static void deliver(sb_store__req_t *r) {
  * budget is released before each callback so the callback may submit again. */
 static void deliver_all(sb_store_t *st) {
     pthread_mutex_lock(&st->mu);
+    SB_VALIDATE(sb_store__queue_validate, st);
     sb_store__req_t *r = st->done_head;
     st->done_head = st->done_tail = NULL;
     pthread_mutex_unlock(&st->mu);

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "core/err.h"
+#include "core/hex.h"
 
 /* ---- users ------------------------------------------------------------------ */
 
@@ -100,16 +101,11 @@ static int insert_members(sb_store_t *st, const char *id, const char *const *use
 
 /* 16 random hex digits in the request's arena, or NULL. */
 static const char *random_id(sb_store__req_t *r) {
-    static const char hex[] = "0123456789abcdef";
     uint8_t b[8];
-    char *id = sb_store__alloc(r, 17);
+    char *id = sb_store__alloc(r, 2 * sizeof b + 1);
     if (!id || getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
         return NULL;
-    for (size_t i = 0; i < sizeof b; i++) {
-        id[2 * i] = hex[b[i] >> 4];
-        id[2 * i + 1] = hex[b[i] & 15];
-    }
-    id[16] = '\0';
+    sb_hex_encode(b, sizeof b, id);
     return id;
 }
 

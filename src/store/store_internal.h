@@ -678,6 +678,13 @@ bool sb_store__valid(sb_str_t s, size_t min, size_t max);
 bool sb_store__valid_opt(sb_str_t s, size_t min, size_t max);
 bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_len);
 
+/* Deep validators (core/validate.h): SB_OK, or SB_EPROTO when an invariant
+ * is broken. A request: its operation row, arena and charge. The queues:
+ * pending and done lists, their tails, counts and charges within the
+ * outstanding budget; the caller holds st->mu. */
+int sb_store__req_validate(const sb_store__req_t *r);
+int sb_store__queue_validate(const sb_store_t *st);
+
 /* ---- store_sql.c: helpers over the statement interface ------------------------------ */
 
 /* Statement `id` of the store's backend, unbound and ready to run; NULL

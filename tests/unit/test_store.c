@@ -1078,6 +1078,76 @@ TEST(queue_limit) {
     teardown();
 }
 
+/* The queue validator accepts a live store's queues and refuses each kind
+ * of corruption, shown on a copy of the queue state built by hand so that
+ * the store thread cannot take the requests meanwhile. */
+TEST(queue_validator_refuses_corruption) {
+    setup();
+    sb_store_t *st = open_store();
+    static cap_t caps[20];
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ(append(st, S("r"), S("u"), "x", &caps[i]), SB_OK);
+    pthread_mutex_lock(&st->mu);
+    CHECK_EQ(sb_store__queue_validate(st), SB_OK);
+    pthread_mutex_unlock(&st->mu);
+    CHECK(wait_all());
+    pthread_mutex_lock(&st->mu);
+    CHECK_EQ(sb_store__queue_validate(st), SB_OK);
+    pthread_mutex_unlock(&st->mu);
+
+    sb_store_t *q = calloc(1, sizeof *q);
+    q->cfg.max_queue = 10;
+    q->cfg.max_queue_bytes = 1 << 20;
+    sb_store__req_t *a = sb_store__req_new(SB_STORE__OP_message_append, NULL);
+    sb_store__req_t *b = sb_store__req_new(SB_STORE__OP_user_get, NULL);
+    CHECK(sb_store__alloc(a, 100) && sb_store__alloc(b, 1000));
+    a->charge = sizeof *a + a->arena.bytes;
+    b->charge = sizeof *b + b->arena.bytes;
+    q->pend_head = q->pend_tail = a;
+    q->done_head = q->done_tail = b;
+    q->outstanding = 2;
+    q->outstanding_bytes = a->charge + b->charge;
+    CHECK_EQ(sb_store__req_validate(a), SB_OK);
+    CHECK_EQ(sb_store__queue_validate(q), SB_OK);
+
+    q->pend_tail = NULL; /* a tail that is not the last node */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    q->pend_tail = a;
+    a->next = a; /* a cycle */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    a->next = NULL;
+    q->outstanding = 1; /* more queued than counted */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    q->outstanding = 11; /* over the queue's capacity */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    q->outstanding = 2;
+    q->outstanding_bytes--; /* charges over the counted bytes */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    q->outstanding_bytes++;
+    const sb_store__op_t *op = b->op;
+    b->op = (const sb_store__op_t *)((const char *)op + 1); /* not a row */
+    CHECK_EQ(sb_store__req_validate(b), SB_EPROTO);
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    b->op = &sb_store__ops[SB_STORE__OP__COUNT]; /* past the table */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    b->op = op;
+    b->arena.bytes += 16; /* blocks that do not add up */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    b->arena.bytes -= 16;
+    b->charge = sizeof *b + b->arena.bytes + 1; /* charged more than it holds */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    b->charge = sizeof *b + b->arena.bytes;
+    CHECK_EQ(sb_store__queue_validate(q), SB_OK);
+
+    sb_store__req_free(a);
+    sb_store__req_free(b);
+    free(q);
+    for (int i = 0; i < 20; i++)
+        cap_reset(&caps[i]);
+    sb_store_close(st);
+    teardown();
+}
+
 /* ---- batches, group commit, isolation
  * ----------------------------------------------------------------- */
 
@@ -1743,6 +1813,7 @@ int main(void) {
     RUN(documents);
     RUN(limits_refused_before_queueing);
     RUN(queue_limit);
+    RUN(queue_validator_refuses_corruption);
     RUN(group_commit);
     RUN(failure_in_batch_keeps_the_others);
     RUN(message_append_idempotency_key);
