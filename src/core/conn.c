@@ -13,10 +13,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/assert.h"
 #include "core/conn_tls.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "core/validate.h"
 
 #define SB_SCRATCH_BYTES (256 * 1024)
 #define SB_WRITEV_MAX 256
@@ -619,6 +621,7 @@ static void conn_drop_input(sb_conn_t *c) {
 }
 
 static void conn_after_flush(sb_conn_t *c, int rc) {
+    SB_VALIDATE(sb_conn_outq_validate, c); /* O(queued frames): what is left after the write */
     uint32_t want = (c->flags & SB_CONN_READ_PAUSED) ? 0 : (EPOLLIN | EPOLLRDHUP);
     if (rc == SB_EIO) {
         sb_conn_close(c);

@@ -1,5 +1,7 @@
 /* Deep validators of the loop's timer wheel and the connections' output
- * rings: O(size) walks for unit tests and debug builds (SB_VALIDATE), never
+ * rings: O(size) walks for unit tests and debug builds (SB_VALIDATE: the
+ * output ring after each flush in conn.c; the wheel, O(timers), only in
+ * tests, as a walk per tick would dominate a debug run), never
  * on a release hot path. Each returns SB_OK or SB_EPROTO. */
 #include <stdio.h>
 #include <stdint.h>
