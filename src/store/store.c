@@ -190,9 +190,8 @@ int sb_store__req_validate(const sb_store__req_t *r) {
     }
     if (bytes != r->arena.bytes)
         return SB_EPROTO;
-    return r->charge == 0 || (r->charge >= sizeof *r && r->charge <= sizeof *r + bytes)
-               ? SB_OK
-               : SB_EPROTO;
+    bool charged = r->charge >= sizeof *r && r->charge <= sizeof *r + bytes;
+    return r->charge == 0 /* not submitted yet */ || charged ? SB_OK : SB_EPROTO;
 }
 
 /* A singly linked list whose tail is its last node, within `max` nodes
