@@ -124,3 +124,48 @@ test('two servers on one database: a message to an offline user reaches them on 
     await two.stop();
   }
 }, { skip, timeout: 60000 });
+
+test('two servers on one database: concurrent document edits get unique versions; friend requests from both ends leave one pending request', async () => {
+  const one = await start(), two = await start();
+  try {
+    const alice = uid('alice'), bob = uid('bob');
+    const a = (await connectUser(one, alice)).s;
+    const b = (await connectUser(two, bob)).s;
+    const doc = uid('doc');
+    for (const s of [a, b]) {
+      const joined = await s.emitWithAck('collab:join_document', { documentId: doc });
+      assert.equal(joined.ok, true, JSON.stringify(joined));
+    }
+    const N = 20;
+    const edits = await Promise.all([
+      ...Array.from({ length: N }, (_, i) => a.emitWithAck('collab:edit', { documentId: doc, changes: { a: i } })),
+      ...Array.from({ length: N }, (_, i) => b.emitWithAck('collab:edit', { documentId: doc, changes: { b: i } })),
+    ]);
+    for (const r of edits) assert.equal(r.ok, true, JSON.stringify(r));
+    assert.deepEqual(edits.map((r) => r.version).sort((x, y) => x - y),
+      Array.from({ length: 2 * N }, (_, i) => i + 1), 'versions 1..2N, each once');
+
+    // Pairs of users on different servers asking each other at once.
+    const P = 10;
+    const pairs = await Promise.all(Array.from({ length: P }, async () => {
+      const x = uid('x'), y = uid('y');
+      const sx = (await connectUser(one, x)).s, sy = (await connectUser(two, y)).s;
+      const answers = await Promise.all([
+        sx.emitWithAck('friend:request', { toUserId: y }),
+        sy.emitWithAck('friend:request', { toUserId: x }),
+      ]);
+      sx.disconnect();
+      sy.disconnect();
+      return answers;
+    }));
+    for (const answers of pairs) {
+      const stored = answers.filter((r) => r.ok);
+      const refused = answers.filter((r) => r.error && r.error.code === 'already_exists');
+      assert.equal(stored.length, 1, JSON.stringify(answers));
+      assert.equal(refused.length, 1, JSON.stringify(answers));
+    }
+  } finally {
+    await one.stop();
+    await two.stop();
+  }
+}, { skip, timeout: 60000 });
