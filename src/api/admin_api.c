@@ -80,6 +80,10 @@ static json_t *snapshot(sb_api_t *api) {
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
     json_t *nsps = json_array(), *errors = json_array(), *rooms = json_array();
+    json_t *limited = json_array();
+    for (size_t i = 0; i < m.nlimited_events; i++)
+        json_array_append_new(limited, json_pack("{s:s,s:I}", "event", m.limited_events[i].event,
+                                                 "n", (json_int_t)m.limited_events[i].n));
     for (size_t i = 0; i < m.nnsps; i++)
         json_array_append_new(nsps, json_pack("{s:s,s:I}", "name", m.nsps[i].name, "sockets",
                                               (json_int_t)m.nsps[i].sockets));
@@ -90,13 +94,13 @@ static json_t *snapshot(sb_api_t *api) {
     json_t *users = sb_features_admin_users((sb_features_t *)api->cfg.features, SB_ADMIN_USERS_MAX);
     int64_t now = sb_wall_ms();
     return json_pack(
-        "{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o}", "time",
+        "{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "time",
         (json_int_t)now, "uptimeMs", (json_int_t)(now - m.started_ms), "connections", "total",
         (json_int_t)m.connections, "polling", (json_int_t)m.connections_polling, "websocket",
         (json_int_t)m.connections_websocket, "namespaces", nsps, "sockets", (json_int_t)m.sockets,
         "onlineUsers", (json_int_t)m.online_users, "users", users, "roomCount", (json_int_t)m.rooms,
-        "rooms", rooms, "counters", counters_json(&m), "errors", errors, "store", store_json(api),
-        "nodes", nodes_json(api));
+        "rooms", rooms, "counters", counters_json(&m), "errors", errors, "rateLimited", limited,
+        "store", store_json(api), "nodes", nodes_json(api));
 }
 
 static void send_snapshot(sb_api_t *api, sb_http_sse_t *only) {

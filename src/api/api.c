@@ -165,6 +165,12 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     for (size_t i = 0; i < m.nevent_errors; i++)
         put(&t, "switchboard_event_errors_total{code=\"%s\"} %llu\n", m.event_errors[i].code,
             (unsigned long long)m.event_errors[i].n);
+    put(&t, "# HELP switchboard_rate_limited_events_total Events refused by --events-per-second, "
+            "by event (\"other\": names outside the event contract).\n"
+            "# TYPE switchboard_rate_limited_events_total counter\n");
+    for (size_t i = 0; i < m.nlimited_events; i++)
+        put(&t, "switchboard_rate_limited_events_total{event=\"%s\"} %llu\n",
+            m.limited_events[i].event, (unsigned long long)m.limited_events[i].n);
     METRIC("presence_deliveries_total", "counter",
            "user:online, user:offline and presence:batch events delivered.", m.presence_deliveries);
     METRIC("presence_batches_total", "counter", "presence:batch broadcasts.", m.presence_batches);

@@ -35,6 +35,11 @@ typedef struct {
         uint64_t n;
     } event_errors[24]; /* error answers to client events, by code */
     size_t nevent_errors;
+    struct {
+        const char *event;
+        uint64_t n;
+    } limited_events[25]; /* rate-limited events by name, "other" last */
+    size_t nlimited_events;
 } sb_api_metrics_t;
 
 typedef struct {

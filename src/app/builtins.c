@@ -33,6 +33,14 @@ static void add_event_error(const char *code, uint64_t n, void *ud) {
     }
 }
 
+static void add_limited_event(const char *event, uint64_t n, void *ud) {
+    sb_api_metrics_t *m = ud;
+    if (m->nlimited_events < sizeof m->limited_events / sizeof m->limited_events[0]) {
+        m->limited_events[m->nlimited_events].event = event;
+        m->limited_events[m->nlimited_events++].n = n;
+    }
+}
+
 static const char *socket_user(void *ud, const sb_sio_socket_t *s) {
     return sb_features_socket_user(ud, s);
 }
@@ -75,6 +83,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         m->nsps[m->nnsps++].sockets = sb_sio_nsp_socket_count(nsp);
     }
     sb_features_error_counts(b->features, add_event_error, m);
+    sb_features_rate_limited_counts(b->features, add_limited_event, m);
     const sb_features_counters_t *fc = sb_features_counters(b->features);
     m->presence_deliveries = fc->presence_deliveries;
     m->presence_batches = fc->presence_batches;

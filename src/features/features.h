@@ -86,6 +86,12 @@ void sb_features_tick(sb_features_t *f);
 void sb_features_error_counts(const sb_features_t *f,
                               void (*fn)(const char *code, uint64_t n, void *ud), void *ud);
 
+/* Events refused by the rate limit, by name: once per event of the contract
+ * that has been limited (at most 24 names), then once with "other" (any
+ * other name, and those past 24). */
+void sb_features_rate_limited_counts(const sb_features_t *f,
+                                     void (*fn)(const char *event, uint64_t n, void *ud), void *ud);
+
 /* ---- dashboard metrics (POST /api/metrics/:name) ---- */
 #define SB_FEAT_METRIC_NAME_MAX 64
 #define SB_FEAT_METRICS_MAX 10000 /* distinct custom metrics kept in memory */

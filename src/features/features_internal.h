@@ -61,12 +61,20 @@ typedef struct {
     bool room_replaying;
 } sb_client_t;
 
+/* One row of an event table (STYLE H12). */
+typedef struct {
+    const char *name;
+    void (*fn)(sb_client_t *c, sb_sio_event_t *ev);
+} sb_feature_event_t;
+
 /* The error codes of the event contract, counted for /metrics. */
 #define SB_FEAT_ERROR_CODES                                                                        \
     "invalid_payload", "forbidden_room", "forbidden", "not_found", "already_exists",               \
         "server_busy", "storage_error", "not_in_room", "peer_not_found", "payload_too_large",       \
         "too_many_rooms", "unknown_event", "rate_limited", "token_expired"
 #define SB_FEAT_NERROR_CODES 14
+#define SB_FEAT_LIMITED_MAX 24
+#define SB_FEAT_TABLES_MAX 24
 
 struct sb_features {
     sb_log_limiter_t refusal_log; /* "authentication refused" lines */
@@ -80,6 +88,20 @@ struct sb_features {
     sb_list_t graces;          /* delivery.c: recovered devices waiting to replay */
     sb_pool_t clients;         /* sb_client_t, one per socket */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
+    /* Rate-limited events by name: the contract's events (the registered
+     * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every
+     * other name in limited_other (clients pick names: unbounded). */
+    struct {
+        const char *event;
+        uint64_t n;
+    } limited[SB_FEAT_LIMITED_MAX];
+    size_t nlimited;
+    uint64_t limited_other;
+    struct {
+        const sb_feature_event_t *rows;
+        size_t n;
+    } tables[SB_FEAT_TABLES_MAX]; /* sb_feat_register's */
+    size_t ntables;
     sb_log_limiter_t log_limit; /* failure lines: a few per kind, not one per request */
     sb_map_t presence_pending; /* presence.c, scope all: user id -> presence_change_t */
     sb_timer_t presence_timer; /* flushes presence_pending */
@@ -103,12 +125,6 @@ typedef struct {
     char user_id[SB_USER_ID_MAX + 1];
     _Alignas(max_align_t) char extra[]; /* features keep pointers in it */
 } sb_feat_call_t;
-
-/* One row of an event table (STYLE H12). */
-typedef struct {
-    const char *name;
-    void (*fn)(sb_client_t *c, sb_sio_event_t *ev);
-} sb_feature_event_t;
 
 /* helpers.c: a call made for the HTTP API on behalf of `user_id`: no socket; its reply
  * or failure goes to answer(ud, ...) exactly once. NULL when out of memory. */

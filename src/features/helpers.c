@@ -302,11 +302,46 @@ static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
                  ev->name.p);
 }
 
+/* The contract's name for `name` (a string that outlives the server), or NULL. */
+static const char *contract_event(const sb_features_t *f, sb_str_t name) {
+    for (size_t t = 0; t < f->ntables; t++)
+        for (size_t i = 0; i < f->tables[t].n; i++)
+            if (sb_str_eq(name, sb_cstr(f->tables[t].rows[i].name)))
+                return f->tables[t].rows[i].name;
+    return NULL;
+}
+
+static void count_limited(sb_features_t *f, sb_str_t name) {
+    const char *event = contract_event(f, name);
+    size_t i = 0;
+    while (event && i < f->nlimited && f->limited[i].event != event)
+        i++;
+    if (event && i == f->nlimited && f->nlimited < SB_FEAT_LIMITED_MAX)
+        f->limited[f->nlimited++].event = event;
+    if (event && i < f->nlimited)
+        f->limited[i].n++;
+    else
+        f->limited_other++;
+}
+
 static void on_rate_limited(sb_sio_event_t *ev, void *ud) {
+    count_limited(ud, ev->name);
     sb_feat_fail(ev, "rate_limited", "too many events; slow down");
 }
 
+void sb_features_rate_limited_counts(const sb_features_t *f,
+                                     void (*fn)(const char *event, uint64_t n, void *ud),
+                                     void *ud) {
+    for (size_t i = 0; i < f->nlimited; i++)
+        fn(f->limited[i].event, f->limited[i].n, ud);
+    fn("other", f->limited_other, ud);
+}
+
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n) {
+    if (f->ntables < SB_FEAT_TABLES_MAX) {
+        f->tables[f->ntables].rows = rows;
+        f->tables[f->ntables++].n = n;
+    }
     for (size_t i = 0; i < n; i++) {
         int rc = sb_sio_on(f->nsp, rows[i].name, on_event, (void *)&rows[i]);
         if (rc != SB_OK)

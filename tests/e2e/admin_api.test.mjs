@@ -129,6 +129,7 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
       }
       assert.equal(s0.store.state, 'ok');
       assert.equal(s0.nodes, null, 'a single node');
+      assert.deepEqual(s0.rateLimited.at(-1), { event: 'other', n: 0 }, 'by event, "other" last');
       for (const k of ['queue', 'commits', 'batches', 'writeErrors']) assert.equal(typeof s0.store[k], 'number', k);
       const alice = await connect(srv.url, { auth: { token: await userToken(srv, 'alice') } });
       const bob = await connect(srv.url, { auth: { token: await userToken(srv, 'bob') } });

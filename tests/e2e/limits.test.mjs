@@ -55,6 +55,14 @@ test('events over --events-per-second get rate_limited; a calm socket keeps work
     const m = await calm.emitWithAck('chat:message', { roomId: room, message: 'still here' });
     assert.equal(m.message, 'still here');
     assert.ok(await metric(srv, 'switchboard_errors_total{kind="rate_limited"}') >= limited.length);
+    // By event: the contract's names each, any other name as "other".
+    const other = waitFor(flood, 'error');
+    flood.emit('no:such-event', 1);
+    assert.equal((await other).code, 'rate_limited');
+    const joins = await metric(srv, 'switchboard_rate_limited_events_total{event="chat:join"}');
+    assert.ok(joins >= limited.length + 1, `chat:join limited ${joins}`);
+    assert.equal(await metric(srv, 'switchboard_rate_limited_events_total{event="other"}'), 1);
+    assert.equal(joins + 1, await metric(srv, 'switchboard_errors_total{kind="rate_limited"}'));
   } finally {
     await srv.stop();
   }

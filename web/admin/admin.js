@@ -149,6 +149,8 @@ function renderLimits(s) {
     row('protocol errors', c.protocolErrors), row('connections refused', c.connectionsRefused),
     row('handshakes refused', c.handshakesRefused), row('volatile events dropped', c.volatileDropped),
     row('output queued, bytes', c.outqBytes));
+  const limited = s.rateLimited.filter((e) => e.n > 0);
+  $('#limited').replaceChildren(...(limited.length ? limited.map((e) => row(e.event, e.n)) : [row('none', '')]));
   $('#errors').replaceChildren(...(s.errors.length ? s.errors.map((e) => row(e.code, e.n)) : [row('none', '')]));
 }
 
