@@ -19,27 +19,27 @@ enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM };
 typedef struct {
     const char *host, *path, *label, *token, *secret, *room;
     int port, proto, mode;
-    long conns;        /* echo/idle: connections; fanout/burst: subscribers; connect: concurrency */
-    int publishers;    /* fanout/burst */
-    double duration;   /* s: measured window (echo, connect, idle hold); fanout: ramp budget */
-    double warmup;     /* s */
-    long payload;      /* bytes of message payload */
-    double rate;       /* fanout: fixed publishes/s (0 = ramp) */
-    long step_ms;      /* fanout ramp step */
-    double start_dps;  /* fanout: deliveries/s offered by the first step */
-    long burst;        /* burst: publishes in flight at once */
-    long users;        /* distinct JWT subjects */
-    long rooms;        /* idle: rooms the connections are spread over */
-    long room_size;    /* storm: members per room */
+    long conns;       /* echo/idle: connections; fanout/burst: subscribers; connect: concurrency */
+    int publishers;   /* fanout/burst */
+    double duration;  /* s: measured window (echo, connect, idle hold); fanout: ramp budget */
+    double warmup;    /* s */
+    long payload;     /* bytes of message payload */
+    double rate;      /* fanout: fixed publishes/s (0 = ramp) */
+    long step_ms;     /* fanout ramp step */
+    double start_dps; /* fanout: deliveries/s offered by the first step */
+    long burst;       /* burst: publishes in flight at once */
+    long users;       /* distinct JWT subjects */
+    long rooms;       /* idle: rooms the connections are spread over */
+    long room_size;   /* storm: members per room */
     int rooms_per_conn; /* storm: rooms each connection joins (1 or 2) */
-    long user_offset;  /* first user / room index of this process */
-    pid_t server_pid;  /* 0: no server CPU/RSS readings */
-    int sources;       /* source addresses 127.0.0.1 .. 127.0.0.N */
-    int procs;         /* idle: worker processes */
-    long hs_conc;      /* handshakes in progress at once */
+    long user_offset;   /* first user / room index of this process */
+    pid_t server_pid;   /* 0: no server CPU/RSS readings */
+    int sources;        /* source addresses 127.0.0.1 .. 127.0.0.N */
+    int procs;          /* idle: worker processes */
+    long hs_conc;       /* handshakes in progress at once */
     double setup_timeout, max_time;
     bool quiet;
-    bool chat;         /* fanout: the built-in chat events (chat:join, chat:message) */
+    bool chat; /* fanout: the built-in chat events (chat:join, chat:message) */
 } lg_opts_t;
 
 extern lg_opts_t O;
@@ -88,7 +88,7 @@ typedef struct {
     int fd;
     uint8_t state, role;
     bool joined, corked, want_out, inflight, settled;
-    uint32_t idx; /* index of this connection (user id, room, source address) */
+    uint32_t idx;  /* index of this connection (user id, room, source address) */
     uint8_t *pend; /* partial input kept between reads */
     size_t pend_n, pend_cap;
     uint8_t *out; /* output the kernel did not take yet, or corked output */
@@ -111,9 +111,9 @@ extern lg_counts_t C;
 extern int lg_epfd;
 
 /* Hooks the modes implement (loadgen.c). */
-void lg_on_ready(lg_conn_t *c);                         /* handshake (and SIO CONNECT) done */
-void lg_on_app(lg_conn_t *c, const char *p, size_t n);  /* a message for the application */
-void lg_on_gone(lg_conn_t *c);                          /* connection failed or closed by peer */
+void lg_on_ready(lg_conn_t *c);                        /* handshake (and SIO CONNECT) done */
+void lg_on_app(lg_conn_t *c, const char *p, size_t n); /* a message for the application */
+void lg_on_gone(lg_conn_t *c);                         /* connection failed or closed by peer */
 
 void lg_net_init(void);
 /* Starts a non-blocking connection in slot c. Returns 0 or -1 (counted). */

@@ -51,11 +51,12 @@ void lg_net_init(void) {
         exit(2);
     }
     const char *q = O.proto == P_SIO ? "?EIO=4&transport=websocket" : "";
-    http_req_n = (size_t)snprintf(http_req, sizeof http_req,
-                                  "GET %s%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                  "Sec-WebSocket-Version: 13\r\n\r\n",
-                                  O.path, q, O.host, O.port);
+    http_req_n =
+        (size_t)snprintf(http_req, sizeof http_req,
+                         "GET %s%s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n",
+                         O.path, q, O.host, O.port);
 }
 
 /* ---- connection slots ------------------------------------------------------ */
@@ -209,7 +210,8 @@ static void next_mask(lg_conn_t *c, uint8_t m[4]) {
 }
 
 static void send_frame(lg_conn_t *c, uint8_t op, const uint8_t *p, size_t n) {
-    uint8_t stackbuf[4096], *buf = n + SB_WS_HDR_MAX <= sizeof stackbuf ? stackbuf : malloc(n + SB_WS_HDR_MAX);
+    uint8_t stackbuf[4096],
+        *buf = n + SB_WS_HDR_MAX <= sizeof stackbuf ? stackbuf : malloc(n + SB_WS_HDR_MAX);
     if (!buf) {
         lg_conn_fail(c, "out of memory");
         return;
@@ -224,7 +226,9 @@ static void send_frame(lg_conn_t *c, uint8_t op, const uint8_t *p, size_t n) {
         free(buf);
 }
 
-void lg_send_text(lg_conn_t *c, const char *p, size_t n) { send_frame(c, SB_WS_OP_TEXT, (const uint8_t *)p, n); }
+void lg_send_text(lg_conn_t *c, const char *p, size_t n) {
+    send_frame(c, SB_WS_OP_TEXT, (const uint8_t *)p, n);
+}
 
 /* ---- Engine.IO / Socket.IO client ------------------------------------------- */
 
@@ -235,7 +239,8 @@ static void sio_send_connect(lg_conn_t *c) {
         char tok[1024], sub[64];
         const char *t = O.token;
         if (!t) {
-            snprintf(sub, sizeof sub, "bench-u%ld", ((long)c->idx + O.user_offset) % (O.users > 0 ? O.users : 1));
+            snprintf(sub, sizeof sub, "bench-u%ld",
+                     ((long)c->idx + O.user_offset) % (O.users > 0 ? O.users : 1));
             lg_jwt_mint(O.secret, sub, tok, sizeof tok);
             t = tok;
         }

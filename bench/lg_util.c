@@ -100,7 +100,9 @@ long lg_proc_rss_kb(pid_t pid) {
     return kb;
 }
 
-static double tv_ms(struct timeval tv) { return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0; }
+static double tv_ms(struct timeval tv) {
+    return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
 
 double lg_self_cpu_ms(void) {
     struct rusage a, b;
@@ -131,8 +133,8 @@ static size_t b64url(const unsigned char *in, size_t n, char *out) {
 
 int lg_jwt_mint(const char *secret, const char *sub, char *out, size_t cap) {
     char claims[512];
-    int cn = snprintf(claims, sizeof claims, "{\"sub\":\"%s\",\"name\":\"%s\",\"exp\":%lld}", sub, sub,
-                      (long long)time(NULL) + 3600);
+    int cn = snprintf(claims, sizeof claims, "{\"sub\":\"%s\",\"name\":\"%s\",\"exp\":%lld}", sub,
+                      sub, (long long)time(NULL) + 3600);
     static const char hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     if (cn < 0 || (size_t)cn >= sizeof claims || cap < 64 + (size_t)cn * 2)
         return -1;

@@ -65,7 +65,8 @@ static const char *abort_why;
 /* Writes "<tag><a>:<b>:<ts>:" padded with 'x' to O.payload bytes (at least
  * the prefix) into dst; returns the length. */
 static size_t make_payload(char *dst, char tag, uint64_t a, uint64_t b, int64_t ts) {
-    int n = sprintf(dst, "%c%llu:%llu:%lld:", tag, (unsigned long long)a, (unsigned long long)b, (long long)ts);
+    int n = sprintf(dst, "%c%llu:%llu:%lld:", tag, (unsigned long long)a, (unsigned long long)b,
+                    (long long)ts);
     size_t len = (size_t)n < (size_t)O.payload ? (size_t)O.payload : (size_t)n;
     memset(dst + n, 'x', len - (size_t)n);
     dst[len] = 0;
@@ -146,7 +147,8 @@ static bool setup_finished(int64_t now) {
     if (settled >= nslots)
         return true;
     if (elapsed_s(t_start, now) > O.setup_timeout) {
-        fprintf(stderr, "loadgen: setup timed out with %ld of %ld connections settled\n", settled, nslots);
+        fprintf(stderr, "loadgen: setup timed out with %ld of %ld connections settled\n", settled,
+                nslots);
         return true;
     }
     return false;
@@ -160,26 +162,28 @@ static void send_join(lg_conn_t *c) {
     if (O.proto == P_WS) {
         n = snprintf(buf, sizeof buf, "sub %s", O.room);
     } else if (O.chat) {
-        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s\"]", (unsigned long long)id, O.room);
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s\"]", (unsigned long long)id,
+                     O.room);
     } else if (O.mode == M_STORM) {
         /* Room A groups consecutive users, room B users R apart: every user
          * shares rooms with 2 x (size - 1) others, in 2 x conns / size rooms. */
         long groups = O.conns / O.room_size > 0 ? O.conns / O.room_size : 1;
-        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-a-%ld\"]", (unsigned long long)id,
-                     (long)c->idx / O.room_size);
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-a-%ld\"]",
+                     (unsigned long long)id, (long)c->idx / O.room_size);
         if (O.rooms_per_conn > 1) {
             lg_send_text(c, buf, (size_t)n);
             id = c->next_ack++;
             c->wait_ack = id; /* the first answer is ignored, the second settles */
-            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-b-%ld\"]", (unsigned long long)id,
-                         (long)c->idx % groups);
+            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-b-%ld\"]",
+                         (unsigned long long)id, (long)c->idx % groups);
         }
     } else if (c->role == R_IDLE) {
         if (O.rooms <= 1)
-            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"bench-room\"]", (unsigned long long)id);
+            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"bench-room\"]",
+                         (unsigned long long)id);
         else
-            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"bench-room-%ld\"]", (unsigned long long)id,
-                         (long)c->idx % O.rooms);
+            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"bench-room-%ld\"]",
+                         (unsigned long long)id, (long)c->idx % O.rooms);
     } else {
         n = snprintf(buf, sizeof buf, "42%llu[\"join\",\"%s\"]", (unsigned long long)id, O.room);
     }
@@ -304,11 +308,12 @@ static void echo_tick(int64_t now) {
 
 /* ---- fanout and burst ----------------------------------------------------------- */
 
-static double rate;          /* publishes per second offered in this step */
+static double rate; /* publishes per second offered in this step */
 static int64_t step_t0, step_us, half_t0, half_t1;
 static uint64_t step_pub0, step_deliv0;
 static double step_cpu0, step_self0, step_srv_pct, step_self_pct;
-static double peak_dps, peak_cpu_per_1k, peak_rate, half_dps, half_cpu_per_1k, peak_srv_pct, peak_self_pct;
+static double peak_dps, peak_cpu_per_1k, peak_rate, half_dps, half_cpu_per_1k, peak_srv_pct,
+    peak_self_pct;
 static int flat_steps, nsteps;
 static double factor = 2; /* ramp growth; 1.25 once a step stopped growing */
 static long next_pub;
@@ -318,8 +323,9 @@ static void pub_send(lg_conn_t *c, long pubno, int64_t now) {
     uint64_t seq = ++c->seq;
     size_t n = make_payload(pl_buf, 'P', (uint64_t)pubno, seq, now);
     int h = O.proto == P_WS ? sprintf(msg_buf, "pub %s ", O.room)
-            : O.chat        ? sprintf(msg_buf, "42[\"chat:message\",{\"roomId\":\"%s\",\"message\":\"", O.room)
-                            : sprintf(msg_buf, "42[\"relay\",\"%s\",\"", O.room);
+            : O.chat
+                ? sprintf(msg_buf, "42[\"chat:message\",{\"roomId\":\"%s\",\"message\":\"", O.room)
+                : sprintf(msg_buf, "42[\"relay\",\"%s\",\"", O.room);
     memcpy(msg_buf + h, pl_buf, n);
     size_t len = (size_t)h + n;
     if (O.proto == P_SIO)
@@ -331,8 +337,8 @@ static void pub_send(lg_conn_t *c, long pubno, int64_t now) {
 
 static void sub_on_delivery(lg_conn_t *c, const char *p, const char *end) {
     uint64_t pub, seq, ts;
-    if (!parse_u64(&p, end, &pub) || p >= end || *p++ != ':' || !parse_u64(&p, end, &seq) || p >= end ||
-        *p++ != ':' || !parse_u64(&p, end, &ts) || pub >= (uint64_t)npubs) {
+    if (!parse_u64(&p, end, &pub) || p >= end || *p++ != ':' || !parse_u64(&p, end, &seq) ||
+        p >= end || *p++ != ':' || !parse_u64(&p, end, &ts) || pub >= (uint64_t)npubs) {
         C.bad++;
         return;
     }
@@ -342,7 +348,8 @@ static void sub_on_delivery(lg_conn_t *c, const char *p, const char *end) {
     deliv_total++;
     /* Fanout latency is that of messages sent during the half-peak step,
      * whenever they arrive; burst latency is that of the measured window. */
-    if ((half_t0 && (int64_t)ts >= half_t0 && (int64_t)ts < half_t1) || (O.mode == M_BURST && phase == PH_RUN))
+    if ((half_t0 && (int64_t)ts >= half_t0 && (int64_t)ts < half_t1) ||
+        (O.mode == M_BURST && phase == PH_RUN))
         lg_hist_add(&H, now - (int64_t)ts);
     uint64_t *e = &c->expect[pub];
     if (seq == *e + 1) {
@@ -394,7 +401,8 @@ static uint64_t outstanding(void) {
 static void publish_due(int64_t now) {
     double due_d = rate * elapsed_s(step_t0, now) - (double)(pub_total - step_pub0);
     long due = due_d > 10000 ? 10000 : (long)due_d;
-    double room = O.rate > 0 ? O.rate / 2 : peak_dps / 2 / (double)(subs_alive > 0 ? subs_alive : 1);
+    double room =
+        O.rate > 0 ? O.rate / 2 : peak_dps / 2 / (double)(subs_alive > 0 ? subs_alive : 1);
     uint64_t cap = (uint64_t)(room > 8 ? room : 8);
     for (long k = 0, tries = 0; k < due && tries < due + npubs; tries++) {
         if (outstanding() >= cap)
@@ -442,7 +450,8 @@ static void ramp_step_end(int64_t now) {
     step_measure(now, &dps, &cpu1k);
     nsteps++;
     if (!O.quiet)
-        fprintf(stderr, "loadgen: step %d: offered %.0f pub/s -> %.0f deliveries/s\n", nsteps, rate, dps);
+        fprintf(stderr, "loadgen: step %d: offered %.0f pub/s -> %.0f deliveries/s\n", nsteps, rate,
+                dps);
     bool grew = dps > peak_dps * 1.05;
     if (dps > peak_dps)
         peak_dps = dps, peak_cpu_per_1k = cpu1k, peak_rate = rate, peak_srv_pct = step_srv_pct,
@@ -729,7 +738,8 @@ static int report(void) {
      * limit): not a clean run, even though nothing arrived wrong. */
     long unanswered = O.mode == M_ECHO ? echo_inflight() : 0;
     bool stalled = O.mode == M_ECHO && (unanswered > 0 || msgs_run == 0);
-    bool ok = C.errors == 0 && C.bad == 0 && C.lost == 0 && C.dup == 0 && undelivered == 0 && !stalled && !abort_why;
+    bool ok = C.errors == 0 && C.bad == 0 && C.lost == 0 && C.dup == 0 && undelivered == 0 &&
+              !stalled && !abort_why;
     double rate_out = secs > 0 ? (double)msgs_run / secs : 0;
     lg_json_begin();
     report_common(secs);
@@ -782,11 +792,17 @@ static int report(void) {
         lg_json_str("aborted", abort_why);
     lg_json_bool("ok", ok);
     lg_json_end();
-    fprintf(stderr, "%s %s %s conns=%ld: %.0f %s/s p50=%.0fus p99=%.0fus p999=%.0fus errors=%llu lost=%llu undelivered=%llu dup=%llu%s%s\n",
+    fprintf(stderr,
+            "%s %s %s conns=%ld: %.0f %s/s p50=%.0fus p99=%.0fus p999=%.0fus errors=%llu lost=%llu "
+            "undelivered=%llu dup=%llu%s%s\n",
             O.label, mode_name(), O.proto == P_SIO ? "sio" : "ws", O.conns, rate_out,
-            O.mode == M_CONNECT ? "handshakes" : O.mode == M_ECHO ? "msgs" : "deliveries", lg_hist_q(&H, 0.5),
-            lg_hist_q(&H, 0.99), lg_hist_q(&H, 0.999), (unsigned long long)C.errors, (unsigned long long)C.lost,
-            (unsigned long long)undelivered, (unsigned long long)C.dup, abort_why ? " aborted: " : "", abort_why ? abort_why : "");
+            O.mode == M_CONNECT ? "handshakes"
+            : O.mode == M_ECHO  ? "msgs"
+                                : "deliveries",
+            lg_hist_q(&H, 0.5), lg_hist_q(&H, 0.99), lg_hist_q(&H, 0.999),
+            (unsigned long long)C.errors, (unsigned long long)C.lost,
+            (unsigned long long)undelivered, (unsigned long long)C.dup,
+            abort_why ? " aborted: " : "", abort_why ? abort_why : "");
     return ok ? 0 : 1;
 }
 
@@ -800,8 +816,10 @@ static void idle_worker(long from, long count, int res_fd, int go_fd) {
     while (phase == PH_SETUP && lg_now_us() < hard_deadline) {
         if (getenv("LG_DEBUG") && lg_now_us() - last > 250000) {
             last = lg_now_us();
-            fprintf(stderr, "setup: opened %ld pending %ld settled %ld connected %llu joined %llu\n", opened, pending,
-                    settled, (unsigned long long)C.connected, (unsigned long long)C.joined);
+            fprintf(stderr,
+                    "setup: opened %ld pending %ld settled %ld connected %llu joined %llu\n",
+                    opened, pending, settled, (unsigned long long)C.connected,
+                    (unsigned long long)C.joined);
         }
         pump_connects(from);
         if (setup_finished(lg_now_us()))
@@ -912,7 +930,8 @@ static int idle_main(void) {
     lg_json_int("rss_after_kb", rss1);
     double kb = ready.joined > 0 && rss0 >= 0 ? (double)(rss1 - rss0) / (double)ready.joined : -1;
     double marginal = ready.joined > (uint64_t)warm && rss_warm >= 0
-                          ? (double)(rss1 - rss_warm) / (double)(ready.joined - (uint64_t)warm) : -1;
+                          ? (double)(rss1 - rss_warm) / (double)(ready.joined - (uint64_t)warm)
+                          : -1;
     lg_json_int("warmup_conns", warm);
     lg_json_int("rss_warm_kb", rss_warm);
     lg_json_num("kb_per_conn", kb);
@@ -924,11 +943,13 @@ static int idle_main(void) {
         lg_json_str("aborted", abort_why);
     lg_json_bool("ok", ok);
     lg_json_end();
-    fprintf(stderr, "%s idle conns=%ld joined=%llu: RSS %ld -> %ld KiB (%ld after %ld warm-up), %.2f KiB/conn, "
-            "%.2f KiB/conn past the warm-up, idle CPU %.0f ms in %.1f s, errors=%llu%s%s\n",
-            O.label, O.conns, (unsigned long long)ready.joined, rss0, rss1, rss_warm, warm, kb, marginal,
-            srv_cpu1 - srv_cpu0, secs,
-            (unsigned long long)fin.errors, abort_why ? " aborted: " : "", abort_why ? abort_why : "");
+    fprintf(
+        stderr,
+        "%s idle conns=%ld joined=%llu: RSS %ld -> %ld KiB (%ld after %ld warm-up), %.2f KiB/conn, "
+        "%.2f KiB/conn past the warm-up, idle CPU %.0f ms in %.1f s, errors=%llu%s%s\n",
+        O.label, O.conns, (unsigned long long)ready.joined, rss0, rss1, rss_warm, warm, kb,
+        marginal, srv_cpu1 - srv_cpu0, secs, (unsigned long long)fin.errors,
+        abort_why ? " aborted: " : "", abort_why ? abort_why : "");
     return ok ? 0 : 1;
 }
 
@@ -941,7 +962,8 @@ static long server_settle(int quiet_ms, int max_ms, int64_t *done_us) {
     long peak = -1;
     double cpu = lg_proc_cpu_ms(O.server_pid);
     int64_t t0 = lg_now_us(), moved = t0;
-    while (lg_now_us() - t0 < (int64_t)max_ms * 1000 && lg_now_us() - moved < (int64_t)quiet_ms * 1000) {
+    while (lg_now_us() - t0 < (int64_t)max_ms * 1000 &&
+           lg_now_us() - moved < (int64_t)quiet_ms * 1000) {
         long rss = lg_proc_rss_kb(O.server_pid);
         if (rss > peak)
             peak = rss;
@@ -1010,7 +1032,8 @@ static int storm_main(void) {
     lg_json_int("joined", (long long)ready.joined);
     lg_json_num("connect_wall_s", elapsed_s(t0, t_ready));
     lg_json_num("connect_cpu_ms", cpu1 - cpu0);
-    lg_json_num("connect_cpu_ms_per_1k", ready.joined ? (cpu1 - cpu0) * 1000.0 / (double)ready.joined : -1);
+    lg_json_num("connect_cpu_ms_per_1k",
+                ready.joined ? (cpu1 - cpu0) * 1000.0 / (double)ready.joined : -1);
     lg_json_int("rss_before_kb", rss0);
     lg_json_int("rss_connect_peak_kb", rss_conn_peak);
     lg_json_int("rss_connected_kb", rss1);
@@ -1029,13 +1052,15 @@ static int storm_main(void) {
         lg_json_str("aborted", abort_why);
     lg_json_bool("ok", ok);
     lg_json_end();
-    fprintf(stderr, "%s storm conns=%ld users=%ld joined=%llu: connect %.2f s wall, %.0f ms CPU; "
-            "RSS %ld -> %ld KiB, %.2f KiB/conn after %.0f s idle; disconnect %.0f ms CPU, RSS peak %ld, "
+    fprintf(stderr,
+            "%s storm conns=%ld users=%ld joined=%llu: connect %.2f s wall, %.0f ms CPU; "
+            "RSS %ld -> %ld KiB, %.2f KiB/conn after %.0f s idle; disconnect %.0f ms CPU, RSS peak "
+            "%ld, "
             "after %ld KiB; events received %llu, errors=%llu%s%s\n",
-            O.label, O.conns, O.users, (unsigned long long)ready.joined, elapsed_s(t0, t_ready), cpu1 - cpu0,
-            rss0, rss_idle, kb, O.duration, cpu2 - cpu_idle, rss_peak, rss_after,
-            (unsigned long long)fin.other, (unsigned long long)fin.errors, abort_why ? " aborted: " : "",
-            abort_why ? abort_why : "");
+            O.label, O.conns, O.users, (unsigned long long)ready.joined, elapsed_s(t0, t_ready),
+            cpu1 - cpu0, rss0, rss_idle, kb, O.duration, cpu2 - cpu_idle, rss_peak, rss_after,
+            (unsigned long long)fin.other, (unsigned long long)fin.errors,
+            abort_why ? " aborted: " : "", abort_why ? abort_why : "");
     return ok ? 0 : 1;
 }
 
@@ -1047,7 +1072,8 @@ static void usage(void) {
             "  --host A            target IPv4 address (127.0.0.1)\n"
             "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
             "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
-            "  --conns N           echo/idle: connections; fanout/burst: subscribers; connect: concurrency (100)\n"
+            "  --conns N           echo/idle: connections; fanout/burst: subscribers; connect: "
+            "concurrency (100)\n"
             "  --publishers P      fanout: 2, burst: 1\n"
             "  --duration S        measured window; fanout: ramp time budget (5)\n"
             "  --warmup S          unmeasured time before the window (1)\n"
@@ -1060,7 +1086,8 @@ static void usage(void) {
             "  --users U           distinct token subjects bench-u0..U-1 (1)\n"
             "  --rooms R           idle: rooms the connections are spread over (1)\n"
             "  --room NAME         fanout room (bench)\n"
-            "  --chat              fanout: chat:join + chat:message of the built-in events (switchboard)\n"
+            "  --chat              fanout: chat:join + chat:message of the built-in events "
+            "(switchboard)\n"
             "  --server-pid PID    read the server's CPU and RSS from /proc\n"
             "  --sources N         source addresses 127.0.0.1..N (32)\n"
             "  --procs K           idle, storm: worker processes (1)\n"
@@ -1081,60 +1108,126 @@ static int parse_enum(const char *v, const char *const *names, int n) {
 
 static void parse_args(int argc, char **argv) {
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},        {"proto", 1, 0, 'P'},
-        {"path", 1, 0, 'a'},         {"mode", 1, 0, 'm'},        {"conns", 1, 0, 'c'},
-        {"publishers", 1, 0, 'b'},   {"duration", 1, 0, 'd'},    {"warmup", 1, 0, 'w'},
-        {"payload", 1, 0, 's'},      {"rate", 1, 0, 'r'},        {"step-ms", 1, 0, 'S'},
-        {"burst", 1, 0, 'B'},        {"token", 1, 0, 't'},       {"jwt-secret", 1, 0, 'j'},
-        {"users", 1, 0, 'u'},        {"rooms", 1, 0, 'R'},       {"room", 1, 0, 'o'},
-        {"server-pid", 1, 0, 'i'},   {"sources", 1, 0, 'n'},     {"procs", 1, 0, 'k'},
-        {"handshake-concurrency", 1, 0, 'C'}, {"setup-timeout", 1, 0, 'T'}, {"max-time", 1, 0, 'M'},
-        {"room-size", 1, 0, 'Z'},   {"rooms-per-conn", 1, 0, 'K'},
-        {"chat", 0, 0, 'H'},
-        {"start-dps", 1, 0, 'D'},   {"label", 1, 0, 'l'},        {"quiet", 0, 0, 'q'},       {"help", 0, 0, '?'},
-        {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
+        {"proto", 1, 0, 'P'},         {"path", 1, 0, 'a'},
+        {"mode", 1, 0, 'm'},          {"conns", 1, 0, 'c'},
+        {"publishers", 1, 0, 'b'},    {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},        {"payload", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},          {"step-ms", 1, 0, 'S'},
+        {"burst", 1, 0, 'B'},         {"token", 1, 0, 't'},
+        {"jwt-secret", 1, 0, 'j'},    {"users", 1, 0, 'u'},
+        {"rooms", 1, 0, 'R'},         {"room", 1, 0, 'o'},
+        {"server-pid", 1, 0, 'i'},    {"sources", 1, 0, 'n'},
+        {"procs", 1, 0, 'k'},         {"handshake-concurrency", 1, 0, 'C'},
+        {"setup-timeout", 1, 0, 'T'}, {"max-time", 1, 0, 'M'},
+        {"room-size", 1, 0, 'Z'},     {"rooms-per-conn", 1, 0, 'K'},
+        {"chat", 0, 0, 'H'},          {"start-dps", 1, 0, 'D'},
+        {"label", 1, 0, 'l'},         {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, '?'},          {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
     static const char *const modes[] = {"echo", "fanout", "burst", "idle", "connect", "storm"};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
-        case 'h': O.host = optarg; break;
-        case 'p': O.port = atoi(optarg); break;
-        case 'P': O.proto = parse_enum(optarg, protos, 2); break;
-        case 'a': O.path = optarg; break;
-        case 'm': O.mode = parse_enum(optarg, modes, 6); break;
-        case 'Z': O.room_size = atol(optarg); break;
-        case 'K': O.rooms_per_conn = atoi(optarg); break;
-        case 'c': O.conns = atol(optarg); break;
-        case 'b': O.publishers = atoi(optarg); break;
-        case 'd': O.duration = atof(optarg); break;
-        case 'w': O.warmup = atof(optarg); break;
-        case 's': O.payload = atol(optarg); break;
-        case 'r': O.rate = atof(optarg); break;
-        case 'S': O.step_ms = atol(optarg); break;
-        case 'B': O.burst = atol(optarg); break;
-        case 't': O.token = optarg; break;
-        case 'j': O.secret = optarg; break;
-        case 'u': O.users = atol(optarg); break;
-        case 'R': O.rooms = atol(optarg); break;
-        case 'o': O.room = optarg; break;
-        case 'i': O.server_pid = (pid_t)atol(optarg); break;
-        case 'n': O.sources = atoi(optarg); break;
-        case 'k': O.procs = atoi(optarg); break;
-        case 'C': O.hs_conc = atol(optarg); break;
-        case 'T': O.setup_timeout = atof(optarg); break;
-        case 'M': O.max_time = atof(optarg); break;
-        case 'D': O.start_dps = atof(optarg); break;
-        case 'l': O.label = optarg; break;
-        case 'q': O.quiet = true; break;
-        case 'H': O.chat = true; break;
-        default: usage(); exit(ch == '?' ? 2 : 2);
+        case 'h':
+            O.host = optarg;
+            break;
+        case 'p':
+            O.port = atoi(optarg);
+            break;
+        case 'P':
+            O.proto = parse_enum(optarg, protos, 2);
+            break;
+        case 'a':
+            O.path = optarg;
+            break;
+        case 'm':
+            O.mode = parse_enum(optarg, modes, 6);
+            break;
+        case 'Z':
+            O.room_size = atol(optarg);
+            break;
+        case 'K':
+            O.rooms_per_conn = atoi(optarg);
+            break;
+        case 'c':
+            O.conns = atol(optarg);
+            break;
+        case 'b':
+            O.publishers = atoi(optarg);
+            break;
+        case 'd':
+            O.duration = atof(optarg);
+            break;
+        case 'w':
+            O.warmup = atof(optarg);
+            break;
+        case 's':
+            O.payload = atol(optarg);
+            break;
+        case 'r':
+            O.rate = atof(optarg);
+            break;
+        case 'S':
+            O.step_ms = atol(optarg);
+            break;
+        case 'B':
+            O.burst = atol(optarg);
+            break;
+        case 't':
+            O.token = optarg;
+            break;
+        case 'j':
+            O.secret = optarg;
+            break;
+        case 'u':
+            O.users = atol(optarg);
+            break;
+        case 'R':
+            O.rooms = atol(optarg);
+            break;
+        case 'o':
+            O.room = optarg;
+            break;
+        case 'i':
+            O.server_pid = (pid_t)atol(optarg);
+            break;
+        case 'n':
+            O.sources = atoi(optarg);
+            break;
+        case 'k':
+            O.procs = atoi(optarg);
+            break;
+        case 'C':
+            O.hs_conc = atol(optarg);
+            break;
+        case 'T':
+            O.setup_timeout = atof(optarg);
+            break;
+        case 'M':
+            O.max_time = atof(optarg);
+            break;
+        case 'D':
+            O.start_dps = atof(optarg);
+            break;
+        case 'l':
+            O.label = optarg;
+            break;
+        case 'q':
+            O.quiet = true;
+            break;
+        case 'H':
+            O.chat = true;
+            break;
+        default:
+            usage();
+            exit(ch == '?' ? 2 : 2);
         }
     }
     if (O.port <= 0 || O.conns <= 0 || O.payload < 0 || O.payload > (1 << 20) || O.duration <= 0 ||
-        O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 || O.hs_conc < 1 ||
-        O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2) {
+        O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 ||
+        O.hs_conc < 1 || O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2) {
         usage();
         exit(2);
     }
@@ -1155,7 +1248,9 @@ int main(int argc, char **argv) {
     msg_buf = malloc((size_t)O.payload + 512);
     if (O.mode == M_IDLE || O.mode == M_STORM) {
         if (O.conns / O.procs + 64 > lim) {
-            fprintf(stderr, "loadgen: %ld connections per process exceed the %ld open files allowed; raise --procs\n",
+            fprintf(stderr,
+                    "loadgen: %ld connections per process exceed the %ld open files allowed; raise "
+                    "--procs\n",
                     O.conns / O.procs, lim);
             return 2;
         }
@@ -1165,7 +1260,8 @@ int main(int argc, char **argv) {
     npubs = O.mode == M_FANOUT || O.mode == M_BURST ? O.publishers : 0;
     nslots = nsubs + npubs;
     if (nslots + 64 > lim) {
-        fprintf(stderr, "loadgen: %ld connections exceed the %ld open files allowed\n", nslots, lim);
+        fprintf(stderr, "loadgen: %ld connections exceed the %ld open files allowed\n", nslots,
+                lim);
         return 2;
     }
     conns = calloc((size_t)nslots, sizeof *conns);
@@ -1173,7 +1269,8 @@ int main(int argc, char **argv) {
     for (long i = 0; i < nslots; i++)
         conns[i].fd = -1;
     lg_net_init();
-    static void (*const ticks[])(int64_t) = {echo_tick, fanout_tick, burst_tick, NULL, connect_tick};
+    static void (*const ticks[])(int64_t) = {echo_tick, fanout_tick, burst_tick, NULL,
+                                             connect_tick};
     run_loop(ticks[O.mode]);
     if (O.mode == M_FANOUT || O.mode == M_BURST)
         fanout_verify();

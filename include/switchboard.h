@@ -55,15 +55,15 @@ int sb_version(void);
 #ifndef SB_CORE_ERR_H
 enum {
     SB_OK = 0,
-    SB_EAGAIN = -11,     /* incomplete input or would block */
-    SB_ENOMEM = -12,     /* out of memory */
-    SB_EINVAL = -22,     /* invalid argument */
-    SB_EPROTO = -1001,   /* protocol violation */
-    SB_ETOOBIG = -1002,  /* limit exceeded */
-    SB_EUTF8 = -1003,    /* invalid UTF-8 */
+    SB_EAGAIN = -11,    /* incomplete input or would block */
+    SB_ENOMEM = -12,    /* out of memory */
+    SB_EINVAL = -22,    /* invalid argument */
+    SB_EPROTO = -1001,  /* protocol violation */
+    SB_ETOOBIG = -1002, /* limit exceeded */
+    SB_EUTF8 = -1003,   /* invalid UTF-8 */
     SB_ENOTFOUND = -1004,
-    SB_ECLOSED = -1005,  /* connection closed */
-    SB_EAUTH = -1006,    /* authentication failed */
+    SB_ECLOSED = -1005, /* connection closed */
+    SB_EAUTH = -1006,   /* authentication failed */
     SB_EEXISTS = -1007,
     SB_EIO = -1008,
     SB_ETIMEOUT = -1009,
@@ -76,16 +76,16 @@ const char *sb_strerror(int err);
 
 /* ---- handles ------------------------------------------------------------------ */
 
-typedef struct sb_server sb_server_t;             /* yours: sb_server_destroy() */
-typedef struct sb_ws sb_ws_t;                     /* library's: valid until on_close returns */
-typedef struct sb_eio_session sb_eio_session_t;   /* library's: valid until on_close returns */
-typedef struct sb_sio_nsp sb_nsp_t;               /* the server's: lives as long as it */
-typedef struct sb_sio_socket sb_socket_t;         /* library's: see sb_socket_ref() */
-typedef struct sb_call sb_call_t;                 /* library's: valid during the handler */
-typedef struct sb_refusal sb_refusal_t;           /* library's: valid during the middleware */
-typedef struct sb_request sb_request_t;           /* library's: until answered */
-typedef struct sb_alarm sb_alarm_t;               /* yours: sb_alarm_destroy() */
-typedef struct sb_builtins sb_builtins_t;         /* the server's: freed with it */
+typedef struct sb_server sb_server_t;           /* yours: sb_server_destroy() */
+typedef struct sb_ws sb_ws_t;                   /* library's: valid until on_close returns */
+typedef struct sb_eio_session sb_eio_session_t; /* library's: valid until on_close returns */
+typedef struct sb_sio_nsp sb_nsp_t;             /* the server's: lives as long as it */
+typedef struct sb_sio_socket sb_socket_t;       /* library's: see sb_socket_ref() */
+typedef struct sb_call sb_call_t;               /* library's: valid during the handler */
+typedef struct sb_refusal sb_refusal_t;         /* library's: valid during the middleware */
+typedef struct sb_request sb_request_t;         /* library's: until answered */
+typedef struct sb_alarm sb_alarm_t;             /* yours: sb_alarm_destroy() */
+typedef struct sb_builtins sb_builtins_t;       /* the server's: freed with it */
 
 /* Raw bytes: a binary attachment. */
 typedef struct {
@@ -115,20 +115,20 @@ int sb_log_set_level(int level);
  * library which ones your program knows. Strings are copied by
  * sb_server_create(). */
 typedef struct {
-    size_t size;                  /* set by sb_settings_init(); leave it */
-    const char *host;             /* "127.0.0.1" */
-    int port;                     /* 3000; 0 picks a free port (see sb_server_port()) */
-    const char *socketio_path;    /* "/socket.io/" */
-    const char *cors_origins;     /* "": any origin without credentials; "*"; or a comma list */
-    uint32_t ping_interval_ms;    /* 25000 */
-    uint32_t ping_timeout_ms;     /* 20000 */
-    uint32_t connect_timeout_ms;  /* 45000: Engine.IO open to Socket.IO CONNECT */
-    size_t max_message_bytes;     /* 1000000: largest Engine.IO message / polling body */
-    uint32_t max_connections;     /* 50000; 0: no limit */
-    uint32_t events_per_second;   /* 10 per socket (token bucket); 0: no limit */
-    uint32_t events_burst;        /* 20 */
-    uint32_t drain_timeout_ms;    /* 5000: graceful shutdown waits this long for clients */
-    bool ws_deflate;              /* false: offer permessage-deflate */
+    size_t size;                 /* set by sb_settings_init(); leave it */
+    const char *host;            /* "127.0.0.1" */
+    int port;                    /* 3000; 0 picks a free port (see sb_server_port()) */
+    const char *socketio_path;   /* "/socket.io/" */
+    const char *cors_origins;    /* "": any origin without credentials; "*"; or a comma list */
+    uint32_t ping_interval_ms;   /* 25000 */
+    uint32_t ping_timeout_ms;    /* 20000 */
+    uint32_t connect_timeout_ms; /* 45000: Engine.IO open to Socket.IO CONNECT */
+    size_t max_message_bytes;    /* 1000000: largest Engine.IO message / polling body */
+    uint32_t max_connections;    /* 50000; 0: no limit */
+    uint32_t events_per_second;  /* 10 per socket (token bucket); 0: no limit */
+    uint32_t events_burst;       /* 20 */
+    uint32_t drain_timeout_ms;   /* 5000: graceful shutdown waits this long for clients */
+    bool ws_deflate;             /* false: offer permessage-deflate */
 } sb_settings_t;
 
 void sb_settings_init(sb_settings_t *s);
@@ -312,8 +312,8 @@ long sb_nsp_emit(sb_nsp_t *nsp, const sb_target_t *to, const char *event, const 
                  size_t n);
 /* The same with binary attachments; `json` refers to attachment i as
  * {"_placeholder":true,"num":i}. */
-long sb_nsp_emit_binary(sb_nsp_t *nsp, const sb_target_t *to, const char *event,
-                        const char *json, size_t n, const sb_bytes_t *att, size_t natt);
+long sb_nsp_emit_binary(sb_nsp_t *nsp, const sb_target_t *to, const char *event, const char *json,
+                        size_t n, const sb_bytes_t *att, size_t natt);
 /* Sockets in `room` of the namespace. */
 size_t sb_nsp_room_size(sb_nsp_t *nsp, const char *room);
 
@@ -419,18 +419,18 @@ void sb_request_respond(sb_request_t *req, int status, const char *content_type,
 /* Options of the built-in contract (docs/events.md, docs/http-api.md).
  * Initialize with sb_builtins_options_init(); strings are copied. */
 typedef struct {
-    size_t size;                 /* set by sb_builtins_options_init(); leave it */
-    const char *jwt_secret;      /* HS256 secret of client tokens; required */
-    const char *api_key;         /* Bearer key of /api and /metrics; "": they answer 401 */
-    const char *data_dir;        /* "./data": the SQLite database */
-    const char *store_sync;      /* "full" | "normal" | "off" (tests only) */
-    const char *presence_scope;  /* "friends" | "all" */
-    uint32_t presence_interval_ms;  /* 250 */
-    uint32_t room_announce_max;  /* 100 */
-    size_t max_message_bytes;    /* 65536: largest chat message content */
-    bool allow_query_token;      /* false: ?token= refused */
+    size_t size;                   /* set by sb_builtins_options_init(); leave it */
+    const char *jwt_secret;        /* HS256 secret of client tokens; required */
+    const char *api_key;           /* Bearer key of /api and /metrics; "": they answer 401 */
+    const char *data_dir;          /* "./data": the SQLite database */
+    const char *store_sync;        /* "full" | "normal" | "off" (tests only) */
+    const char *presence_scope;    /* "friends" | "all" */
+    uint32_t presence_interval_ms; /* 250 */
+    uint32_t room_announce_max;    /* 100 */
+    size_t max_message_bytes;      /* 65536: largest chat message content */
+    bool allow_query_token;        /* false: ?token= refused */
     bool allow_tokens_without_exp; /* false */
-    int64_t jwt_leeway_s;        /* 30 */
+    int64_t jwt_leeway_s;          /* 30 */
 } sb_builtins_options_t;
 
 void sb_builtins_options_init(sb_builtins_options_t *o);

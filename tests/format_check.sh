@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Checks that the C lines a branch changes follow .clang-format: only the
-# changed lines (git clang-format), so untouched code keeps its layout until
-# the whole tree is reformatted in one commit of its own. The base is the
-# merge-base with main (SB_FORMAT_BASE or the first argument overrides it;
-# on main itself only uncommitted changes count). Fix what it shows with
-# `git clang-format <base>`. Usage: tests/format_check.sh [BASE]
+# Checks that every C file of the tree follows .clang-format (the tree was
+# laid out by `make format` in one commit of its own). It first proves it
+# can fail on a badly laid out file. Fix what it shows with `make format`.
+# Usage: tests/format_check.sh
 set -u
 cd "$(dirname "$0")/.."
 pass=0
@@ -12,48 +10,35 @@ fail=0
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
 not_ok() { fail=$((fail + 1)); echo "not ok - $1"; }
 
-# Prints the formatting diff of the C files changed since $1 ("" when clean).
-format_diff() {
-    local out
-    out=$(git clang-format --binary clang-format --extensions c,h --diff "$1" -- "${@:2}" 2>&1)
-    case $out in
-    diff*) echo "$out" ;;
-    "no modified files to format" | "clang-format did not modify any files" | "") ;;
-    *) echo "$out" ;; # an error: show it, so it fails
-    esac
-}
+# True when clang-format would change nothing in the file $1.
+laid_out() { clang-format --dry-run --Werror "$1" >/dev/null 2>&1; }
 
-if ! command -v clang-format >/dev/null || ! git clang-format -h >/dev/null 2>&1; then
-    not_ok "clang-format and git clang-format are installed (scripts/install-deps.sh)"
+if ! command -v clang-format >/dev/null; then
+    not_ok "clang-format is installed (scripts/install-deps.sh)"
     echo "$pass passed, $fail failed"
     exit 1
 fi
 
-# First, that it can fail: a badly laid out line added to a scratch repository.
+# First, that it can fail: a badly laid out file next to our .clang-format.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(
-    cd "$tmp" && git init -q && cp "$OLDPWD/.clang-format" . &&
-        printf 'int a(void) { return 1; }\n' >x.c && git add -A &&
-        git -c user.email=check@localhost -c user.name=check commit -qm base &&
-        printf 'int a(void) { return 1; }\nint  b(int x){\nreturn x;}\n' >x.c
-) >/dev/null 2>&1
-if [ -n "$(cd "$tmp" && format_diff HEAD x.c)" ]; then
-    ok "a badly laid out changed line is found"
+cp .clang-format "$tmp/"
+printf 'int  b(int x){\nreturn x;}\n' >"$tmp/x.c"
+if laid_out "$tmp/x.c"; then
+    not_ok "a badly laid out file is not found"
 else
-    not_ok "a badly laid out changed line is not found"
+    ok "a badly laid out file is found"
 fi
 
-base=${1:-${SB_FORMAT_BASE:-}}
-if [ -z "$base" ]; then
-    base=$(git merge-base HEAD main 2>/dev/null) || base=HEAD
-fi
-diff=$(format_diff "$base" src include tests examples bench)
-if [ -z "$diff" ]; then
-    ok "the C lines changed since ${base:0:12} follow .clang-format"
+bad=""
+for f in $(git ls-files -- 'src/*.[ch]' 'include/*.[ch]' 'tests/*.[ch]' 'examples/*.[ch]' 'bench/*.[ch]'); do
+    laid_out "$f" || bad="$bad $f"
+done
+if [ -z "$bad" ]; then
+    ok "every C file follows .clang-format"
 else
-    echo "$diff" | head -n 80
-    not_ok "the C lines changed since ${base:0:12} do not follow .clang-format (git clang-format $base)"
+    for f in $bad; do clang-format "$f" | diff -u "$f" - | head -n 20; done
+    not_ok "these C files do not follow .clang-format (make format):$bad"
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -39,7 +39,7 @@ count() {
 }
 
 echo "== repository checks"
-for check in tests/docs_check.sh tests/install_check.sh tests/packaging_check.sh tests/symbols_check.sh tests/make_check.sh tests/cycles_check.sh; do
+for check in tests/docs_check.sh tests/install_check.sh tests/packaging_check.sh tests/symbols_check.sh tests/make_check.sh tests/cycles_check.sh tests/format_check.sh; do
     out="$log/$(basename "$check").$RANDOM"
     timeout 600 "$check" "${builds[0]}/switchboard" >"$out" 2>&1
     count "$(basename "$check")" "$out" $?

@@ -30,19 +30,19 @@ static bool add_room(sb_str_t room, size_t size, void *ud) {
         return true; /* personal rooms are the users list */
     if (json_array_size(rooms) >= SB_ADMIN_ROOMS_MAX)
         return false;
-    json_array_append_new(rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members",
-                                           (json_int_t)size));
+    json_array_append_new(
+        rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members", (json_int_t)size));
     return true;
 }
 
 static json_t *counters_json(const sb_api_metrics_t *m) {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-                     "eventsIn", (json_int_t)m->events_in, "eventsOut", (json_int_t)m->events_out,
-                     "packetsIn", (json_int_t)m->packets_in, "packetsOut", (json_int_t)m->packets_out,
-                     "bytesIn", (json_int_t)m->bytes_in, "bytesOut", (json_int_t)m->bytes_out,
-                     "httpRequests", (json_int_t)m->http_requests, "rateLimited",
-                     (json_int_t)m->rate_limited, "slowConsumers", (json_int_t)m->slow_consumers,
-                     "protocolErrors", (json_int_t)m->protocol_errors, "connectionsRefused",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "eventsIn",
+                     (json_int_t)m->events_in, "eventsOut", (json_int_t)m->events_out, "packetsIn",
+                     (json_int_t)m->packets_in, "packetsOut", (json_int_t)m->packets_out, "bytesIn",
+                     (json_int_t)m->bytes_in, "bytesOut", (json_int_t)m->bytes_out, "httpRequests",
+                     (json_int_t)m->http_requests, "rateLimited", (json_int_t)m->rate_limited,
+                     "slowConsumers", (json_int_t)m->slow_consumers, "protocolErrors",
+                     (json_int_t)m->protocol_errors, "connectionsRefused",
                      (json_int_t)m->connections_refused, "handshakesRefused",
                      (json_int_t)m->handshakes_refused, "volatileDropped",
                      (json_int_t)m->volatile_dropped, "outqBytes", (json_int_t)m->outq_bytes);
@@ -150,7 +150,8 @@ static void on_disconnect(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 422, "invalid_field", "give exactly one of userId, socketId");
     } else {
         size_t n = sb_features_admin_disconnect((sb_features_t *)api->cfg.features, user, sid);
-        sb_api__respond_json(req, 200, json_pack("{s:b,s:I}", "ok", 1, "disconnected", (json_int_t)n));
+        sb_api__respond_json(req, 200,
+                             json_pack("{s:b,s:I}", "ok", 1, "disconnected", (json_int_t)n));
     }
     json_decref(body);
 }

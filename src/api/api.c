@@ -69,30 +69,32 @@ __attribute__((format(printf, 2, 3))) static void put(text_t *t, const char *fmt
 
 #define METRIC(name, type, help, value) METRIC_TO(&t, name, type, help, value)
 #define METRIC_TO(tp, name, type, help, value)                                                     \
-    put(tp, "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name " " type              \
-             "\nswitchboard_" name " %llu\n",                                                      \
+    put(tp,                                                                                        \
+        "# HELP switchboard_" name " " help "\n# TYPE switchboard_" name " " type                  \
+        "\nswitchboard_" name " %llu\n",                                                           \
         (unsigned long long)(value))
 
 static void cluster_metrics(text_t *tp, sb_engine_t *e) {
     sb_engine_stats_t s;
     e->ops->stats(e, &s);
-    METRIC_TO(tp, "redis_up", "gauge", "1 while connected and subscribed to Redis (--redis-url).", s.up);
-    METRIC_TO(tp, "cluster_published_total", "counter", "Broadcasts and answers published to Redis.",
-           s.published);
+    METRIC_TO(tp, "redis_up", "gauge", "1 while connected and subscribed to Redis (--redis-url).",
+              s.up);
+    METRIC_TO(tp, "cluster_published_total", "counter",
+              "Broadcasts and answers published to Redis.", s.published);
     METRIC_TO(tp, "cluster_publish_dropped_total", "counter",
-           "Publications dropped: Redis down or its queue full (--redis-max-queue-bytes).",
-           s.publish_dropped);
+              "Publications dropped: Redis down or its queue full (--redis-max-queue-bytes).",
+              s.publish_dropped);
     METRIC_TO(tp, "cluster_received_total", "counter", "Messages received from Redis.", s.received);
     METRIC_TO(tp, "cluster_delivered_remote_total", "counter",
-           "Other nodes' broadcasts delivered to local sockets.", s.delivered_remote);
+              "Other nodes' broadcasts delivered to local sockets.", s.delivered_remote);
     METRIC_TO(tp, "cluster_requests_answered_total", "counter", "Answers to other nodes' requests.",
-           s.requests_answered);
-    METRIC_TO(tp, "cluster_decode_errors_total", "counter", "Malformed messages from Redis, ignored.",
-           s.decode_errors);
-    METRIC_TO(tp, "redis_reconnects_total", "counter", "Connections to Redis made again after a loss.",
-           s.reconnects);
+              s.requests_answered);
+    METRIC_TO(tp, "cluster_decode_errors_total", "counter",
+              "Malformed messages from Redis, ignored.", s.decode_errors);
+    METRIC_TO(tp, "redis_reconnects_total", "counter",
+              "Connections to Redis made again after a loss.", s.reconnects);
     METRIC_TO(tp, "redis_queued_bytes", "gauge", "Publications written but not yet sent to Redis.",
-           s.queued_bytes);
+              s.queued_bytes);
 }
 
 static void put_seconds(text_t *t, const char *name, uint64_t us) {
@@ -132,8 +134,10 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     api->cfg.collect(&m, api->cfg.collect_ud);
     text_t t = {.n = 0};
     METRIC("connections", "gauge", "Open TCP connections.", m.connections);
-    METRIC("sessions_polling", "gauge", "Engine.IO sessions on long-polling.", m.connections_polling);
-    METRIC("sessions_websocket", "gauge", "Engine.IO sessions on WebSocket.", m.connections_websocket);
+    METRIC("sessions_polling", "gauge", "Engine.IO sessions on long-polling.",
+           m.connections_polling);
+    METRIC("sessions_websocket", "gauge", "Engine.IO sessions on WebSocket.",
+           m.connections_websocket);
     put(&t, "# HELP switchboard_sockets Connected Socket.IO sockets by namespace.\n"
             "# TYPE switchboard_sockets gauge\n");
     for (size_t i = 0; i < m.nnsps; i++)
@@ -148,14 +152,15 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("events_in_total", "counter", "Socket.IO events received.", m.events_in);
     METRIC("events_out_total", "counter", "Socket.IO events delivered.", m.events_out);
     METRIC("http_requests_total", "counter", "HTTP requests handled.", m.http_requests);
-    put(&t, "# HELP switchboard_errors_total Errors by kind.\n# TYPE switchboard_errors_total counter\n"
-            "switchboard_errors_total{kind=\"http_4xx\"} %llu\n"
-            "switchboard_errors_total{kind=\"slow_consumer\"} %llu\n"
-            "switchboard_errors_total{kind=\"protocol\"} %llu\n"
-            "switchboard_errors_total{kind=\"rate_limited\"} %llu\n"
-            "switchboard_errors_total{kind=\"connection_refused\"} %llu\n"
-            "switchboard_errors_total{kind=\"volatile_dropped\"} %llu\n"
-            "switchboard_errors_total{kind=\"handshake_rate_limited\"} %llu\n",
+    put(&t,
+        "# HELP switchboard_errors_total Errors by kind.\n# TYPE switchboard_errors_total counter\n"
+        "switchboard_errors_total{kind=\"http_4xx\"} %llu\n"
+        "switchboard_errors_total{kind=\"slow_consumer\"} %llu\n"
+        "switchboard_errors_total{kind=\"protocol\"} %llu\n"
+        "switchboard_errors_total{kind=\"rate_limited\"} %llu\n"
+        "switchboard_errors_total{kind=\"connection_refused\"} %llu\n"
+        "switchboard_errors_total{kind=\"volatile_dropped\"} %llu\n"
+        "switchboard_errors_total{kind=\"handshake_rate_limited\"} %llu\n",
         (unsigned long long)m.http_errors_4xx, (unsigned long long)m.slow_consumers,
         (unsigned long long)m.protocol_errors, (unsigned long long)m.rate_limited,
         (unsigned long long)m.connections_refused, (unsigned long long)m.volatile_dropped,
@@ -212,10 +217,11 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
         METRIC("tls_plain_http_total", "counter",
                "Plain HTTP requests sent to the TLS port (answered 400; counted as failures too).",
                m.tls_plain_http);
-        put(&t, "# HELP switchboard_tls_errors_total TLS errors after the handshake, by direction.\n"
-                "# TYPE switchboard_tls_errors_total counter\n"
-                "switchboard_tls_errors_total{op=\"read\"} %llu\n"
-                "switchboard_tls_errors_total{op=\"write\"} %llu\n",
+        put(&t,
+            "# HELP switchboard_tls_errors_total TLS errors after the handshake, by direction.\n"
+            "# TYPE switchboard_tls_errors_total counter\n"
+            "switchboard_tls_errors_total{op=\"read\"} %llu\n"
+            "switchboard_tls_errors_total{op=\"write\"} %llu\n",
             (unsigned long long)m.tls_read_errors, (unsigned long long)m.tls_write_errors);
         METRIC("tls_reloads_total", "counter", "Certificate reloads on SIGHUP that took effect.",
                m.tls_reloads);
@@ -230,7 +236,8 @@ static bool add_room_entry(sb_str_t room, size_t size, void *ud) {
     json_t *rooms = ud;
     if (json_array_size(rooms) >= 1000)
         return false;
-    json_array_append_new(rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members", (json_int_t)size));
+    json_array_append_new(
+        rooms, json_pack("{s:s%,s:I}", "name", room.p, room.n, "members", (json_int_t)size));
     return true;
 }
 

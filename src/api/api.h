@@ -20,9 +20,11 @@ typedef struct {
     uint64_t slow_consumers, protocol_errors, upgrades, sessions_opened;
     uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
     uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
-    uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes, heap_trims;
+    uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes,
+        heap_trims;
     bool tls; /* the counters below mean something */
-    uint64_t tls_handshakes, tls_handshake_failures, tls_plain_http, tls_read_errors, tls_write_errors;
+    uint64_t tls_handshakes, tls_handshake_failures, tls_plain_http, tls_read_errors,
+        tls_write_errors;
     uint64_t tls_reloads, tls_reload_failures;
     int64_t started_ms;
     struct {
@@ -46,7 +48,7 @@ typedef struct {
     const char *api_key; /* empty: the protected endpoints answer 401 */
     void (*collect)(sb_api_metrics_t *m, void *ud);
     void *collect_ud;
-    sb_hub_t *hub;             /* rooms of the default namespace */
+    sb_hub_t *hub; /* rooms of the default namespace */
     const sb_features_t *features;
     sb_store_t *store;
     /* --dev: the JWT secret POST /api/dev/token signs with; NULL: it answers 404 */
@@ -68,8 +70,8 @@ typedef struct {
     const char *jwt_secret;
     bool allow_tokens_without_exp;
     int64_t jwt_leeway_s;
-    uint32_t keepalive_ms;  /* a comment line this often */
-    size_t max_held_bytes;  /* live events held while a resume reads the store */
+    uint32_t keepalive_ms; /* a comment line this often */
+    size_t max_held_bytes; /* live events held while a resume reads the store */
 } sb_sse_config_t;
 
 typedef struct sb_sse sb_sse_t;

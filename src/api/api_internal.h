@@ -23,7 +23,7 @@ struct sb_api {
     size_t nstreams;
     sb_api__route_t routes[16];
     size_t nroutes;
-    sb_map_t keys_in_flight; /* Idempotency-Key -> its request, while it is served */
+    sb_map_t keys_in_flight;      /* Idempotency-Key -> its request, while it is served */
     sb_log_limiter_t refusal_log; /* lines about refused API keys */
 };
 

@@ -10,8 +10,8 @@
 #define SB_API_MAX_TARGETS 64
 #define SB_API_EVENT_MAX 256
 
-static const char *const reserved_events[] = {"connect", "connect_error", "disconnect",
-                                              "disconnecting", "newListener", "removeListener"};
+static const char *const reserved_events[] = {"connect",       "connect_error", "disconnect",
+                                              "disconnecting", "newListener",   "removeListener"};
 
 static void invalid(sb_http_req_t *req, const char *message) {
     sb_http_respond_error(req, 422, "invalid_field", message);
@@ -37,7 +37,8 @@ static bool string_list(json_t *v, const char **out, size_t *n) {
 }
 
 static bool event_name_valid(json_t *v) {
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > SB_API_EVENT_MAX)
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > SB_API_EVENT_MAX)
         return false;
     for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
         if (strcmp(json_string_value(v), reserved_events[i]) == 0)
@@ -69,7 +70,8 @@ static const char *parse_target(json_t *to, sb_feat_target_t *t, const char **us
 
 static void emit_and_answer(sb_api_t *api, sb_http_req_t *req, const sb_feat_target_t *t,
                             const char *event, json_t *data) {
-    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
+    char *text =
+        data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER) : NULL;
     long n = sb_features_emit((sb_features_t *)api->cfg.features, t, event,
                               text ? sb_cstr(text) : SB_STR_NULL);
     free(text);
@@ -138,8 +140,9 @@ static void on_users(sb_http_req_t *req, void *ud) {
         return;
     }
     uint32_t devices = sb_features_user_devices(api->cfg.features, id);
-    sb_api__respond_json(req, 200, json_pack("{s:s,s:b,s:i}", "userId", id, "online", devices > 0,
-                                             "devices", (int)devices));
+    sb_api__respond_json(
+        req, 200,
+        json_pack("{s:s,s:b,s:i}", "userId", id, "online", devices > 0, "devices", (int)devices));
 }
 
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {

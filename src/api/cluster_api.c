@@ -14,8 +14,9 @@
 static void on_answers(void *ud, bool timed_out, sb_str_t answers) {
     sb_api_call_t *call = ud;
     json_t *list = json_loadb(answers.p, answers.n, JSON_DECODE_ANY, NULL);
-    sb_api__call_respond(call, 200, json_pack("{s:b,s:o,s:b}", "ok", 1, "responses",
-                                              list ? list : json_array(), "timedOut", timed_out));
+    sb_api__call_respond(call, 200,
+                         json_pack("{s:b,s:o,s:b}", "ok", 1, "responses",
+                                   list ? list : json_array(), "timedOut", timed_out));
     sb_api__call_end(call);
 }
 
@@ -41,13 +42,16 @@ static bool fields_ok(sb_http_req_t *req, json_t *body, const char **event, cons
                       uint32_t *timeout_ms) {
     json_t *t = json_object_get(body, "timeoutMs");
     *event = json_string_value(json_object_get(body, "event"));
-    *nsp = json_object_get(body, "namespace") ? json_string_value(json_object_get(body, "namespace")) : "/";
+    *nsp = json_object_get(body, "namespace")
+               ? json_string_value(json_object_get(body, "namespace"))
+               : "/";
     if (!*event || !**event || strlen(*event) > 256) {
         sb_http_respond_error(req, 422, "invalid_field", "event must be a string of 1-256 bytes");
         return false;
     }
     if (!*nsp || (*nsp)[0] != '/') {
-        sb_http_respond_error(req, 422, "invalid_field", "namespace must be a name starting with /");
+        sb_http_respond_error(req, 422, "invalid_field",
+                              "namespace must be a name starting with /");
         return false;
     }
     if (t && (!json_is_integer(t) || json_integer_value(t) < 1 ||
@@ -86,11 +90,11 @@ static void emit_with(sb_api_t *api, sb_http_req_t *req, json_t *body) {
         int rc = e->ops->server_emit(e, sb_cstr(nsp), sb_cstr(event), sb_str(args, n), timeout_ms,
                                      ack ? on_answers : NULL, call);
         if (rc != SB_OK && call) {
-            sb_api__call_respond(call, rc == SB_ECLOSED ? 503 : 404,
-                                 json_pack("{s:{s:s,s:s}}", "error", "code",
-                                           rc == SB_ECLOSED ? "cluster_unavailable" : "not_found",
-                                           "message", rc == SB_ECLOSED ? "not connected to Redis"
-                                                                       : "no such namespace"));
+            sb_api__call_respond(
+                call, rc == SB_ECLOSED ? 503 : 404,
+                json_pack("{s:{s:s,s:s}}", "error", "code",
+                          rc == SB_ECLOSED ? "cluster_unavailable" : "not_found", "message",
+                          rc == SB_ECLOSED ? "not connected to Redis" : "no such namespace"));
             sb_api__call_end(call);
         } else if (rc != SB_OK) {
             refused(req, rc);

@@ -13,8 +13,8 @@ static void on_created(void *ud, int rc, const char *id) {
     sb_api_call_t *call = ud;
     json_t *members = *(json_t **)(void *)call->extra;
     if (rc == SB_OK)
-        sb_api__call_respond(call, 201, json_pack("{s:b,s:s,s:O}", "ok", 1, "id", id, "memberIds",
-                                                  members));
+        sb_api__call_respond(call, 201,
+                             json_pack("{s:b,s:s,s:O}", "ok", 1, "id", id, "memberIds", members));
     else
         sb_api__call_fail_store(call, rc);
     json_decref(members);
@@ -25,10 +25,12 @@ static void on_created(void *ud, int rc, const char *id) {
 static bool members_of(json_t *list, sb_str_t *out, size_t *n) {
     size_t i;
     json_t *v;
-    if (!json_is_array(list) || json_array_size(list) < 2 || json_array_size(list) > SB_API_MEMBERS_MAX)
+    if (!json_is_array(list) || json_array_size(list) < 2 ||
+        json_array_size(list) > SB_API_MEMBERS_MAX)
         return false;
     json_array_foreach(list, i, v) {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > SB_STORE_MAX_ID)
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > SB_STORE_MAX_ID)
             return false;
         out[i] = sb_str(json_string_value(v), json_string_length(v));
     }
@@ -45,7 +47,8 @@ static void create_conversation(sb_api_t *api, sb_http_req_t *req) {
     size_t n = 0;
     json_t *id = json_object_get(body, "id"), *title = json_object_get(body, "title");
     json_t *list = json_object_get(body, "memberIds");
-    if (!members_of(list, members, &n) || (id && !json_is_string(id)) || (title && !json_is_string(title))) {
+    if (!members_of(list, members, &n) || (id && !json_is_string(id)) ||
+        (title && !json_is_string(title))) {
         sb_http_respond_error(req, 422, "invalid_field",
                               "memberIds must list 2-1000 user ids; id and title are strings");
         json_decref(body);
@@ -55,8 +58,9 @@ static void create_conversation(sb_api_t *api, sb_http_req_t *req) {
     if (call) {
         *(json_t **)(void *)call->extra = json_incref(list);
         int rc = sb_store_conversation_create(
-            api->cfg.store, id ? sb_str(json_string_value(id), json_string_length(id)) : SB_STR_NULL,
-            members, n, title ? sb_str(json_string_value(title), json_string_length(title)) : SB_STR_NULL,
+            api->cfg.store,
+            id ? sb_str(json_string_value(id), json_string_length(id)) : SB_STR_NULL, members, n,
+            title ? sb_str(json_string_value(title), json_string_length(title)) : SB_STR_NULL,
             on_created, call);
         if (rc != SB_OK)
             on_created(call, rc, NULL);
@@ -78,8 +82,9 @@ static void on_page(void *ud, int rc, const sb_store_msgs_t *page) {
     if (rc != SB_OK)
         sb_api__call_fail_store(call, rc);
     else
-        sb_api__call_respond(call, 200, sb_api__page_json("conversationId", p->id, page, p->limit,
-                                                          sb_features_message_json));
+        sb_api__call_respond(
+            call, 200,
+            sb_api__page_json("conversationId", p->id, page, p->limit, sb_features_message_json));
     sb_api__call_end(call);
 }
 
@@ -166,9 +171,11 @@ static void on_changed(void *ud, int rc, const sb_store_strs_t *before) {
         if (told && now && text)
             sb_features_conversation_changed(
                 (sb_features_t *)call->api->cfg.features, c->id, told, ntold,
-                c->deleted ? NULL : c->members ? now : (const char *const *)before->v,
-                c->members ? nnow : before->n, c->deleted ? "conversation:deleted" : "conversation:updated",
-                sb_cstr(text));
+                c->deleted   ? NULL
+                : c->members ? now
+                             : (const char *const *)before->v,
+                c->members ? nnow : before->n,
+                c->deleted ? "conversation:deleted" : "conversation:updated", sb_cstr(text));
         json_object_set_new(payload, "ok", json_true());
         sb_api__call_respond(call, 200, payload);
         free(text);
@@ -222,8 +229,8 @@ static int status_of(const char *code) {
     static const struct {
         const char *code;
         int status;
-    } map[] = {{"forbidden", 403},        {"not_found", 404},          {"invalid_payload", 422},
-               {"payload_too_large", 413}, {"already_exists", 409},    {"server_busy", 503},
+    } map[] = {{"forbidden", 403},         {"not_found", 404},      {"invalid_payload", 422},
+               {"payload_too_large", 413}, {"already_exists", 409}, {"server_busy", 503},
                {"store_unavailable", 503}, {"storage_error", 500}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].code, code) == 0)
@@ -260,20 +267,25 @@ static void send_message(sb_api_t *api, sb_http_req_t *req, const char *conv) {
     if (!body)
         return;
     const char *sender = string_field(body, "senderId", SB_STORE_MAX_ID);
-    json_t *content = json_object_get(body, "content"), *type = json_object_get(body, "messageType");
-    json_t *key = json_object_get(body, "clientMessageId"), *name = json_object_get(body, "senderName");
-    if (!sender || !json_is_string(content) || strlen(json_string_value(content)) != json_string_length(content) ||
+    json_t *content = json_object_get(body, "content"),
+           *type = json_object_get(body, "messageType");
+    json_t *key = json_object_get(body, "clientMessageId"),
+           *name = json_object_get(body, "senderName");
+    if (!sender || !json_is_string(content) ||
+        strlen(json_string_value(content)) != json_string_length(content) ||
         (type && !string_field(body, "messageType", SB_STORE_MAX_NAME)) ||
         (key && !string_field(body, "clientMessageId", SB_STORE_MAX_KEY)) ||
         (name && !string_field(body, "senderName", SB_STORE_MAX_NAME))) {
-        sb_http_respond_error(req, 422, "invalid_field",
-                              "senderId and content are required strings; messageType, clientMessageId "
-                              "and senderName are optional strings");
+        sb_http_respond_error(
+            req, 422, "invalid_field",
+            "senderId and content are required strings; messageType, clientMessageId "
+            "and senderName are optional strings");
     } else {
         sb_api_call_t *call = sb_api__call_begin(api, req, 0);
         if (call)
             sb_features_send_message((sb_features_t *)api->cfg.features, conv, sender,
-                                     name ? json_string_value(name) : NULL, json_string_value(content),
+                                     name ? json_string_value(name) : NULL,
+                                     json_string_value(content),
                                      type ? json_string_value(type) : NULL,
                                      key ? json_string_value(key) : NULL, on_answer, call);
     }
@@ -289,7 +301,8 @@ static void mark_read(sb_api_t *api, sb_http_req_t *req, const char *conv) {
     json_t *list = json_object_get(body, "messageIds"), *v;
     int64_t ids[100];
     size_t n = 0, i;
-    bool ok = user && json_is_array(list) && json_array_size(list) >= 1 && json_array_size(list) <= 100;
+    bool ok =
+        user && json_is_array(list) && json_array_size(list) >= 1 && json_array_size(list) <= 100;
     json_array_foreach(list, i, v) {
         if (ok && (!json_is_integer(v) || json_integer_value(v) < 1))
             ok = false;
@@ -297,11 +310,13 @@ static void mark_read(sb_api_t *api, sb_http_req_t *req, const char *conv) {
             ids[n++] = json_integer_value(v);
     }
     if (!ok) {
-        sb_http_respond_error(req, 422, "invalid_field", "userId and messageIds (1-100 message ids) are required");
+        sb_http_respond_error(req, 422, "invalid_field",
+                              "userId and messageIds (1-100 message ids) are required");
     } else {
         sb_api_call_t *call = sb_api__call_begin(api, req, 0);
         if (call)
-            sb_features_mark_read((sb_features_t *)api->cfg.features, conv, user, ids, n, on_answer, call);
+            sb_features_mark_read((sb_features_t *)api->cfg.features, conv, user, ids, n, on_answer,
+                                  call);
     }
     json_decref(body);
 }
@@ -319,14 +334,16 @@ static void on_conversations(sb_http_req_t *req, void *ud) {
     }
     char id[SB_STORE_MAX_CONV_ID + 1];
     size_t n;
-    bool patch = sb_str_eq(req->method, SB_LIT("PATCH")), del = sb_str_eq(req->method, SB_LIT("DELETE"));
-    if ((patch || del) && sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT(""), id,
-                                          sizeof id, &n)) {
+    bool patch = sb_str_eq(req->method, SB_LIT("PATCH")),
+         del = sb_str_eq(req->method, SB_LIT("DELETE"));
+    if ((patch || del) &&
+        sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT(""), id, sizeof id, &n)) {
         change_conversation(api, req, sb_str(id, n), del);
         return;
     }
     if (sb_str_eq(req->method, SB_LIT("POST")) &&
-        sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT("/read"), id, sizeof id, &n)) {
+        sb_api__path_id(req->path, SB_LIT("/api/conversations/"), SB_LIT("/read"), id, sizeof id,
+                        &n)) {
         mark_read(api, req, id);
         return;
     }

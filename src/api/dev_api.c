@@ -43,8 +43,8 @@ static bool name_ok(const char *name) {
 
 static void issue(sb_api_t *api, sb_http_req_t *req, const char *id, const char *name) {
     int64_t now = sb_wall_ms() / 1000, exp = now + SB_DEV_TOKEN_TTL_S;
-    json_t *claims = json_pack("{s:s,s:s,s:I,s:I}", "sub", id, "name", name, "iat",
-                               (json_int_t)now, "exp", (json_int_t)exp);
+    json_t *claims = json_pack("{s:s,s:s,s:I,s:I}", "sub", id, "name", name, "iat", (json_int_t)now,
+                               "exp", (json_int_t)exp);
     char *text = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(claims);
     char token[1024];

@@ -20,8 +20,11 @@ static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
     char ip[64], path[256];
     sb_conn_peer_ip(req->conn, ip, sizeof ip);
     snprintf(path, sizeof path, "%.*s", (int)req->path.n, req->path.p);
-    sb_log_field_t fields[] = {{"transport", "http", 0}, {"remote", ip, 0}, {"path", path, 0},
-                               {"reason", why, 0}, {"suppressed", NULL, (int64_t)dropped}};
+    sb_log_field_t fields[] = {{"transport", "http", 0},
+                               {"remote", ip, 0},
+                               {"path", path, 0},
+                               {"reason", why, 0},
+                               {"suppressed", NULL, (int64_t)dropped}};
     sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
 }
 
@@ -29,7 +32,8 @@ static void log_refusal(sb_api_t *api, sb_http_req_t *req, const char *why) {
 bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
     const sb_str_t *h = sb_http_req_header(req, "authorization");
     sb_str_t token;
-    if (h && sb_auth_bearer_token(*h, &token) && sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
+    if (h && sb_auth_bearer_token(*h, &token) &&
+        sb_apikey_matches(token, sb_cstr(api->cfg.api_key)))
         return true;
     /* Without a key nothing can pass: say so, or the caller hunts for a typo. */
     static const char wrong[] =
@@ -38,8 +42,10 @@ bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req) {
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"this server has no API key: start "
         "it with --api-key (--dev makes one up and logs it)\"}}";
     bool keyless = api->cfg.api_key == NULL || api->cfg.api_key[0] == '\0';
-    log_refusal(api, req, keyless ? "this server has no API key (--api-key)"
-                                  : h ? "invalid API key" : "no Authorization: Bearer header");
+    log_refusal(api, req,
+                keyless ? "this server has no API key (--api-key)"
+                : h     ? "invalid API key"
+                        : "no Authorization: Bearer header");
     sb_http_respond(req, 401, "application/json", keyless ? none : wrong,
                     keyless ? sizeof none - 1 : sizeof wrong - 1, "WWW-Authenticate: Bearer\r\n");
     return false;

@@ -19,8 +19,8 @@ static void fingerprint(const sb_http_req_t *req, char out[SB_API_REQUEST_MAX + 
     for (size_t i = 0; i < req->body_len; i++)
         h = (h ^ (unsigned char)req->body[i]) * 1099511628211ull;
     int path_n = req->path.n > 256 ? 256 : (int)req->path.n;
-    snprintf(out, SB_API_REQUEST_MAX + 1, "%.*s %.*s %016llx", (int)req->method.n, req->method.p, path_n,
-             req->path.p, (unsigned long long)h);
+    snprintf(out, SB_API_REQUEST_MAX + 1, "%.*s %.*s %016llx", (int)req->method.n, req->method.p,
+             path_n, req->path.p, (unsigned long long)h);
 }
 
 static void on_lookup(void *ud, int rc, const sb_store_http_answer_t *a) {

@@ -74,8 +74,8 @@ static void on_metric(sb_http_req_t *req, void *ud) {
         return;
     }
     if (metric_value_of(req, &value))
-        answer(req, name, value, sb_features_metric_push((sb_features_t *)api->cfg.features,
-                                                         sb_cstr(name), value));
+        answer(req, name, value,
+               sb_features_metric_push((sb_features_t *)api->cfg.features, sb_cstr(name), value));
 }
 
 int sb_api__register_live(sb_api_t *api, sb_http_server_t *http) {

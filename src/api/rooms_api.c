@@ -16,8 +16,9 @@ static void on_room_page(void *ud, int rc, const sb_store_msgs_t *page) {
     if (rc != SB_OK)
         sb_api__call_fail_store(call, rc);
     else
-        sb_api__call_respond(call, 200, sb_api__page_json("roomId", p->room, page, p->limit,
-                                                          sb_features_room_message_json));
+        sb_api__call_respond(
+            call, 200,
+            sb_api__page_json("roomId", p->room, page, p->limit, sb_features_room_message_json));
     sb_api__call_end(call);
 }
 

@@ -33,7 +33,8 @@ static void call_refused(sb_api_call_t *call, int rc) {
 
 static void on_notification_done(void *ud, int rc, sb_str_t notification) {
     sb_api_call_t *call = ud;
-    json_t *j = rc == SB_OK ? json_loadb(notification.p, notification.n, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *j =
+        rc == SB_OK ? json_loadb(notification.p, notification.n, JSON_DECODE_ANY, NULL) : NULL;
     if (rc != SB_OK)
         sb_api__call_fail_store(call, rc);
     else if (!j)
@@ -61,8 +62,10 @@ static const char *notification_fields(json_t *body, sb_store_notification_in_t 
         return "data could not be encoded";
     if (*data && strlen(*data) > SB_STORE_MAX_JSON)
         return "data must encode to at most 16384 bytes of JSON";
-    *in = (sb_store_notification_in_t){.user_id = sb_cstr(user), .type = sb_cstr(type),
-                                       .title = sb_cstr(title), .message = sb_cstr(message),
+    *in = (sb_store_notification_in_t){.user_id = sb_cstr(user),
+                                       .type = sb_cstr(type),
+                                       .title = sb_cstr(title),
+                                       .message = sb_cstr(message),
                                        .data = *data ? sb_cstr(*data) : SB_STR_NULL};
     return NULL;
 }
@@ -80,8 +83,8 @@ static void on_notifications(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 422, "invalid_field", why);
     } else if ((call = sb_api__call_begin(api, req, 0))) {
         /* a message over --max-message-bytes is refused here: SB_EINVAL, 422 */
-        int rc = sb_features_notify((sb_features_t *)api->cfg.features, &in, on_notification_done,
-                                    call);
+        int rc =
+            sb_features_notify((sb_features_t *)api->cfg.features, &in, on_notification_done, call);
         if (rc != SB_OK)
             call_refused(call, rc);
     }
@@ -102,8 +105,9 @@ static void on_post_registered(void *ud, int rc) {
     if (rc != SB_OK)
         sb_api__call_fail_store(call, rc);
     else
-        sb_api__call_respond(call, 201, json_pack("{s:b,s:s,s:s}", "ok", 1, "id", post_of(call)->id,
-                                                  "ownerId", post_of(call)->owner));
+        sb_api__call_respond(call, 201,
+                             json_pack("{s:b,s:s,s:s}", "ok", 1, "id", post_of(call)->id, "ownerId",
+                                       post_of(call)->owner));
     sb_api__call_end(call);
 }
 

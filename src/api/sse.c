@@ -39,9 +39,9 @@ typedef struct {
 struct sse_sub {
     sb_hub_member_t member;
     sb_sse_t *sse;
-    sb_conn_t *conn;        /* NULL until the stream is open, and once it is gone */
-    sb_http_req_t *req;     /* while membership checks run */
-    sb_list_node_t node;    /* in sse->subs while the stream is open */
+    sb_conn_t *conn;     /* NULL until the stream is open, and once it is gone */
+    sb_http_req_t *req;  /* while membership checks run */
+    sb_list_node_t node; /* in sse->subs while the stream is open */
     int64_t last_msg, last_notif;
     char user[SB_STORE_MAX_ID + 1];
     char *channels[SB_SSE_MAX_CHANNELS];
@@ -49,7 +49,7 @@ struct sse_sub {
     uint32_t pending;     /* store requests in flight */
     bool forbidden, dead; /* a check said no / the client left while they ran */
     bool replaying, resumed, gap;
-    size_t backlog_at;    /* channel whose backlog is being read */
+    size_t backlog_at; /* channel whose backlog is being read */
     int64_t page_before;
     backlog_item_t *backlog;
     size_t nbacklog, backlog_cap;
@@ -104,7 +104,8 @@ static sb_frame_t *format_event(sb_str_t name, sb_str_t json) {
 /* The id line that ends an event: both cursors. */
 static int write_id(sse_sub_t *s) {
     char line[64];
-    int n = snprintf(line, sizeof line, "id: %" PRId64 "-%" PRId64 "\n\n", s->last_msg, s->last_notif);
+    int n =
+        snprintf(line, sizeof line, "id: %" PRId64 "-%" PRId64 "\n\n", s->last_msg, s->last_notif);
     return sb_conn_write(s->conn, line, (size_t)n);
 }
 
@@ -160,7 +161,8 @@ static void write_frame(sse_sub_t *s, sb_frame_t *f) {
         char name[256];
         size_t nn = 0;
         if (sb_json_type(event) != SB_JSON_STRING ||
-            sb_json_string_unescape(event, name, sizeof name, &nn) != SB_OK || memchr(name, '\n', nn))
+            sb_json_string_unescape(event, name, sizeof name, &nn) != SB_OK ||
+            memchr(name, '\n', nn))
             return;
         sb_frame_t *out = format_event(sb_str(name, nn), data);
         if (!out)
@@ -172,7 +174,8 @@ static void write_frame(sse_sub_t *s, sb_frame_t *f) {
         sse->cache_src = sb_frame_ref(f);
         sse->cache_out = out;
     }
-    if (sb_conn_write_frame(s->conn, sse->cache_out, sse->cache_out->data, sse->cache_out->len) != SB_OK ||
+    if (sb_conn_write_frame(s->conn, sse->cache_out, sse->cache_out->data, sse->cache_out->len) !=
+            SB_OK ||
         write_id(s) != SB_OK)
         cut(s);
 }
@@ -305,7 +308,8 @@ static void on_history(void *ud, int rc, const sb_store_msgs_t *page) {
             more = false;
             break;
         }
-        json_t *j = is_conversation(ch) ? sb_features_message_json(m) : sb_features_room_message_json(m);
+        json_t *j =
+            is_conversation(ch) ? sb_features_message_json(m) : sb_features_room_message_json(m);
         if (!backlog_add(s, m->id, false, name, j))
             s->gap = true;
         s->page_before = m->id;
@@ -327,7 +331,7 @@ static void on_notifications(void *ud, int rc, const sb_store_notifications_t *p
     for (size_t i = 0; rc == SB_OK && i < page->n; i++) {
         const sb_store_notification_t *n = &page->v[i];
         if (n->id > s->last_notif && !backlog_add(s, n->id, true, SB_LIT("notification:new"),
-                                                   sb_features_notification_json(n)))
+                                                  sb_features_notification_json(n)))
             s->gap = true;
         newer += n->id > s->last_notif;
     }
@@ -347,7 +351,8 @@ static void backlog_next(sse_sub_t *s) {
             rc = sb_store_notification_list(st, sb_cstr(s->user), false, SB_STORE_MAX_PAGE,
                                             on_notifications, s);
         else
-            rc = sb_store_message_history(st, sb_cstr(ch), s->page_before, SB_SSE_PAGE, on_history, s);
+            rc = sb_store_message_history(st, sb_cstr(ch), s->page_before, SB_SSE_PAGE, on_history,
+                                          s);
         if (rc == SB_OK) {
             s->pending++;
             return;
@@ -376,12 +381,12 @@ static void sse_on_close(sb_conn_t *c) {
 
 static void sse_on_shutdown(sb_conn_t *c) { sb_conn_close(c); }
 
-static const sb_conn_handler_t sse_conn = {.on_data = sse_on_data,
-                                           .on_close = sse_on_close,
-                                           .on_shutdown = sse_on_shutdown};
+static const sb_conn_handler_t sse_conn = {
+    .on_data = sse_on_data, .on_close = sse_on_close, .on_shutdown = sse_on_shutdown};
 
 static void detached_on_close(sb_conn_t *c) {}
-static const sb_conn_handler_t detached_conn = {.on_data = sse_on_data, .on_close = detached_on_close};
+static const sb_conn_handler_t detached_conn = {.on_data = sse_on_data,
+                                                .on_close = detached_on_close};
 
 /* The hub rooms of a channel: a user channel is also the user's tap, where
  * the deliveries meant for devices (message:received, notification:new)
@@ -461,7 +466,8 @@ static void checks_done(sse_sub_t *s) {
         sub_free(s);
     } else if (s->forbidden) {
         s->req->on_abort = NULL;
-        sb_http_respond_error(s->req, 403, "forbidden_channel", "not a member of that conversation");
+        sb_http_respond_error(s->req, 403, "forbidden_channel",
+                              "not a member of that conversation");
         sub_free(s);
     } else {
         s->req->on_abort = NULL;
@@ -482,7 +488,8 @@ static void on_member(void *ud, int rc, bool yes) {
 static bool parse_channels(sse_sub_t *s, sb_http_req_t *req) {
     char list[4096];
     if (!sb_http_req_query(req, "channels", list, sizeof list) || !list[0]) {
-        sb_http_respond_error(req, 400, "invalid_channels", "channels=a,b is required (at most 16)");
+        sb_http_respond_error(req, 400, "invalid_channels",
+                              "channels=a,b is required (at most 16)");
         return false;
     }
     char *save = NULL;
@@ -498,9 +505,11 @@ static bool parse_channels(sse_sub_t *s, sb_http_req_t *req) {
             return false;
         }
         bool own = is_user_channel(t) && strcmp(t + 5, s->user) == 0;
-        if ((is_user_channel(t) && !own) || strncmp(t, "rtc:", 4) == 0 || strncmp(t, "doc:", 4) == 0) {
-            sb_http_respond_error(req, 403, "forbidden_channel",
-                                  "user:<id> is only yours; rtc: and doc: rooms are not readable here");
+        if ((is_user_channel(t) && !own) || strncmp(t, "rtc:", 4) == 0 ||
+            strncmp(t, "doc:", 4) == 0) {
+            sb_http_respond_error(
+                req, 403, "forbidden_channel",
+                "user:<id> is only yours; rtc: and doc: rooms are not readable here");
             return false;
         }
         if (!(s->channels[s->nchannels] = strdup(t))) {
@@ -539,8 +548,8 @@ static bool authenticate(sb_sse_t *sse, sb_http_req_t *req, sb_jwt_claims_t *cla
     if (sb_jwt_verify(sb_cstr(token), &opts, claims, &why) != SB_OK) {
         char msg[160];
         snprintf(msg, sizeof msg, "Authentication error: %s", why);
-        sb_http_respond_error(req, 401, strcmp(why, "token expired") == 0 ? "token_expired" : "token_invalid",
-                              msg);
+        sb_http_respond_error(
+            req, 401, strcmp(why, "token expired") == 0 ? "token_expired" : "token_invalid", msg);
         return false;
     }
     return true;
@@ -595,8 +604,8 @@ static void on_events(sb_http_req_t *req, void *ud) {
     for (size_t i = 0; i < s->nchannels; i++) {
         if (!is_conversation(s->channels[i]))
             continue;
-        if (sb_store_conversation_is_member(sse->cfg.store, sb_cstr(s->channels[i] + 13), sb_cstr(s->user),
-                                            on_member, s) == SB_OK)
+        if (sb_store_conversation_is_member(sse->cfg.store, sb_cstr(s->channels[i] + 13),
+                                            sb_cstr(s->user), on_member, s) == SB_OK)
             s->pending++;
         else
             s->forbidden = true;
@@ -615,7 +624,8 @@ static void on_keepalive(sb_timer_t *t) {
     sb_sse_t *sse = sb_container_of(t, sb_sse_t, keepalive);
     for (sb_list_node_t *n = sse->subs.next; n != &sse->subs; n = n->next) {
         sse_sub_t *s = sb_container_of(n, sse_sub_t, node);
-        if (s->conn && sb_conn_write_frame(s->conn, sse->ping, sse->ping->data, sse->ping->len) != SB_OK)
+        if (s->conn &&
+            sb_conn_write_frame(s->conn, sse->ping, sse->ping->data, sse->ping->len) != SB_OK)
             cut(s);
     }
     sb_timer_start(t, sse->cfg.keepalive_ms);
@@ -641,7 +651,8 @@ void sb_sse_destroy(sb_sse_t *sse) {
     if (!sse)
         return;
     sb_timer_stop(&sse->keepalive);
-    while (sse->subs.next != &sse->subs) { /* streams still open: the connections go with the server */
+    while (sse->subs.next !=
+           &sse->subs) { /* streams still open: the connections go with the server */
         sse_sub_t *s = sb_container_of(sse->subs.next, sse_sub_t, node);
         sb_list_remove(&s->node);
         sb_hub_leave_all(sse->cfg.hub, &s->member);

@@ -65,11 +65,13 @@ static int check_secret(const sb_config_t *cfg, char *err, size_t cap) {
         return SB_OK;
     if (cfg->allow_short_secret) {
         sb_log_warn("--jwt-secret is %zu bytes, shorter than %d: tokens can be forged by guessing "
-                    "it (--allow-short-secret)", n, SB_MIN_SECRET_BYTES);
+                    "it (--allow-short-secret)",
+                    n, SB_MIN_SECRET_BYTES);
         return SB_OK;
     }
-    snprintf(err, cap, "--jwt-secret is %zu bytes; at least %d are required (make one with "
-                       "`openssl rand -hex 32`), or pass --allow-short-secret true to accept it",
+    snprintf(err, cap,
+             "--jwt-secret is %zu bytes; at least %d are required (make one with "
+             "`openssl rand -hex 32`), or pass --allow-short-secret true to accept it",
              n, SB_MIN_SECRET_BYTES);
     return SB_EINVAL;
 }
@@ -88,7 +90,8 @@ static void dev_banner(const char *address, void *ud) {
     sb_log_warn("--dev: open %s (Socket.IO at %s%s)", url, url, app->cfg.path);
     if (app->dev_key_made)
         sb_log_warn("--dev: API key for this run: %s (try: curl -H 'Authorization: Bearer "
-                             "%s' %s/api/stats)", app->cfg.api_key, app->cfg.api_key, url);
+                    "%s' %s/api/stats)",
+                    app->cfg.api_key, app->cfg.api_key, url);
 }
 
 /* Raises the soft open-file limit to the hard one (the default soft limit,
@@ -110,9 +113,11 @@ static void check_fd_limit(sb_config_t *cfg) {
         else
             rl.rlim_cur = was;
     }
-    if (rl.rlim_cur == RLIM_INFINITY || (uint64_t)cfg->max_connections + SB_FD_MARGIN <= rl.rlim_cur)
+    if (rl.rlim_cur == RLIM_INFINITY ||
+        (uint64_t)cfg->max_connections + SB_FD_MARGIN <= rl.rlim_cur)
         return;
-    unsigned long long fit = rl.rlim_cur > SB_FD_MARGIN + 1 ? (unsigned long long)(rl.rlim_cur - SB_FD_MARGIN) : 1ULL;
+    unsigned long long fit =
+        rl.rlim_cur > SB_FD_MARGIN + 1 ? (unsigned long long)(rl.rlim_cur - SB_FD_MARGIN) : 1ULL;
     if (!sb_config_given(cfg, "max-connections")) {
         sb_log_info("--max-connections %llu: the open-file limit %llu less %d for the server's own "
                     "files (set --max-connections, or raise the limit: ulimit -n, LimitNOFILE=)",
@@ -122,7 +127,8 @@ static void check_fd_limit(sb_config_t *cfg) {
         sb_log_warn("open-file limit %llu is below --max-connections %lld + %d: connections past "
                     "about %llu will be refused; raise it (ulimit -n, LimitNOFILE=) or lower "
                     "--max-connections",
-                    (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, SB_FD_MARGIN, fit);
+                    (unsigned long long)rl.rlim_cur, (long long)cfg->max_connections, SB_FD_MARGIN,
+                    fit);
     }
 }
 

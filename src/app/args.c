@@ -34,8 +34,8 @@
 static void print_version(FILE *out) {
     fprintf(out, "switchboard %s\n", SB_VERSION_STRING);
     fprintf(out, "build: %s%s, %s\n", SB_BUILD_KIND, SB_BUILD_SANITIZER, SB_BUILD_COMPILER);
-    fprintf(out, "libraries: %s, SQLite %s, jansson %s, zlib %s\n", OpenSSL_version(OPENSSL_VERSION),
-            sqlite3_libversion(), JANSSON_VERSION, zlibVersion());
+    fprintf(out, "libraries: %s, SQLite %s, jansson %s, zlib %s\n",
+            OpenSSL_version(OPENSSL_VERSION), sqlite3_libversion(), JANSSON_VERSION, zlibVersion());
 }
 
 int sb_config_from_args(sb_config_t *cfg, int argc, char **argv) {
@@ -50,7 +50,8 @@ int sb_config_from_args(sb_config_t *cfg, int argc, char **argv) {
     }
     int lvl = sb_log_level_parse(cfg->log_level);
     if (rc == SB_OK && lvl < 0)
-        snprintf(err, sizeof err, "invalid --log-level '%s' (debug|info|warn|error|off)", cfg->log_level);
+        snprintf(err, sizeof err, "invalid --log-level '%s' (debug|info|warn|error|off)",
+                 cfg->log_level);
     else if (rc == SB_OK && strcmp(cfg->log_format, "text") && strcmp(cfg->log_format, "json"))
         snprintf(err, sizeof err, "invalid --log-format '%s' (text|json)", cfg->log_format);
     if (err[0]) {

@@ -151,8 +151,9 @@ int sb_builtins__dev_secret(sb_config_t *cfg, char *err, size_t cap) {
     if (cfg->jwt_secret[0] != '\0')
         return SB_OK;
     if (!cfg->dev) {
-        snprintf(err, cap, "--jwt-secret is required (or SWITCHBOARD_JWT_SECRET); use --dev to "
-                           "run with a built-in development secret");
+        snprintf(err, cap,
+                 "--jwt-secret is required (or SWITCHBOARD_JWT_SECRET); use --dev to "
+                 "run with a built-in development secret");
         return SB_EINVAL;
     }
     sb_config_set(cfg, "jwt-secret", SB_DEV_SECRET, err, cap);
@@ -170,7 +171,8 @@ int sb_builtins__validate(const sb_config_t *cfg, char *err, size_t cap) {
         snprintf(err, cap, "invalid --presence-scope '%s' (all|friends)", cfg->presence_scope);
         return SB_EINVAL;
     }
-    if (cfg->presence_interval < 1 || cfg->presence_interval > 60000 || cfg->room_announce_max < 0) {
+    if (cfg->presence_interval < 1 || cfg->presence_interval > 60000 ||
+        cfg->room_announce_max < 0) {
         snprintf(err, cap, "--presence-interval must be 1-60000 ms and --room-announce-max >= 0");
         return SB_EINVAL;
     }
@@ -209,20 +211,20 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
     int rc = open_store(b, err, cap);
     if (rc != SB_OK)
         return rc;
-    sb_features_config_t fc = {
-        .store = b->store,
-        .jwt_secret = cfg->jwt_secret,
-        .presence_friends = strcmp(cfg->presence_scope, "friends") == 0,
-        .presence_interval_ms = (uint32_t)cfg->presence_interval,
-        .room_announce_max = (uint32_t)cfg->room_announce_max,
-        .allow_query_token = cfg->allow_query_token,
-        .log_connections = cfg->log_connections,
-        .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
-        .jwt_leeway_s = cfg->jwt_leeway,
-        .max_message_bytes = (size_t)cfg->max_message_bytes,
-        .max_rooms_per_socket = sb_server_config(b->srv)->sio.max_rooms_per_socket,
-        .recovery_window_ms = (uint32_t)cfg->recovery_window,
-        .delivery_ack_timeout_ms = (uint32_t)cfg->delivery_ack_timeout};
+    sb_features_config_t fc = {.store = b->store,
+                               .jwt_secret = cfg->jwt_secret,
+                               .presence_friends = strcmp(cfg->presence_scope, "friends") == 0,
+                               .presence_interval_ms = (uint32_t)cfg->presence_interval,
+                               .room_announce_max = (uint32_t)cfg->room_announce_max,
+                               .allow_query_token = cfg->allow_query_token,
+                               .log_connections = cfg->log_connections,
+                               .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
+                               .jwt_leeway_s = cfg->jwt_leeway,
+                               .max_message_bytes = (size_t)cfg->max_message_bytes,
+                               .max_rooms_per_socket =
+                                   sb_server_config(b->srv)->sio.max_rooms_per_socket,
+                               .recovery_window_ms = (uint32_t)cfg->recovery_window,
+                               .delivery_ack_timeout_ms = (uint32_t)cfg->delivery_ack_timeout};
     b->features = sb_features_create(sb_server_loop(b->srv), root, &fc);
     sb_sio_nsp_t *nsp;
     for (size_t i = 1; b->features && (nsp = sb_sio_nsp_at(sb_server_sio(b->srv), i)); i++)
@@ -231,9 +233,13 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
     sb_cluster_host_t *cluster = sb_server_cluster(b->srv);
     if (cluster && b->features)
         sb_cluster_host_on_user(cluster, socket_user, b->features);
-    sb_api_config_t ac = {.api_key = cfg->api_key, .collect = collect, .collect_ud = b,
-                          .hub = sb_sio_nsp_hub(root), .features = b->features,
-                          .store = b->store, .engine = sb_cluster_host_engine(cluster),
+    sb_api_config_t ac = {.api_key = cfg->api_key,
+                          .collect = collect,
+                          .collect_ud = b,
+                          .hub = sb_sio_nsp_hub(root),
+                          .features = b->features,
+                          .store = b->store,
+                          .engine = sb_cluster_host_engine(cluster),
                           .dev_token_secret = cfg->dev ? cfg->jwt_secret : NULL};
     b->api = b->features ? sb_api_create(sb_server_http(b->srv), &ac) : NULL;
     if (!b->api || sb_server_on_stop(b->srv, on_stop, b) != SB_OK) {
@@ -302,8 +308,10 @@ void sb_builtins_options_init(sb_builtins_options_t *o) {
 static int apply_options(sb_config_t *c, const sb_builtins_options_t *o, char *err, size_t cap) {
     const struct {
         const char *name, *v;
-    } strs[] = {{"jwt-secret", o->jwt_secret},     {"api-key", o->api_key},
-                {"data-dir", o->data_dir},         {"store-sync", o->store_sync},
+    } strs[] = {{"jwt-secret", o->jwt_secret},
+                {"api-key", o->api_key},
+                {"data-dir", o->data_dir},
+                {"store-sync", o->store_sync},
                 {"presence-scope", o->presence_scope}};
     int rc = SB_OK;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0] && rc == SB_OK; i++)

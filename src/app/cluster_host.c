@@ -97,9 +97,13 @@ static void host_deliver(void *ud, const sb_engine_broadcast_t *b) {
         return;
     memcpy(event, b->event.p, b->event.n);
     event[b->event.n] = '\0';
-    sb_sio_target_t t = {.rooms = b->to.rooms, .nrooms = b->to.nrooms, .all = b->to.nrooms == 0,
-                         .except = b->to.except, .nexcept = b->to.nexcept,
-                         .is_volatile = b->is_volatile, .local = true};
+    sb_sio_target_t t = {.rooms = b->to.rooms,
+                         .nrooms = b->to.nrooms,
+                         .all = b->to.nrooms == 0,
+                         .except = b->to.except,
+                         .nexcept = b->to.nexcept,
+                         .is_volatile = b->is_volatile,
+                         .local = true};
     sb_sio_broadcast(nsp, &t, event, b->args, b->attachments, b->nattachments);
 }
 
@@ -176,7 +180,8 @@ static json_t *query_json(const char *q) {
         const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q);
         const char *eq = memchr(q, '=', (size_t)(end - q));
         if (eq && eq > q)
-            json_object_setn_new(o, q, (size_t)(eq - q), json_stringn(eq + 1, (size_t)(end - eq - 1)));
+            json_object_setn_new(o, q, (size_t)(eq - q),
+                                 json_stringn(eq + 1, (size_t)(end - eq - 1)));
         q = amp ? amp + 1 : NULL;
     }
     return o;
@@ -187,8 +192,8 @@ static json_t *query_json(const char *q) {
 static json_t *handshake_json(sb_sio_socket_t *s) {
     char ip[64] = "";
     sb_sio_socket_remote_ip(s, ip, sizeof ip);
-    return json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:{}}", "headers", "time", "", "address", ip,
-                     "xdomain", 0, "secure", 0, "issued", (json_int_t)0, "url", "", "query",
+    return json_pack("{s:{},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:{}}", "headers", "time", "", "address",
+                     ip, "xdomain", 0, "secure", 0, "issued", (json_int_t)0, "url", "", "query",
                      query_json(sb_sio_socket_query(s)), "auth");
 }
 
@@ -215,7 +220,8 @@ static void host_server_event(void *ud, sb_str_t nsp, sb_str_t event, sb_str_t a
                               sb_engine_ack_fn ack_fn, void *ack_ud) {
     sb_cluster_host_t *h = ud;
     h->server_events++;
-    sb_log_debug("cluster: serverSideEmit '%.*s' in %.*s", (int)event.n, event.p, (int)nsp.n, nsp.p);
+    sb_log_debug("cluster: serverSideEmit '%.*s' in %.*s", (int)event.n, event.p, (int)nsp.n,
+                 nsp.p);
     if (!ack_fn)
         return;
     char answer[64];
@@ -269,9 +275,14 @@ sb_cluster_host_t *sb_cluster_host_create(sb_loop_t *loop, sb_sio_server_t *sio,
         return NULL;
     }
     h->sio = sio;
-    sb_engine_host_t eh = {.ud = h, .has_nsp = host_has_nsp, .deliver = host_deliver,
-                           .select = host_select, .rooms = host_rooms, .join = host_join,
-                           .disconnect = host_disconnect, .socket_id = host_socket_id,
+    sb_engine_host_t eh = {.ud = h,
+                           .has_nsp = host_has_nsp,
+                           .deliver = host_deliver,
+                           .select = host_select,
+                           .rooms = host_rooms,
+                           .join = host_join,
+                           .disconnect = host_disconnect,
+                           .socket_id = host_socket_id,
                            .socket_describe = host_socket_describe,
                            .server_event = host_server_event,
                            .deliver_with_acks = host_deliver_with_acks};

@@ -20,7 +20,8 @@ typedef struct {
 } cfg_row_t;
 
 static const cfg_row_t rows[] = {
-#define SB_CONFIG_ROW(n, f, type, d, lo, hi, h) {n, offsetof(sb_config_t, f), T_##type, d, lo, hi, h},
+#define SB_CONFIG_ROW(n, f, type, d, lo, hi, h)                                                    \
+    {n, offsetof(sb_config_t, f), T_##type, d, lo, hi, h},
     SB_CONFIG_MAP(SB_CONFIG_ROW)
 #undef SB_CONFIG_ROW
 };
@@ -56,7 +57,8 @@ static int parse_int(const cfg_row_t *r, const char *v, int64_t *out) {
 /* Why `v` is not a value of row `r`, for messages. */
 static void explain_bad(const cfg_row_t *r, char *out, size_t cap) {
     if (r->type == T_INT)
-        snprintf(out, cap, "a whole number from %lld to %lld", (long long)r->min, (long long)r->max);
+        snprintf(out, cap, "a whole number from %lld to %lld", (long long)r->min,
+                 (long long)r->max);
     else if (r->type == T_BOOL)
         snprintf(out, cap, "true or false (also 1/0, yes/no, on/off)");
     else
@@ -299,8 +301,9 @@ int sb_config_load(sb_config_t *c, int argc, char **argv, char *err, size_t cap)
 
 void sb_config_print_help(FILE *out, const char *prog) {
     fprintf(out, "Usage: %s [--config FILE] [--setting value ...]\n\n", prog);
-    fprintf(out, "Every setting is also read from SWITCHBOARD_<NAME> (e.g. SWITCHBOARD_JWT_SECRET)\n"
-                 "and from a config file of 'name = value' lines.\n\n");
+    fprintf(out,
+            "Every setting is also read from SWITCHBOARD_<NAME> (e.g. SWITCHBOARD_JWT_SECRET)\n"
+            "and from a config file of 'name = value' lines.\n\n");
     fprintf(out, "  %-28s %s\n", "--config FILE", "read settings from FILE");
     fprintf(out, "  %-28s %s\n", "--version", "print the version and build information");
     for (size_t i = 0; i < NROWS; i++) {
@@ -308,7 +311,8 @@ void sb_config_print_help(FILE *out, const char *prog) {
         snprintf(flag, sizeof flag, "--%s%s", rows[i].name, rows[i].type == T_BOOL ? "" : " V");
         char range[64] = "";
         if (rows[i].type == T_INT)
-            snprintf(range, sizeof range, "; %lld-%lld", (long long)rows[i].min, (long long)rows[i].max);
+            snprintf(range, sizeof range, "; %lld-%lld", (long long)rows[i].min,
+                     (long long)rows[i].max);
         fprintf(out, "  %-28s %s%s (default: %s)\n", flag, rows[i].help, range,
                 rows[i].def[0] ? rows[i].def : "none");
     }

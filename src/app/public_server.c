@@ -156,8 +156,8 @@ static int apply_settings(sb_config_t *c, const sb_settings_t *s, char *err, siz
             rc = set_int(c, ints[i].name, ints[i].v, err, cap);
     if (HAS(s, ws_deflate))
         c->ws_deflate = s->ws_deflate;
-    if (rc == SB_OK && (c->ping_interval < 1 || c->ping_timeout < 1 ||
-                        c->max_http_buffer_size < 1024)) {
+    if (rc == SB_OK &&
+        (c->ping_interval < 1 || c->ping_timeout < 1 || c->max_http_buffer_size < 1024)) {
         snprintf(err, cap, "ping settings must be positive and max_message_bytes >= 1024");
         rc = SB_EINVAL;
     }

@@ -228,8 +228,8 @@ static int to_strs(const char *const *names, size_t n, sb_str_t *out) {
     return SB_OK;
 }
 
-long sb_nsp_emit_binary(sb_nsp_t *nsp, const sb_target_t *to, const char *event,
-                        const char *json, size_t n, const sb_bytes_t *att, size_t natt) {
+long sb_nsp_emit_binary(sb_nsp_t *nsp, const sb_target_t *to, const char *event, const char *json,
+                        size_t n, const sb_bytes_t *att, size_t natt) {
     sb_str_t rooms[SB_PUB_MAX_ROOMS], except[SB_PUB_MAX_ROOMS];
     sb_sio_target_t t = {.all = !to || to->nrooms == 0};
     if (to) {

@@ -133,7 +133,8 @@ static int create_namespaces(sb_server_t *s) {
 
 /* Both TLS files or neither; a file that cannot be used stops the start. */
 static int create_tls(sb_server_t *s, char *err, size_t cap) {
-    const char *cert = s->cfg.tls_cert ? s->cfg.tls_cert : "", *key = s->cfg.tls_key ? s->cfg.tls_key : "";
+    const char *cert = s->cfg.tls_cert ? s->cfg.tls_cert : "",
+               *key = s->cfg.tls_key ? s->cfg.tls_key : "";
     if (!cert[0] && !key[0])
         return SB_OK;
     if (!cert[0] || !key[0]) {
@@ -233,8 +234,8 @@ int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
     return sb_http_route(s->http, path, on_ws_route, r);
 }
 
-sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
-                                        const sb_eio_handler_t *h, void *ud) {
+sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path, const sb_eio_handler_t *h,
+                                        void *ud) {
     if (s->n_extra_eio == SB_MAX_ROUTES)
         return NULL;
     sb_eio_server_t *e = sb_eio_server_create(&s->loop, &s->cfg.eio, h, ud);
@@ -354,7 +355,8 @@ int sb_server_run(sb_server_t *s) {
     if (sb_http_listen(s->http, s->cfg.host, s->cfg.port) != SB_OK)
         return 1;
     /* Always printed, whatever the log level: scripts wait for this line. */
-    sb__log(SB_LOG_INFO, "listening on %s%s", sb_http_bound_address(s->http), s->tls ? " (tls)" : "");
+    sb__log(SB_LOG_INFO, "listening on %s%s", sb_http_bound_address(s->http),
+            s->tls ? " (tls)" : "");
     if (s->listening_fn)
         s->listening_fn(sb_http_bound_address(s->http), s->listening_ud);
     sb_timer_init(&s->loop, &s->tick_timer, on_tick);

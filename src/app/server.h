@@ -76,8 +76,8 @@ uint64_t sb_server_heap_trims(const sb_server_t *s);
 int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
                        const sb_ws_handler_t *h, void *ud);
 /* A raw Engine.IO endpoint at `path` with its own handler (no Socket.IO). */
-sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path,
-                                        const sb_eio_handler_t *h, void *ud);
+sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path, const sb_eio_handler_t *h,
+                                        void *ud);
 /* Called once per second on the loop (metrics, housekeeping). */
 void sb_server_on_tick(sb_server_t *s, void (*fn)(void *ud), void *ud);
 /* The public layer's state riding on the server (app/public_*.c, the

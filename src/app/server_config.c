@@ -24,7 +24,8 @@ static sb_eio_config_t eio_config_from(const sb_config_t *c) {
                              .upgrade_timeout_ms = (uint32_t)c->upgrade_timeout,
                              .max_payload = (size_t)c->max_http_buffer_size,
                              .max_queue_bytes = (size_t)c->max_outq_bytes,
-                             .handshakes_per_second_per_ip = (uint32_t)c->handshakes_per_second_per_ip,
+                             .handshakes_per_second_per_ip =
+                                 (uint32_t)c->handshakes_per_second_per_ip,
                              .allow_polling = true,
                              .allow_websocket = true};
 }
@@ -64,7 +65,8 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
                .close_timeout_ms = 2000},
         .eio = eio_config_from(c),
         .sio = sio_config_from(c),
-        .cluster = {.url = c->redis_url, .key = c->redis_key,
+        .cluster = {.url = c->redis_url,
+                    .key = c->redis_key,
                     .max_queue_bytes = (uint64_t)c->redis_max_queue_bytes},
     };
 }

@@ -19,17 +19,19 @@ static int route_client(sb_server_t *srv, sb_app_web_t *w, const sb_app_web_clie
                         const char *eio_path) {
     if (!client || !client->data || client->n == 0) {
         sb_log_warn("web: this build has no Socket.IO browser client (run scripts/install-deps.sh "
-                    "run, then make): %ssocket.io.min.js answers 404", eio_path);
+                    "run, then make): %ssocket.io.min.js answers 404",
+                    eio_path);
         return SB_OK;
     }
     /* Cached for an hour, as Node's serveClient does with its ETag. */
-    w->client = sb_http_asset_create(client->data, client->n,
-                                     "text/javascript; charset=utf-8", "public, max-age=3600");
+    w->client = sb_http_asset_create(client->data, client->n, "text/javascript; charset=utf-8",
+                                     "public, max-age=3600");
     if (!w->client)
         return SB_ENOMEM;
     snprintf(w->client_path, sizeof w->client_path, "%ssocket.io.min.js", eio_path);
     /* Ahead of the Engine.IO route, which takes everything under its path. */
-    return sb_http_route_first(sb_server_http(srv), w->client_path, sb_http_asset_handle, w->client);
+    return sb_http_route_first(sb_server_http(srv), w->client_path, sb_http_asset_handle,
+                               w->client);
 }
 
 static void route_files(sb_server_t *srv, sb_app_web_t *w, const char *root) {

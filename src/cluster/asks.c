@@ -82,7 +82,8 @@ static void on_numsub(redisAsyncContext *ac, void *r, void *ud) {
         ask_finish(a, true);
         return;
     }
-    a->expected = (long)(subscribers - 1 > SB_ASK_MAX_ANSWERS ? SB_ASK_MAX_ANSWERS : subscribers - 1);
+    a->expected =
+        (long)(subscribers - 1 > SB_ASK_MAX_ANSWERS ? SB_ASK_MAX_ANSWERS : subscribers - 1);
     if (a->expected <= 0) {
         ask_finish(a, false);
         return;
@@ -145,10 +146,17 @@ int sb_cluster__server_emit(sb_cluster_t *cl, sb_str_t nsp, sb_str_t event, sb_s
     }
     char channel[600];
     size_t chn = sb_wire_request_channel(channel, sizeof channel, sb_cstr(cl->key), nsp);
-    *a = (sb_cluster_ask_t){.cl = cl, .request = text, .nsp_index = (size_t)i, .expected = -1,
-                            .answers = json_array(), .done = done, .ud = ud, .counting = true};
+    *a = (sb_cluster_ask_t){.cl = cl,
+                            .request = text,
+                            .nsp_index = (size_t)i,
+                            .expected = -1,
+                            .answers = json_array(),
+                            .done = done,
+                            .ud = ud,
+                            .counting = true};
     memcpy(a->request_id, rid, sizeof rid);
-    if (!a->answers || redisAsyncCommand(cl->pub.ac, on_numsub, a, "PUBSUB NUMSUB %b", channel, chn) != REDIS_OK) {
+    if (!a->answers ||
+        redisAsyncCommand(cl->pub.ac, on_numsub, a, "PUBSUB NUMSUB %b", channel, chn) != REDIS_OK) {
         json_decref(a->answers);
         free(text);
         free(a);

@@ -12,9 +12,9 @@
 #include "hub/engine.h"
 
 typedef struct {
-    const char *url;          /* redis://[[user]:password@]host[:port][/db] */
-    const char *key;          /* channel prefix; NULL: "socket.io" */
-    uint64_t max_queue_bytes; /* unsent output past which publications are dropped; 0: 16 MiB */
+    const char *url;             /* redis://[[user]:password@]host[:port][/db] */
+    const char *key;             /* channel prefix; NULL: "socket.io" */
+    uint64_t max_queue_bytes;    /* unsent output past which publications are dropped; 0: 16 MiB */
     uint32_t connect_timeout_ms; /* 0: 5000 */
 } sb_cluster_config_t;
 

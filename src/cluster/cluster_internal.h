@@ -63,7 +63,8 @@ typedef struct {
 
 /* redis.c */
 /* PUBLISH, unless the publisher is down or its queue is full (counted). */
-void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, const char *data, size_t n);
+void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, const char *data,
+                         size_t n);
 /* requests.c */
 void sb_cluster__on_request(sb_cluster_t *cl, size_t nsp_index, const char *p, size_t n);
 void sb_cluster__acks_orphan(sb_cluster_t *cl);

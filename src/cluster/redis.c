@@ -37,10 +37,22 @@ static void io_update(sb_rconn_t *rc, uint32_t events) {
     sb_io_set(&rc->io, events);
 }
 
-static void ev_add_read(void *p) { sb_rconn_t *rc = p; io_update(rc, rc->io_events | EPOLLIN); }
-static void ev_del_read(void *p) { sb_rconn_t *rc = p; io_update(rc, rc->io_events & ~(uint32_t)EPOLLIN); }
-static void ev_add_write(void *p) { sb_rconn_t *rc = p; io_update(rc, rc->io_events | EPOLLOUT); }
-static void ev_del_write(void *p) { sb_rconn_t *rc = p; io_update(rc, rc->io_events & ~(uint32_t)EPOLLOUT); }
+static void ev_add_read(void *p) {
+    sb_rconn_t *rc = p;
+    io_update(rc, rc->io_events | EPOLLIN);
+}
+static void ev_del_read(void *p) {
+    sb_rconn_t *rc = p;
+    io_update(rc, rc->io_events & ~(uint32_t)EPOLLIN);
+}
+static void ev_add_write(void *p) {
+    sb_rconn_t *rc = p;
+    io_update(rc, rc->io_events | EPOLLOUT);
+}
+static void ev_del_write(void *p) {
+    sb_rconn_t *rc = p;
+    io_update(rc, rc->io_events & ~(uint32_t)EPOLLOUT);
+}
 
 /* hiredis frees the context after this: forget it. */
 static void ev_cleanup(void *p) {
@@ -64,8 +76,8 @@ static void schedule_retry(sb_rconn_t *rc) {
     if (rc->cl->closing)
         return;
     sb_timer_start(&rc->retry, rc->backoff_ms);
-    rc->backoff_ms = rc->backoff_ms * 2 > SB_REDIS_BACKOFF_MAX_MS ? SB_REDIS_BACKOFF_MAX_MS
-                                                                   : rc->backoff_ms * 2;
+    rc->backoff_ms =
+        rc->backoff_ms * 2 > SB_REDIS_BACKOFF_MAX_MS ? SB_REDIS_BACKOFF_MAX_MS : rc->backoff_ms * 2;
 }
 
 /* stats.up means "subscribed"; the publisher's state is read where needed. */
@@ -103,7 +115,8 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     if (rc->ever_connected)
         rc->cl->stats.reconnects++;
     rc->ever_connected = true;
-    sb_log_info("cluster: Redis %s connected to %s:%d", rc->name, rc->cl->url.host, rc->cl->url.port);
+    sb_log_info("cluster: Redis %s connected to %s:%d", rc->name, rc->cl->url.host,
+                rc->cl->url.port);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -210,11 +223,14 @@ static void on_broadcast(sb_cluster_t *cl, size_t i, sb_str_t channel, const cha
     } else if (sb_str_eq(m->uid, sb_cstr(cl->uid)) || !sb_str_eq(m->nsp, nsp)) {
         cl->stats.ignored++; /* our own, or another namespace's */
     } else {
-        sb_engine_broadcast_t b = {
-            .nsp = nsp, .event = m->event, .args = sb_str(m->args, m->args_n),
-            .attachments = m->atts, .nattachments = m->natts,
-            .to = {m->rooms, m->nrooms, m->except, m->nexcept},
-            .is_volatile = m->is_volatile, .compress = m->compress};
+        sb_engine_broadcast_t b = {.nsp = nsp,
+                                   .event = m->event,
+                                   .args = sb_str(m->args, m->args_n),
+                                   .attachments = m->atts,
+                                   .nattachments = m->natts,
+                                   .to = {m->rooms, m->nrooms, m->except, m->nexcept},
+                                   .is_volatile = m->is_volatile,
+                                   .compress = m->compress};
         cl->stats.delivered_remote++;
         cl->host.deliver(cl->host.ud, &b);
     }
@@ -274,7 +290,8 @@ static void subscribe_nsp(sb_cluster_t *cl, size_t i) {
         return;
     int pn = snprintf(pattern, sizeof pattern, "%s#%s#*", cl->key, esc);
     size_t rn = sb_wire_request_channel(req, sizeof req, sb_cstr(cl->key), sb_cstr(cl->nsps[i]));
-    size_t sn = sb_wire_response_channel(res, sizeof res, sb_cstr(cl->key), sb_cstr(cl->nsps[i]), NULL);
+    size_t sn =
+        sb_wire_response_channel(res, sizeof res, sb_cstr(cl->key), sb_cstr(cl->nsps[i]), NULL);
     if (pn <= 0 || (size_t)pn >= sizeof pattern || !rn || !sn)
         return;
     void *ud = (void *)(uintptr_t)(i << 1);
@@ -300,7 +317,7 @@ static void engine_watch_nsp(sb_engine_t *e, sb_str_t nsp) {
     if (!(v[cl->nnsps] = strndup(nsp.p, nsp.n)))
         return;
     cl->nnsps++;
-    if (cl->sub.ac) { /* else subscribed on connect */
+    if (cl->sub.ac) {         /* else subscribed on connect */
         cl->stats.up = false; /* until this namespace's subscriptions are confirmed */
         subscribe_nsp(cl, cl->nnsps - 1);
     }
@@ -378,7 +395,8 @@ sb_cluster_t *sb_cluster_create(sb_loop_t *loop, const sb_cluster_config_t *cfg,
         return NULL;
     }
     if (sb_cluster_parse_url(cfg->url, &cl->url) != SB_OK) {
-        snprintf(err, cap, "--redis-url: expected redis://[[user]:password@]host[:port][/db], got '%s'",
+        snprintf(err, cap,
+                 "--redis-url: expected redis://[[user]:password@]host[:port][/db], got '%s'",
                  cfg->url);
         free(cl->msg);
         free(cl);
@@ -495,7 +513,8 @@ int sb_cluster_parse_url(const char *url, sb_cluster_url_t *out) {
             return SB_EINVAL;
         memcpy(out->host, p, hn);
     }
-    if (!out->host[0] || (colon && parse_port(colon + 1, (size_t)(hend - colon - 1), &out->port) != SB_OK))
+    if (!out->host[0] ||
+        (colon && parse_port(colon + 1, (size_t)(hend - colon - 1), &out->port) != SB_OK))
         return SB_EINVAL;
     if (slash && slash[1]) {
         char *e;

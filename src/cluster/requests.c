@@ -243,15 +243,15 @@ static json_t *first_arg(sb_str_t args) {
 static void on_server_event_ack(void *ud, bool timed_out, sb_str_t args) {
     sb_cluster_ack_t *a = ud;
     if (a->cl && !timed_out)
-        respond_json(a->cl, sb_cstr(a->nsp), json_pack("{s:i,s:s,s:o}", "type", REQ_SERVER_SIDE_EMIT,
-                                                       "requestId", a->request_id, "data",
-                                                       first_arg(args)));
+        respond_json(a->cl, sb_cstr(a->nsp),
+                     json_pack("{s:i,s:s,s:o}", "type", REQ_SERVER_SIDE_EMIT, "requestId",
+                               a->request_id, "data", first_arg(args)));
     ack_release(a);
 }
 
 static int dump_event(json_t *data, sb_str_t *event, char **args, size_t *n) {
-    if (!json_is_array(data) || json_array_size(data) < 1 || json_array_size(data) > SB_WIRE_MAX_ARGS + 1 ||
-        !json_is_string(json_array_get(data, 0)))
+    if (!json_is_array(data) || json_array_size(data) < 1 ||
+        json_array_size(data) > SB_WIRE_MAX_ARGS + 1 || !json_is_string(json_array_get(data, 0)))
         return SB_EPROTO;
     *event = sb_str(json_string_value(json_array_get(data, 0)),
                     json_string_length(json_array_get(data, 0)));
@@ -282,9 +282,11 @@ static void on_client_ack(void *ud, bool timed_out, sb_str_t args) {
         msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
         json_t *arg = first_arg(args);
         if (!msgpack_pack_map(&pk, 3) && !msgpack_pack_str_with_body(&pk, "type", 4) &&
-            !msgpack_pack_int(&pk, REQ_BROADCAST_ACK) && !msgpack_pack_str_with_body(&pk, "requestId", 9) &&
+            !msgpack_pack_int(&pk, REQ_BROADCAST_ACK) &&
+            !msgpack_pack_str_with_body(&pk, "requestId", 9) &&
             !msgpack_pack_str_with_body(&pk, a->request_id, strlen(a->request_id)) &&
-            !msgpack_pack_str_with_body(&pk, "packet", 6) && sb_wire_pack_json(&pk, arg, NULL, 0) == SB_OK) {
+            !msgpack_pack_str_with_body(&pk, "packet", 6) &&
+            sb_wire_pack_json(&pk, arg, NULL, 0) == SB_OK) {
             publish_response_text(a->cl, sb_cstr(a->nsp), buf.data, buf.size);
             a->cl->stats.requests_answered++;
         }
@@ -323,8 +325,9 @@ static void broadcast_with_acks(request_t *r) {
     size_t count = h->deliver_with_acks(h->ud, &b, ack_timeout(opts), on_client_ack, a);
     free(args);
     a->remaining += count;
-    respond_json(r->cl, r->nsp, json_pack("{s:i,s:s,s:I}", "type", REQ_BROADCAST_CLIENT_COUNT,
-                                          "requestId", rid, "clientCount", (json_int_t)count));
+    respond_json(r->cl, r->nsp,
+                 json_pack("{s:i,s:s,s:I}", "type", REQ_BROADCAST_CLIENT_COUNT, "requestId", rid,
+                           "clientCount", (json_int_t)count));
     ack_release(a);
 }
 
@@ -345,14 +348,21 @@ static void dispatch(request_t *r, int type) {
         break;
     case REQ_REMOTE_JOIN:
     case REQ_REMOTE_LEAVE:
-    case REQ_REMOTE_DISCONNECT: room_op(r, type); break;
+    case REQ_REMOTE_DISCONNECT:
+        room_op(r, type);
+        break;
     case REQ_REMOTE_FETCH:
         if (rid && read_select(r, json_object_get(r->req, "opts")) == SB_OK)
             answer_sockets(r, rid, true);
         break;
-    case REQ_SERVER_SIDE_EMIT: server_side_emit(r); break;
-    case REQ_BROADCAST: broadcast_with_acks(r); break;
-    default: break; /* a newer adapter's request: nothing to answer */
+    case REQ_SERVER_SIDE_EMIT:
+        server_side_emit(r);
+        break;
+    case REQ_BROADCAST:
+        broadcast_with_acks(r);
+        break;
+    default:
+        break; /* a newer adapter's request: nothing to answer */
     }
 }
 

@@ -45,19 +45,60 @@ static int head(cursor_t *c, uint64_t *skip, uint64_t *children) {
         return SB_OK;
     }
     switch (t) {
-    case 0xcc: case 0xd0: *skip = 1; return SB_OK;
-    case 0xcd: case 0xd1: *skip = 2; return SB_OK;
-    case 0xca: case 0xce: case 0xd2: *skip = 4; return SB_OK;
-    case 0xcb: case 0xcf: case 0xd3: *skip = 8; return SB_OK;
-    case 0xd4: *skip = 2; return SB_OK; /* fixext: type byte + data */
-    case 0xd5: *skip = 3; return SB_OK;
-    case 0xd6: *skip = 5; return SB_OK;
-    case 0xd7: *skip = 9; return SB_OK;
-    case 0xd8: *skip = 17; return SB_OK;
-    case 0xc4: case 0xd9: case 0xc7: lenw = 1; break;
-    case 0xc5: case 0xda: case 0xc8: case 0xdc: case 0xde: lenw = 2; break;
-    case 0xc6: case 0xdb: case 0xc9: case 0xdd: case 0xdf: lenw = 4; break;
-    default: return SB_EPROTO; /* 0xc1: never used */
+    case 0xcc:
+    case 0xd0:
+        *skip = 1;
+        return SB_OK;
+    case 0xcd:
+    case 0xd1:
+        *skip = 2;
+        return SB_OK;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+        *skip = 4;
+        return SB_OK;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+        *skip = 8;
+        return SB_OK;
+    case 0xd4:
+        *skip = 2;
+        return SB_OK; /* fixext: type byte + data */
+    case 0xd5:
+        *skip = 3;
+        return SB_OK;
+    case 0xd6:
+        *skip = 5;
+        return SB_OK;
+    case 0xd7:
+        *skip = 9;
+        return SB_OK;
+    case 0xd8:
+        *skip = 17;
+        return SB_OK;
+    case 0xc4:
+    case 0xd9:
+    case 0xc7:
+        lenw = 1;
+        break;
+    case 0xc5:
+    case 0xda:
+    case 0xc8:
+    case 0xdc:
+    case 0xde:
+        lenw = 2;
+        break;
+    case 0xc6:
+    case 0xdb:
+    case 0xc9:
+    case 0xdd:
+    case 0xdf:
+        lenw = 4;
+        break;
+    default:
+        return SB_EPROTO; /* 0xc1: never used */
     }
     if (left < (size_t)lenw)
         return SB_EPROTO;
@@ -195,14 +236,18 @@ json_t *sb_wire_to_json(const msgpack_object *o, sb_str_t *atts, size_t *natts, 
                         int *err) {
     json_t *v = NULL;
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return json_null();
-    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         return o->via.u64 > (uint64_t)INT64_MAX ? json_real((double)o->via.u64)
                                                 : json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return real_json(o->via.f64);
+    case MSGPACK_OBJECT_FLOAT64:
+        return real_json(o->via.f64);
     case MSGPACK_OBJECT_STR:
         v = json_stringn(o->via.str.ptr, o->via.str.size);
         if (!v)
@@ -210,7 +255,8 @@ json_t *sb_wire_to_json(const msgpack_object *o, sb_str_t *atts, size_t *natts, 
         return v;
     case MSGPACK_OBJECT_BIN:
         return add_attachment(o->via.bin.ptr, o->via.bin.size, atts, natts, cap, err);
-    case MSGPACK_OBJECT_EXT: return ext_json(&o->via.ext, atts, natts, cap, err);
+    case MSGPACK_OBJECT_EXT:
+        return ext_json(&o->via.ext, atts, natts, cap, err);
     case MSGPACK_OBJECT_ARRAY:
         v = json_array();
         for (uint32_t i = 0; v && i < o->via.array.size; i++) {
@@ -221,7 +267,8 @@ json_t *sb_wire_to_json(const msgpack_object *o, sb_str_t *atts, size_t *natts, 
             }
         }
         return v;
-    case MSGPACK_OBJECT_MAP: return map_json(&o->via.map, atts, natts, cap, err);
+    case MSGPACK_OBJECT_MAP:
+        return map_json(&o->via.map, atts, natts, cap, err);
     }
     return v;
 }
@@ -232,7 +279,8 @@ static long placeholder_num(const json_t *v, size_t n) {
         !json_is_true(json_object_get(v, "_placeholder")))
         return -1;
     json_t *num = json_object_get(v, "num");
-    if (!json_is_integer(num) || json_integer_value(num) < 0 || (size_t)json_integer_value(num) >= n)
+    if (!json_is_integer(num) || json_integer_value(num) < 0 ||
+        (size_t)json_integer_value(num) >= n)
         return -1;
     return (long)json_integer_value(num);
 }
@@ -262,12 +310,23 @@ static int pack_object(msgpack_packer *pk, const json_t *v, const sb_str_t *atts
 int sb_wire_pack_json(msgpack_packer *pk, const json_t *v, const sb_str_t *atts, size_t n) {
     int rc = 0;
     switch (json_typeof(v)) {
-    case JSON_NULL: rc = msgpack_pack_nil(pk); break;
-    case JSON_TRUE: rc = msgpack_pack_true(pk); break;
-    case JSON_FALSE: rc = msgpack_pack_false(pk); break;
-    case JSON_INTEGER: rc = msgpack_pack_int64(pk, json_integer_value(v)); break;
-    case JSON_REAL: rc = msgpack_pack_double(pk, json_real_value(v)); break;
-    case JSON_STRING: return pack_str(pk, json_string_value(v), json_string_length(v));
+    case JSON_NULL:
+        rc = msgpack_pack_nil(pk);
+        break;
+    case JSON_TRUE:
+        rc = msgpack_pack_true(pk);
+        break;
+    case JSON_FALSE:
+        rc = msgpack_pack_false(pk);
+        break;
+    case JSON_INTEGER:
+        rc = msgpack_pack_int64(pk, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        rc = msgpack_pack_double(pk, json_real_value(v));
+        break;
+    case JSON_STRING:
+        return pack_str(pk, json_string_value(v), json_string_length(v));
     case JSON_ARRAY: {
         if (msgpack_pack_array(pk, (uint32_t)json_array_size(v)))
             return SB_ENOMEM;
@@ -280,7 +339,8 @@ int sb_wire_pack_json(msgpack_packer *pk, const json_t *v, const sb_str_t *atts,
         long num = placeholder_num(v, n);
         if (num < 0)
             return pack_object(pk, v, atts, n);
-        rc = msgpack_pack_bin(pk, atts[num].n) || msgpack_pack_bin_body(pk, atts[num].p, atts[num].n);
+        rc = msgpack_pack_bin(pk, atts[num].n) ||
+             msgpack_pack_bin_body(pk, atts[num].p, atts[num].n);
         break;
     }
     }
@@ -360,7 +420,8 @@ static int pack_packet(msgpack_packer *pk, const sb_engine_broadcast_t *b) {
     if (!args)
         return SB_EPROTO;
     int rc = msgpack_pack_map(pk, 3) || pack_key(pk, "type") || msgpack_pack_int(pk, 2) ||
-                     pack_key(pk, "data") || msgpack_pack_array(pk, (uint32_t)(1 + json_array_size(args))) ||
+                     pack_key(pk, "data") ||
+                     msgpack_pack_array(pk, (uint32_t)(1 + json_array_size(args))) ||
                      pack_str(pk, b->event.p, b->event.n)
                  ? SB_ENOMEM
                  : SB_OK;
@@ -375,8 +436,9 @@ static int pack_packet(msgpack_packer *pk, const sb_engine_broadcast_t *b) {
 static int pack_opts(msgpack_packer *pk, const sb_engine_broadcast_t *b) {
     size_t nflags = (size_t)b->is_volatile + (size_t)b->compress;
     /* In the emitter's key order, so equal messages are equal bytes. */
-    if (msgpack_pack_map(pk, 3) || pack_key(pk, "rooms") || pack_strs(pk, b->to.rooms, b->to.nrooms) ||
-        pack_key(pk, "flags") || msgpack_pack_map(pk, (uint32_t)nflags))
+    if (msgpack_pack_map(pk, 3) || pack_key(pk, "rooms") ||
+        pack_strs(pk, b->to.rooms, b->to.nrooms) || pack_key(pk, "flags") ||
+        msgpack_pack_map(pk, (uint32_t)nflags))
         return SB_ENOMEM;
     if (b->is_volatile && (pack_key(pk, "volatile") || msgpack_pack_true(pk)))
         return SB_ENOMEM;
@@ -515,27 +577,29 @@ void sb_wire_msg_dispose(sb_wire_msg_t *m) {
 
 /* ---- channels ---------------------------------------------------------------- */
 
-static size_t fmt(char *out, size_t cap, int n) {
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
+static size_t fmt(char *out, size_t cap, int n) { return n > 0 && (size_t)n < cap ? (size_t)n : 0; }
 
 size_t sb_wire_channel(char *out, size_t cap, sb_str_t key, sb_str_t nsp, const sb_str_t *room) {
     if (room)
-        return fmt(out, cap, snprintf(out, cap, "%.*s#%.*s#%.*s#", (int)key.n, key.p, (int)nsp.n,
-                                      nsp.p, (int)room->n, room->p));
+        return fmt(out, cap,
+                   snprintf(out, cap, "%.*s#%.*s#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p,
+                            (int)room->n, room->p));
     return fmt(out, cap, snprintf(out, cap, "%.*s#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p));
 }
 
 size_t sb_wire_request_channel(char *out, size_t cap, sb_str_t key, sb_str_t nsp) {
-    return fmt(out, cap, snprintf(out, cap, "%.*s-request#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p));
+    return fmt(out, cap,
+               snprintf(out, cap, "%.*s-request#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p));
 }
 
 size_t sb_wire_response_channel(char *out, size_t cap, sb_str_t key, sb_str_t nsp,
                                 const sb_str_t *uid) {
     if (uid)
-        return fmt(out, cap, snprintf(out, cap, "%.*s-response#%.*s#%.*s#", (int)key.n, key.p,
-                                      (int)nsp.n, nsp.p, (int)uid->n, uid->p));
-    return fmt(out, cap, snprintf(out, cap, "%.*s-response#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p));
+        return fmt(out, cap,
+                   snprintf(out, cap, "%.*s-response#%.*s#%.*s#", (int)key.n, key.p, (int)nsp.n,
+                            nsp.p, (int)uid->n, uid->p));
+    return fmt(out, cap,
+               snprintf(out, cap, "%.*s-response#%.*s#", (int)key.n, key.p, (int)nsp.n, nsp.p));
 }
 
 bool sb_wire_parse_channel(sb_str_t channel, sb_str_t key, sb_str_t nsp, sb_str_t *room) {

@@ -136,8 +136,11 @@ static void peer_from_sockaddr(sb_peer_addr_t *out, const struct sockaddr_storag
         memcpy(out->addr, a6, 16);
     } else {
         out->family = AF_INET;
-        memcpy(out->addr, ss->ss_family == AF_INET6 ? &a6->s6_addr[12]
-                                                    : (const void *)&((const struct sockaddr_in *)ss)->sin_addr, 4);
+        memcpy(out->addr,
+               ss->ss_family == AF_INET6
+                   ? &a6->s6_addr[12]
+                   : (const void *)&((const struct sockaddr_in *)ss)->sin_addr,
+               4);
     }
 }
 
@@ -182,7 +185,8 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     sb_timer_init(ctx->loop, &c->timer, NULL);
     if (ctx->tls)
         c->flags |= SB_CONN_TLS;
-    if ((ctx->tls && sb__conn_tls_open(c) != SB_OK) || sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
+    if ((ctx->tls && sb__conn_tls_open(c) != SB_OK) ||
+        sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
         if (c->flags & SB_CONN_TLS)
             sb__conn_tls_free(c);
         close(fd);
@@ -201,7 +205,9 @@ void sb_peer_format(const sb_peer_addr_t *p, char *out, size_t cap) {
         snprintf(out, cap, "?");
 }
 
-void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) { sb_peer_format(&c->peer, out, cap); }
+void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) {
+    sb_peer_format(&c->peer, out, cap);
+}
 
 /* ---- closing ------------------------------------------------------------- */
 
@@ -371,7 +377,8 @@ static int outq_grow(sb_conn_t *c) {
  * must be handed the same bytes again. */
 static void outq_keep_head(sb_conn_t *c) {
     uint32_t keep = 1;
-    for (size_t bytes = oq_at(c, 0)->n; (c->flags & SB_CONN_TLS) && keep < c->oq_len && bytes < SB_TLS_RECORD; keep++)
+    for (size_t bytes = oq_at(c, 0)->n;
+         (c->flags & SB_CONN_TLS) && keep < c->oq_len && bytes < SB_TLS_RECORD; keep++)
         bytes += oq_at(c, keep)->n;
     while (c->oq_len > keep) {
         sb_outq_item_t *it = oq_at(c, --c->oq_len);
@@ -728,7 +735,8 @@ static long conn_read_once(sb_conn_t *c, bool *drained) {
     c->ctx->bytes_in += (uint64_t)r;
     /* Over TLS a short read says nothing of the socket: OpenSSL reads one
      * record at a time, so only its own buffer tells. */
-    *drained = (c->flags & SB_CONN_TLS) ? !sb__conn_tls_pending(c) && (size_t)r < room : (size_t)r < room;
+    *drained =
+        (c->flags & SB_CONN_TLS) ? !sb__conn_tls_pending(c) && (size_t)r < room : (size_t)r < room;
     if (c->in_len == 0)
         return conn_dispatch(c, dst, (size_t)r) == SB_OK ? r : SB_EIO;
     c->in_len += (size_t)r;
@@ -748,7 +756,8 @@ static void conn_on_readable(sb_conn_t *c) {
         long r = conn_read_once(c, &drained);
         if (r == SB_EAGAIN)
             return;
-        if (r == SB_ECLOSED && (c->flags & SB_CONN_TLS)) { /* plain HTTP on the TLS port: answered */
+        if (r == SB_ECLOSED &&
+            (c->flags & SB_CONN_TLS)) { /* plain HTTP on the TLS port: answered */
             c->flags |= SB_CONN_CLOSE_AFTER;
             conn_linger(c);
             return;

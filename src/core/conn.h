@@ -52,13 +52,13 @@ enum {
     SB_CONN_CLOSING = 1u << 0,     /* closed: no more callbacks, free pending */
     SB_CONN_CLOSE_AFTER = 1u << 1, /* close once the output queue is flushed */
     SB_CONN_READ_PAUSED = 1u << 2,
-    SB_CONN_CUT = 1u << 3, /* cut as a slow consumer: a last goodbye may be queued */
+    SB_CONN_CUT = 1u << 3,    /* cut as a slow consumer: a last goodbye may be queued */
     SB_CONN_LINGER = 1u << 4, /* goodbye sent, write side shut: input is read and dropped */
-    SB_CONN_TLS_UP = 1u << 5,  /* the TLS handshake is done */
+    SB_CONN_TLS_UP = 1u << 5, /* the TLS handshake is done */
     SB_CONN_TLS_READ_WANTS_WRITE = 1u << 6, /* SSL_read waits for the socket to take bytes */
     SB_CONN_TLS_WRITE_WANTS_READ = 1u << 7, /* SSL_write waits for bytes from the peer */
-    SB_CONN_TLS_FAILED = 1u << 8, /* the failed handshake is counted */
-    SB_CONN_TLS = 1u << 9, /* a TLS connection: an sb_tls_conn_t */
+    SB_CONN_TLS_FAILED = 1u << 8,           /* the failed handshake is counted */
+    SB_CONN_TLS = 1u << 9,                  /* a TLS connection: an sb_tls_conn_t */
 };
 
 /* A peer address, compact: 17 bytes instead of a sockaddr_storage. */
@@ -75,10 +75,10 @@ typedef struct {
 
 /* The connection limits a server sets on its context (sb_conn_ctx_set_limits). */
 typedef struct {
-    size_t max_inbuf;      /* bytes a connection may hold unparsed */
-    size_t max_outq;       /* queued output bytes before a connection is a slow consumer */
-    size_t max_total_outq; /* all connections together; 0: no bound */
-    size_t max_conns;      /* 0: no limit */
+    size_t max_inbuf;        /* bytes a connection may hold unparsed */
+    size_t max_outq;         /* queued output bytes before a connection is a slow consumer */
+    size_t max_total_outq;   /* all connections together; 0: no bound */
+    size_t max_conns;        /* 0: no limit */
     size_t max_conns_per_ip; /* 0: no limit */
 } sb_conn_limits_t;
 
@@ -89,31 +89,31 @@ typedef struct {
     char *scratch; /* shared read buffer */
     char *wbuf;    /* staging for many small output slices, allocated on first use */
     size_t scratch_cap;
-    size_t max_inbuf;     /* bytes a connection may hold unparsed */
-    size_t max_outq;      /* queued output bytes before the connection is a slow consumer */
+    size_t max_inbuf;      /* bytes a connection may hold unparsed */
+    size_t max_outq;       /* queued output bytes before the connection is a slow consumer */
     size_t max_total_outq; /* queued output bytes of all connections together; 0: no bound */
-    size_t outq_total;    /* queued output bytes now, all connections */
+    size_t outq_total;     /* queued output bytes now, all connections */
     uint64_t total_cut_ms; /* loop time of the last sweep for slow consumers */
-    size_t live;          /* open connections */
-    size_t max_conns;     /* 0: no limit */
+    size_t live;           /* open connections */
+    size_t max_conns;      /* 0: no limit */
     size_t max_conns_per_ip;
     sb_map_t per_ip; /* peer address -> open connections, when limited */
     uint64_t refused;
-    sb_list_t all;        /* every open connection */
-    sb_pool_t conns;      /* where sb_conn_t objects come from */
+    sb_list_t all;                        /* every open connection */
+    sb_pool_t conns;                      /* where sb_conn_t objects come from */
     sb_pool_t upper[SB_CONN_UPPER_POOLS]; /* sb_conn_ctx_obj_alloc(), by object size */
     /* Emptied output queue arrays by class, chained through their first
      * slot: a burst to a big room then costs no malloc (and no page faults
      * after the heap was trimmed) per subscriber per burst. */
     sb_outq_item_t *oq_cache[SB_CONN_OQ_CLASSES];
     size_t oq_cache_bytes;
-    size_t oq_cache_low;   /* fewest bytes cached since the last trim tick */
-    bool oq_cache_used;    /* an array was taken since the last trim tick */
-    sb_timer_t oq_trim;    /* frees the cache after a second without use */
+    size_t oq_cache_low; /* fewest bytes cached since the last trim tick */
+    bool oq_cache_used;  /* an array was taken since the last trim tick */
+    sb_timer_t oq_trim;  /* frees the cache after a second without use */
     uint64_t bytes_in, bytes_out, slow_consumers, volatile_dropped;
-    uint64_t total_outq_cuts;   /* connections cut because the process-wide bound was reached */
-    uint64_t refused_closing;   /* writes refused because the connection was closing */
-    uint64_t discarded_bytes;   /* queued output dropped unsent because its connection closed */
+    uint64_t total_outq_cuts; /* connections cut because the process-wide bound was reached */
+    uint64_t refused_closing; /* writes refused because the connection was closing */
+    uint64_t discarded_bytes; /* queued output dropped unsent because its connection closed */
 } sb_conn_ctx_t;
 
 struct sb_conn {
@@ -124,12 +124,12 @@ struct sb_conn {
     uint32_t flags;
     sb_peer_addr_t peer;
     uint8_t pending; /* SB_CONN_DO_* work the task has to do (here: no padding) */
-    char *inbuf; /* unparsed bytes kept between reads; NULL when none */
+    char *inbuf;     /* unparsed bytes kept between reads; NULL when none */
     size_t in_len, in_cap;
     sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
     uint32_t oq_head, oq_len, oq_cap;
     size_t oq_bytes;
-    sb_task_t task; /* one deferred task for all of `pending` (saves memory) */
+    sb_task_t task;   /* one deferred task for all of `pending` (saves memory) */
     sb_timer_t timer; /* free for the protocol on top: handshake / idle deadlines */
     sb_list_node_t all_node;
 };

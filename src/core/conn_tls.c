@@ -28,13 +28,14 @@ static void handshake_failed(sb_conn_t *c, const char *kind, const char *why) {
         return;
     char ip[64];
     sb_conn_peer_ip(c, ip, sizeof ip);
-    sb_log_limited(sb_tls_log_limiter(c->ctx->tls), SB_LOG_INFO, kind, "tls handshake failed: remote=%s reason=\"%s\"",
-                   ip, why);
+    sb_log_limited(sb_tls_log_limiter(c->ctx->tls), SB_LOG_INFO, kind,
+                   "tls handshake failed: remote=%s reason=\"%s\"", ip, why);
 }
 
 void sb__conn_tls_free(sb_conn_t *c) {
     if (!(c->flags & (SB_CONN_TLS_UP | SB_CONN_TLS_FAILED)))
-        handshake_failed(c, "tls_timeout", "no complete handshake before --header-timeout (or shutdown)");
+        handshake_failed(c, "tls_timeout",
+                         "no complete handshake before --header-timeout (or shutdown)");
     SSL_free(ssl_of(c));
     ((sb_tls_conn_t *)(void *)c)->ssl = NULL;
 }
@@ -51,7 +52,8 @@ static void note_handshake_done(sb_conn_t *c) {
 static const char plain_http_answer[] =
     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
     "Content-Length: 92\r\n\r\n"
-    "{\"error\":{\"code\":\"tls_required\",\"message\":\"this port speaks TLS: use https:// or wss://\"}}";
+    "{\"error\":{\"code\":\"tls_required\",\"message\":\"this port speaks TLS: use https:// or "
+    "wss://\"}}";
 
 static long answer_plain_http(sb_conn_t *c) {
     sb_tls_stats(c->ctx->tls)->plain_http++;
@@ -66,7 +68,8 @@ static long tls_error(sb_conn_t *c, int e, bool reading) {
     char why[160];
     unsigned long oe = ERR_peek_last_error();
     if (e == SSL_ERROR_SSL && oe)
-        snprintf(why, sizeof why, "%s", ERR_reason_error_string(oe) ? ERR_reason_error_string(oe) : "?");
+        snprintf(why, sizeof why, "%s",
+                 ERR_reason_error_string(oe) ? ERR_reason_error_string(oe) : "?");
     else if (e == SSL_ERROR_SYSCALL && errno)
         snprintf(why, sizeof why, "%s", strerror(errno));
     else
@@ -125,7 +128,9 @@ long sb__conn_tls_write(sb_conn_t *c, const char *p, size_t n) {
     return tls_error(c, e, false);
 }
 
-bool sb__conn_tls_pending(const sb_conn_t *c) { return (c->flags & SB_CONN_TLS) && SSL_has_pending(ssl_of(c)); }
+bool sb__conn_tls_pending(const sb_conn_t *c) {
+    return (c->flags & SB_CONN_TLS) && SSL_has_pending(ssl_of(c));
+}
 
 void sb__conn_tls_goodbye(sb_conn_t *c) {
     if (!(c->flags & SB_CONN_TLS_UP))

@@ -3,20 +3,20 @@
 #ifndef SB_CORE_ERR_H
 #define SB_CORE_ERR_H
 
-#define SB_ERR_MAP(X)                                                        \
-    X(AGAIN, -11, "incomplete input or would block")                         \
-    X(NOMEM, -12, "out of memory")                                           \
-    X(INVAL, -22, "invalid argument")                                        \
-    X(PROTO, -1001, "protocol violation")                                    \
-    X(TOOBIG, -1002, "limit exceeded")                                       \
-    X(UTF8, -1003, "invalid UTF-8")                                          \
-    X(NOTFOUND, -1004, "not found")                                          \
-    X(CLOSED, -1005, "connection closed")                                    \
-    X(AUTH, -1006, "authentication failed")                                  \
-    X(EXISTS, -1007, "already exists")                                       \
-    X(IO, -1008, "I/O error")                                                \
-    X(TIMEOUT, -1009, "timed out")                                           \
-    X(DEPTH, -1010, "nesting too deep")                                      \
+#define SB_ERR_MAP(X)                                                                              \
+    X(AGAIN, -11, "incomplete input or would block")                                               \
+    X(NOMEM, -12, "out of memory")                                                                 \
+    X(INVAL, -22, "invalid argument")                                                              \
+    X(PROTO, -1001, "protocol violation")                                                          \
+    X(TOOBIG, -1002, "limit exceeded")                                                             \
+    X(UTF8, -1003, "invalid UTF-8")                                                                \
+    X(NOTFOUND, -1004, "not found")                                                                \
+    X(CLOSED, -1005, "connection closed")                                                          \
+    X(AUTH, -1006, "authentication failed")                                                        \
+    X(EXISTS, -1007, "already exists")                                                             \
+    X(IO, -1008, "I/O error")                                                                      \
+    X(TIMEOUT, -1009, "timed out")                                                                 \
+    X(DEPTH, -1010, "nesting too deep")                                                            \
     X(UNAVAIL, -1011, "unavailable")
 
 enum {

@@ -7,7 +7,8 @@
 bool sb_heap_trim_if_worth(sb_heap_trimmer_t *t) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
     size_t free_now = mallinfo2().fordblks;
-    size_t moved = free_now > t->free_at_trim ? free_now - t->free_at_trim : t->free_at_trim - free_now;
+    size_t moved =
+        free_now > t->free_at_trim ? free_now - t->free_at_trim : t->free_at_trim - free_now;
     if (free_now < SB_HEAP_TRIM_MIN_FREE || (t->trims > 0 && moved < SB_HEAP_TRIM_STEP))
         return false;
     malloc_trim(0);

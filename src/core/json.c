@@ -100,7 +100,14 @@ static size_t json_scan_escape(const char *p, size_t n, size_t i) {
     if (n - i < 2)
         return 0;
     switch (p[i + 1]) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
         return i + 2;
     case 'u':
         return json_hex4(p, n, i + 2) < 0 ? 0 : i + 6;
@@ -195,7 +202,8 @@ static bool vs_top_is_obj(const json_vs_t *v) {
 static void vs_push(json_vs_t *v, bool obj) {
     int d = v->depth++;
     uint8_t bit = (uint8_t)(1u << (d & 7));
-    v->is_obj[d >> 3] = obj ? (uint8_t)(v->is_obj[d >> 3] | bit) : (uint8_t)(v->is_obj[d >> 3] & ~bit);
+    v->is_obj[d >> 3] =
+        obj ? (uint8_t)(v->is_obj[d >> 3] | bit) : (uint8_t)(v->is_obj[d >> 3] & ~bit);
 }
 
 /* Consumes `"key" :` and the whitespace after it. */
@@ -293,8 +301,8 @@ static size_t json_skip_string(const char *p, size_t n, size_t i) {
 }
 
 static bool json_is_delim(char c) {
-    return json_is_ws(c) || c == ',' || c == ':' || c == '[' || c == ']' || c == '{' ||
-           c == '}' || c == '"';
+    return json_is_ws(c) || c == ',' || c == ':' || c == '[' || c == ']' || c == '{' || c == '}' ||
+           c == '"';
 }
 
 /* Always consumes at least one byte, so callers' loops make progress. */
@@ -436,13 +444,26 @@ static size_t json_str_next(const char *p, size_t end, size_t *i, char u[4]) {
     char e = p[*i + 1];
     *i += 2;
     switch (e) {
-    case 'b': u[0] = '\b'; return 1;
-    case 'f': u[0] = '\f'; return 1;
-    case 'n': u[0] = '\n'; return 1;
-    case 'r': u[0] = '\r'; return 1;
-    case 't': u[0] = '\t'; return 1;
-    case 'u': return json_str_unicode(p, end, i, u);
-    default: u[0] = e; return 1; /* '"', '\\' and '/' stand for themselves */
+    case 'b':
+        u[0] = '\b';
+        return 1;
+    case 'f':
+        u[0] = '\f';
+        return 1;
+    case 'n':
+        u[0] = '\n';
+        return 1;
+    case 'r':
+        u[0] = '\r';
+        return 1;
+    case 't':
+        u[0] = '\t';
+        return 1;
+    case 'u':
+        return json_str_unicode(p, end, i, u);
+    default:
+        u[0] = e;
+        return 1; /* '"', '\\' and '/' stand for themselves */
     }
 }
 
@@ -481,12 +502,23 @@ int sb_json_string_unescape(sb_str_t token, char *out, size_t cap, size_t *out_n
 static void json_escape_ctl(char *out, size_t *k, uint8_t c) {
     const char *shorts = NULL;
     switch (c) {
-    case '\b': shorts = "\\b"; break;
-    case '\f': shorts = "\\f"; break;
-    case '\n': shorts = "\\n"; break;
-    case '\r': shorts = "\\r"; break;
-    case '\t': shorts = "\\t"; break;
-    default: break;
+    case '\b':
+        shorts = "\\b";
+        break;
+    case '\f':
+        shorts = "\\f";
+        break;
+    case '\n':
+        shorts = "\\n";
+        break;
+    case '\r':
+        shorts = "\\r";
+        break;
+    case '\t':
+        shorts = "\\t";
+        break;
+    default:
+        break;
     }
     if (shorts) {
         sb_put(out, k, shorts, 2);
@@ -551,7 +583,12 @@ int sb_json_lexer_next(sb_json_lexer_t *lx, sb_json_token_t *tok) {
     char c = lx->_p[i];
     size_t e;
     switch (c) {
-    case '{': case '}': case '[': case ']': case ':': case ',':
+    case '{':
+    case '}':
+    case '[':
+    case ']':
+    case ':':
+    case ',':
         tok->kind = c;
         e = i + 1;
         break;

@@ -53,8 +53,8 @@ void sb__log(sb_log_level_t lvl, const char *fmt, ...) {
     if (sb_log_cfg.json) {
         char esc[sizeof msg * 2];
         json_escape(msg, esc, sizeof esc);
-        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
-                level_names[lvl], esc);
+        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts, level_names[lvl],
+                esc);
     } else {
         fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg);
     }
@@ -87,7 +87,8 @@ void sb__log_fields(sb_log_level_t lvl, const char *msg, const sb_log_field_t *f
             json_escape(f->str, esc, sizeof esc);
             o += (size_t)snprintf(line + o, sizeof line - o, ",\"%s\":\"%s\"", f->key, esc);
         } else if (sb_log_cfg.json) {
-            o += (size_t)snprintf(line + o, sizeof line - o, ",\"%s\":%lld", f->key, (long long)f->num);
+            o += (size_t)snprintf(line + o, sizeof line - o, ",\"%s\":%lld", f->key,
+                                  (long long)f->num);
         } else if (f->str) {
             o += (size_t)snprintf(line + o, sizeof line - o, " %s=", f->key);
             if (o < sizeof line)

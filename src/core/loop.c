@@ -94,7 +94,9 @@ void sb_timer_init(sb_loop_t *l, sb_timer_t *t, sb_timer_cb cb) {
     t->loop = l;
 }
 
-void sb_timer_start(sb_timer_t *t, uint64_t after_ms) { sb_timer_start_at(t, t->loop->now_ms + after_ms); }
+void sb_timer_start(sb_timer_t *t, uint64_t after_ms) {
+    sb_timer_start_at(t, t->loop->now_ms + after_ms);
+}
 
 void sb_timer_start_at(sb_timer_t *t, uint64_t due_ms) {
     sb_loop_t *l = t->loop;

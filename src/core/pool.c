@@ -27,8 +27,8 @@
 typedef struct {
     sb_list_node_t partial_node; /* on pool->partial while a slot is free; else unlinked */
     sb_list_node_t all_node;
-    void *free;    /* freed slots, chained through their first word */
-    uint32_t used; /* slots handed out */
+    void *free;     /* freed slots, chained through their first word */
+    uint32_t used;  /* slots handed out */
     uint32_t fresh; /* slots from this index on were never handed out */
 } block_t;
 
@@ -93,8 +93,9 @@ void *sb_pool_alloc(sb_pool_t *p) {
         p->live += o != NULL;
         return o;
     }
-    block_t *b = sb_list_empty(&p->partial) ? block_new(p)
-                                            : sb_container_of(p->partial.next, block_t, partial_node);
+    block_t *b = sb_list_empty(&p->partial)
+                     ? block_new(p)
+                     : sb_container_of(p->partial.next, block_t, partial_node);
     if (!b)
         return NULL;
     void *o;

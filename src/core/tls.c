@@ -20,8 +20,8 @@ struct sb_tls {
 
 /* TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are all
  * of that kind and keep OpenSSL's defaults). */
-#define SB_TLS12_CIPHERS                                                                        \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"  \
+#define SB_TLS12_CIPHERS                                                                           \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 /* An encrypted key would make OpenSSL prompt on the terminal: a server has
@@ -86,7 +86,8 @@ static SSL_CTX *load(const char *cert, const char *key, char *err, size_t cap) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH ||
             ERR_peek_last_error() == 0) {
             ERR_clear_error();
-            snprintf(err, cap, "--tls-key %s does not match the certificate in --tls-cert %s", key, cert);
+            snprintf(err, cap, "--tls-key %s does not match the certificate in --tls-cert %s", key,
+                     cert);
         } else {
             snprintf(err, cap, "--tls-key %s: not an unencrypted PEM private key (%s)", key,
                      ossl_reason(why, sizeof why));

@@ -15,9 +15,10 @@ typedef struct ssl_st SSL;
 typedef struct sb_tls sb_tls_t;
 
 typedef struct {
-    uint64_t handshakes;         /* completed */
-    uint64_t handshake_failures; /* bad or plain-text input, a peer that left or timed out mid-way */
-    uint64_t plain_http;         /* of those: plain HTTP sent to the TLS port (answered 400) */
+    uint64_t handshakes; /* completed */
+    uint64_t
+        handshake_failures; /* bad or plain-text input, a peer that left or timed out mid-way */
+    uint64_t plain_http;    /* of those: plain HTTP sent to the TLS port (answered 400) */
     uint64_t read_errors, write_errors; /* after the handshake */
     uint64_t reloads, reload_failures;
 } sb_tls_stats_t;

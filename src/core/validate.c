@@ -56,9 +56,8 @@ int sb_loop_validate(const sb_loop_t *l) {
 
 int sb_conn_outq_validate(const sb_conn_t *c) {
     if (!c->outq)
-        return c->oq_cap == 0 && c->oq_len == 0 && c->oq_head == 0 && c->oq_bytes == 0
-                   ? SB_OK
-                   : SB_EPROTO;
+        return c->oq_cap == 0 && c->oq_len == 0 && c->oq_head == 0 && c->oq_bytes == 0 ? SB_OK
+                                                                                       : SB_EPROTO;
     /* A power-of-two ring of at least 8 slots (the size classes). */
     if (c->oq_cap < 8 || (c->oq_cap & (c->oq_cap - 1)) || c->oq_head >= c->oq_cap ||
         c->oq_len > c->oq_cap)

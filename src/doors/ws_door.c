@@ -53,7 +53,7 @@ static const sb_ws_handler_t detached_ws = {detached_on_message, detached_on_clo
 static const struct {
     const char *sio, *door;
 } names[] = {
-    {"chat:message", "new_message"},       {"chat:typing", "typing_status"},
+    {"chat:message", "new_message"},          {"chat:typing", "typing_status"},
     {"chat:user_joined", "user_joined_room"}, {"chat:user_left", "user_left_room"},
     {"connection:established", "connected"},
 };
@@ -98,7 +98,8 @@ static void send_error(ws_client_t *c, const char *code, const char *message, sb
     size_t en = event.n ? sb_json_string_escape(event, ev, sizeof ev) : 0;
     if (mn > sizeof msg || en > sizeof ev)
         return;
-    sb_str_t parts[] = {SB_LIT("{\"type\":\"error\",\"data\":{\"code\":\""), sb_cstr(code),
+    sb_str_t parts[] = {SB_LIT("{\"type\":\"error\",\"data\":{\"code\":\""),
+                        sb_cstr(code),
                         SB_LIT("\",\"message\":"),
                         sb_str(msg, mn),
                         en ? SB_LIT(",\"event\":") : SB_STR_NULL,
@@ -132,12 +133,14 @@ static sb_frame_t *translate_event(ws_client_t *c, const sb_sio_packet_t *p) {
     bool quoted = name.n > 0;
     if (!quoted)
         name = p->event;
-    bool splice = quoted && sb_str_eq(name, SB_LIT("connected")) && sb_json_type(data) == SB_JSON_OBJECT;
+    bool splice =
+        quoted && sb_str_eq(name, SB_LIT("connected")) && sb_json_type(data) == SB_JSON_OBJECT;
     sb_str_t rest = splice ? sb_str(data.p + 1, data.n - 1) : data;
     bool empty = false;
     if (splice) {
         size_t k = 0;
-        while (k < rest.n && (rest.p[k] == ' ' || rest.p[k] == '\n' || rest.p[k] == '\t' || rest.p[k] == '\r'))
+        while (k < rest.n &&
+               (rest.p[k] == ' ' || rest.p[k] == '\n' || rest.p[k] == '\t' || rest.p[k] == '\r'))
             k++;
         empty = k < rest.n && rest.p[k] == '}';
     }
@@ -192,16 +195,26 @@ static int on_ack(ws_client_t *c, const sb_sio_packet_t *p) {
         sb_json_object_get(arg, SB_LIT("error"), &err) == SB_OK &&
         sb_json_object_get(err, SB_LIT("code"), &code) == SB_OK &&
         sb_json_object_get(err, SB_LIT("message"), &message) == SB_OK) {
-        sb_str_t parts[] = {SB_LIT("{\"type\":\"error\",\"data\":{\"code\":"), code,
-                            SB_LIT(",\"message\":"), message, SB_LIT(",\"event\":\""),
-                            sb_cstr(events[kind]), SB_LIT("\"}"),
-                            has_id ? SB_LIT(",\"id\":") : SB_STR_NULL, sb_str(idtxt, (size_t)idn),
+        sb_str_t parts[] = {SB_LIT("{\"type\":\"error\",\"data\":{\"code\":"),
+                            code,
+                            SB_LIT(",\"message\":"),
+                            message,
+                            SB_LIT(",\"event\":\""),
+                            sb_cstr(events[kind]),
+                            SB_LIT("\"}"),
+                            has_id ? SB_LIT(",\"id\":") : SB_STR_NULL,
+                            sb_str(idtxt, (size_t)idn),
                             SB_LIT("}")};
         return send_parts(c, parts, sizeof parts / sizeof parts[0]);
     }
-    sb_str_t parts[] = {SB_LIT("{\"type\":\""), sb_cstr(types[kind]), SB_LIT("\""),
-                        has_id ? SB_LIT(",\"id\":") : SB_STR_NULL, sb_str(idtxt, (size_t)idn),
-                        SB_LIT(",\"data\":"), arg, SB_LIT("}")};
+    sb_str_t parts[] = {SB_LIT("{\"type\":\""),
+                        sb_cstr(types[kind]),
+                        SB_LIT("\""),
+                        has_id ? SB_LIT(",\"id\":") : SB_STR_NULL,
+                        sb_str(idtxt, (size_t)idn),
+                        SB_LIT(",\"data\":"),
+                        arg,
+                        SB_LIT("}")};
     return send_parts(c, parts, sizeof parts / sizeof parts[0]);
 }
 
@@ -232,7 +245,8 @@ static void on_connect_error(ws_client_t *c, const sb_sio_packet_t *p) {
 static void on_connect(ws_client_t *c, const sb_sio_packet_t *p) {
     sb_str_t sid;
     size_t n = 0;
-    if (sb_json_object_get(p->data, SB_LIT("sid"), &sid) == SB_OK && sb_json_type(sid) == SB_JSON_STRING &&
+    if (sb_json_object_get(p->data, SB_LIT("sid"), &sid) == SB_OK &&
+        sb_json_type(sid) == SB_JSON_STRING &&
         sb_json_string_unescape(sid, c->sid, SB_SIO_ID_LEN, &n) == SB_OK)
         c->sid[n] = '\0';
     c->connected = true;
@@ -307,11 +321,13 @@ static const sb_eio_carrier_t carrier = {carrier_send, carrier_closed};
 /* ---- what the client says ---------------------------------------------------------- */
 
 /* Feeds `42<ack>["<event>",<data>]` (no data: `42["<event>"]`). */
-static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool ack, uint64_t ack_id) {
+static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool ack,
+                       uint64_t ack_id) {
     char head[32];
-    int hn = ack ? snprintf(head, sizeof head, "42%" PRIu64 "[", ack_id) : snprintf(head, sizeof head, "42[");
-    sb_str_t parts[] = {sb_str(head, (size_t)hn), event_token, data.n ? SB_LIT(",") : SB_STR_NULL, data,
-                        SB_LIT("]")};
+    int hn = ack ? snprintf(head, sizeof head, "42%" PRIu64 "[", ack_id)
+                 : snprintf(head, sizeof head, "42[");
+    sb_str_t parts[] = {sb_str(head, (size_t)hn), event_token, data.n ? SB_LIT(",") : SB_STR_NULL,
+                        data, SB_LIT("]")};
     sb_frame_t *f = frame_join(parts, sizeof parts / sizeof parts[0]);
     if (!f) {
         send_error(c, "server_error", "out of memory", SB_STR_NULL);
@@ -325,15 +341,20 @@ static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool
  * {roomId, message, clientMessageId?}; other shapes go as they are. */
 static void feed_send_message(ws_client_t *c, sb_str_t data, bool ack, uint64_t ack_id) {
     sb_str_t room, content, key;
-    if (sb_json_type(data) != SB_JSON_OBJECT || sb_json_object_get(data, SB_LIT("content"), &content) != SB_OK ||
+    if (sb_json_type(data) != SB_JSON_OBJECT ||
+        sb_json_object_get(data, SB_LIT("content"), &content) != SB_OK ||
         sb_json_object_get(data, SB_LIT("roomId"), &room) != SB_OK) {
         feed_event(c, SB_LIT("\"chat:message\""), data, ack, ack_id);
         return;
     }
     bool has_key = sb_json_object_get(data, SB_LIT("clientMessageId"), &key) == SB_OK;
-    sb_str_t parts[] = {SB_LIT("{\"roomId\":"), room, SB_LIT(",\"message\":"), content,
+    sb_str_t parts[] = {SB_LIT("{\"roomId\":"),
+                        room,
+                        SB_LIT(",\"message\":"),
+                        content,
                         has_key ? SB_LIT(",\"clientMessageId\":") : SB_STR_NULL,
-                        has_key ? key : SB_STR_NULL, SB_LIT("}")};
+                        has_key ? key : SB_STR_NULL,
+                        SB_LIT("}")};
     sb_frame_t *f = frame_join(parts, sizeof parts / sizeof parts[0]);
     if (!f) {
         send_error(c, "server_error", "out of memory", SB_STR_NULL);
@@ -345,7 +366,8 @@ static void feed_send_message(ws_client_t *c, sb_str_t data, bool ack, uint64_t 
 
 static void on_auth(ws_client_t *c, sb_str_t data) {
     if (c->connect_sent) {
-        send_error(c, "already_authenticated", "this connection is already authenticated", SB_LIT("auth"));
+        send_error(c, "already_authenticated", "this connection is already authenticated",
+                   SB_LIT("auth"));
         return;
     }
     if (sb_json_type(data) != SB_JSON_OBJECT) {
@@ -363,16 +385,20 @@ static void on_auth(ws_client_t *c, sb_str_t data) {
 
 static void send_pong(ws_client_t *c, bool has_id, uint64_t id) {
     char txt[96];
-    int n = has_id ? snprintf(txt, sizeof txt, "{\"type\":\"pong\",\"id\":%" PRIu64 ",\"data\":{\"timestamp\":%" PRId64 "}}", id,
-                              sb_wall_ms())
-                   : snprintf(txt, sizeof txt, "{\"type\":\"pong\",\"data\":{\"timestamp\":%" PRId64 "}}", sb_wall_ms());
+    int n =
+        has_id ? snprintf(txt, sizeof txt,
+                          "{\"type\":\"pong\",\"id\":%" PRIu64 ",\"data\":{\"timestamp\":%" PRId64
+                          "}}",
+                          id, sb_wall_ms())
+               : snprintf(txt, sizeof txt,
+                          "{\"type\":\"pong\",\"data\":{\"timestamp\":%" PRId64 "}}", sb_wall_ms());
     sb_str_t part = sb_str(txt, (size_t)n);
     send_parts(c, &part, 1);
 }
 
 static bool reserved_name(sb_str_t type) {
-    static const char *const reserved[] = {"connect", "connect_error", "disconnect", "disconnecting",
-                                           "newListener", "removeListener"};
+    static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
+                                           "disconnecting", "newListener",   "removeListener"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (sb_str_eq(type, sb_cstr(reserved[i])))
             return true;
@@ -391,7 +417,8 @@ typedef struct {
  * and returns false when the message is not one. */
 static bool parse_message(ws_client_t *c, const char *p, size_t n, client_msg_t *m) {
     sb_str_t obj = sb_str(p, n), idv;
-    if (sb_json_validate(p, n, c->door->max_depth) != SB_OK || sb_json_type(obj) != SB_JSON_OBJECT) {
+    if (sb_json_validate(p, n, c->door->max_depth) != SB_OK ||
+        sb_json_type(obj) != SB_JSON_OBJECT) {
         send_error(c, "invalid_json", "a message is a JSON object {type, data}", SB_STR_NULL);
         return false;
     }
@@ -399,7 +426,8 @@ static bool parse_message(ws_client_t *c, const char *p, size_t n, client_msg_t 
         sb_json_type(m->type_token) != SB_JSON_STRING ||
         sb_json_string_unescape(m->type_token, m->type, SB_DOOR_TYPE_MAX, &m->type_n) != SB_OK ||
         m->type_n == 0 || memchr(m->type, '\0', m->type_n)) {
-        send_error(c, "invalid_message", "type must be a non-empty string of at most 128 bytes", SB_STR_NULL);
+        send_error(c, "invalid_message", "type must be a non-empty string of at most 128 bytes",
+                   SB_STR_NULL);
         return false;
     }
     m->type[m->type_n] = '\0';
@@ -412,7 +440,8 @@ static bool parse_message(ws_client_t *c, const char *p, size_t n, client_msg_t 
         memcpy(digits, idv.p, ok ? idv.n : 0);
         m->id = ok ? strtoull(digits, NULL, 10) : 0;
         if (!ok || m->id > SB_DOOR_ID_MAX) {
-            send_error(c, "invalid_message", "id must be an integer from 0 to 2^50-1", sb_str(m->type, m->type_n));
+            send_error(c, "invalid_message", "id must be an integer from 0 to 2^50-1",
+                       sb_str(m->type, m->type_n));
             return false;
         }
     }
@@ -427,7 +456,8 @@ static void dispatch(ws_client_t *c, const client_msg_t *m) {
     else if (sb_str_eq(type, SB_LIT("auth")))
         on_auth(c, m->data);
     else if (!c->connected)
-        send_error(c, "not_authenticated", "send {\"type\":\"auth\",\"data\":{\"token\":...}} first", type);
+        send_error(c, "not_authenticated",
+                   "send {\"type\":\"auth\",\"data\":{\"token\":...}} first", type);
     else if (sb_str_eq(type, SB_LIT("join_room")))
         feed_event(c, SB_LIT("\"chat:join\""), m->data, true, with_id | ACK_JOIN);
     else if (sb_str_eq(type, SB_LIT("leave_room")))
@@ -450,7 +480,8 @@ static void ws_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) {
     c->door->stats.messages_in++;
     if (binary) {
         c->door->stats.errors++;
-        send_error(c, "invalid_message", "binary messages are not accepted: send JSON text", SB_STR_NULL);
+        send_error(c, "invalid_message", "binary messages are not accepted: send JSON text",
+                   SB_STR_NULL);
         return;
     }
     if (!parse_message(c, p, n, &m)) {
@@ -475,7 +506,8 @@ static void ws_on_close(sb_ws_t *ws, uint16_t code) {
 
 /* ---- the door ------------------------------------------------------------------------ */
 
-sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_ws_config_t *ws_cfg, int max_json_depth) {
+sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_ws_config_t *ws_cfg,
+                                int max_json_depth) {
     sb_door_ws_t *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
@@ -512,12 +544,14 @@ static bool token_in_request(const sb_http_req_t *req) {
 void sb_door_ws_handle(sb_http_req_t *req, void *ud) {
     sb_door_ws_t *d = ud;
     if (!sb_ws_is_upgrade(req)) {
-        sb_http_respond(req, 426, "application/json",
-                        "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"this endpoint speaks "
-                        "WebSocket: messages {type, data}\"}}",
-                        sizeof "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"this endpoint speaks "
-                               "WebSocket: messages {type, data}\"}}" - 1,
-                        "Upgrade: websocket\r\n");
+        sb_http_respond(
+            req, 426, "application/json",
+            "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"this endpoint speaks "
+            "WebSocket: messages {type, data}\"}}",
+            sizeof "{\"error\":{\"code\":\"upgrade_required\",\"message\":\"this endpoint speaks "
+                   "WebSocket: messages {type, data}\"}}" -
+                1,
+            "Upgrade: websocket\r\n");
         return;
     }
     ws_client_t *c = sb_pool_alloc(&d->clients);

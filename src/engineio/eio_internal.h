@@ -52,9 +52,9 @@ struct sb_eio_server {
     sb_eio_session_t **buckets;
     size_t nbuckets, count;
     sb_eio_stats_t stats;
-    uint16_t ws_close_code; /* 1000, or 1001 while shutting down */
-    sb_map_t handshake_buckets; /* peer address -> sb_eio_bucket_t */
-    sb_pool_t sessions;         /* one per client: no malloc header */
+    uint16_t ws_close_code;          /* 1000, or 1001 while shutting down */
+    sb_map_t handshake_buckets;      /* peer address -> sb_eio_bucket_t */
+    sb_pool_t sessions;              /* one per client: no malloc header */
     const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
 };
 

@@ -42,7 +42,7 @@ typedef struct {
     uint64_t sessions_opened, upgrades, polling_sessions, websocket_sessions;
     uint64_t packets_in, packets_out;
     uint64_t active_polling, active_websocket; /* gauges */
-    uint64_t volatile_dropped; /* volatile packets for a polling client between its GETs */
+    uint64_t volatile_dropped;   /* volatile packets for a polling client between its GETs */
     uint64_t handshakes_refused; /* over handshakes_per_second_per_ip: 429 */
 } sb_eio_stats_t;
 

@@ -61,9 +61,8 @@ int sb_eio_payload_next(sb_eio_payload_iter_t *it, sb_eio_packet_t *out, uint8_t
 
 /* ---- Open packet --------------------------------------------------------- */
 
-
-static size_t eio_open_emit(char *out, sb_str_t sid, bool ws, unsigned interval,
-                            unsigned timeout, size_t max_payload) {
+static size_t eio_open_emit(char *out, sb_str_t sid, bool ws, unsigned interval, unsigned timeout,
+                            size_t max_payload) {
     size_t k = 0;
     SB_PUT_LIT(out, &k, "0{\"sid\":");
     k += sb_json_string_escape(sid, out ? out + k : NULL, out ? SIZE_MAX : 0);
@@ -82,8 +81,8 @@ static size_t eio_open_emit(char *out, sb_str_t sid, bool ws, unsigned interval,
 
 size_t sb_eio_open_packet_write(char *out, size_t cap, sb_str_t sid, bool upgrades_websocket,
                                 unsigned ping_interval, unsigned ping_timeout, size_t max_payload) {
-    size_t need = eio_open_emit(NULL, sid, upgrades_websocket, ping_interval, ping_timeout,
-                                max_payload);
+    size_t need =
+        eio_open_emit(NULL, sid, upgrades_websocket, ping_interval, ping_timeout, max_payload);
     if (need <= cap && out)
         eio_open_emit(out, sid, upgrades_websocket, ping_interval, ping_timeout, max_payload);
     return need;

@@ -54,7 +54,9 @@ static sb_frame_t *build_payload(sb_eio_session_t *s) {
     size_t total = 0;
     for (size_t i = 0; i < s->poll->len; i++) {
         sb_frame_t *f = s->poll->q[i];
-        total += (i > 0) + ((f->flags & SB_FRAME_BINARY) ? 1 + sb_base64_encoded_len(f->len, SB_BASE64_STD) : f->len);
+        total += (i > 0) + ((f->flags & SB_FRAME_BINARY)
+                                ? 1 + sb_base64_encoded_len(f->len, SB_BASE64_STD)
+                                : f->len);
     }
     sb_frame_t *out = sb_frame_create(NULL, total, 0);
     if (!out)

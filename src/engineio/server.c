@@ -9,16 +9,18 @@
 #include "engineio/eio_internal.h"
 
 static const char *const error_messages[] = {
-    "Transport unknown",  "Session ID unknown", "Bad handshake method",
-    "Bad request",        "Forbidden",          "Unsupported protocol version",
+    "Transport unknown", "Session ID unknown", "Bad handshake method",
+    "Bad request",       "Forbidden",          "Unsupported protocol version",
 };
 
 enum { E_TRANSPORT, E_SID, E_METHOD, E_BAD, E_FORBIDDEN, E_VERSION };
 
 void sb_eio__respond_error(sb_http_req_t *req, int code) {
     char body[96];
-    int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, error_messages[code]);
-    sb_http_respond(req, code == E_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n, NULL);
+    int n =
+        snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, error_messages[code]);
+    sb_http_respond(req, code == E_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n,
+                    NULL);
 }
 
 /* ---- registry: chained hash on the sid ------------------------------------------ */
@@ -65,7 +67,8 @@ int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s) {
 }
 
 void sb_eio__unregister(sb_eio_server_t *srv, sb_eio_session_t *s) {
-    for (sb_eio_session_t **pp = &srv->buckets[bucket_of(srv, s->sid)]; *pp; pp = &(*pp)->hash_next) {
+    for (sb_eio_session_t **pp = &srv->buckets[bucket_of(srv, s->sid)]; *pp;
+         pp = &(*pp)->hash_next) {
         if (*pp == s) {
             *pp = s->hash_next;
             srv->count--;

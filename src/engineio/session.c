@@ -252,7 +252,9 @@ void sb_eio_remote_ip(const sb_eio_session_t *s, char *out, size_t cap) {
 
 /* ---- carried sessions -------------------------------------------------------------- */
 
-void sb_eio_server_set_carrier(sb_eio_server_t *srv, const sb_eio_carrier_t *c) { srv->carrier = c; }
+void sb_eio_server_set_carrier(sb_eio_server_t *srv, const sb_eio_carrier_t *c) {
+    srv->carrier = c;
+}
 
 sb_eio_session_t *sb_eio_carried_open(sb_eio_server_t *srv, const sb_http_req_t *req, void *ctx) {
     sb_eio_session_t *s = srv->carrier ? sb_eio__session_create(srv, req, SB_EIO_CARRIED) : NULL;

@@ -33,8 +33,8 @@ static bool poll_valid(const sb_eio_session_t *s) {
 static bool state_valid(const sb_eio_session_t *s) {
     if (s->closing != (s->close_reason != NULL) || s->closing != sb_task_pending(&s->close_task))
         return false;
-    if (s->closing && (sb_timer_active(&s->ping_timer) ||
-                       (s->poll && sb_timer_active(&s->poll->upgrade_timer))))
+    if (s->closing &&
+        (sb_timer_active(&s->ping_timer) || (s->poll && sb_timer_active(&s->poll->upgrade_timer))))
         return false;
     if (s->awaiting_pong && !s->closing && !sb_timer_active(&s->ping_timer))
         return false; /* nothing would ever end a session that missed its pong */

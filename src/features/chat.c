@@ -17,8 +17,8 @@
 
 #define SB_ROOM_MAX 128
 
-static const char *const reserved_prefixes[] = {"user:", "conversation:", "post:",
-                                                "metric:", "doc:", "rtc:"};
+static const char *const reserved_prefixes[] = {
+    "user:", "conversation:", "post:", "metric:", "doc:", "rtc:"};
 
 /* 1-max bytes of UTF-8 text without control characters. */
 static bool room_name_valid(const char *s, size_t n, size_t max) {
@@ -30,11 +30,14 @@ static bool room_name_valid(const char *s, size_t n, size_t max) {
     return true;
 }
 
-static bool is_conversation_room(const char *room) { return strncmp(room, "conversation:", 13) == 0; }
+static bool is_conversation_room(const char *room) {
+    return strncmp(room, "conversation:", 13) == 0;
+}
 
 /* Conversation rooms may be longer: direct conversation ids embed two user ids. */
 static size_t room_name_max(sb_str_t name) {
-    return name.n >= 13 && memcmp(name.p, "conversation:", 13) == 0 ? SB_STORE_MAX_ROOM : SB_ROOM_MAX;
+    return name.n >= 13 && memcmp(name.p, "conversation:", 13) == 0 ? SB_STORE_MAX_ROOM
+                                                                    : SB_ROOM_MAX;
 }
 
 bool sb_features_room_name_valid(sb_str_t name) {
@@ -95,7 +98,7 @@ static void room_emit_others(sb_client_t *c, const char *room, const char *event
 
 typedef struct {
     uint32_t joined, left;
-    uint64_t next_ms; /* loop time before which the room is not told again */
+    uint64_t next_ms;              /* loop time before which the room is not told again */
     json_t *joined_ids, *left_ids; /* the first SB_ROOM_UPDATE_IDS_MAX of each */
     char room[];
 } room_change_t;
@@ -105,7 +108,8 @@ static size_t room_members(const sb_features_t *f, const char *room) {
 }
 
 static uint64_t room_interval_ms(const sb_features_t *f, size_t members) {
-    size_t budget = SB_ROOM_UPDATE_BUDGET * (f->cfg.room_announce_max ? f->cfg.room_announce_max : 1);
+    size_t budget =
+        SB_ROOM_UPDATE_BUDGET * (f->cfg.room_announce_max ? f->cfg.room_announce_max : 1);
     size_t intervals = members > budget ? (members + budget - 1) / budget : 1;
     return (uint64_t)f->cfg.presence_interval_ms * intervals;
 }
@@ -153,12 +157,12 @@ static bool take_change(sb_str_t key, void *value, void *ud) {
  * room's interval is over. */
 static void room_tell(sb_features_t *f, room_change_t *rc) {
     size_t members = room_members(f, rc->room);
-    long n = sb_feat_emit_room(
-        f, rc->room, "chat:room_update",
-        json_pack("{s:s,s:I,s:I,s:I,s:O,s:O}", "roomId", rc->room, "memberCount",
-                  (json_int_t)members, "joinedCount", (json_int_t)rc->joined, "leftCount",
-                  (json_int_t)rc->left, "joined", rc->joined_ids, "left", rc->left_ids),
-        NULL);
+    long n = sb_feat_emit_room(f, rc->room, "chat:room_update",
+                               json_pack("{s:s,s:I,s:I,s:I,s:O,s:O}", "roomId", rc->room,
+                                         "memberCount", (json_int_t)members, "joinedCount",
+                                         (json_int_t)rc->joined, "leftCount", (json_int_t)rc->left,
+                                         "joined", rc->joined_ids, "left", rc->left_ids),
+                               NULL);
     f->counters.room_updates += n > 0 ? (uint64_t)n : 0;
     rc->joined = rc->left = 0;
     json_array_clear(rc->joined_ids);
@@ -199,8 +203,9 @@ static void announce(sb_features_t *f, sb_sio_socket_t *sock, const char *room, 
         room_pending_add(f, room, u->id, joined);
         return;
     }
-    json_t *p = joined ? json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name", u->name)
-                       : json_pack("{s:s,s:s}", "roomId", room, "userId", u->id);
+    json_t *p = joined
+                    ? json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name", u->name)
+                    : json_pack("{s:s,s:s}", "roomId", room, "userId", u->id);
     long n = sb_feat_emit_room(f, room, joined ? "chat:user_joined" : "chat:user_left", p, sock);
     f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
 }
@@ -238,7 +243,9 @@ static void join_on_member(void *ud, int rc, bool yes) {
     sb_feat_call_t *call = ud;
     const char *room = ((join_req_t *)(void *)call->extra)->room;
     sb_client_t *c = sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
-    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id,
+    sb_sio_event_t ev = {.socket = call->sock,
+                         .has_ack = call->has_ack,
+                         .ack_id = call->ack_id,
                          .name = sb_cstr(call->event)};
     if (!c)
         ;
@@ -338,7 +345,8 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
                                     .type = SB_LIT("text"),
                                     .created_at_ms = sb_wall_ms(),
                                     .idempotency_key = key[0] ? sb_cstr(key) : SB_STR_NULL};
-        int rc = call ? sb_store_message_append(c->f->cfg.store, &in, message_on_stored, call) : SB_OK;
+        int rc =
+            call ? sb_store_message_append(c->f->cfg.store, &in, message_on_stored, call) : SB_OK;
         if (call && rc != SB_OK) {
             sb_feat_call_abort(call, rc);
         }
@@ -356,8 +364,8 @@ static void chat_on_typing(sb_client_t *c, sb_sio_event_t *ev) {
     } else {
         json_t *typing = json_object_get(arg, "isTyping");
         room_emit_others(c, room, "chat:typing",
-                         json_pack("{s:s,s:s,s:b}", "roomId", room, "userId", c->user->id, "isTyping",
-                                   typing ? json_is_true(typing) : 1));
+                         json_pack("{s:s,s:s,s:b}", "roomId", room, "userId", c->user->id,
+                                   "isTyping", typing ? json_is_true(typing) : 1));
         sb_feat_reply(ev, json_pack("{s:b}", "ok", 1));
     }
     json_decref(arg);
@@ -371,7 +379,9 @@ typedef struct {
     int limit;
 } history_req_t;
 
-static history_req_t *history_of(sb_feat_call_t *call) { return (history_req_t *)(void *)call->extra; }
+static history_req_t *history_of(sb_feat_call_t *call) {
+    return (history_req_t *)(void *)call->extra;
+}
 
 static void history_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
     sb_feat_call_t *call = ud;
@@ -382,8 +392,9 @@ static void history_on_page(void *ud, int rc, const sb_store_msgs_t *page) {
     json_t *list = json_array();
     for (size_t i = 0; i < page->n; i++)
         json_array_append_new(list, sb_features_room_message_json(&page->v[i]));
-    sb_feat_call_reply(call, json_pack("{s:s,s:o,s:b}", "roomId", history_of(call)->room, "messages",
-                                       list, "hasMore", (int)page->n == history_of(call)->limit));
+    sb_feat_call_reply(call,
+                       json_pack("{s:s,s:o,s:b}", "roomId", history_of(call)->room, "messages",
+                                 list, "hasMore", (int)page->n == history_of(call)->limit));
     sb_feat_call_end(call);
 }
 
@@ -429,8 +440,8 @@ static void history_start(sb_client_t *c, sb_sio_event_t *ev, const char *room, 
         history_read(call);
         return;
     }
-    int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(room + 13), sb_cstr(c->user->id),
-                                             history_on_member, call);
+    int rc = sb_store_conversation_is_member(c->f->cfg.store, sb_cstr(room + 13),
+                                             sb_cstr(c->user->id), history_on_member, call);
     if (rc != SB_OK)
         sb_feat_call_abort(call, rc);
 }
@@ -462,9 +473,9 @@ static bool add_room_member(sb_hub_member_t *m, void *ud) {
         return true; /* a read-only subscriber, or a user already listed */
     json_object_set_new(w->seen, c->user->id, json_true());
     if (w->users++ < SB_ROOM_MEMBERS_MAX)
-        json_array_append_new(w->members,
-                              json_pack("{s:s,s:s,s:s,s:i}", "id", c->user->id, "name", c->user->name,
-                                        "status", "online", "devices", (int)c->user->devices));
+        json_array_append_new(w->members, json_pack("{s:s,s:s,s:s,s:i}", "id", c->user->id, "name",
+                                                    c->user->name, "status", "online", "devices",
+                                                    (int)c->user->devices));
     return true;
 }
 
@@ -486,12 +497,9 @@ static void chat_on_members(sb_client_t *c, sb_sio_event_t *ev) {
 }
 
 static const sb_feature_event_t chat_events[] = {
-    {"room_members", chat_on_members},
-    {"chat:join", chat_on_join},
-    {"chat:leave", chat_on_leave},
-    {"chat:message", chat_on_message},
-    {"chat:typing", chat_on_typing},
-    {"chat:history", chat_on_history},
+    {"room_members", chat_on_members}, {"chat:join", chat_on_join},
+    {"chat:leave", chat_on_leave},     {"chat:message", chat_on_message},
+    {"chat:typing", chat_on_typing},   {"chat:history", chat_on_history},
 };
 
 int sb_feat_chat_init(sb_features_t *f) {

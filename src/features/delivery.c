@@ -65,7 +65,7 @@ static void send_one(sb_client_t *c, sb_stream_t st, int64_t id, sb_str_t text) 
     const char *event = streams[st].event;
     /* An ack later than the timeout is ignored: the event stays pending. */
     uint32_t timeout = c->f->cfg.delivery_ack_timeout_ms ? c->f->cfg.delivery_ack_timeout_ms
-                                                          : SB_DELIVERY_ACK_TIMEOUT_MS;
+                                                         : SB_DELIVERY_ACK_TIMEOUT_MS;
     int rc = sb_sio_emit_with_ack(c->sock, event, text, timeout, on_confirmed, ud);
     if (rc == SB_ETOOBIG)
         rc = sb_sio_emit(c->sock, event, text);
@@ -87,8 +87,8 @@ static bool add_device(sb_hub_member_t *m, void *ud) {
     devices_t *d = ud;
     if (d->n == d->cap) {
         size_t cap = d->cap * 2;
-        sb_sio_socket_t **v = d->v == d->inline_v ? malloc(cap * sizeof *v)
-                                                   : realloc(d->v, cap * sizeof *v);
+        sb_sio_socket_t **v =
+            d->v == d->inline_v ? malloc(cap * sizeof *v) : realloc(d->v, cap * sizeof *v);
         if (!v)
             return false;
         if (d->v == d->inline_v)

@@ -36,7 +36,8 @@ static const feature_row_t features[] = {
 };
 #define SB_NFEATURES (sizeof features / sizeof features[0])
 
-sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_features_config_t *cfg) {
+sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
+                                  const sb_features_config_t *cfg) {
     sb_features_t *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;

@@ -26,13 +26,14 @@ typedef struct {
     int64_t jwt_leeway_s;
     size_t max_message_bytes;
     uint32_t max_rooms_per_socket;
-    uint32_t recovery_window_ms; /* connection state recovery; 0: off */
+    uint32_t recovery_window_ms;      /* connection state recovery; 0: off */
     uint32_t delivery_ack_timeout_ms; /* a later device ack confirms nothing; 0: the default */
 } sb_features_config_t;
 
 /* Registers the auth middleware and every event on `nsp`. cfg is copied
  * (the secret string must outlive the features). NULL on OOM. */
-sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp, const sb_features_config_t *cfg);
+sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
+                                  const sb_features_config_t *cfg);
 void sb_features_destroy(sb_features_t *f);
 /* Requires the same JWT on another namespace (which carries no built-in
  * events: every event there gets unknown_event). */
@@ -138,20 +139,23 @@ typedef struct {
 /* Emits `event` with `data` (one raw JSON value, relayed as it is) to the
  * target in the default namespace. Returns the number of sockets reached,
  * or a negative code. */
-long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data);
+long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event,
+                      sb_str_t data);
 
 /* A conversation changed through the backend API: every user of `told`
  * (members before and after) gets `event` with `payload` (one JSON value);
  * sockets in "conversation:<id>" whose user is not in `members` (NULL: the
  * conversation is gone, so nobody is) leave that room. */
-void sb_features_conversation_changed(sb_features_t *f, const char *conv_id, const char *const *told,
-                                      size_t ntold, const char *const *members, size_t nmembers,
+void sb_features_conversation_changed(sb_features_t *f, const char *conv_id,
+                                      const char *const *told, size_t ntold,
+                                      const char *const *members, size_t nmembers,
                                       const char *event, sb_str_t payload);
 
 /* The answer to a request the HTTP API makes on behalf of a user: the
  * result (stolen; NULL on failure) or an error code of the event contract
  * (docs/events.md) with its message. */
-typedef void (*sb_features_answer_fn)(void *ud, json_t *result, const char *code, const char *message);
+typedef void (*sb_features_answer_fn)(void *ud, json_t *result, const char *code,
+                                      const char *message);
 /* message:send for a backend or a client without a socket: stores the
  * message from `sender` (a member) in conversation `conv` and delivers it
  * as message:send does (message:received, message:new); answer gets the

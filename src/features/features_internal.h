@@ -47,11 +47,11 @@ typedef struct {
     sb_features_t *f;
     sb_sio_socket_t *sock;
     sb_user_t *user;
-    int64_t exp; /* token expiry, seconds; 0: none */
+    int64_t exp;          /* token expiry, seconds; 0: none */
     int64_t connected_ms; /* monotonic, for the closing log line */
     sb_timer_t expiry;
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
-    uint8_t syncing; /* delivery.c: bit per stream whose backlog it is reading (live waits) */
+    uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
     sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
@@ -70,7 +70,7 @@ typedef struct {
 /* The error codes of the event contract, counted for /metrics. */
 #define SB_FEAT_ERROR_CODES                                                                        \
     "invalid_payload", "forbidden_room", "forbidden", "not_found", "already_exists",               \
-        "server_busy", "storage_error", "not_in_room", "peer_not_found", "payload_too_large",       \
+        "server_busy", "storage_error", "not_in_room", "peer_not_found", "payload_too_large",      \
         "too_many_rooms", "unknown_event", "rate_limited", "token_expired"
 #define SB_FEAT_NERROR_CODES 14
 #define SB_FEAT_LIMITED_MAX 24
@@ -81,9 +81,9 @@ struct sb_features {
     sb_loop_t *loop;
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;
-    sb_user_table_t users; /* online users only */
-    uint64_t messages_total; /* chat and direct messages stored */
-    sb_map_t typing; /* messages.c: "sender|conversation|receiver" -> expiry */
+    sb_user_table_t users;     /* online users only */
+    uint64_t messages_total;   /* chat and direct messages stored */
+    sb_map_t typing;           /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_list_t graces;          /* delivery.c: recovered devices waiting to replay */
     sb_pool_t clients;         /* sb_client_t, one per socket */
@@ -103,10 +103,10 @@ struct sb_features {
     } tables[SB_FEAT_TABLES_MAX]; /* sb_feat_register's */
     size_t ntables;
     sb_log_limiter_t log_limit; /* failure lines: a few per kind, not one per request */
-    sb_map_t presence_pending; /* presence.c, scope all: user id -> presence_change_t */
-    sb_timer_t presence_timer; /* flushes presence_pending */
-    sb_map_t room_pending;     /* chat.c: large room name -> its joins/leaves this interval */
-    sb_timer_t room_timer;     /* flushes room_pending */
+    sb_map_t presence_pending;  /* presence.c, scope all: user id -> presence_change_t */
+    sb_timer_t presence_timer;  /* flushes presence_pending */
+    sb_map_t room_pending;      /* chat.c: large room name -> its joins/leaves this interval */
+    sb_timer_t room_timer;      /* flushes room_pending */
     sb_features_counters_t counters;
     bool draining;
 };
@@ -143,7 +143,8 @@ void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...)
 json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i);
 /* Serializes compactly and sends `event` with `payload` (stolen). */
 int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload);
-long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event, json_t *payload);
+long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event,
+                       json_t *payload);
 void sb_feat_iso_time(int64_t ms, char out[32]);
 /* Emits to every device of a user, minus `except` (may be NULL). */
 long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
@@ -192,7 +193,8 @@ void sb_feat_guard_events(sb_features_t *f, sb_sio_nsp_t *nsp);
 sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id);
 int sb_feat_user_add(sb_features_t *f, sb_user_t *u);
 void sb_feat_user_remove(sb_features_t *f, sb_user_t *u);
-void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud), void *ud);
+void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud),
+                           void *ud);
 void sb_feat_users_dispose(sb_features_t *f);
 
 /* session.c: JWT middleware and per-socket state */

@@ -39,7 +39,8 @@ int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload) {
     return rc;
 }
 
-long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event, json_t *payload) {
+long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event,
+                       json_t *payload) {
     size_t n;
     char *text = dump(payload, &n);
     json_decref(payload);
@@ -226,7 +227,9 @@ void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, 
         answer(call->answer_ud, NULL, code, msg);
         return;
     }
-    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id,
+    sb_sio_event_t ev = {.socket = call->sock,
+                         .has_ack = call->has_ack,
+                         .ack_id = call->ack_id,
                          .name = sb_cstr(call->event)};
     if (sb_feat_call_live(call))
         sb_feat_fail(&ev, code, "%s", msg);
@@ -298,8 +301,8 @@ static void on_event(sb_sio_event_t *ev, void *ud) {
 }
 
 static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
-    sb_feat_fail(ev, "unknown_event", "unknown event '%.*s'", (int)(ev->name.n > 64 ? 64 : ev->name.n),
-                 ev->name.p);
+    sb_feat_fail(ev, "unknown_event", "unknown event '%.*s'",
+                 (int)(ev->name.n > 64 ? 64 : ev->name.n), ev->name.p);
 }
 
 /* The contract's name for `name` (a string that outlives the server), or NULL. */
@@ -388,7 +391,8 @@ static long emit_to_sockets(sb_features_t *f, const sb_feat_target_t *t, const c
     return n;
 }
 
-long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event, sb_str_t data) {
+long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event,
+                      sb_str_t data) {
     if (t->nsockets)
         return emit_to_sockets(f, t, event, data);
     char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
@@ -401,7 +405,7 @@ long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *e
         rooms[nrooms++] = sb_cstr(t->rooms[i]);
     for (size_t i = 0; i < t->nexcept; i++)
         except[i] = sb_cstr(t->except[i]);
-    sb_sio_target_t st = {.rooms = rooms, .nrooms = nrooms, .all = t->all,
-                          .except = except, .nexcept = t->nexcept};
+    sb_sio_target_t st = {
+        .rooms = rooms, .nrooms = nrooms, .all = t->all, .except = except, .nexcept = t->nexcept};
     return sb_sio_broadcast(f->nsp, &st, event, data, NULL, 0);
 }

@@ -105,9 +105,9 @@ static void share_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
     } else {
         char at[32];
         sb_feat_iso_time(m->created_at_ms, at);
-        json_t *msg = json_pack("{s:I,s:s,s:O,s:s,s:O,s:s}", "id", (json_int_t)m->id, "roomId",
-                                sh->room, "message", sh->info, "type", "file", "sender",
-                                sh->sender, "createdAt", at);
+        json_t *msg =
+            json_pack("{s:I,s:s,s:O,s:s,s:O,s:s}", "id", (json_int_t)m->id, "roomId", sh->room,
+                      "message", sh->info, "type", "file", "sender", sh->sender, "createdAt", at);
         call->f->messages_total++;
         sb_feat_delivery_room(call->f, sh->room, "chat:message", json_incref(msg), m->id);
         sb_feat_call_reply(call, msg);
@@ -126,8 +126,10 @@ static void share_store(sb_client_t *c, sb_sio_event_t *ev, const char *room, js
     snprintf(sh->room, sizeof sh->room, "%s", room);
     sh->info = json_incref(info);
     sh->sender = sender_of(c);
-    sb_store_message_in_t in = {.room = sb_cstr(room), .sender_id = sb_cstr(c->user->id),
-                                .content = sb_str(text, n), .type = SB_LIT("file"),
+    sb_store_message_in_t in = {.room = sb_cstr(room),
+                                .sender_id = sb_cstr(c->user->id),
+                                .content = sb_str(text, n),
+                                .type = SB_LIT("file"),
                                 .created_at_ms = sb_wall_ms()};
     int rc = sb_store_message_append(c->f->cfg.store, &in, share_on_appended, call);
     if (rc != SB_OK) {

@@ -27,8 +27,8 @@ static bool add_member_user(sb_hub_member_t *m, void *ud) {
     if (!c || !sb_sio_socket_connected(c->sock) || json_object_get(w->seen, c->user->id))
         return true; /* one entry per user, however many devices */
     json_object_set_new(w->seen, c->user->id, json_true());
-    json_array_append_new(w->users, json_pack("{s:s,s:s}", "userId", c->user->id, "name",
-                                              c->user->name));
+    json_array_append_new(w->users,
+                          json_pack("{s:s,s:s}", "userId", c->user->id, "name", c->user->name));
     return true;
 }
 
@@ -169,7 +169,8 @@ static void edit_on_stored(void *ud, int rc, const sb_store_doc_version_t *d) {
                                     e->changes, "version", (json_int_t)d->version, "userId",
                                     call->user_id, "createdAt", at),
                           call->sock);
-        sb_feat_call_reply(call, json_pack("{s:b,s:I}", "ok", 1, "version", (json_int_t)d->version));
+        sb_feat_call_reply(call,
+                           json_pack("{s:b,s:I}", "ok", 1, "version", (json_int_t)d->version));
     }
     json_decref(e->changes);
     sb_feat_call_end(call);
@@ -195,7 +196,7 @@ static void collab_on_edit(sb_client_t *c, sb_sio_event_t *ev) {
     json_t *arg = sb_feat_arg(ev, 0), *changes = json_object_get(arg, "changes");
     const char *doc = json_is_object(arg) ? sb_feat_live_id_arg(ev, arg, "documentId") : NULL;
     size_t n, max = c->f->cfg.max_message_bytes < SB_DOC_CHANGES_MAX ? c->f->cfg.max_message_bytes
-                                                                      : SB_DOC_CHANGES_MAX;
+                                                                     : SB_DOC_CHANGES_MAX;
     char room[SB_DOC_ROOM_MAX], *text = NULL;
     if (!json_is_object(arg) || (doc && !changes)) {
         sb_feat_fail(ev, "invalid_payload", "expected {documentId, changes}");
@@ -213,7 +214,8 @@ static void collab_on_edit(sb_client_t *c, sb_sio_event_t *ev) {
 /* ---- collab:cursor_move {documentId, x, y} ------------------------------------------------- */
 
 static void collab_on_cursor(sb_client_t *c, sb_sio_event_t *ev) {
-    json_t *arg = sb_feat_arg(ev, 0), *x = json_object_get(arg, "x"), *y = json_object_get(arg, "y");
+    json_t *arg = sb_feat_arg(ev, 0), *x = json_object_get(arg, "x"),
+           *y = json_object_get(arg, "y");
     const char *doc = json_is_object(arg) ? sb_feat_live_id_arg(ev, arg, "documentId") : NULL;
     char room[SB_DOC_ROOM_MAX];
     if (!json_is_object(arg) || (doc && (!json_is_number(x) || !json_is_number(y)))) {
@@ -225,8 +227,8 @@ static void collab_on_cursor(sb_client_t *c, sb_sio_event_t *ev) {
         } else {
             /* Volatile: a cursor position is stale by the next one. */
             sb_str_t r = sb_cstr(room);
-            sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = c->sock,
-                                 .is_volatile = true};
+            sb_sio_target_t t = {
+                .rooms = &r, .nrooms = 1, .except_socket = c->sock, .is_volatile = true};
             sb_feat_broadcast(c->f, &t, "collab:cursor_update",
                               json_pack("{s:s,s:s,s:s,s:O,s:O}", "documentId", doc, "userId",
                                         c->user->id, "name", c->user->name, "x", x, "y", y));

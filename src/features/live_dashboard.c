@@ -49,8 +49,8 @@ bool sb_features_metric_name_valid(sb_str_t name) {
         return false;
     for (size_t i = 0; i < name.n; i++) {
         char ch = name.p[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || ch == '.' || ch == ':' || ch == '-';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' || ch == '-';
         if (!ok)
             return false;
     }
@@ -119,8 +119,9 @@ static json_t *metric_names(sb_sio_event_t *ev, json_t *arg) {
     size_t i, n = json_array_size(list);
     bool ok = json_is_array(list) && n > 0 && n <= SB_SUBSCRIBE_MAX;
     json_array_foreach(list, i, item) {
-        sb_str_t s = json_is_string(item) ? sb_str(json_string_value(item), json_string_length(item))
-                                          : SB_STR_NULL;
+        sb_str_t s = json_is_string(item)
+                         ? sb_str(json_string_value(item), json_string_length(item))
+                         : SB_STR_NULL;
         ok = ok && sb_features_metric_name_valid(s);
         if (!ok)
             break;
@@ -170,7 +171,8 @@ static void send_current(sb_client_t *c, json_t *names) {
         double value;
         int64_t at;
         if (metric_current(c->f, json_string_value(name), &value, &at))
-            sb_feat_emit(c->sock, "dashboard:update", update_json(json_string_value(name), value, at));
+            sb_feat_emit(c->sock, "dashboard:update",
+                         update_json(json_string_value(name), value, at));
     }
 }
 
@@ -208,7 +210,8 @@ static const sb_feature_event_t dashboard_events[] = {
 };
 
 int sb_feat_live_dashboard_init(sb_features_t *f) {
-    return sb_feat_register(f, dashboard_events, sizeof dashboard_events / sizeof *dashboard_events);
+    return sb_feat_register(f, dashboard_events,
+                            sizeof dashboard_events / sizeof *dashboard_events);
 }
 
 /* ---- every second ------------------------------------------------------------------------ */

@@ -56,9 +56,9 @@ static void peer_forget_if_idle(sb_client_t *c) {
 void sb_feat_live_rtc_gone(sb_client_t *c, const char *room_id) {
     char room[SB_RTC_ROOM_MAX];
     rtc_room(room_id, room);
-    sb_feat_emit_room(c->f, room, "rtc:peer_left",
-                      json_pack("{s:s,s:s}", "roomId", room_id, "peerId", sb_sio_socket_id(c->sock)),
-                      c->sock);
+    sb_feat_emit_room(
+        c->f, room, "rtc:peer_left",
+        json_pack("{s:s,s:s}", "roomId", room_id, "peerId", sb_sio_socket_id(c->sock)), c->sock);
 }
 
 /* ---- rtc:join {roomId} / rtc:leave {roomId} ------------------------------------------------ */
@@ -69,7 +69,8 @@ static void rtc_joined(sb_client_t *c, sb_sio_event_t *ev, const char *room_id, 
     json_t *peers = room_peers(c->f, room, c->sock);
     sb_feat_reply(ev, json_pack("{s:b,s:s,s:s,s:O}", "ok", 1, "roomId", room_id, "peerId", me,
                                 "peers", peers));
-    sb_feat_emit(c->sock, "rtc:room_peers", json_pack("{s:s,s:o}", "roomId", room_id, "peers", peers));
+    sb_feat_emit(c->sock, "rtc:room_peers",
+                 json_pack("{s:s,s:o}", "roomId", room_id, "peers", peers));
     if (!was_there)
         sb_feat_emit_room(c->f, room, "rtc:peer_joined",
                           json_pack("{s:s,s:s,s:s,s:s}", "roomId", room_id, "peerId", me, "userId",
@@ -87,7 +88,8 @@ static void rtc_on_join(sb_client_t *c, sb_sio_event_t *ev) {
         if (sb_sio_join(c->sock, sb_cstr(room)) != SB_OK) {
             sb_feat_fail(ev, "too_many_rooms", "a socket may join at most %u rooms",
                          c->f->cfg.max_rooms_per_socket);
-        } else if (sb_map_put(&c->f->live->peers, sb_cstr(sb_sio_socket_id(c->sock)), c->sock) != SB_OK) {
+        } else if (sb_map_put(&c->f->live->peers, sb_cstr(sb_sio_socket_id(c->sock)), c->sock) !=
+                   SB_OK) {
             if (!was_there)
                 sb_sio_leave(c->sock, sb_cstr(room));
             sb_feat_fail(ev, "server_busy", "out of memory");
@@ -177,8 +179,8 @@ static void relay_send(sb_client_t *c, sb_sio_event_t *ev, const char *event, co
         sb_feat_fail(ev, "peer_not_found", "no peer '%s'", r->target);
     } else if (relay_room(ev, c->sock, to, r->room, &w)) {
         sb_feat_emit(to, event,
-                     json_pack("{s:s,s:O,s:s}", "senderPeerId", sb_sio_socket_id(c->sock), "payload",
-                               r->payload, "roomId", w.room_id));
+                     json_pack("{s:s,s:O,s:s}", "senderPeerId", sb_sio_socket_id(c->sock),
+                               "payload", r->payload, "roomId", w.room_id));
         sb_feat_reply(ev, json_pack("{s:b}", "ok", 1));
     }
 }
@@ -188,7 +190,8 @@ static void rtc_relay(sb_client_t *c, sb_sio_event_t *ev, const char *event) {
     relay_t r;
     size_t n;
     char *text = NULL;
-    if (relay_args(ev, arg, &r) && (text = sb_feat_live_dump(ev, r.payload, SB_RTC_PAYLOAD_MAX, &n)))
+    if (relay_args(ev, arg, &r) &&
+        (text = sb_feat_live_dump(ev, r.payload, SB_RTC_PAYLOAD_MAX, &n)))
         relay_send(c, ev, event, &r);
     free(text);
     json_decref(arg);
@@ -196,14 +199,13 @@ static void rtc_relay(sb_client_t *c, sb_sio_event_t *ev, const char *event) {
 
 static void rtc_on_offer(sb_client_t *c, sb_sio_event_t *ev) { rtc_relay(c, ev, "rtc:offer"); }
 static void rtc_on_answer(sb_client_t *c, sb_sio_event_t *ev) { rtc_relay(c, ev, "rtc:answer"); }
-static void rtc_on_ice(sb_client_t *c, sb_sio_event_t *ev) { rtc_relay(c, ev, "rtc:ice_candidate"); }
+static void rtc_on_ice(sb_client_t *c, sb_sio_event_t *ev) {
+    rtc_relay(c, ev, "rtc:ice_candidate");
+}
 
 static const sb_feature_event_t rtc_events[] = {
-    {"rtc:join", rtc_on_join},
-    {"rtc:leave", rtc_on_leave},
-    {"rtc:offer", rtc_on_offer},
-    {"rtc:answer", rtc_on_answer},
-    {"rtc:ice_candidate", rtc_on_ice},
+    {"rtc:join", rtc_on_join},     {"rtc:leave", rtc_on_leave},       {"rtc:offer", rtc_on_offer},
+    {"rtc:answer", rtc_on_answer}, {"rtc:ice_candidate", rtc_on_ice},
 };
 
 int sb_feat_live_rtc_init(sb_features_t *f) {

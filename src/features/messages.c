@@ -68,8 +68,8 @@ static void send_append(sb_feat_call_t *call) {
                                 .recipients = rcpt,
                                 .n_recipients = n,
                                 .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL};
-    int rc = rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call)
-                  : SB_ENOMEM;
+    int rc =
+        rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call) : SB_ENOMEM;
     free(rcpt);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
@@ -97,8 +97,7 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
     for (size_t i = 0; text && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0)
-            sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id,
-                                  sb_cstr(text));
+            sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id, sb_cstr(text));
     free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
     sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);
@@ -144,15 +143,16 @@ static void send_on_members(void *ud, int rc, const sb_store_strs_t *l) {
     send_t *s = send_of(call);
     if (rc == SB_ENOTFOUND && s->receiver[0]) {
         sb_str_t both[2] = {sb_cstr(call->user_id), sb_cstr(s->receiver)};
-        rc = sb_store_conversation_create(call->f->cfg.store, sb_cstr(s->conv), both, 2, SB_STR_NULL,
-                                          send_on_created, call);
+        rc = sb_store_conversation_create(call->f->cfg.store, sb_cstr(s->conv), both, 2,
+                                          SB_STR_NULL, send_on_created, call);
         if (rc == SB_OK)
             return;
     }
     if (rc == SB_OK && !has_member(l, call->user_id))
         sb_feat_call_fail(call, "forbidden", "not a member of conversation '%s'", s->conv);
     else if (rc == SB_OK && s->receiver[0] && !has_member(l, s->receiver))
-        sb_feat_call_fail(call, "invalid_payload", "receiverId is not a member of the conversation");
+        sb_feat_call_fail(call, "invalid_payload",
+                          "receiverId is not a member of the conversation");
     else if (rc == SB_OK && keep_members(s, l->v, l->n)) {
         send_append(call);
         return;
@@ -165,10 +165,14 @@ static void send_on_members(void *ud, int rc, const sb_store_strs_t *l) {
 static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s) {
     const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
     const char *to = sb_feat_str_field(a, "receiverId", SB_USER_ID_MAX);
-    const char *type = json_object_get(a, "messageType") ? sb_feat_str_field(a, "messageType", SB_TYPE_MAX) : "text";
-    if (!json_is_object(a) || (!conv && !to) || !type || (json_object_get(a, "conversationId") && !conv) ||
+    const char *type = json_object_get(a, "messageType")
+                           ? sb_feat_str_field(a, "messageType", SB_TYPE_MAX)
+                           : "text";
+    if (!json_is_object(a) || (!conv && !to) || !type ||
+        (json_object_get(a, "conversationId") && !conv) ||
         (json_object_get(a, "receiverId") && !to)) {
-        sb_feat_fail(ev, "invalid_payload", "expected {conversationId and/or receiverId, content, messageType?}");
+        sb_feat_fail(ev, "invalid_payload",
+                     "expected {conversationId and/or receiverId, content, messageType?}");
         return false;
     }
     const char *content = sb_feat_text_field(ev, a, "content", c->f->cfg.max_message_bytes);
@@ -201,8 +205,8 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     send_t *s = send_of(call);
     sb_store_t *st = c->f->cfg.store;
     int rc = s->conv[0] ? sb_store_conversation_members(st, sb_cstr(s->conv), send_on_members, call)
-                        : sb_store_conversation_direct(st, sb_cstr(c->user->id), sb_cstr(s->receiver),
-                                                       send_on_created, call);
+                        : sb_store_conversation_direct(st, sb_cstr(c->user->id),
+                                                       sb_cstr(s->receiver), send_on_created, call);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);
@@ -212,7 +216,8 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
 void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
                               const char *sender_name, const char *content, const char *type,
                               const char *key, sb_features_answer_fn answer, void *ud) {
-    sb_feat_call_t *call = sb_feat_call_begin_http(f, sender, "message:send", sizeof(send_t), answer, ud);
+    sb_feat_call_t *call =
+        sb_feat_call_begin_http(f, sender, "message:send", sizeof(send_t), answer, ud);
     if (!call)
         return;
     send_t *s = send_of(call);
@@ -220,9 +225,10 @@ void sb_features_send_message(sb_features_t *f, const char *conv, const char *se
     snprintf(s->name, sizeof s->name, "%s", sender_name ? sender_name : sender);
     snprintf(s->type, sizeof s->type, "%s", type ? type : "text");
     snprintf(s->key, sizeof s->key, "%s", key ? key : "");
-    int rc = (s->content = strdup(content)) ? sb_store_conversation_members(
-                                                  f->cfg.store, sb_cstr(s->conv), send_on_members, call)
-                                            : SB_ENOMEM;
+    int rc =
+        (s->content = strdup(content))
+            ? sb_store_conversation_members(f->cfg.store, sb_cstr(s->conv), send_on_members, call)
+            : SB_ENOMEM;
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);
@@ -333,13 +339,13 @@ static void read_on_marked(void *ud, int rc, const sb_store_ids_t *ids) {
     json_t *list = json_array();
     for (size_t i = 0; i < ids->n; i++)
         json_array_append_new(list, json_integer(ids->v[i]));
-    json_t *ev = json_pack("{s:s,s:O,s:s}", "conversationId", r->conv, "messageIds", list,
-                           "readBy", call->user_id);
+    json_t *ev = json_pack("{s:s,s:O,s:s}", "conversationId", r->conv, "messageIds", list, "readBy",
+                           call->user_id);
     for (size_t i = 0; ids->n && i < r->nmembers; i++)
         sb_feat_emit_user(call->f, r->members[i], "messages-read", json_incref(ev), NULL);
     json_decref(ev);
-    sb_feat_call_reply(call, json_pack("{s:b,s:s,s:o}", "ok", 1, "conversationId", r->conv,
-                                       "messageIds", list));
+    sb_feat_call_reply(
+        call, json_pack("{s:b,s:s,s:o}", "ok", 1, "conversationId", r->conv, "messageIds", list));
     conv_end(call);
 }
 
@@ -398,7 +404,8 @@ static void msg_on_mark_read(sb_client_t *c, sb_sio_event_t *ev) {
 
 void sb_features_mark_read(sb_features_t *f, const char *conv, const char *user, const int64_t *ids,
                            size_t n, sb_features_answer_fn answer, void *ud) {
-    sb_feat_call_t *call = sb_feat_call_begin_http(f, user, "mark-read", sizeof(conv_req_t), answer, ud);
+    sb_feat_call_t *call =
+        sb_feat_call_begin_http(f, user, "mark-read", sizeof(conv_req_t), answer, ud);
     if (!call)
         return;
     conv_req_t *r = req_of(call);
@@ -432,8 +439,8 @@ typedef struct {
     bool start;
 } typing_req_t;
 
-static void typing_emit(sb_features_t *f, const char *sender, const char *receiver, const char *conv,
-                        bool start) {
+static void typing_emit(sb_features_t *f, const char *sender, const char *receiver,
+                        const char *conv, bool start) {
     sb_feat_emit_user(f, receiver, start ? "typing:start" : "typing:stop",
                       json_pack("{s:s,s:s}", "conversationId", conv, "userId", sender), NULL);
 }
@@ -451,7 +458,8 @@ static void typing_on_expiry(sb_timer_t *timer) {
 }
 
 /* Starts or renews the 3 s expiry; false when out of memory. */
-static bool typing_arm(sb_features_t *f, const char *key, const char *sender, const typing_req_t *r) {
+static bool typing_arm(sb_features_t *f, const char *key, const char *sender,
+                       const typing_req_t *r) {
     typing_t *t = sb_map_get(&f->typing, sb_cstr(key));
     if (!t) {
         t = calloc(1, sizeof *t);
@@ -475,9 +483,10 @@ static bool typing_arm(sb_features_t *f, const char *key, const char *sender, co
 static void typing_on_members(void *ud, int rc, const sb_store_strs_t *l) {
     sb_feat_call_t *call = ud;
     typing_req_t *r = (typing_req_t *)(void *)call->extra;
-    char key[sizeof ((typing_t *)0)->key];
+    char key[sizeof((typing_t *)0)->key];
     snprintf(key, sizeof key, "%s\x1f%s\x1f%s", call->user_id, r->conv, r->receiver);
-    if (rc == SB_ENOTFOUND || (rc == SB_OK && (!has_member(l, call->user_id) || !has_member(l, r->receiver)))) {
+    if (rc == SB_ENOTFOUND ||
+        (rc == SB_OK && (!has_member(l, call->user_id) || !has_member(l, r->receiver)))) {
         sb_feat_call_fail(call, "forbidden", "sender and receiver must both be members");
     } else if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
@@ -505,7 +514,8 @@ static void typing_request(sb_client_t *c, sb_sio_event_t *ev, bool start) {
         snprintf(r->conv, sizeof r->conv, "%s", conv);
         snprintf(r->receiver, sizeof r->receiver, "%s", to);
         r->start = start;
-        int rc = sb_store_conversation_members(c->f->cfg.store, sb_cstr(conv), typing_on_members, call);
+        int rc =
+            sb_store_conversation_members(c->f->cfg.store, sb_cstr(conv), typing_on_members, call);
         if (rc != SB_OK) {
             sb_feat_call_abort(call, rc);
         }
@@ -570,8 +580,9 @@ static bool collect_evicted(sb_hub_member_t *m, void *ud) {
     return w->n < SB_EVICT_MAX;
 }
 
-void sb_features_conversation_changed(sb_features_t *f, const char *conv_id, const char *const *told,
-                                      size_t ntold, const char *const *members, size_t nmembers,
+void sb_features_conversation_changed(sb_features_t *f, const char *conv_id,
+                                      const char *const *told, size_t ntold,
+                                      const char *const *members, size_t nmembers,
                                       const char *event, sb_str_t payload) {
     for (size_t i = 0; i < ntold; i += 64) {
         sb_feat_target_t t = {.users = told + i, .nusers = ntold - i < 64 ? ntold - i : 64};

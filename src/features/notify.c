@@ -61,8 +61,10 @@ void sb_feat_notify(sb_features_t *f, const char *user_id, const char *type, con
                     const char *message, json_t *data) {
     char *text = data ? json_dumps(data, SB_NOTIF_JSON_FLAGS) : NULL;
     json_decref(data);
-    sb_store_notification_in_t in = {.user_id = sb_cstr(user_id), .type = sb_cstr(type),
-                                     .title = sb_cstr(title), .message = sb_cstr(message),
+    sb_store_notification_in_t in = {.user_id = sb_cstr(user_id),
+                                     .type = sb_cstr(type),
+                                     .title = sb_cstr(title),
+                                     .message = sb_cstr(message),
                                      .data = text ? sb_cstr(text) : SB_STR_NULL};
     int rc = sb_features_notify(f, &in, NULL, NULL);
     if (rc != SB_OK)

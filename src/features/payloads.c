@@ -13,10 +13,10 @@ json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name) {
     char at[32];
     sb_feat_iso_time(m->created_at_ms, at);
     const char *conv = conversation_of(m->room);
-    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "id", (json_int_t)m->id, "senderId",
-                          m->sender_id, "content", m->content, "messageType", m->type, "createdAt",
-                          at, "sender", "id", m->sender_id, "name",
-                          sender_name ? sender_name : m->sender_id);
+    json_t *j =
+        json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "id", (json_int_t)m->id, "senderId",
+                  m->sender_id, "content", m->content, "messageType", m->type, "createdAt", at,
+                  "sender", "id", m->sender_id, "name", sender_name ? sender_name : m->sender_id);
     json_object_set_new(j, conv ? "conversationId" : "roomId", json_string(conv ? conv : m->room));
     return j;
 }

@@ -52,9 +52,9 @@ typedef struct {
 static void friends_on_list(void *ud, int rc, const sb_store_strs_t *l) {
     sb_feat_call_t *call = ud;
     friends_req_t *r = (friends_req_t *)(void *)call->extra;
-    json_t *online = json_array(), *ev = r->online
-        ? json_pack("{s:s}", "userId", r->user)
-        : json_pack("{s:s,s:s}", "userId", r->user, "lastSeen", r->last_seen);
+    json_t *online = json_array(),
+           *ev = r->online ? json_pack("{s:s}", "userId", r->user)
+                           : json_pack("{s:s,s:s}", "userId", r->user, "lastSeen", r->last_seen);
     for (size_t i = 0; rc == SB_OK && i < l->n; i++) {
         if (sb_features_user_devices(call->f, l->v[i]) == 0)
             continue;
@@ -65,7 +65,8 @@ static void friends_on_list(void *ud, int rc, const sb_store_strs_t *l) {
         call->f->counters.presence_deliveries += n > 0 ? (uint64_t)n : 0;
     }
     json_decref(ev);
-    sb_client_t *c = r->online && sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
+    sb_client_t *c =
+        r->online && sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
     if (c)
         established(c, online, json_array_size(online));
     else
@@ -155,8 +156,8 @@ static void presence_flush(sb_timer_t *t) {
         else if (ch->online)
             json_array_append_new(online, json_string(l.ids[i]));
         else
-            json_array_append_new(offline, json_pack("{s:s,s:s}", "userId", l.ids[i], "lastSeen",
-                                                     ch->last_seen));
+            json_array_append_new(
+                offline, json_pack("{s:s,s:s}", "userId", l.ids[i], "lastSeen", ch->last_seen));
         free(ch);
     }
     free(l.ids);
@@ -199,9 +200,9 @@ static void tell_other_devices(sb_client_t *c, const char *event) {
     if (c->user->devices == 0 || c->f->draining)
         return;
     sb_feat_emit_user(c->f, c->user->id, event,
-                      json_pack("{s:s,s:s,s:i,s:I}", "socketId", sb_sio_socket_id(c->sock), "userId",
-                                c->user->id, "devices", (int)c->user->devices, "timestamp",
-                                (json_int_t)sb_wall_ms()),
+                      json_pack("{s:s,s:s,s:i,s:I}", "socketId", sb_sio_socket_id(c->sock),
+                                "userId", c->user->id, "devices", (int)c->user->devices,
+                                "timestamp", (json_int_t)sb_wall_ms()),
                       c->sock);
 }
 

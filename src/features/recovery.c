@@ -43,8 +43,7 @@ static void keep_loaded(sb_features_t *f, const sb_store_session_t *x) {
         if (json_is_string(r))
             v[k++] = sb_str(json_string_value(r), json_string_length(r));
     }
-    int rc = v ? sb_sio_recovery_keep(f->nsp, x->pid, x->sid, x->owner, v, k,
-                                      x->disconnected_at_ms)
+    int rc = v ? sb_sio_recovery_keep(f->nsp, x->pid, x->sid, x->owner, v, k, x->disconnected_at_ms)
                : SB_ENOMEM;
     if (rc != SB_OK)
         sb_log_warn("recovery: session %s not restored: %s", x->sid, sb_strerror(rc));
@@ -66,8 +65,8 @@ static void on_loaded(void *ud, int rc, const sb_store_sessions_t *list) {
 
 int sb_feat_recovery_init(sb_features_t *f) {
     uint32_t window = f->cfg.recovery_window_ms;
-    sb_sio_recovery_config_t rc = {.window_ms = window, .keep_room = keep_room,
-                                   .rooms_changed = on_rooms_changed, .ud = f};
+    sb_sio_recovery_config_t rc = {
+        .window_ms = window, .keep_room = keep_room, .rooms_changed = on_rooms_changed, .ud = f};
     if (window == 0)
         return SB_OK;
     int err = sb_sio_recovery_enable(f->nsp, &rc);
@@ -86,10 +85,10 @@ int sb_feat_recovery_init(sb_features_t *f) {
 
 static void save(sb_client_t *c, const char *rooms, int64_t disconnected_at_ms) {
     sb_sio_socket_t *s = c->sock;
-    int rc = sb_store_session_save(c->f->cfg.store, sb_cstr(sb_sio_socket_pid(s)),
-                                   sb_cstr(sb_sio_nsp_name(c->f->nsp)),
-                                   sb_cstr(sb_sio_socket_id(s)), sb_cstr(c->user->id),
-                                   sb_cstr(rooms), disconnected_at_ms, NULL, NULL);
+    int rc =
+        sb_store_session_save(c->f->cfg.store, sb_cstr(sb_sio_socket_pid(s)),
+                              sb_cstr(sb_sio_nsp_name(c->f->nsp)), sb_cstr(sb_sio_socket_id(s)),
+                              sb_cstr(c->user->id), sb_cstr(rooms), disconnected_at_ms, NULL, NULL);
     if (rc != SB_OK)
         sb_log_warn("recovery: session of %s not saved: %s", c->user->id, sb_strerror(rc));
 }

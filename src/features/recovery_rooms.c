@@ -99,7 +99,8 @@ static void replay_finish(replay_t *r) {
         if (r->n)
             qsort(r->v, r->n, sizeof *r->v, by_id);
         int64_t upto = r->after_id;
-        for (size_t i = r->n > SB_RECOVERY_REPLAY_MAX ? r->n - SB_RECOVERY_REPLAY_MAX : 0; i < r->n; i++) {
+        for (size_t i = r->n > SB_RECOVERY_REPLAY_MAX ? r->n - SB_RECOVERY_REPLAY_MAX : 0; i < r->n;
+             i++) {
             if (c->room_live_min && r->v[i].id >= c->room_live_min)
                 break;
             sb_sio_emit(c->sock, r->v[i].conversation ? "message:new" : "chat:message",
@@ -128,7 +129,8 @@ static void on_history(void *ud, int rc, const sb_store_msgs_t *page) {
  * peers are not kept at all). */
 static bool add_room(sb_str_t room, void *ud) {
     replay_t *r = ud;
-    if (!sb_str_has_prefix(room, SB_LIT("user:")) && (r->rooms[r->nrooms] = strndup(room.p, room.n)))
+    if (!sb_str_has_prefix(room, SB_LIT("user:")) &&
+        (r->rooms[r->nrooms] = strndup(room.p, room.n)))
         r->nrooms++;
     return r->nrooms < SB_RECOVERY_REPLAY_ROOMS;
 }

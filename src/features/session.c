@@ -18,7 +18,8 @@
 static bool find_token(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, char *out, size_t cap) {
     sb_str_t v, bearer;
     size_t n = 0;
-    if (sb_json_object_get(auth, SB_LIT("token"), &v) == SB_OK && sb_json_type(v) == SB_JSON_STRING &&
+    if (sb_json_object_get(auth, SB_LIT("token"), &v) == SB_OK &&
+        sb_json_type(v) == SB_JSON_STRING &&
         sb_json_string_unescape(v, out, cap - 1, &n) == SB_OK && n > 0) {
         out[n] = '\0';
         return true;
@@ -48,7 +49,8 @@ static const char *refusal_hint(sb_features_t *f, sb_sio_socket_t *s, const char
         sb_auth_query_param(sb_cstr(sb_sio_socket_query(s)), "token", ignored, sizeof ignored))
         return "?token= in the URL is refused unless the server runs with --allow-query-token";
     if (!strcmp(why, "token has no expiry"))
-        return "tokens without exp are refused unless the server runs with --allow-tokens-without-exp";
+        return "tokens without exp are refused unless the server runs with "
+               "--allow-tokens-without-exp";
     return NULL;
 }
 
@@ -63,8 +65,10 @@ static void log_refusal(sb_features_t *f, sb_sio_socket_t *s, const char *why, c
         return;
     char ip[64];
     sb_sio_socket_remote_ip(s, ip, sizeof ip);
-    sb_log_field_t fields[] = {{"transport", transport_name(s), 0}, {"remote", ip, 0},
-                               {"reason", why, 0}, {"hint", hint ? hint : "", 0},
+    sb_log_field_t fields[] = {{"transport", transport_name(s), 0},
+                               {"remote", ip, 0},
+                               {"reason", why, 0},
+                               {"hint", hint ? hint : "", 0},
                                {"suppressed", NULL, (int64_t)dropped}};
     sb__log_fields(SB_LOG_INFO, "authentication refused", fields, sizeof fields / sizeof fields[0]);
 }
@@ -76,13 +80,15 @@ static int refuse(sb_sio_refusal_t *r, const char *why) {
 }
 
 /* refuse(), logged, with the hint in the message and in err.data. */
-static int refuse_logged(sb_features_t *f, sb_sio_socket_t *s, sb_sio_refusal_t *r, const char *why) {
+static int refuse_logged(sb_features_t *f, sb_sio_socket_t *s, sb_sio_refusal_t *r,
+                         const char *why) {
     const char *hint = refusal_hint(f, s, why);
     log_refusal(f, s, why, hint);
     refuse(r, why);
     if (hint) {
         snprintf(r->message, sizeof r->message, "Authentication error: %s (%s)", why, hint);
-        snprintf(r->data, sizeof r->data, "{\"code\":\"%s\",\"hint\":\"%s\"}", refusal_code(why), hint);
+        snprintf(r->data, sizeof r->data, "{\"code\":\"%s\",\"hint\":\"%s\"}", refusal_code(why),
+                 hint);
     }
     return SB_EAUTH;
 }
@@ -110,7 +116,8 @@ static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_re
 static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
     sb_jwt_claims_t claims;
     int rc = verify(ud, s, auth, r, &claims);
-    if (rc == SB_OK && (!client_create(ud, s, &claims) || sb_sio_socket_set_owner(s, claims.sub) != SB_OK))
+    if (rc == SB_OK &&
+        (!client_create(ud, s, &claims) || sb_sio_socket_set_owner(s, claims.sub) != SB_OK))
         return refuse(r, "server out of memory");
     return rc;
 }

@@ -77,8 +77,8 @@ static void on_accepted(void *ud, int rc, const sb_store_friend_request_t *r) {
     const char *name = ctx_of(call)->name;
     char msg[200];
     sb_feat_emit_user(call->f, r->from_id, "friend:accepted",
-                      json_pack("{s:I,s:s,s:s}", "requestId", (json_int_t)r->id, "userId",
-                                r->to_id, "name", name),
+                      json_pack("{s:I,s:s,s:s}", "requestId", (json_int_t)r->id, "userId", r->to_id,
+                                "name", name),
                       NULL);
     snprintf(msg, sizeof msg, "%s accepted your friend request", name);
     sb_feat_notify(call->f, r->from_id, "friend_accepted", "Friend request accepted", msg,
@@ -114,11 +114,11 @@ static void on_friends_listed(void *ud, int rc, const sb_store_strs_t *friends) 
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
     } else {
-        json_t *update = json_pack("{s:s,s:s}", "userId", call->user_id, "status",
-                                   ctx_of(call)->status);
+        json_t *update =
+            json_pack("{s:s,s:s}", "userId", call->user_id, "status", ctx_of(call)->status);
         for (size_t i = 0; i < friends->n; i++)
-            sb_feat_emit_user(call->f, friends->v[i], "friend_status_update",
-                              json_incref(update), NULL);
+            sb_feat_emit_user(call->f, friends->v[i], "friend_status_update", json_incref(update),
+                              NULL);
         json_decref(update);
         sb_feat_call_reply(call, json_pack("{s:b}", "ok", 1));
     }

@@ -43,7 +43,8 @@ static void view_apply(sb_feat_call_t *call) {
     post_ctx_t *p = ctx_of(call);
     char room[SB_POST_ROOM_MAX];
     post_room(p->post, room);
-    int rc = p->view ? sb_sio_join(call->sock, sb_cstr(room)) : sb_sio_leave(call->sock, sb_cstr(room));
+    int rc =
+        p->view ? sb_sio_join(call->sock, sb_cstr(room)) : sb_sio_leave(call->sock, sb_cstr(room));
     if (rc == SB_OK)
         sb_feat_call_reply(call, json_pack("{s:b,s:s}", "ok", 1, "postId", p->post));
     else if (p->view)
@@ -78,7 +79,9 @@ static void post_view_or_unview(sb_client_t *c, sb_sio_event_t *ev, bool view) {
 }
 
 static void post_on_view(sb_client_t *c, sb_sio_event_t *ev) { post_view_or_unview(c, ev, true); }
-static void post_on_unview(sb_client_t *c, sb_sio_event_t *ev) { post_view_or_unview(c, ev, false); }
+static void post_on_unview(sb_client_t *c, sb_sio_event_t *ev) {
+    post_view_or_unview(c, ev, false);
+}
 
 /* ---- post:like {postId, reactionType} ---------------------------------------------- */
 

@@ -86,7 +86,8 @@ void sb_feat_user_remove(sb_features_t *f, sb_user_t *u) {
         resize(t, t->cap / 2); /* on failure the larger table stays */
 }
 
-void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud), void *ud) {
+void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud),
+                           void *ud) {
     for (size_t i = 0; i < f->users.cap; i++)
         if (f->users.slots[i] && !cb(f->users.slots[i], ud))
             return;

@@ -38,7 +38,7 @@ struct sb_http_req {
      * are written, or with status 0 when the request ends unanswered. */
     void (*on_answer)(sb_http_req_t *req, int status, const char *body, size_t n);
     void *answer_ud;
-    char *_head; /* private copy the slices point into */
+    char *_head;        /* private copy the slices point into */
     uint64_t _start_ms; /* loop time the request was routed */
     bool _log;          /* answered with a log line (sb_http_config_t.log_requests) */
 };
@@ -96,8 +96,8 @@ void sb_http_respond(sb_http_req_t *r, int status, const char *content_type, con
 /* Answers {"error":{"code":code,"message":message}} with `status`. */
 void sb_http_respond_error(sb_http_req_t *r, int status, const char *code, const char *message);
 /* Answers with a ready frame as the body (shared, not copied). */
-void sb_http_respond_frame(sb_http_req_t *r, int status, const char *content_type,
-                           sb_frame_t *body, const char *extra);
+void sb_http_respond_frame(sb_http_req_t *r, int status, const char *content_type, sb_frame_t *body,
+                           const char *extra);
 /* True if the request's Origin is allowed by the CORS policy (or absent). */
 bool sb_http_origin_allowed(const sb_http_req_t *r);
 /* Answers with a head that has no Content-Length (a stream: Server-Sent

@@ -21,7 +21,7 @@ struct sb_http_server {
     sb_io_t listen_io;
     int port;
     char bound[64]; /* "[::]:3000", "127.0.0.1:3000": where it listens */
-    int spare_fd; /* reserve descriptor for shedding load at EMFILE */
+    int spare_fd;   /* reserve descriptor for shedding load at EMFILE */
     uint64_t shed_logged_ms;
     sb_log_limiter_t accept_log; /* accept() failures other than running out of descriptors */
     sb_http_route_t *routes;

@@ -32,7 +32,9 @@ static bool origin_in_list(const char *list, sb_str_t origin, bool any_ok) {
     return false;
 }
 
-static bool origin_listed(const char *list, sb_str_t origin) { return origin_in_list(list, origin, true); }
+static bool origin_listed(const char *list, sb_str_t origin) {
+    return origin_in_list(list, origin, true);
+}
 
 bool sb_http_origin_allowed(const sb_http_req_t *r) {
     const sb_str_t *origin = sb_http_req_header(r, "origin");
@@ -66,8 +68,8 @@ static size_t write_head(char *out, size_t cap, int status, const char *ctype, s
                          bool keep_alive, const char *cors, const char *extra) {
     int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
                      sb_http_status_reason(status), ctype ? "Content-Type: " : "",
-                     ctype ? ctype : "", ctype ? "\r\n" : "", keep_alive ? "" : "Connection: close\r\n",
-                     body_n, cors, extra ? extra : "");
+                     ctype ? ctype : "", ctype ? "\r\n" : "",
+                     keep_alive ? "" : "Connection: close\r\n", body_n, cors, extra ? extra : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
@@ -79,9 +81,12 @@ static void log_request(const sb_http_req_t *r, int status) {
     sb_conn_peer_ip(r->conn, ip, sizeof ip);
     snprintf(method, sizeof method, "%.*s", (int)r->method.n, r->method.p);
     snprintf(path, sizeof path, "%.*s", (int)r->path.n, r->path.p);
-    sb_log_field_t fields[] = {{"method", method, 0}, {"path", path, 0}, {"status", NULL, status},
-                               {"remote", ip, 0},
-                               {"duration_ms", NULL, (int64_t)(r->conn->ctx->loop->now_ms - r->_start_ms)}};
+    sb_log_field_t fields[] = {
+        {"method", method, 0},
+        {"path", path, 0},
+        {"status", NULL, status},
+        {"remote", ip, 0},
+        {"duration_ms", NULL, (int64_t)(r->conn->ctx->loop->now_ms - r->_start_ms)}};
     sb__log_fields(SB_LOG_INFO, "http request", fields, sizeof fields / sizeof fields[0]);
 }
 
@@ -146,7 +151,8 @@ static size_t error_json(char *out, size_t cap, const char *code, const char *ms
         cn = sb_json_string_escape(SB_LIT("error"), c, sizeof c - 1);
     if (mn >= sizeof m)
         mn = sb_json_string_escape(SB_LIT("request failed"), m, sizeof m - 1);
-    int n = snprintf(out, cap, "{\"error\":{\"code\":%.*s,\"message\":%.*s}}", (int)cn, c, (int)mn, m);
+    int n =
+        snprintf(out, cap, "{\"error\":{\"code\":%.*s,\"message\":%.*s}}", (int)cn, c, (int)mn, m);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

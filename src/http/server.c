@@ -90,9 +90,7 @@ static bool req_wants_keep_alive(const sb_http_req_t *r) {
 
 /* ---- connection state -------------------------------------------------------- */
 
-static void hc_arm(sb_http_conn_t *hc, uint32_t ms) {
-    sb_timer_start(&hc->conn->timer, ms);
-}
+static void hc_arm(sb_http_conn_t *hc, uint32_t ms) { sb_timer_start(&hc->conn->timer, ms); }
 
 static void hc_on_timer(sb_timer_t *t) {
     sb_conn_t *c = sb_container_of(t, sb_conn_t, timer);
@@ -131,7 +129,8 @@ static void hc_finish(sb_http_conn_t *hc, bool keep_alive) {
         sb_conn_close_after_flush(hc->conn);
         return;
     }
-    hc_arm(hc, hc->conn->in_len ? hc->srv->cfg.header_timeout_ms : hc->srv->cfg.keepalive_timeout_ms);
+    hc_arm(hc,
+           hc->conn->in_len ? hc->srv->cfg.header_timeout_ms : hc->srv->cfg.keepalive_timeout_ms);
     if (!hc->in_data)
         sb_conn_resume(hc->conn);
 }
@@ -218,7 +217,7 @@ static long parse_head(sb_http_conn_t *hc, char *p, size_t n) {
     if (used < 0) {
         int st = pr.error_status ? pr.error_status : 400;
         sb_http__send_simple_error(hc, st, st == 400 ? "bad_request" : "request_too_large",
-                                   st == 505 ? "HTTP version not supported"
+                                   st == 505   ? "HTTP version not supported"
                                    : st == 400 ? "malformed HTTP request"
                                                : "request head too large");
         return SB_EPROTO;
@@ -362,7 +361,8 @@ static void shed_one(sb_http_server_t *s, int why) {
     if (s->ctx->loop->now_ms - s->shed_logged_ms >= 1000) { /* at most once a second */
         s->shed_logged_ms = s->ctx->loop->now_ms;
         sb_log_warn("accept: %s: out of file descriptors; dropping new connections (raise the "
-                    "open-file limit or lower --max-connections)", strerror(why));
+                    "open-file limit or lower --max-connections)",
+                    strerror(why));
     }
 }
 
@@ -376,7 +376,8 @@ static void on_accept(sb_io_t *io, uint32_t events) {
             if (errno == EMFILE || errno == ENFILE)
                 shed_one(s, errno);
             else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                sb_log_limited(&s->accept_log, SB_LOG_WARN, "accept", "accept: %s", strerror(errno));
+                sb_log_limited(&s->accept_log, SB_LOG_WARN, "accept", "accept: %s",
+                               strerror(errno));
             return;
         }
         /* Over a limit, the connection still reads its request, so that the
@@ -415,7 +416,8 @@ static int open_listener(const struct addrinfo *ai) {
 /* `host` is an address or a name, resolved once here; a name with several
  * addresses (localhost: 127.0.0.1 and ::1) listens on the first that binds. */
 static int listen_on(const char *host, int port, bool quiet) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
@@ -444,7 +446,8 @@ int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
     if (fd < 0 && any6 && errno != EADDRINUSE && errno != EACCES && errno != EINVAL) {
         /* A kernel or container without IPv6: IPv4 alone still serves. */
         sb_log_warn("cannot listen on [::]:%d (%s): IPv6 is not available, listening on 0.0.0.0 "
-                    "(IPv4 only)", port, strerror(errno));
+                    "(IPv4 only)",
+                    port, strerror(errno));
         fd = listen_on("0.0.0.0", port, false);
     } else if (fd < 0 && any6) {
         sb_log_error("cannot listen on [::]:%d: %s", port, strerror(errno));
@@ -456,9 +459,12 @@ int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
     char ip[INET6_ADDRSTRLEN] = "?";
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     bool v6 = ss.ss_family == AF_INET6;
-    s->port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    inet_ntop(ss.ss_family, v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-                               : (void *)&((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+    s->port =
+        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+    inet_ntop(ss.ss_family,
+              v6 ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                 : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+              ip, sizeof ip);
     snprintf(s->bound, sizeof s->bound, v6 ? "[%s]:%d" : "%s:%d", ip, s->port);
     sb_io_init(s->ctx->loop, &s->listen_io, fd, on_accept);
     return sb_io_set(&s->listen_io, EPOLLIN);

@@ -67,8 +67,8 @@ static void put_field(sb_sse_buf_t *b, const char *name, const char *v) {
     put(b, "\n", 1);
 }
 
-size_t sb_http_sse_format(const char *event, const char *id, const char *data, size_t n,
-                          char *out, size_t cap) {
+size_t sb_http_sse_format(const char *event, const char *id, const char *data, size_t n, char *out,
+                          size_t cap) {
     if (has_newline(event) || has_newline(id) || sb_http_sse_format_size(event, id, data, n) > cap)
         return 0;
     sb_sse_buf_t b = {out, 0};

@@ -41,8 +41,8 @@ void sb_http_sse_abandon(sb_http_sse_t *s);
 
 /* Writes one event in the wire format into out[0..cap); returns the length,
  * or 0 if it does not fit (or event/id hold CR or LF). Pure. */
-size_t sb_http_sse_format(const char *event, const char *id, const char *data, size_t n,
-                          char *out, size_t cap);
+size_t sb_http_sse_format(const char *event, const char *id, const char *data, size_t n, char *out,
+                          size_t cap);
 /* The bytes sb_http_sse_format needs for these arguments. */
 size_t sb_http_sse_format_size(const char *event, const char *id, const char *data, size_t n);
 

@@ -29,7 +29,7 @@ typedef struct {
     const char *data;
     size_t n;
     const char *etag, *content_type, *cache_control;
-    bool gzip; /* data is the gzip-coded form */
+    bool gzip;   /* data is the gzip-coded form */
     bool varies; /* a gzip form exists: caches must key on Accept-Encoding */
 } sb_rep_t;
 
@@ -97,15 +97,24 @@ int sb_http_static_path(sb_str_t path, char *out, size_t cap) {
 static const struct {
     const char *ext, *type;
 } types[] = {
-    {"html", "text/html; charset=utf-8"},   {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},     {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-    {"map", "application/json"},            {"txt", "text/plain; charset=utf-8"},
-    {"svg", "image/svg+xml"},               {"png", "image/png"},
-    {"jpg", "image/jpeg"},                  {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},                   {"webp", "image/webp"},
-    {"ico", "image/x-icon"},                {"woff2", "font/woff2"},
-    {"woff", "font/woff"},                  {"wasm", "application/wasm"},
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"json", "application/json"},
+    {"map", "application/json"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"ico", "image/x-icon"},
+    {"woff2", "font/woff2"},
+    {"woff", "font/woff"},
+    {"wasm", "application/wasm"},
     {"webmanifest", "application/manifest+json"},
 };
 
@@ -226,8 +235,8 @@ static bool method_ok(sb_http_req_t *r) {
 static void send_rep(sb_http_req_t *r, const sb_rep_t *rep) {
     char extra[512];
     snprintf(extra, sizeof extra,
-             "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s",
-             rep->etag, rep->cache_control, rep->varies ? "Vary: Accept-Encoding\r\n" : "",
+             "ETag: %s\r\nCache-Control: %s\r\nX-Content-Type-Options: nosniff\r\n%s%s", rep->etag,
+             rep->cache_control, rep->varies ? "Vary: Accept-Encoding\r\n" : "",
              rep->gzip ? "Content-Encoding: gzip\r\n" : "");
     const sb_str_t *inm = sb_http_req_header(r, "if-none-match");
     if (inm && sb_http_etag_matches(*inm, rep->etag)) {
@@ -287,9 +296,13 @@ void sb_http_asset_handle(sb_http_req_t *r, void *ud) {
     if (!method_ok(r))
         return;
     bool gz = a->gz && wants_gzip(r);
-    sb_rep_t rep = {.data = gz ? a->gz : a->data, .n = gz ? a->gz_n : a->n,
-                    .etag = gz ? a->gz_etag : a->etag, .content_type = a->content_type,
-                    .cache_control = a->cache_control, .gzip = gz, .varies = a->gz != NULL};
+    sb_rep_t rep = {.data = gz ? a->gz : a->data,
+                    .n = gz ? a->gz_n : a->n,
+                    .etag = gz ? a->gz_etag : a->etag,
+                    .content_type = a->content_type,
+                    .cache_control = a->cache_control,
+                    .gzip = gz,
+                    .varies = a->gz != NULL};
     send_rep(r, &rep);
 }
 
@@ -393,8 +406,12 @@ static void send_file(sb_http_req_t *r, const char *rel, const struct stat *sbuf
     char *gz = NULL;
     size_t gz_n = 0;
     bool gzip = zippable && wants_gzip(r) && gzip_make(data, n, &gz, &gz_n);
-    sb_rep_t rep = {.data = gzip ? gz : data, .n = gzip ? gz_n : n, .etag = gzip ? gz_etag : etag,
-                    .content_type = type, .cache_control = "no-cache", .gzip = gzip,
+    sb_rep_t rep = {.data = gzip ? gz : data,
+                    .n = gzip ? gz_n : n,
+                    .etag = gzip ? gz_etag : etag,
+                    .content_type = type,
+                    .cache_control = "no-cache",
+                    .gzip = gzip,
                     .varies = zippable};
     send_rep(r, &rep);
     free(gz);
@@ -415,7 +432,8 @@ void sb_http_static_handle(sb_http_req_t *r, void *ud) {
     char *data = NULL;
     if (sbuf.st_size > SB_HTTP_STATIC_FILE_MAX) {
         sb_http_respond_error(r, 500, "file_too_large", "file too large to serve");
-    } else if (!(data = malloc((size_t)sbuf.st_size + 1)) || !read_all(fd, data, (size_t)sbuf.st_size)) {
+    } else if (!(data = malloc((size_t)sbuf.st_size + 1)) ||
+               !read_all(fd, data, (size_t)sbuf.st_size)) {
         sb_http_respond_error(r, 500, "read_failed", "cannot read the file");
     } else {
         send_file(r, rel, &sbuf, data);

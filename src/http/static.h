@@ -11,7 +11,7 @@
 #include "core/str.h"
 #include "http/http.h"
 
-#define SB_HTTP_STATIC_PATH_MAX 1024    /* decoded request path, bytes */
+#define SB_HTTP_STATIC_PATH_MAX 1024      /* decoded request path, bytes */
 #define SB_HTTP_STATIC_FILE_MAX (8 << 20) /* largest file served, bytes */
 
 typedef struct sb_http_static sb_http_static_t;

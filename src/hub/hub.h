@@ -42,10 +42,10 @@ typedef void (*sb_hub_deliver_fn)(sb_hub_member_t *m, sb_frame_t *f);
  * is freed, call sb_hub_remove() (or sb_hub_leave_all() if it was never
  * added). */
 struct sb_hub_member {
-    sb_hub_deliver_fn deliver; /* find the owner with sb_container_of() */
+    sb_hub_deliver_fn deliver;  /* find the owner with sb_container_of() */
     struct sb_hub_link *_links; /* this member's room links, in join order (next_of_member) */
-    sb_list_node_t _all_node; /* in the hub's all-members list; NULL next when not added */
-    const sb_hub_t *_hub;     /* hub this member is in, NULL when in none */
+    sb_list_node_t _all_node;   /* in the hub's all-members list; NULL next when not added */
+    const sb_hub_t *_hub;       /* hub this member is in, NULL when in none */
     uint32_t _nrooms;
     uint64_t _mark; /* broadcast epoch: de-duplicates deliveries and applies `except` */
 };

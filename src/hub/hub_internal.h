@@ -13,8 +13,8 @@ typedef struct sb_hub_room {
     struct sb_hub_room *next; /* bucket chain */
     sb_list_t members;        /* links, through their in_room node */
     uint32_t hash;
-    uint32_t size;            /* number of links on `members` */
-    uint32_t name_len;        /* at most max_room_name */
+    uint32_t size;     /* number of links on `members` */
+    uint32_t name_len; /* at most max_room_name */
     char name[];
 } sb_hub_room_t;
 

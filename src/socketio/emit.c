@@ -18,7 +18,8 @@ sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ac
     char head[SB_SIO_HEAD_MAX(256) + 1];
     if (nsp.n > 256)
         return NULL;
-    size_t hn = sb_sio_packet_write_head(head, sizeof head, type, nsp, (uint32_t)natt, has_ack, ack_id);
+    size_t hn =
+        sb_sio_packet_write_head(head, sizeof head, type, nsp, (uint32_t)natt, has_ack, ack_id);
     size_t en = event.p ? sb_json_string_escape(event, NULL, 0) : 0;
     size_t total = 1 + hn + 1 + en + (en && args.n) + args.n + 1;
     sb_frame_t *f = sb_frame_create(NULL, total, 0);
@@ -73,7 +74,8 @@ int sb_sio__send_packet(sb_sio_socket_t *s, uint8_t type, sb_str_t body) {
     return sb_eio_send_message(s->client->eio, buf, hn + body.n, false);
 }
 
-int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg, const char *data) {
+int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg,
+                               const char *data) {
     char head[SB_SIO_HEAD_MAX(256) + 1], body[1024];
     if (nsp.n > 256)
         nsp = SB_LIT("/");
@@ -129,27 +131,35 @@ int sb_sio_reply_binary(const sb_sio_event_t *ev, sb_str_t args, const sb_str_t 
 static void publish(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
                     const sb_str_t *att, size_t n) {
     sb_str_t except[SB_SIO_PUBLISH_EXCEPT_MAX];
-    size_t nexcept = t->nexcept < SB_SIO_PUBLISH_EXCEPT_MAX - 1 ? t->nexcept : SB_SIO_PUBLISH_EXCEPT_MAX - 1;
+    size_t nexcept =
+        t->nexcept < SB_SIO_PUBLISH_EXCEPT_MAX - 1 ? t->nexcept : SB_SIO_PUBLISH_EXCEPT_MAX - 1;
     for (size_t i = 0; i < nexcept; i++)
         except[i] = t->except[i];
     if (t->except_socket)
         except[nexcept++] = sb_cstr(t->except_socket->id);
-    sb_engine_broadcast_t b = {.nsp = sb_cstr(nsp->name), .event = sb_cstr(event), .args = args,
-                               .attachments = att, .nattachments = n,
-                               .to = {t->all ? NULL : t->rooms, t->all ? 0 : t->nrooms, except, nexcept},
-                               .is_volatile = t->is_volatile};
+    sb_engine_broadcast_t b = {
+        .nsp = sb_cstr(nsp->name),
+        .event = sb_cstr(event),
+        .args = args,
+        .attachments = att,
+        .nattachments = n,
+        .to = {t->all ? NULL : t->rooms, t->all ? 0 : t->nrooms, except, nexcept},
+        .is_volatile = t->is_volatile};
     nsp->srv->engine->ops->publish(nsp->srv->engine, &b);
 }
 
-long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event,
-                      sb_str_t args, const sb_str_t *att, size_t n) {
+long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
+                      const sb_str_t *att, size_t n) {
     sb_frame_t *f = sb_sio_encode_event(nsp, event, args, att, n, false, 0);
     if (!f)
         return SB_ENOMEM;
     if (t->is_volatile)
         f->flags |= SB_FRAME_VOLATILE;
-    sb_hub_target_t ht = {.rooms = t->rooms, .nrooms = t->nrooms, .all = t->all,
-                          .except = t->except, .nexcept = t->nexcept,
+    sb_hub_target_t ht = {.rooms = t->rooms,
+                          .nrooms = t->nrooms,
+                          .all = t->all,
+                          .except = t->except,
+                          .nexcept = t->nexcept,
                           .except_member = t->except_socket ? &t->except_socket->member : NULL};
     size_t count = sb_hub_broadcast(nsp->hub, &ht, f);
     nsp->srv->stats.events_out += count;

@@ -152,8 +152,7 @@ static int sio_parse_head(const char *p, size_t n, size_t *i, const sb_sio_limit
     return rc;
 }
 
-int sb_sio_packet_parse(const char *p, size_t n, const sb_sio_limits_t *lim,
-                        sb_sio_packet_t *out) {
+int sb_sio_packet_parse(const char *p, size_t n, const sb_sio_limits_t *lim, sb_sio_packet_t *out) {
     const sb_sio_limits_t def = SB_SIO_LIMITS_DEFAULT;
     if (!lim)
         lim = &def;

@@ -57,7 +57,8 @@ typedef struct {
     size_t max_nsp_len;     /* namespace bytes including the '/': SB_ETOOBIG */
 } sb_sio_limits_t;
 
-#define SB_SIO_LIMITS_DEFAULT ((sb_sio_limits_t){.max_attachments = 10, .max_depth = 32, .max_nsp_len = 256})
+#define SB_SIO_LIMITS_DEFAULT                                                                      \
+    ((sb_sio_limits_t){.max_attachments = 10, .max_depth = 32, .max_nsp_len = 256})
 
 /* Parses one Socket.IO text packet p[0..n) (the data of an Engine.IO MESSAGE).
  * lim may be NULL for SB_SIO_LIMITS_DEFAULT. Rules (the reference parser's,
@@ -83,8 +84,7 @@ typedef struct {
  * - BINARY_*: the data must pass sb_sio_placeholders_check.
  * Returns SB_OK, SB_EPROTO, SB_ETOOBIG or SB_EDEPTH; out is complete only on
  * SB_OK, and its slices point into p. */
-int sb_sio_packet_parse(const char *p, size_t n, const sb_sio_limits_t *lim,
-                        sb_sio_packet_t *out);
+int sb_sio_packet_parse(const char *p, size_t n, const sb_sio_limits_t *lim, sb_sio_packet_t *out);
 
 /* Checks the placeholders of a binary packet's validated JSON data. A
  * placeholder is an object whose member "_placeholder" is true (keys compared

@@ -261,7 +261,6 @@ static bool auth_string(sb_str_t auth, const char *key, char *out, size_t cap) {
     return n > 0;
 }
 
-
 static void restore(sb_sio_socket_t *s, kept_t *k) {
     snprintf(s->id, sizeof s->id, "%s", k->sid);
     snprintf(s->rec->e.pid, sizeof s->rec->e.pid, "%s", k->e.pid);
@@ -352,7 +351,8 @@ static bool collect_room(sb_str_t room, void *ud) {
 
 void sb_sio__recovery_rooms_changed(sb_sio_socket_t *s, sb_str_t room) {
     const sb_sio_recovery_t *r = s->nsp->rec;
-    if (!r || !s->rec || !r->cfg.rooms_changed || (r->cfg.keep_room && !r->cfg.keep_room(room, r->cfg.ud)))
+    if (!r || !s->rec || !r->cfg.rooms_changed ||
+        (r->cfg.keep_room && !r->cfg.keep_room(room, r->cfg.ud)))
         return;
     r->cfg.rooms_changed(s, r->cfg.ud);
 }

@@ -96,8 +96,8 @@ struct sb_sio_socket {
     void *ud;
     sb_list_t acks;
     uint64_t next_ack_id;
-    sb_sio_bucket_t events;   /* rate limit of most events */
-    sb_sio_bucket_t volatile_; /* rate limit of cfg.volatile_events */
+    sb_sio_bucket_t events;        /* rate limit of most events */
+    sb_sio_bucket_t volatile_;     /* rate limit of cfg.volatile_events */
     struct sb_sio_socket_rec *rec; /* recovery.c; NULL unless the namespace recovers sessions */
 };
 
@@ -110,7 +110,8 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
 sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp);
-void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt);
+void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att,
+                      size_t natt);
 void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt);
 /* emit.c */
 int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg, const char *data);

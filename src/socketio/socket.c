@@ -36,7 +36,8 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->nsp = nsp;
     s->refs = 1;
     const sb_sio_config_t *cfg = &nsp->srv->cfg;
-    s->events = (sb_sio_bucket_t){nsp->srv->loop->now_ms, (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
+    s->events = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
+                                  (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
     s->volatile_ = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
                                      (cfg->volatile_burst ? cfg->volatile_burst : 1) * 1000u};
     sb_sio__random_id(s->id);
@@ -234,7 +235,8 @@ static int split_args(sb_str_t data, size_t skip, sb_sio_event_t *ev, sb_str_t *
     const char *end = data.p + data.n - 1;
     while (end > ev->arg[0].p && *end != ']')
         end--;
-    while (end > ev->arg[0].p && (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t'))
+    while (end > ev->arg[0].p &&
+           (end[-1] == ' ' || end[-1] == '\n' || end[-1] == '\r' || end[-1] == '\t'))
         end--;
     ev->args = sb_str(ev->arg[0].p, (size_t)(end - ev->arg[0].p));
     return SB_OK;
@@ -303,9 +305,13 @@ static bool event_name(sb_str_t token, char name[SB_SIO_EVENT_NAME_MAX], size_t 
     return true;
 }
 
-void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
-    sb_sio_event_t ev = {.socket = s, .attachments = att, .nattachments = natt,
-                         .has_ack = p->has_ack, .ack_id = p->ack_id};
+void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att,
+                      size_t natt) {
+    sb_sio_event_t ev = {.socket = s,
+                         .attachments = att,
+                         .nattachments = natt,
+                         .has_ack = p->has_ack,
+                         .ack_id = p->ack_id};
     char name[SB_SIO_EVENT_NAME_MAX];
     sb_str_t token;
     size_t name_n = 0;
@@ -329,7 +335,8 @@ void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str
         s->nsp->any_fn(&ev, s->nsp->any_ud);
 }
 
-void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att, size_t natt) {
+void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att,
+                    size_t natt) {
     sb_list_node_t *n, *tmp;
     sb_list_foreach_safe(n, tmp, &s->acks) {
         sb_sio_pending_ack_t *a = sb_container_of(n, sb_sio_pending_ack_t, node);
@@ -372,8 +379,8 @@ int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, u
     a->cb = cb;
     a->ud = ud;
     a->socket = s;
-    sb_frame_t *f = sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_EVENT, true, a->id,
-                                   sb_cstr(event), args, NULL, 0);
+    sb_frame_t *f = sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_EVENT, true, a->id, sb_cstr(event),
+                                   args, NULL, 0);
     if (!f) {
         free(a);
         return SB_ENOMEM;

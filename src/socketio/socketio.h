@@ -26,11 +26,11 @@ typedef struct sb_sio_recovery sb_sio_recovery_t;
 /* An incoming event or ack. Every slice is valid only during the callback. */
 typedef struct {
     sb_sio_socket_t *socket;
-    sb_str_t name;                   /* unescaped event name (events only) */
-    sb_str_t args;                   /* raw JSON of the arguments, comma-separated, no brackets */
+    sb_str_t name; /* unescaped event name (events only) */
+    sb_str_t args; /* raw JSON of the arguments, comma-separated, no brackets */
     size_t nargs;
-    sb_str_t arg[SB_SIO_MAX_ARGS];   /* raw JSON of each argument */
-    const sb_str_t *attachments;     /* binary attachments the placeholders refer to */
+    sb_str_t arg[SB_SIO_MAX_ARGS]; /* raw JSON of each argument */
+    const sb_str_t *attachments;   /* binary attachments the placeholders refer to */
     size_t nattachments;
     bool has_ack;
     uint64_t ack_id;
@@ -49,7 +49,7 @@ typedef struct {
     char data[256];    /* raw JSON, or "" for none */
 } sb_sio_refusal_t;
 typedef int (*sb_sio_middleware_fn)(sb_sio_socket_t *s, sb_str_t auth_json, sb_sio_refusal_t *why,
-                                     void *ud);
+                                    void *ud);
 
 typedef struct {
     uint32_t connect_timeout_ms;
@@ -186,8 +186,8 @@ int sb_sio_emit_binary(sb_sio_socket_t *s, const char *event, sb_str_t args,
 /* SB_OK: cb will be called exactly once (answer, timeout or socket gone);
  * an error (SB_ECLOSED, SB_ETOOBIG: too many acks pending, SB_ENOMEM):
  * cb is never called. */
-int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args,
-                         uint32_t timeout_ms, sb_sio_ack_fn cb, void *ud);
+int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, uint32_t timeout_ms,
+                         sb_sio_ack_fn cb, void *ud);
 /* Answers ack `ack_id` of a socket (kept from an event with has_ack). */
 int sb_sio_ack(sb_sio_socket_t *s, uint64_t ack_id, sb_str_t args);
 /* Answers an event's ack; a no-op returning SB_OK when it asked for none. */
@@ -211,8 +211,8 @@ typedef struct {
 /* Encodes the packet once and shares it; returns local deliveries or < 0.
  * With an engine attached (and t->local false), the broadcast is also
  * published once for the other nodes. */
-long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event,
-                      sb_str_t args, const sb_str_t *attachments, size_t n);
+long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
+                      const sb_str_t *attachments, size_t n);
 
 /* Encodes an EVENT (binary when attachments) into a frame chain ready for
  * sb_eio_send_frame / hub delivery; NULL on OOM. */

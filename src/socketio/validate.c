@@ -47,7 +47,7 @@ int sb_sio_socket_validate(const sb_sio_socket_t *s) {
                    ? SB_OK
                    : SB_EPROTO;
     return !sb_hub_member_hub(&s->member) && s->nacks == 0 && !listed(s->client, s) ? SB_OK
-                                                                                     : SB_EPROTO;
+                                                                                    : SB_EPROTO;
 }
 
 int sb_sio__client_validate(const sb_sio_client_t *c) {

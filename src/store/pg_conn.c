@@ -59,8 +59,8 @@ void sb_pg_conn_init(sb_pg_conn_t *c, const sb_pg_conn_config_t *cfg) {
     if (c->cfg.backoff_min_ms <= 0)
         c->cfg.backoff_min_ms = BACKOFF_MIN_MS;
     if (c->cfg.backoff_max_ms < c->cfg.backoff_min_ms)
-        c->cfg.backoff_max_ms = c->cfg.backoff_min_ms > BACKOFF_MAX_MS ? c->cfg.backoff_min_ms
-                                                                       : BACKOFF_MAX_MS;
+        c->cfg.backoff_max_ms =
+            c->cfg.backoff_min_ms > BACKOFF_MAX_MS ? c->cfg.backoff_min_ms : BACKOFF_MAX_MS;
     c->backoff_ms = c->cfg.backoff_min_ms;
 }
 
@@ -87,10 +87,9 @@ static int connect_once(sb_pg_conn_t *c, int64_t deadline_ms) {
         return SB_ENOMEM;
     }
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
-           st != PGRES_POLLING_FAILED) {
-        int ready = wait_fd(PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-                            deadline_ms);
+    while (PQstatus(pg) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        int ready =
+            wait_fd(PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
         if (ready <= 0) {
             set_error(c, "cannot connect", ready == 0 ? "timed out" : strerror(errno));
             PQfinish(pg);
@@ -129,8 +128,8 @@ int sb_pg_conn_ready(sb_pg_conn_t *c, int64_t deadline_ms) {
         if (connect_once(c, deadline_ms) == SB_OK)
             return SB_OK;
         c->next_attempt_ms = sb_pg__now_ms() + c->backoff_ms;
-        c->backoff_ms = c->backoff_ms * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms
-                                                                   : c->backoff_ms * 2;
+        c->backoff_ms =
+            c->backoff_ms * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : c->backoff_ms * 2;
     }
 }
 
@@ -140,8 +139,7 @@ static bool flush(sb_pg_conn_t *c, int64_t deadline_ms) {
     while ((r = PQflush(c->pg)) == 1) {
         /* Reading while waiting to write keeps a full server buffer from
          * deadlocking both sides (libpq's advice for non-blocking mode). */
-        if (wait_fd(PQsocket(c->pg), POLLOUT | POLLIN, deadline_ms) <= 0 ||
-            !PQconsumeInput(c->pg))
+        if (wait_fd(PQsocket(c->pg), POLLOUT | POLLIN, deadline_ms) <= 0 || !PQconsumeInput(c->pg))
             break;
     }
     if (r != 0)
@@ -210,8 +208,9 @@ static bool send_query(sb_pg_conn_t *c, const char *sql, int nparams, const char
 
 /* BEGIN and the transaction's id, one round trip; false when lost. */
 static bool begin(sb_pg_conn_t *c, int64_t deadline_ms, char *xid, size_t cap) {
-    return send_query(c, "BEGIN", 0, NULL) && send_query(c, "SELECT pg_current_xact_id()::text", 0, NULL) &&
-           PQpipelineSync(c->pg) && expect(c, deadline_ms, PGRES_COMMAND_OK, NULL, 0) &&
+    return send_query(c, "BEGIN", 0, NULL) &&
+           send_query(c, "SELECT pg_current_xact_id()::text", 0, NULL) && PQpipelineSync(c->pg) &&
+           expect(c, deadline_ms, PGRES_COMMAND_OK, NULL, 0) &&
            expect(c, deadline_ms, PGRES_TUPLES_OK, xid, cap) && xid[0] &&
            expect(c, deadline_ms, PGRES_PIPELINE_SYNC, NULL, 0);
 }
@@ -358,8 +357,8 @@ static bool drain_quiet(sb_pg_conn_t *c, int64_t deadline_ms) {
     return true;
 }
 
-PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams,
-                           const char *const *params, int64_t deadline_ms) {
+PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params,
+                           int64_t deadline_ms) {
     if (!c->pg || !send_query(c, sql, nparams, params) || !PQsendFlushRequest(c->pg) ||
         !drain_quiet(c, deadline_ms))
         return NULL;

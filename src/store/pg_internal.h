@@ -57,9 +57,9 @@ typedef enum {
 } sb_pg_outcome_t;
 
 typedef struct {
-    const char *sql;            /* one statement, $1.. parameters */
+    const char *sql; /* one statement, $1.. parameters */
     int nparams;
-    const char *const *params;  /* text values; NULL entries are SQL NULL */
+    const char *const *params; /* text values; NULL entries are SQL NULL */
     /* Called on the store thread with the statement's rows (PGRES_TUPLES_OK or
      * PGRES_COMMAND_OK) before COMMIT's answer is known; may be NULL. */
     void (*on_result)(void *ud, const PGresult *res);
@@ -100,8 +100,8 @@ bool sb_pg_conn_send_quiet(sb_pg_conn_t *c, const char *sql);
 /* Runs one statement and returns its result (the caller PQclear()s it), or
  * NULL when the connection was lost or deadline_ms passed. After a failed
  * statement the transaction stays open and aborted until ROLLBACK TO. */
-PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams,
-                           const char *const *params, int64_t deadline_ms);
+PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params,
+                           int64_t deadline_ms);
 /* COMMIT. COMMITTED, FAILED (the server rolled back: an aborted
  * transaction, a deferred constraint), NOT_COMMITTED (COMMIT never left),
  * COMMITTED_BLIND (lost, resolved as committed: every earlier result was
@@ -109,7 +109,6 @@ PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams,
 sb_pg_outcome_t sb_pg_conn_commit(sb_pg_conn_t *c, int64_t deadline_ms);
 /* Closes the connection (after a loss, or to abandon a transaction). */
 void sb_pg_conn_drop(sb_pg_conn_t *c);
-
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sb_pg__now_ms(void);

@@ -111,21 +111,20 @@ static const pg_migration_t migrations[] = {
      "  created_at_ms bigint NOT NULL,"
      "  PRIMARY KEY (doc_id, version));"},
 
-    {"idempotency keys",
-     "CREATE TABLE message_keys ("
-     "  sender_id text NOT NULL,"
-     "  key text NOT NULL,"
-     "  message_id bigint NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
-     "  created_at_ms bigint NOT NULL,"
-     "  PRIMARY KEY (sender_id, key));"
-     "CREATE INDEX message_keys_by_age ON message_keys(created_at_ms);"
-     "CREATE TABLE http_keys ("
-     "  key text PRIMARY KEY,"
-     "  request text NOT NULL,"
-     "  status integer NOT NULL,"
-     "  body text NOT NULL,"
-     "  created_at_ms bigint NOT NULL);"
-     "CREATE INDEX http_keys_by_age ON http_keys(created_at_ms);"},
+    {"idempotency keys", "CREATE TABLE message_keys ("
+                         "  sender_id text NOT NULL,"
+                         "  key text NOT NULL,"
+                         "  message_id bigint NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+                         "  created_at_ms bigint NOT NULL,"
+                         "  PRIMARY KEY (sender_id, key));"
+                         "CREATE INDEX message_keys_by_age ON message_keys(created_at_ms);"
+                         "CREATE TABLE http_keys ("
+                         "  key text PRIMARY KEY,"
+                         "  request text NOT NULL,"
+                         "  status integer NOT NULL,"
+                         "  body text NOT NULL,"
+                         "  created_at_ms bigint NOT NULL);"
+                         "CREATE INDEX http_keys_by_age ON http_keys(created_at_ms);"},
     {"recoverable Socket.IO sessions",
      "CREATE TABLE sio_sessions ("
      "  pid text PRIMARY KEY,"
@@ -164,7 +163,8 @@ static void fail(PGconn *db, char *err, size_t cap, const char *what) {
 /* Opens a transaction holding the schema lock, with the version table in
  * place, and reads the version; the caller commits or rolls back. */
 static int begin_locked(PGconn *db, int *version, char *err, size_t cap) {
-    if (!exec_ok(db, "BEGIN") || !exec_ok(db, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")") ||
+    if (!exec_ok(db, "BEGIN") ||
+        !exec_ok(db, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")") ||
         !exec_ok(db, "CREATE TABLE IF NOT EXISTS switchboard_schema ("
                      "  version integer PRIMARY KEY,"
                      "  name text NOT NULL,"
@@ -191,8 +191,9 @@ static int apply(PGconn *db, int i, char *err, size_t cap) {
     const char *params[2] = {version, migrations[i].name};
     bool ok = exec_ok(db, migrations[i].sql);
     if (ok) {
-        PGresult *res = PQexecParams(db, "INSERT INTO switchboard_schema(version, name) "
-                                         "VALUES($1::integer, $2)",
+        PGresult *res = PQexecParams(db,
+                                     "INSERT INTO switchboard_schema(version, name) "
+                                     "VALUES($1::integer, $2)",
                                      2, NULL, params, NULL, NULL, 0);
         ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);

@@ -794,7 +794,8 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
     }
     if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
         check_integrity(st, err, cap) != SB_OK || sb_store__migrate(st->db, err, cap) != SB_OK ||
-        sb_store__lite_prepare_all(st, err, cap) != SB_OK || check_writable(st, err, cap) != SB_OK) {
+        sb_store__lite_prepare_all(st, err, cap) != SB_OK ||
+        check_writable(st, err, cap) != SB_OK) {
         destroy(st);
         return NULL;
     }

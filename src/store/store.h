@@ -72,7 +72,7 @@ typedef enum {
 
 /* Zero means "default" for every numeric field. */
 typedef struct {
-    const char *data_dir;        /* required for SQLite; created (mkdir -p, mode 0700) if missing */
+    const char *data_dir; /* required for SQLite; created (mkdir -p, mode 0700) if missing */
     /* PostgreSQL instead of SQLite when set and not empty: a libpq URL or
      * key=value string (--database-url; docs/operations.md). */
     const char *database_url;
@@ -275,8 +275,8 @@ typedef struct {
 
 typedef struct {
     const char *pid, *sid;
-    const char *owner;     /* NULL when absent */
-    const char *rooms;     /* JSON array of room names */
+    const char *owner; /* NULL when absent */
+    const char *rooms; /* JSON array of room names */
     int64_t disconnected_at_ms;
 } sb_store_session_t;
 
@@ -337,8 +337,8 @@ int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb 
  * 1..SB_STORE_MAX_LIST ids). At least one of the two; a direct
  * conversation ("dm:") never changes (SB_EINVAL). cb rc: SB_OK with the
  * members as they were before the change, or SB_ENOTFOUND. */
-int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title, const sb_str_t *members,
-                                 size_t n, sb_store_strs_cb cb, void *ud);
+int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title,
+                                 const sb_str_t *members, size_t n, sb_store_strs_cb cb, void *ud);
 /* Deletes a conversation and its member list; its messages stay stored but
  * no member can reach them through it any more. cb rc: SB_OK with the
  * members it had, or SB_ENOTFOUND. */

@@ -215,8 +215,8 @@ int sb_store__exec_conversation_delete(sb_store_t *st, sb_store__req_t *r) {
     return sb_store__exec(q);
 }
 
-int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title, const sb_str_t *members,
-                                 size_t n, sb_store_strs_cb cb, void *ud) {
+int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title,
+                                 const sb_str_t *members, size_t n, sb_store_strs_cb cb, void *ud) {
     if (!sb_store__valid(id, 1, SB_STORE_MAX_ID) || sb_str_has_prefix(id, SB_LIT("dm:")) ||
         !sb_store__valid_opt(title, 0, SB_STORE_MAX_TITLE) ||
         (members && !sb_store__valid_list(members, n, 1, SB_STORE_MAX_ID)) || (members && n == 0) ||
@@ -231,7 +231,8 @@ int sb_store_conversation_update(sb_store_t *st, sb_str_t id, sb_str_t title, co
     a->n_members = members ? n : 0;
     return sb_store__submit(st, r,
                             sb_store__copy(r, &a->id, id, false) &&
-                                sb_store__copy(r, &a->title, title, true) && (!members || a->members));
+                                sb_store__copy(r, &a->title, title, true) &&
+                                (!members || a->members));
 }
 
 int sb_store_conversation_delete(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud) {

@@ -112,7 +112,8 @@ void sb_store__health_after_batch(sb_store_t *st, uint64_t eio_writes) {
         st->health.write_errors += eio_writes;
         pthread_mutex_unlock(&st->mu);
         if (sb_store__state(st) == SB_STORE_OK) {
-            sb_store__set_state(st, SB_STORE_FAILING, st->last_error[0] ? st->last_error : "write failed");
+            sb_store__set_state(st, SB_STORE_FAILING,
+                                st->last_error[0] ? st->last_error : "write failed");
             sb_log_error("store: writes are failing: %s; retrying every second",
                          st->last_error[0] ? st->last_error : "write failed");
         }

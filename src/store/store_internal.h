@@ -89,7 +89,7 @@ SB_STORE__KINDS(SB_STORE__KIND_CB_T)
     X(message_delivered_upto, user_upto, DONE, WRITE, ANY)                                         \
     X(http_key_get, lookup, HTTP_ANSWER, READ, ANY)                                                \
     X(http_key_put, http_key_put, DONE, WRITE, ANY)                                                \
-    X(notification_create, notification_create, NOTIF, WRITE, ONCE)                               \
+    X(notification_create, notification_create, NOTIF, WRITE, ONCE)                                \
     X(notification_list, notification_list, NOTIFS, READ, ANY)                                     \
     X(notification_mark_read, notification_mark_read, DONE, WRITE, ANY)                            \
     X(notification_undelivered, user_page, NOTIFS, READ, ANY)                                      \
@@ -242,9 +242,9 @@ typedef struct sb_store__req sb_store__req_t;
 typedef struct {
     const char *name;
     sb_store__mode_t mode;
-    bool write;            /* mode == WRITE: runs inside the batch transaction, in a savepoint */
+    bool write; /* mode == WRITE: runs inside the batch transaction, in a savepoint */
     sb_store__retry_t retry;
-    sb_store__kind_t kind; /* which callback and result member */
+    sb_store__kind_t kind;                           /* which callback and result member */
     int (*exec)(sb_store_t *st, sb_store__req_t *r); /* store thread; returns an SB_ code */
 } sb_store__op_t;
 
@@ -260,7 +260,7 @@ struct sb_store__req {
     sb_store__req_t *next;
     const sb_store__op_t *op;
     sb_store__arena_t arena;
-    size_t charge; /* bytes counted against max_queue_bytes until delivery */
+    size_t charge;        /* bytes counted against max_queue_bytes until delivery */
     int64_t submitted_ms; /* CLOCK_MONOTONIC, for the PostgreSQL store's waits */
     void *ud;
     int rc;
@@ -302,26 +302,13 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
  * PostgreSQL text is the SQLite one with ?N read as $N; inserts whose id is
  * read back end in RETURNING id there. */
 #define SB_STORE__SQL(X)                                                                           \
-    X(BEGIN,                                                                                       \
-      "BEGIN IMMEDIATE",                                                                           \
-      "BEGIN")                                                                                     \
-    X(COMMIT,                                                                                      \
-      "COMMIT",                                                                                    \
-      NULL)                                                                                        \
-    X(ROLLBACK,                                                                                    \
-      "ROLLBACK",                                                                                  \
-      NULL)                                                                                        \
-    X(SAVEPOINT,                                                                                   \
-      "SAVEPOINT req",                                                                             \
-      NULL)                                                                                        \
-    X(RELEASE,                                                                                     \
-      "RELEASE req",                                                                               \
-      NULL)                                                                                        \
-    X(ROLLBACK_TO,                                                                                 \
-      "ROLLBACK TO req",                                                                           \
-      NULL)                                                                                        \
-    X(KEY_LOCK,                                                                                    \
-      "SELECT ?1, ?2, ?3",                                                                         \
+    X(BEGIN, "BEGIN IMMEDIATE", "BEGIN")                                                           \
+    X(COMMIT, "COMMIT", NULL)                                                                      \
+    X(ROLLBACK, "ROLLBACK", NULL)                                                                  \
+    X(SAVEPOINT, "SAVEPOINT req", NULL)                                                            \
+    X(RELEASE, "RELEASE req", NULL)                                                                \
+    X(ROLLBACK_TO, "ROLLBACK TO req", NULL)                                                        \
+    X(KEY_LOCK, "SELECT ?1, ?2, ?3",                                                               \
       "SELECT pg_advisory_xact_lock($1::int, hashtext(least($2::text, $3::text) || chr(10) || "    \
       "greatest($2::text, $3::text)))")                                                            \
     X(USER_UPSERT,                                                                                 \
@@ -329,25 +316,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "ON CONFLICT(id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, "             \
       "last_seen_ms = excluded.last_seen_ms",                                                      \
       NULL)                                                                                        \
-    X(USER_GET,                                                                                    \
-      "SELECT id, name, avatar, last_seen_ms FROM users WHERE id = ?1",                            \
-      NULL)                                                                                        \
+    X(USER_GET, "SELECT id, name, avatar, last_seen_ms FROM users WHERE id = ?1", NULL)            \
     X(CONV_INSERT,                                                                                 \
       "INSERT INTO conversations(id, title, is_direct, created_at_ms) VALUES(?1, ?2, ?3, ?4) "     \
       "ON CONFLICT(id) DO NOTHING",                                                                \
       NULL)                                                                                        \
-    X(CONV_EXISTS,                                                                                 \
-      "SELECT 1 FROM conversations WHERE id = ?1",                                                 \
-      NULL)                                                                                        \
-    X(CONV_SET_TITLE,                                                                              \
-      "UPDATE conversations SET title = ?2 WHERE id = ?1",                                         \
-      NULL)                                                                                        \
-    X(CONV_DELETE,                                                                                 \
-      "DELETE FROM conversations WHERE id = ?1",                                                   \
-      NULL)                                                                                        \
-    X(MEMBER_CLEAR,                                                                                \
-      "DELETE FROM conversation_members WHERE conversation_id = ?1",                               \
-      NULL)                                                                                        \
+    X(CONV_EXISTS, "SELECT 1 FROM conversations WHERE id = ?1", NULL)                              \
+    X(CONV_SET_TITLE, "UPDATE conversations SET title = ?2 WHERE id = ?1", NULL)                   \
+    X(CONV_DELETE, "DELETE FROM conversations WHERE id = ?1", NULL)                                \
+    X(MEMBER_CLEAR, "DELETE FROM conversation_members WHERE conversation_id = ?1", NULL)           \
     X(MEMBER_INSERT,                                                                               \
       "INSERT INTO conversation_members(conversation_id, user_id) VALUES(?1, ?2) "                 \
       "ON CONFLICT DO NOTHING",                                                                    \
@@ -356,8 +333,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT user_id FROM conversation_members WHERE conversation_id = ?1 ORDER BY user_id",      \
       NULL)                                                                                        \
     X(MEMBER_CHECK,                                                                                \
-      "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2",            \
-      NULL)                                                                                        \
+      "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2", NULL)      \
     X(MSG_INSERT,                                                                                  \
       "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
       "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
@@ -391,8 +367,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > $3 "                            \
       "ORDER BY d.message_id LIMIT $2")                                                            \
     X(MSG_DELIVERED,                                                                               \
-      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2",        \
-      NULL)                                                                                        \
+      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2", NULL)  \
     X(MSG_DELIVERED_UPTO,                                                                          \
       "UPDATE message_deliveries SET delivered = 1 "                                               \
       "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2",                                 \
@@ -409,23 +384,18 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = $1 AND ($2::bigint = 0 OR is_read = 0) "                 \
       "ORDER BY id DESC LIMIT $3")                                                                 \
-    X(NOTIF_READ,                                                                                  \
-      "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2",                       \
-      NULL)                                                                                        \
+    X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2", NULL)     \
     X(NOTIF_UNDELIVERED,                                                                           \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2",  \
       NULL)                                                                                        \
-    X(NOTIF_DELIVERED,                                                                             \
-      "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2",                     \
+    X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2",    \
       NULL)                                                                                        \
     X(NOTIF_DELIVERED_UPTO,                                                                        \
       "UPDATE notifications SET delivered = 1 "                                                    \
       "WHERE user_id = ?1 AND delivered = 0 AND id <= ?2",                                         \
       NULL)                                                                                        \
-    X(FRIEND_CHECK,                                                                                \
-      "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2",                           \
-      NULL)                                                                                        \
+    X(FRIEND_CHECK, "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2", NULL)       \
     X(FRIEND_PENDING,                                                                              \
       "SELECT 1 FROM friend_requests WHERE status = 'pending' AND "                                \
       "((from_id = ?1 AND to_id = ?2) OR (from_id = ?2 AND to_id = ?1))",                          \
@@ -440,22 +410,18 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "WHERE id = ?1 AND to_id = ?2 AND status = 'pending'",                                       \
       NULL)                                                                                        \
     X(FRIEND_REQ_GET,                                                                              \
-      "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1",       \
-      NULL)                                                                                        \
+      "SELECT id, from_id, to_id, status, created_at_ms FROM friend_requests WHERE id = ?1", NULL) \
     X(FRIEND_INSERT,                                                                               \
       "INSERT INTO friendships(user_id, friend_id, created_at_ms) VALUES(?1, ?2, ?3) "             \
       "ON CONFLICT DO NOTHING",                                                                    \
       NULL)                                                                                        \
-    X(FRIEND_LIST,                                                                                 \
-      "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id",                   \
+    X(FRIEND_LIST, "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id",      \
       NULL)                                                                                        \
     X(POST_UPSERT,                                                                                 \
       "INSERT INTO posts(id, owner_id) VALUES(?1, ?2) "                                            \
       "ON CONFLICT(id) DO UPDATE SET owner_id = excluded.owner_id",                                \
       NULL)                                                                                        \
-    X(POST_GET,                                                                                    \
-      "SELECT id, owner_id FROM posts WHERE id = ?1",                                              \
-      NULL)                                                                                        \
+    X(POST_GET, "SELECT id, owner_id FROM posts WHERE id = ?1", NULL)                              \
     X(REACT_UPSERT,                                                                                \
       "INSERT INTO post_reactions(post_id, user_id, type) VALUES(?1, ?2, ?3) "                     \
       "ON CONFLICT(post_id, user_id) DO UPDATE SET type = excluded.type",                          \
@@ -468,9 +434,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "VALUES(?1, ?2, ?3, ?4)",                                                                    \
       "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
       "VALUES($1, $2, $3, $4) RETURNING id")                                                       \
-    X(DOC_NEXT,                                                                                    \
-      "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1",                  \
-      NULL)                                                                                        \
+    X(DOC_NEXT, "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1", NULL)  \
     X(DOC_INSERT,                                                                                  \
       "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
       "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
@@ -490,21 +454,16 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "INSERT INTO message_keys(sender_id, key, message_id, created_at_ms) "                       \
       "VALUES($1, $2, $3, $4) ON CONFLICT(sender_id, key) DO UPDATE SET "                          \
       "message_id = excluded.message_id, created_at_ms = excluded.created_at_ms")                  \
-    X(MSG_KEYS_PURGE,                                                                              \
-      "DELETE FROM message_keys WHERE created_at_ms < ?1",                                         \
-      NULL)                                                                                        \
+    X(MSG_KEYS_PURGE, "DELETE FROM message_keys WHERE created_at_ms < ?1", NULL)                   \
     X(HTTP_KEY_GET,                                                                                \
-      "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2",        \
-      NULL)                                                                                        \
+      "SELECT request, status, body FROM http_keys WHERE key = ?1 AND created_at_ms >= ?2", NULL)  \
     X(HTTP_KEY_PUT,                                                                                \
       "INSERT OR REPLACE INTO http_keys(key, request, status, body, created_at_ms) "               \
       "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
       "INSERT INTO http_keys(key, request, status, body, created_at_ms) "                          \
       "VALUES($1, $2, $3, $4, $5) ON CONFLICT(key) DO UPDATE SET request = excluded.request, "     \
       "status = excluded.status, body = excluded.body, created_at_ms = excluded.created_at_ms")    \
-    X(HTTP_KEYS_PURGE,                                                                             \
-      "DELETE FROM http_keys WHERE created_at_ms < ?1",                                            \
-      NULL)                                                                                        \
+    X(HTTP_KEYS_PURGE, "DELETE FROM http_keys WHERE created_at_ms < ?1", NULL)                     \
     X(SESSION_SAVE,                                                                                \
       "INSERT INTO sio_sessions(pid, nsp, sid, owner, rooms, disconnected_at_ms) "                 \
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(pid) DO UPDATE SET "                             \
@@ -515,9 +474,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "UPDATE sio_sessions SET disconnected_at_ms = ?1 "                                           \
       "WHERE disconnected_at_ms IS NULL",                                                          \
       NULL)                                                                                        \
-    X(SESSION_EXPIRE,                                                                              \
-      "DELETE FROM sio_sessions WHERE disconnected_at_ms < ?1",                                    \
-      NULL)                                                                                        \
+    X(SESSION_EXPIRE, "DELETE FROM sio_sessions WHERE disconnected_at_ms < ?1", NULL)              \
     X(SESSION_LIST,                                                                                \
       "SELECT pid, sid, owner, rooms, disconnected_at_ms FROM sio_sessions "                       \
       "WHERE nsp = ?1 ORDER BY disconnected_at_ms, pid",                                           \
@@ -547,7 +504,7 @@ typedef struct sb_store__q sb_store__q_t;
 typedef struct {
     void (*bind_text)(sb_store__q_t *q, int idx, const char *p, size_t n); /* p NULL: SQL NULL */
     void (*bind_int)(sb_store__q_t *q, int idx, int64_t v);
-    int (*step)(sb_store__q_t *q); /* SB_STORE__ROW, SB_STORE__DONE or an SB_E code */
+    int (*step)(sb_store__q_t *q);   /* SB_STORE__ROW, SB_STORE__DONE or an SB_E code */
     void (*reset)(sb_store__q_t *q); /* the next step runs the statement again */
     bool (*is_null)(sb_store__q_t *q, int col);
     int64_t (*col_int)(sb_store__q_t *q, int col);
@@ -617,10 +574,10 @@ void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs);
 
 struct sb_store {
     sb_loop_t *loop;
-    sb_store__pg_t *pg; /* the PostgreSQL backend; NULL: SQLite */
+    sb_store__pg_t *pg;    /* the PostgreSQL backend; NULL: SQLite */
     sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
-    sqlite3 *db;                           /* store thread only, after open */
+    sqlite3 *db;                             /* store thread only, after open */
     sb_store__lite_q_t stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
     pthread_t thread;
     bool thread_started;
@@ -693,7 +650,7 @@ sb_store__q_t *sb_store__q(sb_store_t *st, sb_store__sql_t id);
 /* Statement `id` with user bound as parameter 1, p2 and p3 as 2 and 3 (the
  * per-user pages); NULL as sb_store__q(). */
 sb_store__q_t *sb_store__q_user_page(sb_store_t *st, sb_store__sql_t id, sb_str_t user, int64_t p2,
-                                    int64_t p3);
+                                     int64_t p3);
 /* Runs a statement to its first row or its end, then resets it. Returns
  * SB_OK or the step's error. */
 int sb_store__exec(sb_store__q_t *q);
@@ -708,8 +665,8 @@ const char *sb_store__col(sb_store__req_t *r, sb_store__q_t *q, int col, bool *o
 int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t *out);
 /* Runs statement `which` once per id, binding user as parameter 1 and the id
  * as 2 (the per-user "mark delivered" updates). */
-int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user,
-                          const int64_t *ids, size_t n);
+int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user, const int64_t *ids,
+                          size_t n);
 
 /* What a cross-server lock serializes: writes of one room, versions of one
  * document, requests between one pair of users. */

@@ -28,10 +28,11 @@ struct sb_ws {
     bool in_msg, msg_binary, msg_compressed, close_sent;
     uint16_t close_code;
     sb_utf8_t utf8;
-    uint32_t msg_len; /* 32 bits (messages stop at SB_WS_MSG_HARD_MAX): 8 bytes less per connection */
-    char *msg;        /* fragments of an uncompressed message */
+    uint32_t
+        msg_len; /* 32 bits (messages stop at SB_WS_MSG_HARD_MAX): 8 bytes less per connection */
+    char *msg;   /* fragments of an uncompressed message */
     uint32_t msg_cap;
-    uint32_t frame_checked; /* bytes of the incomplete frame already unmasked and UTF-8 checked */
+    uint32_t frame_checked;   /* bytes of the incomplete frame already unmasked and UTF-8 checked */
     sb_ws_deflate_t *deflate; /* NULL unless negotiated */
 };
 
@@ -66,7 +67,8 @@ int sb_ws_ping(sb_ws_t *ws) {
 static int send_compressed(sb_ws_t *ws, sb_frame_t *f) {
     uint8_t *out;
     size_t out_n;
-    if (sb_ws_deflate_compress(ws->deflate, (const uint8_t *)f->data, f->len, &out, &out_n) != SB_OK)
+    if (sb_ws_deflate_compress(ws->deflate, (const uint8_t *)f->data, f->len, &out, &out_n) !=
+        SB_OK)
         return SB_ENOMEM;
     sb_frame_t *cf = sb_frame_create(NULL, out_n, f->flags);
     if (!cf)
@@ -88,8 +90,9 @@ int sb_ws_send_frame(sb_ws_t *ws, sb_frame_t *f) {
         return send_compressed(ws, f);
     if (f->ws_hdr_len == 0) {
         uint8_t hdr[10];
-        size_t hl = sb_ws_hdr_write(
-            hdr, (f->flags & SB_FRAME_BINARY) ? SB_WS_OP_BINARY : SB_WS_OP_TEXT, true, false, f->len);
+        size_t hl =
+            sb_ws_hdr_write(hdr, (f->flags & SB_FRAME_BINARY) ? SB_WS_OP_BINARY : SB_WS_OP_TEXT,
+                            true, false, f->len);
         memcpy(f->data - hl, hdr, hl);
         f->ws_hdr_len = (uint8_t)hl;
     }
@@ -164,7 +167,8 @@ static long on_compressed(sb_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
 static long on_fragment(sb_ws_t *ws, const char *p, size_t n, size_t checked, bool fin) {
     if (ws->msg_len + n > ws->cfg->max_message || ws->msg_len + n > SB_WS_MSG_HARD_MAX)
         return ws_fail(ws, SB_WS_CLOSE_TOO_BIG, "message too big");
-    if (!ws->msg_binary && sb_utf8_feed(&ws->utf8, (const uint8_t *)p + checked, n - checked) != SB_OK)
+    if (!ws->msg_binary &&
+        sb_utf8_feed(&ws->utf8, (const uint8_t *)p + checked, n - checked) != SB_OK)
         return ws_fail(ws, SB_WS_CLOSE_BAD_DATA, "invalid UTF-8");
     if (fin && ws->msg_len == 0)
         return deliver(ws, p, n); /* unfragmented: no copy */
@@ -213,7 +217,8 @@ static long on_data_frame(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p, size_t che
  * are not checked again when the frame is whole. */
 static long check_arriving_text(sb_ws_t *ws, const sb_ws_hdr_t *h, char *p, size_t have) {
     bool starts = h->opcode == SB_WS_OP_TEXT && !ws->in_msg && !(h->rsv & SB_WS_RSV1);
-    bool continues = h->opcode == SB_WS_OP_CONT && ws->in_msg && !ws->msg_binary && !ws->msg_compressed;
+    bool continues =
+        h->opcode == SB_WS_OP_CONT && ws->in_msg && !ws->msg_binary && !ws->msg_compressed;
     size_t done = ws->frame_checked;
     if ((!starts && !continues) || have <= done)
         return SB_OK;
@@ -273,7 +278,8 @@ static long ws_on_data(sb_conn_t *c, char *p, size_t n) {
             return (long)n;
         }
         char *payload = p + off + hl;
-        if (n - off - (size_t)hl < h.len) { /* wait for the whole frame; its size is already capped */
+        if (n - off - (size_t)hl <
+            h.len) { /* wait for the whole frame; its size is already capped */
             if (check_arriving_text(ws, &h, payload, n - off - (size_t)hl) != SB_OK)
                 return (long)n;
             break;
@@ -307,9 +313,7 @@ static void ws_on_shutdown(sb_conn_t *c) {
 /* Cut for not reading fast enough: 1008 (a policy, the output limit, was
  * violated) with a reason, sent if the peer reads on before the close
  * timeout. */
-static void ws_on_slow(sb_conn_t *c) {
-    sb_ws_close(c->ud, SB_WS_CLOSE_POLICY, "slow consumer");
-}
+static void ws_on_slow(sb_conn_t *c) { sb_ws_close(c->ud, SB_WS_CLOSE_POLICY, "slow consumer"); }
 
 static const sb_conn_handler_t ws_conn_handler = {
     .on_data = ws_on_data,
@@ -331,8 +335,8 @@ static int handshake_check(const sb_http_req_t *req) {
     const sb_str_t *conn = sb_http_req_header(req, "connection");
     const sb_str_t *ver = sb_http_req_header(req, "sec-websocket-version");
     const sb_str_t *key = sb_http_req_header(req, "sec-websocket-key");
-    if (!sb_str_eq(req->method, SB_LIT("GET")) || req->minor_version < 1 || !sb_ws_is_upgrade(req) ||
-        !conn || !sb_http_token_list_has(*conn, SB_LIT("upgrade")))
+    if (!sb_str_eq(req->method, SB_LIT("GET")) || req->minor_version < 1 ||
+        !sb_ws_is_upgrade(req) || !conn || !sb_http_token_list_has(*conn, SB_LIT("upgrade")))
         return 400;
     if (!ver || !sb_str_eq(*ver, SB_LIT("13")))
         return 426;
@@ -379,10 +383,11 @@ sb_ws_t *sb_ws_accept(sb_http_req_t *req, const sb_ws_config_t *cfg, const sb_ws
     size_t en = negotiate_deflate(req, cfg, &params, ext, sizeof ext);
     if (en && !(ws->deflate = sb_ws_deflate_create(&params)))
         en = 0;
-    int rn = snprintf(resp, sizeof resp,
-                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
-                      "Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
-                      accept, en ? "Sec-WebSocket-Extensions: " : "", (int)en, ext, en ? "\r\n" : "");
+    int rn =
+        snprintf(resp, sizeof resp,
+                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+                 "Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
+                 accept, en ? "Sec-WebSocket-Extensions: " : "", (int)en, ext, en ? "\r\n" : "");
     ws->cfg = cfg;
     ws->h = h;
     ws->ud = ud;

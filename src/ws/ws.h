@@ -38,8 +38,8 @@ typedef struct {
 } sb_ws_handler_t;
 
 typedef struct {
-    size_t max_message;   /* 1009 past this (after inflating, too); at most 1 GiB */
-    bool deflate;         /* accept permessage-deflate offers */
+    size_t max_message; /* 1009 past this (after inflating, too); at most 1 GiB */
+    bool deflate;       /* accept permessage-deflate offers */
     size_t deflate_threshold;
     uint32_t close_timeout_ms; /* wait for the peer's close frame */
 } sb_ws_config_t;

@@ -25,10 +25,14 @@ static void check_inside(const sb_wire_msg_t *m, const uint8_t *d, size_t n) {
 
 /* Encodes m and decodes the result into *out. */
 static void re_encode(const sb_wire_msg_t *m, sb_wire_msg_t *out, msgpack_sbuffer *buf) {
-    sb_engine_broadcast_t b = {.nsp = m->nsp, .event = m->event, .args = sb_str(m->args, m->args_n),
-                               .attachments = m->atts, .nattachments = m->natts,
+    sb_engine_broadcast_t b = {.nsp = m->nsp,
+                               .event = m->event,
+                               .args = sb_str(m->args, m->args_n),
+                               .attachments = m->atts,
+                               .nattachments = m->natts,
                                .to = {m->rooms, m->nrooms, m->except, m->nexcept},
-                               .is_volatile = m->is_volatile, .compress = m->compress};
+                               .is_volatile = m->is_volatile,
+                               .compress = m->compress};
     msgpack_sbuffer_init(buf);
     FZ_CHECK(sb_wire_encode_broadcast(buf, m->uid, &b) == SB_OK);
     /* out's slices point into buf: the caller keeps it until out is compared */
@@ -37,8 +41,8 @@ static void re_encode(const sb_wire_msg_t *m, sb_wire_msg_t *out, msgpack_sbuffe
 
 static bool same(const sb_wire_msg_t *a, const sb_wire_msg_t *b) {
     if (!sb_str_eq(a->event, b->event) || !sb_str_eq(a->uid, b->uid) || a->args_n != b->args_n ||
-        memcmp(a->args, b->args, a->args_n) != 0 || a->natts != b->natts || a->nrooms != b->nrooms ||
-        a->nexcept != b->nexcept || a->is_volatile != b->is_volatile)
+        memcmp(a->args, b->args, a->args_n) != 0 || a->natts != b->natts ||
+        a->nrooms != b->nrooms || a->nexcept != b->nexcept || a->is_volatile != b->is_volatile)
         return false;
     for (size_t i = 0; i < a->natts; i++)
         if (!sb_str_eq(a->atts[i], b->atts[i]))

@@ -61,13 +61,40 @@
 /* Every client->server event of the src/features tables, then two unknown
  * names. Later events go last, so that the seeds keep picking their events. */
 static const char *const events[] = {
-    "chat:join", "chat:leave", "chat:message", "chat:typing", "file:share",
-    "collab:join_document", "collab:leave_document", "collab:edit", "collab:cursor_move",
-    "dashboard:subscribe", "dashboard:unsubscribe", "rtc:join", "rtc:leave", "rtc:offer",
-    "rtc:answer", "rtc:ice_candidate", "message:send", "message:history", "mark-read",
-    "message:typing", "message:stop_typing", "notification:list", "notification:mark_read",
-    "friend:request", "friend:accept", "status:update", "presence:query", "post:view",
-    "post:unview", "post:like", "post:comment", "no:such_event", "", "chat:history",
+    "chat:join",
+    "chat:leave",
+    "chat:message",
+    "chat:typing",
+    "file:share",
+    "collab:join_document",
+    "collab:leave_document",
+    "collab:edit",
+    "collab:cursor_move",
+    "dashboard:subscribe",
+    "dashboard:unsubscribe",
+    "rtc:join",
+    "rtc:leave",
+    "rtc:offer",
+    "rtc:answer",
+    "rtc:ice_candidate",
+    "message:send",
+    "message:history",
+    "mark-read",
+    "message:typing",
+    "message:stop_typing",
+    "notification:list",
+    "notification:mark_read",
+    "friend:request",
+    "friend:accept",
+    "status:update",
+    "presence:query",
+    "post:view",
+    "post:unview",
+    "post:like",
+    "post:comment",
+    "no:such_event",
+    "",
+    "chat:history",
 };
 #define FZ_NEVENTS (sizeof events / sizeof events[0])
 
@@ -79,7 +106,7 @@ typedef struct {
     char *msg; /* the text message being reassembled from fragments */
     size_t mn, mcap;
     uint64_t next_id;
-    bool synced; /* the awaited sync ack arrived */
+    bool synced;    /* the awaited sync ack arrived */
     bool timed_out; /* the last blocking read timed out */
     uint64_t sync_id;
 } fz_conn_t;
@@ -96,10 +123,11 @@ static size_t txcap;
 /* ---- the server ------------------------------------------------------------- */
 
 static void *server_main(void *ud) {
-    char *argv[] = {"switchboard", "--host", "127.0.0.1", "--port", port_s,
-                    "--jwt-secret", FZ_SECRET, "--api-key", FZ_API_KEY,
-                    "--data-dir", data_dir, "--log-level", "off", "--store-sync", "off",
-                    "--events-per-second", "0", "--drain-timeout", "200", NULL};
+    char *argv[] = {"switchboard", "--host",          "127.0.0.1", "--port",
+                    port_s,        "--jwt-secret",    FZ_SECRET,   "--api-key",
+                    FZ_API_KEY,    "--data-dir",      data_dir,    "--log-level",
+                    "off",         "--store-sync",    "off",       "--events-per-second",
+                    "0",           "--drain-timeout", "200",       NULL};
     int rc = sb_app_main((int)(sizeof argv / sizeof argv[0]) - 1, argv);
     if (rc != 0)
         fprintf(stderr, "fuzz_events: sb_app_main returned %d\n", rc);
@@ -120,7 +148,8 @@ static int free_port(void) {
 /* A connected blocking socket with a receive timeout, or -1. */
 static int dial(void) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port_s)),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(port_s)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = FZ_TIMEOUT_S};
     int one = 1;
@@ -395,8 +424,8 @@ static bool ws_open(fz_conn_t *c) {
     char claims[256], token[1024], pkt[1100];
     snprintf(claims, sizeof claims, "{\"sub\":\"%s\",\"name\":\"%s\",\"exp\":%lld}", c->user,
              c->user, (long long)time(NULL) + 30 * 86400);
-    ssize_t tn = sb_jwt_sign_hs256(sb_cstr(claims), (const uint8_t *)FZ_SECRET,
-                                   strlen(FZ_SECRET), token, sizeof token);
+    ssize_t tn = sb_jwt_sign_hs256(sb_cstr(claims), (const uint8_t *)FZ_SECRET, strlen(FZ_SECRET),
+                                   token, sizeof token);
     FZ_CHECK(tn > 0);
     snprintf(pkt, sizeof pkt, "40{\"token\":\"%s\"}", token);
     if (!ws_send_str(c, pkt))

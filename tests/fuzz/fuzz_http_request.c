@@ -15,10 +15,10 @@
 #define BIG_HEADERS 64
 #define BODY_MAX ((uint64_t)1 << 20)
 
-static const sb_http_limits_t big = {.max_request_line = 8192, .max_head_bytes = 16384,
-                                     .max_headers = BIG_HEADERS};
-static const sb_http_limits_t tight = {.max_request_line = 40, .max_head_bytes = 120,
-                                       .max_headers = 3};
+static const sb_http_limits_t big = {
+    .max_request_line = 8192, .max_head_bytes = 16384, .max_headers = BIG_HEADERS};
+static const sb_http_limits_t tight = {
+    .max_request_line = 40, .max_head_bytes = 120, .max_headers = 3};
 
 /* ---- independent byte classes (not the parser's) -------------------------- */
 
@@ -149,7 +149,7 @@ static void check_prefixes(const char *p, size_t n, ssize_t final, int final_sta
             FZ_CHECK(r == final);
             FZ_CHECK(r > 0 || req.error_status == final_status);
         } else if (final > 0) {
-            FZ_CHECK(m < (size_t)final); /* a complete head never waits for more */
+            FZ_CHECK(m < (size_t) final); /* a complete head never waits for more */
         }
         free(q);
     }
@@ -327,8 +327,8 @@ static void check_query(const sb_http_request_t *req) {
     sb_str_t q = req->query;
     if (q.n > 400)
         q.n = 400; /* keeps ref_query_get's key buffer sufficient */
-    static const sb_str_t keys[] = {SB_LIT("EIO"), SB_LIT("transport"), SB_LIT("sid"),
-                                    SB_LIT("t"), SB_LIT("")};
+    static const sb_str_t keys[] = {SB_LIT("EIO"), SB_LIT("transport"), SB_LIT("sid"), SB_LIT("t"),
+                                    SB_LIT("")};
     for (size_t k = 0; k < 5; k++)
         check_query_key(q, keys[k]);
     check_query_pairs(q);
@@ -338,7 +338,7 @@ static void check_query(const sb_http_request_t *req) {
 /* ---- chunked body --------------------------------------------------------- */
 
 typedef struct {
-    ssize_t rc;    /* last return: the consumed count of the final call, or an error */
+    ssize_t rc;     /* last return: the consumed count of the final call, or an error */
     size_t in, out; /* total input consumed, payload produced */
     bool done;
     char *payload;

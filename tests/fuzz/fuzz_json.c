@@ -59,7 +59,7 @@ typedef struct {
 
 typedef struct {
     int max_depth;
-    char top; /* '[' '{' or 'v' */
+    char top;     /* '[' '{' or 'v' */
     size_t count; /* top-level items or members, even past MAX_ITEMS */
     member_t m[MAX_ITEMS];
 } walk_t;
@@ -240,8 +240,11 @@ static void check_strings(const char *p, size_t n) {
             continue;
         sb_json_type_t ty = sb_json_type(t.text);
         char c = t.text.p[0];
-        FZ_CHECK(ty == (c == '"' ? SB_JSON_STRING : c == 't' ? SB_JSON_TRUE : c == 'f' ? SB_JSON_FALSE
-                        : c == 'n' ? SB_JSON_NULL : SB_JSON_NUMBER));
+        FZ_CHECK(ty == (c == '"'   ? SB_JSON_STRING
+                        : c == 't' ? SB_JSON_TRUE
+                        : c == 'f' ? SB_JSON_FALSE
+                        : c == 'n' ? SB_JSON_NULL
+                                   : SB_JSON_NUMBER));
         if (ty == SB_JSON_STRING)
             check_string_token(t.text);
     }

@@ -23,10 +23,12 @@ static const uint8_t secret[] = "fuzz-secret-0123456789";
 
 static bool why_known(const char *why) {
     static const char *const fixed[] = {
-        "token missing", "token too large", "malformed token", "unsupported algorithm",
-        "invalid signature", "token expired", "token not yet valid", "token has no expiry",
-        "token has no user id", "invalid claim: sub", "invalid claim: id", "invalid claim: name",
-        "invalid claim: avatar", "invalid claim: exp", "invalid claim: nbf", "invalid claim: iat"};
+        "token missing",         "token too large",     "malformed token",
+        "unsupported algorithm", "invalid signature",   "token expired",
+        "token not yet valid",   "token has no expiry", "token has no user id",
+        "invalid claim: sub",    "invalid claim: id",   "invalid claim: name",
+        "invalid claim: avatar", "invalid claim: exp",  "invalid claim: nbf",
+        "invalid claim: iat"};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (why && strcmp(why, fixed[i]) == 0)
             return true;
@@ -39,8 +41,8 @@ static bool text_clean(const char *s, size_t max) {
         return false;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = (uint8_t)s[i];
-        if (c < 0x20 || c == 0x7F || (c == 0xC2 && (uint8_t)s[i + 1] >= 0x80 &&
-                                      (uint8_t)s[i + 1] <= 0x9F))
+        if (c < 0x20 || c == 0x7F ||
+            (c == 0xC2 && (uint8_t)s[i + 1] >= 0x80 && (uint8_t)s[i + 1] <= 0x9F))
             return false;
     }
     return true;
@@ -130,7 +132,8 @@ static void check_against_jansson(const uint8_t *claims, size_t n, const sb_jwt_
         FZ_CHECK(strcmp(c->sub, num) == 0);
     }
     json_t *name = json_object_get(j, "name");
-    FZ_CHECK(json_is_string(name) ? strcmp(c->name, json_string_value(name)) == 0 : c->name[0] == 0);
+    FZ_CHECK(json_is_string(name) ? strcmp(c->name, json_string_value(name)) == 0
+                                  : c->name[0] == 0);
     json_t *exp = json_object_get(j, "exp");
     FZ_CHECK(c->has_exp == (exp && !json_is_null(exp)));
     if (json_is_integer(exp))
@@ -145,7 +148,8 @@ static void check_signed(const uint8_t *claims, size_t n, sb_jwt_verify_opts_t o
              SB_ETOOBIG);
     FZ_CHECK(sb_jwt_sign_hs256(sb_str((const char *)claims, n), secret, 0, tok, need + 1) ==
              SB_EINVAL);
-    ssize_t tn = sb_jwt_sign_hs256(sb_str((const char *)claims, n), secret, SECRET_N, tok, need + 1);
+    ssize_t tn =
+        sb_jwt_sign_hs256(sb_str((const char *)claims, n), secret, SECRET_N, tok, need + 1);
     FZ_CHECK(tn == (ssize_t)need && tok[need] == '\0' && strlen(tok) == need);
     o.max_token_bytes = SB_JWT_MAX_TOKEN_BYTES;
     sb_jwt_claims_t c;
@@ -158,7 +162,8 @@ static void check_signed(const uint8_t *claims, size_t n, sb_jwt_verify_opts_t o
         return;
     }
     if (rc != SB_OK) {
-        FZ_CHECK(strcmp(why, "invalid signature") != 0 && strcmp(why, "unsupported algorithm") != 0);
+        FZ_CHECK(strcmp(why, "invalid signature") != 0 &&
+                 strcmp(why, "unsupported algorithm") != 0);
         FZ_CHECK(strcmp(why, "token missing") != 0);
     } else {
         check_against_jansson(claims, n, &c);
@@ -168,9 +173,11 @@ static void check_signed(const uint8_t *claims, size_t n, sb_jwt_verify_opts_t o
     other.secret = (const uint8_t *)"another-secret";
     other.secret_n = 14;
     sb_jwt_claims_t c2;
-    FZ_CHECK(sb_jwt_verify(t, &other, &c2, &why) == SB_EAUTH && strcmp(why, "invalid signature") == 0);
+    FZ_CHECK(sb_jwt_verify(t, &other, &c2, &why) == SB_EAUTH &&
+             strcmp(why, "invalid signature") == 0);
     /* Any one-byte change, or a cut, is refused. */
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
     size_t i = pos % need;
     char old = tok[i];
     tok[i] = alphabet[(strchr(alphabet, old) - alphabet + 1 + pos / 64) % (sizeof alphabet - 1)];

@@ -21,8 +21,8 @@
 typedef struct {
     const char *p;
     size_t n, i;
-    size_t count;      /* placeholder objects seen */
-    bool bad;          /* one had no usable "num" */
+    size_t count; /* placeholder objects seen */
+    bool bad;     /* one had no usable "num" */
     uint32_t nums[REF_MAX_PH];
 } ref_t;
 
@@ -32,8 +32,10 @@ static void ref_ws(ref_t *r) {
 }
 
 static int ref_hex(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Compares a string token (validated) with an ASCII word after decoding it. */
@@ -48,8 +50,12 @@ static bool ref_key_is(sb_str_t tok, const char *word) {
                 for (int d = 0; d < 4; d++)
                     c = c * 16 + ref_hex(tok.p[i++]);
             } else {
-                c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b'
-                  : e == 'f' ? '\f' : e;
+                c = e == 'n'   ? '\n'
+                    : e == 't' ? '\t'
+                    : e == 'r' ? '\r'
+                    : e == 'b' ? '\b'
+                    : e == 'f' ? '\f'
+                               : e;
             }
         }
         if (k == wn || c != (unsigned char)word[k])
@@ -155,14 +161,15 @@ static int ref_placeholders(sb_str_t data, uint32_t att) {
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 static void check_event_name(const sb_sio_packet_t *pk) {
-    static const char *const reserved[] = {"connect", "connect_error", "disconnect",
-                                           "disconnecting", "newListener", "removeListener"};
+    static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
+                                           "disconnecting", "newListener",   "removeListener"};
     sb_str_t first;
     FZ_CHECK(sb_json_array_items(pk->data, &first, 1) != 0);
     FZ_CHECK(sb_str_eq(first, pk->event) && first.p == pk->event.p);
     /* A string, or a number (the reference takes numeric event names). */
     sb_json_type_t t = sb_json_type(pk->event);
-    FZ_CHECK((t == SB_JSON_STRING && pk->event.n >= 2 && pk->event.p[0] == '"') || t == SB_JSON_NUMBER);
+    FZ_CHECK((t == SB_JSON_STRING && pk->event.n >= 2 && pk->event.p[0] == '"') ||
+             t == SB_JSON_NUMBER);
     for (size_t k = 0; k < 6; k++)
         FZ_CHECK(!ref_key_is(pk->event, reserved[k]));
 }
@@ -203,7 +210,8 @@ static void check_slices(const sb_sio_packet_t *pk, const char *p, size_t n) {
     FZ_CHECK(fz_within(pk->nsp, p, n) || (pk->nsp.n == 1 && pk->nsp.p[0] == '/'));
     FZ_CHECK(pk->nsp.n >= 1 && pk->nsp.n <= 256 && pk->nsp.p[0] == '/');
     for (size_t i = 0; i < pk->nsp.n; i++)
-        FZ_CHECK((unsigned char)pk->nsp.p[i] >= 0x20 && pk->nsp.p[i] != 0x7f && pk->nsp.p[i] != ',');
+        FZ_CHECK((unsigned char)pk->nsp.p[i] >= 0x20 && pk->nsp.p[i] != 0x7f &&
+                 pk->nsp.p[i] != ',');
     FZ_CHECK(fz_within(pk->data, p, n) && fz_within(pk->event, p, n));
     if (pk->event.n)
         FZ_CHECK(fz_within(pk->event, pk->data.p, pk->data.n));
@@ -223,8 +231,8 @@ static bool same_packet(const sb_sio_packet_t *a, const sb_sio_packet_t *b) {
 
 /* Head writer + data parses back to the same packet; the writer honours cap. */
 static void check_reencode(const sb_sio_packet_t *pk) {
-    size_t need = sb_sio_packet_write_head(NULL, 0, pk->type, pk->nsp, pk->attachments,
-                                           pk->has_ack, pk->ack_id);
+    size_t need = sb_sio_packet_write_head(NULL, 0, pk->type, pk->nsp, pk->attachments, pk->has_ack,
+                                           pk->ack_id);
     FZ_CHECK(need >= 1 && need <= SB_SIO_HEAD_MAX(pk->nsp.n));
     char *buf = malloc(need + pk->data.n);
     memset(buf, '#', need);
@@ -285,8 +293,14 @@ static void check_placeholders_raw(const char *p, size_t n) {
     r->n = d.n;
     if (d.n)
         ref_value(r);
-    uint32_t counts[] = {0, 1, 2, 10, (uint32_t)r->count, (uint32_t)r->count + 1,
-                         SB_SIO_ATTACHMENTS_MAX, SB_SIO_ATTACHMENTS_MAX + 1};
+    uint32_t counts[] = {0,
+                         1,
+                         2,
+                         10,
+                         (uint32_t)r->count,
+                         (uint32_t)r->count + 1,
+                         SB_SIO_ATTACHMENTS_MAX,
+                         SB_SIO_ATTACHMENTS_MAX + 1};
     free(r);
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
         FZ_CHECK(sb_sio_placeholders_check(d, counts[k]) == ref_placeholders(d, counts[k]));

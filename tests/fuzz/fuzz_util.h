@@ -15,13 +15,12 @@
 #include "core/str.h"
 
 /* Not assert(): it must stay on whatever NDEBUG says. */
-#define FZ_CHECK(cond)                                                                         \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz invariant violated at %s:%d: %s\n", __FILE__, __LINE__,      \
-                    #cond);                                                                    \
-            abort();                                                                           \
-        }                                                                                      \
+#define FZ_CHECK(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz invariant violated at %s:%d: %s\n", __FILE__, __LINE__, #cond);  \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* True when the slice s lies entirely within base[0..n). An empty slice may

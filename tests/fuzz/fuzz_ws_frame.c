@@ -159,8 +159,11 @@ static size_t ref_utf8_fail(const uint8_t *p, size_t n, bool *complete) {
     *complete = true;
     while (i < n) {
         uint8_t c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                   : (c & 0xF8) == 0xF0 ? 4 : 0;
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
         if (len == 0)
             return i;
         for (size_t k = 1; k <= len && len > 1; k++) {
@@ -218,7 +221,7 @@ static void check_close(const uint8_t *p, size_t n) {
     sb_str_t reason = {NULL, 99};
     int rc = sb_ws_close_parse(p, n, &code, &reason);
     unsigned c = n >= 2 ? (unsigned)(p[0] << 8 | p[1]) : 0;
-    int want = n == 0 ? SB_OK
+    int want = n == 0                                      ? SB_OK
                : (n == 1 || n > 125 || !ref_close_code(c)) ? SB_EPROTO
                : !sb_utf8_valid(p + 2, n - 2)              ? SB_EUTF8
                                                            : SB_OK;

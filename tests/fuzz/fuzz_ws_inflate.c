@@ -28,8 +28,8 @@ static bool same_params(const sb_ws_deflate_params_t *a, const sb_ws_deflate_par
     return a->server_max_window_bits == b->server_max_window_bits &&
            a->client_max_window_bits == b->client_max_window_bits &&
            a->server_no_context_takeover == b->server_no_context_takeover &&
-           a->client_no_context_takeover == b->client_no_context_takeover &&
-           a->level == b->level && a->mem_level == b->mem_level;
+           a->client_no_context_takeover == b->client_no_context_takeover && a->level == b->level &&
+           a->mem_level == b->mem_level;
 }
 
 static int negotiate(sb_str_t v, const sb_ws_deflate_config_t *cfg, sb_ws_deflate_params_t *out,
@@ -189,8 +189,8 @@ static int inflate_frames(sb_ws_deflate_t *d, const uint8_t *msg, size_t n, int 
     return rc;
 }
 
-static int check_message(sb_ws_deflate_t *d, const sb_ws_deflate_params_t *pa,
-                          const uint8_t *msg, size_t n, fz_src_t *ctl) {
+static int check_message(sb_ws_deflate_t *d, const sb_ws_deflate_params_t *pa, const uint8_t *msg,
+                         size_t n, fz_src_t *ctl) {
     int frames = (int)fz_range(ctl, 1, 3);
     uint8_t *got = malloc(MAX_OUT + 1), *want = malloc(MAX_OUT + 1);
     size_t got_n = 0, want_n = 0;

@@ -38,7 +38,8 @@ TEST(base64_vectors) {
             size_t m = sb_base64_encode((const uint8_t *)plain[k], n, out, (sb_base64_t)kind);
             CHECK_EQ(m, strlen(e));
             CHECK(memcmp(out, e, m) == 0);
-            CHECK_EQ(sb_base64_decode(sb_cstr(e), back, sizeof back, (sb_base64_t)kind), (ssize_t)n);
+            CHECK_EQ(sb_base64_decode(sb_cstr(e), back, sizeof back, (sb_base64_t)kind),
+                     (ssize_t)n);
             CHECK(memcmp(back, plain[k], n) == 0);
             CHECK(sb_base64_valid(sb_cstr(e), (sb_base64_t)kind));
         }
@@ -102,9 +103,9 @@ TEST(base64url_alphabet_and_strictness) {
     CHECK(memcmp(out, "-_8", 3) == 0);
     CHECK_EQ(dec_url(SB_LIT("-_8"), back, sizeof back), 2);
     CHECK(memcmp(back, bytes, 2) == 0);
-    CHECK_EQ(dec_url(SB_LIT("+/8"), back, sizeof back), SB_EPROTO);  /* standard alphabet */
-    CHECK_EQ(dec_std(SB_LIT("-_8="), back, sizeof back), SB_EPROTO); /* and the reverse */
-    CHECK_EQ(dec_url(SB_LIT("Zg=="), back, sizeof back), SB_EPROTO); /* no padding */
+    CHECK_EQ(dec_url(SB_LIT("+/8"), back, sizeof back), SB_EPROTO);   /* standard alphabet */
+    CHECK_EQ(dec_std(SB_LIT("-_8="), back, sizeof back), SB_EPROTO);  /* and the reverse */
+    CHECK_EQ(dec_url(SB_LIT("Zg=="), back, sizeof back), SB_EPROTO);  /* no padding */
     CHECK_EQ(dec_url(SB_LIT("Zm9vY"), back, sizeof back), SB_EPROTO); /* 4k + 1 */
     CHECK_EQ(dec_url(SB_LIT("Zh"), back, sizeof back), SB_EPROTO);    /* unused bits set */
     CHECK_EQ(dec_url(SB_LIT("Zm9"), back, sizeof back), SB_EPROTO);
@@ -143,7 +144,7 @@ TEST(base64_valid_agrees_with_decode) {
 
 TEST(hex_values_every_byte) {
     for (int c = 0; c < 256; c++) {
-        int want = c >= '0' && c <= '9' ? c - '0'
+        int want = c >= '0' && c <= '9'   ? c - '0'
                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                           : -1;
@@ -176,8 +177,10 @@ TEST(put_sizes_then_writes) {
     static const struct {
         uint64_t v;
         const char *text;
-    } cases[] = {{0, "n=0;"}, {7, "n=7;"}, {10, "n=10;"}, {18446744073709551615ull,
-                                                            "n=18446744073709551615;"}};
+    } cases[] = {{0, "n=0;"},
+                 {7, "n=7;"},
+                 {10, "n=10;"},
+                 {18446744073709551615ull, "n=18446744073709551615;"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t need = write_line(NULL, cases[i].v);
         CHECK_EQ(need, strlen(cases[i].text));

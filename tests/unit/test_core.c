@@ -59,7 +59,7 @@ TEST(timer_stop_and_restart) {
     sb_timer_start(&a.t, 20);
     sb_timer_start(&b.t, 20);
     sb_timer_stop(&a.t);
-    sb_timer_stop(&a.t); /* idempotent */
+    sb_timer_stop(&a.t);      /* idempotent */
     sb_timer_start(&b.t, 60); /* restart moves it */
     uint64_t start = l.now_ms;
     l.now_ms = start + 40;
@@ -193,11 +193,12 @@ TEST(config_defaults_and_precedence) {
     close(fd);
     setenv("SWITCHBOARD_PING_TIMEOUT", "9", 1);
     setenv("SWITCHBOARD_JWT_SECRET", "from-env", 1);
-    char *argv[] = {"sb", "--config", path, "--jwt-secret=from-argv", "--dev", "--ws-deflate=false", NULL};
+    char *argv[] = {"sb",    "--config",           path, "--jwt-secret=from-argv",
+                    "--dev", "--ws-deflate=false", NULL};
     CHECK_EQ(sb_config_load(&c, 6, argv, err, sizeof err), SB_OK);
-    CHECK_EQ(c.port, 4000);               /* file */
+    CHECK_EQ(c.port, 4000); /* file */
     CHECK(strcmp(c.log_level, "debug") == 0);
-    CHECK_EQ(c.ping_timeout, 9);          /* env beats file */
+    CHECK_EQ(c.ping_timeout, 9);                   /* env beats file */
     CHECK(strcmp(c.jwt_secret, "from-argv") == 0); /* argv beats env */
     CHECK(c.dev);
     CHECK(!c.ws_deflate);
@@ -217,7 +218,8 @@ TEST(config_boolean_flag_forms) {
     CHECK(c.ws_deflate);
     CHECK(!c.dev);
     CHECK(c.allow_query_token);
-    char *a2[] = {"sb", "--ws-deflate", "off", "--dev", "--port", "7", "--allow-query-token", "1", NULL};
+    char *a2[] = {"sb", "--ws-deflate",        "off", "--dev", "--port",
+                  "7",  "--allow-query-token", "1",   NULL};
     CHECK_EQ(sb_config_load(&c, 8, a2, err, sizeof err), SB_OK);
     CHECK(!c.ws_deflate);
     CHECK(c.dev);
@@ -254,7 +256,8 @@ TEST(config_rejects_bad_input) {
 
 TEST(query_param_lookup_and_decoding) {
     char out[64];
-    CHECK(sb_auth_query_param(SB_LIT("EIO=4&transport=polling&token=abc.def"), "token", out, sizeof out));
+    CHECK(sb_auth_query_param(SB_LIT("EIO=4&transport=polling&token=abc.def"), "token", out,
+                              sizeof out));
     CHECK(strcmp(out, "abc.def") == 0);
     CHECK(sb_auth_query_param(SB_LIT("token=a%2Eb+c"), "token", out, sizeof out));
     CHECK(strcmp(out, "a.b c") == 0);

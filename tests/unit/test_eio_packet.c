@@ -78,7 +78,9 @@ static void drain(const char *p, size_t n, size_t bin_cap, drained_t *d) {
 }
 
 TEST(payload_spec_example) {
-    static const char body[] = "4hello\x1e" "2\x1e" "4world";
+    static const char body[] = "4hello\x1e"
+                               "2\x1e"
+                               "4world";
     drained_t d;
     drain(body, sizeof body - 1, 16, &d);
     CHECK_EQ(d.rc, 0);
@@ -92,7 +94,11 @@ TEST(payload_spec_example) {
 }
 
 TEST(payload_binary_segments) {
-    static const char body[] = "4hello\x1e" "bAQIDBA==\x1e" "b\x1e" "42[\"x\"]\x1e" "b/w==";
+    static const char body[] = "4hello\x1e"
+                               "bAQIDBA==\x1e"
+                               "b\x1e"
+                               "42[\"x\"]\x1e"
+                               "b/w==";
     drained_t d;
     drain(body, sizeof body - 1, 16, &d);
     CHECK_EQ(d.rc, 0);
@@ -129,16 +135,25 @@ TEST(payload_errors) {
     drain("4a\x1e", 3, 16, &d); /* trailing separator */
     CHECK_EQ(d.count, 1);
     CHECK_EQ(d.rc, SB_EPROTO);
-    drain("\x1e" "4a", 3, 16, &d); /* leading separator */
+    drain("\x1e"
+          "4a",
+          3, 16, &d); /* leading separator */
     CHECK_EQ(d.count, 0);
     CHECK_EQ(d.rc, SB_EPROTO);
-    drain("4a\x1e\x1e" "4b", 6, 16, &d); /* empty middle segment */
+    drain("4a\x1e\x1e"
+          "4b",
+          6, 16, &d); /* empty middle segment */
     CHECK_EQ(d.count, 1);
     CHECK_EQ(d.rc, SB_EPROTO);
-    drain("4a\x1e" "7b\x1e" "4c", 8, 16, &d); /* unknown type stops the payload */
+    drain("4a\x1e"
+          "7b\x1e"
+          "4c",
+          8, 16, &d); /* unknown type stops the payload */
     CHECK_EQ(d.count, 1);
     CHECK_EQ(d.rc, SB_EPROTO);
-    drain("4a\x1e" "bAQID*A==", 12, 16, &d); /* invalid base64 */
+    drain("4a\x1e"
+          "bAQID*A==",
+          12, 16, &d); /* invalid base64 */
     CHECK_EQ(d.count, 1);
     CHECK_EQ(d.rc, SB_EPROTO);
     drain("bAQIDBA", 7, 16, &d); /* unpadded */
@@ -154,7 +169,9 @@ TEST(payload_errors) {
 /* Each payload is also checked against a body cut short at every byte: no
  * cut may read past it, and the error or packet count is consistent. */
 TEST(payload_every_cut_in_bounds) {
-    static const char body[] = "4hello\x1e" "bAQIDBA==\x1e" "2probe";
+    static const char body[] = "4hello\x1e"
+                               "bAQIDBA==\x1e"
+                               "2probe";
     for (size_t cut = 0; cut <= sizeof body - 1; cut++) {
         char *copy = malloc(cut ? cut : 1);
         memcpy(copy, body, cut);
@@ -171,14 +188,16 @@ TEST(payload_every_cut_in_bounds) {
 
 TEST(open_packet_exact) {
     char out[256];
-    size_t n = sb_eio_open_packet_write(out, sizeof out, SB_LIT("lv_VI97HAXpY6yYWAAAC"), true, 25000,
-                                        20000, 1000000);
-    CHECK_MEM(out, n,
-              "0{\"sid\":\"lv_VI97HAXpY6yYWAAAC\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,"
-              "\"pingTimeout\":20000,\"maxPayload\":1000000}");
+    size_t n = sb_eio_open_packet_write(out, sizeof out, SB_LIT("lv_VI97HAXpY6yYWAAAC"), true,
+                                        25000, 20000, 1000000);
+    CHECK_MEM(
+        out, n,
+        "0{\"sid\":\"lv_VI97HAXpY6yYWAAAC\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,"
+        "\"pingTimeout\":20000,\"maxPayload\":1000000}");
     n = sb_eio_open_packet_write(out, sizeof out, SB_LIT("s"), false, 0, 1, 0);
-    CHECK_MEM(out, n,
-              "0{\"sid\":\"s\",\"upgrades\":[],\"pingInterval\":0,\"pingTimeout\":1,\"maxPayload\":0}");
+    CHECK_MEM(
+        out, n,
+        "0{\"sid\":\"s\",\"upgrades\":[],\"pingInterval\":0,\"pingTimeout\":1,\"maxPayload\":0}");
     n = sb_eio_open_packet_write(out, sizeof out, SB_LIT("a\"b"), false, 4294967295u, 5,
                                  (size_t)18446744073709551615ull);
     CHECK_MEM(out, n,

@@ -170,7 +170,7 @@ TEST(empty_query_and_odd_targets) {
     static const char e[] = "GET /p? HTTP/1.1\r\n\r\n";
     CHECK_EQ(parse_n(e, sizeof e - 1, &req, &default_limits), sizeof e - 1);
     CHECK_MEM(req.path.p, req.path.n, "/p");
-    CHECK(req.query.p != NULL && req.query.n == 0); /* present but empty */
+    CHECK(req.query.p != NULL && req.query.n == 0);          /* present but empty */
     static const char m[] = "M-SEARCH! /x HTTP/1.1\r\n\r\n"; /* any token is a method */
     CHECK_EQ(parse_n(m, sizeof m - 1, &req, &default_limits), sizeof m - 1);
     CHECK_MEM(req.method.p, req.method.n, "M-SEARCH!");
@@ -203,7 +203,8 @@ typedef struct {
     int rc, status;
 } bad_case_t;
 
-#define BAD(lit, rc, st) {lit, sizeof lit - 1, rc, st}
+#define BAD(lit, rc, st)                                                                           \
+    { lit, sizeof lit - 1, rc, st }
 
 static const bad_case_t bad_cases[] = {
     BAD("G@T / HTTP/1.1\r\n\r\n", SB_EPROTO, 400),
@@ -237,22 +238,24 @@ static const bad_case_t bad_cases[] = {
     BAD("GET /a#frag HTTP/1.1\r\n\r\n", SB_EPROTO, 400),
     BAD("GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", SB_EPROTO, 400),
     BAD("GET /a\tb HTTP/1.1\r\n\r\n", SB_EPROTO, 400),
-    BAD("GET / HTTP/1.1\rX\n\r\n", SB_EPROTO, 400),               /* bare CR */
-    BAD("GET / HTTP/1.1\n\n", SB_EPROTO, 400),                    /* bare LF */
-    BAD("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", SB_EPROTO, 400),  /* bare CR in a value */
+    BAD("GET / HTTP/1.1\rX\n\r\n", SB_EPROTO, 400),              /* bare CR */
+    BAD("GET / HTTP/1.1\n\n", SB_EPROTO, 400),                   /* bare LF */
+    BAD("GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", SB_EPROTO, 400), /* bare CR in a value */
     BAD("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", SB_EPROTO, 400),
     BAD("GET / HTTP/1.1\r\nHost: a\r\n\n", SB_EPROTO, 400),
     BAD("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", SB_EPROTO, 400),
     BAD("GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", SB_EPROTO, 400),  /* obs-fold */
     BAD("GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", SB_EPROTO, 400), /* obs-fold */
     BAD("GET / HTTP/1.1\r\n X: a\r\n\r\n", SB_EPROTO, 400),
-    BAD("GET / HTTP/1.1\r\nHost : a\r\n\r\n", SB_EPROTO, 400),    /* space before colon */
+    BAD("GET / HTTP/1.1\r\nHost : a\r\n\r\n", SB_EPROTO, 400), /* space before colon */
     BAD("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", SB_EPROTO, 400),
-    BAD("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", SB_EPROTO, 400),     /* NUL in a value */
-    BAD("GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n", SB_EPROTO, 400),
+    BAD("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", SB_EPROTO, 400), /* NUL in a value */
+    BAD("GET / HTTP/1.1\r\nX: a\x01"
+        "b\r\n\r\n",
+        SB_EPROTO, 400),
     BAD("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", SB_EPROTO, 400),
-    BAD("GET / HTTP/1.1\r\n: a\r\n\r\n", SB_EPROTO, 400),          /* empty name */
-    BAD("GET / HTTP/1.1\r\nHost\r\n\r\n", SB_EPROTO, 400),         /* no colon */
+    BAD("GET / HTTP/1.1\r\n: a\r\n\r\n", SB_EPROTO, 400),  /* empty name */
+    BAD("GET / HTTP/1.1\r\nHost\r\n\r\n", SB_EPROTO, 400), /* no colon */
     BAD("GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", SB_EPROTO, 400),
     BAD("GET / HTTP/1.1\r\nX\0: a\r\n\r\n", SB_EPROTO, 400),
 };
@@ -405,8 +408,7 @@ TEST(content_length) {
     CHECK_EQ(sb_http_content_length_parse(SB_LIT(" 1"), 100, &v), SB_EPROTO);
     CHECK_EQ(sb_http_content_length_parse(SB_LIT("1,1"), 100, &v), SB_EPROTO);
     CHECK_EQ(sb_http_content_length_parse(SB_LIT("0x10"), 100, &v), SB_EPROTO);
-    CHECK_EQ(sb_http_content_length_parse(SB_LIT("99999999999999999999999x"), 100, &v),
-             SB_EPROTO);
+    CHECK_EQ(sb_http_content_length_parse(SB_LIT("99999999999999999999999x"), 100, &v), SB_EPROTO);
     CHECK_EQ(v, 99); /* untouched on error */
     CHECK_EQ(sb_http_content_length_parse(SB_LIT("18446744073709551616"), UINT64_MAX, &v),
              SB_ETOOBIG);
@@ -568,8 +570,7 @@ TEST(chunked_max_body) {
     CHECK_EQ(sb_http_chunked_decode(&st3, huge, sizeof huge - 1, &out_n, 1 << 20), SB_ETOOBIG);
     sb_http_chunked_t st4 = {0};
     char big[] = "FFFFFFFFFFFFFFFF\r\nab";
-    CHECK_EQ(sb_http_chunked_decode(&st4, big, sizeof big - 1, &out_n, UINT64_MAX),
-             sizeof big - 1);
+    CHECK_EQ(sb_http_chunked_decode(&st4, big, sizeof big - 1, &out_n, UINT64_MAX), sizeof big - 1);
     CHECK_MEM(big, out_n, "ab");
 }
 
@@ -579,7 +580,8 @@ typedef struct {
     int rc;
 } chunk_bad_t;
 
-#define CBAD(lit, rc) {lit, sizeof lit - 1, rc}
+#define CBAD(lit, rc)                                                                              \
+    { lit, sizeof lit - 1, rc }
 
 static const chunk_bad_t chunk_bad[] = {
     CBAD("x\r\n", SB_EPROTO),
@@ -611,8 +613,8 @@ TEST(chunked_errors) {
             sb_http_chunked_t st = {0};
             char out[64];
             size_t out_n, consumed;
-            ssize_t r = chunked_feed(&st, chunk_bad[i].s, chunk_bad[i].n, step, 1000, out,
-                                     &out_n, &consumed);
+            ssize_t r = chunked_feed(&st, chunk_bad[i].s, chunk_bad[i].n, step, 1000, out, &out_n,
+                                     &consumed);
             if (r != chunk_bad[i].rc)
                 fprintf(stderr, "  chunk case %zu step %zu: %zd\n", i, step, r);
             CHECK_EQ(r, chunk_bad[i].rc);

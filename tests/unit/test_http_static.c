@@ -39,11 +39,26 @@ TEST(paths_normalised) {
 
 TEST(traversal_refused) {
     char o[256];
-    const char *bad[] = {"/..",         "/../etc/passwd", "/a/../../b",   "/a/..",
-                         "/%2e%2e/x",   "/%2E%2E/x",      "/.%2e/x",      "/a/%2e%2e%2fb",
-                         "/..%2f..%2fetc", "/a%2f..%2f..", "/a\\..\\b",   "/a%5c..%5cb",
-                         "/a%00b",      "/%00",           "/a%0d%0ab",    "/a%7fb",
-                         "/%",          "/%2",            "/%zz",         "relative",
+    const char *bad[] = {"/..",
+                         "/../etc/passwd",
+                         "/a/../../b",
+                         "/a/..",
+                         "/%2e%2e/x",
+                         "/%2E%2E/x",
+                         "/.%2e/x",
+                         "/a/%2e%2e%2fb",
+                         "/..%2f..%2fetc",
+                         "/a%2f..%2f..",
+                         "/a\\..\\b",
+                         "/a%5c..%5cb",
+                         "/a%00b",
+                         "/%00",
+                         "/a%0d%0ab",
+                         "/a%7fb",
+                         "/%",
+                         "/%2",
+                         "/%zz",
+                         "relative",
                          ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = norm(bad[i], o, sizeof o);
@@ -77,7 +92,8 @@ TEST(long_paths_bounded) {
     for (size_t i = 0; i < n; i++) /* "/" * n decodes to nothing: the root */
         huge[i] = '/';
     CHECK_EQ(sb_http_static_path(sb_str(huge, SB_HTTP_STATIC_PATH_MAX - 1), out,
-                                 SB_HTTP_STATIC_PATH_MAX), SB_OK);
+                                 SB_HTTP_STATIC_PATH_MAX),
+             SB_OK);
     free(huge);
     free(out);
 }

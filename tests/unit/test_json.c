@@ -99,8 +99,8 @@ TEST(strings) {
     VALID("\"abc\"");
     VALID("\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u00e9 \\u00E9\"");
     VALID("\"\\ud83d\\ude00\"");
-    VALID("\"\\ud800\"");         /* lone high surrogate: JSON.parse accepts it */
-    VALID("\"\\udc00\\ud800\"");  /* reversed pair: two lone surrogates */
+    VALID("\"\\ud800\"");        /* lone high surrogate: JSON.parse accepts it */
+    VALID("\"\\udc00\\ud800\""); /* reversed pair: two lone surrogates */
     VALID("\"\\uDBFF\\uDFFF\"");
     VALID("\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"");
     VALID("\"\x7f\"");
@@ -137,11 +137,11 @@ TEST(strings_bad_utf8) {
     INVALID("\"\xf5\x80\x80\x80\"");
     INVALID("\"\xff\"");
     INVALID("\"\xfe\"");
-    INVALID("\"\x80\"");             /* stray continuation */
-    INVALID("\"\xf0\x9f\x98\"");     /* truncated 4-byte */
-    VALID("\"\xed\x9f\xbf\"");       /* U+D7FF, just below the surrogates */
-    VALID("\"\xee\x80\x80\"");       /* U+E000, just above */
-    INVALID("\xc3\xa9");             /* non-ASCII outside a string */
+    INVALID("\"\x80\"");         /* stray continuation */
+    INVALID("\"\xf0\x9f\x98\""); /* truncated 4-byte */
+    VALID("\"\xed\x9f\xbf\"");   /* U+D7FF, just below the surrogates */
+    VALID("\"\xee\x80\x80\"");   /* U+E000, just above */
+    INVALID("\xc3\xa9");         /* non-ASCII outside a string */
 }
 
 TEST(structures) {
@@ -311,8 +311,9 @@ TEST(array_items) {
 
 /* Unvalidated garbage must not make the helpers read out of bounds. */
 TEST(slicers_stay_in_bounds) {
-    static const char *junk[] = {"[",     "[\"",     "[\"\\",  "[{",     "[1,",   "{\"a",
-                                 "{\"a\"", "{\"a\":", "{\"a\":[", "{\"a\\", "[\"a\\\"", "{\"a\":\"\\u12"};
+    static const char *junk[] = {
+        "[",      "[\"",     "[\"\\",    "[{",     "[1,",      "{\"a",
+        "{\"a\"", "{\"a\":", "{\"a\":[", "{\"a\\", "[\"a\\\"", "{\"a\":\"\\u12"};
     sb_str_t it[4], v;
     for (size_t k = 0; k < sizeof junk / sizeof junk[0]; k++) {
         size_t n = strlen(junk[k]);
@@ -333,8 +334,9 @@ TEST(slicers_stay_in_bounds) {
 /* ---- Object get ---------------------------------------------------------- */
 
 TEST(object_get) {
-    sb_str_t o = SB_LIT("{ \"a\" : 1 , \"b\":{\"a\":2,\"f\":3},\"c\\u0064\":\"x\", \"e\":[1,{\"f\":2}],"
-                        "\"q\\\"k\":[\"}\"],\"\\u00e9\":true,\"\\ud83d\\ude00\":null,\"\":0,\"a\":3 }");
+    sb_str_t o =
+        SB_LIT("{ \"a\" : 1 , \"b\":{\"a\":2,\"f\":3},\"c\\u0064\":\"x\", \"e\":[1,{\"f\":2}],"
+               "\"q\\\"k\":[\"}\"],\"\\u00e9\":true,\"\\ud83d\\ude00\":null,\"\":0,\"a\":3 }");
     sb_str_t v;
     CHECK_EQ(sb_json_validate(o.p, o.n, 8), SB_OK);
     CHECK_EQ(sb_json_object_get(o, SB_LIT("a"), &v), SB_OK);
@@ -385,7 +387,9 @@ TEST(string_unescape) {
     CHECK_EQ(unescape(SB_LIT("\"\\udc00\\ud800x\""), out, sizeof out, &n), SB_OK);
     CHECK_MEM(out, n, "\xef\xbf\xbd\xef\xbf\xbdx");
     CHECK_EQ(unescape(SB_LIT("\"\\ud800\\u0041\""), out, sizeof out, &n), SB_OK);
-    CHECK_MEM(out, n, "\xef\xbf\xbd" "A");
+    CHECK_MEM(out, n,
+              "\xef\xbf\xbd"
+              "A");
     CHECK_EQ(unescape(SB_LIT("\"\\ud800\\n\""), out, sizeof out, &n), SB_OK);
     CHECK_MEM(out, n, "\xef\xbf\xbd\n");
     CHECK_EQ(unescape(SB_LIT("\"raw \xc3\xa9\""), out, sizeof out, &n), SB_OK);
@@ -417,8 +421,12 @@ TEST(string_escape) {
     CHECK_MEM(out, n, "\"a\\\"b\\\\c\\n\\u0001\\u001f/\x7f\xc3\xa9\\t\\b\\f\\r\"");
     n = sb_json_string_escape(SB_LIT(""), out, sizeof out);
     CHECK_MEM(out, n, "\"\"");
-    n = sb_json_string_escape(SB_LIT("\xff" "a\xc3"), out, sizeof out);
-    CHECK_MEM(out, n, "\"\xef\xbf\xbd" "a\xef\xbf\xbd\"");
+    n = sb_json_string_escape(SB_LIT("\xff"
+                                     "a\xc3"),
+                              out, sizeof out);
+    CHECK_MEM(out, n,
+              "\"\xef\xbf\xbd"
+              "a\xef\xbf\xbd\"");
     n = sb_json_string_escape(SB_LIT("\xed\xa0\x80"), out, sizeof out); /* encoded surrogate */
     CHECK_EQ(n, 2 + 9);
     CHECK_EQ(sb_json_validate(out, n, 1), SB_OK);
@@ -451,8 +459,9 @@ TEST(string_roundtrip_all_bytes) {
 TEST(lexer_tokens) {
     sb_json_lexer_t lx;
     sb_json_token_t t;
-    static const char *want_text[] = {"{", "\"a\"", ":", "[", "1", ",", "-2.5e3", ",",
-                                      "\"x\\\"y]\"", "]", ",", "\"b\"", ":", "null", "}"};
+    static const char *want_text[] = {"{", "\"a\"",  ":", "[",           "1",
+                                      ",", "-2.5e3", ",", "\"x\\\"y]\"", "]",
+                                      ",", "\"b\"",  ":", "null",        "}"};
     static const char want_kind[] = "{v:[v,v,v],v:v}";
     sb_json_lexer_init(&lx, SB_LIT(" {\"a\" : [1, -2.5e3, \"x\\\"y]\"], \"b\":null} "));
     size_t k = 0;

@@ -152,11 +152,12 @@ TEST(a_stopped_server_fails_by_the_deadline_then_reconnects) {
  * idempotent. */
 TEST(a_deadline_during_commit_is_unknown_and_may_still_commit) {
     PGconn *db = admin();
-    PQclear(PQexec(db, "CREATE TABLE slow(id integer);"
-                       "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
-                       "$$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$;"
-                       "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow "
-                       "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"));
+    PQclear(PQexec(db,
+                   "CREATE TABLE slow(id integer);"
+                   "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$;"
+                   "CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()"));
     PQfinish(db);
     sb_pg_stmt_t stmts[] = {{"INSERT INTO slow(id) VALUES(1)", 0, NULL, NULL, NULL}};
     int failed = 99;

@@ -116,9 +116,10 @@ TEST(has_the_same_schema_as_sqlite) {
                 sb_store__schema_version(), sb_store_pg__schema_version());
     CHECK_EQ(sb_store__schema_version(), sb_store_pg__schema_version());
 
-    char *pc = pg_lines(pg, "SELECT table_name || '.' || column_name FROM information_schema.columns "
-                            "WHERE table_schema = 'public' AND table_name <> 'switchboard_schema' "
-                            "ORDER BY 1");
+    char *pc =
+        pg_lines(pg, "SELECT table_name || '.' || column_name FROM information_schema.columns "
+                     "WHERE table_schema = 'public' AND table_name <> 'switchboard_schema' "
+                     "ORDER BY 1");
     char *lc = sqlite_lines(lite, "SELECT m.name || '.' || p.name FROM sqlite_master m, "
                                   "pragma_table_info(m.name) p WHERE m.type = 'table' "
                                   "AND m.name NOT LIKE 'sqlite_%' ORDER BY 1");

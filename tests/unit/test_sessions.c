@@ -80,12 +80,12 @@ static world_t *world_create(uint32_t ping_interval_ms, uint32_t ping_timeout_ms
         abort();
     sb_conn_limits_t limits = {.max_inbuf = 1 << 20, .max_outq = 1 << 20};
     sb_conn_ctx_set_limits(&w->conns, &limits);
-    sb_http_config_t hc = {.limits = {.max_request_line = 8192, .max_head_bytes = 16384,
-                                      .max_headers = 64},
-                           .max_body = 1 << 20,
-                           .header_timeout_ms = 5000,
-                           .keepalive_timeout_ms = 5000,
-                           .cors_origins = ""};
+    sb_http_config_t hc = {
+        .limits = {.max_request_line = 8192, .max_head_bytes = 16384, .max_headers = 64},
+        .max_body = 1 << 20,
+        .header_timeout_ms = 5000,
+        .keepalive_timeout_ms = 5000,
+        .cors_origins = ""};
     w->ws = (sb_ws_config_t){.max_message = 1 << 20, .close_timeout_ms = 1000};
     sb_eio_config_t ec = {.ping_interval_ms = ping_interval_ms,
                           .ping_timeout_ms = ping_timeout_ms,
@@ -95,8 +95,10 @@ static world_t *world_create(uint32_t ping_interval_ms, uint32_t ping_timeout_ms
                           .allow_polling = true,
                           .allow_websocket = true,
                           .ws = &w->ws};
-    sb_sio_config_t sc = {.connect_timeout_ms = 45000, .max_attachments = 4,
-                          .max_json_depth = 16, .max_rooms_per_socket = 10,
+    sb_sio_config_t sc = {.connect_timeout_ms = 45000,
+                          .max_attachments = 4,
+                          .max_json_depth = 16,
+                          .max_rooms_per_socket = 10,
                           .max_pending_acks = 3};
     w->http = sb_http_server_create(&w->conns, &hc);
     w->sio = sb_sio_server_create(&w->loop, &sc);
@@ -206,11 +208,9 @@ TEST(eio_illegal_and_closing_packets_each_end_the_session) {
         uint8_t type;
         const char *reason;
     } cases[] = {
-        {SB_EIO_OPEN, "parse error"},
-        {SB_EIO_PING, "parse error"},
-        {SB_EIO_UPGRADE, "parse error"}, /* an upgrade packet over polling */
-        {SB_EIO_CLOSE, "transport close"},
-        {9, "parse error"}, /* no such type */
+        {SB_EIO_OPEN, "parse error"},      {SB_EIO_PING, "parse error"},
+        {SB_EIO_UPGRADE, "parse error"},                       /* an upgrade packet over polling */
+        {SB_EIO_CLOSE, "transport close"}, {9, "parse error"}, /* no such type */
     };
     world_t *w = world_create(25000, 20000);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -348,14 +348,14 @@ TEST(sio_out_of_step_packets_close_the_connection) {
     static const struct {
         const char *before, *hostile;
     } cases[] = {
-        {"", "2[\"echo\"]"},   /* an event before CONNECT */
-        {"", "30[]"},          /* an ack before CONNECT */
-        {"", "1"},             /* a DISCONNECT before CONNECT */
-        {"0", "0"},            /* a second CONNECT */
-        {"0", "4{}"},          /* CONNECT_ERROR from a client */
-        {"0", "9"},            /* no such type */
-        {"0", "2[\"echo\""},   /* malformed JSON */
-        {"0", ""},             /* empty */
+        {"", "2[\"echo\"]"},           /* an event before CONNECT */
+        {"", "30[]"},                  /* an ack before CONNECT */
+        {"", "1"},                     /* a DISCONNECT before CONNECT */
+        {"0", "0"},                    /* a second CONNECT */
+        {"0", "4{}"},                  /* CONNECT_ERROR from a client */
+        {"0", "9"},                    /* no such type */
+        {"0", "2[\"echo\""},           /* malformed JSON */
+        {"0", ""},                     /* empty */
         {"0", "2/nowhere,[\"echo\"]"}, /* an event for a namespace it is not in */
         {"0", "51-[\"echo\",{\"_placeholder\":true,\"num\":7}]"}, /* a placeholder out of range */
         {"0", "59-[\"echo\"]"}, /* more attachments than allowed */

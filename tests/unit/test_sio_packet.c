@@ -185,12 +185,12 @@ TEST(hostile_ack_id) {
     CHECK_EQ(parse("29007199254740992[\"a\"]", &pk), SB_EPROTO);
     CHECK_EQ(parse("299999999999999999999999999[\"a\"]", &pk), SB_EPROTO);
     CHECK_EQ(parse("218446744073709551617[\"a\"]", &pk), SB_EPROTO); /* would wrap */
-    CHECK_EQ(parse("200000000000000001[\"a\"]", &pk), SB_EPROTO);   /* 17 digits */
-    CHECK_EQ(parse("20000000000000001[\"a\"]", &pk), SB_OK);        /* 16 digits */
+    CHECK_EQ(parse("200000000000000001[\"a\"]", &pk), SB_EPROTO);    /* 17 digits */
+    CHECK_EQ(parse("20000000000000001[\"a\"]", &pk), SB_OK);         /* 16 digits */
     CHECK_EQ(pk.ack_id, 1);
-    CHECK_EQ(parse("3[\"a\"]", &pk), SB_EPROTO);  /* ACK without id */
+    CHECK_EQ(parse("3[\"a\"]", &pk), SB_EPROTO); /* ACK without id */
     CHECK_EQ(parse("61-[{\"_placeholder\":true,\"num\":0}]", &pk), SB_EPROTO);
-    CHECK_EQ(parse("01{}", &pk), SB_EPROTO);      /* ids only on events and acks */
+    CHECK_EQ(parse("01{}", &pk), SB_EPROTO); /* ids only on events and acks */
     CHECK_EQ(parse("15", &pk), SB_EPROTO);
     CHECK_EQ(parse("4/a,1\"x\"", &pk), SB_EPROTO);
     CHECK_EQ(parse("2 [\"a\"]", &pk), SB_EPROTO); /* the reference reads ' ' as id 0 */
@@ -224,23 +224,23 @@ TEST(hostile_attachments) {
 
 TEST(hostile_payload_shapes) {
     sb_sio_packet_t pk;
-    CHECK_EQ(parse("2", &pk), SB_EPROTO);                 /* EVENT without data */
-    CHECK_EQ(parse("2[]", &pk), SB_EPROTO);               /* empty array */
-    CHECK_EQ(parse_lit("2[12,\"a\"]", &pk), SB_OK);       /* numeric event name: allowed */
+    CHECK_EQ(parse("2", &pk), SB_EPROTO);           /* EVENT without data */
+    CHECK_EQ(parse("2[]", &pk), SB_EPROTO);         /* empty array */
+    CHECK_EQ(parse_lit("2[12,\"a\"]", &pk), SB_OK); /* numeric event name: allowed */
     CHECK(pk.event.n == 2 && memcmp(pk.event.p, "12", 2) == 0);
-    CHECK_EQ(parse("2[true,\"a\"]", &pk), SB_EPROTO);     /* any other non-string name */
+    CHECK_EQ(parse("2[true,\"a\"]", &pk), SB_EPROTO); /* any other non-string name */
     CHECK_EQ(parse("2[null]", &pk), SB_EPROTO);
     CHECK_EQ(parse("2[[\"a\"]]", &pk), SB_EPROTO);
     CHECK_EQ(parse("2[{\"a\":1}]", &pk), SB_EPROTO);
     CHECK_EQ(parse("2{\"a\":1}", &pk), SB_EPROTO);
     CHECK_EQ(parse("2\"a\"", &pk), SB_EPROTO);
-    CHECK_EQ(parse("0[]", &pk), SB_EPROTO);               /* CONNECT data must be an object */
+    CHECK_EQ(parse("0[]", &pk), SB_EPROTO); /* CONNECT data must be an object */
     CHECK_EQ(parse("0\"tok\"", &pk), SB_EPROTO);
     CHECK_EQ(parse("0null", &pk), SB_EPROTO);
-    CHECK_EQ(parse("1{}", &pk), SB_EPROTO);               /* DISCONNECT has no data */
+    CHECK_EQ(parse("1{}", &pk), SB_EPROTO); /* DISCONNECT has no data */
     CHECK_EQ(parse("1/a,[]", &pk), SB_EPROTO);
     CHECK_EQ(parse("3{}", &pk), SB_EPROTO);
-    CHECK_EQ(parse("31{}", &pk), SB_EPROTO);              /* ACK data must be an array */
+    CHECK_EQ(parse("31{}", &pk), SB_EPROTO); /* ACK data must be an array */
     CHECK_EQ(parse("31", &pk), SB_EPROTO);
     CHECK_EQ(parse("4", &pk), SB_EPROTO);
     CHECK_EQ(parse("4[]", &pk), SB_EPROTO);
@@ -326,11 +326,12 @@ TEST(placeholders_valid) {
                         "{ \"num\" : 0 , \"_placeholder\" : true }}}]"),
                  2),
              SB_OK);
-    CHECK_EQ(sb_sio_placeholders_check(
-                 SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":2},{\"_placeholder\":true,\"num\":0},"
-                        "{\"_placeholder\":true,\"num\":1}]"),
-                 3),
-             SB_OK);
+    CHECK_EQ(
+        sb_sio_placeholders_check(
+            SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":2},{\"_placeholder\":true,\"num\":0},"
+                   "{\"_placeholder\":true,\"num\":1}]"),
+            3),
+        SB_OK);
     /* Escaped key spelling is still a placeholder, as JSON.parse sees it. */
     CHECK_EQ(sb_sio_placeholders_check(
                  SB_LIT("[\"a\",{\"\\u005fplaceholder\":true,\"n\\u0075m\":0}]"), 1),
@@ -343,15 +344,16 @@ TEST(placeholders_valid) {
     CHECK_EQ(sb_sio_placeholders_check(SB_LIT("[\"a\",{\"o\":{\"_placeholder\":1},\"num\":7}]"), 0),
              SB_OK);
     CHECK_EQ(sb_sio_placeholders_check(SB_LIT("[\"_placeholder\",true,\"num\",0]"), 0), SB_OK);
-    CHECK_EQ(sb_sio_placeholders_check(SB_LIT("[\"a\",{\"s\":\"{\\\"_placeholder\\\":true}\"}]"), 0),
-             SB_OK);
+    CHECK_EQ(
+        sb_sio_placeholders_check(SB_LIT("[\"a\",{\"s\":\"{\\\"_placeholder\\\":true}\"}]"), 0),
+        SB_OK);
     /* Last duplicate wins, as in JSON.parse. */
     CHECK_EQ(sb_sio_placeholders_check(
                  SB_LIT("[\"a\",{\"_placeholder\":true,\"_placeholder\":false,\"num\":9}]"), 0),
              SB_OK);
-    CHECK_EQ(sb_sio_placeholders_check(
-                 SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":9,\"num\":0}]"), 1),
-             SB_OK);
+    CHECK_EQ(
+        sb_sio_placeholders_check(SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":9,\"num\":0}]"), 1),
+        SB_OK);
 }
 
 TEST(placeholders_invalid) {
@@ -379,14 +381,16 @@ TEST(placeholders_invalid) {
                  SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":0,\"num\":{}}]"), 1),
              SB_EPROTO); /* the last "num" counts */
     /* Duplicated. */
-    CHECK_EQ(sb_sio_placeholders_check(
-                 SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":0}]"),
-                 2),
-             SB_EPROTO);
-    CHECK_EQ(sb_sio_placeholders_check(
-                 SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":0}]"),
-                 1),
-             SB_EPROTO);
+    CHECK_EQ(
+        sb_sio_placeholders_check(
+            SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":0}]"),
+            2),
+        SB_EPROTO);
+    CHECK_EQ(
+        sb_sio_placeholders_check(
+            SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":0}]"),
+            1),
+        SB_EPROTO);
     /* Missing. */
     CHECK_EQ(sb_sio_placeholders_check(SB_LIT("[\"a\"]"), 1), SB_EPROTO);
     CHECK_EQ(sb_sio_placeholders_check(SB_LIT("[\"a\",{\"_placeholder\":true,\"num\":1}]"), 2),
@@ -477,9 +481,9 @@ TEST(write_head_bounds) {
     CHECK_EQ(n, SB_SIO_HEAD_MAX(nsp.n));
     CHECK_MEM(out, n, "64294967295-/a-namespace,18446744073709551615");
     memset(out, '#', sizeof out);
-    CHECK_EQ(sb_sio_packet_write_head(out, n - 1, SB_SIO_BINARY_ACK, nsp, UINT32_MAX, true,
-                                      UINT64_MAX),
-             n);
+    CHECK_EQ(
+        sb_sio_packet_write_head(out, n - 1, SB_SIO_BINARY_ACK, nsp, UINT32_MAX, true, UINT64_MAX),
+        n);
     CHECK_EQ(out[0], '#');
     CHECK_EQ(sb_sio_packet_write_head(NULL, 0, SB_SIO_EVENT, SB_LIT("/"), 0, false, 0), 1);
 }

@@ -436,14 +436,16 @@ TEST(sessions_survive_and_expire) {
     setup();
     sb_store_t *st = open_store();
     cap_t c = {0};
-    DO(&c, sb_store_session_save(st, S("p-old"), S("/"), S("s1"), S("u1"), S("[]"), 1000, on_done, &c));
+    DO(&c,
+       sb_store_session_save(st, S("p-old"), S("/"), S("s1"), S("u1"), S("[]"), 1000, on_done, &c));
     DO(&c, sb_store_session_save(st, S("p-gone"), S("/"), S("s2"), S("u2"), S("[\"a\"]"), 5000,
                                  on_done, &c));
     DO(&c, sb_store_session_save(st, S("p-live"), S("/"), S("s3"), SB_STR_NULL, S("[]"), 0, on_done,
                                  &c));
     DO(&c, sb_store_session_save(st, S("p-other"), S("/chat"), S("s4"), S("u4"), S("[]"), 0,
                                  on_done, &c));
-    DO(&c, sb_store_session_save(st, S("p-bad"), S("/"), S("s5"), S("u5"), S("[x"), 0, on_done, &c));
+    DO(&c,
+       sb_store_session_save(st, S("p-bad"), S("/"), S("s5"), S("u5"), S("[x"), 0, on_done, &c));
     CHECK_EQ(c.rc, SB_EINVAL); /* rooms must be JSON */
     CHECK_EQ(sb_store_session_save(st, S(""), S("/"), S("s"), S("u"), S("[]"), 0, on_done, &c),
              SB_EINVAL);
@@ -550,7 +552,8 @@ TEST(conversation_update_and_delete) {
     STR_EQ(c.s[1], "carol");
     DO(&c, sb_store_conversation_is_member(st, S("team"), S("bob"), on_bool, &c));
     CHECK(c.rc == SB_OK && !c.yes);
-    CHECK_EQ(sb_store_conversation_update(st, S("team"), SB_STR_NULL, NULL, 0, on_strs, &c), SB_EINVAL);
+    CHECK_EQ(sb_store_conversation_update(st, S("team"), SB_STR_NULL, NULL, 0, on_strs, &c),
+             SB_EINVAL);
     CHECK_EQ(sb_store_conversation_update(st, S("dm:5:alice:bob"), S("x"), NULL, 0, on_strs, &c),
              SB_EINVAL);
     DO(&c, sb_store_conversation_update(st, S("nope"), S("x"), NULL, 0, on_strs, &c));
@@ -1261,8 +1264,12 @@ TEST(message_append_idempotency_key) {
     setup();
     sb_store_t *st = open_store();
     sb_str_t rcpt[] = {S("bob")};
-    sb_store_message_in_t m = {.room = S("room:k"), .sender_id = S("alice"), .content = S("once"),
-                               .created_at_ms = 1000, .recipients = rcpt, .n_recipients = 1,
+    sb_store_message_in_t m = {.room = S("room:k"),
+                               .sender_id = S("alice"),
+                               .content = S("once"),
+                               .created_at_ms = 1000,
+                               .recipients = rcpt,
+                               .n_recipients = 1,
                                .idempotency_key = S("k-1")};
     cap_t first = {0}, retry = {0}, other = {0}, mine = {0}, c = {0};
     submitted(sb_store_message_append(st, &m, on_msg, &first));
