@@ -139,9 +139,7 @@ static void on_stream(sb_http_req_t *req, void *ud) {
 /* POST /api/admin/disconnect {userId} or {socketId} -> {ok, disconnected} */
 static void on_disconnect(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
-        return;
-    json_t *body = sb_api__body_object(req);
+    json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
     const char *user = json_string_value(json_object_get(body, "userId"));

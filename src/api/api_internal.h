@@ -36,6 +36,8 @@ void sb_api__respond_json(sb_http_req_t *req, int status, json_t *body);
 /* Parses the body as a JSON object; answers 400 malformed_json and
  * returns NULL when it is not one. */
 json_t *sb_api__body_object(sb_http_req_t *req);
+/* A POST with the API key and a JSON object body, or NULL once answered. */
+json_t *sb_api__post_body(sb_api_t *api, sb_http_req_t *req);
 
 /* The :id of a path shaped prefix + id + suffix, percent-decoded into out
  * and NUL-terminated (cap counts the NUL), its length in *n. False for

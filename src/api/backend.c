@@ -85,9 +85,7 @@ static void emit_and_answer(sb_api_t *api, sb_http_req_t *req, const sb_feat_tar
 /* POST /api/emit {to:{user|room|all}, event, data?, except?} */
 static void on_emit(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
-        return;
-    json_t *body = sb_api__body_object(req);
+    json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
     const char *users[SB_API_MAX_TARGETS], *rooms[SB_API_MAX_TARGETS], *except[SB_API_MAX_TARGETS];
@@ -108,9 +106,7 @@ static void on_emit(sb_http_req_t *req, void *ud) {
 /* POST /api/broadcast {message, type?} -> system_message to everyone. */
 static void on_broadcast(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
-        return;
-    json_t *body = sb_api__body_object(req);
+    json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
     json_t *msg = json_object_get(body, "message"), *type = json_object_get(body, "type");

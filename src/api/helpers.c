@@ -126,3 +126,9 @@ json_t *sb_api__body_object(sb_http_req_t *req) {
     }
     return body;
 }
+
+json_t *sb_api__post_body(sb_api_t *api, sb_http_req_t *req) {
+    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
+        return NULL;
+    return sb_api__body_object(req);
+}

@@ -16,13 +16,6 @@ static const char *str_field(json_t *body, const char *name, size_t min, size_t 
     return sb_features_text(json_object_get(body, name), min, max);
 }
 
-/* POST with the API key and a JSON object body; otherwise answered. */
-static json_t *post_body(sb_api_t *api, sb_http_req_t *req) {
-    if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
-        return NULL;
-    return sb_api__body_object(req);
-}
-
 /* Fails a call whose store request could not even be queued. */
 static void call_refused(sb_api_call_t *call, int rc) {
     sb_api__call_fail_store(call, rc);
@@ -72,7 +65,7 @@ static const char *notification_fields(json_t *body, sb_store_notification_in_t 
 
 static void on_notifications(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    json_t *body = post_body(api, req);
+    json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
     sb_store_notification_in_t in;
@@ -113,7 +106,7 @@ static void on_post_registered(void *ud, int rc) {
 
 static void on_posts(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
-    json_t *body = post_body(api, req);
+    json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
     const char *id = str_field(body, "id", 1, SB_STORE_MAX_ID);
