@@ -1,6 +1,5 @@
 #include "core/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -197,16 +196,6 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     per_ip_add(ctx, &c->peer, 1);
     sb_list_push_tail(&ctx->all, &c->all_node);
     return c;
-}
-
-void sb_peer_format(const sb_peer_addr_t *p, char *out, size_t cap) {
-    int fam = p->family == AF_INET6 ? AF_INET6 : AF_INET;
-    if (!inet_ntop(fam, p->addr, out, (socklen_t)cap))
-        snprintf(out, cap, "?");
-}
-
-void sb_conn_peer_ip(const sb_conn_t *c, char *out, size_t cap) {
-    sb_peer_format(&c->peer, out, cap);
 }
 
 /* ---- closing ------------------------------------------------------------- */
