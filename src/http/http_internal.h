@@ -47,7 +47,19 @@ typedef struct {
 
 /* Answers without a request object (parse errors, timeouts) and closes. */
 void sb_http__send_simple_error(sb_http_conn_t *hc, int status, const char *code, const char *msg);
+/* Hands a complete request to its route (router.c). */
 void sb_http__route(sb_http_server_t *s, sb_http_req_t *r);
+
+/* A request's life (request.c). Creates the request from the parsed head,
+ * copying it: NULL when out of memory. */
+sb_http_req_t *sb_http__req_create(sb_http_conn_t *hc, const char *head, size_t n,
+                                   const sb_http_request_t *pr);
+/* Frees it; a request never answered tells its on_answer observer so. */
+void sb_http__req_free(sb_http_req_t *r);
+size_t sb_http__req_header_count(const sb_http_req_t *r, const char *name);
+bool sb_http__req_wants_keep_alive(const sb_http_req_t *r);
+/* After the answer: frees the request, and the connection reads the next
+ * one (keep_alive) or closes once its output is flushed. */
 void sb_http__finish_request(sb_http_req_t *r, bool keep_alive);
 
 #endif

@@ -18,76 +18,6 @@
 
 static const sb_conn_handler_t http_conn_handler;
 
-/* ---- requests -------------------------------------------------------------- */
-
-static void req_free(sb_http_req_t *r) {
-    if (!r)
-        return;
-    if (r->on_answer)
-        r->on_answer(r, 0, NULL, 0); /* ends unanswered */
-    free(r->_head);
-    free(r->body);
-    free(r);
-}
-
-/* Copies the head so the request outlives the connection's input buffer. */
-static sb_http_req_t *req_create(sb_http_conn_t *hc, const char *head, size_t n,
-                                 const sb_http_request_t *pr) {
-    sb_http_req_t *r = calloc(1, sizeof *r);
-    char *copy = r ? malloc(n + 1) : NULL;
-    if (!copy) {
-        free(r);
-        return NULL;
-    }
-    memcpy(copy, head, n);
-    copy[n] = '\0';
-#define REBASE(s) ((sb_str_t){(s).p ? copy + ((s).p - head) : NULL, (s).n})
-    r->method = REBASE(pr->method);
-    r->path = REBASE(pr->path);
-    r->query = REBASE(pr->query);
-    r->num_headers = pr->num_headers;
-    for (size_t i = 0; i < pr->num_headers; i++) {
-        r->headers[i].name = REBASE(pr->headers[i].name);
-        r->headers[i].value = REBASE(pr->headers[i].value);
-    }
-#undef REBASE
-    r->minor_version = pr->minor_version;
-    r->_head = copy;
-    r->conn = hc->conn;
-    r->server = hc->srv;
-    return r;
-}
-
-const sb_str_t *sb_http_req_header(const sb_http_req_t *r, const char *name) {
-    sb_str_t key = sb_cstr(name);
-    for (size_t i = 0; i < r->num_headers; i++)
-        if (sb_str_ieq(r->headers[i].name, key))
-            return &r->headers[i].value;
-    return NULL;
-}
-
-static size_t req_header_count(const sb_http_req_t *r, const char *name) {
-    size_t count = 0;
-    for (size_t i = 0; i < r->num_headers; i++)
-        count += sb_str_ieq(r->headers[i].name, sb_cstr(name));
-    return count;
-}
-
-bool sb_http_req_query(const sb_http_req_t *r, const char *key, char *out, size_t cap) {
-    size_t n = 0;
-    if (cap == 0 || !sb_http_query_get(r->query, sb_cstr(key), out, cap - 1, &n))
-        return false;
-    out[n] = '\0';
-    return true;
-}
-
-static bool req_wants_keep_alive(const sb_http_req_t *r) {
-    const sb_str_t *c = sb_http_req_header(r, "connection");
-    if (r->minor_version == 0)
-        return c && sb_http_token_list_has(*c, SB_LIT("keep-alive"));
-    return !(c && sb_http_token_list_has(*c, SB_LIT("close")));
-}
-
 /* ---- connection state -------------------------------------------------------- */
 
 static void hc_arm(sb_http_conn_t *hc, uint32_t ms) { sb_timer_start(&hc->conn->timer, ms); }
@@ -121,20 +51,6 @@ static sb_http_conn_t *hc_create(sb_http_server_t *s, int fd, const struct socka
     return hc;
 }
 
-/* After a response: back to reading the next request, or close. */
-static void hc_finish(sb_http_conn_t *hc, bool keep_alive) {
-    hc->req = NULL;
-    hc->state = SB_HC_HEAD;
-    if (!keep_alive) {
-        sb_conn_close_after_flush(hc->conn);
-        return;
-    }
-    hc_arm(hc,
-           hc->conn->in_len ? hc->srv->cfg.header_timeout_ms : hc->srv->cfg.keepalive_timeout_ms);
-    if (!hc->in_data)
-        sb_conn_resume(hc->conn);
-}
-
 /* ---- request framing ------------------------------------------------------- */
 
 static int begin_body(sb_http_conn_t *hc, sb_http_req_t *r) {
@@ -145,14 +61,15 @@ static int begin_body(sb_http_conn_t *hc, sb_http_req_t *r) {
     if (te && cl)
         return 400;
     if (te) {
-        if (!sb_str_ieq(*te, SB_LIT("chunked")) || req_header_count(r, "transfer-encoding") > 1)
+        if (!sb_str_ieq(*te, SB_LIT("chunked")) ||
+            sb_http__req_header_count(r, "transfer-encoding") > 1)
             return 501;
         hc->chunked = true;
         memset(&hc->chunk, 0, sizeof hc->chunk);
         return 0;
     }
     if (cl) {
-        if (req_header_count(r, "content-length") > 1)
+        if (sb_http__req_header_count(r, "content-length") > 1)
             return 400;
         int rc = sb_http_content_length_parse(*cl, hc->srv->cfg.max_body, &hc->body_need);
         if (rc == SB_ETOOBIG)
@@ -222,7 +139,7 @@ static long parse_head(sb_http_conn_t *hc, char *p, size_t n) {
                                                : "request head too large");
         return SB_EPROTO;
     }
-    hc->req = req_create(hc, p, (size_t)used, &pr);
+    hc->req = sb_http__req_create(hc, p, (size_t)used, &pr);
     if (!hc->req)
         return SB_ENOMEM;
     hc->body_cap = 0;
@@ -252,7 +169,7 @@ static void dispatch(sb_http_conn_t *hc) {
         return;
     }
     r->body[r->body_len] = '\0';
-    r->keep_alive = req_wants_keep_alive(r);
+    r->keep_alive = sb_http__req_wants_keep_alive(r);
     hc->state = SB_HC_WAITING;
     sb_timer_stop(&hc->conn->timer);
     hc->srv->stats.requests++;
@@ -306,7 +223,7 @@ static void http_on_close(sb_conn_t *c) {
     sb_http_req_t *r = hc->req;
     if (r && hc->state == SB_HC_WAITING && r->on_abort)
         r->on_abort(r);
-    req_free(r);
+    sb_http__req_free(r);
     free(hc);
 }
 
@@ -325,25 +242,6 @@ static const sb_conn_handler_t http_conn_handler = {
     .on_close = http_on_close,
     .on_shutdown = http_on_shutdown,
 };
-
-/* ---- responses ------------------------------------------------------------- */
-
-void sb_http__finish_request(sb_http_req_t *r, bool keep_alive) {
-    sb_http_conn_t *hc = r->conn->ud;
-    req_free(r);
-    hc_finish(hc, keep_alive);
-}
-
-sb_conn_t *sb_http_req_detach(sb_http_req_t *r) {
-    sb_conn_t *c = r->conn;
-    sb_http_conn_t *hc = c->ud;
-    sb_timer_stop(&c->timer);
-    c->timer.cb = NULL;
-    req_free(r);
-    free(hc);
-    c->ud = NULL;
-    return c;
-}
 
 /* ---- listening ------------------------------------------------------------- */
 
