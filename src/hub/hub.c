@@ -14,17 +14,6 @@ static inline void hub_check_idle(const sb_hub_t *h) {
         hub_misuse();
 }
 
-void *sb_hub__alloc(const sb_hub_t *h, size_t n) {
-    return h->cfg.alloc ? h->cfg.alloc(h->cfg.alloc_ud, n) : malloc(n);
-}
-
-void sb_hub__free(const sb_hub_t *h, void *p) {
-    if (h->cfg.dealloc)
-        h->cfg.dealloc(h->cfg.alloc_ud, p);
-    else
-        free(p);
-}
-
 /* ---- lifetime ---------------------------------------------------------- */
 
 sb_hub_t *sb_hub_create(const sb_hub_config_t *cfg) {

@@ -3,6 +3,8 @@
 #ifndef SB_HUB_HUB_INTERNAL_H
 #define SB_HUB_HUB_INTERNAL_H
 
+#include <stdlib.h>
+
 #include "core/pool.h"
 #include "hub/hub.h"
 
@@ -52,8 +54,19 @@ struct sb_hub {
 
 #define SB_HUB__MAP_MIN_BUCKETS 16
 
-void *sb_hub__alloc(const sb_hub_t *h, size_t n);
-void sb_hub__free(const sb_hub_t *h, void *p);
+/* The embedder's allocator when it gave one, else malloc. Inline here so
+ * that room_map.c, which hub.c calls, allocates rooms without calling back
+ * into hub.c. */
+static inline void *sb_hub__alloc(const sb_hub_t *h, size_t n) {
+    return h->cfg.alloc ? h->cfg.alloc(h->cfg.alloc_ud, n) : malloc(n);
+}
+
+static inline void sb_hub__free(const sb_hub_t *h, void *p) {
+    if (h->cfg.dealloc)
+        h->cfg.dealloc(h->cfg.alloc_ud, p);
+    else
+        free(p);
+}
 
 uint64_t sb_hub__hash(uint64_t seed, sb_str_t s);
 int sb_hub__map_init(sb_hub_t *h);
