@@ -283,14 +283,16 @@ static bool same_owner(const char *a, const char *b) {
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-/* Closes the connected socket holding `pid` when `s` may take it over. */
-static void take_over(sb_sio_recovery_t *r, sb_sio_socket_t *s, const char *pid) {
+sb_sio_socket_t *sb_sio__recovery_holder(const sb_sio_socket_t *s, sb_str_t auth) {
+    sb_sio_recovery_t *r = s->nsp->rec;
+    char pid[SB_SIO_ID_LEN + 2];
+    if (!r || !s->rec || !auth_string(auth, "pid", pid, sizeof pid))
+        return NULL;
     pid_entry_t *e = pid_find(&r->live, pid);
     struct sb_sio_socket_rec *old = e ? sb_container_of(e, struct sb_sio_socket_rec, e) : NULL;
     if (!old || old == s->rec || !same_owner(rec_owner(old), rec_owner(s->rec)))
-        return;
-    sb_sio__send_packet(old->sock, SB_SIO_DISCONNECT, SB_STR_NULL);
-    sb_sio__socket_close(old->sock, "transport close"); /* keeps the session */
+        return NULL;
+    return old->sock;
 }
 
 void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
@@ -301,11 +303,8 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
     sweep(r, sb_wall_ms());
     bool asked = auth_string(auth, "pid", pid, sizeof pid);
     char offset[SB_SIO_OFFSET_MAX + 1];
-    if (asked) {
-        take_over(r, s, pid);
-        if (auth_string(auth, "offset", offset, sizeof offset))
-            s->rec->offset = strdup(offset); /* NULL on OOM: as if none was sent */
-    }
+    if (asked && auth_string(auth, "offset", offset, sizeof offset))
+        s->rec->offset = strdup(offset); /* NULL on OOM: as if none was sent */
     kept_t *k = asked ? (kept_t *)pid_find(&r->by_pid, pid) : NULL;
     if (k && same_owner(kept_owner(k), rec_owner(s->rec))) {
         restore(s, k);

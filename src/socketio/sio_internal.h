@@ -103,9 +103,9 @@ struct sb_sio_socket {
 
 #define SB_SIO_MAX_KEPT_ROOMS 1024 /* rooms a recoverable session remembers */
 
-/* socket.c */
-/* 20 random characters of [A-Za-z0-9_-] (socket ids, recovery pids). */
+/* random_id.c: 20 random characters of [A-Za-z0-9_-] (socket ids, recovery pids). */
 void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
+/* socket.c */
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
@@ -121,6 +121,10 @@ sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ac
 /* recovery.c */
 int sb_sio__recovery_socket_init(sb_sio_socket_t *s);
 void sb_sio__recovery_free(sb_sio_socket_t *s);
+/* The connected socket holding the session auth.pid names, when `s` may
+ * take it over (same owner); socket.c closes it before
+ * sb_sio__recovery_connect, which then finds its session kept. */
+sb_sio_socket_t *sb_sio__recovery_holder(const sb_sio_socket_t *s, sb_str_t auth);
 /* After the middleware accepted: restores the session named by auth.pid, or
  * gives the socket a new pid. */
 void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth);

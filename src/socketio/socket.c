@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/err.h"
 #include "core/json.h"
@@ -16,16 +15,6 @@ static void deliver_to_socket(sb_hub_member_t *m, sb_frame_t *f) {
     sb_sio_socket_t *s = sb_container_of(m, sb_sio_socket_t, member);
     if (s->connected)
         sb_eio_send_frame(s->client->eio, f);
-}
-
-void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]) {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t raw[SB_SIO_ID_LEN];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        abort(); /* ids double as room names, pids as bearer secrets: never guessable */
-    for (int i = 0; i < SB_SIO_ID_LEN; i++)
-        out[i] = abc[raw[i] & 63];
-    out[SB_SIO_ID_LEN] = '\0';
 }
 
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
@@ -81,6 +70,11 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
         sb_sio__recovery_free(s);
         sb_pool_free(&c->srv->sockets, s);
         return;
+    }
+    sb_sio_socket_t *holder = sb_sio__recovery_holder(s, auth);
+    if (holder) { /* closed first: its session is then kept for `s` to restore */
+        sb_sio__send_packet(holder, SB_SIO_DISCONNECT, SB_STR_NULL);
+        sb_sio__socket_close(holder, "transport close");
     }
     sb_sio__recovery_connect(s, auth);
     s->connected = true;
