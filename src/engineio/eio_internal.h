@@ -65,14 +65,25 @@ typedef struct {
     uint32_t tokens_milli;
 } sb_eio_bucket_t;
 
-/* server.c */
+/* registry.c: sessions by sid. */
 int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s);
 sb_eio_session_t *sb_eio__find(sb_eio_server_t *srv, const char *sid);
 void sb_eio__unregister(sb_eio_server_t *srv, sb_eio_session_t *s);
+/* error_answer.c: the reference server's error codes, answered as JSON. */
+enum {
+    SB_EIO_ERR_TRANSPORT,
+    SB_EIO_ERR_SID,
+    SB_EIO_ERR_METHOD,
+    SB_EIO_ERR_BAD_REQUEST,
+    SB_EIO_ERR_FORBIDDEN,
+    SB_EIO_ERR_VERSION
+};
 void sb_eio__respond_error(sb_http_req_t *req, int code);
-/* session.c */
+/* session.c: creation, sending and the close call the transports below;
+ * the transports call back only session_state.c (no cycle between files). */
 sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req_t *req,
                                          sb_eio_transport_t t);
+/* session_state.c */
 void sb_eio__session_opened(sb_eio_session_t *s);
 size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap);
 /* Handles one packet from the client; returns false if the session closed. */
@@ -91,8 +102,6 @@ int sb_eio__polling_enqueue(sb_eio_session_t *s, sb_frame_t *f);
 /* Answers the pending GET with the queue, or with a noop when empty. */
 void sb_eio__polling_flush(sb_eio_session_t *s, bool noop_if_empty);
 void sb_eio__polling_clear(sb_eio_session_t *s);
-/* Drops what is queued and answers the pending GET, if any, with a noop. */
-void sb_eio__polling_end_noop(sb_eio_session_t *s);
 /* After an upgrade: sends what is still queued over the websocket and frees
  * the polling state. */
 void sb_eio__polling_move_to_ws(sb_eio_session_t *s);
@@ -101,7 +110,8 @@ sb_eio_polling_t *sb_eio__polling_create(sb_eio_session_t *s);
 /* Drops what is queued and frees the polling state (no-op without one). */
 void sb_eio__polling_free(sb_eio_session_t *s);
 /* websocket.c */
-void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req);
+/* The websocket of a session that starts on WebSocket; NULL on failure. */
+sb_ws_t *sb_eio__ws_accept(sb_eio_session_t *s, sb_http_req_t *req);
 void sb_eio__ws_upgrade(sb_eio_session_t *s, sb_http_req_t *req);
 void sb_eio__ws_refuse(sb_eio_server_t *srv, sb_http_req_t *req);
 void sb_eio__ws_detach(sb_eio_session_t *s);

@@ -119,7 +119,8 @@ void sb_eio__polling_clear(sb_eio_session_t *s) {
     queue_clear(s);
 }
 
-void sb_eio__polling_end_noop(sb_eio_session_t *s) {
+/* Drops what is queued and answers the pending GET, if any, with a noop. */
+static void polling_end_noop(sb_eio_session_t *s) {
     queue_clear(s);
     sb_eio__polling_flush(s, true);
 }
@@ -133,7 +134,7 @@ static void on_get_abort(sb_http_req_t *req) {
 void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req) {
     if (s->poll->req) {
         /* Two GETs at once: the client is confused or hostile. */
-        sb_eio__respond_error(req, 3);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
         sb_eio__drop(s, "transport error");
         return;
     }
@@ -158,12 +159,17 @@ void sb_eio__polling_post(sb_eio_session_t *s, sb_http_req_t *req) {
         rc = sb_eio_payload_next(&it, &pkt, bin, bin_cap);
         if (rc != 1)
             break;
+        /* A close from the client: the waiting GET ends with a noop (a `1`
+         * there would tell the client the server closed), and what was
+         * queued is dropped, before the session drops. */
+        if (pkt.type == SB_EIO_CLOSE && !s->closing)
+            polling_end_noop(s);
         if (!sb_eio__on_packet(s, &pkt))
             break;
     }
     free(bin);
     if (rc < 0) {
-        sb_eio__respond_error(req, 3);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
         sb_eio__drop(s, "parse error");
         return;
     }

@@ -1,5 +1,5 @@
 /* Engine.IO request dispatch: parameter checks with the reference server's
- * error answers, the session registry, and handshakes. */
+ * error answers, and handshakes (the session registry is registry.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,75 +7,6 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "engineio/eio_internal.h"
-
-static const char *const error_messages[] = {
-    "Transport unknown", "Session ID unknown", "Bad handshake method",
-    "Bad request",       "Forbidden",          "Unsupported protocol version",
-};
-
-enum { E_TRANSPORT, E_SID, E_METHOD, E_BAD, E_FORBIDDEN, E_VERSION };
-
-void sb_eio__respond_error(sb_http_req_t *req, int code) {
-    char body[96];
-    int n =
-        snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, error_messages[code]);
-    sb_http_respond(req, code == E_FORBIDDEN ? 403 : 400, "application/json", body, (size_t)n,
-                    NULL);
-}
-
-/* ---- registry: chained hash on the sid ------------------------------------------ */
-
-static size_t bucket_of(const sb_eio_server_t *srv, const char *sid) {
-    return (size_t)sb_str_hash(sb_cstr(sid)) & (srv->nbuckets - 1);
-}
-
-sb_eio_session_t *sb_eio__find(sb_eio_server_t *srv, const char *sid) {
-    for (sb_eio_session_t *s = srv->buckets[bucket_of(srv, sid)]; s; s = s->hash_next)
-        if (strcmp(s->sid, sid) == 0)
-            return s;
-    return NULL;
-}
-
-static int registry_grow(sb_eio_server_t *srv) {
-    size_t nb = srv->nbuckets * 2;
-    sb_eio_session_t **b = calloc(nb, sizeof *b);
-    if (!b)
-        return SB_ENOMEM;
-    for (size_t i = 0; i < srv->nbuckets; i++) {
-        sb_eio_session_t *s = srv->buckets[i], *next;
-        for (; s; s = next) {
-            next = s->hash_next;
-            size_t at = (size_t)sb_str_hash(sb_cstr(s->sid)) & (nb - 1);
-            s->hash_next = b[at];
-            b[at] = s;
-        }
-    }
-    free(srv->buckets);
-    srv->buckets = b;
-    srv->nbuckets = nb;
-    return SB_OK;
-}
-
-int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s) {
-    if (srv->count >= srv->nbuckets && registry_grow(srv) != SB_OK)
-        return SB_ENOMEM;
-    size_t at = bucket_of(srv, s->sid);
-    s->hash_next = srv->buckets[at];
-    srv->buckets[at] = s;
-    srv->count++;
-    return SB_OK;
-}
-
-void sb_eio__unregister(sb_eio_server_t *srv, sb_eio_session_t *s) {
-    for (sb_eio_session_t **pp = &srv->buckets[bucket_of(srv, s->sid)]; *pp;
-         pp = &(*pp)->hash_next) {
-        if (*pp == s) {
-            *pp = s->hash_next;
-            srv->count--;
-            return;
-        }
-    }
-}
 
 /* ---- requests -------------------------------------------------------------------- */
 
@@ -92,15 +23,33 @@ static void handshake_polling(sb_eio_server_t *srv, sb_http_req_t *req) {
     sb_eio__session_opened(s);
 }
 
+static void handshake_websocket(sb_eio_server_t *srv, sb_http_req_t *req) {
+    sb_eio_session_t *s = sb_eio__session_create(srv, req, SB_EIO_WEBSOCKET);
+    if (!s) {
+        sb_http_respond_error(req, 503, "unavailable", "cannot create session");
+        return;
+    }
+    s->ws = sb_eio__ws_accept(s, req);
+    if (!s->ws) {
+        sb_eio__drop(s, "transport error");
+        return;
+    }
+    char open[256];
+    size_t n = sb_eio__open_packet(s, open, sizeof open);
+    sb_ws_send(s->ws, open, n, false);
+    srv->stats.websocket_sessions++;
+    sb_eio__session_opened(s);
+}
+
 static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid, bool ws) {
     sb_eio_session_t *s = sb_eio__find(srv, sid);
     if (!s || sb_eio__expired(s)) {
-        sb_eio__respond_error(req, E_SID);
+        sb_eio__respond_error(req, SB_EIO_ERR_SID);
         return;
     }
     if (ws) {
         if (!sb_ws_is_upgrade(req))
-            sb_eio__respond_error(req, E_BAD);
+            sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
         else if (s->transport == SB_EIO_POLLING && !s->upgrading)
             sb_eio__ws_upgrade(s, req);
         else
@@ -108,13 +57,13 @@ static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char
         return;
     }
     if (s->transport != SB_EIO_POLLING)
-        sb_eio__respond_error(req, E_BAD);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
     else if (sb_str_eq(req->method, SB_LIT("GET")))
         sb_eio__polling_get(s, req);
     else if (sb_str_eq(req->method, SB_LIT("POST")))
         sb_eio__polling_post(s, req);
     else
-        sb_eio__respond_error(req, E_BAD);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
 }
 
 /* ---- handshake rate per client address ----------------------------------------- */
@@ -180,19 +129,19 @@ static void handle_handshake(sb_eio_server_t *srv, sb_http_req_t *req, bool ws) 
         return;
     }
     if (!sb_str_eq(req->method, SB_LIT("GET"))) {
-        sb_eio__respond_error(req, E_METHOD);
+        sb_eio__respond_error(req, SB_EIO_ERR_METHOD);
         return;
     }
     if (!sb_http_req_query(req, "EIO", eio, sizeof eio) || strcmp(eio, "4") != 0) {
-        sb_eio__respond_error(req, E_VERSION);
+        sb_eio__respond_error(req, SB_EIO_ERR_VERSION);
         return;
     }
     if (ws && !sb_ws_is_upgrade(req)) {
-        sb_eio__respond_error(req, E_BAD);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
         return;
     }
     if (ws)
-        sb_eio__ws_open(srv, req);
+        handshake_websocket(srv, req);
     else
         handshake_polling(srv, req);
 }
@@ -219,18 +168,18 @@ void sb_eio_handle_request(sb_http_req_t *req, void *ud) {
     sb_eio_server_t *srv = ud;
     char transport[16], sid[64];
     if (own_params_repeated(req->query)) {
-        sb_eio__respond_error(req, E_BAD);
+        sb_eio__respond_error(req, SB_EIO_ERR_BAD_REQUEST);
         return;
     }
     if (!sb_http_req_query(req, "transport", transport, sizeof transport) ||
         (strcmp(transport, "polling") != 0 && strcmp(transport, "websocket") != 0) ||
         (!srv->cfg.allow_polling && transport[0] == 'p') ||
         (!srv->cfg.allow_websocket && transport[0] == 'w')) {
-        sb_eio__respond_error(req, E_TRANSPORT);
+        sb_eio__respond_error(req, SB_EIO_ERR_TRANSPORT);
         return;
     }
     if (!sb_http_origin_allowed(req)) {
-        sb_eio__respond_error(req, E_FORBIDDEN);
+        sb_eio__respond_error(req, SB_EIO_ERR_FORBIDDEN);
         return;
     }
     bool ws = transport[0] == 'w';

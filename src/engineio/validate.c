@@ -1,5 +1,5 @@
 /* Deep validators of Engine.IO sessions (STYLE H20): for unit tests, and
- * after every packet in debug builds (SB_VALIDATE in session.c), so the
+ * after every packet in debug builds (SB_VALIDATE in session_state.c), so the
  * events fuzzer checks them after each input. Each returns SB_OK or
  * SB_EPROTO. */
 #include <string.h>

@@ -1,5 +1,6 @@
-/* WebSocket transport: sessions that start on WebSocket, and the upgrade of
- * a polling session (probe ping/pong, then the upgrade packet). */
+/* WebSocket transport: the websocket of a session that starts on it
+ * (server.c opens the session), and the upgrade of a polling session
+ * (probe ping/pong, then the upgrade packet). */
 #include <string.h>
 
 #include "core/err.h"
@@ -44,22 +45,8 @@ static void ws_on_close(sb_ws_t *ws, uint16_t code) {
     sb_eio__drop(s, "transport close");
 }
 
-void sb_eio__ws_open(sb_eio_server_t *srv, sb_http_req_t *req) {
-    sb_eio_session_t *s = sb_eio__session_create(srv, req, SB_EIO_WEBSOCKET);
-    if (!s) {
-        sb_http_respond_error(req, 503, "unavailable", "cannot create session");
-        return;
-    }
-    s->ws = sb_ws_accept(req, srv->cfg.ws, &session_ws, s);
-    if (!s->ws) {
-        sb_eio__drop(s, "transport error");
-        return;
-    }
-    char open[256];
-    size_t n = sb_eio__open_packet(s, open, sizeof open);
-    sb_ws_send(s->ws, open, n, false);
-    srv->stats.websocket_sessions++;
-    sb_eio__session_opened(s);
+sb_ws_t *sb_eio__ws_accept(sb_eio_session_t *s, sb_http_req_t *req) {
+    return sb_ws_accept(req, s->srv->cfg.ws, &session_ws, s);
 }
 
 /* ---- upgrade ------------------------------------------------------------------- */
