@@ -94,10 +94,11 @@ static json_t *snapshot(sb_api_t *api) {
     json_t *users = sb_features_admin_users((sb_features_t *)api->cfg.features, SB_ADMIN_USERS_MAX);
     int64_t now = sb_wall_ms();
     return json_pack(
-        "{s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "time",
+        "{s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "time",
         (json_int_t)now, "uptimeMs", (json_int_t)(now - m.started_ms), "connections", "total",
         (json_int_t)m.connections, "polling", (json_int_t)m.connections_polling, "websocket",
-        (json_int_t)m.connections_websocket, "namespaces", nsps, "sockets", (json_int_t)m.sockets,
+        (json_int_t)m.connections_websocket, "plainWebsocket", (json_int_t)m.door_ws.open, "sse",
+        (json_int_t)m.door_sse.open, "namespaces", nsps, "sockets", (json_int_t)m.sockets,
         "onlineUsers", (json_int_t)m.online_users, "users", users, "roomCount", (json_int_t)m.rooms,
         "rooms", rooms, "counters", counters_json(&m), "errors", errors, "rateLimited", limited,
         "store", store_json(api), "nodes", nodes_json(api));

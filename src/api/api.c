@@ -54,7 +54,7 @@ static void on_health(sb_http_req_t *req, void *ud) {
 /* Appends to a bounded text buffer; output past the end is cut, never
  * written out of bounds. */
 typedef struct {
-    char buf[16384];
+    char buf[32768];
     size_t n;
 } text_t;
 
@@ -95,6 +95,39 @@ static void cluster_metrics(text_t *tp, sb_engine_t *e) {
               "Connections to Redis made again after a loss.", s.reconnects);
     METRIC_TO(tp, "redis_queued_bytes", "gauge", "Publications written but not yet sent to Redis.",
               s.queued_bytes);
+}
+
+/* One labelled series per door that is on: door="ws" (--ws-path), door="events" (--sse-path). */
+static void door_series(text_t *t, const sb_api_metrics_t *m, const char *name, const char *type,
+                        const char *help, uint64_t ws, uint64_t sse) {
+    put(t, "# HELP switchboard_%s %s\n# TYPE switchboard_%s %s\n", name, help, name, type);
+    if (m->door_ws_on)
+        put(t, "switchboard_%s{door=\"ws\"} %llu\n", name, (unsigned long long)ws);
+    if (m->door_sse_on)
+        put(t, "switchboard_%s{door=\"events\"} %llu\n", name, (unsigned long long)sse);
+}
+
+static void door_metrics(text_t *t, const sb_api_metrics_t *m) {
+    door_series(t, m, "door_connections", "gauge",
+                "Open connections of the plain WebSocket (ws) and Server-Sent Events (events) "
+                "doors.",
+                m->door_ws.open, m->door_sse.open);
+    door_series(t, m, "door_connections_opened_total", "counter",
+                "Connections the doors accepted (authenticated or not).", m->door_ws.opened,
+                m->door_sse.opened);
+    door_series(t, m, "door_messages_in_total", "counter",
+                "Client messages a door read (events: always 0, a read-only door).",
+                m->door_ws.messages_in, m->door_sse.messages_in);
+    door_series(t, m, "door_messages_out_total", "counter",
+                "Messages (ws) and events (events) a door wrote; keep-alives not counted.",
+                m->door_ws.messages_out, m->door_sse.messages_out);
+    door_series(t, m, "door_errors_total", "counter",
+                "Malformed client messages answered with an error.", m->door_ws.errors,
+                m->door_sse.errors);
+    door_series(t, m, "door_cut_total", "counter",
+                "Streams cut: readers too slow for --max-outq-bytes (also counted as slow "
+                "consumers), or a write error.",
+                m->door_ws.cut, m->door_sse.cut);
 }
 
 static void put_seconds(text_t *t, const char *name, uint64_t us) {
@@ -207,6 +240,8 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("heap_trims_total", "counter", "Free heap given back to the kernel.", m.heap_trims);
     if (api->cfg.engine)
         cluster_metrics(&t, api->cfg.engine);
+    if (m.door_ws_on || m.door_sse_on)
+        door_metrics(&t, &m);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     if (m.tls) {

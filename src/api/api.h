@@ -22,6 +22,11 @@ typedef struct {
     uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
     uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes,
         heap_trims;
+    /* The doors other than Socket.IO (DESIGN §1), when they are on. */
+    bool door_ws_on, door_sse_on;
+    struct {
+        uint64_t open, opened, messages_in, messages_out, errors, cut;
+    } door_ws, door_sse;
     bool tls; /* the counters below mean something */
     uint64_t tls_handshakes, tls_handshake_failures, tls_plain_http, tls_read_errors,
         tls_write_errors;
@@ -72,15 +77,25 @@ typedef struct {
     int64_t jwt_leeway_s;
     uint32_t keepalive_ms; /* a comment line this often */
     size_t max_held_bytes; /* live events held while a resume reads the store */
+    /* Whether a new stream from this client may open now (the per-address
+     * rate of new sessions every door shares); false: 429. NULL: always. */
+    bool (*admit)(const sb_http_req_t *req, void *ud);
+    void *admit_ud;
 } sb_sse_config_t;
+
+typedef struct {
+    uint64_t open;       /* streams open now */
+    uint64_t opened;     /* streams opened since start */
+    uint64_t events_out; /* events written (keep-alive comments not counted) */
+    uint64_t cut;        /* streams cut: slow readers (output over --max-outq-bytes), errors */
+} sb_sse_stats_t;
 
 typedef struct sb_sse sb_sse_t;
 
 /* Routes cfg->path on `http`; cfg is copied, pointers must outlive it. */
 sb_sse_t *sb_sse_create(sb_http_server_t *http, const sb_sse_config_t *cfg);
 void sb_sse_destroy(sb_sse_t *sse);
-/* Streams open now, opened since start, cut (slow readers, errors). */
-void sb_sse_stats(const sb_sse_t *sse, uint64_t *open, uint64_t *opened, uint64_t *cut);
+void sb_sse_stats(const sb_sse_t *sse, sb_sse_stats_t *out);
 
 /* Registers the routes on `http`. cfg is copied; pointers must outlive it. */
 sb_api_t *sb_api_create(sb_http_server_t *http, const sb_api_config_t *cfg);

@@ -65,7 +65,7 @@ struct sb_sse {
     /* The last broadcast formatted, kept with a reference: every subscriber
      * of that frame reuses it. */
     sb_frame_t *cache_src, *cache_out;
-    uint64_t opened, cut;
+    uint64_t opened, cut, events_out;
 };
 
 static void sub_free(sse_sub_t *s);
@@ -178,6 +178,8 @@ static void write_frame(sse_sub_t *s, sb_frame_t *f) {
             SB_OK ||
         write_id(s) != SB_OK)
         cut(s);
+    else
+        sse->events_out++;
 }
 
 /* While a resume reads the store, live frames wait (bounded by the output
@@ -259,6 +261,8 @@ static void replay_finish(sse_sub_t *s) {
             if (sb_conn_write_frame(s->conn, b->text, b->text->data, b->text->len) != SB_OK ||
                 write_id(s) != SB_OK)
                 cut(s);
+            else
+                s->sse->events_out++;
         }
         sb_frame_unref(b->text);
     }
@@ -416,6 +420,7 @@ static void write_connected(sse_sub_t *s) {
         sb_conn_write_frame(s->conn, f, f->data, f->len);
         sb_frame_unref(f);
         sb_conn_write(s->conn, "\n", 1);
+        s->sse->events_out++;
     }
 }
 
@@ -585,6 +590,10 @@ static void on_events(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 403, "origin_not_allowed", "origin not allowed");
         return;
     }
+    if (sse->cfg.admit && !sse->cfg.admit(req, sse->cfg.admit_ud)) {
+        sb_http_respond_error(req, 429, "rate_limited", "too many new sessions from this address");
+        return;
+    }
     if (!authenticate(sse, req, &claims))
         return;
     sse_sub_t *s = calloc(1, sizeof *s);
@@ -673,11 +682,10 @@ void sb_sse_destroy(sb_sse_t *sse) {
     free(sse);
 }
 
-void sb_sse_stats(const sb_sse_t *sse, uint64_t *open, uint64_t *opened, uint64_t *cut_total) {
+void sb_sse_stats(const sb_sse_t *sse, sb_sse_stats_t *out) {
     size_t n = 0;
     for (const sb_list_node_t *x = sse->subs.next; x != &sse->subs; x = x->next)
         n++;
-    *open = n;
-    *opened = sse->opened;
-    *cut_total = sse->cut;
+    *out = (sb_sse_stats_t){
+        .open = n, .opened = sse->opened, .events_out = sse->events_out, .cut = sse->cut};
 }

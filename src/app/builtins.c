@@ -45,6 +45,30 @@ static const char *socket_user(void *ud, const sb_sio_socket_t *s) {
     return sb_features_socket_user(ud, s);
 }
 
+/* The doors other than Socket.IO: /ws (server.c) and /events (ours). */
+static void collect_doors(sb_builtins_t *b, sb_api_metrics_t *m) {
+    sb_door_ws_t *door = sb_server_door_ws(b->srv);
+    if (door) {
+        const sb_door_ws_stats_t *d = sb_door_ws_stats(door);
+        m->door_ws_on = true;
+        m->door_ws.open = d->open;
+        m->door_ws.opened = d->connections;
+        m->door_ws.messages_in = d->messages_in;
+        m->door_ws.messages_out = d->messages_out;
+        m->door_ws.errors = d->errors;
+        m->door_ws.cut = d->cut;
+    }
+    if (b->sse) {
+        sb_sse_stats_t st;
+        sb_sse_stats(b->sse, &st);
+        m->door_sse_on = true;
+        m->door_sse.open = st.open;
+        m->door_sse.opened = st.opened;
+        m->door_sse.messages_out = st.events_out;
+        m->door_sse.cut = st.cut;
+    }
+}
+
 static void collect(sb_api_metrics_t *m, void *ud) {
     sb_builtins_t *b = ud;
     sb_conn_ctx_t *conns = sb_server_conns(b->srv);
@@ -94,6 +118,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     m->output_refused_closing = conns->refused_closing;
     m->output_discarded_bytes = conns->discarded_bytes;
     m->heap_trims = sb_server_heap_trims(b->srv);
+    collect_doors(b, m);
     sb_tls_t *tls = sb_server_tls(b->srv);
     if (tls) {
         const sb_tls_stats_t *ts = sb_tls_stats(tls);
@@ -187,6 +212,12 @@ int sb_builtins__validate(const sb_config_t *cfg, char *err, size_t cap) {
     return SB_OK;
 }
 
+/* A new stream spends a token of the per-address bucket Engine.IO
+ * handshakes and /ws upgrades share. */
+static bool admit_stream(const sb_http_req_t *req, void *ud) {
+    return sb_eio_admit_handshake(sb_server_eio(ud), req);
+}
+
 /* Server-Sent Events on --sse-path (api.h): the same rooms, read-only. */
 static int create_sse(sb_builtins_t *b, sb_sio_nsp_t *root) {
     const sb_config_t *cfg = b->cfg;
@@ -200,7 +231,9 @@ static int create_sse(sb_builtins_t *b, sb_sio_nsp_t *root) {
                           .allow_tokens_without_exp = cfg->allow_tokens_without_exp,
                           .jwt_leeway_s = cfg->jwt_leeway,
                           .keepalive_ms = (uint32_t)cfg->sse_keepalive,
-                          .max_held_bytes = sb_server_config(b->srv)->conns.max_outq};
+                          .max_held_bytes = sb_server_config(b->srv)->conns.max_outq,
+                          .admit = admit_stream,
+                          .admit_ud = b->srv};
     b->sse = sb_sse_create(sb_server_http(b->srv), &sc);
     return b->sse ? SB_OK : SB_ENOMEM;
 }

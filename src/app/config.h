@@ -85,7 +85,8 @@
     X("max-connections-per-ip", max_connections_per_ip, INT, "0", 0, 100000000LL,                  \
       "open connections per client address (0: no limit; mind proxies)")                           \
     X("handshakes-per-second-per-ip", handshakes_per_second_per_ip, INT, "0", 0, 1000000LL,        \
-      "new Engine.IO sessions per second per client address, token bucket (0: no limit)")          \
+      "new sessions per second per client address (Socket.IO handshakes, /ws upgrades and "        \
+      "/events streams share it), token bucket (0: no limit)")                                     \
     X("events-per-second", events_per_second, INT, "10", 0, 1000000LL,                             \
       "events a socket may send per second, token bucket (0: no limit)")                           \
     X("events-burst", events_burst, INT, "20", 0, 1000000LL,                                       \

@@ -59,6 +59,7 @@ sb_http_server_t *sb_server_http(sb_server_t *s) { return s->http; }
 sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
 sb_cluster_host_t *sb_server_cluster(sb_server_t *s) { return s->cluster; }
 sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
+sb_door_ws_t *sb_server_door_ws(sb_server_t *s) { return s->door_ws; }
 const sb_server_config_t *sb_server_config(const sb_server_t *s) { return &s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
 uint64_t sb_server_heap_trims(const sb_server_t *s) { return s->trimmer.trims; }
@@ -102,6 +103,8 @@ static void on_door_ws(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 503, "shutting_down", "server is shutting down");
     else if (!sb_http_origin_allowed(req))
         sb_http_respond_error(req, 403, "origin_not_allowed", "origin not allowed");
+    else if (!sb_eio_admit_handshake(s->eio, req)) /* one bucket per address for every door */
+        sb_http_respond_error(req, 429, "rate_limited", "too many new sessions from this address");
     else
         sb_door_ws_handle(req, s->door_ws);
 }

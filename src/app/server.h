@@ -11,6 +11,7 @@
 #include "app/config.h"
 #include "core/conn.h"
 #include "core/loop.h"
+#include "doors/doors.h"
 #include "engineio/engineio.h"
 #include "http/http.h"
 #include "socketio/socketio.h"
@@ -64,6 +65,8 @@ sb_http_server_t *sb_server_http(sb_server_t *s);
 /* The Socket.IO server on the configured path ("/socket.io/"). */
 sb_sio_server_t *sb_server_sio(sb_server_t *s);
 sb_eio_server_t *sb_server_eio(sb_server_t *s);
+/* The plain JSON WebSocket door (--ws-path), or NULL when it is off. */
+sb_door_ws_t *sb_server_door_ws(sb_server_t *s);
 /* The cluster this node is part of (cluster.url set); NULL when alone. */
 sb_cluster_host_t *sb_server_cluster(sb_server_t *s);
 const sb_server_config_t *sb_server_config(const sb_server_t *s);

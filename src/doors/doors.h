@@ -22,11 +22,13 @@
 typedef struct sb_door_ws sb_door_ws_t;
 
 typedef struct {
+    uint64_t open;         /* WebSocket connections open now (gauge) */
     uint64_t connections;  /* WebSocket connections accepted */
     uint64_t messages_in;  /* client messages read */
     uint64_t messages_out; /* messages written to clients */
     uint64_t errors;       /* malformed client messages answered with an error */
     uint64_t not_carried;  /* binary packets a JSON client cannot receive, dropped */
+    uint64_t cut;          /* clients cut as slow consumers (output over --max-outq-bytes) */
 } sb_door_ws_stats_t;
 
 /* The door over `carried`, an Engine.IO server created with Socket.IO's

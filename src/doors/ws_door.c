@@ -78,8 +78,14 @@ static sb_frame_t *frame_join(const sb_str_t *parts, size_t n) {
 static int send_frame(ws_client_t *c, sb_frame_t *f) {
     if (!f)
         return SB_ENOMEM;
-    c->door->stats.messages_out++;
-    return c->ws ? sb_ws_send_frame(c->ws, f) : SB_ECLOSED;
+    if (!c->ws)
+        return SB_ECLOSED;
+    int rc = sb_ws_send_frame(c->ws, f);
+    if (rc == SB_OK)
+        c->door->stats.messages_out++;
+    else if (rc == SB_ETOOBIG)
+        c->door->stats.cut++; /* a slow consumer: the connection is being closed */
+    return rc;
 }
 
 static int send_parts(ws_client_t *c, const sb_str_t *parts, size_t n) {
@@ -309,6 +315,7 @@ static void close_for(sb_ws_t *ws, const char *reason) {
 static void carrier_closed(void *ctx, const char *reason) {
     ws_client_t *c = ctx;
     if (c->ws) {
+        c->door->stats.open--;
         sb_ws_set_handler(c->ws, &detached_ws, NULL);
         close_for(c->ws, reason);
         sb_conn_close_after_flush(sb_ws_conn(c->ws));
@@ -500,6 +507,7 @@ static void ws_on_pong(sb_ws_t *ws) {
 static void ws_on_close(sb_ws_t *ws, uint16_t code) {
     ws_client_t *c = sb_ws_get_data(ws);
     c->ws = NULL;
+    c->door->stats.open--;
     if (c->eio)
         sb_eio_carried_end(c->eio); /* `closed` frees c */
 }
@@ -570,6 +578,7 @@ void sb_door_ws_handle(sb_http_req_t *req, void *ud) {
         return;
     }
     d->stats.connections++;
+    d->stats.open++;
     if (connect_now) {
         c->connect_sent = true;
         sb_eio_carried_feed(c->eio, "40", 2);

@@ -56,6 +56,12 @@ size_t sb_eio_server_session_count(const sb_eio_server_t *srv);
 const sb_eio_stats_t *sb_eio_server_stats(const sb_eio_server_t *srv);
 /* The HTTP handler to route the Engine.IO path to (ud = the server). */
 void sb_eio_handle_request(sb_http_req_t *req, void *srv);
+/* Takes one token of the per-address handshake bucket
+ * (handshakes_per_second_per_ip) for a new session of any kind: other doors
+ * into the same server (plain WebSocket, Server-Sent Events) spend the same
+ * bucket as Engine.IO handshakes. False (counted in handshakes_refused):
+ * answer 429. */
+bool sb_eio_admit_handshake(sb_eio_server_t *srv, const sb_http_req_t *req);
 
 /* Queues a packet: f holds an encoded Engine.IO text packet ("4hello") or,
  * with SB_FRAME_BINARY, raw message bytes; f->next chains more packets sent

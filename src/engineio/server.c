@@ -93,7 +93,7 @@ static void buckets_sweep(sb_eio_server_t *srv) {
         free(sb_map_del(&srv->handshake_buckets, sw.keys[i]));
 }
 
-static bool handshake_allowed(sb_eio_server_t *srv, const sb_http_req_t *req) {
+bool sb_eio_admit_handshake(sb_eio_server_t *srv, const sb_http_req_t *req) {
     uint32_t rate = srv->cfg.handshakes_per_second_per_ip;
     if (rate == 0)
         return true;
@@ -124,7 +124,7 @@ static bool handshake_allowed(sb_eio_server_t *srv, const sb_http_req_t *req) {
 
 static void handle_handshake(sb_eio_server_t *srv, sb_http_req_t *req, bool ws) {
     char eio[8];
-    if (!handshake_allowed(srv, req)) {
+    if (!sb_eio_admit_handshake(srv, req)) {
         sb_http_respond_error(req, 429, "rate_limited", "too many new sessions from this address");
         return;
     }

@@ -280,6 +280,9 @@ test('a reader that stops reading is cut once its queue passes --max-outq-bytes;
     await slow.closed;
     assert.ok(slow.text().length < sent * blob.length, 'the slow reader did not get everything');
     await fast.next((e) => e.name === 'blob' && e.data.i === sent - 1, 'the last blob at the fast reader', 15000);
+    const m = await (await fetch(`${own.url}/metrics`, { headers: { Authorization: `Bearer ${KEY}` } })).text();
+    assert.match(m, /switchboard_door_cut_total\{door="events"\} [1-9]/, 'counted as a cut reader of the door');
+    assert.match(m, /switchboard_door_connections\{door="events"\} 1\n/, 'the fast reader still open');
   } finally {
     await own.stop();
   }

@@ -80,6 +80,8 @@ function render(s) {
   figure('#fig-connections', s.connections.total);
   figure('#fig-websocket', s.connections.websocket);
   figure('#fig-polling', s.connections.polling);
+  figure('#fig-plain-ws', s.connections.plainWebsocket);
+  figure('#fig-sse', s.connections.sse);
   figure('#fig-sockets', s.sockets);
   figure('#fig-users', s.onlineUsers);
   figure('#fig-rooms', s.rooms.length);
