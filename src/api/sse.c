@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "http/sse.h"
 
 #define SB_SSE_MAX_CHANNELS 16
 #define SB_SSE_TOKEN_MAX 8192
@@ -73,40 +74,34 @@ static void on_deliver(sb_hub_member_t *m, sb_frame_t *f);
 
 /* ---- formatting -------------------------------------------------------------------- */
 
-/* `event: <name>\ndata: <json>\n`: a line break inside the JSON (legal
- * whitespace between tokens) starts a new data line, which EventSource joins
- * back with '\n'. */
+/* An event without its end (http/sse.h's formatter): the end is each
+ * subscriber's own id line. NULL when out of memory or the name cannot be
+ * a field (CR, LF or NUL in it). */
 static sb_frame_t *format_event(sb_str_t name, sb_str_t json) {
-    size_t breaks = 0;
-    for (size_t i = 0; i < json.n; i++)
-        breaks += json.p[i] == '\n' || json.p[i] == '\r';
-    sb_frame_t *f = sb_frame_create(NULL, 7 + name.n + 1 + 6 + json.n + breaks * 6 + 1, 0);
+    size_t need = sb_http_sse_body_size(name, json.p, json.n);
+    sb_frame_t *f = sb_frame_create(NULL, need, 0);
     if (!f)
         return NULL;
-    char *o = f->data;
-    memcpy(o, "event: ", 7), o += 7;
-    memcpy(o, name.p, name.n), o += name.n;
-    memcpy(o, "\ndata: ", 7), o += 7;
-    for (size_t i = 0; i < json.n; i++) {
-        if (json.p[i] == '\r' || json.p[i] == '\n') {
-            memcpy(o, "\ndata: ", 7), o += 7;
-            if (json.p[i] == '\r' && i + 1 < json.n && json.p[i + 1] == '\n')
-                i++;
-        } else {
-            *o++ = json.p[i];
-        }
+    f->len = sb_http_sse_format_body(name, json.p, json.n, f->data, need);
+    if (f->len == 0) {
+        sb_frame_unref(f);
+        return NULL;
     }
-    *o++ = '\n';
-    f->len = (size_t)(o - f->data);
     return f;
+}
+
+/* Ends an event without an id line. */
+static void write_end(sse_sub_t *s) {
+    char end[2];
+    sb_conn_write(s->conn, end, sb_http_sse_format_end(SB_STR_NULL, end, sizeof end));
 }
 
 /* The id line that ends an event: both cursors. */
 static int write_id(sse_sub_t *s) {
-    char line[64];
-    int n =
-        snprintf(line, sizeof line, "id: %" PRId64 "-%" PRId64 "\n\n", s->last_msg, s->last_notif);
-    return sb_conn_write(s->conn, line, (size_t)n);
+    char id[48], line[64];
+    int n = snprintf(id, sizeof id, "%" PRId64 "-%" PRId64, s->last_msg, s->last_notif);
+    return sb_conn_write(s->conn, line,
+                         sb_http_sse_format_end(sb_str(id, (size_t)n), line, sizeof line));
 }
 
 /* Which cursor an event moves: stored messages and notifications carry
@@ -161,8 +156,7 @@ static void write_frame(sse_sub_t *s, sb_frame_t *f) {
         char name[256];
         size_t nn = 0;
         if (sb_json_type(event) != SB_JSON_STRING ||
-            sb_json_string_unescape(event, name, sizeof name, &nn) != SB_OK ||
-            memchr(name, '\n', nn))
+            sb_json_string_unescape(event, name, sizeof name, &nn) != SB_OK)
             return;
         sb_frame_t *out = format_event(sb_str(name, nn), data);
         if (!out)
@@ -247,12 +241,23 @@ static int by_kind_then_id(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* `event: reset` (reload what you show): the resume could not give all it missed. */
+static void write_reset(sse_sub_t *s) {
+    sb_frame_t *f = format_event(SB_LIT("reset"), SB_LIT("{}"));
+    if (f) {
+        sb_conn_write_frame(s->conn, f, f->data, f->len);
+        sb_frame_unref(f);
+        write_end(s);
+        s->sse->events_out++;
+    }
+}
+
 /* The backlog in id order (messages, then notifications), then what was
  * held meanwhile, minus what the backlog already had. */
 static void replay_finish(sse_sub_t *s) {
     qsort(s->backlog, s->nbacklog, sizeof *s->backlog, by_kind_then_id);
     if (s->gap && s->conn)
-        sb_conn_write(s->conn, "event: reset\ndata: {}\n\n", 23);
+        write_reset(s);
     for (size_t i = 0; i < s->nbacklog; i++) {
         backlog_item_t *b = &s->backlog[i];
         int64_t *cursor = b->notification ? &s->last_notif : &s->last_msg;
@@ -419,7 +424,7 @@ static void write_connected(sse_sub_t *s) {
     if (f) {
         sb_conn_write_frame(s->conn, f, f->data, f->len);
         sb_frame_unref(f);
-        sb_conn_write(s->conn, "\n", 1);
+        write_end(s);
         s->sse->events_out++;
     }
 }
@@ -433,7 +438,8 @@ static void open_stream(sse_sub_t *s) {
     s->conn->ud = s;
     sb_list_push_tail(&s->sse->subs, &s->node);
     s->sse->opened++;
-    sb_conn_write(s->conn, "retry: 2000\n\n", 13);
+    char retry[32];
+    sb_conn_write(s->conn, retry, sb_http_sse_format_retry(2000, retry, sizeof retry));
     write_connected(s);
     for (size_t i = 0; i < s->nchannels; i++)
         if (join_channel(s, s->channels[i]) != SB_OK) {
@@ -646,7 +652,9 @@ sb_sse_t *sb_sse_create(sb_http_server_t *http, const sb_sse_config_t *cfg) {
         return NULL;
     sse->cfg = *cfg;
     sb_list_init(&sse->subs);
-    sse->ping = sb_frame_create(": keep-alive\n\n", 14, 0);
+    char ping[32];
+    size_t pn = sb_http_sse_format_comment(SB_LIT("keep-alive"), ping, sizeof ping);
+    sse->ping = sb_frame_create(ping, pn, 0);
     sb_timer_init(cfg->loop, &sse->keepalive, on_keepalive);
     if (!sse->ping || sb_http_route(http, cfg->path, on_events, sse) != SB_OK) {
         sb_sse_destroy(sse);

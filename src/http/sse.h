@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/str.h"
 #include "http/http.h"
 
 typedef struct sb_http_sse sb_http_sse_t;
@@ -39,8 +40,27 @@ void sb_http_sse_close(sb_http_sse_t *s);
 /* The same, for an owner going away: on_close is not called. */
 void sb_http_sse_abandon(sb_http_sse_t *s);
 
-/* Writes one event in the wire format into out[0..cap); returns the length,
- * or 0 if it does not fit (or event/id hold CR or LF). Pure. */
+/* ---- the wire format (http/sse_format.c): pure, the one formatter of every
+ * SSE writer. A field value (event, id, comment) holding CR, LF or NUL is
+ * refused (0): it would end its line early or be cut short by the reader.
+ * Data may hold anything: each line of it (CR, LF and CRLF all end a line,
+ * as readers split them) becomes a "data: " line, so no byte of data can
+ * start a field of its own. Every function returns the length written, or 0
+ * when the result does not fit in cap or a value is refused. */
+
+/* "event: <event>\n" (none when event is empty), then the data lines: an
+ * event without its end, for a writer that shares one body between readers
+ * and ends it with each reader's own id. */
+size_t sb_http_sse_format_body(sb_str_t event, const char *data, size_t n, char *out, size_t cap);
+/* The bytes sb_http_sse_format_body needs (whether or not the event name is valid). */
+size_t sb_http_sse_body_size(sb_str_t event, const char *data, size_t n);
+/* "id: <id>\n" (none when id is empty), then the blank line that ends an event. */
+size_t sb_http_sse_format_end(sb_str_t id, char *out, size_t cap);
+/* ": <text>\n\n": a comment, which readers ignore (a keep-alive). */
+size_t sb_http_sse_format_comment(sb_str_t text, char *out, size_t cap);
+/* "retry: <ms>\n\n": the reader's reconnection delay. */
+size_t sb_http_sse_format_retry(uint32_t ms, char *out, size_t cap);
+/* One whole event: body, then end (event and id NULL: none). */
 size_t sb_http_sse_format(const char *event, const char *id, const char *data, size_t n, char *out,
                           size_t cap);
 /* The bytes sb_http_sse_format needs for these arguments. */

@@ -255,6 +255,22 @@ test('keep-alive comments and CORS', async () => {
   }
 });
 
+test('hostile names and data cannot forge fields: an event name with CR or LF is not written; data lines split', async () => {
+  const room = uid('hostile');
+  const r = await rawGet(`/events?channels=${room}&token=${tokenOf(uid('h'))}`);
+  await until(() => r.text().includes('event: connected'), 5000, 'connected');
+  for (const event of ['evil\rdata: forged', 'evil\nid: 999-999', 'evil\r\nevent: forged']) {
+    assert.equal((await api('POST', '/api/emit', { to: { room }, event, data: { n: 1 } })).status, 200);
+  }
+  // A string is JSON-escaped in data; a line break can only come from the
+  // JSON itself, and each becomes its own data: line.
+  await api('POST', '/api/emit', { to: { room }, event: 'after', data: 'a\r\nevent: forged\n\ndata: x' });
+  await until(() => r.text().includes('event: after'), 5000, 'the event after the hostile ones');
+  const text = r.text();
+  assert.doesNotMatch(text, /evil|forged\n|999-999/, text);
+  assert.match(text, /event: after\ndata: "a\\r\\nevent: forged\\n\\ndata: x"\nid: \d+-\d+\n\n/);
+});
+
 test('a reader that stops reading is cut once its queue passes --max-outq-bytes; others keep their stream', async () => {
   const own = await startServer('switchboard', { args: ['--api-key', KEY, '--max-outq-bytes', '262144'] });
   try {
