@@ -39,6 +39,8 @@
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                           \
     X("ws-path", ws_path, STR, "/ws", 0, 0,                                                        \
       "plain JSON WebSocket endpoint ({type, data} messages; empty: off)")                         \
+    X("ws-single-room", ws_single_room, BOOL, "false", 0, 0,                                       \
+      "a /ws join_room leaves the room the client joined before with join_room (seed 004)")        \
     X("sse-path", sse_path, STR, "/events", 0, 0,                                                  \
       "Server-Sent Events endpoint (read-only channels, Last-Event-ID resume; empty: off)")        \
     X("sse-keepalive", sse_keepalive, INT, "15000", 100, 86400000LL,                               \

@@ -115,7 +115,9 @@ static int create_doors(sb_server_t *s) {
     if (!c->ws_path || !c->ws_path[0])
         return SB_OK;
     s->carried = sb_eio_server_create(&s->loop, &c->eio, sb_sio_eio_handler(), s->sio);
-    s->door_ws = s->carried ? sb_door_ws_create(s->carried, &c->ws, c->sio.max_json_depth) : NULL;
+    sb_door_ws_config_t dc = {
+        .ws = &c->ws, .max_json_depth = c->sio.max_json_depth, .single_room = c->ws_single_room};
+    s->door_ws = s->carried ? sb_door_ws_create(s->carried, &dc) : NULL;
     if (!s->door_ws)
         return SB_ENOMEM;
     return sb_http_route(s->http, c->ws_path, on_door_ws, s);

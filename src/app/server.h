@@ -29,6 +29,7 @@ typedef struct {
     const char *path;       /* the Socket.IO endpoint, "/socket.io/" */
     const char *namespaces; /* comma list of namespaces created up front, or "" */
     const char *ws_path;    /* the plain JSON WebSocket door (doors.h), or NULL/"" for none */
+    bool ws_single_room;    /* its join_room leaves the room joined before (doors.h) */
     const char *tls_cert, *tls_key; /* PEM files: every connection speaks TLS; NULL/"": plain */
     uint32_t drain_timeout_ms;
     sb_conn_limits_t conns;

@@ -50,6 +50,7 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
         .path = c->path,
         .namespaces = c->namespaces,
         .ws_path = c->ws_path,
+        .ws_single_room = c->ws_single_room,
         .tls_cert = c->tls_cert,
         .tls_key = c->tls_key,
         .drain_timeout_ms = (uint32_t)c->drain_timeout,

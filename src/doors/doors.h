@@ -31,11 +31,19 @@ typedef struct {
     uint64_t cut;          /* clients cut as slow consumers (output over --max-outq-bytes) */
 } sb_door_ws_stats_t;
 
+typedef struct {
+    const sb_ws_config_t *ws; /* must outlive the door */
+    int max_json_depth;       /* bounds client JSON */
+    /* join_room leaves the room the client joined before with join_room,
+     * once the new join succeeded (seed 004's one-room clients). */
+    bool single_room;
+} sb_door_ws_config_t;
+
 /* The door over `carried`, an Engine.IO server created with Socket.IO's
- * handler and never routed to HTTP (the door becomes its carrier). ws_cfg
- * and carried must outlive the door; max_json_depth bounds client JSON. */
-sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_ws_config_t *ws_cfg,
-                                int max_json_depth);
+ * handler and never routed to HTTP (the door becomes its carrier); carried
+ * must outlive the door, cfg is copied. A `?room=` on the upgrade request
+ * is joined (join_room) as soon as the client is authenticated. */
+sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_door_ws_config_t *cfg);
 /* Frees the door; its sessions must be gone (destroy the carried server first). */
 void sb_door_ws_destroy(sb_door_ws_t *d);
 /* The HTTP handler of the door's path (ud = the door): a WebSocket upgrade,

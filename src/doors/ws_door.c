@@ -17,14 +17,14 @@
  * three bits of the door's own, which must stay below 2^53. */
 #define SB_DOOR_ID_MAX ((1ULL << 50) - 1)
 #define SB_DOOR_TYPE_MAX 128
+#define SB_DOOR_ROOM_MAX 512 /* longer than any room name: chat:join judges it */
 
 /* The low bits of an ack id the door asks for: what answered. */
 enum { ACK_PLAIN = 0, ACK_JOIN = 1, ACK_LEAVE = 2, ACK_HAS_ID = 4 };
 
 struct sb_door_ws {
     sb_eio_server_t *eio;
-    const sb_ws_config_t *ws_cfg;
-    int max_depth;
+    sb_door_ws_config_t cfg;
     sb_door_ws_stats_t stats;
     /* The last broadcast translated, kept with a reference so that the next
      * recipient of the same frame reuses the translation. */
@@ -38,6 +38,8 @@ typedef struct {
     sb_eio_session_t *eio; /* NULL once the session is gone */
     bool connect_sent, connected;
     char sid[SB_SIO_ID_LEN + 1];
+    char *join_first; /* ?room= of the upgrade as a JSON string: joined once authenticated */
+    char *room;       /* single_room: the room joined with join_room, as a JSON string */
 } ws_client_t;
 
 static void ws_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary);
@@ -187,6 +189,31 @@ static int on_event(ws_client_t *c, sb_frame_t *f, const sb_sio_packet_t *p) {
 
 /* The answer to a client message: an error, room_joined / room_left, or
  * {"type":"ack","id","data"}. */
+static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool ack,
+                       uint64_t ack_id);
+
+/* single_room: a join succeeded (answer {ok, roomId}); the room joined
+ * before is left (its members are told, the client gets room_left). A
+ * leave of the current room forgets it. */
+static void track_room(ws_client_t *c, uint64_t kind, sb_str_t answer) {
+    sb_str_t room;
+    if (!c->door->cfg.single_room || sb_json_type(answer) != SB_JSON_OBJECT ||
+        sb_json_object_get(answer, SB_LIT("roomId"), &room) != SB_OK ||
+        sb_json_type(room) != SB_JSON_STRING)
+        return;
+    bool current = c->room && sb_str_eq(room, sb_cstr(c->room));
+    if (kind == ACK_LEAVE && current) {
+        free(c->room);
+        c->room = NULL;
+    } else if (kind == ACK_JOIN && !current) {
+        char *before = c->room;
+        c->room = strndup(room.p, room.n);
+        if (before)
+            feed_event(c, SB_LIT("\"chat:leave\""), sb_cstr(before), true, ACK_LEAVE);
+        free(before);
+    }
+}
+
 static int on_ack(ws_client_t *c, const sb_sio_packet_t *p) {
     uint64_t kind = p->ack_id & 3, id = p->ack_id >> 3;
     bool has_id = p->ack_id & ACK_HAS_ID;
@@ -221,7 +248,10 @@ static int on_ack(ws_client_t *c, const sb_sio_packet_t *p) {
                         SB_LIT(",\"data\":"),
                         arg,
                         SB_LIT("}")};
-    return send_parts(c, parts, sizeof parts / sizeof parts[0]);
+    int rc = send_parts(c, parts, sizeof parts / sizeof parts[0]);
+    if (kind != ACK_PLAIN)
+        track_room(c, kind, arg);
+    return rc;
 }
 
 static void end_client(ws_client_t *c, uint16_t code, const char *reason) {
@@ -256,6 +286,11 @@ static void on_connect(ws_client_t *c, const sb_sio_packet_t *p) {
         sb_json_string_unescape(sid, c->sid, SB_SIO_ID_LEN, &n) == SB_OK)
         c->sid[n] = '\0';
     c->connected = true;
+    if (c->join_first) {
+        feed_event(c, SB_LIT("\"chat:join\""), sb_cstr(c->join_first), true, ACK_JOIN);
+        free(c->join_first);
+        c->join_first = NULL;
+    }
 }
 
 static int on_sio_packet(ws_client_t *c, sb_frame_t *f) {
@@ -320,6 +355,8 @@ static void carrier_closed(void *ctx, const char *reason) {
         close_for(c->ws, reason);
         sb_conn_close_after_flush(sb_ws_conn(c->ws));
     }
+    free(c->join_first);
+    free(c->room);
     sb_pool_free(&c->door->clients, c);
 }
 
@@ -424,7 +461,7 @@ typedef struct {
  * and returns false when the message is not one. */
 static bool parse_message(ws_client_t *c, const char *p, size_t n, client_msg_t *m) {
     sb_str_t obj = sb_str(p, n), idv;
-    if (sb_json_validate(p, n, c->door->max_depth) != SB_OK ||
+    if (sb_json_validate(p, n, c->door->cfg.max_json_depth) != SB_OK ||
         sb_json_type(obj) != SB_JSON_OBJECT) {
         send_error(c, "invalid_json", "a message is a JSON object {type, data}", SB_STR_NULL);
         return false;
@@ -514,14 +551,12 @@ static void ws_on_close(sb_ws_t *ws, uint16_t code) {
 
 /* ---- the door ------------------------------------------------------------------------ */
 
-sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_ws_config_t *ws_cfg,
-                                int max_json_depth) {
+sb_door_ws_t *sb_door_ws_create(sb_eio_server_t *carried, const sb_door_ws_config_t *cfg) {
     sb_door_ws_t *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     d->eio = carried;
-    d->ws_cfg = ws_cfg;
-    d->max_depth = max_json_depth;
+    d->cfg = *cfg;
     sb_pool_init(&d->clients, sizeof(ws_client_t));
     sb_eio_server_set_carrier(carried, &carrier);
     return d;
@@ -549,6 +584,16 @@ static bool token_in_request(const sb_http_req_t *req) {
            (sb_http_req_query(req, "token", token, sizeof token) && token[0]);
 }
 
+/* ?room= as a JSON string (seed 004's default room), or NULL. Its checks
+ * are chat:join's: a bad name gets the usual error once authenticated. */
+static char *room_in_request(const sb_http_req_t *req) {
+    char room[SB_DOOR_ROOM_MAX + 1], token[SB_DOOR_ROOM_MAX * 6 + 3];
+    if (!sb_http_req_query(req, "room", room, sizeof room) || !room[0])
+        return NULL;
+    size_t n = sb_json_string_escape(sb_cstr(room), token, sizeof token);
+    return n <= sizeof token ? strndup(token, n) : NULL;
+}
+
 void sb_door_ws_handle(sb_http_req_t *req, void *ud) {
     sb_door_ws_t *d = ud;
     if (!sb_ws_is_upgrade(req)) {
@@ -572,7 +617,8 @@ void sb_door_ws_handle(sb_http_req_t *req, void *ud) {
         return;
     }
     bool connect_now = token_in_request(req);
-    c->ws = sb_ws_accept(req, d->ws_cfg, &client_ws, c);
+    c->join_first = room_in_request(req);
+    c->ws = sb_ws_accept(req, d->cfg.ws, &client_ws, c);
     if (!c->ws) {
         sb_eio_carried_end(c->eio);
         return;

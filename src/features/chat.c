@@ -210,6 +210,53 @@ static void announce(sb_features_t *f, sb_sio_socket_t *sock, const char *room, 
     f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
 }
 
+/* ---- a /ws client gone: user_disconnected to its rooms ------------------------------ */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} room_list_t;
+
+/* The rooms a client joined with chat:join: open rooms and conversations. */
+static bool collect_joined(sb_str_t room, void *ud) {
+    room_list_t *l = ud;
+    for (size_t i = 0; i < sizeof reserved_prefixes / sizeof *reserved_prefixes; i++)
+        if (sb_str_has_prefix(room, sb_cstr(reserved_prefixes[i])) &&
+            !sb_str_has_prefix(room, SB_LIT("conversation:")))
+            return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    if ((l->v[l->n] = strndup(room.p, room.n)))
+        l->n++;
+    return true;
+}
+
+void sb_feat_chat_departed(sb_client_t *c) {
+    sb_features_t *f = c->f;
+    const sb_user_t *u = c->user;
+    room_list_t l = {0};
+    sb_sio_socket_rooms(c->sock, collect_joined, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        if (room_members(f, l.v[i]) > f->cfg.room_announce_max) {
+            room_pending_add(f, l.v[i], u->id, false); /* summed, as a leave */
+        } else {
+            json_t *p = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:I}", "roomId", l.v[i], "userId",
+                                  u->id, "name", u->name, "user", "id", u->id, "username", u->name,
+                                  "timestamp", (json_int_t)sb_wall_ms());
+            long n = sb_feat_emit_room(f, l.v[i], "user_disconnected", p, c->sock);
+            f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
+        }
+        free(l.v[i]);
+    }
+    free(l.v);
+}
+
 void sb_feat_chat_dispose(sb_features_t *f) {
     sb_timer_stop(&f->room_timer);
     change_list_t l = {.v = malloc(sizeof *l.v * (f->room_pending.count + 1))};

@@ -209,6 +209,9 @@ void sb_feat_presence_disconnect(sb_client_t *c);
 /* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
 void sb_feat_chat_dispose(sb_features_t *f);
+/* A plain WebSocket (/ws) client's connection ended: its open and
+ * conversation rooms get `user_disconnected` (seed 004), before it leaves them. */
+void sb_feat_chat_departed(sb_client_t *c);
 /* recovery.c: connection state recovery of the built-in namespace */
 int sb_feat_recovery_init(sb_features_t *f);
 /* On connect, before the backlog: a recovered offset confirms what it covers. */

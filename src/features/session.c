@@ -239,6 +239,8 @@ static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
         return;
     log_connection(c, "connection closed", reason);
     sb_timer_stop(&c->expiry);
+    if (sb_eio_transport(sb_sio_socket_session(s)) == SB_EIO_CARRIED)
+        sb_feat_chat_departed(c);
     sb_feat_recovery_disconnect(c, reason);
     c->user->devices--;
     sb_feat_live_disconnect(c);

@@ -6,7 +6,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer } from './lib/server.mjs';
-import { test, ack, connectUser, mintToken, waitFor, assertFields, elapse } from './lib/util.mjs';
+import { test, ack, connectUser, mintToken, waitFor, assertFields, elapse, until } from './lib/util.mjs';
 import { WsClient, wsUrl, wsUser } from './lib/doors.mjs';
 
 let srv;
@@ -275,6 +275,82 @@ test('presence: a /ws user comes online and goes offline for socket.io users', a
   } finally {
     await all.stop();
   }
+});
+
+test('seed 004: ?room= joins at connect; a /ws client that leaves sends user_disconnected to its rooms', async () => {
+  const room = uid('seed');
+  const sioId = uid('s'), otherId = uid('o'), wsId = uid('w');
+  const { s } = await connectUser(srv, sioId);
+  await ack(s, 'chat:join', room);
+  const other = await wsUser(srv, tokenOf(otherId));
+  other.send('join_room', { roomId: room });
+  await other.next('room_joined');
+
+  const sioJoined = waitFor(s, 'chat:user_joined', 5000, (p) => p.userId === wsId);
+  const w = new WsClient(wsUrl(srv, `?room=${encodeURIComponent(room)}`), { headers: { Authorization: `Bearer ${tokenOf(wsId)}` } });
+  await w.next('connected');
+  assertFields((await w.next('room_joined')).data, { ok: true, roomId: room });
+  await sioJoined;
+
+  // A Socket.IO device leaving tells nobody in the room (its contract is unchanged) ...
+  const s2Id = uid('s2');
+  const { s: s2 } = await connectUser(srv, s2Id);
+  await ack(s2, 'chat:join', room);
+  s2.disconnect();
+  await until(async () => {
+    const r = await other.request('room_members', { roomId: room }, ++seq);
+    return !r.data.members.some((m) => m.id === s2Id);
+  }, 5000, 'the Socket.IO device gone from the room');
+  // ... a /ws client does, to every door.
+  const sioGone = waitFor(s, 'user_disconnected');
+  w.close();
+  const gone = await other.next('user_disconnected');
+  assertFields(gone.data, { roomId: room, userId: wsId, name: `Name of ${wsId}`, user: { id: wsId, username: `Name of ${wsId}` } });
+  assert.equal(typeof gone.data.timestamp, 'number');
+  assertFields(await sioGone, { roomId: room, userId: wsId });
+  assert.equal(other.messages.filter((m) => m.type === 'user_disconnected').length, 0, 'once, and only for the /ws client');
+
+  const bad = new WsClient(wsUrl(srv, '?room=user%3Asomeone'), { headers: { Authorization: `Bearer ${tokenOf(uid('b'))}` } });
+  await bad.next('connected');
+  assertFields((await bad.next('error')).data, { code: 'forbidden_room', event: 'join_room' });
+});
+
+test('--ws-single-room: join_room leaves the room joined before (told to its members); a refused join leaves nothing', async () => {
+  const own = await startServer('switchboard', { args: ['--ws-single-room'] });
+  try {
+    const a = uid('A'), b = uid('B'), wsId = uid('w');
+    const { s } = await connectUser(own, uid('watch'));
+    await ack(s, 'chat:join', a);
+    await ack(s, 'chat:join', b);
+    const w = new WsClient(`${own.url.replace(/^http/, 'ws')}/ws`, { headers: { Authorization: `Bearer ${mintToken({ sub: wsId }, own.secret)}` } });
+    await w.next('connected');
+    assertFields((await w.request('join_room', { roomId: a }, 1)).data, { ok: true, roomId: a });
+    const leftA = waitFor(s, 'chat:user_left', 5000, (p) => p.roomId === a);
+    assertFields((await w.request('join_room', { roomId: b }, 2)).data, { ok: true, roomId: b });
+    assertFields((await w.next('room_left')).data, { ok: true, roomId: a });
+    assertFields(await leftA, { roomId: a, userId: wsId });
+    // Joining the room it is in leaves nothing; a refused join leaves nothing.
+    assert.equal((await w.request('join_room', { roomId: b }, 3)).type, 'room_joined');
+    assert.equal((await w.request('join_room', { roomId: 'user:nope' }, 4)).type, 'error');
+    await ack(s, 'chat:message', { roomId: a, message: 'to A' });
+    await ack(s, 'chat:message', { roomId: b, message: 'to B' });
+    assertFields((await w.next('new_message')).data, { roomId: b, message: 'to B' });
+    assert.equal(w.messages.filter((m) => m.type === 'room_left').length, 0);
+  } finally {
+    await own.stop();
+  }
+});
+
+test('without --ws-single-room join_room keeps the other rooms (a socket may be in many)', async () => {
+  const a = uid('A'), b = uid('B');
+  const { s } = await connectUser(srv, uid('watch'));
+  await ack(s, 'chat:join', a);
+  const w = await wsUser(srv, tokenOf(uid('w')));
+  assert.equal((await w.request('join_room', a, 1)).type, 'room_joined');
+  assert.equal((await w.request('join_room', b, 2)).type, 'room_joined');
+  await ack(s, 'chat:message', { roomId: a, message: 'still in A' });
+  assertFields((await w.next('new_message')).data, { roomId: a, message: 'still in A' });
+  assert.equal(w.messages.filter((m) => m.type === 'room_left').length, 0);
 });
 
 test('shutdown closes /ws clients with 1001', async () => {
