@@ -335,6 +335,7 @@ static int (*const route_groups[])(sb_api_t *api, sb_http_server_t *http) = {
     sb_api__register_social,        /* social_api.c */
     sb_api__register_live,          /* live_api.c */
     sb_api__register_cluster,       /* cluster_api.c */
+    sb_api__register_sockets,       /* sockets_api.c */
     sb_api__register_admin,         /* admin_api.c */
     sb_api__register_dev,           /* dev_api.c */
 };

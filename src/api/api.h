@@ -7,6 +7,7 @@
 
 #include "features/features.h"
 #include "http/http.h"
+#include "hub/cluster_view.h"
 #include "hub/engine.h"
 #include "hub/hub.h"
 #include "store/store.h"
@@ -58,7 +59,8 @@ typedef struct {
     sb_store_t *store;
     /* --dev: the JWT secret POST /api/dev/token signs with; NULL: it answers 404 */
     const char *dev_token_secret;
-    sb_engine_t *engine; /* the cluster's (--redis-url); NULL: one node alone */
+    sb_engine_t *engine;           /* the cluster's (--redis-url); NULL: one node alone */
+    const sb_cluster_view_t *view; /* every node's sockets (this one's alone without a cluster) */
 } sb_api_config_t;
 
 typedef struct sb_api sb_api_t;

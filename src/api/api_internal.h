@@ -117,5 +117,15 @@ void sb_api__close_streams(sb_api_t *api);
 int sb_api__register_dev(sb_api_t *api, sb_http_server_t *http);
 /* cluster_api.c: POST /api/server-emit */
 int sb_api__register_cluster(sb_api_t *api, sb_http_server_t *http);
+/* sockets_api.c: GET /api/sockets; the rest is reached from rooms_api.c
+ * (GET /api/rooms, POST /api/rooms/:room/join|leave|disconnect) and
+ * backend.c (POST /api/emit with "ack"). */
+int sb_api__register_sockets(sb_api_t *api, sb_http_server_t *http);
+void sb_api__all_rooms(sb_api_t *api, sb_http_req_t *req);
+void sb_api__room_op(sb_api_t *api, sb_http_req_t *req, const char *room, sb_str_t verb);
+void sb_api__emit_with_acks(sb_api_t *api, sb_http_req_t *req, json_t *body);
+/* {expected, answered}: the other nodes counted for a request, and how many
+ * answered. */
+json_t *sb_api__nodes_json(const sb_engine_result_t *r);
 
 #endif

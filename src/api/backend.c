@@ -96,8 +96,13 @@ static void on_emit(sb_http_req_t *req, void *ud) {
         why = "event must be a non-reserved name of 1-256 characters";
     if (!why && ex && (json_is_string(ex) || !string_list(ex, except, &t.nexcept)))
         why = "except must be a list of room names";
+    json_t *ack = json_object_get(body, "ack");
+    if (!why && ack && !json_is_boolean(ack))
+        why = "ack must be a boolean";
     if (why)
         invalid(req, why);
+    else if (json_is_true(ack))
+        sb_api__emit_with_acks(api, req, body);
     else
         emit_and_answer(api, req, &t, json_string_value(event), json_object_get(body, "data"));
     json_decref(body);

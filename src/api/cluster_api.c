@@ -11,12 +11,13 @@
 #define SB_SERVER_EMIT_TIMEOUT_MS 5000
 #define SB_SERVER_EMIT_TIMEOUT_MAX_MS 60000
 
-static void on_answers(void *ud, bool timed_out, sb_str_t answers) {
+static void on_answers(void *ud, const sb_engine_result_t *r) {
     sb_api_call_t *call = ud;
-    json_t *list = json_loadb(answers.p, answers.n, JSON_DECODE_ANY, NULL);
+    json_t *list = json_loadb(r->answers.p, r->answers.n, JSON_DECODE_ANY, NULL);
     sb_api__call_respond(call, 200,
-                         json_pack("{s:b,s:o,s:b}", "ok", 1, "responses",
-                                   list ? list : json_array(), "timedOut", timed_out));
+                         json_pack("{s:b,s:o,s:b,s:o}", "ok", 1, "responses",
+                                   list ? list : json_array(), "timedOut", r->timed_out, "nodes",
+                                   sb_api__nodes_json(r)));
     sb_api__call_end(call);
 }
 

@@ -43,11 +43,36 @@ static void read_room(sb_api_t *api, sb_http_req_t *req, const char *room) {
     }
 }
 
-/* /api/rooms/<id>/messages (id percent-decoded: "lobby", "team%2Fdev", ...) */
+/* POST /api/rooms/<id>/join|leave|disconnect: sockets_api.c. True when
+ * the path is one of those. */
+static bool room_op(sb_api_t *api, sb_http_req_t *req) {
+    static const sb_str_t verbs[] = {SB_LIT("/join"), SB_LIT("/leave"), SB_LIT("/disconnect")};
+    char room[SB_STORE_MAX_ROOM + 1];
+    size_t n;
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+        if (!sb_api__path_id(req->path, SB_LIT("/api/rooms/"), verbs[i], room, sizeof room, &n))
+            continue;
+        if (!sb_features_room_name_valid(sb_str(room, n)))
+            sb_http_respond_error(req, 404, "not_found", "not a valid room name");
+        else
+            sb_api__room_op(api, req, room, sb_str(verbs[i].p + 1, verbs[i].n - 1));
+        return true;
+    }
+    return false;
+}
+
+/* /api/rooms: the rooms of the cluster; /api/rooms/<id>/messages (id
+ * percent-decoded: "lobby", "team%2Fdev", ...); /api/rooms/<id>/join... */
 static void on_rooms(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
+    if (room_op(api, req))
+        return;
     if (!sb_api__method_is(req, "GET") || !sb_api__authorized(api, req))
         return;
+    if (sb_str_eq(req->path, SB_LIT("/api/rooms")) || sb_str_eq(req->path, SB_LIT("/api/rooms/"))) {
+        sb_api__all_rooms(api, req);
+        return;
+    }
     char room[SB_STORE_MAX_ROOM + 1];
     size_t n;
     if (!sb_api__path_id(req->path, SB_LIT("/api/rooms/"), SB_LIT("/messages"), room, sizeof room,

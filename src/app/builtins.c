@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "app/builtins.h"
+#include "app/cluster_view.h"
 #include "app/public_internal.h"
 #include "features/features.h"
 
@@ -22,6 +23,7 @@ struct sb_builtins {
     sb_features_t *features;
     sb_api_t *api;
     sb_sse_t *sse;
+    sb_cluster_view_t *view; /* the sockets of every node, for the API */
     int64_t started_ms;
 };
 
@@ -266,6 +268,8 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
     sb_cluster_host_t *cluster = sb_server_cluster(b->srv);
     if (cluster && b->features)
         sb_cluster_host_on_user(cluster, socket_user, b->features);
+    b->view = sb_cluster_view_create(sb_server_sio(b->srv), sb_cluster_host_engine(cluster),
+                                     b->features ? socket_user : NULL, b->features);
     sb_api_config_t ac = {.api_key = cfg->api_key,
                           .collect = collect,
                           .collect_ud = b,
@@ -273,8 +277,9 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
                           .features = b->features,
                           .store = b->store,
                           .engine = sb_cluster_host_engine(cluster),
+                          .view = b->view,
                           .dev_token_secret = cfg->dev ? cfg->jwt_secret : NULL};
-    b->api = b->features ? sb_api_create(sb_server_http(b->srv), &ac) : NULL;
+    b->api = b->features && b->view ? sb_api_create(sb_server_http(b->srv), &ac) : NULL;
     if (!b->api || sb_server_on_stop(b->srv, on_stop, b) != SB_OK) {
         snprintf(err, cap, "out of memory");
         return SB_ENOMEM;
@@ -295,6 +300,7 @@ static void builtins_free(sb_builtins_t *b) {
     sb_store_close(b->store);
     sb_sse_destroy(b->sse);
     sb_api_destroy(b->api);
+    sb_cluster_view_destroy(b->view);
     sb_features_destroy(b->features);
     if (b->owns_cfg)
         sb_config_dispose(&b->own);

@@ -3,19 +3,18 @@
 #ifndef SB_APP_CLUSTER_HOST_H
 #define SB_APP_CLUSTER_HOST_H
 
+#include "app/local_sockets.h"
 #include "cluster/cluster.h"
 #include "socketio/socketio.h"
 
 typedef struct sb_cluster_host sb_cluster_host_t;
-/* The user a socket belongs to (fetchSockets' data.userId), or NULL. */
-typedef const char *(*sb_cluster_host_user_fn)(void *ud, const sb_sio_socket_t *s);
 
 /* Starts the engine and attaches it to `sio`. NULL with a message in err. */
 sb_cluster_host_t *sb_cluster_host_create(sb_loop_t *loop, sb_sio_server_t *sio,
                                           const sb_cluster_config_t *cfg, char *err, size_t cap);
 /* Detaches and stops the engine. NULL does nothing. */
 void sb_cluster_host_destroy(sb_cluster_host_t *h);
-void sb_cluster_host_on_user(sb_cluster_host_t *h, sb_cluster_host_user_fn fn, void *ud);
+void sb_cluster_host_on_user(sb_cluster_host_t *h, sb_local_user_fn fn, void *ud);
 /* NULL when h is NULL (no cluster). */
 sb_engine_t *sb_cluster_host_engine(sb_cluster_host_t *h);
 uint64_t sb_cluster_host_server_events(const sb_cluster_host_t *h);

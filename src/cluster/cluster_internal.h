@@ -69,8 +69,17 @@ void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, cons
 void sb_cluster__on_request(sb_cluster_t *cl, size_t nsp_index, const char *p, size_t n);
 void sb_cluster__acks_orphan(sb_cluster_t *cl);
 /* asks.c */
-int sb_cluster__server_emit(sb_cluster_t *cl, sb_str_t nsp, sb_str_t event, sb_str_t args,
-                            uint32_t timeout_ms, sb_engine_answers_fn done, void *ud);
+/* The engine's asks (hub/engine.h). */
+int sb_cluster__server_emit(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
+                            uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
+int sb_cluster__fetch_sockets(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
+                              uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
+int sb_cluster__all_rooms(sb_engine_t *e, sb_str_t nsp, uint32_t timeout_ms,
+                          sb_engine_result_fn done, void *ud);
+int sb_cluster__sockets_op(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
+                           sb_engine_sockets_op_t op, const sb_str_t *rooms, size_t nrooms);
+int sb_cluster__broadcast_with_acks(sb_engine_t *e, const sb_engine_broadcast_t *b,
+                                    uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
 void sb_cluster__on_response(sb_cluster_t *cl, const char *p, size_t n);
 void sb_cluster__asks_end(sb_cluster_t *cl);
 /* A log line for a bad message from Redis, at most one per second. */

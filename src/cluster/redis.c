@@ -299,7 +299,7 @@ static void subscribe_nsp(sb_cluster_t *cl, size_t i) {
         cl->sub_pending++;
     if (redisAsyncCommand(ac, on_sub_message, ud, "SUBSCRIBE %b", req, rn) == REDIS_OK)
         cl->sub_pending++;
-    /* answers to this node's serverSideEmit */
+    /* answers to this node's requests (asks.c) */
     if (redisAsyncCommand(ac, on_sub_message, (void *)(uintptr_t)(i << 1 | 1), "SUBSCRIBE %b", res,
                           sn) == REDIS_OK)
         cl->sub_pending++;
@@ -356,15 +356,14 @@ static void on_count_nodes(sb_timer_t *t) {
     sb_timer_start(t, SB_CLUSTER_COUNT_EVERY_MS);
 }
 
-static int engine_server_emit(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
-                              uint32_t timeout_ms, sb_engine_answers_fn done, void *ud) {
-    return sb_cluster__server_emit((sb_cluster_t *)e, nsp, event, args, timeout_ms, done, ud);
-}
-
 static const sb_engine_ops_t redis_ops = {.publish = engine_publish,
                                           .watch_nsp = engine_watch_nsp,
                                           .stats = engine_stats,
-                                          .server_emit = engine_server_emit};
+                                          .server_emit = sb_cluster__server_emit,
+                                          .fetch_sockets = sb_cluster__fetch_sockets,
+                                          .all_rooms = sb_cluster__all_rooms,
+                                          .sockets_op = sb_cluster__sockets_op,
+                                          .broadcast_with_acks = sb_cluster__broadcast_with_acks};
 
 /* ---- create / destroy --------------------------------------------------------- */
 

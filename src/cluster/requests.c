@@ -240,7 +240,9 @@ static json_t *first_arg(sb_str_t args) {
     return v;
 }
 
-static void on_server_event_ack(void *ud, bool timed_out, sb_str_t args) {
+/* Answered in JSON, as Node peers answer: binary values are not carried. */
+static void on_server_event_ack(void *ud, bool timed_out, sb_str_t args, const sb_str_t *atts,
+                                size_t natts) {
     sb_cluster_ack_t *a = ud;
     if (a->cl && !timed_out)
         respond_json(a->cl, sb_cstr(a->nsp),
@@ -273,7 +275,9 @@ static void server_side_emit(request_t *r) {
     free(args);
 }
 
-static void on_client_ack(void *ud, bool timed_out, sb_str_t args) {
+/* msgpack {type: 9, requestId, packet: first ack argument}, binary as bin. */
+static void on_client_ack(void *ud, bool timed_out, sb_str_t args, const sb_str_t *atts,
+                          size_t natts) {
     sb_cluster_ack_t *a = ud;
     if (a->cl && !timed_out) {
         msgpack_sbuffer buf;
@@ -286,7 +290,7 @@ static void on_client_ack(void *ud, bool timed_out, sb_str_t args) {
             !msgpack_pack_str_with_body(&pk, "requestId", 9) &&
             !msgpack_pack_str_with_body(&pk, a->request_id, strlen(a->request_id)) &&
             !msgpack_pack_str_with_body(&pk, "packet", 6) &&
-            sb_wire_pack_json(&pk, arg, NULL, 0) == SB_OK) {
+            sb_wire_pack_json(&pk, arg, atts, natts) == SB_OK) {
             publish_response_text(a->cl, sb_cstr(a->nsp), buf.data, buf.size);
             a->cl->stats.requests_answered++;
         }

@@ -58,10 +58,45 @@ typedef struct {
 
 typedef struct sb_engine sb_engine_t;
 
-/* The answers of the other nodes to a serverSideEmit, as a JSON array text
- * (one element per answer); timed_out when not every node answered. */
-typedef void (*sb_engine_answers_fn)(void *ud, bool timed_out, sb_str_t answers);
+/* What the other nodes answered to a request of this node, every slice
+ * borrowed for the duration of the callback:
+ *  - answers: a JSON array, one element per answer (serverSideEmit: each
+ *    node's reply; fetchSockets: each socket {id, handshake, rooms, data};
+ *    allRooms: each room, possibly twice; broadcast with acks: each
+ *    client's first ack argument), in which binary values are placeholders
+ *    {"_placeholder":true,"num":i} for attachments[i];
+ *  - nodes: the other nodes counted when the request went out (the
+ *    subscribers of the request channel minus this one, as the Node.js
+ *    adapter counts them), and how many of them answered;
+ *  - clients (broadcast with acks): the sockets the other nodes said they
+ *    delivered to, whose acks are awaited;
+ *  - timed_out: the timeout came before every expected answer;
+ *  - truncated: answers past a bound (10,000 items, 256 binary values) were
+ *    left out. */
+typedef struct {
+    bool timed_out, truncated;
+    sb_str_t answers;
+    const sb_str_t *attachments;
+    size_t nattachments;
+    uint32_t nodes, nodes_answered;
+    uint64_t clients;
+} sb_engine_result_t;
+typedef void (*sb_engine_result_fn)(void *ud, const sb_engine_result_t *r);
 
+/* What socketsJoin / socketsLeave / disconnectSockets do to the selection. */
+typedef enum {
+    SB_ENGINE_JOIN,
+    SB_ENGINE_LEAVE,
+    SB_ENGINE_DISCONNECT,
+    SB_ENGINE_DISCONNECT_CLOSE, /* the whole connection, every namespace */
+} sb_engine_sockets_op_t;
+
+/* Requests to the other nodes (the "ask" ops below) share these rules: `done`
+ * is called exactly once, on the loop and never from inside the call, at the
+ * latest after timeout_ms. They return SB_OK, SB_ECLOSED (not connected),
+ * SB_ENOTFOUND (namespace not watched), SB_EPROTO (args not JSON) or
+ * SB_ENOMEM; done is not called then. They never act on this node's own
+ * sockets: the caller does that part (hub/cluster_view.h). */
 typedef struct {
     /* Shares a broadcast already delivered locally with the other nodes. */
     void (*publish)(sb_engine_t *e, const sb_engine_broadcast_t *b);
@@ -69,13 +104,24 @@ typedef struct {
     void (*watch_nsp)(sb_engine_t *e, sb_str_t nsp);
     void (*stats)(const sb_engine_t *e, sb_engine_stats_t *out);
     /* Socket.IO's serverSideEmit: `event` with raw JSON `args` to the other
-     * nodes' server side. Without `done` nothing comes back; with it, done
-     * is called exactly once (on the loop, never from inside this call)
-     * with the answers, at the latest after timeout_ms. Returns SB_OK,
-     * SB_ECLOSED (not connected), SB_ENOTFOUND (namespace not watched),
-     * SB_EPROTO (args not JSON) or SB_ENOMEM; done is not called then. */
+     * nodes' server side. Without `done` nothing comes back (nor is
+     * anything counted). */
     int (*server_emit)(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str_t args,
-                       uint32_t timeout_ms, sb_engine_answers_fn done, void *ud);
+                       uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
+    /* fetchSockets: the other nodes' selected sockets. */
+    int (*fetch_sockets)(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
+                         uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
+    /* allRooms: the rooms with a member on another node. */
+    int (*all_rooms)(sb_engine_t *e, sb_str_t nsp, uint32_t timeout_ms, sb_engine_result_fn done,
+                     void *ud);
+    /* socketsJoin / socketsLeave (`rooms`) and disconnectSockets on the
+     * other nodes; nothing comes back. */
+    int (*sockets_op)(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
+                      sb_engine_sockets_op_t op, const sb_str_t *rooms, size_t nrooms);
+    /* A broadcast whose every receiving client on the other nodes answers
+     * an ack (their first argument each), waited for at most timeout_ms. */
+    int (*broadcast_with_acks)(sb_engine_t *e, const sb_engine_broadcast_t *b, uint32_t timeout_ms,
+                               sb_engine_result_fn done, void *ud);
 } sb_engine_ops_t;
 
 struct sb_engine {
@@ -88,8 +134,10 @@ typedef struct sb_engine_socket sb_engine_socket_t;
 typedef bool (*sb_engine_socket_fn)(sb_engine_socket_t *s, void *ud);
 typedef bool (*sb_engine_room_fn)(sb_str_t room, void *ud);
 /* The answer to a server-side ack or a client ack: raw JSON arguments
- * (comma-separated), or timed_out. Called exactly once per request. */
-typedef void (*sb_engine_ack_fn)(void *ud, bool timed_out, sb_str_t args);
+ * (comma-separated) whose placeholders refer to attachments[], or
+ * timed_out. Called exactly once per request. */
+typedef void (*sb_engine_ack_fn)(void *ud, bool timed_out, sb_str_t args,
+                                 const sb_str_t *attachments, size_t nattachments);
 
 typedef struct {
     void *ud;

@@ -362,6 +362,12 @@ static void on_ack_timeout(sb_timer_t *t) {
 
 int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, uint32_t timeout_ms,
                          sb_sio_ack_fn cb, void *ud) {
+    return sb_sio_emit_binary_with_ack(s, event, args, NULL, 0, timeout_ms, cb, ud);
+}
+
+int sb_sio_emit_binary_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args,
+                                const sb_str_t *attachments, size_t n, uint32_t timeout_ms,
+                                sb_sio_ack_fn cb, void *ud) {
     if (!s->connected)
         return SB_ECLOSED;
     if (s->nacks >= s->nsp->srv->cfg.max_pending_acks)
@@ -374,7 +380,7 @@ int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, u
     a->ud = ud;
     a->socket = s;
     sb_frame_t *f = sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_EVENT, true, a->id, sb_cstr(event),
-                                   args, NULL, 0);
+                                   args, attachments, n);
     if (!f) {
         free(a);
         return SB_ENOMEM;

@@ -188,6 +188,10 @@ int sb_sio_emit_binary(sb_sio_socket_t *s, const char *event, sb_str_t args,
  * cb is never called. */
 int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, uint32_t timeout_ms,
                          sb_sio_ack_fn cb, void *ud);
+/* Same, with binary attachments the placeholders of args refer to. */
+int sb_sio_emit_binary_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args,
+                                const sb_str_t *attachments, size_t n, uint32_t timeout_ms,
+                                sb_sio_ack_fn cb, void *ud);
 /* Answers ack `ack_id` of a socket (kept from an event with has_ack). */
 int sb_sio_ack(sb_sio_socket_t *s, uint64_t ack_id, sb_str_t args);
 /* Answers an event's ack; a no-op returning SB_OK when it asked for none. */
