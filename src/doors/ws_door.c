@@ -135,7 +135,9 @@ static sb_str_t array_item(sb_str_t array, size_t i) {
 }
 
 /* {"type":<name>,"data":<first argument>}; `connected` also carries the
- * socket id (clientId), which /api/emit can address. */
+ * socket id (clientId), which /api/emit can address. An event the server
+ * wants confirmed (message:received, notification:new) carries "ackId":
+ * the client answers {"type":"ack","id":<ackId>}. */
 static sb_frame_t *translate_event(ws_client_t *c, const sb_sio_packet_t *p) {
     sb_str_t name = door_name(p->event), data = array_item(p->data, 1);
     bool quoted = name.n > 0;
@@ -152,6 +154,8 @@ static sb_frame_t *translate_event(ws_client_t *c, const sb_sio_packet_t *p) {
             k++;
         empty = k < rest.n && rest.p[k] == '}';
     }
+    char ack[40];
+    int ackn = p->has_ack ? snprintf(ack, sizeof ack, ",\"ackId\":%" PRIu64, p->ack_id) : 0;
     sb_str_t parts[] = {SB_LIT("{\"type\":"),
                         quoted ? SB_LIT("\"") : SB_STR_NULL,
                         name,
@@ -161,6 +165,7 @@ static sb_frame_t *translate_event(ws_client_t *c, const sb_sio_packet_t *p) {
                         splice ? sb_cstr(c->sid) : SB_STR_NULL,
                         splice ? (empty ? SB_LIT("\"") : SB_LIT("\",")) : SB_STR_NULL,
                         rest,
+                        sb_str(ack, (size_t)ackn),
                         SB_LIT("}")};
     return frame_join(parts, sizeof parts / sizeof parts[0]);
 }
@@ -175,7 +180,7 @@ static int on_event(ws_client_t *c, sb_frame_t *f, const sb_sio_packet_t *p) {
     if (!out)
         return SB_ENOMEM;
     int rc = send_frame(c, out);
-    if (!sb_json_string_eq(p->event, SB_LIT("connection:established"))) {
+    if (!p->has_ack && !sb_json_string_eq(p->event, SB_LIT("connection:established"))) {
         if (d->cache_src) {
             sb_frame_unref(d->cache_src);
             sb_frame_unref(d->cache_out);
@@ -364,6 +369,17 @@ static const sb_eio_carrier_t carrier = {carrier_send, carrier_closed};
 
 /* ---- what the client says ---------------------------------------------------------- */
 
+/* Feeds the session one Engine.IO packet made of the slices. */
+static void feed_parts(ws_client_t *c, const sb_str_t *parts, size_t n) {
+    sb_frame_t *f = frame_join(parts, n);
+    if (!f) {
+        send_error(c, "server_error", "out of memory", SB_STR_NULL);
+        return;
+    }
+    sb_eio_carried_feed(c->eio, f->data, f->len);
+    sb_frame_unref(f);
+}
+
 /* Feeds `42<ack>["<event>",<data>]` (no data: `42["<event>"]`). */
 static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool ack,
                        uint64_t ack_id) {
@@ -372,13 +388,7 @@ static void feed_event(ws_client_t *c, sb_str_t event_token, sb_str_t data, bool
                  : snprintf(head, sizeof head, "42[");
     sb_str_t parts[] = {sb_str(head, (size_t)hn), event_token, data.n ? SB_LIT(",") : SB_STR_NULL,
                         data, SB_LIT("]")};
-    sb_frame_t *f = frame_join(parts, sizeof parts / sizeof parts[0]);
-    if (!f) {
-        send_error(c, "server_error", "out of memory", SB_STR_NULL);
-        return;
-    }
-    sb_eio_carried_feed(c->eio, f->data, f->len);
-    sb_frame_unref(f);
+    feed_parts(c, parts, sizeof parts / sizeof parts[0]);
 }
 
 /* send_message {roomId, content, type?, clientMessageId?} is chat:message
@@ -420,11 +430,7 @@ static void on_auth(ws_client_t *c, sb_str_t data) {
     }
     c->connect_sent = true;
     sb_str_t parts[] = {SB_LIT("40"), data};
-    sb_frame_t *f = frame_join(parts, 2);
-    if (f) {
-        sb_eio_carried_feed(c->eio, f->data, f->len);
-        sb_frame_unref(f);
-    }
+    feed_parts(c, parts, 2);
 }
 
 static void send_pong(ws_client_t *c, bool has_id, uint64_t id) {
@@ -492,6 +498,19 @@ static bool parse_message(ws_client_t *c, const char *p, size_t n, client_msg_t 
     return true;
 }
 
+/* {"type":"ack","id":<ackId>,"data"?}: the answer to an event the server
+ * asked to be confirmed, as a Socket.IO ACK packet `43<id>[<data>]`. */
+static void feed_ack(ws_client_t *c, const client_msg_t *m) {
+    if (!m->has_id) {
+        send_error(c, "invalid_message", "ack needs the id of the event's ackId", SB_LIT("ack"));
+        return;
+    }
+    char head[32];
+    int hn = snprintf(head, sizeof head, "43%" PRIu64 "[", m->id);
+    sb_str_t parts[] = {sb_str(head, (size_t)hn), m->data, SB_LIT("]")};
+    feed_parts(c, parts, sizeof parts / sizeof parts[0]);
+}
+
 static void dispatch(ws_client_t *c, const client_msg_t *m) {
     sb_str_t type = sb_str(m->type, m->type_n);
     uint64_t with_id = m->has_id ? (m->id << 3) | ACK_HAS_ID : 0;
@@ -502,6 +521,8 @@ static void dispatch(ws_client_t *c, const client_msg_t *m) {
     else if (!c->connected)
         send_error(c, "not_authenticated",
                    "send {\"type\":\"auth\",\"data\":{\"token\":...}} first", type);
+    else if (sb_str_eq(type, SB_LIT("ack")))
+        feed_ack(c, m);
     else if (sb_str_eq(type, SB_LIT("join_room")))
         feed_event(c, SB_LIT("\"chat:join\""), m->data, true, with_id | ACK_JOIN);
     else if (sb_str_eq(type, SB_LIT("leave_room")))

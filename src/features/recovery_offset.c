@@ -6,7 +6,9 @@
 #include "features/features_internal.h"
 
 void sb_feat_recovery_mark(sb_client_t *c) {
-    if (!sb_sio_socket_pid(c->sock)[0])
+    /* A /ws client (a carried session) has no way to present an offset. */
+    if (!sb_sio_socket_pid(c->sock)[0] ||
+        sb_eio_transport(sb_sio_socket_session(c->sock)) == SB_EIO_CARRIED)
         return;
     char arg[72];
     long long m = c->sent[SB_STREAM_MESSAGES], n = c->sent[SB_STREAM_NOTIFICATIONS];

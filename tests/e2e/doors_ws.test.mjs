@@ -138,6 +138,9 @@ test('messages cross between /ws and socket.io-client in every direction', async
   assertFields(saved.data.sender, { name: 'Wendy' });
   for (const got of [await atSa, await atSb]) assert.deepEqual(got, saved.data);
   for (const c of [wa, wb]) assert.deepEqual((await c.next('new_message')).data, saved.data);
+  // Socket.IO's recovery offset (sent before the ack to a Socket.IO sender)
+  // means nothing to a /ws client, which cannot present one.
+  assert.equal(wa.messages.filter((m) => m.type === 'recovery:offset').length, 0);
 
   // socket.io -> /ws
   const fromSio = await ack(sa, 'chat:message', { roomId: room, message: 'from sio' });
@@ -205,7 +208,9 @@ test('malformed messages get an error and the connection stays usable', async ()
     assert.equal(e.data.code, code, `${text.slice(0, 60)} -> ${JSON.stringify(e)}`);
   }
   w.ws.send(Buffer.from([1, 2, 3]), { binary: true });
-  assert.equal((await w.next('error')).data.code, 'invalid_message');
+  const bin = await w.next('error');
+  assert.equal(bin.data.code, 'invalid_message');
+  assert.match(bin.data.message, /binary messages are not accepted: send JSON text/);
   w.send('join_room', 12345);
   assert.equal((await w.next('error')).data.event, 'join_room');
   w.send('send_message', { roomId: uid('nowhere'), content: 'x' }, { id: 8 });
@@ -351,6 +356,33 @@ test('without --ws-single-room join_room keeps the other rooms (a socket may be 
   await ack(s, 'chat:message', { roomId: a, message: 'still in A' });
   assertFields((await w.next('new_message')).data, { roomId: a, message: 'still in A' });
   assert.equal(w.messages.filter((m) => m.type === 'room_left').length, 0);
+});
+
+test('deliveries: message:received carries ackId; {"type":"ack","id"} confirms it, else it stays pending for the next connection', async () => {
+  const alice = uid('alice'), bob = uid('bob');
+  const { s: a } = await connectUser(srv, alice);
+  let w = await wsUser(srv, tokenOf(bob));
+  const kept = await a.emitWithAck('message:send', { receiverId: bob, content: 'not confirmed' });
+  const first = await w.next('message:received', (d) => d.id === kept.id);
+  assert.equal(typeof first.ackId, 'number');
+  w.close();
+  // Not confirmed: the next connection of bob gets it again, and confirms it.
+  w = await wsUser(srv, tokenOf(bob));
+  const again = await w.next('message:received', (d) => d.id === kept.id);
+  w.send('ack', null, { id: again.ackId });
+  const confirmed = await a.emitWithAck('message:send', { receiverId: bob, content: 'confirmed' });
+  const live = await w.next('message:received', (d) => d.id === confirmed.id);
+  w.send('ack', null, { id: live.ackId });
+  // The ping's answer comes after the server has read both acks (one session, in order).
+  assert.equal((await w.request('ping', null, 5)).type, 'pong');
+  w.close();
+  w = await wsUser(srv, tokenOf(bob));
+  const marker = await a.emitWithAck('message:send', { receiverId: bob, content: 'marker' });
+  await w.next('message:received', (d) => d.id === marker.id);
+  assert.deepEqual(w.messages.filter((m) => m.type === 'message:received').map((m) => m.data.id), [],
+    'nothing confirmed came back before the marker');
+  w.send('ack', {}, {});
+  assertFields((await w.next('error')).data, { code: 'invalid_message', event: 'ack' });
 });
 
 test('shutdown closes /ws clients with 1001', async () => {
