@@ -9,7 +9,8 @@
 # Knobs: BENCH_STORM_USERS (19000), BENCH_STORM_IDLE (60 s),
 # BENCH_STORM_PEER_SIZES ("2000 5000"), BENCH_ROOM_SIZE (10000),
 # BENCH_ROOM_RATES ("10 100" msgs/s), BENCH_PIN (1), BENCH_STORM_CASES
-# (which parts run: "storm peers roomfill roomchat", all by default).
+# (which parts run: "storm peers roomfill roomchat", all by default),
+# BENCH_STORM_SERVERS (servers of the 19k storm: "sb sb-all").
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -76,8 +77,11 @@ want() { [[ $CASES == *" $1 "* ]]; }
 : >"$OUT"
 if want storm; then
     log "connect/disconnect storm, $USERS distinct users in 2 rooms of 10, ${IDLE} s idle"
-    run "storm-$USERS" sb -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration "$IDLE"
-    run "storm-$USERS" sb-all -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration 5
+    for s in ${BENCH_STORM_SERVERS:-sb sb-all}; do
+        idle=$IDLE
+        [ "$s" = sb ] || idle=5
+        run "storm-$USERS" "$s" -- --mode storm --conns "$USERS" --users "$USERS" --procs "$(procs "$USERS")" --duration "$idle"
+    done
 fi
 want peers || PEER_SIZES=
 for n in $PEER_SIZES; do

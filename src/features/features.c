@@ -46,6 +46,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
     f->cfg = *cfg;
     sb_list_init(&f->graces);
     sb_pool_init(&f->clients, sizeof(sb_client_t));
+    sb_slab_init(&f->user_records);
     sb_feat_guard_events(f, nsp);
     for (size_t i = 0; i < SB_NFEATURES; i++) {
         if (features[i].init && features[i].init(f) != SB_OK) {
@@ -63,6 +64,7 @@ void sb_features_destroy(sb_features_t *f) {
         if (features[i].dispose)
             features[i].dispose(f);
     sb_pool_dispose(&f->clients);
+    sb_slab_dispose(&f->user_records);
     free(f);
 }
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "core/pool.h"
+#include "core/slab.h"
 #include "features/features.h"
 
 #define SB_USER_ID_MAX 128
@@ -87,6 +88,7 @@ struct sb_features {
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_list_t graces;          /* delivery.c: recovered devices waiting to replay */
     sb_pool_t clients;         /* sb_client_t, one per socket */
+    sb_slab_t user_records;    /* sb_user_t, one per online user */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
      * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every

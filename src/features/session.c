@@ -141,6 +141,12 @@ static void on_token_expired(sb_timer_t *t) {
     sb_sio_disconnect(c->sock);
 }
 
+/* The id, the name when it is not the id, and the avatar follow the record. */
+static size_t user_size(const sb_user_t *u) {
+    return sizeof *u + strlen(u->id) + 1 + (u->name != u->id ? strlen(u->name) + 1 : 0) +
+           strlen(u->avatar) + 1;
+}
+
 static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     sb_user_t *u = sb_feat_user_find(f, sb_cstr(cl->sub));
     if (u)
@@ -150,14 +156,14 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     bool own_name = cl->name[0] && strcmp(cl->name, cl->sub) != 0;
     size_t id_n = strlen(cl->sub) + 1, name_n = own_name ? strlen(cl->name) + 1 : 0;
     size_t av_n = strlen(cl->avatar) + 1;
-    u = calloc(1, sizeof *u + id_n + name_n + av_n);
+    u = sb_slab_alloc(&f->user_records, sizeof *u + id_n + name_n + av_n);
     if (!u)
         return NULL;
     memcpy(u->id, cl->sub, id_n);
     u->name = own_name ? memcpy(u->id + id_n, cl->name, name_n) : u->id;
     u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
     if (sb_feat_user_add(f, u) != SB_OK) {
-        free(u);
+        sb_slab_free(&f->user_records, u, user_size(u));
         return NULL;
     }
     return u;
@@ -168,7 +174,7 @@ static void user_release(sb_features_t *f, sb_user_t *u) {
         return;
     sb_feat_user_remove(f, u);
     free(u->status);
-    free(u);
+    sb_slab_free(&f->user_records, u, user_size(u));
 }
 
 static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl) {

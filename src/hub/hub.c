@@ -30,6 +30,7 @@ sb_hub_t *sb_hub_create(const sb_hub_config_t *cfg) {
     *h = (sb_hub_t){.cfg = c};
     sb_list_init(&h->all);
     sb_pool_init(&h->links, sizeof(sb_hub_link_t));
+    sb_slab_init(&h->rooms);
     if (sb_hub__map_init(h) != SB_OK) {
         sb_hub__free(h, h);
         return NULL;
@@ -66,6 +67,7 @@ void sb_hub_destroy(sb_hub_t *h) {
     hub_detach_all(h);
     sb_hub__map_dispose(h);
     sb_pool_dispose(&h->links);
+    sb_slab_dispose(&h->rooms);
     sb_hub__free(h, h);
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/pool.h"
+#include "core/slab.h"
 #include "hub/hub.h"
 
 /* A room: one allocation holding the header and a copy of the name. Every
@@ -50,6 +51,7 @@ struct sb_hub {
     uint32_t busy;  /* > 0 while user callbacks run: mutation then aborts */
     sb_hub_config_t cfg;
     sb_pool_t links; /* links come from here unless cfg.alloc is set */
+    sb_slab_t rooms; /* and rooms from here */
 };
 
 #define SB_HUB__MAP_MIN_BUCKETS 16

@@ -59,12 +59,25 @@ int sb_hub__map_init(sb_hub_t *h) {
     return SB_OK;
 }
 
+/* A room holds its name (no NUL) at its end. */
+static sb_hub_room_t *room_alloc(sb_hub_t *h, size_t name_len) {
+    size_t n = sizeof(sb_hub_room_t) + name_len;
+    return h->cfg.alloc ? sb_hub__alloc(h, n) : sb_slab_alloc(&h->rooms, n);
+}
+
+static void room_free(sb_hub_t *h, sb_hub_room_t *r) {
+    if (h->cfg.alloc)
+        sb_hub__free(h, r);
+    else
+        sb_slab_free(&h->rooms, r, sizeof *r + r->name_len);
+}
+
 /* Frees every room; their links must already be gone. */
 void sb_hub__map_dispose(sb_hub_t *h) {
     for (size_t i = 0; i < h->map.nbuckets; i++) {
         for (sb_hub_room_t *r = h->map.buckets[i], *next; r; r = next) {
             next = r->next;
-            sb_hub__free(h, r);
+            room_free(h, r);
         }
     }
     sb_hub__free(h, h->map.buckets);
@@ -101,7 +114,7 @@ static void map_resize(sb_hub_t *h, size_t n) {
 }
 
 sb_hub_room_t *sb_hub__map_add(sb_hub_t *h, sb_str_t name) {
-    sb_hub_room_t *r = sb_hub__alloc(h, sizeof(*r) + name.n);
+    sb_hub_room_t *r = room_alloc(h, name.n);
     if (!r)
         return NULL;
     r->hash = (uint32_t)sb_hub__hash(h->map.seed, name);
@@ -123,7 +136,7 @@ void sb_hub__map_del(sb_hub_t *h, sb_hub_room_t *r) {
     while (*pp != r)
         pp = &(*pp)->next;
     *pp = r->next;
-    sb_hub__free(h, r);
+    room_free(h, r);
     h->map.count--;
     if (h->map.nbuckets > SB_HUB__MAP_MIN_BUCKETS && h->map.count < h->map.nbuckets / 4)
         map_resize(h, h->map.nbuckets / 2);

@@ -66,8 +66,9 @@ struct sb_sio_recovery {
     int64_t restored_at_ms;
 };
 
-/* Per socket, only in namespaces with recovery on: one allocation with the
- * owner's copy at its end (80 bytes from malloc for a short user id). */
+/* Per socket, only in namespaces with recovery on: one record with the
+ * owner's copy at its end (72 bytes of the server's slab for a short user
+ * id). */
 struct sb_sio_socket_rec {
     pid_entry_t e; /* e.pid: the session id; in the live index once connected */
     bool recovered, live;
@@ -246,7 +247,7 @@ void sb_sio__recovery_free(sb_sio_socket_t *s) {
         return;
     live_del(s);
     free(s->rec->offset);
-    free(s->rec);
+    sb_slab_free(&s->nsp->srv->socket_recs, s->rec, sizeof *s->rec + strlen(s->rec->owner) + 1);
     s->rec = NULL;
 }
 
@@ -321,7 +322,7 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
 int sb_sio__recovery_socket_init(sb_sio_socket_t *s) {
     if (!s->nsp->rec)
         return SB_OK;
-    s->rec = calloc(1, sizeof *s->rec + 1); /* owner "" */
+    s->rec = sb_slab_alloc(&s->nsp->srv->socket_recs, sizeof *s->rec + 1); /* owner "" */
     if (!s->rec)
         return SB_ENOMEM;
     s->rec->sock = s;
@@ -405,10 +406,13 @@ int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner) {
         return SB_EINVAL;
     bool was_live = s->rec->live;
     live_del(s);
-    struct sb_sio_socket_rec *rec = realloc(s->rec, sizeof *rec + n + 1);
+    sb_slab_t *slab = &s->nsp->srv->socket_recs;
+    struct sb_sio_socket_rec *rec = sb_slab_alloc(slab, sizeof *rec + n + 1);
     int rc = rec ? SB_OK : SB_ENOMEM;
     if (rec) {
+        memcpy(rec, s->rec, sizeof *rec);
         memcpy(rec->owner, owner, n + 1);
+        sb_slab_free(slab, s->rec, sizeof *rec + strlen(s->rec->owner) + 1);
         s->rec = rec;
     }
     if (was_live && s->nsp->rec && pid_add(&s->nsp->rec->live, &s->rec->e) == SB_OK)

@@ -4,6 +4,7 @@
 
 #include "core/list.h"
 #include "core/pool.h"
+#include "core/slab.h"
 #include "socketio/packet.h"
 #include "socketio/socketio.h"
 
@@ -45,6 +46,7 @@ struct sb_sio_server {
     size_t nnsps;
     sb_sio_stats_t stats;
     sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
+    sb_slab_t socket_recs;      /* sockets' recovery records (recovery.c) */
     sb_engine_t *engine;        /* NULL: a single node */
 };
 

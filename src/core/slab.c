@@ -1,0 +1,37 @@
+/* Size classes over sb_pool: a class's pool is set up on first use. */
+#include "core/slab.h"
+
+#include <stdlib.h>
+
+static sb_pool_t *class_of(sb_slab_t *s, size_t size) {
+    if (size == 0 || size > SB_SLAB_MAX)
+        return NULL;
+    sb_pool_t *p = &s->cls[(size - 1) / SB_SLAB_STEP];
+    if (p->size == 0)
+        sb_pool_init(p, ((size - 1) / SB_SLAB_STEP + 1) * SB_SLAB_STEP);
+    return p;
+}
+
+void sb_slab_init(sb_slab_t *s) { *s = (sb_slab_t){0}; }
+
+void sb_slab_dispose(sb_slab_t *s) {
+    for (size_t i = 0; i < sizeof s->cls / sizeof s->cls[0]; i++)
+        if (s->cls[i].size)
+            sb_pool_dispose(&s->cls[i]);
+    sb_slab_init(s);
+}
+
+void *sb_slab_alloc(sb_slab_t *s, size_t size) {
+    sb_pool_t *p = class_of(s, size);
+    return p ? sb_pool_alloc(p) : calloc(1, size);
+}
+
+void sb_slab_free(sb_slab_t *s, void *obj, size_t size) {
+    if (!obj)
+        return;
+    sb_pool_t *p = class_of(s, size);
+    if (p)
+        sb_pool_free(p, obj);
+    else
+        free(obj);
+}

@@ -1,0 +1,32 @@
+/* Small records of varying size (a fixed part and a name or id at its end)
+ * from pools by size class. There is one such record per online user, per
+ * room and per recoverable socket; from malloc each costs a header and
+ * rounding to 16 bytes, and, living long among the short-lived buffers of
+ * a connect storm, it pins the heap's pages after those are freed. Here
+ * they pack into their own blocks by size (8-byte classes). The caller
+ * gives the size again when it frees (it knows its name's length).
+ * Single-threaded, like the loop. */
+#ifndef SB_CORE_SLAB_H
+#define SB_CORE_SLAB_H
+
+#include <stddef.h>
+
+#include "core/pool.h"
+
+#define SB_SLAB_STEP 8u
+/* Larger records come from calloc/free. */
+#define SB_SLAB_MAX 256u
+
+typedef struct {
+    sb_pool_t cls[SB_SLAB_MAX / SB_SLAB_STEP]; /* cls[i]: records of (i + 1) * 8 bytes */
+} sb_slab_t;
+
+void sb_slab_init(sb_slab_t *s);
+/* Frees every block: every record must have been freed. */
+void sb_slab_dispose(sb_slab_t *s);
+/* A zeroed record of `size` bytes, or NULL when out of memory. */
+void *sb_slab_alloc(sb_slab_t *s, size_t size);
+/* Returns a record of sb_slab_alloc(s, size), the same size; NULL is ignored. */
+void sb_slab_free(sb_slab_t *s, void *p, size_t size);
+
+#endif
