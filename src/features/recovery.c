@@ -189,7 +189,9 @@ void sb_feat_recovery_connect(sb_client_t *c) {
         confirm_upto(c, SB_STREAM_MESSAGES, upto[SB_STREAM_MESSAGES]);
         confirm_upto(c, SB_STREAM_NOTIFICATIONS, upto[SB_STREAM_NOTIFICATIONS]);
     }
-    save_rooms(c, 0); /* a recovered socket is in its rooms again */
+    /* A recovered socket is in its rooms again. Saved at the end of the
+     * loop turn, with the personal room the connect joins next: one write. */
+    sb_task_post(c->f->loop, &c->rooms_task);
     if (sb_sio_socket_recovered(c->sock))
         sb_feat_recovery_replay_rooms(c, parts == SB_OFFSET_PARTS ? upto[SB_OFFSET_ROOMS] : 0);
 }
