@@ -63,8 +63,25 @@ TEST(a_record_goes_to_the_class_of_its_rounded_size) {
     sb_slab_dispose(&s);
 }
 
+TEST(records_cost_their_rounded_size) {
+    /* 4000 user records of 45 bytes (a 32-byte header, "u12345", a name
+     * and an avatar): 48 bytes each, in 3 blocks of 64 KiB; from malloc
+     * each took a 64-byte chunk. */
+    sb_slab_t s;
+    sb_slab_init(&s);
+    static void *rec[4000];
+    for (int i = 0; i < 4000; i++)
+        CHECK((rec[i] = sb_slab_alloc(&s, 45)) != NULL);
+    if (!s.cls[5].direct) /* AddressSanitizer build: calloc/free underneath */
+        CHECK_EQ(s.cls[5].blocks, 3);
+    for (int i = 0; i < 4000; i++)
+        sb_slab_free(&s, rec[i], 45);
+    sb_slab_dispose(&s);
+}
+
 int main(void) {
     RUN(records_are_zeroed_and_keep_their_bytes);
     RUN(a_record_goes_to_the_class_of_its_rounded_size);
+    RUN(records_cost_their_rounded_size);
     TEST_MAIN_END();
 }
