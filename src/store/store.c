@@ -1,6 +1,8 @@
-/* The store's request queue, its thread with group commit, and the delivery
- * of completions on the loop thread. The SQL of each operation lives in
- * store_chat.c and store_social.c; the schema in migrations.c. */
+/* The store's thread with group commit, its opening and closing, and the
+ * delivery of completions on the loop thread. Requests are built and queued
+ * by store_request.c, run through the table of store_ops.c; the SQL of each
+ * operation lives in store_chat.c, store_social.c, ...; the schema in
+ * migrations.c. */
 #include "store/store_internal.h"
 
 #include <errno.h>
@@ -25,232 +27,6 @@
 #define DEFAULT_MAX_CONTENT 65536
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define DEFAULT_CHECK_MAX_BYTES ((int64_t)1 << 30)
-
-/* ---- per-request arena ------------------------------------------------------ */
-
-struct sb_store__blk {
-    sb_store__blk_t *next;
-    size_t cap, used;
-    max_align_t data[];
-};
-
-/* Most requests are small writes (a session save, a receipt: ~150 bytes of
- * arguments) and a storm queues thousands of them at once (19,000
- * disconnects: 19,000 session saves): the first block fits those, larger
- * arguments and results grow the arena by doubling. */
-#define BLK_MIN 256
-#define BLK_GROW_MAX 65536
-
-void *sb_store__alloc(sb_store__req_t *r, size_t n) {
-    if (n > SIZE_MAX / 2)
-        return NULL;
-    n = (n + 15) & ~(size_t)15;
-    sb_store__blk_t *b = r->arena.head;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : BLK_MIN;
-        if (cap < n)
-            cap = n;
-        b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
-        b->next = r->arena.head;
-        b->cap = cap;
-        b->used = 0;
-        r->arena.head = b;
-        r->arena.bytes += sizeof *b + cap;
-    }
-    void *p = (char *)b->data + b->used;
-    b->used += n;
-    return p;
-}
-
-void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_t elem) {
-    if (n < *cap)
-        return arr;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    if (ncap > SIZE_MAX / 4 / elem)
-        return NULL;
-    void *p = sb_store__alloc(r, ncap * elem);
-    if (!p)
-        return NULL;
-    if (n)
-        memcpy(p, arr, n * elem); /* the old array stays in the arena until the request dies */
-    *cap = ncap;
-    return p;
-}
-
-/* ---- operations: the rows of SB_STORE__OPS ------------------------------------- */
-
-const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
-#define SB_STORE__OP_ROW(name, args, kind, mode, retry)                                            \
-    [SB_STORE__OP_##name] = {#name,                                                                \
-                             SB_STORE__##mode,                                                     \
-                             SB_STORE__##mode == SB_STORE__WRITE,                                  \
-                             SB_STORE__##retry,                                                    \
-                             SB_STORE__K_##kind,                                                   \
-                             sb_store__exec_##name},
-    SB_STORE__OPS(SB_STORE__OP_ROW)
-#undef SB_STORE__OP_ROW
-};
-
-sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
-    sb_store__req_t *r = calloc(1, sizeof *r);
-    if (r) {
-        r->op = &sb_store__ops[op];
-        r->ud = ud;
-    }
-    return r;
-}
-
-void sb_store__req_free(sb_store__req_t *r) {
-    sb_store__blk_t *b = r->arena.head;
-    while (b) {
-        sb_store__blk_t *next = b->next;
-        free(b);
-        b = next;
-    }
-    free(r);
-}
-
-bool sb_store__copy(sb_store__req_t *r, sb_str_t *dst, sb_str_t s, bool optional) {
-    if (!s.p && optional) {
-        *dst = (sb_str_t){NULL, 0};
-        return true;
-    }
-    char *p = sb_store__alloc(r, s.n + 1);
-    if (!p)
-        return false;
-    if (s.n)
-        memcpy(p, s.p, s.n);
-    p[s.n] = '\0';
-    *dst = (sb_str_t){p, s.n};
-    return true;
-}
-
-const char **sb_store__copy_list(sb_store__req_t *r, const sb_str_t *v, size_t n) {
-    const char **list = n ? sb_store__alloc(r, n * sizeof *list) : NULL;
-    for (size_t i = 0; list && i < n; i++) {
-        sb_str_t copy;
-        if (!sb_store__copy(r, &copy, v[i], false))
-            return NULL;
-        list[i] = copy.p;
-    }
-    return list;
-}
-
-const int64_t *sb_store__copy_ids(sb_store__req_t *r, const int64_t *v, size_t n) {
-    int64_t *ids = sb_store__alloc(r, n * sizeof *ids);
-    if (ids && n)
-        memcpy(ids, v, n * sizeof *v);
-    return ids;
-}
-
-/* ---- argument checks ------------------------------------------------------------ */
-
-bool sb_store__valid(sb_str_t s, size_t min, size_t max) {
-    if (!s.p)
-        return s.n == 0 && min == 0; /* absent counts as empty where empty is fine */
-    return s.n >= min && s.n <= max && memchr(s.p, '\0', s.n) == NULL;
-}
-
-bool sb_store__valid_opt(sb_str_t s, size_t min, size_t max) {
-    return !s.p ? s.n == 0 : sb_store__valid(s, min, max);
-}
-
-bool sb_store__valid_list(const sb_str_t *v, size_t n, size_t min_n, size_t max_len) {
-    if (n < min_n || n > SB_STORE_MAX_LIST || (n && !v))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!sb_store__valid(v[i], 1, max_len))
-            return false;
-    return true;
-}
-
-/* ---- queue (loop thread side) ------------------------------------------------------ */
-
-/* ---- validators (STYLE H20) ------------------------------------------------------- */
-
-/* One of the rows of sb_store__ops, compared as addresses so that a stray
- * pointer is refused without being read. */
-static bool op_valid(const sb_store__op_t *op) {
-    uintptr_t p = (uintptr_t)op, first = (uintptr_t)&sb_store__ops[0];
-    return p >= first && p < first + sizeof sb_store__ops && (p - first) % sizeof *op == 0;
-}
-
-/* The arena's blocks add up to arena.bytes, none filled past its end; the
- * request's charge was taken at submit and the arena only grows since. */
-int sb_store__req_validate(const sb_store__req_t *r) {
-    if (!op_valid(r->op))
-        return SB_EPROTO;
-    size_t bytes = 0;
-    for (const sb_store__blk_t *b = r->arena.head; b; b = b->next) {
-        if (b->used > b->cap || b->used % 16 || bytes > r->arena.bytes)
-            return SB_EPROTO; /* the last test also stops a cycle */
-        bytes += sizeof *b + b->cap;
-    }
-    if (bytes != r->arena.bytes)
-        return SB_EPROTO;
-    bool charged = r->charge >= sizeof *r && r->charge <= sizeof *r + bytes;
-    return r->charge == 0 /* not submitted yet */ || charged ? SB_OK : SB_EPROTO;
-}
-
-/* A singly linked list whose tail is its last node, within `max` nodes
- * (a cycle runs past it); counts nodes and their charges. */
-static int list_validate(const sb_store__req_t *head, const sb_store__req_t *tail, size_t max,
-                         size_t *count, size_t *charge) {
-    const sb_store__req_t *last = NULL;
-    for (const sb_store__req_t *r = head; r; last = r, r = r->next) {
-        if (++*count > max || r->charge == 0 || sb_store__req_validate(r) != SB_OK)
-            return SB_EPROTO;
-        *charge += r->charge;
-    }
-    return last == tail ? SB_OK : SB_EPROTO;
-}
-
-/* The pending and done queues (the caller holds st->mu): well formed, and
- * together within what the loop thread counts as outstanding, which
- * includes the batch the store thread holds. O(queue): debug builds run it
- * once per delivered batch, not per submit. */
-int sb_store__queue_validate(const sb_store_t *st) {
-    size_t count = 0, charge = 0;
-    if (st->outstanding > st->cfg.max_queue || st->outstanding_bytes > st->cfg.max_queue_bytes ||
-        list_validate(st->pend_head, st->pend_tail, st->outstanding, &count, &charge) != SB_OK ||
-        list_validate(st->done_head, st->done_tail, st->outstanding, &count, &charge) != SB_OK)
-        return SB_EPROTO;
-    return count <= st->outstanding && charge <= st->outstanding_bytes ? SB_OK : SB_EPROTO;
-}
-
-int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
-    size_t charge = sizeof *r + r->arena.bytes;
-    int rc = SB_OK;
-    if (!copied)
-        rc = SB_ENOMEM;
-    else if (st->closing)
-        rc = SB_ECLOSED;
-    else if (st->outstanding >= st->cfg.max_queue ||
-             charge > st->cfg.max_queue_bytes - st->outstanding_bytes)
-        rc = SB_ETOOBIG;
-    if (rc != SB_OK) {
-        sb_store__req_free(r);
-        return rc;
-    }
-    r->charge = charge;
-    SB_VALIDATE(sb_store__req_validate, r);
-    r->submitted_ms = (int64_t)sb_clock_ms();
-    st->outstanding++;
-    st->outstanding_bytes += charge;
-    pthread_mutex_lock(&st->mu);
-    bool was_empty = st->pend_head == NULL;
-    if (was_empty)
-        st->pend_head = r;
-    else
-        st->pend_tail->next = r;
-    st->pend_tail = r;
-    if (was_empty) /* the thread re-checks the queue after each batch */
-        pthread_cond_signal(&st->work_cv);
-    pthread_mutex_unlock(&st->mu);
-    return SB_OK;
-}
 
 /* Calls the callback typed by the operation's result kind. */
 static void deliver(sb_store__req_t *r) {
@@ -325,7 +101,7 @@ static void abort_range(sb_store_t *st, sb_store__req_t *from, const sb_store__r
             r->rc = SB_EIO;
         } else {
             memset(&r->res, 0, sizeof r->res);
-            r->rc = r->op->exec(st, r);
+            r->rc = sb_store__run_op(st, r);
         }
     }
 }
@@ -335,7 +111,7 @@ static void abort_range(sb_store_t *st, sb_store__req_t *from, const sb_store__r
 static int run_write(sb_store_t *st, sb_store__req_t *r) {
     if (run_sql(st, SB_SQL_SAVEPOINT) != SB_OK)
         return SB_EIO;
-    int rc = r->op->exec(st, r);
+    int rc = sb_store__run_op(st, r);
     if (rc != SB_OK && !sqlite3_get_autocommit(st->db))
         run_sql(st, SB_SQL_ROLLBACK_TO);
     if (!sqlite3_get_autocommit(st->db) && run_sql(st, SB_SQL_RELEASE) != SB_OK && rc == SB_OK)
@@ -357,31 +133,6 @@ static void commit(sb_store_t *st, sb_store__req_t *txn, batch_stats_t *bs) {
     bs->commit_failures++;
 }
 
-const uint64_t SB_STORE_COMMIT_BUCKETS_US[SB_STORE_COMMIT_NBUCKETS] = {
-    500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
-
-int64_t sb_store__now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void sb_store__commit_done(sb_store_t *st, batch_stats_t *bs) {
-    int64_t took = sb_store__now_us() - bs->txn_start_us;
-    uint64_t us = took > 0 ? (uint64_t)took : 0;
-    sb_store__commit_lat_t *l = &st->commit_lat;
-    l->avg = l->sum ? l->avg - l->avg / 8 + us / 8 : us;
-    l->last = us;
-    l->sum += us;
-    if (us > l->max)
-        l->max = us;
-    size_t i = 0;
-    while (i < SB_STORE_COMMIT_NBUCKETS && us > SB_STORE_COMMIT_BUCKETS_US[i])
-        i++;
-    l->buckets[i]++;
-    bs->commits++;
-}
-
 /* The backup copies committed pages only: it runs between transactions. */
 static bool runs_outside_txn(const sb_store__op_t *op) { return op->mode == SB_STORE__BETWEEN; }
 
@@ -400,7 +151,7 @@ static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_
             if (txn)
                 commit(st, txn, bs);
             txn = NULL;
-            r->rc = r->op->exec(st, r);
+            r->rc = sb_store__run_op(st, r);
             continue;
         }
         if (!txn) {
@@ -411,7 +162,7 @@ static void run_write_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_
             }
             txn = r;
         }
-        r->rc = r->op->write ? run_write(st, r) : r->op->exec(st, r);
+        r->rc = r->op->write ? run_write(st, r) : sb_store__run_op(st, r);
         if (r->rc != SB_OK && sqlite3_get_autocommit(st->db)) {
             /* Some errors (disk full, I/O) make SQLite roll back the whole
              * transaction: the batch's earlier writes are gone. */
@@ -439,27 +190,13 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
         run_write_batch(st, first, bs);
     } else {
         for (sb_store__req_t *r = first; r; r = r->next)
-            r->rc = r->op->exec(st, r);
+            r->rc = sb_store__run_op(st, r);
     }
     sb_store__lite_reset_all(st);
     if (writes)
         refuse_if_lost(st, first);
     sb_store__health_after_batch(st, sb_store__count_failures(st, first, bs));
     sb_store__keys_housekeeping(st);
-}
-
-uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
-    uint64_t failed_writes = 0;
-    for (sb_store__req_t *r = first; r; r = r->next) {
-        bs->failed += r->rc != SB_OK;
-        /* The other errors are answers (not found, exists, ...), not faults. */
-        bool fault = r->rc == SB_EIO || r->rc == SB_ENOMEM || r->rc == SB_EUNAVAIL;
-        failed_writes += r->op->write && r->rc != SB_ENOMEM && fault;
-        if (fault)
-            sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
-                           r->op->name, sb_strerror(r->rc));
-    }
-    return failed_writes;
 }
 
 /* Detaches up to batch_max pending requests; called with mu held. */
@@ -501,6 +238,13 @@ static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_
     memcpy(st->stats.commit_buckets, l->buckets, sizeof l->buckets);
 }
 
+/* The SQLite store's idle work: its files and health first, then the
+ * keys' purge, which skips itself unless the store is OK. */
+static void lite_idle(sb_store_t *st) {
+    sb_store__health_idle(st);
+    sb_store__keys_housekeeping(st);
+}
+
 static void *store_main(void *arg) {
     sb_store_t *st = arg;
     pthread_mutex_lock(&st->mu);
@@ -517,7 +261,7 @@ static void *store_main(void *arg) {
             if (st->pg)
                 sb_store__pg_idle(st);
             else
-                sb_store__health_idle(st);
+                lite_idle(st);
             pthread_mutex_lock(&st->mu);
         }
         if (!st->pend_head)

@@ -325,18 +325,6 @@ int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, 
 
 /* ---- messages --------------------------------------------------------------------------- */
 
-bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m) {
-    bool oom = false;
-    m->id = sb_store__col_int(q, 0);
-    m->room = sb_store__col(r, q, 1, &oom);
-    m->sender_id = sb_store__col(r, q, 2, &oom);
-    m->content = sb_store__col(r, q, 3, &oom);
-    m->type = sb_store__col(r, q, 4, &oom);
-    m->created_at_ms = sb_store__col_int(q, 5);
-    m->sender_name = sb_store__col(r, q, 6, &oom); /* NULL when unknown */
-    return !oom;
-}
-
 /* Steps q, reading at most `limit` message rows into r->res.MSGS. */
 static int collect_msgs(sb_store__req_t *r, sb_store__q_t *q, int64_t limit) {
     sb_store_msg_t *v = sb_store__alloc(r, (size_t)limit * sizeof *v);

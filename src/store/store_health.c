@@ -135,7 +135,6 @@ void sb_store__health_idle(sb_store_t *st) {
     if (sb_store__watch_check(st))
         return;
     sb_store__health_retry(st);
-    sb_store__keys_housekeeping(st);
 }
 
 /* Some writes may commit while others fail (a full disk takes small writes

@@ -1,10 +1,11 @@
-/* Store internals shared by store.c (queue, thread, batches), store_sql.c
- * (statement cache, SQLite helpers), the operation files and migrations.c.
+/* Store internals shared by store.c (thread, batches), store_request.c
+ * (requests and the queue), store_ops.c (every operation's exec),
+ * store_sql.c (statement helpers), the operation files and migrations.c.
  *
  * Life of a request: the loop thread allocates it (sb_store__req_new), copies
  * the arguments into its arena and queues it (sb_store__submit). The store
- * thread runs op->exec, which fills r->res from the same arena, and moves the
- * request to the done queue after the commit. The loop thread calls the
+ * thread runs its exec (sb_store__run_op), which fills r->res from the same
+ * arena, and moves the request to the done queue after the commit. The loop thread calls the
  * typed callback (by op->kind) and frees the request with its arena. The
  * mutex hand-offs order every access; nothing is shared at the same time. */
 #ifndef SB_STORE_INTERNAL_H
@@ -244,12 +245,15 @@ typedef struct {
     sb_store__mode_t mode;
     bool write; /* mode == WRITE: runs inside the batch transaction, in a savepoint */
     sb_store__retry_t retry;
-    sb_store__kind_t kind;                           /* which callback and result member */
-    int (*exec)(sb_store_t *st, sb_store__req_t *r); /* store thread; returns an SB_ code */
+    sb_store__kind_t kind; /* which callback and result member */
 } sb_store__op_t;
 
-/* The rows, in SB_STORE__OPS order (store.c). */
+/* The rows, in SB_STORE__OPS order (store_request.c). */
 extern const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT];
+
+/* Runs r's operation on the store thread; returns an SB_ code (store_ops.c,
+ * the only file that knows every sb_store__exec_<name>). */
+int sb_store__run_op(sb_store_t *st, sb_store__req_t *r);
 
 #define SB_STORE__EXEC_DECL(name, args, kind, mode, retry)                                         \
     int sb_store__exec_##name(sb_store_t *st, sb_store__req_t *r);
@@ -566,7 +570,7 @@ typedef struct {
     uint64_t buckets[SB_STORE_COMMIT_NBUCKETS + 1];
 } sb_store__commit_lat_t;
 
-/* Monotonic microseconds, for commit latency. */
+/* store_batch.c. Monotonic microseconds, for commit latency. */
 int64_t sb_store__now_us(void);
 /* The transaction begun at bs->txn_start_us has just committed: counts it
  * and records its duration. Store thread only. */
@@ -608,7 +612,7 @@ struct sb_store {
     size_t outstanding_bytes;
 };
 
-/* ---- store.c: requests --------------------------------------------------------- */
+/* ---- store_request.c: requests ----------------------------------------------- */
 
 void sb_store__req_free(sb_store__req_t *r);
 /* Arena allocation, 16-byte aligned; NULL on out of memory. */
@@ -667,6 +671,9 @@ int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t
  * as 2 (the per-user "mark delivered" updates). */
 int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user, const int64_t *ids,
                           size_t n);
+/* Reads columns 0..6 (id, room, sender_id, content, type, created_at_ms,
+ * sender name) of q's current row into m; false when out of memory. */
+bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m);
 
 /* What a cross-server lock serializes: writes of one room, versions of one
  * document, requests between one pair of users. */
@@ -692,9 +699,6 @@ int sb_store__lite_err(sb_store_t *st, int sqlite_rc);
 
 /* ---- store_chat.c, store_keys.c ----------------------------------------------------- */
 
-/* Reads columns 0..6 (id, room, sender_id, content, type, created_at_ms,
- * sender name) of q's current row into m; false when out of memory. */
-bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m);
 /* Message append with an idempotency key: SB_OK with r->res.MSG replayed
  * when the sender used the key before, SB_ENOTFOUND when not, or an error. */
 int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r);
@@ -726,13 +730,15 @@ void sb_store__health_after_batch(sb_store_t *st, uint64_t eio_writes);
 /* While FAILING and a second after the last failed write: tries a small
  * write, and returns to OK when it commits. */
 void sb_store__health_retry(sb_store_t *st);
-/* Called when the store thread is idle: checks the files, then retries. */
+/* Called when the store thread is idle: checks the files, then retries
+ * (store.c purges the idempotency keys next, store_keys.c). */
 void sb_store__health_idle(sb_store_t *st);
 /* A small write transaction (the schema version rewritten): true when it
  * commits. */
 bool sb_store__probe_write(sb_store_t *st);
-/* Counts and logs the failed requests of a finished batch into bs; returns
- * the number of writes that failed for a fault (not stored). */
+/* store_batch.c: counts and logs the failed requests of a finished batch
+ * into bs; returns the number of writes that failed for a fault (not
+ * stored). */
 uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first,
                                   sb_store__batch_stats_t *bs);
 /* Sets the state and its reason (store thread). */

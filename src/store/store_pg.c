@@ -130,7 +130,7 @@ static bool run_requests(sb_store_t *st, sb_store__req_t *first) {
          * request's locks, so the other batch goes on) and runs again. */
         for (int tries = 0; tries < DEADLOCK_RETRIES; tries++) {
             memset(&r->res, 0, sizeof r->res);
-            r->rc = r->op->exec(st, r);
+            r->rc = sb_store__run_op(st, r);
             if (r->rc != SB_OK)
                 sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
             if (r->rc != SB_EAGAIN)

@@ -95,3 +95,16 @@ int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b
     sb_store__bind_str(q, 3, b.p ? b : (sb_str_t){"", 0});
     return sb_store__exec(q);
 }
+
+/* Here rather than in store_chat.c: store_keys.c replays a message too. */
+bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m) {
+    bool oom = false;
+    m->id = sb_store__col_int(q, 0);
+    m->room = sb_store__col(r, q, 1, &oom);
+    m->sender_id = sb_store__col(r, q, 2, &oom);
+    m->content = sb_store__col(r, q, 3, &oom);
+    m->type = sb_store__col(r, q, 4, &oom);
+    m->created_at_ms = sb_store__col_int(q, 5);
+    m->sender_name = sb_store__col(r, q, 6, &oom); /* NULL when unknown */
+    return !oom;
+}
