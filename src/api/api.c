@@ -244,6 +244,23 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
         door_metrics(&t, &m);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
+    if (m.handoff)
+        METRIC("handoff_slot", "gauge",
+               "This process's slot among those sharing the port (--reuse-port).", m.handoff_slot);
+    if (m.handoff)
+        put(&t,
+            "# HELP switchboard_handoffs_total Requests passed between processes sharing the port "
+            "(--reuse-port), by result: sent to the session's process, received from another, "
+            "refused (no such process, its socket full), bad messages dropped.\n"
+            "# TYPE switchboard_handoffs_total counter\n"
+            "switchboard_handoffs_total{result=\"sent\"} %llu\n"
+            "switchboard_handoffs_total{result=\"received\"} %llu\n"
+            "switchboard_handoffs_total{result=\"no_owner\"} %llu\n"
+            "switchboard_handoffs_total{result=\"busy\"} %llu\n"
+            "switchboard_handoffs_total{result=\"bad\"} %llu\n",
+            (unsigned long long)m.handoffs_sent, (unsigned long long)m.handoffs_received,
+            (unsigned long long)m.handoffs_no_owner, (unsigned long long)m.handoffs_busy,
+            (unsigned long long)m.handoffs_bad);
     if (m.tls) {
         METRIC("tls_handshakes_total", "counter", "TLS handshakes completed.", m.tls_handshakes);
         METRIC("tls_handshake_failures_total", "counter",

@@ -32,6 +32,9 @@ typedef struct {
     uint64_t tls_handshakes, tls_handshake_failures, tls_plain_http, tls_read_errors,
         tls_write_errors;
     uint64_t tls_reloads, tls_reload_failures;
+    bool handoff;          /* --reuse-port: the hand-off counters below mean something */
+    uint64_t handoff_slot; /* this process's slot: session ids start with its character */
+    uint64_t handoffs_sent, handoffs_received, handoffs_no_owner, handoffs_busy, handoffs_bad;
     int64_t started_ms;
     struct {
         const char *name;

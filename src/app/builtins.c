@@ -121,6 +121,17 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     m->output_discarded_bytes = conns->discarded_bytes;
     m->heap_trims = sb_server_heap_trims(b->srv);
     collect_doors(b, m);
+    sb_http_handoff_t *handoff = sb_server_handoff(b->srv);
+    if (handoff) {
+        const sb_http_handoff_stats_t *hs = sb_http_handoff_stats(handoff);
+        m->handoff = true;
+        m->handoff_slot = (uint64_t)sb_http_handoff_slot(handoff);
+        m->handoffs_sent = hs->sent;
+        m->handoffs_received = hs->received;
+        m->handoffs_no_owner = hs->no_owner;
+        m->handoffs_busy = hs->busy;
+        m->handoffs_bad = hs->bad;
+    }
     sb_tls_t *tls = sb_server_tls(b->srv);
     if (tls) {
         const sb_tls_stats_t *ts = sb_tls_stats(tls);

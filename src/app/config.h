@@ -136,6 +136,13 @@
       "channel prefix, as the Node.js Redis adapter's key option")                                 \
     X("redis-max-queue-bytes", redis_max_queue_bytes, INT, "16777216", 1024, 1073741824LL,         \
       "publications waiting for Redis, bytes; past it they are dropped and counted")               \
+    X("reuse-port", reuse_port, BOOL, "false", 0, 0,                                               \
+      "share --port with other switchboard processes on this machine (SO_REUSEPORT), each a "      \
+      "cluster node (--redis-url); polling requests reaching the wrong one are passed to the "     \
+      "process owning the session")                                                                \
+    X("handoff-dir", handoff_dir, STR, "", 0, 0,                                                   \
+      "directory of the Unix sockets through which --reuse-port processes pass connections "       \
+      "(empty: /tmp/switchboard-handoff-PORT)")                                                    \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                      \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                    \
     X("log-connections", log_connections, BOOL, "true", 0, 0,                                      \

@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "core/heap.h"
 #include "core/log.h"
+#include "app/reuse_port.h"
 #include "doors/doors.h"
 
 #define SB_MAX_ROUTES 16
@@ -35,6 +36,7 @@ struct sb_server {
     sb_eio_server_t *carried; /* sessions of the doors (/ws) */
     sb_door_ws_t *door_ws;
     sb_cluster_host_t *cluster; /* NULL: one node alone */
+    sb_http_handoff_t *handoff; /* --reuse-port */
     ws_route_t ws_routes[SB_MAX_ROUTES];
     size_t n_ws_routes;
     sb_io_t signal_io;
@@ -60,6 +62,7 @@ sb_sio_server_t *sb_server_sio(sb_server_t *s) { return s->sio; }
 sb_cluster_host_t *sb_server_cluster(sb_server_t *s) { return s->cluster; }
 sb_eio_server_t *sb_server_eio(sb_server_t *s) { return s->eio; }
 sb_door_ws_t *sb_server_door_ws(sb_server_t *s) { return s->door_ws; }
+sb_http_handoff_t *sb_server_handoff(sb_server_t *s) { return s->handoff; }
 const sb_server_config_t *sb_server_config(const sb_server_t *s) { return &s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
 uint64_t sb_server_heap_trims(const sb_server_t *s) { return s->trimmer.trims; }
@@ -94,6 +97,8 @@ static int create_sio(sb_server_t *s) {
     s->eio = sb_eio_server_create(&s->loop, &s->cfg.eio, sb_sio_eio_handler(), s->sio);
     if (!s->eio)
         return SB_ENOMEM;
+    if (s->handoff)
+        sb_eio_server_set_handoff(s->eio, sb_reuse_port_hand_off, s->handoff);
     return sb_http_route_under(s->http, s->cfg.path, sb_eio_handle_request, s->eio);
 }
 
@@ -121,6 +126,26 @@ static int create_doors(sb_server_t *s) {
     if (!s->door_ws)
         return SB_ENOMEM;
     return sb_http_route(s->http, c->ws_path, on_door_ws, s);
+}
+
+/* --reuse-port: a slot among the processes sharing the port, before any
+ * Engine.IO server exists (their session ids carry it). */
+static int create_handoff(sb_server_t *s, char *err, size_t cap) {
+    if (!s->cfg.http.reuse_port)
+        return SB_OK;
+    if (s->cfg.port == 0) {
+        snprintf(err, cap, "--reuse-port needs a fixed --port (0 gives each process its own)");
+        return SB_EINVAL;
+    }
+    if (s->tls) {
+        snprintf(err, cap,
+                 "--reuse-port cannot pass TLS connections between processes: "
+                 "terminate TLS in front of them (docs/operations.md)");
+        return SB_EINVAL;
+    }
+    s->handoff = sb_reuse_port_open(s->http, s->cfg.handoff_dir, s->cfg.port,
+                                    &s->cfg.eio.sid_prefix, err, cap);
+    return s->handoff ? SB_OK : SB_EIO;
 }
 
 /* "/a,/b" -> namespaces registered up front. */
@@ -172,6 +197,10 @@ sb_server_t *sb_server_create_from_config(const sb_server_config_t *cfg, char *e
         return NULL;
     }
     s->http = sb_http_server_create(&s->conns, &s->cfg.http);
+    if (s->http && create_handoff(s, err, cap) != SB_OK) {
+        sb_server_destroy(s);
+        return NULL;
+    }
     if (!s->http || create_sio(s) != SB_OK || create_doors(s) != SB_OK) {
         snprintf(err, cap, "out of memory");
         sb_server_destroy(s);
@@ -197,6 +226,7 @@ void sb_server_destroy(sb_server_t *s) {
         return;
     if (s->dispose_ext) /* first: it may still use the loop, HTTP and namespaces */
         s->dispose_ext(s->ext);
+    sb_http_handoff_destroy(s->handoff);
     sb_http_server_destroy(s->http);
     sb_eio_server_destroy(s->eio);
     sb_eio_server_destroy(s->carried);
@@ -248,6 +278,8 @@ sb_eio_server_t *sb_server_eio_endpoint(sb_server_t *s, const char *path, const 
         sb_eio_server_destroy(e);
         return NULL;
     }
+    if (s->handoff)
+        sb_eio_server_set_handoff(e, sb_reuse_port_hand_off, s->handoff);
     s->extra_eio[s->n_extra_eio++] = e;
     return e;
 }

@@ -13,6 +13,7 @@
 #include "core/loop.h"
 #include "doors/doors.h"
 #include "engineio/engineio.h"
+#include "http/handoff.h"
 #include "http/http.h"
 #include "socketio/socketio.h"
 #include "ws/ws.h"
@@ -38,6 +39,7 @@ typedef struct {
     sb_eio_config_t eio; /* eio.ws is set by the server (to its `ws`) */
     sb_sio_config_t sio;
     sb_cluster_config_t cluster; /* url NULL or "": one node alone */
+    const char *handoff_dir;     /* with http.reuse_port (app/reuse_port.h) */
 } sb_server_config_t;
 
 /* The server's part of the settings table. Strings point into `cfg`. */
@@ -71,6 +73,8 @@ sb_door_ws_t *sb_server_door_ws(sb_server_t *s);
 /* The cluster this node is part of (cluster.url set); NULL when alone. */
 sb_cluster_host_t *sb_server_cluster(sb_server_t *s);
 const sb_server_config_t *sb_server_config(const sb_server_t *s);
+/* The hand-off between processes sharing the port (--reuse-port), or NULL. */
+sb_http_handoff_t *sb_server_handoff(sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
 /* The TLS context (--tls-cert), or NULL when the server speaks plain TCP. */
 sb_tls_t *sb_server_tls(sb_server_t *s);

@@ -15,6 +15,7 @@ static sb_http_config_t http_config_from(const sb_config_t *c) {
         .keepalive_timeout_ms = (uint32_t)c->keepalive_timeout,
         .cors_origins = c->cors_origins,
         .log_requests = c->log_connections,
+        .reuse_port = c->reuse_port,
     };
 }
 
@@ -69,5 +70,6 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
         .cluster = {.url = c->redis_url,
                     .key = c->redis_key,
                     .max_queue_bytes = (uint64_t)c->redis_max_queue_bytes},
+        .handoff_dir = c->handoff_dir,
     };
 }

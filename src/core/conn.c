@@ -813,6 +813,25 @@ void sb_conn_resume(sb_conn_t *c) {
         conn_defer(c, SB_CONN_DO_RESUME);
 }
 
+int sb_conn_feed(sb_conn_t *c, const void *p, size_t n) {
+    if (n == 0)
+        return SB_OK;
+    if (c->in_len + n > c->ctx->max_inbuf)
+        return SB_ETOOBIG;
+    size_t cap = c->in_len + n < 4096 ? 4096 : c->in_len + n;
+    if (cap > c->in_cap) {
+        char *nb = realloc(c->inbuf, cap);
+        if (!nb)
+            return SB_ENOMEM;
+        c->inbuf = nb;
+        c->in_cap = cap;
+    }
+    memcpy(c->inbuf + c->in_len, p, n);
+    c->in_len += n;
+    sb_conn_resume(c);
+    return SB_OK;
+}
+
 /* Buffered input first (it may queue output), then the flush; a free ends
  * everything. Work asked for meanwhile re-posts the task. */
 static void conn_on_task(sb_task_t *t) {

@@ -200,6 +200,11 @@ void sb_conn_pause_read(sb_conn_t *c, bool paused);
 /* Hands bytes already buffered to the handler again before the next poll:
  * for a protocol that stopped consuming while it waited (a held request). */
 void sb_conn_resume(sb_conn_t *c);
+/* Gives the handler n bytes as if they had been read from the socket, before
+ * anything the socket brings later: the bytes another process read before it
+ * passed the connection over (http/handoff.h). Copied. SB_OK, SB_ENOMEM, or
+ * SB_ETOOBIG past ctx->max_inbuf. */
+int sb_conn_feed(sb_conn_t *c, const void *p, size_t n);
 
 /* Formats a peer address as text ("127.0.0.1", "::1") into out. */
 void sb_peer_format(const sb_peer_addr_t *p, char *out, size_t cap);

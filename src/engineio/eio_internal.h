@@ -56,6 +56,8 @@ struct sb_eio_server {
     sb_map_t handshake_buckets;      /* peer address -> sb_eio_bucket_t */
     sb_pool_t sessions;              /* one per client: no malloc header */
     const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
+    sb_eio_handoff_fn handoff;       /* sessions of other processes (cfg.sid_prefix) */
+    void *handoff_ud;
 };
 
 /* Handshakes a client address may still make (thousandths), and when the

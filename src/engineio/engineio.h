@@ -35,6 +35,10 @@ typedef struct {
     size_t max_queue_bytes; /* polling packets waiting for a GET before the session is cut off */
     uint32_t handshakes_per_second_per_ip; /* token bucket, burst = 2 s worth; 0: no limit */
     bool allow_polling, allow_websocket;
+    /* '\0', or the first character of every session id this server makes (a
+     * base64url character): processes sharing a port each have their own,
+     * so a request names the process that owns its session. */
+    char sid_prefix;
     const sb_ws_config_t *ws;
 } sb_eio_config_t;
 
@@ -49,6 +53,13 @@ typedef struct {
 /* `cfg` is copied; cfg->ws must outlive the server. */
 sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cfg,
                                       const sb_eio_handler_t *h, void *ud);
+/* A request whose sid is not here and starts with another prefix than
+ * cfg.sid_prefix goes to fn(req, prefix, ud): SB_OK when fn took the
+ * request (passed it to the process that owns the session); otherwise the
+ * request is answered here: SB_EAGAIN with 503 (that process is busy),
+ * anything else as an unknown session. */
+typedef int (*sb_eio_handoff_fn)(sb_http_req_t *req, char prefix, void *ud);
+void sb_eio_server_set_handoff(sb_eio_server_t *srv, sb_eio_handoff_fn fn, void *ud);
 /* Closes every session (close packet, reason "server shutting down"). */
 void sb_eio_server_close_all(sb_eio_server_t *srv);
 void sb_eio_server_destroy(sb_eio_server_t *srv);

@@ -41,8 +41,23 @@ static void handshake_websocket(sb_eio_server_t *srv, sb_http_req_t *req) {
     sb_eio__session_opened(s);
 }
 
+/* A sid of another process sharing the port: passed to it, or answered. */
+static void hand_off(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid) {
+    static const char busy[] = "{\"code\":1,\"message\":\"Session owner busy\"}";
+    int rc = srv->handoff(req, sid[0], srv->handoff_ud);
+    if (rc == SB_EAGAIN)
+        sb_http_respond(req, 503, "application/json", busy, sizeof busy - 1, "Retry-After: 1\r\n");
+    else if (rc != SB_OK)
+        sb_eio__respond_error(req, SB_EIO_ERR_SID);
+}
+
 static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid, bool ws) {
     sb_eio_session_t *s = sb_eio__find(srv, sid);
+    if (!s && srv->handoff && srv->cfg.sid_prefix && sid[0] != srv->cfg.sid_prefix &&
+        strlen(sid) == SB_EIO_SID_LEN) {
+        hand_off(srv, req, sid);
+        return;
+    }
     if (!s || sb_eio__expired(s)) {
         sb_eio__respond_error(req, SB_EIO_ERR_SID);
         return;
@@ -210,6 +225,11 @@ sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cf
     sb_map_init(&srv->handshake_buckets);
     sb_pool_init(&srv->sessions, sizeof(sb_eio_session_t));
     return srv;
+}
+
+void sb_eio_server_set_handoff(sb_eio_server_t *srv, sb_eio_handoff_fn fn, void *ud) {
+    srv->handoff = fn;
+    srv->handoff_ud = ud;
 }
 
 void sb_eio_server_close_all(sb_eio_server_t *srv) {

@@ -16,12 +16,15 @@
 static void on_ping_timer(sb_timer_t *t);
 static void on_close_task(sb_task_t *t);
 
-/* 15 random bytes as 20 base64url characters, like the reference ids. */
-static void make_sid(char out[SB_EIO_SID_LEN + 1]) {
+/* 15 random bytes as 20 base64url characters, like the reference ids; with
+ * a prefix, it replaces the first character (114 random bits remain). */
+static void make_sid(char out[SB_EIO_SID_LEN + 1], char prefix) {
     uint8_t raw[15];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         abort(); /* no entropy: refuse to hand out guessable session ids */
     out[sb_base64_encode(raw, sizeof raw, out, SB_BASE64_URL)] = '\0';
+    if (prefix)
+        out[0] = prefix;
 }
 
 /* Keeps what the layers above may read later, and nothing for the common
@@ -62,7 +65,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req
     bool kept = keep_handshake(s, req);
     s->peer = req->conn->peer;
     do
-        make_sid(s->sid);
+        make_sid(s->sid, srv->cfg.sid_prefix);
     while (sb_eio__find(srv, s->sid));
     sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
     sb_task_init(&s->close_task, on_close_task);

@@ -53,6 +53,9 @@ typedef struct {
      * (sb_http_route_under: their sessions have lines of their own) and a
      * successful /health (load balancers poll it). */
     bool log_requests;
+    /* SO_REUSEPORT: other processes of the same user may listen on the same
+     * port, and the kernel spreads new connections over them. */
+    bool reuse_port;
 } sb_http_config_t;
 
 typedef struct {
@@ -106,6 +109,17 @@ bool sb_http_origin_allowed(const sb_http_req_t *r);
  * handler. `extra` is more header lines ending in CRLF, or NULL. */
 sb_conn_t *sb_http_respond_stream(sb_http_req_t *r, int status, const char *content_type,
                                   const char *extra);
+/* The request as bytes another server can parse again (http/handoff.h):
+ * its request line and headers as received, except that a chunked body is
+ * given with Content-Length instead, then its body, then whatever the
+ * client already sent after it. Only while the request is being routed
+ * (from its handler, before it returns). Sets *out (malloc'ed) and *n;
+ * SB_OK or SB_ENOMEM. */
+int sb_http_req_serialize(const sb_http_req_t *r, char **out, size_t *n);
+/* Serves a connection accepted elsewhere (passed by another process) as if
+ * accepted here, `bytes` being what was already read from it. Takes fd
+ * (closed on failure). SB_OK, SB_ENOMEM, SB_ETOOBIG. */
+int sb_http_adopt(sb_http_server_t *s, int fd, const void *bytes, size_t n);
 /* Hands the connection to another protocol: the request is freed, the
  * connection stays open and its handler must be replaced by the caller. */
 sb_conn_t *sb_http_req_detach(sb_http_req_t *r);

@@ -43,6 +43,9 @@ typedef struct {
     sb_http_chunked_t chunk;
     bool chunked, body_done, head_started, in_data;
     bool refuse; /* over a connection limit: answer 503 and close */
+    /* While a request is routed: the input after it (sb_http_req_serialize). */
+    const char *rest;
+    size_t rest_n;
 } sb_http_conn_t;
 
 /* Answers without a request object (parse errors, timeouts) and closes. */

@@ -1,11 +1,14 @@
 /* A request's life: its own copy of the head, lookups in it, and its end:
  * the connection goes back to reading the next request (or closes), or is
- * handed over whole (an upgrade, a stream). Apart from server.c, which
+ * handed over whole (an upgrade, a stream), or serialized again for another
+ * process (http/handoff.h). Apart from server.c, which
  * frames requests, so that response.c can end one without calling back
  * into the connection's state machine. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "http/http.h"
 #include "http/http_internal.h"
 
@@ -95,6 +98,38 @@ void sb_http__finish_request(sb_http_req_t *r, bool keep_alive) {
     sb_http_conn_t *hc = r->conn->ud;
     sb_http__req_free(r);
     hc_finish(hc, keep_alive);
+}
+
+int sb_http_req_serialize(const sb_http_req_t *r, char **out, size_t *n) {
+    const sb_http_conn_t *hc = r->conn->ud;
+    const char *eol = strchr(r->_head, '\n');
+    size_t line = eol ? (size_t)(eol - r->_head) + 1 : strlen(r->_head);
+    size_t cap = line + 64 + r->body_len + hc->rest_n;
+    for (size_t i = 0; i < r->num_headers; i++)
+        cap += r->headers[i].name.n + r->headers[i].value.n + 4;
+    char *buf = malloc(cap), *w = buf;
+    if (!buf)
+        return SB_ENOMEM;
+    memcpy(w, r->_head, line);
+    w += line;
+    for (size_t i = 0; i < r->num_headers; i++) {
+        const sb_http_header_t *h = &r->headers[i];
+        if (sb_str_ieq(h->name, SB_LIT("content-length")) ||
+            sb_str_ieq(h->name, SB_LIT("transfer-encoding")))
+            continue;
+        w += sprintf(w, "%.*s: %.*s\r\n", (int)h->name.n, h->name.p, (int)h->value.n, h->value.p);
+    }
+    if (r->body_len)
+        w += sprintf(w, "Content-Length: %zu\r\n", r->body_len);
+    w += sprintf(w, "\r\n");
+    memcpy(w, r->body, r->body_len);
+    w += r->body_len;
+    if (hc->rest_n)
+        memcpy(w, hc->rest, hc->rest_n);
+    w += hc->rest_n;
+    *out = buf;
+    *n = (size_t)(w - buf);
+    return SB_OK;
 }
 
 sb_conn_t *sb_http_req_detach(sb_http_req_t *r) {

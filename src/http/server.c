@@ -210,9 +210,13 @@ static long http_on_data(sb_conn_t *c, char *p, size_t n) {
         if (!hc->body_done)
             break;
         hc->head_started = false;
+        hc->rest = p + off;
+        hc->rest_n = n - off;
         dispatch(hc);
         if (c->handler != &http_conn_handler)
             return (long)off;
+        hc->rest = NULL;
+        hc->rest_n = 0;
     }
     hc->in_data = false;
     return (long)off;
@@ -264,6 +268,31 @@ static void shed_one(sb_http_server_t *s, int why) {
     }
 }
 
+/* Over a limit, the connection still reads its request, so that the 503 is
+ * not lost to a reset, and is then closed. */
+static sb_http_conn_t *serve(sb_http_server_t *s, int fd, const struct sockaddr_storage *ss) {
+    bool over = sb_conn_ctx_admit(s->ctx, ss) != SB_OK;
+    sb_http_conn_t *hc = hc_create(s, fd, ss);
+    if (hc)
+        hc->refuse = over;
+    return hc;
+}
+
+int sb_http_adopt(sb_http_server_t *s, int fd, const void *bytes, size_t n) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        ss.ss_family = AF_INET; /* already reset by the peer: it reads EOF and closes */
+    sb_http_conn_t *hc = serve(s, fd, &ss);
+    if (!hc)
+        return SB_ENOMEM;
+    int rc = sb_conn_feed(hc->conn, bytes, n);
+    if (rc != SB_OK)
+        sb_conn_close(hc->conn);
+    return rc;
+}
+
 static void on_accept(sb_io_t *io, uint32_t events) {
     sb_http_server_t *s = sb_container_of(io, sb_http_server_t, listen_io);
     for (int i = 0; i < SB_ACCEPTS_PER_EVENT; i++) {
@@ -278,14 +307,9 @@ static void on_accept(sb_io_t *io, uint32_t events) {
                                strerror(errno));
             return;
         }
-        /* Over a limit, the connection still reads its request, so that the
-         * 503 is not lost to a reset, and is then closed. */
-        bool over = sb_conn_ctx_admit(s->ctx, &ss) != SB_OK;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        sb_http_conn_t *hc = hc_create(s, fd, &ss);
-        if (hc)
-            hc->refuse = over;
+        serve(s, fd, &ss);
     }
 }
 
@@ -293,12 +317,18 @@ static void on_accept(sb_io_t *io, uint32_t events) {
  * also accepts IPv4 (as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only
  * says: one socket serves clients that resolve localhost to ::1 and those
  * that resolve it to 127.0.0.1. */
-static int open_listener(const struct addrinfo *ai) {
+static int open_listener(const struct addrinfo *ai, bool reuse_port) {
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     if (ai->ai_family == AF_INET6 &&
         IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr))
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -313,7 +343,7 @@ static int open_listener(const struct addrinfo *ai) {
 
 /* `host` is an address or a name, resolved once here; a name with several
  * addresses (localhost: 127.0.0.1 and ::1) listens on the first that binds. */
-static int listen_on(const char *host, int port, bool quiet) {
+static int listen_on(const char *host, int port, bool quiet, bool reuse_port) {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
@@ -328,7 +358,7 @@ static int listen_on(const char *host, int port, bool quiet) {
     }
     int fd = -1, e = 0;
     for (const struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = open_listener(ai);
+        fd = open_listener(ai, reuse_port);
         e = errno;
     }
     if (fd < 0 && !quiet)
@@ -340,13 +370,13 @@ static int listen_on(const char *host, int port, bool quiet) {
 
 int sb_http_listen(sb_http_server_t *s, const char *host, int port) {
     bool any6 = strcmp(host, "::") == 0;
-    int fd = listen_on(host, port, any6);
+    int fd = listen_on(host, port, any6, s->cfg.reuse_port);
     if (fd < 0 && any6 && errno != EADDRINUSE && errno != EACCES && errno != EINVAL) {
         /* A kernel or container without IPv6: IPv4 alone still serves. */
         sb_log_warn("cannot listen on [::]:%d (%s): IPv6 is not available, listening on 0.0.0.0 "
                     "(IPv4 only)",
                     port, strerror(errno));
-        fd = listen_on("0.0.0.0", port, false);
+        fd = listen_on("0.0.0.0", port, false, s->cfg.reuse_port);
     } else if (fd < 0 && any6) {
         sb_log_error("cannot listen on [::]:%d: %s", port, strerror(errno));
     }

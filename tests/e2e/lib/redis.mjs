@@ -10,7 +10,7 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   if (process.listenerCount(sig) === 0) process.on(sig, () => process.exit(code));
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

@@ -1,0 +1,266 @@
+// Three Switchboard processes on one port (--reuse-port) over a real
+// redis-server, with polling-only clients and no sticky load balancing: the
+// kernel spreads every new TCP connection over the three, and a polling
+// request that reaches a process other than its session's is passed to the
+// owner (http/handoff.h). Also: forged session ids naming no process, a
+// dead process, and a process whose hand-off socket is full.
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, startRedis } from './lib/redis.mjs';
+import { startServer } from './lib/server.mjs';
+import { connectUser, isRef, test, until, waitForArgs } from './lib/util.mjs';
+
+const KEY = 'k';
+const PYTHON = '/usr/bin/python3';
+let redis, port, dir, url;
+const servers = [];
+
+/* One request on a connection of its own, so the kernel picks a process
+ * for it afresh. Resolves with {status, body}, or null after `ms`. */
+function request(pathAndQuery, { method = 'GET', body, headers = {}, ms = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, path: pathAndQuery, method, agent: false,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) },
+    }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => { clearTimeout(t); resolve({ status: res.statusCode, body: text }); });
+    });
+    const t = setTimeout(() => { req.destroy(); resolve(null); }, ms);
+    req.on('error', (e) => { clearTimeout(t); if (e.code === 'ECONNRESET') resolve(null); else reject(e); });
+    req.end(body);
+  });
+}
+
+/* The hand-off counters of every process: /metrics on fresh connections
+ * until each of the `n` slots has answered. */
+async function metricsBySlot(n = 3) {
+  const bySlot = new Map();
+  for (let i = 0; i < 300 && bySlot.size < n; i++) {
+    const r = await request('/metrics', { headers: { authorization: `Bearer ${KEY}` } });
+    const slot = /^switchboard_handoff_slot (\d+)$/m.exec(r.body)?.[1];
+    const counts = {};
+    for (const m of r.body.matchAll(/^switchboard_handoffs_total\{result="(\w+)"\} (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+    bySlot.set(slot, counts);
+  }
+  assert.equal(bySlot.size, n, `/metrics reached ${bySlot.size} of ${n} processes`);
+  const sum = {};
+  for (const c of bySlot.values()) for (const [k, v] of Object.entries(c)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
+}
+
+const ids = (n) => Array.from({ length: n }, (_, i) => i);
+
+before(async () => {
+  if (isRef) return;
+  redis = await startRedis();
+  port = await freePort();
+  dir = mkdtempSync(path.join(tmpdir(), 'sb-handoff-'));
+  const args = ['--port', String(port), '--reuse-port', '--handoff-dir', dir, '--redis-url', redis.url,
+    '--api-key', KEY, '--events-per-second', '0', '--log-level', 'info'];
+  for (const i of ids(3)) servers.push(await startServer('switchboard', { args })); // slots 0, 1, 2 in order
+  url = `http://127.0.0.1:${port}`;
+  for (const srv of servers) srv.url = url;
+  await until(async () => {
+    const hs = await Promise.all(ids(6).map(() => request('/health')));
+    return hs.every((h) => h && JSON.parse(h.body).redis === 'up');
+  }, 10000, 'every process subscribed to Redis');
+});
+
+after(async () => {
+  if (isRef) return;
+  await Promise.all(servers.map((s) => s.stop()));
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('polling-only clients on three processes sharing a port: rooms, messages and acks, each delivered once', async () => {
+  const before = await metricsBySlot();
+  const USERS = 18, ROOMS = 3;
+  const users = [];
+  for (const i of ids(USERS)) {
+    const { s } = await connectUser(servers[0], `p${i}`, { transports: ['polling'] });
+    users.push(s);
+  }
+  for (const [i, s] of users.entries()) {
+    const r = await s.timeout(5000).emitWithAck('chat:join', `room${i % ROOMS}`);
+    assert.ok(!r?.error, JSON.stringify(r));
+  }
+  // Every member must be subscribed on every node before the first message.
+  await new Promise((r) => setTimeout(r, 300));
+  const got = users.map(() => new Map());
+  users.forEach((s, i) => s.on('chat:message', (m) => {
+    const k = m.clientMessageId;
+    got[i].set(k, (got[i].get(k) ?? 0) + 1);
+  }));
+  const acks = await Promise.all(users.map((s, i) => s.timeout(8000).emitWithAck('chat:message',
+    { roomId: `room${i % ROOMS}`, message: `hello from ${i}`, clientMessageId: `m-${i}` })));
+  for (const a of acks) assert.ok(a && !a.error && a.id, JSON.stringify(a));
+  const expect = (i) => ids(USERS).filter((j) => j % ROOMS === i % ROOMS).map((j) => `m-${j}`);
+  await until(() => users.every((_, i) => got[i].size === expect(i).length), 10000, 'every message delivered');
+  // A marker through each room, sent last, closes the window for duplicates.
+  for (const r of ids(ROOMS)) {
+    const seen = users.filter((_, i) => i % ROOMS === r).map((s) => waitForArgs(s, 'chat:message', 8000, (m) => m.clientMessageId === `end-${r}`));
+    await users[r].timeout(8000).emitWithAck('chat:message', { roomId: `room${r}`, message: 'end', clientMessageId: `end-${r}` });
+    await Promise.all(seen);
+  }
+  users.forEach((_, i) => {
+    for (const k of expect(i)) assert.equal(got[i].get(k), 1, `user ${i}: ${k} delivered ${got[i].get(k)} times`);
+    const extra = [...got[i].keys()].filter((k) => !k.startsWith('end-') && !expect(i).includes(k));
+    assert.deepEqual(extra, [], `user ${i} got messages of other rooms`);
+  });
+  // The sessions really are spread, and requests really did land on the
+  // wrong process and were passed over.
+  const slots = new Set(users.map((s) => s.io.engine.id[0]));
+  assert.equal(slots.size, 3, `sessions on ${[...slots]}`);
+  const after = await metricsBySlot();
+  assert.ok(after.sent - before.sent > 0, `hand-offs sent: ${JSON.stringify(after)}`);
+  await until(async () => {
+    const m = await metricsBySlot();
+    return m.received === m.sent;
+  }, 5000, 'every hand-off sent was received');
+  // Messages larger than a hand-off carries inline (32 KiB) travel in a memfd.
+  const big = 'x'.repeat(60000);
+  const bigSeen = users.filter((_, i) => i % ROOMS === 0).map((s) => waitForArgs(s, 'chat:message', 8000, (m) => m.clientMessageId === 'big'));
+  for (const n of ids(4)) {
+    const a = await users[0].timeout(8000).emitWithAck('chat:message', { roomId: 'room0', message: big, clientMessageId: n ? `big${n}` : 'big' });
+    assert.ok(a && !a.error, JSON.stringify(a).slice(0, 200));
+  }
+  for (const [m] of await Promise.all(bigSeen)) assert.equal((m.message ?? m.content).length, big.length);
+  for (const s of users) s.disconnect();
+}, { timeout: 60000 });
+
+/* Writes raw bytes on a connection of its own and reads `n` HTTP answers
+ * (each with a Content-Length). */
+function rawExchange(bytes, n = 1, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const answers = [];
+    const t = setTimeout(() => { c.destroy(); reject(new Error(`${answers.length} of ${n} answers within ${ms} ms`)); }, ms);
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        answers.push({ status: Number(head.split(' ')[1]), body: buf.subarray(end + 4, end + 4 + len).toString() });
+        buf = buf.subarray(end + 4 + len);
+        if (answers.length === n) { clearTimeout(t); c.destroy(); resolve(answers); return; }
+      }
+    });
+    c.on('error', (e) => { clearTimeout(t); reject(e); });
+    c.write(bytes);
+  });
+}
+
+test('raw polling across processes: a chunked POST, then the GET that carries its answer', async () => {
+  const before = await metricsBySlot();
+  for (let i = 0; i < 6; i++) {
+    const open = await request('/socket.io/?EIO=4&transport=polling');
+    const { sid } = JSON.parse(open.body.slice(1));
+    const q = `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    // Socket.IO CONNECT without a token, chunked: given to the owner with a Content-Length.
+    const [post] = await rawExchange(`POST ${q} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n4\r\n1\r\n0\r\n0\r\n\r\n`);
+    assert.deepEqual(post, { status: 200, body: 'ok' });
+    const get = await request(q);
+    assert.equal(get.status, 200);
+    assert.match(get.body, /^44\{.*token_missing/, get.body);
+  }
+  const after = await metricsBySlot();
+  assert.ok(after.received - before.received > 0, JSON.stringify({ before, after }));
+});
+
+test('raw polling: two POSTs pipelined on one connection: both served, or the second refused as busy', async () => {
+  for (let i = 0; i < 6; i++) {
+    const open = await request('/socket.io/?EIO=4&transport=polling');
+    const { sid } = JSON.parse(open.body.slice(1));
+    const post = `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n3`;
+    const [a, b] = await rawExchange(post + post, 2);
+    assert.deepEqual(a, { status: 200, body: 'ok' });
+    assert.ok(b.status === 200 ? b.body === 'ok' : b.status === 503 && JSON.parse(b.body).message === 'Session owner busy', JSON.stringify(b));
+  }
+});
+
+test('raw polling: a forged sid naming no process, or a bad one, is an Engine.IO error', async () => {
+  const before = await metricsBySlot();
+  for (const sid of ['Z'.repeat(20), '_'.repeat(20), 'AAAAAAAAAAAAAAAAAAAA', '*AAAAAAAAAAAAAAAAAAA', 'Zshort']) {
+    for (const method of ['GET', 'POST']) {
+      const r = await request(`/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`,
+        { method, body: method === 'POST' ? '3' : undefined });
+      assert.equal(r?.status, 400, `${method} ${sid}: ${JSON.stringify(r)}`);
+      assert.deepEqual(JSON.parse(r.body), { code: 1, message: 'Session ID unknown' });
+    }
+  }
+  const after = await metricsBySlot();
+  assert.ok(after.no_owner - before.no_owner >= 4, `no_owner did not move: ${JSON.stringify(after)}`);
+  assert.equal(after.bad, 0);
+});
+
+test('a process killed with SIGKILL: its sessions answer "Session ID unknown" from the others, at once', async () => {
+  const extra = await startServer('switchboard', { args: ['--port', String(port), '--reuse-port', '--handoff-dir', dir,
+    '--redis-url', redis.url, '--api-key', KEY, '--log-level', 'info'] });
+  const prefix = /session ids start with '(.)'/.exec(extra.stderr())[1];
+  assert.equal(prefix, 'D');
+  let sid;
+  for (let i = 0; i < 200 && !sid; i++) {
+    const r = await request('/socket.io/?EIO=4&transport=polling');
+    const s = JSON.parse(r.body.slice(1)).sid;
+    if (s[0] === prefix) sid = s;
+  }
+  assert.ok(sid, 'no session landed on the fourth process');
+  extra.proc.kill('SIGKILL');
+  await extra.exited;
+  rmSync(extra.dataDir, { recursive: true, force: true });
+  for (let i = 0; i < 6; i++) {
+    const r = await request(`/socket.io/?EIO=4&transport=polling&sid=${sid}`, { ms: 5000 });
+    assert.equal(r?.status, 400, JSON.stringify(r));
+    assert.deepEqual(JSON.parse(r.body), { code: 1, message: 'Session ID unknown' });
+  }
+}, { timeout: 30000 });
+
+test('a process whose hand-off socket is full: 503 "Session owner busy", never a hang', async () => {
+  // A stand-in process in slot 9 ('J') that accepts and never reads.
+  const py = spawn(PYTHON, ['-c', `
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(os.path.join(sys.argv[1], '9.sock'))
+s.listen(16)
+s.setblocking(False)
+print('ready', flush=True)
+held = []
+for _ in range(6000):  # 60 s at most; killed by the test long before
+    try:
+        held.append(s.accept()[0])
+    except BlockingIOError:
+        time.sleep(0.01)
+`, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise((resolve) => py.stdout.once('data', resolve));
+    const sid = 'J'.repeat(20);
+    let busy = null;
+    for (let batch = 0; batch < 80 && !busy; batch++) {
+      const rs = await Promise.all(ids(25).map(() => request(`/socket.io/?EIO=4&transport=polling&sid=${sid}`, { ms: 200 })));
+      busy = rs.find((r) => r && r.status === 503);
+      for (const r of rs) assert.ok(r === null || r.status === 503, JSON.stringify(r)); // passed over, or refused
+    }
+    assert.ok(busy, 'no 503 after 2000 requests to a process that never reads');
+    assert.deepEqual(JSON.parse(busy.body), { code: 1, message: 'Session owner busy' });
+    const m = await metricsBySlot();
+    assert.ok(m.busy > 0, JSON.stringify(m));
+  } finally {
+    py.kill('SIGKILL');
+  }
+  // The processes still serve.
+  const r = await request('/socket.io/?EIO=4&transport=polling');
+  assert.equal(r.status, 200);
+}, { timeout: 60000 });
