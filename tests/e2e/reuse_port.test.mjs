@@ -13,8 +13,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startRedis } from './lib/redis.mjs';
-import { startServer } from './lib/server.mjs';
-import { connectUser, isRef, test, until, waitForArgs } from './lib/util.mjs';
+import { e2eDir, startServer } from './lib/server.mjs';
+import { connectUser, isRef, mintToken, test, until, waitForArgs } from './lib/util.mjs';
 
 const KEY = 'k';
 const PYTHON = '/usr/bin/python3';
@@ -162,6 +162,41 @@ function rawExchange(bytes, n = 1, ms = 5000) {
     c.write(bytes);
   });
 }
+
+test('python-socketio polling clients and Node polling clients in one room across the processes', async () => {
+  const PY = 3, NODE = 3, room = 'pyroom';
+  const tokens = ids(PY).map((i) => mintToken({ sub: `py${i}`, name: `Py ${i}` }, servers[0].secret));
+  const py = spawn(PYTHON, [path.join(e2eDir, 'python', 'polling_room.py'), url, room, String(PY + NODE), ...tokens],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  py.stdout.on('data', (d) => { out += d; });
+  py.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => py.on('exit', resolve));
+  try {
+    await until(() => out.includes('joined') || py.exitCode !== null, 15000, `python clients joined (${err})`);
+    assert.ok(out.includes('joined'), `python: ${err}`);
+    const users = [];
+    for (const i of ids(NODE)) {
+      const { s } = await connectUser(servers[0], `pn${i}`, { transports: ['polling'] });
+      await s.timeout(5000).emitWithAck('chat:join', room);
+      users.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 300)); // every join known on every node
+    const got = users.map(() => new Map());
+    users.forEach((s, i) => s.on('chat:message', (m) => got[i].set(m.clientMessageId, (got[i].get(m.clientMessageId) ?? 0) + 1)));
+    py.stdin.write('go\n');
+    await Promise.all(users.map((s, i) => s.timeout(8000).emitWithAck('chat:message',
+      { roomId: room, message: `node ${i}`, clientMessageId: `pn-${i}` })));
+    assert.equal(await exited, 0, `python: ${err}`);
+    const res = JSON.parse(out.slice(out.indexOf('{')));
+    const want = [...ids(PY).map((i) => `py-${i}`), ...ids(NODE).map((i) => `pn-${i}`)].sort();
+    for (const g of res.got) assert.deepEqual(Object.entries(g).sort(), want.map((k) => [k, 1]), JSON.stringify(g));
+    for (const g of got) assert.deepEqual([...g.entries()].sort(), want.map((k) => [k, 1]));
+    for (const s of users) s.disconnect();
+  } finally {
+    py.kill('SIGKILL');
+  }
+}, { timeout: 60000 });
 
 test('raw polling across processes: a chunked POST, then the GET that carries its answer', async () => {
   const before = await metricsBySlot();
