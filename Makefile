@@ -101,7 +101,8 @@ $(B)/tests/%: tests/unit/%.c $(B)/libswitchboard_internal.a tests/unit/testlib.h
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard_internal.a $(LDFLAGS) $(LDLIBS)
 # test_pg_store is test_store.c's tests against PostgreSQL.
-$(B)/tests/test_pg_store: tests/unit/test_store.c
+$(B)/tests/test_pg_store: tests/unit/test_store.c tests/unit/testlib_pg.h
+$(B)/tests/test_pg_schema: tests/unit/testlib_pg.h
 
 $(B)/examples/%: examples/%.c $(B)/libswitchboard.a include/switchboard.h
 	@mkdir -p $(dir $@)

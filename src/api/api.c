@@ -319,11 +319,18 @@ static void backup_on_done(void *ud, int rc, const sb_store_backup_t *b) {
     sb_api__call_end(call);
 }
 
-/* POST /api/backup: a consistent copy of the live database (store.h). */
+/* POST /api/backup: a consistent copy of the live database (store.h);
+ * SQLite only: PostgreSQL is backed up with its own tools. */
 static void on_backup(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
     if (!sb_api__method_is(req, "POST") || !sb_api__authorized(api, req))
         return;
+    if (!sb_store_can_backup(api->cfg.store)) {
+        sb_http_respond_error(req, 501, "not_supported_on_postgres",
+                              "the store is PostgreSQL: back it up with pg_dump (or continuous "
+                              "archiving), see docs/operations.md");
+        return;
+    }
     sb_api_call_t *call = sb_api__call_begin(api, req, 0);
     if (!call)
         return;

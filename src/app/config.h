@@ -34,6 +34,9 @@
     X("database-url", database_url, STR, "", 0, 0,                                                 \
       "PostgreSQL store instead of SQLite: a libpq URL such as "                                   \
       "postgres://user@host/db?sslmode=verify-full (empty: SQLite in --data-dir)")                 \
+    X("database-timeout", database_timeout, INT, "5000", 100, 600000LL,                            \
+      "PostgreSQL: ms a request may wait for an unreachable database before it fails with "        \
+      "store_unavailable")                                                                         \
     X("cors-origins", cors_origins, STR, "", 0, 0,                                                 \
       "comma list of allowed origins, * for any; empty: any, without credentials")                 \
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                           \

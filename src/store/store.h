@@ -188,8 +188,13 @@ typedef void (*sb_store_backup_cb)(void *ud, int rc, const sb_store_backup_t *b)
  * API on the store thread: the loop keeps serving, writes queue behind the
  * copy. The file appears under its final name only once complete. Works in
  * the LOST state too (it copies what the server still has open). cb rc:
- * SB_OK with the file, or SB_EIO. */
+ * SB_OK with the file, or SB_EIO. SQLite only: see sb_store_can_backup(). */
 int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud);
+
+/* False on the PostgreSQL store, whose backups are the database's own
+ * (pg_dump, continuous archiving): a copy taken by one of several servers
+ * sharing it would be neither whole nor Switchboard's to take. */
+bool sb_store_can_backup(const sb_store_t *st);
 
 /* ---- results ---------------------------------------------------------------- */
 

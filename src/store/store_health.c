@@ -261,6 +261,8 @@ int sb_store__exec_backup(sb_store_t *st, sb_store__req_t *r) {
     return SB_OK;
 }
 
+bool sb_store_can_backup(const sb_store_t *st) { return st->pg == NULL; }
+
 int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud) {
     sb_store__req_t *r = sb_store__new_backup(cb, ud);
     if (!r)

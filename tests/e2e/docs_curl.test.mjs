@@ -1,6 +1,8 @@
 // Every curl example in docs/http-api.md runs against a real server: the
 // documentation cannot drift from the API. A comment line "# <status>"
-// right after a command states the status it must get; otherwise 2xx.
+// right after a command states the status it must get; otherwise 2xx. On the
+// PostgreSQL store (SB_E2E_PG_URL), a later comment line "# on PostgreSQL:
+// <status>" among those that follow the command states its status there.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +12,7 @@ import { startServer, repoRoot } from './lib/server.mjs';
 import { test, isRef } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only: the reference server has no backend API' : false;
+const onPostgres = Boolean(process.env.SB_E2E_PG_URL);
 let srv;
 before(async () => { if (!isRef) srv = await startServer('switchboard', { args: ['--api-key', 'doc-key'] }); });
 after(async () => { if (srv) await srv.stop(); });
@@ -24,7 +27,12 @@ function examples() {
     lines.forEach((line, i) => {
       if (!line.startsWith('curl ')) return;
       const m = /^#\s*(\d{3})\b/.exec(lines[i + 1] || '');
-      out.push({ cmd: line, status: m ? Number(m[1]) : null });
+      let status = m ? Number(m[1]) : null;
+      for (let j = i + 1; j < lines.length && lines[j].startsWith('#'); j++) {
+        const pg = /^#\s*on PostgreSQL:\s*(\d{3})\b/.exec(lines[j]);
+        if (pg && onPostgres) status = Number(pg[1]);
+      }
+      out.push({ cmd: line, status });
     });
   }
   return out;

@@ -4,6 +4,7 @@
 // SB_E2E_PG_URL: see tests/run.sh.)
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { test, isRef, connectUser, until, record, client, mintToken } from './lib/util.mjs';
@@ -55,6 +56,138 @@ test('PostgreSQL stopped mid-traffic: store_unavailable within the wait, never a
     await srv.stop();
   }
 }, { skip, timeout: 90000 });
+
+test('--database-timeout bounds the wait for an unreachable database: the shorter wait answers store_unavailable first', async () => {
+  const quick = await start(['--database-timeout', '600']);
+  const patient = await start(['--database-timeout', '4000']);
+  try {
+    const bob = uid('bob');
+    const q = (await connectUser(quick, uid('alice'))).s;
+    const p = (await connectUser(patient, uid('carol'))).s;
+    for (const s of [q, p]) {
+      const ok = await s.emitWithAck('message:send', { receiverId: bob, content: 'up' });
+      assert.ok(!ok.error, JSON.stringify(ok));
+    }
+    await pg.stop();
+    try {
+      const order = [];
+      const send = (s, name) => s.timeout(15000).emitWithAck('message:send', { receiverId: bob, content: 'down' })
+        .then((r) => { order.push(name); return r; });
+      const [rq, rp] = await Promise.all([send(p, 'patient'), send(q, 'quick')]);
+      assert.equal(rq.error && rq.error.code, 'store_unavailable', JSON.stringify(rq));
+      assert.equal(rp.error && rp.error.code, 'store_unavailable', JSON.stringify(rp));
+      assert.deepEqual(order, ['quick', 'patient'], 'the 600 ms wait ends before the 4000 ms one');
+    } finally {
+      await pg.start();
+    }
+  } finally {
+    await quick.stop();
+    await patient.stop();
+  }
+}, { skip, timeout: 90000 });
+
+test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to pg_dump', async () => {
+  const srv = await start(['--api-key', 'k']);
+  try {
+    const res = await fetch(`${srv.url}/api/backup`, { method: 'POST', headers: { authorization: 'Bearer k' } });
+    assert.equal(res.status, 501);
+    const body = await res.json();
+    assert.equal(body.error.code, 'not_supported_on_postgres');
+    assert.match(body.error.message, /pg_dump/);
+  } finally {
+    await srv.stop();
+  }
+}, { skip });
+
+/**
+ * A TCP proxy in front of PostgreSQL that can lose a connection at the worst
+ * moment: armed, it passes the next client chunk holding COMMIT, waits for
+ * the database's answer (the transaction has committed by then), and cuts
+ * both sides without passing that answer on. refuseMs: new connections are
+ * then cut at once for that long (the outcome cannot be asked).
+ */
+async function commitCutter(pgUrl) {
+  const target = new URL(pgUrl);
+  const state = { armed: false, cuts: 0, refuseUntil: 0, refuseMs: 0 };
+  const sockets = new Set();
+  const server = net.createServer((down) => {
+    sockets.add(down);
+    if (Date.now() < state.refuseUntil) { down.destroy(); return; }
+    const up = net.connect(Number(target.port), target.hostname);
+    sockets.add(up);
+    let cutting = false;
+    const cut = () => { down.destroy(); up.destroy(); };
+    down.on('data', (d) => {
+      if (state.armed && d.includes('COMMIT')) { state.armed = false; cutting = true; }
+      up.write(d);
+    });
+    up.on('data', (d) => {
+      if (!cutting) { down.write(d); return; }
+      state.cuts++;
+      state.refuseUntil = Date.now() + state.refuseMs;
+      cut();
+    });
+    for (const s of [up, down]) { s.on('error', cut); s.on('close', cut); }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(pgUrl);
+  url.port = String(server.address().port);
+  return {
+    url: url.toString(), state,
+    close: () => { for (const s of sockets) s.destroy(); server.close(); },
+  };
+}
+
+test('connection lost after COMMIT applied, before its answer: resolved as committed, acknowledged once, never run twice', async () => {
+  const proxy = await commitCutter(pg.url);
+  const srv = await startServer('switchboard', { args: [...NO_EVENT_LIMIT, '--database-url', proxy.url] });
+  try {
+    const bob = uid('bob');
+    const a = (await connectUser(srv, uid('alice'))).s;
+    const first = await a.emitWithAck('message:send', { receiverId: bob, content: 'warm' });
+    assert.ok(!first.error, JSON.stringify(first));
+    proxy.state.armed = true;
+    const blind = await a.timeout(15000).emitWithAck('message:send', { receiverId: bob, content: 'blind' });
+    assert.equal(proxy.state.cuts, 1, 'the connection was cut after COMMIT');
+    assert.ok(!blind.error, `committed, so acknowledged: ${JSON.stringify(blind)}`);
+    const hist = await a.emitWithAck('message:history', { conversationId: first.conversationId });
+    assert.deepEqual(hist.messages.filter((m) => m.content === 'blind').map((m) => m.id), [blind.id],
+      'stored once (a blind retry would store it twice)');
+  } finally {
+    await srv.stop();
+    proxy.close();
+  }
+}, { skip, timeout: 60000 });
+
+test('connection lost after COMMIT and the outcome unknowable within the wait: store_unavailable, never an ack; the idempotency key then finds the saved message', async () => {
+  const proxy = await commitCutter(pg.url);
+  const srv = await startServer('switchboard', {
+    args: [...NO_EVENT_LIMIT, '--database-url', proxy.url, '--database-timeout', '1500'] });
+  try {
+    const bob = uid('bob');
+    const a = (await connectUser(srv, uid('alice'))).s;
+    const first = await a.emitWithAck('message:send', { receiverId: bob, content: 'warm' });
+    assert.ok(!first.error, JSON.stringify(first));
+    proxy.state.refuseMs = 3000;
+    proxy.state.armed = true;
+    const payload = { receiverId: bob, content: 'unknown', clientMessageId: uid('key') };
+    const lost = await a.timeout(15000).emitWithAck('message:send', payload);
+    assert.equal(proxy.state.cuts, 1, 'the connection was cut after COMMIT');
+    assert.equal(lost.error && lost.error.code, 'store_unavailable', JSON.stringify(lost));
+    let retry = null;
+    await until(async () => {
+      retry = await a.timeout(15000).emitWithAck('message:send', payload);
+      return !retry.error;
+    }, 20000, 'the retry succeeds once the database answers');
+    const hist = await a.emitWithAck('message:history', { conversationId: first.conversationId });
+    const stored = hist.messages.filter((m) => m.content === 'unknown');
+    assert.equal(stored.length, 1, 'it had been saved; the retry with its key did not store it again');
+    assert.equal(retry.id, stored[0].id);
+  } finally {
+    await srv.stop();
+    proxy.close();
+  }
+}, { skip, timeout: 60000 });
 
 test('two servers on one database: concurrent sends to one conversation are all stored, with unique ids, in one history', async () => {
   const one = await start(), two = await start();

@@ -9,6 +9,7 @@
 #include "store/pg_internal.h"
 #include "store/store_internal.h" /* the SQLite schema, to compare with */
 #include "testlib.h"
+#include "testlib_pg.h"
 
 static const char *pg_url;
 
@@ -23,19 +24,11 @@ static PGconn *connect_db(void) {
     return db;
 }
 
-static bool exec_ok(PGconn *db, const char *sql) {
-    PGresult *res = PQexec(db, sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        fprintf(stderr, "  %s: %s", sql, PQerrorMessage(db));
-    PQclear(res);
-    return ok;
-}
-
 /* An empty database: each test starts from nothing. */
 static void reset(void) {
     PGconn *db = connect_db();
-    CHECK(db && exec_ok(db, "DROP SCHEMA public CASCADE") && exec_ok(db, "CREATE SCHEMA public"));
+    CHECK(db && pg_exec_ok(db, "DROP SCHEMA public CASCADE") &&
+          pg_exec_ok(db, "CREATE SCHEMA public"));
     PQfinish(db);
 }
 
@@ -89,7 +82,7 @@ TEST(migrates_an_empty_database_once) {
     CHECK(strncmp(names, "1 initial schema\n2 idempotency keys\n", 36) == 0);
     free(names);
     /* A second start finds nothing to do and keeps the data. */
-    CHECK(exec_ok(db, "INSERT INTO posts(id, owner_id) VALUES('p1', 'u1')"));
+    CHECK(pg_exec_ok(db, "INSERT INTO posts(id, owner_id) VALUES('p1', 'u1')"));
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM switchboard_schema"),
              sb_store_pg__schema_version());
@@ -184,7 +177,7 @@ TEST(refuses_a_newer_schema) {
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
     snprintf(sql, sizeof sql, "INSERT INTO switchboard_schema(version, name) VALUES(%d, 'future')",
              sb_store_pg__schema_version() + 1);
-    CHECK(exec_ok(db, sql));
+    CHECK(pg_exec_ok(db, sql));
     err[0] = 0;
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_EINVAL);
     CHECK(strstr(err, "newer than this build supports") != NULL);
@@ -201,7 +194,7 @@ TEST(a_failed_migration_leaves_the_previous_version) {
     PGconn *db = connect_db();
     char err[512] = "";
     /* A table the first migration wants to create makes it fail half-way. */
-    CHECK(exec_ok(db, "CREATE TABLE posts(x integer)"));
+    CHECK(pg_exec_ok(db, "CREATE TABLE posts(x integer)"));
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_EIO);
     CHECK(strstr(err, "migration 1 (initial schema) failed") != NULL);
     CHECK(strchr(err, '\n') == NULL);

@@ -28,7 +28,7 @@
 #define SB_TEST_PG 0
 #endif
 #if SB_TEST_PG
-#include <libpq-fe.h>
+#include "testlib_pg.h"
 
 /* Every test starts from an empty database, as from an empty directory. */
 static void pg_empty_database(void) {
@@ -59,6 +59,7 @@ static bool g_timed_out;
 static int g_outstanding; /* submitted with SB_OK, callback not yet seen */
 static int g_calls;       /* every callback, for "never called" checks */
 static char g_dir[64];
+static uint64_t g_guard_ms = 5000; /* wait_all()'s bound */
 
 static void on_guard(sb_timer_t *t) {
     (void)t;
@@ -128,7 +129,7 @@ static bool wait_all(void) {
     g_loop.stopping = false;
     g_timed_out = false;
     g_loop.now_ms = sb_clock_ms();
-    sb_timer_start(&g_guard, 5000);
+    sb_timer_start(&g_guard, g_guard_ms);
     sb_loop_run(&g_loop);
     sb_timer_stop(&g_guard);
     return !g_timed_out && g_outstanding == 0;
@@ -1799,6 +1800,81 @@ TEST(two_stores_read_receipts_once) {
     sb_store_close(st[1]);
     teardown();
 }
+
+/* ---- a real deadlock between the store and another session ---------------------------- */
+
+/* The advisory lock key of room `r` (store_internal.h, KEY_LOCK). */
+#define ROOM_KEY(r) "pg_advisory_xact_lock(1, hashtext('' || chr(10) || '" r "'))"
+
+/* Polls (up to 10 s) until `n` sessions other than `db` wait for an advisory lock. */
+static bool others_wait_for_lock(PGconn *db, int n) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) >= %d FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+             "AND pid <> pg_backend_pid()",
+             n);
+    for (int i = 0; i < 1000; i++) {
+        PGresult *res = PQexec(db, sql);
+        bool yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (yes)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* The store's batch holds room A's lock (an append) and waits for room B's,
+ * which another session holds; that session then asks for A. PostgreSQL
+ * finds the deadlock first in the store's session (it waited first): its
+ * append to B rolls back to its savepoint and runs again; the other session
+ * then loses the deadlock, and the batch commits: both appends succeed, the
+ * append to B is stored once. */
+TEST(deadlock_is_retried_and_applies_once) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.store_wait_ms = 20000});
+    CHECK(st != NULL);
+    cap_t warm = {0}, a = {0}, b = {0}, gate = {0}, hist = {0};
+    DO(&warm,
+       sb_store_user_upsert(st, S("u"), S("u"), SB_STR_NULL, 1, on_done, &warm)); /* connected */
+    PGconn *other = PQconnectdb(getenv("SB_PG_URL"));
+    CHECK(PQstatus(other) == CONNECTION_OK);
+    /* The gate (a session-level lock on room:gate) holds the store thread
+     * in a batch of its own, so that the two appends queue into the next one. */
+    CHECK(pg_exec_ok(other, "SELECT pg_advisory_lock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK(pg_exec_ok(other, "BEGIN"));
+    CHECK(pg_exec_ok(other, "SELECT " ROOM_KEY("room:B")));
+    CHECK_EQ(append(st, S("room:gate"), S("u"), "gate", &gate), SB_OK);
+    CHECK(others_wait_for_lock(other, 1));
+    CHECK_EQ(append(st, S("room:A"), S("u"), "a", &a), SB_OK);
+    CHECK_EQ(append(st, S("room:B"), S("u"), "b", &b), SB_OK);
+    usleep(50000); /* both queued behind the gate */
+    CHECK(
+        pg_exec_ok(other, "SELECT pg_advisory_unlock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK(others_wait_for_lock(other, 1)); /* the store: A held, waiting for B */
+    CHECK(PQsendQuery(other, "SELECT " ROOM_KEY("room:A")) == 1);
+    g_guard_ms = 20000;
+    CHECK(wait_all());
+    g_guard_ms = 5000;
+    CHECK_EQ(gate.rc, SB_OK);
+    CHECK_EQ(a.rc, SB_OK);
+    CHECK_EQ(b.rc, SB_OK);
+    PGresult *res = PQgetResult(other);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    printf("  the other session's lock request: %s\n", state ? state : "granted");
+    CHECK(state && strcmp(state, "40P01") == 0); /* a real deadlock, and it lost the second */
+    PQclear(res);
+    while ((res = PQgetResult(other)))
+        PQclear(res);
+    pg_exec_ok(other, "ROLLBACK");
+    PQfinish(other);
+    DO(&hist, sb_store_message_history(st, S("room:B"), 0, 10, on_msgs, &hist));
+    CHECK(hist.rc == SB_OK && hist.n == 1);
+    CHECK_EQ(hist.v[0], b.v[0]);
+    cap_reset(&warm), cap_reset(&a), cap_reset(&b), cap_reset(&gate), cap_reset(&hist);
+    sb_store_close(st);
+    teardown();
+}
 #endif
 
 int main(void) {
@@ -1836,6 +1912,7 @@ int main(void) {
     RUN(unavailable_then_recovers);
     RUN(two_stores_one_database);
     RUN(two_stores_read_receipts_once);
+    RUN(deadlock_is_retried_and_applies_once);
 #endif
     TEST_MAIN_END();
 }

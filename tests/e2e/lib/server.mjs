@@ -91,7 +91,7 @@ export async function startServer(kind, { args = [], env = {}, secret = DEFAULT_
     dataDir = mkdtempSync(path.join(tmpdir(), 'sb-e2e-'));
     base.push('--jwt-secret', secret, '--data-dir', dataDir, '--log-level', 'warn');
   }
-  const pg = BUILTIN_KINDS.has(kind) && kind === 'switchboard' ? pgStoreArgs([...base, ...args]) : [];
+  const pg = BUILTIN_KINDS.has(kind) ? pgStoreArgs([...base, ...args]) : [];
   const proc = spawn(bin, [...pre, ...base, ...args, ...pg], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
