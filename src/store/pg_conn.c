@@ -21,6 +21,11 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define RESOLVE_POLL_MS 50
+/* A connection attempt, once begun, gets at least this long (TCP, TLS,
+ * authentication), even past the deadline of the request that started it:
+ * cut at that deadline, an attempt made just before it could never succeed,
+ * and a steady stream of requests would keep the store from reconnecting. */
+#define CONNECT_MIN_MS 1000
 
 int64_t sb_pg__now_ms(void) {
     struct timespec ts;
@@ -125,7 +130,8 @@ int sb_pg_conn_ready(sb_pg_conn_t *c, int64_t deadline_ms) {
                 return SB_ETIMEOUT;
             sleep_ms(c->next_attempt_ms - now);
         }
-        if (connect_once(c, deadline_ms) == SB_OK)
+        int64_t budget = sb_pg__now_ms() + CONNECT_MIN_MS;
+        if (connect_once(c, deadline_ms > budget ? deadline_ms : budget) == SB_OK)
             return SB_OK;
         c->next_attempt_ms = sb_pg__now_ms() + c->backoff_ms;
         c->backoff_ms =

@@ -304,7 +304,10 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
  * run. Parameters are always bound, never formatted into the text. A NULL
  * PostgreSQL text is the SQLite one with ?N read as $N; inserts whose id is
- * read back end in RETURNING id there. */
+ * read back end in RETURNING id there. MSG_APPEND_ONE is PostgreSQL's only
+ * (never run on SQLite): message_append without an idempotency key in one
+ * round trip, the room's lock, the message and its deliveries ($6: the
+ * recipients as a text[] literal). */
 #define SB_STORE__SQL(X)                                                                           \
     X(BEGIN, "BEGIN IMMEDIATE", "BEGIN")                                                           \
     X(COMMIT, "COMMIT", NULL)                                                                      \
@@ -343,6 +346,13 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
       "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
       "VALUES($1, $2, $3, $4, $5) RETURNING id")                                                   \
+    X(MSG_APPEND_ONE, "SELECT ?1, ?2, ?3, ?4, ?5, ?6",                                             \
+      "WITH l AS (SELECT pg_advisory_xact_lock(1, hashtext(chr(10) || $1::text))), "               \
+      "m AS (INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                 \
+      "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM l RETURNING id), "           \
+      "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                 \
+      "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING) "                    \
+      "SELECT id FROM m")                                                                          \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \

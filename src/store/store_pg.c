@@ -107,16 +107,16 @@ void sb_store__pg_idle(sb_store_t *st) {
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
-enum { DEADLOCK_RETRIES = 3 };
-
 static void fail_all(sb_store__req_t *first, int rc) {
     for (sb_store__req_t *r = first; r; r = r->next)
         r->rc = rc;
 }
 
-/* Runs every request inside the open transaction. False when the
- * connection was lost: nothing of the batch is committed then. */
-static bool run_requests(sb_store_t *st, sb_store__req_t *first) {
+typedef enum { RAN, LOST, DEADLOCKED } run_t;
+
+/* Runs every request inside the open transaction. LOST: the connection was
+ * lost; DEADLOCKED: a request lost a deadlock. Neither committed anything. */
+static run_t run_requests(sb_store_t *st, sb_store__req_t *first) {
     sb_store__pg_t *pg = st->pg;
     for (sb_store__req_t *r = first; r && !pg->lost; r = r->next) {
         memset(&r->res, 0, sizeof r->res);
@@ -125,20 +125,29 @@ static bool run_requests(sb_store_t *st, sb_store__req_t *first) {
             continue;
         }
         sb_pg_conn_send_quiet(&pg->conn, "SAVEPOINT req");
-        /* Two servers' batches can wait on each other's room locks; the
-         * loser of a deadlock rolls back to its savepoint (releasing that
-         * request's locks, so the other batch goes on) and runs again. */
-        for (int tries = 0; tries < DEADLOCK_RETRIES; tries++) {
-            memset(&r->res, 0, sizeof r->res);
-            r->rc = sb_store__run_op(st, r);
-            if (r->rc != SB_OK)
-                sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
-            if (r->rc != SB_EAGAIN)
-                break;
-        }
+        r->rc = sb_store__run_op(st, r);
+        if (r->rc == SB_EAGAIN)
+            return DEADLOCKED;
+        if (r->rc != SB_OK)
+            sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
         sb_pg_conn_send_quiet(&pg->conn, "RELEASE req");
     }
-    return !pg->lost;
+    return pg->lost ? LOST : RAN;
+}
+
+/* Two servers' batches can wait on each other's locks (room A then B
+ * against B then A). The loser cannot go on by rolling back only its
+ * request: the lock the other waits for may belong to an earlier request of
+ * its batch. So the whole transaction rolls back, releasing every lock of
+ * the batch (the other batch goes on), and the batch runs again: nothing of
+ * it committed. */
+static void abandon(sb_store_t *st) {
+    sb_store__pg_t *pg = st->pg;
+    PGresult *res = sb_pg_conn_query(&pg->conn, "ROLLBACK", 0, NULL, pg->deadline_ms);
+    if (res)
+        PQclear(res);
+    else
+        sb_pg_conn_drop(&pg->conn);
 }
 
 typedef enum { SETTLED, RETRY, GIVE_UP } attempt_t;
@@ -153,8 +162,16 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
     int rc = sb_pg_conn_begin(&pg->conn, pg->deadline_ms);
     if (rc != SB_OK)
         return rc == SB_ETIMEOUT ? GIVE_UP : RETRY;
-    if (!run_requests(st, first)) {
+    switch (run_requests(st, first)) {
+    case RAN:
+        break;
+    case LOST:
         sb_pg_conn_drop(&pg->conn);
+        return RETRY;
+    case DEADLOCKED:
+        sb_log_limited(&st->log_limit, SB_LOG_INFO, "deadlock",
+                       "store: a batch lost a deadlock with another transaction; running it again");
+        abandon(st);
         return RETRY;
     }
     switch (sb_pg_conn_commit(&pg->conn, pg->deadline_ms)) {

@@ -101,10 +101,11 @@ test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to
 
 /**
  * A TCP proxy in front of PostgreSQL that can lose a connection at the worst
- * moment: armed, it passes the next client chunk holding COMMIT, waits for
- * the database's answer (the transaction has committed by then), and cuts
- * both sides without passing that answer on. refuseMs: new connections are
- * then cut at once for that long (the outcome cannot be asked).
+ * moment: armed, once a client chunk has held an INSERT into messages, it
+ * passes the next one holding COMMIT, waits for the database's answer (the
+ * transaction has committed by then), and cuts both sides without passing
+ * that answer on. refuseMs: new connections are then cut at once for that
+ * long (the outcome cannot be asked).
  */
 async function commitCutter(pgUrl) {
   const target = new URL(pgUrl);
@@ -115,10 +116,11 @@ async function commitCutter(pgUrl) {
     if (Date.now() < state.refuseUntil) { down.destroy(); return; }
     const up = net.connect(Number(target.port), target.hostname);
     sockets.add(up);
-    let cutting = false;
+    let inserted = false, cutting = false;
     const cut = () => { down.destroy(); up.destroy(); };
     down.on('data', (d) => {
-      if (state.armed && d.includes('COMMIT')) { state.armed = false; cutting = true; }
+      if (state.armed && d.includes('INSERT INTO messages')) inserted = true;
+      if (state.armed && inserted && d.includes('COMMIT')) { state.armed = false; cutting = true; }
       up.write(d);
     });
     up.on('data', (d) => {
@@ -174,14 +176,18 @@ test('connection lost after COMMIT and the outcome unknowable within the wait: s
     const lost = await a.timeout(15000).emitWithAck('message:send', payload);
     assert.equal(proxy.state.cuts, 1, 'the connection was cut after COMMIT');
     assert.equal(lost.error && lost.error.code, 'store_unavailable', JSON.stringify(lost));
-    let retry = null;
+    let hist = null;
     await until(async () => {
-      retry = await a.timeout(15000).emitWithAck('message:send', payload);
-      return !retry.error;
-    }, 20000, 'the retry succeeds once the database answers');
-    const hist = await a.emitWithAck('message:history', { conversationId: first.conversationId });
+      hist = await a.timeout(15000).emitWithAck('message:history', { conversationId: first.conversationId });
+      return !hist.error;
+    }, 20000, 'history answers once the database does');
     const stored = hist.messages.filter((m) => m.content === 'unknown');
-    assert.equal(stored.length, 1, 'it had been saved; the retry with its key did not store it again');
+    assert.equal(stored.length, 1, 'it had been saved, yet it was not acknowledged');
+    const retry = await a.emitWithAck('message:send', payload);
+    assert.ok(!retry.error, JSON.stringify(retry));
+    const after = await a.emitWithAck('message:history', { conversationId: first.conversationId });
+    assert.equal(after.messages.filter((m) => m.content === 'unknown').length, 1,
+      'the retry with its idempotency key did not store it again');
     assert.equal(retry.id, stored[0].id);
   } finally {
     await srv.stop();
