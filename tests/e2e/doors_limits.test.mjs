@@ -193,6 +193,39 @@ test('/metrics counts the doors (open by door, messages in and out) and the snap
   }
 });
 
+test('a /ws client that stops reading is cut as a slow consumer (close 1008) and counted; another keeps its messages', async () => {
+  const srv = await startServer('switchboard', { args: ['--api-key', KEY, '--max-outq-bytes', '262144', '--events-per-second', '0'] });
+  try {
+    const room = uid('big');
+    const slow = await wsUser(srv, tokenOf(srv, uid('slow')));
+    const fast = await wsUser(srv, tokenOf(srv, uid('fast')));
+    for (const c of [slow, fast]) assert.equal((await c.request('join_room', room, 1)).type, 'room_joined');
+    slow.ws._socket.pause(); // the kernel's buffers fill, then the server's queue
+    let gone = false;
+    slow.closed.then(() => { gone = true; });
+    const blob = 'x'.repeat(60000);
+    let sent = 0;
+    for (let i = 0; i < 400 && !gone; i++) {
+      const r = await fetch(`${srv.url}/api/emit`, { method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ to: { room }, event: 'blob', data: { i, blob } }) });
+      assert.equal(r.status, 200);
+      sent++;
+      if (i % 20 === 19 && metric(await metrics(srv), 'switchboard_door_cut_total{door="ws"}') >= 1) break;
+    }
+    slow.ws._socket.resume();
+    const closed = await slow.closed;
+    assert.equal(closed.code, 1008, JSON.stringify(closed));
+    assert.equal(closed.reason, 'slow consumer');
+    await fast.next('blob', (d) => d.i === sent - 1, 15000);
+    const m = await metrics(srv);
+    assert.equal(metric(m, 'switchboard_door_cut_total{door="ws"}'), 1);
+    assert.ok(metric(m, 'switchboard_errors_total{kind="slow_consumer"}') >= 1);
+    assert.equal(metric(m, 'switchboard_door_connections{door="ws"}'), 1, 'the fast one still open');
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('a door that is off has no series: --ws-path "" --sse-path ""', async () => {
   const srv = await startServer('switchboard', { args: ['--api-key', KEY, '--ws-path', '', '--sse-path', ''] });
   try {
