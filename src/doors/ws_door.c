@@ -134,40 +134,113 @@ static sb_str_t array_item(sb_str_t array, size_t i) {
     return SB_LIT("null");
 }
 
-/* {"type":<name>,"data":<first argument>}; `connected` also carries the
- * socket id (clientId), which /api/emit can address. An event the server
- * wants confirmed (message:received, notification:new) carries "ackId":
- * the client answers {"type":"ack","id":<ackId>}. */
+/* Slices written in order; at most SEED_MAX (translate_event needs fewer). */
+#define SEED_MAX 32
+typedef struct {
+    sb_str_t v[SEED_MAX];
+    size_t n;
+} slices_t;
+
+static void add(slices_t *s, sb_str_t x) {
+    if (s->n < SEED_MAX)
+        s->v[s->n++] = x;
+}
+
+/* `"user":{"id":<userId>,"username":<name>}` from the payload's userId and
+ * name (seed 004's shape of who did it). */
+static void add_user(slices_t *s, sb_str_t data) {
+    sb_str_t id, name;
+    if (sb_json_object_get(data, SB_LIT("userId"), &id) != SB_OK)
+        return;
+    bool named = sb_json_object_get(data, SB_LIT("name"), &name) == SB_OK;
+    add(s, SB_LIT("\"user\":{\"id\":"));
+    add(s, id);
+    add(s, named ? SB_LIT(",\"username\":") : SB_STR_NULL);
+    add(s, named ? name : SB_STR_NULL);
+    add(s, SB_LIT("},"));
+}
+
+/* Fields seed 004's clients read, put first in a mapped event's data (ours
+ * stay): who (`user`), `timestamp` (ms), new_message's `content`; `connected`
+ * gets the socket id (clientId), which /api/emit can address. `*sender_at`:
+ * where sender's `"username":` goes (inside new_message's sender), or NULL. */
+static void seed_fields(const ws_client_t *c, sb_str_t name, sb_str_t data, sb_str_t ts,
+                        slices_t *front, const char **sender_at, sb_str_t *username) {
+    sb_str_t v;
+    if (sb_str_eq(name, SB_LIT("connected"))) {
+        add(front, SB_LIT("\"clientId\":\""));
+        add(front, sb_cstr(c->sid));
+        add(front, SB_LIT("\","));
+    } else if (sb_str_eq(name, SB_LIT("new_message"))) {
+        if (sb_json_object_get(data, SB_LIT("message"), &v) == SB_OK) {
+            add(front, SB_LIT("\"content\":"));
+            add(front, v);
+            add(front, SB_LIT(","));
+        }
+        if (sb_json_object_get(data, SB_LIT("sender"), &v) == SB_OK &&
+            sb_json_type(v) == SB_JSON_OBJECT &&
+            sb_json_object_get(v, SB_LIT("name"), username) == SB_OK)
+            *sender_at = v.p + 1;
+    } else {
+        add_user(front, data); /* user_joined_room, user_left_room, typing_status */
+    }
+    if (!sb_str_eq(name, SB_LIT("connected"))) {
+        add(front, SB_LIT("\"timestamp\":"));
+        add(front, ts);
+        add(front, SB_LIT(","));
+    }
+}
+
+/* True for `{}` (whitespace allowed): no member to put a ',' before. */
+static bool empty_object(sb_str_t obj) {
+    size_t k = 1;
+    while (k < obj.n && strchr(" \t\r\n", obj.p[k]))
+        k++;
+    return k < obj.n && obj.p[k] == '}';
+}
+
+/* {"type":<name>,"data":<first argument>}, a mapped name's data with seed
+ * 004's fields first (seed_fields). An event the server wants confirmed
+ * (message:received, notification:new) carries "ackId": the client
+ * answers {"type":"ack","id":<ackId>}. */
 static sb_frame_t *translate_event(ws_client_t *c, const sb_sio_packet_t *p) {
     sb_str_t name = door_name(p->event), data = array_item(p->data, 1);
-    bool quoted = name.n > 0;
-    if (!quoted)
-        name = p->event;
-    bool splice =
-        quoted && sb_str_eq(name, SB_LIT("connected")) && sb_json_type(data) == SB_JSON_OBJECT;
-    sb_str_t rest = splice ? sb_str(data.p + 1, data.n - 1) : data;
-    bool empty = false;
-    if (splice) {
-        size_t k = 0;
-        while (k < rest.n &&
-               (rest.p[k] == ' ' || rest.p[k] == '\n' || rest.p[k] == '\t' || rest.p[k] == '\r'))
-            k++;
-        empty = k < rest.n && rest.p[k] == '}';
-    }
-    char ack[40];
+    bool mapped = name.n > 0;
+    char ts[24], ack[40];
+    sb_str_t tss = sb_str(ts, (size_t)snprintf(ts, sizeof ts, "%" PRId64, sb_wall_ms()));
     int ackn = p->has_ack ? snprintf(ack, sizeof ack, ",\"ackId\":%" PRIu64, p->ack_id) : 0;
-    sb_str_t parts[] = {SB_LIT("{\"type\":"),
-                        quoted ? SB_LIT("\"") : SB_STR_NULL,
-                        name,
-                        quoted ? SB_LIT("\"") : SB_STR_NULL,
-                        SB_LIT(",\"data\":"),
-                        splice ? SB_LIT("{\"clientId\":\"") : SB_STR_NULL,
-                        splice ? sb_cstr(c->sid) : SB_STR_NULL,
-                        splice ? (empty ? SB_LIT("\"") : SB_LIT("\",")) : SB_STR_NULL,
-                        rest,
-                        sb_str(ack, (size_t)ackn),
-                        SB_LIT("}")};
-    return frame_join(parts, sizeof parts / sizeof parts[0]);
+    slices_t out = {.n = 0};
+    add(&out, SB_LIT("{\"type\":"));
+    add(&out, mapped ? SB_LIT("\"") : SB_STR_NULL);
+    add(&out, mapped ? name : p->event);
+    add(&out, mapped ? SB_LIT("\"") : SB_STR_NULL);
+    add(&out, SB_LIT(",\"data\":"));
+    const char *sender_at = NULL;
+    sb_str_t username = SB_STR_NULL;
+    size_t before = out.n;
+    if (mapped && sb_json_type(data) == SB_JSON_OBJECT) {
+        add(&out, SB_LIT("{"));
+        seed_fields(c, name, data, tss, &out, &sender_at, &username);
+    }
+    if (out.n > before + 1) { /* fields were added: then the object's own members */
+        sb_str_t body = sb_str(data.p + 1, data.n - 1);
+        if (empty_object(data)) /* no ',' before the '}' */
+            out.v[out.n - 1].n--;
+        if (sender_at) {
+            add(&out, sb_str(body.p, (size_t)(sender_at - body.p)));
+            add(&out, SB_LIT("\"username\":"));
+            add(&out, username);
+            add(&out, SB_LIT(","));
+            body = sb_str(sender_at, (size_t)(body.p + body.n - sender_at));
+        }
+        add(&out, body);
+    } else {
+        out.n = before;
+        add(&out, data);
+    }
+    add(&out, sb_str(ack, (size_t)ackn));
+    add(&out, SB_LIT("}"));
+    return frame_join(out.v, out.n);
 }
 
 /* Broadcasts share one translation: the frame is the same for every

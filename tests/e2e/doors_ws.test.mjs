@@ -14,6 +14,15 @@ before(async () => { srv = await startServer('switchboard', { args: ['--connect-
 after(async () => { if (srv) await srv.stop(); });
 
 let seq = 0;
+/** new_message as chat:message carries it: without seed 004's fields, which are checked. */
+function ours(d) {
+  const { content, timestamp, ...rest } = d;
+  assert.deepEqual(content, d.message);
+  assert.equal(typeof timestamp, 'number');
+  assert.equal(d.sender.username, d.sender.name);
+  const { username, ...sender } = d.sender;
+  return { ...rest, sender };
+}
 const uid = (p) => `${p}-${process.pid}-${++seq}`;
 const tokenOf = (sub, name = `Name of ${sub}`) => mintToken({ sub, name }, srv.secret);
 
@@ -103,13 +112,15 @@ test('join_room / leave_room: answers, and the room is told on both doors', asyn
   const joined = await w.request('join_room', { roomId: room }, 11);
   assert.deepEqual(joined, { type: 'room_joined', id: 11, data: { ok: true, roomId: room } });
   assertFields(await sioJoined, { roomId: room, userId: wsId });
-  assertFields((await other.next('user_joined_room')).data, { roomId: room, userId: wsId });
+  const told = (await other.next('user_joined_room')).data;
+  assertFields(told, { roomId: room, userId: wsId, name: `Name of ${wsId}`, user: { id: wsId, username: `Name of ${wsId}` } });
+  assert.equal(typeof told.timestamp, 'number', 'seed 004\'s timestamp');
 
   const sioLeft = waitFor(s, 'chat:user_left');
   w.send('leave_room', { roomId: room });
   assertFields((await w.next('room_left')).data, { ok: true, roomId: room });
   assertFields(await sioLeft, { roomId: room, userId: wsId });
-  assertFields((await other.next('user_left_room')).data, { roomId: room, userId: wsId });
+  assertFields((await other.next('user_left_room')).data, { roomId: room, userId: wsId, user: { id: wsId } });
 
   const notIn = await w.request('leave_room', { roomId: room }, 12);
   assert.equal(notIn.type, 'error');
@@ -137,7 +148,7 @@ test('messages cross between /ws and socket.io-client in every direction', async
   assertFields(saved.data, { roomId: room, message: 'from ws \u{1F600}', type: 'text' });
   assertFields(saved.data.sender, { name: 'Wendy' });
   for (const got of [await atSa, await atSb]) assert.deepEqual(got, saved.data);
-  for (const c of [wa, wb]) assert.deepEqual((await c.next('new_message')).data, saved.data);
+  for (const c of [wa, wb]) assert.deepEqual(ours((await c.next('new_message')).data), saved.data);
   // Socket.IO's recovery offset (sent before the ack to a Socket.IO sender)
   // means nothing to a /ws client, which cannot present one.
   assert.equal(wa.messages.filter((m) => m.type === 'recovery:offset').length, 0);
@@ -145,7 +156,7 @@ test('messages cross between /ws and socket.io-client in every direction', async
   // socket.io -> /ws
   const fromSio = await ack(sa, 'chat:message', { roomId: room, message: 'from sio' });
   for (const c of [wa, wb]) {
-    assert.deepEqual((await c.next('new_message', (d) => d.id === fromSio.id)).data, fromSio);
+    assert.deepEqual(ours((await c.next('new_message', (d) => d.id === fromSio.id)).data), fromSio);
   }
   assert.deepEqual(await waitFor(sb, 'chat:message', 5000, (m) => m.id === fromSio.id), fromSio);
 });
@@ -163,7 +174,9 @@ test('typing goes to the others on both doors, not back to the sender', async ()
   w.send('typing', { roomId: room, isTyping: true });
   assertFields(await sioSees, { roomId: room, userId: wId, isTyping: true });
   s.emit('chat:typing', { roomId: room, isTyping: false });
-  assertFields((await w.next('typing_status')).data, { roomId: room, isTyping: false });
+  const typing = (await w.next('typing_status')).data;
+  assertFields(typing, { roomId: room, isTyping: false, user: { id: typing.userId } });
+  assert.equal(typeof typing.timestamp, 'number');
   w.send('ping', null, { id: 99 }); // a marker: nothing of its own typing came back before it
   await w.nextWithId(99);
   assert.equal(w.messages.filter((m) => m.type === 'typing_status').length, 0);
