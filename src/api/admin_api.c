@@ -64,15 +64,21 @@ static json_t *store_json(sb_api_t *api) {
                      commit_ms);
 }
 
-/* null on a single node; else this node's id, its link to Redis, and how
- * many servers the cluster has (0 until Redis has answered). */
+/* null on a single node; else this node's id, its link to Redis, how many
+ * servers the cluster has (0 until Redis has answered), and `list`: the
+ * Switchboard nodes alive at the last heartbeat with their figures
+ * (docs/cluster.md, "Nodes"). */
 static json_t *nodes_json(sb_api_t *api) {
     if (!api->cfg.engine)
         return json_null();
     sb_engine_stats_t s;
     api->cfg.engine->ops->stats(api->cfg.engine, &s);
-    return json_pack("{s:s,s:b,s:I}", "self", s.node_id ? s.node_id : "", "redisUp", s.up, "count",
-                     (json_int_t)s.nodes);
+    char *text =
+        api->cfg.engine->ops->nodes_json ? api->cfg.engine->ops->nodes_json(api->cfg.engine) : NULL;
+    json_t *list = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return json_pack("{s:s,s:b,s:I,s:o}", "self", s.node_id ? s.node_id : "", "redisUp", s.up,
+                     "count", (json_int_t)s.nodes, "list", list ? list : json_array());
 }
 
 /* One snapshot; rates are the dashboard's job (differences of counters). */

@@ -140,10 +140,12 @@ static void on_users(sb_http_req_t *req, void *ud) {
         sb_http_respond_error(req, 404, "not_found", "expected /api/users/<id>/presence");
         return;
     }
+    /* online: on any node of a cluster; devices: those on this node */
     uint32_t devices = sb_features_user_devices(api->cfg.features, id);
+    bool online = sb_features_user_online(api->cfg.features, id);
     sb_api__respond_json(
         req, 200,
-        json_pack("{s:s,s:b,s:i}", "userId", id, "online", devices > 0, "devices", (int)devices));
+        json_pack("{s:s,s:b,s:i}", "userId", id, "online", online, "devices", (int)devices));
 }
 
 int sb_api__register_backend(sb_api_t *api, sb_http_server_t *http) {

@@ -25,6 +25,10 @@ struct sb_builtins {
     sb_sse_t *sse;
     sb_cluster_view_t *view; /* the sockets of every node, for the API */
     int64_t started_ms;
+    struct { /* node_figures: the previous heartbeat's counters, for rates */
+        int64_t at_ms;
+        uint64_t events_in, events_out;
+    } fig_prev;
 };
 
 static void add_event_error(const char *code, uint64_t n, void *ud) {
@@ -41,6 +45,39 @@ static void add_limited_event(const char *event, uint64_t n, void *ud) {
         m->limited_events[m->nlimited_events].event = event;
         m->limited_events[m->nlimited_events++].n = n;
     }
+}
+
+static void collect(sb_api_metrics_t *m, void *ud);
+
+/* This node's figures in its cluster heartbeat (the dashboard's per-node
+ * table): connections by transport, sockets, users, events in and out per
+ * second since the previous heartbeat, the store's queue. */
+static char *node_figures(void *ud) {
+    sb_builtins_t *b = ud;
+    sb_api_metrics_t m;
+    collect(&m, b);
+    sb_store_stats_t st = {0};
+    if (b->store)
+        sb_store_stats(b->store, &st);
+    int64_t now = sb_wall_ms();
+    double dt = b->fig_prev.at_ms && now > b->fig_prev.at_ms
+                    ? (double)(now - b->fig_prev.at_ms) / 1000.0
+                    : 0;
+    double in = dt > 0 ? (double)(m.events_in - b->fig_prev.events_in) / dt : 0;
+    double out = dt > 0 ? (double)(m.events_out - b->fig_prev.events_out) / dt : 0;
+    b->fig_prev.at_ms = now;
+    b->fig_prev.events_in = m.events_in;
+    b->fig_prev.events_out = m.events_out;
+    json_t *j = json_pack(
+        "{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I}", "connections", "total",
+        (json_int_t)m.connections, "websocket", (json_int_t)m.connections_websocket, "polling",
+        (json_int_t)m.connections_polling, "sockets", (json_int_t)m.sockets, "users",
+        (json_int_t)m.online_users, "eventsIn", (json_int_t)m.events_in, "eventsOut",
+        (json_int_t)m.events_out, "inPerSec", in, "outPerSec", out, "storeQueue",
+        (json_int_t)st.pending, "uptimeMs", (json_int_t)(now - b->started_ms));
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
 }
 
 static const char *socket_user(void *ud, const sb_sio_socket_t *s) {
@@ -278,8 +315,10 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
         if (sb_features_guard(b->features, nsp) != SB_OK)
             return SB_ENOMEM;
     sb_cluster_host_t *cluster = sb_server_cluster(b->srv);
-    if (cluster && b->features)
+    if (cluster && b->features) {
         sb_cluster_host_on_user(cluster, socket_user, b->features);
+        sb_cluster_host_set_features(cluster, b->features, node_figures, b);
+    }
     b->view = sb_cluster_view_create(sb_server_sio(b->srv), sb_cluster_host_engine(cluster),
                                      b->features ? socket_user : NULL, b->features);
     sb_api_config_t ac = {.api_key = cfg->api_key,
@@ -313,6 +352,9 @@ static void builtins_free(sb_builtins_t *b) {
     sb_sse_destroy(b->sse);
     sb_api_destroy(b->api);
     sb_cluster_view_destroy(b->view);
+    sb_cluster_host_t *cluster = sb_server_cluster(b->srv);
+    if (cluster) /* the engine outlives the features: it must forget them */
+        sb_cluster_host_set_features(cluster, NULL, NULL, NULL);
     sb_features_destroy(b->features);
     if (b->owns_cfg)
         sb_config_dispose(&b->own);

@@ -11,6 +11,7 @@
 #include "app/local_sockets.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "features/features.h"
 
 #define SB_HOST_MAX_ROOMS 1024
 
@@ -20,6 +21,9 @@ struct sb_cluster_host {
     sb_local_user_fn user_fn;
     void *user_ud;
     uint64_t server_events;
+    sb_features_t *features; /* presence and deliveries across nodes; NULL: none */
+    sb_cluster_host_figures_fn figures_fn;
+    void *figures_ud;
 };
 
 static sb_sio_nsp_t *find_nsp(sb_cluster_host_t *h, sb_str_t name) {
@@ -170,6 +174,39 @@ static size_t host_deliver_with_acks(void *ud, const sb_engine_broadcast_t *b, u
     return count;
 }
 
+/* ---- presence, relayed deliveries, this node's figures ------------------------ */
+
+static void host_presence(void *ud, sb_str_t user, bool online, int64_t last_seen_ms,
+                          bool announce) {
+    sb_cluster_host_t *h = ud;
+    if (h->features)
+        sb_features_cluster_presence(h->features, user, online, last_seen_ms, announce);
+}
+
+static void host_presence_rebuild(void *ud, bool begin) {
+    sb_cluster_host_t *h = ud;
+    if (h->features)
+        sb_features_cluster_rebuild(h->features, begin);
+}
+
+static void host_local_users(void *ud, bool (*fn)(sb_str_t user, uint32_t devices, void *fn_ud),
+                             void *fn_ud) {
+    sb_cluster_host_t *h = ud;
+    if (h->features)
+        sb_features_local_users(h->features, fn, fn_ud);
+}
+
+static void host_relayed(void *ud, unsigned stream, sb_str_t user, int64_t id, sb_str_t text) {
+    sb_cluster_host_t *h = ud;
+    if (h->features)
+        sb_features_cluster_relayed(h->features, stream, user, id, text);
+}
+
+static char *host_node_figures(void *ud) {
+    sb_cluster_host_t *h = ud;
+    return h->figures_fn ? h->figures_fn(h->figures_ud) : NULL;
+}
+
 /* ---- life -------------------------------------------------------------------- */
 
 sb_cluster_host_t *sb_cluster_host_create(sb_loop_t *loop, sb_sio_server_t *sio,
@@ -190,7 +227,12 @@ sb_cluster_host_t *sb_cluster_host_create(sb_loop_t *loop, sb_sio_server_t *sio,
                            .socket_id = host_socket_id,
                            .socket_describe = host_socket_describe,
                            .server_event = host_server_event,
-                           .deliver_with_acks = host_deliver_with_acks};
+                           .deliver_with_acks = host_deliver_with_acks,
+                           .presence = host_presence,
+                           .presence_rebuild = host_presence_rebuild,
+                           .local_users = host_local_users,
+                           .relayed = host_relayed,
+                           .node_figures = host_node_figures};
     h->cluster = sb_cluster_create(loop, cfg, &eh, err, cap);
     if (!h->cluster) {
         free(h);
@@ -203,6 +245,8 @@ sb_cluster_host_t *sb_cluster_host_create(sb_loop_t *loop, sb_sio_server_t *sio,
 void sb_cluster_host_destroy(sb_cluster_host_t *h) {
     if (!h)
         return;
+    if (h->features)
+        sb_features_set_engine(h->features, NULL);
     sb_sio_server_set_engine(h->sio, NULL);
     sb_cluster_destroy(h->cluster);
     free(h);
@@ -211,6 +255,17 @@ void sb_cluster_host_destroy(sb_cluster_host_t *h) {
 void sb_cluster_host_on_user(sb_cluster_host_t *h, sb_local_user_fn fn, void *ud) {
     h->user_fn = fn;
     h->user_ud = ud;
+}
+
+void sb_cluster_host_set_features(sb_cluster_host_t *h, sb_features_t *f,
+                                  sb_cluster_host_figures_fn figures, void *ud) {
+    if (h->features && h->features != f)
+        sb_features_set_engine(h->features, NULL);
+    h->features = f;
+    h->figures_fn = figures;
+    h->figures_ud = ud;
+    if (f)
+        sb_features_set_engine(f, sb_cluster_engine(h->cluster));
 }
 
 sb_engine_t *sb_cluster_host_engine(sb_cluster_host_t *h) {

@@ -146,6 +146,9 @@
     X("handoff-dir", handoff_dir, STR, "", 0, 0,                                                   \
       "directory of the Unix sockets through which --reuse-port processes pass connections "       \
       "(empty: /tmp/switchboard-handoff-PORT)")                                                    \
+    X("cluster-node-timeout", cluster_node_timeout, INT, "10000", 500, 600000LL,                   \
+      "ms without a heartbeat in Redis after which a node is dead and its users offline "          \
+      "(heartbeats every fifth of it)")                                                            \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                      \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                    \
     X("log-connections", log_connections, BOOL, "true", 0, 0,                                      \

@@ -69,7 +69,8 @@ void sb_server_config_from(sb_server_config_t *out, const sb_config_t *c) {
         .sio = sio_config_from(c),
         .cluster = {.url = c->redis_url,
                     .key = c->redis_key,
-                    .max_queue_bytes = (uint64_t)c->redis_max_queue_bytes},
+                    .max_queue_bytes = (uint64_t)c->redis_max_queue_bytes,
+                    .node_timeout_ms = (uint32_t)c->cluster_node_timeout},
         .handoff_dir = c->handoff_dir,
     };
 }

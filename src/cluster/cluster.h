@@ -16,6 +16,7 @@ typedef struct {
     const char *key;             /* channel prefix; NULL: "socket.io" */
     uint64_t max_queue_bytes;    /* unsent output past which publications are dropped; 0: 16 MiB */
     uint32_t connect_timeout_ms; /* 0: 5000 */
+    uint32_t node_timeout_ms;    /* a node silent this long is dead; 0: 10000 */
 } sb_cluster_config_t;
 
 typedef struct sb_cluster sb_cluster_t;

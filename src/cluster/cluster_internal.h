@@ -26,6 +26,21 @@ typedef struct {
     const char *name; /* "publisher" / "subscriber", for logs */
 } sb_rconn_t;
 
+#define SB_NODES_SCRIPTS 4
+
+/* nodes.c: heartbeats, presence across nodes, relayed deliveries. */
+typedef struct {
+    sb_timer_t heartbeat;
+    uint32_t timeout_ms, every_ms;
+    char sha[SB_NODES_SCRIPTS][41];
+    bool loaded;       /* SCRIPT LOAD sent on this publisher connection */
+    bool registered;   /* this node's state sent on this publisher connection */
+    bool subscribed;   /* to the presence channel, on this subscriber connection */
+    bool bootstrapped; /* the online users read since both came up */
+    char *live;        /* JSON array of the live nodes, from the last heartbeat */
+    uint64_t cleaned, relayed_in, relayed_out;
+} sb_nodes_t;
+
 struct sb_cluster {
     sb_engine_t engine; /* first: sb_engine_t * converts back */
     sb_loop_t *loop;
@@ -46,6 +61,7 @@ struct sb_cluster {
     sb_list_t asks;     /* sb_cluster_ask_t waiting on other nodes */
     uint64_t last_error_log_ms;
     sb_timer_t count_nodes; /* every second: how many servers listen for requests */
+    sb_nodes_t nodes;
 };
 
 /* An answer the host owes another node (serverSideEmit ack, a client's ack
@@ -61,10 +77,12 @@ typedef struct {
     size_t remaining; /* answers still expected */
 } sb_cluster_ack_t;
 
-/* redis.c */
+/* publish.c */
 /* PUBLISH, unless the publisher is down or its queue is full (counted). */
 void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, const char *data,
                          size_t n);
+/* A log line for a bad message from Redis, at most one per second. */
+void sb_cluster__log_bad(sb_cluster_t *cl, const char *what, int rc);
 /* requests.c */
 void sb_cluster__on_request(sb_cluster_t *cl, size_t nsp_index, const char *p, size_t n);
 void sb_cluster__acks_orphan(sb_cluster_t *cl);
@@ -82,7 +100,15 @@ int sb_cluster__broadcast_with_acks(sb_engine_t *e, const sb_engine_broadcast_t 
                                     uint32_t timeout_ms, sb_engine_result_fn done, void *ud);
 void sb_cluster__on_response(sb_cluster_t *cl, const char *p, size_t n);
 void sb_cluster__asks_end(sb_cluster_t *cl);
-/* A log line for a bad message from Redis, at most one per second. */
-void sb_cluster__log_bad(sb_cluster_t *cl, const char *what, int rc);
+/* nodes.c */
+void sb_cluster__nodes_init(sb_cluster_t *cl, uint32_t timeout_ms);
+void sb_cluster__nodes_on_connect(sb_cluster_t *cl); /* the publisher is up */
+void sb_cluster__nodes_subscribe(sb_cluster_t *cl);  /* on a new subscriber connection */
+void sb_cluster__nodes_bootstrap(sb_cluster_t *cl);
+void sb_cluster__nodes_down(sb_cluster_t *cl, bool sub);
+void sb_cluster__nodes_leave(sb_cluster_t *cl);
+bool sb_cluster__device(sb_cluster_t *cl, sb_str_t user, int delta);
+void sb_cluster__relay(sb_cluster_t *cl, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+char *sb_cluster__nodes_json(const sb_cluster_t *cl);
 
 #endif

@@ -19,15 +19,6 @@
 
 static void rconn_start(sb_rconn_t *rc);
 
-void sb_cluster__log_bad(sb_cluster_t *cl, const char *what, int rc) {
-    cl->stats.decode_errors++;
-    if (cl->loop->now_ms - cl->last_error_log_ms < 1000 && cl->last_error_log_ms)
-        return;
-    cl->last_error_log_ms = cl->loop->now_ms;
-    sb_log_warn("cluster: ignored a malformed %s from Redis: %s (%llu so far)", what,
-                sb_strerror(rc), (unsigned long long)cl->stats.decode_errors);
-}
-
 /* ---- hiredis on our loop ----------------------------------------------------- */
 
 static void io_update(sb_rconn_t *rc, uint32_t events) {
@@ -117,6 +108,8 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     rc->ever_connected = true;
     sb_log_info("cluster: Redis %s connected to %s:%d", rc->name, rc->cl->url.host,
                 rc->cl->url.port);
+    if (!rc->is_sub)
+        sb_cluster__nodes_on_connect(rc->cl);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -124,6 +117,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     rc->connected = false;
     if (rc->cl->closing)
         return;
+    sb_cluster__nodes_down(rc->cl, rc->is_sub);
     sb_log_warn("cluster: Redis %s disconnected: %s", rc->name,
                 status == REDIS_OK ? "closed" : ac->errstr);
     set_down(rc);
@@ -171,25 +165,12 @@ static void rconn_start(sb_rconn_t *rc) {
         cl->sub_pending = 0;
         for (size_t i = 0; i < cl->nnsps; i++)
             subscribe_nsp(cl, i);
+        sb_cluster__nodes_subscribe(cl);
     }
     sb_timer_start(&rc->retry, cl->connect_timeout_ms);
 }
 
 /* ---- publishing -------------------------------------------------------------- */
-
-void sb_cluster__publish(sb_cluster_t *cl, const char *channel, size_t chn, const char *data,
-                         size_t n) {
-    redisAsyncContext *ac = cl->pub.ac;
-    if (!ac || !cl->pub.connected || sdslen(ac->c.obuf) + n > cl->max_queue) {
-        cl->stats.publish_dropped++;
-        return;
-    }
-    if (redisAsyncCommand(ac, NULL, NULL, "PUBLISH %b %b", channel, chn, data, n) != REDIS_OK) {
-        cl->stats.publish_dropped++;
-        return;
-    }
-    cl->stats.published++;
-}
 
 static void engine_publish(sb_engine_t *e, const sb_engine_broadcast_t *b) {
     sb_cluster_t *cl = (sb_cluster_t *)e;
@@ -356,6 +337,19 @@ static void on_count_nodes(sb_timer_t *t) {
     sb_timer_start(t, SB_CLUSTER_COUNT_EVERY_MS);
 }
 
+static bool engine_device(sb_engine_t *e, sb_str_t user, int delta) {
+    return sb_cluster__device((sb_cluster_t *)e, user, delta);
+}
+
+static void engine_relay(sb_engine_t *e, unsigned stream, sb_str_t user, int64_t id,
+                         sb_str_t text) {
+    sb_cluster__relay((sb_cluster_t *)e, stream, user, id, text);
+}
+
+static char *engine_nodes_json(const sb_engine_t *e) {
+    return sb_cluster__nodes_json((const sb_cluster_t *)e);
+}
+
 static const sb_engine_ops_t redis_ops = {.publish = engine_publish,
                                           .watch_nsp = engine_watch_nsp,
                                           .stats = engine_stats,
@@ -363,7 +357,10 @@ static const sb_engine_ops_t redis_ops = {.publish = engine_publish,
                                           .fetch_sockets = sb_cluster__fetch_sockets,
                                           .all_rooms = sb_cluster__all_rooms,
                                           .sockets_op = sb_cluster__sockets_op,
-                                          .broadcast_with_acks = sb_cluster__broadcast_with_acks};
+                                          .broadcast_with_acks = sb_cluster__broadcast_with_acks,
+                                          .device = engine_device,
+                                          .relay = engine_relay,
+                                          .nodes_json = engine_nodes_json};
 
 /* ---- create / destroy --------------------------------------------------------- */
 
@@ -413,6 +410,7 @@ sb_cluster_t *sb_cluster_create(sb_loop_t *loop, const sb_cluster_config_t *cfg,
     make_uid(cl->uid);
     rconn_init(cl, &cl->pub, false);
     rconn_init(cl, &cl->sub, true);
+    sb_cluster__nodes_init(cl, cfg->node_timeout_ms);
     rconn_start(&cl->pub);
     rconn_start(&cl->sub);
     cl->stats.node_id = cl->uid;
@@ -430,6 +428,7 @@ static void rconn_dispose(sb_rconn_t *rc) {
 void sb_cluster_destroy(sb_cluster_t *cl) {
     if (!cl)
         return;
+    sb_cluster__nodes_leave(cl); /* before closing: it still writes */
     cl->closing = true;
     sb_timer_stop(&cl->count_nodes);
     rconn_dispose(&cl->pub); /* NUMSUB replies still awaited end their asks */

@@ -12,8 +12,9 @@
  * connects is "syncing" a stream until its backlog of that stream is read:
  * live events skip it, and the backlog, paged by id, picks them up instead
  * (an event committed before a page query is in that page; one committed
- * after the last page query completes after it, when the device is live).
- * So a device sees strictly increasing ids per stream, and `sent[stream]`
+ * after the last page query completes after it, when the device is live;
+ * an event relayed from another node of a cluster, which has no such
+ * order, makes the backlog read one more page). So a device sees strictly increasing ids per stream, and `sent[stream]`
  * is how far it has been served. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -137,9 +138,18 @@ static void devices_free(devices_t *d) {
         free(d->v);
 }
 
+/* Other nodes' devices of the user get it from their node (relayed), so
+ * an event for a user online elsewhere is delivered now, not on their next
+ * connect. */
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text) {
     tap_copy(f, st, user_id, text);
+    sb_feat_cluster_relay(f, st, user_id, id, text);
+    sb_feat_delivery_local(f, st, user_id, id, text);
+}
+
+void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                            sb_str_t text) {
     if (sb_features_user_devices(f, user_id) == 0)
         return; /* pending: the next device to connect reads it */
     char room[SB_USER_ID_MAX + 8];
@@ -148,10 +158,23 @@ void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id
     devices_collect(f, room, &d);
     for (size_t i = 0; i < d.n; i++) {
         sb_client_t *c = devices_take(&d, i);
-        if (c && !syncing(c, st) && id > c->sent[st])
+        if (c && syncing(c, st) && id > c->sent[st])
+            c->reread |= (uint8_t)(1u << st); /* see backlog_next */
+        else if (c && id > c->sent[st])
             send_one(c, st, id, text);
     }
     devices_free(&d);
+}
+
+void sb_features_cluster_relayed(sb_features_t *f, unsigned stream, sb_str_t user, int64_t id,
+                                 sb_str_t text) {
+    char uid[SB_USER_ID_MAX + 1];
+    if (stream >= SB_STREAMS || user.n == 0 || user.n > SB_USER_ID_MAX ||
+        memchr(user.p, '\0', user.n))
+        return;
+    memcpy(uid, user.p, user.n);
+    uid[user.n] = '\0';
+    sb_feat_delivery_local(f, (sb_stream_t)stream, uid, id, text);
 }
 
 long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
@@ -222,10 +245,19 @@ static void backlog_send(sb_client_t *c, sb_stream_t st, int64_t id, json_t *j) 
     free(text);
 }
 
-/* After a page of n rows ending at last_id: the next page, or live. */
+/* After a page of n rows ending at last_id: the next page, or live. A
+ * live event that came while the device was syncing is in a page when it
+ * was stored on this node (the store completes in order); one relayed by
+ * another node may have been stored after this node's last page query:
+ * then one more page is read, after what the device was sent. */
 static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t last_id) {
     if (n == SB_DELIVERY_PAGE) {
         backlog_fetch(b, last_id);
+        return;
+    }
+    if (c->reread & (1u << b->stream)) {
+        c->reread &= (uint8_t) ~(1u << b->stream);
+        backlog_fetch(b, c->sent[b->stream]);
         return;
     }
     synced(c, b->stream);

@@ -20,13 +20,19 @@ typedef struct {
 
 static int presence_init(sb_features_t *f) {
     sb_feat_presence_init(f);
+    sb_feat_cluster_init(f);
     return SB_OK;
+}
+
+static void presence_dispose(sb_features_t *f) {
+    sb_feat_presence_dispose(f);
+    sb_feat_cluster_dispose(f);
 }
 
 static const feature_row_t features[] = {
     {"users", NULL, sb_feat_users_dispose, NULL},
     {"delivery", NULL, sb_feat_delivery_dispose, NULL},
-    {"presence", presence_init, sb_feat_presence_dispose, NULL},
+    {"presence", presence_init, presence_dispose, NULL},
     {"session", sb_feat_session_init, NULL, NULL},
     {"recovery", sb_feat_recovery_init, NULL, NULL},
     {"chat", sb_feat_chat_init, sb_feat_chat_dispose, NULL},

@@ -110,6 +110,7 @@ long sb_features_metric_push(sb_features_t *f, sb_str_t name, double value);
 
 /* For the operations API. */
 size_t sb_features_online_users(const sb_features_t *f);
+/* Online on any node of the cluster. */
 bool sb_features_user_online(const sb_features_t *f, const char *user_id);
 /* Devices a user has connected (0 when offline). */
 uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id);
@@ -179,6 +180,26 @@ typedef void (*sb_features_notify_cb)(void *ud, int rc, sb_str_t notification);
  * error (SB_EINVAL, SB_ETOOBIG, ...; cb is never called). */
 int sb_features_notify(sb_features_t *f, const sb_store_notification_in_t *in,
                        sb_features_notify_cb cb, void *ud);
+
+/* ---- a cluster (docs/cluster.md, "Presence") ---- */
+typedef struct sb_engine sb_engine_t;
+/* The engine that counts presence across nodes (NULL: a node alone). */
+void sb_features_set_engine(sb_features_t *f, sb_engine_t *engine);
+/* The engine says `user` came online / went offline cluster-wide;
+ * announce: tell this node's sockets (false while rebuilding the view). */
+void sb_features_cluster_presence(sb_features_t *f, sb_str_t user, bool online,
+                                  int64_t last_seen_ms, bool announce);
+/* The view of who is online anywhere is rebuilt (begin), then complete
+ * (!begin): the differences with the previous view are announced. */
+void sb_features_cluster_rebuild(sb_features_t *f, bool begin);
+/* This node's online users and their devices, until fn returns false. */
+void sb_features_local_users(sb_features_t *f,
+                             bool (*fn)(sb_str_t user, uint32_t devices, void *ud), void *ud);
+/* A stored event another node relayed for this node's devices of `user`. */
+void sb_features_cluster_relayed(sb_features_t *f, unsigned stream, sb_str_t user, int64_t id,
+                                 sb_str_t text);
+/* Users online on any node (this node's count on a node alone). */
+size_t sb_features_cluster_online_users(const sb_features_t *f);
 
 /* The user id of a socket of the features' namespace, once its token was
  * accepted (NUL-terminated, valid while the socket is connected); NULL

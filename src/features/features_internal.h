@@ -10,6 +10,7 @@
 #include "core/pool.h"
 #include "core/slab.h"
 #include "features/features.h"
+#include "hub/engine.h"
 
 #define SB_USER_ID_MAX 128
 
@@ -53,6 +54,7 @@ typedef struct {
     sb_timer_t expiry;
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
     uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
+    uint8_t reread;       /* delivery.c: bit per stream: a live event waited, read once more */
     sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
@@ -111,6 +113,9 @@ struct sb_features {
     sb_timer_t room_timer;      /* flushes room_pending */
     sb_features_counters_t counters;
     bool draining;
+    sb_engine_t *engine;     /* the cluster's, or NULL on a node alone */
+    sb_map_t cluster_online; /* presence_cluster.c: users online on any node -> (void *)1 */
+    sb_map_t cluster_before; /* the view before a rebuild, while it runs */
 };
 
 /* An event being served across an asynchronous store call: holds a
@@ -208,6 +213,30 @@ void sb_feat_presence_init(sb_features_t *f);
 void sb_feat_presence_dispose(sb_features_t *f);
 void sb_feat_presence_connect(sb_client_t *c);
 void sb_feat_presence_disconnect(sb_client_t *c);
+/* presence.c: what a change of presence tells this node's sockets: the
+ * friends scope reads the user's friends; scope all queues it for the next
+ * interval's flush. last_seen: ISO time, NULL when online. */
+void sb_feat_presence_announce(sb_features_t *f, const char *user, bool online,
+                               const char *last_seen);
+/* presence_cluster.c: presence as the cluster sees it (docs/cluster.md). */
+bool sb_feat_clustered(const sb_features_t *f);
+/* Tells the cluster a device of u came (+1) or left (-1); true when the
+ * cluster decides (and announces) the user's presence, false when this
+ * node decides alone (no cluster, or Redis unreachable). */
+bool sb_feat_cluster_device(sb_features_t *f, const sb_user_t *u, int delta);
+/* Online on this node or, as the cluster last told, on another. */
+bool sb_feat_online_anywhere(const sb_features_t *f, const char *user_id);
+/* The cluster's other nodes deliver to their devices of the user too. */
+void sb_feat_cluster_relay(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                           sb_str_t text);
+/* The view: user online anywhere, or not; a rebuild moves the view aside
+ * (cluster_before, for presence.c to compare) and starts from this node's
+ * users; its end forgets the old view. */
+void sb_feat_cluster_set(sb_features_t *f, sb_str_t user, bool online);
+void sb_feat_cluster_rebuild_begin(sb_features_t *f);
+void sb_feat_cluster_rebuild_end(sb_features_t *f);
+void sb_feat_cluster_init(sb_features_t *f);
+void sb_feat_cluster_dispose(sb_features_t *f);
 /* chat.c: open rooms and conversation rooms */
 int sb_feat_chat_init(sb_features_t *f);
 void sb_feat_chat_dispose(sb_features_t *f);
@@ -241,6 +270,9 @@ void sb_feat_delivery_connect(sb_client_t *c);
 void sb_feat_delivery_dispose(sb_features_t *f);
 /* Offers event `id` of a stream (its client JSON in `text`) to every device
  * of a recipient, asking each for an ack that confirms it. */
+/* delivery.c: to this node's devices of the user only (a relayed delivery). */
+void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                            sb_str_t text);
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text);
 /* Broadcasts stored message `id` to a room (`payload` stolen), and moves

@@ -191,6 +191,7 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     c->exp = cl->has_exp ? cl->exp : 0;
     c->sent[SB_STREAM_MESSAGES] = c->sent[SB_STREAM_NOTIFICATIONS] = 0;
     c->syncing = (1u << SB_STREAMS) - 1; /* until sb_feat_delivery_connect() has read its backlog */
+    c->reread = 0;
     sb_timer_init(f->loop, &c->expiry, on_token_expired);
     sb_feat_recovery_client_init(c);
     sb_sio_socket_set_data(s, c);

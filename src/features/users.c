@@ -106,7 +106,3 @@ uint32_t sb_features_user_devices(const sb_features_t *f, const char *user_id) {
     const sb_user_t *u = sb_feat_user_find(f, sb_cstr(user_id));
     return u ? u->devices : 0;
 }
-
-bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
-    return sb_feat_user_find(f, sb_cstr(user_id)) != NULL;
-}

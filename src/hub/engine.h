@@ -122,6 +122,21 @@ typedef struct {
      * an ack (their first argument each), waited for at most timeout_ms. */
     int (*broadcast_with_acks)(sb_engine_t *e, const sb_engine_broadcast_t *b, uint32_t timeout_ms,
                                sb_engine_result_fn done, void *ud);
+    /* Presence as one truth for the cluster (docs/cluster.md, "Presence"):
+     * a device of `user` connected (+1) or left (-1) on this node. The
+     * engine counts devices per user across nodes and tells every node
+     * (this one included, through sb_engine_host_t.presence) when a user
+     * comes online or goes offline cluster-wide. False when it cannot
+     * (not connected): the node then decides from its own devices. */
+    bool (*device)(sb_engine_t *e, sb_str_t user, int delta);
+    /* A stored event for `user`'s devices (stream 0: messages, 1:
+     * notifications) with store id `id`, as JSON text: the other nodes
+     * deliver it to their devices of that user (host.relayed). */
+    void (*relay)(sb_engine_t *e, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+    /* The live nodes as last read from the heartbeats, this one included:
+     * a malloc'ed JSON array [{id, self, heartbeatAgeMs, figures}] (figures
+     * as each node's host.node_figures wrote them), or NULL. */
+    char *(*nodes_json)(const sb_engine_t *e);
 } sb_engine_ops_t;
 
 struct sb_engine {
@@ -169,6 +184,22 @@ typedef struct {
      * calls ack_fn once per such socket (answer or timeout). */
     size_t (*deliver_with_acks)(void *ud, const sb_engine_broadcast_t *b, uint32_t timeout_ms,
                                 sb_engine_ack_fn ack_fn, void *ack_ud);
+    /* Presence across the cluster (any of these may be NULL). A user came
+     * online (last_seen_ms 0) or went offline cluster-wide; `announce`
+     * false while the engine rebuilds the node's view, on each connect to
+     * Redis: between presence_rebuild(ud, true) and (ud, false) it lists
+     * every user online; at the end the node announces the differences
+     * with its previous view (what changed while Redis was away). */
+    void (*presence)(void *ud, sb_str_t user, bool online, int64_t last_seen_ms, bool announce);
+    void (*presence_rebuild)(void *ud, bool begin);
+    /* Visits this node's users with their device counts (until fn returns
+     * false): what the engine registers again after a reconnect. */
+    void (*local_users)(void *ud, bool (*fn)(sb_str_t user, uint32_t devices, void *fn_ud),
+                        void *fn_ud);
+    /* Another node's ops.relay: deliver to this node's devices of `user`. */
+    void (*relayed)(void *ud, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+    /* This node's figures for its heartbeat: a malloc'ed JSON object, or NULL. */
+    char *(*node_figures)(void *ud);
 } sb_engine_host_t;
 
 #endif

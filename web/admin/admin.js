@@ -102,6 +102,7 @@ function render(s) {
       ? [row('cluster nodes', s.nodes.count || '…'), row('this node', s.nodes.self),
          row('Redis', s.nodes.redisUp ? 'up' : 'down')]
       : [row('nodes', 'this one (no cluster)')]));
+  renderNodes(s.nodes);
   if (prev) {
     const dt = Math.max(0.001, (s.time - prev.time) / 1000);
     push(series.in, (s.counters.eventsIn - prev.counters.eventsIn) / dt);
@@ -119,6 +120,22 @@ const fmt = (x) => (x >= 100 ? Math.round(x) : Math.round(x * 10) / 10).toString
 function push(a, v) {
   a.push(v);
   if (a.length > WINDOW) a.shift();
+}
+
+// One row per live Switchboard node of the cluster, from their heartbeats.
+function renderNodes(nodes) {
+  $('#nodes-panel').hidden = !nodes;
+  if (!nodes) return;
+  const list = [...(nodes.list || [])].sort((a, b) => (b.self - a.self) || a.id.localeCompare(b.id));
+  $('#nodes').replaceChildren(...list.map((n) => {
+    const f = n.figures || {};
+    const c = f.connections || {};
+    const tr = row(n.self ? `${n.id} (this one)` : n.id, c.total ?? '', c.websocket ?? '', c.polling ?? '',
+      f.sockets ?? '', f.users ?? '', fmt(f.inPerSec || 0), fmt(f.outPerSec || 0), f.storeQueue ?? '',
+      `${(n.heartbeatAgeMs / 1000).toFixed(1)} s ago`);
+    tr.dataset.node = n.id;
+    return tr;
+  }));
 }
 
 function renderUsers(users) {

@@ -1,0 +1,208 @@
+// Presence as one truth for a cluster of Switchboard nodes over a real
+// redis-server (docs/cluster.md, "Presence"): a user is online while a
+// device is connected to any node and offline when the last one anywhere
+// leaves; a node killed with SIGKILL has its users reported offline by the
+// survivors (once) after --cluster-node-timeout; the dashboard stream lists
+// every live node with its figures.
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { adminSnapshot } from './lib/admin_stream.mjs';
+import { startRedis } from './lib/redis.mjs';
+import { startServer } from './lib/server.mjs';
+import { ack, connectUser, disconnect, isRef, record, test, until, waitFor } from './lib/util.mjs';
+
+const KEY = 'k';
+const NODE_TIMEOUT_MS = 2000;
+let redis, a, b;
+let seq = 0;
+const uid = (p) => `${p}-${process.pid}-${++seq}`;
+
+const args = () => ['--redis-url', redis.url, '--api-key', KEY, '--events-per-second', '0',
+  '--presence-scope', 'all', '--presence-interval', '20', '--cluster-node-timeout', String(NODE_TIMEOUT_MS)];
+
+async function api(srv, path) {
+  const r = await fetch(srv.url + path, { headers: { authorization: `Bearer ${KEY}` } });
+  return { status: r.status, body: await r.json() };
+}
+
+const snapshot = (srv, pred, timeoutMs) => adminSnapshot(srv, KEY, pred, timeoutMs);
+const registered = (srv, n) => snapshot(srv, (s) => s.nodes && s.nodes.list.length >= n, 15000);
+
+/* Presence events for `user` seen by socket s, in order. */
+function presenceOf(s, user) {
+  const seen = [];
+  s.on('user:online', (p) => { if (p.userId === user) seen.push(['online', p]); });
+  s.on('user:offline', (p) => { if (p.userId === user) seen.push(['offline', p]); });
+  s.on('presence:batch', (p) => {
+    if (p.online.includes(user)) seen.push(['online', { userId: user }]);
+    for (const o of p.offline) if (o.userId === user) seen.push(['offline', o]);
+  });
+  return seen;
+}
+
+before(async () => {
+  if (isRef) return;
+  redis = await startRedis();
+  [a, b] = await Promise.all([startServer('switchboard', { args: args() }),
+    startServer('switchboard', { args: args() })]);
+  await Promise.all([registered(a, 2), registered(b, 2)]);
+});
+
+after(async () => {
+  if (isRef) return;
+  await Promise.all([a?.stop(), b?.stop()]);
+  await redis?.stop();
+});
+
+test('a user on one node sees a user of the other node come online and go offline', async () => {
+  const ana = uid('ana');
+  const ben = uid('ben');
+  const { s: sa } = await connectUser(a, ana);
+  const seen = presenceOf(sa, ben);
+  const { s: sb, est } = await connectUser(b, ben);
+  assert.ok(est.onlineUsers.includes(ana), `ben's list has ana of the other node: ${JSON.stringify(est.onlineUsers)}`);
+  await until(() => seen.length === 1, 5000, 'ana hears ben online');
+  assert.equal(seen[0][0], 'online');
+  assert.equal((await api(a, `/api/users/${ben}/presence`)).body.online, true, 'node a knows ben is online');
+  await disconnect(sb);
+  await until(() => seen.length === 2, 5000, 'ana hears ben offline');
+  assert.equal(seen[1][0], 'offline');
+  assert.ok(Date.now() - Date.parse(seen[1][1].lastSeen) < 60000, JSON.stringify(seen[1][1]));
+  await until(async () => (await api(a, `/api/users/${ben}/presence`)).body.online === false, 5000,
+    'node a knows ben is offline');
+});
+
+test('two devices on two nodes: online once, offline only when both have left', async () => {
+  const ana = uid('ana');
+  const multi = uid('multi');
+  const { s: sa } = await connectUser(a, ana);
+  const seen = presenceOf(sa, multi);
+  const { s: d1 } = await connectUser(a, multi);
+  const { s: d2 } = await connectUser(b, multi);
+  await until(() => seen.length >= 1, 5000, 'online once');
+  await disconnect(d1);
+  // A marker after it: a user online from node b, announced through the
+  // same Redis channel after d1's departure was counted.
+  const marker = uid('marker');
+  const markerSeen = presenceOf(sa, marker);
+  await connectUser(b, marker);
+  await until(() => markerSeen.length === 1, 5000, 'marker online');
+  assert.deepEqual(seen.map((x) => x[0]), ['online'], 'one device left, the other remains: still online');
+  assert.equal((await api(a, `/api/users/${multi}/presence`)).body.online, true);
+  await disconnect(d2);
+  await until(() => seen.length === 2, 5000, 'offline when the last device anywhere left');
+  assert.deepEqual(seen.map((x) => x[0]), ['online', 'offline']);
+});
+
+test('SIGKILL: a dead node\'s users go offline for the others once, within the node timeout', async (t) => {
+  const c = await startServer('switchboard', { args: args() });
+  const ana = uid('ana');
+  const ben = uid('ben');
+  const victim = uid('victim');
+  const multi = uid('multi'); // also on node a: stays online
+  const { s: sa } = await connectUser(a, ana);
+  const { s: sb } = await connectUser(b, ben);
+  const seenA = presenceOf(sa, victim);
+  const seenB = presenceOf(sb, victim);
+  const multiSeen = presenceOf(sb, multi);
+  await connectUser(c, victim);
+  await connectUser(c, multi);
+  await connectUser(a, multi);
+  await until(() => seenA.length === 1 && seenB.length === 1 && multiSeen.length === 1, 5000, 'online everywhere');
+  await registered(a, 3);
+  // Survivors lose nothing acknowledged: a room shared across a and b.
+  await ack(sa, 'chat:join', 'kill-room');
+  await ack(sb, 'chat:join', 'kill-room');
+  const got = record(sb, 'chat:message');
+  const sent = [];
+  const killedAt = Date.now();
+  c.proc.kill('SIGKILL');
+  for (let i = 0; i < 20; i++) {
+    const r = await ack(sa, 'chat:message', { roomId: 'kill-room', message: `m${i}` });
+    assert.ok(!r?.error, JSON.stringify(r));
+    sent.push(`m${i}`);
+  }
+  await until(() => seenA.length === 2 && seenB.length === 2, NODE_TIMEOUT_MS * 5 + 5000, 'victim offline on a and b');
+  const tookMs = Date.now() - killedAt;
+  t.diagnostic(`offline ${tookMs} ms after SIGKILL (node timeout ${NODE_TIMEOUT_MS} ms)`);
+  assert.equal(seenA[1][0], 'offline');
+  assert.ok(Date.parse(seenA[1][1].lastSeen) <= killedAt + 1000, `lastSeen is the last heartbeat: ${seenA[1][1].lastSeen}`);
+  await until(() => got.length === sent.length, 5000, 'every acknowledged message reached the other survivor');
+  assert.deepEqual(got.map((m) => m[0].message), sent);
+  // Cleaned once: one more heartbeat round announces nothing twice, and
+  // multi, still connected to node a, never went offline.
+  await registered(a, 2).then(() => registered(b, 2));
+  const marker = uid('marker');
+  const markerSeen = presenceOf(sb, marker);
+  await connectUser(a, marker);
+  await until(() => markerSeen.length === 1, 5000, 'marker');
+  assert.equal(seenA.length, 2);
+  assert.equal(seenB.length, 2);
+  assert.deepEqual(multiSeen.map((x) => x[0]), ['online'], 'multi still has a device on node a');
+  await c.stop(); // reaps it
+}, { timeout: 40000 });
+
+test('a node stopped on purpose takes its users offline at once', async () => {
+  const c = await startServer('switchboard', { args: args() });
+  const ana = uid('ana');
+  const leaver = uid('leaver');
+  const { s: sa } = await connectUser(a, ana);
+  const seen = presenceOf(sa, leaver);
+  await connectUser(c, leaver);
+  await until(() => seen.length === 1, 5000, 'online');
+  await c.stop();
+  await until(() => seen.length === 2, NODE_TIMEOUT_MS, 'offline before the node timeout');
+  assert.equal(seen[1][0], 'offline');
+});
+
+test('the dashboard stream lists every live node with its figures', async () => {
+  const u1 = uid('fig');
+  const u2 = uid('fig');
+  await connectUser(a, u1);
+  await connectUser(b, u2, { transports: ['polling'] });
+  const s = await snapshot(a, (x) => {
+    const nb = x.nodes?.list.find((n) => !n.self);
+    return nb && nb.figures.connections.polling >= 1;
+  });
+  assert.equal(s.nodes.list.length, 2, JSON.stringify(s.nodes.list));
+  const self = s.nodes.list.find((n) => n.self);
+  const other = s.nodes.list.find((n) => !n.self);
+  assert.equal(self.id, s.nodes.self);
+  assert.match(other.id, /^[A-Za-z0-9]{6}$/);
+  for (const n of [self, other]) {
+    for (const k of ['sockets', 'users', 'eventsIn', 'eventsOut', 'inPerSec', 'outPerSec', 'storeQueue']) {
+      assert.equal(typeof n.figures[k], 'number', `${k} in ${JSON.stringify(n)}`);
+    }
+    assert.ok(n.heartbeatAgeMs >= 0 && n.heartbeatAgeMs < NODE_TIMEOUT_MS, JSON.stringify(n));
+  }
+  assert.ok(self.figures.users >= 1 && other.figures.users >= 1);
+  assert.ok(other.figures.connections.total >= 1);
+  const fromB = await snapshot(b, (x) => x.nodes?.list.length === 2);
+  assert.equal(fromB.nodes.list.find((n) => n.self).id, other.id, 'b lists itself as self');
+});
+
+test('Redis restarted empty: the nodes register their users again and presence goes on', async () => {
+  const ana = uid('ana');
+  const ben = uid('ben');
+  const { s: sa } = await connectUser(a, ana);
+  const { s: sb } = await connectUser(b, ben);
+  const seen = presenceOf(sa, ben);
+  const gone = uid('gone');
+  const goneSeen = presenceOf(sa, gone);
+  const { s: sg } = await connectUser(b, gone);
+  await until(async () => (await api(a, `/api/users/${ben}/presence`)).body.online && goneSeen.length === 1, 5000,
+    'ben and gone online for a');
+  await redis.stop();
+  const health = async (srv) => (await (await fetch(`${srv.url}/health`)).json()).redis;
+  await until(async () => (await health(a)) === 'down' && (await health(b)) === 'down', 10000, 'both saw Redis go');
+  await disconnect(sg); // nobody on node a can hear of it now
+  await redis.start(); // no persistence: every key is gone
+  await Promise.all([registered(a, 2), registered(b, 2)]);
+  await until(async () => (await api(a, `/api/users/${ben}/presence`)).body.online, 10000,
+    'ben online for a again, from what b registered');
+  await until(() => goneSeen.length === 2, 10000, 'gone, who left during the outage, is announced offline after it');
+  assert.equal(goneSeen[1][0], 'offline');
+  const before = seen.length;
+  await disconnect(sb);
+  await until(() => seen.length > before && seen.at(-1)[0] === 'offline', 10000, 'ana hears ben offline after the restart');
+}, { timeout: 40000 });
