@@ -9,15 +9,6 @@
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
-/* One row per feature, in the order they start; they stop in the reverse
- * order. A row's functions may be NULL. */
-typedef struct {
-    const char *name; /* for a reader and a debugger */
-    int (*init)(sb_features_t *f);
-    void (*dispose)(sb_features_t *f);
-    void (*tick)(sb_features_t *f); /* once per second */
-} feature_row_t;
-
 static int presence_init(sb_features_t *f) {
     sb_feat_presence_init(f);
     sb_feat_cluster_init(f);
@@ -29,18 +20,40 @@ static void presence_dispose(sb_features_t *f) {
     sb_feat_cluster_dispose(f);
 }
 
-static const feature_row_t features[] = {
-    {"users", NULL, sb_feat_users_dispose, NULL},
-    {"delivery", NULL, sb_feat_delivery_dispose, NULL},
-    {"presence", presence_init, presence_dispose, NULL},
-    {"session", sb_feat_session_init, NULL, NULL},
-    {"recovery", sb_feat_recovery_init, NULL, NULL},
-    {"chat", sb_feat_chat_init, sb_feat_chat_dispose, NULL},
-    {"messages", sb_feat_messages_init, sb_feat_messages_dispose, NULL},
-    {"social", sb_feat_social_init, NULL, NULL},
-    {"live", sb_feat_live_init, sb_feat_live_dispose, sb_feat_live_tick},
+/* One row per feature (sb_feature_row_t), in the order they start; they
+ * stop in the reverse order, and are told a user is gone in this order. */
+static const sb_feature_row_t features[] = {
+    {"users", NULL, sb_feat_users_dispose, NULL, NULL},
+    {"delivery", NULL, sb_feat_delivery_dispose, NULL, NULL},
+    {"presence", presence_init, presence_dispose, NULL, sb_feat_presence_user_gone},
+    {"session", sb_feat_session_init, NULL, NULL, NULL},
+    {"recovery", sb_feat_recovery_init, NULL, NULL, NULL},
+    {"chat", sb_feat_chat_init, sb_feat_chat_dispose, NULL, NULL},
+    {"messages", sb_feat_messages_init, sb_feat_messages_dispose, NULL, NULL},
+    {"social", sb_feat_social_init, NULL, NULL, NULL},
+    {"live", sb_feat_live_init, sb_feat_live_dispose, sb_feat_live_tick, NULL},
 };
 #define SB_NFEATURES (sizeof features / sizeof features[0])
+
+void sb_feat_rows_user_gone(const sb_feature_row_t *rows, size_t n, sb_client_t *c) {
+    if (c->user->devices != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].user_gone)
+            rows[i].user_gone(c);
+}
+
+/* A socket of the built-in namespace closed: the session lets the
+ * connection go, the features hear when it was its user's last, then the
+ * session frees what is left. */
+static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
+    sb_client_t *c = sb_sio_socket_get_data(s);
+    if (!c) /* refused at connect */
+        return;
+    sb_feat_session_disconnect(c, reason);
+    sb_feat_rows_user_gone(features, SB_NFEATURES, c);
+    sb_feat_session_release(c);
+}
 
 sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
                                   const sb_features_config_t *cfg) {
@@ -54,6 +67,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
     sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_slab_init(&f->user_records);
     sb_feat_guard_events(f, nsp);
+    sb_sio_on_disconnect(nsp, on_disconnect, f);
     for (size_t i = 0; i < SB_NFEATURES; i++) {
         if (features[i].init && features[i].init(f) != SB_OK) {
             sb_features_destroy(f); /* every dispose copes with a feature never started */

@@ -204,15 +204,42 @@ void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u
                            void *ud);
 void sb_feat_users_dispose(sb_features_t *f);
 
+/* One row of the feature registry (features.c), one per feature; any
+ * function may be NULL. */
+typedef struct {
+    const char *name; /* for a reader and a debugger */
+    int (*init)(sb_features_t *f);
+    void (*dispose)(sb_features_t *f);
+    void (*tick)(sb_features_t *f); /* once per second */
+    /* The user's last connection ended (`last`, still connected, is that
+     * device; user->devices is 0); called before the user record goes. */
+    void (*user_gone)(sb_client_t *last);
+} sb_feature_row_t;
+
+/* features.c: calls the user_gone of `rows`, in table order, when `c` was
+ * its user's last device; nothing while the user has another. Exported for
+ * tests/unit/test_registry.c, which runs it over rows of its own. */
+void sb_feat_rows_user_gone(const sb_feature_row_t *rows, size_t n, sb_client_t *c);
+
 /* session.c: JWT middleware and per-socket state */
 int sb_feat_session_init(sb_features_t *f);
+/* A socket of the built-in namespace closed: what each feature keeps per
+ * connection is let go and the device counted out (then c->user->devices
+ * is what is left). */
+void sb_feat_session_disconnect(sb_client_t *c, const char *reason);
+/* After sb_feat_session_disconnect and the registry's user_gone: frees the
+ * client, and the user record when it was the last device. */
+void sb_feat_session_release(sb_client_t *c);
 /* Token check only, for namespaces without the built-in events. */
 int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp);
 /* presence.c */
 void sb_feat_presence_init(sb_features_t *f);
 void sb_feat_presence_dispose(sb_features_t *f);
 void sb_feat_presence_connect(sb_client_t *c);
+/* One device of the user left: the others hear device_disconnected. */
 void sb_feat_presence_disconnect(sb_client_t *c);
+/* The registry's user_gone: last seen recorded, user:offline told. */
+void sb_feat_presence_user_gone(sb_client_t *last);
 /* presence.c: what a change of presence tells this node's sockets: the
  * friends scope reads the user's friends; scope all queues it for the next
  * interval's flush. last_seen: ISO time, NULL when online. */

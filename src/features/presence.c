@@ -296,9 +296,12 @@ void sb_feat_presence_connect(sb_client_t *c) {
 
 void sb_feat_presence_disconnect(sb_client_t *c) {
     tell_other_devices(c, "device_disconnected");
+    if (c->user->devices != 0) /* the last device: sb_feat_presence_user_gone tells the cluster */
+        sb_feat_cluster_device(c->f, c->user, -1);
+}
+
+void sb_feat_presence_user_gone(sb_client_t *c) {
     bool cluster = sb_feat_cluster_device(c->f, c->user, -1);
-    if (c->user->devices != 0)
-        return;
     char last_seen[32];
     int64_t now = sb_wall_ms();
     sb_feat_iso_time(now, last_seen);

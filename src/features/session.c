@@ -240,25 +240,24 @@ static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_feat_presence_connect(c);
 }
 
-static void on_disconnect(sb_sio_socket_t *s, const char *reason, void *ud) {
-    sb_client_t *c = sb_sio_socket_get_data(s);
-    if (!c)
-        return;
+void sb_feat_session_disconnect(sb_client_t *c, const char *reason) {
     log_connection(c, "connection closed", reason);
     sb_timer_stop(&c->expiry);
-    if (sb_eio_transport(sb_sio_socket_session(s)) == SB_EIO_CARRIED)
+    if (sb_eio_transport(sb_sio_socket_session(c->sock)) == SB_EIO_CARRIED)
         sb_feat_chat_departed(c);
     sb_feat_recovery_disconnect(c, reason);
     c->user->devices--;
     sb_feat_live_disconnect(c);
     sb_feat_presence_disconnect(c);
+}
+
+void sb_feat_session_release(sb_client_t *c) {
     user_release(c->f, c->user);
-    sb_sio_socket_set_data(s, NULL);
+    sb_sio_socket_set_data(c->sock, NULL);
     sb_pool_free(&c->f->clients, c);
 }
 
 int sb_feat_session_init(sb_features_t *f) {
-    sb_sio_on_connection(f->nsp, on_connection, f);
-    sb_sio_on_disconnect(f->nsp, on_disconnect, f);
+    sb_sio_on_connection(f->nsp, on_connection, f); /* disconnection: the registry's */
     return sb_sio_use(f->nsp, auth_middleware, f);
 }
