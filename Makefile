@@ -150,6 +150,7 @@ test-asan: deps
 bench: deps all
 	bench/run.sh
 	node bench/tls.mjs
+	[ "$${BENCH_CLUSTER:-1}" = 0 ] || bench/cluster.sh
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS),
 # then delivery chaos: devices dropping and recovering while senders stream

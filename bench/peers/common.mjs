@@ -73,3 +73,27 @@ export function startSocketIo(name, opts, setup) {
   httpServer.listen(port, host, () => announce(name, host, httpServer.address().port));
   return io;
 }
+
+/** The sio_echo contract (examples/sio_echo.c) on `io`: echo, join, leave,
+ *  relay to a room except the sender. */
+export function serveEchoContract(io) {
+  io.on('connection', (socket) => {
+    socket.on('echo', (...args) => {
+      const ack = typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      if (ack) ack(...args);
+      else socket.emit('echo', ...args);
+    });
+    socket.on('join', (room, ack) => {
+      socket.join(room);
+      if (typeof ack === 'function') ack(true);
+    });
+    socket.on('leave', (room, ack) => {
+      socket.leave(room);
+      if (typeof ack === 'function') ack(true);
+    });
+    socket.on('relay', (room, ...rest) => {
+      if (typeof rest[rest.length - 1] === 'function') rest.pop();
+      socket.to(room).emit('relay', ...rest);
+    });
+  });
+}
