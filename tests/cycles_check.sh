@@ -9,15 +9,14 @@
 # - includes: a header includes another of its layer that includes it back,
 #   directly or through others. Only headers can be in an include cycle (a
 #   .c file is never included); who calls whom is the check above.
-# Cycles listed in tests/cycles_known.txt (layers not untangled yet) are
-# reported but pass, as long as they do not grow.
+# No cycle is tolerated: every layer was untangled (issue 16).
 # Usage: tests/cycles_check.sh [BUILD_DIR or BUILD_DIR/switchboard]
 set -u
 cd "$(dirname "$0")/.."
 b=${1:-build}
 [ -d "$b" ] || b=$(dirname "$b")
 
-check() { # calls BUILD_DIR KNOWN_FILE SOURCE_DIR | includes SOURCE_DIR
+check() { # calls BUILD_DIR SOURCE_DIR | includes SOURCE_DIR
     python3 -c "$checker" "$@"
 }
 
@@ -87,25 +86,16 @@ def cycles(edges):  # strongly connected components: several files, or one inclu
             visit(v)
     return out
 
-def read_known(path):
-    known = {}  # layer -> list of sets of files
-    for line in open(path):
-        line = line.split('#', 1)[0].strip()
-        if line:
-            layer, files = line.split(':', 1)
-            known.setdefault(layer.strip(), []).append(set(files.split()))
-    return known
-
 mode, args = sys.argv[1], sys.argv[2:]
 if mode == 'calls':
-    build, known, src = args[0], read_known(args[1]), args[2]
+    build, src = args[0], args[1]
     graph = lambda layer: call_graph(build, src, layer)
     what, fix = 'files depend on each other in a cycle', (
         'move what both sides need into a helper file that calls neither, or pass a callback'
         ' set by the upper file')
     sep = '.c -> '
 else:
-    src, known = args[0], {}
+    src = args[0]
     graph = lambda layer: include_graph(src, layer)
     what, fix = 'headers include each other in a cycle', (
         'declare what both need in a header that includes neither, or forward-declare a type')
@@ -115,17 +105,10 @@ layers = sorted(d for d in os.listdir(src) if os.path.isdir(f'{src}/{d}'))
 passed = failed = 0
 for layer in layers:
     edges = graph(layer)
-    bad, tolerated = [], 0
-    for comp in cycles(edges):
-        if any(comp <= k for k in known.get(layer, [])):
-            tolerated += 1
-            print(f'ok - {layer}: known cycle, left to untangle: {" ".join(sorted(comp))}')
-        else:
-            bad.append(comp)
+    bad = cycles(edges)
     if not bad:
         passed += 1
-        print(f'ok - {layer}: no {"new " if tolerated else ""}'
-              f'{"call" if mode == "calls" else "include"} cycle')
+        print(f'ok - {layer}: no {"call" if mode == "calls" else "include"} cycle')
         continue
     failed += 1
     for comp in bad:
@@ -154,10 +137,9 @@ echo 'void b(void); void a(void) { b(); }' >"$tmp/src/demo/a.c"
 echo 'void a(void); void b(void) { a(); }' >"$tmp/src/demo/b.c"
 printf '#include "demo/b.h"\n' >"$tmp/src/demo/a.h"
 printf '#include "demo/a.h"\n' >"$tmp/src/demo/b.h"
-: >"$tmp/known"
 planted=$(cc -c "$tmp/src/demo/a.c" -o "$tmp/obj/src/demo/a.o" &&
     cc -c "$tmp/src/demo/b.c" -o "$tmp/obj/src/demo/b.o" &&
-    check calls "$tmp" "$tmp/known" "$tmp/src")
+    check calls "$tmp" "$tmp/src")
 if echo "$planted" | grep -q 'not ok - demo: .*cycle: a b '; then
     ok "a planted call cycle (a.c <-> b.c) is found"
 else
@@ -173,7 +155,7 @@ fi
 rc=0
 for mode in calls includes; do
     if [ $mode = calls ]; then
-        out=$(check calls "$b" tests/cycles_known.txt src)
+        out=$(check calls "$b" src)
     else
         out=$(check includes src)
     fi
