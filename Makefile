@@ -146,11 +146,13 @@ test-asan: deps
 	@$(MAKE) --no-print-directory MODE=asan B=build/asan all
 	@tests/run.sh build/asan
 
-# Side by side with Node.js Socket.IO and uWebSockets.js (bench/README.md).
+# Side by side with Node.js Socket.IO and uWebSockets.js (bench/README.md);
+# then stored messages on PostgreSQL against socket.io + pg (bench/store.mjs).
 bench: deps all
 	bench/run.sh
 	node bench/tls.mjs
 	[ "$${BENCH_CLUSTER:-1}" = 0 ] || bench/cluster.sh
+	node bench/store.mjs
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS),
 # then delivery chaos: devices dropping and recovering while senders stream

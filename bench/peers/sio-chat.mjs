@@ -5,8 +5,8 @@
 // many devices) and chat:join / chat:leave with {ok:true, roomId} acks and a
 // chat:user_joined / chat:user_left to the other members.
 // Usage: node sio-chat.mjs --port P --jwt-secret S [--host H] [--engine ws|uws]
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseArgs, startSocketIo } from './common.mjs';
+import { jwtMiddleware } from './jwt.mjs';
 
 const opts = parseArgs(process.argv.slice(2));
 const secret = opts['jwt-secret'] || process.env.SWITCHBOARD_JWT_SECRET || '';
@@ -15,45 +15,6 @@ if (!secret) {
   process.exit(2);
 }
 const RESERVED = ['user:', 'conversation:', 'post:', 'metric:', 'doc:', 'rtc:'];
-
-function authError(code, what) {
-  const e = new Error(`Authentication error: ${what}`);
-  e.data = { code };
-  return e;
-}
-
-/** Returns the claims of a valid HS256 token, or throws an auth error. */
-function verify(token) {
-  const parts = token.split('.');
-  if (parts.length !== 3) throw authError('token_invalid', 'invalid token');
-  let header; let claims;
-  try {
-    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
-    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-  } catch {
-    throw authError('token_invalid', 'invalid token');
-  }
-  if (!header || header.alg !== 'HS256' || !claims || typeof claims !== 'object') {
-    throw authError('token_invalid', 'invalid token');
-  }
-  const want = createHmac('sha256', secret).update(`${parts[0]}.${parts[1]}`).digest();
-  const got = Buffer.from(parts[2], 'base64url');
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw authError('token_invalid', 'invalid token');
-  if (typeof claims.exp !== 'number') throw authError('token_invalid', 'invalid token');
-  if (claims.exp * 1000 <= Date.now() - 30000) throw authError('token_expired', 'token expired');
-  const id = claims.sub ?? claims.id;
-  if ((typeof id !== 'string' && typeof id !== 'number') || String(id) === '') {
-    throw authError('token_invalid', 'invalid token');
-  }
-  return claims;
-}
-
-function tokenOf(handshake) {
-  const auth = handshake.auth || {};
-  if (typeof auth.token === 'string' && auth.token) return auth.token;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(handshake.headers.authorization || '');
-  return m ? m[1] : null;
-}
 
 function roomOf(arg) {
   const room = arg && typeof arg === 'object' && !Array.isArray(arg) ? arg.roomId : arg;
@@ -69,18 +30,7 @@ function roomOf(arg) {
 const online = new Map(); // userId -> Set of socket ids
 
 startSocketIo('sio-chat', opts, (io) => {
-  io.use((socket, next) => {
-    const token = tokenOf(socket.handshake);
-    if (!token) return next(authError('token_missing', 'token missing'));
-    try {
-      const claims = verify(token);
-      socket.data.userId = String(claims.sub ?? claims.id);
-      socket.data.name = typeof claims.name === 'string' ? claims.name : socket.data.userId;
-      return next();
-    } catch (e) {
-      return next(e);
-    }
-  });
+  io.use(jwtMiddleware(secret));
 
   io.on('connection', (socket) => {
     const { userId, name } = socket.data;
