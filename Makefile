@@ -4,14 +4,15 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 PKGS    := openssl zlib jansson sqlite3 hiredis msgpack
-# libpq stays out of switchboard.pc's Requires: its static link line names
-# libpgcommon/libpgport, which Debian ships only with the server headers, so
-# the .pc file lists -lpq (the shared library) in Libs.private instead.
-ALL_PKGS := $(PKGS) libpq
+# libpq and libcurl stay out of switchboard.pc's Requires: their static link
+# lines name libraries Debian ships only with other -dev packages (libpq:
+# libpgcommon/libpgport; libcurl: ldap, zstd, ...), so the .pc file lists
+# -lpq and -lcurl (the shared libraries) in Libs.private instead.
+ALL_PKGS := $(PKGS) libpq libcurl
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wvla
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Isrc -Iinclude $(WARN) -pthread \
                $(shell pkg-config --cflags $(ALL_PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(ALL_PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lpq) -pthread -lm
+LDLIBS  := $(shell pkg-config --libs $(ALL_PKGS) 2>/dev/null || echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lcurl -lpq) -pthread -lm
 
 # Short build lines ("  CC  src/core/log.c"); make V=1 prints the commands.
 V ?= 0

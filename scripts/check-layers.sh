@@ -16,8 +16,9 @@ declare -A allowed=(
     [features]="core hub store auth socketio features"
     [api]="core http hub store auth features api"
     [cluster]="core hub cluster"
+    [hooks]="core http hooks"
     [doors]="core http ws engineio socketio hub auth doors"
-    [app]="core http ws engineio socketio hub auth store features api cluster doors app"
+    [app]="core http ws engineio socketio hub auth store features api cluster doors hooks app"
 )
 
 bad=0

@@ -16,7 +16,7 @@ run | test) ;;
 esac
 
 APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev
-          libhiredis-dev libmsgpack-dev)
+          libhiredis-dev libmsgpack-dev libcurl4-openssl-dev)
 [ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
                                 redis-server
                                 clang clang-format curl procps man-db chromium)

@@ -130,6 +130,49 @@ static void door_metrics(text_t *t, const sb_api_metrics_t *m) {
                 m->door_ws.cut, m->door_sse.cut);
 }
 
+/* One labelled counter per hook ({hook="event"}). */
+#define HOOK_COUNTER(name, help, field)                                                            \
+    do {                                                                                           \
+        put(t, "# HELP switchboard_hook_" name " " help "\n# TYPE switchboard_hook_" name          \
+               " counter\n");                                                                      \
+        for (size_t i = 0; i < m->nhooks; i++)                                                     \
+            put(t, "switchboard_hook_" name "{hook=\"%s\"} %llu\n", m->hooks[i].hook,              \
+                (unsigned long long)m->hooks[i].field);                                            \
+    } while (0)
+
+/* --hook-url: requests, failures and a latency histogram per hook. */
+static void hook_metrics(text_t *t, const sb_api_metrics_t *m) {
+    HOOK_COUNTER("requests_total", "Requests sent to the backend (retries included).", requests);
+    HOOK_COUNTER("failures_total", "Requests that failed: errors, timeouts, non-2xx answers.",
+                 failures);
+    HOOK_COUNTER("timeouts_total", "Requests that timed out.", timeouts);
+    HOOK_COUNTER("retries_total", "Requests that were retries (push only).", retries);
+    HOOK_COUNTER("rejected_total", "Calls refused: --hook-max-in-flight reached.", rejected);
+    put(t, "# HELP switchboard_hook_in_flight Calls running (retries waiting included).\n"
+           "# TYPE switchboard_hook_in_flight gauge\n");
+    for (size_t i = 0; i < m->nhooks; i++)
+        put(t, "switchboard_hook_in_flight{hook=\"%s\"} %llu\n", m->hooks[i].hook,
+            (unsigned long long)m->hooks[i].in_flight);
+    put(t, "# HELP switchboard_hook_latency_seconds Time to the backend's answer.\n"
+           "# TYPE switchboard_hook_latency_seconds histogram\n");
+    for (size_t i = 0; i < m->nhooks; i++) {
+        uint64_t below = 0;
+        for (size_t b = 0; b <= SB_API_HOOK_BUCKETS; b++) {
+            below += m->hooks[i].latency[b];
+            char le[24];
+            if (b < SB_API_HOOK_BUCKETS)
+                snprintf(le, sizeof le, "%.3f", m->hooks[i].bounds_ms[b] / 1000.0);
+            put(t, "switchboard_hook_latency_seconds_bucket{hook=\"%s\",le=\"%s\"} %llu\n",
+                m->hooks[i].hook, b < SB_API_HOOK_BUCKETS ? le : "+Inf", (unsigned long long)below);
+        }
+        put(t,
+            "switchboard_hook_latency_seconds_sum{hook=\"%s\"} %.3f\n"
+            "switchboard_hook_latency_seconds_count{hook=\"%s\"} %llu\n",
+            m->hooks[i].hook, m->hooks[i].latency_ms_sum / 1000.0, m->hooks[i].hook,
+            (unsigned long long)below);
+    }
+}
+
 static void put_seconds(text_t *t, const char *name, uint64_t us) {
     put(t, "switchboard_store_commit_%s %llu.%06llu\n", name, (unsigned long long)(us / 1000000),
         (unsigned long long)(us % 1000000));
@@ -242,6 +285,8 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
         cluster_metrics(&t, api->cfg.engine);
     if (m.door_ws_on || m.door_sse_on)
         door_metrics(&t, &m);
+    if (m.nhooks)
+        hook_metrics(&t, &m);
     METRIC("upgrades_total", "counter", "Polling to WebSocket upgrades.", m.upgrades);
     METRIC("sessions_opened_total", "counter", "Engine.IO sessions opened.", m.sessions_opened);
     if (m.handoff)

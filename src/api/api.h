@@ -51,6 +51,16 @@ typedef struct {
         uint64_t n;
     } limited_events[25]; /* rate-limited events by name, "other" last */
     size_t nlimited_events;
+    struct {
+        const char *hook; /* connect, event, push */
+        uint64_t requests, failures, timeouts, retries, rejected, in_flight;
+        /* Answered requests at or below bounds_ms[i] (not cumulative), the last: slower. */
+#define SB_API_HOOK_BUCKETS 10
+        const uint32_t *bounds_ms;
+        uint64_t latency[SB_API_HOOK_BUCKETS + 1];
+        uint64_t latency_ms_sum;
+    } hooks[3]; /* --hook-url's hooks that are on */
+    size_t nhooks;
 } sb_api_metrics_t;
 
 typedef struct {

@@ -7,65 +7,8 @@
 #include "core/err.h"
 #include "core/loop.h"
 
-#define SB_API_MAX_TARGETS 64
-#define SB_API_EVENT_MAX 256
-
-static const char *const reserved_events[] = {"connect",       "connect_error", "disconnect",
-                                              "disconnecting", "newListener",   "removeListener"};
-
 static void invalid(sb_http_req_t *req, const char *message) {
     sb_http_respond_error(req, 422, "invalid_field", message);
-}
-
-/* A string or an array of strings -> list; false if anything else. */
-static bool string_list(json_t *v, const char **out, size_t *n) {
-    *n = 0;
-    if (json_is_string(v)) {
-        out[(*n)++] = json_string_value(v);
-        return json_string_length(v) > 0;
-    }
-    if (!json_is_array(v) || json_array_size(v) > SB_API_MAX_TARGETS)
-        return false;
-    size_t i;
-    json_t *item;
-    json_array_foreach(v, i, item) {
-        if (!json_is_string(item) || json_string_length(item) == 0)
-            return false;
-        out[(*n)++] = json_string_value(item);
-    }
-    return true;
-}
-
-static bool event_name_valid(json_t *v) {
-    if (!json_is_string(v) || json_string_length(v) == 0 ||
-        json_string_length(v) > SB_API_EVENT_MAX)
-        return false;
-    for (size_t i = 0; i < sizeof reserved_events / sizeof *reserved_events; i++)
-        if (strcmp(json_string_value(v), reserved_events[i]) == 0)
-            return false;
-    return true;
-}
-
-/* Fills the target from {user|room|socket|all}; returns an error message or NULL. */
-static const char *parse_target(json_t *to, sb_feat_target_t *t, const char **users,
-                                const char **rooms) {
-    json_t *user = json_object_get(to, "user"), *room = json_object_get(to, "room");
-    json_t *all = json_object_get(to, "all"), *socket = json_object_get(to, "socket");
-    if (!json_is_object(to) || (!!user + !!room + !!all + !!socket) != 1)
-        return "to must be an object with exactly one of user, room, socket, all";
-    if (socket && !string_list(socket, rooms, &t->nsockets))
-        return "to.socket must be a socket id or a list of up to 64";
-    t->sockets = socket ? rooms : NULL;
-    if (user && !string_list(user, users, &t->nusers))
-        return "to.user must be a user id or a list of up to 64";
-    if (room && !string_list(room, rooms, &t->nrooms))
-        return "to.room must be a room name or a list of up to 64";
-    if (all && !json_is_true(all))
-        return "to.all must be true";
-    t->users = users;
-    t->rooms = rooms;
-    t->all = all != NULL;
-    return NULL;
 }
 
 static void emit_and_answer(sb_api_t *api, sb_http_req_t *req, const sb_feat_target_t *t,
@@ -82,29 +25,26 @@ static void emit_and_answer(sb_api_t *api, sb_http_req_t *req, const sb_feat_tar
     sb_api__respond_json(req, 200, json_pack("{s:b,s:I}", "ok", 1, "recipients", (json_int_t)n));
 }
 
-/* POST /api/emit {to:{user|room|all}, event, data?, except?} */
+/* POST /api/emit {to:{user|room|socket|all}, event, data?, except?, ack?} */
 static void on_emit(sb_http_req_t *req, void *ud) {
     sb_api_t *api = ud;
     json_t *body = sb_api__post_body(api, req);
     if (!body)
         return;
-    const char *users[SB_API_MAX_TARGETS], *rooms[SB_API_MAX_TARGETS], *except[SB_API_MAX_TARGETS];
-    sb_feat_target_t t = {.except = except};
-    json_t *event = json_object_get(body, "event"), *ex = json_object_get(body, "except");
-    const char *why = parse_target(json_object_get(body, "to"), &t, users, rooms);
-    if (!why && !event_name_valid(event))
-        why = "event must be a non-reserved name of 1-256 characters";
-    if (!why && ex && (json_is_string(ex) || !string_list(ex, except, &t.nexcept)))
-        why = "except must be a list of room names";
+    const char *why = sb_features_emit_check(body);
     json_t *ack = json_object_get(body, "ack");
     if (!why && ack && !json_is_boolean(ack))
         why = "ack must be a boolean";
+    long n = 0;
     if (why)
         invalid(req, why);
     else if (json_is_true(ack))
         sb_api__emit_with_acks(api, req, body);
+    else if ((n = sb_features_emit_request((sb_features_t *)api->cfg.features, body, &why)) < 0)
+        sb_http_respond_error(req, 500, "internal", "emit failed");
     else
-        emit_and_answer(api, req, &t, json_string_value(event), json_object_get(body, "data"));
+        sb_api__respond_json(req, 200,
+                             json_pack("{s:b,s:I}", "ok", 1, "recipients", (json_int_t)n));
     json_decref(body);
 }
 

@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "app/builtins.h"
 #include "app/cluster_view.h"
+#include "app/hooks_host.h"
 #include "app/public_internal.h"
 #include "features/features.h"
 
@@ -24,6 +25,7 @@ struct sb_builtins {
     sb_api_t *api;
     sb_sse_t *sse;
     sb_cluster_view_t *view; /* the sockets of every node, for the API */
+    sb_hooks_t *hooks;       /* --hook-url; NULL: none */
     int64_t started_ms;
     struct { /* node_figures: the previous heartbeat's counters, for rates */
         int64_t at_ms;
@@ -169,6 +171,7 @@ static void collect(sb_api_metrics_t *m, void *ud) {
         m->handoffs_busy = hs->busy;
         m->handoffs_bad = hs->bad;
     }
+    sb_hooks_host_metrics(b->hooks, m);
     sb_tls_t *tls = sb_server_tls(b->srv);
     if (tls) {
         const sb_tls_stats_t *ts = sb_tls_stats(tls);
@@ -293,6 +296,9 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
     const sb_config_t *cfg = b->cfg;
     sb_sio_nsp_t *root = sb_sio_of(sb_server_sio(b->srv), "/");
     int rc = open_store(b, err, cap);
+    sb_feat_backend_t backend;
+    if (rc == SB_OK)
+        rc = sb_hooks_host_create(sb_server_loop(b->srv), cfg, &b->hooks, &backend, err, cap);
     if (rc != SB_OK)
         return rc;
     sb_features_config_t fc = {.store = b->store,
@@ -308,7 +314,8 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
                                .max_rooms_per_socket =
                                    sb_server_config(b->srv)->sio.max_rooms_per_socket,
                                .recovery_window_ms = (uint32_t)cfg->recovery_window,
-                               .delivery_ack_timeout_ms = (uint32_t)cfg->delivery_ack_timeout};
+                               .delivery_ack_timeout_ms = (uint32_t)cfg->delivery_ack_timeout,
+                               .backend = backend};
     b->features = sb_features_create(sb_server_loop(b->srv), root, &fc);
     sb_sio_nsp_t *nsp;
     for (size_t i = 1; b->features && (nsp = sb_sio_nsp_at(sb_server_sio(b->srv), i)); i++)
@@ -349,6 +356,7 @@ static int wire(sb_builtins_t *b, char *err, size_t cap) {
 static void builtins_free(sb_builtins_t *b) {
     /* The store first: its last completions still reach features and sockets. */
     sb_store_close(b->store);
+    sb_hooks_destroy(b->hooks); /* its last callbacks (SB_ECLOSED) still reach the features */
     sb_sse_destroy(b->sse);
     sb_api_destroy(b->api);
     sb_cluster_view_destroy(b->view);

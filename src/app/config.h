@@ -149,6 +149,26 @@
     X("cluster-node-timeout", cluster_node_timeout, INT, "10000", 500, 600000LL,                   \
       "ms without a heartbeat in Redis after which a node is dead and its users offline "          \
       "(heartbeats every fifth of it)")                                                            \
+    X("hook-url", hook_url, STR, "", 0, 0,                                                         \
+      "the team's backend: custom events and offline pushes are POSTed to <url>/event and "        \
+      "<url>/push (docs/hooks.md; empty: no hooks)")                                               \
+    X("hook-events", hook_events, STR, "event,push", 0, 0,                                         \
+      "which hooks --hook-url gets: comma list of event, push")                                    \
+    X("hook-event-names", hook_event_names, STR, "*", 0, 0,                                        \
+      "custom events the event hook gets: comma list of names, each may end in * (a prefix); *: "  \
+      "every event outside the built-in contract")                                                 \
+    X("hook-secret", hook_secret, STR, "", 0, 0,                                                   \
+      "HMAC-SHA256 key of each hook request's X-Switchboard-Signature header (empty: unsigned)")   \
+    X("hook-event-timeout", hook_event_timeout, INT, "5000", 1, 600000LL,                          \
+      "ms the event hook has to answer (then the client gets hook_unavailable)")                   \
+    X("hook-push-timeout", hook_push_timeout, INT, "5000", 1, 600000LL,                            \
+      "ms each attempt of the push hook has")                                                      \
+    X("hook-push-retries", hook_push_retries, INT, "3", 0, 10LL,                                   \
+      "extra attempts of a push after a timeout, a connection error, 429 or 5xx")                  \
+    X("hook-retry-backoff", hook_retry_backoff, INT, "500", 1, 60000LL,                            \
+      "ms before the first push retry; doubles with each retry (at most 60 s)")                    \
+    X("hook-max-in-flight", hook_max_in_flight, INT, "256", 1, 100000LL,                           \
+      "hook requests at once; past it events get hook_busy and pushes are dropped, counted")       \
     X("log-level", log_level, STR, "info", 0, 0, "debug|info|warn|error|off")                      \
     X("log-format", log_format, STR, "text", 0, 0, "text|json")                                    \
     X("log-connections", log_connections, BOOL, "true", 0, 0,                                      \

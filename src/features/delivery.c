@@ -144,6 +144,8 @@ static void devices_free(devices_t *d) {
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            sb_str_t text) {
     tap_copy(f, st, user_id, text);
+    if (!sb_feat_online_anywhere(f, user_id)) /* once, by the node that stored it */
+        sb_feat_backend_push(f, st, user_id, id, text);
     sb_feat_cluster_relay(f, st, user_id, id, text);
     sb_feat_delivery_local(f, st, user_id, id, text);
 }

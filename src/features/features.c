@@ -32,6 +32,7 @@ static const sb_feature_row_t features[] = {
     {"messages", sb_feat_messages_init, sb_feat_messages_dispose, NULL, NULL},
     {"social", sb_feat_social_init, NULL, NULL, NULL},
     {"live", sb_feat_live_init, sb_feat_live_dispose, sb_feat_live_tick, NULL},
+    {"backend", sb_feat_backend_init, NULL, NULL, NULL},
 };
 #define SB_NFEATURES (sizeof features / sizeof features[0])
 

@@ -14,6 +14,27 @@
 
 typedef struct sb_features sb_features_t;
 
+/* ---- the team's backend (docs/hooks.md) ---------------------------------------------
+ * The features call it through this small interface; the composition root
+ * plugs src/hooks/ in (features never include it). */
+typedef enum { SB_FEAT_HOOK_CONNECT, SB_FEAT_HOOK_EVENT, SB_FEAT_HOOK_PUSH } sb_feat_hook_t;
+/* How a call ended: rc SB_OK with the answer's body (valid during the
+ * call); SB_ETIMEOUT, SB_EUNAVAIL or SB_ECLOSED (the server is stopping)
+ * with `why` in words. */
+typedef void (*sb_feat_backend_done_fn)(void *ud, int rc, sb_str_t answer, const char *why);
+typedef struct {
+    void *impl; /* NULL: no backend, every hook off */
+    bool (*enabled)(void *impl, sb_feat_hook_t hook);
+    /* SB_OK: done is called exactly once, later. SB_ETOOBIG: too many calls
+     * in flight; any other error: the call was not made. */
+    int (*post)(void *impl, sb_feat_hook_t hook, sb_str_t body, sb_feat_backend_done_fn done,
+                void *ud);
+    /* Custom events the backend gets: a comma list of names, each may end
+     * in * (a prefix); "*": every event outside the contract. */
+    const char *event_names;
+    bool connect_allow_on_failure; /* the backend down or slow: let sockets in */
+} sb_feat_backend_t;
+
 typedef struct {
     sb_store_t *store; /* durable state; must outlive the features */
     const char *jwt_secret;
@@ -28,6 +49,7 @@ typedef struct {
     uint32_t max_rooms_per_socket;
     uint32_t recovery_window_ms;      /* connection state recovery; 0: off */
     uint32_t delivery_ack_timeout_ms; /* a later device ack confirms nothing; 0: the default */
+    sb_feat_backend_t backend;        /* hooks; all zero: none */
 } sb_features_config_t;
 
 /* Registers the auth middleware and every event on `nsp`. cfg is copied
@@ -142,6 +164,14 @@ typedef struct {
  * or a negative code. */
 long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event,
                       sb_str_t data);
+/* Emits what one request object asks for: {to: {user|room|socket: an id or
+ * a list of up to 64, or all: true}, event (1-256 characters, not a
+ * reserved name), data?, except?: [rooms]} (POST /api/emit's body, an emit
+ * in a hook's answer). Returns the sockets reached; SB_EINVAL with *why
+ * set when the request is malformed; another negative code on failure. */
+long sb_features_emit_request(sb_features_t *f, json_t *req, const char **why);
+/* The check alone: NULL when `req` is a valid emit request, else why not. */
+const char *sb_features_emit_check(json_t *req);
 
 /* A conversation changed through the backend API: every user of `told`
  * (members before and after) gets `event` with `payload` (one JSON value);

@@ -74,8 +74,9 @@ typedef struct {
 #define SB_FEAT_ERROR_CODES                                                                        \
     "invalid_payload", "forbidden_room", "forbidden", "not_found", "already_exists",               \
         "server_busy", "storage_error", "not_in_room", "peer_not_found", "payload_too_large",      \
-        "too_many_rooms", "unknown_event", "rate_limited", "token_expired"
-#define SB_FEAT_NERROR_CODES 14
+        "too_many_rooms", "unknown_event", "rate_limited", "token_expired", "hook_unavailable",    \
+        "hook_busy", "hook_refused"
+#define SB_FEAT_NERROR_CODES 17
 #define SB_FEAT_LIMITED_MAX 24
 #define SB_FEAT_TABLES_MAX 24
 
@@ -195,6 +196,8 @@ bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *li
 int sb_feat_register(sb_features_t *f, const sb_feature_event_t *rows, size_t n);
 /* Answers unknown and rate-limited events of `nsp` with an error. */
 void sb_feat_guard_events(sb_features_t *f, sb_sio_nsp_t *nsp);
+/* Answers an event nobody serves with unknown_event. */
+void sb_feat_unknown_event(sb_sio_event_t *ev);
 
 /* users.c: the online users. add: `u` is not in yet (SB_OK or SB_ENOMEM). */
 sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id);
@@ -328,6 +331,13 @@ int sb_feat_live_init(sb_features_t *f);
 void sb_feat_live_disconnect(sb_client_t *c);
 void sb_feat_live_tick(sb_features_t *f);
 void sb_feat_live_dispose(sb_features_t *f);
+/* backend.c: the team's backend (docs/hooks.md). Custom events of the
+ * default namespace go to it (its catch-all replaces unknown_event). */
+int sb_feat_backend_init(sb_features_t *f);
+/* Stream event `id` could not reach `user_id` live (no device): the backend
+ * is told, once, so it can send a mobile push. */
+void sb_feat_backend_push(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                          sb_str_t text);
 /* Validates a room name argument: fails the event and returns false. */
 bool sb_feat_room_arg(sb_sio_event_t *ev, json_t *v, const char **room);
 

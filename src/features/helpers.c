@@ -300,10 +300,12 @@ static void on_event(sb_sio_event_t *ev, void *ud) {
     row->fn(c, ev);
 }
 
-static void on_unknown_event(sb_sio_event_t *ev, void *ud) {
+void sb_feat_unknown_event(sb_sio_event_t *ev) {
     sb_feat_fail(ev, "unknown_event", "unknown event '%.*s'",
                  (int)(ev->name.n > 64 ? 64 : ev->name.n), ev->name.p);
 }
+
+static void on_unknown_event(sb_sio_event_t *ev, void *ud) { sb_feat_unknown_event(ev); }
 
 /* The contract's name for `name` (a string that outlives the server), or NULL. */
 static const char *contract_event(const sb_features_t *f, sb_str_t name) {
