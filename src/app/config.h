@@ -150,15 +150,19 @@
       "ms without a heartbeat in Redis after which a node is dead and its users offline "          \
       "(heartbeats every fifth of it)")                                                            \
     X("hook-url", hook_url, STR, "", 0, 0,                                                         \
-      "the team's backend: custom events and offline pushes are POSTed to <url>/event and "        \
-      "<url>/push (docs/hooks.md; empty: no hooks)")                                               \
+      "the team's backend: connects, custom events and offline pushes are POSTed to "              \
+      "<url>/connect, /event and /push (docs/hooks.md; empty: no hooks)")                          \
     X("hook-events", hook_events, STR, "event,push", 0, 0,                                         \
-      "which hooks --hook-url gets: comma list of event, push")                                    \
+      "which hooks --hook-url gets: comma list of connect, event, push")                           \
     X("hook-event-names", hook_event_names, STR, "*", 0, 0,                                        \
       "custom events the event hook gets: comma list of names, each may end in * (a prefix); *: "  \
       "every event outside the built-in contract")                                                 \
     X("hook-secret", hook_secret, STR, "", 0, 0,                                                   \
       "HMAC-SHA256 key of each hook request's X-Switchboard-Signature header (empty: unsigned)")   \
+    X("hook-connect-timeout", hook_connect_timeout, INT, "3000", 1, 600000LL,                      \
+      "ms the connect hook has to answer while the socket waits (then --hook-connect-fallback)")   \
+    X("hook-connect-fallback", hook_connect_fallback, STR, "reject", 0, 0,                         \
+      "reject|accept: sockets when the connect hook fails, times out or is busy")                  \
     X("hook-event-timeout", hook_event_timeout, INT, "5000", 1, 600000LL,                          \
       "ms the event hook has to answer (then the client gets hook_unavailable)")                   \
     X("hook-push-timeout", hook_push_timeout, INT, "5000", 1, 600000LL,                            \

@@ -1,5 +1,6 @@
 /* --hook-url: the hooks layer plugged into the features. */
 #include <stdio.h>
+#include <string.h>
 
 #include "app/hooks_host.h"
 #include "core/err.h"
@@ -25,10 +26,16 @@ int sb_hooks_host_create(sb_loop_t *loop, const sb_config_t *cfg, sb_hooks_t **o
     *backend = (sb_feat_backend_t){0};
     if (!cfg->hook_url[0])
         return SB_OK;
+    bool allow = strcmp(cfg->hook_connect_fallback, "accept") == 0;
+    if (!allow && strcmp(cfg->hook_connect_fallback, "reject") != 0) {
+        snprintf(err, cap, "invalid --hook-connect-fallback '%s' (reject|accept)",
+                 cfg->hook_connect_fallback);
+        return SB_EINVAL;
+    }
     sb_hooks_config_t hc = {.url = cfg->hook_url,
                             .enabled = cfg->hook_events,
                             .secret = cfg->hook_secret,
-                            .timeout_ms = {[SB_HOOK_CONNECT] = 3000,
+                            .timeout_ms = {[SB_HOOK_CONNECT] = (uint32_t)cfg->hook_connect_timeout,
                                            [SB_HOOK_EVENT] = (uint32_t)cfg->hook_event_timeout,
                                            [SB_HOOK_PUSH] = (uint32_t)cfg->hook_push_timeout},
                             .max_in_flight = (uint32_t)cfg->hook_max_in_flight,
@@ -40,7 +47,8 @@ int sb_hooks_host_create(sb_loop_t *loop, const sb_config_t *cfg, sb_hooks_t **o
     *backend = (sb_feat_backend_t){.impl = *out,
                                    .enabled = backend_enabled,
                                    .post = backend_post,
-                                   .event_names = cfg->hook_event_names};
+                                   .event_names = cfg->hook_event_names,
+                                   .connect_allow_on_failure = allow};
     return SB_OK;
 }
 

@@ -1,4 +1,5 @@
-/* The team's backend (docs/hooks.md): events outside the contract are
+/* The team's backend (docs/hooks.md): a connecting socket waits for its
+ * word (allow, with data for the socket); events outside the contract are
  * POSTed to it and its JSON answer becomes the client's ack and emits;
  * what cannot reach a user live is POSTed for a mobile push. */
 #include <stdio.h>
@@ -8,7 +9,9 @@
 #include "core/err.h"
 #include "features/features_internal.h"
 
-#define SB_FEAT_HOOK_EMITS_MAX 16 /* emits one answer may ask for */
+#define SB_FEAT_HOOK_EMITS_MAX 16  /* emits one answer may ask for */
+#define SB_FEAT_HOOK_DATA_MAX 4096 /* bytes of the connect hook's data kept per socket */
+#define SB_FEAT_HOOK_AUTH_MAX 4096 /* bytes of the CONNECT auth sent to the backend */
 
 static bool hook_on(const sb_features_t *f, sb_feat_hook_t hook) {
     const sb_feat_backend_t *b = &f->cfg.backend;
@@ -36,14 +39,15 @@ static char *dump(json_t *v) {
 
 /* ---- custom events ------------------------------------------------------------------ */
 
-/* {event, args, socketId, user: {id, name}, ack} */
+/* {event, args, socketId, user: {id, name}, ack, data (the connect hook's)?} */
 static char *event_body(sb_client_t *c, const sb_sio_event_t *ev) {
     json_t *args = json_array();
     for (size_t i = 0; args && i < ev->nargs; i++)
         json_array_append_new(args, sb_feat_arg(ev, i));
-    return dump(json_pack("{s:s%,s:o,s:s,s:{s:s,s:s},s:b}", "event", ev->name.p, ev->name.n, "args",
-                          args, "socketId", sb_sio_socket_id(ev->socket), "user", "id", c->user->id,
-                          "name", c->user->name, "ack", ev->has_ack));
+    return dump(json_pack("{s:s%,s:o,s:s,s:{s:s,s:s},s:b,s:O*}", "event", ev->name.p, ev->name.n,
+                          "args", args, "socketId", sb_sio_socket_id(ev->socket), "user", "id",
+                          c->user->id, "name", c->user->name, "ack", ev->has_ack, "data",
+                          c->hook_data));
 }
 
 /* The answer's emits, in order; a malformed one is skipped and logged. */
@@ -117,6 +121,108 @@ static void on_custom_event(sb_sio_event_t *ev, void *ud) {
     else
         sb_feat_call_fail(call, "hook_unavailable", "the backend cannot be called");
     sb_feat_call_end(call);
+}
+
+/* ---- connect ----------------------------------------------------------------------- */
+
+typedef struct {
+    sb_features_t *f;
+    sb_sio_socket_t *sock; /* referenced */
+    sb_feat_admit_fn admit;
+    sb_jwt_claims_t claims;
+} connect_call_t;
+
+bool sb_feat_backend_connect_on(const sb_features_t *f) { return hook_on(f, SB_FEAT_HOOK_CONNECT); }
+
+static int refuse_connect(sb_sio_refusal_t *r, const char *code, const char *msg) {
+    snprintf(r->message, sizeof r->message, "Connection refused: %s", msg);
+    snprintf(r->data, sizeof r->data, "{\"code\":\"%s\"}", code);
+    return SB_EAUTH;
+}
+
+/* The backend could not be asked or did not answer: --hook-connect-fallback. */
+static int connect_failed(connect_call_t *call, const char *code, const char *why,
+                          sb_sio_refusal_t *r) {
+    sb_features_t *f = call->f;
+    if (f->cfg.backend.connect_allow_on_failure)
+        return call->admit(f, call->sock, &call->claims, NULL, r);
+    char msg[120];
+    snprintf(msg, sizeof msg, "the backend failed (%s)", why);
+    return refuse_connect(r, code, msg);
+}
+
+/* The backend's word: {allow: true, data?} lets the socket in; {allow:
+ * false, reason?} (or anything else) keeps it out. */
+static int connect_verdict(connect_call_t *call, sb_str_t answer, sb_sio_refusal_t *r) {
+    json_t *a = json_loadb(answer.p, answer.n, 0, NULL);
+    int rc;
+    if (!json_is_object(a)) {
+        rc = connect_failed(call, "hook_unavailable", "its answer is not a JSON object", r);
+    } else if (!json_is_true(json_object_get(a, "allow"))) {
+        const char *reason = json_string_value(json_object_get(a, "reason"));
+        rc = refuse_connect(r, "hook_refused", reason ? reason : "refused by the backend");
+    } else {
+        json_t *data = json_object_get(a, "data");
+        char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        bool fits = !text || strlen(text) <= SB_FEAT_HOOK_DATA_MAX;
+        free(text);
+        rc = fits ? call->admit(call->f, call->sock, &call->claims, json_incref(data), r)
+                  : connect_failed(call, "hook_unavailable", "its data is over 4096 bytes", r);
+    }
+    json_decref(a);
+    return rc;
+}
+
+static void on_connect_answer(void *ud, int rc, sb_str_t answer, const char *why) {
+    connect_call_t *call = ud;
+    sb_sio_refusal_t r = {.message = "Not authorized"};
+    r.data[0] = '\0';
+    if (sb_sio_socket_pending(call->sock)) { /* else the client left meanwhile */
+        int verdict = rc == SB_OK ? connect_verdict(call, answer, &r)
+                                  : connect_failed(call, "hook_unavailable", why, &r);
+        sb_sio_socket_resume(call->sock, verdict, &r);
+    }
+    sb_sio_socket_unref(call->sock);
+    free(call);
+}
+
+/* {socketId, user: {id, name}, auth (the CONNECT auth without its token),
+ * remoteAddress, namespace} */
+static char *connect_body(sb_sio_socket_t *s, sb_str_t auth, const sb_jwt_claims_t *cl) {
+    json_t *a = auth.n <= SB_FEAT_HOOK_AUTH_MAX ? json_loadb(auth.p, auth.n, 0, NULL) : NULL;
+    if (!json_is_object(a)) {
+        json_decref(a);
+        a = json_object();
+    }
+    json_object_del(a, "token");
+    char ip[64];
+    sb_sio_socket_remote_ip(s, ip, sizeof ip);
+    return dump(json_pack("{s:s,s:{s:s,s:s},s:o,s:s,s:s}", "socketId", sb_sio_socket_id(s), "user",
+                          "id", cl->sub, "name", cl->name[0] ? cl->name : cl->sub, "auth", a,
+                          "remoteAddress", ip, "namespace", sb_sio_nsp_name(sb_sio_socket_nsp(s))));
+}
+
+int sb_feat_backend_connect(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth,
+                            const sb_jwt_claims_t *cl, sb_feat_admit_fn admit,
+                            sb_sio_refusal_t *r) {
+    connect_call_t *call = malloc(sizeof *call);
+    char *body = call ? connect_body(s, auth, cl) : NULL;
+    if (!body) {
+        free(call);
+        return refuse_connect(r, "server_busy", "server out of memory");
+    }
+    *call = (connect_call_t){.f = f, .sock = s, .admit = admit, .claims = *cl};
+    int rc = f->cfg.backend.post(f->cfg.backend.impl, SB_FEAT_HOOK_CONNECT, sb_cstr(body),
+                                 on_connect_answer, call);
+    free(body);
+    if (rc == SB_OK) {
+        sb_sio_socket_ref(s);
+        return SB_EAGAIN;
+    }
+    rc = rc == SB_ETOOBIG ? connect_failed(call, "hook_busy", "too many calls in flight", r)
+                          : connect_failed(call, "hook_unavailable", "not called", r);
+    free(call);
+    return rc;
 }
 
 /* ---- offline push ------------------------------------------------------------------- */

@@ -32,7 +32,7 @@ typedef struct {
     /* Custom events the backend gets: a comma list of names, each may end
      * in * (a prefix); "*": every event outside the contract. */
     const char *event_names;
-    bool connect_allow_on_failure; /* the backend down or slow: let sockets in */
+    bool connect_allow_on_failure; /* the connect hook failed or timed out: let sockets in */
 } sb_feat_backend_t;
 
 typedef struct {

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/map.h"
+#include "auth/jwt.h"
 #include "core/pool.h"
 #include "core/slab.h"
 #include "features/features.h"
@@ -62,6 +63,7 @@ typedef struct {
      * the room messages it gets live meanwhile are kept apart. */
     int64_t room_sent, room_live_min, room_live_max;
     bool room_replaying;
+    json_t *hook_data; /* backend.c: the connect hook's `data` for this socket; NULL: none */
 } sb_client_t;
 
 /* One row of an event table (STYLE H12). */
@@ -331,6 +333,17 @@ int sb_feat_live_init(sb_features_t *f);
 void sb_feat_live_disconnect(sb_client_t *c);
 void sb_feat_live_tick(sb_features_t *f);
 void sb_feat_live_dispose(sb_features_t *f);
+/* session.c's last step of a connect: the socket's client state, with the
+ * connect hook's data (stolen; may be NULL). SB_OK, or a refusal in r. */
+typedef int (*sb_feat_admit_fn)(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl,
+                                json_t *data, sb_sio_refusal_t *r);
+/* backend.c: true when connects wait for the backend's word. */
+bool sb_feat_backend_connect_on(const sb_features_t *f);
+/* Asks the backend about the socket of verified claims `cl`: SB_EAGAIN
+ * (the socket waits; admit runs if the backend lets it in), or at once,
+ * when the backend cannot be asked, admit's result or a refusal in r. */
+int sb_feat_backend_connect(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth,
+                            const sb_jwt_claims_t *cl, sb_feat_admit_fn admit, sb_sio_refusal_t *r);
 /* backend.c: the team's backend (docs/hooks.md). Custom events of the
  * default namespace go to it (its catch-all replaces unknown_event). */
 int sb_feat_backend_init(sb_features_t *f);

@@ -30,8 +30,8 @@ static bool add_online(const sb_user_t *u, void *ud) {
 /* What a connecting device is told, then its backlog. */
 static void established(sb_client_t *c, json_t *online, size_t count) {
     sb_feat_emit(c->sock, "connection:established",
-                 json_pack("{s:s,s:o,s:I}", "userId", c->user->id, "onlineUsers", online,
-                           "onlineCount", (json_int_t)count));
+                 json_pack("{s:s,s:o,s:I,s:O*}", "userId", c->user->id, "onlineUsers", online,
+                           "onlineCount", (json_int_t)count, "data", c->hook_data));
     sb_feat_delivery_connect(c); /* every device: pending is per user, not per device */
 }
 

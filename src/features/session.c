@@ -113,13 +113,26 @@ static int verify(sb_features_t *f, sb_sio_socket_t *s, sb_str_t auth, sb_sio_re
     return SB_OK;
 }
 
+/* The socket is let in: its client state (with the connect hook's data). */
+static int admit(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl, json_t *data,
+                 sb_sio_refusal_t *r) {
+    sb_client_t *c = client_create(f, s, cl);
+    if (!c || sb_sio_socket_set_owner(s, cl->sub) != SB_OK) {
+        json_decref(data);
+        return refuse(r, "server out of memory");
+    }
+    c->hook_data = data;
+    return SB_OK;
+}
+
 static int auth_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
     sb_jwt_claims_t claims;
     int rc = verify(ud, s, auth, r, &claims);
-    if (rc == SB_OK &&
-        (!client_create(ud, s, &claims) || sb_sio_socket_set_owner(s, claims.sub) != SB_OK))
-        return refuse(r, "server out of memory");
-    return rc;
+    if (rc != SB_OK)
+        return rc;
+    if (sb_feat_backend_connect_on(ud))
+        return sb_feat_backend_connect(ud, s, auth, &claims, admit, r);
+    return admit(ud, s, &claims, NULL, r);
 }
 
 static int guard_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *r, void *ud) {
@@ -190,6 +203,7 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     c->user = u;
     c->exp = cl->has_exp ? cl->exp : 0;
     c->sent[SB_STREAM_MESSAGES] = c->sent[SB_STREAM_NOTIFICATIONS] = 0;
+    c->hook_data = NULL;
     c->syncing = (1u << SB_STREAMS) - 1; /* until sb_feat_delivery_connect() has read its backlog */
     c->reread = 0;
     sb_timer_init(f->loop, &c->expiry, on_token_expired);
@@ -253,6 +267,7 @@ void sb_feat_session_disconnect(sb_client_t *c, const char *reason) {
 
 void sb_feat_session_release(sb_client_t *c) {
     user_release(c->f, c->user);
+    json_decref(c->hook_data);
     sb_sio_socket_set_data(c->sock, NULL);
     sb_pool_free(&c->f->clients, c);
 }

@@ -24,6 +24,7 @@ static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     c->eio = eio;
     c->srv = srv;
     sb_list_init(&c->sockets);
+    sb_list_init(&c->waiting);
     sb_timer_init(srv->loop, &c->connect_timer, on_connect_timeout);
     sb_timer_start(&c->connect_timer, srv->cfg.connect_timeout_ms);
     sb_eio_set_data(eio, c);
@@ -68,7 +69,7 @@ static void on_connect_packet(sb_sio_client_t *c, const sb_sio_packet_t *p) {
 static void dispatch(sb_sio_client_t *c, const sb_sio_packet_t *p, const sb_str_t *att, size_t n) {
     sb_sio_socket_t *s = sb_sio__client_socket(c, p->nsp);
     bool connect = p->type == SB_SIO_CONNECT;
-    if (connect && !s) {
+    if (connect && !s && !sb_sio__client_waiting(c, p->nsp)) {
         on_connect_packet(c, p);
         return;
     }
@@ -172,6 +173,7 @@ static void eio_on_close(sb_eio_session_t *eio, const char *reason) {
     sb_list_node_t *n;
     while ((n = c->sockets.next) != &c->sockets)
         sb_sio__socket_close(sb_container_of(n, sb_sio_socket_t, client_node), reason);
+    sb_sio__client_abandon(c);
     sb_timer_stop(&c->connect_timer);
     binary_reset(c);
     sb_pool_free(&c->srv->clients, c);

@@ -64,6 +64,7 @@ typedef struct {
     sb_eio_session_t *eio;
     sb_sio_server_t *srv;
     sb_list_t sockets;
+    sb_list_t waiting; /* sb_sio_wait_t: sockets a middleware is still deciding on */
     sb_timer_t connect_timer;
     sb_sio_binary_t *bin; /* NULL unless a binary packet is in flight */
 } sb_sio_client_t;
@@ -91,6 +92,7 @@ struct sb_sio_socket {
     char id[SB_SIO_ID_LEN + 1];
     bool connected;
     bool limit_logged;
+    bool pending; /* a middleware answered SB_EAGAIN; its client is still there */
     sb_hub_member_t member;
     sb_list_node_t client_node;
     uint32_t refs;
@@ -105,12 +107,26 @@ struct sb_sio_socket {
 
 #define SB_SIO_MAX_KEPT_ROOMS 1024 /* rooms a recoverable session remembers */
 
+/* A socket waiting for a middleware's decision: where the chain resumes,
+ * and the CONNECT auth the rest of it (and recovery) reads. */
+typedef struct {
+    sb_list_node_t node; /* client->waiting */
+    sb_sio_socket_t *s;
+    size_t next_mw;
+    size_t auth_n;
+    char auth[];
+} sb_sio_wait_t;
+
 /* random_id.c: 20 random characters of [A-Za-z0-9_-] (socket ids, recovery pids). */
 void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
 /* socket.c */
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
+/* True when a socket of the client waits for a middleware in namespace `nsp`. */
+bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp);
+/* The client's session closed: its waiting sockets are given up. */
+void sb_sio__client_abandon(sb_sio_client_t *c);
 sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp);
 void sb_sio__on_event(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t *att,
                       size_t natt);

@@ -51,26 +51,15 @@ sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp) {
 
 /* ---- connect ---------------------------------------------------------------- */
 
-static int run_middleware(sb_sio_socket_t *s, sb_str_t auth, sb_sio_refusal_t *why) {
-    for (size_t i = 0; i < s->nsp->nmws; i++) {
-        int rc = s->nsp->mws[i].fn(s, auth, why, s->nsp->mws[i].ud);
-        if (rc != SB_OK)
-            return rc;
-    }
-    return SB_OK;
+/* The socket is refused: the client gets CONNECT_ERROR, the socket goes. */
+static void refuse(sb_sio_socket_t *s, const sb_sio_refusal_t *why) {
+    sb_sio__send_connect_error(s->client, sb_cstr(s->nsp->name), why->message,
+                               why->data[0] ? why->data : NULL);
+    sb_sio_socket_unref(s);
 }
 
-void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
+static void admit(sb_sio_socket_t *s, sb_str_t auth) {
     sb_sio_client_t *c = s->client;
-    sb_sio_refusal_t why = {.message = "Not authorized"};
-    why.data[0] = '\0';
-    if (run_middleware(s, auth.n ? auth : SB_LIT("{}"), &why) != SB_OK) {
-        sb_sio__send_connect_error(c, sb_cstr(s->nsp->name), why.message,
-                                   why.data[0] ? why.data : NULL);
-        sb_sio__recovery_free(s);
-        sb_pool_free(&c->srv->sockets, s);
-        return;
-    }
     sb_sio_socket_t *holder = sb_sio__recovery_holder(s, auth);
     if (holder) { /* closed first: its session is then kept for `s` to restore */
         sb_sio__send_packet(holder, SB_SIO_DISCONNECT, SB_STR_NULL);
@@ -96,6 +85,86 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
     if (nsp->conn_fn)
         nsp->conn_fn(s, nsp->conn_ud);
     sb_sio__recovery_connected(nsp);
+}
+
+/* Parks the socket until sb_sio_socket_resume(); false when out of memory. */
+static bool wait_for(sb_sio_socket_t *s, sb_str_t auth, size_t next_mw) {
+    sb_sio_wait_t *w = malloc(sizeof *w + auth.n);
+    if (!w)
+        return false;
+    *w = (sb_sio_wait_t){.s = s, .next_mw = next_mw, .auth_n = auth.n};
+    memcpy(w->auth, auth.p, auth.n);
+    sb_list_push_tail(&s->client->waiting, &w->node);
+    s->pending = true;
+    return true;
+}
+
+/* Runs the middleware from index `from`; then admits, refuses or waits. */
+static void run_middleware(sb_sio_socket_t *s, sb_str_t auth, size_t from) {
+    sb_sio_refusal_t why = {.message = "Not authorized"};
+    why.data[0] = '\0';
+    for (size_t i = from; i < s->nsp->nmws; i++) {
+        int rc = s->nsp->mws[i].fn(s, auth, &why, s->nsp->mws[i].ud);
+        if (rc == SB_EAGAIN && wait_for(s, auth, i + 1))
+            return;
+        if (rc == SB_EAGAIN) /* the middleware holds its reference and will hear SB_ECLOSED */
+            snprintf(why.message, sizeof why.message, "Server out of memory");
+        if (rc != SB_OK) {
+            refuse(s, &why);
+            return;
+        }
+    }
+    admit(s, auth);
+}
+
+void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
+    run_middleware(s, auth.n ? auth : SB_LIT("{}"), 0);
+}
+
+static sb_sio_wait_t *wait_of(const sb_sio_socket_t *s) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &s->client->waiting) {
+        sb_sio_wait_t *w = sb_container_of(n, sb_sio_wait_t, node);
+        if (w->s == s)
+            return w;
+    }
+    return NULL;
+}
+
+bool sb_sio_socket_pending(const sb_sio_socket_t *s) { return s->pending; }
+
+int sb_sio_socket_resume(sb_sio_socket_t *s, int rc, const sb_sio_refusal_t *why) {
+    sb_sio_wait_t *w = s->pending ? wait_of(s) : NULL;
+    if (!w)
+        return SB_ECLOSED;
+    sb_list_remove(&w->node);
+    s->pending = false;
+    if (rc == SB_OK)
+        run_middleware(s, sb_str(w->auth, w->auth_n), w->next_mw);
+    else
+        refuse(s, why);
+    free(w);
+    return SB_OK;
+}
+
+bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &c->waiting) {
+        if (sb_str_eq(sb_cstr(sb_container_of(n, sb_sio_wait_t, node)->s->nsp->name), nsp))
+            return true;
+    }
+    return false;
+}
+
+void sb_sio__client_abandon(sb_sio_client_t *c) {
+    sb_list_node_t *n;
+    while ((n = sb_list_pop_head(&c->waiting)) != NULL) {
+        sb_sio_wait_t *w = sb_container_of(n, sb_sio_wait_t, node);
+        w->s->pending = false;
+        w->s->client = NULL; /* only its middleware's reference is left */
+        sb_sio_socket_unref(w->s);
+        free(w);
+    }
 }
 
 /* ---- disconnect ---------------------------------------------------------------- */

@@ -50,6 +50,18 @@ typedef struct {
 } sb_sio_refusal_t;
 typedef int (*sb_sio_middleware_fn)(sb_sio_socket_t *s, sb_str_t auth_json, sb_sio_refusal_t *why,
                                     void *ud);
+/* A middleware that decides later (it asks a backend) answers SB_EAGAIN,
+ * holding a reference on the socket (sb_sio_socket_ref): the socket waits,
+ * not connected (the client's connect timeout still runs), until the
+ * middleware calls sb_sio_socket_resume() once. A second CONNECT to the
+ * namespace meanwhile is a protocol error. */
+/* True while the socket waits for such a middleware and its client is still there. */
+bool sb_sio_socket_pending(const sb_sio_socket_t *s);
+/* The decision: rc SB_OK runs the next middleware (then the socket
+ * connects); any other rc refuses the socket with `why`. Returns SB_OK, or
+ * SB_ECLOSED when the client left meanwhile (then only unref the socket:
+ * it is gone). Either way the caller then drops its reference. */
+int sb_sio_socket_resume(sb_sio_socket_t *s, int rc, const sb_sio_refusal_t *why);
 
 typedef struct {
     uint32_t connect_timeout_ms;

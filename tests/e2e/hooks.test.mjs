@@ -223,3 +223,81 @@ test('a bad --hook-url or --hook-events stops the server at start with a clear m
     await assert.rejects(startServer('switchboard', { args }), re);
   }
 }, { skip });
+
+// ---- connect ------------------------------------------------------------------------
+
+/** Resolves with the socket once connected (with connection:established),
+ *  or rejects with the connect_error. */
+function connectWith(server, sub, auth = {}) {
+  const s = client(server.url, { transports: ['websocket'], reconnection: false,
+    auth: { token: mintToken({ sub, name: `Name of ${sub}` }, server.secret), ...auth } });
+  const est = waitFor(s, 'connection:established');
+  est.catch(() => {});
+  return new Promise((resolve, reject) => {
+    s.once('connect', async () => resolve({ s, est: await est }));
+    s.once('connect_error', reject);
+  });
+}
+
+test('connect hook: the backend lets a user in with data, keeps another out; the socket waits for its word', async () => {
+  const gate = await startBackend({
+    '/connect': (req) => (req.body.user.id.startsWith('banned')
+      ? { json: { allow: false, reason: 'you are banned' } }
+      : { delayMs: 100, json: { allow: true, data: { plan: 'gold', seen: req.body.auth.device } } }),
+    '/event': (req) => ({ json: { ack: req.body.data } }),
+  });
+  const s2 = await startServer('switchboard', { args: hookArgs(gate.url, ['--hook-events', 'connect,event']) });
+  try {
+    const me = uid('me');
+    const { s, est } = await connectWith(s2, me, { device: 'phone' });
+    assert.deepEqual(est.data, { plan: 'gold', seen: 'phone' });
+    const [req] = gate.requests.filter((r) => r.path === '/connect');
+    assert.ok(req.signed);
+    assert.equal(req.headers['x-switchboard-hook'], 'connect');
+    assert.deepEqual(req.body.user, { id: me, name: `Name of ${me}` });
+    assert.deepEqual(req.body.auth, { device: 'phone' }, 'the token is not sent to the backend');
+    assert.equal(req.body.namespace, '/');
+    assert.equal(req.body.remoteAddress, '127.0.0.1');
+    assert.equal(req.body.socketId, s.id);
+    // The data rides along with the socket's custom events.
+    assert.deepEqual(await ack(s, 'whoami'), { plan: 'gold', seen: 'phone' });
+    const err = await connectWith(s2, uid('banned')).catch((e) => e);
+    assert.equal(err.message, 'Connection refused: you are banned');
+    assert.deepEqual(err.data, { code: 'hook_refused' });
+    const m = await metrics(s2);
+    assert.equal(metric(m, 'switchboard_hook_requests_total{hook="connect"}'), 2);
+    assert.equal(metric(m, 'switchboard_online_users'), 1, 'the refused user never came online');
+  } finally {
+    await s2.stop();
+    await gate.close();
+  }
+}, { skip });
+
+test('connect hook timing out: refused by default, let in with --hook-connect-fallback accept; clients leaving while they wait', async () => {
+  const slow = await startBackend({ '/connect': () => ({ hang: true }) });
+  const strict = await startServer('switchboard', { args: hookArgs(slow.url, ['--hook-events', 'connect', '--hook-connect-timeout', '300']) });
+  const lenient = await startServer('switchboard', { args: hookArgs(slow.url, ['--hook-events', 'connect', '--hook-connect-timeout', '300', '--hook-connect-fallback', 'accept']) });
+  try {
+    const err = await connectWith(strict, uid('me')).catch((e) => e);
+    assert.match(err.message, /^Connection refused: the backend failed \(timed out\)/);
+    assert.deepEqual(err.data, { code: 'hook_unavailable' });
+    const { est } = await connectWith(lenient, uid('me'));
+    assert.equal(est.data, undefined, 'no data without the backend');
+    // Clients that give up while their connect waits: nothing left behind.
+    for (let i = 0; i < 5; i++) {
+      const s = client(strict.url, { transports: ['websocket'], reconnection: false,
+        auth: { token: mintToken({ sub: uid('quitter') }, strict.secret) } });
+      await until(() => slow.requests.filter((r) => r.body.user.id === `quitter-${process.pid}-${seq}`).length === 1,
+        5000, 'its connect to reach the backend');
+      s.close();
+    }
+    await new Promise((r) => setTimeout(r, 500)); // their hook calls time out after they left
+    const m = await metrics(strict);
+    assert.equal(metric(m, 'switchboard_hook_in_flight{hook="connect"}'), 0);
+    assert.equal(metric(m, 'switchboard_sockets{namespace="/"}'), 0);
+  } finally {
+    await strict.stop();
+    await lenient.stop();
+    await slow.close();
+  }
+}, { skip, timeout: 20000 });
