@@ -177,7 +177,9 @@ static void on_connect_answer(void *ud, int rc, sb_str_t answer, const char *why
     connect_call_t *call = ud;
     sb_sio_refusal_t r = {.message = "Not authorized"};
     r.data[0] = '\0';
-    if (sb_sio_socket_pending(call->sock)) { /* else the client left meanwhile */
+    /* Not pending: the client left meanwhile. SB_ECLOSED: the server is
+     * stopping; the socket goes with its session. */
+    if (rc != SB_ECLOSED && sb_sio_socket_pending(call->sock)) {
         int verdict = rc == SB_OK ? connect_verdict(call, answer, &r)
                                   : connect_failed(call, "hook_unavailable", why, &r);
         sb_sio_socket_resume(call->sock, verdict, &r);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import { test, isRef, connectUser, ack, waitFor, until, client, mintToken } from './lib/util.mjs';
 import { startBackend, deadPort, HOOK_SECRET } from './lib/backend.mjs';
+import { wsUser, WsClient, wsUrl } from './lib/doors.mjs';
 
 const skip = isRef ? 'C-only: the reference server has no hooks' : false;
 const KEY = 'hooks-key';
@@ -243,7 +244,7 @@ test('connect hook: the backend lets a user in with data, keeps another out; the
   const gate = await startBackend({
     '/connect': (req) => (req.body.user.id.startsWith('banned')
       ? { json: { allow: false, reason: 'you are banned' } }
-      : { delayMs: 100, json: { allow: true, data: { plan: 'gold', seen: req.body.auth.device } } }),
+      : { delayMs: 100, json: { allow: true, data: req.body.auth.device ? { plan: 'gold', seen: req.body.auth.device } : { plan: 'gold' } } }),
     '/event': (req) => ({ json: { ack: req.body.data } }),
   });
   const s2 = await startServer('switchboard', { args: hookArgs(gate.url, ['--hook-events', 'connect,event']) });
@@ -264,9 +265,15 @@ test('connect hook: the backend lets a user in with data, keeps another out; the
     const err = await connectWith(s2, uid('banned')).catch((e) => e);
     assert.equal(err.message, 'Connection refused: you are banned');
     assert.deepEqual(err.data, { code: 'hook_refused' });
+    // The plain WebSocket door asks the same backend.
+    const w = await wsUser(s2, mintToken({ sub: uid('ws') }, s2.secret));
+    assert.deepEqual(w.connected.data, { plan: 'gold' });
+    const banned = new WsClient(wsUrl(s2), { headers: { Authorization: `Bearer ${mintToken({ sub: uid('banned') }, s2.secret)}` } });
+    await banned.opened;
+    assert.deepEqual((await banned.next('error')).data, { code: 'hook_refused', message: 'Connection refused: you are banned' });
     const m = await metrics(s2);
-    assert.equal(metric(m, 'switchboard_hook_requests_total{hook="connect"}'), 2);
-    assert.equal(metric(m, 'switchboard_online_users'), 1, 'the refused user never came online');
+    assert.equal(metric(m, 'switchboard_hook_requests_total{hook="connect"}'), 4);
+    assert.equal(metric(m, 'switchboard_online_users'), 2, 'the refused users never came online');
   } finally {
     await s2.stop();
     await gate.close();
