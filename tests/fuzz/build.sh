@@ -48,9 +48,9 @@ build_events() {
     cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread -DSB_DEBUG \
  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
  -Isrc -Iinclude -Wall -Wextra -Wshadow -Wvla -Wno-unused-parameter \
- $(pkg-config --cflags openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null)"
-    libs=$(pkg-config --libs openssl zlib jansson sqlite3 hiredis msgpack libpq 2>/dev/null ||
-        echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lpq)
+ $(pkg-config --cflags openssl zlib jansson sqlite3 hiredis msgpack libpq libcurl 2>/dev/null)"
+    libs=$(pkg-config --libs openssl zlib jansson sqlite3 hiredis msgpack libpq libcurl 2>/dev/null ||
+        echo -lssl -lcrypto -lz -ljansson -lsqlite3 -lhiredis -lmsgpackc -lpq -lcurl)
     # Objects built with other flags are stale too.
     mkdir -p "$obj"
     if [ "$(cat "$obj/flags" 2>/dev/null)" != "$cflags" ]; then
