@@ -136,6 +136,24 @@ test('a push is POSTed once, signed, for each offline recipient, and not for an 
   assert.equal((await nextReceived(srv, away)).id, sent.id);
 }, { skip });
 
+test('a notification for an offline user is pushed too (type notification)', async () => {
+  const pushes = [];
+  backend.on('/push', (req) => { pushes.push(req); return { json: {} }; });
+  const away = uid('away');
+  const res = await fetch(`${srv.url}/api/notifications`, {
+    method: 'POST', headers: { Authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ userId: away, type: 'order', title: 'Shipped', message: 'on its way' }),
+  });
+  assert.equal(res.status, 201);
+  const { id } = (await res.json()).notification;
+  await until(() => pushes.some((p) => p.body.userId === away), 5000, 'the push');
+  const [p] = pushes.filter((q) => q.body.userId === away);
+  assert.equal(p.body.type, 'notification');
+  assert.equal(p.body.id, `notification:${id}:${away}`);
+  assert.equal(p.body.payload.title, 'Shipped');
+  assert.ok(p.signed);
+}, { skip });
+
 test('a push answered 500 is retried (same id, next attempt) until it succeeds', async () => {
   const seen = [];
   backend.on('/push', (req) => { seen.push(req); return seen.length === 1 ? { status: 500 } : { json: {} }; });
