@@ -53,7 +53,7 @@ after(async () => {
   if (backend) await backend.close();
 });
 
-test('a custom event goes to the backend, signed; its answer is the ack and its emit reaches the room', async () => {
+test('a custom event goes to the backend, signed; its answer is the ack and its emit reaches the room (Socket.IO and /ws)', async () => {
   const room = uid('room');
   const me = uid('me');
   backend.on('/event', (req) => ({ json: {
@@ -77,6 +77,9 @@ test('a custom event goes to the backend, signed; its answer is the ack and its 
   assert.ok(r.signed, `the signature verifies: ${r.headers['x-switchboard-signature']}`);
   assert.deepEqual(r.body, { event: 'order:create', args: [{ item: 'tea', qty: 2 }], socketId: sender.id,
     user: { id: me, name: `Name of ${me}` }, ack: true });
+  // A plain WebSocket client's custom type goes the same way; the ack answers its id.
+  const w = await wsUser(srv, mintToken({ sub: uid('ws') }, srv.secret));
+  assert.deepEqual((await w.request('order:create', { item: 'milk' }, 9)).data, { accepted: true, echo: { item: 'milk' } });
 }, { skip });
 
 test('events outside --hook-event-names, and the contract\'s own, never reach the backend', async () => {
