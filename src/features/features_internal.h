@@ -56,13 +56,13 @@ typedef struct {
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
     uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
     uint8_t reread;       /* delivery.c: bit per stream: a live event waited, read once more */
+    bool room_replaying;  /* recovery.c, below; next to `syncing`, where padding was */
     sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
      * recovered rooms are replayed it stays at the recovered offset, and
      * the room messages it gets live meanwhile are kept apart. */
     int64_t room_sent, room_live_min, room_live_max;
-    bool room_replaying;
     json_t *hook_data; /* backend.c: the connect hook's `data` for this socket; NULL: none */
 } sb_client_t;
 

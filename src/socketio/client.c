@@ -24,7 +24,6 @@ static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     c->eio = eio;
     c->srv = srv;
     sb_list_init(&c->sockets);
-    sb_list_init(&c->waiting);
     sb_timer_init(srv->loop, &c->connect_timer, on_connect_timeout);
     sb_timer_start(&c->connect_timer, srv->cfg.connect_timeout_ms);
     sb_eio_set_data(eio, c);

@@ -13,6 +13,7 @@ sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cf
     srv->cfg = *cfg;
     sb_pool_init(&srv->clients, sizeof(sb_sio_client_t));
     sb_pool_init(&srv->sockets, sizeof(sb_sio_socket_t));
+    sb_list_init(&srv->waiting);
     sb_slab_init(&srv->socket_recs);
     if (!sb_sio_of(srv, "/")) {
         free(srv);

@@ -46,8 +46,11 @@ struct sb_sio_server {
     size_t nnsps;
     sb_sio_stats_t stats;
     sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
-    sb_slab_t socket_recs;      /* sockets' recovery records (recovery.c) */
-    sb_engine_t *engine;        /* NULL: a single node */
+    /* sb_sio_wait_t: sockets a middleware is still deciding on (few: the
+     * server's, not each client's, so an idle client pays nothing). */
+    sb_list_t waiting;
+    sb_slab_t socket_recs; /* sockets' recovery records (recovery.c) */
+    sb_engine_t *engine;   /* NULL: a single node */
 };
 
 /* A binary packet waiting for its attachments: one allocation holding the
@@ -64,7 +67,6 @@ typedef struct {
     sb_eio_session_t *eio;
     sb_sio_server_t *srv;
     sb_list_t sockets;
-    sb_list_t waiting; /* sb_sio_wait_t: sockets a middleware is still deciding on */
     sb_timer_t connect_timer;
     sb_sio_binary_t *bin; /* NULL unless a binary packet is in flight */
 } sb_sio_client_t;
@@ -110,7 +112,7 @@ struct sb_sio_socket {
 /* A socket waiting for a middleware's decision: where the chain resumes,
  * and the CONNECT auth the rest of it (and recovery) reads. */
 typedef struct {
-    sb_list_node_t node; /* client->waiting */
+    sb_list_node_t node; /* srv->waiting */
     sb_sio_socket_t *s;
     size_t next_mw;
     size_t auth_n;

@@ -94,7 +94,7 @@ static bool wait_for(sb_sio_socket_t *s, sb_str_t auth, size_t next_mw) {
         return false;
     *w = (sb_sio_wait_t){.s = s, .next_mw = next_mw, .auth_n = auth.n};
     memcpy(w->auth, auth.p, auth.n);
-    sb_list_push_tail(&s->client->waiting, &w->node);
+    sb_list_push_tail(&s->client->srv->waiting, &w->node);
     s->pending = true;
     return true;
 }
@@ -123,7 +123,7 @@ void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth) {
 
 static sb_sio_wait_t *wait_of(const sb_sio_socket_t *s) {
     sb_list_node_t *n, *tmp;
-    sb_list_foreach_safe(n, tmp, &s->client->waiting) {
+    sb_list_foreach_safe(n, tmp, &s->client->srv->waiting) {
         sb_sio_wait_t *w = sb_container_of(n, sb_sio_wait_t, node);
         if (w->s == s)
             return w;
@@ -149,17 +149,21 @@ int sb_sio_socket_resume(sb_sio_socket_t *s, int rc, const sb_sio_refusal_t *why
 
 bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp) {
     sb_list_node_t *n, *tmp;
-    sb_list_foreach_safe(n, tmp, &c->waiting) {
-        if (sb_str_eq(sb_cstr(sb_container_of(n, sb_sio_wait_t, node)->s->nsp->name), nsp))
+    sb_list_foreach_safe(n, tmp, &c->srv->waiting) {
+        sb_sio_wait_t *w = sb_container_of(n, sb_sio_wait_t, node);
+        if (w->s->client == c && sb_str_eq(sb_cstr(w->s->nsp->name), nsp))
             return true;
     }
     return false;
 }
 
 void sb_sio__client_abandon(sb_sio_client_t *c) {
-    sb_list_node_t *n;
-    while ((n = sb_list_pop_head(&c->waiting)) != NULL) {
+    sb_list_node_t *n, *tmp;
+    sb_list_foreach_safe(n, tmp, &c->srv->waiting) {
         sb_sio_wait_t *w = sb_container_of(n, sb_sio_wait_t, node);
+        if (w->s->client != c)
+            continue;
+        sb_list_remove(n);
         w->s->pending = false;
         w->s->client = NULL; /* only its middleware's reference is left */
         sb_sio_socket_unref(w->s);
