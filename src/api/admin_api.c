@@ -64,23 +64,6 @@ static json_t *store_json(sb_api_t *api) {
                      commit_ms);
 }
 
-/* null on a single node; else this node's id, its link to Redis, how many
- * servers the cluster has (0 until Redis has answered), and `list`: the
- * Switchboard nodes alive at the last heartbeat with their figures
- * (docs/cluster.md, "Nodes"). */
-static json_t *nodes_json(sb_api_t *api) {
-    if (!api->cfg.engine)
-        return json_null();
-    sb_engine_stats_t s;
-    api->cfg.engine->ops->stats(api->cfg.engine, &s);
-    char *text =
-        api->cfg.engine->ops->nodes_json ? api->cfg.engine->ops->nodes_json(api->cfg.engine) : NULL;
-    json_t *list = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    return json_pack("{s:s,s:b,s:I,s:o}", "self", s.node_id ? s.node_id : "", "redisUp", s.up,
-                     "count", (json_int_t)s.nodes, "list", list ? list : json_array());
-}
-
 /* One snapshot; rates are the dashboard's job (differences of counters). */
 static json_t *snapshot(sb_api_t *api) {
     sb_api_metrics_t m = {0};
@@ -107,7 +90,7 @@ static json_t *snapshot(sb_api_t *api) {
         (json_int_t)m.door_sse.open, "namespaces", nsps, "sockets", (json_int_t)m.sockets,
         "onlineUsers", (json_int_t)m.online_users, "users", users, "roomCount", (json_int_t)m.rooms,
         "rooms", rooms, "counters", counters_json(&m), "errors", errors, "rateLimited", limited,
-        "store", store_json(api), "nodes", nodes_json(api));
+        "store", store_json(api), "nodes", sb_api__live_nodes_json(api));
 }
 
 static void send_snapshot(sb_api_t *api, sb_http_sse_t *only) {

@@ -346,11 +346,13 @@ static void on_stats(sb_http_req_t *req, void *ud) {
     api->cfg.collect(&m, api->cfg.collect_ud);
     json_t *rooms = json_array();
     sb_hub_rooms(api->cfg.hub, add_room_entry, rooms);
-    sb_api__respond_json(req, 200,
-                         json_pack("{s:I,s:I,s:I,s:I,s:o}", "connectedUsers",
-                                   (json_int_t)m.online_users, "sockets", (json_int_t)m.sockets,
-                                   "connections", (json_int_t)m.connections, "roomCount",
-                                   (json_int_t)m.rooms, "rooms", rooms));
+    json_t *stats =
+        json_pack("{s:I,s:I,s:I,s:I,s:o}", "connectedUsers", (json_int_t)m.online_users, "sockets",
+                  (json_int_t)m.sockets, "connections", (json_int_t)m.connections, "roomCount",
+                  (json_int_t)m.rooms, "rooms", rooms);
+    if (stats && api->cfg.engine) /* this node's figures above, the cluster's here */
+        json_object_set_new(stats, "cluster", sb_api__cluster_stats(api));
+    sb_api__respond_json(req, 200, stats);
 }
 
 static void backup_on_done(void *ud, int rc, const sb_store_backup_t *b) {

@@ -128,4 +128,11 @@ void sb_api__emit_with_acks(sb_api_t *api, sb_http_req_t *req, json_t *body);
  * answered. */
 json_t *sb_api__nodes_json(const sb_engine_result_t *r);
 
+/* nodes_api.c: null on a node alone; else this node's id, its link to
+ * Redis, the servers counted and the live Switchboard nodes with their
+ * figures (the dashboard's `nodes`); /api/stats's `cluster`: the live
+ * nodes, users online on any of them, their sockets and connections. */
+json_t *sb_api__live_nodes_json(sb_api_t *api);
+json_t *sb_api__cluster_stats(sb_api_t *api);
+
 #endif

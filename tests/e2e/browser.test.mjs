@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer, repoRoot, NO_EVENT_LIMIT } from './lib/server.mjs';
+import { startRedis } from './lib/redis.mjs';
 import { test, isRef, connect } from './lib/util.mjs';
 
 const CHROMIUM = process.env.SB_CHROMIUM || '/usr/bin/chromium';
@@ -225,5 +226,28 @@ describe('the web chat and the dashboard in Chromium', { skip: SKIP }, () => {
     assert.equal(await alice.locator('.msg .text', { hasText: 'missed in the lobby' }).count(), 1);
     assert.equal(await alice.locator('.msg .text', { hasText: 'hello lobby' }).count(), 1);
     assert.deepEqual(consoleErrors, []);
+  }, { timeout: 60000 });
+
+  test('clustered, the dashboard has a row per node with its figures', async () => {
+    const redis = await startRedis();
+    const node = () => startServer('switchboard', {
+      args: ['--api-key', KEY, '--web-root', WEB, '--redis-url', redis.url, '--cluster-node-timeout', '2000'],
+    });
+    const [n1, n2] = await Promise.all([node(), node()]);
+    const page = await newPage('admin-cluster');
+    try {
+      await page.goto(`${n1.url}/admin/`);
+      await page.fill('#key', KEY);
+      await page.click('#key-btn');
+      await page.waitForSelector('#nodes-panel:not([hidden])', { timeout: T });
+      await page.waitForFunction(() => document.querySelectorAll('#nodes tr').length === 2, null, { timeout: T });
+      assert.match(await page.locator('#nodes tr').first().innerText(), /\(this one\)/);
+      await shot(page, 'admin-cluster.png');
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await page.context().close();
+      await Promise.all([n1.stop(), n2.stop()]);
+      await redis.stop();
+    }
   }, { timeout: 60000 });
 });

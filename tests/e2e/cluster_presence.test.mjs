@@ -179,6 +179,12 @@ test('the dashboard stream lists every live node with its figures', async () => 
   assert.ok(other.figures.connections.total >= 1);
   const fromB = await snapshot(b, (x) => x.nodes?.list.length === 2);
   assert.equal(fromB.nodes.list.find((n) => n.self).id, other.id, 'b lists itself as self');
+  // /api/stats: this node's figures, and the cluster's summed from the heartbeats.
+  const stats = (await api(a, '/api/stats')).body;
+  assert.equal(stats.cluster.nodes, 2, JSON.stringify(stats));
+  assert.ok(stats.cluster.connectedUsers >= 2 && stats.cluster.connectedUsers >= stats.connectedUsers, JSON.stringify(stats));
+  assert.ok(stats.cluster.sockets > stats.sockets, `u2's socket on b counts: ${JSON.stringify(stats)}`);
+  assert.ok(stats.cluster.connections > stats.connections, JSON.stringify(stats));
 });
 
 test('Redis restarted empty: the nodes register their users again and presence goes on', async () => {
