@@ -204,11 +204,11 @@ test('Redis restarted empty: the nodes register their users again and presence g
   await disconnect(sg); // nobody on node a can hear of it now
   await redis.start(); // no persistence: every key is gone
   await Promise.all([registered(a, 2), registered(b, 2)]);
-  await until(async () => (await api(a, `/api/users/${ben}/presence`)).body.online, 10000,
+  await until(async () => (await api(a, `/api/users/${ben}/presence`)).body.online, 15000,
     'ben online for a again, from what b registered');
-  await until(() => goneSeen.length === 2, 10000, 'gone, who left during the outage, is announced offline after it');
-  assert.equal(goneSeen[1][0], 'offline');
+  await until(() => goneSeen.length >= 2, 15000, 'gone, who left during the outage, is announced offline after it');
+  assert.equal(goneSeen.at(-1)[0], 'offline');
   const before = seen.length;
   await disconnect(sb);
-  await until(() => seen.length > before && seen.at(-1)[0] === 'offline', 10000, 'ana hears ben offline after the restart');
-}, { timeout: 40000 });
+  await until(() => seen.length > before && seen.at(-1)[0] === 'offline', 15000, 'ana hears ben offline after the restart');
+}, { timeout: 70000 });
