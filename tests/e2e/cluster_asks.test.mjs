@@ -8,73 +8,24 @@
 // of the request channel): the answer says it timed out, with what came.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
 import { startRedis } from './lib/redis.mjs';
 import { startServer } from './lib/server.mjs';
-import { client, connectUser, isRef, test, until, waitFor, waitForArgs } from './lib/util.mjs';
+import { apiWithKey, joinRoom, quitRedisClients, redisClient, startAdapterNode } from './lib/cluster.mjs';
+import { connectUser, isRef, test, until, waitFor, waitForArgs } from './lib/util.mjs';
 
 const KEY = 'k';
+const api = apiWithKey(KEY);
 let redis, a, b, node;
-const redisClients = [];
 
-async function redisClient(url) {
-  const c = createClient({ url });
-  c.on('error', () => {});
-  await c.connect();
-  redisClients.push(c);
-  return c;
-}
-
-async function startNode(url) {
-  const pub = await redisClient(url);
-  const sub = pub.duplicate();
-  sub.on('error', () => {});
-  await sub.connect();
-  redisClients.push(sub);
-  const hs = http.createServer();
-  const io = new Server(hs, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
-  io.on('connection', (s) => {
-    s.on('join', (room, cb) => { s.join(room); cb(); });
-  });
-  io.on('sb-ping', (x, cb) => cb(`pong:${x}`));
-  await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
-  return { io, hs, url: `http://127.0.0.1:${hs.address().port}` };
-}
-
-async function nodeClient(room) {
-  const s = client(node.url, { transports: ['websocket'] });
-  await waitFor(s, 'connect');
-  if (room) await s.timeout(5000).emitWithAck('join', room);
-  return s;
-}
-
-async function api(srv, method, path, body) {
-  const r = await fetch(srv.url + path, {
-    method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: r.status, text, json };
-}
-
+const nodeClient = (room) => node.client(room);
 const health = async (srv) => (await api(srv, 'GET', '/health')).json;
-
-async function joinRoom(s, room) {
-  const r = await s.timeout(5000).emitWithAck('chat:join', room);
-  assert.ok(!r || !r.error, JSON.stringify(r));
-}
 
 before(async () => {
   if (isRef) return;
   redis = await startRedis();
   const args = ['--redis-url', redis.url, '--api-key', KEY, '--events-per-second', '0'];
   [a, b] = await Promise.all([startServer('switchboard', { args }), startServer('switchboard', { args })]);
-  node = await startNode(redis.url);
+  node = await startAdapterNode(redis.url, (io) => io.on('sb-ping', (x, cb) => cb(`pong:${x}`)));
   await until(async () => (await health(a)).redis === 'up' && (await health(b)).redis === 'up', 10000,
     'both Switchboard nodes subscribed');
   await until(async () => (await node.io.of('/').adapter.serverCount()) === 3, 10000,
@@ -83,11 +34,8 @@ before(async () => {
 
 after(async () => {
   if (isRef) return;
-  if (node) {
-    await node.io.of('/').adapter.close();
-    node.io.close();
-  }
-  for (const c of redisClients) await c.quit().catch(() => {});
+  await node?.close();
+  await quitRedisClients();
   await Promise.all([a?.stop(), b?.stop()]);
   await redis?.stop();
 });
@@ -207,10 +155,7 @@ test('a node that counts but never answers: the request ends at its timeout with
   await joinRoom(ua, 'slow');
   ua.on('q', (x, cb) => cb('a'));
   n1.on('q', (x, cb) => cb('n'));
-  const mute = (await redisClient(redis.url)).duplicate();
-  mute.on('error', () => {});
-  await mute.connect();
-  redisClients.push(mute);
+  const mute = await redisClient(redis.url);
   await mute.subscribe('socket.io-request#/#', () => {}); // counted by PUBSUB NUMSUB, never answers
   try {
     await until(async () => (await node.io.of('/').adapter.serverCount()) === 4, 5000, 'four subscribers');

@@ -6,68 +6,27 @@
 // with ack, broadcast with acks), and Redis restarted mid-run.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
-import { createClient } from 'redis';
 import { startRedis } from './lib/redis.mjs';
 import { startServer } from './lib/server.mjs';
-import { client, connectUser, isRef, test, until, waitFor, waitForArgs } from './lib/util.mjs';
+import { apiWithKey, joinRoom, quitRedisClients, redisClient, startAdapterNode } from './lib/cluster.mjs';
+import { connectUser, isRef, test, until, waitFor, waitForArgs } from './lib/util.mjs';
 
 const KEY = 'k';
+const api = apiWithKey(KEY);
 let redis, a, b, node, emitter;
-const redisClients = [];
 
-async function redisClient(url) {
-  const c = createClient({ url, socket: { reconnectStrategy: (n) => Math.min(50 * (n + 1), 500) } });
-  c.on('error', () => {}); // reconnects by itself; the restart test expects errors
-  await c.connect();
-  redisClients.push(c);
-  return c;
-}
-
-async function startNode(url) {
-  const pub = await redisClient(url);
-  const sub = pub.duplicate();
-  sub.on('error', () => {});
-  await sub.connect();
-  redisClients.push(sub);
-  const hs = http.createServer();
-  const io = new Server(hs, { adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }) });
-  io.on('connection', (s) => {
-    s.on('join', (room, cb) => { s.join(room); cb(); });
-  });
+/* Server-side listeners of the Node server: what serverSideEmit reaches. */
+function listen(io) {
   io.serverEvents = [];
   io.on('sb-hello', (x, cb) => {
     io.serverEvents.push(x);
     if (cb) cb(`node:${x}`);
   });
-  await new Promise((resolve) => hs.listen(0, '127.0.0.1', resolve));
-  return { io, hs, url: `http://127.0.0.1:${hs.address().port}` };
 }
 
-async function nodeClient(room) {
-  const s = client(node.url, { transports: ['websocket'] });
-  await waitFor(s, 'connect');
-  if (room) await s.timeout(5000).emitWithAck('join', room);
-  return s;
-}
-
-async function api(srv, method, path, body) {
-  const r = await fetch(srv.url + path, {
-    method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, text: await r.text() };
-}
-
-const health = async (srv) => JSON.parse((await api(srv, 'GET', '/health')).text);
-
-async function joinRoom(s, room) {
-  const r = await s.timeout(5000).emitWithAck('chat:join', room);
-  assert.ok(!r || !r.error, JSON.stringify(r));
-}
+const nodeClient = (room) => node.client(room);
+const health = async (srv) => (await api(srv, 'GET', '/health')).json;
 
 /* Every node has processed everything published before this returns: a
  * marker sent by the Node server reaches a client of each Switchboard node
@@ -90,7 +49,7 @@ before(async () => {
   redis = await startRedis();
   const args = ['--redis-url', redis.url, '--api-key', KEY, '--events-per-second', '0'];
   [a, b] = await Promise.all([startServer('switchboard', { args }), startServer('switchboard', { args })]);
-  node = await startNode(redis.url);
+  node = await startAdapterNode(redis.url, listen);
   emitter = new Emitter(await redisClient(redis.url));
   await until(async () => (await health(a)).redis === 'up' && (await health(b)).redis === 'up', 10000,
     'both Switchboard nodes subscribed');
@@ -100,11 +59,8 @@ before(async () => {
 
 after(async () => {
   if (isRef) return;
-  if (node) {
-    await node.io.of('/').adapter.close();
-    node.io.close();
-  }
-  for (const c of redisClients) await c.quit().catch(() => {});
+  await node?.close();
+  await quitRedisClients();
   await Promise.all([a?.stop(), b?.stop()]);
   await redis?.stop();
 });
