@@ -9,10 +9,13 @@ bool sb_heap_trim_if_worth(sb_heap_trimmer_t *t) {
     size_t free_now = mallinfo2().fordblks;
     size_t moved =
         free_now > t->free_at_trim ? free_now - t->free_at_trim : t->free_at_trim - free_now;
-    if (free_now < SB_HEAP_TRIM_MIN_FREE || (t->trims > 0 && moved < SB_HEAP_TRIM_STEP))
+    bool due = t->trims == 0 || moved >= SB_HEAP_TRIM_STEP ||
+               ++t->looks_since_trim >= SB_HEAP_TRIM_AGAIN_LOOKS;
+    if (free_now < SB_HEAP_TRIM_MIN_FREE || !due)
         return false;
     malloc_trim(0);
     t->free_at_trim = mallinfo2().fordblks;
+    t->looks_since_trim = 0;
     t->trims++;
     return true;
 #else

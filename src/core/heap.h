@@ -18,10 +18,15 @@
  * trim the free chunks stay (their pages are gone), so the free amount
  * alone would trim again and again for nothing. */
 #define SB_HEAP_TRIM_STEP (1u << 20)
+/* ...or this many looks passed since the last trim: a burst can take the
+ * free chunks a trim emptied, dirty their pages again and free them, all
+ * without moving the free amount, and those pages would stay resident. */
+#define SB_HEAP_TRIM_AGAIN_LOOKS 2
 
 typedef struct {
     size_t free_at_trim; /* heap bytes free right after the last trim */
     uint64_t trims;
+    unsigned looks_since_trim;
 } sb_heap_trimmer_t;
 
 /* Looks at the allocator's free bytes (cost: a walk of its free lists) and

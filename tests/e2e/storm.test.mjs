@@ -109,12 +109,14 @@ test('memory a storm left goes back to the kernel while heartbeats keep every co
   const r = await storm(srv, ['--conns', String(N), '--users', String(N), '--duration', '5']);
   const m = await metrics(srv);
   if (!asan) { // ASan's allocator is not glibc's: nothing to trim there
-    // Without a trim under heartbeats all of it stays (kept = burst); with
-    // it about a third does here. A loaded machine spreads the storm out
-    // and leaves less to give back, hence the margin.
+    // Without a trim under heartbeats all of it stays (kept = burst: 4.7-5.7
+    // KiB per connection here); with it about a third goes back, down to
+    // what the connections need (~3 KiB each with their output history).
+    // A loaded machine spreads the storm out and leaves less to give back:
+    // then kept is near burst but already no more than that need.
     const burst = r.rss_connect_peak_kb - r.rss_before_kb;
     const kept = r.rss_idle_kb - r.rss_before_kb;
-    assert.ok(kept <= 0.8 * burst,
+    assert.ok(kept <= 0.8 * burst || kept <= 3.5 * N,
       `RSS after 5 s of heartbeats: ${kept} KiB of the ${burst} KiB the storm took (${m.heap_trims_total} trims)`);
   }
 }, { skip, timeout: 150000 });
