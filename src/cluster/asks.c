@@ -228,39 +228,41 @@ int sb_cluster__server_emit(sb_engine_t *e, sb_str_t nsp, sb_str_t event, sb_str
 
 /* ---- fetchSockets, allRooms ------------------------------------------------------ */
 
-int sb_cluster__fetch_sockets(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
-                              uint32_t timeout_ms, sb_engine_result_fn done, void *ud) {
-    sb_cluster_t *cl = (sb_cluster_t *)e;
+/* A request whose body is {uid, requestId, type} plus "opts" when given
+ * (allRooms has none); the answers gather under its request id. */
+static int ask_plain(sb_cluster_t *cl, sb_str_t nsp, int type, json_t *opts, uint32_t timeout_ms,
+                     sb_engine_result_fn done, void *ud) {
     long i;
     int rc = can_ask(cl, nsp, &i);
-    if (rc != SB_OK)
+    if (rc != SB_OK) {
+        json_decref(opts);
         return rc;
+    }
     char rid[8];
     make_request_id(rid);
+    json_t *req = json_pack("{s:s,s:s,s:i}", "uid", cl->uid, "requestId", rid, "type", type);
+    if (req && opts)
+        json_object_set_new(req, "opts", opts);
+    else
+        json_decref(opts);
     size_t n;
-    char *text = dump(json_pack("{s:s,s:s,s:i,s:o}", "uid", cl->uid, "requestId", rid, "type",
-                                REQ_FETCH, "opts", select_json(sel)),
-                      &n);
+    char *text = dump(req, &n);
     if (!text)
         return SB_ENOMEM;
-    return ask_start(cl, (size_t)i, REQ_FETCH, rid, text, n, timeout_ms, done, ud);
+    return ask_start(cl, (size_t)i, type, rid, text, n, timeout_ms, done, ud);
+}
+
+int sb_cluster__fetch_sockets(sb_engine_t *e, sb_str_t nsp, const sb_engine_select_t *sel,
+                              uint32_t timeout_ms, sb_engine_result_fn done, void *ud) {
+    json_t *opts = select_json(sel);
+    if (!opts) /* without opts the request would ask for every socket */
+        return SB_ENOMEM;
+    return ask_plain((sb_cluster_t *)e, nsp, REQ_FETCH, opts, timeout_ms, done, ud);
 }
 
 int sb_cluster__all_rooms(sb_engine_t *e, sb_str_t nsp, uint32_t timeout_ms,
                           sb_engine_result_fn done, void *ud) {
-    sb_cluster_t *cl = (sb_cluster_t *)e;
-    long i;
-    int rc = can_ask(cl, nsp, &i);
-    if (rc != SB_OK)
-        return rc;
-    char rid[8];
-    make_request_id(rid);
-    size_t n;
-    char *text = dump(
-        json_pack("{s:s,s:s,s:i}", "uid", cl->uid, "requestId", rid, "type", REQ_ALL_ROOMS), &n);
-    if (!text)
-        return SB_ENOMEM;
-    return ask_start(cl, (size_t)i, REQ_ALL_ROOMS, rid, text, n, timeout_ms, done, ud);
+    return ask_plain((sb_cluster_t *)e, nsp, REQ_ALL_ROOMS, NULL, timeout_ms, done, ud);
 }
 
 /* ---- socketsJoin, socketsLeave, disconnectSockets --------------------------------- */
