@@ -42,8 +42,11 @@ static void handshake_websocket(sb_eio_server_t *srv, sb_http_req_t *req) {
 }
 
 /* A sid of another process sharing the port: passed to it, or answered. */
-static void hand_off(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid) {
+static void hand_off_now(sb_http_req_t *req, void *ud) {
     static const char busy[] = "{\"code\":1,\"message\":\"Session owner busy\"}";
+    sb_eio_server_t *srv = ud;
+    char sid[SB_EIO_SID_LEN + 1] = "";
+    sb_http_req_query(req, "sid", sid, sizeof sid);
     int rc = srv->handoff(req, sid[0], srv->handoff_ud);
     if (rc == SB_EAGAIN)
         sb_http_respond(req, 503, "application/json", busy, sizeof busy - 1, "Retry-After: 1\r\n");
@@ -51,11 +54,18 @@ static void hand_off(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid) 
         sb_eio__respond_error(req, SB_EIO_ERR_SID);
 }
 
+/* A request pipelined behind an answer still queued waits for it to be
+ * written: the connection moves with everything this process owed on it
+ * sent. */
+static void hand_off(sb_eio_server_t *srv, sb_http_req_t *req) {
+    sb_http_req_when_flushed(req, hand_off_now, srv);
+}
+
 static void handle_with_sid(sb_eio_server_t *srv, sb_http_req_t *req, const char *sid, bool ws) {
     sb_eio_session_t *s = sb_eio__find(srv, sid);
     if (!s && srv->handoff && srv->cfg.sid_prefix && sid[0] != srv->cfg.sid_prefix &&
         strlen(sid) == SB_EIO_SID_LEN) {
-        hand_off(srv, req, sid);
+        hand_off(srv, req);
         return;
     }
     if (!s || sb_eio__expired(s)) {

@@ -283,15 +283,14 @@ int sb_http_handoff_send(sb_http_handoff_t *h, sb_http_req_t *req, int slot) {
     if (req->conn->flags & SB_CONN_TLS)
         return SB_EINVAL;
     if (sb_conn_queued(req->conn) > 0) {
-        /* Pipelined behind an answer not yet written: the answer would be
-         * lost with this copy of the socket. Clients do not pipeline polling
-         * requests; this one is told to come back. */
+        /* The answer would be lost with this copy of the socket: callers
+         * wait for the flush first (sb_http_req_when_flushed). */
         h->stats.busy++;
         return SB_EAGAIN;
     }
     char *bytes;
     size_t n;
-    if (sb_http_req_serialize(req, &bytes, &n) != SB_OK)
+    if (sb_http_req_serialize(req, true, &bytes, &n) != SB_OK)
         return SB_ENOMEM;
     int rc =
         n > h->http->ctx->max_inbuf ? SB_ETOOBIG : send_to(h, slot, req->conn->io.fd, bytes, n);

@@ -109,13 +109,21 @@ bool sb_http_origin_allowed(const sb_http_req_t *r);
  * handler. `extra` is more header lines ending in CRLF, or NULL. */
 sb_conn_t *sb_http_respond_stream(sb_http_req_t *r, int status, const char *content_type,
                                   const char *extra);
+/* Calls fn(r, ud) once everything queued on r's connection is written: at
+ * once when nothing is, else when the queue drains (the request waits
+ * meanwhile and no later request on the connection is read). A request
+ * pipelined behind an answer still queued can so move the connection
+ * elsewhere (http/handoff.h) without losing that answer. If the connection
+ * dies first, or its peer reads nothing for --header-timeout, fn is never
+ * called (on_abort is, as for any waiting request). */
+void sb_http_req_when_flushed(sb_http_req_t *r, sb_http_handler_fn fn, void *ud);
 /* The request as bytes another server can parse again (http/handoff.h):
  * its request line and headers as received, except that a chunked body is
- * given with Content-Length instead, then its body, then whatever the
- * client already sent after it. Only while the request is being routed
- * (from its handler, before it returns). Sets *out (malloc'ed) and *n;
- * SB_OK or SB_ENOMEM. */
-int sb_http_req_serialize(const sb_http_req_t *r, char **out, size_t *n);
+ * given with Content-Length instead, then its body, then (with_rest)
+ * whatever the client already sent after it. From its handler, or from a
+ * sb_http_req_when_flushed callback. Sets *out (malloc'ed) and *n; SB_OK or
+ * SB_ENOMEM. */
+int sb_http_req_serialize(const sb_http_req_t *r, bool with_rest, char **out, size_t *n);
 /* Serves a connection accepted elsewhere (passed by another process) as if
  * accepted here, `bytes` being what was already read from it. Takes fd
  * (closed on failure). SB_OK, SB_ENOMEM, SB_ETOOBIG. */

@@ -46,6 +46,9 @@ typedef struct {
     /* While a request is routed: the input after it (sb_http_req_serialize). */
     const char *rest;
     size_t rest_n;
+    /* sb_http_req_when_flushed: called once the output queue is empty. */
+    sb_http_handler_fn flushed_fn;
+    void *flushed_ud;
 } sb_http_conn_t;
 
 /* Answers without a request object (parse errors, timeouts) and closes. */

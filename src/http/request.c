@@ -100,11 +100,20 @@ void sb_http__finish_request(sb_http_req_t *r, bool keep_alive) {
     hc_finish(hc, keep_alive);
 }
 
-int sb_http_req_serialize(const sb_http_req_t *r, char **out, size_t *n) {
+/* The input the client sent after `r`: while it is routed, the rest of
+ * the bytes being parsed; later (it waited), what the connection keeps. */
+static sb_str_t input_after(const sb_http_req_t *r) {
     const sb_http_conn_t *hc = r->conn->ud;
+    if (hc->in_data)
+        return sb_str(hc->rest, hc->rest_n);
+    return sb_str(r->conn->inbuf, r->conn->in_len);
+}
+
+int sb_http_req_serialize(const sb_http_req_t *r, bool with_rest, char **out, size_t *n) {
+    sb_str_t rest = with_rest ? input_after(r) : sb_str(NULL, 0);
     const char *eol = strchr(r->_head, '\n');
     size_t line = eol ? (size_t)(eol - r->_head) + 1 : strlen(r->_head);
-    size_t cap = line + 64 + r->body_len + hc->rest_n;
+    size_t cap = line + 64 + r->body_len + rest.n;
     for (size_t i = 0; i < r->num_headers; i++)
         cap += r->headers[i].name.n + r->headers[i].value.n + 4;
     char *buf = malloc(cap), *w = buf;
@@ -124,9 +133,9 @@ int sb_http_req_serialize(const sb_http_req_t *r, char **out, size_t *n) {
     w += sprintf(w, "\r\n");
     memcpy(w, r->body, r->body_len);
     w += r->body_len;
-    if (hc->rest_n)
-        memcpy(w, hc->rest, hc->rest_n);
-    w += hc->rest_n;
+    if (rest.n)
+        memcpy(w, rest.p, rest.n);
+    w += rest.n;
     *out = buf;
     *n = (size_t)(w - buf);
     return SB_OK;

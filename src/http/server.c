@@ -29,6 +29,10 @@ static void hc_on_timer(sb_timer_t *t) {
         sb_conn_close(c); /* idle keep-alive connection */
         return;
     }
+    if (hc->state == SB_HC_WAITING && hc->flushed_fn) {
+        sb_conn_close(c); /* a peer that reads none of its answers */
+        return;
+    }
     if (hc->state == SB_HC_WAITING)
         return;
     sb_http__send_simple_error(hc, 408, "request_timeout", "request not received in time");
@@ -241,9 +245,32 @@ static void http_on_shutdown(sb_conn_t *c) {
         hc->req->keep_alive = false;
 }
 
+static void http_on_drain(sb_conn_t *c) {
+    sb_http_conn_t *hc = c->ud;
+    sb_http_handler_fn fn = hc->flushed_fn;
+    if (!fn || !hc->req)
+        return;
+    hc->flushed_fn = NULL;
+    sb_timer_stop(&c->timer);
+    fn(hc->req, hc->flushed_ud);
+}
+
+void sb_http_req_when_flushed(sb_http_req_t *r, sb_http_handler_fn fn, void *ud) {
+    sb_conn_t *c = r->conn;
+    sb_http_conn_t *hc = c->ud;
+    if (sb_conn_queued(c) == 0) {
+        fn(r, ud);
+        return;
+    }
+    hc->flushed_fn = fn;
+    hc->flushed_ud = ud;
+    hc_arm(hc, hc->srv->cfg.header_timeout_ms);
+}
+
 static const sb_conn_handler_t http_conn_handler = {
     .on_data = http_on_data,
     .on_close = http_on_close,
+    .on_drain = http_on_drain,
     .on_shutdown = http_on_shutdown,
 };
 

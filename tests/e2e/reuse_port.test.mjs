@@ -215,15 +215,40 @@ test('raw polling across processes: a chunked POST, then the GET that carries it
   assert.ok(after.received - before.received > 0, JSON.stringify({ before, after }));
 });
 
-test('raw polling: two POSTs pipelined on one connection: both served, or the second refused as busy', async () => {
-  for (let i = 0; i < 6; i++) {
+/* Polling sessions opened on fresh connections until `n` processes own one. */
+async function sessionsOnDistinctProcesses(n) {
+  const bySlot = new Map();
+  for (let i = 0; i < 200 && bySlot.size < n; i++) {
     const open = await request('/socket.io/?EIO=4&transport=polling');
     const { sid } = JSON.parse(open.body.slice(1));
-    const post = `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n3`;
-    const [a, b] = await rawExchange(post + post, 2);
-    assert.deepEqual(a, { status: 200, body: 'ok' });
-    assert.ok(b.status === 200 ? b.body === 'ok' : b.status === 503 && JSON.parse(b.body).message === 'Session owner busy', JSON.stringify(b));
+    if (!bySlot.has(sid[0])) bySlot.set(sid[0], sid);
   }
+  assert.equal(bySlot.size, n, `sessions on ${[...bySlot.keys()]} only`);
+  return [...bySlot.values()];
+}
+
+test('raw polling: requests of sessions of three processes pipelined on one keep-alive connection, answered in order', async () => {
+  const before = await metricsBySlot();
+  for (let i = 0; i < 6; i++) {
+    // Whichever process the kernel gives the connection to, a request
+    // arrives there behind an answer not yet written and belongs to
+    // another process: the connection moves once that answer is out.
+    const sids = await sessionsOnDistinctProcesses(3);
+    const q = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    const posts = sids.map((sid) => `POST ${q(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40`);
+    const gets = sids.map((sid) => `GET ${q(sid)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const answers = await rawExchange(posts.join('') + gets.join(''), 6);
+    for (const a of answers.slice(0, 3)) assert.deepEqual(a, { status: 200, body: 'ok' });
+    // Each GET reaches its own session: the CONNECT without a token it was
+    // sent is refused there.
+    for (const a of answers.slice(3)) {
+      assert.equal(a.status, 200, JSON.stringify(a));
+      assert.match(a.body, /^44\{.*token_missing/, a.body);
+    }
+  }
+  const after = await metricsBySlot();
+  assert.equal(after.busy, before.busy, `a pipelined request was refused as busy: ${JSON.stringify({ before, after })}`);
+  assert.ok(after.sent - before.sent >= 12, JSON.stringify({ before, after }));
 });
 
 test('raw polling: a forged sid naming no process, or a bad one, is an Engine.IO error', async () => {
