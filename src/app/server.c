@@ -137,12 +137,6 @@ static int create_handoff(sb_server_t *s, char *err, size_t cap) {
         snprintf(err, cap, "--reuse-port needs a fixed --port (0 gives each process its own)");
         return SB_EINVAL;
     }
-    if (s->tls) {
-        snprintf(err, cap,
-                 "--reuse-port cannot pass TLS connections between processes: "
-                 "terminate TLS in front of them (docs/operations.md)");
-        return SB_EINVAL;
-    }
     s->handoff = sb_reuse_port_open(s->http, s->cfg.handoff_dir, s->cfg.port,
                                     &s->cfg.eio.sid_prefix, err, cap);
     return s->handoff ? SB_OK : SB_EIO;

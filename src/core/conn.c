@@ -167,8 +167,8 @@ int sb_conn_ctx_admit(sb_conn_ctx_t *ctx, const struct sockaddr_storage *ss) {
     return over ? SB_ETOOBIG : SB_OK;
 }
 
-sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
-                          const sb_conn_handler_t *h, void *ud) {
+static sb_conn_t *conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                              const sb_conn_handler_t *h, void *ud, sb_tls_t *tls) {
     sb_conn_t *c = sb_pool_alloc(&ctx->conns);
     if (!c) {
         close(fd);
@@ -182,9 +182,9 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     sb_io_init(ctx->loop, &c->io, fd, conn_on_io);
     sb_task_init(&c->task, conn_on_task);
     sb_timer_init(ctx->loop, &c->timer, NULL);
-    if (ctx->tls)
+    if (tls)
         c->flags |= SB_CONN_TLS;
-    if ((ctx->tls && sb__conn_tls_open(c) != SB_OK) ||
+    if ((tls && sb__conn_tls_open(c) != SB_OK) ||
         sb_io_set(&c->io, EPOLLIN | EPOLLRDHUP) != SB_OK) {
         if (c->flags & SB_CONN_TLS)
             sb__conn_tls_free(c);
@@ -196,6 +196,16 @@ sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_stor
     per_ip_add(ctx, &c->peer, 1);
     sb_list_push_tail(&ctx->all, &c->all_node);
     return c;
+}
+
+sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                          const sb_conn_handler_t *h, void *ud) {
+    return conn_create(ctx, fd, peer, h, ud, ctx->tls);
+}
+
+sb_conn_t *sb_conn_create_plain(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                                const sb_conn_handler_t *h, void *ud) {
+    return conn_create(ctx, fd, peer, h, ud, NULL);
 }
 
 /* ---- closing ------------------------------------------------------------- */

@@ -173,6 +173,10 @@ int sb_conn_ctx_admit(sb_conn_ctx_t *ctx, const struct sockaddr_storage *peer);
  * is then closed). The connection starts reading at once. */
 sb_conn_t *sb_conn_create(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
                           const sb_conn_handler_t *h, void *ud);
+/* The same, plain even in a context that speaks TLS: a local socket that
+ * carries what a TLS connection decrypted (http/handoff.h). */
+sb_conn_t *sb_conn_create_plain(sb_conn_ctx_t *ctx, int fd, const struct sockaddr_storage *peer,
+                                const sb_conn_handler_t *h, void *ud);
 
 /* Queues a slice of `f` (p within f->data-headroom .. end) for writing; takes
  * its own reference. Returns SB_OK, SB_ECLOSED, or SB_ETOOBIG when the queue

@@ -23,14 +23,15 @@
 /* Requests up to this size travel inside the message; larger ones (a big
  * polling POST) in a memfd passed along with the socket. */
 #define SB_HANDOFF_INLINE (32 * 1024)
-#define SB_HANDOFF_MAGIC 0x31484253u /* "SBH1" */
+#define SB_HANDOFF_MAGIC 0x32484253u /* "SBH2" */
 /* Messages taken per wakeup of a peer's socket: one busy peer cannot hold
  * the loop. */
 #define SB_HANDOFF_BATCH 64
 
 typedef struct {
     uint32_t magic;
-    uint32_t len; /* request bytes, inline or in the memfd */
+    uint32_t len;        /* request bytes, inline or in the memfd */
+    sb_peer_addr_t peer; /* the client, as the first process saw it */
 } wire_t;
 
 typedef struct {
@@ -66,6 +67,19 @@ static void peer_free(peer_t *p) {
     close(p->io.fd);
     sb_list_remove(&p->node);
     free(p);
+}
+
+static void peer_to_sockaddr(const sb_peer_addr_t *p, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    if (p->family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        memcpy(&a->sin6_addr, p->addr, 16);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_addr, p->addr, 4);
+    }
 }
 
 /* Reads `len` request bytes from a memfd into a new buffer. */
@@ -107,7 +121,9 @@ static void on_message(sb_http_handoff_t *h, size_t n, int *fds, int nfds) {
     }
     fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
     h->stats.received++;
-    sb_http_adopt(h->http, fds[0], bytes, w.len);
+    struct sockaddr_storage peer;
+    peer_to_sockaddr(&w.peer, &peer);
+    sb_http_adopt(h->http, fds[0], &peer, bytes, w.len);
     if (memfd_ok)
         free(bytes);
 }
@@ -220,8 +236,9 @@ static int bytes_memfd(const char *p, size_t n) {
     return fd;
 }
 
-static int send_message(int sock, int conn_fd, const char *bytes, size_t n) {
-    wire_t w = {SB_HANDOFF_MAGIC, (uint32_t)n};
+static int send_message(int sock, const wire_t *head, int conn_fd, const char *bytes, size_t n) {
+    wire_t w = *head;
+    w.len = (uint32_t)n;
     int fds[2] = {conn_fd, -1}, nfds = 1;
     bool in_line = n <= SB_HANDOFF_INLINE;
     if (!in_line && (fds[nfds++] = bytes_memfd(bytes, n)) < 0)
@@ -252,7 +269,8 @@ static int send_message(int sock, int conn_fd, const char *bytes, size_t n) {
 
 /* Sends over the kept socket to `slot`; a socket whose process has gone
  * (or restarted) is replaced once. */
-static int send_to(sb_http_handoff_t *h, int slot, int conn_fd, const char *bytes, size_t n) {
+static int send_to(sb_http_handoff_t *h, int slot, const wire_t *head, int conn_fd,
+                   const char *bytes, size_t n) {
     for (int attempt = 0; attempt < 2; attempt++) {
         bool fresh = h->out[slot] < 0;
         if (fresh) {
@@ -260,7 +278,7 @@ static int send_to(sb_http_handoff_t *h, int slot, int conn_fd, const char *byte
             if (rc != SB_OK)
                 return rc;
         }
-        int rc = send_message(h->out[slot], conn_fd, bytes, n);
+        int rc = send_message(h->out[slot], head, conn_fd, bytes, n);
         if (rc != SB_ECLOSED)
             return rc;
         close(h->out[slot]);
@@ -275,33 +293,75 @@ static long gone_on_data(sb_conn_t *c, char *p, size_t n) { return SB_ECLOSED; }
 
 static const sb_conn_handler_t gone_handler = {.on_data = gone_on_data};
 
+static void count(sb_http_handoff_t *h, int rc) {
+    if (rc == SB_OK)
+        h->stats.sent++;
+    else if (rc == SB_ENOTFOUND)
+        h->stats.no_owner++;
+    else if (rc == SB_EAGAIN)
+        h->stats.busy++;
+}
+
+/* The request (and what followed it, with_rest) with `fd`, a socket that
+ * carries the client's plaintext. */
+static int send_request(sb_http_handoff_t *h, sb_http_req_t *req, int slot, bool with_rest,
+                        int fd) {
+    wire_t head;
+    memset(&head, 0, sizeof head);
+    head.magic = SB_HANDOFF_MAGIC;
+    head.peer = req->conn->peer;
+    char *bytes;
+    size_t n;
+    if (sb_http_req_serialize(req, with_rest, &bytes, &n) != SB_OK)
+        return SB_ENOMEM;
+    int rc = n > h->http->ctx->max_inbuf ? SB_ETOOBIG : send_to(h, slot, &head, fd, bytes, n);
+    free(bytes);
+    return rc;
+}
+
+/* A TLS connection: the owner gets one end of a new socket pair as a plain
+ * connection, and this process relays between the other end and the
+ * client (relay.c). */
+static int send_relayed(sb_http_handoff_t *h, sb_http_req_t *req, int slot) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+        return SB_ENOMEM;
+    sb_http_relay_t *relay = sb_http__relay_open(h->http->ctx, sv[0]);
+    if (!relay) {
+        close(sv[1]);
+        return SB_ENOMEM;
+    }
+    /* What the client sent after the request goes through the relay. */
+    int rc = send_request(h, req, slot, false, sv[1]);
+    close(sv[1]); /* the owner's now, if sent */
+    if (rc != SB_OK) {
+        sb_http__relay_cancel(relay);
+        return rc;
+    }
+    sb_http__relay_attach(relay, sb_http_req_detach(req));
+    return SB_OK;
+}
+
 int sb_http_handoff_send(sb_http_handoff_t *h, sb_http_req_t *req, int slot) {
     if (slot < 0 || slot >= SB_HANDOFF_SLOTS || slot == h->slot) {
         h->stats.no_owner++;
         return SB_ENOTFOUND;
     }
-    if (req->conn->flags & SB_CONN_TLS)
-        return SB_EINVAL;
     if (sb_conn_queued(req->conn) > 0) {
         /* The answer would be lost with this copy of the socket: callers
          * wait for the flush first (sb_http_req_when_flushed). */
         h->stats.busy++;
         return SB_EAGAIN;
     }
-    char *bytes;
-    size_t n;
-    if (sb_http_req_serialize(req, true, &bytes, &n) != SB_OK)
-        return SB_ENOMEM;
-    int rc =
-        n > h->http->ctx->max_inbuf ? SB_ETOOBIG : send_to(h, slot, req->conn->io.fd, bytes, n);
-    free(bytes);
-    if (rc == SB_ENOTFOUND)
-        h->stats.no_owner++;
-    else if (rc == SB_EAGAIN)
-        h->stats.busy++;
+    if (req->conn->flags & SB_CONN_TLS) {
+        int rc = send_relayed(h, req, slot);
+        count(h, rc);
+        return rc;
+    }
+    int rc = send_request(h, req, slot, true, req->conn->io.fd);
+    count(h, rc);
     if (rc != SB_OK)
         return rc;
-    h->stats.sent++;
     /* The socket is the owner's now (the message holds it): this copy
      * closes without a word. */
     sb_conn_t *c = sb_http_req_detach(req);

@@ -4,7 +4,9 @@
  * request for another process's session is passed to that process, the
  * socket itself over a Unix socket (SCM_RIGHTS) with the bytes already read
  * from it, and the owner serves it and the rest of the connection as if it
- * had accepted it.
+ * had accepted it. A TLS session cannot move: a TLS connection stays, and
+ * its plaintext is relayed (relay.c) over a local socket pair whose other
+ * end the owner serves as a plain connection.
  *
  * Each process claims a slot 0..SB_HANDOFF_SLOTS-1 in a directory (a lock
  * file per slot, held while the process lives, so a crashed process frees
@@ -42,8 +44,9 @@ int sb_http_handoff_slot(const sb_http_handoff_t *h);
 /* Passes `req`'s connection to the process in `slot`, from req's handler.
  * SB_OK: the request and its connection are gone from this process.
  * Otherwise `req` is untouched and the caller answers it: SB_ENOTFOUND (no
- * process in that slot, or it is this one), SB_EAGAIN (its socket is full),
- * SB_EINVAL (a TLS connection: its session cannot move), SB_ENOMEM. */
+ * process in that slot, or it is this one), SB_EAGAIN (its socket is full,
+ * or an answer is still queued on the connection: wait for the flush,
+ * sb_http_req_when_flushed), SB_ENOMEM, SB_ETOOBIG. */
 int sb_http_handoff_send(sb_http_handoff_t *h, sb_http_req_t *req, int slot);
 const sb_http_handoff_stats_t *sb_http_handoff_stats(const sb_http_handoff_t *h);
 

@@ -125,9 +125,12 @@ void sb_http_req_when_flushed(sb_http_req_t *r, sb_http_handler_fn fn, void *ud)
  * SB_ENOMEM. */
 int sb_http_req_serialize(const sb_http_req_t *r, bool with_rest, char **out, size_t *n);
 /* Serves a connection accepted elsewhere (passed by another process) as if
- * accepted here, `bytes` being what was already read from it. Takes fd
- * (closed on failure). SB_OK, SB_ENOMEM, SB_ETOOBIG. */
-int sb_http_adopt(sb_http_server_t *s, int fd, const void *bytes, size_t n);
+ * accepted here from `peer`, `bytes` being what was already read from it.
+ * It speaks plain HTTP even if this server speaks TLS: a process passes
+ * only plain sockets, relaying its TLS connections (http/handoff.h). Takes
+ * fd (closed on failure). SB_OK, SB_ENOMEM, SB_ETOOBIG. */
+int sb_http_adopt(sb_http_server_t *s, int fd, const struct sockaddr_storage *peer,
+                  const void *bytes, size_t n);
 /* Hands the connection to another protocol: the request is freed, the
  * connection stays open and its handler must be replaced by the caller. */
 sb_conn_t *sb_http_req_detach(sb_http_req_t *r);

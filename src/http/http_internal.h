@@ -68,4 +68,16 @@ bool sb_http__req_wants_keep_alive(const sb_http_req_t *r);
  * one (keep_alive) or closes once its output is flushed. */
 void sb_http__finish_request(sb_http_req_t *r, bool keep_alive);
 
+/* A TLS connection relayed to the process that serves its requests
+ * (relay.c, for handoff.c). */
+typedef struct sb_http_relay sb_http_relay_t;
+/* Serves `fd`, this process's end of a local stream socket whose other end
+ * the owner serves. Takes fd. NULL when out of memory. */
+sb_http_relay_t *sb_http__relay_open(sb_conn_ctx_t *ctx, int fd);
+/* The owner was never reached: closes the socket and frees the relay. */
+void sb_http__relay_cancel(sb_http_relay_t *r);
+/* From now on `client` (detached from its request) and the socket pass
+ * each other's bytes, what `client` already holds unread first. */
+void sb_http__relay_attach(sb_http_relay_t *r, sb_conn_t *client);
+
 #endif

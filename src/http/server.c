@@ -38,14 +38,16 @@ static void hc_on_timer(sb_timer_t *t) {
     sb_http__send_simple_error(hc, 408, "request_timeout", "request not received in time");
 }
 
-static sb_http_conn_t *hc_create(sb_http_server_t *s, int fd, const struct sockaddr_storage *peer) {
+static sb_http_conn_t *hc_create(sb_http_server_t *s, int fd, const struct sockaddr_storage *peer,
+                                 bool plain) {
     sb_http_conn_t *hc = calloc(1, sizeof *hc);
     if (!hc) {
         close(fd);
         return NULL;
     }
     hc->srv = s;
-    hc->conn = sb_conn_create(s->ctx, fd, peer, &http_conn_handler, hc);
+    hc->conn = plain ? sb_conn_create_plain(s->ctx, fd, peer, &http_conn_handler, hc)
+                     : sb_conn_create(s->ctx, fd, peer, &http_conn_handler, hc);
     if (!hc->conn) {
         free(hc);
         return NULL;
@@ -297,21 +299,18 @@ static void shed_one(sb_http_server_t *s, int why) {
 
 /* Over a limit, the connection still reads its request, so that the 503 is
  * not lost to a reset, and is then closed. */
-static sb_http_conn_t *serve(sb_http_server_t *s, int fd, const struct sockaddr_storage *ss) {
+static sb_http_conn_t *serve(sb_http_server_t *s, int fd, const struct sockaddr_storage *ss,
+                             bool plain) {
     bool over = sb_conn_ctx_admit(s->ctx, ss) != SB_OK;
-    sb_http_conn_t *hc = hc_create(s, fd, ss);
+    sb_http_conn_t *hc = hc_create(s, fd, ss, plain);
     if (hc)
         hc->refuse = over;
     return hc;
 }
 
-int sb_http_adopt(sb_http_server_t *s, int fd, const void *bytes, size_t n) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    memset(&ss, 0, sizeof ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-        ss.ss_family = AF_INET; /* already reset by the peer: it reads EOF and closes */
-    sb_http_conn_t *hc = serve(s, fd, &ss);
+int sb_http_adopt(sb_http_server_t *s, int fd, const struct sockaddr_storage *peer,
+                  const void *bytes, size_t n) {
+    sb_http_conn_t *hc = serve(s, fd, peer, true);
     if (!hc)
         return SB_ENOMEM;
     int rc = sb_conn_feed(hc->conn, bytes, n);
@@ -336,7 +335,7 @@ static void on_accept(sb_io_t *io, uint32_t events) {
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        serve(s, fd, &ss);
+        serve(s, fd, &ss, false);
     }
 }
 

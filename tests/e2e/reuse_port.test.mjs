@@ -4,17 +4,20 @@
 // request that reaches a process other than its session's is passed to the
 // owner (http/handoff.h). Also: forged session ids naming no process, a
 // dead process, and a process whose hand-off socket is full.
-import { after, before } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startRedis } from './lib/redis.mjs';
 import { e2eDir, startServer } from './lib/server.mjs';
-import { connectUser, isRef, mintToken, test, until, waitForArgs } from './lib/util.mjs';
+import { makePki } from './lib/tls.mjs';
+import { connect, connectUser, isRef, mintToken, test, until, waitForArgs } from './lib/util.mjs';
 
 const KEY = 'k';
 const PYTHON = '/usr/bin/python3';
@@ -22,11 +25,13 @@ let redis, port, dir, url;
 const servers = [];
 
 /* One request on a connection of its own, so the kernel picks a process
- * for it afresh. Resolves with {status, body}, or null after `ms`. */
-function request(pathAndQuery, { method = 'GET', body, headers = {}, ms = 5000 } = {}) {
+ * for it afresh. Resolves with {status, body}, or null after `ms`. `on`:
+ * the processes sharing {port, ca} (TLS when ca is set); default the plain
+ * ones. */
+function request(pathAndQuery, { method = 'GET', body, headers = {}, ms = 5000, on = { port } } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', port, path: pathAndQuery, method, agent: false,
+    const req = (on.ca ? https : http).request({
+      host: '127.0.0.1', port: on.port, ca: on.ca, path: pathAndQuery, method, agent: false,
       headers: { ...headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(body) }) },
     }, (res) => {
       let text = '';
@@ -41,10 +46,10 @@ function request(pathAndQuery, { method = 'GET', body, headers = {}, ms = 5000 }
 
 /* The hand-off counters of every process: /metrics on fresh connections
  * until each of the `n` slots has answered. */
-async function metricsBySlot(n = 3) {
+async function metricsBySlot(n = 3, on = { port }) {
   const bySlot = new Map();
   for (let i = 0; i < 300 && bySlot.size < n; i++) {
-    const r = await request('/metrics', { headers: { authorization: `Bearer ${KEY}` } });
+    const r = await request('/metrics', { headers: { authorization: `Bearer ${KEY}` }, on });
     const slot = /^switchboard_handoff_slot (\d+)$/m.exec(r.body)?.[1];
     const counts = {};
     for (const m of r.body.matchAll(/^switchboard_handoffs_total\{result="(\w+)"\} (\d+)$/gm)) counts[m[1]] = Number(m[2]);
@@ -139,9 +144,10 @@ test('polling-only clients on three processes sharing a port: rooms, messages an
 
 /* Writes raw bytes on a connection of its own and reads `n` HTTP answers
  * (each with a Content-Length). */
-function rawExchange(bytes, n = 1, ms = 5000) {
+function rawExchange(bytes, n = 1, ms = 5000, on = { port }) {
   return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
+    const c = on.ca ? tls.connect({ host: '127.0.0.1', port: on.port, ca: on.ca, servername: 'localhost' })
+      : net.connect(on.port, '127.0.0.1');
     let buf = Buffer.alloc(0);
     const answers = [];
     const t = setTimeout(() => { c.destroy(); reject(new Error(`${answers.length} of ${n} answers within ${ms} ms`)); }, ms);
@@ -216,10 +222,10 @@ test('raw polling across processes: a chunked POST, then the GET that carries it
 });
 
 /* Polling sessions opened on fresh connections until `n` processes own one. */
-async function sessionsOnDistinctProcesses(n) {
+async function sessionsOnDistinctProcesses(n, on = { port }) {
   const bySlot = new Map();
   for (let i = 0; i < 200 && bySlot.size < n; i++) {
-    const open = await request('/socket.io/?EIO=4&transport=polling');
+    const open = await request('/socket.io/?EIO=4&transport=polling', { on });
     const { sid } = JSON.parse(open.body.slice(1));
     if (!bySlot.has(sid[0])) bySlot.set(sid[0], sid);
   }
@@ -227,17 +233,19 @@ async function sessionsOnDistinctProcesses(n) {
   return [...bySlot.values()];
 }
 
-test('raw polling: requests of sessions of three processes pipelined on one keep-alive connection, answered in order', async () => {
-  const before = await metricsBySlot();
-  for (let i = 0; i < 6; i++) {
-    // Whichever process the kernel gives the connection to, a request
-    // arrives there behind an answer not yet written and belongs to
-    // another process: the connection moves once that answer is out.
-    const sids = await sessionsOnDistinctProcesses(3);
+/* On fresh connections to the processes sharing `on`: requests of sessions
+ * of three processes pipelined on one keep-alive connection, answered in
+ * order. Whichever process the kernel gives the connection to, a request
+ * arrives there behind an answer not yet written and belongs to another
+ * process: the connection moves once that answer is out. */
+async function pipelineAcrossProcesses(on, rounds) {
+  const before = await metricsBySlot(3, on);
+  for (let i = 0; i < rounds; i++) {
+    const sids = await sessionsOnDistinctProcesses(3, on);
     const q = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
     const posts = sids.map((sid) => `POST ${q(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40`);
     const gets = sids.map((sid) => `GET ${q(sid)} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    const answers = await rawExchange(posts.join('') + gets.join(''), 6);
+    const answers = await rawExchange(posts.join('') + gets.join(''), 6, 5000, on);
     for (const a of answers.slice(0, 3)) assert.deepEqual(a, { status: 200, body: 'ok' });
     // Each GET reaches its own session: the CONNECT without a token it was
     // sent is refused there.
@@ -246,9 +254,13 @@ test('raw polling: requests of sessions of three processes pipelined on one keep
       assert.match(a.body, /^44\{.*token_missing/, a.body);
     }
   }
-  const after = await metricsBySlot();
+  const after = await metricsBySlot(3, on);
   assert.equal(after.busy, before.busy, `a pipelined request was refused as busy: ${JSON.stringify({ before, after })}`);
-  assert.ok(after.sent - before.sent >= 12, JSON.stringify({ before, after }));
+  assert.ok(after.sent - before.sent >= 2 * rounds, JSON.stringify({ before, after }));
+}
+
+test('raw polling: requests of sessions of three processes pipelined on one keep-alive connection, answered in order', async () => {
+  await pipelineAcrossProcesses({ port }, 6);
 });
 
 test('raw polling: a forged sid naming no process, or a bad one, is an Engine.IO error', async () => {
@@ -324,3 +336,68 @@ for _ in range(6000):  # 60 s at most; killed by the test long before
   const r = await request('/socket.io/?EIO=4&transport=polling');
   assert.equal(r.status, 200);
 }, { timeout: 60000 });
+
+describe('TLS on the shared port: the receiving process keeps the TLS session and relays the plaintext to the owner', { skip: isRef }, () => {
+  let pki, tlsDir, on;
+  const trio = [];
+  before(async () => {
+    pki = makePki();
+    tlsDir = mkdtempSync(path.join(tmpdir(), 'sb-handoff-tls-'));
+    on = { port: await freePort(), ca: pki.ca };
+    const args = ['--port', String(on.port), '--reuse-port', '--handoff-dir', tlsDir, '--redis-url', redis.url,
+      '--tls-cert', pki.cert, '--tls-key', pki.key, '--api-key', KEY, '--events-per-second', '0', '--log-level', 'info',
+      '--max-message-bytes', '300000'];
+    for (const i of ids(3)) trio.push(await startServer('switchboard', { args }));
+    for (const srv of trio) srv.url = `https://127.0.0.1:${on.port}`;
+  });
+  after(async () => {
+    await Promise.all(trio.map((s) => s.stop()));
+    pki?.cleanup();
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
+  });
+
+  test('polling-only clients over TLS spread over the three: a room, messages and acks, each delivered once; a polling client upgrades to WebSocket', async () => {
+    const before = await metricsBySlot(3, on);
+    const USERS = 9, room = 'tlsroom';
+    const users = [];
+    for (const i of ids(USERS)) {
+      const { s } = await connectUser(trio[0], `t${i}`, { transports: ['polling'], ca: on.ca });
+      await s.timeout(5000).emitWithAck('chat:join', room);
+      users.push(s);
+    }
+    // Polling first, then the upgrade: its WebSocket request is relayed too.
+    const up = await connect(trio[0].url, { ca: on.ca, transports: ['polling', 'websocket'],
+      auth: { token: mintToken({ sub: 'tup', name: 'Up' }, trio[0].secret) } });
+    await until(() => up.io.engine.transport.name === 'websocket', 8000, 'the upgrade to websocket');
+    await up.timeout(5000).emitWithAck('chat:join', room);
+    users.push(up);
+    await new Promise((r) => setTimeout(r, 300)); // every join known on every node
+    const got = users.map(() => new Map());
+    users.forEach((s, i) => s.on('chat:message', (m) => got[i].set(m.clientMessageId, (got[i].get(m.clientMessageId) ?? 0) + 1)));
+    const acks = await Promise.all(users.map((s, i) => s.timeout(8000).emitWithAck('chat:message',
+      { roomId: room, message: `tls ${i}`, clientMessageId: `t-${i}` })));
+    for (const a of acks) assert.ok(a && !a.error && a.id, JSON.stringify(a));
+    const want = ids(users.length).map((i) => `t-${i}`).sort();
+    await until(() => got.every((g) => g.size === want.length), 10000, 'every message delivered to everyone');
+    const end = users.map((s) => waitForArgs(s, 'chat:message', 8000, (m) => m.clientMessageId === 'tls-end'));
+    await users[0].timeout(8000).emitWithAck('chat:message', { roomId: room, message: 'end', clientMessageId: 'tls-end' });
+    await Promise.all(end);
+    for (const g of got) assert.deepEqual([...g.entries()].filter(([k]) => k !== 'tls-end').sort(), want.map((k) => [k, 1]));
+    // Large bodies both ways through the relays (a hand-off carries more
+    // than 32 KiB in a memfd).
+    const big = 'y'.repeat(200000);
+    const bigSeen = users.map((s) => waitForArgs(s, 'chat:message', 10000, (m) => m.clientMessageId === 'tls-big'));
+    const a = await users[1].timeout(10000).emitWithAck('chat:message', { roomId: room, message: big, clientMessageId: 'tls-big' });
+    assert.ok(a && !a.error, JSON.stringify(a).slice(0, 200));
+    for (const [m] of await Promise.all(bigSeen)) assert.equal((m.message ?? m.content).length, big.length);
+    assert.equal(new Set(users.map((s) => s.io.engine.id[0])).size, 3, 'sessions on three processes');
+    const after = await metricsBySlot(3, on);
+    assert.ok(after.sent - before.sent > 0, JSON.stringify({ before, after }));
+    assert.equal(after.busy, before.busy);
+    for (const s of users) s.disconnect();
+  }, { timeout: 60000 });
+
+  test('raw TLS: requests of sessions of three processes pipelined on one connection, answered in order', async () => {
+    await pipelineAcrossProcesses(on, 4);
+  });
+});
