@@ -3,9 +3,10 @@
 # to re-run. Modes:
 #   run   what building and running the server needs (make run), with the
 #         Socket.IO browser client the binary serves (npm, pinned)
-#   test  that plus the test tools: clang, clang-format, PostgreSQL, Python and
-#         npm clients, Chromium for the browser tests (make test, make deps;
-#         the default)
+#   test  that plus the test tools: clang, clang-format, PostgreSQL, Redis,
+#         Python and npm clients, Chromium for the browser tests, nginx and
+#         HAProxy (the sticky balancer tests start their own instances on
+#         free loopback ports) (make test, make deps; the default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,7 @@ esac
 APT_PKGS=(build-essential pkg-config libssl-dev zlib1g-dev libjansson-dev libsqlite3-dev libpq-dev
           libhiredis-dev libmsgpack-dev libcurl4-openssl-dev)
 [ "$mode" = run ] || APT_PKGS+=(postgresql python3 python3-socketio python3-websocket python3-requests
-                                redis-server
+                                redis-server nginx haproxy
                                 clang clang-format curl procps man-db chromium)
 
 missing=()

@@ -63,7 +63,8 @@ count "fuzz smoke" "$out" $?
 #   conformance, examples, protocol, python, raw: only echo servers and
 #     examples without a store (no switchboard or chat_plus server)
 #   cli: runs the binary by hand with its own settings (exit codes, --help)
-PG_E2E_SKIP=" storage_faults pg_store pg_cluster cluster_pg conformance examples protocol python raw cli "
+#   balancers: tests HAProxy's and nginx's stickiness, not the store
+PG_E2E_SKIP=" storage_faults pg_store pg_cluster cluster_pg conformance examples protocol python raw cli balancers "
 PG_E2E_FILES=()
 for f in tests/e2e/*.test.mjs; do
     n=$(basename "$f" .test.mjs)
