@@ -22,12 +22,18 @@ typedef struct {
     sb_task_t flush_task; /* answers the pending GET once this loop turn's packets are queued */
 } sb_eio_polling_t;
 
+/* One per connected client: 144 bytes, ordered so that the short fields
+ * fill the sid's tail and nothing is padded (issue 17: bytes per
+ * connection). No task of its own: a closing session waits on the
+ * server's closing list. */
 struct sb_eio_session {
     char sid[SB_EIO_SID_LEN + 1];
+    uint8_t transport; /* sb_eio_transport_t */
+    bool closing : 1, upgrading : 1, probed : 1, awaiting_pong : 1;
+    sb_peer_addr_t peer;
     sb_eio_server_t *srv;
     struct sb_eio_session *hash_next;
-    sb_eio_transport_t transport;
-    bool closing, upgrading, probed, awaiting_pong;
+    struct sb_eio_session *closing_next; /* srv->closing, while closing */
     const char *close_reason;
     union {
         sb_ws_t *ws;   /* SB_EIO_WEBSOCKET: the active websocket transport */
@@ -35,13 +41,11 @@ struct sb_eio_session {
     };
     sb_eio_polling_t *poll; /* NULL unless the transport is (still) polling */
     sb_timer_t ping_timer;
-    sb_task_t close_task;
     void *ud;
     /* The handshake's Authorization header, NUL, its query string, NUL: one
      * allocation, and none at all when neither is kept (the query only when
      * it carries app parameters). */
     char *kept;
-    sb_peer_addr_t peer;
 };
 
 struct sb_eio_server {
@@ -52,9 +56,14 @@ struct sb_eio_server {
     sb_eio_session_t **buckets;
     size_t nbuckets, count;
     sb_eio_stats_t stats;
-    uint16_t ws_close_code;          /* 1000, or 1001 while shutting down */
-    sb_map_t handshake_buckets;      /* peer address -> sb_eio_bucket_t */
-    sb_pool_t sessions;              /* one per client: no malloc header */
+    uint16_t ws_close_code;     /* 1000, or 1001 while shutting down */
+    sb_map_t handshake_buckets; /* peer address -> sb_eio_bucket_t */
+    sb_pool_t sessions;         /* one per client: no malloc header */
+    /* Dropped sessions, oldest first, released by close_task a few per
+     * run (each posts again while some are left), so a storm of closes is
+     * worked off between polls like other deferred work. */
+    sb_eio_session_t *closing, *closing_last;
+    sb_task_t close_task;
     const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
     sb_eio_handoff_fn handoff;       /* sessions of other processes (cfg.sid_prefix) */
     void *handoff_ud;
@@ -94,8 +103,11 @@ bool sb_eio__on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt);
  * pong is overdue: the timer wheel fires a tick late, a request must not
  * find a session alive past its deadline. */
 bool sb_eio__expired(sb_eio_session_t *s);
-/* Ends the session without a close packet (transport gone, ping timeout). */
+/* Ends the session without a close packet (transport gone, ping timeout):
+ * puts it on the server's closing list. */
 void sb_eio__drop(sb_eio_session_t *s, const char *reason);
+/* session.c: the server's close task, which releases closing sessions. */
+void sb_eio__on_close_task(sb_task_t *t);
 /* polling.c */
 extern const char sb_eio__no_store[]; /* the header every polling answer carries */
 void sb_eio__polling_get(sb_eio_session_t *s, sb_http_req_t *req);

@@ -234,6 +234,7 @@ sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cf
     srv->ws_close_code = SB_WS_CLOSE_NORMAL;
     sb_map_init(&srv->handshake_buckets);
     sb_pool_init(&srv->sessions, sizeof(sb_eio_session_t));
+    sb_task_init(&srv->close_task, sb_eio__on_close_task);
     return srv;
 }
 
@@ -259,6 +260,7 @@ void sb_eio_server_destroy(sb_eio_server_t *srv) {
         return;
     sb_map_foreach(&srv->handshake_buckets, free_bucket, NULL);
     sb_map_dispose(&srv->handshake_buckets);
+    sb_task_cancel(&srv->close_task);
     sb_pool_dispose(&srv->sessions);
     free(srv->buckets);
     free(srv);

@@ -14,7 +14,6 @@
 #include "engineio/packet.h"
 
 static void on_ping_timer(sb_timer_t *t);
-static void on_close_task(sb_task_t *t);
 
 /* 15 random bytes as 20 base64url characters, like the reference ids; with
  * a prefix, it replaces the first character (114 random bits remain). */
@@ -68,7 +67,6 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req
         make_sid(s->sid, srv->cfg.sid_prefix);
     while (sb_eio__find(srv, s->sid));
     sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
-    sb_task_init(&s->close_task, on_close_task);
     if (t == SB_EIO_POLLING && !(s->poll = sb_eio__polling_create(s)))
         kept = false;
     if (!kept || sb_eio__register(srv, s) != SB_OK) {
@@ -148,8 +146,12 @@ void sb_eio_close(sb_eio_session_t *s, const char *reason) {
     sb_eio__drop(s, reason);
 }
 
-static void on_close_task(sb_task_t *t) {
-    sb_eio_session_t *s = sb_container_of(t, sb_eio_session_t, close_task);
+/* Sessions released per run of the close task: a close reaches the layers
+ * above (rooms, presence), so a run stays short like one task per session
+ * was, and the task posts itself again while some are left. */
+#define SB_EIO_CLOSES_PER_RUN 8
+
+static void release(sb_eio_session_t *s) {
     sb_eio_server_t *srv = s->srv;
     sb_eio__unregister(srv, s);
     if (s->transport == SB_EIO_POLLING)
@@ -165,6 +167,19 @@ static void on_close_task(sb_task_t *t) {
         srv->carrier->closed(s->carrier, s->close_reason);
     free(s->kept);
     sb_pool_free(&srv->sessions, s);
+}
+
+void sb_eio__on_close_task(sb_task_t *t) {
+    sb_eio_server_t *srv = sb_container_of(t, sb_eio_server_t, close_task);
+    sb_task_post(srv->loop, t); /* pending while sessions wait (validate.c) */
+    for (int i = 0; i < SB_EIO_CLOSES_PER_RUN && srv->closing; i++) {
+        sb_eio_session_t *s = srv->closing;
+        if (!(srv->closing = s->closing_next))
+            srv->closing_last = NULL;
+        release(s);
+    }
+    if (!srv->closing)
+        sb_task_cancel(t);
 }
 
 /* ---- carried sessions -------------------------------------------------------------- */

@@ -39,7 +39,14 @@ void sb_eio__drop(sb_eio_session_t *s, const char *reason) {
     sb_timer_stop(&s->ping_timer);
     if (s->poll)
         sb_timer_stop(&s->poll->upgrade_timer);
-    sb_task_post(s->srv->loop, &s->close_task);
+    sb_eio_server_t *srv = s->srv;
+    s->closing_next = NULL;
+    if (srv->closing_last)
+        srv->closing_last->closing_next = s;
+    else
+        srv->closing = s;
+    srv->closing_last = s;
+    sb_task_post(srv->loop, &srv->close_task);
 }
 
 /* ---- receiving -------------------------------------------------------------------- */

@@ -31,7 +31,8 @@ static bool poll_valid(const sb_eio_session_t *s) {
 
 /* Where the session is in its life: open, upgrading, closing. */
 static bool state_valid(const sb_eio_session_t *s) {
-    if (s->closing != (s->close_reason != NULL) || s->closing != sb_task_pending(&s->close_task))
+    if (s->closing != (s->close_reason != NULL) ||
+        (s->closing && !sb_task_pending(&s->srv->close_task)))
         return false;
     if (s->closing &&
         (sb_timer_active(&s->ping_timer) || (s->poll && sb_timer_active(&s->poll->upgrade_timer))))
