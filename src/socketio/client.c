@@ -9,23 +9,35 @@
 #include "socketio/sio_internal.h"
 
 static void on_connect_timeout(sb_timer_t *t) {
-    sb_sio_client_t *c = sb_container_of(t, sb_sio_client_t, connect_timer);
+    sb_sio_client_t *c = sb_container_of(t, sb_sio_connect_wait_t, timer)->client;
     if (sb_list_empty(&c->sockets))
         sb_eio_close(c->eio, "connect timeout");
+}
+
+void sb_sio__client_connected(sb_sio_client_t *c) {
+    if (!c->connect_wait)
+        return;
+    sb_timer_stop(&c->connect_wait->timer);
+    sb_pool_free(&c->srv->connect_waits, c->connect_wait);
+    c->connect_wait = NULL;
 }
 
 static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     sb_sio_server_t *srv = ud;
     sb_sio_client_t *c = sb_pool_alloc(&srv->clients);
-    if (!c) {
+    sb_sio_connect_wait_t *w = c ? sb_pool_alloc(&srv->connect_waits) : NULL;
+    if (!w) {
+        sb_pool_free(&srv->clients, c);
         sb_eio_close(eio, "out of memory");
         return;
     }
     c->eio = eio;
     c->srv = srv;
     sb_list_init(&c->sockets);
-    sb_timer_init(srv->loop, &c->connect_timer, on_connect_timeout);
-    sb_timer_start(&c->connect_timer, srv->cfg.connect_timeout_ms);
+    w->client = c;
+    c->connect_wait = w;
+    sb_timer_init(srv->loop, &w->timer, on_connect_timeout);
+    sb_timer_start(&w->timer, srv->cfg.connect_timeout_ms);
     sb_eio_set_data(eio, c);
 }
 
@@ -173,7 +185,7 @@ static void eio_on_close(sb_eio_session_t *eio, const char *reason) {
     while ((n = c->sockets.next) != &c->sockets)
         sb_sio__socket_close(sb_container_of(n, sb_sio_socket_t, client_node), reason);
     sb_sio__client_abandon(c);
-    sb_timer_stop(&c->connect_timer);
+    sb_sio__client_connected(c); /* or not: the deadline goes with the client */
     binary_reset(c);
     sb_pool_free(&c->srv->clients, c);
 }

@@ -13,6 +13,7 @@ sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cf
     srv->cfg = *cfg;
     sb_pool_init(&srv->clients, sizeof(sb_sio_client_t));
     sb_pool_init(&srv->sockets, sizeof(sb_sio_socket_t));
+    sb_pool_init(&srv->connect_waits, sizeof(sb_sio_connect_wait_t));
     sb_list_init(&srv->waiting);
     sb_slab_init(&srv->socket_recs);
     if (!sb_sio_of(srv, "/")) {
@@ -41,6 +42,7 @@ void sb_sio_server_destroy(sb_sio_server_t *srv) {
     free(srv->nsps);
     sb_pool_dispose(&srv->clients);
     sb_pool_dispose(&srv->sockets);
+    sb_pool_dispose(&srv->connect_waits);
     sb_slab_dispose(&srv->socket_recs);
     free(srv);
 }

@@ -46,6 +46,7 @@ struct sb_sio_server {
     size_t nnsps;
     sb_sio_stats_t stats;
     sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
+    sb_pool_t connect_waits;    /* sb_sio_connect_wait_t */
     /* sb_sio_wait_t: sockets a middleware is still deciding on (few: the
      * server's, not each client's, so an idle client pays nothing). */
     sb_list_t waiting;
@@ -62,14 +63,23 @@ typedef struct {
     sb_str_t att[]; /* `need` slots, followed by text_n bytes of text */
 } sb_sio_binary_t;
 
+/* The deadline of a client that has not joined a namespace yet: a record of
+ * its own, so that a connected client carries a pointer, not a timer. */
+typedef struct sb_sio_connect_wait sb_sio_connect_wait_t;
+
 /* One per Engine.IO session: multiplexes the namespaces. */
 typedef struct {
     sb_eio_session_t *eio;
     sb_sio_server_t *srv;
     sb_list_t sockets;
-    sb_timer_t connect_timer;
-    sb_sio_binary_t *bin; /* NULL unless a binary packet is in flight */
+    sb_sio_connect_wait_t *connect_wait; /* NULL once a namespace was joined */
+    sb_sio_binary_t *bin;                /* NULL unless a binary packet is in flight */
 } sb_sio_client_t;
+
+struct sb_sio_connect_wait {
+    sb_timer_t timer;
+    sb_sio_client_t *client;
+};
 
 typedef struct {
     sb_list_node_t node;
@@ -125,6 +135,8 @@ void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
+/* client.c: the client joined a namespace: its connect deadline is over. */
+void sb_sio__client_connected(sb_sio_client_t *c);
 /* True when a socket of the client waits for a middleware in namespace `nsp`. */
 bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp);
 /* The client's session closed: its waiting sockets are given up. */

@@ -75,7 +75,7 @@ static void admit(sb_sio_socket_t *s, sb_str_t auth) {
     sb_hub_add(s->nsp->hub, &s->member);
     if (s->nsp->srv->engine) /* other nodes address a socket by a room named by its id */
         sb_hub_join(s->nsp->hub, &s->member, sb_cstr(s->id));
-    sb_timer_stop(&c->connect_timer);
+    sb_sio__client_connected(c);
     char body[96];
     int n = s->rec ? snprintf(body, sizeof body, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id,
                               sb_sio_socket_pid(s))

@@ -61,7 +61,7 @@ int sb_sio__client_validate(const sb_sio_client_t *c) {
             return SB_EPROTO;
     }
     /* The connect deadline is over once a namespace was joined. */
-    if (n > 0 && sb_timer_active(&c->connect_timer))
+    if (n > 0 && c->connect_wait)
         return SB_EPROTO;
     /* A binary packet in flight still waits for at least one attachment. */
     if (c->bin && (c->bin->need == 0 || c->bin->have >= c->bin->need ||

@@ -394,9 +394,11 @@ TEST(sio_refused_connects_keep_the_connection) {
         CHECK(!s->closing);
         CHECK(sb_sio__client_socket(sb_eio_get_data(s), SB_LIT("/locked")) == NULL);
         CHECK(valid(w, s));
-        CHECK(sb_timer_active(&((sb_sio_client_t *)sb_eio_get_data(s))->connect_timer));
+        sb_sio_client_t *c = sb_eio_get_data(s);
+        CHECK(c->connect_wait && sb_timer_active(&c->connect_wait->timer));
         sio_text(s, "0");
         CHECK(valid(w, s)); /* the connect deadline is off now */
+        CHECK(c->connect_wait == NULL);
         CHECK_EQ(w->connections, 1);
     }
     world_destroy(w);
@@ -482,9 +484,10 @@ TEST(sio_corrupted_socket_is_refused) {
             sock->id[0] = '#';
             CHECK_EQ(sb_sio_socket_validate(sock), SB_EPROTO);
             sock->id[0] = was;
-            sb_timer_start(&c->connect_timer, 1000); /* a deadline after the connect */
+            sb_sio_connect_wait_t other = {.client = c};
+            c->connect_wait = &other; /* a deadline after the connect */
             CHECK_EQ(sb_sio_session_validate(s), SB_EPROTO);
-            sb_timer_stop(&c->connect_timer);
+            c->connect_wait = NULL;
             CHECK_EQ(sb_sio_session_validate(s), SB_OK);
         }
     }
