@@ -46,17 +46,17 @@ typedef enum { SB_STREAM_MESSAGES, SB_STREAM_NOTIFICATIONS, SB_STREAMS } sb_stre
 enum { SB_OFFSET_ROOMS = SB_STREAMS, SB_OFFSET_PARTS };
 
 /* Per-socket state, the socket's data pointer. */
-typedef struct {
+typedef struct sb_client {
     sb_features_t *f;
     sb_sio_socket_t *sock;
     sb_user_t *user;
-    int64_t exp;          /* token expiry, seconds; 0: none */
-    int64_t connected_ms; /* monotonic, for the closing log line */
-    sb_timer_t expiry;
+    int64_t connected_ms;     /* monotonic, for the closing log line */
+    uint64_t expires_ms;      /* session.c: when the token expires, on the loop's clock; 0: never */
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
     uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
     uint8_t reread;       /* delivery.c: bit per stream: a live event waited, read once more */
     bool room_replaying;  /* recovery.c, below; next to `syncing`, where padding was */
+    uint32_t expiry_slot; /* session.c: 1 + its place in f->expiring; 0: not there */
     sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
@@ -93,7 +93,15 @@ struct sb_features {
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
     sb_list_t graces;          /* delivery.c: recovered devices waiting to replay */
     sb_pool_t clients;         /* sb_client_t, one per socket */
-    sb_slab_t user_records;    /* sb_user_t, one per online user */
+    /* session.c: the sockets whose token expires, a binary heap by
+     * expires_ms, and one timer for its earliest (one timer per socket
+     * would cost 40 bytes each). */
+    struct sb_client_heap {
+        struct sb_client **at;
+        size_t n, cap;
+    } expiring;
+    sb_timer_t expiry_timer;
+    sb_slab_t user_records;                    /* sb_user_t, one per online user */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
      * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every
@@ -228,6 +236,7 @@ void sb_feat_rows_user_gone(const sb_feature_row_t *rows, size_t n, sb_client_t 
 
 /* session.c: JWT middleware and per-socket state */
 int sb_feat_session_init(sb_features_t *f);
+void sb_feat_session_dispose(sb_features_t *f);
 /* A socket of the built-in namespace closed: what each feature keeps per
  * connection is let go and the device counted out (then c->user->devices
  * is what is left). */

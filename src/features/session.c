@@ -146,12 +146,122 @@ int sb_feat_session_guard(sb_features_t *f, sb_sio_nsp_t *nsp) {
 
 /* ---- client state ------------------------------------------------------------------ */
 
-static void on_token_expired(sb_timer_t *t) {
-    sb_client_t *c = sb_container_of(t, sb_client_t, expiry);
+static void token_expired(sb_client_t *c) {
     sb_feat_emit(c->sock, "error",
                  json_pack("{s:s,s:s}", "code", "token_expired", "message", "token expired"));
     sb_feat_count_error(c->f, "token_expired");
     sb_sio_disconnect(c->sock);
+}
+
+/* Past this, an expiry is never reached by a running server: none (and
+ * exp * 1000 cannot overflow below it). */
+#define SB_EXPIRY_HORIZON_S (100LL * 365 * 24 * 3600)
+
+/* The socket ends when exp passes by this server's clock. The leeway is
+ * not added: it only widens the check at connect, for clock skew between
+ * the token's issuer and this server, so a token let in by it (exp already
+ * passed) ends at once. 0: never. */
+static uint64_t expiry_due(const sb_jwt_claims_t *cl) {
+    int64_t now_ms = sb_wall_ms();
+    if (!cl->has_exp || cl->exp - now_ms / 1000 > SB_EXPIRY_HORIZON_S)
+        return 0;
+    int64_t left_ms = cl->exp * 1000 - now_ms;
+    /* From the clock read now, not the loop's time (read when this
+     * iteration began), so the socket never ends before exp. */
+    uint64_t due = sb_clock_ms() + (left_ms > 0 ? (uint64_t)left_ms : 0);
+    return due ? due : 1;
+}
+
+/* ---- sockets by token expiry: a binary heap, earliest first -------------------------- */
+
+static void heap_place(struct sb_client_heap *h, size_t i, sb_client_t *c) {
+    h->at[i] = c;
+    c->expiry_slot = (uint32_t)i + 1;
+}
+
+static void heap_up(struct sb_client_heap *h, size_t i, sb_client_t *c) {
+    while (i > 0 && h->at[(i - 1) / 2]->expires_ms > c->expires_ms) {
+        heap_place(h, i, h->at[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_place(h, i, c);
+}
+
+static void heap_down(struct sb_client_heap *h, size_t i, sb_client_t *c) {
+    for (size_t kid; (kid = 2 * i + 1) < h->n; i = kid) {
+        if (kid + 1 < h->n && h->at[kid + 1]->expires_ms < h->at[kid]->expires_ms)
+            kid++;
+        if (h->at[kid]->expires_ms >= c->expires_ms)
+            break;
+        heap_place(h, i, h->at[kid]);
+    }
+    heap_place(h, i, c);
+}
+
+/* The timer follows the earliest expiry. */
+static void expiry_rearm(sb_features_t *f) {
+    if (f->expiring.n == 0)
+        sb_timer_stop(&f->expiry_timer);
+    else if (!sb_timer_active(&f->expiry_timer) ||
+             sb_timer_due(&f->expiry_timer) != f->expiring.at[0]->expires_ms)
+        sb_timer_start_at(&f->expiry_timer, f->expiring.at[0]->expires_ms);
+}
+
+static void expiry_remove(sb_features_t *f, sb_client_t *c) {
+    struct sb_client_heap *h = &f->expiring;
+    if (!c->expiry_slot)
+        return;
+    size_t i = c->expiry_slot - 1;
+    c->expiry_slot = 0;
+    sb_client_t *last = h->at[--h->n];
+    if (i < h->n) {
+        if (i > 0 && h->at[(i - 1) / 2]->expires_ms > last->expires_ms)
+            heap_up(h, i, last);
+        else
+            heap_down(h, i, last);
+    }
+    expiry_rearm(f);
+}
+
+/* Room in the heap for every socket there is (f->clients.live bounds it),
+ * so that adding one at connect cannot fail; halved when mostly empty.
+ * False when out of memory. */
+static bool expiry_reserve(sb_features_t *f) {
+    struct sb_client_heap *h = &f->expiring;
+    size_t want = f->clients.live, cap = h->cap;
+    if (want > cap)
+        cap = cap ? 2 * cap : 64;
+    else if (cap > 64 && want < cap / 4)
+        cap /= 2;
+    if (cap == h->cap || cap < h->n)
+        return want <= h->cap;
+    sb_client_t **at = realloc(h->at, cap * sizeof *at);
+    if (!at)
+        return want <= h->cap;
+    h->at = at;
+    h->cap = cap;
+    return true;
+}
+
+static void expiry_add(sb_features_t *f, sb_client_t *c) {
+    heap_up(&f->expiring, f->expiring.n++, c);
+    expiry_rearm(f);
+}
+
+/* Ends the sockets whose token has expired: a few hundred per tick at most
+ * (the rest on the next), each told why. */
+static void on_expiry_timer(sb_timer_t *t) {
+    sb_features_t *f = sb_container_of(t, sb_features_t, expiry_timer);
+    uint64_t now = sb_clock_ms();
+    for (int budget = 256; budget > 0 && f->expiring.n > 0; budget--) {
+        sb_client_t *c = f->expiring.at[0];
+        if (c->expires_ms > now)
+            break;
+        expiry_remove(f, c);
+        token_expired(c);
+    }
+    if (f->expiring.n > 0)
+        sb_timer_start_at(t, f->expiring.at[0]->expires_ms); /* past: the next tick */
 }
 
 /* The id, the name when it is not the id, and the avatar follow the record. */
@@ -193,7 +303,9 @@ static void user_release(sb_features_t *f, sb_user_t *u) {
 static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb_jwt_claims_t *cl) {
     sb_client_t *c = sb_pool_alloc(&f->clients);
     sb_user_t *u = c ? user_get(f, cl) : NULL;
-    if (!u) {
+    if (!u || (cl->has_exp && !expiry_reserve(f))) {
+        if (u)
+            user_release(f, u);
         sb_pool_free(&f->clients, c);
         return NULL;
     }
@@ -201,33 +313,14 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     c->f = f;
     c->sock = s;
     c->user = u;
-    c->exp = cl->has_exp ? cl->exp : 0;
+    c->expires_ms = expiry_due(cl);
     c->sent[SB_STREAM_MESSAGES] = c->sent[SB_STREAM_NOTIFICATIONS] = 0;
     c->hook_data = NULL;
     c->syncing = (1u << SB_STREAMS) - 1; /* until sb_feat_delivery_connect() has read its backlog */
     c->reread = 0;
-    sb_timer_init(f->loop, &c->expiry, on_token_expired);
     sb_feat_recovery_client_init(c);
     sb_sio_socket_set_data(s, c);
     return c;
-}
-
-/* Past this, an expiry is never reached by a running server: no timer (and
- * exp * 1000 cannot overflow below it). */
-#define SB_EXPIRY_HORIZON_S (100LL * 365 * 24 * 3600)
-
-/* The socket ends when exp passes by this server's clock. The leeway is
- * not added: it only widens the check at connect, for clock skew between
- * the token's issuer and this server, so a token let in by it (exp already
- * passed) ends at once. */
-static void expiry_start(sb_client_t *c) {
-    int64_t now_ms = sb_wall_ms();
-    if (!c->exp || c->exp - now_ms / 1000 > SB_EXPIRY_HORIZON_S)
-        return;
-    int64_t left_ms = c->exp * 1000 - now_ms;
-    /* From the clock read now, not the loop's time (read when this
-     * iteration began), so the socket never ends before exp. */
-    sb_timer_start_at(&c->expiry, sb_clock_ms() + (left_ms > 0 ? (uint64_t)left_ms : 0));
 }
 
 /* "connection opened/closed" at info: who, from where, over what. */
@@ -249,14 +342,15 @@ static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
     c->connected_ms = (int64_t)sb_clock_ms();
     log_connection(c, "connection opened", NULL);
-    expiry_start(c);
+    if (c->expires_ms)
+        expiry_add(c->f, c);
     sb_feat_recovery_connect(c);
     sb_feat_presence_connect(c);
 }
 
 void sb_feat_session_disconnect(sb_client_t *c, const char *reason) {
     log_connection(c, "connection closed", reason);
-    sb_timer_stop(&c->expiry);
+    expiry_remove(c->f, c);
     if (sb_eio_transport(sb_sio_socket_session(c->sock)) == SB_EIO_CARRIED)
         sb_feat_chat_departed(c);
     sb_feat_recovery_disconnect(c, reason);
@@ -272,7 +366,14 @@ void sb_feat_session_release(sb_client_t *c) {
     sb_pool_free(&c->f->clients, c);
 }
 
+void sb_feat_session_dispose(sb_features_t *f) {
+    sb_timer_stop(&f->expiry_timer);
+    free(f->expiring.at);
+    f->expiring = (struct sb_client_heap){0};
+}
+
 int sb_feat_session_init(sb_features_t *f) {
+    sb_timer_init(f->loop, &f->expiry_timer, on_expiry_timer);
     sb_sio_on_connection(f->nsp, on_connection, f); /* disconnection: the registry's */
     return sb_sio_use(f->nsp, auth_middleware, f);
 }
