@@ -251,7 +251,7 @@ size_t sb_hub_member_count(const sb_hub_t *h) { return h->nall; }
 
 /* ---- broadcast --------------------------------------------------------- */
 
-static void mark_room(sb_hub_t *h, sb_str_t name, uint64_t epoch) {
+static void mark_room(sb_hub_t *h, sb_str_t name, uint32_t epoch) {
     sb_hub_room_t *r = room_find(h, name);
     if (!r)
         return;
@@ -261,7 +261,7 @@ static void mark_room(sb_hub_t *h, sb_str_t name, uint64_t epoch) {
 
 /* Delivers to unmarked members and marks them, so a member in several target
  * rooms (or in an except room) is delivered to at most once. */
-static inline size_t deliver_one(sb_hub_member_t *m, const sb_hub_member_t *skip, uint64_t epoch,
+static inline size_t deliver_one(sb_hub_member_t *m, const sb_hub_member_t *skip, uint32_t epoch,
                                  sb_frame_t *f) {
     if (m->_mark == epoch || m == skip)
         return 0;
@@ -270,7 +270,7 @@ static inline size_t deliver_one(sb_hub_member_t *m, const sb_hub_member_t *skip
     return 1;
 }
 
-static size_t deliver_room(sb_hub_t *h, sb_str_t name, const sb_hub_member_t *skip, uint64_t epoch,
+static size_t deliver_room(sb_hub_t *h, sb_str_t name, const sb_hub_member_t *skip, uint32_t epoch,
                            sb_frame_t *f) {
     sb_hub_room_t *r = room_find(h, name);
     size_t n = 0;
@@ -281,15 +281,29 @@ static size_t deliver_room(sb_hub_t *h, sb_str_t name, const sb_hub_member_t *sk
     return n;
 }
 
-static size_t deliver_all(sb_hub_t *h, const sb_hub_member_t *skip, uint64_t epoch, sb_frame_t *f) {
+static size_t deliver_all(sb_hub_t *h, const sb_hub_member_t *skip, uint32_t epoch, sb_frame_t *f) {
     size_t n = 0;
     for (sb_list_node_t *it = h->all.next; it != &h->all; it = it->next)
         n += deliver_one(sb_container_of(it, sb_hub_member_t, _all_node), skip, epoch, f);
     return n;
 }
 
+/* The epoch wrapped (once per 2^32 broadcasts): every member of the hub
+ * starts over unmarked, and epochs start over at 1. */
+static void marks_reset(sb_hub_t *h) {
+    for (size_t i = 0; i < h->map.nbuckets; i++)
+        for (sb_hub_room_t *r = h->map.buckets[i]; r; r = r->next)
+            for (sb_list_node_t *it = r->members.next; it != &r->members; it = it->next)
+                sb_container_of(it, sb_hub_link_t, in_room)->member->_mark = 0;
+    for (sb_list_node_t *it = h->all.next; it != &h->all; it = it->next)
+        sb_container_of(it, sb_hub_member_t, _all_node)->_mark = 0;
+    h->epoch = 1;
+}
+
 size_t sb_hub_broadcast(sb_hub_t *h, const sb_hub_target_t *t, sb_frame_t *f) {
-    uint64_t epoch = ++h->epoch; /* 64 bits: does not wrap in practice */
+    if (SB_UNLIKELY(++h->epoch == 0))
+        marks_reset(h);
+    uint32_t epoch = h->epoch;
     size_t n = 0;
     h->busy++;
     for (size_t i = 0; i < t->nexcept; i++)

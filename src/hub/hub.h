@@ -47,7 +47,7 @@ struct sb_hub_member {
     sb_list_node_t _all_node;   /* in the hub's all-members list; NULL next when not added */
     const sb_hub_t *_hub;       /* hub this member is in, NULL when in none */
     uint32_t _nrooms;
-    uint64_t _mark; /* broadcast epoch: de-duplicates deliveries and applies `except` */
+    uint32_t _mark; /* broadcast epoch: de-duplicates deliveries and applies `except` */
 };
 
 typedef struct {

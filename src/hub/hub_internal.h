@@ -47,8 +47,11 @@ struct sb_hub {
     sb_list_t all; /* members registered with sb_hub_add, via _all_node */
     size_t nall;
     size_t nlinks;
-    uint64_t epoch; /* bumped per broadcast; compared with member->_mark */
-    uint32_t busy;  /* > 0 while user callbacks run: mutation then aborts */
+    /* Bumped per broadcast; compared with member->_mark. 32 bits, as the
+     * marks (8 bytes less per connection): when it wraps, every mark of the
+     * hub is reset, so an old mark never equals a new epoch. */
+    uint32_t epoch;
+    uint32_t busy; /* > 0 while user callbacks run: mutation then aborts */
     sb_hub_config_t cfg;
     sb_pool_t links; /* links come from here unless cfg.alloc is set */
     sb_slab_t rooms; /* and rooms from here */

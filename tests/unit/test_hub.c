@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "hub/hub.h"
+#include "hub/hub_internal.h"
 #include "testlib.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
@@ -421,6 +422,21 @@ TEST(broadcast_except) {
     fixture_done(h, c);
 }
 
+/* The 32-bit broadcast epoch wraps: members are neither skipped (a fresh
+ * mark is 0) nor delivered to twice (an old mark equal to a new epoch). */
+TEST(broadcast_epoch_wraps) {
+    tconn_t c[6];
+    sb_hub_t *h = fixture(c);
+    h->epoch = UINT32_MAX - 1;
+    CHECK_EQ(bmask(h, c, (sb_hub_target_t){ROOMS(SB_LIT("a"))}), 0x07); /* marks: UINT32_MAX */
+    c[4].member._mark = 1;
+    CHECK_EQ(bmask(h, c, (sb_hub_target_t){ROOMS(SB_LIT("a"), SB_LIT("b"), SB_LIT("c"))}), 0x1f);
+    CHECK_EQ(h->epoch, 1u);
+    CHECK_EQ(bmask(h, c, (sb_hub_target_t){ROOMS(SB_LIT("b"), SB_LIT("c"))}), 0x1c);
+    CHECK_EQ(bmask(h, c, (sb_hub_target_t){.all = true}), 0x3f);
+    fixture_done(h, c);
+}
+
 /* One user with several devices: a message to the user's room reaches every
  * device once; "to the others" excludes the whole user by its room. */
 TEST(broadcast_user_room_devices) {
@@ -811,6 +827,7 @@ int main(void) {
     RUN(broadcast_overlapping_rooms);
     RUN(broadcast_all);
     RUN(broadcast_except);
+    RUN(broadcast_epoch_wraps);
     RUN(broadcast_user_room_devices);
     RUN(broadcast_frame_refs);
     RUN(iteration);
