@@ -92,9 +92,13 @@ typedef struct {
 
 /* Fields ordered so that no padding is wasted (issue 4: bytes per idle
  * connection): 192 bytes. */
-/* A token bucket: events available, in thousandths, as of at_ms. */
+/* A token bucket: events available, in thousandths, as of at_ms (the low
+ * 32 bits of the loop's clock: 8 bytes a bucket, not 16). Time since then
+ * is taken modulo 2^32 ms, so a socket silent for a multiple of 49.7 days
+ * give or take its refill time finds its bucket less full than it
+ * should: a refill of the bucket's own time at most. */
 typedef struct {
-    uint64_t at_ms;
+    uint32_t at_ms;
     uint32_t milli;
 } sb_sio_bucket_t;
 

@@ -25,9 +25,9 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
     s->nsp = nsp;
     s->refs = 1;
     const sb_sio_config_t *cfg = &nsp->srv->cfg;
-    s->events = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
+    s->events = (sb_sio_bucket_t){(uint32_t)nsp->srv->loop->now_ms,
                                   (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
-    s->volatile_ = (sb_sio_bucket_t){nsp->srv->loop->now_ms,
+    s->volatile_ = (sb_sio_bucket_t){(uint32_t)nsp->srv->loop->now_ms,
                                      (cfg->volatile_burst ? cfg->volatile_burst : 1) * 1000u};
     sb_sio__random_id(s->id);
     sb_hub_member_init(&s->member, deliver_to_socket);
@@ -315,8 +315,8 @@ static bool bucket_take(sb_sio_bucket_t *b, uint64_t now, uint32_t rate, uint32_
     if (rate == 0)
         return true;
     uint64_t cap = (uint64_t)(burst ? burst : 1) * 1000;
-    uint64_t tokens = b->milli + (now - b->at_ms) * rate;
-    b->at_ms = now;
+    uint64_t tokens = b->milli + (uint64_t)(uint32_t)((uint32_t)now - b->at_ms) * rate;
+    b->at_ms = (uint32_t)now;
     b->milli = (uint32_t)(tokens > cap ? cap : tokens);
     if (b->milli < 1000)
         return false;
