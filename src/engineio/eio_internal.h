@@ -22,7 +22,13 @@ typedef struct {
     sb_task_t flush_task; /* answers the pending GET once this loop turn's packets are queued */
 } sb_eio_polling_t;
 
-/* One per connected client: 144 bytes, ordered so that the short fields
+/* The heartbeat timer of a session without a websocket of its own. */
+typedef struct sb_eio_beat {
+    sb_timer_t timer;
+    sb_eio_session_t *session;
+} sb_eio_beat_t;
+
+/* One per connected client: 112 bytes, ordered so that the short fields
  * fill the sid's tail and nothing is padded (issue 17: bytes per
  * connection). No task of its own: a closing session waits on the
  * server's closing list. */
@@ -40,7 +46,9 @@ struct sb_eio_session {
         void *carrier; /* SB_EIO_CARRIED: the carrier's context */
     };
     sb_eio_polling_t *poll; /* NULL unless the transport is (still) polling */
-    sb_timer_t ping_timer;
+    /* The heartbeat's timer when no websocket lends one (sb_ws_timer):
+     * polling and carried sessions; NULL on a websocket. */
+    sb_eio_beat_t *beat;
     void *ud;
     /* The handshake's Authorization header, NUL, its query string, NUL: one
      * allocation, and none at all when neither is kept (the query only when
@@ -106,6 +114,19 @@ bool sb_eio__expired(sb_eio_session_t *s);
 /* Ends the session without a close packet (transport gone, ping timeout):
  * puts it on the server's closing list. */
 void sb_eio__drop(sb_eio_session_t *s, const char *reason);
+/* The timer of the session's heartbeat: its websocket's while that is open
+ * (sb_ws_timer), else its own beat's; NULL when it has none (its websocket
+ * is closing: the session goes with it). */
+static inline sb_timer_t *sb_eio__ping_timer(sb_eio_session_t *s) {
+    return s->beat                                     ? &s->beat->timer
+           : s->transport == SB_EIO_WEBSOCKET && s->ws ? sb_ws_timer(s->ws)
+                                                       : NULL;
+}
+/* session.c: moves the heartbeat's deadline onto the session's new
+ * websocket and frees its own timer (after an upgrade). */
+void sb_eio__beat_to_ws(sb_eio_session_t *s);
+/* session.c: (re)arms the heartbeat for a ping in pingInterval. */
+void sb_eio__ping_start(sb_eio_session_t *s);
 /* session.c: the server's close task, which releases closing sessions. */
 void sb_eio__on_close_task(sb_task_t *t);
 /* polling.c */

@@ -1,5 +1,5 @@
-/* Sessions by sid: a chained hash that doubles as sessions outnumber its
- * buckets. Calls nothing else of the layer, so that the session
+/* Sessions by sid: a chained hash that doubles as sessions pass twice its
+ * buckets (chains of 1-2: a bucket pointer per two sessions). Calls nothing else of the layer, so that the session
  * lifecycle and the request dispatch may both use it. */
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,7 @@ static int registry_grow(sb_eio_server_t *srv) {
 }
 
 int sb_eio__register(sb_eio_server_t *srv, sb_eio_session_t *s) {
-    if (srv->count >= srv->nbuckets && registry_grow(srv) != SB_OK)
+    if (srv->count >= 2 * srv->nbuckets && registry_grow(srv) != SB_OK)
         return SB_ENOMEM;
     size_t at = bucket_of(srv, s->sid);
     s->hash_next = srv->buckets[at];

@@ -13,7 +13,8 @@
 #include "engineio/eio_internal.h"
 #include "engineio/packet.h"
 
-static void on_ping_timer(sb_timer_t *t);
+static void on_beat_timer(sb_timer_t *t);
+static void on_ws_ping_timer(sb_timer_t *t);
 
 /* 15 random bytes as 20 base64url characters, like the reference ids; with
  * a prefix, it replaces the first character (114 random bits remain). */
@@ -66,11 +67,19 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req
     do
         make_sid(s->sid, srv->cfg.sid_prefix);
     while (sb_eio__find(srv, s->sid));
-    sb_timer_init(srv->loop, &s->ping_timer, on_ping_timer);
+    if (t != SB_EIO_WEBSOCKET) {
+        if ((s->beat = malloc(sizeof *s->beat))) {
+            s->beat->session = s;
+            sb_timer_init(srv->loop, &s->beat->timer, on_beat_timer);
+        } else {
+            kept = false;
+        }
+    }
     if (t == SB_EIO_POLLING && !(s->poll = sb_eio__polling_create(s)))
         kept = false;
     if (!kept || sb_eio__register(srv, s) != SB_OK) {
         sb_eio__polling_free(s);
+        free(s->beat);
         free(s->kept);
         sb_pool_free(&srv->sessions, s);
         return NULL;
@@ -85,8 +94,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req
 
 /* ---- heartbeat ----------------------------------------------------------------- */
 
-static void on_ping_timer(sb_timer_t *t) {
-    sb_eio_session_t *s = sb_container_of(t, sb_eio_session_t, ping_timer);
+static void ping(sb_eio_session_t *s, sb_timer_t *t) {
     if (s->awaiting_pong) {
         sb_eio__drop(s, "ping timeout");
         return;
@@ -99,8 +107,43 @@ static void on_ping_timer(sb_timer_t *t) {
     }
     /* The client's time runs from when the ping was due, not from when a
      * late tick sent it: the session ends pingInterval + pingTimeout after
-     * the last pong, as the client computes it. */
-    sb_timer_start_at(t, sb_timer_due(t) + s->srv->cfg.ping_timeout_ms);
+     * the last pong, as the client computes it. Unless the send closed
+     * the websocket, which took its timer back. */
+    if (t == sb_eio__ping_timer(s))
+        sb_timer_start_at(t, sb_timer_due(t) + s->srv->cfg.ping_timeout_ms);
+}
+
+static void on_beat_timer(sb_timer_t *t) {
+    sb_eio_beat_t *b = sb_container_of(t, sb_eio_beat_t, timer);
+    ping(b->session, t);
+}
+
+/* A websocket's timer, lent while it is open: its connection's ud is the
+ * ws, whose data is the session. */
+static void on_ws_ping_timer(sb_timer_t *t) {
+    sb_ws_t *ws = sb_container_of(t, sb_conn_t, timer)->ud;
+    ping(sb_ws_get_data(ws), t);
+}
+
+void sb_eio__beat_to_ws(sb_eio_session_t *s) {
+    sb_timer_t *from = &s->beat->timer, *to = sb_ws_timer(s->ws);
+    if (to) {
+        to->cb = on_ws_ping_timer;
+        if (sb_timer_active(from))
+            sb_timer_start_at(to, sb_timer_due(from));
+    }
+    sb_timer_stop(from);
+    free(s->beat);
+    s->beat = NULL;
+}
+
+void sb_eio__ping_start(sb_eio_session_t *s) {
+    sb_timer_t *t = sb_eio__ping_timer(s);
+    if (!t)
+        return;
+    if (!s->beat)
+        t->cb = on_ws_ping_timer;
+    sb_timer_start(t, s->srv->cfg.ping_interval_ms);
 }
 
 /* ---- sending --------------------------------------------------------------------- */
@@ -165,6 +208,7 @@ static void release(sb_eio_session_t *s) {
     srv->h->on_close(s, s->close_reason);
     if (s->transport == SB_EIO_CARRIED)
         srv->carrier->closed(s->carrier, s->close_reason);
+    free(s->beat); /* stopped by the drop */
     free(s->kept);
     sb_pool_free(&srv->sessions, s);
 }

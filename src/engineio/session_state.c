@@ -17,14 +17,15 @@ size_t sb_eio__open_packet(sb_eio_session_t *s, char *out, size_t cap) {
 }
 
 void sb_eio__session_opened(sb_eio_session_t *s) {
-    sb_timer_start(&s->ping_timer, s->srv->cfg.ping_interval_ms);
+    sb_eio__ping_start(s);
     s->srv->h->on_open(s, s->srv->ud);
 }
 
 /* ---- heartbeat deadline ----------------------------------------------------------- */
 
 bool sb_eio__expired(sb_eio_session_t *s) {
-    if (!s->closing && s->awaiting_pong && sb_timer_due(&s->ping_timer) <= s->srv->loop->now_ms)
+    sb_timer_t *t = s->closing || !s->awaiting_pong ? NULL : sb_eio__ping_timer(s);
+    if (t && sb_timer_due(t) <= s->srv->loop->now_ms)
         sb_eio__drop(s, "ping timeout");
     return s->closing;
 }
@@ -36,7 +37,9 @@ void sb_eio__drop(sb_eio_session_t *s, const char *reason) {
         return;
     s->closing = true;
     s->close_reason = reason;
-    sb_timer_stop(&s->ping_timer);
+    sb_timer_t *t = sb_eio__ping_timer(s);
+    if (t)
+        sb_timer_stop(t);
     if (s->poll)
         sb_timer_stop(&s->poll->upgrade_timer);
     sb_eio_server_t *srv = s->srv;
@@ -58,7 +61,7 @@ static bool on_packet(sb_eio_session_t *s, const sb_eio_packet_t *pkt) {
     switch (pkt->type) {
     case SB_EIO_PONG:
         s->awaiting_pong = false;
-        sb_timer_start(&s->ping_timer, s->srv->cfg.ping_interval_ms);
+        sb_eio__ping_start(s);
         return true;
     case SB_EIO_MESSAGE:
         s->srv->h->on_message(s, pkt->data.p, pkt->data.n, pkt->binary);

@@ -34,11 +34,14 @@ static bool state_valid(const sb_eio_session_t *s) {
     if (s->closing != (s->close_reason != NULL) ||
         (s->closing && !sb_task_pending(&s->srv->close_task)))
         return false;
+    sb_timer_t *beat = sb_eio__ping_timer((sb_eio_session_t *)s);
     if (s->closing &&
-        (sb_timer_active(&s->ping_timer) || (s->poll && sb_timer_active(&s->poll->upgrade_timer))))
+        ((beat && sb_timer_active(beat)) || (s->poll && sb_timer_active(&s->poll->upgrade_timer))))
         return false;
-    if (s->awaiting_pong && !s->closing && !sb_timer_active(&s->ping_timer))
+    if (s->awaiting_pong && !s->closing && beat && !sb_timer_active(beat))
         return false; /* nothing would ever end a session that missed its pong */
+    if ((s->beat != NULL) == (s->transport == SB_EIO_WEBSOCKET))
+        return false; /* a websocket lends its timer; other transports have their own */
     if (s->probed && !s->upgrading)
         return false;
     if (s->upgrading && (s->transport != SB_EIO_POLLING || !s->poll || !s->poll->probe_ws))

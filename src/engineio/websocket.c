@@ -41,7 +41,7 @@ static void ws_on_message(sb_ws_t *ws, const char *p, size_t n, bool binary) {
 
 static void ws_on_close(sb_ws_t *ws, uint16_t code) {
     sb_eio_session_t *s = sb_ws_get_data(ws);
-    s->ws = NULL;
+    s->ws = NULL; /* closing: its timer was taken back (sb_ws_timer) */
     sb_eio__drop(s, "transport close");
 }
 
@@ -91,6 +91,7 @@ static void finish_upgrade(sb_eio_session_t *s) {
     sb_ws_set_handler(s->ws, &session_ws, s);
     sb_eio__polling_flush(s, true); /* the pending GET gets what is queued, or a noop */
     s->transport = SB_EIO_WEBSOCKET;
+    sb_eio__beat_to_ws(s);
     sb_eio__polling_move_to_ws(s);
     s->srv->stats.upgrades++;
     s->srv->stats.active_polling--;

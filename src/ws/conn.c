@@ -125,8 +125,13 @@ void sb_ws_close(sb_ws_t *ws, uint16_t code, const char *reason) {
     if (!ws->close_code)
         ws->close_code = code;
     send_control(ws, SB_WS_OP_CLOSE, payload, n);
+    /* The timer is ours again (sb_ws_timer lent it while open). */
+    sb_timer_stop(&ws->conn->timer);
+    ws->conn->timer.cb = ws_on_close_timer;
     sb_timer_start(&ws->conn->timer, ws->cfg->close_timeout_ms);
 }
+
+sb_timer_t *sb_ws_timer(sb_ws_t *ws) { return ws->state == WS_OPEN ? &ws->conn->timer : NULL; }
 
 void sb_ws_abort(sb_ws_t *ws) {
     ws->state = WS_CLOSING;

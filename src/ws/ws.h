@@ -69,6 +69,12 @@ void sb_ws_close(sb_ws_t *ws, uint16_t code, const char *reason);
 /* Drops the connection at once, without a close frame (on_close follows). */
 void sb_ws_abort(sb_ws_t *ws);
 sb_conn_t *sb_ws_conn(sb_ws_t *ws);
+/* The connection's timer, which the WebSocket needs only once it closes:
+ * lent to the protocol on top while the WebSocket is open (set its cb;
+ * the owner of the ws is found from the timer through the connection's
+ * ud, the ws). NULL once closing: the close timeout has taken it back
+ * (stopped, its cb replaced). Saves that protocol a timer per connection. */
+sb_timer_t *sb_ws_timer(sb_ws_t *ws);
 size_t sb_ws_queued(const sb_ws_t *ws);
 
 #endif

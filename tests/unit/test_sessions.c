@@ -190,10 +190,10 @@ TEST(eio_open_session_valid_and_heartbeat_armed) {
         CHECK(valid(w, s));
         CHECK_EQ(s->transport, SB_EIO_POLLING);
         CHECK(s->poll != NULL && !s->closing && !s->upgrading);
-        CHECK(sb_timer_active(&s->ping_timer));
+        CHECK(sb_timer_active(sb_eio__ping_timer(s)));
         CHECK(packet(s, SB_EIO_NOOP, ""));
         CHECK(packet(s, SB_EIO_PONG, "")); /* unasked: harmless, restarts the wait */
-        CHECK(!s->awaiting_pong && sb_timer_active(&s->ping_timer));
+        CHECK(!s->awaiting_pong && sb_timer_active(sb_eio__ping_timer(s)));
         CHECK(valid(w, s));
     }
     CHECK_EQ(w->eio->count, 1);
@@ -278,7 +278,7 @@ TEST(eio_corrupted_session_is_refused) {
         s->poll->bytes++; /* a queue that miscounts its bytes */
         CHECK_EQ(sb_eio_session_validate(s), SB_EPROTO);
         s->poll->bytes--;
-        sb_timer_stop(&s->ping_timer);
+        sb_timer_stop(sb_eio__ping_timer(s));
         s->awaiting_pong = true; /* waiting for a pong nothing will time out */
         CHECK_EQ(sb_eio_session_validate(s), SB_EPROTO);
         s->awaiting_pong = false;
