@@ -27,7 +27,7 @@ static const sb_feature_row_t features[] = {
     {"delivery", NULL, sb_feat_delivery_dispose, NULL, NULL},
     {"presence", presence_init, presence_dispose, NULL, sb_feat_presence_user_gone},
     {"session", sb_feat_session_init, sb_feat_session_dispose, NULL, NULL},
-    {"recovery", sb_feat_recovery_init, NULL, NULL, NULL},
+    {"recovery", sb_feat_recovery_init, sb_feat_recovery_dispose, NULL, NULL},
     {"chat", sb_feat_chat_init, sb_feat_chat_dispose, NULL, NULL},
     {"messages", sb_feat_messages_init, sb_feat_messages_dispose, NULL, NULL},
     {"social", sb_feat_social_init, NULL, NULL, NULL},

@@ -56,8 +56,8 @@ typedef struct sb_client {
     uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
     uint8_t reread;       /* delivery.c: bit per stream: a live event waited, read once more */
     bool room_replaying;  /* recovery.c, below; next to `syncing`, where padding was */
+    bool rooms_dirty;     /* recovery.c: in f->rooms_dirty, its rooms to be saved */
     uint32_t expiry_slot; /* session.c: 1 + its place in f->expiring; 0: not there */
-    sb_task_t rooms_task; /* recovery.c: saves the session's rooms after joins and leaves */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
      * recovered rooms are replayed it stays at the recovered offset, and
@@ -101,6 +101,13 @@ struct sb_features {
         size_t n, cap;
     } expiring;
     sb_timer_t expiry_timer;
+    /* recovery.c: sockets whose rooms changed this loop turn, saved by one
+     * task (not a task per socket: 24 bytes each). */
+    struct sb_client_list {
+        struct sb_client **at;
+        size_t n, cap;
+    } rooms_dirty;
+    sb_task_t rooms_task;
     sb_slab_t user_records;                    /* sb_user_t, one per online user */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
@@ -286,10 +293,11 @@ void sb_feat_chat_dispose(sb_features_t *f);
 void sb_feat_chat_departed(sb_client_t *c);
 /* recovery.c: connection state recovery of the built-in namespace */
 int sb_feat_recovery_init(sb_features_t *f);
+void sb_feat_recovery_dispose(sb_features_t *f);
 /* On connect, before the backlog: a recovered offset confirms what it covers. */
 void sb_feat_recovery_connect(sb_client_t *c);
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason);
-/* Before the client is used: its room-saving task. */
+/* Before the client is used: its recovery state. */
 void sb_feat_recovery_client_init(sb_client_t *c);
 /* recovery_offset.c: sends the device its offset (`recovery:offset`)
  * after message:received, notification:new and stored room messages. */

@@ -25,6 +25,7 @@
 #define SB_RECOVERY_MAX_ROOMS 1024 /* rooms saved per session, as the Socket.IO layer keeps */
 
 static void on_rooms_changed(sb_sio_socket_t *s, void *ud);
+static void on_rooms_task(sb_task_t *t);
 
 /* Documents and WebRTC peers keep state beside their room: not restored. */
 static bool keep_room(sb_str_t room, void *ud) {
@@ -65,6 +66,7 @@ static void on_loaded(void *ud, int rc, const sb_store_sessions_t *list) {
 
 int sb_feat_recovery_init(sb_features_t *f) {
     uint32_t window = f->cfg.recovery_window_ms;
+    sb_task_init(&f->rooms_task, on_rooms_task);
     sb_sio_recovery_config_t rc = {
         .window_ms = window, .keep_room = keep_room, .rooms_changed = on_rooms_changed, .ud = f};
     if (window == 0)
@@ -112,26 +114,77 @@ static void save_rooms(sb_client_t *c, int64_t disconnected_at_ms) {
 
 /* Joins and leaves are saved too, so a killed process leaves the rooms of
  * the moment behind, not those of the connect: once per loop turn at most
- * (a burst of joins is one write), and joins are rate-limited events. */
+ * (a burst of joins is one write), and joins are rate-limited events. The
+ * sockets to save wait on one list, worked off a slice per run of one task
+ * (which posts itself again while some are left), like deferred work. */
+#define SB_ROOM_SAVES_PER_RUN 16
+
 static void on_rooms_task(sb_task_t *t) {
-    sb_client_t *c = sb_container_of(t, sb_client_t, rooms_task);
-    save_rooms(c, 0);
+    sb_features_t *f = sb_container_of(t, sb_features_t, rooms_task);
+    struct sb_client_list *l = &f->rooms_dirty;
+    for (int i = 0; i < SB_ROOM_SAVES_PER_RUN && l->n > 0; i++) {
+        sb_client_t *c = l->at[--l->n]; /* the order of different sockets' saves is free */
+        c->rooms_dirty = false;
+        save_rooms(c, 0);
+    }
+    if (l->n > 0)
+        sb_task_post(f->loop, t);
+}
+
+/* Saves the socket's rooms at the end of the loop turn (at once when out of
+ * memory for the list). */
+static void rooms_save_later(sb_client_t *c) {
+    struct sb_client_list *l = &c->f->rooms_dirty;
+    if (c->rooms_dirty)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        sb_client_t **at = realloc(l->at, cap * sizeof *at);
+        if (!at) {
+            save_rooms(c, 0);
+            return;
+        }
+        l->at = at;
+        l->cap = cap;
+    }
+    l->at[l->n++] = c;
+    c->rooms_dirty = true;
+    sb_task_post(c->f->loop, &c->f->rooms_task);
+}
+
+static void rooms_save_cancel(sb_client_t *c) {
+    struct sb_client_list *l = &c->f->rooms_dirty;
+    if (!c->rooms_dirty)
+        return;
+    c->rooms_dirty = false;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->at[i] == c) {
+            memmove(l->at + i, l->at + i + 1, (l->n - i - 1) * sizeof *l->at);
+            l->n--;
+            break;
+        }
+    }
 }
 
 static void on_rooms_changed(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
     if (c && sb_sio_socket_connected(s))
-        sb_task_post(c->f->loop, &c->rooms_task);
+        rooms_save_later(c);
 }
 
 void sb_feat_recovery_client_init(sb_client_t *c) {
-    sb_task_init(&c->rooms_task, on_rooms_task);
     c->room_sent = c->room_live_min = c->room_live_max = 0;
-    c->room_replaying = false;
+    c->room_replaying = c->rooms_dirty = false;
+}
+
+void sb_feat_recovery_dispose(sb_features_t *f) {
+    sb_task_cancel(&f->rooms_task);
+    free(f->rooms_dirty.at);
+    f->rooms_dirty = (struct sb_client_list){0};
 }
 
 void sb_feat_recovery_disconnect(sb_client_t *c, const char *reason) {
-    sb_task_cancel(&c->rooms_task);
+    rooms_save_cancel(c);
     if (!sb_sio_socket_pid(c->sock)[0])
         return;
     /* The server ended it (sb_sio_disconnect): final. Saved as long
@@ -191,7 +244,7 @@ void sb_feat_recovery_connect(sb_client_t *c) {
     }
     /* A recovered socket is in its rooms again. Saved at the end of the
      * loop turn, with the personal room the connect joins next: one write. */
-    sb_task_post(c->f->loop, &c->rooms_task);
+    rooms_save_later(c);
     if (sb_sio_socket_recovered(c->sock))
         sb_feat_recovery_replay_rooms(c, parts == SB_OFFSET_PARTS ? upto[SB_OFFSET_ROOMS] : 0);
 }
