@@ -116,19 +116,23 @@ typedef struct {
     uint64_t discarded_bytes; /* queued output dropped unsent because its connection closed */
 } sb_conn_ctx_t;
 
+/* 200 bytes, ordered so that the 32-bit fields fill no padding (issue 17:
+ * bytes per connection). */
 struct sb_conn {
     sb_io_t io;
     sb_conn_ctx_t *ctx;
     const sb_conn_handler_t *handler;
-    void *ud; /* the protocol object on top */
-    uint32_t flags;
-    sb_peer_addr_t peer;
-    uint8_t pending; /* SB_CONN_DO_* work the task has to do (here: no padding) */
-    char *inbuf;     /* unparsed bytes kept between reads; NULL when none */
-    size_t in_len, in_cap;
+    void *ud;             /* the protocol object on top */
+    char *inbuf;          /* unparsed bytes kept between reads; NULL when none */
     sb_outq_item_t *outq; /* ring; NULL while nothing is queued */
-    uint32_t oq_head, oq_len, oq_cap;
     size_t oq_bytes;
+    uint32_t flags;
+    /* 32 bits: the input kept stops at max_inbuf (SB_CONN_MAX_INBUF at
+     * most), its capacity at twice that. */
+    uint32_t in_len, in_cap;
+    uint32_t oq_head, oq_len, oq_cap;
+    sb_peer_addr_t peer;
+    uint8_t pending;  /* SB_CONN_DO_* work the task has to do (here: no padding) */
     sb_task_t task;   /* one deferred task for all of `pending` (saves memory) */
     sb_timer_t timer; /* free for the protocol on top: handshake / idle deadlines */
     sb_list_node_t all_node;
@@ -145,8 +149,10 @@ typedef struct {
 int sb_conn_ctx_init(sb_conn_ctx_t *ctx, sb_loop_t *loop);
 /* Sets the limits (before the first connection, or any time: they apply
  * to the next read, write and accept). */
+/* The most input a connection may keep (sb_conn_t's 32-bit counts). */
+#define SB_CONN_MAX_INBUF ((1u << 30) + (64u << 10))
 static inline void sb_conn_ctx_set_limits(sb_conn_ctx_t *ctx, const sb_conn_limits_t *l) {
-    ctx->max_inbuf = l->max_inbuf;
+    ctx->max_inbuf = l->max_inbuf < SB_CONN_MAX_INBUF ? l->max_inbuf : SB_CONN_MAX_INBUF;
     ctx->max_outq = l->max_outq;
     ctx->max_total_outq = l->max_total_outq;
     ctx->max_conns = l->max_conns;
