@@ -34,7 +34,8 @@ typedef struct sb_hub_link {
 } sb_hub_link_t;
 
 /* Rooms by name: chained hash table whose bucket count is a power of two,
- * doubled when rooms outnumber buckets and halved below a quarter. */
+ * doubled when rooms pass twice the buckets and halved below half (chains
+ * of 1-2: a bucket pointer per two rooms, where every user has one). */
 typedef struct {
     sb_hub_room_t **buckets;
     size_t nbuckets;

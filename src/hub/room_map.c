@@ -126,7 +126,7 @@ sb_hub_room_t *sb_hub__map_add(sb_hub_t *h, sb_str_t name) {
     r->next = *b;
     *b = r;
     h->map.count++;
-    if (h->map.count > h->map.nbuckets && h->map.nbuckets <= SIZE_MAX / 2 / sizeof(r))
+    if (h->map.count > 2 * h->map.nbuckets && h->map.nbuckets <= SIZE_MAX / 2 / sizeof(r))
         map_resize(h, h->map.nbuckets * 2);
     return r;
 }
@@ -138,6 +138,6 @@ void sb_hub__map_del(sb_hub_t *h, sb_hub_room_t *r) {
     *pp = r->next;
     room_free(h, r);
     h->map.count--;
-    if (h->map.nbuckets > SB_HUB__MAP_MIN_BUCKETS && h->map.count < h->map.nbuckets / 4)
+    if (h->map.nbuckets > SB_HUB__MAP_MIN_BUCKETS && h->map.count < h->map.nbuckets / 2)
         map_resize(h, h->map.nbuckets / 2);
 }
