@@ -19,6 +19,14 @@ enum { WS_OPEN, WS_CLOSING };
  * length and capacity fit 32 bits). */
 #define SB_WS_MSG_HARD_MAX (1u << 30)
 
+/* A fragmented message being reassembled, its counts with its bytes (32
+ * bits: messages stop at SB_WS_MSG_HARD_MAX), so an idle connection holds
+ * a pointer only. */
+typedef struct {
+    uint32_t len, cap;
+    char data[];
+} ws_msg_t;
+
 struct sb_ws {
     sb_conn_t *conn;
     const sb_ws_config_t *cfg;
@@ -28,13 +36,12 @@ struct sb_ws {
     bool in_msg, msg_binary, msg_compressed, close_sent;
     uint16_t close_code;
     sb_utf8_t utf8;
-    uint32_t
-        msg_len; /* 32 bits (messages stop at SB_WS_MSG_HARD_MAX): 8 bytes less per connection */
-    char *msg;   /* fragments of an uncompressed message */
-    uint32_t msg_cap;
     uint32_t frame_checked;   /* bytes of the incomplete frame already unmasked and UTF-8 checked */
+    ws_msg_t *msg;            /* fragments of an uncompressed message; NULL when none */
     sb_ws_deflate_t *deflate; /* NULL unless negotiated */
 };
+
+static inline uint32_t msg_len(const sb_ws_t *ws) { return ws->msg ? ws->msg->len : 0; }
 
 static const sb_conn_handler_t ws_conn_handler;
 
@@ -170,31 +177,32 @@ static long on_compressed(sb_ws_t *ws, const uint8_t *p, size_t n, bool fin) {
 
 /* p[0..checked) was validated while the frame was still arriving. */
 static long on_fragment(sb_ws_t *ws, const char *p, size_t n, size_t checked, bool fin) {
-    if (ws->msg_len + n > ws->cfg->max_message || ws->msg_len + n > SB_WS_MSG_HARD_MAX)
+    size_t len = msg_len(ws);
+    if (len + n > ws->cfg->max_message || len + n > SB_WS_MSG_HARD_MAX)
         return ws_fail(ws, SB_WS_CLOSE_TOO_BIG, "message too big");
     if (!ws->msg_binary &&
         sb_utf8_feed(&ws->utf8, (const uint8_t *)p + checked, n - checked) != SB_OK)
         return ws_fail(ws, SB_WS_CLOSE_BAD_DATA, "invalid UTF-8");
-    if (fin && ws->msg_len == 0)
+    if (fin && len == 0)
         return deliver(ws, p, n); /* unfragmented: no copy */
-    if (ws->msg_len + n > ws->msg_cap) {
-        size_t cap = ws->msg_cap ? ws->msg_cap : 4096;
-        while (cap < ws->msg_len + n)
+    if (!ws->msg || len + n > ws->msg->cap) {
+        size_t cap = ws->msg ? ws->msg->cap : 4096;
+        while (cap < len + n)
             cap *= 2;
-        char *nm = realloc(ws->msg, cap);
+        ws_msg_t *nm = realloc(ws->msg, sizeof *nm + cap);
         if (!nm)
             return ws_fail(ws, SB_WS_CLOSE_INTERNAL, "out of memory");
+        nm->len = (uint32_t)len;
+        nm->cap = (uint32_t)cap;
         ws->msg = nm;
-        ws->msg_cap = (uint32_t)cap;
     }
-    memcpy(ws->msg + ws->msg_len, p, n);
-    ws->msg_len += (uint32_t)n;
+    memcpy(ws->msg->data + len, p, n);
+    ws->msg->len += (uint32_t)n;
     if (!fin)
         return SB_OK;
-    long rc = deliver(ws, ws->msg, ws->msg_len);
+    long rc = deliver(ws, ws->msg->data, ws->msg->len);
     free(ws->msg);
     ws->msg = NULL;
-    ws->msg_len = ws->msg_cap = 0;
     return rc;
 }
 
@@ -264,7 +272,7 @@ static long check_header(sb_ws_t *ws, const sb_ws_hdr_t *h) {
     if ((h->rsv & (SB_WS_RSV2 | SB_WS_RSV3)) ||
         ((h->rsv & SB_WS_RSV1) && (!ws->deflate || h->opcode >= SB_WS_OP_CLOSE)))
         return ws_fail(ws, SB_WS_CLOSE_PROTOCOL, "reserved bits set");
-    if (h->opcode < SB_WS_OP_CLOSE && h->len + ws->msg_len > ws->cfg->max_message)
+    if (h->opcode < SB_WS_OP_CLOSE && h->len + msg_len(ws) > ws->cfg->max_message)
         return ws_fail(ws, SB_WS_CLOSE_TOO_BIG, "message too big");
     return SB_OK;
 }
