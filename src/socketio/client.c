@@ -14,14 +14,6 @@ static void on_connect_timeout(sb_timer_t *t) {
         sb_eio_close(c->eio, "connect timeout");
 }
 
-void sb_sio__client_connected(sb_sio_client_t *c) {
-    if (!c->connect_wait)
-        return;
-    sb_timer_stop(&c->connect_wait->timer);
-    sb_pool_free(&c->srv->connect_waits, c->connect_wait);
-    c->connect_wait = NULL;
-}
-
 static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     sb_sio_server_t *srv = ud;
     sb_sio_client_t *c = sb_pool_alloc(&srv->clients);

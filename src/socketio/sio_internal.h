@@ -139,8 +139,16 @@ void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);
 void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason);
-/* client.c: the client joined a namespace: its connect deadline is over. */
-void sb_sio__client_connected(sb_sio_client_t *c);
+/* The client joined a namespace: its connect deadline is over. Inline, so
+ * that socket.c and client.c both use it and call each other in no cycle
+ * (tests/cycles_check.sh). */
+static inline void sb_sio__client_connected(sb_sio_client_t *c) {
+    if (!c->connect_wait)
+        return;
+    sb_timer_stop(&c->connect_wait->timer);
+    sb_pool_free(&c->srv->connect_waits, c->connect_wait);
+    c->connect_wait = NULL;
+}
 /* True when a socket of the client waits for a middleware in namespace `nsp`. */
 bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp);
 /* The client's session closed: its waiting sockets are given up. */
