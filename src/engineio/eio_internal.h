@@ -72,6 +72,7 @@ struct sb_eio_server {
      * worked off between polls like other deferred work. */
     sb_eio_session_t *closing, *closing_last;
     sb_task_t close_task;
+    sb_timer_cb ws_ping_cb;          /* sb_eio__on_ws_ping_timer */
     const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
     sb_eio_handoff_fn handoff;       /* sessions of other processes (cfg.sid_prefix) */
     void *handoff_ud;
@@ -122,11 +123,15 @@ static inline sb_timer_t *sb_eio__ping_timer(sb_eio_session_t *s) {
            : s->transport == SB_EIO_WEBSOCKET && s->ws ? sb_ws_timer(s->ws)
                                                        : NULL;
 }
-/* session.c: moves the heartbeat's deadline onto the session's new
+/* session_state.c: moves the heartbeat's deadline onto the session's new
  * websocket and frees its own timer (after an upgrade). */
 void sb_eio__beat_to_ws(sb_eio_session_t *s);
-/* session.c: (re)arms the heartbeat for a ping in pingInterval. */
+/* session_state.c: (re)arms the heartbeat for a ping in pingInterval. */
 void sb_eio__ping_start(sb_eio_session_t *s);
+/* session.c: the heartbeat on a websocket's lent timer (srv->ws_ping_cb,
+ * set by server.c, so that session_state.c and the transports arm it
+ * without calling session.c). */
+void sb_eio__on_ws_ping_timer(sb_timer_t *t);
 /* session.c: the server's close task, which releases closing sessions. */
 void sb_eio__on_close_task(sb_task_t *t);
 /* polling.c */

@@ -235,6 +235,7 @@ sb_eio_server_t *sb_eio_server_create(sb_loop_t *loop, const sb_eio_config_t *cf
     sb_map_init(&srv->handshake_buckets);
     sb_pool_init(&srv->sessions, sizeof(sb_eio_session_t));
     sb_task_init(&srv->close_task, sb_eio__on_close_task);
+    srv->ws_ping_cb = sb_eio__on_ws_ping_timer;
     return srv;
 }
 

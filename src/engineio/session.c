@@ -14,7 +14,6 @@
 #include "engineio/packet.h"
 
 static void on_beat_timer(sb_timer_t *t);
-static void on_ws_ping_timer(sb_timer_t *t);
 
 /* 15 random bytes as 20 base64url characters, like the reference ids; with
  * a prefix, it replaces the first character (114 random bits remain). */
@@ -120,30 +119,9 @@ static void on_beat_timer(sb_timer_t *t) {
 
 /* A websocket's timer, lent while it is open: its connection's ud is the
  * ws, whose data is the session. */
-static void on_ws_ping_timer(sb_timer_t *t) {
+void sb_eio__on_ws_ping_timer(sb_timer_t *t) {
     sb_ws_t *ws = sb_container_of(t, sb_conn_t, timer)->ud;
     ping(sb_ws_get_data(ws), t);
-}
-
-void sb_eio__beat_to_ws(sb_eio_session_t *s) {
-    sb_timer_t *from = &s->beat->timer, *to = sb_ws_timer(s->ws);
-    if (to) {
-        to->cb = on_ws_ping_timer;
-        if (sb_timer_active(from))
-            sb_timer_start_at(to, sb_timer_due(from));
-    }
-    sb_timer_stop(from);
-    free(s->beat);
-    s->beat = NULL;
-}
-
-void sb_eio__ping_start(sb_eio_session_t *s) {
-    sb_timer_t *t = sb_eio__ping_timer(s);
-    if (!t)
-        return;
-    if (!s->beat)
-        t->cb = on_ws_ping_timer;
-    sb_timer_start(t, s->srv->cfg.ping_interval_ms);
 }
 
 /* ---- sending --------------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * the drop (which only schedules the close that session.c runs), and the
  * session's accessors. Calls no transport, so every transport may call it
  * while session.c calls the transports. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -22,6 +23,27 @@ void sb_eio__session_opened(sb_eio_session_t *s) {
 }
 
 /* ---- heartbeat deadline ----------------------------------------------------------- */
+
+void sb_eio__ping_start(sb_eio_session_t *s) {
+    sb_timer_t *t = sb_eio__ping_timer(s);
+    if (!t)
+        return;
+    if (!s->beat)
+        t->cb = s->srv->ws_ping_cb; /* a websocket's timer, lent */
+    sb_timer_start(t, s->srv->cfg.ping_interval_ms);
+}
+
+void sb_eio__beat_to_ws(sb_eio_session_t *s) {
+    sb_timer_t *from = &s->beat->timer, *to = sb_ws_timer(s->ws);
+    if (to) {
+        to->cb = s->srv->ws_ping_cb;
+        if (sb_timer_active(from))
+            sb_timer_start_at(to, sb_timer_due(from));
+    }
+    sb_timer_stop(from);
+    free(s->beat);
+    s->beat = NULL;
+}
 
 bool sb_eio__expired(sb_eio_session_t *s) {
     sb_timer_t *t = s->closing || !s->awaiting_pong ? NULL : sb_eio__ping_timer(s);
