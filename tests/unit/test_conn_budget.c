@@ -1,5 +1,5 @@
 /* What one WebSocket connection of a distinct user holds in pooled objects
- * (docs/operations.md, "Distinct users": 19,000 users cost ~1.36 KiB per
+ * (docs/operations.md, "Distinct users": 19,000 users cost ~1.27 KiB per
  * connection, issue 17 asks for 1 KiB). A field added to any of these
  * objects is paid 19,000 times over: this fails until the budget below and
  * the documented breakdown are updated with it, on purpose. */
