@@ -71,18 +71,20 @@ static char *node_figures(void *ud) {
     b->fig_prev.events_in = m.events_in;
     b->fig_prev.events_out = m.events_out;
     json_t *j = json_pack(
-        "{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I}", "connections", "total",
+        "{s:{s:I,s:I,s:I},s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I}", "connections", "total",
         (json_int_t)m.connections, "websocket", (json_int_t)m.connections_websocket, "polling",
         (json_int_t)m.connections_polling, "sockets", (json_int_t)m.sockets, "users",
         (json_int_t)m.online_users, "eventsIn", (json_int_t)m.events_in, "eventsOut",
-        (json_int_t)m.events_out, "inPerSec", in, "outPerSec", out, "storeQueue",
+        (json_int_t)m.events_out, "inPerSec", in, "outPerSec", out, "messagesPerSec",
+        b->features ? sb_features_messages_per_second(b->features) : 0.0, "storeQueue",
         (json_int_t)st.pending, "uptimeMs", (json_int_t)(now - b->started_ms));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
 }
 
-static const char *socket_user(void *ud, const sb_sio_socket_t *s) {
+static const char *socket_user(void *ud, const sb_sio_socket_t *s, const char **name) {
+    *name = sb_features_socket_user_name(ud, s);
     return sb_features_socket_user(ud, s);
 }
 

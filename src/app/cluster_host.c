@@ -33,7 +33,8 @@ static sb_sio_nsp_t *find_nsp(sb_cluster_host_t *h, sb_str_t name) {
 static bool host_has_nsp(void *ud, sb_str_t nsp) { return find_nsp(ud, nsp) != NULL; }
 
 static void host_deliver(void *ud, const sb_engine_broadcast_t *b) {
-    sb_sio_nsp_t *nsp = find_nsp(ud, b->nsp);
+    sb_cluster_host_t *h = ud;
+    sb_sio_nsp_t *nsp = find_nsp(h, b->nsp);
     char event[257];
     if (!nsp || b->event.n >= sizeof event)
         return;
@@ -47,6 +48,8 @@ static void host_deliver(void *ud, const sb_engine_broadcast_t *b) {
                          .is_volatile = b->is_volatile,
                          .local = true};
     sb_sio_broadcast(nsp, &t, event, b->args, b->attachments, b->nattachments);
+    if (h->features && b->nattachments == 0)
+        sb_features_cluster_broadcast(h->features, b->nsp, b->event, b->to.rooms, b->to.nrooms, b->args);
 }
 
 static void host_select(void *ud, sb_str_t name, const sb_engine_select_t *sel,

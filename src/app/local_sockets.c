@@ -109,8 +109,12 @@ static json_t *handshake_json(sb_sio_socket_t *s) {
 json_t *sb_local_socket_json(sb_sio_socket_t *s, sb_local_user_fn user_fn, void *user_ud) {
     json_t *rooms = json_array();
     sb_sio_socket_rooms(s, add_room_name, rooms);
-    const char *user = user_fn ? user_fn(user_ud, s) : NULL;
-    json_t *data = user ? json_pack("{s:s}", "userId", user) : json_object();
+    const char *name = NULL, *user = user_fn ? user_fn(user_ud, s, &name) : NULL;
+    json_t *data = json_object();
+    if (user)
+        json_object_set_new(data, "userId", json_string(user));
+    if (user && name) /* the live features list the members of other nodes by name */
+        json_object_set_new(data, "name", json_string(name));
     return json_pack("{s:s,s:o,s:o,s:o}", "id", sb_sio_socket_id(s), "handshake", handshake_json(s),
                      "rooms", rooms, "data", data);
 }

@@ -16,8 +16,9 @@ typedef struct {
     bool oom;
 } sb_local_sockets_t;
 
-/* The user a socket belongs to (fetchSockets' data.userId), or NULL. */
-typedef const char *(*sb_local_user_fn)(void *ud, const sb_sio_socket_t *s);
+/* The user a socket belongs to (fetchSockets' data.userId), or NULL; *name
+ * gets the user's display name (data.name), or NULL. */
+typedef const char *(*sb_local_user_fn)(void *ud, const sb_sio_socket_t *s, const char **name);
 
 /* The selected sockets of `nsp`, each once, collected before anything acts
  * on them (joins and disconnects may not run inside a hub visit). Unless
@@ -28,7 +29,7 @@ sb_local_sockets_t sb_local_sockets_select(sb_sio_nsp_t *nsp, const sb_engine_se
                                            bool ids_are_rooms);
 void sb_local_sockets_free(sb_local_sockets_t *set);
 
-/* {id, handshake, rooms, data: {userId?}}, NULL on OOM. */
+/* {id, handshake, rooms, data: {userId?, name?}}, NULL on OOM. */
 json_t *sb_local_socket_json(sb_sio_socket_t *s, sb_local_user_fn user_fn, void *user_ud);
 
 #endif

@@ -228,6 +228,13 @@ void sb_features_local_users(sb_features_t *f,
 /* A stored event another node relayed for this node's devices of `user`. */
 void sb_features_cluster_relayed(sb_features_t *f, unsigned stream, sb_str_t user, int64_t id,
                                  sb_str_t text);
+/* Another node's broadcast, just delivered here: the features remember
+ * what they keep of it (a custom metric's latest value). */
+void sb_features_cluster_broadcast(sb_features_t *f, sb_str_t nsp, sb_str_t event,
+                                   const sb_str_t *rooms, size_t nrooms, sb_str_t args);
+/* Chat, direct and file messages stored per second on this node over the
+ * last second (the dashboards' messages_per_second; a heartbeat figure). */
+double sb_features_messages_per_second(const sb_features_t *f);
 /* Users online on any node (this node's count on a node alone). */
 size_t sb_features_cluster_online_users(const sb_features_t *f);
 
@@ -235,5 +242,7 @@ size_t sb_features_cluster_online_users(const sb_features_t *f);
  * accepted (NUL-terminated, valid while the socket is connected); NULL
  * for any other socket. */
 const char *sb_features_socket_user(const sb_features_t *f, const sb_sio_socket_t *s);
+/* That user's display name, likewise. */
+const char *sb_features_socket_user_name(const sb_features_t *f, const sb_sio_socket_t *s);
 
 #endif

@@ -395,16 +395,22 @@ static long emit_to_sockets(sb_features_t *f, const sb_feat_target_t *t, const c
 
 long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *event,
                       sb_str_t data) {
-    if (t->nsockets)
+    /* Clustered, every socket is also in the room named by its id, so a
+     * socket on another node is reached as a room. */
+    bool sockets_as_rooms = sb_feat_clustered(f);
+    if (t->nsockets && !sockets_as_rooms)
         return emit_to_sockets(f, t, event, data);
     char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
     sb_str_t rooms[SB_FEAT_TARGET_MAX], except[SB_FEAT_TARGET_MAX];
-    if (t->nusers + t->nrooms > SB_FEAT_TARGET_MAX || t->nexcept > SB_FEAT_TARGET_MAX)
+    if (t->nusers + t->nrooms + t->nsockets > SB_FEAT_TARGET_MAX ||
+        t->nexcept > SB_FEAT_TARGET_MAX)
         return SB_ETOOBIG;
     user_rooms(t->users, t->nusers, rooms, names);
     size_t nrooms = t->nusers;
     for (size_t i = 0; i < t->nrooms; i++)
         rooms[nrooms++] = sb_cstr(t->rooms[i]);
+    for (size_t i = 0; i < t->nsockets; i++)
+        rooms[nrooms++] = sb_cstr(t->sockets[i]);
     for (size_t i = 0; i < t->nexcept; i++)
         except[i] = sb_cstr(t->except[i]);
     sb_sio_target_t st = {

@@ -61,15 +61,60 @@ static bool other_device_in(const sb_client_t *c, const char *room) {
     return w.found;
 }
 
+/* A user whose device left a document: the others hear user_left unless
+ * another device of theirs is still in it, here or on another node. */
+typedef struct {
+    sb_features_t *f;
+    char doc[SB_LIVE_ID_MAX + 1];
+    const char *user, *name; /* in text[] */
+    char text[];
+} leaving_t;
+
+static bool user_among(json_t *sockets, const char *user) {
+    size_t i;
+    json_t *s;
+    const char *name;
+    json_array_foreach(sockets, i, s) {
+        const char *id = sb_feat_live_remote_user(s, &name);
+        if (id && strcmp(id, user) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void left_on_remote(void *ud, json_t *sockets) {
+    leaving_t *l = ud;
+    char room[SB_DOC_ROOM_MAX];
+    doc_room(l->doc, room);
+    if (!user_among(sockets, l->user))
+        sb_feat_emit_room(l->f, room, "collab:user_left",
+                          json_pack("{s:s,s:s,s:s}", "documentId", l->doc, "userId", l->user,
+                                    "name", l->name),
+                          NULL);
+    free(l);
+}
+
+/* The socket has left the room, or is disconnecting (then still in it:
+ * `except` keeps the notice from it). */
 static void announce_left(sb_client_t *c, const char *doc_id) {
     char room[SB_DOC_ROOM_MAX];
     doc_room(doc_id, room);
     if (other_device_in(c, room))
         return;
-    sb_feat_emit_room(c->f, room, "collab:user_left",
-                      json_pack("{s:s,s:s,s:s}", "documentId", doc_id, "userId", c->user->id,
-                                "name", c->user->name),
-                      c->sock);
+    size_t nu = strlen(c->user->id) + 1, nn = strlen(c->user->name) + 1;
+    leaving_t *l = sb_feat_clustered(c->f) ? malloc(sizeof *l + nu + nn) : NULL;
+    if (!l) { /* alone (or out of memory: the other nodes' devices are not looked for) */
+        sb_feat_emit_room(c->f, room, "collab:user_left",
+                          json_pack("{s:s,s:s,s:s}", "documentId", doc_id, "userId", c->user->id,
+                                    "name", c->user->name),
+                          c->sock);
+        return;
+    }
+    l->f = c->f;
+    snprintf(l->doc, sizeof l->doc, "%s", doc_id);
+    l->user = memcpy(l->text, c->user->id, nu);
+    l->name = memcpy(l->text + nu, c->user->name, nn);
+    sb_feat_live_remote(c->f, room, left_on_remote, l);
 }
 
 void sb_feat_live_collab_gone(sb_client_t *c, const char *doc_id) { announce_left(c, doc_id); }
@@ -78,41 +123,87 @@ void sb_feat_live_collab_gone(sb_client_t *c, const char *doc_id) { announce_lef
 
 typedef struct {
     char doc[SB_LIVE_ID_MAX + 1];
+    int64_t version;
+    bool was_there; /* another device of the user was in the document here */
 } join_t;
 
-/* The version is known: join, then tell the joiner who is there and the
- * others who came. Joining only now means every edit stored after that
- * version reaches the joiner. */
+static bool listed(json_t *users, const char *id) {
+    size_t i;
+    json_t *u;
+    json_array_foreach(users, i, u) {
+        if (strcmp(json_string_value(json_object_get(u, "userId")), id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Adds the other nodes' users, each once, to `users`; true when one of
+ * them is `me`. */
+static bool add_remote_users(json_t *users, json_t *sockets, const char *me) {
+    bool mine = false;
+    size_t i;
+    json_t *s;
+    json_array_foreach(sockets, i, s) {
+        const char *name, *id = sb_feat_live_remote_user(s, &name);
+        if (!id)
+            continue; /* not a user of the built-ins (a Node.js server's socket) */
+        mine = mine || strcmp(id, me) == 0;
+        if (!listed(users, id))
+            json_array_append_new(users, json_pack("{s:s,s:s}", "userId", id, "name", name));
+    }
+    return mine;
+}
+
+/* Joined, and the other nodes' members known: tell the joiner who is there
+ * and the others who came. */
+static void join_on_remote(void *ud, json_t *sockets) {
+    sb_feat_call_t *call = ud;
+    join_t *j = (join_t *)(void *)call->extra;
+    sb_client_t *c = sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
+    if (c) {
+        char room[SB_DOC_ROOM_MAX];
+        doc_room(j->doc, room);
+        json_t *users = active_users(call->f, room);
+        bool elsewhere = add_remote_users(users, sockets, c->user->id);
+        sb_feat_call_reply(call, json_pack("{s:b,s:s,s:O,s:I}", "ok", 1, "documentId", j->doc,
+                                           "activeUsers", users, "version", (json_int_t)j->version));
+        sb_feat_emit(call->sock, "collab:active_users",
+                     json_pack("{s:s,s:o}", "documentId", j->doc, "users", users));
+        if (!j->was_there && !elsewhere)
+            sb_feat_emit_room(call->f, room, "collab:user_joined",
+                              json_pack("{s:s,s:s,s:s}", "documentId", j->doc, "userId",
+                                        c->user->id, "name", c->user->name),
+                              call->sock);
+    }
+    sb_feat_call_end(call);
+}
+
+/* The version is known: join now, so that every edit stored after that
+ * version reaches the joiner, then ask the other nodes who is there. */
 static void join_finish(sb_feat_call_t *call, int64_t version) {
-    const char *doc = ((join_t *)(void *)call->extra)->doc;
+    join_t *j = (join_t *)(void *)call->extra;
     sb_client_t *c = sb_sio_socket_get_data(call->sock);
     char room[SB_DOC_ROOM_MAX];
-    doc_room(doc, room);
-    bool was_there = sb_sio_in_room(call->sock, sb_cstr(room)) || other_device_in(c, room);
+    doc_room(j->doc, room);
+    j->version = version;
+    j->was_there = sb_sio_in_room(call->sock, sb_cstr(room)) || other_device_in(c, room);
     if (sb_sio_join(call->sock, sb_cstr(room)) != SB_OK) {
         sb_feat_call_fail(call, "too_many_rooms", "a socket may join at most %u rooms",
                           call->f->cfg.max_rooms_per_socket);
+        sb_feat_call_end(call);
         return;
     }
-    json_t *users = active_users(call->f, room);
-    sb_feat_call_reply(call, json_pack("{s:b,s:s,s:O,s:I}", "ok", 1, "documentId", doc,
-                                       "activeUsers", users, "version", (json_int_t)version));
-    sb_feat_emit(call->sock, "collab:active_users",
-                 json_pack("{s:s,s:o}", "documentId", doc, "users", users));
-    if (!was_there)
-        sb_feat_emit_room(call->f, room, "collab:user_joined",
-                          json_pack("{s:s,s:s,s:s}", "documentId", doc, "userId", c->user->id,
-                                    "name", c->user->name),
-                          call->sock);
+    sb_feat_live_remote(call->f, room, join_on_remote, call);
 }
 
 static void join_on_latest(void *ud, int rc, const sb_store_doc_version_t *d) {
     sb_feat_call_t *call = ud;
     if (rc != SB_OK && rc != SB_ENOTFOUND)
-        sb_feat_call_fail_store(call, rc);
+        sb_feat_call_abort(call, rc);
     else if (sb_feat_call_live(call))
         join_finish(call, rc == SB_OK ? d->version : 0);
-    sb_feat_call_end(call);
+    else
+        sb_feat_call_end(call);
 }
 
 static void collab_on_join(sb_client_t *c, sb_sio_event_t *ev) {

@@ -13,12 +13,38 @@
 
 typedef double (*builtin_fn)(const sb_features_t *f);
 
-static double metric_connections(const sb_features_t *f) {
-    return (double)sb_sio_nsp_socket_count(f->nsp);
+/* The other live nodes' figure `name` summed from their last heartbeats
+ * (docs/cluster.md, "Nodes and their figures"); 0 on a node alone. */
+static double others_figure(const sb_features_t *f, const char *name) {
+    char *text = sb_feat_clustered(f) && f->engine->ops->nodes_json
+                     ? f->engine->ops->nodes_json(f->engine)
+                     : NULL;
+    json_t *nodes = text ? json_loads(text, 0, NULL) : NULL, *node;
+    double sum = 0;
+    size_t i;
+    json_array_foreach(nodes, i, node) {
+        if (!json_is_true(json_object_get(node, "self")))
+            sum += json_number_value(json_object_get(json_object_get(node, "figures"), name));
+    }
+    json_decref(nodes);
+    free(text);
+    return sum;
 }
-static double metric_online_users(const sb_features_t *f) { return (double)f->users.count; }
+
+double sb_features_messages_per_second(const sb_features_t *f) {
+    return f->live ? f->live->messages_per_second : 0;
+}
+
+/* Each is the cluster's figure: a dashboard shows the same whichever node
+ * it is connected to. */
+static double metric_connections(const sb_features_t *f) {
+    return (double)sb_sio_nsp_socket_count(f->nsp) + others_figure(f, "sockets");
+}
+static double metric_online_users(const sb_features_t *f) {
+    return (double)sb_features_cluster_online_users(f);
+}
 static double metric_messages_per_second(const sb_features_t *f) {
-    return f->live->messages_per_second;
+    return f->live->messages_per_second + others_figure(f, "messagesPerSec");
 }
 static double metric_uptime_seconds(const sb_features_t *f) {
     return (double)((sb_wall_ms() - f->live->started_ms) / 1000);
@@ -107,6 +133,27 @@ long sb_features_metric_push(sb_features_t *f, sb_str_t name, double value) {
     snprintf(text, sizeof text, "%.*s", (int)name.n, name.p);
     metric_room(text, room);
     return sb_feat_emit_room(f, room, "dashboard:update", update_json(text, value, now), NULL);
+}
+
+/* A dashboard:update to a metric room that another node broadcast (its
+ * POST /api/metrics/:name, an emitter's): remembered, so that a later
+ * subscriber here gets the latest value too. Delivered as it came. */
+void sb_features_cluster_broadcast(sb_features_t *f, sb_str_t nsp, sb_str_t event,
+                                   const sb_str_t *rooms, size_t nrooms, sb_str_t args) {
+    const sb_str_t update = SB_LIT("dashboard:update"), prefix = SB_LIT("metric:");
+    if (!f->live || !sb_str_eq(event, update) || nrooms != 1 || rooms[0].n <= prefix.n ||
+        memcmp(rooms[0].p, prefix.p, prefix.n) != 0 ||
+        !sb_str_eq(nsp, sb_cstr(sb_sio_nsp_name(f->nsp))))
+        return;
+    sb_str_t name = sb_str(rooms[0].p + prefix.n, rooms[0].n - prefix.n);
+    json_t *u = json_loadb(args.p, args.n, 0, NULL);
+    json_t *value = json_object_get(u, "value"), *at = json_object_get(u, "timestamp");
+    const char *metric = json_string_value(json_object_get(u, "metric"));
+    if (metric && sb_str_eq(sb_cstr(metric), name) && sb_features_metric_name_valid(name) &&
+        !builtin_of(name) && json_is_number(value) && json_is_integer(at) &&
+        isfinite(json_number_value(value)))
+        metric_record(f, name, json_number_value(value), json_integer_value(at));
+    json_decref(u);
 }
 
 /* ---- subscribe / unsubscribe [names] | name ------------------------------------------------ */
@@ -234,9 +281,14 @@ void sb_feat_live_dashboard_tick(sb_features_t *f) {
     char room[SB_METRIC_ROOM_MAX];
     for (size_t i = 0; i < SB_NBUILTINS; i++) {
         metric_room(builtins[i].name, room);
-        if (sb_hub_room_size(hub, sb_cstr(room)) > 0) /* nobody watching: nothing to encode */
-            sb_feat_emit_room(f, room, "dashboard:update",
-                              update_json(builtins[i].name, builtins[i].value(f), now), NULL);
+        if (sb_hub_room_size(hub, sb_cstr(room)) == 0) /* nobody watching: nothing to encode */
+            continue;
+        /* This node's subscribers only: every node ticks for its own, so a
+         * subscriber hears one update a second, not one per node. */
+        sb_str_t r = sb_cstr(room);
+        sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .local = true};
+        sb_feat_broadcast(f, &t, "dashboard:update",
+                          update_json(builtins[i].name, builtins[i].value(f), now));
     }
 }
 

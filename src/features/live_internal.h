@@ -35,6 +35,17 @@ char *sb_feat_live_dump(sb_sio_event_t *ev, json_t *v, size_t max, size_t *n);
 /* A JSON number: integral values as integers, so 42 stays 42. */
 json_t *sb_feat_live_number(double v);
 
+/* live_cluster.c: the other nodes' sockets in `room`, as fetchSockets
+ * describes them ([{id, rooms, data: {userId?, name?}}], borrowed for the
+ * call). fn is called once: later, or at once with [] on a node alone or
+ * while Redis is down. What fn was given must stay valid until then. */
+typedef void (*sb_feat_live_remote_fn)(void *ud, json_t *sockets);
+void sb_feat_live_remote(sb_features_t *f, const char *room, sb_feat_live_remote_fn fn, void *ud);
+/* A described socket's data.userId (NULL: not a user of the built-ins) and
+ * its name (data.name, else the id). */
+const char *sb_feat_live_remote_user(json_t *socket, const char **name);
+bool sb_feat_live_remote_in(json_t *socket, const char *room);
+
 /* live_collab.c */
 int sb_feat_live_collab_init(sb_features_t *f);
 /* A disconnecting socket was in room doc:<doc_id>. */

@@ -1,6 +1,7 @@
 /* WebRTC signaling: peers (a peer id is the Socket.IO socket id) meet in
  * rtc:<roomId> rooms, and offers, answers and ICE candidates are relayed
- * between two peers that share such a room. */
+ * between two peers that share such a room, on this node or, in a cluster,
+ * on another (asked for its rooms first). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,19 +64,57 @@ void sb_feat_live_rtc_gone(sb_client_t *c, const char *room_id) {
 
 /* ---- rtc:join {roomId} / rtc:leave {roomId} ------------------------------------------------ */
 
+typedef struct {
+    char room_id[SB_LIVE_ID_MAX + 1];
+    bool was_there;
+} joining_t;
+
+/* The other nodes' peers in `room`, added to `peers`. */
+static void add_remote_peers(json_t *peers, json_t *sockets) {
+    size_t i;
+    json_t *s;
+    json_array_foreach(sockets, i, s) {
+        const char *name, *user = sb_feat_live_remote_user(s, &name);
+        const char *id = json_string_value(json_object_get(s, "id"));
+        if (user && id)
+            json_array_append_new(peers, json_pack("{s:s,s:s,s:s}", "peerId", id, "userId", user,
+                                                   "name", name));
+    }
+}
+
+static void joined_on_remote(void *ud, json_t *sockets) {
+    sb_feat_call_t *call = ud;
+    joining_t *j = (joining_t *)(void *)call->extra;
+    sb_client_t *c = sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
+    if (c) {
+        const char *me = sb_sio_socket_id(c->sock);
+        char room[SB_RTC_ROOM_MAX];
+        rtc_room(j->room_id, room);
+        json_t *peers = room_peers(c->f, room, c->sock);
+        add_remote_peers(peers, sockets);
+        sb_feat_call_reply(call, json_pack("{s:b,s:s,s:s,s:O}", "ok", 1, "roomId", j->room_id,
+                                           "peerId", me, "peers", peers));
+        sb_feat_emit(c->sock, "rtc:room_peers",
+                     json_pack("{s:s,s:o}", "roomId", j->room_id, "peers", peers));
+        if (!j->was_there)
+            sb_feat_emit_room(c->f, room, "rtc:peer_joined",
+                              json_pack("{s:s,s:s,s:s,s:s}", "roomId", j->room_id, "peerId", me,
+                                        "userId", c->user->id, "name", c->user->name),
+                              c->sock);
+    }
+    sb_feat_call_end(call);
+}
+
+/* Joined here: the peers of the other nodes are asked for before the answer. */
 static void rtc_joined(sb_client_t *c, sb_sio_event_t *ev, const char *room_id, const char *room,
                        bool was_there) {
-    const char *me = sb_sio_socket_id(c->sock);
-    json_t *peers = room_peers(c->f, room, c->sock);
-    sb_feat_reply(ev, json_pack("{s:b,s:s,s:s,s:O}", "ok", 1, "roomId", room_id, "peerId", me,
-                                "peers", peers));
-    sb_feat_emit(c->sock, "rtc:room_peers",
-                 json_pack("{s:s,s:o}", "roomId", room_id, "peers", peers));
-    if (!was_there)
-        sb_feat_emit_room(c->f, room, "rtc:peer_joined",
-                          json_pack("{s:s,s:s,s:s,s:s}", "roomId", room_id, "peerId", me, "userId",
-                                    c->user->id, "name", c->user->name),
-                          c->sock);
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(joining_t));
+    if (!call)
+        return;
+    joining_t *j = (joining_t *)(void *)call->extra;
+    snprintf(j->room_id, sizeof j->room_id, "%s", room_id);
+    j->was_there = was_there;
+    sb_feat_live_remote(c->f, room, joined_on_remote, call);
 }
 
 static void rtc_on_join(sb_client_t *c, sb_sio_event_t *ev) {
@@ -172,15 +211,106 @@ static bool relay_args(sb_sio_event_t *ev, json_t *arg, relay_t *r) {
     return !room || (r->room = sb_feat_live_id_arg(ev, room, "roomId")) != NULL;
 }
 
+static json_t *relayed(const sb_sio_socket_t *from, json_t *payload, const char *room_id) {
+    return json_pack("{s:s,s:O,s:s}", "senderPeerId", sb_sio_socket_id(from), "payload", payload,
+                     "roomId", room_id);
+}
+
+/* ---- a peer on another node --------------------------------------------------------------- */
+
+typedef struct {
+    char event[24];
+    char target[SB_LIVE_ID_MAX + 1];
+    char room_id[SB_LIVE_ID_MAX + 1]; /* as given; "" when not */
+    json_t *payload;
+} remote_relay_t;
+
+/* The room the relay goes through, from the target's rooms as its node
+ * described them; "" when they share none. */
+static void shared_remote_room(sb_sio_socket_t *from, json_t *target, const char *given,
+                               char out[SB_LIVE_ID_MAX + 1]) {
+    char room[SB_RTC_ROOM_MAX];
+    size_t i;
+    json_t *r;
+    out[0] = '\0';
+    if (given) {
+        rtc_room(given, room);
+        if (sb_feat_live_remote_in(target, room))
+            snprintf(out, SB_LIVE_ID_MAX + 1, "%s", given);
+        return;
+    }
+    json_array_foreach(json_object_get(target, "rooms"), i, r) {
+        const char *name = json_string_value(r);
+        if (name && strncmp(name, "rtc:", 4) == 0 && name[4] && sb_sio_in_room(from, sb_cstr(name))) {
+            snprintf(out, SB_LIVE_ID_MAX + 1, "%s", name + 4);
+            return;
+        }
+    }
+}
+
+static json_t *described(json_t *sockets, const char *id) {
+    size_t i;
+    json_t *s;
+    json_array_foreach(sockets, i, s) {
+        if (json_is_string(json_object_get(s, "id")) &&
+            strcmp(json_string_value(json_object_get(s, "id")), id) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void relay_on_remote(void *ud, json_t *sockets) {
+    sb_feat_call_t *call = ud;
+    remote_relay_t *rr = (remote_relay_t *)(void *)call->extra;
+    json_t *target = described(sockets, rr->target);
+    char room_id[SB_LIVE_ID_MAX + 1] = "";
+    if (target && sb_feat_call_live(call))
+        shared_remote_room(call->sock, target, rr->room_id[0] ? rr->room_id : NULL, room_id);
+    if (!room_id[0]) {
+        sb_feat_call_fail(call, "peer_not_found",
+                          target ? "the peer '%s' is in none of your WebRTC rooms"
+                                 : "no peer '%s'",
+                          rr->target);
+    } else {
+        /* Every socket is in the room named by its id while clustered. */
+        sb_str_t to = sb_cstr(rr->target);
+        sb_sio_target_t t = {.rooms = &to, .nrooms = 1};
+        sb_feat_broadcast(call->f, &t, rr->event, relayed(call->sock, rr->payload, room_id));
+        sb_feat_call_reply(call, json_pack("{s:b}", "ok", 1));
+    }
+    json_decref(rr->payload);
+    sb_feat_call_end(call);
+}
+
+static void relay_remote(sb_client_t *c, sb_sio_event_t *ev, const char *event, const relay_t *r) {
+    char room[SB_RTC_ROOM_MAX];
+    if (r->room) {
+        rtc_room(r->room, room);
+        if (!sb_sio_in_room(c->sock, sb_cstr(room))) {
+            sb_feat_fail(ev, "not_in_room", "not in WebRTC room '%s'", r->room);
+            return;
+        }
+    }
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(remote_relay_t));
+    if (!call)
+        return;
+    remote_relay_t *rr = (remote_relay_t *)(void *)call->extra;
+    snprintf(rr->event, sizeof rr->event, "%s", event);
+    snprintf(rr->target, sizeof rr->target, "%s", r->target);
+    snprintf(rr->room_id, sizeof rr->room_id, "%s", r->room ? r->room : "");
+    rr->payload = json_incref(r->payload);
+    sb_feat_live_remote(c->f, r->target, relay_on_remote, call);
+}
+
 static void relay_send(sb_client_t *c, sb_sio_event_t *ev, const char *event, const relay_t *r) {
     sb_sio_socket_t *to = sb_map_get(&c->f->live->peers, sb_cstr(r->target));
     shared_walk_t w = {.target = to, .room_id = ""};
-    if (!to || !sb_sio_socket_connected(to)) {
+    if (!to && sb_feat_clustered(c->f)) {
+        relay_remote(c, ev, event, r);
+    } else if (!to || !sb_sio_socket_connected(to)) {
         sb_feat_fail(ev, "peer_not_found", "no peer '%s'", r->target);
     } else if (relay_room(ev, c->sock, to, r->room, &w)) {
-        sb_feat_emit(to, event,
-                     json_pack("{s:s,s:O,s:s}", "senderPeerId", sb_sio_socket_id(c->sock),
-                               "payload", r->payload, "roomId", w.room_id));
+        sb_feat_emit(to, event, relayed(c->sock, r->payload, w.room_id));
         sb_feat_reply(ev, json_pack("{s:b}", "ok", 1));
     }
 }

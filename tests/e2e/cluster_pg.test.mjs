@@ -10,7 +10,8 @@ import { adminSnapshot } from './lib/admin_stream.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { NO_EVENT_LIMIT, startServer } from './lib/server.mjs';
-import { ack, client, connectUser, disconnect, isRef, mintToken, record, test, until, waitFor } from './lib/util.mjs';
+import { ack, assertFields, client, connectUser, disconnect, isRef, mintToken, record, test, until, waitFor } from './lib/util.mjs';
+import { apiWithKey, quitRedisClients, redisClient } from './lib/cluster.mjs';
 
 const skip = isRef ? 'C-only: the reference server has neither store nor cluster' : false;
 let pg, redis, a, b;
@@ -159,4 +160,162 @@ test('friends on different nodes see each other come and go (scope friends)', as
   const { est } = await connectUser(b, bob);
   await online;
   assert.ok(est.onlineUsers.includes(alice), `bob's friend on node a is listed: ${JSON.stringify(est)}`);
+}, { skip });
+
+// ---- the live features across nodes: documents, dashboards, WebRTC signaling ----
+
+const api = apiWithKey('k');
+const names = (list) => list.map((u) => u.userId).sort();
+
+/* A round trip through node `via` to sock's node and back: what Redis
+ * carried from `via` before it has reached sock (one publisher's
+ * messages arrive in order). */
+async function settled(via, sock, room) {
+  const got = waitFor(sock, 'system_message', 5000, (m) => m?.marker === room);
+  assert.equal((await api(via, 'POST', '/api/emit', { event: 'system_message', to: { socket: sock.id }, data: { marker: room } })).status, 200);
+  await got;
+}
+
+test('documents across nodes: joins, edits with one version sequence, cursors and leaves, each once', async () => {
+  const doc = uid('doc'), alice = uid('alice'), bob = uid('bob');
+  const sa = (await connectUser(a, alice)).s;
+  const sb = (await connectUser(b, bob)).s;
+  const joinedA = record(sa, 'collab:user_joined'), leftA = record(sa, 'collab:user_left');
+  const changesA = record(sa, 'collab:changes'), changesB = record(sb, 'collab:changes');
+  const cursorsA = record(sa, 'collab:cursor_update');
+  const first = await ack(sa, 'collab:join_document', doc);
+  assert.deepEqual(names(first.activeUsers), [alice]);
+  assert.equal(first.version, 0);
+  const activeB = waitFor(sb, 'collab:active_users');
+  const second = await ack(sb, 'collab:join_document', { documentId: doc });
+  assert.deepEqual(names(second.activeUsers), [alice, bob].sort(), 'the user on node a is listed on node b');
+  assert.deepEqual(second.activeUsers.find((u) => u.userId === alice).name, `Name of ${alice}`);
+  assert.deepEqual(names((await activeB).users), [alice, bob].sort());
+  await until(() => joinedA.length === 1, 5000, 'alice hears bob join');
+  assert.deepEqual(joinedA[0][0], { documentId: doc, userId: bob, name: `Name of ${bob}` });
+
+  // One version sequence in the shared store, whichever node stores an edit.
+  assert.deepEqual(await ack(sa, 'collab:edit', { documentId: doc, changes: { ops: ['a1'] } }), { ok: true, version: 1 });
+  assert.deepEqual(await ack(sb, 'collab:edit', { documentId: doc, changes: { ops: ['b2'] } }), { ok: true, version: 2 });
+  await until(() => changesA.length === 1 && changesB.length === 1, 5000, 'each hears the other\'s edit');
+  assertFields(changesB[0][0], { documentId: doc, changes: { ops: ['a1'] }, version: 1, userId: alice });
+  assertFields(changesA[0][0], { documentId: doc, changes: { ops: ['b2'] }, version: 2, userId: bob });
+  assert.deepEqual(await ack(sb, 'collab:cursor_move', { documentId: doc, x: 3, y: 4 }), { ok: true });
+  await until(() => cursorsA.length === 1, 5000, 'the cursor reaches node a');
+  assert.deepEqual(cursorsA[0][0], { documentId: doc, userId: bob, name: `Name of ${bob}`, x: 3, y: 4 });
+
+  // Bob's second device, on node a: bob is already there for everyone.
+  const sb2 = (await connectUser(a, bob)).s;
+  const again = await ack(sb2, 'collab:join_document', doc);
+  assert.deepEqual(names(again.activeUsers), [alice, bob].sort(), 'bob once, with two devices');
+  assert.equal(again.version, 2, 'the latest version, stored by the other node');
+  // His device on node b leaves: his device on node a is still in it.
+  assert.deepEqual(await ack(sb, 'collab:leave_document', doc), { ok: true, documentId: doc });
+  await settled(b, sa, doc);
+  assert.equal(leftA.length, 0, 'no user_left while another device of bob is in the document');
+  // The last device goes: now he leaves, once.
+  await disconnect(sb2);
+  await until(() => leftA.length === 1, 5000, 'alice hears bob leave');
+  assert.deepEqual(leftA[0][0], { documentId: doc, userId: bob, name: `Name of ${bob}` });
+  await settled(b, sa, doc);
+  assert.equal(joinedA.length, 1, 'one user_joined in all');
+  assert.equal(leftA.length, 1, 'one user_left in all');
+  assert.equal(changesA.length, 1);
+  assert.equal(cursorsA.length, 1);
+}, { skip });
+
+test('dashboards across nodes: a metric set on one node reaches and stays on the other; built-ins are the cluster\'s, once a second', async () => {
+  const metric = `orders.${uid('m')}`;
+  const early = (await connectUser(b, uid('dash'))).s;
+  const updates = record(early, 'dashboard:update');
+  assert.deepEqual(await ack(early, 'dashboard:subscribe', metric), { ok: true, metrics: [metric] });
+  const set = await api(a, 'POST', `/api/metrics/${metric}`, { value: 42 });
+  assert.equal(set.status, 200, set.text);
+  await until(() => updates.length === 1, 5000, 'the update set on node a reaches node b');
+  assertFields(updates[0][0], { metric, value: 42 });
+  // A later subscriber on node b gets the value node a set.
+  const late = (await connectUser(b, uid('late'))).s;
+  const first = waitFor(late, 'dashboard:update', 5000, (u) => u.metric === metric);
+  await ack(late, 'dashboard:subscribe', [metric]);
+  assertFields(await first, { metric, value: 42, timestamp: updates[0][0].timestamp });
+
+  // online_users and connections count both nodes: users only on node a are in node b's figures.
+  const watcher = (await connectUser(b, uid('watch'))).s;
+  const onA = [];
+  for (let i = 0; i < 3; i++) onA.push((await connectUser(a, uid('crowd'))).s);
+  const online = record(watcher, 'dashboard:update');
+  await ack(watcher, 'dashboard:subscribe', ['online_users', 'connections']);
+  const statsB = (await api(b, 'GET', '/api/stats')).json;
+  const last = (m) => online.filter((u) => u[0].metric === m).at(-1)?.[0].value;
+  // The first values come at once; those from the heartbeat's figures follow within a heartbeat.
+  // 6 sockets of 6 users: early, late and watcher on node b, the crowd on node a.
+  await until(() => last('online_users') === 6 && last('connections') === 6, 8000,
+    'the cluster\'s figures on node b');
+  assert.equal(statsB.cluster.connectedUsers, 6, JSON.stringify(statsB));
+  // Nothing built-in goes through Redis: each node ticks for its own subscribers.
+  const sub = await redisClient(redis.url);
+  const seen = [];
+  await sub.pSubscribe('socket.io#/#metric:*', (msg, ch) => seen.push(ch), true);
+  const ticks = record(watcher, 'dashboard:update');
+  await until(() => ticks.length >= 4, 5000, 'two ticks on node b');
+  await sub.pUnsubscribe();
+  assert.deepEqual(seen.filter((ch) => /metric:(online_users|connections)#$/.test(ch)), [],
+    'built-in metrics are not published');
+  await quitRedisClients();
+}, { skip });
+
+test('WebRTC signaling between peers on different nodes: peers, offer/answer/ICE once each, leaving', async () => {
+  const roomId = uid('call'), alice = uid('alice'), bob = uid('bob'), carl = uid('carl');
+  const pa = (await connectUser(a, alice)).s;
+  const pb = (await connectUser(b, bob)).s;
+  const joinedA = record(pa, 'rtc:peer_joined'), leftA = record(pa, 'rtc:peer_left');
+  const offersA = record(pa, 'rtc:offer'), answersB = record(pb, 'rtc:answer');
+  const iceA = record(pa, 'rtc:ice_candidate'), iceB = record(pb, 'rtc:ice_candidate');
+  const ja = await ack(pa, 'rtc:join', { roomId });
+  assert.deepEqual(ja.peers, []);
+  const roomPeers = waitFor(pb, 'rtc:room_peers');
+  const jb = await ack(pb, 'rtc:join', roomId);
+  const alicePeer = { peerId: pa.id, userId: alice, name: `Name of ${alice}` };
+  assert.deepEqual(jb, { ok: true, roomId, peerId: pb.id, peers: [alicePeer] }, 'the peer on node a is listed');
+  assert.deepEqual(await roomPeers, { roomId, peers: [alicePeer] });
+  await until(() => joinedA.length === 1, 5000, 'alice hears bob join');
+  assert.deepEqual(joinedA[0][0], { roomId, peerId: pb.id, userId: bob, name: `Name of ${bob}` });
+
+  const offer = { type: 'offer', sdp: 'v=0 b' };
+  assert.deepEqual(await ack(pb, 'rtc:offer', { targetPeerId: pa.id, payload: offer }), { ok: true });
+  await until(() => offersA.length === 1, 5000, 'the offer crosses to node a');
+  assert.deepEqual(offersA[0][0], { senderPeerId: pb.id, payload: offer, roomId });
+  const answer = { type: 'answer', sdp: 'v=0 a' };
+  assert.deepEqual(await ack(pa, 'rtc:answer', { targetPeerId: pb.id, payload: answer, roomId }), { ok: true });
+  await until(() => answersB.length === 1, 5000, 'the answer crosses to node b');
+  assert.deepEqual(answersB[0][0], { senderPeerId: pa.id, payload: answer, roomId });
+  assert.deepEqual(await ack(pa, 'rtc:ice_candidate', { targetPeerId: pb.id, payload: { c: 1 } }), { ok: true });
+  assert.deepEqual(await ack(pb, 'rtc:ice_candidate', { targetPeerId: pa.id, payload: { c: 2 } }), { ok: true });
+  await until(() => iceA.length === 1 && iceB.length === 1, 5000, 'ICE both ways');
+  assert.deepEqual(iceA[0][0], { senderPeerId: pb.id, payload: { c: 2 }, roomId });
+  assert.deepEqual(iceB[0][0], { senderPeerId: pa.id, payload: { c: 1 }, roomId });
+
+  // A peer on the other node that shares no room with the sender, or a room the sender is not in.
+  const pc = (await connectUser(b, carl)).s;
+  await ack(pc, 'rtc:join', uid('elsewhere'));
+  const code = async (s, payload) => (await ack(s, 'rtc:offer', { payload: offer, ...payload })).error?.code;
+  assert.equal(await code(pa, { targetPeerId: pc.id }), 'peer_not_found', 'no shared room');
+  assert.equal(await code(pa, { targetPeerId: pc.id, roomId }), 'peer_not_found', 'the target is not in the given room');
+  assert.equal(await code(pa, { targetPeerId: 'AAAAAAAAAAAAAAAAAAAA' }), 'peer_not_found', 'no such peer anywhere');
+  assert.equal(await code(pa, { targetPeerId: pb.id, roomId: 'not-mine' }), 'not_in_room');
+  assert.equal(await code(pc, { targetPeerId: pa.id, roomId }), 'not_in_room');
+
+  // Carl joins the call on node b, then disconnects; bob leaves.
+  await ack(pc, 'rtc:join', roomId);
+  await until(() => joinedA.length === 2, 5000, 'alice hears carl join');
+  await disconnect(pc);
+  assert.deepEqual(await ack(pb, 'rtc:leave', { roomId }), { ok: true, roomId });
+  await until(() => leftA.length === 2, 5000, 'alice hears both go');
+  assert.deepEqual(leftA.map((x) => x[0].peerId).sort(), [pb.id, pc.id].sort());
+  await settled(b, pa, roomId);
+  assert.equal(offersA.length, 1, 'one offer');
+  assert.equal(answersB.length, 1, 'one answer');
+  assert.equal(joinedA.length, 2);
+  assert.equal(leftA.length, 2);
+  assert.equal(iceA.length + iceB.length, 2);
 }, { skip });
