@@ -95,6 +95,24 @@ static void cluster_metrics(text_t *tp, sb_engine_t *e) {
               "Connections to Redis made again after a loss.", s.reconnects);
     METRIC_TO(tp, "redis_queued_bytes", "gauge", "Publications written but not yet sent to Redis.",
               s.queued_bytes);
+    METRIC_TO(tp, "cluster_asks_sent_total", "counter",
+              "Requests to the other nodes that wait for answers (fetchSockets, allRooms, "
+              "serverSideEmit, broadcasts with acks).",
+              s.asks_sent);
+    METRIC_TO(tp, "cluster_asks_answered_total", "counter",
+              "Requests to the other nodes that got every expected answer.", s.asks_answered);
+    METRIC_TO(tp, "cluster_asks_timed_out_total", "counter",
+              "Requests to the other nodes that ended at their timeout, answers missing.",
+              s.asks_timed_out);
+    METRIC_TO(tp, "cluster_dead_nodes_total", "counter",
+              "Nodes found dead (heartbeat expired) whose presence this node cleaned.",
+              s.dead_nodes_cleaned);
+    METRIC_TO(tp, "cluster_relayed_out_total", "counter",
+              "Stored deliveries relayed to the other nodes' devices of their users.",
+              s.relayed_out);
+    METRIC_TO(tp, "cluster_relayed_in_total", "counter",
+              "Stored deliveries other nodes relayed, received here for local devices.",
+              s.relayed_in);
 }
 
 /* One labelled series per door that is on: door="ws" (--ws-path), door="events" (--sse-path). */

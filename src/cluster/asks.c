@@ -50,6 +50,7 @@ static void ask_free(sb_cluster_ask_t *a) {
 /* Calls `done` once; frees the ask unless a NUMSUB reply still refers to it. */
 static void ask_finish(sb_cluster_ask_t *a, bool timed_out) {
     if (a->done) {
+        timed_out ? a->cl->stats.asks_timed_out++ : a->cl->stats.asks_answered++;
         char *text = json_dumps(a->answers.items, JSON_COMPACT);
         sb_engine_result_t r = {.timed_out = timed_out,
                                 .answers = text ? sb_cstr(text) : SB_LIT("[]"),
@@ -167,6 +168,7 @@ static int ask_start(sb_cluster_t *cl, size_t index, int type, const char *rid, 
     sb_list_push_tail(&cl->asks, &a->node);
     sb_timer_init(cl->loop, &a->timer, on_ask_timeout);
     sb_timer_start(&a->timer, timeout_ms);
+    cl->stats.asks_sent++;
     return SB_OK;
 }
 

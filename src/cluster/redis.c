@@ -309,6 +309,9 @@ static void engine_stats(const sb_engine_t *e, sb_engine_stats_t *out) {
     *out = cl->stats;
     out->up = cl->stats.up && cl->pub.connected && cl->sub.connected;
     out->queued_bytes = cl->pub.ac ? sdslen(cl->pub.ac->c.obuf) : 0;
+    out->dead_nodes_cleaned = cl->nodes.cleaned;
+    out->relayed_out = cl->nodes.relayed_out;
+    out->relayed_in = cl->nodes.relayed_in;
 }
 
 /* ---- counting the nodes --------------------------------------------------------

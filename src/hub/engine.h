@@ -51,6 +51,11 @@ typedef struct {
     bool up; /* connected and subscribed */
     uint64_t published, publish_dropped, received, delivered_remote, ignored;
     uint64_t requests_answered, decode_errors, reconnects;
+    /* This node's requests to the others that wait for answers: started,
+     * ended with every expected answer, ended by their timeout. */
+    uint64_t asks_sent, asks_answered, asks_timed_out;
+    uint64_t dead_nodes_cleaned;      /* dead nodes whose presence this node cleaned */
+    uint64_t relayed_out, relayed_in; /* stored deliveries relayed to / from other nodes */
     uint64_t queued_bytes; /* written to the engine, not yet sent */
     const char *node_id;   /* this node's id on the wire */
     uint64_t nodes; /* servers in the cluster, this one included, as last counted; 0: not yet */

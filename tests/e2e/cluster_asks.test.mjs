@@ -10,7 +10,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis } from './lib/redis.mjs';
 import { startServer } from './lib/server.mjs';
-import { apiWithKey, joinRoom, quitRedisClients, redisClient, startAdapterNode } from './lib/cluster.mjs';
+import { apiWithKey, joinRoom, metricsOf, quitRedisClients, redisClient, startAdapterNode } from './lib/cluster.mjs';
 import { connectUser, isRef, test, until, waitFor, waitForArgs } from './lib/util.mjs';
 
 const KEY = 'k';
@@ -157,6 +157,7 @@ test('a node that counts but never answers: the request ends at its timeout with
   n1.on('q', (x, cb) => cb('n'));
   const mute = await redisClient(redis.url);
   await mute.subscribe('socket.io-request#/#', () => {}); // counted by PUBSUB NUMSUB, never answers
+  const before = await metricsOf(a, KEY);
   try {
     await until(async () => (await node.io.of('/').adapter.serverCount()) === 4, 5000, 'four subscribers');
     let r = await api(a, 'GET', '/api/sockets?room=slow&timeoutMs=800');
@@ -176,11 +177,20 @@ test('a node that counts but never answers: the request ends at its timeout with
     r = await api(a, 'POST', '/api/server-emit', { event: 'sb-ping', data: 1, ack: true, timeoutMs: 800 });
     assert.equal(r.json.timedOut, true, r.text);
     assert.deepEqual(r.json.nodes, { expected: 3, answered: 2 }, r.text);
+    // /metrics counts the four asks, each timed out.
+    const during = await metricsOf(a, KEY);
+    assert.equal(during.cluster_asks_sent_total - before.cluster_asks_sent_total, 4);
+    assert.equal(during.cluster_asks_timed_out_total - before.cluster_asks_timed_out_total, 4);
+    assert.equal(during.cluster_asks_answered_total, before.cluster_asks_answered_total);
   } finally {
     await mute.unsubscribe('socket.io-request#/#');
   }
   await until(async () => (await api(a, 'GET', '/api/sockets?room=slow&timeoutMs=2000')).json.timedOut === false,
     5000, 'answers complete again once the mute subscriber left');
+  const after_ = await metricsOf(a, KEY);
+  assert.ok(after_.cluster_asks_answered_total > before.cluster_asks_answered_total, 'an ask answered in full');
+  assert.equal(after_.cluster_asks_sent_total - before.cluster_asks_sent_total,
+    after_.cluster_asks_answered_total - before.cluster_asks_answered_total + 4, 'every ask ended one way or the other');
 }, { timeout: 30000 });
 
 test('on a node alone the same endpoints act on that node', async () => {

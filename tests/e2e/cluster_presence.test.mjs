@@ -8,6 +8,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminSnapshot } from './lib/admin_stream.mjs';
 import { startRedis } from './lib/redis.mjs';
+import { metricsOf } from './lib/cluster.mjs';
 import { startServer } from './lib/server.mjs';
 import { ack, connectUser, disconnect, isRef, record, test, until, waitFor } from './lib/util.mjs';
 
@@ -115,6 +116,7 @@ test('SIGKILL: a dead node\'s users go offline for the others once, within the n
   await ack(sb, 'chat:join', 'kill-room');
   const got = record(sb, 'chat:message');
   const sent = [];
+  const deadBefore = (await metricsOf(a, KEY)).cluster_dead_nodes_total + (await metricsOf(b, KEY)).cluster_dead_nodes_total;
   const killedAt = Date.now();
   c.proc.kill('SIGKILL');
   for (let i = 0; i < 20; i++) {
@@ -139,6 +141,9 @@ test('SIGKILL: a dead node\'s users go offline for the others once, within the n
   assert.equal(seenA.length, 2);
   assert.equal(seenB.length, 2);
   assert.deepEqual(multiSeen.map((x) => x[0]), ['online'], 'multi still has a device on node a');
+  // One survivor cleaned it, and /metrics says so.
+  const deadAfter = (await metricsOf(a, KEY)).cluster_dead_nodes_total + (await metricsOf(b, KEY)).cluster_dead_nodes_total;
+  assert.equal(deadAfter - deadBefore, 1, 'one dead node, counted by the survivor that cleaned it');
   await c.stop(); // reaps it
 }, { timeout: 40000 });
 

@@ -72,3 +72,13 @@ export async function joinRoom(s, room) {
   const r = await s.timeout(5000).emitWithAck('chat:join', room);
   assert.ok(!r || !r.error, JSON.stringify(r));
 }
+
+/** The counters and gauges of srv's /metrics (unlabelled series), by name
+ *  without the switchboard_ prefix. */
+export async function metricsOf(srv, key) {
+  const r = await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal(r.status, 200);
+  const out = {};
+  for (const m of (await r.text()).matchAll(/^switchboard_(\w+) (\d+(?:\.\d+)?)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
