@@ -13,6 +13,8 @@
 #define SB_ADMIN_USERS_MAX 200
 #define SB_ADMIN_ROOMS_MAX 500
 #define SB_ADMIN_RETRY_MS 2000
+#define SB_ADMIN_ROOMS_EVERY_MS 2000 /* the cluster's rooms asked for at most this often */
+#define SB_ADMIN_ROOMS_ASK_MS 2000   /* and waited for at most this long */
 
 static void stream_closed(sb_http_sse_t *s, void *ud) {
     sb_api_t *api = ud;
@@ -24,10 +26,18 @@ static void stream_closed(sb_http_sse_t *s, void *ud) {
     }
 }
 
+typedef struct {
+    json_t *rooms;
+    bool clustered;
+} rooms_walk_t;
+
 static bool add_room(sb_str_t room, size_t size, void *ud) {
-    json_t *rooms = ud;
-    if (sb_str_has_prefix(room, SB_LIT("user:")))
-        return true; /* personal rooms are the users list */
+    rooms_walk_t *w = ud;
+    json_t *rooms = w->rooms;
+    /* personal rooms are the users list; in a cluster each socket's own room too */
+    if (sb_str_has_prefix(room, SB_LIT("user:")) ||
+        (w->clustered && sb_engine_is_socket_room(room)))
+        return true;
     if (json_array_size(rooms) >= SB_ADMIN_ROOMS_MAX)
         return false;
     json_array_append_new(
@@ -64,11 +74,79 @@ static json_t *store_json(sb_api_t *api) {
                      commit_ms);
 }
 
+/* ---- the cluster's rooms ------------------------------------------------------- */
+
+struct sb_api_rooms_ask {
+    sb_api_t *api; /* NULL once the API is gone */
+};
+
+static void on_cluster_rooms(void *ud, const sb_engine_result_t *r) {
+    sb_api_rooms_ask_t *ask = ud;
+    sb_api_t *api = ask->api;
+    free(ask);
+    if (!api)
+        return;
+    api->rooms_ask = NULL;
+    json_t *names = json_loadb(r->answers.p, r->answers.n, 0, NULL);
+    if (!json_is_array(names)) {
+        json_decref(names);
+        return;
+    }
+    json_decref(api->cluster_rooms);
+    api->cluster_rooms = names;
+}
+
+/* Every SB_ADMIN_ROOMS_EVERY_MS while a stream is open, one allRooms ask
+ * at a time: the next snapshots list the rooms of the other nodes too. */
+static void ask_cluster_rooms(sb_api_t *api) {
+    int64_t now = sb_wall_ms();
+    if (!api->cfg.engine || !api->cfg.view || api->rooms_ask ||
+        now - api->rooms_asked_ms < SB_ADMIN_ROOMS_EVERY_MS)
+        return;
+    sb_api_rooms_ask_t *ask = malloc(sizeof *ask);
+    if (!ask)
+        return;
+    api->rooms_asked_ms = now;
+    ask->api = api;
+    api->rooms_ask = ask; /* before the call: done may come from inside it */
+    if (api->cfg.view->all_rooms(api->cfg.view->ud, SB_LIT("/"), SB_ADMIN_ROOMS_ASK_MS,
+                                 on_cluster_rooms, ask) != SB_OK) {
+        api->rooms_ask = NULL;
+        free(ask);
+    }
+}
+
+/* The rooms with a member here ({name, members}: this node's members),
+ * then, in a cluster, those with members on other nodes only ({name,
+ * members: 0, elsewhere: true}) as the latest allRooms answer lists them. */
+static json_t *rooms_json(sb_api_t *api) {
+    rooms_walk_t w = {json_array(), api->cfg.engine != NULL};
+    sb_hub_rooms(api->cfg.hub, add_room, &w);
+    size_t i;
+    json_t *name;
+    json_array_foreach(api->cluster_rooms, i, name) {
+        sb_str_t room = sb_str(json_string_value(name), json_string_length(name));
+        if (json_array_size(w.rooms) >= SB_ADMIN_ROOMS_MAX)
+            break;
+        if (room.p && !sb_str_has_prefix(room, SB_LIT("user:")) &&
+            sb_hub_room_size(api->cfg.hub, room) == 0)
+            json_array_append_new(w.rooms, json_pack("{s:s%,s:i,s:b}", "name", room.p, room.n,
+                                                     "members", 0, "elsewhere", 1));
+    }
+    return w.rooms;
+}
+
+void sb_api__admin_dispose(sb_api_t *api) {
+    if (api->rooms_ask)
+        api->rooms_ask->api = NULL; /* its answer finds the API gone */
+    json_decref(api->cluster_rooms);
+}
+
 /* One snapshot; rates are the dashboard's job (differences of counters). */
 static json_t *snapshot(sb_api_t *api) {
     sb_api_metrics_t m = {0};
     api->cfg.collect(&m, api->cfg.collect_ud);
-    json_t *nsps = json_array(), *errors = json_array(), *rooms = json_array();
+    json_t *nsps = json_array(), *errors = json_array(), *rooms = rooms_json(api);
     json_t *limited = json_array();
     for (size_t i = 0; i < m.nlimited_events; i++)
         json_array_append_new(limited, json_pack("{s:s,s:I}", "event", m.limited_events[i].event,
@@ -79,7 +157,6 @@ static json_t *snapshot(sb_api_t *api) {
     for (size_t i = 0; i < m.nevent_errors; i++)
         json_array_append_new(errors, json_pack("{s:s,s:I}", "code", m.event_errors[i].code, "n",
                                                 (json_int_t)m.event_errors[i].n));
-    sb_hub_rooms(api->cfg.hub, add_room, rooms);
     json_t *users = sb_features_admin_users((sb_features_t *)api->cfg.features, SB_ADMIN_USERS_MAX);
     int64_t now = sb_wall_ms();
     return json_pack(
@@ -107,8 +184,10 @@ static void send_snapshot(sb_api_t *api, sb_http_sse_t *only) {
 }
 
 void sb_api_tick(sb_api_t *api) {
-    if (api->nstreams)
-        send_snapshot(api, NULL);
+    if (!api->nstreams)
+        return;
+    ask_cluster_rooms(api);
+    send_snapshot(api, NULL);
 }
 
 static void on_stream(sb_http_req_t *req, void *ud) {
@@ -123,7 +202,8 @@ static void on_stream(sb_http_req_t *req, void *ud) {
     if (!s)
         return;
     api->streams[api->nstreams++] = s;
-    send_snapshot(api, s); /* at once: the page shows something before the first tick */
+    ask_cluster_rooms(api); /* for the next snapshots */
+    send_snapshot(api, s);  /* at once: the page shows something before the first tick */
 }
 
 /* POST /api/admin/disconnect {userId} or {socketId} -> {ok, disconnected} */

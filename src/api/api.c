@@ -448,6 +448,7 @@ void sb_api_destroy(sb_api_t *api) {
     if (!api)
         return;
     sb_api__keys_orphan(api);
+    sb_api__admin_dispose(api);
     sb_api__close_streams(api);
     sb_map_dispose(&api->keys_in_flight);
     free(api);

@@ -17,6 +17,8 @@ typedef struct {
 
 struct sb_http_sse;
 
+typedef struct sb_api_rooms_ask sb_api_rooms_ask_t; /* admin_api.c */
+
 struct sb_api {
     sb_api_config_t cfg;
     struct sb_http_sse *streams[SB_API_MAX_STREAMS]; /* open dashboard streams */
@@ -25,7 +27,15 @@ struct sb_api {
     size_t nroutes;
     sb_map_t keys_in_flight;      /* Idempotency-Key -> its request, while it is served */
     sb_log_limiter_t refusal_log; /* lines about refused API keys */
+    /* admin_api.c, in a cluster: the rooms of every node (sorted names, the
+     * latest answer) for the dashboard, asked for while a stream is open */
+    json_t *cluster_rooms;
+    sb_api_rooms_ask_t *rooms_ask; /* the ask out, or NULL */
+    int64_t rooms_asked_ms;
 };
+
+/* admin_api.c: forgets the cluster's rooms; an ask still out finds the API gone. */
+void sb_api__admin_dispose(sb_api_t *api);
 
 /* helpers.c: true when the request carries the API key; otherwise answers 401. */
 bool sb_api__authorized(sb_api_t *api, sb_http_req_t *req);

@@ -49,7 +49,8 @@ static void host_deliver(void *ud, const sb_engine_broadcast_t *b) {
                          .local = true};
     sb_sio_broadcast(nsp, &t, event, b->args, b->attachments, b->nattachments);
     if (h->features && b->nattachments == 0)
-        sb_features_cluster_broadcast(h->features, b->nsp, b->event, b->to.rooms, b->to.nrooms, b->args);
+        sb_features_cluster_broadcast(h->features, b->nsp, b->event, b->to.rooms, b->to.nrooms,
+                                      b->args);
 }
 
 static void host_select(void *ud, sb_str_t name, const sb_engine_select_t *sel,

@@ -54,17 +54,6 @@ static void gather_free(gather_t *g) {
     free(g);
 }
 
-/* 20 characters of the base64id alphabet: a socket's own room. */
-static bool looks_like_socket_id(const char *s, size_t n) {
-    if (n != 20)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-            return false;
-    return true;
-}
-
 static int cmp_json_str(const void *a, const void *b) {
     return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
@@ -75,7 +64,8 @@ static json_t *rooms_sorted(const json_t *all) {
     json_t **v = malloc(sizeof *v * (n ? n : 1)), *out = json_array();
     for (size_t i = 0; v && i < n; i++) {
         json_t *r = json_array_get(all, i);
-        if (json_is_string(r) && !looks_like_socket_id(json_string_value(r), json_string_length(r)))
+        if (json_is_string(r) &&
+            !sb_engine_is_socket_room(sb_str(json_string_value(r), json_string_length(r))))
             v[w++] = r;
     }
     if (v)

@@ -402,8 +402,7 @@ long sb_features_emit(sb_features_t *f, const sb_feat_target_t *t, const char *e
         return emit_to_sockets(f, t, event, data);
     char names[SB_FEAT_TARGET_MAX][SB_USER_ID_MAX + 8];
     sb_str_t rooms[SB_FEAT_TARGET_MAX], except[SB_FEAT_TARGET_MAX];
-    if (t->nusers + t->nrooms + t->nsockets > SB_FEAT_TARGET_MAX ||
-        t->nexcept > SB_FEAT_TARGET_MAX)
+    if (t->nusers + t->nrooms + t->nsockets > SB_FEAT_TARGET_MAX || t->nexcept > SB_FEAT_TARGET_MAX)
         return SB_ETOOBIG;
     user_rooms(t->users, t->nusers, rooms, names);
     size_t nrooms = t->nusers;

@@ -175,6 +175,7 @@ int sb_feat_live_init(sb_features_t *f) {
         return SB_ENOMEM;
     sb_map_init(&f->live->metrics);
     sb_map_init(&f->live->peers);
+    sb_list_init(&f->live->asks);
     f->live->started_ms = sb_wall_ms();
     f->live->rate_at_ms = f->loop->now_ms;
     int rc = sb_feat_register(f, file_events, sizeof file_events / sizeof *file_events);
@@ -195,6 +196,7 @@ void sb_feat_live_tick(sb_features_t *f) {
 void sb_feat_live_dispose(sb_features_t *f) {
     if (!f->live)
         return;
+    sb_feat_live_remote_orphan(f->live);
     sb_feat_live_dashboard_dispose(f->live);
     sb_map_dispose(&f->live->peers);
     free(f->live);

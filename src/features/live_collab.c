@@ -86,11 +86,11 @@ static void left_on_remote(void *ud, json_t *sockets) {
     leaving_t *l = ud;
     char room[SB_DOC_ROOM_MAX];
     doc_room(l->doc, room);
-    if (!user_among(sockets, l->user))
-        sb_feat_emit_room(l->f, room, "collab:user_left",
-                          json_pack("{s:s,s:s,s:s}", "documentId", l->doc, "userId", l->user,
-                                    "name", l->name),
-                          NULL);
+    if (sockets && !user_among(sockets, l->user))
+        sb_feat_emit_room(
+            l->f, room, "collab:user_left",
+            json_pack("{s:s,s:s,s:s}", "documentId", l->doc, "userId", l->user, "name", l->name),
+            NULL);
     free(l);
 }
 
@@ -159,14 +159,15 @@ static bool add_remote_users(json_t *users, json_t *sockets, const char *me) {
 static void join_on_remote(void *ud, json_t *sockets) {
     sb_feat_call_t *call = ud;
     join_t *j = (join_t *)(void *)call->extra;
-    sb_client_t *c = sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
+    sb_client_t *c = sockets && sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
     if (c) {
         char room[SB_DOC_ROOM_MAX];
         doc_room(j->doc, room);
         json_t *users = active_users(call->f, room);
         bool elsewhere = add_remote_users(users, sockets, c->user->id);
-        sb_feat_call_reply(call, json_pack("{s:b,s:s,s:O,s:I}", "ok", 1, "documentId", j->doc,
-                                           "activeUsers", users, "version", (json_int_t)j->version));
+        sb_feat_call_reply(call,
+                           json_pack("{s:b,s:s,s:O,s:I}", "ok", 1, "documentId", j->doc,
+                                     "activeUsers", users, "version", (json_int_t)j->version));
         sb_feat_emit(call->sock, "collab:active_users",
                      json_pack("{s:s,s:o}", "documentId", j->doc, "users", users));
         if (!j->was_there && !elsewhere)

@@ -12,6 +12,7 @@
 struct sb_feat_live {
     sb_map_t metrics; /* custom metric name -> sb_feat_metric_t (owned) */
     sb_map_t peers;   /* socket id -> sb_sio_socket_t (borrowed): sockets in an rtc room */
+    sb_list_t asks;   /* live_cluster.c: look-ups waiting for the other nodes */
     int64_t started_ms;
     uint64_t rate_base;  /* f->messages_total at rate_at_ms */
     uint64_t rate_at_ms; /* loop clock */
@@ -38,9 +39,11 @@ json_t *sb_feat_live_number(double v);
 /* live_cluster.c: the other nodes' sockets in `room`, as fetchSockets
  * describes them ([{id, rooms, data: {userId?, name?}}], borrowed for the
  * call). fn is called once: later, or at once with [] on a node alone or
- * while Redis is down. What fn was given must stay valid until then. */
+ * while Redis is down; with NULL when the features were disposed of in
+ * between (then it only frees what it was given: ud must stay valid). */
 typedef void (*sb_feat_live_remote_fn)(void *ud, json_t *sockets);
 void sb_feat_live_remote(sb_features_t *f, const char *room, sb_feat_live_remote_fn fn, void *ud);
+void sb_feat_live_remote_orphan(sb_feat_live_t *live);
 /* A described socket's data.userId (NULL: not a user of the built-ins) and
  * its name (data.name, else the id). */
 const char *sb_feat_live_remote_user(json_t *socket, const char **name);

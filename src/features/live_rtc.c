@@ -77,15 +77,15 @@ static void add_remote_peers(json_t *peers, json_t *sockets) {
         const char *name, *user = sb_feat_live_remote_user(s, &name);
         const char *id = json_string_value(json_object_get(s, "id"));
         if (user && id)
-            json_array_append_new(peers, json_pack("{s:s,s:s,s:s}", "peerId", id, "userId", user,
-                                                   "name", name));
+            json_array_append_new(
+                peers, json_pack("{s:s,s:s,s:s}", "peerId", id, "userId", user, "name", name));
     }
 }
 
 static void joined_on_remote(void *ud, json_t *sockets) {
     sb_feat_call_t *call = ud;
     joining_t *j = (joining_t *)(void *)call->extra;
-    sb_client_t *c = sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
+    sb_client_t *c = sockets && sb_feat_call_live(call) ? sb_sio_socket_get_data(call->sock) : NULL;
     if (c) {
         const char *me = sb_sio_socket_id(c->sock);
         char room[SB_RTC_ROOM_MAX];
@@ -241,7 +241,8 @@ static void shared_remote_room(sb_sio_socket_t *from, json_t *target, const char
     }
     json_array_foreach(json_object_get(target, "rooms"), i, r) {
         const char *name = json_string_value(r);
-        if (name && strncmp(name, "rtc:", 4) == 0 && name[4] && sb_sio_in_room(from, sb_cstr(name))) {
+        if (name && strncmp(name, "rtc:", 4) == 0 && name[4] &&
+            sb_sio_in_room(from, sb_cstr(name))) {
             snprintf(out, SB_LIVE_ID_MAX + 1, "%s", name + 4);
             return;
         }
@@ -262,14 +263,15 @@ static json_t *described(json_t *sockets, const char *id) {
 static void relay_on_remote(void *ud, json_t *sockets) {
     sb_feat_call_t *call = ud;
     remote_relay_t *rr = (remote_relay_t *)(void *)call->extra;
-    json_t *target = described(sockets, rr->target);
+    json_t *target = sockets ? described(sockets, rr->target) : NULL;
     char room_id[SB_LIVE_ID_MAX + 1] = "";
     if (target && sb_feat_call_live(call))
         shared_remote_room(call->sock, target, rr->room_id[0] ? rr->room_id : NULL, room_id);
-    if (!room_id[0]) {
+    if (!sockets) {
+        /* the features are gone: nobody to answer */
+    } else if (!room_id[0]) {
         sb_feat_call_fail(call, "peer_not_found",
-                          target ? "the peer '%s' is in none of your WebRTC rooms"
-                                 : "no peer '%s'",
+                          target ? "the peer '%s' is in none of your WebRTC rooms" : "no peer '%s'",
                           rr->target);
     } else {
         /* Every socket is in the room named by its id while clustered. */

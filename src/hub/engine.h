@@ -56,12 +56,26 @@ typedef struct {
     uint64_t asks_sent, asks_answered, asks_timed_out;
     uint64_t dead_nodes_cleaned;      /* dead nodes whose presence this node cleaned */
     uint64_t relayed_out, relayed_in; /* stored deliveries relayed to / from other nodes */
-    uint64_t queued_bytes; /* written to the engine, not yet sent */
-    const char *node_id;   /* this node's id on the wire */
+    uint64_t queued_bytes;            /* written to the engine, not yet sent */
+    const char *node_id;              /* this node's id on the wire */
     uint64_t nodes; /* servers in the cluster, this one included, as last counted; 0: not yet */
 } sb_engine_stats_t;
 
 typedef struct sb_engine sb_engine_t;
+
+/* 20 characters of the base64id alphabet [A-Za-z0-9_-]: the name of a
+ * socket's own room, which listings of rooms leave out. */
+static inline bool sb_engine_is_socket_room(sb_str_t room) {
+    if (room.n != 20)
+        return false;
+    for (size_t i = 0; i < room.n; i++) {
+        char ch = room.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
 
 /* What the other nodes answered to a request of this node, every slice
  * borrowed for the duration of the callback:

@@ -155,7 +155,7 @@ function renderRooms() {
   const q = $('#room-search').value.trim().toLowerCase();
   const rooms = last.rooms.filter((r) => r.name.toLowerCase().includes(q)).sort((a, b) => b.members - a.members || a.name.localeCompare(b.name));
   $('#rooms').replaceChildren(...rooms.map((r) => {
-    const tr = row(r.name, r.members);
+    const tr = row(r.name, r.elsewhere ? 'other nodes' : r.members);
     tr.dataset.room = r.name;
     tr.onclick = () => { $('#emit-room').value = r.name; };
     return tr;
