@@ -400,4 +400,37 @@ describe('TLS on the shared port: the receiving process keeps the TLS session an
   test('raw TLS: requests of sessions of three processes pipelined on one connection, answered in order', async () => {
     await pipelineAcrossProcesses(on, 4);
   });
+
+  test('raw TLS: relayed connections dropped by their clients mid-request leave nothing open in any process', async () => {
+    const open = async () => {
+      const bySlot = new Map();
+      for (let i = 0; i < 300 && bySlot.size < 3; i++) {
+        const r = await request('/metrics', { headers: { authorization: `Bearer ${KEY}` }, on });
+        bySlot.set(/^switchboard_handoff_slot (\d+)$/m.exec(r.body)[1], Number(/^switchboard_connections (\d+)$/m.exec(r.body)[1]));
+      }
+      return [...bySlot.entries()].sort();
+    };
+    const sids = await sessionsOnDistinctProcesses(3, on);
+    const before = await open(); // each process: the /metrics request's own connection
+    // A long-poll left waiting, a POST cut short, a POST with a request
+    // after it: each relayed to its owner, then the client vanishes.
+    const q = (sid) => `/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    const kinds = [
+      (sid) => `GET ${q(sid)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      (sid) => `POST ${q(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n6`,
+      (sid) => `POST ${q(sid)} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n6GET /health HTTP/1.1\r\nHost: x\r\n\r\n`,
+    ];
+    const socks = [];
+    for (let i = 0; i < 27; i++) {
+      const s = tls.connect({ host: '127.0.0.1', port: on.port, ca: on.ca, servername: 'localhost' });
+      s.on('error', () => {});
+      s.write(kinds[i % 3](sids[Math.floor(i / 3) % 3]));
+      socks.push(s);
+    }
+    // Whether a request has reached its owner yet or not when its client
+    // goes, everything must close.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of socks) s.destroy();
+    await until(async () => JSON.stringify(await open()) === JSON.stringify(before), 10000, 'every relay closed');
+  });
 });
