@@ -121,10 +121,11 @@ test('polling-only clients on three processes sharing a port: rooms, messages an
     const extra = [...got[i].keys()].filter((k) => !k.startsWith('end-') && !expect(i).includes(k));
     assert.deepEqual(extra, [], `user ${i} got messages of other rooms`);
   });
-  // The sessions really are spread, and requests really did land on the
-  // wrong process and were passed over.
+  // The sessions really are spread (by the kernel's hash: 18 sessions miss
+  // one of three processes 0.2% of the time, never two), and requests
+  // really did land on the wrong process and were passed over.
   const slots = new Set(users.map((s) => s.io.engine.id[0]));
-  assert.equal(slots.size, 3, `sessions on ${[...slots]}`);
+  assert.ok(slots.size >= 2, `sessions on ${[...slots]} only`);
   const after = await metricsBySlot();
   assert.ok(after.sent - before.sent > 0, `hand-offs sent: ${JSON.stringify(after)}`);
   await until(async () => {
@@ -390,7 +391,10 @@ describe('TLS on the shared port: the receiving process keeps the TLS session an
     const a = await users[1].timeout(10000).emitWithAck('chat:message', { roomId: room, message: big, clientMessageId: 'tls-big' });
     assert.ok(a && !a.error, JSON.stringify(a).slice(0, 200));
     for (const [m] of await Promise.all(bigSeen)) assert.equal((m.message ?? m.content).length, big.length);
-    assert.equal(new Set(users.map((s) => s.io.engine.id[0])).size, 3, 'sessions on three processes');
+    // The kernel spreads connections by a hash: 10 sessions miss one of
+    // three processes 5% of the time, but not two of them.
+    const slots = new Set(users.map((s) => s.io.engine.id[0]));
+    assert.ok(slots.size >= 2, `sessions on ${[...slots]} only`);
     const after = await metricsBySlot(3, on);
     assert.ok(after.sent - before.sent > 0, JSON.stringify({ before, after }));
     assert.equal(after.busy, before.busy);
