@@ -104,11 +104,13 @@ test('typing and cursors have their own bucket (default 30/s, burst 60): a fast 
     assert.equal(keys.filter((r) => r.ok === true).length, 40, JSON.stringify(keys.find((r) => !r.ok)));
     const sent = await s.emitWithAck('chat:message', { roomId: room, message: 'typed fast' });
     assert.equal(sent.message, 'typed fast', JSON.stringify(sent));
-    // The volatile bucket has its own bound: 60 at once, then refusals.
-    const more = await Promise.all(Array.from({ length: 40 },
+    // The volatile bucket has its own bound: 60 at once, then refusals. 100
+    // more keys leave 80 past the burst; a slow machine refills 30 a second
+    // between the batches, so ask for far fewer refusals than 80.
+    const more = await Promise.all(Array.from({ length: 100 },
       () => s.emitWithAck('chat:typing', { roomId: room, isTyping: true })));
     const limited = more.filter((r) => r.error && r.error.code === 'rate_limited').length;
-    assert.ok(limited >= 15, `typing past the volatile burst is refused, ${limited} of 40`);
+    assert.ok(limited >= 15, `typing past the volatile burst is refused, ${limited} of 100`);
     const still = await s.emitWithAck('chat:message', { roomId: room, message: 'still sends' });
     assert.equal(still.message, 'still sends', 'refused typing does not use up the message budget');
   } finally {
