@@ -411,6 +411,11 @@ int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
     if (rc != SB_OK)
         return rc;
     rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
+    /* Run again after an unknown COMMIT outcome: the key found is the one
+     * this request's first run stored, and that message was never handed
+     * out; it is new to the caller, not a replay. */
+    if (rc == SB_OK && r->earlier && !r->earlier->MSG.replayed)
+        r->res.MSG.replayed = false;
     if (rc != SB_ENOTFOUND)
         return rc;
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_INSERT);
@@ -461,6 +466,13 @@ int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
             out[n++] = a->ids[i];
     }
     r->res.IDS = (sb_store_ids_t){out, n};
+    /* Run again after an unknown COMMIT outcome: had the first run not
+     * committed, this run marks what it marked (minus what another server
+     * marked meanwhile). Nothing marked now means the first run committed:
+     * its ids are the answer, or their receipts would never go out (or, in
+     * a race with the same reader on another server, twice: never lost). */
+    if (n == 0 && r->earlier)
+        r->res.IDS = r->earlier->IDS;
     return SB_OK;
 }
 

@@ -68,19 +68,22 @@ SB_STORE__KINDS(SB_STORE__KIND_CB_T)
  *   read by sb_store__exec_<name>() on the store thread;
  * - mode: READ (may run outside a transaction), WRITE (inside the batch's
  *   transaction, in a savepoint of its own), BETWEEN (between transactions);
- * - retry: ANY (idempotent: safe to run again when a lost connection left the
- *   outcome unknown) or ONCE (run again only when certainly not committed).
+ * - retry: ANY (idempotent: run again after a commit whose outcome stayed
+ *   unknown, it leaves the same rows and gives the same answer, see
+ *   sb_store__may_run_again) or ONCE (run again only when certainly not
+ *   committed: a second run would store twice, or answer "exists", "not
+ *   found" or an after-the-change state instead of the first run's answer).
  * Each row generates the request constructor sb_store__new_<name>(cb, ud)
  * with the callback type of its kind, its arguments member r->args.<name>,
  * and its entry in sb_store__ops[]. */
 #define SB_STORE__OPS(X)                                                                           \
     X(user_upsert, user_upsert, DONE, WRITE, ANY)                                                  \
     X(user_get, lookup, USER, READ, ANY)                                                           \
-    X(conversation_create, conversation_create, ID, WRITE, ANY)                                    \
+    X(conversation_create, conversation_create, ID, WRITE, ONCE)                                   \
     X(conversation_direct, conversation_direct, ID, WRITE, ANY)                                    \
     X(conversation_members, lookup, STRS, READ, ANY)                                               \
     X(conversation_is_member, membership, BOOL, READ, ANY)                                         \
-    X(conversation_update, conversation_update, STRS, WRITE, ANY)                                  \
+    X(conversation_update, conversation_update, STRS, WRITE, ONCE)                                 \
     X(conversation_delete, lookup, STRS, WRITE, ONCE)                                              \
     X(message_append, message_append, MSG, WRITE, ONCE)                                            \
     X(message_history, message_history, MSGS, READ, ANY)                                           \
@@ -260,6 +263,13 @@ int sb_store__run_op(sb_store_t *st, sb_store__req_t *r);
 SB_STORE__OPS(SB_STORE__EXEC_DECL)
 #undef SB_STORE__EXEC_DECL
 
+/* A request's result, one member per result kind. */
+typedef union {
+#define SB_STORE__RES_MEMBER(kind, cb_t, res_t, how) res_t kind;
+    SB_STORE__KINDS(SB_STORE__RES_MEMBER)
+#undef SB_STORE__RES_MEMBER
+} sb_store__res_t;
+
 struct sb_store__req {
     sb_store__req_t *next;
     const sb_store__op_t *op;
@@ -278,12 +288,18 @@ struct sb_store__req {
         SB_STORE__OPS(SB_STORE__ARGS_MEMBER)
 #undef SB_STORE__ARGS_MEMBER
     } args;
-    union {
-#define SB_STORE__RES_MEMBER(kind, cb_t, res_t, how) res_t kind;
-        SB_STORE__KINDS(SB_STORE__RES_MEMBER)
-#undef SB_STORE__RES_MEMBER
-    } res;
+    sb_store__res_t res;
+    /* PostgreSQL: when the request runs again after a COMMIT whose outcome
+     * stayed unknown, the result of that run (NULL: it failed, or no such
+     * run). exec functions whose second run would answer differently when
+     * the first committed read it (store_pg.c). */
+    const sb_store__res_t *earlier;
 };
+
+/* True when r may run again after a COMMIT whose outcome stayed unknown: its
+ * op's retry is ANY, or it is a message_append with an idempotency key (the
+ * second run finds the key and returns the message the first one stored). */
+bool sb_store__may_run_again(const sb_store__req_t *r);
 
 /* Allocates a request for op (callback left to the caller), or NULL. */
 sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud);

@@ -13,9 +13,15 @@
  * so the whole batch runs again on a new connection while the oldest
  * request's wait allows (store_wait_ms after it was submitted); after that,
  * every request of the batch fails with SB_EUNAVAIL. A connection lost after
- * COMMIT was sent is resolved with pg_xact_status(); when that cannot be
- * known in time, every request fails with SB_EUNAVAIL and none is retried
- * (the batch may have committed). */
+ * COMMIT was sent is resolved with pg_xact_status(). When that cannot be
+ * known in time (the batch may have committed), the requests that may run
+ * again (sb_store__may_run_again: reads, mark read/delivered, upserts,
+ * reactions, session saves, HTTP answers, message appends with an
+ * idempotency key; the retry column of SB_STORE__OPS) run once more in a
+ * transaction of their own, with a new wait of store_wait_ms; the others
+ * (appends without a key, creates, comments, friend requests, document
+ * versions, conversation changes) fail with SB_EUNAVAIL: a second run could
+ * store twice or answer differently. docs/operations.md says the same. */
 #include "store/store_pg_internal.h"
 
 #include <stdio.h>
@@ -150,11 +156,12 @@ static void abandon(sb_store_t *st) {
         sb_pg_conn_drop(&pg->conn);
 }
 
-typedef enum { SETTLED, RETRY, GIVE_UP } attempt_t;
+typedef enum { SETTLED, RETRY, GIVE_UP, UNKNOWN } attempt_t;
 
 /* One attempt. SETTLED: rc is set on every request. RETRY: the batch
  * certainly did not commit and may run again. GIVE_UP: the database could
- * not be reached by the deadline. */
+ * not be reached by the deadline. UNKNOWN: COMMIT was sent and its outcome
+ * could not be learnt by the deadline. */
 static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
     sb_store__pg_t *pg = st->pg;
     pg->lost = false;
@@ -188,9 +195,55 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
     case SB_PG_UNKNOWN:
         break;
     }
-    fail_all(first, SB_EUNAVAIL); /* may have committed: never acknowledged, never retried */
     bs->commit_failures++;
-    return SETTLED;
+    return UNKNOWN;
+}
+
+/* The batch may have committed: the requests that may run again do, in a
+ * transaction of their own with a new wait (each keeps its first run's
+ * result in r->earlier); the others fail with SB_EUNAVAIL, never
+ * acknowledged. The batch's order is restored afterwards. */
+static void run_again(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
+    size_t n = 0, again = 0;
+    for (sb_store__req_t *r = first; r; r = r->next)
+        n++;
+    sb_store__req_t **order = malloc(n * sizeof *order);
+    if (!order) {
+        fail_all(first, SB_EUNAVAIL);
+        return;
+    }
+    sb_store__req_t *head = NULL, **tail = &head;
+    n = 0;
+    for (sb_store__req_t *r = first; r; r = r->next) {
+        order[n++] = r;
+        sb_store__res_t *earlier = r->rc == SB_OK ? sb_store__alloc(r, sizeof *earlier) : NULL;
+        if (earlier)
+            *earlier = r->res;
+        r->earlier = earlier;
+        r->rc = SB_EUNAVAIL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (sb_store__may_run_again(order[i])) {
+            *tail = order[i];
+            tail = &order[i]->next;
+            again++;
+        }
+    }
+    *tail = NULL;
+    sb_log_warn("store: %s; %zu request(s) of the batch run again (idempotent), %zu fail with "
+                "store_unavailable",
+                st->pg->conn.error, again, n - again);
+    if (head) {
+        st->pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
+        attempt_t a = RETRY;
+        while (a == RETRY && sb_pg__now_ms() < st->pg->deadline_ms)
+            a = attempt(st, head, bs);
+        if (a != SETTLED)
+            fail_all(head, SB_EUNAVAIL);
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i]->next = i + 1 < n ? order[i + 1] : NULL;
+    free(order);
 }
 
 static void housekeeping(sb_store_t *st);
@@ -201,6 +254,10 @@ void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__ba
     attempt_t a = RETRY;
     while (a == RETRY && sb_pg__now_ms() < pg->deadline_ms)
         a = attempt(st, first, bs);
+    if (a == UNKNOWN) {
+        run_again(st, first, bs);
+        a = SETTLED;
+    }
     bool settled = a == SETTLED;
     if (!settled)
         fail_all(first, SB_EUNAVAIL);

@@ -86,6 +86,11 @@ sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
     return r;
 }
 
+bool sb_store__may_run_again(const sb_store__req_t *r) {
+    return r->op->retry == SB_STORE__ANY ||
+           (r->op == &sb_store__ops[SB_STORE__OP_message_append] && r->args.message_append.key.p);
+}
+
 void sb_store__req_free(sb_store__req_t *r) {
     sb_store__blk_t *b = r->arena.head;
     while (b) {

@@ -104,16 +104,16 @@ test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to
  * moment: armed, once a client chunk has held an INSERT into messages, it
  * passes the next one holding COMMIT, waits for the database's answer (the
  * transaction has committed by then), and cuts both sides without passing
- * that answer on. refuseMs: new connections are then cut at once for that
- * long (the outcome cannot be asked).
+ * that answer on. refuseAfterCut: new connections are then cut at once
+ * (the outcome cannot be asked) until the test sets refusing = false.
  */
 async function commitCutter(pgUrl) {
   const target = new URL(pgUrl);
-  const state = { armed: false, cuts: 0, refuseUntil: 0, refuseMs: 0 };
+  const state = { armed: false, cuts: 0, refuseAfterCut: false, refusing: false };
   const sockets = new Set();
   const server = net.createServer((down) => {
     sockets.add(down);
-    if (Date.now() < state.refuseUntil) { down.destroy(); return; }
+    if (state.refusing) { down.destroy(); return; }
     const up = net.connect(Number(target.port), target.hostname);
     sockets.add(up);
     let inserted = false, cutting = false;
@@ -126,7 +126,7 @@ async function commitCutter(pgUrl) {
     up.on('data', (d) => {
       if (!cutting) { down.write(d); return; }
       state.cuts++;
-      state.refuseUntil = Date.now() + state.refuseMs;
+      state.refusing = state.refuseAfterCut;
       cut();
     });
     for (const s of [up, down]) { s.on('error', cut); s.on('close', cut); }
@@ -161,7 +161,7 @@ test('connection lost after COMMIT applied, before its answer: resolved as commi
   }
 }, { skip, timeout: 60000 });
 
-test('connection lost after COMMIT and the outcome unknowable within the wait: store_unavailable, never an ack; the idempotency key then finds the saved message', async () => {
+test('connection lost after COMMIT and the outcome unknowable within the wait, twice: store_unavailable, never an ack; the idempotency key then finds the saved message', async () => {
   const proxy = await commitCutter(pg.url);
   const srv = await startServer('switchboard', {
     args: [...NO_EVENT_LIMIT, '--database-url', proxy.url, '--database-timeout', '1500'] });
@@ -170,12 +170,14 @@ test('connection lost after COMMIT and the outcome unknowable within the wait: s
     const a = (await connectUser(srv, uid('alice'))).s;
     const first = await a.emitWithAck('message:send', { receiverId: bob, content: 'warm' });
     assert.ok(!first.error, JSON.stringify(first));
-    proxy.state.refuseMs = 3000;
+    proxy.state.refuseAfterCut = true; // until the answer: the keyed send's second run fails too
     proxy.state.armed = true;
     const payload = { receiverId: bob, content: 'unknown', clientMessageId: uid('key') };
     const lost = await a.timeout(15000).emitWithAck('message:send', payload);
+    proxy.state.refusing = false;
     assert.equal(proxy.state.cuts, 1, 'the connection was cut after COMMIT');
     assert.equal(lost.error && lost.error.code, 'store_unavailable', JSON.stringify(lost));
+    assert.match(srv.stderr(), /outcome unknown.*; 1 request\(s\) of the batch run again \(idempotent\), 0 fail/);
     let hist = null;
     await until(async () => {
       hist = await a.timeout(15000).emitWithAck('message:history', { conversationId: first.conversationId });
@@ -189,6 +191,44 @@ test('connection lost after COMMIT and the outcome unknowable within the wait: s
     assert.equal(after.messages.filter((m) => m.content === 'unknown').length, 1,
       'the retry with its idempotency key did not store it again');
     assert.equal(retry.id, stored[0].id);
+  } finally {
+    await srv.stop();
+    proxy.close();
+  }
+}, { skip, timeout: 60000 });
+
+test('connection lost after COMMIT, outcome unknown: a send with an idempotency key runs again once the database answers; acknowledged and delivered once, stored once', async () => {
+  const proxy = await commitCutter(pg.url);
+  // 3000 ms: the reconnection backoff (0.1, 0.2, 0.4, 0.8, 1.6 s) gives up on
+  // the outcome at about 1.5 s, and the second run's new 3 s wait holds the
+  // next attempt (about 3.1 s), by which time connections pass again.
+  const srv = await startServer('switchboard', {
+    args: [...NO_EVENT_LIMIT, '--database-url', proxy.url, '--database-timeout', '3000'] });
+  try {
+    const alice = uid('alice'), bob = uid('bob');
+    const a = (await connectUser(srv, alice)).s;
+    const b = (await connectUser(srv, bob)).s;
+    const first = await a.emitWithAck('message:send', { receiverId: bob, content: 'warm' });
+    assert.ok(!first.error, JSON.stringify(first));
+    const got = record(b, 'message:received');
+    proxy.state.refuseAfterCut = true;
+    proxy.state.armed = true;
+    const payload = { conversationId: first.conversationId, content: 'again', clientMessageId: uid('key') };
+    const pending = a.timeout(20000).emitWithAck('message:send', payload);
+    await until(() => /outcome unknown/.test(srv.stderr()), 15000, 'the outcome given up');
+    assert.match(srv.stderr(), /; 1 request\(s\) of the batch run again \(idempotent\), 0 fail/);
+    proxy.state.refusing = false;
+    const sent = await pending;
+    assert.equal(proxy.state.cuts, 1, 'the connection was cut after COMMIT');
+    assert.ok(!sent.error, `run again, so acknowledged: ${JSON.stringify(sent)}`);
+    assert.equal(sent.clientMessageId, payload.clientMessageId);
+    const hist = await a.emitWithAck('message:history', { conversationId: first.conversationId });
+    assert.deepEqual(hist.messages.filter((m) => m.content === 'again').map((m) => m.id), [sent.id],
+      'stored once: the second run found the key');
+    // New to bob: the first run's message was never handed out, so the second
+    // run delivers it (live, once) instead of treating it as a client's retry.
+    await until(() => got.some(([m]) => m.id === sent.id), 5000, 'delivered live');
+    assert.equal(got.filter(([m]) => m.content === 'again').length, 1);
   } finally {
     await srv.stop();
     proxy.close();

@@ -1875,6 +1875,72 @@ TEST(deadlock_is_retried_and_applies_once) {
     sb_store_close(st);
     teardown();
 }
+
+/* A COMMIT whose outcome stays unknown: a deferred trigger makes the batch's
+ * COMMIT take 2 s (once) against a 1.5 s wait, so the store gives up on it
+ * and drops the connection, and the database commits it all the same. The
+ * requests that may run again (a keyed append, a mark read, a read) run in a
+ * transaction of their own with a new wait and answer as if the first run
+ * had been acknowledged; the unkeyed append fails with SB_EUNAVAIL and was
+ * stored once. */
+TEST(unknown_outcome_runs_idempotent_requests_again) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.store_wait_ms = 1500});
+    CHECK(st != NULL);
+    cap_t m = {0}, gate = {0}, keyed = {0}, plain = {0}, read = {0}, hist = {0}, after = {0};
+    append(st, S("room:u"), S("alice"), "m", &m);
+    CHECK(wait_all());
+    PGconn *other = PQconnectdb(getenv("SB_PG_URL"));
+    CHECK(PQstatus(other) == CONNECTION_OK);
+    CHECK(pg_exec_ok(other, "CREATE TABLE slow_once(x int)"));
+    CHECK(pg_exec_ok(other, "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                            "BEGIN IF NOT EXISTS (SELECT 1 FROM slow_once) THEN "
+                            "INSERT INTO slow_once VALUES (1); PERFORM pg_sleep(2); END IF; "
+                            "RETURN NULL; END $$"));
+    CHECK(pg_exec_ok(other, "CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON message_reads "
+                            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
+                            "slow_commit()"));
+    /* The gate holds the store thread so that the four requests share a batch. */
+    CHECK(pg_exec_ok(other, "SELECT pg_advisory_lock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK_EQ(append(st, S("room:gate"), S("u"), "gate", &gate), SB_OK);
+    CHECK(others_wait_for_lock(other, 1));
+    sb_store_message_in_t k = {.room = S("room:u"),
+                               .sender_id = S("alice"),
+                               .content = S("keyed"),
+                               .idempotency_key = S("k-u")};
+    CHECK_EQ(submitted(sb_store_message_append(st, &k, on_msg, &keyed)), SB_OK);
+    CHECK_EQ(append(st, S("room:u"), S("alice"), "plain", &plain), SB_OK);
+    int64_t ids[] = {m.v[0]};
+    CHECK_EQ(
+        submitted(sb_store_message_mark_read(st, S("bob"), S("room:u"), ids, 1, on_ids, &read)),
+        SB_OK);
+    CHECK_EQ(submitted(sb_store_message_history(st, S("room:u"), 0, 10, on_msgs, &hist)), SB_OK);
+    CHECK(
+        pg_exec_ok(other, "SELECT pg_advisory_unlock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    PQfinish(other);
+    g_guard_ms = 20000;
+    CHECK(wait_all());
+    g_guard_ms = 5000;
+    CHECK_EQ(gate.rc, SB_OK);
+    CHECK_EQ(plain.rc, SB_EUNAVAIL); /* may have committed: never run twice */
+    CHECK_EQ(keyed.rc, SB_OK);
+    CHECK(!keyed.yes); /* its first run stored it: new to the caller, not a replay */
+    STR_EQ(keyed.s[2], "keyed");
+    CHECK_EQ(read.rc, SB_OK);
+    CHECK_EQ(read.n, 1); /* the first run's answer, though the second marked nothing */
+    CHECK_EQ(read.v[0], m.v[0]);
+    CHECK_EQ(hist.rc, SB_OK);
+    CHECK_EQ(hist.n, 3); /* the second run sees what the first committed */
+    DO(&after, sb_store_message_history(st, S("room:u"), 0, 10, on_msgs, &after));
+    CHECK_EQ(after.n, 3); /* m, keyed and plain, each once */
+    CHECK_EQ(after.v[1], keyed.v[0]);
+    DO(&after, sb_store_message_mark_read(st, S("bob"), S("room:u"), ids, 1, on_ids, &after));
+    CHECK(after.rc == SB_OK && after.n == 0);
+    cap_reset(&m), cap_reset(&gate), cap_reset(&keyed), cap_reset(&plain), cap_reset(&read);
+    cap_reset(&hist), cap_reset(&after);
+    sb_store_close(st);
+    teardown();
+}
 #endif
 
 int main(void) {
@@ -1913,6 +1979,7 @@ int main(void) {
     RUN(two_stores_one_database);
     RUN(two_stores_read_receipts_once);
     RUN(deadlock_is_retried_and_applies_once);
+    RUN(unknown_outcome_runs_idempotent_requests_again);
 #endif
     TEST_MAIN_END();
 }
