@@ -29,7 +29,8 @@ json_t *sb_features_message_json(const sb_store_msg_t *m) {
 json_t *sb_feat_notification_json(const sb_store_notification_t *n) {
     char at[32];
     sb_feat_iso_time(n->created_at_ms, at);
-    json_t *data = n->data ? json_loads(n->data, JSON_DECODE_ANY, NULL) : NULL;
+    /* JSON values keep U+0000 (stored as the escape): JSON_ALLOW_NUL. */
+    json_t *data = n->data ? json_loads(n->data, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     return json_pack("{s:I,s:s,s:s,s:s,s:o,s:b,s:s}", "id", (json_int_t)n->id, "type", n->type,
                      "title", n->title, "message", n->message, "data", data ? data : json_null(),
                      "isRead", n->is_read, "createdAt", at);
@@ -48,7 +49,8 @@ json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, con
     json_t *sender = json_pack("{s:s,s:s}", "id", m->sender_id, "name", name ? name : m->sender_id);
     if (avatar && avatar[0])
         json_object_set_new(sender, "avatar", json_string(avatar));
-    json_t *file = strcmp(m->type, "file") == 0 ? json_loads(m->content, 0, NULL) : NULL;
+    json_t *file =
+        strcmp(m->type, "file") == 0 ? json_loads(m->content, JSON_ALLOW_NUL, NULL) : NULL;
     return json_pack("{s:I,s:s,s:o,s:s,s:o,s:s}", "id", (json_int_t)m->id, "roomId", m->room,
                      "message", file ? file : json_string(m->content), "type", m->type, "sender",
                      sender, "createdAt", at);

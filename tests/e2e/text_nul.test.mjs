@@ -3,7 +3,10 @@
 // instead of storing a cut-down text (the HTTP API refuses any body holding
 // one: its JSON parser does not allow it); JSON values
 // (collab changes, fileInfo's extra fields) are kept whole. Checked with real
-// clients and read back from the store.
+// clients and read back from the store, on both stores: PostgreSQL text
+// cannot hold U+0000, SQLite's can, and both must answer the same (make test
+// runs this file on SQLite, and on PostgreSQL with SB_E2E_PG_URL in the
+// release and ASan builds).
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
@@ -93,9 +96,12 @@ test('JSON values keep U+0000 whole: collab changes and fileInfo extra fields', 
   assert.deepEqual(await ack(a, 'collab:edit', { documentId: doc, changes }), { ok: true, version: 1 });
   assert.deepEqual((await got).changes, changes);
   await ack(a, 'chat:join', room);
-  const fileInfo = { name: 'f.txt', size: 3, note: 'x\u0000y' };
+  const fileInfo = { name: 'f.txt', size: 3, note: 'x\u0000y', list: ['\u0000'] };
   const shared = await ack(a, 'file:share', { roomId: room, fileInfo });
   assert.deepEqual(shared.message, fileInfo);
+  // Stored as JSON text (the escape, not the character): read back whole.
+  const page = await ack(a, 'chat:history', { roomId: room });
+  assert.deepEqual(page.messages.map((m) => m.message), [fileInfo]);
 }, { skip });
 
 test('HTTP: a body holding U+0000 anywhere is refused before any field is read', async () => {

@@ -991,6 +991,11 @@ TEST(limits_refused_before_queueing) {
     m.type = id129;
     CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
     m.type = S("text");
+    /* U+0000 in any string: PostgreSQL text cannot hold it, so neither
+     * backend takes it (events refuse it before, docs/events.md "Errors"). */
+    m.content = nul;
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    m.content = sb_str(big, 100);
     static sb_str_t many[SB_STORE_MAX_LIST + 1];
     for (size_t i = 0; i < SB_STORE_MAX_LIST + 1; i++)
         many[i] = S("u");
