@@ -121,12 +121,16 @@ bool sb_log_limit(sb_log_limiter_t *l, const char *kind, uint64_t *suppressed) {
     while (__atomic_exchange_n(&l->lock, 1, __ATOMIC_ACQUIRE))
         ;
     __typeof__(&l->slot[0]) s = &l->slot[h % SB_LOG_LIMIT_KINDS];
-    if (s->kind != h || now - s->window_start_ms >= SB_LOG_LIMIT_WINDOW_MS) {
-        if (s->kind != h)
-            s->suppressed = 0; /* another kind took the slot: its count is not ours */
-        s->kind = h;
+    if (now - s->window_start_ms >= SB_LOG_LIMIT_WINDOW_MS) {
         s->lines = 0;
         s->window_start_ms = now;
+    }
+    /* Kinds sharing a slot share its limit: restarting it whenever the other
+     * kind logs would let two alternating kinds (a failing request and its
+     * database error) log every line. */
+    if (s->kind != h) {
+        s->suppressed = 0; /* another kind had the slot: its count is not ours */
+        s->kind = h;
     }
     bool ok = s->lines < SB_LOG_LIMIT_LINES;
     *suppressed = 0;

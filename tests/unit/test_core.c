@@ -286,6 +286,13 @@ TEST(log_limit_per_kind) {
     CHECK_EQ(dropped, 2 * SB_LOG_LIMIT_LINES);
     CHECK(sb_log_limit(&l, "disk full", &dropped));
     CHECK_EQ(dropped, 0);
+    /* Two kinds in one slot (FNV-1a of both is 5 mod 16), alternating as a
+     * failing request and its database error do, share the slot's limit. */
+    static sb_log_limiter_t shared;
+    allowed = 0;
+    for (int i = 0; i < 3 * SB_LOG_LIMIT_LINES; i++)
+        allowed += sb_log_limit(&shared, i % 2 ? "42501" : "message_append", &dropped);
+    CHECK_EQ(allowed, SB_LOG_LIMIT_LINES);
 }
 
 int main(void) {
