@@ -57,7 +57,9 @@ count "fuzz smoke" "$out" $?
 
 # The end-to-end files run a second time on the PostgreSQL store, all but
 # these (each with its reason):
-#   storage_faults: SQLite file faults (a deleted WAL, chattr +i, a full disk)
+#   storage_faults: SQLite file faults (a deleted WAL, chattr +i, a full disk);
+#     what applies to PostgreSQL has its twin in pg_store (writes refused by
+#     the database, reads still served; few log lines) and test_pg_store
 #   pg_store, pg_cluster, cluster_pg: start PostgreSQL clusters of their own
 #     already (every server there gets --database-url)
 #   conformance, examples, protocol, python, raw: only echo servers and

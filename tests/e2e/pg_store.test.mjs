@@ -4,6 +4,7 @@
 // SB_E2E_PG_URL: see tests/run.sh.)
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
 import { startPostgres } from './lib/postgres.mjs';
@@ -56,6 +57,46 @@ test('PostgreSQL stopped mid-traffic: store_unavailable within the wait, never a
     await srv.stop();
   }
 }, { skip, timeout: 90000 });
+
+// The twin of storage_faults' "storage 6" (a full disk under SQLite): the
+// database refuses writes (INSERT on messages revoked, as a database out of
+// space or turned read-only would) while it still answers reads.
+test('PostgreSQL refusing writes: storage_error for them, a few log lines, an offline user still gets the backlog; allowed again: writes commit', async () => {
+  const srv = await start();
+  const sql = (text) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', pg.url, '-c', text]);
+  try {
+    const alice = uid('alice'), bob = uid('bob');
+    const a = (await connectUser(srv, alice)).s;
+    const backlog = [];
+    for (const content of ['while you were away 1', 'while you were away 2']) {
+      const m = await a.emitWithAck('message:send', { receiverId: bob, content });
+      assert.ok(!m.error, JSON.stringify(m));
+      backlog.push(m);
+    }
+    sql('REVOKE INSERT ON messages FROM CURRENT_USER');
+    const logBefore = srv.stderr().length;
+    const refused = await Promise.all(Array.from({ length: 20 }, () =>
+      a.emitWithAck('message:send', { receiverId: bob, content: 'refused' })));
+    assert.deepEqual([...new Set(refused.map((r) => r.error && r.error.code))], ['storage_error']);
+    const lines = srv.stderr().slice(logBefore).split('\n');
+    for (const kind of [/store: message_append failed/, /postgresql error 42501/]) {
+      const n = lines.filter((l) => kind.test(l)).length;
+      assert.ok(n >= 1 && n <= 5, `${kind}: ${n} lines for 20 failures\n${lines.join('\n')}`);
+    }
+    const b = client(srv.url, { transports: ['websocket'], auth: { token: mintToken({ sub: bob }, srv.secret) } });
+    const got = record(b, 'message:received');
+    await until(() => got.length >= 2, 10000, 'the backlog');
+    assert.deepEqual(got.map(([m]) => m.id), backlog.map((m) => m.id));
+    const hist = await b.emitWithAck('message:history', { conversationId: backlog[0].conversationId });
+    assert.deepEqual(hist.messages.map((m) => m.id), backlog.map((m) => m.id).reverse());
+    sql('GRANT INSERT ON messages TO CURRENT_USER');
+    const again = await a.emitWithAck('message:send', { receiverId: bob, content: 'allowed again' });
+    assert.ok(!again.error, JSON.stringify(again));
+  } finally {
+    sql('GRANT INSERT ON messages TO CURRENT_USER');
+    await srv.stop();
+  }
+}, { skip, timeout: 60000 });
 
 test('--database-timeout bounds the wait for an unreachable database: the shorter wait answers store_unavailable first', async () => {
   const quick = await start(['--database-timeout', '600']);

@@ -1371,6 +1371,52 @@ TEST(failing_writes_do_not_fail_reads_of_their_batch) {
     teardown();
 }
 
+#if SB_TEST_PG
+/* PostgreSQL refusing writes (INSERT on messages revoked, as a database out
+ * of disk space or a read-only one would): the writes fail with SB_EIO, the
+ * reads sharing their batches still answer; once allowed again, writes
+ * commit. The twin of the SQLite test above (a full tmpfs). */
+TEST(refused_writes_do_not_fail_reads_of_their_batch) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    append(st, S("room:r"), S("u"), "kept", &c);
+    CHECK(wait_all());
+    PGconn *other = PQconnectdb(getenv("SB_PG_URL"));
+    CHECK(PQstatus(other) == CONNECTION_OK);
+    CHECK(pg_exec_ok(other, "REVOKE INSERT ON messages FROM CURRENT_USER"));
+    enum { N = 200 };
+    static cap_t w[N], rd[N];
+    for (int i = 0; i < N; i++) {
+        append(st, S("room:r"), S("u"), "refused", &w[i]);
+        submitted(sb_store_message_history(st, S("room:r"), 0, 10, on_msgs, &rd[i]));
+    }
+    CHECK(wait_all());
+    int failed_writes = 0, good_reads = 0;
+    for (int i = 0; i < N; i++) {
+        failed_writes += w[i].rc == SB_EIO;
+        good_reads += rd[i].rc == SB_OK && rd[i].n == 1;
+        cap_reset(&w[i]);
+        cap_reset(&rd[i]);
+    }
+    CHECK_EQ(failed_writes, N);
+    CHECK_EQ(good_reads, N);
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK(stats.batches < 2 * N); /* reads and writes did share batches */
+    CHECK(pg_exec_ok(other, "GRANT INSERT ON messages TO CURRENT_USER"));
+    PQfinish(other);
+    DO(&c, sb_store_message_history(st, S("room:r"), 0, 10, on_msgs, &c));
+    CHECK_EQ(c.n, 1); /* nothing of the refused writes was stored */
+    CHECK_EQ(append(st, S("room:r"), S("u"), "again", &c), SB_OK);
+    CHECK(wait_all());
+    CHECK_EQ(c.rc, SB_OK);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+#endif
+
 /* ---- durability
  * -------------------------------------------------------------------------------------------- */
 
@@ -1971,8 +2017,10 @@ int main(void) {
     RUN(group_commit);
     RUN(failure_in_batch_keeps_the_others);
     RUN(message_append_idempotency_key);
-#if !SB_TEST_PG /* fails writes by making the SQLite file read-only */
+#if !SB_TEST_PG /* fails writes by filling the SQLite file's disk */
     RUN(failing_writes_do_not_fail_reads_of_their_batch);
+#else /* fails writes by revoking INSERT */
+    RUN(refused_writes_do_not_fail_reads_of_their_batch);
 #endif
     RUN(reopen_keeps_everything);
     RUN(durability_kill_after_ack);
