@@ -42,7 +42,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 EX_SRC   := $(sort $(wildcard examples/*.c))
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: FORCE all lib run run-deps test test-unit test-asan deps install clean check-layers format format-check soak fuzz bench
+.PHONY: FORCE all lib run run-deps test test-unit test-asan deps install clean check-layers format format-check soak fuzz bench bench-cluster100k
 
 all: $(B)/switchboard $(B)/libswitchboard.a $(B)/switchboard.pc $(UNIT_BIN) $(EX_BIN)
 
@@ -151,12 +151,18 @@ test-asan: deps
 	@tests/run.sh build/asan
 
 # Side by side with Node.js Socket.IO and uWebSockets.js (bench/README.md);
-# then stored messages on PostgreSQL against socket.io + pg (bench/store.mjs).
+# the cluster over Redis (bench/cluster.sh, then 100,000 connections on 6
+# processes: bench/cluster100k.sh, alone as `make bench-cluster100k`); then
+# stored messages on PostgreSQL against socket.io + pg (bench/store.mjs).
 bench: deps all
 	bench/run.sh
 	node bench/tls.mjs
 	[ "$${BENCH_CLUSTER:-1}" = 0 ] || bench/cluster.sh
+	[ "$${BENCH_C100K:-1}" = 0 ] || bench/cluster100k.sh
 	node bench/store.mjs
+
+bench-cluster100k: deps all
+	bench/cluster100k.sh
 
 # Churn and soak: thousands of clients for a minute (SOAK_CLIENTS, SOAK_SECONDS),
 # then delivery chaos: devices dropping and recovering while senders stream

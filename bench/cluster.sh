@@ -28,46 +28,11 @@ log() { echo "cluster-bench: $*" >&2; }
 # shellcheck source=bench/servers.sh
 source "$HERE/servers.sh"
 
-command -v redis-server >/dev/null || { log "redis-server is missing (scripts/install-deps.sh)"; exit 1; }
-[ -d "$HERE/peers/node_modules/@socket.io/redis-adapter" ] ||
-    (cd "$HERE/peers" && npm ci --no-audit --no-fund >/dev/null)
-BUILD=${BENCH_BUILD_DIR:-build/bench/release}
-log "building sio_echo (B=$BUILD) and the load generator"
-make -C "$ROOT" -j2 B="$BUILD" "$BUILD/examples/sio_echo" >/dev/null
-make -C "$HERE" >/dev/null
-BIN=$TMP/bin
-mkdir -p "$BIN"
-cp "$ROOT/$BUILD/examples/sio_echo" "$ROOT/build/bench/loadgen" "$BIN/"
+# shellcheck source=bench/cluster-lib.sh
+source "$HERE/cluster-lib.sh"
+cluster_build examples/sio_echo
+start_redis
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-    --protected-mode no --loglevel warning >"$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-PIDS+=("$REDIS_PID")
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-REDIS_URL=redis://127.0.0.1:$RPORT
-
-# CPU ticks (user + system) of the given processes.
-ticks() {
-    local p t=0 f
-    for p in "$@"; do
-        f=$(cut -d' ' -f14,15 "/proc/$p/stat" 2>/dev/null) || continue
-        t=$((t + ${f% *} + ${f#* }))
-    done
-    echo "$t"
-}
-rss_kb() {
-    local p t=0 v
-    for p in "$@"; do
-        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
-
-GROUP=()
 # start_group KIND N PORT: N processes of KIND on PORT; their PIDs in GROUP.
 start_group() {
     local kind=$1 n=$2 port=$3 i
@@ -85,25 +50,8 @@ start_group() {
         GROUP+=($!)
     fi
     PIDS+=("${GROUP[@]}")
-    for _ in $(seq 150); do
-        [ "$(grep -c 'listening on' "$TMP/group.log")" -ge "$n" ] && break
-        sleep 0.1
-    done
-    if [ "$kind" = node ]; then
-        GROUP+=($(pgrep -P "${GROUP[0]}" | tr '\n' ' '))
-        PIDS+=("${GROUP[@]:1}")
-    fi
+    group_started "$n" "$kind"
     sleep 1 # every process subscribed to Redis
-}
-
-stop_group() {
-    local p
-    for p in "${GROUP[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${GROUP[@]}"; do
-        for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
 }
 
 mkdir -p "$RESULTS"

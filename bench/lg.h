@@ -14,7 +14,8 @@
 /* ---- options ------------------------------------------------------------ */
 
 enum { P_SIO, P_WS };
-enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM };
+enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM, M_BCAST };
+enum { LG_MAX_SERVERS = 16 };
 
 typedef struct {
     const char *host, *path, *label, *token, *secret, *room;
@@ -33,7 +34,13 @@ typedef struct {
     long room_size;   /* storm: members per room */
     int rooms_per_conn; /* storm: rooms each connection joins (1 or 2) */
     long user_offset;   /* first user / room index of this process */
-    pid_t server_pid;   /* 0: no server CPU/RSS readings */
+    pid_t server_pid;   /* 0: no server CPU/RSS readings; else the first of server_pids */
+    pid_t server_pids[LG_MAX_SERVERS]; /* --server-pid A,B,...: CPU and RSS are their sums */
+    int nservers;
+    const char *api_key; /* bcast: Bearer key of POST /api/emit */
+    long broadcasts;     /* bcast: broadcasts to the wide room */
+    long bcast_all;      /* bcast: broadcasts to every connection */
+    long wide_size;      /* storm/bcast: members of room B (room_size when 0) */
     int sources;        /* source addresses 127.0.0.1 .. 127.0.0.N */
     int procs;          /* idle: worker processes */
     long hs_conc;       /* handshakes in progress at once */
@@ -63,6 +70,9 @@ double lg_hist_q(const lg_hist_t *h, double q);
 double lg_proc_cpu_ms(pid_t pid);
 /* VmRSS of pid in KiB, or -1. */
 long lg_proc_rss_kb(pid_t pid);
+/* The same summed over the --server-pid processes (-1 when one is gone). */
+double lg_servers_cpu_ms(void);
+long lg_servers_rss_kb(void);
 /* This process's (and its reaped children's) CPU in ms. */
 double lg_self_cpu_ms(void);
 
@@ -114,6 +124,30 @@ extern int lg_epfd;
 void lg_on_ready(lg_conn_t *c);                        /* handshake (and SIO CONNECT) done */
 void lg_on_app(lg_conn_t *c, const char *p, size_t n); /* a message for the application */
 void lg_on_gone(lg_conn_t *c);                         /* connection failed or closed by peer */
+
+/* ---- worker processes (loadgen.c) --------------------------------------- */
+
+/* Forks worker w for connections [from, from + share); it reports its
+ * counts on res[w] once set up, holds them until go[w] closes, then reports
+ * again and exits. */
+int lg_worker_spawn(int w, long from, long share, int res[][2], int go[][2], pid_t *pids);
+/* Adds worker w's first report to *ready; false (and the run aborted) when
+ * it did not come before --max-time. */
+bool lg_worker_collect(int w, int res[][2], lg_counts_t *ready);
+bool lg_read_counts(int fd, lg_counts_t *out, int timeout_ms);
+void lg_sum_counts(lg_counts_t *a, const lg_counts_t *b);
+/* Room B groups: connection i is in room B number i % lg_wide_groups(). */
+long lg_wide_groups(void);
+
+/* ---- bcast mode (lg_bcast.c) -------------------------------------------- */
+
+enum { LG_BCAST_MAX = 100000 }; /* broadcasts in one run, both kinds */
+int lg_bcast_main(void);
+/* In a worker: after setup (counts its members, tells the parent), for every
+ * message of a held connection, and before its last report. */
+void lg_bcast_worker_begin(lg_conn_t *cs, long n, int res_fd);
+void lg_bcast_on_app(lg_conn_t *c, const char *p, size_t n);
+void lg_bcast_worker_end(int res_fd);
 
 void lg_net_init(void);
 /* Starts a non-blocking connection in slot c. Returns 0 or -1 (counted). */

@@ -100,6 +100,28 @@ long lg_proc_rss_kb(pid_t pid) {
     return kb;
 }
 
+double lg_servers_cpu_ms(void) {
+    double sum = 0;
+    for (int i = 0; i < O.nservers; i++) {
+        double v = lg_proc_cpu_ms(O.server_pids[i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return O.nservers ? sum : -1;
+}
+
+long lg_servers_rss_kb(void) {
+    long sum = 0;
+    for (int i = 0; i < O.nservers; i++) {
+        long v = lg_proc_rss_kb(O.server_pids[i]);
+        if (v < 0)
+            return -1;
+        sum += v;
+    }
+    return O.nservers ? sum : -1;
+}
+
 static double tv_ms(struct timeval tv) {
     return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
 }

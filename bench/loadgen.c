@@ -1,6 +1,6 @@
 /* Load generator for the Switchboard side-by-side benchmark.
  *
- *   loadgen --port P --mode echo|fanout|burst|idle|connect|storm [--proto sio|ws] ...
+ *   loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast [--proto sio|ws] ...
  *
  * One epoll loop, non-blocking sockets, connections spread over source
  * addresses 127.0.0.1..127.0.0.N. Speaks raw WebSocket or Socket.IO v5 over
@@ -97,13 +97,13 @@ static double elapsed_s(int64_t a, int64_t b) { return (double)(b - a) / 1e6; }
 static void window_begin(int64_t now) {
     t_run = now;
     msgs_run = 0;
-    srv_cpu0 = O.server_pid ? lg_proc_cpu_ms(O.server_pid) : -1;
+    srv_cpu0 = O.server_pid ? lg_servers_cpu_ms() : -1;
     self_cpu0 = lg_self_cpu_ms();
 }
 
 static void window_end(int64_t now) {
     t_end = now;
-    srv_cpu1 = O.server_pid ? lg_proc_cpu_ms(O.server_pid) : -1;
+    srv_cpu1 = O.server_pid ? lg_servers_cpu_ms() : -1;
     self_cpu1 = lg_self_cpu_ms();
 }
 
@@ -116,6 +116,7 @@ static uint8_t role_of(long i) {
         return i < nsubs ? R_SUB : R_PUB;
     case M_IDLE:
     case M_STORM:
+    case M_BCAST:
         return R_IDLE;
     case M_CONNECT:
         return R_CONNECT;
@@ -129,6 +130,11 @@ static void settle(lg_conn_t *c) {
         return;
     c->settled = true;
     pending--, settled++;
+}
+
+long lg_wide_groups(void) {
+    long wide = O.wide_size > 0 ? O.wide_size : O.room_size;
+    return O.conns / wide > 0 ? O.conns / wide : 1;
 }
 
 /* idx_base: global index of slot 0 (idle workers own a share of the indexes). */
@@ -164,18 +170,19 @@ static void send_join(lg_conn_t *c) {
     } else if (O.chat) {
         n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s\"]", (unsigned long long)id,
                      O.room);
-    } else if (O.mode == M_STORM) {
-        /* Room A groups consecutive users, room B users R apart: every user
-         * shares rooms with 2 x (size - 1) others, in 2 x conns / size rooms. */
-        long groups = O.conns / O.room_size > 0 ? O.conns / O.room_size : 1;
-        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-a-%ld\"]",
-                     (unsigned long long)id, (long)c->idx / O.room_size);
+    } else if (O.mode == M_STORM || O.mode == M_BCAST) {
+        /* Room A groups consecutive users, room B users conns / wide apart:
+         * every user shares room A with size - 1 others and room B with
+         * wide - 1 others (wide = size unless --wide-size). */
+        const char *pfx = O.mode == M_BCAST ? "bench" : "storm";
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s-a-%ld\"]",
+                     (unsigned long long)id, pfx, (long)c->idx / O.room_size);
         if (O.rooms_per_conn > 1) {
             lg_send_text(c, buf, (size_t)n);
             id = c->next_ack++;
             c->wait_ack = id; /* the first answer is ignored, the second settles */
-            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"storm-b-%ld\"]",
-                         (unsigned long long)id, (long)c->idx % groups);
+            n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s-b-%ld\"]",
+                         (unsigned long long)id, pfx, (long)c->idx % lg_wide_groups());
         }
     } else if (c->role == R_IDLE) {
         if (O.rooms <= 1)
@@ -420,7 +427,7 @@ static void step_begin(int64_t now) {
     step_t0 = now;
     step_pub0 = pub_total;
     step_deliv0 = deliv_total;
-    step_cpu0 = O.server_pid ? lg_proc_cpu_ms(O.server_pid) : -1;
+    step_cpu0 = O.server_pid ? lg_servers_cpu_ms() : -1;
     step_self0 = lg_self_cpu_ms();
 }
 
@@ -428,7 +435,7 @@ static void step_begin(int64_t now) {
 static void step_measure(int64_t now, double *dps, double *cpu1k) {
     double secs = elapsed_s(step_t0, now), d = (double)(deliv_total - step_deliv0);
     *dps = secs > 0 ? d / secs : 0;
-    double srv = step_cpu0 >= 0 ? lg_proc_cpu_ms(O.server_pid) - step_cpu0 : -1;
+    double srv = step_cpu0 >= 0 ? lg_servers_cpu_ms() - step_cpu0 : -1;
     *cpu1k = srv >= 0 && d > 0 ? srv * 1000.0 / d : -1;
     step_srv_pct = srv >= 0 && secs > 0 ? srv / secs / 10 : -1;
     step_self_pct = secs > 0 ? (lg_self_cpu_ms() - step_self0) / secs / 10 : -1;
@@ -665,6 +672,8 @@ void lg_on_app(lg_conn_t *c, const char *p, size_t n) {
     case R_PUB:
         if (!c->joined && (c->role == R_IDLE || O.chat))
             on_join_answer(c, p, n);
+        else if (O.mode == M_BCAST)
+            lg_bcast_on_app(c, p, n);
         else
             C.other++;
         return;
@@ -697,7 +706,7 @@ static void run_loop(void (*tick)(int64_t)) {
 }
 
 static const char *mode_name(void) {
-    static const char *names[] = {"echo", "fanout", "burst", "idle", "connect", "storm"};
+    static const char *names[] = {"echo", "fanout", "burst", "idle", "connect", "storm", "bcast"};
     return names[O.mode];
 }
 
@@ -828,9 +837,13 @@ static void idle_worker(long from, long count, int res_fd, int go_fd) {
     }
     if (write(res_fd, &C, sizeof C) != (ssize_t)sizeof C)
         _exit(3);
+    if (O.mode == M_BCAST)
+        lg_bcast_worker_begin(conns, count, res_fd);
     struct pollfd pf = {.fd = go_fd, .events = POLLIN};
     while (lg_now_us() < hard_deadline && poll(&pf, 1, 0) == 0)
-        lg_net_poll(50);
+        lg_net_poll(O.mode == M_BCAST ? 5 : 50);
+    if (O.mode == M_BCAST)
+        lg_bcast_worker_end(res_fd);
     lg_counts_t end = C; /* connections lost while holding count as errors */
     for (long i = 0; i < count; i++)
         if (conns[i].state == S_READY)
@@ -840,20 +853,20 @@ static void idle_worker(long from, long count, int res_fd, int go_fd) {
     _exit(0);
 }
 
-static bool read_counts(int fd, lg_counts_t *out, int timeout_ms) {
+bool lg_read_counts(int fd, lg_counts_t *out, int timeout_ms) {
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     if (poll(&pf, 1, timeout_ms) <= 0)
         return false;
     return read(fd, out, sizeof *out) == (ssize_t)sizeof *out;
 }
 
-static void sum_counts(lg_counts_t *a, const lg_counts_t *b) {
+void lg_sum_counts(lg_counts_t *a, const lg_counts_t *b) {
     a->connected += b->connected, a->joined += b->joined, a->errors += b->errors;
     a->closed_by_peer += b->closed_by_peer, a->hs_fail += b->hs_fail, a->other += b->other;
 }
 
 /* Forks idle worker w for connections [from, from + share). */
-static int idle_spawn(int w, long from, long share, int res[][2], int go[][2], pid_t *pids) {
+int lg_worker_spawn(int w, long from, long share, int res[][2], int go[][2], pid_t *pids) {
     if (pipe(res[w]) || pipe(go[w]))
         return -1;
     pids[w] = fork();
@@ -868,13 +881,15 @@ static int idle_spawn(int w, long from, long share, int res[][2], int go[][2], p
     return 0;
 }
 
-static void idle_collect(int w, int res[][2], lg_counts_t *ready) {
+bool lg_worker_collect(int w, int res[][2], lg_counts_t *ready) {
     lg_counts_t t;
     int left = (int)((hard_deadline - lg_now_us()) / 1000);
-    if (read_counts(res[w][0], &t, left > 0 ? left : 0))
-        sum_counts(ready, &t);
-    else
-        abort_why = "a worker did not report";
+    if (lg_read_counts(res[w][0], &t, left > 0 ? left : 0)) {
+        lg_sum_counts(ready, &t);
+        return true;
+    }
+    abort_why = "a worker did not report";
+    return false;
 }
 
 /* Worker 0 holds a warm-up group (1 % of the connections) whose RSS is the
@@ -886,34 +901,34 @@ static int idle_main(void) {
     int res[65][2], go[65][2];
     pid_t pids[65];
     long warm = O.conns >= 200 ? O.conns / 100 : 0, rest = O.conns - warm;
-    long rss0 = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1, rss_warm = rss0;
+    long rss0 = O.server_pid ? lg_servers_rss_kb() : -1, rss_warm = rss0;
     lg_counts_t ready = {0}, fin = {0}, t;
     if (warm > 0) {
-        if (idle_spawn(0, 0, warm, res, go, pids))
+        if (lg_worker_spawn(0, 0, warm, res, go, pids))
             return 2;
-        idle_collect(0, res, &ready);
+        lg_worker_collect(0, res, &ready);
         usleep(500000);
-        rss_warm = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1;
+        rss_warm = O.server_pid ? lg_servers_rss_kb() : -1;
     }
     int first = warm > 0, n = first + k;
     for (int w = first; w < n; w++) {
         int i = w - first;
         long share = rest / k, from = warm + share * i + (i < rest % k ? i : rest % k);
         share += i < rest % k;
-        if (idle_spawn(w, from, share, res, go, pids))
+        if (lg_worker_spawn(w, from, share, res, go, pids))
             return 2;
     }
     for (int w = first; w < n; w++)
-        idle_collect(w, res, &ready);
+        lg_worker_collect(w, res, &ready);
     usleep(1000000); /* let the server settle (deferred frees, allocator) */
-    long rss1 = O.server_pid ? lg_proc_rss_kb(O.server_pid) : -1;
+    long rss1 = O.server_pid ? lg_servers_rss_kb() : -1;
     window_begin(lg_now_us());
     usleep((useconds_t)(O.duration * 1e6));
     window_end(lg_now_us());
     for (int w = 0; w < n; w++) {
         close(go[w][1]);
-        if (read_counts(res[w][0], &t, 10000))
-            sum_counts(&fin, &t);
+        if (lg_read_counts(res[w][0], &t, 10000))
+            lg_sum_counts(&fin, &t);
         waitpid(pids[w], NULL, 0);
     }
     self_cpu1 = lg_self_cpu_ms();
@@ -960,15 +975,15 @@ static int idle_main(void) {
  * peak in KiB. */
 static long server_settle(int quiet_ms, int max_ms, int64_t *done_us) {
     long peak = -1;
-    double cpu = lg_proc_cpu_ms(O.server_pid);
+    double cpu = lg_servers_cpu_ms();
     int64_t t0 = lg_now_us(), moved = t0;
     while (lg_now_us() - t0 < (int64_t)max_ms * 1000 &&
            lg_now_us() - moved < (int64_t)quiet_ms * 1000) {
-        long rss = lg_proc_rss_kb(O.server_pid);
+        long rss = lg_servers_rss_kb();
         if (rss > peak)
             peak = rss;
         usleep(2000);
-        double now = lg_proc_cpu_ms(O.server_pid);
+        double now = lg_servers_cpu_ms();
         if (now > cpu + 1) /* more than a tick of work since the last look */
             cpu = now, moved = lg_now_us();
     }
@@ -991,35 +1006,35 @@ static int storm_main(void) {
         fprintf(stderr, "loadgen: storm needs --server-pid\n");
         return 2;
     }
-    long rss0 = lg_proc_rss_kb(O.server_pid);
-    double cpu0 = lg_proc_cpu_ms(O.server_pid);
+    long rss0 = lg_servers_rss_kb();
+    double cpu0 = lg_servers_cpu_ms();
     int64_t t0 = lg_now_us(), t_quiet;
     for (int w = 0; w < k; w++) {
         long share = O.conns / k, from = share * w + (w < O.conns % k ? w : O.conns % k);
         share += w < O.conns % k;
-        if (idle_spawn(w, from, share, res, go, pids))
+        if (lg_worker_spawn(w, from, share, res, go, pids))
             return 2;
     }
     for (int w = 0; w < k; w++)
-        idle_collect(w, res, &ready);
+        lg_worker_collect(w, res, &ready);
     int64_t t_ready = lg_now_us();
     long rss_conn_peak = server_settle(300, 30000, &t_quiet);
-    double cpu1 = lg_proc_cpu_ms(O.server_pid);
-    long rss1 = lg_proc_rss_kb(O.server_pid);
+    double cpu1 = lg_servers_cpu_ms();
+    long rss1 = lg_servers_rss_kb();
     usleep((useconds_t)(O.duration * 1e6));
-    long rss_idle = lg_proc_rss_kb(O.server_pid);
-    double cpu_idle = lg_proc_cpu_ms(O.server_pid);
+    long rss_idle = lg_servers_rss_kb();
+    double cpu_idle = lg_servers_cpu_ms();
     int64_t t_leave = lg_now_us(), t_left;
     for (int w = 0; w < k; w++)
         close(go[w][1]);
     long rss_peak = server_settle(500, 60000, &t_left);
-    double cpu2 = lg_proc_cpu_ms(O.server_pid);
+    double cpu2 = lg_servers_cpu_ms();
     for (int w = 0; w < k; w++) {
-        if (read_counts(res[w][0], &t, 10000))
-            sum_counts(&fin, &t);
+        if (lg_read_counts(res[w][0], &t, 10000))
+            lg_sum_counts(&fin, &t);
         waitpid(pids[w], NULL, 0);
     }
-    long rss_after = lg_proc_rss_kb(O.server_pid);
+    long rss_after = lg_servers_rss_kb();
     bool ok = ready.joined == (uint64_t)O.conns && fin.errors == 0 && !abort_why;
     double kb = ready.joined ? (double)(rss_idle - rss0) / (double)ready.joined : -1;
     lg_json_begin();
@@ -1068,7 +1083,7 @@ static int storm_main(void) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm [options]\n"
+            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast [options]\n"
             "  --host A            target IPv4 address (127.0.0.1)\n"
             "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
             "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
@@ -1088,14 +1103,31 @@ static void usage(void) {
             "  --room NAME         fanout room (bench)\n"
             "  --chat              fanout: chat:join + chat:message of the built-in events "
             "(switchboard)\n"
-            "  --server-pid PID    read the server's CPU and RSS from /proc\n"
+            "  --server-pid PID[,PID...]  read the servers' CPU and RSS (summed) from /proc\n"
             "  --sources N         source addresses 127.0.0.1..N (32)\n"
-            "  --procs K           idle, storm: worker processes (1)\n"
+            "  --procs K           idle, storm, bcast: worker processes (1)\n"
             "  --room-size S       storm: members per room (10)\n"
             "  --rooms-per-conn K  storm: rooms each connection joins, 1 or 2 (2)\n"
+            "  --wide-size W       storm, bcast: members of room B (--room-size)\n"
+            "  --broadcasts N      bcast: POST /api/emit to room bench-b-0, one at a time (0)\n"
+            "  --broadcasts-all N  bcast: then to everyone (0)\n"
+            "  --api-key K         bcast: the API key of /api/emit\n"
             "  --handshake-concurrency C  handshakes in progress at once (256)\n"
             "  --setup-timeout S   (60)   --max-time S  hard bound on the whole run (300)\n"
             "  --label NAME        server name in the output\n");
+}
+
+/* --server-pid A[,B...]: the servers whose CPU and RSS are summed. */
+static void parse_pids(const char *v) {
+    for (char *end; *v && O.nservers < LG_MAX_SERVERS; v = *end == ',' ? end + 1 : end) {
+        long pid = strtol(v, &end, 10);
+        if (end == v || pid <= 0) {
+            fprintf(stderr, "loadgen: bad --server-pid '%s'\n", v);
+            exit(2);
+        }
+        O.server_pids[O.nservers++] = (pid_t)pid;
+    }
+    O.server_pid = O.nservers ? O.server_pids[0] : 0;
 }
 
 static int parse_enum(const char *v, const char *const *names, int n) {
@@ -1123,10 +1155,13 @@ static void parse_args(int argc, char **argv) {
         {"room-size", 1, 0, 'Z'},     {"rooms-per-conn", 1, 0, 'K'},
         {"chat", 0, 0, 'H'},          {"start-dps", 1, 0, 'D'},
         {"label", 1, 0, 'l'},         {"quiet", 0, 0, 'q'},
+        {"api-key", 1, 0, 'A'},       {"broadcasts", 1, 0, 'x'},
+        {"broadcasts-all", 1, 0, 'X'}, {"wide-size", 1, 0, 'W'},
         {"help", 0, 0, '?'},          {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
-    static const char *const modes[] = {"echo", "fanout", "burst", "idle", "connect", "storm"};
+    static const char *const modes[] = {"echo",    "fanout", "burst", "idle",
+                                        "connect", "storm",  "bcast"};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -1143,7 +1178,7 @@ static void parse_args(int argc, char **argv) {
             O.path = optarg;
             break;
         case 'm':
-            O.mode = parse_enum(optarg, modes, 6);
+            O.mode = parse_enum(optarg, modes, 7);
             break;
         case 'Z':
             O.room_size = atol(optarg);
@@ -1191,7 +1226,19 @@ static void parse_args(int argc, char **argv) {
             O.room = optarg;
             break;
         case 'i':
-            O.server_pid = (pid_t)atol(optarg);
+            parse_pids(optarg);
+            break;
+        case 'A':
+            O.api_key = optarg;
+            break;
+        case 'x':
+            O.broadcasts = atol(optarg);
+            break;
+        case 'X':
+            O.bcast_all = atol(optarg);
+            break;
+        case 'W':
+            O.wide_size = atol(optarg);
             break;
         case 'n':
             O.sources = atoi(optarg);
@@ -1227,7 +1274,9 @@ static void parse_args(int argc, char **argv) {
     }
     if (O.port <= 0 || O.conns <= 0 || O.payload < 0 || O.payload > (1 << 20) || O.duration <= 0 ||
         O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 ||
-        O.hs_conc < 1 || O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2) {
+        O.hs_conc < 1 || O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2 ||
+        O.wide_size < 0 || O.broadcasts < 0 || O.bcast_all < 0 ||
+        O.broadcasts + O.bcast_all > LG_BCAST_MAX) {
         usage();
         exit(2);
     }
@@ -1246,7 +1295,7 @@ int main(int argc, char **argv) {
     hard_deadline = t_start + (int64_t)(O.max_time * 1e6);
     pl_buf = malloc((size_t)O.payload + 128), pl_buf2 = malloc((size_t)O.payload + 128);
     msg_buf = malloc((size_t)O.payload + 512);
-    if (O.mode == M_IDLE || O.mode == M_STORM) {
+    if (O.mode == M_IDLE || O.mode == M_STORM || O.mode == M_BCAST) {
         if (O.conns / O.procs + 64 > lim) {
             fprintf(stderr,
                     "loadgen: %ld connections per process exceed the %ld open files allowed; raise "
@@ -1254,7 +1303,7 @@ int main(int argc, char **argv) {
                     O.conns / O.procs, lim);
             return 2;
         }
-        return O.mode == M_STORM ? storm_main() : idle_main();
+        return O.mode == M_STORM ? storm_main() : O.mode == M_BCAST ? lg_bcast_main() : idle_main();
     }
     nsubs = O.conns;
     npubs = O.mode == M_FANOUT || O.mode == M_BURST ? O.publishers : 0;

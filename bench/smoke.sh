@@ -122,6 +122,39 @@ check "idle 200 conns joined with JWT" "$r" "${clean[@]}" "joined -eq 200" "rss_
 r=$(lg --port "$PORT_main" --mode connect --conns 2 --jwt-secret wrong-secret --duration 1 --warmup 0)
 check "a bad JWT is refused (the loadgen counts it)" "$r" "handshake_failures -gt 0" "msgs -eq 0"
 
+# The 100k cluster mode (bench/cluster100k.sh) in miniature: two
+# switchboard processes sharing a port over a real redis-server, 200
+# authenticated connections in 2 rooms from 2 load-generator processes,
+# broadcasts through /api/emit to a room spread over both and to everyone:
+# every delivery counted, none to a non-member.
+if command -v redis-server >/dev/null; then
+    rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no \
+        --loglevel warning >"$TMP/redis.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    cport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cpids=
+    for i in 1 2; do
+        : >"$TMP/node$i.log"
+        "$B/switchboard" --host 127.0.0.1 --port "$cport" --reuse-port --handoff-dir "$TMP/handoff" \
+            --redis-url "redis://127.0.0.1:$rport" --jwt-secret "$SECRET" --api-key smoke-key \
+            --data-dir "$TMP/node$i" --events-per-second 0 --log-level warn 2>"$TMP/node$i.log" >/dev/null &
+        PIDS+=("$!")
+        cpids=${cpids:+$cpids,}$!
+        for _ in $(seq 100); do grep -q 'listening on' "$TMP/node$i.log" && break; sleep 0.05; done
+    done
+    sleep 0.5 # both subscribed to Redis
+    r=$(lg --port "$cport" --server-pid "$cpids" --mode bcast --conns 200 --users 200 --procs 2 \
+        --wide-size 50 --broadcasts 5 --broadcasts-all 1 --jwt-secret "$SECRET" --api-key smoke-key \
+        --duration 0.5)
+    check "bcast: 200 users on 2 clustered processes, broadcasts to a room and to all" "$r" \
+        "errors -eq 0" "bad -eq 0" "ok = true" "joined -eq 200" "room_complete -eq 5" "all_complete -eq 1" \
+        "lost -eq 0" "dup -eq 0" "deliveries -eq 450" "kb_per_conn_idle -ge 0"
+else
+    echo "skip bcast (redis-server missing)"
+fi
+
 # The raw pub/sub peer that make bench compares fanout and bursts against
 # (uWebSockets.js when its native build loads, else the `ws` package): the
 # load generator's raw-WebSocket "sub"/"pub" path must count every delivery.

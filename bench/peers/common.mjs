@@ -1,5 +1,6 @@
 // Shared by the benchmark peers: flags, the socket.io server on either
 // engine, and the "listening on HOST:PORT" line the bench scripts wait for.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -96,4 +97,20 @@ export function serveEchoContract(io) {
       socket.to(room).emit('relay', ...rest);
     });
   });
+}
+
+/** In a node:cluster primary: forks `workers` workers, reports their exits,
+ *  and stops them on SIGTERM / SIGINT. (Node 20 has no SO_REUSEPORT: the
+ *  primary accepts and hands connections to the workers in turn.) */
+export function runClusterPrimary(name, workers) {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (w, code, signal) => {
+    process.stderr.write(`${name}: worker ${w.process.pid} exited (${code ?? signal})\n`);
+  });
+  const stop = () => {
+    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

@@ -7,6 +7,7 @@
 // Usage: node sio-chat.mjs --port P --jwt-secret S [--host H] [--engine ws|uws]
 import { parseArgs, startSocketIo } from './common.mjs';
 import { jwtMiddleware } from './jwt.mjs';
+import { serveChatRooms } from './chat-rooms.mjs';
 
 const opts = parseArgs(process.argv.slice(2));
 const secret = opts['jwt-secret'] || process.env.SWITCHBOARD_JWT_SECRET || '';
@@ -14,26 +15,13 @@ if (!secret) {
   process.stderr.write('sio-chat: --jwt-secret is required\n');
   process.exit(2);
 }
-const RESERVED = ['user:', 'conversation:', 'post:', 'metric:', 'doc:', 'rtc:'];
-
-function roomOf(arg) {
-  const room = arg && typeof arg === 'object' && !Array.isArray(arg) ? arg.roomId : arg;
-  if (typeof room !== 'string' || room.length < 1 || room.length > 128 || /[\x00-\x1f\x7f]/.test(room)) {
-    return { error: { code: 'invalid_payload', message: 'roomId must be a string of 1-128 printable characters' } };
-  }
-  if (RESERVED.some((p) => room.startsWith(p))) {
-    return { error: { code: 'forbidden_room', message: `room "${room}" is reserved` } };
-  }
-  return { room };
-}
-
 const online = new Map(); // userId -> Set of socket ids
 
 startSocketIo('sio-chat', opts, (io) => {
   io.use(jwtMiddleware(secret));
 
   io.on('connection', (socket) => {
-    const { userId, name } = socket.data;
+    const { userId } = socket.data;
     socket.join(`user:${userId}`);
     let devices = online.get(userId);
     const first = !devices;
@@ -42,22 +30,7 @@ startSocketIo('sio-chat', opts, (io) => {
     socket.emit('connection:established', { userId, onlineUsers: [...online.keys()] });
     if (first) socket.broadcast.except(`user:${userId}`).emit('user:online', { userId });
 
-    socket.on('chat:join', (arg, ack) => {
-      const r = roomOf(arg);
-      if (!r.error) {
-        socket.join(r.room);
-        socket.to(r.room).emit('chat:user_joined', { roomId: r.room, userId, name });
-      }
-      if (typeof ack === 'function') ack(r.error ? { error: r.error } : { ok: true, roomId: r.room });
-    });
-    socket.on('chat:leave', (arg, ack) => {
-      const r = roomOf(arg);
-      if (!r.error) {
-        socket.to(r.room).emit('chat:user_left', { roomId: r.room, userId });
-        socket.leave(r.room);
-      }
-      if (typeof ack === 'function') ack(r.error ? { error: r.error } : { ok: true, roomId: r.room });
-    });
+    serveChatRooms(socket);
     socket.on('disconnect', () => {
       devices.delete(socket.id);
       if (devices.size === 0 && online.get(userId) === devices) {

@@ -8,22 +8,13 @@
 import cluster from 'node:cluster';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
-import { parseArgs, serveEchoContract, startSocketIo } from './common.mjs';
+import { parseArgs, runClusterPrimary, serveEchoContract, startSocketIo } from './common.mjs';
 
 const opts = parseArgs(process.argv.slice(2));
 const workers = Number(opts.workers ?? 2);
 
 if (cluster.isPrimary) {
-  for (let i = 0; i < workers; i++) cluster.fork();
-  cluster.on('exit', (w, code, signal) => {
-    process.stderr.write(`sio-cluster: worker ${w.process.pid} exited (${code ?? signal})\n`);
-  });
-  const stop = () => {
-    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  runClusterPrimary('sio-cluster', workers);
 } else {
   const pub = createClient({ url: opts.redis });
   const sub = pub.duplicate();
