@@ -41,9 +41,9 @@ typedef struct {
     long broadcasts;     /* bcast: broadcasts to the wide room */
     long bcast_all;      /* bcast: broadcasts to every connection */
     long wide_size;      /* storm/bcast: members of room B (room_size when 0) */
-    int sources;        /* source addresses 127.0.0.1 .. 127.0.0.N */
-    int procs;          /* idle: worker processes */
-    long hs_conc;       /* handshakes in progress at once */
+    int sources;         /* source addresses 127.0.0.1 .. 127.0.0.N */
+    int procs;           /* idle: worker processes */
+    long hs_conc;        /* handshakes in progress at once */
     double setup_timeout, max_time;
     bool quiet;
     bool chat; /* fanout: the built-in chat events (chat:join, chat:message) */

@@ -165,7 +165,8 @@ static int emit_http(long seq, bool to_room, int64_t *sent) {
     char ans[512];
     ssize_t got = 0, k;
     if (rn > 0 && rn < (int)sizeof req && write_full(fd, req, (size_t)rn)) {
-        while (got < (ssize_t)sizeof ans - 1 && (k = read(fd, ans + got, sizeof ans - 1 - (size_t)got)) > 0)
+        while (got < (ssize_t)sizeof ans - 1 &&
+               (k = read(fd, ans + got, sizeof ans - 1 - (size_t)got)) > 0)
             got += k;
         ans[got] = 0;
         if (sscanf(ans, "HTTP/1.%*d %d", &status) != 1)
@@ -176,8 +177,8 @@ static int emit_http(long seq, bool to_room, int64_t *sent) {
 }
 
 typedef struct {
-    int k;            /* workers */
-    int (*res)[2];    /* their report pipes */
+    int k;             /* workers */
+    int (*res)[2];     /* their report pipes */
     uint64_t *members; /* per worker: recipients of the room broadcasts */
     uint64_t *joined;  /* per worker: recipients of the broadcasts to all */
 } crew_t;
@@ -428,16 +429,17 @@ int lg_bcast_main(void) {
         lg_json_str("aborted", why);
     lg_json_bool("ok", ok);
     lg_json_end();
-    fprintf(stderr,
-            "%s bcast conns=%ld joined=%llu in %.1f s: RSS %ld -> %ld KiB, %.2f KiB/conn after %.0f "
-            "s idle; room of %llu: %ld/%ld complete, p50 %.2f p99 %.2f ms; all %llu: %ld/%ld, p50 "
-            "%.1f p99 %.1f ms; lost=%llu dup=%llu bad=%llu errors=%llu%s%s\n",
-            O.label, O.conns, (unsigned long long)ready.joined, (double)(t_ready - t0) / 1e6, rss0,
-            rss_idle, kb, O.duration, (unsigned long long)tot_members, room.complete, room.sent,
-            q_ms(room.lat, room.complete, 0.5), q_ms(room.lat, room.complete, 0.99),
-            (unsigned long long)tot_joined, all.complete, all.sent, q_ms(all.lat, all.complete, 0.5),
-            q_ms(all.lat, all.complete, 0.99), (unsigned long long)lost, (unsigned long long)dups,
-            (unsigned long long)fin.bad, (unsigned long long)fin.errors, why ? " aborted: " : "",
-            why ? why : "");
+    fprintf(
+        stderr,
+        "%s bcast conns=%ld joined=%llu in %.1f s: RSS %ld -> %ld KiB, %.2f KiB/conn after %.0f "
+        "s idle; room of %llu: %ld/%ld complete, p50 %.2f p99 %.2f ms; all %llu: %ld/%ld, p50 "
+        "%.1f p99 %.1f ms; lost=%llu dup=%llu bad=%llu errors=%llu%s%s\n",
+        O.label, O.conns, (unsigned long long)ready.joined, (double)(t_ready - t0) / 1e6, rss0,
+        rss_idle, kb, O.duration, (unsigned long long)tot_members, room.complete, room.sent,
+        q_ms(room.lat, room.complete, 0.5), q_ms(room.lat, room.complete, 0.99),
+        (unsigned long long)tot_joined, all.complete, all.sent, q_ms(all.lat, all.complete, 0.5),
+        q_ms(all.lat, all.complete, 0.99), (unsigned long long)lost, (unsigned long long)dups,
+        (unsigned long long)fin.bad, (unsigned long long)fin.errors, why ? " aborted: " : "",
+        why ? why : "");
     return ok ? 0 : 1;
 }

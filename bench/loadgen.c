@@ -175,8 +175,8 @@ static void send_join(lg_conn_t *c) {
          * every user shares room A with size - 1 others and room B with
          * wide - 1 others (wide = size unless --wide-size). */
         const char *pfx = O.mode == M_BCAST ? "bench" : "storm";
-        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s-a-%ld\"]",
-                     (unsigned long long)id, pfx, (long)c->idx / O.room_size);
+        n = snprintf(buf, sizeof buf, "42%llu[\"chat:join\",\"%s-a-%ld\"]", (unsigned long long)id,
+                     pfx, (long)c->idx / O.room_size);
         if (O.rooms_per_conn > 1) {
             lg_send_text(c, buf, (size_t)n);
             id = c->next_ack++;
@@ -1140,24 +1140,24 @@ static int parse_enum(const char *v, const char *const *names, int n) {
 
 static void parse_args(int argc, char **argv) {
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
-        {"proto", 1, 0, 'P'},         {"path", 1, 0, 'a'},
-        {"mode", 1, 0, 'm'},          {"conns", 1, 0, 'c'},
-        {"publishers", 1, 0, 'b'},    {"duration", 1, 0, 'd'},
-        {"warmup", 1, 0, 'w'},        {"payload", 1, 0, 's'},
-        {"rate", 1, 0, 'r'},          {"step-ms", 1, 0, 'S'},
-        {"burst", 1, 0, 'B'},         {"token", 1, 0, 't'},
-        {"jwt-secret", 1, 0, 'j'},    {"users", 1, 0, 'u'},
-        {"rooms", 1, 0, 'R'},         {"room", 1, 0, 'o'},
-        {"server-pid", 1, 0, 'i'},    {"sources", 1, 0, 'n'},
-        {"procs", 1, 0, 'k'},         {"handshake-concurrency", 1, 0, 'C'},
-        {"setup-timeout", 1, 0, 'T'}, {"max-time", 1, 0, 'M'},
-        {"room-size", 1, 0, 'Z'},     {"rooms-per-conn", 1, 0, 'K'},
-        {"chat", 0, 0, 'H'},          {"start-dps", 1, 0, 'D'},
-        {"label", 1, 0, 'l'},         {"quiet", 0, 0, 'q'},
-        {"api-key", 1, 0, 'A'},       {"broadcasts", 1, 0, 'x'},
+        {"host", 1, 0, 'h'},           {"port", 1, 0, 'p'},
+        {"proto", 1, 0, 'P'},          {"path", 1, 0, 'a'},
+        {"mode", 1, 0, 'm'},           {"conns", 1, 0, 'c'},
+        {"publishers", 1, 0, 'b'},     {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},         {"payload", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},           {"step-ms", 1, 0, 'S'},
+        {"burst", 1, 0, 'B'},          {"token", 1, 0, 't'},
+        {"jwt-secret", 1, 0, 'j'},     {"users", 1, 0, 'u'},
+        {"rooms", 1, 0, 'R'},          {"room", 1, 0, 'o'},
+        {"server-pid", 1, 0, 'i'},     {"sources", 1, 0, 'n'},
+        {"procs", 1, 0, 'k'},          {"handshake-concurrency", 1, 0, 'C'},
+        {"setup-timeout", 1, 0, 'T'},  {"max-time", 1, 0, 'M'},
+        {"room-size", 1, 0, 'Z'},      {"rooms-per-conn", 1, 0, 'K'},
+        {"chat", 0, 0, 'H'},           {"start-dps", 1, 0, 'D'},
+        {"label", 1, 0, 'l'},          {"quiet", 0, 0, 'q'},
+        {"api-key", 1, 0, 'A'},        {"broadcasts", 1, 0, 'x'},
         {"broadcasts-all", 1, 0, 'X'}, {"wide-size", 1, 0, 'W'},
-        {"help", 0, 0, '?'},          {0, 0, 0, 0},
+        {"help", 0, 0, '?'},           {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
     static const char *const modes[] = {"echo",    "fanout", "burst", "idle",
