@@ -26,16 +26,16 @@ for (const r of runs) {
 say('', 'RSS is VmRSS summed over every server process (the node:cluster primary included), after the idle hold with Engine.IO heartbeats running, less the same sum before the first connection, divided by the connections joined. Each connection is a distinct user (HS256 JWT) in 2 rooms: one of 10 members and one of the broadcast room\'s size.', '');
 
 say('## Broadcasts across the nodes (POST /api/emit, one at a time)', '',
-  '| server | to | recipients | sent / complete | p50 ms | p99 ms | max ms | deliveries / s at p50 | server CPU µs per delivery | lost | dup | wrong recipient |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|');
+  '| server | to | recipients | sent / complete | p50 ms | p99 ms | max ms | deliveries / s at p50 | server CPU µs per delivery | lost | dup | overtaken | wrong recipient |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of runs) {
   for (const [k, label] of [['room', `room of ${num(r.wide_size)} spread over the nodes`], ['all', 'everyone']]) {
     if (!r[`${k}_sent`]) continue;
     const dps = r[`${k}_p50_ms`] > 0 ? r[`${k}_recipients`] / (r[`${k}_p50_ms`] / 1000) : -1;
-    say(`| ${name[r.kind] ?? r.kind} | ${label} | ${num(r[`${k}_recipients`])} | ${r[`${k}_sent`]} / ${r[`${k}_complete`]} | ${num(r[`${k}_p50_ms`], 2)} | ${num(r[`${k}_p99_ms`], 2)} | ${num(r[`${k}_max_ms`], 2)} | ${num(dps)} | ${num(r[`${k}_cpu_us_per_delivery`], 2)} | ${r.lost ?? '—'} | ${r.dup ?? '—'} | ${r.bad ?? '—'} |`);
+    say(`| ${name[r.kind] ?? r.kind} | ${label} | ${num(r[`${k}_recipients`])} | ${r[`${k}_sent`]} / ${r[`${k}_complete`]} | ${num(r[`${k}_p50_ms`], 2)} | ${num(r[`${k}_p99_ms`], 2)} | ${num(r[`${k}_max_ms`], 2)} | ${num(dps)} | ${num(r[`${k}_cpu_us_per_delivery`], 2)} | ${r.lost ?? '—'} | ${r.dup ?? '—'} | ${r.overtaken ?? '—'} | ${r.bad ?? '—'} |`);
   }
 }
-say('', 'Latency: from writing the HTTP request (a fresh connection each time, so the kernel hands it to any of the processes) until the last recipient read its copy. Lost, dup and wrong recipient are counted over every broadcast of the run. Server CPU is that of all server processes during the series (their idle heartbeats included).', '');
+say('', 'Latency: from writing the HTTP request (a fresh connection each time, so the kernel hands it to any of the processes) until the last recipient read its copy. Lost, dup, overtaken (a copy that arrived after the next broadcast: the earlier one had timed out, 10 s for the room and 30 s for everyone, and the next went out through another node) and wrong recipient are counted over every broadcast of the run, at every recipient; a broadcast that timed out is not in the percentiles (sent / complete). Server CPU is that of all server processes during the series (their idle heartbeats included).', '');
 
 if (fanout.length) {
   say('## Fanout side by side (bench/cluster.sh, same run)', '',

@@ -21,7 +21,7 @@
 # idle hold), BENCH_C100K_BROADCASTS (200 to the room), BENCH_C100K_ALL (10
 # to everyone), BENCH_C100K_WIDE (100 members in the broadcast room),
 # BENCH_C100K_NODE ("1": also the Node.js cluster at the same size; "0"
-# skips it), BENCH_C100K_NODE_SETUP (240 s to connect before it is
+# skips it), BENCH_C100K_SERVERS ("sb node": which 100k runs), BENCH_C100K_NODE_SETUP (240 s to connect before it is
 # stopped), BENCH_C100K_NODE_MAX_MB (8192: the Node.js cluster is stopped
 # past this RSS), BENCH_C100K_FANOUT_SUBS ("1000 10000"; "" skips the
 # fanout), BENCH_FANOUT_BUDGET (12 s per fanout run).
@@ -36,6 +36,7 @@ BCASTS=${BENCH_C100K_BROADCASTS:-200}
 BALL=${BENCH_C100K_ALL:-10}
 WIDE=${BENCH_C100K_WIDE:-100}
 NODE_RUN=${BENCH_C100K_NODE:-1}
+SERVERS=${BENCH_C100K_SERVERS:-sb node}
 NODE_SETUP=${BENCH_C100K_NODE_SETUP:-240}
 NODE_MAX_MB=${BENCH_C100K_NODE_MAX_MB:-8192}
 FANOUT_SUBS=${BENCH_C100K_FANOUT_SUBS-1000 10000}
@@ -121,8 +122,10 @@ run_100k() {
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-run_100k sb
-[ "$NODE_RUN" = 0 ] || run_100k node
+for kind in $SERVERS; do
+    [ "$kind" = node ] && [ "$NODE_RUN" = 0 ] && continue
+    run_100k "$kind"
+done
 
 FANOUT=$TMP/fanout
 if [ -n "$FANOUT_SUBS" ]; then

@@ -108,6 +108,7 @@ typedef struct {
     uint64_t next_ack, wait_ack, seq, nmsg;
     int64_t t_sent, t_open;
     uint64_t *expect; /* subscriber: next seq expected from each publisher */
+    uint64_t seen;    /* bcast: the 64 broadcasts before seq, a bit each if received */
     uint32_t mask_state;
 } lg_conn_t;
 

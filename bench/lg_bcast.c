@@ -28,7 +28,8 @@ enum { BC_READY = 1, BC_DONE, BC_END };
 /* Worker -> parent, after the worker's first lg_counts_t on the same pipe.
  * BC_READY: a = members of the target room, b = connections joined.
  * BC_DONE: broadcast seq reached all a of this worker's recipients, the last
- * at t. BC_END: a = broadcasts received, b = duplicates, then a histogram. */
+ * at t. BC_END: a = broadcasts received, b = duplicates, t = received after
+ * a later one (overtaken), then a histogram. */
 typedef struct {
     uint32_t kind, seq;
     uint64_t a, b;
@@ -41,7 +42,7 @@ typedef struct {
 
 static struct {
     int fd;
-    uint64_t members, joined, received, dups;
+    uint64_t members, joined, received, dups, overtaken;
     uint32_t *count; /* per broadcast seq: recipients of this worker that got it */
     int64_t *last;   /* per seq: when the last of them did */
     lg_hist_t each;  /* per delivery: request written -> this member got it */
@@ -77,6 +78,27 @@ void lg_bcast_worker_begin(lg_conn_t *cs, long n, int res_fd) {
         _exit(3);
 }
 
+/* Whether seq is new to c. Broadcasts go one at a time, but one that timed
+ * out can be overtaken by the next, sent through another node: c->seq is
+ * the highest seen, c->seen has bit b - 1 set when seq - b was seen. */
+static bool first_copy(lg_conn_t *c, uint64_t seq) {
+    uint64_t last = c->seq;
+    if (seq > last) {
+        uint64_t shift = seq - last;
+        c->seen = shift >= 64 ? 0 : c->seen << shift;
+        if (last && shift <= 64)
+            c->seen |= 1ULL << (shift - 1);
+        c->seq = seq;
+        return true;
+    }
+    uint64_t back = last - seq;
+    if (back == 0 || back > 64 || (c->seen & (1ULL << (back - 1))))
+        return false; /* a repeat (or too old to tell, counted as one) */
+    c->seen |= 1ULL << (back - 1);
+    W.overtaken++;
+    return true;
+}
+
 /* "2["bench","<R|A><seq>:<µs written>"]" */
 void lg_bcast_on_app(lg_conn_t *c, const char *p, size_t n) {
     static const char pre[] = "2[\"bench\",\"";
@@ -97,11 +119,10 @@ void lg_bcast_on_app(lg_conn_t *c, const char *p, size_t n) {
     int64_t now = lg_now_us();
     W.received++;
     lg_hist_add(&W.each, now - sent);
-    if (seq <= c->seq) { /* broadcasts go one at a time: older means repeated */
+    if (!first_copy(c, seq)) {
         W.dups++;
         return;
     }
-    c->seq = seq;
     W.last[seq] = now;
     if (++W.count[seq] == (to_room ? W.members : W.joined)) {
         bc_rec_t r = {.kind = BC_DONE, .seq = (uint32_t)seq, .a = W.count[seq], .t = now};
@@ -111,7 +132,7 @@ void lg_bcast_on_app(lg_conn_t *c, const char *p, size_t n) {
 }
 
 void lg_bcast_worker_end(int res_fd) {
-    bc_rec_t r = {.kind = BC_END, .a = W.received, .b = W.dups};
+    bc_rec_t r = {.kind = BC_END, .a = W.received, .b = W.dups, .t = (int64_t)W.overtaken};
     if (!write_full(res_fd, &r, sizeof r) || !write_full(res_fd, &W.each, sizeof W.each))
         _exit(3);
 }
@@ -368,7 +389,7 @@ int lg_bcast_main(void) {
         run_series(&cr, &all, O.bcast_all, &seq, false, 30000, deadline);
     }
     usleep(200000); /* late and duplicate deliveries */
-    uint64_t received = 0, dups = 0;
+    uint64_t received = 0, dups = 0, overtaken = 0;
     lg_hist_t each = {0}, h;
     for (int w = 0; w < k; w++) {
         bc_rec_t r = {0};
@@ -377,7 +398,7 @@ int lg_bcast_main(void) {
         while (read_full(res[w][0], &r, sizeof r, 10000) && r.kind == BC_DONE)
             ;
         if (r.kind == BC_END && read_full(res[w][0], &h, sizeof h, 10000)) {
-            received += r.a, dups += r.b;
+            received += r.a, dups += r.b, overtaken += (uint64_t)r.t;
             lg_hist_merge(&each, &h);
         } else if (members[w] || joined[w]) {
             why = "a worker did not report its deliveries";
@@ -422,6 +443,7 @@ int lg_bcast_main(void) {
     lg_json_int("deliveries", (long long)received);
     lg_json_int("lost", (long long)lost);
     lg_json_int("dup", (long long)dups);
+    lg_json_int("overtaken", (long long)overtaken);
     lg_json_int("bad", (long long)fin.bad);
     lg_json_int("errors", (long long)fin.errors);
     lg_json_int("events_received", (long long)fin.other);

@@ -402,14 +402,17 @@ static uint64_t outstanding(void) {
 }
 
 /* Sends what the offered rate says is due since step_t0, as long as the
- * backlog stays under half a second of the best delivery rate measured so
- * far (at least 8 publishes): an overloaded server is measured at its
- * capacity instead of being buried under a backlog it needs minutes to drain. */
+ * backlog stays under half a second of the offered rate or of the best
+ * delivery rate measured so far, whichever is more (at least 8 publishes):
+ * an overloaded server is measured at its capacity instead of being buried
+ * under a backlog it needs minutes to drain, and a server that is not
+ * saturated but slow to reach every subscriber (a loaded machine schedules
+ * each hop late) is not held to 8 publishes per latency. */
 static void publish_due(int64_t now) {
     double due_d = rate * elapsed_s(step_t0, now) - (double)(pub_total - step_pub0);
     long due = due_d > 10000 ? 10000 : (long)due_d;
-    double room =
-        O.rate > 0 ? O.rate / 2 : peak_dps / 2 / (double)(subs_alive > 0 ? subs_alive : 1);
+    double best = peak_dps / (double)(subs_alive > 0 ? subs_alive : 1);
+    double room = (O.rate > 0 ? O.rate : rate > best ? rate : best) / 2;
     uint64_t cap = (uint64_t)(room > 8 ? room : 8);
     for (long k = 0, tries = 0; k < due && tries < due + npubs; tries++) {
         if (outstanding() >= cap)
