@@ -17,22 +17,24 @@ say('# Cluster at 100,000 connections (bench/cluster100k.sh)', '',
   `Run started ${started}; 2 cores shared with other work: load average ${loadStart} at the start, ${loadEnd} at the end (1, 5, 15 min).`, '');
 
 say('## Connections held: memory and connect', '',
-  '| server | processes | connections joined / asked | connect wall s | connect server CPU s | RSS before → after idle, MiB (all processes) | idle KiB per connection | open files per process | Redis CPU s (whole run) | load avg at start | ok |',
-  '|---|---|---|---|---|---|---|---|---|---|---|');
+  '| server | at (UTC) | processes | connections joined / asked | connect wall s | connect server CPU s (+ tail until quiet) | RSS before → after idle, MiB (all processes) | idle KiB per connection | idle server CPU % of a core | open files per process | Redis CPU s (whole run) | load avg at start | ok |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of runs) {
   const note = r.memory_capped ? ' (stopped at the memory bound)' : '';
-  say(`| ${name[r.kind] ?? r.kind} | ${r.kind === 'node' ? `${(r.servers ?? 1) - 1} + primary` : r.servers ?? '—'} | ${num(r.joined)} / ${num(r.conns)}${note} | ${num(r.connect_wall_s, 1)} | ${num(r.connect_cpu_ms / 1000, 1)} | ${num(r.rss_before_kb / 1024, 0)} → ${num(r.rss_idle_kb / 1024, 0)} | ${num(r.kb_per_conn_idle, 2)} | ${r.open_files_each ?? '—'} | ${num(r.redis_cpu_ms / 1000, 1)} | ${r.load_avg} | ${r.ok ? 'yes' : `no${r.aborted ? `: ${r.aborted}` : ''}`} |`);
+  const idlePct = r.idle_s > 0 && r.idle_cpu_ms >= 0 ? r.idle_cpu_ms / r.idle_s / 10 : -1;
+  const tail = r.settle_cpu_ms >= 0 ? ` (+ ${num(r.settle_cpu_ms / 1000, 1)} in ${num(r.settle_s, 0)} s)` : '';
+  say(`| ${name[r.kind] ?? r.kind} | ${r.at ?? '—'} | ${r.kind === 'node' ? `${(r.servers ?? 1) - 1} + primary` : r.servers ?? '—'} | ${num(r.joined)} / ${num(r.conns)}${note} | ${num(r.connect_wall_s, 1)} | ${num(r.connect_cpu_ms / 1000, 1)}${tail} | ${num(r.rss_before_kb / 1024, 0)} → ${num(r.rss_idle_kb / 1024, 0)} | ${num(r.kb_per_conn_idle, 2)} | ${num(idlePct, 1)} | ${r.open_files_each ?? '—'} | ${num(r.redis_cpu_ms / 1000, 1)} | ${r.load_avg} | ${r.ok ? 'yes' : `no${r.aborted ? `: ${r.aborted}` : ''}`} |`);
 }
 say('', 'RSS is VmRSS summed over every server process (the node:cluster primary included), after the idle hold with Engine.IO heartbeats running, less the same sum before the first connection, divided by the connections joined. Each connection is a distinct user (HS256 JWT) in 2 rooms: one of 10 members and one of the broadcast room\'s size.', '');
 
 say('## Broadcasts across the nodes (POST /api/emit, one at a time)', '',
-  '| server | to | recipients | sent / complete | p50 ms | p99 ms | max ms | deliveries / s at p50 | server CPU µs per delivery | lost | dup | overtaken | wrong recipient |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  '| server | at (UTC) | to | recipients | sent / complete | p50 ms | p99 ms | max ms | deliveries / s at p50 | server CPU µs per delivery | lost | dup | overtaken | wrong recipient |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of runs) {
   for (const [k, label] of [['room', `room of ${num(r.wide_size)} spread over the nodes`], ['all', 'everyone']]) {
     if (!r[`${k}_sent`]) continue;
     const dps = r[`${k}_p50_ms`] > 0 ? r[`${k}_recipients`] / (r[`${k}_p50_ms`] / 1000) : -1;
-    say(`| ${name[r.kind] ?? r.kind} | ${label} | ${num(r[`${k}_recipients`])} | ${r[`${k}_sent`]} / ${r[`${k}_complete`]} | ${num(r[`${k}_p50_ms`], 2)} | ${num(r[`${k}_p99_ms`], 2)} | ${num(r[`${k}_max_ms`], 2)} | ${num(dps)} | ${num(r[`${k}_cpu_us_per_delivery`], 2)} | ${r.lost ?? '—'} | ${r.dup ?? '—'} | ${r.overtaken ?? '—'} | ${r.bad ?? '—'} |`);
+    say(`| ${name[r.kind] ?? r.kind} | ${r.at ?? '—'} | ${label} | ${num(r[`${k}_recipients`])} | ${r[`${k}_sent`]} / ${r[`${k}_complete`]} | ${num(r[`${k}_p50_ms`], 2)} | ${num(r[`${k}_p99_ms`], 2)} | ${num(r[`${k}_max_ms`], 2)} | ${num(dps)} | ${num(r[`${k}_cpu_us_per_delivery`], 2)} | ${r.lost ?? '—'} | ${r.dup ?? '—'} | ${r.overtaken ?? '—'} | ${r.bad ?? '—'} |`);
   }
 }
 say('', 'Latency: from writing the HTTP request (a fresh connection each time, so the kernel hands it to any of the processes) until the last recipient read its copy. Lost, dup, overtaken (a copy that arrived after the next broadcast: the earlier one had timed out, 10 s for the room and 30 s for everyone, and the next went out through another node) and wrong recipient are counted over every broadcast of the run, at every recipient; a broadcast that timed out is not in the percentiles (sent / complete). Server CPU is that of all server processes during the series (their idle heartbeats included).', '');

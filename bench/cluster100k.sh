@@ -81,7 +81,7 @@ LG_PROCS=$(((CONNS + 14999) / 15000))
 
 # run_100k sb|node: the bcast run against a fresh group; one line in $OUT.
 run_100k() {
-    local kind=$1 port line setup=300 r0 r1 load watchdog=
+    local kind=$1 port line setup=300 r0 r1 load at watchdog=
     port=$(free_port)
     redis-cli -p "$RPORT" flushall >/dev/null
     log "$kind: $PROCS processes, $CONNS connections from $LG_PROCS load generators"
@@ -100,6 +100,7 @@ run_100k() {
         PIDS+=("$watchdog")
     fi
     load=$(cut -d' ' -f1-3 /proc/loadavg)
+    at=$(date -u +%H:%M:%S)
     r0=$(ticks "$REDIS_PID")
     line=$(timeout $((setup + IDLE + 600)) "$BIN/loadgen" --port "$port" --mode bcast --label "$kind" --quiet \
         --server-pid "$(IFS=,; echo "${GROUP[*]}")" --jwt-secret "$SECRET" --api-key "$KEY" \
@@ -116,7 +117,7 @@ run_100k() {
     [ "${line:0:1}" = "{" ] || line='{"ok":false}'
     local capped=false
     [ -f "$TMP/node.capped" ] && [ "$kind" = node ] && capped=true
-    echo "{\"kind\":\"$kind\",\"load_avg\":\"$load\",\"redis_cpu_ms\":$(((r1 - r0) * 1000 / HZ)),\"memory_capped\":$capped,${line#\{}" >>"$OUT"
+    echo "{\"kind\":\"$kind\",\"at\":\"$at\",\"load_avg\":\"$load\",\"redis_cpu_ms\":$(((r1 - r0) * 1000 / HZ)),\"memory_capped\":$capped,${line#\{}" >>"$OUT"
     tail -1 "$OUT" >&2
 }
 
