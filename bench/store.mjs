@@ -10,11 +10,14 @@
 // the message is broadcast to its devices, which confirm it). Writes
 // bench/results/store.{md,json}. Every run is bounded: --duration seconds of
 // measurement after --warmup, and a hard limit per run.
-// Usage: node bench/store.mjs [--senders "1 100 1000"] [--duration 4] [--warmup 1]
+// The senders run in --clients processes (bench/store-client.mjs), the same
+// for every server; the CPU of each part (server and its busiest thread but
+// the first, PostgreSQL, the clients) and Switchboard's store counters
+// (batches, their size, commit time) are recorded with each run.
+// Usage: node bench/store.mjs [--senders "1 100 1000"] [--duration 4] [--warmup 1] [--clients 4] [--repeat 1]
 //        [--servers "sb-pg node-pg sb-sqlite-full sb-sqlite-normal"] [--build DIR] [--results DIR]
-import { execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,17 +27,20 @@ import { parseArgs } from './peers/common.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const require = createRequire(path.join(here, 'peers', 'package.json'));
-const { io } = require('socket.io-client');
 
 const opts = parseArgs(process.argv.slice(2));
 const SENDERS = String(opts.senders || '1 100 1000').split(/\s+/).filter(Boolean).map(Number);
 const DURATION = Number(opts.duration || 4);
 const WARMUP = Number(opts.warmup || 1);
+// Client processes (each one CPU at most); a run uses at most one per sender.
+const CLIENTS = Number(opts.clients || 4);
+// Rounds of the whole matrix: on a shared machine one run says little.
+const REPEAT = Number(opts.repeat || 1);
 const SERVERS = String(opts.servers || 'sb-pg node-pg sb-sqlite-full sb-sqlite-normal').split(/\s+/).filter(Boolean);
 const BUILD = path.resolve(root, opts.build || 'build');
 const RESULTS = path.resolve(root, opts.results || process.env.BENCH_RESULTS_DIR || path.join(here, 'results'));
-const RUN_LIMIT_MS = 120_000;
 const SECRET = 'bench-store-secret-0123456789abcdefghijkl';
+const API_KEY = 'bench-store-api-key';
 const helper = path.join(root, 'tests', 'lib', 'pg-cluster.sh');
 const log = (m) => process.stderr.write(`[store] ${m}\n`);
 
@@ -53,23 +59,69 @@ process.on('exit', cleanup);
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(sig, () => process.exit(code));
 
 function startCluster() {
-  const out = execFileSync(helper, ['create'], { encoding: 'utf8', timeout: 120_000 });
+  // A durable cluster: fsync and full-page writes stay on (the test clusters
+  // turn them off on the command line, where ALTER SYSTEM cannot undo it).
+  const out = execFileSync(helper, ['create'], { encoding: 'utf8', timeout: 120_000,
+    env: { ...process.env, SB_PG_DURABLE: '1' } });
   clusterDir = /^SB_PG_DIR=(.*)$/m.exec(out)[1];
-  const url = /^SB_PG_URL=(.*)$/m.exec(out)[1];
-  // The test cluster runs with fsync off; a benchmark of durable acks wants it on.
-  const port = execFileSync('cat', [path.join(clusterDir, 'port')], { encoding: 'utf8' }).trim();
-  const psql = ['psql', '-X', '-q', '-h', clusterDir, '-p', port, '-U', 'postgres', '-d', 'postgres', '-c',
-    'ALTER SYSTEM SET fsync = on', '-c', 'ALTER SYSTEM SET synchronous_commit = on', '-c',
-    'ALTER SYSTEM SET full_page_writes = on', '-c', 'SELECT pg_reload_conf()'];
-  const asOwner = process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', ...psql]] : [psql[0], psql.slice(1)];
-  execFileSync(asOwner[0], asOwner[1], { stdio: 'pipe' });
-  return url;
+  return /^SB_PG_URL=(.*)$/m.exec(out)[1];
+}
+
+// ---- where the CPU goes: server (per thread), PostgreSQL, this client -------------------
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+/** utime + stime of /proc/<pid>[/task/<tid>]/stat in ms; 0 when it is gone. */
+function cpuMs(statPath) {
+  try {
+    const f = readFileSync(statPath, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' '); // fields 3.. (comm may hold spaces)
+    return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
+  } catch { return 0; }
+}
+function threadsMs(pid) {
+  const out = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) out[tid] = cpuMs(`/proc/${pid}/task/${tid}/stat`);
+  } catch { /* gone */ }
+  return out;
+}
+/** The cluster's postmaster and every process it started (backends, WAL writer, ...). */
+function postgresMs() {
+  let master;
+  try { master = Number(readFileSync(path.join(clusterDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]); } catch {
+    return null;
+  }
+  let ms = cpuMs(`/proc/${master}/stat`);
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]) === master) ms += cpuMs(`/proc/${p}/stat`);
+    } catch { /* gone */ }
+  }
+  return ms;
+}
+function cpuSnapshot(pid) {
+  return { threads: threadsMs(pid), pg: postgresMs() };
+}
+/** CPU % of one core over the window: the server (and its busiest thread
+ * but the first, the store thread on Switchboard) and PostgreSQL. */
+function cpuShare(a, b, secs, pid) {
+  const pct = (ms) => Math.round(ms / (secs * 10));
+  let server = 0, other = 0;
+  for (const [tid, ms] of Object.entries(b.threads)) {
+    const d = ms - (a.threads[tid] || 0);
+    server += d;
+    if (Number(tid) !== pid) other = Math.max(other, d);
+  }
+  return { server_cpu: pct(server), server_other_thread_cpu: pct(other),
+    pg_cpu: a.pg === null || b.pg === null ? null : pct(b.pg - a.pg) };
 }
 
 function serverCommand(id, url) {
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const sb = [path.join(BUILD, 'switchboard'), '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn',
-    '--events-per-second', '0', '--jwt-secret', SECRET, '--data-dir', dataDir];
+    '--events-per-second', '0', '--jwt-secret', SECRET, '--data-dir', dataDir, '--api-key', API_KEY];
   switch (id) {
   case 'sb-pg': return [...sb, '--database-url', url];
   case 'sb-sqlite-full': return [...sb, '--store-sync', 'full'];
@@ -97,75 +149,90 @@ function startServer(id, url) {
     proc.stderr.on('data', (d) => {
       err += d;
       const m = /listening on [^\s]*:(\d+)/.exec(err);
-      if (m && timer) { clearTimeout(timer); resolve({ port: Number(m[1]), stop, stderr: () => err }); }
+      if (m && timer) { clearTimeout(timer); resolve({ port: Number(m[1]), pid: proc.pid, stop, stderr: () => err }); }
     });
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${id} exited ${code}: ${err}`)); });
   });
 }
 
-// ---- the senders -------------------------------------------------------------------
+// ---- the senders: --clients processes (bench/store-client.mjs) -----------------------
 
-const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-function token(sub) {
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
-  return `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+/** Forks the client processes, each with its share of the n senders connected. */
+async function startClients(port, n, tag) {
+  const k = Math.max(1, Math.min(CLIENTS, n));
+  const clients = [];
+  for (let c = 0; c < k; c++) {
+    const proc = fork(path.join(here, 'store-client.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.add(proc);
+    proc.once('exit', () => children.delete(proc));
+    const next = () => new Promise((resolve, reject) => {
+      proc.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      proc.once('exit', (code) => reject(new Error(`client exited ${code}`)));
+    });
+    clients.push({ proc, next });
+  }
+  await Promise.all(clients.map((c, i) => {
+    const ready = c.next();
+    c.proc.send({ connect: { port, secret: SECRET, tag, n, lo: Math.floor(i * n / k), hi: Math.floor((i + 1) * n / k) } });
+    return ready;
+  }));
+  return clients;
 }
 
-function connect(port, user) {
-  const s = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false,
-    auth: { token: token(user) }, timeout: 30_000 });
-  s.on('message:received', (m, confirm) => { if (typeof confirm === 'function') confirm(); });
-  return new Promise((resolve, reject) => {
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', (e) => reject(new Error(`${user}: ${e.message}`)));
-  });
+/** Switchboard's store counters (/api/stats, /metrics); null for the peer. */
+async function storeStats(id, port) {
+  if (!id.startsWith('sb-')) return null;
+  const get = async (p) => (await fetch(`http://127.0.0.1:${port}${p}`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
+  try {
+    const text = await get('/metrics');
+    const num = (name) => Number(new RegExp(`^switchboard_store_${name} ([\\d.]+)$`, 'm').exec(text)?.[1]);
+    return { requests: num('requests_total'), batches: num('batches_total'),
+      commits: num('commit_seconds_count'), commit_s: num('commit_seconds_sum') };
+  } catch { return null; }
+}
+/** Batches per second, mean commit time (BEGIN to COMMIT's end) and the share of the window spent in them. */
+function storeShare(a, b, secs) {
+  if (!a || !b) return {};
+  const commits = b.commits - a.commits, busy = b.commit_s - a.commit_s;
+  const batches = b.batches - a.batches;
+  return { batches_per_s: Math.round(batches / secs), batch_size: batches ? +((b.requests - a.requests) / batches).toFixed(1) : null,
+    commit_ms: commits ? +(busy * 1000 / commits).toFixed(2) : null, store_busy_pct: Math.round(busy * 100 / secs) };
 }
 
 const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null);
 
 async function measure(id, url, n, tag) {
   const srv = await startServer(id, url);
-  const sockets = [];
+  let clients = [];
   try {
-    for (let i = 0; i < n; i += 100) {
-      sockets.push(...await Promise.all(
-        Array.from({ length: Math.min(100, n - i) }, (_, k) => connect(srv.port, `${tag}-u${i + k}`))));
-    }
-    const lat = [];
-    let acked = 0, errors = 0, measuring = false, running = true;
-    const content = 'x'.repeat(32);
-    const loop = async (s, i) => {
-      const receiverId = `${tag}-u${n > 1 ? (i + 1) % n : 'offline'}`;
-      while (running) {
-        const t0 = process.hrtime.bigint();
-        let r;
-        try {
-          r = await s.timeout(30_000).emitWithAck('message:send', { receiverId, content });
-        } catch {
-          r = { error: { code: 'timeout' } };
-        }
-        if (!measuring) continue;
-        if (r && r.error) { errors++; continue; }
-        acked++;
-        lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    };
-    const loops = sockets.map(loop);
-    const hard = setTimeout(() => { running = false; }, RUN_LIMIT_MS);
+    clients = await startClients(srv.port, n, tag);
+    const all = (m) => { for (const c of clients) c.proc.send(m); };
+    all({ go: true });
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
-    measuring = true;
+    const stats0 = await storeStats(id, srv.port);
+    const cpu0 = cpuSnapshot(srv.pid);
+    all({ measure: true });
     const t0 = process.hrtime.bigint();
     await new Promise((r) => setTimeout(r, DURATION * 1000));
-    measuring = false;
+    const counts = clients.map((c) => c.next());
+    all({ stop: true });
+    const got = await Promise.all(counts);
     const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    running = false;
-    await Promise.all(loops);
-    clearTimeout(hard);
-    lat.sort((a, b) => a - b);
-    return { server: id, senders: n, acked, errors, secs: +secs.toFixed(2),
-      per_s: Math.round(acked / secs), p50_ms: +pct(lat, 0.5)?.toFixed(2), p99_ms: +pct(lat, 0.99)?.toFixed(2) };
+    const cpu = cpuShare(cpu0, cpuSnapshot(srv.pid), secs, srv.pid);
+    const store = storeShare(stats0, await storeStats(id, srv.port), secs);
+    const lat = got.flatMap((g) => g.lat).sort((a, b) => a - b);
+    const acked = got.reduce((a, g) => a + g.acked, 0);
+    return { server: id, senders: n, acked, errors: got.reduce((a, g) => a + g.errors, 0), secs: +secs.toFixed(2),
+      per_s: Math.round(acked / secs), p50_ms: +pct(lat, 0.5)?.toFixed(2), p99_ms: +pct(lat, 0.99)?.toFixed(2),
+      ...cpu, client_cpu: Math.round(got.reduce((a, g) => a + g.cpu_ms, 0) / (secs * 10)), clients: clients.length,
+      ...store };
   } finally {
-    for (const s of sockets) s.disconnect();
+    await Promise.all(clients.map((c) => new Promise((resolve) => {
+      if (c.proc.exitCode !== null) { resolve(); return; }
+      c.proc.once('exit', resolve);
+      c.proc.send({ end: true });
+      setTimeout(() => c.proc.kill('SIGKILL'), 35_000).unref();
+    })));
     await srv.stop();
   }
 }
@@ -177,47 +244,73 @@ log(`PostgreSQL ${execFileSync('psql', ['-XAtq', url, '-c', 'SHOW server_version
   `(fsync ${execFileSync('psql', ['-XAtq', url, '-c', 'SHOW fsync'], { encoding: 'utf8' }).trim()}); ` +
   `senders [${SENDERS}], ${DURATION} s each after ${WARMUP} s`);
 const rows = [];
-for (const n of SENDERS) {
-  for (const id of SERVERS) {
-    let row;
-    const load = loadavg()[0];
-    try {
-      row = await measure(id, url, n, `${id}-${n}`);
-    } catch (e) {
-      row = { server: id, senders: n, error: String(e.message || e).slice(0, 300) };
+for (let rep = 1; rep <= REPEAT; rep++) {
+  for (const n of SENDERS) {
+    for (const id of SERVERS) {
+      let row;
+      const load = loadavg()[0];
+      try {
+        row = await measure(id, url, n, `${id}-${n}-${rep}`);
+      } catch (e) {
+        row = { server: id, senders: n, error: String(e.message || e).slice(0, 300) };
+      }
+      row.rep = rep;
+      row.load1 = +load.toFixed(1); // the machine's 1-minute load average as the run began
+      log(JSON.stringify(row));
+      rows.push(row);
     }
-    row.load1 = +load.toFixed(1); // the machine's 1-minute load average as the run began
-    log(JSON.stringify(row));
-    rows.push(row);
   }
 }
 
-const get = (id, n) => rows.find((r) => r.server === id && r.senders === n);
+// Each cell: the median of the repetitions, and their range when there are
+// several. The ratio pairs each run with the peer's run of the same round.
+const runs = (id, n) => rows.filter((r) => r.server === id && r.senders === n);
 const cell = (v) => (v === undefined || v === null || Number.isNaN(v) ? '—' : String(v));
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : null; };
+const spread = (v, fmt = (x) => String(x)) => {
+  const ok = v.filter((x) => x !== null && x !== undefined && !Number.isNaN(x));
+  if (!ok.length) return '—';
+  const lo = Math.min(...ok), hi = Math.max(...ok);
+  return ok.length > 1 && lo !== hi ? `${fmt(median(ok))} (${fmt(lo)}–${fmt(hi)})` : fmt(median(ok));
+};
 const lines = [
   '# Stored messages: acknowledged `message:send`',
   '',
-  `${new Date().toISOString()}, ${DURATION} s per run after ${WARMUP} s of warm-up, 32-byte messages, ` +
-  'each sender with one message in flight; PostgreSQL 15 (fsync, synchronous_commit on) on the same machine. ' +
+  `${new Date().toISOString()}, ${REPEAT} round(s) of every case, ${DURATION} s per run after ${WARMUP} s of warm-up, ` +
+  '32-byte messages, each sender with one message in flight; the senders in up to ' +
+  `${CLIENTS} client processes; PostgreSQL 15 (fsync, full_page_writes, synchronous_commit on) on the same machine. ` +
   '`node-pg`: socket.io 4 + pg, one INSERT … RETURNING per message (bench/peers/sio-pg-chat.mjs). ' +
-  'Produced by `node bench/store.mjs` (bench/README.md). "load avg": the machine\'s 1-minute load ' +
-  `average as the run began (${require('node:os').cpus().length} CPUs; other work shares them).`,
+  'Produced by `node bench/store.mjs` (bench/README.md). Cells: the median of the rounds (their range). ' +
+  '÷ node-pg: each round\'s run over the peer\'s run of the same round. CPU: % of one core during the ' +
+  'measured window (server; PostgreSQL, every process of the cluster; the client processes). batch: requests per ' +
+  'store batch and the mean time from BEGIN to the end of COMMIT. "load avg": the machine\'s 1-minute load ' +
+  `average as the runs began (${require('node:os').cpus().length} CPUs; other work shares them).`,
   '',
-  '| senders | server | acked msg/s | p50 ms | p99 ms | errors | ÷ node-pg | load avg |',
-  '|---:|---|---:|---:|---:|---:|---:|---:|',
+  '| senders | server | acked msg/s | ÷ node-pg | p50 ms | p99 ms | errors | CPU server / PG / clients | batch (ms) | load avg |',
+  '|---:|---|---:|---:|---:|---:|---:|---|---|---|',
 ];
 for (const n of SENDERS) {
-  const peer = get('node-pg', n);
   for (const id of SERVERS) {
-    const r = get(id, n);
-    if (!r) continue;
-    const ratio = peer && peer.per_s && r.per_s && id !== 'node-pg' ? `${(r.per_s / peer.per_s).toFixed(1)}x` : '';
-    lines.push(`| ${n} | ${id} | ${cell(r.per_s)} | ${cell(r.p50_ms)} | ${cell(r.p99_ms)} | ` +
-      `${r.error ? `failed: ${r.error.replace(/\|/g, '/').slice(0, 80)}` : cell(r.errors)} | ${ratio} | ${r.load1} |`);
+    const rs = runs(id, n);
+    if (!rs.length) continue;
+    const ok = rs.filter((r) => !r.error);
+    const ratios = id === 'node-pg' ? [] : ok.map((r) => {
+      const peer = runs('node-pg', n).find((p) => p.rep === r.rep && p.per_s);
+      return peer && r.per_s ? r.per_s / peer.per_s : null;
+    });
+    const failed = rs.find((r) => r.error);
+    const col = (k) => ok.map((r) => r[k]);
+    const cpu = ok.length ? `${median(col('server_cpu'))} / ${cell(median(col('pg_cpu')))} / ${median(col('client_cpu'))}` : '—';
+    const batch = ok.some((r) => r.batch_size) ? `${median(col('batch_size'))} (${median(col('commit_ms'))})` : '';
+    lines.push(`| ${n} | ${id} | ${spread(col('per_s'))} | ${ratios.length ? spread(ratios, (x) => `${x.toFixed(1)}x`) : ''} | ` +
+      `${spread(col('p50_ms'))} | ${spread(col('p99_ms'))} | ` +
+      `${failed ? `failed: ${failed.error.replace(/\|/g, '/').slice(0, 80)}` : ok.reduce((a, r) => a + r.errors, 0)} | ` +
+      `${cpu} | ${batch} | ${spread(rs.map((r) => r.load1))} |`);
   }
 }
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(path.join(RESULTS, 'store.md'), `${lines.join('\n')}\n`);
-writeFileSync(path.join(RESULTS, 'store.json'), `${JSON.stringify({ duration_s: DURATION, warmup_s: WARMUP, rows }, null, 2)}\n`);
+writeFileSync(path.join(RESULTS, 'store.json'),
+  `${JSON.stringify({ duration_s: DURATION, warmup_s: WARMUP, clients: CLIENTS, repeat: REPEAT, rows }, null, 2)}\n`);
 process.stdout.write(`${lines.join('\n')}\n`);
 process.exit(0);

@@ -218,6 +218,10 @@ static void commit_metrics(text_t *t, sb_store_t *store) {
     put(t, "# HELP switchboard_store_commit_max_seconds The slowest commit since the start.\n"
            "# TYPE switchboard_store_commit_max_seconds gauge\n");
     put_seconds(t, "max_seconds", s.commit_us_max);
+    METRIC_TO(t, "store_requests_total", "counter", "Store requests executed.", s.requests);
+    METRIC_TO(t, "store_batches_total", "counter",
+              "Batches of requests the store thread took (one transaction each with a write).",
+              s.batches);
 }
 
 static void on_metrics(sb_http_req_t *req, void *ud) {

@@ -190,6 +190,10 @@ static PGresult *next_result(sb_pg_conn_t *c, int64_t deadline_ms) {
     return NULL;
 }
 
+PGresult *sb_pg_conn_next(sb_pg_conn_t *c, int64_t deadline_ms) {
+    return c->pg ? next_result(c, deadline_ms) : NULL;
+}
+
 /* Reads one result and checks its status; false when lost or different. */
 static bool expect(sb_pg_conn_t *c, int64_t deadline_ms, ExecStatusType want, char *val,
                    size_t cap) {
@@ -209,6 +213,35 @@ static bool send_query(sb_pg_conn_t *c, const char *sql, int nparams, const char
     if (PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0))
         return true;
     set_error(c, "connection lost", PQerrorMessage(c->pg));
+    return false;
+}
+
+bool sb_pg_conn_send(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params) {
+    return c->pg && send_query(c, sql, nparams, params);
+}
+
+bool sb_pg_conn_prepare(sb_pg_conn_t *c, const char *name, const char *sql, int nparams) {
+    if (c->pg && PQsendPrepare(c->pg, name, sql, nparams, NULL))
+        return true;
+    if (c->pg)
+        set_error(c, "connection lost", PQerrorMessage(c->pg));
+    return false;
+}
+
+bool sb_pg_conn_send_prepared(sb_pg_conn_t *c, const char *name, int nparams,
+                              const char *const *params) {
+    if (c->pg && PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0))
+        return true;
+    if (c->pg)
+        set_error(c, "connection lost", PQerrorMessage(c->pg));
+    return false;
+}
+
+bool sb_pg_conn_sync(sb_pg_conn_t *c, int64_t deadline_ms) {
+    if (c->pg && PQpipelineSync(c->pg) == 1)
+        return flush(c, deadline_ms);
+    if (c->pg)
+        set_error(c, "connection lost", PQerrorMessage(c->pg));
     return false;
 }
 
@@ -323,13 +356,9 @@ sb_pg_outcome_t sb_pg_conn_run(sb_pg_conn_t *c, const sb_pg_stmt_t *stmts, size_
 
 /* ---- interactive transactions (the store's batches) ---------------------------------- */
 
-void sb_pg_conn_drop(sb_pg_conn_t *c) {
-    drop(c);
-    c->quiet = 0;
-}
+void sb_pg_conn_drop(sb_pg_conn_t *c) { drop(c); }
 
 int sb_pg_conn_begin(sb_pg_conn_t *c, int64_t deadline_ms) {
-    c->quiet = 0;
     /* A connection found dead at BEGIN (the server restarted since the last
      * batch) is replaced once: nothing of the batch was sent yet. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -342,52 +371,11 @@ int sb_pg_conn_begin(sb_pg_conn_t *c, int64_t deadline_ms) {
     return SB_EIO;
 }
 
-bool sb_pg_conn_send_quiet(sb_pg_conn_t *c, const char *sql) {
-    if (!c->pg || !send_query(c, sql, 0, NULL))
-        return false;
-    c->quiet++;
-    return true;
-}
-
-/* Reads the answers of the quiet commands sent before; false when lost. A
- * failed one shows as the next awaited result (PGRES_PIPELINE_ABORTED). */
-static bool drain_quiet(sb_pg_conn_t *c, int64_t deadline_ms) {
-    for (; c->quiet > 0; c->quiet--) {
-        PGresult *r = next_result(c, deadline_ms);
-        if (!r)
-            return false;
-        if (PQresultStatus(r) == PGRES_FATAL_ERROR)
-            set_error(c, "statement failed", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    return true;
-}
-
-PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params,
-                           int64_t deadline_ms) {
-    if (!c->pg || !send_query(c, sql, nparams, params) || !PQsendFlushRequest(c->pg) ||
-        !drain_quiet(c, deadline_ms))
-        return NULL;
-    PGresult *r = next_result(c, deadline_ms);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (r && (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED)) {
-        /* The server skips everything up to the next sync: end that stretch
-         * (the transaction stays open, aborted until ROLLBACK TO). */
-        if (!PQpipelineSync(c->pg) || !expect(c, deadline_ms, PGRES_PIPELINE_SYNC, NULL, 0)) {
-            PQclear(r);
-            return NULL;
-        }
-    }
-    return r;
-}
-
 sb_pg_outcome_t sb_pg_conn_commit(sb_pg_conn_t *c, int64_t deadline_ms) {
     if (!c->pg || !send_query(c, "COMMIT", 0, NULL) || !PQpipelineSync(c->pg)) {
         sb_pg_conn_drop(c); /* COMMIT never left: the server rolls the transaction back */
         return SB_PG_NOT_COMMITTED;
     }
-    if (!drain_quiet(c, deadline_ms))
-        return resolve(c, c->xid, deadline_ms);
     PGresult *r = next_result(c, deadline_ms);
     if (!r)
         return resolve(c, c->xid, deadline_ms);

@@ -41,7 +41,6 @@ typedef struct {
     int64_t next_attempt_ms; /* no connection attempt before this */
     uint64_t connects;       /* successful connections so far */
     char xid[32];            /* the open transaction's id (sb_pg_conn_begin) */
-    int quiet;               /* commands sent whose answers are not read yet */
     char error[256];         /* why the last attempt or batch failed, one line */
 } sb_pg_conn_t;
 
@@ -84,28 +83,39 @@ sb_pg_outcome_t sb_pg_conn_run(sb_pg_conn_t *c, const sb_pg_stmt_t *stmts, size_
 
 const char *sb_pg_outcome_name(sb_pg_outcome_t o);
 
-/* ---- interactive transactions (the store's batches) ----------------------------------
- * sb_pg_conn_begin(), then statements one at a time (sb_pg_conn_query()
- * waits for each answer; sb_pg_conn_send_quiet() sends one whose answer is
- * only checked with the next), then sb_pg_conn_commit(). A lost connection
- * (NULL from query, false from send_quiet) ends the transaction: call
- * sb_pg_conn_drop(); nothing of it committed. */
+/* ---- pipelined transactions (the store's batches) -------------------------------------
+ * sb_pg_conn_begin(), then commands queued without waiting (sb_pg_conn_send)
+ * and sync points (sb_pg_conn_sync, which also sends what is queued), their
+ * results read in order (sb_pg_conn_next), then sb_pg_conn_commit(). After a
+ * failed command the server skips every command up to the next sync point
+ * (PGRES_PIPELINE_ABORTED); the transaction stays open, aborted until
+ * ROLLBACK TO a savepoint. A lost connection (false or NULL) ends the
+ * transaction: call sb_pg_conn_drop(); nothing of it committed. */
 
 /* Connects if needed (no later than deadline_ms), then BEGIN and the
  * transaction id, one round trip. SB_OK; SB_ETIMEOUT (unreachable) or SB_EIO
  * (lost) with nothing sent. */
 int sb_pg_conn_begin(sb_pg_conn_t *c, int64_t deadline_ms);
-/* Sends sql without waiting for its answer; false when the connection is lost. */
-bool sb_pg_conn_send_quiet(sb_pg_conn_t *c, const char *sql);
-/* Runs one statement and returns its result (the caller PQclear()s it), or
- * NULL when the connection was lost or deadline_ms passed. After a failed
- * statement the transaction stays open and aborted until ROLLBACK TO. */
-PGresult *sb_pg_conn_query(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params,
-                           int64_t deadline_ms);
-/* COMMIT. COMMITTED, FAILED (the server rolled back: an aborted
- * transaction, a deferred constraint), NOT_COMMITTED (COMMIT never left),
- * COMMITTED_BLIND (lost, resolved as committed: every earlier result was
- * read) or UNKNOWN. */
+/* Queues one statement (text parameters, NULL entries are SQL NULL); false
+ * when the connection is lost. libpq sends it once enough is queued. */
+bool sb_pg_conn_send(sb_pg_conn_t *c, const char *sql, int nparams, const char *const *params);
+/* Queues the preparation of statement `name` (its result: PGRES_COMMAND_OK)
+ * and a run of it; false when the connection is lost. A prepared statement
+ * lives as long as its connection (c->connects tells a new one). */
+bool sb_pg_conn_prepare(sb_pg_conn_t *c, const char *name, const char *sql, int nparams);
+bool sb_pg_conn_send_prepared(sb_pg_conn_t *c, const char *name, int nparams,
+                              const char *const *params);
+/* Queues a sync point (its result is PGRES_PIPELINE_SYNC) and sends
+ * everything queued; false when the connection is lost or deadline_ms
+ * passed. */
+bool sb_pg_conn_sync(sb_pg_conn_t *c, int64_t deadline_ms);
+/* The next result, in the order the commands were queued (the caller
+ * PQclear()s it); NULL when the connection was lost or deadline_ms passed. */
+PGresult *sb_pg_conn_next(sb_pg_conn_t *c, int64_t deadline_ms);
+/* COMMIT, once every earlier result was read. COMMITTED, FAILED (the server
+ * rolled back: an aborted transaction, a deferred constraint), NOT_COMMITTED
+ * (COMMIT never left), COMMITTED_BLIND (lost, resolved as committed: every
+ * earlier result was read) or UNKNOWN. */
 sb_pg_outcome_t sb_pg_conn_commit(sb_pg_conn_t *c, int64_t deadline_ms);
 /* Closes the connection (after a loss, or to abandon a transaction). */
 void sb_pg_conn_drop(sb_pg_conn_t *c);

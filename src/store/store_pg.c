@@ -3,11 +3,17 @@
  * the store's health from the connection.
  *
  * A batch is one transaction: BEGIN with its transaction id (one round
- * trip), then each request inside a savepoint of its own (sent without
- * waiting for its answer, so savepoints cost no round trip), its statements
- * one at a time, then COMMIT. Every result is read before COMMIT leaves, so
- * a connection lost after COMMIT and resolved as committed still answers
- * every request. Requests are answered only after COMMIT returned.
+ * trip), then every request's statements sent without waiting (pipelined):
+ * where a request's logic reads a result it gets a guess (store_sql_pg.c),
+ * then one sync point, then each request runs again over the real results
+ * without sending (a replay). A request whose replay ran what its guesses
+ * sent is final. Otherwise (a wrong guess, a failed statement) the batch
+ * rolls back and runs again careful: a savepoint per request, and the
+ * request whose guesses went wrong goes back to its savepoint and runs
+ * again awaited, the later ones are sent again. Every result is read before
+ * COMMIT leaves, so a connection lost after COMMIT and resolved as committed
+ * still answers every request. Requests are answered only after COMMIT
+ * returned.
  *
  * Lost connections: before COMMIT was sent, nothing of the batch can commit,
  * so the whole batch runs again on a new connection while the oldest
@@ -64,6 +70,7 @@ int sb_store__pg_open(sb_store_t *st, char *err, size_t cap) {
         return SB_ENOMEM;
     }
     st->pg = pg;
+    pg->failed_ent = -1;
     sb_pg_conn_init(&pg->conn, &(sb_pg_conn_config_t){.conninfo = pg->url});
     if (st->cfg.store_wait_ms <= 0)
         st->cfg.store_wait_ms = DEFAULT_WAIT_MS;
@@ -77,6 +84,8 @@ void sb_store__pg_destroy(sb_store_t *st) {
     sb_store__pg_t *pg = st->pg;
     if (!pg)
         return;
+    sb_store__pg_forget(pg);
+    free(pg->ent);
     sb_store__pg_sql_dispose(pg);
     sb_pg_conn_dispose(&pg->conn);
     free(pg->url);
@@ -113,32 +122,159 @@ void sb_store__pg_idle(sb_store_t *st) {
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
+/* A careful batch after its first anomalies runs the rest of its requests
+ * awaited, one round trip per statement: requests that keep failing cost no
+ * more than that. */
+#define MAX_GUESS_ROUNDS 4
+/* After a batch whose guesses went wrong, this many batches run careful. */
+#define CAREFUL_BATCHES 16
+
 static void fail_all(sb_store__req_t *first, int rc) {
     for (sb_store__req_t *r = first; r; r = r->next)
         r->rc = rc;
 }
 
-typedef enum { RAN, LOST, DEADLOCKED } run_t;
+/* Where a request's commands are among the entries: its savepoint first. */
+typedef struct {
+    size_t first, end;
+    bool rolled_back; /* its run asked for ROLLBACK TO its savepoint */
+} slot_t;
 
-/* Runs every request inside the open transaction. LOST: the connection was
- * lost; DEADLOCKED: a request lost a deadlock. Neither committed anything. */
-static run_t run_requests(sb_store_t *st, sb_store__req_t *first) {
+typedef enum { RAN, LOST, DEADLOCKED, CAREFUL } run_t;
+
+static void savepoint_cmd(char *out, size_t cap, const char *verb, int i) {
+    snprintf(out, cap, "%s s%d", verb, i);
+}
+
+/* Runs request i in mode m; careful, after a savepoint of its own, and a
+ * failed request goes back to it (sent, not awaited). */
+static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode_t m, bool careful,
+                    slot_t *slot) {
     sb_store__pg_t *pg = st->pg;
-    for (sb_store__req_t *r = first; r && !pg->lost; r = r->next) {
+    char cmd[48];
+    pg->req = i;
+    slot->first = pg->n_ent;
+    savepoint_cmd(cmd, sizeof cmd, "SAVEPOINT", i);
+    if (!careful || sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0)) {
+        pg->mode = m;
         memset(&r->res, 0, sizeof r->res);
-        if (r->op->mode == SB_STORE__BETWEEN) {
-            r->rc = SB_EINVAL; /* backups of PostgreSQL are pg_dump's job */
-            continue;
-        }
-        sb_pg_conn_send_quiet(&pg->conn, "SAVEPOINT req");
         r->rc = sb_store__run_op(st, r);
-        if (r->rc == SB_EAGAIN)
-            return DEADLOCKED;
-        if (r->rc != SB_OK)
-            sb_pg_conn_send_quiet(&pg->conn, "ROLLBACK TO req");
-        sb_pg_conn_send_quiet(&pg->conn, "RELEASE req");
+        pg->mode = SB_STORE__PG_WAIT;
+        pg->deadlocked |= r->rc == SB_EAGAIN;
+        slot->rolled_back = careful && r->rc != SB_OK;
+        savepoint_cmd(cmd, sizeof cmd, "ROLLBACK TO SAVEPOINT", i);
+        if (slot->rolled_back)
+            sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0);
     }
-    return pg->lost ? LOST : RAN;
+    slot->end = pg->n_ent;
+}
+
+/* Whether the statements sent for a request changed something when run: a
+ * write that reported rows (a lock counts as one). */
+static bool slot_writes(const sb_store__pg_t *pg, const slot_t *slot) {
+    for (size_t k = slot->first; k < slot->end; k++) {
+        const sb_store__pg_entry_t *e = &pg->ent[k];
+        if (e->sql < 0 || pg->pure[e->sql])
+            continue;
+        ExecStatusType s = e->res ? PQresultStatus(e->res) : PGRES_FATAL_ERROR;
+        if ((s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) ||
+            strtoll(PQcmdTuples(e->res), NULL, 10) != 0)
+            return true;
+    }
+    return false;
+}
+
+/* After a GUESS run: runs the request again over the real results. True
+ * when it ran exactly what was sent (then its answer is final); false when
+ * a guess sent something the real results would not have (a statement, a
+ * value, a rollback), or a statement of it failed. */
+static bool replay(sb_store_t *st, sb_store__req_t *r, int i, const slot_t *slot) {
+    sb_store__pg_t *pg = st->pg;
+    if (pg->failed_ent >= (long)slot->first && pg->failed_ent < (long)slot->end)
+        return false;
+    pg->req = i;
+    pg->mode = SB_STORE__PG_REPLAY;
+    pg->replay_next = slot->first;
+    pg->replay_end = slot->end;
+    pg->diverged = false;
+    memset(&r->res, 0, sizeof r->res);
+    int rc = sb_store__run_op(st, r);
+    pg->mode = SB_STORE__PG_WAIT;
+    bool same = !pg->diverged;
+    for (size_t k = pg->replay_next; same && k < slot->end; k++) /* sent, yet not run now */
+        same = pg->ent[k].sql < 0 || pg->pure[pg->ent[k].sql];
+    if (same && (rc != SB_OK) != slot->rolled_back)
+        same = !slot_writes(pg, slot);
+    pg->diverged = false;
+    if (same)
+        r->rc = rc;
+    return same;
+}
+
+/* Request m's guesses went wrong (or a statement of it failed, which also
+ * skipped everything sent after it): back to its savepoint, which undoes it
+ * and every later request, then it runs again awaited. False when lost. */
+static bool redo_awaited(sb_store_t *st, sb_store__req_t *r, int m, slot_t *slot) {
+    sb_store__pg_t *pg = st->pg;
+    char cmd[48];
+    pg->req = m;
+    savepoint_cmd(cmd, sizeof cmd, "ROLLBACK TO SAVEPOINT", m);
+    if (!sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0) || !sb_store__pg_settle(pg))
+        return false;
+    if (PQresultStatus(pg->ent[pg->n_ent - 2].res) != PGRES_COMMAND_OK) {
+        snprintf(pg->conn.error, sizeof pg->conn.error, "ROLLBACK TO SAVEPOINT failed");
+        pg->lost = true; /* the transaction cannot go on: it runs again from its start */
+        return false;
+    }
+    pg->mode = SB_STORE__PG_WAIT;
+    memset(&r->res, 0, sizeof r->res);
+    r->rc = sb_store__run_op(st, r);
+    pg->deadlocked |= r->rc == SB_EAGAIN;
+    slot->rolled_back = r->rc != SB_OK;
+    if (slot->rolled_back)
+        sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0);
+    return !pg->lost;
+}
+
+/* Runs every request inside the open transaction, pipelined: each round
+ * sends the requests from `start` on with guessed results, then one sync
+ * point, then replays each over the real results. Not careful, a request
+ * whose guesses went wrong, or that failed after changing something, ends
+ * the attempt (CAREFUL: it runs again with savepoints). Careful, that
+ * request runs again awaited, and the round starts over after it. LOST: the
+ * connection was lost; DEADLOCKED: a request lost a deadlock. None of these
+ * committed anything. */
+static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots, int n,
+                          bool careful) {
+    sb_store__pg_t *pg = st->pg;
+    int start = 0;
+    for (int round = 0; start < n; round++) {
+        bool guess = !careful || round < MAX_GUESS_ROUNDS;
+        pg->failed_ent = -1;
+        for (int i = start; i < n && !pg->lost && !pg->deadlocked; i++) {
+            if (reqs[i]->op->mode == SB_STORE__BETWEEN)
+                reqs[i]->rc = SB_EINVAL; /* backups of PostgreSQL are pg_dump's job */
+            else
+                run_one(st, reqs[i], i, guess ? SB_STORE__PG_GUESS : SB_STORE__PG_WAIT, careful,
+                        &slots[i]);
+        }
+        if (!pg->lost && !pg->deadlocked)
+            sb_store__pg_settle(pg);
+        if (pg->lost || pg->deadlocked)
+            return pg->lost ? LOST : DEADLOCKED;
+        int m = start;
+        while (guess && m < n &&
+               (reqs[m]->op->mode == SB_STORE__BETWEEN || replay(st, reqs[m], m, &slots[m])))
+            m++;
+        if (!guess || m == n)
+            return RAN;
+        if (!careful)
+            return CAREFUL;
+        if (!redo_awaited(st, reqs[m], m, &slots[m]) || pg->deadlocked)
+            return pg->lost ? LOST : DEADLOCKED;
+        start = m + 1;
+    }
+    return sb_store__pg_settle(pg) ? RAN : LOST; /* the last request's rollback, if any */
 }
 
 /* Two servers' batches can wait on each other's locks (room A then B
@@ -149,10 +285,8 @@ static run_t run_requests(sb_store_t *st, sb_store__req_t *first) {
  * it committed. */
 static void abandon(sb_store_t *st) {
     sb_store__pg_t *pg = st->pg;
-    PGresult *res = sb_pg_conn_query(&pg->conn, "ROLLBACK", 0, NULL, pg->deadline_ms);
-    if (res)
-        PQclear(res);
-    else
+    pg->deadlocked = false;
+    if (!sb_store__pg_send(pg, SB_STORE__PG_CMD, "ROLLBACK", NULL, 0) || !sb_store__pg_settle(pg))
         sb_pg_conn_drop(&pg->conn);
 }
 
@@ -164,14 +298,32 @@ typedef enum { SETTLED, RETRY, GIVE_UP, UNKNOWN } attempt_t;
  * could not be learnt by the deadline. */
 static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
     sb_store__pg_t *pg = st->pg;
-    pg->lost = false;
+    pg->lost = pg->deadlocked = false;
+    sb_store__pg_forget(pg);
     bs->txn_start_us = sb_store__now_us();
     int rc = sb_pg_conn_begin(&pg->conn, pg->deadline_ms);
     if (rc != SB_OK)
         return rc == SB_ETIMEOUT ? GIVE_UP : RETRY;
-    switch (run_requests(st, first)) {
+    int n = 0;
+    for (sb_store__req_t *r = first; r; r = r->next)
+        n++;
+    sb_store__req_t **reqs = malloc((size_t)n * sizeof *reqs);
+    slot_t *slots = calloc((size_t)n, sizeof *slots);
+    n = 0;
+    for (sb_store__req_t *r = first; reqs && r; r = r->next)
+        reqs[n++] = r;
+    run_t ran = reqs && slots ? run_requests(st, reqs, slots, n, pg->careful > 0) : LOST;
+    free(reqs);
+    free(slots);
+    sb_store__pg_forget(pg);
+    switch (ran) {
     case RAN:
         break;
+    case CAREFUL:
+        pg->careful = CAREFUL_BATCHES;
+        abandon(st);
+        sb_store__pg_forget(pg);
+        return RETRY;
     case LOST:
         sb_pg_conn_drop(&pg->conn);
         return RETRY;
@@ -179,9 +331,11 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
         sb_log_limited(&st->log_limit, SB_LOG_INFO, "deadlock",
                        "store: a batch lost a deadlock with another transaction; running it again");
         abandon(st);
+        sb_store__pg_forget(pg);
         return RETRY;
     }
-    switch (sb_pg_conn_commit(&pg->conn, pg->deadline_ms)) {
+    sb_pg_outcome_t oc = sb_pg_conn_commit(&pg->conn, pg->deadline_ms);
+    switch (oc) {
     case SB_PG_COMMITTED:
     case SB_PG_COMMITTED_BLIND: /* every result was read before COMMIT left */
         sb_store__commit_done(st, bs);
@@ -251,6 +405,8 @@ static void housekeeping(sb_store_t *st);
 void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
     sb_store__pg_t *pg = st->pg;
     pg->deadline_ms = first->submitted_ms + st->cfg.store_wait_ms; /* the oldest request's */
+    if (pg->careful > 0)
+        pg->careful--;
     attempt_t a = RETRY;
     while (a == RETRY && sb_pg__now_ms() < pg->deadline_ms)
         a = attempt(st, first, bs);
@@ -282,7 +438,7 @@ static void housekeeping(sb_store_t *st) {
         return;
     st->last_keys_purge_ms = now;
     sb_store__pg_t *pg = st->pg;
-    pg->lost = false;
+    pg->lost = pg->deadlocked = false;
     pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
     if (sb_pg_conn_begin(&pg->conn, pg->deadline_ms) != SB_OK)
         return;
@@ -292,6 +448,7 @@ static void housekeeping(sb_store_t *st) {
         sb_store__bind_int(q, 1, now - SB_STORE_KEY_TTL_MS);
         sb_store__exec(q);
     }
+    sb_store__pg_forget(pg);
     if (pg->lost)
         sb_pg_conn_drop(&pg->conn);
     else

@@ -1,8 +1,9 @@
 /* The statement interface over PostgreSQL: each statement of SB_STORE__SQL
  * in its PostgreSQL text, run on the store thread's connection inside the
- * batch's transaction. The first step sends the statement and waits (by the
- * batch's deadline) for its result; the following steps walk its rows.
- * Values travel as text and PostgreSQL infers their types from the SQL. */
+ * batch's transaction, in the mode the batch chose (sb_store__pg_mode_t):
+ * awaited, sent with a guessed result, or replayed from the result of the
+ * same statement sent before. Values travel as text and PostgreSQL infers
+ * their types from the SQL. */
 #include "store/store_pg_internal.h"
 
 #include <stdio.h>
@@ -60,57 +61,117 @@ static int map_error(sb_store__pg_q_t *q, const PGresult *res) {
     return SB_EIO;
 }
 
+/* FNV-1a over the statement and its values: a replay must run the very
+ * statement that was sent. */
+static uint64_t hash_of(const sb_store__pg_q_t *q, int nparams) {
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char id[2] = {(unsigned char)(q->id & 0xff), (unsigned char)(q->id >> 8)};
+    for (size_t i = 0; i < sizeof id; i++)
+        h = (h ^ id[i]) * 1099511628211ull;
+    for (int i = 0; i < nparams; i++) {
+        const unsigned char *v = (const unsigned char *)(q->vals[i] ? q->vals[i] : "");
+        h = (h ^ (q->vals[i] ? 1u : 2u)) * 1099511628211ull;
+        for (; *v; v++)
+            h = (h ^ *v) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* REPLAY: the next statement sent for the running request, or NULL. */
+static const sb_store__pg_entry_t *next_sent(sb_store__pg_t *pg) {
+    while (pg->replay_next < pg->replay_end && pg->ent[pg->replay_next].sql < 0)
+        pg->replay_next++;
+    return pg->replay_next < pg->replay_end ? &pg->ent[pg->replay_next++] : NULL;
+}
+
+/* Sends, replays or awaits the statement; q->res stays NULL when guessed. */
+static int start_run(sb_store__pg_q_t *q) {
+    sb_store__pg_t *pg = q->st->pg;
+    if (pg->lost || pg->diverged)
+        return SB_EIO;
+    uint64_t hash = hash_of(q, pg->nparams[q->id]);
+    const sb_store__pg_entry_t *sent = NULL;
+    q->res = NULL;
+    switch (pg->mode) {
+    case SB_STORE__PG_GUESS:
+        if (!sb_store__pg_send(pg, (int)q->id, NULL, q->vals, hash))
+            return SB_EIO;
+        break;
+    case SB_STORE__PG_REPLAY:
+        sent = next_sent(pg);
+        if (!sent || sent->sql != (int)q->id || sent->hash != hash) {
+            pg->diverged = true; /* the guesses sent something else: it runs again, awaited */
+            return SB_EIO;
+        }
+        q->res = sent->res;
+        break;
+    case SB_STORE__PG_WAIT:
+        if (!sb_store__pg_send(pg, (int)q->id, NULL, q->vals, hash) || !sb_store__pg_settle(pg))
+            return SB_EIO;
+        q->res = pg->ent[pg->n_ent - 2].res; /* the last entry is the sync point */
+        break;
+    }
+    ExecStatusType s = q->res ? PQresultStatus(q->res) : PGRES_COMMAND_OK;
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        int rc = map_error(q, q->res);
+        q->res = NULL;
+        return rc;
+    }
+    if (q->res) /* what the next guess of this statement will be */
+        pg->guess[q->id] = (sb_store__pg_guess_t){
+            PQntuples(q->res) > 0, strtoll(PQcmdTuples((PGresult *)q->res), NULL, 10)};
+    q->ran = true;
+    q->row = -1;
+    return SB_OK;
+}
+
 static int step(sb_store__q_t *base) {
     sb_store__pg_q_t *q = pq(base);
     if (!q->ran) {
-        PQclear(q->res);
-        q->res = NULL;
-        sb_store__pg_t *pg = q->st->pg;
-        if (pg->lost)
-            return SB_EIO;
-        q->res = sb_pg_conn_query(&pg->conn, pg->sql[q->id], pg->nparams[q->id], q->vals,
-                                  pg->deadline_ms);
-        if (!q->res) {
-            pg->lost = true; /* the batch is retried or failed as a whole */
-            return SB_EIO;
-        }
-        ExecStatusType s = PQresultStatus(q->res);
-        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-            int rc = map_error(q, q->res);
-            PQclear(q->res);
-            q->res = NULL;
+        int rc = start_run(q);
+        if (rc != SB_OK)
             return rc;
-        }
-        q->ran = true;
-        q->row = -1;
     }
     q->row++;
-    return q->row < PQntuples(q->res) ? SB_STORE__ROW : SB_STORE__DONE;
+    int rows = q->res ? PQntuples(q->res) : q->st->pg->guess[q->id].rows;
+    return q->row < rows ? SB_STORE__ROW : SB_STORE__DONE;
 }
 
 static void reset(sb_store__q_t *q) { pq(q)->ran = false; }
 
+/* A guessed row has every column present and empty (text "", integer 0). */
+static bool guessed(const sb_store__pg_q_t *p) { return p->ran && !p->res; }
+
 static bool is_null(sb_store__q_t *q, int col) {
     sb_store__pg_q_t *p = pq(q);
+    if (guessed(p))
+        return false;
     return !p->res || p->row < 0 || p->row >= PQntuples(p->res) || col >= PQnfields(p->res) ||
            PQgetisnull(p->res, p->row, col);
 }
 
 static int64_t col_int(sb_store__q_t *q, int col) {
-    return is_null(q, col) ? 0 : strtoll(PQgetvalue(pq(q)->res, pq(q)->row, col), NULL, 10);
+    return is_null(q, col) || guessed(pq(q))
+               ? 0
+               : strtoll(PQgetvalue(pq(q)->res, pq(q)->row, col), NULL, 10);
 }
 
 static const char *col_text(sb_store__q_t *q, int col, size_t *n) {
-    if (is_null(q, col)) {
-        *n = 0;
+    *n = 0;
+    if (guessed(pq(q)))
+        return "";
+    if (is_null(q, col))
         return NULL;
-    }
     *n = (size_t)PQgetlength(pq(q)->res, pq(q)->row, col);
     return PQgetvalue(pq(q)->res, pq(q)->row, col);
 }
 
 static int64_t changes(sb_store__q_t *q) {
-    return pq(q)->res ? strtoll(PQcmdTuples(pq(q)->res), NULL, 10) : 0;
+    sb_store__pg_q_t *p = pq(q);
+    if (guessed(p))
+        return p->st->pg->guess[p->id].changes;
+    return p->res ? strtoll(PQcmdTuples((PGresult *)p->res), NULL, 10) : 0;
 }
 
 /* Inserts whose id is read back end in RETURNING id. */
@@ -126,8 +187,7 @@ static const sb_store__q_ops_t pg_ops = {bind_text, bind_int, step,    reset,  i
 
 sb_store__q_t *sb_store__pg_q(sb_store_t *st, sb_store__sql_t id) {
     sb_store__pg_q_t *q = &st->pg->stmts[id];
-    PQclear(q->res);
-    memset(q, 0, sizeof *q);
+    memset(q, 0, sizeof *q); /* q->res belongs to the batch's entries */
     q->base.ops = &pg_ops;
     q->st = st;
     q->id = id;
@@ -163,13 +223,17 @@ int sb_store__pg_sql_init(sb_store__pg_t *pg, char *err, size_t cap) {
             snprintf(err, cap, "store: statement %d has too many parameters", i);
             return SB_EINVAL;
         }
+        const char *t = pg->sql[i];
+        pg->pure[i] = strncmp(t, "SELECT", 6) == 0 && !strstr(t, "INSERT") &&
+                      !strstr(t, "UPDATE") && !strstr(t, "DELETE") && !strstr(t, "lock");
+        /* First guesses: a row, one row changed, none where a conflict does nothing. */
+        pg->guess[i] = (sb_store__pg_guess_t){true, strstr(t, "DO NOTHING") ? 0 : 1};
     }
     return SB_OK;
 }
 
 void sb_store__pg_sql_dispose(sb_store__pg_t *pg) {
     for (int i = 0; i < SB_SQL__COUNT; i++) {
-        PQclear(pg->stmts[i].res);
         pg->stmts[i].res = NULL;
         free(pg->sql[i]);
         pg->sql[i] = NULL;

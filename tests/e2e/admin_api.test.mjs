@@ -156,6 +156,9 @@ describe('the dashboard stream and actions', { skip: SKIP }, () => {
       assert.match(text, new RegExp(`^switchboard_store_commit_seconds_bucket\\{le="\\+Inf"\\} ${count}$`, 'm'));
       assert.match(text, /^switchboard_store_commit_seconds_sum \d+\.\d{6}$/m);
       assert.match(text, /^# TYPE switchboard_store_commit_seconds histogram$/m);
+      const requests = Number(/^switchboard_store_requests_total (\d+)$/m.exec(text)?.[1]);
+      const batches = Number(/^switchboard_store_batches_total (\d+)$/m.exec(text)?.[1]);
+      assert.ok(batches >= s1.store.commits && requests >= batches, `${requests} requests in ${batches} batches`);
       alice.disconnect();
       bob.disconnect();
     } finally {

@@ -142,7 +142,8 @@ test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to
 
 /**
  * A TCP proxy in front of PostgreSQL that can lose a connection at the worst
- * moment: armed, once a client chunk has held an INSERT into messages, it
+ * moment: armed, once a client chunk has held an INSERT into messages (its
+ * text, or the name of the prepared statement that holds it), it
  * passes the next one holding COMMIT, waits for the database's answer (the
  * transaction has committed by then), and cuts both sides without passing
  * that answer on. refuseAfterCut: new connections are then cut at once
@@ -160,7 +161,7 @@ async function commitCutter(pgUrl) {
     let inserted = false, cutting = false;
     const cut = () => { down.destroy(); up.destroy(); };
     down.on('data', (d) => {
-      if (state.armed && d.includes('INSERT INTO messages')) inserted = true;
+      if (state.armed && /INSERT INTO messages|MSG_APPEND_ONE|MSG_INSERT/.test(d.toString('latin1'))) inserted = true;
       if (state.armed && inserted && d.includes('COMMIT')) { state.armed = false; cutting = true; }
       up.write(d);
     });

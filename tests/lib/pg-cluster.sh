@@ -8,7 +8,9 @@
 #                                   fails or this script gets SIGINT/SIGTERM;
 #                                   exits with CMD's status
 #   pg-cluster.sh create            create one and print SB_PG_DIR=… and SB_PG_URL=…
-#                                   (the caller must call destroy)
+#                                   (the caller must call destroy); with
+#                                   SB_PG_DURABLE=1 it keeps fsync and full-page
+#                                   writes on (benchmarks of durable acks)
 #   pg-cluster.sh stop DIR          stop the server (fault tests), keep the data
 #   pg-cluster.sh start DIR         start it again on the same port
 #   pg-cluster.sh destroy DIR       stop it at once and delete DIR
@@ -42,10 +44,13 @@ pg_start() {
     local dir=$1 port
     port=$(cat "$dir/port")
     # fsync off: a test cluster dies with its test; durability tests kill the
-    # Switchboard process, not the machine.
+    # Switchboard process, not the machine. A durable cluster (the benchmark's)
+    # keeps the defaults: options given here would win over ALTER SYSTEM.
+    local sync="-c fsync=off -c full_page_writes=off"
+    [ ! -f "$dir/durable" ] || sync=""
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off \
-            -c full_page_writes=off -c max_connections=40 -c shared_buffers=16MB" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $sync \
+            -c max_connections=40 -c shared_buffers=16MB" \
         start >/dev/null
 }
 
@@ -64,6 +69,7 @@ make_cluster() {
     as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C --no-sync \
         --no-instructions --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; return 1; }
+    [ "${SB_PG_DURABLE:-0}" != 1 ] || as_owner touch "$dir/durable"
     # Another process may take the free port before the server binds it: retry.
     local try
     for try in 1 2 3 4 5; do

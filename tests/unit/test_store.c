@@ -1264,6 +1264,88 @@ TEST(failure_in_batch_keeps_the_others) {
     teardown();
 }
 
+/* One batch mixing requests whose statements depend on earlier results, a
+ * statement that fails, a refusal after a write and plain appends: each
+ * answers as it would alone, in submission order (on PostgreSQL the batch
+ * is pipelined: sent with guessed results, then replayed over the real
+ * ones, the requests whose guesses were wrong run again), and only what
+ * answered SB_OK stays. */
+TEST(mixed_batch_answers_as_one_by_one) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    DO(&c, sb_store_post_register(st, S("p1"), S("alice"), on_done, &c));
+    enum { N = 300 };
+    static cap_t pre[N], post[N];
+    cap_t d1 = {0}, bad_json = {0}, d2 = {0}, conv = {0}, dup = {0}, gen = {0}, nf = {0};
+    cap_t orphan = {0}, comment = {0}, direct = {0}, direct2 = {0}, d3 = {0};
+    for (int i = 0; i < N; i++) /* keeps the thread busy so what follows shares a batch */
+        append(st, S("room:m"), S("u"), "pre", &pre[i]);
+    submitted(sb_store_doc_version_add(st, S("d"), S("a"), S("{\"v\":1}"), 1, on_doc, &d1));
+    submitted(sb_store_doc_version_add(st, S("d"), S("a"), S("not json"), 2, on_doc, &bad_json));
+    submitted(sb_store_doc_version_add(st, S("d"), S("b"), S("{\"v\":2}"), 3, on_doc, &d2));
+    submitted(sb_store_conversation_create(st, S("c1"), NULL, 0, SB_STR_NULL, on_id, &conv));
+    submitted(sb_store_conversation_create(st, S("c1"), NULL, 0, SB_STR_NULL, on_id, &dup));
+    submitted(sb_store_conversation_create(st, SB_STR_NULL, NULL, 0, S("t"), on_id, &gen));
+    submitted(sb_store_notification_mark_read(st, S("a"), 777, on_done, &nf));
+    submitted(sb_store_post_comment(st, S("nope"), S("bob"), S("x"), 4, on_comment, &orphan));
+    submitted(sb_store_post_comment(st, S("p1"), S("bob"), S("y"), 5, on_comment, &comment));
+    submitted(sb_store_conversation_direct(st, S("a"), S("b"), on_id, &direct));
+    submitted(sb_store_conversation_direct(st, S("b"), S("a"), on_id, &direct2));
+    submitted(sb_store_doc_version_add(st, S("d"), S("c"), S("{\"v\":3}"), 6, on_doc, &d3));
+    for (int i = 0; i < N; i++)
+        append(st, S("room:m"), S("u"), "post", &post[i]);
+    CHECK(wait_all());
+    CHECK(d1.rc == SB_OK && d1.v[0] == 1);
+    CHECK_EQ(bad_json.rc, SB_EINVAL);
+    CHECK(d2.rc == SB_OK && d2.v[0] == 2); /* the refused edit used no version */
+    CHECK(d3.rc == SB_OK && d3.v[0] == 3);
+    STR_EQ(d3.s[1], "c");
+    CHECK_EQ(conv.rc, SB_OK);
+    STR_EQ(conv.s[0], "c1");
+    CHECK_EQ(dup.rc, SB_EEXISTS);
+    CHECK(gen.rc == SB_OK && gen.s[0] && strlen(gen.s[0]) == 16);
+    CHECK_EQ(nf.rc, SB_ENOTFOUND);
+    CHECK_EQ(orphan.rc, SB_ENOTFOUND);
+    CHECK(comment.rc == SB_OK && comment.v[0] > 0);
+    CHECK(direct.rc == SB_OK && direct2.rc == SB_OK && direct.s[0] && direct2.s[0]);
+    STR_EQ(direct.s[0], direct2.s[0]);
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += pre[i].rc == SB_OK && post[i].rc == SB_OK &&
+              (i == 0 || (pre[i].v[0] > pre[i - 1].v[0] && post[i].v[0] > post[i - 1].v[0]));
+    CHECK_EQ(ok, N);
+    CHECK(post[0].v[0] > pre[N - 1].v[0]);
+
+    /* What answered SB_OK is stored once; nothing of the refusals is. */
+    DO(&c, sb_store_doc_latest(st, S("d"), on_doc, &c));
+    CHECK(c.rc == SB_OK && c.v[0] == 3);
+    DO(&c, sb_store_conversation_members(st, sb_cstr(direct.s[0]), on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    DO(&c, sb_store_conversation_members(st, S("c1"), on_strs, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    DO(&c, sb_store_conversation_members(st, sb_cstr(gen.s[0]), on_strs, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    size_t total = 0;
+    for (int64_t before = 0;; before = c.v[c.n - 1]) {
+        DO(&c, sb_store_message_history(st, S("room:m"), before, 100, on_msgs, &c));
+        if (c.n == 0)
+            break;
+        total += c.n;
+    }
+    CHECK_EQ(total, 2 * N);
+    for (int i = 0; i < N; i++) {
+        cap_reset(&pre[i]);
+        cap_reset(&post[i]);
+    }
+    cap_t *all[] = {&d1, &bad_json, &d2, &conv, &dup, &gen, &nf, &orphan, &comment, &direct,
+                    &direct2, &d3, &c};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cap_reset(all[i]);
+    sb_store_close(st);
+    teardown();
+}
+
 /* The key and the message commit together; a retry, even in the same
  * batch, finds the first message and stores nothing. */
 TEST(message_append_idempotency_key) {
@@ -2016,6 +2098,7 @@ int main(void) {
     RUN(queue_validator_refuses_corruption);
     RUN(group_commit);
     RUN(failure_in_batch_keeps_the_others);
+    RUN(mixed_batch_answers_as_one_by_one);
     RUN(message_append_idempotency_key);
 #if !SB_TEST_PG /* fails writes by filling the SQLite file's disk */
     RUN(failing_writes_do_not_fail_reads_of_their_batch);
