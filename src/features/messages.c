@@ -23,6 +23,7 @@ typedef struct {
     char *content;
     char **members; /* copied from the store */
     size_t nmembers;
+    bool direct; /* by receiverId alone: the append opens the direct conversation */
 } send_t;
 
 static send_t *send_of(sb_feat_call_t *call) { return (send_t *)(void *)call->extra; }
@@ -67,7 +68,8 @@ static void send_append(sb_feat_call_t *call) {
                                 .created_at_ms = sb_wall_ms(),
                                 .recipients = rcpt,
                                 .n_recipients = n,
-                                .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL};
+                                .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL,
+                                .direct_with = s->direct ? sb_cstr(s->receiver) : SB_STR_NULL};
     int rc =
         rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call) : SB_ENOMEM;
     free(rcpt);
@@ -127,6 +129,22 @@ static void send_on_created(void *ud, int rc, const char *id) {
         return;
     }
     snprintf(s->conv, sizeof s->conv, "%s", id);
+    send_append(call);
+}
+
+/* By receiverId alone: the direct conversation is opened by the append
+ * itself (one store request, one commit), its members the pair. */
+static void send_direct(sb_feat_call_t *call) {
+    send_t *s = send_of(call);
+    const char *pair[2] = {call->user_id, s->receiver};
+    int rc =
+        sb_store_direct_id(sb_cstr(call->user_id), sb_cstr(s->receiver), s->conv, sizeof s->conv);
+    if (rc != SB_OK || !keep_members(s, pair, 2)) {
+        sb_feat_call_fail_store(call, rc != SB_OK ? rc : SB_ENOMEM);
+        send_end(call);
+        return;
+    }
+    s->direct = true;
     send_append(call);
 }
 
@@ -203,10 +221,12 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     }
     json_decref(a);
     send_t *s = send_of(call);
-    sb_store_t *st = c->f->cfg.store;
-    int rc = s->conv[0] ? sb_store_conversation_members(st, sb_cstr(s->conv), send_on_members, call)
-                        : sb_store_conversation_direct(st, sb_cstr(c->user->id),
-                                                       sb_cstr(s->receiver), send_on_created, call);
+    if (!s->conv[0]) {
+        send_direct(call);
+        return;
+    }
+    int rc =
+        sb_store_conversation_members(c->f->cfg.store, sb_cstr(s->conv), send_on_members, call);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);

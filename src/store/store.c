@@ -187,6 +187,9 @@ static void refuse_if_lost(sb_store_t *st, sb_store__req_t *first) {
 static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs) {
     bool writes = batch_has_write(first);
     if (writes) {
+        /* Files already gone: the writes are refused unrun, so that not even
+         * the open file (which a backup still copies) holds one. */
+        sb_store__watch_check(st);
         run_write_batch(st, first, bs);
     } else {
         for (sb_store__req_t *r = first; r; r = r->next)

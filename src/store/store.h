@@ -332,6 +332,10 @@ int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *me
  * "dm:<byte length of x>:<x>:<y>" with x < y bytewise: no other pair, and no
  * sb_store_conversation_create() id, can produce it. a == b: SB_EINVAL.
  * cb rc: SB_OK with the id (at most SB_STORE_MAX_CONV_ID bytes). */
+/* Writes the id sb_store_conversation_direct() gives the pair {a, b} into
+ * out (cap >= SB_STORE_MAX_CONV_ID + 1). SB_OK, or SB_EINVAL (an invalid id,
+ * a == b). */
+int sb_store_direct_id(sb_str_t a, sb_str_t b, char *out, size_t cap);
 int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_store_id_cb cb,
                                  void *ud);
 /* cb rc: SB_OK with the member ids, or SB_ENOTFOUND (no such conversation).
@@ -363,6 +367,12 @@ typedef struct {
     const sb_str_t *recipients; /* users to deliver to when they next connect; may be NULL */
     size_t n_recipients;        /* 0..SB_STORE_MAX_LIST; duplicates ignored */
     sb_str_t idempotency_key;   /* optional, 1..SB_STORE_MAX_KEY bytes */
+    /* Optional, 1..SB_STORE_MAX_ID, not sender_id: the message opens the
+     * direct conversation of sender_id and direct_with, created first in the
+     * message's own transaction when it does not exist (as
+     * sb_store_conversation_direct: one request and one commit instead of
+     * two). The room is the caller's: "conversation:" + sb_store_direct_id(). */
+    sb_str_t direct_with;
 } sb_store_message_in_t;
 
 /* True when `key` is a valid idempotency key: 1..SB_STORE_MAX_KEY printable

@@ -127,15 +127,18 @@ int sb_store__exec_conversation_create(sb_store_t *st, sb_store__req_t *r) {
     return rc;
 }
 
+/* Creates direct conversation `id` of the two users unless it exists. */
+static int open_direct(sb_store_t *st, const char *id, const char *const users[2], int64_t now) {
+    int rc = insert_conversation(st, id, (sb_str_t){NULL, 0}, true, now);
+    if (rc == SB_OK)
+        rc = insert_members(st, id, users, 2);
+    return rc == SB_EEXISTS ? SB_OK : rc; /* made on an earlier call */
+}
+
 int sb_store__exec_conversation_direct(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__conversation_direct_args_t *a = &r->args.conversation_direct;
-    int rc = insert_conversation(st, a->id.p, (sb_str_t){NULL, 0}, true, a->created_at_ms);
-    if (rc == SB_OK)
-        rc = insert_members(st, a->id.p, a->users, 2);
-    else if (rc == SB_EEXISTS)
-        rc = SB_OK; /* made on an earlier call */
     r->res.ID = a->id.p;
-    return rc;
+    return open_direct(st, a->id.p, a->users, a->created_at_ms);
 }
 
 static int conversation_exists(sb_store_t *st, sb_str_t id) {
@@ -262,10 +265,12 @@ int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *me
                                 sb_store__copy(r, &a->title, title, true) && (!n || a->members));
 }
 
-/* Writes "dm:<len(x)>:<x>:<y>", x < y bytewise, into a->id. The length
- * prefix makes the encoding injective whatever bytes the ids contain. */
-static bool direct_id(sb_store__req_t *r, sb_store__conversation_direct_args_t *a, sb_str_t x,
-                      sb_str_t y) {
+/* "dm:<len(x)>:<x>:<y>", x < y bytewise. The length prefix makes the
+ * encoding injective whatever bytes the ids contain. */
+int sb_store_direct_id(sb_str_t x, sb_str_t y, char *out, size_t cap) {
+    if (!sb_store__valid(x, 1, SB_STORE_MAX_ID) || !sb_store__valid(y, 1, SB_STORE_MAX_ID) ||
+        sb_str_eq(x, y) || cap < SB_STORE_MAX_CONV_ID + 1)
+        return SB_EINVAL;
     size_t common = x.n < y.n ? x.n : y.n;
     int cmp = memcmp(x.p, y.p, common);
     if (cmp > 0 || (cmp == 0 && x.n > y.n)) {
@@ -273,13 +278,21 @@ static bool direct_id(sb_store__req_t *r, sb_store__conversation_direct_args_t *
         x = y;
         y = t;
     }
-    size_t cap = x.n + y.n + 32;
-    char *p = sb_store__alloc(r, cap);
-    if (!p)
+    snprintf(out, cap, "dm:%zu:%.*s:%.*s", x.n, (int)x.n, x.p, (int)y.n, y.p);
+    return SB_OK;
+}
+
+/* The pair's direct id and both users, copied into r's arena. */
+static bool direct_args(sb_store__req_t *r, sb_str_t a, sb_str_t b, sb_str_t *id,
+                        const char *users[2]) {
+    char buf[SB_STORE_MAX_CONV_ID + 1];
+    sb_str_t both[2] = {a, b};
+    const char **copy = sb_store__copy_list(r, both, 2);
+    if (!copy || sb_store_direct_id(a, b, buf, sizeof buf) != SB_OK)
         return false;
-    int n = snprintf(p, cap, "dm:%zu:%.*s:%.*s", x.n, (int)x.n, x.p, (int)y.n, y.p);
-    a->id = (sb_str_t){p, (size_t)n};
-    return true;
+    users[0] = copy[0];
+    users[1] = copy[1];
+    return sb_store__copy(r, id, sb_cstr(buf), false);
 }
 
 int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_store_id_cb cb,
@@ -292,13 +305,7 @@ int sb_store_conversation_direct(sb_store_t *st, sb_str_t a, sb_str_t b, sb_stor
         return SB_ENOMEM;
     sb_store__conversation_direct_args_t *args = &r->args.conversation_direct;
     args->created_at_ms = sb_wall_ms();
-    sb_str_t both[2] = {a, b};
-    const char **users = sb_store__copy_list(r, both, 2);
-    if (users) {
-        args->users[0] = users[0];
-        args->users[1] = users[1];
-    }
-    return sb_store__submit(st, r, direct_id(r, args, a, b) && users);
+    return sb_store__submit(st, r, direct_args(r, a, b, &args->id, args->users));
 }
 
 int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb cb, void *ud) {
@@ -403,6 +410,11 @@ static int append_in_one(sb_store_t *st, sb_store__req_t *r) {
 
 int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
+    if (a->direct_id.p) {
+        int rc = open_direct(st, a->direct_id.p, a->direct_users, a->created_at_ms);
+        if (rc != SB_OK)
+            return rc;
+    }
     if (st->pg && !a->key.p)
         return append_in_one(st, r);
     /* Across servers: ids of one room are taken and committed in one order,
@@ -510,7 +522,9 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
         !sb_store__valid(m->content, 0, st->cfg.max_content) ||
         !sb_store__valid(m->type, 0, SB_STORE_MAX_NAME) ||
         !sb_store__valid_list(m->recipients, m->n_recipients, 0, SB_STORE_MAX_ID) ||
-        !sb_store__valid_opt(m->idempotency_key, 1, SB_STORE_MAX_KEY))
+        !sb_store__valid_opt(m->idempotency_key, 1, SB_STORE_MAX_KEY) ||
+        (m->direct_with.p && (!sb_store__valid(m->direct_with, 1, SB_STORE_MAX_ID) ||
+                              sb_str_eq(m->direct_with, m->sender_id))))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_message_append(cb, ud);
     if (!r)
@@ -526,7 +540,9 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
                                 sb_store__copy(r, &a->content, m->content, false) &&
                                 sb_store__copy(r, &a->type, type, false) &&
                                 sb_store__copy(r, &a->key, m->idempotency_key, true) &&
-                                (!m->n_recipients || a->recipients));
+                                (!m->n_recipients || a->recipients) &&
+                                (!m->direct_with.p || direct_args(r, m->sender_id, m->direct_with,
+                                                                  &a->direct_id, a->direct_users)));
 }
 
 int sb_store_message_history(sb_store_t *st, sb_str_t room, int64_t before_id, int limit,

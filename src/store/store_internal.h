@@ -153,6 +153,8 @@ typedef struct {
     int64_t created_at_ms;
     const char **recipients;
     size_t n_recipients;
+    sb_str_t direct_id; /* optional: the direct conversation to open first */
+    const char *direct_users[2];
 } sb_store__message_append_args_t;
 typedef struct {
     sb_str_t room;

@@ -609,6 +609,50 @@ TEST(conversation_direct) {
 /* ---- messages ---------------------------------------------------------------------------------
  */
 
+/* An append with direct_with opens the pair's direct conversation in its
+ * own transaction: the id sb_store_direct_id() gives, both members, the
+ * same conversation sb_store_conversation_direct() returns. */
+TEST(message_append_opens_direct_conversation) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    char id[SB_STORE_MAX_CONV_ID + 1], room[SB_STORE_MAX_CONV_ID + 16];
+    CHECK_EQ(sb_store_direct_id(S("bob"), S("alice"), id, sizeof id), SB_OK);
+    CHECK(strcmp(id, "dm:5:alice:bob") == 0);
+    CHECK_EQ(sb_store_direct_id(S("bob"), S("bob"), id, sizeof id), SB_EINVAL);
+    CHECK_EQ(sb_store_direct_id(S("bob"), S("alice"), id, 10), SB_EINVAL);
+    CHECK_EQ(sb_store_direct_id(S("bob"), S("alice"), id, sizeof id), SB_OK);
+    snprintf(room, sizeof room, "conversation:%s", id);
+    sb_str_t to[1] = {S("alice")};
+    sb_store_message_in_t m = {.room = sb_cstr(room),
+                               .sender_id = S("bob"),
+                               .content = S("hi"),
+                               .created_at_ms = 5,
+                               .recipients = to,
+                               .n_recipients = 1,
+                               .direct_with = S("alice")};
+    DO(&c, sb_store_message_append(st, &m, on_msg, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    int64_t first = c.v[0];
+    DO(&c, sb_store_conversation_members(st, sb_cstr(id), on_strs, &c));
+    CHECK_EQ(c.n, 2);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+    DO(&c, sb_store_message_append(st, &m, on_msg, &c)); /* it exists now: just the message */
+    CHECK(c.rc == SB_OK && c.v[0] > first);
+    DO(&c, sb_store_conversation_direct(st, S("alice"), S("bob"), on_id, &c));
+    STR_EQ(c.s[0], id);
+    DO(&c, sb_store_message_undelivered(st, S("alice"), 0, 10, on_msgs, &c));
+    CHECK_EQ(c.n, 2);
+    m.direct_with = S("bob"); /* with oneself */
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    m.direct_with = (sb_str_t){"x\0y", 3};
+    CHECK_EQ(sb_store_message_append(st, &m, on_msg, &c), SB_EINVAL);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
 TEST(message_append_and_history_paging) {
     setup();
     sb_store_t *st = open_store();
@@ -1338,8 +1382,8 @@ TEST(mixed_batch_answers_as_one_by_one) {
         cap_reset(&pre[i]);
         cap_reset(&post[i]);
     }
-    cap_t *all[] = {&d1, &bad_json, &d2, &conv, &dup, &gen, &nf, &orphan, &comment, &direct,
-                    &direct2, &d3, &c};
+    cap_t *all[] = {&d1,     &bad_json, &d2,     &conv,    &dup, &gen, &nf,
+                    &orphan, &comment,  &direct, &direct2, &d3,  &c};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cap_reset(all[i]);
     sb_store_close(st);
@@ -2086,6 +2130,7 @@ int main(void) {
     RUN(conversations);
     RUN(conversation_update_and_delete);
     RUN(conversation_direct);
+    RUN(message_append_opens_direct_conversation);
     RUN(message_append_and_history_paging);
     RUN(message_mark_read);
     RUN(message_offline_delivery);
