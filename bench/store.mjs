@@ -67,7 +67,7 @@ function startCluster() {
   return /^SB_PG_URL=(.*)$/m.exec(out)[1];
 }
 
-// ---- where the CPU goes: server (per thread), PostgreSQL, this client -------------------
+// ---- where the CPU goes: the server (per thread) and PostgreSQL ------------------------
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
 /** utime + stime of /proc/<pid>[/task/<tid>]/stat in ms; 0 when it is gone. */
@@ -85,20 +85,28 @@ function threadsMs(pid) {
   } catch { /* gone */ }
   return out;
 }
-/** The cluster's postmaster and every process it started (backends, WAL writer, ...). */
+/** CPU ms of the cluster's postmaster and of every process it started
+ * (backends, WAL writer, ...), by pid. */
 function postgresMs() {
   let master;
   try { master = Number(readFileSync(path.join(clusterDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]); } catch {
     return null;
   }
-  let ms = cpuMs(`/proc/${master}/stat`);
+  const out = { [master]: cpuMs(`/proc/${master}/stat`) };
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const f = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]) === master) ms += cpuMs(`/proc/${p}/stat`);
+      if (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]) === master) out[p] = cpuMs(`/proc/${p}/stat`);
     } catch { /* gone */ }
   }
+  return out;
+}
+/** CPU ms spent between two snapshots by pid: a process gone by the second
+ * is left out (its last ticks are lost), a new one counts from 0. */
+function spentMs(a, b) {
+  let ms = 0;
+  for (const [pid, v] of Object.entries(b)) ms += Math.max(0, v - (a[pid] || 0));
   return ms;
 }
 function cpuSnapshot(pid) {
@@ -108,14 +116,12 @@ function cpuSnapshot(pid) {
  * but the first, the store thread on Switchboard) and PostgreSQL. */
 function cpuShare(a, b, secs, pid) {
   const pct = (ms) => Math.round(ms / (secs * 10));
-  let server = 0, other = 0;
-  for (const [tid, ms] of Object.entries(b.threads)) {
-    const d = ms - (a.threads[tid] || 0);
-    server += d;
-    if (Number(tid) !== pid) other = Math.max(other, d);
-  }
+  const server = spentMs(a.threads, b.threads);
+  let other = 0;
+  for (const [tid, ms] of Object.entries(b.threads))
+    if (Number(tid) !== pid) other = Math.max(other, ms - (a.threads[tid] || 0));
   return { server_cpu: pct(server), server_other_thread_cpu: pct(other),
-    pg_cpu: a.pg === null || b.pg === null ? null : pct(b.pg - a.pg) };
+    pg_cpu: a.pg === null || b.pg === null ? null : pct(spentMs(a.pg, b.pg)) };
 }
 
 function serverCommand(id, url) {
