@@ -303,6 +303,12 @@ static void on_metrics(sb_http_req_t *req, void *ud) {
     METRIC("output_discarded_bytes_total", "counter",
            "Queued output dropped unsent because its connection closed.", m.output_discarded_bytes);
     METRIC("heap_trims_total", "counter", "Free heap given back to the kernel.", m.heap_trims);
+    METRIC("heap_trim_microseconds_total", "counter",
+           "Time the loop spent looking at the free heap and trimming it.", m.heap_trim_us);
+    METRIC("heap_trim_microseconds_max", "gauge",
+           "The longest one heap look and trim held the loop.", m.heap_trim_us_max);
+    METRIC("heap_trim_cpu_microseconds_max", "gauge",
+           "The most CPU time one heap look and trim took.", m.heap_trim_cpu_us_max);
     if (api->cfg.engine)
         cluster_metrics(&t, api->cfg.engine);
     if (m.door_ws_on || m.door_sse_on)

@@ -22,7 +22,7 @@ typedef struct {
     uint64_t rate_limited, connections_refused, volatile_dropped, handshakes_refused;
     uint64_t presence_deliveries, presence_batches, room_announcements, room_updates;
     uint64_t outq_bytes, outq_total_cuts, output_refused_closing, output_discarded_bytes,
-        heap_trims;
+        heap_trims, heap_trim_us, heap_trim_us_max, heap_trim_cpu_us_max;
     /* The doors other than Socket.IO (DESIGN §1), when they are on. */
     bool door_ws_on, door_sse_on;
     struct {

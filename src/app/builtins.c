@@ -160,7 +160,11 @@ static void collect(sb_api_metrics_t *m, void *ud) {
     m->outq_total_cuts = conns->total_outq_cuts;
     m->output_refused_closing = conns->refused_closing;
     m->output_discarded_bytes = conns->discarded_bytes;
-    m->heap_trims = sb_server_heap_trims(b->srv);
+    const sb_heap_trimmer_t *heap = sb_server_heap(b->srv);
+    m->heap_trims = heap->trims;
+    m->heap_trim_us = heap->trim_us;
+    m->heap_trim_us_max = heap->trim_us_max;
+    m->heap_trim_cpu_us_max = heap->trim_cpu_us_max;
     collect_doors(b, m);
     sb_http_handoff_t *handoff = sb_server_handoff(b->srv);
     if (handoff) {

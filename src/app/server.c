@@ -65,7 +65,7 @@ sb_door_ws_t *sb_server_door_ws(sb_server_t *s) { return s->door_ws; }
 sb_http_handoff_t *sb_server_handoff(sb_server_t *s) { return s->handoff; }
 const sb_server_config_t *sb_server_config(const sb_server_t *s) { return &s->cfg; }
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s) { return &s->conns; }
-uint64_t sb_server_heap_trims(const sb_server_t *s) { return s->trimmer.trims; }
+const sb_heap_trimmer_t *sb_server_heap(const sb_server_t *s) { return &s->trimmer; }
 
 void sb_server_on_tick(sb_server_t *s, void (*fn)(void *), void *ud) {
     s->tick_fn = fn;

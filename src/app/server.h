@@ -10,6 +10,7 @@
 #include "app/cluster_host.h"
 #include "app/config.h"
 #include "core/conn.h"
+#include "core/heap.h"
 #include "core/loop.h"
 #include "doors/doors.h"
 #include "engineio/engineio.h"
@@ -78,8 +79,8 @@ sb_http_handoff_t *sb_server_handoff(sb_server_t *s);
 sb_conn_ctx_t *sb_server_conns(sb_server_t *s);
 /* The TLS context (--tls-cert), or NULL when the server speaks plain TCP. */
 sb_tls_t *sb_server_tls(sb_server_t *s);
-/* Times free heap memory was given back to the kernel (core/heap.h). */
-uint64_t sb_server_heap_trims(const sb_server_t *s);
+/* How free heap memory was given back to the kernel (core/heap.h). */
+const sb_heap_trimmer_t *sb_server_heap(const sb_server_t *s);
 /* A raw WebSocket endpoint at `path`: on_open, then h's callbacks. */
 int sb_server_ws_route(sb_server_t *s, const char *path, sb_ws_open_fn on_open,
                        const sb_ws_handler_t *h, void *ud);
