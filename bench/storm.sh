@@ -11,6 +11,9 @@
 # BENCH_ROOM_RATES ("10 100" msgs/s), BENCH_PIN (1), BENCH_STORM_CASES
 # (which parts run: "storm peers roomfill roomchat", all by default),
 # BENCH_STORM_SERVERS (servers of the 19k storm: "sb sb-all").
+# Optional, not in the default cases: "roomchat-veth", the room chat with
+# the load generator in its own network namespace over a veth pair (needs
+# root; see bench/README.md); BENCH_STORM_PERF=1 profiles the server.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,8 +50,10 @@ if [ ! -d "$PEERS/node_modules/socket.io" ]; then
     (cd "$PEERS" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
+SB_HOST=127.0.0.1
+LG_WRAP=
 server_cmd() {
-    local sb="$TMP/bin/switchboard --host 127.0.0.1 --port 0 --log-level warn --events-per-second 0 --jwt-secret $SECRET --data-dir $TMP/data-$RANDOM"
+    local sb="$TMP/bin/switchboard --host $SB_HOST --port 0 --log-level warn --events-per-second 0 --jwt-secret $SECRET --data-dir $TMP/data-$RANDOM"
     case $1 in
     sb) echo "$sb" ;;
     sb-all) echo "$sb --presence-scope all" ;;
@@ -56,14 +61,74 @@ server_cmd() {
     esac
 }
 
+# BENCH_STORM_PERF=1: perf record -g of the server during each run, into
+# $RESULTS/perf-CASE-SERVER.data, and where its CPU went (bench/perf_split.py:
+# our code, libraries, system calls, softirq) into perf-CASE-SERVER.txt.
+PERF_PID=
+PERF_OUT=
+perf_start() {
+    [ "${BENCH_STORM_PERF:-0}" = 1 ] || return 0
+    PERF_OUT=$RESULTS/perf-$1
+    perf record -q -F "${BENCH_STORM_PERF_HZ:-999}" -g -p "$SERVER_PID" -o "$PERF_OUT.data" \
+        >/dev/null 2>&1 &
+    PERF_PID=$!
+    sleep 0.5
+}
+perf_stop() {
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=
+    perf script -F tid,ip,sym,dso -i "$PERF_OUT.data" 2>/dev/null | python3 "$HERE/perf_split.py" \
+        >"$PERF_OUT.txt" || true
+    sed 's/^/    /' "$PERF_OUT.txt" >&2
+}
+
+# The load generator in its own network namespace, over a veth pair with
+# private addresses inside this machine: each side's receive processing can
+# then run on its own CPU (RPS), where on loopback the sender does the
+# receiver's TCP work and is billed for it. Removed on exit.
+NETNS=
+VETH=
+netns_up() {
+    NETNS=sbstorm$$
+    VETH=sbst$$
+    local ns="ip netns exec $NETNS"
+    ip netns add "$NETNS"
+    ip link add "${VETH}a" type veth peer name "${VETH}b"
+    ip link set "${VETH}b" netns "$NETNS"
+    ip addr add 10.231.0.1/24 dev "${VETH}a"
+    ip link set "${VETH}a" up
+    $ns ip addr add 10.231.0.2/24 dev "${VETH}b"
+    $ns ip link set "${VETH}b" up
+    $ns ip link set lo up
+    # BENCH_STORM_RPS=0 leaves each side's receive work to whoever sends
+    if [ -n "$SERVER_CPU" ] && [ "${BENCH_STORM_RPS:-1}" = 1 ]; then # the server's: CPU 0, the client's: CPU 1
+        echo 1 >"/sys/class/net/${VETH}a/queues/rx-0/rps_cpus"
+        $ns sh -c "echo 2 >/sys/class/net/${VETH}b/queues/rx-0/rps_cpus"
+    fi
+    SB_HOST=10.231.0.1
+    LG_WRAP="ip netns exec $NETNS"
+}
+netns_down() {
+    [ -n "$NETNS" ] || return 0
+    ip netns del "$NETNS" 2>/dev/null || true # takes the veth pair with it
+    NETNS=
+    SB_HOST=127.0.0.1
+    LG_WRAP=
+}
+trap 'netns_down; cleanup' EXIT
+
 # run CASE SERVER -- loadgen args
 run() {
     local case=$1 sid=$2 line rc=0
     shift 3
     start_server "$sid" || return 0
+    perf_start "$case-$sid"
     # shellcheck disable=SC2086
-    line=$($LG_CPU "$LG" --port "$SERVER_PORT" --server-pid "$SERVER_PID" --label "$sid" --jwt-secret "$SECRET" \
+    line=$($LG_WRAP $LG_CPU "$LG" --host "$SB_HOST" --port "$SERVER_PORT" --server-pid "$SERVER_PID" --label "$sid" --jwt-secret "$SECRET" \
         --max-time 600 --setup-timeout 300 "$@" 2>"$TMP/lg.err") || rc=$?
+    perf_stop
     stop_server
     grep -v '^loadgen: step' "$TMP/lg.err" | tail -2 | sed 's/^/    /' >&2 || true
     [ -n "$line" ] && [ "${line:0:1}" = "{" ] || line="{\"ok\":false,\"error\":\"loadgen exit $rc\"}"
@@ -105,6 +170,16 @@ for r in $RATES; do
     run "roomchat-$ROOM-$r" sb -- --mode fanout --chat --conns "$ROOM" --users "$ROOM" --room "bench-room" \
         --rate "$r" --step-ms 5000 --duration 5
 done
+
+if want roomchat-veth; then
+    netns_up
+    for r in ${BENCH_ROOM_RATES:-10 100}; do
+        log "chat into a $ROOM-member room at $r msgs/s, load generator behind a veth pair"
+        run "roomchat-veth-$ROOM-$r" sb -- --mode fanout --chat --conns "$ROOM" --users "$ROOM" \
+            --room "bench-room" --rate "$r" --step-ms 5000 --duration 5
+    done
+    netns_down
+fi
 
 node - "$OUT" >"$RESULTS/storm.md" <<'EOF'
 const fs = require('fs');
