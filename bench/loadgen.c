@@ -149,9 +149,18 @@ static void pump_connects(long idx_base) {
     }
 }
 
+/* True once every connection settled (or the setup timed out); says so on
+ * stderr once ("loadgen: setup done"), for a profiler that waits for the
+ * measured part (bench/storm.sh). */
 static bool setup_finished(int64_t now) {
-    if (settled >= nslots)
+    static bool told;
+    if (settled >= nslots) {
+        if (!told) {
+            told = true;
+            fprintf(stderr, "loadgen: setup done\n");
+        }
         return true;
+    }
     if (elapsed_s(t_start, now) > O.setup_timeout) {
         fprintf(stderr, "loadgen: setup timed out with %ld of %ld connections settled\n", settled,
                 nslots);

@@ -61,18 +61,26 @@ server_cmd() {
     esac
 }
 
-# BENCH_STORM_PERF=1: perf record -g of the server during each run, into
+# BENCH_STORM_PERF=1: perf record -g of the server during each run (a room
+# chat: from the end of its setup, the measured part), into
 # $RESULTS/perf-CASE-SERVER.data, and where its CPU went (bench/perf_split.py:
 # our code, libraries, system calls, softirq) into perf-CASE-SERVER.txt.
 PERF_PID=
 PERF_OUT=
-perf_start() {
+perf_start() { # NAME [wait]
     [ "${BENCH_STORM_PERF:-0}" = 1 ] || return 0
     PERF_OUT=$RESULTS/perf-$1
-    perf record -q -F "${BENCH_STORM_PERF_HZ:-999}" -g -p "$SERVER_PID" -o "$PERF_OUT.data" \
-        >/dev/null 2>&1 &
+    (
+        if [ -n "${2:-}" ]; then
+            for _ in $(seq 6000); do
+                grep -q '^loadgen: setup done' "$TMP/lg.err" 2>/dev/null && break
+                sleep 0.1
+            done
+        fi
+        exec perf record -q -F "${BENCH_STORM_PERF_HZ:-999}" -g -p "$SERVER_PID" -o "$PERF_OUT.data"
+    ) >/dev/null 2>&1 &
     PERF_PID=$!
-    sleep 0.5
+    [ -n "${2:-}" ] || sleep 0.5
 }
 perf_stop() {
     [ -n "$PERF_PID" ] || return 0
@@ -124,13 +132,16 @@ run() {
     local case=$1 sid=$2 line rc=0
     shift 3
     start_server "$sid" || return 0
-    perf_start "$case-$sid"
+    : >"$TMP/lg.err"
+    local wait=
+    [[ " $* " == *" --mode fanout "* ]] && wait=1
+    perf_start "$case-$sid" $wait
     # shellcheck disable=SC2086
     line=$($LG_WRAP $LG_CPU "$LG" --host "$SB_HOST" --port "$SERVER_PORT" --server-pid "$SERVER_PID" --label "$sid" --jwt-secret "$SECRET" \
         --max-time 600 --setup-timeout 300 "$@" 2>"$TMP/lg.err") || rc=$?
     perf_stop
     stop_server
-    grep -v '^loadgen: step' "$TMP/lg.err" | tail -2 | sed 's/^/    /' >&2 || true
+    grep -v '^loadgen: step\|^loadgen: setup done' "$TMP/lg.err" | tail -2 | sed 's/^/    /' >&2 || true
     [ -n "$line" ] && [ "${line:0:1}" = "{" ] || line="{\"ok\":false,\"error\":\"loadgen exit $rc\"}"
     echo "{\"case\":\"$case\",\"server\":\"$sid\",${line#\{}" >>"$OUT"
 }
