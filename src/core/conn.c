@@ -375,6 +375,8 @@ static int outq_grow(sb_conn_t *c) {
  * of the first record are kept: OpenSSL may hold that record half sent and
  * must be handed the same bytes again. */
 static void outq_keep_head(sb_conn_t *c) {
+    if (c->oq_len == 0) /* the process-wide bound cuts a connection with nothing queued */
+        return;
     uint32_t keep = 1;
     for (size_t bytes = oq_at(c, 0)->n;
          (c->flags & SB_CONN_TLS) && keep < c->oq_len && bytes < SB_TLS_RECORD; keep++)
