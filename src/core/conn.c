@@ -231,6 +231,19 @@ void sb_conn_close_after_flush(sb_conn_t *c) {
         return;
     }
     c->flags |= SB_CONN_CLOSE_AFTER;
+    sb_conn_hold_output(c, false);
+}
+
+void sb_conn_hold_output(sb_conn_t *c, bool hold) {
+    if (hold) {
+        c->flags |= SB_CONN_HOLD;
+        return;
+    }
+    if (!(c->flags & SB_CONN_HOLD))
+        return;
+    c->flags &= ~(uint32_t)SB_CONN_HOLD;
+    if (c->oq_len > 0)
+        conn_defer(c, SB_CONN_DO_FLUSH);
 }
 
 /* Slot i of the output ring (its capacity is a power of two). */
@@ -652,7 +665,7 @@ static void conn_after_flush(sb_conn_t *c, int rc) {
 }
 
 static void conn_flush_now(sb_conn_t *c) {
-    if (c->flags & SB_CONN_CLOSING)
+    if (c->flags & (SB_CONN_CLOSING | SB_CONN_HOLD))
         return;
     if (c->io.events & EPOLLOUT)
         return; /* waiting for the kernel: EPOLLOUT will flush */

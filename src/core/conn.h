@@ -59,6 +59,7 @@ enum {
     SB_CONN_TLS_WRITE_WANTS_READ = 1u << 7, /* SSL_write waits for bytes from the peer */
     SB_CONN_TLS_FAILED = 1u << 8,           /* the failed handshake is counted */
     SB_CONN_TLS = 1u << 9,                  /* a TLS connection: an sb_tls_conn_t */
+    SB_CONN_HOLD = 1u << 10, /* queued output waits for sb_conn_hold_output(c, false) */
 };
 
 /* A peer address, compact: 17 bytes instead of a sockaddr_storage. */
@@ -207,6 +208,11 @@ void sb_conn_close(sb_conn_t *c);
  * if the caller arms one). */
 void sb_conn_close_after_flush(sb_conn_t *c);
 void sb_conn_pause_read(sb_conn_t *c, bool paused);
+/* While held, queued output is not written (the queue's bounds still
+ * apply): a protocol whose answer is completed by more output soon (a store
+ * read away) sends both in one write, one system call and one TCP segment
+ * fewer. The caller bounds the hold; a close after flush ends it. */
+void sb_conn_hold_output(sb_conn_t *c, bool hold);
 /* Hands bytes already buffered to the handler again before the next poll:
  * for a protocol that stopped consuming while it waited (a held request). */
 void sb_conn_resume(sb_conn_t *c);

@@ -81,6 +81,10 @@ bool sb_eio_admit_handshake(sb_eio_server_t *srv, const sb_http_req_t *req);
 int sb_eio_send_frame(sb_eio_session_t *s, sb_frame_t *f);
 /* Sends a message: text gets the "4" prefix here. */
 int sb_eio_send_message(sb_eio_session_t *s, const char *p, size_t n, bool binary);
+/* Holds what is sent until released (sb_conn_hold_output): on a websocket
+ * transport only; elsewhere (polling answers when asked, a carrier has its
+ * own framing) it does nothing. The caller bounds the hold. */
+void sb_eio_hold_output(sb_eio_session_t *s, bool hold);
 /* Sends a close packet and ends the session; on_close follows. Idempotent. */
 void sb_eio_close(sb_eio_session_t *s, const char *reason);
 

@@ -152,6 +152,11 @@ int sb_eio_send_message(sb_eio_session_t *s, const char *p, size_t n, bool binar
     return rc;
 }
 
+void sb_eio_hold_output(sb_eio_session_t *s, bool hold) {
+    if (s->transport == SB_EIO_WEBSOCKET && s->ws && !(hold && s->closing))
+        sb_conn_hold_output(sb_ws_conn(s->ws), hold);
+}
+
 /* ---- closing ---------------------------------------------------------------------- */
 
 void sb_eio_close(sb_eio_session_t *s, const char *reason) {

@@ -16,6 +16,9 @@
 
 /* Each connect lists who is online: capped, or N connects cost O(N^2). */
 #define SB_ONLINE_LIST_MAX 1000
+/* The CONNECT answer waits at most this long for connection:established
+ * (the friend list's read) to leave with it in one write. */
+#define SB_ESTABLISHED_HOLD_MS 500
 
 static void user_room(const sb_user_t *u, char out[SB_USER_ID_MAX + 8]) {
     snprintf(out, SB_USER_ID_MAX + 8, "user:%s", u->id);
@@ -32,6 +35,7 @@ static void established(sb_client_t *c, json_t *online, size_t count) {
     sb_feat_emit(c->sock, "connection:established",
                  json_pack("{s:s,s:o,s:I,s:O*}", "userId", c->user->id, "onlineUsers", online,
                            "onlineCount", (json_int_t)count, "data", c->hook_data));
+    sb_sio_socket_release_output(c->sock);
     sb_feat_delivery_connect(c); /* every device: pending is per user, not per device */
 }
 
@@ -89,15 +93,20 @@ static void friends_on_list(void *ud, int rc, const sb_store_strs_t *l) {
 static void friends_notify(sb_client_t *c, bool online, const char *last_seen, bool announce) {
     sb_sio_event_t ev = {.socket = c->sock, .name = SB_LIT("connect")};
     sb_feat_call_t *call = sb_feat_call_begin(c, &ev, sizeof(friends_req_t));
-    if (!call)
+    if (!call) {
+        sb_sio_socket_release_output(c->sock);
         return;
+    }
     friends_req_t *r = (friends_req_t *)(void *)call->extra;
     snprintf(r->user, sizeof r->user, "%s", c->user->id);
     snprintf(r->last_seen, sizeof r->last_seen, "%s", last_seen ? last_seen : "");
     r->online = online;
     r->announce = announce;
-    if (sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), friends_on_list, call) != SB_OK)
+    if (sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), friends_on_list, call) !=
+        SB_OK) {
+        sb_sio_socket_release_output(c->sock);
         sb_feat_call_end(call);
+    }
 }
 
 /* A change the cluster announced (no device of this node in the call):
@@ -280,7 +289,9 @@ void sb_feat_presence_connect(sb_client_t *c) {
     else
         tell_other_devices(c, "device_connected");
     if (c->f->cfg.presence_friends) {
-        friends_notify(c, true, NULL, !cluster); /* established follows the friend list */
+        /* established follows the friend list; the CONNECT answer waits for it */
+        sb_sio_socket_hold_output(c->sock, SB_ESTABLISHED_HOLD_MS);
+        friends_notify(c, true, NULL, !cluster);
         return;
     }
     json_t *online = json_array();

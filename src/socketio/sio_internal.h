@@ -72,7 +72,7 @@ typedef struct {
     sb_eio_session_t *eio;
     sb_sio_server_t *srv;
     sb_list_t sockets;
-    sb_sio_connect_wait_t *connect_wait; /* NULL once a namespace was joined */
+    sb_sio_connect_wait_t *connect_wait; /* NULL once a namespace was joined, unless held */
     sb_sio_binary_t *bin;                /* NULL unless a binary packet is in flight */
 } sb_sio_client_t;
 
@@ -149,6 +149,9 @@ static inline void sb_sio__client_connected(sb_sio_client_t *c) {
     sb_pool_free(&c->srv->connect_waits, c->connect_wait);
     c->connect_wait = NULL;
 }
+/* The connect deadline passed, or the hold of a connected client's output
+ * it bounds (sb_sio_socket_hold_output). */
+void sb_sio__on_connect_timeout(sb_timer_t *t);
 /* True when a socket of the client waits for a middleware in namespace `nsp`. */
 bool sb_sio__client_waiting(sb_sio_client_t *c, sb_str_t nsp);
 /* The client's session closed: its waiting sockets are given up. */

@@ -128,6 +128,13 @@ sb_sio_socket_t *sb_sio_nsp_find_socket(sb_sio_nsp_t *nsp, sb_str_t id);
 sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m);
 void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud);
 bool sb_sio_socket_connected(const sb_sio_socket_t *s);
+/* What is sent to a connected socket (its CONNECT answer first) waits in
+ * its transport until sb_sio_socket_release_output(), the socket's close,
+ * or max_ms: a connect handler whose first event needs a store read sends
+ * the answer and that event in one write. Websocket transport only. */
+#define SB_SIO_HOLD_MAX_MS 5000 /* max_ms above this is taken as this */
+void sb_sio_socket_hold_output(sb_sio_socket_t *s, uint32_t max_ms);
+void sb_sio_socket_release_output(sb_sio_socket_t *s);
 /* Keeps the socket's memory alive across asynchronous work (a store
  * commit): check sb_sio_socket_connected() before using it again. */
 void sb_sio_socket_ref(sb_sio_socket_t *s);

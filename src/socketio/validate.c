@@ -60,8 +60,11 @@ int sb_sio__client_validate(const sb_sio_client_t *c) {
             sb_sio_socket_validate(s) != SB_OK || ++n > c->srv->nnsps)
             return SB_EPROTO;
     }
-    /* The connect deadline is over once a namespace was joined. */
-    if (n > 0 && c->connect_wait)
+    /* The connect deadline is over once a namespace was joined; the record
+     * then only bounds a hold of the output (sb_sio_socket_hold_output). */
+    if (n > 0 && c->connect_wait &&
+        (!sb_timer_active(&c->connect_wait->timer) ||
+         sb_timer_due(&c->connect_wait->timer) > c->srv->loop->now_ms + SB_SIO_HOLD_MAX_MS))
         return SB_EPROTO;
     /* A binary packet in flight still waits for at least one attachment. */
     if (c->bin && (c->bin->need == 0 || c->bin->have >= c->bin->need ||

@@ -495,6 +495,13 @@ TEST(sio_corrupted_socket_is_refused) {
             sb_sio_connect_wait_t other = {.client = c};
             c->connect_wait = &other; /* a deadline after the connect */
             CHECK_EQ(sb_sio_session_validate(s), SB_EPROTO);
+            /* After the connect the record only bounds a hold of the output. */
+            sb_timer_init(c->srv->loop, &other.timer, NULL);
+            sb_timer_start(&other.timer, 500);
+            CHECK_EQ(sb_sio_session_validate(s), SB_OK);
+            sb_timer_start(&other.timer, SB_SIO_HOLD_MAX_MS + 1000);
+            CHECK_EQ(sb_sio_session_validate(s), SB_EPROTO);
+            sb_timer_stop(&other.timer);
             c->connect_wait = NULL;
             CHECK_EQ(sb_sio_session_validate(s), SB_OK);
         }
