@@ -8,18 +8,6 @@
 #include "core/log.h"
 #include "socketio/sio_internal.h"
 
-/* No namespace joined in time: the client goes. With one joined, the timer
- * bounded a hold of its output (sb_sio_socket_hold_output): released. */
-void sb_sio__on_connect_timeout(sb_timer_t *t) {
-    sb_sio_client_t *c = sb_container_of(t, sb_sio_connect_wait_t, timer)->client;
-    if (sb_list_empty(&c->sockets)) {
-        sb_eio_close(c->eio, "connect timeout");
-        return;
-    }
-    sb_sio__client_connected(c);
-    sb_eio_hold_output(c->eio, false);
-}
-
 static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     sb_sio_server_t *srv = ud;
     sb_sio_client_t *c = sb_pool_alloc(&srv->clients);

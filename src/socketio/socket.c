@@ -133,34 +133,6 @@ static sb_sio_wait_t *wait_of(const sb_sio_socket_t *s) {
 
 bool sb_sio_socket_pending(const sb_sio_socket_t *s) { return s->pending; }
 
-/* The hold is bounded by a connect-wait record of its own (the connect
- * deadline's kind, freed at the connect): on_connect_timeout in client.c
- * releases it. A connected client carries it only while held. */
-void sb_sio_socket_hold_output(sb_sio_socket_t *s, uint32_t max_ms) {
-    if (!s->connected)
-        return;
-    sb_sio_client_t *c = s->client;
-    if (!c->connect_wait) {
-        sb_sio_connect_wait_t *w = sb_pool_alloc(&c->srv->connect_waits);
-        if (!w)
-            return; /* out of memory: not held, only one write more */
-        w->client = c;
-        sb_timer_init(c->srv->loop, &w->timer, sb_sio__on_connect_timeout);
-        c->connect_wait = w;
-    }
-    sb_eio_hold_output(c->eio, true);
-    sb_timer_start(&c->connect_wait->timer,
-                   max_ms < SB_SIO_HOLD_MAX_MS ? max_ms : SB_SIO_HOLD_MAX_MS);
-}
-
-void sb_sio_socket_release_output(sb_sio_socket_t *s) {
-    sb_sio_client_t *c = s->client;
-    if (!c || sb_list_empty(&c->sockets))
-        return;
-    sb_sio__client_connected(c); /* the hold's record goes */
-    sb_eio_hold_output(c->eio, false);
-}
-
 int sb_sio_socket_resume(sb_sio_socket_t *s, int rc, const sb_sio_refusal_t *why) {
     sb_sio_wait_t *w = s->pending ? wait_of(s) : NULL;
     if (!w)
