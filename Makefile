@@ -97,7 +97,7 @@ $(B)/switchboard: $(B)/obj/src/main.o $(B)/gen/browser_client.o $(B)/libswitchbo
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libswitchboard_internal.a tests/unit/testlib.h
+$(B)/tests/%: tests/unit/%.c $(B)/libswitchboard_internal.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(B)/libswitchboard_internal.a $(LDFLAGS) $(LDLIBS)

@@ -9,21 +9,12 @@
 #include "core/conn.h"
 #include "core/err.h"
 #include "core/loop.h"
+#include "loop_moment.h"
 #include "testlib.h"
 
 static long ignore_data(sb_conn_t *c, char *p, size_t n) { return (long)n; }
 static void on_conn_close(sb_conn_t *c) {}
 static const sb_conn_handler_t quiet = {.on_data = ignore_data, .on_close = on_conn_close};
-
-static void stop_loop(sb_timer_t *t) { sb_loop_stop(t->loop); }
-
-/* Runs the loop for a few ms: deferred flushes (and frees) have run by then. */
-static void run_a_moment(sb_loop_t *l) {
-    sb_timer_t t;
-    sb_timer_init(l, &t, stop_loop);
-    sb_timer_start(&t, 5);
-    sb_loop_run(l);
-}
 
 typedef struct {
     sb_loop_t loop;

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/loop.h"
 #include "core/validate.h"
+#include "loop_moment.h"
 #include "testlib.h"
 
 void sb_loop__advance_for_tests(sb_loop_t *l); /* loop.c test hook */
@@ -165,16 +166,6 @@ TEST(output_rings_valid_while_growing_draining_and_wrapping) {
     sb_conn_ctx_dispose(&w->ctx);
     sb_loop_dispose(&w->loop);
     free(w);
-}
-
-static void stop_loop(sb_timer_t *t) { sb_loop_stop(t->loop); }
-
-/* Runs the loop for a tick: closed connections are freed by then. */
-static void run_a_moment(sb_loop_t *l) {
-    sb_timer_t t;
-    sb_timer_init(l, &t, stop_loop);
-    sb_timer_start(&t, 1);
-    sb_loop_run(l);
 }
 
 TEST(ring_corruption_is_refused) {
