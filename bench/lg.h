@@ -14,11 +14,12 @@
 /* ---- options ------------------------------------------------------------ */
 
 enum { P_SIO, P_WS };
-enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM, M_BCAST };
+enum { M_ECHO, M_FANOUT, M_BURST, M_IDLE, M_CONNECT, M_STORM, M_BCAST, M_SEND };
 enum { LG_MAX_SERVERS = 16 };
 
 typedef struct {
     const char *host, *path, *label, *token, *secret, *room;
+    const char *user_prefix; /* token subjects are <prefix>-u<n> (bench) */
     int port, proto, mode;
     long conns;       /* echo/idle: connections; fanout/burst: subscribers; connect: concurrency */
     int publishers;   /* fanout/burst */

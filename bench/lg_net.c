@@ -236,10 +236,10 @@ static void sio_send_connect(lg_conn_t *c) {
     char buf[2048];
     int n;
     if (O.token || O.secret) {
-        char tok[1024], sub[64];
+        char tok[1024], sub[128];
         const char *t = O.token;
         if (!t) {
-            snprintf(sub, sizeof sub, "bench-u%ld",
+            snprintf(sub, sizeof sub, "%s-u%ld", O.user_prefix,
                      ((long)c->idx + O.user_offset) % (O.users > 0 ? O.users : 1));
             lg_jwt_mint(O.secret, sub, tok, sizeof tok);
             t = tok;

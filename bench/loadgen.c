@@ -1,6 +1,6 @@
 /* Load generator for the Switchboard side-by-side benchmark.
  *
- *   loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast [--proto sio|ws] ...
+ *   loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast|send [--proto sio|ws] ...
  *
  * One epoll loop, non-blocking sockets, connections spread over source
  * addresses 127.0.0.1..127.0.0.N. Speaks raw WebSocket or Socket.IO v5 over
@@ -21,6 +21,7 @@
 lg_opts_t O = {
     .host = "127.0.0.1",
     .label = "server",
+    .user_prefix = "bench",
     .room = "bench",
     .proto = P_SIO,
     .mode = M_ECHO,
@@ -94,7 +95,15 @@ static const char *ack_id(const char *p, size_t n, uint64_t *id) {
 
 static double elapsed_s(int64_t a, int64_t b) { return (double)(b - a) / 1e6; }
 
+/* The measured window's edges, told on stderr in send mode: bench/store.mjs
+ * reads the database's CPU over the same window. */
+static void tell_window(const char *edge) {
+    if (O.mode == M_SEND)
+        fprintf(stderr, "loadgen: window %s\n", edge);
+}
+
 static void window_begin(int64_t now) {
+    tell_window("begins");
     t_run = now;
     msgs_run = 0;
     srv_cpu0 = O.server_pid ? lg_servers_cpu_ms() : -1;
@@ -102,6 +111,7 @@ static void window_begin(int64_t now) {
 }
 
 static void window_end(int64_t now) {
+    tell_window("ends");
     t_end = now;
     srv_cpu1 = O.server_pid ? lg_servers_cpu_ms() : -1;
     self_cpu1 = lg_self_cpu_ms();
@@ -231,9 +241,66 @@ static void on_join_answer(lg_conn_t *c, const char *p, size_t n) {
     settle(c);
 }
 
+/* ---- send: stored direct messages, one in flight per sender ----------------- */
+
+static uint64_t ack_errors; /* message:send answered with {"error":...} */
+
+/* Sender i writes to the user of connection i+1 (the last to the first). */
+static void send_message(lg_conn_t *c, int64_t now) {
+    uint64_t id = c->next_ack++;
+    long to = ((long)(c->idx + 1) % O.conns + O.user_offset) % O.users;
+    size_t n = make_payload(pl_buf, 'S', c->idx, ++c->seq, 0);
+    int h = sprintf(msg_buf, "42%llu[\"message:send\",{\"receiverId\":\"%s-u%ld\",\"content\":\"",
+                    (unsigned long long)id, O.user_prefix, to);
+    memcpy(msg_buf + h, pl_buf, n);
+    memcpy(msg_buf + h + n, "\"}]", 3);
+    c->wait_ack = id, c->t_sent = now, c->inflight = true;
+    lg_send_text(c, msg_buf, (size_t)h + n + 3);
+}
+
+/* "2<id>[...]": an event that asks for an answer (message:received). */
+static bool answer_event(lg_conn_t *c, const char *p, size_t n) {
+    const char *q = p + 1, *end = p + n;
+    uint64_t id;
+    if (n < 3 || p[0] != '2' || !parse_u64(&q, end, &id))
+        return false;
+    char buf[32];
+    int k = snprintf(buf, sizeof buf, "3%llu[]", (unsigned long long)id);
+    lg_send_text(c, buf, (size_t)k);
+    return true;
+}
+
+static void send_on_app(lg_conn_t *c, const char *p, size_t n) {
+    uint64_t id;
+    const char *q = ack_id(p, n, &id);
+    if (!q || !c->inflight || id != c->wait_ack) {
+        if (!answer_event(c, p, n))
+            C.other++;
+        return;
+    }
+    int64_t now = lg_now_us();
+    c->inflight = false;
+    if ((size_t)(p + n - q) >= 10 && memcmp(q, "[{\"error\"", 10) == 0) {
+        ack_errors++;
+    } else {
+        c->nmsg++;
+        C.msgs++;
+        if (phase == PH_RUN) {
+            lg_hist_add(&H, now - c->t_sent);
+            msgs_run++;
+        }
+    }
+    if (phase == PH_WARM || phase == PH_RUN)
+        send_message(c, now);
+}
+
 /* ---- echo --------------------------------------------------------------------- */
 
 static void echo_send(lg_conn_t *c, int64_t now) {
+    if (O.mode == M_SEND) {
+        send_message(c, now);
+        return;
+    }
     uint64_t seq = ++c->seq;
     size_t n = make_payload(pl_buf, 'E', c->idx, seq, 0);
     c->t_sent = now, c->inflight = true;
@@ -250,6 +317,10 @@ static void echo_send(lg_conn_t *c, int64_t now) {
 }
 
 static void echo_on_app(lg_conn_t *c, const char *p, size_t n) {
+    if (O.mode == M_SEND) {
+        send_on_app(c, p, n);
+        return;
+    }
     if (!c->inflight) {
         C.other++;
         return;
@@ -718,7 +789,8 @@ static void run_loop(void (*tick)(int64_t)) {
 }
 
 static const char *mode_name(void) {
-    static const char *names[] = {"echo", "fanout", "burst", "idle", "connect", "storm", "bcast"};
+    static const char *names[] = {"echo",  "fanout", "burst", "idle",
+                                  "connect", "storm", "bcast", "send"};
     return names[O.mode];
 }
 
@@ -757,8 +829,9 @@ static int report(void) {
     /* Echo: a request still unanswered after the drain, or a window without
      * a single answer, means the server stalled or dropped (e.g. a rate
      * limit): not a clean run, even though nothing arrived wrong. */
-    long unanswered = O.mode == M_ECHO ? echo_inflight() : 0;
-    bool stalled = O.mode == M_ECHO && (unanswered > 0 || msgs_run == 0);
+    bool echoes = O.mode == M_ECHO || O.mode == M_SEND;
+    long unanswered = echoes ? echo_inflight() : 0;
+    bool stalled = echoes && (unanswered > 0 || msgs_run == 0);
     bool ok = C.errors == 0 && C.bad == 0 && C.lost == 0 && C.dup == 0 && undelivered == 0 &&
               !stalled && !abort_why;
     double rate_out = secs > 0 ? (double)msgs_run / secs : 0;
@@ -797,7 +870,9 @@ static int report(void) {
     } else {
         lg_json_int("msgs", (long long)msgs_run);
         lg_json_num("msgs_per_s", rate_out);
-        if (O.mode == M_ECHO) {
+        if (O.mode == M_SEND)
+            lg_json_int("ack_errors", (long long)ack_errors);
+        if (echoes) {
             lg_json_int("min_per_conn", (long long)min_per_conn(0, nslots));
             lg_json_int("unanswered", unanswered);
             undelivered = (uint64_t)unanswered; /* shown on the human line */
@@ -818,7 +893,7 @@ static int report(void) {
             "undelivered=%llu dup=%llu%s%s\n",
             O.label, mode_name(), O.proto == P_SIO ? "sio" : "ws", O.conns, rate_out,
             O.mode == M_CONNECT ? "handshakes"
-            : O.mode == M_ECHO  ? "msgs"
+            : echoes            ? "msgs"
                                 : "deliveries",
             lg_hist_q(&H, 0.5), lg_hist_q(&H, 0.99), lg_hist_q(&H, 0.999),
             (unsigned long long)C.errors, (unsigned long long)C.lost,
@@ -1095,7 +1170,7 @@ static int storm_main(void) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast [options]\n"
+            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast|send [options]\n"
             "  --host A            target IPv4 address (127.0.0.1)\n"
             "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
             "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
@@ -1111,6 +1186,10 @@ static void usage(void) {
             "  --burst B           burst: publishes in flight at once (128)\n"
             "  --token JWT         CONNECT auth token; or --jwt-secret S to mint HS256 tokens\n"
             "  --users U           distinct token subjects bench-u0..U-1 (1)\n"
+            "  --user-prefix P     token subjects P-u0.. instead of bench-u0.. (bench)\n"
+            "  send mode:          every connection a sender (--jwt-secret, sio): message:send\n"
+            "                      {receiverId: next connection's user}, one in flight; answers\n"
+            "                      message:received; window edges told on stderr\n"
             "  --rooms R           idle: rooms the connections are spread over (1)\n"
             "  --room NAME         fanout room (bench)\n"
             "  --chat              fanout: chat:join + chat:message of the built-in events "
@@ -1169,11 +1248,12 @@ static void parse_args(int argc, char **argv) {
         {"label", 1, 0, 'l'},          {"quiet", 0, 0, 'q'},
         {"api-key", 1, 0, 'A'},        {"broadcasts", 1, 0, 'x'},
         {"broadcasts-all", 1, 0, 'X'}, {"wide-size", 1, 0, 'W'},
-        {"help", 0, 0, '?'},           {0, 0, 0, 0},
+        {"user-prefix", 1, 0, 'U'},    {"help", 0, 0, '?'},
+        {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
     static const char *const modes[] = {"echo",    "fanout", "burst", "idle",
-                                        "connect", "storm",  "bcast"};
+                                        "connect", "storm",  "bcast", "send"};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
@@ -1190,7 +1270,7 @@ static void parse_args(int argc, char **argv) {
             O.path = optarg;
             break;
         case 'm':
-            O.mode = parse_enum(optarg, modes, 7);
+            O.mode = parse_enum(optarg, modes, 8);
             break;
         case 'Z':
             O.room_size = atol(optarg);
@@ -1279,6 +1359,9 @@ static void parse_args(int argc, char **argv) {
         case 'H':
             O.chat = true;
             break;
+        case 'U':
+            O.user_prefix = optarg;
+            break;
         default:
             usage();
             exit(ch == '?' ? 2 : 2);
@@ -1288,12 +1371,15 @@ static void parse_args(int argc, char **argv) {
         O.procs < 1 || O.procs > 64 || O.sources < 1 || O.sources > 250 || O.burst < 1 ||
         O.hs_conc < 1 || O.room_size < 1 || O.rooms_per_conn < 1 || O.rooms_per_conn > 2 ||
         O.wide_size < 0 || O.broadcasts < 0 || O.bcast_all < 0 ||
-        O.broadcasts + O.bcast_all > LG_BCAST_MAX) {
+        O.broadcasts + O.bcast_all > LG_BCAST_MAX ||
+        (O.mode == M_SEND && (O.proto != P_SIO || !O.secret)) || strlen(O.user_prefix) > 64) {
         usage();
         exit(2);
     }
     if (!O.path)
         O.path = O.proto == P_SIO ? "/socket.io/" : (O.mode == M_ECHO ? "/echo" : "/pubsub");
+    if (O.mode == M_SEND)
+        O.users = O.conns; /* one user per sender */
     if (O.publishers <= 0)
         O.publishers = O.mode == M_BURST ? 1 : 2;
 }
@@ -1330,8 +1416,10 @@ int main(int argc, char **argv) {
     for (long i = 0; i < nslots; i++)
         conns[i].fd = -1;
     lg_net_init();
-    static void (*const ticks[])(int64_t) = {echo_tick, fanout_tick, burst_tick, NULL,
-                                             connect_tick};
+    static void (*const ticks[])(int64_t) = {
+        [M_ECHO] = echo_tick,       [M_FANOUT] = fanout_tick, [M_BURST] = burst_tick,
+        [M_CONNECT] = connect_tick, [M_SEND] = echo_tick,
+    };
     run_loop(ticks[O.mode]);
     if (O.mode == M_FANOUT || O.mode == M_BURST)
         fanout_verify();

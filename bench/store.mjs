@@ -14,8 +14,12 @@
 // for every server; the CPU of each part (server and its busiest thread but
 // the first, PostgreSQL, the clients) and Switchboard's store counters
 // (batches, their size, commit time) are recorded with each run.
-// Usage: node bench/store.mjs [--senders "1 100 1000"] [--duration 4] [--warmup 1] [--clients 4] [--repeat 1]
-//        [--servers "sb-pg node-pg sb-sqlite-full sb-sqlite-normal"] [--build DIR] [--results DIR]
+// --client c (the default) runs the senders in the C load generator instead
+// (bench/loadgen.c, send mode: one process, a few % of a core), so that on a
+// small machine the Node.js clients' CPU does not decide the figures.
+// Usage: node bench/store.mjs [--senders "1 100 1000"] [--duration 4] [--warmup 1] [--client c|node]
+//        [--clients 4] [--repeat 1] [--servers "sb-pg node-pg sb-sqlite-full sb-sqlite-normal"]
+//        [--build DIR] [--results DIR]
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +38,9 @@ const DURATION = Number(opts.duration || 4);
 const WARMUP = Number(opts.warmup || 1);
 // Client processes (each one CPU at most); a run uses at most one per sender.
 const CLIENTS = Number(opts.clients || 4);
+const CLIENT = String(opts.client || 'c');
+if (!['c', 'node'].includes(CLIENT)) throw new Error('--client is c or node');
+const LOADGEN = path.join(root, 'build', 'bench', 'loadgen');
 // Rounds of the whole matrix: on a shared machine one run says little.
 const REPEAT = Number(opts.repeat || 1);
 const SERVERS = String(opts.servers || 'sb-pg node-pg sb-sqlite-full sb-sqlite-normal').split(/\s+/).filter(Boolean);
@@ -243,8 +250,43 @@ async function measure(id, url, n, tag) {
   }
 }
 
+// ---- the same with the C load generator --------------------------------------------
+
+/** Runs loadgen's send mode against the server; the CPU and store counters
+ * are read when it says its window begins and ends. */
+async function measureC(id, url, n, tag) {
+  const srv = await startServer(id, url);
+  try {
+    const lg = spawn(LOADGEN, ['--port', String(srv.port), '--mode', 'send', '--conns', String(n),
+      '--jwt-secret', SECRET, '--user-prefix', tag, '--duration', String(DURATION), '--warmup', String(WARMUP),
+      '--server-pid', String(srv.pid), '--max-time', String(DURATION + WARMUP + 120), '--quiet'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(lg);
+    let out = '', err = '', begin = null, end = null;
+    lg.stdout.on('data', (d) => { out += d; });
+    lg.stderr.on('data', (d) => {
+      err += d;
+      if (!begin && err.includes('window begins')) begin = (async () => ({ stats: await storeStats(id, srv.port), cpu: cpuSnapshot(srv.pid) }))();
+      if (!end && err.includes('window ends')) end = { cpu: cpuSnapshot(srv.pid), stats: storeStats(id, srv.port) };
+    });
+    const code = await new Promise((resolve) => lg.once('exit', resolve));
+    children.delete(lg);
+    const r = JSON.parse(out.trim().split('\n').pop() || '{}');
+    if (code !== 0 || !begin || !end) throw new Error(`loadgen exit ${code}: ${err.slice(-300)}`);
+    const b = await begin, secs = r.window_s;
+    const cpu = cpuShare(b.cpu, end.cpu, secs, srv.pid);
+    const store = storeShare(b.stats, await end.stats, secs);
+    return { server: id, senders: n, acked: r.msgs, errors: r.ack_errors + r.errors, secs: +secs.toFixed(2),
+      per_s: Math.round(r.msgs_per_s), p50_ms: +(r.p50_us / 1000).toFixed(2), p99_ms: +(r.p99_us / 1000).toFixed(2),
+      ...cpu, client_cpu: Math.round(r.loadgen_cpu_pct), clients: 1, ...store };
+  } finally {
+    await srv.stop();
+  }
+}
+
 // ---- the matrix and the report ------------------------------------------------------
 
+if (CLIENT === 'c') execFileSync('make', ['-s', '-C', here], { stdio: 'inherit' });
 const url = startCluster();
 log(`PostgreSQL ${execFileSync('psql', ['-XAtq', url, '-c', 'SHOW server_version'], { encoding: 'utf8' }).trim()} ` +
   `(fsync ${execFileSync('psql', ['-XAtq', url, '-c', 'SHOW fsync'], { encoding: 'utf8' }).trim()}); ` +
@@ -256,7 +298,7 @@ for (let rep = 1; rep <= REPEAT; rep++) {
       let row;
       const load = loadavg()[0];
       try {
-        row = await measure(id, url, n, `${id}-${n}-${rep}`);
+        row = await (CLIENT === 'c' ? measureC : measure)(id, url, n, `${id}-${n}-${rep}`);
       } catch (e) {
         row = { server: id, senders: n, error: String(e.message || e).slice(0, 300) };
       }
@@ -283,8 +325,8 @@ const lines = [
   '# Stored messages: acknowledged `message:send`',
   '',
   `${new Date().toISOString()}, ${REPEAT} round(s) of every case, ${DURATION} s per run after ${WARMUP} s of warm-up, ` +
-  '32-byte messages, each sender with one message in flight; the senders in up to ' +
-  `${CLIENTS} client processes; PostgreSQL 15 (fsync, full_page_writes, synchronous_commit on) on the same machine. ` +
+  '32-byte messages, each sender with one message in flight; the senders in ' +
+  `${CLIENT === 'c' ? 'the C load generator (bench/loadgen.c, send mode)' : `up to ${CLIENTS} Node.js client processes`}; PostgreSQL 15 (fsync, full_page_writes, synchronous_commit on) on the same machine. ` +
   '`node-pg`: socket.io 4 + pg, one INSERT … RETURNING per message (bench/peers/sio-pg-chat.mjs). ' +
   'Produced by `node bench/store.mjs` (bench/README.md). Cells: the median of the rounds (their range). ' +
   '÷ node-pg: each round\'s run over the peer\'s run of the same round. CPU: % of one core during the ' +
