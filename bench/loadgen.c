@@ -248,9 +248,11 @@ static uint64_t ack_errors; /* message:send answered with {"error":...} */
 /* Sender i writes to the user of connection i+1 (the last to the first). */
 static void send_message(lg_conn_t *c, int64_t now) {
     uint64_t id = c->next_ack++;
-    long to = ((long)(c->idx + 1) % O.conns + O.user_offset) % O.users;
+    char to[32] = "offline"; /* a lone sender writes to a user never online */
+    if (O.conns > 1)
+        snprintf(to, sizeof to, "%ld", ((long)(c->idx + 1) % O.conns + O.user_offset) % O.users);
     size_t n = make_payload(pl_buf, 'S', c->idx, ++c->seq, 0);
-    int h = sprintf(msg_buf, "42%llu[\"message:send\",{\"receiverId\":\"%s-u%ld\",\"content\":\"",
+    int h = sprintf(msg_buf, "42%llu[\"message:send\",{\"receiverId\":\"%s-u%s\",\"content\":\"",
                     (unsigned long long)id, O.user_prefix, to);
     memcpy(msg_buf + h, pl_buf, n);
     memcpy(msg_buf + h + n, "\"}]", 3);
@@ -280,7 +282,8 @@ static void send_on_app(lg_conn_t *c, const char *p, size_t n) {
     }
     int64_t now = lg_now_us();
     c->inflight = false;
-    if ((size_t)(p + n - q) >= 10 && memcmp(q, "[{\"error\"", 10) == 0) {
+    static const char err[] = "[{\"error\"";
+    if ((size_t)(p + n - q) >= sizeof err - 1 && memcmp(q, err, sizeof err - 1) == 0) {
         ack_errors++;
     } else {
         c->nmsg++;
