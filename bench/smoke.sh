@@ -119,6 +119,14 @@ r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode idle --conns 200 --ro
     --jwt-secret "$SECRET" --duration 1)
 check "idle 200 conns joined with JWT" "$r" "${clean[@]}" "joined -eq 200" "rss_after_kb -gt 0"
 
+r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode send --conns 20 --jwt-secret "$SECRET" --duration 1 \
+    --warmup 0.5)
+check "send: 20 senders, stored and acknowledged (bench/store.mjs)" "$r" "${clean[@]}" "ack_errors -eq 0" \
+    "min_per_conn -ge 1" "msgs -gt 0"
+
+r=$(lg --port "$PORT_main" --mode send --conns 2 --payload 200000 --jwt-secret "$SECRET" --duration 1 --warmup 0)
+check "send: refused messages are counted as error answers, not as acked" "$r" "ack_errors -gt 0" "msgs -eq 0"
+
 r=$(lg --port "$PORT_main" --mode connect --conns 2 --jwt-secret wrong-secret --duration 1 --warmup 0)
 check "a bad JWT is refused (the loadgen counts it)" "$r" "handshake_failures -gt 0" "msgs -eq 0"
 
