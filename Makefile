@@ -137,9 +137,8 @@ run: run-deps all
 	exec $(B)/switchboard "$$@"
 
 # Every suite, first on the optimized build, then under AddressSanitizer + UBSan.
-# The e2e suite runs on SQLite and again on PostgreSQL: the whole of it on the
-# optimized build, its store-heavy files (PG_ASAN_E2E in tests/run.sh) under
-# the sanitizers.
+# The e2e suite runs on SQLite and again on PostgreSQL (all but PG_E2E_SKIP in
+# tests/run.sh), in both builds.
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory MODE=asan B=build/asan all

@@ -73,20 +73,6 @@ for f in tests/e2e/*.test.mjs; do
     case "$PG_E2E_SKIP" in *" $n "*) ;; *) PG_E2E_FILES+=("$f") ;; esac
 done
 
-# Under ASan+UBSan (the second build) the whole list would take about 7 min,
-# so only the files that drive the store hardest run on PostgreSQL there:
-# every message, delivery, read receipt, conversation, notification, friend,
-# post, document and session path, idempotency keys, restarts (recovery), the
-# HTTP API's writes (admin_api, backend_api, docs_curl, ops) and the offline
-# pushes (hooks): about 1.5 min. pg_store (faults through a TCP proxy, two
-# servers on one database) runs under ASan anyway, in the e2e pass.
-PG_ASAN_E2E=" delivery messages chat chat_plus social idempotency recovery room_history session
-  text_nul admin_api backend_api docs_curl ops hooks presence_friends oplog live seed_pieces "
-PG_ASAN_E2E_FILES=()
-for n in $PG_ASAN_E2E; do
-    PG_ASAN_E2E_FILES+=("tests/e2e/$n.test.mjs")
-done
-
 # Runs the given e2e files on a throwaway PostgreSQL cluster and counts them
 # as the suite named $1 (build $2).
 e2e_on_postgres() {
@@ -126,15 +112,10 @@ for b in "${builds[@]}"; do
     count "e2e [$b]" "$out" $rc
 
     # The whole suite but PG_E2E_SKIP again on the PostgreSQL store (a
-    # throwaway cluster; each server's data directory gets its own schema);
-    # under ASan the store-heavy files of PG_ASAN_E2E.
-    if [ "$b" = "${builds[0]}" ]; then
-        echo "== end-to-end tests on PostgreSQL ($b)"
-        e2e_on_postgres "e2e on PostgreSQL [$b]" "$b" "${PG_E2E_FILES[@]}"
-    else
-        echo "== end-to-end tests on PostgreSQL, store-heavy files ($b)"
-        e2e_on_postgres "e2e on PostgreSQL [$b]" "$b" "${PG_ASAN_E2E_FILES[@]}"
-    fi
+    # throwaway cluster; each server's data directory gets its own schema),
+    # in both builds: under ASan+UBSan it takes about 4-5 min.
+    echo "== end-to-end tests on PostgreSQL ($b)"
+    e2e_on_postgres "e2e on PostgreSQL [$b]" "$b" "${PG_E2E_FILES[@]}"
 
     echo "== soak, short ($b)"
     out="$log/soak.$RANDOM"
