@@ -792,8 +792,8 @@ static void run_loop(void (*tick)(int64_t)) {
 }
 
 static const char *mode_name(void) {
-    static const char *names[] = {"echo",  "fanout", "burst", "idle",
-                                  "connect", "storm", "bcast", "send"};
+    static const char *names[] = {"echo",    "fanout", "burst", "idle",
+                                  "connect", "storm",  "bcast", "send"};
     return names[O.mode];
 }
 
@@ -1172,43 +1172,44 @@ static int storm_main(void) {
 /* ---- options -------------------------------------------------------------------- */
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast|send [options]\n"
-            "  --host A            target IPv4 address (127.0.0.1)\n"
-            "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
-            "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
-            "  --conns N           echo/idle: connections; fanout/burst: subscribers; connect: "
-            "concurrency (100)\n"
-            "  --publishers P      fanout: 2, burst: 1\n"
-            "  --duration S        measured window; fanout: ramp time budget (5)\n"
-            "  --warmup S          unmeasured time before the window (1)\n"
-            "  --payload B         payload bytes (32)\n"
-            "  --rate R            fanout: fixed publishes/s instead of the ramp\n"
-            "  --step-ms MS        fanout: ramp step length (1000)\n"
-            "  --start-dps D       fanout: first ramp step, deliveries/s (50000)\n"
-            "  --burst B           burst: publishes in flight at once (128)\n"
-            "  --token JWT         CONNECT auth token; or --jwt-secret S to mint HS256 tokens\n"
-            "  --users U           distinct token subjects bench-u0..U-1 (1)\n"
-            "  --user-prefix P     token subjects P-u0.. instead of bench-u0.. (bench)\n"
-            "  send mode:          every connection a sender (--jwt-secret, sio): message:send\n"
-            "                      {receiverId: next connection's user}, one in flight; answers\n"
-            "                      message:received; window edges told on stderr\n"
-            "  --rooms R           idle: rooms the connections are spread over (1)\n"
-            "  --room NAME         fanout room (bench)\n"
-            "  --chat              fanout: chat:join + chat:message of the built-in events "
-            "(switchboard)\n"
-            "  --server-pid PID[,PID...]  read the servers' CPU and RSS (summed) from /proc\n"
-            "  --sources N         source addresses 127.0.0.1..N (32)\n"
-            "  --procs K           idle, storm, bcast: worker processes (1)\n"
-            "  --room-size S       storm: members per room (10)\n"
-            "  --rooms-per-conn K  storm: rooms each connection joins, 1 or 2 (2)\n"
-            "  --wide-size W       storm, bcast: members of room B (--room-size)\n"
-            "  --broadcasts N      bcast: POST /api/emit to room bench-b-0, one at a time (0)\n"
-            "  --broadcasts-all N  bcast: then to everyone (0)\n"
-            "  --api-key K         bcast: the API key of /api/emit\n"
-            "  --handshake-concurrency C  handshakes in progress at once (256)\n"
-            "  --setup-timeout S   (60)   --max-time S  hard bound on the whole run (300)\n"
-            "  --label NAME        server name in the output\n");
+    fprintf(
+        stderr,
+        "usage: loadgen --port P --mode echo|fanout|burst|idle|connect|storm|bcast|send [options]\n"
+        "  --host A            target IPv4 address (127.0.0.1)\n"
+        "  --proto sio|ws      Socket.IO over Engine.IO websocket, or raw WebSocket (sio)\n"
+        "  --path P            /socket.io/ for sio, /echo for ws echo, /pubsub for ws fanout\n"
+        "  --conns N           echo/idle: connections; fanout/burst: subscribers; connect: "
+        "concurrency (100)\n"
+        "  --publishers P      fanout: 2, burst: 1\n"
+        "  --duration S        measured window; fanout: ramp time budget (5)\n"
+        "  --warmup S          unmeasured time before the window (1)\n"
+        "  --payload B         payload bytes (32)\n"
+        "  --rate R            fanout: fixed publishes/s instead of the ramp\n"
+        "  --step-ms MS        fanout: ramp step length (1000)\n"
+        "  --start-dps D       fanout: first ramp step, deliveries/s (50000)\n"
+        "  --burst B           burst: publishes in flight at once (128)\n"
+        "  --token JWT         CONNECT auth token; or --jwt-secret S to mint HS256 tokens\n"
+        "  --users U           distinct token subjects bench-u0..U-1 (1)\n"
+        "  --user-prefix P     token subjects P-u0.. instead of bench-u0.. (bench)\n"
+        "  send mode:          every connection a sender (--jwt-secret, sio): message:send\n"
+        "                      {receiverId: next connection's user}, one in flight; answers\n"
+        "                      message:received; window edges told on stderr\n"
+        "  --rooms R           idle: rooms the connections are spread over (1)\n"
+        "  --room NAME         fanout room (bench)\n"
+        "  --chat              fanout: chat:join + chat:message of the built-in events "
+        "(switchboard)\n"
+        "  --server-pid PID[,PID...]  read the servers' CPU and RSS (summed) from /proc\n"
+        "  --sources N         source addresses 127.0.0.1..N (32)\n"
+        "  --procs K           idle, storm, bcast: worker processes (1)\n"
+        "  --room-size S       storm: members per room (10)\n"
+        "  --rooms-per-conn K  storm: rooms each connection joins, 1 or 2 (2)\n"
+        "  --wide-size W       storm, bcast: members of room B (--room-size)\n"
+        "  --broadcasts N      bcast: POST /api/emit to room bench-b-0, one at a time (0)\n"
+        "  --broadcasts-all N  bcast: then to everyone (0)\n"
+        "  --api-key K         bcast: the API key of /api/emit\n"
+        "  --handshake-concurrency C  handshakes in progress at once (256)\n"
+        "  --setup-timeout S   (60)   --max-time S  hard bound on the whole run (300)\n"
+        "  --label NAME        server name in the output\n");
 }
 
 /* --server-pid A[,B...]: the servers whose CPU and RSS are summed. */
@@ -1234,24 +1235,42 @@ static int parse_enum(const char *v, const char *const *names, int n) {
 
 static void parse_args(int argc, char **argv) {
     static const struct option lo[] = {
-        {"host", 1, 0, 'h'},           {"port", 1, 0, 'p'},
-        {"proto", 1, 0, 'P'},          {"path", 1, 0, 'a'},
-        {"mode", 1, 0, 'm'},           {"conns", 1, 0, 'c'},
-        {"publishers", 1, 0, 'b'},     {"duration", 1, 0, 'd'},
-        {"warmup", 1, 0, 'w'},         {"payload", 1, 0, 's'},
-        {"rate", 1, 0, 'r'},           {"step-ms", 1, 0, 'S'},
-        {"burst", 1, 0, 'B'},          {"token", 1, 0, 't'},
-        {"jwt-secret", 1, 0, 'j'},     {"users", 1, 0, 'u'},
-        {"rooms", 1, 0, 'R'},          {"room", 1, 0, 'o'},
-        {"server-pid", 1, 0, 'i'},     {"sources", 1, 0, 'n'},
-        {"procs", 1, 0, 'k'},          {"handshake-concurrency", 1, 0, 'C'},
-        {"setup-timeout", 1, 0, 'T'},  {"max-time", 1, 0, 'M'},
-        {"room-size", 1, 0, 'Z'},      {"rooms-per-conn", 1, 0, 'K'},
-        {"chat", 0, 0, 'H'},           {"start-dps", 1, 0, 'D'},
-        {"label", 1, 0, 'l'},          {"quiet", 0, 0, 'q'},
-        {"api-key", 1, 0, 'A'},        {"broadcasts", 1, 0, 'x'},
-        {"broadcasts-all", 1, 0, 'X'}, {"wide-size", 1, 0, 'W'},
-        {"user-prefix", 1, 0, 'U'},    {"help", 0, 0, '?'},
+        {"host", 1, 0, 'h'},
+        {"port", 1, 0, 'p'},
+        {"proto", 1, 0, 'P'},
+        {"path", 1, 0, 'a'},
+        {"mode", 1, 0, 'm'},
+        {"conns", 1, 0, 'c'},
+        {"publishers", 1, 0, 'b'},
+        {"duration", 1, 0, 'd'},
+        {"warmup", 1, 0, 'w'},
+        {"payload", 1, 0, 's'},
+        {"rate", 1, 0, 'r'},
+        {"step-ms", 1, 0, 'S'},
+        {"burst", 1, 0, 'B'},
+        {"token", 1, 0, 't'},
+        {"jwt-secret", 1, 0, 'j'},
+        {"users", 1, 0, 'u'},
+        {"rooms", 1, 0, 'R'},
+        {"room", 1, 0, 'o'},
+        {"server-pid", 1, 0, 'i'},
+        {"sources", 1, 0, 'n'},
+        {"procs", 1, 0, 'k'},
+        {"handshake-concurrency", 1, 0, 'C'},
+        {"setup-timeout", 1, 0, 'T'},
+        {"max-time", 1, 0, 'M'},
+        {"room-size", 1, 0, 'Z'},
+        {"rooms-per-conn", 1, 0, 'K'},
+        {"chat", 0, 0, 'H'},
+        {"start-dps", 1, 0, 'D'},
+        {"label", 1, 0, 'l'},
+        {"quiet", 0, 0, 'q'},
+        {"api-key", 1, 0, 'A'},
+        {"broadcasts", 1, 0, 'x'},
+        {"broadcasts-all", 1, 0, 'X'},
+        {"wide-size", 1, 0, 'W'},
+        {"user-prefix", 1, 0, 'U'},
+        {"help", 0, 0, '?'},
         {0, 0, 0, 0},
     };
     static const char *const protos[] = {"sio", "ws"};
