@@ -24,6 +24,7 @@ static void presence_dispose(sb_features_t *f) {
  * stop in the reverse order, and are told a user is gone in this order. */
 static const sb_feature_row_t features[] = {
     {"users", NULL, sb_feat_users_dispose, NULL, NULL},
+    {"devices", sb_feat_devices_init, sb_feat_devices_dispose, NULL, NULL},
     {"delivery", NULL, sb_feat_delivery_dispose, NULL, NULL},
     {"presence", presence_init, presence_dispose, NULL, sb_feat_presence_user_gone},
     {"session", sb_feat_session_init, sb_feat_session_dispose, NULL, NULL},

@@ -29,8 +29,13 @@
  * holds one per online user). */
 typedef struct {
     const char *name, *avatar; /* avatar: "" when none */
-    char *status;              /* status:update text, own allocation; NULL until set */
+    /* devices.c: the devices in the user's room, a ring through their
+     * sb_client_t in the order they joined (this one first); NULL: none. */
+    struct sb_client *room_devices;
     uint32_t devices;
+    /* "user:" right before the id: together they are the name of the
+     * user's room (sb_feat_user_room), which listings of rooms hand on. */
+    char room_prefix[5];
     char id[];
 } sb_user_t;
 
@@ -50,21 +55,31 @@ typedef struct sb_client {
     sb_features_t *f;
     sb_sio_socket_t *sock;
     sb_user_t *user;
-    int64_t connected_ms;     /* monotonic, for the closing log line */
+    /* devices.c: neighbours on the ring of user->room_devices; NULL while
+     * the socket is not in the user's room. Doubly linked: one user may
+     * have thousands of devices, and each leaves in O(1). */
+    struct sb_client *room_next, *room_prev;
     uint64_t expires_ms;      /* session.c: when the token expires, on the loop's clock; 0: never */
     int64_t sent[SB_STREAMS]; /* delivery.c: the newest id of each stream this device was sent */
-    uint8_t syncing;      /* delivery.c: bit per stream whose backlog it is reading (live waits) */
-    uint8_t reread;       /* delivery.c: bit per stream: a live event waited, read once more */
-    bool room_replaying;  /* recovery.c, below; next to `syncing`, where padding was */
-    bool rooms_dirty;     /* recovery.c: in f->rooms_dirty, its rooms to be saved */
-    uint32_t expiry_slot; /* session.c: 1 + its place in f->expiring; 0: not there */
     /* recovery.c: the newest stored room message (chat:message, message:new)
      * written to this device, the third part of its offset; while its
      * recovered rooms are replayed it stays at the recovered offset, and
      * the room messages it gets live meanwhile are kept apart. */
     int64_t room_sent, room_live_min, room_live_max;
     json_t *hook_data; /* backend.c: the connect hook's `data` for this socket; NULL: none */
+    /* The low 32 bits of the monotonic clock at connect, for the closing
+     * log line's duration (exact up to 49 days): 4 bytes, and the fields
+     * below share one 32-bit word, so that the ring above costs 8 bytes
+     * a socket, not 16 (issue 17). */
+    uint32_t connected_ms;
+    uint32_t expiry_slot : 26;     /* session.c: 1 + its place in f->expiring; 0: not there */
+    uint32_t syncing : SB_STREAMS; /* delivery.c: bit per stream whose backlog it is reading */
+    uint32_t reread : SB_STREAMS;  /* delivery.c: bit per stream: a live event waited, read again */
+    uint32_t room_replaying : 1;   /* recovery.c, above */
+    uint32_t rooms_dirty : 1;      /* recovery.c: in f->rooms_dirty, its rooms to be saved */
 } sb_client_t;
+/* expiry_slot's 26 bits: far more than the sockets of a process (its open files). */
+#define SB_CLIENTS_MAX ((1u << 26) - 2)
 
 /* One row of an event table (STYLE H12). */
 typedef struct {
@@ -88,6 +103,7 @@ struct sb_features {
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;
     sb_user_table_t users;     /* online users only */
+    sb_map_t statuses;         /* users.c: user id -> status:update text (few users set one) */
     uint64_t messages_total;   /* chat and direct messages stored */
     sb_map_t typing;           /* messages.c: "sender|conversation|receiver" -> expiry */
     struct sb_feat_live *live; /* live*.c: documents, dashboards, WebRTC peers */
@@ -109,6 +125,7 @@ struct sb_features {
     } rooms_dirty;
     sb_task_t rooms_task;
     sb_slab_t user_records;                    /* sb_user_t, one per online user */
+    size_t user_rooms;                         /* devices.c: users with a device in their room */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
      * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every
@@ -223,6 +240,23 @@ void sb_feat_user_remove(sb_features_t *f, sb_user_t *u);
 void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u, void *ud),
                            void *ud);
 void sb_feat_users_dispose(sb_features_t *f);
+/* The user's status:update text, NULL when none; set: SB_OK or SB_ENOMEM;
+ * drop: when the user goes (it lasts while the user is online). */
+const char *sb_feat_user_status(const sb_features_t *f, const sb_user_t *u);
+int sb_feat_user_set_status(sb_features_t *f, const sb_user_t *u, const char *status);
+void sb_feat_user_status_drop(sb_features_t *f, const sb_user_t *u);
+
+/* devices.c: each user's room "user:<id>" is the ring of its devices on
+ * its record, which the namespace's hub asks about (its keeper, hub.h). A
+ * socket joins it with sb_sio_join like any room, and leaves it with
+ * sb_feat_devices_leave before its client is freed. */
+int sb_feat_devices_init(sb_features_t *f);
+void sb_feat_devices_dispose(sb_features_t *f);
+void sb_feat_devices_leave(sb_client_t *c);
+/* A new user record's room: "user:" and no device. */
+void sb_feat_user_room_init(sb_user_t *u);
+/* "user:<id>", valid as long as the record. */
+sb_str_t sb_feat_user_room(const sb_user_t *u);
 
 /* One row of the feature registry (features.c), one per feature; any
  * function may be NULL. */

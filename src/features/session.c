@@ -229,6 +229,8 @@ static void expiry_remove(sb_features_t *f, sb_client_t *c) {
 static bool expiry_reserve(sb_features_t *f) {
     struct sb_client_heap *h = &f->expiring;
     size_t want = f->clients.live, cap = h->cap;
+    if (want > SB_CLIENTS_MAX) /* its place would not fit sb_client_t.expiry_slot */
+        return false;
     if (want > cap)
         cap = cap ? 2 * cap : 64;
     else if (cap > 64 && want < cap / 4)
@@ -266,8 +268,8 @@ static void on_expiry_timer(sb_timer_t *t) {
 
 /* The id, the name when it is not the id, and the avatar follow the record. */
 static size_t user_size(const sb_user_t *u) {
-    return sizeof *u + strlen(u->id) + 1 + (u->name != u->id ? strlen(u->name) + 1 : 0) +
-           strlen(u->avatar) + 1;
+    return offsetof(sb_user_t, id) + strlen(u->id) + 1 +
+           (u->name != u->id ? strlen(u->name) + 1 : 0) + strlen(u->avatar) + 1;
 }
 
 static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
@@ -279,9 +281,10 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
     bool own_name = cl->name[0] && strcmp(cl->name, cl->sub) != 0;
     size_t id_n = strlen(cl->sub) + 1, name_n = own_name ? strlen(cl->name) + 1 : 0;
     size_t av_n = strlen(cl->avatar) + 1;
-    u = sb_slab_alloc(&f->user_records, sizeof *u + id_n + name_n + av_n);
+    u = sb_slab_alloc(&f->user_records, offsetof(sb_user_t, id) + id_n + name_n + av_n);
     if (!u)
         return NULL;
+    sb_feat_user_room_init(u);
     memcpy(u->id, cl->sub, id_n);
     u->name = own_name ? memcpy(u->id + id_n, cl->name, name_n) : u->id;
     u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
@@ -296,7 +299,7 @@ static void user_release(sb_features_t *f, sb_user_t *u) {
     if (u->devices > 0)
         return;
     sb_feat_user_remove(f, u);
-    free(u->status);
+    sb_feat_user_status_drop(f, u);
     sb_slab_free(&f->user_records, u, user_size(u));
 }
 
@@ -313,6 +316,7 @@ static sb_client_t *client_create(sb_features_t *f, sb_sio_socket_t *s, const sb
     c->f = f;
     c->sock = s;
     c->user = u;
+    c->room_next = c->room_prev = NULL;
     c->expires_ms = expiry_due(cl);
     c->sent[SB_STREAM_MESSAGES] = c->sent[SB_STREAM_NOTIFICATIONS] = 0;
     c->hook_data = NULL;
@@ -333,14 +337,14 @@ static void log_connection(sb_client_t *c, const char *msg, const char *reason) 
                                {"transport", transport_name(c->sock), 0},
                                {"remote", ip, 0},
                                {"user", c->user->id, 0},
-                               {"duration_ms", NULL, (int64_t)(sb_clock_ms() - c->connected_ms)},
+                               {"duration_ms", NULL, (uint32_t)sb_clock_ms() - c->connected_ms},
                                {"reason", reason, 0}};
     sb__log_fields(SB_LOG_INFO, msg, fields, reason ? 6 : 4);
 }
 
 static void on_connection(sb_sio_socket_t *s, void *ud) {
     sb_client_t *c = sb_sio_socket_get_data(s);
-    c->connected_ms = (int64_t)sb_clock_ms();
+    c->connected_ms = (uint32_t)sb_clock_ms();
     log_connection(c, "connection opened", NULL);
     if (c->expires_ms)
         expiry_add(c->f, c);
@@ -360,6 +364,7 @@ void sb_feat_session_disconnect(sb_client_t *c, const char *reason) {
 }
 
 void sb_feat_session_release(sb_client_t *c) {
+    sb_feat_devices_leave(c);
     user_release(c->f, c->user);
     json_decref(c->hook_data);
     sb_sio_socket_set_data(c->sock, NULL);

@@ -133,18 +133,17 @@ static void status_on_update(sb_client_t *c, sb_sio_event_t *ev) {
         json_decref(arg);
         return;
     }
-    char *copy = strdup(status);
+    int set = sb_feat_user_set_status(c->f, c->user, status);
     json_decref(arg);
-    if (!copy) {
+    if (set != SB_OK) {
         sb_feat_fail(ev, "server_busy", "out of memory");
         return;
     }
-    free(c->user->status);
-    c->user->status = copy;
     sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(friend_ctx_t));
     if (!call)
         return;
-    snprintf(ctx_of(call)->status, sizeof ctx_of(call)->status, "%s", c->user->status);
+    snprintf(ctx_of(call)->status, sizeof ctx_of(call)->status, "%s",
+             sb_feat_user_status(c->f, c->user));
     int rc = sb_store_friend_list(c->f->cfg.store, sb_cstr(c->user->id), on_friends_listed, call);
     if (rc != SB_OK)
         sb_feat_call_abort(call, rc);
@@ -175,8 +174,9 @@ static query_t *query_of(sb_feat_call_t *call) { return (query_t *)(void *)call-
 static json_t *status_json(sb_features_t *f, const seen_t *s) {
     const sb_user_t *u = s->hidden ? NULL : sb_feat_user_find(f, sb_cstr(s->id));
     json_t *j = json_pack("{s:b}", "online", u && u->devices > 0);
-    if (u && u->devices > 0 && u->status)
-        json_object_set_new(j, "status", json_string(u->status));
+    const char *status = u && u->devices > 0 ? sb_feat_user_status(f, u) : NULL;
+    if (status)
+        json_object_set_new(j, "status", json_string(status));
     if (s->known) {
         char at[32];
         sb_feat_iso_time(s->last_seen_ms, at);

@@ -93,9 +93,38 @@ void sb_feat_users_foreach(const sb_features_t *f, bool (*cb)(const sb_user_t *u
             return;
 }
 
+static bool free_status(sb_str_t id, void *status, void *ud) {
+    free(status);
+    return true;
+}
+
 void sb_feat_users_dispose(sb_features_t *f) {
     free(f->users.slots);
     memset(&f->users, 0, sizeof f->users);
+    sb_map_foreach(&f->statuses, free_status, NULL);
+    sb_map_dispose(&f->statuses);
+}
+
+/* ---- statuses: beside the records, which would carry a pointer each ---------------- */
+
+const char *sb_feat_user_status(const sb_features_t *f, const sb_user_t *u) {
+    return f->statuses.count ? sb_map_get(&f->statuses, sb_cstr(u->id)) : NULL;
+}
+
+int sb_feat_user_set_status(sb_features_t *f, const sb_user_t *u, const char *status) {
+    char *copy = strdup(status);
+    char *old = (char *)sb_feat_user_status(f, u);
+    if (!copy || sb_map_put(&f->statuses, sb_cstr(u->id), copy) != SB_OK) {
+        free(copy);
+        return SB_ENOMEM;
+    }
+    free(old);
+    return SB_OK;
+}
+
+void sb_feat_user_status_drop(sb_features_t *f, const sb_user_t *u) {
+    if (f->statuses.count)
+        free(sb_map_del(&f->statuses, sb_cstr(u->id)));
 }
 
 /* ---- queries of features.h ----------------------------------------------------------- */

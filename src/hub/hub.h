@@ -135,14 +135,52 @@ size_t sb_hub_member_count(const sb_hub_t *h);
 
 /* Iteration, for presence and statistics. Each visits in no stated order and
  * stops when `cb` returns false. Room names passed to `cb` point into the hub
- * and are valid until the room is freed; the callbacks must not modify the
- * hub. */
+ * and are valid until the room is freed (a kept room's, below: as its
+ * keeper's room_of says); the callbacks must not modify the hub. A member's
+ * kept room comes first in its list. */
 void sb_hub_member_rooms(const sb_hub_member_t *m, bool (*cb)(sb_str_t room, void *ud), void *ud);
 void sb_hub_room_members(sb_hub_t *h, sb_str_t room, bool (*cb)(sb_hub_member_t *m, void *ud),
                          void *ud);
 void sb_hub_rooms(sb_hub_t *h, bool (*cb)(sb_str_t room, size_t size, void *ud), void *ud);
 /* Every member registered with sb_hub_add(). */
 void sb_hub_members(sb_hub_t *h, bool (*cb)(sb_hub_member_t *m, void *ud), void *ud);
+
+/* ---- kept rooms ---------------------------------------------------------
+ * Rooms whose members the embedder keeps itself: every name that starts
+ * with the keeper's prefix. The built-in features keep each user's room
+ * "user:<id>" as the list of the user's devices on the user's record (16
+ * bytes a device, where a room of its own costs a room, a link and a bucket:
+ * ~110 bytes a user). To every call of this header such a room is a room
+ * like any other: the union of the members the keeper lists and of those
+ * that joined a hub room of that name (members the keeper does not place,
+ * such as read-only subscribers). A member is in at most one kept room,
+ * the one room_of names; joining or leaving that name places it there or
+ * takes it out (place), any other name of the prefix is a hub room. The
+ * kept room counts among the member's max_rooms_per_member.
+ *
+ * The callbacks run while the hub is busy: they must not modify the hub. */
+typedef bool (*sb_hub_member_fn)(sb_hub_member_t *m, void *ud);
+typedef bool (*sb_hub_room_fn)(sb_str_t room, size_t size, void *ud);
+typedef struct {
+    const char *prefix; /* not empty */
+    void *ud;
+    /* Visits the members kept in `room` (prefix included) until fn returns false. */
+    void (*members)(void *ud, sb_str_t room, sb_hub_member_fn fn, void *fn_ud);
+    /* The name of the kept room `m` belongs to (empty: none), valid as long
+     * as m may be in it (listings hand it on), and in *in whether m is in it
+     * now. */
+    sb_str_t (*room_of)(void *ud, const sb_hub_member_t *m, bool *in);
+    /* Puts `m` in its kept room (in) or takes it out. */
+    void (*place)(void *ud, sb_hub_member_t *m, bool in);
+    /* Visits every kept room that has members, with its size, until fn
+     * returns false; and counts them. */
+    void (*rooms)(void *ud, sb_hub_room_fn fn, void *fn_ud);
+    size_t (*count)(void *ud);
+} sb_hub_keeper_t;
+
+/* Installs the keeper (copied; NULL removes it). Only while no member is
+ * in a kept room: before the first socket and after the last. */
+void sb_hub_set_keeper(sb_hub_t *h, const sb_hub_keeper_t *k);
 
 /* Deep consistency check for tests (cost: every room, link and registered
  * member; quadratic in rooms per member). Checks counts, both link

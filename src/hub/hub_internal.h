@@ -4,14 +4,15 @@
 #define SB_HUB_HUB_INTERNAL_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/pool.h"
 #include "core/slab.h"
 #include "hub/hub.h"
 
-/* A room: one allocation holding the header and a copy of the name. Every
- * user has one (user:<id>), so the header is kept at 40 bytes: the low 32
- * bits of the hash pick the bucket and screen comparisons. */
+/* A room: one allocation holding the header and a copy of the name. A
+ * server may hold one per few users, so the header is kept at 40 bytes:
+ * the low 32 bits of the hash pick the bucket and screen comparisons. */
 typedef struct sb_hub_room {
     struct sb_hub_room *next; /* bucket chain */
     sb_list_t members;        /* links, through their in_room node */
@@ -35,7 +36,7 @@ typedef struct sb_hub_link {
 
 /* Rooms by name: chained hash table whose bucket count is a power of two,
  * doubled when rooms pass twice the buckets and halved below half (chains
- * of 1-2: a bucket pointer per two rooms, where every user has one). */
+ * of 1-2: 4-8 bytes of bucket a room). Kept rooms (hub.h) are not in it. */
 typedef struct {
     sb_hub_room_t **buckets;
     size_t nbuckets;
@@ -45,7 +46,10 @@ typedef struct {
 
 struct sb_hub {
     sb_hub__map_t map;
-    sb_list_t all; /* members registered with sb_hub_add, via _all_node */
+    sb_hub_keeper_t keeper; /* prefix NULL: none */
+    size_t keeper_prefix_n;
+    size_t nprefixed; /* rooms of the map whose name has the keeper's prefix */
+    sb_list_t all;    /* members registered with sb_hub_add, via _all_node */
     size_t nall;
     size_t nlinks;
     /* Bumped per broadcast; compared with member->_mark. 32 bits, as the
@@ -85,6 +89,12 @@ void sb_hub__map_del(sb_hub_t *h, sb_hub_room_t *r);
 
 static inline sb_str_t sb_hub__room_name(const sb_hub_room_t *r) {
     return sb_str(r->name, r->name_len);
+}
+
+/* True when `name` is the keeper's to list (it has the keeper's prefix). */
+static inline bool sb_hub__kept_name(const sb_hub_t *h, sb_str_t name) {
+    return h->keeper.prefix && name.n >= h->keeper_prefix_n &&
+           memcmp(name.p, h->keeper.prefix, h->keeper_prefix_n) == 0;
 }
 
 #endif

@@ -126,6 +126,7 @@ sb_hub_room_t *sb_hub__map_add(sb_hub_t *h, sb_str_t name) {
     r->next = *b;
     *b = r;
     h->map.count++;
+    h->nprefixed += sb_hub__kept_name(h, name);
     if (h->map.count > 2 * h->map.nbuckets && h->map.nbuckets <= SIZE_MAX / 2 / sizeof(r))
         map_resize(h, h->map.nbuckets * 2);
     return r;
@@ -136,6 +137,7 @@ void sb_hub__map_del(sb_hub_t *h, sb_hub_room_t *r) {
     while (*pp != r)
         pp = &(*pp)->next;
     *pp = r->next;
+    h->nprefixed -= sb_hub__kept_name(h, sb_hub__room_name(r));
     room_free(h, r);
     h->map.count--;
     if (h->map.nbuckets > SB_HUB__MAP_MIN_BUCKETS && h->map.count < h->map.nbuckets / 2)

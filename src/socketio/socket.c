@@ -221,9 +221,10 @@ const char *sb_sio_socket_id(const sb_sio_socket_t *s) { return s->id; }
 sb_sio_nsp_t *sb_sio_socket_nsp(const sb_sio_socket_t *s) { return s->nsp; }
 sb_eio_session_t *sb_sio_socket_session(const sb_sio_socket_t *s) { return s->client->eio; }
 void *sb_sio_socket_get_data(const sb_sio_socket_t *s) { return s->ud; }
-sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m) {
+sb_sio_socket_t *sb_sio_socket_of_member(const sb_hub_member_t *m) {
     return m->deliver == deliver_to_socket ? sb_container_of(m, sb_sio_socket_t, member) : NULL;
 }
+sb_hub_member_t *sb_sio_socket_member(sb_sio_socket_t *s) { return &s->member; }
 typedef struct {
     sb_str_t id;
     sb_sio_socket_t *found;

@@ -125,7 +125,9 @@ void *sb_sio_socket_get_data(const sb_sio_socket_t *s);
 sb_sio_socket_t *sb_sio_nsp_find_socket(sb_sio_nsp_t *nsp, sb_str_t id);
 /* The socket a member of a namespace's hub is (for sb_hub_room_members()),
  * or NULL for a member of another kind (an SSE subscriber). */
-sb_sio_socket_t *sb_sio_socket_of_member(sb_hub_member_t *m);
+sb_sio_socket_t *sb_sio_socket_of_member(const sb_hub_member_t *m);
+/* The socket's member of its namespace's hub (for a hub keeper, hub.h). */
+sb_hub_member_t *sb_sio_socket_member(sb_sio_socket_t *s);
 void sb_sio_socket_set_data(sb_sio_socket_t *s, void *ud);
 bool sb_sio_socket_connected(const sb_sio_socket_t *s);
 /* What is sent to a connected socket (its CONNECT answer first) waits in

@@ -4,7 +4,7 @@
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
-import { test, isRef, connectUser, waitFor, record } from './lib/util.mjs';
+import { test, isRef, connectUser, waitFor, record, until, assertFields } from './lib/util.mjs';
 
 const skip = isRef ? 'the reference server has no backend API' : false;
 let srv;
@@ -35,6 +35,59 @@ test('emit to a user reaches every device of that user and nobody else', async (
   for (const p of got) assert.deepEqual(await p, { id: 7, items: [1, 2] });
   await b.emitWithAck('chat:join', uid('barrier'));
   assert.deepEqual(bSeen, []);
+}, { skip });
+
+// A user's room is the list of its devices (features/devices.c): devices
+// leave it from its middle, its head and its tail, one while emits to the
+// user are under way, and every emit, `except` and listing follows.
+test('a user of three devices losing them one by one: emits, except and listings follow', async () => {
+  const id = uid('trio'), other = uid('other');
+  const d = [];
+  for (let i = 0; i < 3; i++) d.push((await connectUser(srv, id)).s);
+  const o = (await connectUser(srv, other)).s;
+  const got = d.map((s) => record(s, 'seq'));
+  const emit = async (n) => (await api('POST', '/api/emit', { to: { user: id }, event: 'seq', data: n })).body.recipients;
+  const devicesLeft = (n) => until(async () => (await api('GET', `/api/users/${id}/presence`)).body.devices === n,
+    5000, `${n} devices left`);
+  const socketsOf = async () => (await api('GET', `/api/sockets?user=${id}`)).body.sockets.map((s) => s.id).sort();
+  assert.deepEqual(await socketsOf(), d.map((s) => s.id).sort());
+
+  // The middle device drops its transport in a run of emits.
+  const counts = [];
+  for (let n = 0; n < 20; n++) {
+    if (n === 10) d[1].io.engine.close();
+    counts.push(await emit(n));
+  }
+  assert.ok(counts.slice(0, 10).every((c) => c === 3), counts.join());
+  assert.ok(counts.every((c, i) => c === 3 || (c === 2 && counts.slice(i).every((x) => x === 2))), counts.join());
+  await devicesLeft(2);
+  assert.equal(await emit(20), 2);
+  const all = Array.from({ length: 21 }, (_, n) => n);
+  await until(() => got[0].length === 21 && got[2].length === 21, 5000, 'the two devices left got every emit');
+  assert.deepEqual(got[0].map(([n]) => n), all);
+  assert.deepEqual(got[2].map(([n]) => n), all);
+  assert.deepEqual(got[1].map(([n]) => n), all.slice(0, got[1].length), 'a prefix, in order');
+  assert.deepEqual(await socketsOf(), [d[0].id, d[2].id].sort());
+
+  // The first device leaves: the last one hears it, and is alone in the room.
+  const told = waitFor(d[2], 'device_disconnected');
+  const firstId = d[0].id;
+  d[0].disconnect();
+  assertFields(await told, { socketId: firstId, userId: id, devices: 1 });
+  assert.equal(await emit(21), 1);
+  assert.deepEqual(await socketsOf(), [d[2].id]);
+
+  // A new device joins behind it; `except` of the user skips both.
+  const d3 = (await connectUser(srv, id)).s;
+  assert.equal(await emit(22), 2);
+  const oGot = waitFor(o, 'all-but-trio');
+  const trioSaw = [record(d[2], 'all-but-trio'), record(d3, 'all-but-trio')];
+  assert.equal((await api('POST', '/api/emit', { to: { all: true }, event: 'all-but-trio', data: 1, except: [`user:${id}`] })).status, 200);
+  await oGot;
+  await d3.emitWithAck('chat:join', uid('barrier'));
+  await d[2].emitWithAck('chat:join', uid('barrier'));
+  assert.deepEqual(trioSaw, [[], []]);
+  assert.deepEqual((await api('GET', `/api/users/${id}/presence`)).body, { userId: id, online: true, devices: 2 });
 }, { skip });
 
 test('emit to a room, to a list of users, and to all with except', async () => {

@@ -155,6 +155,39 @@ test('fetchSockets, allRooms, socketsJoin, disconnectSockets from the Node serve
   assert.equal(await gone, 'io server disconnect');
 });
 
+// A user's room on a Switchboard node is the list of its devices: the
+// adapter's requests must treat it as any room.
+test('user:<id> from the Node server: devices on both nodes, socketsLeave and socketsJoin of it', async () => {
+  const [g1, g2] = [(await connectUser(a, 'gus')).s, (await connectUser(a, 'gus')).s];
+  const g3 = (await connectUser(b, 'gus')).s;
+  const got = [g1, g2, g3].map((s) => counter(s, 'to-gus'));
+  node.io.to('user:gus').emit('to-gus', 1);
+  await barrier(g1, g2, g3);
+  assert.deepEqual(got.map((l) => l.length), [1, 1, 1], 'each device once');
+  const ids = async () => (await node.io.in('user:gus').fetchSockets()).map((x) => x.id).sort();
+  assert.deepEqual(await ids(), [g1.id, g2.id, g3.id].sort());
+  assert.ok((await node.io.of('/').adapter.allRooms()).has('user:gus'));
+
+  node.io.in(g2.id).socketsLeave('user:gus');
+  await until(async () => (await ids()).length === 2, 5000, 'g2 out of user:gus');
+  const [g2Socket] = await node.io.in(g2.id).fetchSockets();
+  assert.ok(!g2Socket.rooms.has('user:gus'), [...g2Socket.rooms].join());
+  node.io.to('user:gus').emit('to-gus', 2);
+  node.io.except('user:gus').emit('to-gus', 'not gus');
+  await barrier(g1, g2, g3);
+  assert.deepEqual(got.map((l) => l.map(([x]) => x)), [[1, 2], [1, 'not gus'], [1, 2]]);
+
+  node.io.in(g2.id).socketsJoin('user:gus');
+  await until(async () => (await ids()).length === 3, 5000, 'g2 back in user:gus');
+  const gone = waitFor(g1, 'disconnect');
+  node.io.in(g1.id).disconnectSockets();
+  await gone;
+  node.io.to('user:gus').emit('to-gus', 3);
+  await barrier(g2, g3);
+  assert.deepEqual(got.map((l) => l.length), [2, 3, 3]);
+  assert.deepEqual(await ids(), [g2.id, g3.id].sort());
+});
+
 test('serverSideEmit and broadcasts with acks from the Node server get every node\'s answers', async () => {
   const replies = await new Promise((resolve, reject) => {
     node.io.serverSideEmit('hello', 1, (err, res) => (err ? reject(err) : resolve(res)));
