@@ -46,8 +46,8 @@ static char *event_body(sb_client_t *c, const sb_sio_event_t *ev) {
         json_array_append_new(args, sb_feat_arg(ev, i));
     return dump(json_pack("{s:s%,s:o,s:s,s:{s:s,s:s},s:b,s:O*}", "event", ev->name.p, ev->name.n,
                           "args", args, "socketId", sb_sio_socket_id(ev->socket), "user", "id",
-                          c->user->id, "name", c->user->name, "ack", ev->has_ack, "data",
-                          c->hook_data));
+                          c->user->id, "name", sb_feat_user_name(c->user), "ack", ev->has_ack,
+                          "data", c->hook_data));
 }
 
 /* The answer's emits, in order; a malformed one is skipped and logged. */

@@ -203,9 +203,9 @@ static void announce(sb_features_t *f, sb_sio_socket_t *sock, const char *room, 
         room_pending_add(f, room, u->id, joined);
         return;
     }
-    json_t *p = joined
-                    ? json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name", u->name)
-                    : json_pack("{s:s,s:s}", "roomId", room, "userId", u->id);
+    json_t *p = joined ? json_pack("{s:s,s:s,s:s}", "roomId", room, "userId", u->id, "name",
+                                   sb_feat_user_name(u))
+                       : json_pack("{s:s,s:s}", "roomId", room, "userId", u->id);
     long n = sb_feat_emit_room(f, room, joined ? "chat:user_joined" : "chat:user_left", p, sock);
     f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
 }
@@ -246,9 +246,10 @@ void sb_feat_chat_departed(sb_client_t *c) {
         if (room_members(f, l.v[i]) > f->cfg.room_announce_max) {
             room_pending_add(f, l.v[i], u->id, false); /* summed, as a leave */
         } else {
-            json_t *p = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:I}", "roomId", l.v[i], "userId",
-                                  u->id, "name", u->name, "user", "id", u->id, "username", u->name,
-                                  "timestamp", (json_int_t)sb_wall_ms());
+            json_t *p =
+                json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:I}", "roomId", l.v[i], "userId", u->id,
+                          "name", sb_feat_user_name(u), "user", "id", u->id, "username",
+                          sb_feat_user_name(u), "timestamp", (json_int_t)sb_wall_ms());
             long n = sb_feat_emit_room(f, l.v[i], "user_disconnected", p, c->sock);
             f->counters.room_announcements += n > 0 ? (uint64_t)n : 0;
         }
@@ -383,8 +384,8 @@ static void chat_on_message(sb_client_t *c, sb_sio_event_t *ev) {
         if (call) {
             post_req_t *p = (post_req_t *)(void *)call->extra;
             snprintf(p->key, sizeof p->key, "%s", key);
-            snprintf(p->name, sizeof p->name, "%s", c->user->name);
-            snprintf(p->avatar, sizeof p->avatar, "%s", c->user->avatar);
+            snprintf(p->name, sizeof p->name, "%s", sb_feat_user_name(c->user));
+            snprintf(p->avatar, sizeof p->avatar, "%s", sb_feat_user_avatar(c->user));
         }
         sb_store_message_in_t in = {.room = sb_cstr(room),
                                     .sender_id = sb_cstr(c->user->id),
@@ -521,8 +522,8 @@ static bool add_room_member(sb_hub_member_t *m, void *ud) {
     json_object_set_new(w->seen, c->user->id, json_true());
     if (w->users++ < SB_ROOM_MEMBERS_MAX)
         json_array_append_new(w->members, json_pack("{s:s,s:s,s:s,s:i}", "id", c->user->id, "name",
-                                                    c->user->name, "status", "online", "devices",
-                                                    (int)c->user->devices));
+                                                    sb_feat_user_name(c->user), "status", "online",
+                                                    "devices", (int)c->user->devices));
     return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/log.h"
 #include "core/map.h"
@@ -25,19 +26,29 @@
 #define SB_ROOM_UPDATE_IDS_MAX 20
 
 /* A user with at least one connected device: one allocation holding the
- * struct, then the id, name and avatar strings (sized to fit: a server
- * holds one per online user). */
+ * struct, then the id, its name when it has one of its own and its avatar
+ * ("" when none), each NUL-terminated (sized to fit: a server holds one per
+ * online user; sb_feat_user_name and sb_feat_user_avatar find them). */
 typedef struct {
-    const char *name, *avatar; /* avatar: "" when none */
     /* devices.c: the devices in the user's room, a ring through their
      * sb_client_t in the order they joined (this one first); NULL: none. */
     struct sb_client *room_devices;
     uint32_t devices;
+    bool own_name; /* a name follows the id (else the id stands in) */
     /* "user:" right before the id: together they are the name of the
      * user's room (sb_feat_user_room), which listings of rooms hand on. */
     char room_prefix[5];
     char id[];
 } sb_user_t;
+
+/* The strings after the id: 16 bytes of pointers a user less. */
+static inline const char *sb_feat_user_name(const sb_user_t *u) {
+    return u->own_name ? u->id + strlen(u->id) + 1 : u->id;
+}
+static inline const char *sb_feat_user_avatar(const sb_user_t *u) {
+    const char *name = sb_feat_user_name(u);
+    return name + strlen(name) + 1;
+}
 
 /* users.c: online users by id (an open-addressing table of pointers). */
 typedef struct {

@@ -70,9 +70,9 @@ typedef struct {
 static share_t *share_of(sb_feat_call_t *call) { return (share_t *)(void *)call->extra; }
 
 static json_t *sender_of(const sb_client_t *c) {
-    json_t *s = json_pack("{s:s,s:s}", "id", c->user->id, "name", c->user->name);
-    if (c->user->avatar[0])
-        json_object_set_new(s, "avatar", json_string(c->user->avatar));
+    json_t *s = json_pack("{s:s,s:s}", "id", c->user->id, "name", sb_feat_user_name(c->user));
+    if (sb_feat_user_avatar(c->user)[0])
+        json_object_set_new(s, "avatar", json_string(sb_feat_user_avatar(c->user)));
     return s;
 }
 

@@ -27,8 +27,8 @@ static bool add_member_user(sb_hub_member_t *m, void *ud) {
     if (!c || !sb_sio_socket_connected(c->sock) || json_object_get(w->seen, c->user->id))
         return true; /* one entry per user, however many devices */
     json_object_set_new(w->seen, c->user->id, json_true());
-    json_array_append_new(w->users,
-                          json_pack("{s:s,s:s}", "userId", c->user->id, "name", c->user->name));
+    json_array_append_new(w->users, json_pack("{s:s,s:s}", "userId", c->user->id, "name",
+                                              sb_feat_user_name(c->user)));
     return true;
 }
 
@@ -101,19 +101,19 @@ static void announce_left(sb_client_t *c, const char *doc_id) {
     doc_room(doc_id, room);
     if (other_device_in(c, room))
         return;
-    size_t nu = strlen(c->user->id) + 1, nn = strlen(c->user->name) + 1;
+    size_t nu = strlen(c->user->id) + 1, nn = strlen(sb_feat_user_name(c->user)) + 1;
     leaving_t *l = sb_feat_clustered(c->f) ? malloc(sizeof *l + nu + nn) : NULL;
     if (!l) { /* alone (or out of memory: the other nodes' devices are not looked for) */
         sb_feat_emit_room(c->f, room, "collab:user_left",
                           json_pack("{s:s,s:s,s:s}", "documentId", doc_id, "userId", c->user->id,
-                                    "name", c->user->name),
+                                    "name", sb_feat_user_name(c->user)),
                           c->sock);
         return;
     }
     l->f = c->f;
     snprintf(l->doc, sizeof l->doc, "%s", doc_id);
     l->user = memcpy(l->text, c->user->id, nu);
-    l->name = memcpy(l->text + nu, c->user->name, nn);
+    l->name = memcpy(l->text + nu, sb_feat_user_name(c->user), nn);
     sb_feat_live_remote(c->f, room, left_on_remote, l);
 }
 
@@ -173,7 +173,7 @@ static void join_on_remote(void *ud, json_t *sockets) {
         if (!j->was_there && !elsewhere)
             sb_feat_emit_room(call->f, room, "collab:user_joined",
                               json_pack("{s:s,s:s,s:s}", "documentId", j->doc, "userId",
-                                        c->user->id, "name", c->user->name),
+                                        c->user->id, "name", sb_feat_user_name(c->user)),
                               call->sock);
     }
     sb_feat_call_end(call);
@@ -323,7 +323,8 @@ static void collab_on_cursor(sb_client_t *c, sb_sio_event_t *ev) {
                 .rooms = &r, .nrooms = 1, .except_socket = c->sock, .is_volatile = true};
             sb_feat_broadcast(c->f, &t, "collab:cursor_update",
                               json_pack("{s:s,s:s,s:s,s:O,s:O}", "documentId", doc, "userId",
-                                        c->user->id, "name", c->user->name, "x", x, "y", y));
+                                        c->user->id, "name", sb_feat_user_name(c->user), "x", x,
+                                        "y", y));
             sb_feat_reply(ev, json_pack("{s:b}", "ok", 1));
         }
     }

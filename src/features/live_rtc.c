@@ -28,8 +28,9 @@ static bool add_peer(sb_hub_member_t *m, void *ud) {
     sb_sio_socket_t *s = sb_sio_socket_of_member(m);
     sb_client_t *c = s ? sb_sio_socket_get_data(s) : NULL;
     if (c && s != w->me && sb_sio_socket_connected(s))
-        json_array_append_new(w->peers, json_pack("{s:s,s:s,s:s}", "peerId", sb_sio_socket_id(s),
-                                                  "userId", c->user->id, "name", c->user->name));
+        json_array_append_new(w->peers,
+                              json_pack("{s:s,s:s,s:s}", "peerId", sb_sio_socket_id(s), "userId",
+                                        c->user->id, "name", sb_feat_user_name(c->user)));
     return true;
 }
 
@@ -99,7 +100,7 @@ static void joined_on_remote(void *ud, json_t *sockets) {
         if (!j->was_there)
             sb_feat_emit_room(c->f, room, "rtc:peer_joined",
                               json_pack("{s:s,s:s,s:s,s:s}", "roomId", j->room_id, "peerId", me,
-                                        "userId", c->user->id, "name", c->user->name),
+                                        "userId", c->user->id, "name", sb_feat_user_name(c->user)),
                               c->sock);
     }
     sb_feat_call_end(call);

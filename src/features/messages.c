@@ -202,7 +202,7 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s)
     }
     if (!sb_feat_client_message_id(ev, a, s->key))
         return false;
-    snprintf(s->name, sizeof s->name, "%s", c->user->name);
+    snprintf(s->name, sizeof s->name, "%s", sb_feat_user_name(c->user));
     snprintf(s->conv, sizeof s->conv, "%s", conv ? conv : "");
     snprintf(s->receiver, sizeof s->receiver, "%s", to ? to : "");
     snprintf(s->type, sizeof s->type, "%s", type);

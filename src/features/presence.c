@@ -40,8 +40,9 @@ static void established(sb_client_t *c, json_t *online, size_t count) {
 }
 
 static void record_seen(sb_features_t *f, const sb_user_t *u, int64_t at) {
-    sb_store_user_upsert(f->cfg.store, sb_cstr(u->id), sb_cstr(u->name),
-                         u->avatar[0] ? sb_cstr(u->avatar) : SB_STR_NULL, at, NULL, NULL);
+    sb_store_user_upsert(f->cfg.store, sb_cstr(u->id), sb_cstr(sb_feat_user_name(u)),
+                         sb_feat_user_avatar(u)[0] ? sb_cstr(sb_feat_user_avatar(u)) : SB_STR_NULL,
+                         at, NULL, NULL);
 }
 
 /* ---- scope "friends": presence goes to online friends only ------------------------- */

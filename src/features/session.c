@@ -269,7 +269,8 @@ static void on_expiry_timer(sb_timer_t *t) {
 /* The id, the name when it is not the id, and the avatar follow the record. */
 static size_t user_size(const sb_user_t *u) {
     return offsetof(sb_user_t, id) + strlen(u->id) + 1 +
-           (u->name != u->id ? strlen(u->name) + 1 : 0) + strlen(u->avatar) + 1;
+           (u->own_name ? strlen(sb_feat_user_name(u)) + 1 : 0) + strlen(sb_feat_user_avatar(u)) +
+           1;
 }
 
 static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
@@ -286,8 +287,9 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
         return NULL;
     sb_feat_user_room_init(u);
     memcpy(u->id, cl->sub, id_n);
-    u->name = own_name ? memcpy(u->id + id_n, cl->name, name_n) : u->id;
-    u->avatar = memcpy(u->id + id_n + name_n, cl->avatar, av_n);
+    u->own_name = own_name;
+    memcpy(u->id + id_n, cl->name, name_n);
+    memcpy(u->id + id_n + name_n, cl->avatar, av_n);
     if (sb_feat_user_add(f, u) != SB_OK) {
         sb_slab_free(&f->user_records, u, user_size(u));
         return NULL;

@@ -21,7 +21,7 @@ static friend_ctx_t *ctx_of(sb_feat_call_t *call) { return (friend_ctx_t *)(void
 static sb_feat_call_t *call_with_name(sb_client_t *c, sb_sio_event_t *ev) {
     sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(friend_ctx_t));
     if (call)
-        snprintf(ctx_of(call)->name, sizeof ctx_of(call)->name, "%s", c->user->name);
+        snprintf(ctx_of(call)->name, sizeof ctx_of(call)->name, "%s", sb_feat_user_name(c->user));
     return call;
 }
 

@@ -32,7 +32,7 @@ static sb_feat_call_t *post_call(sb_client_t *c, sb_sio_event_t *ev, const char 
     sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(post_ctx_t));
     if (call) {
         snprintf(ctx_of(call)->post, sizeof ctx_of(call)->post, "%s", post_id);
-        snprintf(ctx_of(call)->name, sizeof ctx_of(call)->name, "%s", c->user->name);
+        snprintf(ctx_of(call)->name, sizeof ctx_of(call)->name, "%s", sb_feat_user_name(c->user));
     }
     return call;
 }

@@ -16,5 +16,5 @@ const char *sb_features_socket_user(const sb_features_t *f, const sb_sio_socket_
 
 const char *sb_features_socket_user_name(const sb_features_t *f, const sb_sio_socket_t *s) {
     const sb_user_t *u = user_of(f, s);
-    return u ? u->name : NULL;
+    return u ? sb_feat_user_name(u) : NULL;
 }

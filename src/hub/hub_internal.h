@@ -91,9 +91,10 @@ static inline sb_str_t sb_hub__room_name(const sb_hub_room_t *r) {
     return sb_str(r->name, r->name_len);
 }
 
-/* True when `name` is the keeper's to list (it has the keeper's prefix). */
+/* True when `name` is the keeper's to list (it has the keeper's prefix and
+ * a length a room may have: hostile names are not looked up). */
 static inline bool sb_hub__kept_name(const sb_hub_t *h, sb_str_t name) {
-    return h->keeper.prefix && name.n >= h->keeper_prefix_n &&
+    return h->keeper.prefix && name.n >= h->keeper_prefix_n && name.n <= h->cfg.max_room_name &&
            memcmp(name.p, h->keeper.prefix, h->keeper_prefix_n) == 0;
 }
 

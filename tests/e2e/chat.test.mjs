@@ -3,7 +3,7 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
 import {
-  test, ack, connectUser, waitFor, record, isRecentTimestamp, assertFields,
+  test, ack, connectUser, waitFor, record, isRecentTimestamp, assertFields, mintToken, connect, until,
 } from './lib/util.mjs';
 
 let srv;
@@ -77,6 +77,32 @@ test('chat:message reaches everyone in the room, sender included; ack gets the s
   assert.equal(m2.message, 'two');
   assertFields(m2.sender, { id: c.id, name: 'User 2' }, 'sender');
   assert.notEqual(m2.id, acked.id);
+});
+
+// The user record keeps the token's name and avatar after the id (no
+// name of its own: the id stands in); chat:message's sender shows both.
+test('chat:message names its sender as the token did: name and avatar, either missing', async () => {
+  const room = uid('faces');
+  const people = [
+    { name: 'Zoé Named', avatar: 'https://example.test/z.png' },
+    { avatar: 'https://example.test/anon.png' },
+    { name: 'Plain Name' },
+    {},
+  ].map((claims) => ({ id: uid('face'), claims }));
+  const seen = [];
+  for (const p of people) {
+    const token = mintToken({ sub: p.id, ...p.claims }, srv.secret);
+    p.s = await connect(srv.url, { transports: ['websocket'], auth: { token } });
+    assert.deepEqual(await ack(p.s, 'chat:join', room), { ok: true, roomId: room });
+    seen.push(record(p.s, 'chat:message'));
+  }
+  for (const p of people) {
+    const m = await ack(p.s, 'chat:message', { roomId: room, message: `from ${p.id}` });
+    const sender = { id: p.id, name: p.claims.name ?? p.id };
+    if (p.claims.avatar) sender.avatar = p.claims.avatar;
+    assert.deepEqual(m.sender, sender, JSON.stringify(m));
+  }
+  await until(() => seen.every((l) => l.length === people.length), 5000, 'every message everywhere');
 });
 
 test('chat:message to a room you are not in -> not_in_room', async () => {

@@ -38,12 +38,11 @@ static const sb_feature_row_t rows[] = {
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
-/* A user record as session.c makes one: the id after the struct. */
+/* A user record as session.c makes one: the id after the struct, no
+ * name of its own (the id stands in), then an empty avatar. */
 static sb_user_t *user_new(const char *id, uint32_t devices) {
-    sb_user_t *u = calloc(1, sizeof *u + strlen(id) + 1);
+    sb_user_t *u = calloc(1, sizeof *u + strlen(id) + 2);
     strcpy(u->id, id);
-    u->name = u->id;
-    u->avatar = "";
     u->devices = devices;
     return u;
 }
