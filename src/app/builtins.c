@@ -209,6 +209,7 @@ static int open_store(sb_builtins_t *b, char *err, size_t cap) {
     sb_store_config_t sc = {.data_dir = cfg->data_dir,
                             .database_url = cfg->database_url,
                             .store_wait_ms = (int)cfg->database_timeout,
+                            .pool_size = (int)cfg->database_pool_size,
                             .max_content = (size_t)cfg->max_message_bytes};
     size_t m = 0;
     while (m < 3 && strcmp(cfg->store_sync, modes[m]) != 0)

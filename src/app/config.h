@@ -37,6 +37,9 @@
     X("database-timeout", database_timeout, INT, "5000", 100, 600000LL,                            \
       "PostgreSQL: ms a request may wait for an unreachable database before it fails with "        \
       "store_unavailable")                                                                         \
+    X("database-pool-size", database_pool_size, INT, "4", 1, 64,                                   \
+      "PostgreSQL: connections, each running its own batches side by side (requests on one "       \
+      "conversation, user, post or document stay on one)")                                         \
     X("cors-origins", cors_origins, STR, "", 0, 0,                                                 \
       "comma list of allowed origins, * for any; empty: any, without credentials")                 \
     X("path", path, STR, "/socket.io/", 0, 0, "Engine.IO endpoint path")                           \

@@ -202,17 +202,19 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
     sb_store__keys_housekeeping(st);
 }
 
-/* Detaches up to batch_max pending requests; called with mu held. */
-static sb_store__req_t *take_batch(sb_store_t *st, sb_store__req_t **last, size_t *n) {
-    sb_store__req_t *first = st->pend_head, *r = first;
+/* Detaches up to batch_max of the shard's pending requests; called with mu
+ * held. */
+static sb_store__req_t *take_batch(sb_store_t *st, sb_store__shard_t *sh, sb_store__req_t **last,
+                                   size_t *n) {
+    sb_store__req_t *first = sh->pend_head, *r = first;
     size_t count = 1;
     while (r->next && count < st->cfg.batch_max) {
         r = r->next;
         count++;
     }
-    st->pend_head = r->next;
-    if (!st->pend_head)
-        st->pend_tail = NULL;
+    sh->pend_head = r->next;
+    if (!sh->pend_head)
+        sh->pend_tail = NULL;
     r->next = NULL;
     *last = r;
     *n = count;
@@ -248,42 +250,46 @@ static void lite_idle(sb_store_t *st) {
     sb_store__keys_housekeeping(st);
 }
 
+/* A store thread: takes batches from its shard's queue, one at a time. */
 static void *store_main(void *arg) {
-    sb_store_t *st = arg;
-    pthread_mutex_lock(&st->mu);
+    sb_store__shard_t *sh = arg;
+    sb_store_t *st = sh->st;
+    pthread_mutex_lock(&st->mu); /* every shard's thread id is stored (start_threads) */
+    if (st->pg)
+        sb_store__pg_thread_start(st, sh->index);
     for (;;) {
-        while (!st->pend_head && !st->closing) {
+        while (!sh->pend_head && !st->closing) {
             /* Idle: once a second, look at the files and retry a failing store. */
             struct timespec at;
             clock_gettime(CLOCK_REALTIME, &at);
             at.tv_sec += 1;
-            if (pthread_cond_timedwait(&st->work_cv, &st->mu, &at) != ETIMEDOUT || st->pend_head ||
+            if (pthread_cond_timedwait(&sh->work_cv, &st->mu, &at) != ETIMEDOUT || sh->pend_head ||
                 st->closing)
                 continue;
             pthread_mutex_unlock(&st->mu);
             if (st->pg)
-                sb_store__pg_idle(st);
+                sb_store__pg_idle(st, sh->index);
             else
                 lite_idle(st);
             pthread_mutex_lock(&st->mu);
         }
-        if (!st->pend_head)
+        if (!sh->pend_head)
             break; /* closing, and everything queued before it is done */
         sb_store__req_t *last;
         size_t n;
-        sb_store__req_t *first = take_batch(st, &last, &n);
-        st->busy = true;
+        sb_store__req_t *first = take_batch(st, sh, &last, &n);
+        sh->busy = true;
         pthread_mutex_unlock(&st->mu);
 
         batch_stats_t bs = {0};
         if (st->pg)
-            sb_store__pg_run_batch(st, first, &bs);
+            sb_store__pg_run_batch(st, sh->index, first, &bs);
         else
             run_batch(st, first, &bs);
 
         pthread_mutex_lock(&st->mu);
         publish_batch(st, first, last, n, &bs);
-        st->busy = false;
+        sh->busy = false;
         pthread_cond_broadcast(&st->idle_cv);
         uint64_t one = 1;
         ssize_t w = write(st->efd, &one, sizeof one);
@@ -441,7 +447,22 @@ static int check_writable(sb_store_t *st, char *err, size_t cap) {
     return SB_EIO;
 }
 
-static int start_thread(sb_store_t *st, char *err, size_t cap) {
+static int shards_init(sb_store_t *st, size_t n, char *err, size_t cap) {
+    st->shards = calloc(n, sizeof *st->shards);
+    if (!st->shards) {
+        set_err(err, cap, "store: out of memory");
+        return SB_ENOMEM;
+    }
+    st->n_shards = n;
+    for (size_t i = 0; i < n; i++) {
+        st->shards[i].st = st;
+        st->shards[i].index = i;
+        pthread_cond_init(&st->shards[i].work_cv, NULL);
+    }
+    return SB_OK;
+}
+
+static int start_threads(sb_store_t *st, char *err, size_t cap) {
     st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (st->efd < 0) {
         set_err(err, cap, "store: eventfd: %s", strerror(errno));
@@ -452,19 +473,38 @@ static int start_thread(sb_store_t *st, char *err, size_t cap) {
         set_err(err, cap, "store: cannot watch the eventfd");
         return SB_EIO;
     }
-    /* The thread starts with every signal blocked, so signals (and a
-     * signalfd in app/) stay with the loop threads. */
+    /* The threads start with every signal blocked, so signals (and a
+     * signalfd in app/) stay with the loop threads. They wait for mu, held
+     * here until every thread id is stored. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&st->thread, NULL, store_main, st);
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->n_shards && rc == 0; i++) {
+        sb_store__shard_t *sh = &st->shards[i];
+        rc = pthread_create(&sh->thread, NULL, store_main, sh);
+        sh->started = rc == 0;
+    }
+    pthread_mutex_unlock(&st->mu);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
-        set_err(err, cap, "store: cannot start the store thread: %s", strerror(rc));
+        set_err(err, cap, "store: cannot start a store thread: %s", strerror(rc));
         return SB_EIO;
     }
-    st->thread_started = true;
     return SB_OK;
+}
+
+/* Lets every started thread finish its queue, then joins it. */
+static void stop_threads(sb_store_t *st) {
+    pthread_mutex_lock(&st->mu);
+    st->closing = true;
+    for (size_t i = 0; i < st->n_shards; i++)
+        pthread_cond_signal(&st->shards[i].work_cv);
+    pthread_mutex_unlock(&st->mu);
+    for (size_t i = 0; i < st->n_shards; i++)
+        if (st->shards[i].started)
+            pthread_join(st->shards[i].thread, NULL);
 }
 
 /* Frees everything open() set up; the thread must be stopped already. */
@@ -477,8 +517,10 @@ static void destroy(sb_store_t *st) {
     sb_store__pg_destroy(st);
     if (st->db)
         sqlite3_close_v2(st->db);
+    for (size_t i = 0; i < st->n_shards; i++)
+        pthread_cond_destroy(&st->shards[i].work_cv);
+    free(st->shards);
     pthread_cond_destroy(&st->idle_cv);
-    pthread_cond_destroy(&st->work_cv);
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
@@ -509,7 +551,6 @@ static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
     snprintf(st->dir, sizeof st->dir, "%s", cfg->data_dir ? cfg->data_dir : "");
     st->cfg.data_dir = st->dir;
     pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->work_cv, NULL);
     pthread_cond_init(&st->idle_cv, NULL);
     return st;
 }
@@ -533,21 +574,26 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
         return NULL;
     }
     if (pg) {
-        if (sb_store__pg_open(st, err, cap) != SB_OK || start_thread(st, err, cap) != SB_OK) {
+        if (sb_store__pg_open(st, err, cap) != SB_OK ||
+            shards_init(st, sb_store__pg_pool_size(st), err, cap) != SB_OK ||
+            start_threads(st, err, cap) != SB_OK) {
+            stop_threads(st);
             destroy(st);
             return NULL;
         }
         return st;
     }
-    if (mkdir_p(st->dir, err, cap) != SB_OK || db_open(st, err, cap) != SB_OK ||
-        check_integrity(st, err, cap) != SB_OK || sb_store__migrate(st->db, err, cap) != SB_OK ||
+    if (shards_init(st, 1, err, cap) != SB_OK || mkdir_p(st->dir, err, cap) != SB_OK ||
+        db_open(st, err, cap) != SB_OK || check_integrity(st, err, cap) != SB_OK ||
+        sb_store__migrate(st->db, err, cap) != SB_OK ||
         sb_store__lite_prepare_all(st, err, cap) != SB_OK ||
         check_writable(st, err, cap) != SB_OK) {
         destroy(st);
         return NULL;
     }
     sb_store__watch_init(st);
-    if (start_thread(st, err, cap) != SB_OK) {
+    if (start_threads(st, err, cap) != SB_OK) {
+        stop_threads(st);
         destroy(st);
         return NULL;
     }
@@ -560,20 +606,16 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
 void sb_store_close(sb_store_t *st) {
     if (!st)
         return;
-    pthread_mutex_lock(&st->mu);
-    st->closing = true;
-    pthread_cond_signal(&st->work_cv);
-    pthread_mutex_unlock(&st->mu);
-    if (st->thread_started)
-        pthread_join(st->thread, NULL);
+    stop_threads(st);
     deliver_all(st);
     destroy(st);
 }
 
 void sb_store_flush_sync(sb_store_t *st) {
     pthread_mutex_lock(&st->mu);
-    while (st->pend_head || st->busy)
-        pthread_cond_wait(&st->idle_cv, &st->mu);
+    for (size_t i = 0; i < st->n_shards; i++)
+        while (st->shards[i].pend_head || st->shards[i].busy)
+            pthread_cond_wait(&st->idle_cv, &st->mu);
     pthread_mutex_unlock(&st->mu);
     deliver_all(st);
 }
@@ -581,6 +623,10 @@ void sb_store_flush_sync(sb_store_t *st) {
 void sb_store_stats(sb_store_t *st, sb_store_stats_t *out) {
     pthread_mutex_lock(&st->mu);
     *out = st->stats;
+    out->threads = st->n_shards;
+    for (size_t i = 0; i < st->n_shards; i++)
+        out->threads_busy += st->shards[i].busy;
+    out->connections_down = sb_store__pg_down(st);
     pthread_mutex_unlock(&st->mu);
     out->pending = st->outstanding;
 }

@@ -79,6 +79,10 @@ typedef struct {
     /* PostgreSQL: how long a request may wait for an unreachable database
      * before it fails with SB_EUNAVAIL; default 5000. */
     int store_wait_ms;
+    /* PostgreSQL: connections to the database, each with a store thread of
+     * its own running batches side by side (requests on one conversation,
+     * user, post or document stay on one); default 4, at most 64. */
+    int pool_size;
     sb_store_sync_t synchronous; /* default SB_STORE_SYNC_FULL */
     int busy_timeout_ms;         /* default 5000: waits for another process holding the db */
     size_t batch_max;            /* default 256 requests per transaction */
@@ -140,6 +144,9 @@ typedef struct {
     /* commit_buckets[i]: commits that took at most SB_STORE_COMMIT_BUCKETS_US[i]
      * and more than the bound before it; the last slot counts the slower ones. */
     uint64_t commit_buckets[SB_STORE_COMMIT_NBUCKETS + 1];
+    /* Store threads (SQLite: 1; PostgreSQL: the pool's connections), those
+     * running a batch now, and (PostgreSQL) those whose connection is down. */
+    size_t threads, threads_busy, connections_down;
 } sb_store_stats_t;
 
 /* Copies the counters into *out. Loop thread only. */

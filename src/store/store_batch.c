@@ -19,6 +19,7 @@ int64_t sb_store__now_us(void) {
 void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs) {
     int64_t took = sb_store__now_us() - bs->txn_start_us;
     uint64_t us = took > 0 ? (uint64_t)took : 0;
+    pthread_mutex_lock(&st->mu); /* the PostgreSQL pool's threads commit side by side */
     sb_store__commit_lat_t *l = &st->commit_lat;
     l->avg = l->sum ? l->avg - l->avg / 8 + us / 8 : us;
     l->last = us;
@@ -29,12 +30,14 @@ void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs) {
     while (i < SB_STORE_COMMIT_NBUCKETS && us > SB_STORE_COMMIT_BUCKETS_US[i])
         i++;
     l->buckets[i]++;
+    pthread_mutex_unlock(&st->mu);
     bs->commits++;
 }
 
 uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first,
                                   sb_store__batch_stats_t *bs) {
     uint64_t failed_writes = 0;
+    pthread_mutex_lock(&st->mu); /* log_limit: one for all the store's threads */
     for (sb_store__req_t *r = first; r; r = r->next) {
         bs->failed += r->rc != SB_OK;
         /* The other errors are answers (not found, exists, ...), not faults. */
@@ -44,5 +47,6 @@ uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first,
             sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
                            r->op->name, sb_strerror(r->rc));
     }
+    pthread_mutex_unlock(&st->mu);
     return failed_writes;
 }

@@ -584,7 +584,8 @@ typedef struct {
     int64_t db_size, wal_size;                 /* sizes seen: neither ever shrinks */
 } sb_store__watch_t;
 
-typedef struct sb_store__pg sb_store__pg_t; /* store_pg_internal.h */
+typedef struct sb_store__pg sb_store__pg_t;           /* store_pg_internal.h */
+typedef struct sb_store__pg_pool sb_store__pg_pool_t; /* store_pg_internal.h */
 
 typedef struct {
     uint64_t commits, commit_failures, failed;
@@ -604,30 +605,44 @@ int64_t sb_store__now_us(void);
  * and records its duration. Store thread only. */
 void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs);
 
+/* A store thread and the requests routed to it (store.c). SQLite has one;
+ * PostgreSQL one per connection of its pool (--database-pool-size), each
+ * thread owning its connection: see store_route.c for which requests go
+ * where, and store_pg.c for why threads rather than one thread
+ * multiplexing the connections. */
+typedef struct {
+    sb_store_t *st;
+    size_t index;                           /* in st->shards; the PostgreSQL pool member */
+    sb_store__req_t *pend_head, *pend_tail; /* under st->mu */
+    pthread_cond_t work_cv;                 /* its thread waits for requests */
+    bool busy;                              /* under st->mu: its thread holds a batch */
+    bool started;
+    pthread_t thread;
+} sb_store__shard_t;
+
 struct sb_store {
     sb_loop_t *loop;
-    sb_store__pg_t *pg;    /* the PostgreSQL backend; NULL: SQLite */
-    sb_store_config_t cfg; /* defaults filled in; data_dir points at dir[] */
+    sb_store__pg_pool_t *pg; /* the PostgreSQL backend (its pool); NULL: SQLite */
+    sb_store_config_t cfg;   /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
     sqlite3 *db;                             /* store thread only, after open */
     sb_store__lite_q_t stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
-    pthread_t thread;
-    bool thread_started;
+    sb_store__shard_t *shards;               /* n_shards of them, fixed after open */
+    size_t n_shards;
 
-    pthread_mutex_t mu;     /* guards everything down to `stats` */
-    pthread_cond_t work_cv; /* store thread waits for requests */
-    pthread_cond_t idle_cv; /* flush_sync waits for an empty, idle thread */
-    sb_store__req_t *pend_head, *pend_tail;
+    pthread_mutex_t mu;     /* guards everything down to `stats`, and the shards' queues */
+    pthread_cond_t idle_cv; /* flush_sync waits for empty, idle threads */
     sb_store__req_t *done_head, *done_tail;
     bool closing; /* also read unlocked by the loop thread, its only writer */
-    bool busy;    /* the store thread holds a batch */
     sb_store_stats_t stats;
     sb_store_health_t health; /* written by the store thread */
 
     int efd; /* eventfd: store thread -> loop "completions ready" */
     sb_io_t io;
 
-    /* Store thread only (and open()). */
+    /* Store thread only (and open()); on PostgreSQL, whose pool has several
+     * store threads, log_limit is used under mu and commit_lat is written
+     * under mu (store_batch.c). */
     sb_store__watch_t watch;
     char last_error[160]; /* the last SQLite error seen, for health reasons */
     int64_t last_write_failure_ms;
@@ -639,6 +654,13 @@ struct sb_store {
     size_t outstanding;
     size_t outstanding_bytes;
 };
+
+/* ---- store_route.c: which store thread runs a request ------------------------- */
+
+/* The shard of r: requests with the same key (the conversation, user,
+ * post, document, pair of users, idempotency key or session they act on)
+ * always go to the same one, so they run in the order submitted. */
+size_t sb_store__route(const sb_store_t *st, const sb_store__req_t *r);
 
 /* ---- store_request.c: requests ----------------------------------------------- */
 
@@ -780,9 +802,17 @@ sb_store_state_t sb_store__state(sb_store_t *st);
  * start-up). SB_OK, or an error with a message in err. */
 int sb_store__pg_open(sb_store_t *st, char *err, size_t cap);
 void sb_store__pg_destroy(sb_store_t *st);
-void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs);
-/* Called when the store thread is idle: reconnects, updates the health. */
-void sb_store__pg_idle(sb_store_t *st);
+/* Members whose connection is down (0 on SQLite); the caller holds st->mu. */
+size_t sb_store__pg_down(const sb_store_t *st);
+/* The pool's size: the number of store threads (cfg.pool_size, bounded). */
+size_t sb_store__pg_pool_size(const sb_store_t *st);
+/* Called first by the store thread of pool member `member`: the statements
+ * it runs go to that member's connection. */
+void sb_store__pg_thread_start(sb_store_t *st, size_t member);
+void sb_store__pg_run_batch(sb_store_t *st, size_t member, sb_store__req_t *first,
+                            sb_store__batch_stats_t *bs);
+/* Called when member's store thread is idle: reconnects, updates the health. */
+void sb_store__pg_idle(sb_store_t *st, size_t member);
 /* Statement `id` on PostgreSQL (store_sql_pg.c). */
 sb_store__q_t *sb_store__pg_q(sb_store_t *st, sb_store__sql_t id);
 

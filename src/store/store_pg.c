@@ -62,62 +62,107 @@ static int migrate(const char *url, char *err, size_t cap) {
     return rc;
 }
 
-int sb_store__pg_open(sb_store_t *st, char *err, size_t cap) {
-    sb_store__pg_t *pg = calloc(1, sizeof *pg);
-    if (!pg || !(pg->url = strdup(st->cfg.database_url))) {
-        free(pg);
-        snprintf(err, cap, "store: out of memory");
-        return SB_ENOMEM;
-    }
-    st->pg = pg;
-    pg->failed_ent = -1;
-    sb_pg_conn_init(&pg->conn, &(sb_pg_conn_config_t){.conninfo = pg->url});
-    if (st->cfg.store_wait_ms <= 0)
-        st->cfg.store_wait_ms = DEFAULT_WAIT_MS;
-    int rc = sb_store__pg_sql_init(pg, err, cap);
-    if (rc == SB_OK)
-        rc = migrate(pg->url, err, cap);
-    return rc;
-}
+#define DEFAULT_POOL_SIZE 4
+#define MAX_POOL_SIZE 64
 
-void sb_store__pg_destroy(sb_store_t *st) {
-    sb_store__pg_t *pg = st->pg;
-    if (!pg)
-        return;
+size_t sb_store__pg_pool_size(const sb_store_t *st) { return st->pg->n; }
+
+size_t sb_store__pg_down(const sb_store_t *st) { return st->pg ? st->pg->down : 0; }
+
+static void member_dispose(sb_store__pg_t *pg) {
     sb_store__pg_forget(pg);
     free(pg->ent);
     sb_store__pg_sql_dispose(pg);
     sb_pg_conn_dispose(&pg->conn);
-    free(pg->url);
-    free(pg);
+}
+
+int sb_store__pg_open(sb_store_t *st, char *err, size_t cap) {
+    sb_store__pg_pool_t *pool = calloc(1, sizeof *pool);
+    int size = st->cfg.pool_size > 0 ? st->cfg.pool_size : DEFAULT_POOL_SIZE;
+    size = size > MAX_POOL_SIZE ? MAX_POOL_SIZE : size;
+    if (pool)
+        st->pg = pool;
+    if (!pool || !(pool->url = strdup(st->cfg.database_url)) ||
+        !(pool->members = calloc((size_t)size, sizeof *pool->members))) {
+        snprintf(err, cap, "store: out of memory");
+        return SB_ENOMEM;
+    }
+    if (pthread_key_create(&pool->self, NULL) != 0) {
+        snprintf(err, cap, "store: cannot create a thread key");
+        return SB_ENOMEM;
+    }
+    pool->self_made = true;
+    if (st->cfg.store_wait_ms <= 0)
+        st->cfg.store_wait_ms = DEFAULT_WAIT_MS;
+    int rc = SB_OK;
+    for (; rc == SB_OK && pool->n < (size_t)size; pool->n++) {
+        sb_store__pg_t *pg = &pool->members[pool->n];
+        pg->failed_ent = -1;
+        sb_pg_conn_init(&pg->conn, &(sb_pg_conn_config_t){.conninfo = pool->url});
+        rc = sb_store__pg_sql_init(pg, err, cap);
+    }
+    if (rc == SB_OK)
+        rc = migrate(pool->url, err, cap);
+    return rc;
+}
+
+void sb_store__pg_destroy(sb_store_t *st) {
+    sb_store__pg_pool_t *pool = st->pg;
+    if (!pool)
+        return;
+    for (size_t i = 0; i < pool->n; i++)
+        member_dispose(&pool->members[i]);
+    if (pool->self_made)
+        pthread_key_delete(pool->self);
+    free(pool->members);
+    free(pool->url);
+    free(pool);
     st->pg = NULL;
+}
+
+void sb_store__pg_thread_start(sb_store_t *st, size_t member) {
+    pthread_setspecific(st->pg->self, &st->pg->members[member]);
 }
 
 /* ---- health ---------------------------------------------------------------------------- */
 
-static void reachable(sb_store_t *st) {
-    if (sb_store__state(st) != SB_STORE_OK) {
-        sb_log_info("store: PostgreSQL reachable again");
-        sb_store__set_state(st, SB_STORE_OK, "");
+/* A member reached PostgreSQL (up) or could not: the store is OK while
+ * every member is up, FAILING (with the latest reason) while one is down.
+ * One critical section, so that two members' news cannot cross. */
+static void member_health(sb_store_t *st, sb_store__pg_t *pg, bool up) {
+    sb_store__pg_pool_t *pool = st->pg;
+    pthread_mutex_lock(&st->mu);
+    if (pg->down == up) {
+        pg->down = !up;
+        pool->down = up ? pool->down - 1 : pool->down + 1;
     }
-}
-
-static void unreachable(sb_store_t *st) {
-    char reason[sizeof st->health.reason];
-    snprintf(reason, sizeof reason, "PostgreSQL unavailable: %.150s", st->pg->conn.error);
-    if (sb_store__state(st) == SB_STORE_OK)
-        sb_log_warn("store: %s", reason);
-    sb_store__set_state(st, SB_STORE_FAILING, reason);
+    sb_store_health_t *h = &st->health;
+    sb_store_state_t was = h->state;
+    if (!up) {
+        snprintf(h->reason, sizeof h->reason, "PostgreSQL unavailable: %.150s", pg->conn.error);
+        h->state = SB_STORE_FAILING;
+    } else if (pool->down == 0) {
+        h->reason[0] = '\0';
+        h->state = SB_STORE_OK;
+    }
+    if (h->state != was)
+        h->since_ms = sb_wall_ms();
+    pthread_mutex_unlock(&st->mu);
+    if (was == SB_STORE_OK && !up)
+        sb_log_warn("store: PostgreSQL unavailable: %s", pg->conn.error);
+    else if (was != SB_STORE_OK && h->state == SB_STORE_OK)
+        sb_log_info("store: PostgreSQL reachable again");
 }
 
 /* Idle: reconnect (with the connection's backoff) so that /health follows
  * the database even without traffic. */
-void sb_store__pg_idle(sb_store_t *st) {
-    sb_pg_conn_t *c = &st->pg->conn;
+void sb_store__pg_idle(sb_store_t *st, size_t member) {
+    sb_store__pg_t *pg = &st->pg->members[member];
+    sb_pg_conn_t *c = &pg->conn;
     if (sb_pg_conn_ready(c, sb_pg__now_ms() + IDLE_CONNECT_MS) == SB_OK)
-        reachable(st);
+        member_health(st, pg, true);
     else if (c->next_attempt_ms) /* an attempt was made and failed */
-        unreachable(st);
+        member_health(st, pg, false);
 }
 
 /* ---- batches ----------------------------------------------------------------------------- */
@@ -150,7 +195,7 @@ static void savepoint_cmd(char *out, size_t cap, const char *verb, int i) {
  * failed request goes back to it (sent, not awaited). */
 static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode_t m, bool careful,
                     slot_t *slot) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     char cmd[48];
     pg->req = i;
     slot->first = pg->n_ent;
@@ -189,7 +234,7 @@ static bool slot_writes(const sb_store__pg_t *pg, const slot_t *slot) {
  * a guess sent something the real results would not have (a statement, a
  * value, a rollback), or a statement of it failed. */
 static bool replay(sb_store_t *st, sb_store__req_t *r, int i, const slot_t *slot) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     if (pg->failed_ent >= (long)slot->first && pg->failed_ent < (long)slot->end)
         return false;
     pg->req = i;
@@ -215,7 +260,7 @@ static bool replay(sb_store_t *st, sb_store__req_t *r, int i, const slot_t *slot
  * skipped everything sent after it): back to its savepoint, which undoes it
  * and every later request, then it runs again awaited. False when lost. */
 static bool redo_awaited(sb_store_t *st, sb_store__req_t *r, int m, slot_t *slot) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     char cmd[48];
     pg->req = m;
     savepoint_cmd(cmd, sizeof cmd, "ROLLBACK TO SAVEPOINT", m);
@@ -246,7 +291,7 @@ static bool redo_awaited(sb_store_t *st, sb_store__req_t *r, int m, slot_t *slot
  * committed anything. */
 static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots, int n,
                           bool careful) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     int start = 0;
     for (int round = 0; start < n; round++) {
         bool guess = !careful || round < MAX_GUESS_ROUNDS;
@@ -284,7 +329,7 @@ static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots,
  * the batch (the other batch goes on), and the batch runs again: nothing of
  * it committed. */
 static void abandon(sb_store_t *st) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     pg->deadlocked = false;
     if (!sb_store__pg_send(pg, SB_STORE__PG_CMD, "ROLLBACK", NULL, 0) || !sb_store__pg_settle(pg))
         sb_pg_conn_drop(&pg->conn);
@@ -297,7 +342,7 @@ typedef enum { SETTLED, RETRY, GIVE_UP, UNKNOWN } attempt_t;
  * not be reached by the deadline. UNKNOWN: COMMIT was sent and its outcome
  * could not be learnt by the deadline. */
 static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     pg->lost = pg->deadlocked = false;
     sb_store__pg_forget(pg);
     bs->txn_start_us = sb_store__now_us();
@@ -328,7 +373,7 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
         sb_pg_conn_drop(&pg->conn);
         return RETRY;
     case DEADLOCKED:
-        sb_log_limited(&st->log_limit, SB_LOG_INFO, "deadlock",
+        sb_log_limited(&pg->log_limit, SB_LOG_INFO, "deadlock",
                        "store: a batch lost a deadlock with another transaction; running it again");
         abandon(st);
         sb_store__pg_forget(pg);
@@ -386,11 +431,12 @@ static void run_again(sb_store_t *st, sb_store__req_t *first, sb_store__batch_st
     *tail = NULL;
     sb_log_warn("store: %s; %zu request(s) of the batch run again (idempotent), %zu fail with "
                 "store_unavailable",
-                st->pg->conn.error, again, n - again);
+                sb_store__pg_self(st)->conn.error, again, n - again);
     if (head) {
-        st->pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
+        sb_store__pg_t *pg = sb_store__pg_self(st);
+        pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
         attempt_t a = RETRY;
-        while (a == RETRY && sb_pg__now_ms() < st->pg->deadline_ms)
+        while (a == RETRY && sb_pg__now_ms() < pg->deadline_ms)
             a = attempt(st, head, bs);
         if (a != SETTLED)
             fail_all(head, SB_EUNAVAIL);
@@ -402,8 +448,9 @@ static void run_again(sb_store_t *st, sb_store__req_t *first, sb_store__batch_st
 
 static void housekeeping(sb_store_t *st);
 
-void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__batch_stats_t *bs) {
-    sb_store__pg_t *pg = st->pg;
+void sb_store__pg_run_batch(sb_store_t *st, size_t member, sb_store__req_t *first,
+                            sb_store__batch_stats_t *bs) {
+    sb_store__pg_t *pg = &st->pg->members[member];
     pg->deadline_ms = first->submitted_ms + st->cfg.store_wait_ms; /* the oldest request's */
     if (pg->careful > 0)
         pg->careful--;
@@ -417,10 +464,7 @@ void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__ba
     bool settled = a == SETTLED;
     if (!settled)
         fail_all(first, SB_EUNAVAIL);
-    if (pg->conn.pg)
-        reachable(st);
-    else
-        unreachable(st);
+    member_health(st, pg, pg->conn.pg != NULL);
     uint64_t failed_writes = sb_store__count_failures(st, first, bs);
     if (failed_writes) {
         pthread_mutex_lock(&st->mu);
@@ -431,13 +475,18 @@ void sb_store__pg_run_batch(sb_store_t *st, sb_store__req_t *first, sb_store__ba
         housekeeping(st);
 }
 
-/* Once a minute, in a transaction of its own: forgets old idempotency keys. */
+/* Once a minute, in a transaction of its own: forgets old idempotency keys.
+ * The first member to finish a batch after the minute does it. */
 static void housekeeping(sb_store_t *st) {
     int64_t now = sb_wall_ms();
-    if (now - st->last_keys_purge_ms < PURGE_INTERVAL_MS)
+    pthread_mutex_lock(&st->mu);
+    bool due = now - st->last_keys_purge_ms >= PURGE_INTERVAL_MS;
+    if (due)
+        st->last_keys_purge_ms = now;
+    pthread_mutex_unlock(&st->mu);
+    if (!due)
         return;
-    st->last_keys_purge_ms = now;
-    sb_store__pg_t *pg = st->pg;
+    sb_store__pg_t *pg = sb_store__pg_self(st);
     pg->lost = pg->deadlocked = false;
     pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
     if (sb_pg_conn_begin(&pg->conn, pg->deadline_ms) != SB_OK)

@@ -20,6 +20,7 @@ typedef enum { SB_STORE__PG_WAIT, SB_STORE__PG_GUESS, SB_STORE__PG_REPLAY } sb_s
 typedef struct {
     sb_store__q_t base;
     sb_store_t *st;
+    sb_store__pg_t *pg; /* the member it runs on */
     sb_store__sql_t id;
     const char *vals[SB_STORE__PG_MAX_PARAMS]; /* NULL: SQL NULL */
     char ints[SB_STORE__PG_MAX_PARAMS][24];    /* bound integers as text */
@@ -48,10 +49,15 @@ typedef struct {
     int64_t changes; /* rows changed */
 } sb_store__pg_guess_t;
 
+/* One member of the pool: a connection, the statements prepared on it and
+ * the batch it runs, used by its own store thread only (except `down`,
+ * under st->mu). */
 struct sb_store__pg {
-    char *url;
     sb_pg_conn_t conn;
-    char *sql[SB_SQL__COUNT]; /* PostgreSQL text of each statement */
+    bool down;                  /* its last connection attempt or batch failed to reach */
+    char last_error[160];       /* the last PostgreSQL error its statements met */
+    sb_log_limiter_t log_limit; /* for those errors' log lines */
+    char *sql[SB_SQL__COUNT];   /* PostgreSQL text of each statement */
     int nparams[SB_SQL__COUNT];
     bool pure[SB_SQL__COUNT];     /* a plain read: sent in vain, it changed nothing */
     bool prepared[SB_SQL__COUNT]; /* on the connection of the `connects` count below */
@@ -76,6 +82,20 @@ struct sb_store__pg {
     size_t replay_end;  /* REPLAY: the end of its entries */
     bool diverged;      /* REPLAY: it did not run the statements sent for it */
 };
+
+/* The PostgreSQL store (st->pg): a fixed pool of members, one store thread
+ * each (store.c's shards, same index). */
+struct sb_store__pg_pool {
+    char *url;
+    size_t n;
+    sb_store__pg_t *members;
+    pthread_key_t self; /* each store thread's member */
+    bool self_made;
+    size_t down; /* members down, under st->mu: the store is OK when none is */
+};
+
+/* The member of the calling store thread. */
+sb_store__pg_t *sb_store__pg_self(sb_store_t *st);
 
 /* store_sql_pg.c */
 int sb_store__pg_sql_init(sb_store__pg_t *pg, char *err, size_t cap);

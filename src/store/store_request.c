@@ -194,16 +194,20 @@ static int list_validate(const sb_store__req_t *head, const sb_store__req_t *tai
     return last == tail ? SB_OK : SB_EPROTO;
 }
 
-/* The pending and done queues (the caller holds st->mu): well formed, and
- * together within what the loop thread counts as outstanding, which
- * includes the batch the store thread holds. O(queue): debug builds run it
+/* The pending queues (one per shard) and the done queue (the caller holds
+ * st->mu): well formed, and together within what the loop thread counts as
+ * outstanding, which includes the batches the store threads hold. O(queue): debug builds run it
  * once per delivered batch, not per submit. */
 int sb_store__queue_validate(const sb_store_t *st) {
     size_t count = 0, charge = 0;
     if (st->outstanding > st->cfg.max_queue || st->outstanding_bytes > st->cfg.max_queue_bytes ||
-        list_validate(st->pend_head, st->pend_tail, st->outstanding, &count, &charge) != SB_OK ||
         list_validate(st->done_head, st->done_tail, st->outstanding, &count, &charge) != SB_OK)
         return SB_EPROTO;
+    for (size_t i = 0; i < st->n_shards; i++) {
+        const sb_store__shard_t *sh = &st->shards[i];
+        if (list_validate(sh->pend_head, sh->pend_tail, st->outstanding, &count, &charge) != SB_OK)
+            return SB_EPROTO;
+    }
     return count <= st->outstanding && charge <= st->outstanding_bytes ? SB_OK : SB_EPROTO;
 }
 
@@ -228,15 +232,16 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
     r->submitted_ms = (int64_t)sb_clock_ms();
     st->outstanding++;
     st->outstanding_bytes += charge;
+    sb_store__shard_t *sh = &st->shards[sb_store__route(st, r)];
     pthread_mutex_lock(&st->mu);
-    bool was_empty = st->pend_head == NULL;
+    bool was_empty = sh->pend_head == NULL;
     if (was_empty)
-        st->pend_head = r;
+        sh->pend_head = r;
     else
-        st->pend_tail->next = r;
-    st->pend_tail = r;
-    if (was_empty) /* the thread re-checks the queue after each batch */
-        pthread_cond_signal(&st->work_cv);
+        sh->pend_tail->next = r;
+    sh->pend_tail = r;
+    if (was_empty) /* the thread re-checks its queue after each batch */
+        pthread_cond_signal(&sh->work_cv);
     pthread_mutex_unlock(&st->mu);
     return SB_OK;
 }

@@ -52,11 +52,11 @@ static int map_error(sb_store__pg_q_t *q, const PGresult *res) {
         return SB_ENOTFOUND; /* foreign_key_violation */
     if (strcmp(state, "23514") == 0 || strcmp(state, "22P02") == 0 || strcmp(state, "22021") == 0)
         return SB_EINVAL; /* check_violation, invalid JSON text, bad encoding */
-    sb_store_t *st = q->st;
+    sb_store__pg_t *pg = q->pg;
     const char *msg = PQresultErrorMessage(res);
     int n = (int)strcspn(msg, "\n");
-    snprintf(st->last_error, sizeof st->last_error, "%.*s (SQLSTATE %s)", n, msg, state);
-    sb_log_limited(&st->log_limit, SB_LOG_WARN, state, "store: postgresql error %s: %.*s", state, n,
+    snprintf(pg->last_error, sizeof pg->last_error, "%.*s (SQLSTATE %s)", n, msg, state);
+    sb_log_limited(&pg->log_limit, SB_LOG_WARN, state, "store: postgresql error %s: %.*s", state, n,
                    msg);
     return SB_EIO;
 }
@@ -87,7 +87,7 @@ static const sb_store__pg_entry_t *next_sent(sb_store__pg_t *pg) {
 
 /* Sends, replays or awaits the statement; q->res stays NULL when guessed. */
 static int start_run(sb_store__pg_q_t *q) {
-    sb_store__pg_t *pg = q->st->pg;
+    sb_store__pg_t *pg = q->pg;
     if (pg->lost || pg->diverged)
         return SB_EIO;
     uint64_t hash = hash_of(q, pg->nparams[q->id]);
@@ -134,7 +134,7 @@ static int step(sb_store__q_t *base) {
             return rc;
     }
     q->row++;
-    int rows = q->res ? PQntuples(q->res) : q->st->pg->guess[q->id].rows;
+    int rows = q->res ? PQntuples(q->res) : q->pg->guess[q->id].rows;
     return q->row < rows ? SB_STORE__ROW : SB_STORE__DONE;
 }
 
@@ -170,7 +170,7 @@ static const char *col_text(sb_store__q_t *q, int col, size_t *n) {
 static int64_t changes(sb_store__q_t *q) {
     sb_store__pg_q_t *p = pq(q);
     if (guessed(p))
-        return p->st->pg->guess[p->id].changes;
+        return p->pg->guess[p->id].changes;
     return p->res ? strtoll(PQcmdTuples((PGresult *)p->res), NULL, 10) : 0;
 }
 
@@ -185,11 +185,15 @@ static int64_t last_id(sb_store__q_t *q) {
 static const sb_store__q_ops_t pg_ops = {bind_text, bind_int, step,    reset,  is_null,
                                          col_int,   col_text, changes, last_id};
 
+sb_store__pg_t *sb_store__pg_self(sb_store_t *st) { return pthread_getspecific(st->pg->self); }
+
 sb_store__q_t *sb_store__pg_q(sb_store_t *st, sb_store__sql_t id) {
-    sb_store__pg_q_t *q = &st->pg->stmts[id];
+    sb_store__pg_t *pg = sb_store__pg_self(st);
+    sb_store__pg_q_t *q = &pg->stmts[id];
     memset(q, 0, sizeof *q); /* q->res belongs to the batch's entries */
     q->base.ops = &pg_ops;
     q->st = st;
+    q->pg = pg;
     q->id = id;
     return &q->base;
 }
