@@ -189,6 +189,9 @@ describe('switchboard command line', { skip: SKIP }, () => {
       [['--dev', '--log-format', 'xml'], /log-format/],
       [['--dev', '--presence-scope', 'nobody'], /presence-scope/],
       [['--dev', '--store-sync', 'maybe'], /store-sync/],
+      [['--dev', '--database-pool-size', '0'], /database-pool-size/],
+      [['--dev', '--database-pool-size', '65'], /database-pool-size/],
+      [['--dev', '--database-pool-size', 'four'], /database-pool-size/],
       [['--dev', '--max-http-buffer-size', '100'], /max-http-buffer-size/],
       [['--dev', '--port'], /port/],
     ];
@@ -198,6 +201,9 @@ describe('switchboard command line', { skip: SKIP }, () => {
       assert.match(r.stderr, re, args.join(' '));
       assertNoSanitizer(r);
     }
+    const env = await run(['--dev'], { env: { SWITCHBOARD_DATABASE_POOL_SIZE: '100' } });
+    assert.equal(env.code, 2, env.stderr);
+    assert.match(env.stderr, /database-pool-size/, 'the variable is read and bounded too');
   });
 
   test('no --jwt-secret, no --dev, no SWITCHBOARD_JWT_SECRET -> exit 2 naming --jwt-secret', async () => {

@@ -861,6 +861,56 @@ TEST(notifications) {
     teardown();
 }
 
+/* PostgreSQL runs a pool of store threads side by side: requests on one
+ * conversation (or one user's notifications) must still run in the order
+ * submitted, so a read submitted right after writes, without waiting for
+ * them, sees every one of them. */
+TEST(pool_keeps_each_keys_order) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.pool_size = 4});
+    sb_store_stats_t stats;
+    sb_store_stats(st, &stats);
+    CHECK_EQ(stats.threads, SB_TEST_PG ? 4 : 1); /* SQLite: one writer, whatever the setting */
+    enum { ROOMS = 8, ROUNDS = 12 };
+    static cap_t sent[ROOMS][ROUNDS], seen[ROOMS][ROUNDS], notes[ROOMS][ROUNDS],
+        listed[ROOMS][ROUNDS];
+    char room[ROOMS][32], user[ROOMS][32];
+    for (int r = 0; r < ROOMS; r++) {
+        snprintf(room[r], sizeof room[r], "conversation:c%d", r);
+        snprintf(user[r], sizeof user[r], "n%d", r);
+    }
+    for (int k = 0; k < ROUNDS; k++) {
+        for (int r = 0; r < ROOMS; r++) {
+            CHECK_EQ(append(st, sb_cstr(room[r]), S("u"), "x", &sent[r][k]), SB_OK);
+            CHECK_EQ(submitted(sb_store_message_history(st, sb_cstr(room[r]), 0, 100, on_msgs,
+                                                        &seen[r][k])),
+                     SB_OK);
+            CHECK_EQ(notify(st, sb_cstr(user[r]), SB_STR_NULL, &notes[r][k]), SB_OK);
+            CHECK_EQ(submitted(sb_store_notification_list(st, sb_cstr(user[r]), false, 100,
+                                                          on_notifs, &listed[r][k])),
+                     SB_OK);
+        }
+    }
+    CHECK(wait_all());
+    for (int r = 0; r < ROOMS; r++) {
+        for (int k = 0; k < ROUNDS; k++) {
+            CHECK(sent[r][k].rc == SB_OK && seen[r][k].rc == SB_OK);
+            CHECK(k == 0 || sent[r][k].v[0] > sent[r][k - 1].v[0]); /* ids in submit order */
+            CHECK_EQ(seen[r][k].n, (size_t)k + 1); /* every earlier append of the room */
+            CHECK_EQ(seen[r][k].v[0], sent[r][k].v[0]);
+            CHECK(notes[r][k].rc == SB_OK && listed[r][k].rc == SB_OK);
+            CHECK_EQ(listed[r][k].n, (size_t)k + 1);
+            CHECK_EQ(listed[r][k].v[0], notes[r][k].v[0]);
+            cap_reset(&sent[r][k]);
+            cap_reset(&seen[r][k]);
+            cap_reset(&notes[r][k]);
+            cap_reset(&listed[r][k]);
+        }
+    }
+    sb_store_close(st);
+    teardown();
+}
+
 /* ---- friends --------------------------------------------------------------------------------- */
 
 TEST(friends) {
@@ -2139,6 +2189,7 @@ int main(void) {
     RUN(message_mark_read);
     RUN(message_offline_delivery);
     RUN(notifications);
+    RUN(pool_keeps_each_keys_order);
     RUN(friends);
     RUN(posts);
     RUN(documents);
