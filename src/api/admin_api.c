@@ -67,11 +67,13 @@ static json_t *store_json(sb_api_t *api) {
     }
     json_t *commit_ms = json_pack("{s:f,s:f,s:f}", "last", s.commit_us_last / 1000.0, "avg",
                                   s.commit_us_avg / 1000.0, "max", s.commit_us_max / 1000.0);
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "state", sb_store_state_name(h.state),
-                     "reason", h.reason, "writeErrors", (json_int_t)h.write_errors, "queue",
-                     (json_int_t)s.pending, "commits", (json_int_t)s.commits, "batches",
-                     (json_int_t)s.batches, "maxBatch", (json_int_t)s.max_batch, "commitMs",
-                     commit_ms);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:I,s:I}", "state",
+                     sb_store_state_name(h.state), "reason", h.reason, "writeErrors",
+                     (json_int_t)h.write_errors, "queue", (json_int_t)s.pending, "commits",
+                     (json_int_t)s.commits, "batches", (json_int_t)s.batches, "maxBatch",
+                     (json_int_t)s.max_batch, "commitMs", commit_ms, "threads",
+                     (json_int_t)s.threads, "threadsBusy", (json_int_t)s.threads_busy,
+                     "connectionsDown", (json_int_t)s.connections_down);
 }
 
 /* ---- the cluster's rooms ------------------------------------------------------- */

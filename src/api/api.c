@@ -35,6 +35,13 @@ static void on_health(sb_http_req_t *req, void *ud) {
                              (json_int_t)m.connections, "store", sb_store_state_name(h.state));
     if (!ok)
         json_object_set_new(body, "storeError", json_string(h.reason));
+    if (api->cfg.store && !sb_store_can_backup(api->cfg.store)) { /* PostgreSQL: its pool */
+        sb_store_stats_t s;
+        sb_store_stats(api->cfg.store, &s);
+        json_object_set_new(body, "storePool",
+                            json_pack("{s:I,s:I}", "connections", (json_int_t)s.threads, "down",
+                                      (json_int_t)s.connections_down));
+    }
     if (api->cfg.engine) { /* local delivery goes on without Redis: reported, not fatal */
         sb_engine_stats_t es;
         api->cfg.engine->ops->stats(api->cfg.engine, &es);
@@ -220,8 +227,15 @@ static void commit_metrics(text_t *t, sb_store_t *store) {
     put_seconds(t, "max_seconds", s.commit_us_max);
     METRIC_TO(t, "store_requests_total", "counter", "Store requests executed.", s.requests);
     METRIC_TO(t, "store_batches_total", "counter",
-              "Batches of requests the store thread took (one transaction each with a write).",
+              "Batches of requests the store threads took (one transaction each with a write).",
               s.batches);
+    METRIC_TO(t, "store_threads", "gauge",
+              "Store threads: 1 on SQLite, one per pooled connection on PostgreSQL.", s.threads);
+    METRIC_TO(t, "store_threads_busy", "gauge", "Store threads running a batch now.",
+              s.threads_busy);
+    METRIC_TO(t, "store_connections_down", "gauge",
+              "PostgreSQL: pooled connections that could not reach the database.",
+              s.connections_down);
 }
 
 static void on_metrics(sb_http_req_t *req, void *ud) {

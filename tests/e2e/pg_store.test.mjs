@@ -148,8 +148,9 @@ test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to
  * transaction has committed by then), and cuts both sides without passing
  * that answer on. refuseAfterCut: new connections are then cut at once
  * (the outcome cannot be asked) until the test sets refusing = false.
+ * beforeCommit: the cut comes right after that chunk instead, before COMMIT.
  */
-async function commitCutter(pgUrl) {
+async function commitCutter(pgUrl, { beforeCommit = false } = {}) {
   const target = new URL(pgUrl);
   const state = { armed: false, cuts: 0, refuseAfterCut: false, refusing: false };
   const sockets = new Set();
@@ -162,6 +163,15 @@ async function commitCutter(pgUrl) {
     const cut = () => { down.destroy(); up.destroy(); };
     down.on('data', (d) => {
       if (state.armed && /INSERT INTO messages|MSG_APPEND_ONE|MSG_INSERT/.test(d.toString('latin1'))) inserted = true;
+      if (state.armed && inserted && beforeCommit) {
+        // The batch's statements pass; its COMMIT will not: the connection
+        // is lost in the middle of the transaction.
+        state.armed = false;
+        state.cuts++;
+        up.write(d);
+        setImmediate(cut);
+        return;
+      }
       if (state.armed && inserted && d.includes('COMMIT')) { state.armed = false; cutting = true; }
       up.write(d);
     });
@@ -271,6 +281,97 @@ test('connection lost after COMMIT, outcome unknown: a send with an idempotency 
     // run delivers it (live, once) instead of treating it as a client's retry.
     await until(() => got.some(([m]) => m.id === sent.id), 5000, 'delivered live');
     assert.equal(got.filter(([m]) => m.content === 'again').length, 1);
+  } finally {
+    await srv.stop();
+    proxy.close();
+  }
+}, { skip, timeout: 60000 });
+
+/** Every message of a conversation, newest first, paging through history. */
+async function wholeHistory(s, conversationId) {
+  const seen = [];
+  let before = 0;
+  for (;;) {
+    const page = await s.emitWithAck('message:history', { conversationId, limit: 50, ...(before ? { before } : {}) });
+    assert.ok(!page.error, JSON.stringify(page));
+    if (!page.messages.length) return seen;
+    seen.push(...page.messages);
+    before = page.messages[page.messages.length - 1].id;
+  }
+}
+
+/** `pairs` pairs of users, the first of each sending `n` messages to the
+ *  second at once; each pair's acks in the order sent. */
+async function busyPairs(srv, pairs, n) {
+  const users = await Promise.all(Array.from({ length: pairs }, async () => {
+    const x = uid('px'), y = uid('py');
+    return { x, y, s: (await connectUser(srv, x)).s };
+  }));
+  await Promise.all(users.map(async (u) => {
+    u.acks = await Promise.all(Array.from({ length: n }, (_, i) =>
+      u.s.timeout(20000).emitWithAck('message:send', { receiverId: u.y, content: `p${i}` })));
+  }));
+  return users;
+}
+
+test('a pool of 4 connections: one user\'s pipelined sends and the read after them stay in order; two users\' concurrent sends to one conversation keep one ordered history, ids unique', async () => {
+  const KEY = 'pool-test-api-key';
+  const srv = await start(['--database-pool-size', '4', '--api-key', KEY]);
+  try {
+    const alice = uid('alice'), bob = uid('bob');
+    const a = (await connectUser(srv, alice)).s;
+    const b = (await connectUser(srv, bob)).s;
+    const opened = await a.emitWithAck('message:send', { receiverId: bob, content: 'open' });
+    assert.ok(!opened.error, JSON.stringify(opened));
+    const N = 30;
+    // Other conversations keep the other connections busy meanwhile.
+    const others = busyPairs(srv, 6, 10);
+    // Emitted without waiting: alice's sends, then her read of the
+    // conversation, while bob writes to the same conversation.
+    const mine = Array.from({ length: N }, (_, i) => a.emitWithAck('message:send', { receiverId: bob, content: `a${i}` }));
+    const read = a.emitWithAck('message:history', { conversationId: opened.conversationId, limit: 100 });
+    const his = Array.from({ length: N }, (_, i) => b.emitWithAck('message:send', { receiverId: alice, content: `b${i}` }));
+    const [aAcks, page, bAcks, busy] = await Promise.all([Promise.all(mine), read, Promise.all(his), others]);
+    for (const r of [...aAcks, ...bAcks, ...busy.flatMap((u) => u.acks)]) assert.ok(!r.error, JSON.stringify(r));
+    for (const acks of [aAcks, bAcks])
+      for (let i = 1; i < N; i++) assert.ok(acks[i].id > acks[i - 1].id, 'a sender\'s messages in the order sent');
+    assert.ok(!page.error, JSON.stringify(page));
+    const seen = new Set(page.messages.map((m) => m.id));
+    assert.ok(aAcks.every((r) => seen.has(r.id)), 'the read submitted after the sends sees every one of them');
+
+    const ids = (await wholeHistory(a, opened.conversationId)).map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length, 'no duplicates');
+    assert.deepEqual(ids, [...ids].sort((x, y) => y - x), 'newest first');
+    assert.deepEqual([...ids].sort(), [opened.id, ...aAcks.map((r) => r.id), ...bAcks.map((r) => r.id)].sort(),
+      'every acknowledged message, nothing else');
+
+    const health = await (await fetch(`${srv.url}/health`)).json();
+    assert.deepEqual(health.storePool, { connections: 4, down: 0 }, JSON.stringify(health));
+    const metrics = await (await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+    assert.match(metrics, /^switchboard_store_threads 4$/m);
+    assert.match(metrics, /^switchboard_store_connections_down 0$/m);
+  } finally {
+    await srv.stop();
+  }
+}, { skip, timeout: 60000 });
+
+test('a pool member\'s connection lost in the middle of a batch (before COMMIT): the batch runs again on a new connection, every send acknowledged and stored once; the other members go on', async () => {
+  const proxy = await commitCutter(pg.url, { beforeCommit: true });
+  const srv = await startServer('switchboard', {
+    args: [...NO_EVENT_LIMIT, '--database-url', proxy.url, '--database-pool-size', '4'] });
+  try {
+    const [warm] = await busyPairs(srv, 1, 1);
+    assert.ok(!warm.acks[0].error, JSON.stringify(warm.acks[0]));
+    proxy.state.armed = true;
+    const pairs = await busyPairs(srv, 8, 8);
+    assert.equal(proxy.state.cuts, 1, 'one connection was cut mid-batch');
+    for (const u of pairs) {
+      for (const r of u.acks) assert.ok(!r.error, JSON.stringify(r));
+      const stored = await wholeHistory(u.s, u.acks[0].conversationId);
+      assert.deepEqual(stored.map((m) => m.id).reverse(), u.acks.map((r) => r.id),
+        'stored once each, in the order sent');
+    }
+    assert.doesNotMatch(srv.stderr(), /outcome unknown/, 'lost before COMMIT: certainly not committed');
   } finally {
     await srv.stop();
     proxy.close();
