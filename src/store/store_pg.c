@@ -1,9 +1,19 @@
 /* The PostgreSQL backend of the store: opening (schema migrations on a
- * start-up connection), the batch of the store thread over pg_conn.c, and
- * the store's health from the connection.
+ * start-up connection), the pool, the batches over pg_conn.c, and the
+ * store's health from the connections.
  *
- * A batch is one transaction: BEGIN with its transaction id (one round
- * trip), then every request's statements sent without waiting (pipelined):
+ * The pool: --database-pool-size members, each a connection owned by a
+ * store thread of its own (store.c's shards; store_route.c sends the
+ * requests on one conversation, user, ... to one of them), so several
+ * batches are in flight and their commits overlap. Threads rather than one
+ * thread multiplexing N connections: a batch below is a sequence of waits
+ * on one connection (guesses, replays, savepoints, resolving a lost
+ * COMMIT), which one thread per connection keeps as written; the waits are
+ * on the database, so N threads cost only their stacks. A thread finds its
+ * member with sb_store__pg_self(); everything below runs on one member.
+ *
+ * A batch is one transaction: BEGIN with its transaction id, then every
+ * request's statements sent without waiting (pipelined, in the same flush):
  * where a request's logic reads a result it gets a guess (store_sql_pg.c),
  * then one sync point, then each request runs again over the real results
  * without sending (a replay). A request whose replay ran what its guesses
@@ -281,6 +291,33 @@ static bool redo_awaited(sb_store_t *st, sb_store__req_t *r, int m, slot_t *slot
     return !pg->lost;
 }
 
+/* BEGIN and the transaction's id (which resolves a COMMIT whose answer was
+ * lost, pg_conn.c) are sent in the same flush as the batch's statements:
+ * a clean batch is two round trips (that flush, then COMMIT), not three. */
+static const char XID_SQL[] = "SELECT pg_current_xact_id()::text";
+
+static bool send_begin(sb_store__pg_t *pg) {
+    pg->req = -1;
+    return sb_store__pg_send(pg, SB_STORE__PG_CMD, "BEGIN", NULL, 0) &&
+           sb_store__pg_send(pg, SB_STORE__PG_CMD, XID_SQL, NULL, 0);
+}
+
+/* After the first sync point: BEGIN's and the id's results (entries 0 and
+ * 1); false (the transaction cannot go on: lost) unless both came. */
+static bool begun(sb_store__pg_t *pg) {
+    const PGresult *b = pg->n_read > 1 ? pg->ent[0].res : NULL;
+    const PGresult *x = pg->n_read > 1 ? pg->ent[1].res : NULL;
+    if (PQresultStatus(b) != PGRES_COMMAND_OK || PQresultStatus(x) != PGRES_TUPLES_OK ||
+        PQntuples(x) != 1) {
+        snprintf(pg->conn.error, sizeof pg->conn.error, "BEGIN failed: %.200s",
+                 b ? PQresultErrorMessage(b) : "no answer");
+        pg->lost = true;
+        return false;
+    }
+    snprintf(pg->conn.xid, sizeof pg->conn.xid, "%s", PQgetvalue(x, 0, 0));
+    return true;
+}
+
 /* Runs every request inside the open transaction, pipelined: each round
  * sends the requests from `start` on with guessed results, then one sync
  * point, then replays each over the real results. Not careful, a request
@@ -305,6 +342,8 @@ static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots,
         }
         if (!pg->lost && !pg->deadlocked)
             sb_store__pg_settle(pg);
+        if (!pg->lost && round == 0)
+            begun(pg);
         if (pg->lost || pg->deadlocked)
             return pg->lost ? LOST : DEADLOCKED;
         int m = start;
@@ -346,9 +385,13 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
     pg->lost = pg->deadlocked = false;
     sb_store__pg_forget(pg);
     bs->txn_start_us = sb_store__now_us();
-    int rc = sb_pg_conn_begin(&pg->conn, pg->deadline_ms);
-    if (rc != SB_OK)
-        return rc == SB_ETIMEOUT ? GIVE_UP : RETRY;
+    if (sb_pg_conn_ready(&pg->conn, pg->deadline_ms) != SB_OK)
+        return GIVE_UP;
+    if (!send_begin(pg)) {
+        sb_store__pg_forget(pg);
+        sb_pg_conn_drop(&pg->conn);
+        return RETRY;
+    }
     int n = 0;
     for (sb_store__req_t *r = first; r; r = r->next)
         n++;

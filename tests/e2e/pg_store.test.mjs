@@ -149,10 +149,11 @@ test('POST /api/backup on PostgreSQL: 501 not_supported_on_postgres, pointing to
  * that answer on. refuseAfterCut: new connections are then cut at once
  * (the outcome cannot be asked) until the test sets refusing = false.
  * beforeCommit: the cut comes right after that chunk instead, before COMMIT.
+ * chunks: when an array, what the server sends is recorded there.
  */
 async function commitCutter(pgUrl, { beforeCommit = false } = {}) {
   const target = new URL(pgUrl);
-  const state = { armed: false, cuts: 0, refuseAfterCut: false, refusing: false };
+  const state = { armed: false, cuts: 0, refuseAfterCut: false, refusing: false, chunks: null };
   const sockets = new Set();
   const server = net.createServer((down) => {
     sockets.add(down);
@@ -162,6 +163,7 @@ async function commitCutter(pgUrl, { beforeCommit = false } = {}) {
     let inserted = false, cutting = false;
     const cut = () => { down.destroy(); up.destroy(); };
     down.on('data', (d) => {
+      if (state.chunks) state.chunks.push(d.toString('latin1'));
       if (state.armed && /INSERT INTO messages|MSG_APPEND_ONE|MSG_INSERT/.test(d.toString('latin1'))) inserted = true;
       if (state.armed && inserted && beforeCommit) {
         // The batch's statements pass; its COMMIT will not: the connection
@@ -360,8 +362,15 @@ test('a pool member\'s connection lost in the middle of a batch (before COMMIT):
   const srv = await startServer('switchboard', {
     args: [...NO_EVENT_LIMIT, '--database-url', proxy.url, '--database-pool-size', '4'] });
   try {
+    proxy.state.chunks = [];
     const [warm] = await busyPairs(srv, 1, 1);
     assert.ok(!warm.acks[0].error, JSON.stringify(warm.acks[0]));
+    // Two round trips per clean batch: BEGIN leaves in the same write as
+    // the batch's statements (then COMMIT), never in one of its own.
+    const begins = proxy.state.chunks.filter((c) => c.includes('BEGIN'));
+    proxy.state.chunks = null;
+    assert.ok(begins.some((c) => c.includes('MSG_APPEND_ONE')), 'the append went with its BEGIN');
+    assert.ok(begins.every((c) => c.includes('pg_current_xact_id') && !c.includes('COMMIT')));
     proxy.state.armed = true;
     const pairs = await busyPairs(srv, 8, 8);
     assert.equal(proxy.state.cuts, 1, 'one connection was cut mid-batch');
