@@ -247,6 +247,7 @@ typedef struct sb_store__req sb_store__req_t;
 
 typedef struct {
     const char *name;
+    sb_store__op_id_t id; /* its row's index */
     sb_store__mode_t mode;
     bool write; /* mode == WRITE: runs inside the batch transaction, in a savepoint */
     sb_store__retry_t retry;

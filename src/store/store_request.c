@@ -71,8 +71,12 @@ void *sb_store__grow(sb_store__req_t *r, void *arr, size_t *cap, size_t n, size_
  * that knows all of them. */
 const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
 #define SB_STORE__OP_ROW(name, args, kind, mode, retry)                                            \
-    [SB_STORE__OP_##name] = {#name, SB_STORE__##mode, SB_STORE__##mode == SB_STORE__WRITE,         \
-                             SB_STORE__##retry, SB_STORE__K_##kind},
+    [SB_STORE__OP_##name] = {#name,                                                                \
+                             SB_STORE__OP_##name,                                                  \
+                             SB_STORE__##mode,                                                     \
+                             SB_STORE__##mode == SB_STORE__WRITE,                                  \
+                             SB_STORE__##retry,                                                    \
+                             SB_STORE__K_##kind},
     SB_STORE__OPS(SB_STORE__OP_ROW)
 #undef SB_STORE__OP_ROW
 };

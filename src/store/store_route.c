@@ -49,7 +49,7 @@ static sb_str_t first_member(const char *const *members, size_t n) {
  * that a new operation cannot be added without saying where it goes. */
 static uint64_t key_hash(const sb_store__req_t *r) {
     sb_str_t k = SB_STR_NULL;
-    switch ((sb_store__op_id_t)(r->op - sb_store__ops)) {
+    switch (r->op->id) {
     case SB_STORE__OP_user_upsert:
         k = r->args.user_upsert.id;
         break;
