@@ -17,7 +17,7 @@
 // --client c (the default) runs the senders in the C load generator instead
 // (bench/loadgen.c, send mode: one process, a few % of a core), so that on a
 // small machine the Node.js clients' CPU does not decide the figures.
-// Usage: node bench/store.mjs [--senders "1 100 1000"] [--duration 4] [--warmup 1] [--client c|node]
+// Usage: node bench/store.mjs [--senders "1 100 1000"] [--pools "1 2 4 8"] [--duration 4] [--warmup 1] [--client c|node]
 //        [--clients 4] [--repeat 1] [--servers "sb-pg node-pg sb-sqlite-full sb-sqlite-normal"]
 //        [--build DIR] [--results DIR]
 import { execFileSync, fork, spawn } from 'node:child_process';
@@ -43,7 +43,11 @@ if (!['c', 'node'].includes(CLIENT)) throw new Error('--client is c or node');
 const LOADGEN = path.join(root, 'build', 'bench', 'loadgen');
 // Rounds of the whole matrix: on a shared machine one run says little.
 const REPEAT = Number(opts.repeat || 1);
-const SERVERS = String(opts.servers || 'sb-pg node-pg sb-sqlite-full sb-sqlite-normal').split(/\s+/).filter(Boolean);
+// --pools "1 4": sb-pg once per PostgreSQL pool size (--database-pool-size),
+// as sb-pg/p1, sb-pg/p4; without it, sb-pg runs with the server's default.
+const POOLS = String(opts.pools || '').split(/\s+/).filter(Boolean).map(Number);
+const SERVERS = String(opts.servers || 'sb-pg node-pg sb-sqlite-full sb-sqlite-normal').split(/\s+/).filter(Boolean)
+  .flatMap((id) => (id === 'sb-pg' && POOLS.length ? POOLS.map((p) => `sb-pg/p${p}`) : [id]));
 const BUILD = path.resolve(root, opts.build || 'build');
 const RESULTS = path.resolve(root, opts.results || process.env.BENCH_RESULTS_DIR || path.join(here, 'results'));
 const SECRET = 'bench-store-secret-0123456789abcdefghijkl';
@@ -92,6 +96,16 @@ function threadsMs(pid) {
   } catch { /* gone */ }
   return out;
 }
+/** The server's store threads (named sb-store: one on SQLite, one per
+ * pooled connection on PostgreSQL). */
+function storeThreads(pid) {
+  const tids = new Set();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'sb-store') tids.add(tid);
+  } catch { /* gone */ }
+  return tids;
+}
 /** CPU ms of the cluster's postmaster and of every process it started
  * (backends, WAL writer, ...), by pid. */
 function postgresMs() {
@@ -117,17 +131,19 @@ function spentMs(a, b) {
   return ms;
 }
 function cpuSnapshot(pid) {
-  return { threads: threadsMs(pid), pg: postgresMs() };
+  return { threads: threadsMs(pid), store: storeThreads(pid), pg: postgresMs() };
 }
 /** CPU % of one core over the window: the server (and its busiest thread
  * but the first, the store thread on Switchboard) and PostgreSQL. */
 function cpuShare(a, b, secs, pid) {
   const pct = (ms) => Math.round(ms / (secs * 10));
   const server = spentMs(a.threads, b.threads);
-  let other = 0;
-  for (const [tid, ms] of Object.entries(b.threads))
+  let other = 0, store = 0;
+  for (const [tid, ms] of Object.entries(b.threads)) {
     if (Number(tid) !== pid) other = Math.max(other, ms - (a.threads[tid] || 0));
-  return { server_cpu: pct(server), server_other_thread_cpu: pct(other),
+    if (b.store.has(tid)) store += ms - (a.threads[tid] || 0);
+  }
+  return { server_cpu: pct(server), server_other_thread_cpu: pct(other), store_threads_cpu: pct(store),
     pg_cpu: a.pg === null || b.pg === null ? null : pct(spentMs(a.pg, b.pg)) };
 }
 
@@ -135,6 +151,8 @@ function serverCommand(id, url) {
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const sb = [path.join(BUILD, 'switchboard'), '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn',
     '--events-per-second', '0', '--jwt-secret', SECRET, '--data-dir', dataDir, '--api-key', API_KEY];
+  const pool = /^sb-pg\/p(\d+)$/.exec(id);
+  if (pool) return [...sb, '--database-url', url, '--database-pool-size', pool[1]];
   switch (id) {
   case 'sb-pg': return [...sb, '--database-url', url];
   case 'sb-sqlite-full': return [...sb, '--store-sync', 'full'];
@@ -192,16 +210,25 @@ async function startClients(port, n, tag) {
   return clients;
 }
 
-/** Switchboard's store counters (/api/stats, /metrics); null for the peer. */
+/** Switchboard's store counters (/metrics); null for the peer, and null
+ * (said on stderr) when they cannot be read: a refused or cut answer must
+ * not turn into NaN (null in the JSON) silently. */
 async function storeStats(id, port) {
   if (!id.startsWith('sb-')) return null;
-  const get = async (p) => (await fetch(`http://127.0.0.1:${port}${p}`, { headers: { authorization: `Bearer ${API_KEY}` } })).text();
-  try {
-    const text = await get('/metrics');
-    const num = (name) => Number(new RegExp(`^switchboard_store_${name} ([\\d.]+)$`, 'm').exec(text)?.[1]);
-    return { requests: num('requests_total'), batches: num('batches_total'),
-      commits: num('commit_seconds_count'), commit_s: num('commit_seconds_sum') };
-  } catch { return null; }
+  let why = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      const text = await res.text();
+      const num = (name) => Number(new RegExp(`^switchboard_store_${name} ([\\d.]+)$`, 'm').exec(text)?.[1]);
+      const s = { requests: num('requests_total'), batches: num('batches_total'),
+        commits: num('commit_seconds_count'), commit_s: num('commit_seconds_sum') };
+      if (res.ok && Object.values(s).every(Number.isFinite)) return s;
+      why = `HTTP ${res.status}, ${text.length} bytes: ${text.slice(0, 80).replace(/\n/g, ' ')}`;
+    } catch (e) { why = String(e.message || e); }
+  }
+  log(`store counters unreadable (${why})`);
+  return null;
 }
 /** Batches per second, mean commit time (BEGIN to COMMIT's end) and the share of the window spent in them. */
 function storeShare(a, b, secs) {
@@ -330,11 +357,11 @@ const lines = [
   '`node-pg`: socket.io 4 + pg, one INSERT … RETURNING per message (bench/peers/sio-pg-chat.mjs). ' +
   'Produced by `node bench/store.mjs` (bench/README.md). Cells: the median of the rounds (their range). ' +
   '÷ node-pg: each round\'s run over the peer\'s run of the same round. CPU: % of one core during the ' +
-  'measured window (server; PostgreSQL, every process of the cluster; the client processes). batch: requests per ' +
+  'measured window (server, in brackets its store threads; PostgreSQL, every process of the cluster; the client processes). batch: requests per ' +
   'store batch and the mean time from BEGIN to the end of COMMIT. "load avg": the machine\'s 1-minute load ' +
   `average as the runs began (${require('node:os').cpus().length} CPUs; other work shares them).`,
   '',
-  '| senders | server | acked msg/s | ÷ node-pg | p50 ms | p99 ms | errors | CPU server / PG / clients | batch (ms) | load avg |',
+  '| senders | server | acked msg/s | ÷ node-pg | p50 ms | p99 ms | errors | CPU server (store) / PG / clients | batch (ms) | load avg |',
   '|---:|---|---:|---:|---:|---:|---:|---|---|---|',
 ];
 for (const n of SENDERS) {
@@ -348,7 +375,8 @@ for (const n of SENDERS) {
     });
     const failed = rs.find((r) => r.error);
     const col = (k) => ok.map((r) => r[k]);
-    const cpu = ok.length ? `${median(col('server_cpu'))} / ${cell(median(col('pg_cpu')))} / ${median(col('client_cpu'))}` : '—';
+    const store = ok.some((r) => r.store_threads_cpu !== undefined) ? ` (${median(col('store_threads_cpu'))})` : '';
+    const cpu = ok.length ? `${median(col('server_cpu'))}${store} / ${cell(median(col('pg_cpu')))} / ${median(col('client_cpu'))}` : '—';
     const batch = ok.some((r) => r.batch_size) ? `${median(col('batch_size'))} (${median(col('commit_ms'))})` : '';
     lines.push(`| ${n} | ${id} | ${spread(col('per_s'))} | ${ratios.length ? spread(ratios, (x) => `${x.toFixed(1)}x`) : ''} | ` +
       `${spread(col('p50_ms'))} | ${spread(col('p99_ms'))} | ` +

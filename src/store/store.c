@@ -254,6 +254,7 @@ static void lite_idle(sb_store_t *st) {
 static void *store_main(void *arg) {
     sb_store__shard_t *sh = arg;
     sb_store_t *st = sh->st;
+    pthread_setname_np(pthread_self(), "sb-store"); /* for top -H and bench/store.mjs */
     pthread_mutex_lock(&st->mu); /* every shard's thread id is stored (start_threads) */
     if (st->pg)
         sb_store__pg_thread_start(st, sh->index);
