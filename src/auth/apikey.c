@@ -1,23 +1,20 @@
-/* API keys are compared through their SHA-256 digests: CRYPTO_memcmp then
+/* API keys are compared through their SHA-256 digests: sb_sha256_equal then
  * always runs over 32 bytes, whatever the key lengths, and nothing about the
  * first differing byte of the key itself reaches the timing. */
 #include "auth/apikey.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include "core/sha256.h"
 
-static void apikey_digest(sb_str_t s, unsigned char md[SHA256_DIGEST_LENGTH]) {
-    SHA256((const unsigned char *)(s.p ? s.p : ""), s.n, md);
-}
+static void apikey_digest(sb_str_t s, uint8_t md[SB_SHA256_BYTES]) { sb_sha256(s.p, s.n, md); }
 
 bool sb_apikey_matches(sb_str_t presented, sb_str_t expected) {
-    unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+    uint8_t a[SB_SHA256_BYTES], b[SB_SHA256_BYTES];
     if (expected.n == 0)
         return false; /* an unset key must not open the API */
     apikey_digest(presented, a);
     apikey_digest(expected, b);
     /* Non-short-circuit '&': both tests always run. */
-    return (CRYPTO_memcmp(a, b, sizeof a) == 0) & (presented.n == expected.n);
+    return sb_sha256_equal(a, b, sizeof a) & (presented.n == expected.n);
 }
 
 static bool auth_is_ows(char c) { return c == ' ' || c == '\t'; }

@@ -8,7 +8,7 @@
 #include "core/str.h"
 
 /* True when `presented` equals `expected`. Both are hashed with SHA-256 and
- * the digests compared with CRYPTO_memcmp, so the time taken depends on the
+ * the digests compared with sb_sha256_equal (constant time), so the time taken depends on the
  * lengths only, never on where the contents differ. An empty `expected`
  * (no key configured) matches nothing, not even an empty `presented`. */
 bool sb_apikey_matches(sb_str_t presented, sb_str_t expected);

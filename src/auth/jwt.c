@@ -5,13 +5,11 @@
 
 #include <jansson.h>
 #include <limits.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 
 #include "core/base64.h"
 #include "core/err.h"
+#include "core/sha256.h"
 
 #define JWT_SIG_BYTES 32
 #define JWT_SIG_CHARS 43 /* base64url of 32 bytes, unpadded */
@@ -129,12 +127,10 @@ static const char *jwt_header_check(sb_str_t seg, uint8_t *buf) {
 /* ---- signature ------------------------------------------------------------- */
 
 static bool jwt_hmac(sb_str_t input, const uint8_t *key, size_t key_n, uint8_t mac[JWT_SIG_BYTES]) {
-    unsigned int mac_n = 0;
-    if (key_n == 0 || key_n > INT_MAX)
+    if (key_n == 0)
         return false;
-    if (!HMAC(EVP_sha256(), key, (int)key_n, (const unsigned char *)input.p, input.n, mac, &mac_n))
-        return false;
-    return mac_n == JWT_SIG_BYTES;
+    sb_hmac_sha256(key, key_n, input.p, input.n, mac);
+    return true;
 }
 
 /* Compares the MAC of the exact "header.payload" bytes with the signature
@@ -146,7 +142,7 @@ static bool jwt_signature_ok(sb_str_t input, sb_str_t sig, const sb_jwt_verify_o
         return false;
     if (!jwt_hmac(input, o->secret, o->secret_n, want))
         return false;
-    return CRYPTO_memcmp(want, got, JWT_SIG_BYTES) == 0;
+    return sb_sha256_equal(want, got, JWT_SIG_BYTES);
 }
 
 /* ---- claims ---------------------------------------------------------------- */

@@ -16,7 +16,6 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,9 @@
 
 #include "cluster/cluster_internal.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/log.h"
+#include "core/sha1.h"
 
 #define SB_NODES_DEFAULT_TIMEOUT_MS 10000
 #define SB_NODES_LEAVE_FLUSH_MS 500
@@ -110,10 +111,9 @@ static const char *const scripts[SB_NODES_SCRIPTS] = {lua_sync, lua_device, lua_
 enum { SCRIPT_SYNC, SCRIPT_DEVICE, SCRIPT_BEAT, SCRIPT_LEAVE };
 
 static void sha1_hex(const char *text, char out[41]) {
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)text, strlen(text), md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    uint8_t md[SB_SHA1_BYTES];
+    sb_sha1(text, strlen(text), md);
+    sb_hex_encode(md, sizeof md, out);
 }
 
 static size_t name(const sb_cluster_t *cl, char *out, size_t cap, const char *what) {

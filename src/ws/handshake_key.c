@@ -1,9 +1,9 @@
 #include "ws/handshake_key.h"
 
-#include <openssl/sha.h>
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/sha1.h"
 
 #define WS_KEY_LEN 24
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -25,7 +25,7 @@ void sb_ws_accept_key(sb_str_t key, char out[29]) {
     unsigned char buf[WS_KEY_LEN + sizeof WS_GUID - 1];
     memcpy(buf, key.p, WS_KEY_LEN);
     memcpy(buf + WS_KEY_LEN, WS_GUID, sizeof WS_GUID - 1);
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1(buf, sizeof buf, md);
-    out[sb_base64_encode(md, SHA_DIGEST_LENGTH, out, SB_BASE64_STD)] = '\0'; /* 28 + NUL */
+    uint8_t md[SB_SHA1_BYTES];
+    sb_sha1(buf, sizeof buf, md);
+    out[sb_base64_encode(md, sizeof md, out, SB_BASE64_STD)] = '\0'; /* 28 + NUL */
 }
