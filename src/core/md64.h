@@ -16,8 +16,8 @@ typedef void sb_md64_compress_fn(uint32_t *h, const uint8_t block[SB_MD64_BLOCK]
 
 /* Embeddable by the hashes' contexts; fields private. */
 typedef struct {
-    uint64_t _bytes;                /* message bytes so far */
-    uint8_t _block[SB_MD64_BLOCK];  /* the partial block: _bytes % 64 of it used */
+    uint64_t _bytes;               /* message bytes so far */
+    uint8_t _block[SB_MD64_BLOCK]; /* the partial block: _bytes % 64 of it used */
 } sb_md64_t;
 
 static inline void sb_md64_init(sb_md64_t *m) { m->_bytes = 0; }

@@ -9,7 +9,8 @@ static void sha1_compress(uint32_t *h, const uint8_t block[SB_MD64_BLOCK]) {
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (int t = 0; t < 80; t++) {
         if (t >= 16)
-            w[t & 15] = sb_md64_rotl(w[(t - 3) & 15] ^ w[(t - 8) & 15] ^ w[(t - 14) & 15] ^ w[t & 15], 1);
+            w[t & 15] =
+                sb_md64_rotl(w[(t - 3) & 15] ^ w[(t - 8) & 15] ^ w[(t - 14) & 15] ^ w[t & 15], 1);
         uint32_t f, k;
         if (t < 20) {
             f = (b & c) | (~b & d); /* Ch */

@@ -22,7 +22,7 @@ srcs() {
     eio_payload) echo src/engineio/packet.c src/core/json.c src/core/base64.c ;;
     sio_packet) echo src/socketio/packet.c src/core/json.c ;;
     json) echo src/core/json.c src/ws/utf8.c ;;
-    jwt) echo src/auth/jwt.c src/core/base64.c ;;
+    jwt) echo src/auth/jwt.c src/core/base64.c src/core/sha256.c src/core/md64.c ;;
     cluster_wire) echo src/cluster/wire.c ;;
     events) ;; # build_events
     *) echo "build.sh: unknown target $1" >&2; return 1 ;;

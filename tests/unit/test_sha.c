@@ -72,7 +72,8 @@ TEST(million_a) {
     sb_sha1_final(&s1, m1);
     sb_sha256_final(&s2, m2);
     CHECK(hex_is(m1, sizeof m1, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"));
-    CHECK(hex_is(m2, sizeof m2, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
+    CHECK(
+        hex_is(m2, sizeof m2, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"));
 }
 
 /* Lengths around the padding edge (55, 56, 63, 64, 65 bytes) agree whole
