@@ -27,13 +27,10 @@
 #define SB_SIO_OFFSET_MAX 64
 #define SB_SIO_OWNER_MAX 256
 
-/* An entry of a pid index: the head of a kept session and of a live
- * socket's record, so that neither needs a map entry (and a copy of the
- * key) of its own: a server holds one per connection. */
-typedef struct pid_entry {
-    struct pid_entry *next; /* bucket chain */
-    char pid[SB_SIO_ID_LEN + 1];
-} pid_entry_t;
+/* An entry of a pid index (sio_internal.h): the head of a kept session and
+ * a connected socket's own, so that neither needs a map entry (and a copy
+ * of the key) of its own: a server holds one per connection. */
+typedef sb_sio_pid_entry_t pid_entry_t;
 
 /* Chained, the bucket count a power of two kept between count/2 and
  * 2 x count (at least 16). */
@@ -66,16 +63,10 @@ struct sb_sio_recovery {
     int64_t restored_at_ms;
 };
 
-/* Per socket, only in namespaces with recovery on: one record with the
- * owner's copy at its end (72 bytes of the server's slab for a short user
- * id). */
-struct sb_sio_socket_rec {
-    pid_entry_t e; /* e.pid: the session id; in the live index once connected */
-    bool recovered, live;
-    sb_sio_socket_t *sock;
-    char *offset; /* what the client sent with its pid; NULL when nothing */
-    char owner[]; /* "" when none was set */
-};
+/* Per socket, only in namespaces with recovery on: s->rec, its pid entry
+ * (in the live index once connected), and s->rec_strings, the owner and
+ * the offset in one allocation of the server's slab (16 bytes for a short
+ * user id and no offset). */
 
 /* ---- the pid index ------------------------------------------------------------ */
 
@@ -235,20 +226,49 @@ int sb_sio_recovery_keep(sb_sio_nsp_t *nsp, const char *pid, const char *sid, co
 /* ---- per socket ---------------------------------------------------------------- */
 
 static void live_del(sb_sio_socket_t *s) {
-    if (!s->rec->live)
+    if (!(s->rec.flags & SB_SIO_REC_LIVE))
         return;
     if (s->nsp->rec)
-        pid_del(&s->nsp->rec->live, &s->rec->e);
-    s->rec->live = false;
+        pid_del(&s->nsp->rec->live, &s->rec);
+    s->rec.flags &= (uint8_t)~SB_SIO_REC_LIVE;
+}
+
+static const char *rec_owner_or_empty(const sb_sio_socket_t *s) {
+    return s->rec_strings ? s->rec_strings : "";
+}
+
+static const char *rec_offset(const sb_sio_socket_t *s) {
+    return s->rec_strings ? s->rec_strings + strlen(s->rec_strings) + 1 : "";
+}
+
+static size_t strings_size(const char *owner, const char *offset) {
+    return strlen(owner) + 1 + strlen(offset) + 1;
+}
+
+/* Replaces the socket's owner and offset; SB_ENOMEM leaves them as they were. */
+static int set_strings(sb_sio_socket_t *s, const char *owner, const char *offset) {
+    sb_slab_t *slab = &s->nsp->srv->socket_recs;
+    char *p = NULL;
+    if (owner[0] || offset[0]) {
+        size_t n = strlen(owner) + 1;
+        p = sb_slab_alloc(slab, strings_size(owner, offset));
+        if (!p)
+            return SB_ENOMEM;
+        memcpy(p, owner, n);
+        memcpy(p + n, offset, strlen(offset) + 1);
+    }
+    if (s->rec_strings)
+        sb_slab_free(slab, s->rec_strings, strings_size(s->rec_strings, rec_offset(s)));
+    s->rec_strings = p;
+    return SB_OK;
 }
 
 void sb_sio__recovery_free(sb_sio_socket_t *s) {
-    if (!s->rec)
+    if (!(s->rec.flags & SB_SIO_REC_ON))
         return;
     live_del(s);
-    free(s->rec->offset);
-    sb_slab_free(&s->nsp->srv->socket_recs, s->rec, sizeof *s->rec + strlen(s->rec->owner) + 1);
-    s->rec = NULL;
+    set_strings(s, "", ""); /* frees: cannot fail */
+    s->rec.flags = 0;
 }
 
 /* A string field of the CONNECT auth object, or false. */
@@ -264,8 +284,8 @@ static bool auth_string(sb_str_t auth, const char *key, char *out, size_t cap) {
 
 static void restore(sb_sio_socket_t *s, kept_t *k) {
     snprintf(s->id, sizeof s->id, "%s", k->sid);
-    snprintf(s->rec->e.pid, sizeof s->rec->e.pid, "%s", k->e.pid);
-    s->rec->recovered = true;
+    snprintf(s->rec.pid, sizeof s->rec.pid, "%s", k->e.pid);
+    s->rec.flags |= SB_SIO_REC_RECOVERED;
     s->nsp->rec->restored = s;
     s->nsp->rec->restored_at_ms = k->at_ms;
     const char *room = k->data + (k->has_owner ? strlen(k->data) + 1 : 0);
@@ -276,8 +296,8 @@ static void restore(sb_sio_socket_t *s, kept_t *k) {
     }
 }
 
-static const char *rec_owner(const struct sb_sio_socket_rec *rec) {
-    return rec->owner[0] ? rec->owner : NULL;
+static const char *rec_owner(const sb_sio_socket_t *s) {
+    return s->rec_strings && s->rec_strings[0] ? s->rec_strings : NULL;
 }
 
 static bool same_owner(const char *a, const char *b) {
@@ -287,45 +307,41 @@ static bool same_owner(const char *a, const char *b) {
 sb_sio_socket_t *sb_sio__recovery_holder(const sb_sio_socket_t *s, sb_str_t auth) {
     sb_sio_recovery_t *r = s->nsp->rec;
     char pid[SB_SIO_ID_LEN + 2];
-    if (!r || !s->rec || !auth_string(auth, "pid", pid, sizeof pid))
+    if (!r || !(s->rec.flags & SB_SIO_REC_ON) || !auth_string(auth, "pid", pid, sizeof pid))
         return NULL;
     pid_entry_t *e = pid_find(&r->live, pid);
-    struct sb_sio_socket_rec *old = e ? sb_container_of(e, struct sb_sio_socket_rec, e) : NULL;
-    if (!old || old == s->rec || !same_owner(rec_owner(old), rec_owner(s->rec)))
+    sb_sio_socket_t *old = e ? sb_container_of(e, sb_sio_socket_t, rec) : NULL;
+    if (!old || old == s || !same_owner(rec_owner(old), rec_owner(s)))
         return NULL;
-    return old->sock;
+    return old;
 }
 
 void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
     sb_sio_recovery_t *r = s->nsp->rec;
-    if (!r || !s->rec)
+    if (!r || !(s->rec.flags & SB_SIO_REC_ON))
         return;
     char pid[SB_SIO_ID_LEN + 2];
     sweep(r, sb_wall_ms());
     bool asked = auth_string(auth, "pid", pid, sizeof pid);
     char offset[SB_SIO_OFFSET_MAX + 1];
     if (asked && auth_string(auth, "offset", offset, sizeof offset))
-        s->rec->offset = strdup(offset); /* NULL on OOM: as if none was sent */
+        set_strings(s, rec_owner_or_empty(s), offset); /* out of memory: as if none was sent */
     kept_t *k = asked ? (kept_t *)pid_find(&r->by_pid, pid) : NULL;
-    if (k && same_owner(kept_owner(k), rec_owner(s->rec))) {
+    if (k && same_owner(kept_owner(k), rec_owner(s))) {
         restore(s, k);
         kept_drop(r, k);
     } else {
-        sb_sio__random_id(s->rec->e.pid);
+        sb_sio__random_id(s->rec.pid);
     }
-    if (pid_find(&r->live, s->rec->e.pid) || pid_add(&r->live, &s->rec->e) != SB_OK)
+    if (pid_find(&r->live, s->rec.pid) || pid_add(&r->live, &s->rec) != SB_OK)
         sb_log_debug("sio %s: cannot index its pid", s->id); /* only takeovers miss it */
     else
-        s->rec->live = true;
+        s->rec.flags |= SB_SIO_REC_LIVE;
 }
 
 int sb_sio__recovery_socket_init(sb_sio_socket_t *s) {
-    if (!s->nsp->rec)
-        return SB_OK;
-    s->rec = sb_slab_alloc(&s->nsp->srv->socket_recs, sizeof *s->rec + 1); /* owner "" */
-    if (!s->rec)
-        return SB_ENOMEM;
-    s->rec->sock = s;
+    if (s->nsp->rec)
+        s->rec.flags = SB_SIO_REC_ON;
     return SB_OK;
 }
 
@@ -351,14 +367,14 @@ static bool collect_room(sb_str_t room, void *ud) {
 
 void sb_sio__recovery_rooms_changed(sb_sio_socket_t *s, sb_str_t room) {
     const sb_sio_recovery_t *r = s->nsp->rec;
-    if (!r || !s->rec || !r->cfg.rooms_changed ||
+    if (!r || !(s->rec.flags & SB_SIO_REC_ON) || !r->cfg.rooms_changed ||
         (r->cfg.keep_room && !r->cfg.keep_room(room, r->cfg.ud)))
         return;
     r->cfg.rooms_changed(s, r->cfg.ud);
 }
 
 void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
-    if (!s->rec || !s->nsp->rec || !s->rec->e.pid[0])
+    if (!(s->rec.flags & SB_SIO_REC_ON) || !s->nsp->rec || !s->rec.pid[0])
         return;
     live_del(s);
     if (!recoverable(reason))
@@ -369,8 +385,8 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
     rs->n = 0;
     rs->cfg = &s->nsp->rec->cfg;
     sb_hub_member_rooms(&s->member, collect_room, rs);
-    int rc = sb_sio_recovery_keep(s->nsp, s->rec->e.pid, s->id, rec_owner(s->rec), rs->v, rs->n,
-                                  sb_wall_ms());
+    int rc =
+        sb_sio_recovery_keep(s->nsp, s->rec.pid, s->id, rec_owner(s), rs->v, rs->n, sb_wall_ms());
     if (rc != SB_OK)
         sb_log_debug("sio %s: session not kept: %s", s->id, sb_strerror(rc));
     free(rs);
@@ -378,9 +394,13 @@ void sb_sio__recovery_disconnect(sb_sio_socket_t *s, const char *reason) {
 
 /* ---- accessors --------------------------------------------------------------------- */
 
-const char *sb_sio_socket_pid(const sb_sio_socket_t *s) { return s->rec ? s->rec->e.pid : ""; }
+const char *sb_sio_socket_pid(const sb_sio_socket_t *s) {
+    return s->rec.flags & SB_SIO_REC_ON ? s->rec.pid : "";
+}
 
-bool sb_sio_socket_recovered(const sb_sio_socket_t *s) { return s->rec && s->rec->recovered; }
+bool sb_sio_socket_recovered(const sb_sio_socket_t *s) {
+    return s->rec.flags & SB_SIO_REC_RECOVERED;
+}
 
 void sb_sio__recovery_connected(sb_sio_nsp_t *nsp) {
     if (nsp->rec)
@@ -389,33 +409,15 @@ void sb_sio__recovery_connected(sb_sio_nsp_t *nsp) {
 
 int64_t sb_sio_socket_recovered_from(const sb_sio_socket_t *s) {
     const sb_sio_recovery_t *r = s->nsp->rec;
-    return r && s->rec && s->rec->recovered && r->restored == s ? r->restored_at_ms : 0;
+    return r && sb_sio_socket_recovered(s) && r->restored == s ? r->restored_at_ms : 0;
 }
 
-const char *sb_sio_socket_offset(const sb_sio_socket_t *s) {
-    return s->rec && s->rec->offset ? s->rec->offset : "";
-}
+const char *sb_sio_socket_offset(const sb_sio_socket_t *s) { return rec_offset(s); }
 
-/* The owner lives at the end of the record, which moves: out of the live
- * index while it does. */
 int sb_sio_socket_set_owner(sb_sio_socket_t *s, const char *owner) {
-    if (!s->rec)
+    if (!(s->rec.flags & SB_SIO_REC_ON))
         return SB_OK;
-    size_t n = strlen(owner);
-    if (n > SB_SIO_OWNER_MAX)
+    if (strlen(owner) > SB_SIO_OWNER_MAX)
         return SB_EINVAL;
-    bool was_live = s->rec->live;
-    live_del(s);
-    sb_slab_t *slab = &s->nsp->srv->socket_recs;
-    struct sb_sio_socket_rec *rec = sb_slab_alloc(slab, sizeof *rec + n + 1);
-    int rc = rec ? SB_OK : SB_ENOMEM;
-    if (rec) {
-        memcpy(rec, s->rec, sizeof *rec);
-        memcpy(rec->owner, owner, n + 1);
-        sb_slab_free(slab, s->rec, sizeof *rec + strlen(s->rec->owner) + 1);
-        s->rec = rec;
-    }
-    if (was_live && s->nsp->rec && pid_add(&s->nsp->rec->live, &s->rec->e) == SB_OK)
-        s->rec->live = true;
-    return rc;
+    return set_strings(s, owner, rec_offset(s));
 }

@@ -50,7 +50,7 @@ struct sb_sio_server {
     /* sb_sio_wait_t: sockets a middleware is still deciding on (few: the
      * server's, not each client's, so an idle client pays nothing). */
     sb_list_t waiting;
-    sb_slab_t socket_recs; /* sockets' recovery records (recovery.c) */
+    sb_slab_t socket_recs; /* sockets' recovery strings: owner, offset (recovery.c) */
     sb_engine_t *engine;   /* NULL: a single node */
 };
 
@@ -91,7 +91,7 @@ typedef struct {
 } sb_sio_pending_ack_t;
 
 /* Fields ordered so that no padding is wasted (issue 4: bytes per idle
- * connection): 192 bytes. */
+ * connection): 200 bytes. */
 /* A token bucket: events available, in thousandths, as of at_ms (the low
  * 32 bits of the loop's clock: 8 bytes a bucket, not 16). Time since then
  * is taken modulo 2^32 ms, so a socket silent for a multiple of 49.7 days
@@ -101,6 +101,21 @@ typedef struct {
     uint32_t at_ms;
     uint32_t milli;
 } sb_sio_bucket_t;
+
+/* An entry of recovery.c's pid indexes: the head of a kept session, and a
+ * socket's own recovery state, embedded in the socket (issue 17: a record
+ * of its own cost 72 bytes of the slab per connection). */
+typedef struct sb_sio_pid_entry {
+    struct sb_sio_pid_entry *next; /* bucket chain */
+    char pid[SB_SIO_ID_LEN + 1];   /* the session id; "" until connected */
+    uint8_t flags;                 /* a socket's SB_SIO_REC_*; 0 in a kept session */
+} sb_sio_pid_entry_t;
+
+enum {
+    SB_SIO_REC_ON = 1,        /* the namespace recovers sessions */
+    SB_SIO_REC_RECOVERED = 2, /* the socket took a kept session back */
+    SB_SIO_REC_LIVE = 4,      /* rec is in the namespace's index of connected sockets */
+};
 
 struct sb_sio_socket {
     sb_sio_client_t *client;
@@ -116,9 +131,12 @@ struct sb_sio_socket {
     void *ud;
     sb_list_t acks;
     uint64_t next_ack_id;
-    sb_sio_bucket_t events;        /* rate limit of most events */
-    sb_sio_bucket_t volatile_;     /* rate limit of cfg.volatile_events */
-    struct sb_sio_socket_rec *rec; /* recovery.c; NULL unless the namespace recovers sessions */
+    sb_sio_bucket_t events;    /* rate limit of most events */
+    sb_sio_bucket_t volatile_; /* rate limit of cfg.volatile_events */
+    /* recovery.c: the owner and the offset the client sent, each NUL-
+     * terminated, back to back in the server's slab; NULL while both are "". */
+    char *rec_strings;
+    sb_sio_pid_entry_t rec; /* recovery.c; flags 0 unless the namespace recovers sessions */
 };
 
 #define SB_SIO_MAX_KEPT_ROOMS 1024 /* rooms a recoverable session remembers */

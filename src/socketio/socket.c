@@ -77,9 +77,10 @@ static void admit(sb_sio_socket_t *s, sb_str_t auth) {
         sb_hub_join(s->nsp->hub, &s->member, sb_cstr(s->id));
     sb_sio__client_connected(c);
     char body[96];
-    int n = s->rec ? snprintf(body, sizeof body, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id,
-                              sb_sio_socket_pid(s))
-                   : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
+    int n = s->rec.flags & SB_SIO_REC_ON
+                ? snprintf(body, sizeof body, "{\"sid\":\"%s\",\"pid\":\"%s\"}", s->id,
+                           sb_sio_socket_pid(s))
+                : snprintf(body, sizeof body, "{\"sid\":\"%s\"}", s->id);
     sb_sio__send_packet(s, SB_SIO_CONNECT, sb_str(body, (size_t)n));
     sb_sio_nsp_t *nsp = s->nsp; /* the callback may end the socket */
     if (nsp->conn_fn)

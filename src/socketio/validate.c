@@ -36,7 +36,7 @@ static bool listed(const sb_sio_client_t *c, const sb_sio_socket_t *s) {
 
 int sb_sio_socket_validate(const sb_sio_socket_t *s) {
     if (!s->client || !s->nsp || s->nsp->srv != s->client->srv || s->refs == 0 ||
-        !id_valid(s->id) || (s->nsp->rec && !s->rec) || !acks_valid(s))
+        !id_valid(s->id) || (s->nsp->rec && !(s->rec.flags & SB_SIO_REC_ON)) || !acks_valid(s))
         return SB_EPROTO;
     /* Connected: in the namespace's hub and the client's list, the only
      * socket of the client there. Not (a reference outlives it): in
