@@ -5,6 +5,7 @@
 #include "engineio/engineio.h"
 #include "core/map.h"
 #include "core/pool.h"
+#include "core/random.h"
 #include "engineio/packet.h"
 
 #define SB_EIO_SID_LEN 20
@@ -76,6 +77,7 @@ struct sb_eio_server {
     const sb_eio_carrier_t *carrier; /* NULL unless sessions are carried */
     sb_eio_handoff_fn handoff;       /* sessions of other processes (cfg.sid_prefix) */
     void *handoff_ud;
+    sb_random_t random; /* session ids (session.c) */
 };
 
 /* Handshakes a client address may still make (thousandths), and when the

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "core/base64.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "engineio/eio_internal.h"
 #include "engineio/packet.h"
 
@@ -17,10 +17,9 @@ static void on_beat_timer(sb_timer_t *t);
 
 /* 15 random bytes as 20 base64url characters, like the reference ids; with
  * a prefix, it replaces the first character (114 random bits remain). */
-static void make_sid(char out[SB_EIO_SID_LEN + 1], char prefix) {
+static void make_sid(sb_eio_server_t *srv, char out[SB_EIO_SID_LEN + 1], char prefix) {
     uint8_t raw[15];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
-        abort(); /* no entropy: refuse to hand out guessable session ids */
+    sb_random_bytes(&srv->random, raw, sizeof raw); /* aborts rather than hand out guessable ids */
     out[sb_base64_encode(raw, sizeof raw, out, SB_BASE64_URL)] = '\0';
     if (prefix)
         out[0] = prefix;
@@ -64,7 +63,7 @@ sb_eio_session_t *sb_eio__session_create(sb_eio_server_t *srv, const sb_http_req
     bool kept = keep_handshake(s, req);
     s->peer = req->conn->peer;
     do
-        make_sid(s->sid, srv->cfg.sid_prefix);
+        make_sid(srv, s->sid, srv->cfg.sid_prefix);
     while (sb_eio__find(srv, s->sid));
     if (t != SB_EIO_WEBSOCKET) {
         if ((s->beat = malloc(sizeof *s->beat))) {

@@ -331,7 +331,7 @@ void sb_sio__recovery_connect(sb_sio_socket_t *s, sb_str_t auth) {
         restore(s, k);
         kept_drop(r, k);
     } else {
-        sb_sio__random_id(s->rec.pid);
+        sb_sio__random_id(s->nsp->srv, s->rec.pid);
     }
     if (pid_find(&r->live, s->rec.pid) || pid_add(&r->live, &s->rec) != SB_OK)
         sb_log_debug("sio %s: cannot index its pid", s->id); /* only takeovers miss it */

@@ -4,6 +4,7 @@
 
 #include "core/list.h"
 #include "core/pool.h"
+#include "core/random.h"
 #include "core/slab.h"
 #include "socketio/packet.h"
 #include "socketio/socketio.h"
@@ -52,6 +53,7 @@ struct sb_sio_server {
     sb_list_t waiting;
     sb_slab_t socket_recs; /* sockets' recovery strings: owner, offset (recovery.c) */
     sb_engine_t *engine;   /* NULL: a single node */
+    sb_random_t random;    /* socket ids and recovery pids (random_id.c) */
 };
 
 /* A binary packet waiting for its attachments: one allocation holding the
@@ -152,7 +154,7 @@ typedef struct {
 } sb_sio_wait_t;
 
 /* random_id.c: 20 random characters of [A-Za-z0-9_-] (socket ids, recovery pids). */
-void sb_sio__random_id(char out[SB_SIO_ID_LEN + 1]);
+void sb_sio__random_id(sb_sio_server_t *srv, char out[SB_SIO_ID_LEN + 1]);
 /* socket.c */
 sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp);
 void sb_sio__socket_connect(sb_sio_socket_t *s, sb_str_t auth);

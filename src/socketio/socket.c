@@ -29,7 +29,7 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
                                   (cfg->events_burst ? cfg->events_burst : 1) * 1000u};
     s->volatile_ = (sb_sio_bucket_t){(uint32_t)nsp->srv->loop->now_ms,
                                      (cfg->volatile_burst ? cfg->volatile_burst : 1) * 1000u};
-    sb_sio__random_id(s->id);
+    sb_sio__random_id(c->srv, s->id);
     sb_hub_member_init(&s->member, deliver_to_socket);
     sb_list_init(&s->acks);
     if (sb_sio__recovery_socket_init(s) != SB_OK) {
