@@ -34,9 +34,18 @@ static bool listed(const sb_sio_client_t *c, const sb_sio_socket_t *s) {
     return false;
 }
 
+/* The recovery state (recovery.c): none at all unless the namespace
+ * recovers sessions; indexed as connected only under a pid. */
+static bool rec_valid(const sb_sio_socket_t *s) {
+    uint8_t f = s->rec.flags;
+    if (!(f & SB_SIO_REC_ON))
+        return !s->nsp->rec && f == 0 && !s->rec_strings;
+    return !(f & SB_SIO_REC_LIVE) || s->rec.pid[0];
+}
+
 int sb_sio_socket_validate(const sb_sio_socket_t *s) {
     if (!s->client || !s->nsp || s->nsp->srv != s->client->srv || s->refs == 0 ||
-        !id_valid(s->id) || (s->nsp->rec && !(s->rec.flags & SB_SIO_REC_ON)) || !acks_valid(s))
+        !id_valid(s->id) || !rec_valid(s) || !acks_valid(s))
         return SB_EPROTO;
     /* Connected: in the namespace's hub and the client's list, the only
      * socket of the client there. Not (a reference outlives it): in

@@ -492,6 +492,10 @@ TEST(sio_corrupted_socket_is_refused) {
             sock->id[0] = '#';
             CHECK_EQ(sb_sio_socket_validate(sock), SB_EPROTO);
             sock->id[0] = was;
+            sock->rec.flags = SB_SIO_REC_LIVE; /* recovery state where the namespace has none */
+            CHECK_EQ(sb_sio_socket_validate(sock), SB_EPROTO);
+            sock->rec.flags = 0;
+            CHECK_EQ(sb_sio_socket_validate(sock), SB_OK);
             sb_sio_connect_wait_t other = {.client = c};
             c->connect_wait = &other; /* a deadline after the connect */
             CHECK_EQ(sb_sio_session_validate(s), SB_EPROTO);
