@@ -244,10 +244,18 @@ static void publish_batch(sb_store_t *st, sb_store__req_t *first, sb_store__req_
 }
 
 /* The SQLite store's idle work: its files and health first, then the
- * keys' purge, which skips itself unless the store is OK. */
+ * keys' purge, which skips itself unless the store is OK; last, the page
+ * cache is emptied. While requests come it keeps SQLite's 2 MiB (a smaller
+ * one cost throughput: bench/store.mjs), but a second without any, it
+ * only held the pages of what was last written (with a row per connection
+ * in the sessions table, the whole 2 MiB after a connect storm: ~110 bytes
+ * per idle connection at 19,000; docs/operations.md, "Distinct users").
+ * A page dropped is read again from the kernel's page cache. */
 static void lite_idle(sb_store_t *st) {
     sb_store__health_idle(st);
     sb_store__keys_housekeeping(st);
+    if (st->db)
+        sqlite3_db_release_memory(st->db);
 }
 
 /* A store thread: takes batches from its shard's queue, one at a time. */

@@ -464,6 +464,43 @@ TEST(sessions_survive_and_expire) {
     teardown();
 }
 
+#if !SB_TEST_PG
+/* SQLite's page cache is emptied when the store is idle (store.c): 20,000
+ * sessions, a few MiB of table and index, fill its 2 MiB; a second after
+ * the last request SQLite holds under 1 MiB. */
+TEST(sqlite_page_cache_emptied_when_idle) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0};
+    for (unsigned i = 0; i < 20000; i++) {
+        char pid[24], sid[24], owner[24], rooms[64];
+        snprintf(pid, sizeof pid, "p%08x", i * 2654435761u); /* scattered, as random pids are */
+        snprintf(sid, sizeof sid, "s%u", i);
+        snprintf(owner, sizeof owner, "bench-u%u", i);
+        snprintf(rooms, sizeof rooms, "[\"room-%u\",\"room-%u\"]", i / 10, 5000 + i / 10);
+        CHECK_EQ(submitted(sb_store_session_save(st, sb_cstr(pid), S("/"), sb_cstr(sid),
+                                                 sb_cstr(owner), sb_cstr(rooms), 0, on_done, &c)),
+                 SB_OK);
+        if (i % 1000 == 999)
+            CHECK(wait_all());
+    }
+    sqlite3_int64 used = 0, peak = 0;
+    CHECK_EQ(sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &peak, 0), SQLITE_OK);
+    CHECK(peak > 2 * 1024 * 1024); /* the cache did fill */
+    /* The store thread looks after a second without requests: given 20 s
+     * on a loaded machine. */
+    for (int i = 0; i < 200 && used >= 1024 * 1024; i++) {
+        usleep(100 * 1000);
+        sqlite3_status64(SQLITE_STATUS_MEMORY_USED, &used, &peak, 0);
+    }
+    printf("# SQLite holds %lld bytes (peak %lld)\n", (long long)used, (long long)peak);
+    CHECK(used > 0 && used < 1024 * 1024);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+#endif
+
 /* ---- users --------------------------------------------------------------------------- */
 
 TEST(users) {
@@ -2210,6 +2247,9 @@ int main(void) {
     RUN(close_finishes_queued_requests);
     RUN(loop_keeps_running_during_commits);
     RUN(sessions_survive_and_expire);
+#if !SB_TEST_PG
+    RUN(sqlite_page_cache_emptied_when_idle);
+#endif
 #if SB_TEST_PG
     RUN(unavailable_then_recovers);
     RUN(two_stores_one_database);
