@@ -1,6 +1,6 @@
 /* What one WebSocket connection of a distinct user holds in pooled objects
- * (docs/operations.md, "Distinct users": 19,000 users cost ~1.2 KiB per
- * connection, issue 17 asks for 1 KiB). A field added to any of these
+ * (docs/operations.md, "Distinct users": 19,000 users cost ~0.93 KiB per
+ * connection, issue 17 asks for 1 KiB or less). A field added to any of these
  * objects is paid 19,000 times over: this fails until the budget below and
  * the documented breakdown are updated with it, on purpose. */
 #include "core/conn.h"
