@@ -39,24 +39,11 @@ static void sha1_compress(uint32_t *h, const uint8_t block[SB_MD64_BLOCK]) {
     h[4] += e;
 }
 
-void sb_sha1_init(sb_sha1_t *s) {
+void sb_sha1_init(sb_md64_t *m) {
     static const uint32_t h0[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
-    for (int i = 0; i < 5; i++)
-        s->_h[i] = h0[i];
-    sb_md64_init(&s->_md);
-}
-
-void sb_sha1_update(sb_sha1_t *s, const void *p, size_t n) {
-    sb_md64_update(&s->_md, s->_h, sha1_compress, p, n);
-}
-
-void sb_sha1_final(sb_sha1_t *s, uint8_t out[SB_SHA1_BYTES]) {
-    sb_md64_final(&s->_md, s->_h, sha1_compress, 5, out);
+    sb_md64_start(m, sha1_compress, h0, 5);
 }
 
 void sb_sha1(const void *p, size_t n, uint8_t out[SB_SHA1_BYTES]) {
-    sb_sha1_t s;
-    sb_sha1_init(&s);
-    sb_sha1_update(&s, p, n);
-    sb_sha1_final(&s, out);
+    sb_md64_digest(sb_sha1_init, p, n, out);
 }

@@ -13,15 +13,9 @@
 
 #define SB_SHA1_BYTES 20
 
-typedef struct {
-    uint32_t _h[5];
-    sb_md64_t _md;
-} sb_sha1_t;
-
-void sb_sha1_init(sb_sha1_t *s);
-void sb_sha1_update(sb_sha1_t *s, const void *p, size_t n);
-/* Writes the digest; s must be initialised again before more use. */
-void sb_sha1_final(sb_sha1_t *s, uint8_t out[SB_SHA1_BYTES]);
+/* Starts a SHA-1 hash: then sb_md64_update, and sb_md64_final writes its
+ * SB_SHA1_BYTES. */
+void sb_sha1_init(sb_md64_t *m);
 /* The digest of p[0..n) in one call. */
 void sb_sha1(const void *p, size_t n, uint8_t out[SB_SHA1_BYTES]);
 

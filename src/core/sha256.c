@@ -52,44 +52,32 @@ static void sha256_compress(uint32_t *h, const uint8_t block[SB_MD64_BLOCK]) {
     h[7] += hh;
 }
 
-void sb_sha256_init(sb_sha256_t *s) {
+void sb_sha256_init(sb_md64_t *m) {
     /* FIPS 180-4, 5.3.3: the fractional parts of the square roots of the
      * first 8 primes. */
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->_h, h0, sizeof h0);
-    sb_md64_init(&s->_md);
-}
-
-void sb_sha256_update(sb_sha256_t *s, const void *p, size_t n) {
-    sb_md64_update(&s->_md, s->_h, sha256_compress, p, n);
-}
-
-void sb_sha256_final(sb_sha256_t *s, uint8_t out[SB_SHA256_BYTES]) {
-    sb_md64_final(&s->_md, s->_h, sha256_compress, 8, out);
+    sb_md64_start(m, sha256_compress, h0, 8);
 }
 
 void sb_sha256(const void *p, size_t n, uint8_t out[SB_SHA256_BYTES]) {
-    sb_sha256_t s;
-    sb_sha256_init(&s);
-    sb_sha256_update(&s, p, n);
-    sb_sha256_final(&s, out);
+    sb_md64_digest(sb_sha256_init, p, n, out);
 }
 
 /* ---- HMAC (RFC 2104) ------------------------------------------------------ */
 
-/* H(K ^ pad || first || second): the inner hash (pad 0x36, the message)
- * and the outer one (pad 0x5c, the inner digest) are both this. */
+/* H((K ^ pad) || data): the inner hash (pad 0x36, the message) and the
+ * outer one (pad 0x5c, the inner digest) are both this. */
 static void hmac_pass(const uint8_t key[SB_MD64_BLOCK], uint8_t pad, const void *first,
                       size_t first_n, uint8_t out[SB_SHA256_BYTES]) {
     uint8_t k[SB_MD64_BLOCK];
     for (int i = 0; i < SB_MD64_BLOCK; i++)
         k[i] = key[i] ^ pad;
-    sb_sha256_t s;
+    sb_md64_t s;
     sb_sha256_init(&s);
-    sb_sha256_update(&s, k, sizeof k);
-    sb_sha256_update(&s, first, first_n);
-    sb_sha256_final(&s, out);
+    sb_md64_update(&s, k, sizeof k);
+    sb_md64_update(&s, first, first_n);
+    sb_md64_final(&s, out);
     explicit_bzero(k, sizeof k);
     explicit_bzero(&s, sizeof s);
 }

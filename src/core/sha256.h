@@ -14,15 +14,9 @@
 
 #define SB_SHA256_BYTES 32
 
-typedef struct {
-    uint32_t _h[8];
-    sb_md64_t _md;
-} sb_sha256_t;
-
-void sb_sha256_init(sb_sha256_t *s);
-void sb_sha256_update(sb_sha256_t *s, const void *p, size_t n);
-/* Writes the digest; s must be initialised again before more use. */
-void sb_sha256_final(sb_sha256_t *s, uint8_t out[SB_SHA256_BYTES]);
+/* Starts a SHA-256 hash: then sb_md64_update, and sb_md64_final writes its
+ * SB_SHA256_BYTES. */
+void sb_sha256_init(sb_md64_t *m);
 /* The digest of p[0..n) in one call. */
 void sb_sha256(const void *p, size_t n, uint8_t out[SB_SHA256_BYTES]);
 
