@@ -4,6 +4,7 @@
 #include "store/store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -127,8 +128,21 @@ int sb_store__exec_conversation_create(sb_store_t *st, sb_store__req_t *r) {
     return rc;
 }
 
-/* Creates direct conversation `id` of the two users unless it exists. */
-static int open_direct(sb_store_t *st, const char *id, const char *const users[2], int64_t now) {
+/* Creates direct conversation `id` of the two users unless it exists; on
+ * PostgreSQL in one statement, so that it never depends on a guessed
+ * "was it created". */
+static int open_direct(sb_store_t *st, sb_store__req_t *r, const char *id,
+                       const char *const users[2], int64_t now) {
+    if (st->pg) {
+        const char *members = sb_store__pg_text_array(r, users, 2);
+        sb_store__q_t *q = members ? sb_store__q(st, SB_SQL_CONV_OPEN_DIRECT) : NULL;
+        if (!q)
+            return members ? SB_EIO : SB_ENOMEM;
+        sb_store__bind_cstr(q, 1, id);
+        sb_store__bind_int(q, 2, now);
+        sb_store__bind_cstr(q, 3, members);
+        return sb_store__exec(q);
+    }
     int rc = insert_conversation(st, id, (sb_str_t){NULL, 0}, true, now);
     if (rc == SB_OK)
         rc = insert_members(st, id, users, 2);
@@ -138,7 +152,7 @@ static int open_direct(sb_store_t *st, const char *id, const char *const users[2
 int sb_store__exec_conversation_direct(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__conversation_direct_args_t *a = &r->args.conversation_direct;
     r->res.ID = a->id.p;
-    return open_direct(st, a->id.p, a->users, a->created_at_ms);
+    return open_direct(st, r, a->id.p, a->users, a->created_at_ms);
 }
 
 static int conversation_exists(sb_store_t *st, sb_str_t id) {
@@ -361,90 +375,62 @@ static int insert_deliveries(sb_store_t *st, int64_t id, const char *const *user
     return rc;
 }
 
-/* users as a PostgreSQL text[] literal, {"a","b"}, in r's arena. */
-static const char *pg_text_array(sb_store__req_t *r, const char *const *users, size_t n) {
-    size_t cap = 3;
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(users[i]) + 3;
-    char *out = sb_store__alloc(r, cap), *p = out;
-    if (!out)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (const char *c = users[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                *p++ = '\\';
-            *p++ = *c;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
-/* PostgreSQL, no idempotency key: one statement, one round trip. */
-static int append_in_one(sb_store_t *st, sb_store__req_t *r) {
+/* PostgreSQL: the append as one statement (see SB_STORE__SQL), opening the
+ * direct conversation in it; with an idempotency key, the direct
+ * conversation and the room's lock go first, each a statement of its own. */
+static int append_on_pg(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
-    const char *users = pg_text_array(r, a->recipients, a->n_recipients);
-    sb_store__q_t *q = users ? sb_store__q(st, SB_SQL_MSG_APPEND_ONE) : NULL;
+    const char *users = sb_store__pg_text_array(r, a->recipients, a->n_recipients);
+    if (!users)
+        return SB_ENOMEM;
+    if (a->key.p) {
+        int rc = a->direct_id.p
+                     ? open_direct(st, r, a->direct_id.p, a->direct_users, a->created_at_ms)
+                     : SB_OK;
+        if (rc == SB_OK)
+            rc = sb_store__lock(st, SB_STORE__LOCK_ROOM, a->room, SB_STR_NULL);
+        return rc == SB_OK ? sb_store__msg_key_append_pg(st, r, users) : rc;
+    }
+    const char *members = a->direct_id.p ? sb_store__pg_text_array(r, a->direct_users, 2) : NULL;
+    if (a->direct_id.p && !members)
+        return SB_ENOMEM;
+    sb_store__q_t *q = sb_store__q(st, members ? SB_SQL_MSG_APPEND_DIRECT : SB_SQL_MSG_APPEND_ONE);
     if (!q)
-        return users ? SB_EIO : SB_ENOMEM;
-    sb_store__bind_str(q, 1, a->room);
-    sb_store__bind_str(q, 2, a->sender_id);
-    sb_store__bind_str(q, 3, a->content);
-    sb_store__bind_str(q, 4, a->type);
-    sb_store__bind_int(q, 5, a->created_at_ms);
-    sb_store__bind_cstr(q, 6, users);
+        return SB_EIO;
+    sb_store__bind_msg_row(q, a, users);
+    if (members) {
+        sb_store__bind_str(q, 7, a->direct_id);
+        sb_store__bind_cstr(q, 8, members);
+    }
     int rc = sb_store__step(q);
     if (rc != SB_STORE__ROW)
         return rc < 0 ? rc : SB_EIO;
-    r->res.MSG = (sb_store_msg_t){
-        sb_store__col_int(q, 0), a->room.p, a->sender_id.p, a->content.p, a->type.p,
-        a->created_at_ms,        NULL,      false};
+    sb_store__appended(r, sb_store__col_int(q, 0));
     return SB_OK;
 }
 
 int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
+    if (st->pg)
+        return append_on_pg(st, r);
     if (a->direct_id.p) {
-        int rc = open_direct(st, a->direct_id.p, a->direct_users, a->created_at_ms);
+        int rc = open_direct(st, r, a->direct_id.p, a->direct_users, a->created_at_ms);
         if (rc != SB_OK)
             return rc;
     }
-    if (st->pg && !a->key.p)
-        return append_in_one(st, r);
-    /* Across servers: ids of one room are taken and committed in one order,
-     * so a reader never sees id n+1 before id n (history stays ordered). */
-    int rc = sb_store__lock(st, SB_STORE__LOCK_ROOM, a->room, SB_STR_NULL);
-    if (rc != SB_OK)
-        return rc;
-    rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
-    /* Run again after an unknown COMMIT outcome: the key found is the one
-     * this request's first run stored, and that message was never handed
-     * out; it is new to the caller, not a replay. */
-    if (rc == SB_OK && r->earlier && !r->earlier->MSG.replayed)
-        r->res.MSG.replayed = false;
+    int rc = a->key.p ? sb_store__msg_key_replay(st, r) : SB_ENOTFOUND;
     if (rc != SB_ENOTFOUND)
         return rc;
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_INSERT);
     if (!q)
         return SB_EIO;
-    sb_store__bind_str(q, 1, a->room);
-    sb_store__bind_str(q, 2, a->sender_id);
-    sb_store__bind_str(q, 3, a->content);
-    sb_store__bind_str(q, 4, a->type);
-    sb_store__bind_int(q, 5, a->created_at_ms);
+    sb_store__bind_msg_row(q, a, NULL);
     if ((rc = sb_store__exec(q)) != SB_OK)
         return rc;
     int64_t id = sb_store__last_id(q);
     if (a->key.p && (rc = sb_store__msg_key_remember(st, r, id)) != SB_OK)
         return rc;
-    r->res.MSG = (sb_store_msg_t){id,        a->room.p,        a->sender_id.p, a->content.p,
-                                  a->type.p, a->created_at_ms, NULL,           false};
+    sb_store__appended(r, id);
     return insert_deliveries(st, id, a->recipients, a->n_recipients);
 }
 
@@ -459,13 +445,49 @@ int sb_store__exec_message_history(sb_store_t *st, sb_store__req_t *r) {
     return collect_msgs(r, q, a->limit);
 }
 
-int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
+static int cmp_id(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* PostgreSQL: the whole list in one statement, which returns the ids it
+ * marked (each once); out gets them in the request's order, as one by one. */
+static int mark_read_on_pg(sb_store_t *st, sb_store__req_t *r, int64_t *out, size_t *n) {
+    const sb_store__message_mark_read_args_t *a = &r->args.message_mark_read;
+    const char *ids = sb_store__pg_int_array(r, a->ids, a->n_ids);
+    int64_t *marked = sb_store__alloc(r, a->n_ids * sizeof *marked);
+    bool *taken = sb_store__alloc(r, a->n_ids * sizeof *taken);
+    sb_store__q_t *q = ids && marked && taken ? sb_store__q(st, SB_SQL_MSG_READ) : NULL;
+    if (!q)
+        return ids && marked && taken ? SB_EIO : SB_ENOMEM;
+    sb_store__bind_cstr(q, 1, ids);
+    sb_store__bind_str(q, 2, a->user);
+    sb_store__bind_str(q, 3, a->room);
+    sb_store__bind_int(q, 4, a->read_at_ms);
+    size_t k = 0;
+    int rc;
+    while ((rc = sb_store__step(q)) == SB_STORE__ROW && k < a->n_ids)
+        marked[k++] = sb_store__col_int(q, 0);
+    if (rc < 0)
+        return rc;
+    qsort(marked, k, sizeof *marked, cmp_id);
+    memset(taken, 0, k * sizeof *taken);
+    for (size_t i = 0; i < a->n_ids; i++) {
+        const int64_t *hit = bsearch(&a->ids[i], marked, k, sizeof *marked, cmp_id);
+        if (hit && !taken[hit - marked]) { /* a repeated id counts once, as one by one */
+            taken[hit - marked] = true;
+            out[(*n)++] = a->ids[i];
+        }
+    }
+    return SB_OK;
+}
+
+/* SQLite: one statement per id; out gets the ids it marked. */
+static int mark_read_one_by_one(sb_store_t *st, sb_store__req_t *r, int64_t *out, size_t *n) {
     const sb_store__message_mark_read_args_t *a = &r->args.message_mark_read;
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_READ);
-    int64_t *out = sb_store__alloc(r, a->n_ids * sizeof *out);
-    if (!q || !out)
-        return !q ? SB_EIO : SB_ENOMEM;
-    size_t n = 0;
+    if (!q)
+        return SB_EIO;
     for (size_t i = 0; i < a->n_ids; i++) {
         sb_store__bind_int(q, 1, a->ids[i]);
         sb_store__bind_str(q, 2, a->user);
@@ -475,8 +497,20 @@ int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
         if (rc != SB_OK)
             return rc;
         if (sb_store__changes(q) > 0) /* a message of the room, not the reader's, not yet read */
-            out[n++] = a->ids[i];
+            out[(*n)++] = a->ids[i];
     }
+    return SB_OK;
+}
+
+int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
+    const sb_store__message_mark_read_args_t *a = &r->args.message_mark_read;
+    int64_t *out = sb_store__alloc(r, a->n_ids * sizeof *out);
+    if (!out)
+        return SB_ENOMEM;
+    size_t n = 0;
+    int rc = st->pg ? mark_read_on_pg(st, r, out, &n) : mark_read_one_by_one(st, r, out, &n);
+    if (rc != SB_OK)
+        return rc;
     r->res.IDS = (sb_store_ids_t){out, n};
     /* Run again after an unknown COMMIT outcome: had the first run not
      * committed, this run marks what it marked (minus what another server
@@ -497,7 +531,7 @@ int sb_store__exec_message_undelivered(sb_store_t *st, sb_store__req_t *r) {
 
 int sb_store__exec_message_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__user_ids_args_t *a = &r->args.message_mark_delivered;
-    return sb_store__exec_per_id(st, SB_SQL_MSG_DELIVERED, a->user, a->ids, a->n_ids);
+    return sb_store__exec_per_id(st, r, SB_SQL_MSG_DELIVERED, a);
 }
 
 /* Runs a "user, upto id" update. */

@@ -279,6 +279,10 @@ struct sb_store__req {
     sb_store__arena_t arena;
     size_t charge;        /* bytes counted against max_queue_bytes until delivery */
     int64_t submitted_ms; /* CLOCK_MONOTONIC, for the PostgreSQL store's waits */
+    /* Wall clock at submit: the "now" an exec binds (an idempotency key's
+     * age), the same in every run of the request (PostgreSQL replays a run
+     * and compares what it binds). */
+    int64_t submitted_wall_ms;
     void *ud;
     int rc;
     union {
@@ -320,13 +324,52 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 
 /* ---- prepared statements, cached per connection ------------------------------ */
 
+/* Pieces of PostgreSQL's single-statement forms below. $1..$6 of a message
+ * append: room, sender, content, type, created_at_ms, the recipients as a
+ * text[] literal. The room's lock comes first (l): another server's append
+ * to the room waits for this transaction's commit. */
+#define SB_STORE__PG_ROOM_LOCK                                                                     \
+    "l AS (SELECT pg_advisory_xact_lock(1, hashtext(chr(10) || $1::text)))"
+#define SB_STORE__PG_MSG_ROW                                                                       \
+    "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                         \
+    "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint"
+#define SB_STORE__PG_DELIVERIES                                                                    \
+    "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                   \
+    "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING)"
+/* A direct conversation (id, created_at_ms) and, only when this statement
+ * created it, its two members (a text[] literal). */
+#define SB_STORE__PG_DIRECT(id, at)                                                                \
+    "c AS (INSERT INTO conversations(id, title, is_direct, created_at_ms) "                        \
+    "VALUES(" id "::text, NULL, 1, " at "::bigint) ON CONFLICT(id) DO NOTHING RETURNING id)"
+#define SB_STORE__PG_DIRECT_MEMBERS(users)                                                         \
+    "INSERT INTO conversation_members(conversation_id, user_id) "                                  \
+    "SELECT c.id, u FROM c, unnest(" users "::text[]) AS u ON CONFLICT DO NOTHING"
+/* Both as CTEs: c (the new conversation's id) and cm (its members). */
+#define SB_STORE__PG_DIRECT_CTE(id, at, users)                                                     \
+    SB_STORE__PG_DIRECT(id, at) ", cm AS (" SB_STORE__PG_DIRECT_MEMBERS(users) ")"
+/* The room's lock, the message, its deliveries; the message's id. */
+#define SB_STORE__PG_APPEND                                                                        \
+    SB_STORE__PG_ROOM_LOCK ", m AS (" SB_STORE__PG_MSG_ROW                                         \
+                           " FROM l RETURNING id), " SB_STORE__PG_DELIVERIES " SELECT id FROM m"
+
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
  * run. Parameters are always bound, never formatted into the text. A NULL
  * PostgreSQL text is the SQLite one with ?N read as $N; inserts whose id is
- * read back end in RETURNING id there. MSG_APPEND_ONE is PostgreSQL's only
- * (never run on SQLite): message_append without an idempotency key in one
- * round trip, the room's lock, the message and its deliveries ($6: the
- * recipients as a text[] literal). */
+ * read back end in RETURNING id there.
+ *
+ * PostgreSQL runs a batch's statements pipelined with guessed results
+ * (store_sql_pg.c): an operation whose later statements depend on an
+ * earlier one's result (a new id, "was it created") would make the batch
+ * careful. So there an operation is one statement wherever it can be, and
+ * these rows are PostgreSQL's only (never run on SQLite, whose text only
+ * numbers the parameters): MSG_APPEND_ONE (message_append without a key:
+ * the room's lock, the message, its deliveries), MSG_APPEND_DIRECT (the
+ * same opening the direct conversation first, $7 its id, $8 its two
+ * members), CONV_OPEN_DIRECT and MSG_APPEND_KEYED (after the room's lock as
+ * a statement of its own: the key must be looked up in a snapshot taken
+ * after the lock was granted), and PROBE_WRITE (/health's probe of a store
+ * whose writes failed). MSG_READ, MSG_DELIVERED and NOTIF_DELIVERED take a
+ * request's whole id list there (a bigint[] literal). */
 #define SB_STORE__SQL(X)                                                                           \
     X(BEGIN, "BEGIN IMMEDIATE", "BEGIN")                                                           \
     X(COMMIT, "COMMIT", NULL)                                                                      \
@@ -334,6 +377,9 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     X(SAVEPOINT, "SAVEPOINT req", NULL)                                                            \
     X(RELEASE, "RELEASE req", NULL)                                                                \
     X(ROLLBACK_TO, "ROLLBACK TO req", NULL)                                                        \
+    X(PROBE_WRITE, "SELECT 1",                                                                     \
+      "UPDATE switchboard_schema SET name = name "                                                 \
+      "WHERE version = (SELECT max(version) FROM switchboard_schema)")                             \
     X(KEY_LOCK, "SELECT ?1, ?2, ?3",                                                               \
       "SELECT pg_advisory_xact_lock($1::int, hashtext(least($2::text, $3::text) || chr(10) || "    \
       "greatest($2::text, $3::text)))")                                                            \
@@ -347,6 +393,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "INSERT INTO conversations(id, title, is_direct, created_at_ms) VALUES(?1, ?2, ?3, ?4) "     \
       "ON CONFLICT(id) DO NOTHING",                                                                \
       NULL)                                                                                        \
+    X(CONV_OPEN_DIRECT, "SELECT ?1, ?2, ?3",                                                       \
+      "WITH " SB_STORE__PG_DIRECT("$1", "$2") " " SB_STORE__PG_DIRECT_MEMBERS("$3"))               \
     X(CONV_EXISTS, "SELECT 1 FROM conversations WHERE id = ?1", NULL)                              \
     X(CONV_SET_TITLE, "UPDATE conversations SET title = ?2 WHERE id = ?1", NULL)                   \
     X(CONV_DELETE, "DELETE FROM conversations WHERE id = ?1", NULL)                                \
@@ -365,13 +413,20 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
       "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
       "VALUES($1, $2, $3, $4, $5) RETURNING id")                                                   \
-    X(MSG_APPEND_ONE, "SELECT ?1, ?2, ?3, ?4, ?5, ?6",                                             \
-      "WITH l AS (SELECT pg_advisory_xact_lock(1, hashtext(chr(10) || $1::text))), "               \
-      "m AS (INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                 \
-      "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM l RETURNING id), "           \
-      "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                 \
-      "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING) "                    \
-      "SELECT id FROM m")                                                                          \
+    X(MSG_APPEND_ONE, "SELECT ?1, ?2, ?3, ?4, ?5, ?6", "WITH " SB_STORE__PG_APPEND)                \
+    X(MSG_APPEND_DIRECT, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8",                                  \
+      "WITH " SB_STORE__PG_DIRECT_CTE("$7", "$5", "$8") ", " SB_STORE__PG_APPEND)                  \
+    X(MSG_APPEND_KEYED, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9",                               \
+      "WITH k AS (SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "           \
+      "FROM message_keys mk JOIN messages m ON m.id = mk.message_id "                              \
+      "WHERE mk.sender_id = $2::text AND mk.key = $7::text AND mk.created_at_ms >= $8::bigint), "  \
+      "m AS (" SB_STORE__PG_MSG_ROW " WHERE NOT EXISTS (SELECT 1 FROM k) "                         \
+      "RETURNING id, room, sender_id, content, type, created_at_ms), "                             \
+      "p AS (INSERT INTO message_keys(sender_id, key, message_id, created_at_ms) "                 \
+      "SELECT $2::text, $7::text, id, $9::bigint FROM m ON CONFLICT(sender_id, key) DO UPDATE "    \
+      "SET message_id = excluded.message_id, created_at_ms = "                                     \
+      "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                                          \
+      " SELECT *, NULL, 0 FROM m UNION ALL SELECT *, NULL, 1 FROM k")                              \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \
@@ -385,8 +440,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT id, ?2, ?4 FROM messages WHERE id = ?1 AND room = ?3 AND sender_id <> ?2 "           \
       "ON CONFLICT DO NOTHING",                                                                    \
       "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
-      "SELECT id, $2::text, $4::bigint FROM messages "                                             \
-      "WHERE id = $1 AND room = $3 AND sender_id <> $2 ON CONFLICT DO NOTHING")                    \
+      "SELECT id, $2::text, $4::bigint FROM messages WHERE id = ANY($1::bigint[]) "                \
+      "AND room = $3::text AND sender_id <> $2::text ON CONFLICT DO NOTHING RETURNING message_id") \
     X(MSG_UNDELIVERED,                                                                             \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
       "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "                    \
@@ -400,7 +455,9 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > $3 "                            \
       "ORDER BY d.message_id LIMIT $2")                                                            \
     X(MSG_DELIVERED,                                                                               \
-      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2", NULL)  \
+      "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2",        \
+      "UPDATE message_deliveries SET delivered = 1 "                                               \
+      "WHERE user_id = $1 AND message_id = ANY($2::bigint[])")                                     \
     X(MSG_DELIVERED_UPTO,                                                                          \
       "UPDATE message_deliveries SET delivered = 1 "                                               \
       "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2",                                 \
@@ -423,7 +480,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2",  \
       NULL)                                                                                        \
     X(NOTIF_DELIVERED, "UPDATE notifications SET delivered = 1 WHERE user_id = ?1 AND id = ?2",    \
-      NULL)                                                                                        \
+      "UPDATE notifications SET delivered = 1 WHERE user_id = $1 AND id = ANY($2::bigint[])")      \
     X(NOTIF_DELIVERED_UPTO,                                                                        \
       "UPDATE notifications SET delivered = 1 "                                                    \
       "WHERE user_id = ?1 AND delivered = 0 AND id <= ?2",                                         \
@@ -467,11 +524,13 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "VALUES(?1, ?2, ?3, ?4)",                                                                    \
       "INSERT INTO post_comments(post_id, user_id, content, created_at_ms) "                       \
       "VALUES($1, $2, $3, $4) RETURNING id")                                                       \
-    X(DOC_NEXT, "SELECT coalesce(max(version), 0) + 1 FROM doc_versions WHERE doc_id = ?1", NULL)  \
-    X(DOC_INSERT,                                                                                  \
+    X(DOC_ADD,                                                                                     \
       "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
-      "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
-      NULL)                                                                                        \
+      "SELECT ?1, coalesce(max(version), 0) + 1, ?2, ?3, ?4 FROM doc_versions WHERE doc_id = ?1 "  \
+      "RETURNING version",                                                                         \
+      "INSERT INTO doc_versions(doc_id, version, user_id, changes, created_at_ms) "                \
+      "SELECT $1::text, coalesce(max(version), 0) + 1, $2::text, $3::json, $4::bigint "            \
+      "FROM doc_versions WHERE doc_id = $1::text RETURNING version")                               \
     X(DOC_LATEST,                                                                                  \
       "SELECT doc_id, version, user_id, changes, created_at_ms FROM doc_versions "                 \
       "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1",                                           \
@@ -718,10 +777,14 @@ const char *sb_store__col(sb_store__req_t *r, sb_store__q_t *q, int col, bool *o
 /* Steps q to the end, collecting column 0 of each row into out (arena
  * memory). Returns SB_OK, SB_ENOMEM or the step's error. */
 int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t *out);
-/* Runs statement `which` once per id, binding user as parameter 1 and the id
- * as 2 (the per-user "mark delivered" updates). */
-int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user, const int64_t *ids,
-                          size_t n);
+/* The per-user "mark delivered" updates: statement `which` with the user as
+ * parameter 1 and, as 2, each id in turn (SQLite) or the whole list as a
+ * bigint[] literal (PostgreSQL: one statement). */
+int sb_store__exec_per_id(sb_store_t *st, sb_store__req_t *r, sb_store__sql_t which,
+                          const sb_store__user_ids_args_t *a);
+/* PostgreSQL array literals in r's arena, {"a","b"} and {1,2}; NULL on OOM. */
+const char *sb_store__pg_text_array(sb_store__req_t *r, const char *const *v, size_t n);
+const char *sb_store__pg_int_array(sb_store__req_t *r, const int64_t *v, size_t n);
 /* Reads columns 0..6 (id, room, sender_id, content, type, created_at_ms,
  * sender name) of q's current row into m; false when out of memory. */
 bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m);
@@ -755,6 +818,16 @@ int sb_store__lite_err(sb_store_t *st, int sqlite_rc);
 int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r);
 /* Remembers the append's key for message `id`, in the same transaction. */
 int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id);
+/* PostgreSQL, after the room's lock: the keyed append as one statement
+ * (MSG_APPEND_KEYED): the message the key names, or the new one stored
+ * with its key and deliveries. recipients: their text[] literal. */
+int sb_store__msg_key_append_pg(sb_store_t *st, sb_store__req_t *r, const char *recipients);
+/* Binds a message append's room, sender, content, type and created_at_ms as
+ * parameters 1..5, and recipients (when not NULL) as 6. */
+void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_args_t *a,
+                            const char *recipients);
+/* r->res.MSG: the message of r's arguments, stored now as `id`. */
+void sb_store__appended(sb_store__req_t *r, int64_t id);
 /* Shared submit shapes (the request r may be NULL: SB_ENOMEM; a is its arguments). */
 int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
                                sb_str_t user, int64_t after_id, int limit);

@@ -18,7 +18,17 @@ bool sb_store_key_valid(sb_str_t key) {
     return true;
 }
 
-static int64_t oldest_remembered_ms(void) { return sb_wall_ms() - SB_STORE_KEY_TTL_MS; }
+/* Keys remembered before this are forgotten. */
+static int64_t oldest_remembered_ms(const sb_store__req_t *r) {
+    return r->submitted_wall_ms - SB_STORE_KEY_TTL_MS;
+}
+
+/* A message found by its key. Run again after an unknown COMMIT outcome,
+ * the key found is the one this request's first run stored, and that
+ * message was never handed out: it is new to the caller, not a replay. */
+static void found_by_key(sb_store__req_t *r) {
+    r->res.MSG.replayed = !r->earlier || r->earlier->MSG.replayed;
+}
 
 int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
@@ -27,13 +37,13 @@ int sb_store__msg_key_replay(sb_store_t *st, sb_store__req_t *r) {
         return SB_EIO;
     sb_store__bind_str(q, 1, a->sender_id);
     sb_store__bind_str(q, 2, a->key);
-    sb_store__bind_int(q, 3, oldest_remembered_ms());
+    sb_store__bind_int(q, 3, oldest_remembered_ms(r));
     int rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc;
     if (!sb_store__read_msg(r, q, &r->res.MSG))
         return SB_ENOMEM;
-    r->res.MSG.replayed = true;
+    found_by_key(r);
     return SB_OK;
 }
 
@@ -45,8 +55,30 @@ int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id) {
     sb_store__bind_str(q, 1, a->sender_id);
     sb_store__bind_str(q, 2, a->key);
     sb_store__bind_int(q, 3, id);
-    sb_store__bind_int(q, 4, sb_wall_ms());
+    sb_store__bind_int(q, 4, r->submitted_wall_ms);
     return sb_store__exec(q);
+}
+
+int sb_store__msg_key_append_pg(sb_store_t *st, sb_store__req_t *r, const char *recipients) {
+    const sb_store__message_append_args_t *a = &r->args.message_append;
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_APPEND_KEYED);
+    if (!q)
+        return SB_EIO;
+    sb_store__bind_msg_row(q, a, recipients);
+    sb_store__bind_str(q, 7, a->key);
+    sb_store__bind_int(q, 8, oldest_remembered_ms(r));
+    sb_store__bind_int(q, 9, r->submitted_wall_ms);
+    int rc = sb_store__step(q);
+    if (rc != SB_STORE__ROW)
+        return rc < 0 ? rc : SB_EIO;
+    if (!sb_store__col_int(q, 7)) { /* stored now */
+        sb_store__appended(r, sb_store__col_int(q, 0));
+        return SB_OK;
+    }
+    if (!sb_store__read_msg(r, q, &r->res.MSG))
+        return SB_ENOMEM;
+    found_by_key(r);
+    return SB_OK;
 }
 
 /* Its own small transaction, between batches; a failure only delays it. */
@@ -81,7 +113,7 @@ int sb_store__exec_http_key_get(sb_store_t *st, sb_store__req_t *r) {
     if (!q)
         return SB_EIO;
     sb_store__bind_str(q, 1, r->args.http_key_get.id);
-    sb_store__bind_int(q, 2, oldest_remembered_ms());
+    sb_store__bind_int(q, 2, oldest_remembered_ms(r));
     int rc = sb_store__step_one(q);
     if (rc != SB_OK)
         return rc;
@@ -101,7 +133,7 @@ int sb_store__exec_http_key_put(sb_store_t *st, sb_store__req_t *r) {
     sb_store__bind_str(q, 2, a->request);
     sb_store__bind_int(q, 3, a->status);
     sb_store__bind_str(q, 4, a->body);
-    sb_store__bind_int(q, 5, sb_wall_ms());
+    sb_store__bind_int(q, 5, r->submitted_wall_ms);
     return sb_store__exec(q);
 }
 

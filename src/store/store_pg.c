@@ -1,6 +1,6 @@
 /* The PostgreSQL backend of the store: opening (schema migrations on a
  * start-up connection), the pool, the batches over pg_conn.c, and the
- * store's health from the connections.
+ * store's health from the connections and from the writes PostgreSQL refuses.
  *
  * The pool: --database-pool-size members, each a connection owned by a
  * store thread of its own (store.c's shards; store_route.c sends the
@@ -50,6 +50,7 @@
 #define DEFAULT_WAIT_MS 5000
 #define IDLE_CONNECT_MS 1000
 #define PURGE_INTERVAL_MS 60000
+#define PROBE_INTERVAL_MS 1000 /* after the last refused write, as SQLite's store_health.c */
 
 /* ---- opening --------------------------------------------------------------------------- */
 
@@ -136,20 +137,18 @@ void sb_store__pg_thread_start(sb_store_t *st, size_t member) {
 
 /* ---- health ---------------------------------------------------------------------------- */
 
-/* A member reached PostgreSQL (up) or could not: the store is OK while
- * every member is up, FAILING (with the latest reason) while one is down.
- * One critical section, so that two members' news cannot cross. */
-static void member_health(sb_store_t *st, sb_store__pg_t *pg, bool up) {
+/* The store is OK while every member reaches PostgreSQL and no write it
+ * refused is still unanswered by a probe write; FAILING, with the reason,
+ * otherwise. Called under st->mu; returns the state it had. */
+static sb_store_state_t update_state(sb_store_t *st, const char *reason) {
     sb_store__pg_pool_t *pool = st->pg;
-    pthread_mutex_lock(&st->mu);
-    if (pg->down == up) {
-        pg->down = !up;
-        pool->down = up ? pool->down - 1 : pool->down + 1;
-    }
     sb_store_health_t *h = &st->health;
     sb_store_state_t was = h->state;
-    if (!up) {
-        snprintf(h->reason, sizeof h->reason, "PostgreSQL unavailable: %.150s", pg->conn.error);
+    if (reason) {
+        snprintf(h->reason, sizeof h->reason, "%s", reason);
+        h->state = SB_STORE_FAILING;
+    } else if (pool->down == 0 && pool->refused_ms) {
+        snprintf(h->reason, sizeof h->reason, "%s", pool->refused_reason);
         h->state = SB_STORE_FAILING;
     } else if (pool->down == 0) {
         h->reason[0] = '\0';
@@ -157,15 +156,77 @@ static void member_health(sb_store_t *st, sb_store__pg_t *pg, bool up) {
     }
     if (h->state != was)
         h->since_ms = sb_wall_ms();
+    return was;
+}
+
+/* A member reached PostgreSQL (up) or could not. One critical section, so
+ * that two members' news cannot cross. */
+static void member_health(sb_store_t *st, sb_store__pg_t *pg, bool up) {
+    sb_store__pg_pool_t *pool = st->pg;
+    char reason[sizeof st->health.reason];
+    snprintf(reason, sizeof reason, "PostgreSQL unavailable: %.150s", pg->conn.error);
+    pthread_mutex_lock(&st->mu);
+    if (pg->down == up) {
+        pg->down = !up;
+        pool->down = up ? pool->down - 1 : pool->down + 1;
+    }
+    sb_store_state_t was = update_state(st, up ? NULL : reason), now = st->health.state;
     pthread_mutex_unlock(&st->mu);
     if (was == SB_STORE_OK && !up)
         sb_log_warn("store: PostgreSQL unavailable: %s", pg->conn.error);
-    else if (was != SB_STORE_OK && h->state == SB_STORE_OK)
+    else if (was != SB_STORE_OK && now == SB_STORE_OK)
         sb_log_info("store: PostgreSQL reachable again");
 }
 
+/* Write requests of the batch that PostgreSQL answered with an error of
+ * its own (refused: a privilege, a read-only database, no space there). */
+static uint64_t refused_writes(const sb_store__req_t *first) {
+    uint64_t n = 0;
+    for (const sb_store__req_t *r = first; r; r = r->next)
+        n += r->op->write && r->rc == SB_EIO;
+    return n;
+}
+
+/* As SQLite's store does on a full disk: FAILING with the database's
+ * reason, logged once; a probe write brings it back (retry_refused). */
+static void writes_refused(sb_store_t *st, sb_store__pg_t *pg, uint64_t n) {
+    sb_store__pg_pool_t *pool = st->pg;
+    pthread_mutex_lock(&st->mu);
+    st->health.write_errors += n;
+    pool->refused_ms = sb_wall_ms();
+    snprintf(pool->refused_reason, sizeof pool->refused_reason, "%s",
+             pg->last_error[0] ? pg->last_error : "write failed");
+    sb_store_state_t was = update_state(st, NULL);
+    pthread_mutex_unlock(&st->mu);
+    if (was == SB_STORE_OK)
+        sb_log_error("store: writes are failing: %s; retrying every second", pool->refused_reason);
+}
+
+static bool probe_write(sb_store_t *st);
+
+/* A second after the last refused write, while every member is up: a probe
+ * write of this member; when it commits (and no write was refused
+ * meanwhile), the refusals are over. */
+static void retry_refused(sb_store_t *st) {
+    sb_store__pg_pool_t *pool = st->pg;
+    pthread_mutex_lock(&st->mu);
+    int64_t seen = pool->refused_ms;
+    bool due = seen && pool->down == 0 && sb_wall_ms() - seen >= PROBE_INTERVAL_MS;
+    pthread_mutex_unlock(&st->mu);
+    if (!due)
+        return;
+    bool ok = probe_write(st);
+    pthread_mutex_lock(&st->mu);
+    if (pool->refused_ms == seen) /* no refusal since: this probe answers it */
+        pool->refused_ms = ok ? 0 : sb_wall_ms();
+    sb_store_state_t was = update_state(st, NULL), now = st->health.state;
+    pthread_mutex_unlock(&st->mu);
+    if (was != SB_STORE_OK && now == SB_STORE_OK)
+        sb_log_warn("store: writes commit again");
+}
+
 /* Idle: reconnect (with the connection's backoff) so that /health follows
- * the database even without traffic. */
+ * the database even without traffic; probe refused writes. */
 void sb_store__pg_idle(sb_store_t *st, size_t member) {
     sb_store__pg_t *pg = &st->pg->members[member];
     sb_pg_conn_t *c = &pg->conn;
@@ -173,6 +234,7 @@ void sb_store__pg_idle(sb_store_t *st, size_t member) {
         member_health(st, pg, true);
     else if (c->next_attempt_ms) /* an attempt was made and failed */
         member_health(st, pg, false);
+    retry_refused(st);
 }
 
 /* ---- batches ----------------------------------------------------------------------------- */
@@ -409,6 +471,7 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
         break;
     case CAREFUL:
         pg->careful = CAREFUL_BATCHES;
+        pg->careful_runs++;
         abandon(st);
         sb_store__pg_forget(pg);
         return RETRY;
@@ -509,17 +572,45 @@ void sb_store__pg_run_batch(sb_store_t *st, size_t member, sb_store__req_t *firs
         fail_all(first, SB_EUNAVAIL);
     member_health(st, pg, pg->conn.pg != NULL);
     uint64_t failed_writes = sb_store__count_failures(st, first, bs);
-    if (failed_writes) {
+    uint64_t refused = refused_writes(first);
+    if (failed_writes > refused) {
         pthread_mutex_lock(&st->mu);
-        st->health.write_errors += failed_writes;
+        st->health.write_errors += failed_writes - refused;
         pthread_mutex_unlock(&st->mu);
     }
+    if (refused)
+        writes_refused(st, pg, refused);
+    else
+        retry_refused(st);
     if (settled)
         housekeeping(st);
 }
 
-/* Once a minute, in a transaction of its own: forgets old idempotency keys.
- * The first member to finish a batch after the minute does it. */
+/* Runs the n statements (each with `bound` as its parameter 1 when it has
+ * one) awaited, in a transaction of their own on the calling thread's
+ * member; true when it committed. */
+static bool own_transaction(sb_store_t *st, const sb_store__sql_t *sql, size_t n, int64_t bound) {
+    sb_store__pg_t *pg = sb_store__pg_self(st);
+    pg->lost = pg->deadlocked = false;
+    pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
+    if (sb_pg_conn_begin(&pg->conn, pg->deadline_ms) != SB_OK)
+        return false;
+    for (size_t i = 0; i < n && !pg->lost; i++) {
+        sb_store__q_t *q = sb_store__pg_q(st, sql[i]);
+        sb_store__bind_int(q, 1, bound);
+        sb_store__exec(q);
+    }
+    sb_store__pg_forget(pg);
+    if (pg->lost) {
+        sb_pg_conn_drop(&pg->conn);
+        return false;
+    }
+    sb_pg_outcome_t oc = sb_pg_conn_commit(&pg->conn, pg->deadline_ms);
+    return oc == SB_PG_COMMITTED || oc == SB_PG_COMMITTED_BLIND;
+}
+
+/* Once a minute: forgets old idempotency keys. The first member to finish
+ * a batch after the minute does it. */
 static void housekeeping(sb_store_t *st) {
     int64_t now = sb_wall_ms();
     pthread_mutex_lock(&st->mu);
@@ -527,22 +618,13 @@ static void housekeeping(sb_store_t *st) {
     if (due)
         st->last_keys_purge_ms = now;
     pthread_mutex_unlock(&st->mu);
-    if (!due)
-        return;
-    sb_store__pg_t *pg = sb_store__pg_self(st);
-    pg->lost = pg->deadlocked = false;
-    pg->deadline_ms = sb_pg__now_ms() + st->cfg.store_wait_ms;
-    if (sb_pg_conn_begin(&pg->conn, pg->deadline_ms) != SB_OK)
-        return;
     static const sb_store__sql_t purges[] = {SB_SQL_MSG_KEYS_PURGE, SB_SQL_HTTP_KEYS_PURGE};
-    for (size_t i = 0; i < sizeof purges / sizeof *purges && !pg->lost; i++) {
-        sb_store__q_t *q = sb_store__pg_q(st, purges[i]);
-        sb_store__bind_int(q, 1, now - SB_STORE_KEY_TTL_MS);
-        sb_store__exec(q);
-    }
-    sb_store__pg_forget(pg);
-    if (pg->lost)
-        sb_pg_conn_drop(&pg->conn);
-    else
-        sb_pg_conn_commit(&pg->conn, pg->deadline_ms);
+    if (due)
+        own_transaction(st, purges, sizeof purges / sizeof *purges, now - SB_STORE_KEY_TTL_MS);
+}
+
+/* A small write (PROBE_WRITE) in a transaction of its own. */
+static bool probe_write(sb_store_t *st) {
+    static const sb_store__sql_t probe[] = {SB_SQL_PROBE_WRITE};
+    return own_transaction(st, probe, 1, 0);
 }

@@ -6,7 +6,7 @@
 #include "store/pg_internal.h"
 #include "store/store_internal.h"
 
-#define SB_STORE__PG_MAX_PARAMS 8
+#define SB_STORE__PG_MAX_PARAMS 10
 
 /* How a statement runs (store_pg.c's batches choose):
  * - WAIT: sent with a sync point, its result awaited (one round trip);
@@ -64,10 +64,11 @@ struct sb_store__pg {
     uint64_t prepared_on;
     sb_store__pg_guess_t guess[SB_SQL__COUNT];
     sb_store__pg_q_t stmts[SB_SQL__COUNT];
-    int64_t deadline_ms; /* the running batch's: no wait goes past it */
-    bool lost;           /* the connection was lost during the running batch */
-    bool deadlocked;     /* a result said deadlock_detected */
-    int careful;         /* batches still to run with a savepoint per request */
+    int64_t deadline_ms;   /* the running batch's: no wait goes past it */
+    bool lost;             /* the connection was lost during the running batch */
+    bool deadlocked;       /* a result said deadlock_detected */
+    int careful;           /* batches still to run with a savepoint per request */
+    uint64_t careful_runs; /* batches run again careful since open (tests read it) */
 
     /* The open transaction's commands (store_pg.c). */
     sb_store__pg_entry_t *ent;
@@ -92,6 +93,11 @@ struct sb_store__pg_pool {
     pthread_key_t self; /* each store thread's member */
     bool self_made;
     size_t down; /* members down, under st->mu: the store is OK when none is */
+    /* Writes PostgreSQL refused (an error of its own, SB_EIO), under st->mu:
+     * the last one's time (0: none since the last probe write committed)
+     * and its reason. The store is not OK while there is one. */
+    int64_t refused_ms;
+    char refused_reason[160];
 };
 
 /* The member of the calling store thread. */

@@ -234,6 +234,7 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
     r->charge = charge;
     SB_VALIDATE(sb_store__req_validate, r);
     r->submitted_ms = (int64_t)sb_clock_ms();
+    r->submitted_wall_ms = sb_wall_ms();
     st->outstanding++;
     st->outstanding_bytes += charge;
     sb_store__shard_t *sh = &st->shards[sb_store__route(st, r)];

@@ -80,7 +80,7 @@ int sb_store__exec_notification_undelivered(sb_store_t *st, sb_store__req_t *r) 
 
 int sb_store__exec_notification_mark_delivered(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__user_ids_args_t *a = &r->args.notification_mark_delivered;
-    return sb_store__exec_per_id(st, SB_SQL_NOTIF_DELIVERED, a->user, a->ids, a->n_ids);
+    return sb_store__exec_per_id(st, r, SB_SQL_NOTIF_DELIVERED, a);
 }
 
 int sb_store__exec_notification_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
@@ -464,29 +464,27 @@ int sb_store_post_comment(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_st
 /* Versions are numbered under the batch's write lock (SQLite) or the
  * document's lock (PostgreSQL, across servers), so two edits can never
  * share a number. */
+/* The document's lock is a statement of its own: on PostgreSQL the next
+ * version is read in a snapshot taken after the lock was granted, so it
+ * sees the version another server committed meanwhile. */
 int sb_store__exec_doc_version_add(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__doc_version_add_args_t *a = &r->args.doc_version_add;
     int rc = sb_store__lock(st, SB_STORE__LOCK_DOC, a->doc_id, SB_STR_NULL);
-    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_DOC_NEXT) : NULL;
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_DOC_ADD) : NULL;
     if (!q)
         return rc == SB_OK ? SB_EIO : rc;
     sb_store__bind_str(q, 1, a->doc_id);
-    rc = sb_store__step_one(q);
-    if (rc != SB_OK)
-        return rc == SB_ENOTFOUND ? SB_EIO : rc; /* an aggregate always has a row */
-    int64_t version = sb_store__col_int(q, 0);
+    sb_store__bind_str(q, 2, a->user);
+    sb_store__bind_str(q, 3, a->changes);
+    sb_store__bind_int(q, 4, a->created_at_ms);
+    rc = sb_store__step_one(q); /* SB_EINVAL: changes is not JSON */
+    int64_t version = rc == SB_OK ? sb_store__col_int(q, 0) : 0;
     q->ops->reset(q);
-    if (!(q = sb_store__q(st, SB_SQL_DOC_INSERT)))
-        return SB_EIO;
-    sb_store__bind_str(q, 1, a->doc_id);
-    sb_store__bind_int(q, 2, version);
-    sb_store__bind_str(q, 3, a->user);
-    sb_store__bind_str(q, 4, a->changes);
-    sb_store__bind_int(q, 5, a->created_at_ms);
-    rc = sb_store__exec(q); /* SB_EINVAL: changes is not JSON */
+    if (rc != SB_OK)
+        return rc == SB_ENOTFOUND ? SB_EIO : rc; /* an insert of an aggregate always has a row */
     r->res.DOC =
         (sb_store_doc_version_t){a->doc_id.p, version, a->user.p, a->changes.p, a->created_at_ms};
-    return rc;
+    return SB_OK;
 }
 
 int sb_store__exec_doc_latest(sb_store_t *st, sb_store__req_t *r) {

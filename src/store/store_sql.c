@@ -3,6 +3,7 @@
  * Nothing here knows which backend runs the statements. */
 #include "store/store_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -70,18 +71,60 @@ int sb_store__collect_strs(sb_store__req_t *r, sb_store__q_t *q, sb_store_strs_t
     return SB_OK;
 }
 
-int sb_store__exec_per_id(sb_store_t *st, sb_store__sql_t which, sb_str_t user, const int64_t *ids,
-                          size_t n) {
-    sb_store__q_t *q = sb_store__q(st, which);
+int sb_store__exec_per_id(sb_store_t *st, sb_store__req_t *r, sb_store__sql_t which,
+                          const sb_store__user_ids_args_t *a) {
+    const char *ids = st->pg ? sb_store__pg_int_array(r, a->ids, a->n_ids) : NULL;
+    sb_store__q_t *q = !st->pg || ids ? sb_store__q(st, which) : NULL;
     if (!q)
-        return SB_EIO;
+        return st->pg && !ids ? SB_ENOMEM : SB_EIO;
+    if (ids) { /* PostgreSQL: the whole list at once */
+        sb_store__bind_str(q, 1, a->user);
+        sb_store__bind_cstr(q, 2, ids);
+        return sb_store__exec(q);
+    }
     int rc = SB_OK;
-    for (size_t i = 0; i < n && rc == SB_OK; i++) {
-        sb_store__bind_str(q, 1, user);
-        sb_store__bind_int(q, 2, ids[i]);
+    for (size_t i = 0; i < a->n_ids && rc == SB_OK; i++) {
+        sb_store__bind_str(q, 1, a->user);
+        sb_store__bind_int(q, 2, a->ids[i]);
         rc = sb_store__exec(q);
     }
     return rc;
+}
+
+const char *sb_store__pg_text_array(sb_store__req_t *r, const char *const *v, size_t n) {
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i]) + 3;
+    char *out = sb_store__alloc(r, cap), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *c = v[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+const char *sb_store__pg_int_array(sb_store__req_t *r, const int64_t *v, size_t n) {
+    size_t cap = 3 + n * 21; /* "-9223372036854775808," */
+    char *out = sb_store__alloc(r, cap), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += snprintf(p, cap - (size_t)(p - out), "%s%lld", i ? "," : "", (long long)v[i]);
+    snprintf(p, cap - (size_t)(p - out), "}");
+    return out;
 }
 
 int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b) {
@@ -94,6 +137,24 @@ int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b
     sb_store__bind_str(q, 2, a);
     sb_store__bind_str(q, 3, b.p ? b : (sb_str_t){"", 0});
     return sb_store__exec(q);
+}
+
+/* Here rather than in store_chat.c: store_keys.c appends a message too. */
+void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_args_t *a,
+                            const char *recipients) {
+    sb_store__bind_str(q, 1, a->room);
+    sb_store__bind_str(q, 2, a->sender_id);
+    sb_store__bind_str(q, 3, a->content);
+    sb_store__bind_str(q, 4, a->type);
+    sb_store__bind_int(q, 5, a->created_at_ms);
+    if (recipients)
+        sb_store__bind_cstr(q, 6, recipients);
+}
+
+void sb_store__appended(sb_store__req_t *r, int64_t id) {
+    const sb_store__message_append_args_t *a = &r->args.message_append;
+    r->res.MSG = (sb_store_msg_t){id,        a->room.p,        a->sender_id.p, a->content.p,
+                                  a->type.p, a->created_at_ms, NULL,           false};
 }
 
 /* Here rather than in store_chat.c: store_keys.c replays a message too. */

@@ -61,7 +61,7 @@ test('PostgreSQL stopped mid-traffic: store_unavailable within the wait, never a
 // The twin of storage_faults' "storage 6" (a full disk under SQLite): the
 // database refuses writes (INSERT on messages revoked, as a database out of
 // space or turned read-only would) while it still answers reads.
-test('PostgreSQL refusing writes: storage_error for them, a few log lines, an offline user still gets the backlog; allowed again: writes commit', async () => {
+test('PostgreSQL refusing writes: storage_error for them, /health 503 failing, a few log lines, an offline user still gets the backlog; allowed again: writes commit, /health 200', async () => {
   const srv = await start();
   const sql = (text) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', pg.url, '-c', text]);
   try {
@@ -83,6 +83,17 @@ test('PostgreSQL refusing writes: storage_error for them, a few log lines, an of
     const lines = srv.stderr().slice(logBefore).split('\n')
       .filter((l) => /store: message_append failed|postgresql error 42501/.test(l));
     assert.ok(lines.length >= 1 && lines.length <= 10, `${lines.length} lines for 20 failures\n${lines.join('\n')}`);
+    // /health says so, as on SQLite's full disk: each look follows a fresh
+    // refusal (the store probes a write a second after the last failure).
+    let h;
+    await until(async () => {
+      const r = await a.emitWithAck('message:send', { receiverId: bob, content: 'refused' });
+      assert.equal(r.error && r.error.code, 'storage_error', JSON.stringify(r));
+      return (h = await health(srv)).status === 503;
+    }, 10000, '/health 503 while writes are refused');
+    assert.equal(h.body.store, 'failing');
+    assert.match(h.body.storeError, /permission denied for table messages/);
+    assert.match(srv.stderr(), /error store: writes are failing: .*permission denied/);
     const b = client(srv.url, { transports: ['websocket'], auth: { token: mintToken({ sub: bob }, srv.secret) } });
     const got = record(b, 'message:received');
     await until(() => got.length >= 2, 10000, 'the backlog');
@@ -92,6 +103,9 @@ test('PostgreSQL refusing writes: storage_error for them, a few log lines, an of
     sql('GRANT INSERT ON messages TO CURRENT_USER');
     const again = await a.emitWithAck('message:send', { receiverId: bob, content: 'allowed again' });
     assert.ok(!again.error, JSON.stringify(again));
+    await until(async () => (h = await health(srv)).status === 200, 10000, '/health 200 again');
+    assert.equal(h.body.store, 'ok');
+    assert.match(srv.stderr(), /store: writes commit again/);
   } finally {
     sql('GRANT INSERT ON messages TO CURRENT_USER');
     await srv.stop();
@@ -164,7 +178,7 @@ async function commitCutter(pgUrl, { beforeCommit = false } = {}) {
     const cut = () => { down.destroy(); up.destroy(); };
     down.on('data', (d) => {
       if (state.chunks) state.chunks.push(d.toString('latin1'));
-      if (state.armed && /INSERT INTO messages|MSG_APPEND_ONE|MSG_INSERT/.test(d.toString('latin1'))) inserted = true;
+      if (state.armed && /INSERT INTO messages|MSG_APPEND_|MSG_INSERT/.test(d.toString('latin1'))) inserted = true;
       if (state.armed && inserted && beforeCommit) {
         // The batch's statements pass; its COMMIT will not: the connection
         // is lost in the middle of the transaction.
@@ -369,7 +383,7 @@ test('a pool member\'s connection lost in the middle of a batch (before COMMIT):
     // the batch's statements (then COMMIT), never in one of its own.
     const begins = proxy.state.chunks.filter((c) => c.includes('BEGIN'));
     proxy.state.chunks = null;
-    assert.ok(begins.some((c) => c.includes('MSG_APPEND_ONE')), 'the append went with its BEGIN');
+    assert.ok(begins.some((c) => c.includes('MSG_APPEND_DIRECT')), 'the append went with its BEGIN');
     assert.ok(begins.every((c) => c.includes('pg_current_xact_id') && !c.includes('COMMIT')));
     proxy.state.armed = true;
     const pairs = await busyPairs(srv, 8, 8);
