@@ -19,7 +19,7 @@ static void eio_on_open(sb_eio_session_t *eio, void *ud) {
     }
     c->eio = eio;
     c->srv = srv;
-    sb_list_init(&c->sockets);
+    c->sockets = NULL;
     w->client = c;
     c->connect_wait = w;
     sb_timer_init(srv->loop, &w->timer, sb_sio__on_connect_timeout);
@@ -167,9 +167,8 @@ static void eio_on_close(sb_eio_session_t *eio, const char *reason) {
     sb_sio_client_t *c = sb_eio_get_data(eio);
     if (!c)
         return;
-    sb_list_node_t *n;
-    while ((n = c->sockets.next) != &c->sockets)
-        sb_sio__socket_close(sb_container_of(n, sb_sio_socket_t, client_node), reason);
+    while (c->sockets) /* each close takes its socket off the list */
+        sb_sio__socket_close(c->sockets, reason);
     sb_sio__client_abandon(c);
     sb_sio__client_connected(c); /* or not: the deadline goes with the client */
     binary_reset(c);

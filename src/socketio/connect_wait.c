@@ -9,7 +9,7 @@
  * bounded a hold of its output (sb_sio_socket_hold_output): released. */
 void sb_sio__on_connect_timeout(sb_timer_t *t) {
     sb_sio_client_t *c = sb_container_of(t, sb_sio_connect_wait_t, timer)->client;
-    if (sb_list_empty(&c->sockets)) {
+    if (!c->sockets) {
         sb_eio_close(c->eio, "connect timeout");
         return;
     }
@@ -39,7 +39,7 @@ void sb_sio_socket_hold_output(sb_sio_socket_t *s, uint32_t max_ms) {
 
 void sb_sio_socket_release_output(sb_sio_socket_t *s) {
     sb_sio_client_t *c = s->client;
-    if (!c || sb_list_empty(&c->sockets))
+    if (!c || !c->sockets)
         return;
     sb_sio__client_connected(c); /* the hold's record goes */
     sb_eio_hold_output(c->eio, false);

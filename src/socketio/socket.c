@@ -40,12 +40,9 @@ sb_sio_socket_t *sb_sio__socket_create(sb_sio_client_t *c, sb_sio_nsp_t *nsp) {
 }
 
 sb_sio_socket_t *sb_sio__client_socket(sb_sio_client_t *c, sb_str_t nsp) {
-    sb_list_node_t *n, *tmp;
-    sb_list_foreach_safe(n, tmp, &c->sockets) {
-        sb_sio_socket_t *s = sb_container_of(n, sb_sio_socket_t, client_node);
+    for (sb_sio_socket_t *s = c->sockets; s; s = s->client_next)
         if (sb_str_eq(sb_cstr(s->nsp->name), nsp))
             return s;
-    }
     return NULL;
 }
 
@@ -67,7 +64,11 @@ static void admit(sb_sio_socket_t *s, sb_str_t auth) {
     }
     sb_sio__recovery_connect(s, auth);
     s->connected = true;
-    sb_list_push_tail(&c->sockets, &s->client_node);
+    sb_sio_socket_t **tail = &c->sockets;
+    while (*tail)
+        tail = &(*tail)->client_next;
+    *tail = s;
+    s->client_next = NULL;
     s->nsp->nsockets++;
     /* Unlike the reference, a socket is not put in a room named by its id:
      * that room would cost a room and a link per connection, and a socket
@@ -190,7 +191,11 @@ void sb_sio__socket_close(sb_sio_socket_t *s, const char *reason) {
         return;
     sb_sio_socket_release_output(s); /* while s is in its client's list */
     s->connected = false;
-    sb_list_remove(&s->client_node);
+    sb_sio_socket_t **pp = &s->client->sockets;
+    while (*pp != s)
+        pp = &(*pp)->client_next;
+    *pp = s->client_next;
+    s->client_next = NULL;
     s->nsp->nsockets--;
     acks_cancel(s);
     sb_sio__recovery_disconnect(s, reason);

@@ -28,8 +28,9 @@ static bool acks_valid(const sb_sio_socket_t *s) {
 }
 
 static bool listed(const sb_sio_client_t *c, const sb_sio_socket_t *s) {
-    for (const sb_list_node_t *p = c->sockets.next; p != &c->sockets; p = p->next)
-        if (p == &s->client_node)
+    size_t n = 0; /* bounded: a corrupted list may loop */
+    for (const sb_sio_socket_t *p = c->sockets; p && n++ <= c->srv->nnsps; p = p->client_next)
+        if (p == s)
             return true;
     return false;
 }
@@ -63,10 +64,9 @@ int sb_sio__client_validate(const sb_sio_client_t *c) {
     size_t n = 0;
     if (!c->eio || sb_eio_get_data(c->eio) != c)
         return SB_EPROTO;
-    for (const sb_list_node_t *p = c->sockets.next; p != &c->sockets; p = p->next) {
-        const sb_sio_socket_t *s = sb_container_of(p, sb_sio_socket_t, client_node);
-        if (p->next->prev != p || s->client != c || !s->connected ||
-            sb_sio_socket_validate(s) != SB_OK || ++n > c->srv->nnsps)
+    for (const sb_sio_socket_t *s = c->sockets; s; s = s->client_next) {
+        if (s->client != c || !s->connected || sb_sio_socket_validate(s) != SB_OK ||
+            ++n > c->srv->nnsps)
             return SB_EPROTO;
     }
     /* The connect deadline is over once a namespace was joined; the record
