@@ -96,7 +96,7 @@ typedef struct {
 } sb_sio_pending_ack_t;
 
 /* Fields ordered so that no padding is wasted (issue 4: bytes per idle
- * connection): 200 bytes. */
+ * connection): 192 bytes (test_conn_budget.c). */
 /* A token bucket: events available, in thousandths, as of at_ms (the low
  * 32 bits of the loop's clock: 8 bytes a bucket, not 16). Time since then
  * is taken modulo 2^32 ms, so a socket silent for a multiple of 49.7 days
