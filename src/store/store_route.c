@@ -3,8 +3,8 @@
  * order they were submitted, the threads run side by side. So every request
  * goes to the thread picked by a hash of the thing it acts on: all the
  * requests on one conversation (its messages, history, members, read
- * receipts), one user's delivery state and notifications, one post, one
- * document, one pair of users, one idempotency key, one session keep their
+ * receipts), one user's delivery state, notifications and saved sessions,
+ * one post, one document, one pair of users, one idempotency key keep their
  * order, and a read submitted after a write on the same thing sees it
  * (docs/architecture.md, "Store threads"). Requests on different things may
  * commit in any order, as they would on two servers sharing the database.
@@ -148,7 +148,9 @@ static uint64_t key_hash(const sb_store__req_t *r) {
         k = r->args.doc_version_add.doc_id;
         break;
     case SB_STORE__OP_session_save:
-        k = r->args.session_save.pid;
+        /* With its owner's other requests (a pid has one owner): a request
+         * of that user acknowledged after a join finds the join saved. */
+        k = r->args.session_save.owner.p ? r->args.session_save.owner : r->args.session_save.pid;
         break;
     case SB_STORE__OP_session_load:
         k = r->args.session_load.nsp;

@@ -203,6 +203,10 @@ for (const signal of ['SIGTERM', 'SIGKILL']) {
       await d.s.emitWithAck('chat:join', room);
       const seen = await sendAll(a, bob, 3, 'seen');
       await until(() => d.ids.length === 3, 5000, 'received');
+      // A store round trip of bob's after the join: its session save, queued
+      // with bob's requests (PostgreSQL's pool runs other users' side by
+      // side), is committed when this answers.
+      await d.s.emitWithAck('notification:list', {});
       const id = d.s.id;
       const gone = new Promise((resolve) => d.s.once('disconnect', resolve));
       if (signal === 'SIGKILL') {
