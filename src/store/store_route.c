@@ -7,7 +7,16 @@
  * one post, one document, one pair of users, one idempotency key keep their
  * order, and a read submitted after a write on the same thing sees it
  * (docs/architecture.md, "Store threads"). Requests on different things may
- * commit in any order, as they would on two servers sharing the database.
+ * commit in any order, as they would on two servers sharing the database,
+ * with one exception: every message and notification insert runs on the
+ * first thread, so each stream's ids commit, and complete, in id order.
+ * Delivery relies on that: a device is sent a user's events in increasing
+ * id order and its recovery offset confirms everything up to the newest id
+ * it got, so an id that completed after a higher one would be skipped live
+ * and, after a reconnect with that offset, taken as had. What must see
+ * those inserts in order goes with them: the conversations (history,
+ * members, read receipts) and the notification list. The other threads
+ * take users, delivery state, sessions, friends, posts, documents and keys.
  * SQLite has one thread: everything goes to it. */
 #include "store/store_internal.h"
 
@@ -162,6 +171,30 @@ static uint64_t key_hash(const sb_store__req_t *r) {
     return hash_str(FNV_BASIS, k);
 }
 
+/* True for the requests of the first thread: those that take a delivery
+ * stream's next id, and those that must see them in submission order. */
+static bool on_first_thread(const sb_store__req_t *r) {
+    switch (r->op->id) {
+    case SB_STORE__OP_message_append:
+    case SB_STORE__OP_message_history:
+    case SB_STORE__OP_message_mark_read:
+    case SB_STORE__OP_conversation_create:
+    case SB_STORE__OP_conversation_direct:
+    case SB_STORE__OP_conversation_members:
+    case SB_STORE__OP_conversation_is_member:
+    case SB_STORE__OP_conversation_update:
+    case SB_STORE__OP_conversation_delete:
+    case SB_STORE__OP_notification_create:
+    case SB_STORE__OP_notification_list:
+    case SB_STORE__OP_notification_mark_read:
+        return true;
+    default:
+        return false;
+    }
+}
+
 size_t sb_store__route(const sb_store_t *st, const sb_store__req_t *r) {
-    return st->n_shards > 1 ? (size_t)(key_hash(r) % st->n_shards) : 0;
+    if (st->n_shards <= 1 || on_first_thread(r))
+        return 0;
+    return (size_t)(key_hash(r) % st->n_shards);
 }

@@ -1041,6 +1041,58 @@ TEST(pool_keeps_each_keys_order) {
     teardown();
 }
 
+/* Completion order of the appends and notifications below: their ids. */
+static int64_t g_done_ids[2][400];
+static size_t g_done_n[2];
+
+static void on_msg_in_order(void *ud, int rc, const sb_store_msg_t *m) {
+    (void)ud;
+    if (rc == SB_OK && m && g_done_n[0] < 400)
+        g_done_ids[0][g_done_n[0]++] = m->id;
+    completed();
+}
+
+static void on_notif_in_order(void *ud, int rc, const sb_store_notification_t *n) {
+    (void)ud;
+    if (rc == SB_OK && n && g_done_n[1] < 400)
+        g_done_ids[1][g_done_n[1]++] = n->id;
+    completed();
+}
+
+/* A device is sent a user's messages and notifications in increasing id
+ * order, and its recovery offset confirms every id up to the newest it got:
+ * with a pool, appends to many conversations and notifications to many
+ * users must still complete in id order, or a lower id completing after a
+ * higher one would be skipped (and taken as had after a reconnect). */
+TEST(pool_completes_each_stream_in_id_order) {
+    setup();
+    sb_store_t *st = open_with((sb_store_config_t){.pool_size = 4});
+    g_done_n[0] = g_done_n[1] = 0;
+    enum { N = 400 };
+    for (int i = 0; i < N; i++) {
+        char room[32], user[32];
+        snprintf(room, sizeof room, "conversation:order%d", i % 50);
+        snprintf(user, sizeof user, "order-user%d", i % 50);
+        sb_store_message_in_t m = {
+            .room = sb_cstr(room), .sender_id = S("u"), .content = S("x"), .created_at_ms = 1000};
+        CHECK_EQ(submitted(sb_store_message_append(st, &m, on_msg_in_order, NULL)), SB_OK);
+        sb_store_notification_in_t n = {.user_id = sb_cstr(user),
+                                        .type = S("friend"),
+                                        .title = S("T"),
+                                        .message = S("msg"),
+                                        .created_at_ms = 77};
+        CHECK_EQ(submitted(sb_store_notification_create(st, &n, on_notif_in_order, NULL)), SB_OK);
+    }
+    CHECK(wait_all());
+    for (int s = 0; s < 2; s++) {
+        CHECK_EQ(g_done_n[s], (size_t)N);
+        for (size_t i = 1; i < g_done_n[s]; i++)
+            CHECK(g_done_ids[s][i] > g_done_ids[s][i - 1]);
+    }
+    sb_store_close(st);
+    teardown();
+}
+
 /* ---- friends --------------------------------------------------------------------------------- */
 
 TEST(friends) {
@@ -2345,6 +2397,7 @@ int main(void) {
     RUN(message_offline_delivery);
     RUN(notifications);
     RUN(pool_keeps_each_keys_order);
+    RUN(pool_completes_each_stream_in_id_order);
     RUN(friends);
     RUN(posts);
     RUN(documents);
