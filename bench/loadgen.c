@@ -243,6 +243,26 @@ static void on_join_answer(lg_conn_t *c, const char *p, size_t n) {
 
 /* ---- send: stored direct messages, one in flight per sender ----------------- */
 
+static void echo_send(lg_conn_t *c, int64_t now);
+
+/* The answer to c's request in flight came: counted (and its latency kept
+ * in the measured window) unless it was refused; the next request follows
+ * while the run lasts. */
+static void answered(lg_conn_t *c, bool counted) {
+    int64_t now = lg_now_us();
+    c->inflight = false;
+    if (counted) {
+        c->nmsg++;
+        C.msgs++;
+        if (phase == PH_RUN) {
+            lg_hist_add(&H, now - c->t_sent);
+            msgs_run++;
+        }
+    }
+    if (phase == PH_WARM || phase == PH_RUN)
+        echo_send(c, now);
+}
+
 static uint64_t ack_errors; /* message:send answered with {"error":...} */
 
 /* Sender i writes to the user of connection i+1 (the last to the first). */
@@ -280,21 +300,10 @@ static void send_on_app(lg_conn_t *c, const char *p, size_t n) {
             C.other++;
         return;
     }
-    int64_t now = lg_now_us();
-    c->inflight = false;
     static const char err[] = "[{\"error\"";
-    if ((size_t)(p + n - q) >= sizeof err - 1 && memcmp(q, err, sizeof err - 1) == 0) {
-        ack_errors++;
-    } else {
-        c->nmsg++;
-        C.msgs++;
-        if (phase == PH_RUN) {
-            lg_hist_add(&H, now - c->t_sent);
-            msgs_run++;
-        }
-    }
-    if (phase == PH_WARM || phase == PH_RUN)
-        send_message(c, now);
+    bool refused = (size_t)(p + n - q) >= sizeof err - 1 && memcmp(q, err, sizeof err - 1) == 0;
+    ack_errors += refused;
+    answered(c, !refused);
 }
 
 /* ---- echo --------------------------------------------------------------------- */
@@ -351,16 +360,7 @@ static void echo_on_app(lg_conn_t *c, const char *p, size_t n) {
         lg_conn_fail(c, "echo reply does not match what was sent");
         return;
     }
-    int64_t now = lg_now_us();
-    c->inflight = false;
-    c->nmsg++;
-    C.msgs++;
-    if (phase == PH_RUN) {
-        lg_hist_add(&H, now - c->t_sent);
-        msgs_run++;
-    }
-    if (phase == PH_WARM || phase == PH_RUN)
-        echo_send(c, now);
+    answered(c, true);
 }
 
 static long echo_inflight(void) {
