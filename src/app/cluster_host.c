@@ -200,10 +200,10 @@ static void host_local_users(void *ud, bool (*fn)(sb_str_t user, uint32_t device
         sb_features_local_users(h->features, fn, fn_ud);
 }
 
-static void host_relayed(void *ud, unsigned stream, sb_str_t user, int64_t id, sb_str_t text) {
+static void host_relayed(void *ud, const sb_engine_delivery_t *d) {
     sb_cluster_host_t *h = ud;
     if (h->features)
-        sb_features_cluster_relayed(h->features, stream, user, id, text);
+        sb_features_cluster_relayed(h->features, d);
 }
 
 static char *host_node_figures(void *ud) {

@@ -108,7 +108,7 @@ void sb_cluster__nodes_bootstrap(sb_cluster_t *cl);
 void sb_cluster__nodes_down(sb_cluster_t *cl, bool sub);
 void sb_cluster__nodes_leave(sb_cluster_t *cl);
 bool sb_cluster__device(sb_cluster_t *cl, sb_str_t user, int delta);
-void sb_cluster__relay(sb_cluster_t *cl, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+void sb_cluster__relay(sb_cluster_t *cl, const sb_engine_delivery_t *d);
 char *sb_cluster__nodes_json(const sb_cluster_t *cl);
 
 #endif

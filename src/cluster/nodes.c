@@ -8,7 +8,7 @@
  *   P dev:<uid>      hash  user -> devices connected to that node
  *   P users          hash  user -> devices across the cluster (> 0 only)
  *   P presence       channel "+<user>" / "-<lastSeenMs> <user>"
- *   P deliver        channel "<uid> <stream> <id> <user>\n<json>"
+ *   P deliver        channel "<uid> <stream> <id>/<prev>/<store> <user>\n<json>"
  * Every change runs as one Lua script, so counts and transitions are
  * atomic: a transition is published exactly once, however many nodes race,
  * and a dead node (its node:<uid> key expired) is cleaned by exactly the
@@ -377,30 +377,46 @@ static void on_presence(sb_cluster_t *cl, sb_str_t m) {
     cl->host.presence(cl->host.ud, user, false, last, true);
 }
 
-/* "<uid> <stream> <id> <user>\n<json>" */
+/* "<uid> <stream> <id>/<prev>/<store> <user>\n<json>". A node of an
+ * earlier version sends "<uid> <stream> <id> <user>": its id names no store
+ * (shown, confirming nothing); one reading this format takes
+ * "/<prev>/<store> <user>" for a user and drops it (it stays pending). */
+static bool parse_deliver(char *head, sb_engine_delivery_t *d, char uid[8], char store[33]) {
+    long long id, prev = 0;
+    int at = 0, used = 0;
+    store[0] = '\0';
+    if (sscanf(head, "%7s %u %lld%n", uid, &d->stream, &id, &at) != 3 || d->stream > 1)
+        return false;
+    if (head[at] == '/' &&
+        (sscanf(head + at, "/%lld/%32[0-9a-f]%n", &prev, store, &used) != 2 || prev < 0))
+        return false;
+    at += used;
+    if (head[at] != ' ' || !head[at + 1])
+        return false;
+    d->user = sb_cstr(head + at + 1);
+    d->id = id;
+    d->prev = prev;
+    d->store = sb_cstr(store);
+    return true;
+}
+
 static void on_deliver(sb_cluster_t *cl, sb_str_t m) {
     const char *nl = memchr(m.p, '\n', m.n);
-    char head[200];
-    if (!nl || (size_t)(nl - m.p) >= sizeof head) {
-        sb_cluster__log_bad(cl, "relayed delivery", SB_EPROTO);
-        return;
+    char head[240], uid[8], store[33];
+    sb_engine_delivery_t d;
+    if (nl && (size_t)(nl - m.p) < sizeof head) {
+        memcpy(head, m.p, (size_t)(nl - m.p));
+        head[nl - m.p] = '\0';
     }
-    memcpy(head, m.p, (size_t)(nl - m.p));
-    head[nl - m.p] = '\0';
-    char uid[8];
-    unsigned stream;
-    long long id;
-    int used = 0;
-    if (sscanf(head, "%7s %u %lld %n", uid, &stream, &id, &used) != 3 || !used || !head[used] ||
-        stream > 1) {
+    if (!nl || (size_t)(nl - m.p) >= sizeof head || !parse_deliver(head, &d, uid, store)) {
         sb_cluster__log_bad(cl, "relayed delivery", SB_EPROTO);
         return;
     }
     if (strcmp(uid, cl->uid) == 0 || !cl->host.relayed)
         return; /* ours: delivered here already */
     cl->nodes.relayed_in++;
-    cl->host.relayed(cl->host.ud, stream, sb_cstr(head + used), id,
-                     sb_str(nl + 1, (size_t)(m.p + m.n - nl - 1)));
+    d.text = sb_str(nl + 1, (size_t)(m.p + m.n - nl - 1));
+    cl->host.relayed(cl->host.ud, &d);
 }
 
 static void on_channel(redisAsyncContext *ac, void *r, void *ud) {
@@ -449,25 +465,25 @@ void sb_cluster__nodes_down(sb_cluster_t *cl, bool sub) {
     cl->nodes.bootstrapped = false;
 }
 
-void sb_cluster__relay(sb_cluster_t *cl, unsigned stream, sb_str_t user, int64_t id,
-                       sb_str_t text) {
+void sb_cluster__relay(sb_cluster_t *cl, const sb_engine_delivery_t *d) {
     char channel[160];
     size_t chn = name(cl, channel, sizeof channel, "deliver");
-    char head[220];
-    int hn = snprintf(head, sizeof head, "%s %u %lld %.*s\n", cl->uid, stream, (long long)id,
-                      (int)user.n, user.p);
+    char head[240];
+    int hn = snprintf(head, sizeof head, "%s %u %lld/%lld/%.*s %.*s\n", cl->uid, d->stream,
+                      (long long)d->id, (long long)d->prev, (int)d->store.n, d->store.p,
+                      (int)d->user.n, d->user.p);
     if (!chn || hn <= 0 || (size_t)hn >= sizeof head || !pub_ready(cl)) {
         cl->stats.publish_dropped++;
         return;
     }
-    char *msg = malloc((size_t)hn + text.n);
+    char *msg = malloc((size_t)hn + d->text.n);
     if (!msg) {
         cl->stats.publish_dropped++;
         return;
     }
     memcpy(msg, head, (size_t)hn);
-    memcpy(msg + hn, text.p, text.n);
-    sb_cluster__publish(cl, channel, chn, msg, (size_t)hn + text.n);
+    memcpy(msg + hn, d->text.p, d->text.n);
+    sb_cluster__publish(cl, channel, chn, msg, (size_t)hn + d->text.n);
     cl->nodes.relayed_out++;
     free(msg);
 }

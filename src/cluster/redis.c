@@ -344,9 +344,8 @@ static bool engine_device(sb_engine_t *e, sb_str_t user, int delta) {
     return sb_cluster__device((sb_cluster_t *)e, user, delta);
 }
 
-static void engine_relay(sb_engine_t *e, unsigned stream, sb_str_t user, int64_t id,
-                         sb_str_t text) {
-    sb_cluster__relay((sb_cluster_t *)e, stream, user, id, text);
+static void engine_relay(sb_engine_t *e, const sb_engine_delivery_t *d) {
+    sb_cluster__relay((sb_cluster_t *)e, d);
 }
 
 static char *engine_nodes_json(const sb_engine_t *e) {

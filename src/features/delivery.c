@@ -14,8 +14,19 @@
  * (an event committed before a page query is in that page; one committed
  * after the last page query completes after it, when the device is live;
  * an event relayed from another node of a cluster, which has no such
- * order, makes the backlog read one more page). So a device sees strictly increasing ids per stream, and `sent[stream]`
- * is how far it has been served. */
+ * order, makes the backlog read one more page). So a device sees strictly
+ * increasing ids per stream, and `sent[stream]` is how far it has been
+ * served.
+ *
+ * Several servers on one PostgreSQL store complete ids out of order between
+ * them: appends commit in id order (the appends' lock), but a relayed event
+ * may reach a node after a higher one. Each event carries its user's newest
+ * event still pending before it (`prev`); a live device that was not sent
+ * that one does not take the event live but reads the store after
+ * `sent` (as when syncing): committed before the event, the missing ones are
+ * in that read, in order. Relayed ids of another store (a node on its own
+ * SQLite file) name nothing here: those are shown, without an ack and
+ * without moving `sent`. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,41 +153,75 @@ static void devices_free(devices_t *d) {
  * an event for a user online elsewhere is delivered now, not on their next
  * connect. */
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                           sb_str_t text) {
+                           int64_t prev, sb_str_t text) {
     tap_copy(f, st, user_id, text);
     if (!sb_feat_online_anywhere(f, user_id)) /* once, by the node that stored it */
         sb_feat_backend_push(f, st, user_id, id, text);
-    sb_feat_cluster_relay(f, st, user_id, id, text);
-    sb_feat_delivery_local(f, st, user_id, id, text);
+    sb_feat_cluster_relay(f, st, user_id, id, prev, text);
+    sb_feat_delivery_local(f, st, user_id, id, prev, text);
+}
+
+static void backlog_start_stream(sb_client_t *c, sb_stream_t st);
+
+/* The user's devices on this node, collected (NULL when it has none). */
+static bool devices_of(sb_features_t *f, const char *user_id, devices_t *d) {
+    if (sb_features_user_devices(f, user_id) == 0)
+        return false; /* pending: the next device to connect reads it */
+    char room[SB_USER_ID_MAX + 8];
+    snprintf(room, sizeof room, "user:%s", user_id);
+    devices_collect(f, room, d);
+    return true;
 }
 
 void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                            sb_str_t text) {
-    if (sb_features_user_devices(f, user_id) == 0)
-        return; /* pending: the next device to connect reads it */
-    char room[SB_USER_ID_MAX + 8];
-    snprintf(room, sizeof room, "user:%s", user_id);
+                            int64_t prev, sb_str_t text) {
     devices_t d;
-    devices_collect(f, room, &d);
+    if (!devices_of(f, user_id, &d))
+        return;
     for (size_t i = 0; i < d.n; i++) {
         sb_client_t *c = devices_take(&d, i);
-        if (c && syncing(c, st) && id > c->sent[st])
+        if (!c || id <= c->sent[st])
+            continue;
+        if (syncing(c, st)) {
             c->reread |= (uint8_t)(1u << st); /* see backlog_next */
-        else if (c && id > c->sent[st])
+        } else if (prev > c->sent[st]) { /* it was not sent `prev`: read them in order */
+            c->syncing |= 1u << st;
+            backlog_start_stream(c, st);
+        } else {
             send_one(c, st, id, text);
+        }
     }
     devices_free(&d);
 }
 
-void sb_features_cluster_relayed(sb_features_t *f, unsigned stream, sb_str_t user, int64_t id,
-                                 sb_str_t text) {
-    char uid[SB_USER_ID_MAX + 1];
-    if (stream >= SB_STREAMS || user.n == 0 || user.n > SB_USER_ID_MAX ||
-        memchr(user.p, '\0', user.n))
+/* Another store's event: shown, confirming nothing here. */
+static void delivery_foreign(sb_features_t *f, sb_stream_t st, const char *user_id,
+                             sb_str_t text) {
+    devices_t d;
+    if (!devices_of(f, user_id, &d))
         return;
-    memcpy(uid, user.p, user.n);
-    uid[user.n] = '\0';
-    sb_feat_delivery_local(f, (sb_stream_t)stream, uid, id, text);
+    for (size_t i = 0; i < d.n; i++) {
+        sb_client_t *c = devices_take(&d, i);
+        if (c)
+            sb_sio_emit(c->sock, streams[st].event, text);
+    }
+    devices_free(&d);
+}
+
+/* Ids of another store (a node on its own SQLite file, or on another
+ * database) name nothing here. */
+void sb_features_cluster_relayed(sb_features_t *f, const sb_engine_delivery_t *d) {
+    char uid[SB_USER_ID_MAX + 1];
+    if (d->stream >= SB_STREAMS || d->user.n == 0 || d->user.n > SB_USER_ID_MAX ||
+        memchr(d->user.p, '\0', d->user.n))
+        return;
+    memcpy(uid, d->user.p, d->user.n);
+    uid[d->user.n] = '\0';
+    sb_stream_t st = (sb_stream_t)d->stream;
+    if (sb_str_eq(d->store, sb_cstr(sb_store_identity(f->cfg.store))))
+        sb_feat_delivery_local(f, st, uid, d->id, d->prev, d->text);
+    else
+        delivery_foreign(f, st, uid, d->text);
 }
 
 long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
@@ -290,6 +335,8 @@ static void on_notification_page(void *ud, int rc, const sb_store_notifications_
     backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
 }
 
+/* Reads what is pending for the user after what the device was sent, then
+ * live (syncing until then). */
 static void backlog_start_stream(sb_client_t *c, sb_stream_t st) {
     backlog_t *b = calloc(1, sizeof *b);
     if (!b) {

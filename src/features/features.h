@@ -225,9 +225,8 @@ void sb_features_cluster_rebuild(sb_features_t *f, bool begin);
 /* This node's online users and their devices, until fn returns false. */
 void sb_features_local_users(sb_features_t *f,
                              bool (*fn)(sb_str_t user, uint32_t devices, void *ud), void *ud);
-/* A stored event another node relayed for this node's devices of `user`. */
-void sb_features_cluster_relayed(sb_features_t *f, unsigned stream, sb_str_t user, int64_t id,
-                                 sb_str_t text);
+/* A stored event another node relayed for this node's devices of its user. */
+void sb_features_cluster_relayed(sb_features_t *f, const sb_engine_delivery_t *d);
 /* Another node's broadcast, just delivered here: the features remember
  * what they keep of it (a custom metric's latest value). */
 void sb_features_cluster_broadcast(sb_features_t *f, sb_str_t nsp, sb_str_t event,

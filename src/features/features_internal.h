@@ -321,7 +321,7 @@ bool sb_feat_cluster_device(sb_features_t *f, const sb_user_t *u, int delta);
 bool sb_feat_online_anywhere(const sb_features_t *f, const char *user_id);
 /* The cluster's other nodes deliver to their devices of the user too. */
 void sb_feat_cluster_relay(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                           sb_str_t text);
+                           int64_t prev, sb_str_t text);
 /* The view: user online anywhere, or not; a rebuild moves the view aside
  * (cluster_before, for presence.c to compare) and starts from this node's
  * users; its end forgets the old view. */
@@ -363,12 +363,15 @@ void sb_feat_messages_dispose(sb_features_t *f);
 void sb_feat_delivery_connect(sb_client_t *c);
 void sb_feat_delivery_dispose(sb_features_t *f);
 /* Offers event `id` of a stream (its client JSON in `text`) to every device
- * of a recipient, asking each for an ack that confirms it. */
+ * of a recipient, asking each for an ack that confirms it. `prev`: the
+ * user's newest event of the stream still pending before it when it was
+ * stored (0: none, or not known: one store completes in id order); a device
+ * not sent that one reads the store in id order instead (delivery.c). */
+void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
+                           int64_t prev, sb_str_t text);
 /* delivery.c: to this node's devices of the user only (a relayed delivery). */
 void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                            sb_str_t text);
-void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                           sb_str_t text);
+                            int64_t prev, sb_str_t text);
 /* Broadcasts stored message `id` to a room (`payload` stolen), and moves
  * the offset of every device it reached past it. */
 long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event, json_t *payload,

@@ -97,9 +97,14 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     char room[SB_STORE_MAX_ROOM + 1];
     snprintf(room, sizeof room, "conversation:%s", s->conv);
     char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t k = 0; /* the recipients, in the order the append was given them */
     for (size_t i = 0; text && i < s->nmembers; i++)
-        if (strcmp(s->members[i], call->user_id) != 0)
-            sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id, sb_cstr(text));
+        if (strcmp(s->members[i], call->user_id) != 0) {
+            int64_t prev = m->recipient_prev ? m->recipient_prev[k] : 0;
+            k++;
+            sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id, prev,
+                                  sb_cstr(text));
+        }
     free(text);
     sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
     sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);

@@ -21,7 +21,8 @@ static void deliver_live(sb_features_t *f, const sb_store_notification_t *n, jso
     char *text = json_dumps(j, SB_NOTIF_JSON_FLAGS);
     json_decref(j);
     if (text)
-        sb_feat_delivery_live(f, SB_STREAM_NOTIFICATIONS, n->user_id, n->id, sb_cstr(text));
+        sb_feat_delivery_live(f, SB_STREAM_NOTIFICATIONS, n->user_id, n->id, n->prev,
+                              sb_cstr(text));
     free(text);
 }
 

@@ -42,9 +42,15 @@ bool sb_feat_online_anywhere(const sb_features_t *f, const char *user_id) {
  * moment ago, before this node heard of it, must not miss the event (its
  * node's backlog read may have run before the event was stored). */
 void sb_feat_cluster_relay(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
-                           sb_str_t text) {
+                           int64_t prev, sb_str_t text) {
+    sb_engine_delivery_t d = {.stream = (unsigned)st,
+                              .user = sb_cstr(user_id),
+                              .id = id,
+                              .prev = prev,
+                              .store = sb_cstr(sb_store_identity(f->cfg.store)),
+                              .text = text};
     if (sb_feat_clustered(f) && f->engine->ops->relay)
-        f->engine->ops->relay(f->engine, (unsigned)st, sb_cstr(user_id), id, text);
+        f->engine->ops->relay(f->engine, &d);
 }
 
 void sb_feat_cluster_set(sb_features_t *f, sb_str_t user, bool online) {

@@ -29,6 +29,16 @@
 /* Which sockets of a namespace: members of any of `rooms` (all sockets when
  * nrooms is 0) minus members of any of `except`. A socket's id is one of its
  * rooms while an engine is attached. */
+/* A stored event for a user's devices, relayed to the other nodes. */
+typedef struct {
+    unsigned stream; /* 0: messages, 1: notifications */
+    sb_str_t user;
+    int64_t id;     /* the event's, in the store named by `store` */
+    int64_t prev;   /* the user's newest event still pending before it (0: none or not known) */
+    sb_str_t store; /* that store's identity (sb_store_identity): ids of another name nothing */
+    sb_str_t text;  /* the event, JSON */
+} sb_engine_delivery_t;
+
 typedef struct {
     const sb_str_t *rooms;
     size_t nrooms;
@@ -148,10 +158,9 @@ typedef struct {
      * comes online or goes offline cluster-wide. False when it cannot
      * (not connected): the node then decides from its own devices. */
     bool (*device)(sb_engine_t *e, sb_str_t user, int delta);
-    /* A stored event for `user`'s devices (stream 0: messages, 1:
-     * notifications) with store id `id`, as JSON text: the other nodes
-     * deliver it to their devices of that user (host.relayed). */
-    void (*relay)(sb_engine_t *e, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+    /* A stored event for a user's devices: the other nodes deliver it to
+     * their devices of that user (host.relayed). */
+    void (*relay)(sb_engine_t *e, const sb_engine_delivery_t *d);
     /* The live nodes as last read from the heartbeats, this one included:
      * a malloc'ed JSON array [{id, self, heartbeatAgeMs, figures}] (figures
      * as each node's host.node_figures wrote them), or NULL. */
@@ -216,7 +225,7 @@ typedef struct {
     void (*local_users)(void *ud, bool (*fn)(sb_str_t user, uint32_t devices, void *fn_ud),
                         void *fn_ud);
     /* Another node's ops.relay: deliver to this node's devices of `user`. */
-    void (*relayed)(void *ud, unsigned stream, sb_str_t user, int64_t id, sb_str_t text);
+    void (*relayed)(void *ud, const sb_engine_delivery_t *d);
     /* This node's figures for its heartbeat: a malloc'ed JSON object, or NULL. */
     char *(*node_figures)(void *ud);
 } sb_engine_host_t;

@@ -133,6 +133,10 @@ static const migration_t migrations[] = {
      "  rooms TEXT NOT NULL CHECK (json_valid(rooms)),"
      "  disconnected_at_ms INTEGER);"
      "CREATE INDEX sio_sessions_by_time ON sio_sessions(disconnected_at_ms);"},
+    {"the store's identity",
+     /* Random, once: relayed deliveries name the store whose ids they carry. */
+     "CREATE TABLE store_identity(id TEXT NOT NULL);"
+     "INSERT INTO store_identity VALUES(lower(hex(randomblob(16))));"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

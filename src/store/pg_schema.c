@@ -134,6 +134,11 @@ static const pg_migration_t migrations[] = {
      "  rooms json NOT NULL,"
      "  disconnected_at_ms bigint);"
      "CREATE INDEX sio_sessions_by_time ON sio_sessions(disconnected_at_ms);"},
+    {"the store's identity",
+     /* Random, once: relayed deliveries name the store whose ids they carry
+      * (servers sharing this database find the same one). */
+     "CREATE TABLE store_identity(id text NOT NULL);"
+     "INSERT INTO store_identity SELECT md5(random()::text || clock_timestamp()::text);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

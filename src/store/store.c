@@ -564,6 +564,22 @@ static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
     return st;
 }
 
+/* The identity the schema's migration made (store_identity). */
+static int read_identity(sb_store_t *st, char *err, size_t cap) {
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM store_identity", -1, &q, NULL);
+    const unsigned char *id = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW
+                                  ? sqlite3_column_text(q, 0)
+                                  : NULL;
+    if (id)
+        snprintf(st->identity, sizeof st->identity, "%s", (const char *)id);
+    sqlite3_finalize(q);
+    if (id && st->identity[0])
+        return SB_OK;
+    set_err(err, cap, "store: cannot read the store's identity");
+    return SB_EIO;
+}
+
 sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *err, size_t cap) {
     char scratch[8];
     if (!err || cap == 0) {
@@ -594,7 +610,7 @@ sb_store_t *sb_store_open(sb_loop_t *loop, const sb_store_config_t *cfg, char *e
     }
     if (shards_init(st, 1, err, cap) != SB_OK || mkdir_p(st->dir, err, cap) != SB_OK ||
         db_open(st, err, cap) != SB_OK || check_integrity(st, err, cap) != SB_OK ||
-        sb_store__migrate(st->db, err, cap) != SB_OK ||
+        sb_store__migrate(st->db, err, cap) != SB_OK || read_identity(st, err, cap) != SB_OK ||
         sb_store__lite_prepare_all(st, err, cap) != SB_OK ||
         check_writable(st, err, cap) != SB_OK) {
         destroy(st);

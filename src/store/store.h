@@ -203,6 +203,11 @@ int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud);
  * sharing it would be neither whole nor Switchboard's to take. */
 bool sb_store_can_backup(const sb_store_t *st);
 
+/* The store's identity: random hex, made once with its schema. Servers
+ * sharing one PostgreSQL database see the same; a store's ids (messages,
+ * notifications) name rows only in a store of the same identity. */
+const char *sb_store_identity(const sb_store_t *st);
+
 /* ---- results ---------------------------------------------------------------- */
 
 typedef struct {
@@ -229,6 +234,10 @@ typedef struct {
                                 unknown and in append results */
     bool replayed; /* append results only: the idempotency key was used before, so this is the
                       message stored then, and nothing was stored (or queued for delivery) now */
+    /* Append results on PostgreSQL only (else NULL): for each recipient, in the order given, the
+     * id of that user's newest message still pending before this one (0: none). Appends commit
+     * in id order across servers, so a device that was sent that one misses nothing pending. */
+    const int64_t *recipient_prev;
 } sb_store_msg_t;
 
 typedef struct {
@@ -242,6 +251,8 @@ typedef struct {
     const char *data; /* JSON text, or NULL when absent */
     bool is_read;
     int64_t created_at_ms;
+    int64_t prev; /* create results on PostgreSQL: the user's newest notification still pending
+                     before this one (0: none, or not known as on SQLite); see recipient_prev */
 } sb_store_notification_t;
 
 typedef struct {

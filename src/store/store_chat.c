@@ -375,9 +375,10 @@ static int insert_deliveries(sb_store_t *st, int64_t id, const char *const *user
     return rc;
 }
 
-/* PostgreSQL: the append as one statement (see SB_STORE__SQL), opening the
- * direct conversation in it; with an idempotency key, the direct
- * conversation and the room's lock go first, each a statement of its own. */
+/* PostgreSQL: the appends' lock, then the append as one statement (see
+ * SB_STORE__SQL), opening the direct conversation in it; with an
+ * idempotency key, the direct conversation goes first, a statement of its
+ * own. */
 static int append_on_pg(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
     const char *users = sb_store__pg_text_array(r, a->recipients, a->n_recipients);
@@ -388,12 +389,15 @@ static int append_on_pg(sb_store_t *st, sb_store__req_t *r) {
                      ? open_direct(st, r, a->direct_id.p, a->direct_users, a->created_at_ms)
                      : SB_OK;
         if (rc == SB_OK)
-            rc = sb_store__lock(st, SB_STORE__LOCK_ROOM, a->room, SB_STR_NULL);
+            rc = sb_store__lock_appends(st);
         return rc == SB_OK ? sb_store__msg_key_append_pg(st, r, users) : rc;
     }
     const char *members = a->direct_id.p ? sb_store__pg_text_array(r, a->direct_users, 2) : NULL;
     if (a->direct_id.p && !members)
         return SB_ENOMEM;
+    int rc = sb_store__lock_appends(st);
+    if (rc != SB_OK)
+        return rc;
     sb_store__q_t *q = sb_store__q(st, members ? SB_SQL_MSG_APPEND_DIRECT : SB_SQL_MSG_APPEND_ONE);
     if (!q)
         return SB_EIO;
@@ -402,11 +406,11 @@ static int append_on_pg(sb_store_t *st, sb_store__req_t *r) {
         sb_store__bind_str(q, 7, a->direct_id);
         sb_store__bind_cstr(q, 8, members);
     }
-    int rc = sb_store__step(q);
+    rc = sb_store__step(q);
     if (rc != SB_STORE__ROW)
         return rc < 0 ? rc : SB_EIO;
     sb_store__appended(r, sb_store__col_int(q, 0));
-    return SB_OK;
+    return sb_store__appended_prevs(r, q, 1);
 }
 
 int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {

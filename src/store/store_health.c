@@ -263,6 +263,8 @@ int sb_store__exec_backup(sb_store_t *st, sb_store__req_t *r) {
 
 bool sb_store_can_backup(const sb_store_t *st) { return st->pg == NULL; }
 
+const char *sb_store_identity(const sb_store_t *st) { return st->identity; }
+
 int sb_store_backup(sb_store_t *st, sb_store_backup_cb cb, void *ud) {
     sb_store__req_t *r = sb_store__new_backup(cb, ud);
     if (!r)

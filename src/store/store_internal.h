@@ -326,16 +326,21 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 
 /* Pieces of PostgreSQL's single-statement forms below. $1..$6 of a message
  * append: room, sender, content, type, created_at_ms, the recipients as a
- * text[] literal. The room's lock comes first (l): another server's append
- * to the room waits for this transaction's commit. */
-#define SB_STORE__PG_ROOM_LOCK                                                                     \
-    "l AS (SELECT pg_advisory_xact_lock(1, hashtext(chr(10) || $1::text)))"
+ * text[] literal. Every append runs after the appends' lock, a statement
+ * of its own (sb_store__lock_appends), so the snapshot of the append sees
+ * every append committed before it. */
 #define SB_STORE__PG_MSG_ROW                                                                       \
     "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                         \
     "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint"
 #define SB_STORE__PG_DELIVERIES                                                                    \
     "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                   \
     "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING)"
+/* Each recipient's previous pending message (0: none) as a bigint[] in
+ * $6's order: the statement's snapshot does not see its own deliveries (d). */
+#define SB_STORE__PG_PREVS                                                                         \
+    "ARRAY(SELECT coalesce((SELECT max(x.message_id) FROM message_deliveries x "                   \
+    "WHERE x.user_id = t.u AND x.delivered = 0), 0) "                                              \
+    "FROM unnest($6::text[]) WITH ORDINALITY AS t(u, i) ORDER BY t.i)::text"
 /* A direct conversation (id, created_at_ms) and, only when this statement
  * created it, its two members (a text[] literal). */
 #define SB_STORE__PG_DIRECT(id, at)                                                                \
@@ -347,10 +352,10 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 /* Both as CTEs: c (the new conversation's id) and cm (its members). */
 #define SB_STORE__PG_DIRECT_CTE(id, at, users)                                                     \
     SB_STORE__PG_DIRECT(id, at) ", cm AS (" SB_STORE__PG_DIRECT_MEMBERS(users) ")"
-/* The room's lock, the message, its deliveries; the message's id. */
+/* The message, its deliveries; the message's id, the recipients' previous ones. */
 #define SB_STORE__PG_APPEND                                                                        \
-    SB_STORE__PG_ROOM_LOCK ", m AS (" SB_STORE__PG_MSG_ROW                                         \
-                           " FROM l RETURNING id), " SB_STORE__PG_DELIVERIES " SELECT id FROM m"
+    "m AS (" SB_STORE__PG_MSG_ROW " RETURNING id), " SB_STORE__PG_DELIVERIES                       \
+    " SELECT id, " SB_STORE__PG_PREVS " FROM m"
 
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
  * run. Parameters are always bound, never formatted into the text. A NULL
@@ -363,11 +368,10 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
  * careful. So there an operation is one statement wherever it can be, and
  * these rows are PostgreSQL's only (never run on SQLite, whose text only
  * numbers the parameters): MSG_APPEND_ONE (message_append without a key:
- * the room's lock, the message, its deliveries), MSG_APPEND_DIRECT (the
- * same opening the direct conversation first, $7 its id, $8 its two
- * members), CONV_OPEN_DIRECT and MSG_APPEND_KEYED (after the room's lock as
- * a statement of its own: the key must be looked up in a snapshot taken
- * after the lock was granted), and PROBE_WRITE (/health's probe of a store
+ * the message, its deliveries), MSG_APPEND_DIRECT (the same opening the
+ * direct conversation first, $7 its id, $8 its two members),
+ * CONV_OPEN_DIRECT and MSG_APPEND_KEYED (the key is looked up in the
+ * snapshot taken after the appends' lock was granted), and PROBE_WRITE (/health's probe of a store
  * whose writes failed). MSG_READ, MSG_DELIVERED and NOTIF_DELIVERED take a
  * request's whole id list there (a bigint[] literal). */
 #define SB_STORE__SQL(X)                                                                           \
@@ -426,7 +430,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT $2::text, $7::text, id, $9::bigint FROM m ON CONFLICT(sender_id, key) DO UPDATE "    \
       "SET message_id = excluded.message_id, created_at_ms = "                                     \
       "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                                          \
-      " SELECT *, NULL, 0 FROM m UNION ALL SELECT *, NULL, 1 FROM k")                              \
+      " SELECT *, NULL, 0, " SB_STORE__PG_PREVS " FROM m "                                         \
+      "UNION ALL SELECT *, NULL, 1, NULL FROM k")                                                  \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \
@@ -465,8 +470,9 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     X(NOTIF_INSERT,                                                                                \
       "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",                                                            \
-      "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
-      "VALUES($1, $2, $3, $4, $5, $6) RETURNING id")                                               \
+      "INSERT INTO notifications AS t(user_id, type, title, message, data, created_at_ms) "        \
+      "VALUES($1, $2, $3, $4, $5, $6) RETURNING id, (SELECT coalesce(max(p.id), 0) "               \
+      "FROM notifications p WHERE p.user_id = t.user_id AND p.delivered = 0 AND p.id < t.id)")     \
     X(NOTIF_LIST,                                                                                  \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "                         \
@@ -685,6 +691,7 @@ struct sb_store {
     sb_store__pg_pool_t *pg; /* the PostgreSQL backend (its pool); NULL: SQLite */
     sb_store_config_t cfg;   /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
+    char identity[33]; /* store_identity's id, read at open; fixed after */
     sqlite3 *db;                             /* store thread only, after open */
     sb_store__lite_q_t stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
     sb_store__shard_t *shards;               /* n_shards of them, fixed after open */
@@ -789,14 +796,26 @@ const char *sb_store__pg_int_array(sb_store__req_t *r, const int64_t *v, size_t 
  * sender name) of q's current row into m; false when out of memory. */
 bool sb_store__read_msg(sb_store__req_t *r, sb_store__q_t *q, sb_store_msg_t *m);
 
-/* What a cross-server lock serializes: writes of one room, versions of one
- * document, requests between one pair of users. */
-typedef enum { SB_STORE__LOCK_ROOM = 1, SB_STORE__LOCK_DOC, SB_STORE__LOCK_PAIR } sb_store__lock_t;
+/* What a cross-server lock serializes: versions of one document, requests
+ * between one pair of users, the appends of the delivery streams (messages
+ * and notifications commit in id order across servers, which delivery
+ * relies on; one server runs them on one thread anyway; one lock for both,
+ * so that two servers' batches with both never take them in two orders).
+ * 1 was a room's. */
+typedef enum {
+    SB_STORE__LOCK_DOC = 2,
+    SB_STORE__LOCK_PAIR,
+    SB_STORE__LOCK_APPENDS
+} sb_store__lock_t;
 /* On PostgreSQL, takes a transaction-scoped advisory lock on (kind, a, b),
  * b in either order ({a, b} is one key), held until the batch commits:
  * another server's writes under the same key wait for that commit. On
  * SQLite it does nothing: BEGIN IMMEDIATE already serializes every writer. */
 int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b);
+/* The appends' lock, a statement before each message or notification
+ * append: the append's own snapshot then sees every earlier append (the
+ * recipients' previous pending ids are read in it). */
+int sb_store__lock_appends(sb_store_t *st);
 
 /* ---- store_sql_lite.c: the SQLite statements ---------------------------------------- */
 
@@ -828,6 +847,8 @@ void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_arg
                             const char *recipients);
 /* r->res.MSG: the message of r's arguments, stored now as `id`. */
 void sb_store__appended(sb_store__req_t *r, int64_t id);
+/* PostgreSQL: r->res.MSG.recipient_prev from q's column col (SB_STORE__PG_PREVS). */
+int sb_store__appended_prevs(sb_store__req_t *r, sb_store__q_t *q, int col);
 /* Shared submit shapes (the request r may be NULL: SB_ENOMEM; a is its arguments). */
 int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
                                sb_str_t user, int64_t after_id, int limit);

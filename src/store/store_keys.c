@@ -73,7 +73,7 @@ int sb_store__msg_key_append_pg(sb_store_t *st, sb_store__req_t *r, const char *
         return rc < 0 ? rc : SB_EIO;
     if (!sb_store__col_int(q, 7)) { /* stored now */
         sb_store__appended(r, sb_store__col_int(q, 0));
-        return SB_OK;
+        return sb_store__appended_prevs(r, q, 8);
     }
     if (!sb_store__read_msg(r, q, &r->res.MSG))
         return SB_ENOMEM;

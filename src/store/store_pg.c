@@ -58,7 +58,20 @@
  * several round trips with their own transactions and locks. */
 static void ignore_notice(void *ud, const char *msg) { (void)ud, (void)msg; }
 
-static int migrate(const char *url, char *err, size_t cap) {
+/* The identity the schema's migration made (store_identity). */
+static int read_identity(PGconn *db, sb_store_t *st, char *err, size_t cap) {
+    PGresult *res = PQexec(db, "SELECT id FROM store_identity");
+    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    if (ok)
+        snprintf(st->identity, sizeof st->identity, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (ok && st->identity[0])
+        return SB_OK;
+    snprintf(err, cap, "store: cannot read the store's identity");
+    return SB_EIO;
+}
+
+static int migrate(sb_store_t *st, const char *url, char *err, size_t cap) {
     PGconn *db = PQconnectdb(url);
     PQsetNoticeProcessor(db, ignore_notice, NULL); /* "already exists, skipping" */
     if (PQstatus(db) != CONNECTION_OK) {
@@ -69,6 +82,8 @@ static int migrate(const char *url, char *err, size_t cap) {
         return SB_EIO;
     }
     int rc = sb_store_pg__migrate(db, err, cap);
+    if (rc == SB_OK)
+        rc = read_identity(db, st, err, cap);
     PQfinish(db);
     return rc;
 }
@@ -113,7 +128,7 @@ int sb_store__pg_open(sb_store_t *st, char *err, size_t cap) {
         rc = sb_store__pg_sql_init(pg, err, cap);
     }
     if (rc == SB_OK)
-        rc = migrate(pool->url, err, cap);
+        rc = migrate(st, pool->url, err, cap);
     return rc;
 }
 

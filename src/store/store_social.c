@@ -34,22 +34,39 @@ static int collect_notifications(sb_store__req_t *r, sb_store__q_t *q, int64_t l
     return SB_OK;
 }
 
+/* On PostgreSQL after the appends' lock, which returns the user's previous
+ * notification too (see sb_store_msg_t's recipient_prev). */
 int sb_store__exec_notification_create(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__notification_create_args_t *a = &r->args.notification_create;
-    sb_store__q_t *q = sb_store__q(st, SB_SQL_NOTIF_INSERT);
+    int rc = sb_store__lock_appends(st);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q(st, SB_SQL_NOTIF_INSERT) : NULL;
     if (!q)
-        return SB_EIO;
+        return rc == SB_OK ? SB_EIO : rc;
     sb_store__bind_str(q, 1, a->user);
     sb_store__bind_str(q, 2, a->type);
     sb_store__bind_str(q, 3, a->title);
     sb_store__bind_str(q, 4, a->message);
     sb_store__bind_str(q, 5, a->data);
     sb_store__bind_int(q, 6, a->created_at_ms);
-    int rc = sb_store__exec(q); /* SB_EINVAL: data is not JSON */
-    r->res.NOTIF =
-        (sb_store_notification_t){sb_store__last_id(q), a->user.p, a->type.p, a->title.p,
-                                  a->message.p,         a->data.p, false,     a->created_at_ms};
-    return rc;
+    int64_t id = 0, prev = 0;
+    if (st->pg) {
+        rc = sb_store__step(q); /* SB_EINVAL: data is not JSON */
+        if (rc != SB_STORE__ROW)
+            return rc < 0 ? rc : SB_EIO;
+        id = sb_store__col_int(q, 0);
+        prev = sb_store__col_int(q, 1);
+    } else if ((rc = sb_store__exec(q)) == SB_OK) { /* SB_EINVAL: data is not JSON */
+        id = sb_store__last_id(q);
+    }
+    r->res.NOTIF = (sb_store_notification_t){.id = id,
+                                             .user_id = a->user.p,
+                                             .type = a->type.p,
+                                             .title = a->title.p,
+                                             .message = a->message.p,
+                                             .data = a->data.p,
+                                             .created_at_ms = a->created_at_ms,
+                                             .prev = prev};
+    return rc == SB_STORE__ROW ? SB_OK : rc;
 }
 
 int sb_store__exec_notification_list(sb_store_t *st, sb_store__req_t *r) {

@@ -4,6 +4,7 @@
 #include "store/store_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -139,6 +140,10 @@ int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b
     return sb_store__exec(q);
 }
 
+int sb_store__lock_appends(sb_store_t *st) {
+    return sb_store__lock(st, SB_STORE__LOCK_APPENDS, SB_LIT("appends"), SB_STR_NULL);
+}
+
 /* Here rather than in store_chat.c: store_keys.c appends a message too. */
 void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_args_t *a,
                             const char *recipients) {
@@ -153,8 +158,31 @@ void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_arg
 
 void sb_store__appended(sb_store__req_t *r, int64_t id) {
     const sb_store__message_append_args_t *a = &r->args.message_append;
-    r->res.MSG = (sb_store_msg_t){id,        a->room.p,        a->sender_id.p, a->content.p,
-                                  a->type.p, a->created_at_ms, NULL,           false};
+    r->res.MSG = (sb_store_msg_t){.id = id,
+                                  .room = a->room.p,
+                                  .sender_id = a->sender_id.p,
+                                  .content = a->content.p,
+                                  .type = a->type.p,
+                                  .created_at_ms = a->created_at_ms};
+}
+
+/* "{1,0,7}": one id per recipient, or none when the text is not that
+ * (a guessed result is ""). */
+int sb_store__appended_prevs(sb_store__req_t *r, sb_store__q_t *q, int col) {
+    size_t n = r->args.message_append.n_recipients;
+    bool oom = false;
+    const char *text = sb_store__col(r, q, col, &oom);
+    int64_t *v = n ? sb_store__alloc(r, n * sizeof *v) : NULL;
+    if (oom || (n && !v))
+        return SB_ENOMEM;
+    const char *p = text && text[0] == '{' ? text + 1 : NULL;
+    for (size_t i = 0; p && i < n; i++) {
+        char *end;
+        v[i] = strtoll(p, &end, 10);
+        p = end != p && (*end == ',' || *end == '}') ? end + 1 : NULL;
+    }
+    r->res.MSG.recipient_prev = p ? v : NULL;
+    return SB_OK;
 }
 
 /* Here rather than in store_chat.c: store_keys.c replays a message too. */

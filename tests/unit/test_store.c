@@ -1093,6 +1093,92 @@ TEST(pool_completes_each_stream_in_id_order) {
     teardown();
 }
 
+/* ---- each recipient's previous pending event ------------------------------------------------ */
+
+typedef struct {
+    int rc;
+    int64_t id, prev[2];
+    bool told; /* recipient_prev was given (PostgreSQL) */
+} prev_cap_t;
+
+static void on_msg_prev(void *ud, int rc, const sb_store_msg_t *m) {
+    prev_cap_t *c = ud;
+    c->rc = rc;
+    c->id = m ? m->id : 0;
+    c->told = m && m->recipient_prev;
+    for (int i = 0; c->told && i < 2; i++)
+        c->prev[i] = m->recipient_prev[i];
+    completed();
+}
+
+static void on_notif_prev(void *ud, int rc, const sb_store_notification_t *n) {
+    prev_cap_t *c = ud;
+    c->rc = rc;
+    c->id = n ? n->id : 0;
+    c->prev[0] = n ? n->prev : -1;
+    completed();
+}
+
+static int append_to(sb_store_t *st, sb_str_t a, sb_str_t b, prev_cap_t *c) {
+    sb_str_t rcpt[] = {a, b};
+    sb_store_message_in_t in = {.room = S("conversation:p"),
+                                .sender_id = S("alice"),
+                                .content = S("hi"),
+                                .created_at_ms = 1,
+                                .recipients = rcpt,
+                                .n_recipients = b.p ? 2 : 1};
+    return submitted(sb_store_message_append(st, &in, on_msg_prev, c));
+}
+
+static int notify_prev(sb_store_t *st, prev_cap_t *c) {
+    sb_store_notification_in_t n = {
+        .user_id = S("bob"), .type = S("t"), .title = S("T"), .message = S("m"), .created_at_ms = 1};
+    return submitted(sb_store_notification_create(st, &n, on_notif_prev, c));
+}
+
+/* PostgreSQL tells, with each append, every recipient's newest event still
+ * pending before it (what a node uses to notice that a device was not sent
+ * one: delivery.c), in the recipients' order, within a batch too. SQLite,
+ * one writer completing in id order, tells none. */
+TEST(append_tells_each_recipients_previous_pending) {
+    setup();
+    sb_store_t *st = open_store();
+    prev_cap_t m1 = {0}, m2 = {0}, m3 = {0}, m4 = {0}, n1 = {0}, n2 = {0}, n3 = {0};
+    cap_t c = {0};
+    CHECK_EQ(append_to(st, S("bob"), S("carol"), &m1), SB_OK);
+    CHECK_EQ(append_to(st, S("carol"), S("bob"), &m2), SB_OK); /* the same batch */
+    CHECK_EQ(notify_prev(st, &n1), SB_OK);
+    CHECK_EQ(notify_prev(st, &n2), SB_OK);
+    CHECK(wait_all());
+    CHECK(m1.rc == SB_OK && m2.rc == SB_OK && n1.rc == SB_OK && n2.rc == SB_OK);
+    int64_t delivered[] = {m2.id};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), delivered, 1, on_done, &c));
+    CHECK_EQ(append_to(st, S("bob"), SB_STR_NULL, &m3), SB_OK);
+    CHECK(wait_all());
+    int64_t first[] = {m1.id};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), first, 1, on_done, &c));
+    CHECK_EQ(append_to(st, S("bob"), SB_STR_NULL, &m4), SB_OK);
+    CHECK(wait_all());
+    int64_t notes[] = {n1.id, n2.id}; /* the user's thread, not the appends': waited for */
+    DO(&c, sb_store_notification_mark_delivered(st, S("bob"), notes, 2, on_done, &c));
+    CHECK_EQ(notify_prev(st, &n3), SB_OK);
+    CHECK(wait_all());
+#if SB_TEST_PG
+    CHECK(m1.told && m2.told && m3.told && m4.told);
+    CHECK(m1.prev[0] == 0 && m1.prev[1] == 0);         /* bob, carol: none before */
+    CHECK(m2.prev[0] == m1.id && m2.prev[1] == m1.id); /* carol, bob: m1, earlier in the batch */
+    CHECK_EQ(m3.prev[0], m1.id);                       /* m2 was delivered to bob */
+    CHECK_EQ(m4.prev[0], m3.id);                       /* and m1 too, since */
+    CHECK(n1.prev[0] == 0 && n2.prev[0] == n1.id && n3.prev[0] == 0);
+#else
+    CHECK(!m1.told && !m2.told && !m3.told && !m4.told);
+    CHECK(n1.prev[0] == 0 && n2.prev[0] == 0 && n3.prev[0] == 0);
+#endif
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
 /* ---- friends --------------------------------------------------------------------------------- */
 
 TEST(friends) {
@@ -2240,8 +2326,13 @@ TEST(two_stores_read_receipts_once) {
 
 /* ---- a real deadlock between the store and another session ---------------------------- */
 
-/* The advisory lock key of room `r` (store_internal.h, KEY_LOCK). */
-#define ROOM_KEY(r) "pg_advisory_xact_lock(1, hashtext('' || chr(10) || '" r "'))"
+/* Advisory lock keys as sb_store__lock() takes them (store_internal.h,
+ * KEY_LOCK): the appends' lock (a session-level one here serves as a gate
+ * that holds the store thread in a batch) and the lock of a pair of users. */
+#define APPENDS_KEY "4, hashtext('' || chr(10) || 'appends')"
+#define GATE_CLOSE "SELECT pg_advisory_lock(" APPENDS_KEY ")"
+#define GATE_OPEN "SELECT pg_advisory_unlock(" APPENDS_KEY ")"
+#define PAIR_XACT_LOCK(a, b) "SELECT pg_advisory_xact_lock(3, hashtext('" a "' || chr(10) || '" b "'))"
 
 /* Polls (up to 10 s) until `n` sessions other than `db` wait for an advisory lock. */
 static bool others_wait_for_lock(PGconn *db, int n) {
@@ -2261,54 +2352,52 @@ static bool others_wait_for_lock(PGconn *db, int n) {
     return false;
 }
 
-/* The store's batch holds room A's lock (an append) and waits for room B's,
- * which another session holds; that session then asks for A. PostgreSQL
- * finds the deadlock in the store's session (it waited first): the whole
- * batch rolls back, releasing A, so the other session gets it; once that one
- * ends, the batch runs again: both appends succeed, each stored once. */
+/* The store's batch holds the appends' lock (an append) and waits for a
+ * pair's lock (a friend request), which another session holds; that session
+ * then asks for the appends' lock. PostgreSQL finds the deadlock in the
+ * store's session (it waited first): the whole batch rolls back, releasing
+ * the appends' lock, so the other session gets it; once that one ends, the
+ * batch runs again: the append and the request succeed, each stored once. */
 TEST(deadlock_is_retried_and_applies_once) {
     setup();
-    sb_store_t *st = open_with((sb_store_config_t){.store_wait_ms = 20000});
+    /* One connection: the append and the request share a batch. */
+    sb_store_t *st = open_with((sb_store_config_t){.store_wait_ms = 20000, .pool_size = 1});
     CHECK(st != NULL);
-    cap_t warm = {0}, a = {0}, b = {0}, gate = {0}, hist = {0};
+    cap_t warm = {0}, a = {0}, req = {0}, gate = {0}, hist = {0}, again = {0};
     DO(&warm,
        sb_store_user_upsert(st, S("u"), S("u"), SB_STR_NULL, 1, on_done, &warm)); /* connected */
     PGconn *other = PQconnectdb(getenv("SB_PG_URL"));
     CHECK(PQstatus(other) == CONNECTION_OK);
-    /* The gate (a session-level lock on room:gate) holds the store thread
-     * in a batch of its own, so that the two appends queue into the next one. */
-    CHECK(pg_exec_ok(other, "SELECT pg_advisory_lock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK(pg_exec_ok(other, GATE_CLOSE));
     CHECK(pg_exec_ok(other, "BEGIN"));
-    CHECK(pg_exec_ok(other, "SELECT " ROOM_KEY("room:B")));
+    CHECK(pg_exec_ok(other, PAIR_XACT_LOCK("x", "y")));
     CHECK_EQ(append(st, S("room:gate"), S("u"), "gate", &gate), SB_OK);
     CHECK(others_wait_for_lock(other, 1));
     CHECK_EQ(append(st, S("room:A"), S("u"), "a", &a), SB_OK);
-    CHECK_EQ(append(st, S("room:B"), S("u"), "b", &b), SB_OK);
-    CHECK(
-        pg_exec_ok(other, "SELECT pg_advisory_unlock(1, hashtext('' || chr(10) || 'room:gate'))"));
-    CHECK(others_wait_for_lock(other, 1)); /* the store: A held, waiting for B */
-    /* Blocks until the store's session loses the deadlock and lets A go. */
-    PGresult *res = PQexec(other, "SELECT " ROOM_KEY("room:A"));
+    CHECK_EQ(submitted(sb_store_friend_request(st, S("x"), S("y"), on_freq, &req)), SB_OK);
+    CHECK(pg_exec_ok(other, GATE_OPEN));
+    CHECK(others_wait_for_lock(other, 1)); /* the store: appends held, waiting for the pair */
+    /* Blocks until the store's session loses the deadlock and lets it go. */
+    PGresult *res = PQexec(other, "SELECT pg_advisory_xact_lock(" APPENDS_KEY ")");
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     printf("  the other session's lock request: %s\n", state ? state : "granted");
     CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
     PQclear(res);
-    CHECK(pg_exec_ok(other, "ROLLBACK")); /* lets B go: the batch runs again */
+    CHECK(pg_exec_ok(other, "ROLLBACK")); /* lets the pair go: the batch runs again */
     PQfinish(other);
     g_guard_ms = 20000;
     CHECK(wait_all());
     g_guard_ms = 5000;
     CHECK_EQ(gate.rc, SB_OK);
     CHECK_EQ(a.rc, SB_OK);
-    CHECK_EQ(b.rc, SB_OK);
-    const char *rooms[] = {"room:A", "room:B"};
-    const cap_t *sent[] = {&a, &b};
-    for (int i = 0; i < 2; i++) {
-        DO(&hist, sb_store_message_history(st, sb_cstr(rooms[i]), 0, 10, on_msgs, &hist));
-        CHECK(hist.rc == SB_OK && hist.n == 1); /* once, not twice */
-        CHECK_EQ(hist.v[0], sent[i]->v[0]);
-    }
-    cap_reset(&warm), cap_reset(&a), cap_reset(&b), cap_reset(&gate), cap_reset(&hist);
+    CHECK_EQ(req.rc, SB_OK);
+    DO(&hist, sb_store_message_history(st, S("room:A"), 0, 10, on_msgs, &hist));
+    CHECK(hist.rc == SB_OK && hist.n == 1); /* once, not twice */
+    CHECK_EQ(hist.v[0], a.v[0]);
+    DO(&again, sb_store_friend_request(st, S("x"), S("y"), on_freq, &again));
+    CHECK_EQ(again.rc, SB_EEXISTS); /* stored by the batch's second run */
+    cap_reset(&warm), cap_reset(&a), cap_reset(&req), cap_reset(&gate), cap_reset(&hist);
+    cap_reset(&again);
     sb_store_close(st);
     teardown();
 }
@@ -2338,7 +2427,7 @@ TEST(unknown_outcome_runs_idempotent_requests_again) {
                             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "
                             "slow_commit()"));
     /* The gate holds the store thread so that the four requests share a batch. */
-    CHECK(pg_exec_ok(other, "SELECT pg_advisory_lock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK(pg_exec_ok(other, GATE_CLOSE));
     CHECK_EQ(append(st, S("room:gate"), S("u"), "gate", &gate), SB_OK);
     CHECK(others_wait_for_lock(other, 1));
     sb_store_message_in_t k = {.room = S("room:u"),
@@ -2352,8 +2441,7 @@ TEST(unknown_outcome_runs_idempotent_requests_again) {
         submitted(sb_store_message_mark_read(st, S("bob"), S("room:u"), ids, 1, on_ids, &read)),
         SB_OK);
     CHECK_EQ(submitted(sb_store_message_history(st, S("room:u"), 0, 10, on_msgs, &hist)), SB_OK);
-    CHECK(
-        pg_exec_ok(other, "SELECT pg_advisory_unlock(1, hashtext('' || chr(10) || 'room:gate'))"));
+    CHECK(pg_exec_ok(other, GATE_OPEN));
     PQfinish(other);
     g_guard_ms = 20000;
     CHECK(wait_all());
@@ -2395,6 +2483,7 @@ int main(void) {
     RUN(message_append_and_history_paging);
     RUN(message_mark_read);
     RUN(message_offline_delivery);
+    RUN(append_tells_each_recipients_previous_pending);
     RUN(notifications);
     RUN(pool_keeps_each_keys_order);
     RUN(pool_completes_each_stream_in_id_order);
