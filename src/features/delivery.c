@@ -184,7 +184,7 @@ void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_i
             continue;
         if (syncing(c, st)) {
             c->reread |= (uint8_t)(1u << st); /* see backlog_next */
-        } else if (prev > c->sent[st]) { /* it was not sent `prev`: read them in order */
+        } else if (prev > c->sent[st]) {      /* it was not sent `prev`: read them in order */
             c->syncing |= 1u << st;
             backlog_start_stream(c, st);
         } else {
@@ -195,8 +195,7 @@ void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_i
 }
 
 /* Another store's event: shown, confirming nothing here. */
-static void delivery_foreign(sb_features_t *f, sb_stream_t st, const char *user_id,
-                             sb_str_t text) {
+static void delivery_foreign(sb_features_t *f, sb_stream_t st, const char *user_id, sb_str_t text) {
     devices_t d;
     if (!devices_of(f, user_id, &d))
         return;

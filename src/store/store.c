@@ -568,9 +568,8 @@ static sb_store_t *store_new(sb_loop_t *loop, const sb_store_config_t *cfg) {
 static int read_identity(sb_store_t *st, char *err, size_t cap) {
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM store_identity", -1, &q, NULL);
-    const unsigned char *id = rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW
-                                  ? sqlite3_column_text(q, 0)
-                                  : NULL;
+    const unsigned char *id =
+        rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
     if (id)
         snprintf(st->identity, sizeof st->identity, "%s", (const char *)id);
     sqlite3_finalize(q);

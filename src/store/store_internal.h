@@ -691,7 +691,7 @@ struct sb_store {
     sb_store__pg_pool_t *pg; /* the PostgreSQL backend (its pool); NULL: SQLite */
     sb_store_config_t cfg;   /* defaults filled in; data_dir points at dir[] */
     char dir[4096];
-    char identity[33]; /* store_identity's id, read at open; fixed after */
+    char identity[33];                       /* store_identity's id, read at open; fixed after */
     sqlite3 *db;                             /* store thread only, after open */
     sb_store__lite_q_t stmts[SB_SQL__COUNT]; /* store thread only; prepared lazily */
     sb_store__shard_t *shards;               /* n_shards of them, fixed after open */

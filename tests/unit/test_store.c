@@ -1131,8 +1131,11 @@ static int append_to(sb_store_t *st, sb_str_t a, sb_str_t b, prev_cap_t *c) {
 }
 
 static int notify_prev(sb_store_t *st, prev_cap_t *c) {
-    sb_store_notification_in_t n = {
-        .user_id = S("bob"), .type = S("t"), .title = S("T"), .message = S("m"), .created_at_ms = 1};
+    sb_store_notification_in_t n = {.user_id = S("bob"),
+                                    .type = S("t"),
+                                    .title = S("T"),
+                                    .message = S("m"),
+                                    .created_at_ms = 1};
     return submitted(sb_store_notification_create(st, &n, on_notif_prev, c));
 }
 
@@ -2332,7 +2335,8 @@ TEST(two_stores_read_receipts_once) {
 #define APPENDS_KEY "4, hashtext('' || chr(10) || 'appends')"
 #define GATE_CLOSE "SELECT pg_advisory_lock(" APPENDS_KEY ")"
 #define GATE_OPEN "SELECT pg_advisory_unlock(" APPENDS_KEY ")"
-#define PAIR_XACT_LOCK(a, b) "SELECT pg_advisory_xact_lock(3, hashtext('" a "' || chr(10) || '" b "'))"
+#define PAIR_XACT_LOCK(a, b)                                                                       \
+    "SELECT pg_advisory_xact_lock(3, hashtext('" a "' || chr(10) || '" b "'))"
 
 /* Polls (up to 10 s) until `n` sessions other than `db` wait for an advisory lock. */
 static bool others_wait_for_lock(PGconn *db, int n) {
