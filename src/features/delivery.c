@@ -310,6 +310,16 @@ static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t last_id
     backlog_end(b);
 }
 
+/* A pending message as it was sent live: a direct one names its receiver,
+ * the device's user. */
+static json_t *pending_message_json(const backlog_t *b, const sb_store_msg_t *m) {
+    json_t *j = sb_feat_message_json(m, m->sender_name);
+    if (j && sb_str_has_prefix(sb_cstr(m->room), SB_LIT("conversation:dm:")) &&
+        strcmp(m->sender_id, b->user) != 0)
+        json_object_set_new(j, "receiverId", json_string(b->user));
+    return j;
+}
+
 static void on_message_page(void *ud, int rc, const sb_store_msgs_t *page) {
     backlog_t *b = ud;
     sb_client_t *c = backlog_client(b, rc);
@@ -318,7 +328,7 @@ static void on_message_page(void *ud, int rc, const sb_store_msgs_t *page) {
     for (size_t i = 0; i < page->n; i++)
         if (page->v[i].id > c->sent[SB_STREAM_MESSAGES])
             backlog_send(c, SB_STREAM_MESSAGES, page->v[i].id,
-                         sb_feat_message_json(&page->v[i], page->v[i].sender_name));
+                         pending_message_json(b, &page->v[i]));
     backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
 }
 

@@ -73,6 +73,7 @@ test('messages to an offline user arrive on their next connect, oldest first, an
   assert.deepEqual(seen.map((x) => x[0].content), ['one', 'two', 'three']);
   assert.deepEqual(seen.map((x) => x[0].id), ids);
   assert.equal(seen[0][0].sender.id, alice);
+  assert.equal(seen[0][0].receiverId, bob, 'a pending direct message names its receiver, as live');
   b.disconnect();
   const again = (await connectUser(srv, bob)).s;
   const replay = record(again, 'message:received');
