@@ -20,11 +20,12 @@
  *
  * Several servers on one PostgreSQL store complete ids out of order between
  * them: appends commit in id order (the appends' lock), but a relayed event
- * may reach a node after a higher one. Each event carries its user's newest
- * event still pending before it (`prev`); a live device that was not sent
- * that one does not take the event live but reads the store after
- * `sent` (as when syncing): committed before the event, the missing ones are
- * in that read, in order. Relayed ids of another store (a node on its own
+ * may reach a node after a higher one. Each event carries its user's
+ * previous event (`prev`, confirmed or not); a live device that was not
+ * sent that one does not take the event live but reads the store after
+ * `sent` (as when syncing): committed before the event, the missing ones
+ * still pending are in that read, in order, and `sent` then moves to the
+ * event (the others were confirmed by another device). Relayed ids of another store (a node on its own
  * SQLite file) name nothing here: those are shown, without an ack and
  * without moving `sent`. */
 #include <stdint.h>
@@ -161,7 +162,7 @@ void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id
     sb_feat_delivery_local(f, st, user_id, id, prev, text);
 }
 
-static void backlog_start_stream(sb_client_t *c, sb_stream_t st);
+static void backlog_start_stream(sb_client_t *c, sb_stream_t st, int64_t horizon);
 
 /* The user's devices on this node, collected (NULL when it has none). */
 static bool devices_of(sb_features_t *f, const char *user_id, devices_t *d) {
@@ -186,7 +187,7 @@ void sb_feat_delivery_local(sb_features_t *f, sb_stream_t st, const char *user_i
             c->reread |= (uint8_t)(1u << st); /* see backlog_next */
         } else if (prev > c->sent[st]) {      /* it was not sent `prev`: read them in order */
             c->syncing |= 1u << st;
-            backlog_start_stream(c, st);
+            backlog_start_stream(c, st, id);
         } else {
             send_one(c, st, id, text);
         }
@@ -243,6 +244,10 @@ typedef struct {
     sb_features_t *f;
     sb_sio_socket_t *sock;
     sb_stream_t stream;
+    /* The event that showed a device had missed one (0: a connect's
+     * backlog): once the read is done, the device has everything up to it
+     * that is still pending. */
+    int64_t horizon;
     char user[SB_USER_ID_MAX + 1];
 } backlog_t;
 
@@ -301,6 +306,8 @@ static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t last_id
         backlog_fetch(b, last_id);
         return;
     }
+    if (c->sent[b->stream] < b->horizon) /* the rest up to it was confirmed elsewhere */
+        c->sent[b->stream] = b->horizon;
     if (c->reread & (1u << b->stream)) {
         c->reread &= (uint8_t) ~(1u << b->stream);
         backlog_fetch(b, c->sent[b->stream]);
@@ -346,7 +353,7 @@ static void on_notification_page(void *ud, int rc, const sb_store_notifications_
 
 /* Reads what is pending for the user after what the device was sent, then
  * live (syncing until then). */
-static void backlog_start_stream(sb_client_t *c, sb_stream_t st) {
+static void backlog_start_stream(sb_client_t *c, sb_stream_t st, int64_t horizon) {
     backlog_t *b = calloc(1, sizeof *b);
     if (!b) {
         sb_log_warn("pending %s of %s: out of memory", streams[st].event, c->user->id);
@@ -356,14 +363,15 @@ static void backlog_start_stream(sb_client_t *c, sb_stream_t st) {
     b->f = c->f;
     b->sock = c->sock;
     b->stream = st;
+    b->horizon = horizon;
     snprintf(b->user, sizeof b->user, "%s", c->user->id);
     sb_sio_socket_ref(b->sock);
     backlog_fetch(b, c->sent[st]);
 }
 
 static void backlog_start(sb_client_t *c) {
-    backlog_start_stream(c, SB_STREAM_MESSAGES);
-    backlog_start_stream(c, SB_STREAM_NOTIFICATIONS);
+    backlog_start_stream(c, SB_STREAM_MESSAGES, 0);
+    backlog_start_stream(c, SB_STREAM_NOTIFICATIONS, 0);
 }
 
 /* A recovered device waiting for its replay (rare: allocated only then). */

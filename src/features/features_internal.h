@@ -364,9 +364,9 @@ void sb_feat_delivery_connect(sb_client_t *c);
 void sb_feat_delivery_dispose(sb_features_t *f);
 /* Offers event `id` of a stream (its client JSON in `text`) to every device
  * of a recipient, asking each for an ack that confirms it. `prev`: the
- * user's newest event of the stream still pending before it when it was
- * stored (0: none, or not known: one store completes in id order); a device
- * not sent that one reads the store in id order instead (delivery.c). */
+ * user's previous event of the stream when it was stored (0: none, or not
+ * known: one store completes in id order); a device not sent that one
+ * reads the store in id order instead (delivery.c). */
 void sb_feat_delivery_live(sb_features_t *f, sb_stream_t st, const char *user_id, int64_t id,
                            int64_t prev, sb_str_t text);
 /* delivery.c: to this node's devices of the user only (a relayed delivery). */

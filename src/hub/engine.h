@@ -34,7 +34,7 @@ typedef struct {
     unsigned stream; /* 0: messages, 1: notifications */
     sb_str_t user;
     int64_t id;     /* the event's, in the store named by `store` */
-    int64_t prev;   /* the user's newest event still pending before it (0: none or not known) */
+    int64_t prev;   /* the user's previous event, confirmed or not (0: none or not known) */
     sb_str_t store; /* that store's identity (sb_store_identity): ids of another name nothing */
     sb_str_t text;  /* the event, JSON */
 } sb_engine_delivery_t;

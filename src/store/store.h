@@ -235,8 +235,8 @@ typedef struct {
     bool replayed; /* append results only: the idempotency key was used before, so this is the
                       message stored then, and nothing was stored (or queued for delivery) now */
     /* Append results on PostgreSQL only (else NULL): for each recipient, in the order given, the
-     * id of that user's newest message still pending before this one (0: none). Appends commit
-     * in id order across servers, so a device that was sent that one misses nothing pending. */
+     * id of that user's previous message, confirmed or not (0: none). Appends commit in id order
+     * across servers, so a device that was sent that one misses nothing before this one. */
     const int64_t *recipient_prev;
 } sb_store_msg_t;
 
@@ -251,8 +251,8 @@ typedef struct {
     const char *data; /* JSON text, or NULL when absent */
     bool is_read;
     int64_t created_at_ms;
-    int64_t prev; /* create results on PostgreSQL: the user's newest notification still pending
-                     before this one (0: none, or not known as on SQLite); see recipient_prev */
+    int64_t prev; /* create results on PostgreSQL: the user's previous notification (0: none,
+                     or not known as on SQLite); see recipient_prev */
 } sb_store_notification_t;
 
 typedef struct {

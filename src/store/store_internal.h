@@ -335,12 +335,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 #define SB_STORE__PG_DELIVERIES                                                                    \
     "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                   \
     "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING)"
-/* Each recipient's previous pending message (0: none) as a bigint[] in
- * $6's order: the statement's snapshot does not see its own deliveries (d). */
+/* Each recipient's previous message (0: none) as a bigint[] in $6's order:
+ * the statement's snapshot does not see its own deliveries (d). Pending or
+ * not: the newest key of the user in the primary key is one step, where
+ * the newest pending one is found past every confirmed row still in the
+ * partial index (until a vacuum), as many as the user ever confirmed. */
 #define SB_STORE__PG_PREVS                                                                         \
     "ARRAY(SELECT coalesce((SELECT max(x.message_id) FROM message_deliveries x "                   \
-    "WHERE x.user_id = t.u AND x.delivered = 0), 0) "                                              \
-    "FROM unnest($6::text[]) WITH ORDINALITY AS t(u, i) ORDER BY t.i)::text"
+    "WHERE x.user_id = t.u), 0) FROM unnest($6::text[]) WITH ORDINALITY AS t(u, i) "               \
+    "ORDER BY t.i)::text"
 /* A direct conversation (id, created_at_ms) and, only when this statement
  * created it, its two members (a text[] literal). */
 #define SB_STORE__PG_DIRECT(id, at)                                                                \
@@ -472,7 +475,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",                                                            \
       "INSERT INTO notifications AS t(user_id, type, title, message, data, created_at_ms) "        \
       "VALUES($1, $2, $3, $4, $5, $6) RETURNING id, (SELECT coalesce(max(p.id), 0) "               \
-      "FROM notifications p WHERE p.user_id = t.user_id AND p.delivered = 0 AND p.id < t.id)")     \
+      "FROM notifications p WHERE p.user_id = t.user_id AND p.id < t.id)")                         \
     X(NOTIF_LIST,                                                                                  \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = ?1 AND (?2 = 0 OR is_read = 0) "                         \
@@ -814,7 +817,7 @@ typedef enum {
 int sb_store__lock(sb_store_t *st, sb_store__lock_t kind, sb_str_t a, sb_str_t b);
 /* The appends' lock, a statement before each message or notification
  * append: the append's own snapshot then sees every earlier append (the
- * recipients' previous pending ids are read in it). */
+ * recipients' previous ids are read in it). */
 int sb_store__lock_appends(sb_store_t *st);
 
 /* ---- store_sql_lite.c: the SQLite statements ---------------------------------------- */
