@@ -244,9 +244,9 @@ typedef struct {
     sb_features_t *f;
     sb_sio_socket_t *sock;
     sb_stream_t stream;
-    /* The event that showed a device had missed one (0: a connect's
-     * backlog): once the read is done, the device has everything up to it
-     * that is still pending. */
+    /* The event that showed a device had missed one, or the user's newest
+     * id as a page read it: once the read is done, the device has
+     * everything up to it that is still pending. */
     int64_t horizon;
     char user[SB_USER_ID_MAX + 1];
 } backlog_t;
@@ -301,7 +301,9 @@ static void backlog_send(sb_client_t *c, sb_stream_t st, int64_t id, json_t *j) 
  * was stored on this node (the store completes in order); one relayed by
  * another node may have been stored after this node's last page query:
  * then one more page is read, after what the device was sent. */
-static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t last_id) {
+static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t newest, int64_t last_id) {
+    if (newest > b->horizon) /* read before the page: each page's is as new */
+        b->horizon = newest;
     if (n == SB_DELIVERY_PAGE) {
         backlog_fetch(b, last_id);
         return;
@@ -336,7 +338,7 @@ static void on_message_page(void *ud, int rc, const sb_store_msgs_t *page) {
         if (page->v[i].id > c->sent[SB_STREAM_MESSAGES])
             backlog_send(c, SB_STREAM_MESSAGES, page->v[i].id,
                          pending_message_json(b, &page->v[i]));
-    backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
+    backlog_next(b, c, page->n, page->newest, page->n ? page->v[page->n - 1].id : 0);
 }
 
 static void on_notification_page(void *ud, int rc, const sb_store_notifications_t *page) {
@@ -348,7 +350,7 @@ static void on_notification_page(void *ud, int rc, const sb_store_notifications_
         if (page->v[i].id > c->sent[SB_STREAM_NOTIFICATIONS])
             backlog_send(c, SB_STREAM_NOTIFICATIONS, page->v[i].id,
                          sb_feat_notification_json(&page->v[i]));
-    backlog_next(b, c, page->n, page->n ? page->v[page->n - 1].id : 0);
+    backlog_next(b, c, page->n, page->newest, page->n ? page->v[page->n - 1].id : 0);
 }
 
 /* Reads what is pending for the user after what the device was sent, then

@@ -243,6 +243,9 @@ typedef struct {
 typedef struct {
     const sb_store_msg_t *v;
     size_t n;
+    /* Undelivered pages only (else 0): the user's newest id, confirmed or not, read before the
+     * page: with the last page read, every id up to it that is still pending has been in one. */
+    int64_t newest;
 } sb_store_msgs_t;
 
 typedef struct {
@@ -258,6 +261,7 @@ typedef struct {
 typedef struct {
     const sb_store_notification_t *v;
     size_t n;
+    int64_t newest; /* as in sb_store_msgs_t */
 } sb_store_notifications_t;
 
 typedef struct {

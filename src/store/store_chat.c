@@ -358,7 +358,7 @@ static int collect_msgs(sb_store__req_t *r, sb_store__q_t *q, int64_t limit) {
             return SB_ENOMEM;
     if (rc < 0)
         return rc;
-    r->res.MSGS = (sb_store_msgs_t){v, n};
+    r->res.MSGS = (sb_store_msgs_t){.v = v, .n = n};
     return SB_OK;
 }
 
@@ -528,9 +528,16 @@ int sb_store__exec_message_mark_read(sb_store_t *st, sb_store__req_t *r) {
 
 int sb_store__exec_message_undelivered(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__user_page_args_t *a = &r->args.message_undelivered;
-    sb_store__q_t *q =
-        sb_store__q_user_page(st, SB_SQL_MSG_UNDELIVERED, a->user, a->limit, a->after_id);
-    return q ? collect_msgs(r, q, a->limit) : SB_EIO;
+    int64_t newest; /* first: the page's snapshot is then as new or newer */
+    int rc = sb_store__read_newest(st, SB_SQL_MSG_NEWEST, a->user, &newest);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q_user_page(st, SB_SQL_MSG_UNDELIVERED, a->user,
+                                                           a->limit, a->after_id)
+                                   : NULL;
+    if (!q)
+        return rc == SB_OK ? SB_EIO : rc;
+    rc = collect_msgs(r, q, a->limit);
+    r->res.MSGS.newest = newest;
+    return rc;
 }
 
 int sb_store__exec_message_mark_delivered(sb_store_t *st, sb_store__req_t *r) {

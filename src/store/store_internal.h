@@ -450,6 +450,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "INSERT INTO message_reads(message_id, user_id, read_at_ms) "                                \
       "SELECT id, $2::text, $4::bigint FROM messages WHERE id = ANY($1::bigint[]) "                \
       "AND room = $3::text AND sender_id <> $2::text ON CONFLICT DO NOTHING RETURNING message_id") \
+    X(MSG_NEWEST,                                                                                  \
+      "SELECT coalesce(max(message_id), 0) FROM message_deliveries WHERE user_id = ?1", NULL)      \
     X(MSG_UNDELIVERED,                                                                             \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
       "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "                    \
@@ -484,6 +486,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "FROM notifications WHERE user_id = $1 AND ($2::bigint = 0 OR is_read = 0) "                 \
       "ORDER BY id DESC LIMIT $3")                                                                 \
     X(NOTIF_READ, "UPDATE notifications SET is_read = 1 WHERE id = ?1 AND user_id = ?2", NULL)     \
+    X(NOTIF_NEWEST, "SELECT coalesce(max(id), 0) FROM notifications WHERE user_id = ?1", NULL)     \
     X(NOTIF_UNDELIVERED,                                                                           \
       "SELECT id, user_id, type, title, message, data, is_read, created_at_ms "                    \
       "FROM notifications WHERE user_id = ?1 AND delivered = 0 AND id > ?3 ORDER BY id LIMIT ?2",  \
@@ -781,6 +784,8 @@ int sb_store__exec(sb_store__q_t *q);
 /* Steps once. SB_OK on a row (read it before the statement is taken
  * again), SB_ENOTFOUND when there is none, or an error. */
 int sb_store__step_one(sb_store__q_t *q);
+/* Runs `which` (MSG_NEWEST, NOTIF_NEWEST) for user into *out. */
+int sb_store__read_newest(sb_store_t *st, sb_store__sql_t which, sb_str_t user, int64_t *out);
 /* Copies column `col` of the current row into the arena; SQL NULL gives
  * NULL. Sets *oom (and returns NULL) when out of memory. */
 const char *sb_store__col(sb_store__req_t *r, sb_store__q_t *q, int col, bool *oom);

@@ -30,7 +30,7 @@ static int collect_notifications(sb_store__req_t *r, sb_store__q_t *q, int64_t l
             return SB_ENOMEM;
     if (rc < 0)
         return rc;
-    r->res.NOTIFS = (sb_store_notifications_t){v, n};
+    r->res.NOTIFS = (sb_store_notifications_t){.v = v, .n = n};
     return SB_OK;
 }
 
@@ -90,9 +90,16 @@ int sb_store__exec_notification_mark_read(sb_store_t *st, sb_store__req_t *r) {
 
 int sb_store__exec_notification_undelivered(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__user_page_args_t *a = &r->args.notification_undelivered;
-    sb_store__q_t *q =
-        sb_store__q_user_page(st, SB_SQL_NOTIF_UNDELIVERED, a->user, a->limit, a->after_id);
-    return q ? collect_notifications(r, q, a->limit) : SB_EIO;
+    int64_t newest; /* first: the page's snapshot is then as new or newer */
+    int rc = sb_store__read_newest(st, SB_SQL_NOTIF_NEWEST, a->user, &newest);
+    sb_store__q_t *q = rc == SB_OK ? sb_store__q_user_page(st, SB_SQL_NOTIF_UNDELIVERED, a->user,
+                                                           a->limit, a->after_id)
+                                   : NULL;
+    if (!q)
+        return rc == SB_OK ? SB_EIO : rc;
+    rc = collect_notifications(r, q, a->limit);
+    r->res.NOTIFS.newest = newest;
+    return rc;
 }
 
 int sb_store__exec_notification_mark_delivered(sb_store_t *st, sb_store__req_t *r) {

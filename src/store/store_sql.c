@@ -24,6 +24,16 @@ sb_store__q_t *sb_store__q_user_page(sb_store_t *st, sb_store__sql_t id, sb_str_
     return q;
 }
 
+int sb_store__read_newest(sb_store_t *st, sb_store__sql_t which, sb_str_t user, int64_t *out) {
+    sb_store__q_t *q = sb_store__q(st, which);
+    if (!q)
+        return SB_EIO;
+    sb_store__bind_str(q, 1, user);
+    int rc = sb_store__step_one(q);
+    *out = rc == SB_OK ? sb_store__col_int(q, 0) : 0;
+    return rc;
+}
+
 int sb_store__exec(sb_store__q_t *q) {
     int rc = sb_store__step(q);
     q->ops->reset(q);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, NO_EVENT_LIMIT } from './lib/server.mjs';
-import { test, isRef, connectUser, waitFor, record, until, client, mintToken } from './lib/util.mjs';
+import { test, isRef, connectUser, waitFor, record, until, client, mintToken, disconnect } from './lib/util.mjs';
 
 const skip = isRef ? 'C-only: the reference server has no storage' : false;
 let srv;
@@ -56,6 +56,22 @@ test('a direct message reaches every device of both users, exactly where it shou
   assert.ok(again.id > ack.id);
   await a1.emitWithAck('message:history', { conversationId: ack.conversationId });
   assert.deepEqual(a1Received.map((x) => x[0].content), ['hi alice'], 'the sending device gets message:sent, not message:received');
+}, { skip });
+
+test('a device that connects after its user confirmed messages gets the next one live, as sent (clientMessageId too)', async () => {
+  const alice = uid('alice'), bob = uid('bob');
+  const a = (await connectUser(srv, alice)).s;
+  const first = client(srv.url, { transports: ['websocket'], auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  first.on('message:received', (m, confirm) => confirm());
+  await waitFor(first, 'connection:established');
+  await send(a, { receiverId: bob, content: 'confirmed' });
+  await first.emitWithAck('notification:list', {}); // its confirmation went first
+  await disconnect(first);
+  const later = (await connectUser(srv, bob)).s;
+  await later.emitWithAck('notification:list', {}); // after its backlog read (the user's requests keep their order)
+  const got = waitFor(later, 'message:received');
+  const m = await send(a, { receiverId: bob, content: 'live', clientMessageId: 'k-live-1' });
+  assert.deepEqual(await got, m, 'the message as the sender\'s ack has it');
 }, { skip });
 
 test('messages to an offline user arrive on their next connect, oldest first, and once confirmed never again', async () => {

@@ -160,6 +160,7 @@ typedef struct {
     char *s[8];
     int64_t v[256];
     size_t n;
+    int64_t newest; /* undelivered pages */
 } cap_t;
 
 static void cap_reset(cap_t *c) {
@@ -257,6 +258,7 @@ static void on_msgs(void *ud, int rc, const sb_store_msgs_t *p) {
         cap_s(c, 2, p->v[0].content);
     }
     c->n = p ? p->n : 0;
+    c->newest = p ? p->newest : 0;
     completed();
 }
 
@@ -286,6 +288,7 @@ static void on_notifs(void *ud, int rc, const sb_store_notifications_t *p) {
         c->yes = p->v[0].is_read;
     }
     c->n = p ? p->n : 0;
+    c->newest = p ? p->newest : 0;
     completed();
 }
 
@@ -900,6 +903,7 @@ TEST(message_offline_delivery) {
     DO(&c, sb_store_message_mark_delivered(st, S("bob"), rest, 2, on_done, &c));
     DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
     CHECK(c.rc == SB_OK && c.n == 0);
+    CHECK_EQ(c.newest, m[2].v[0]); /* the newest, confirmed or not, with a page */
     DO(&c, sb_store_message_undelivered(st, S("carol"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 3); /* carol's rows untouched */
     DO(&c, sb_store_message_undelivered(st, S("carol"), m[0].v[0], 10, on_msgs, &c));
@@ -981,7 +985,8 @@ TEST(notifications) {
     CHECK_EQ(c.n, 0); /* paging by cursor */
     DO(&c, sb_store_notification_delivered_upto(st, S("bob"), n[2].v[0], on_done, &c));
     DO(&c, sb_store_notification_undelivered(st, S("bob"), 0, 10, on_notifs, &c));
-    CHECK_EQ(c.n, 0); /* confirmed up to an offset */
+    CHECK_EQ(c.n, 0);              /* confirmed up to an offset */
+    CHECK_EQ(c.newest, n[2].v[0]); /* the newest, confirmed or not, with a page */
     DO(&c, sb_store_notification_undelivered(st, S("alice"), 0, 10, on_notifs, &c));
     CHECK_EQ(c.n, 1); /* another user's rows untouched */
     for (int i = 0; i < 4; i++)
