@@ -243,8 +243,9 @@ typedef struct {
 typedef struct {
     const sb_store_msg_t *v;
     size_t n;
-    /* Undelivered pages only (else 0): the user's newest id, confirmed or not, read before the
-     * page: with the last page read, every id up to it that is still pending has been in one. */
+    /* Undelivered pages on PostgreSQL only (else 0): the user's newest id, confirmed or not, read
+     * before the page: with the last page read, every id up to it still pending has been in one
+     * (SQLite's delivery needs none: one writer completes in id order). */
     int64_t newest;
 } sb_store_msgs_t;
 

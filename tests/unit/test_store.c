@@ -903,7 +903,7 @@ TEST(message_offline_delivery) {
     DO(&c, sb_store_message_mark_delivered(st, S("bob"), rest, 2, on_done, &c));
     DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
     CHECK(c.rc == SB_OK && c.n == 0);
-    CHECK_EQ(c.newest, m[2].v[0]); /* the newest, confirmed or not, with a page */
+    CHECK_EQ(c.newest, SB_TEST_PG ? m[2].v[0] : 0); /* the newest, confirmed or not */
     DO(&c, sb_store_message_undelivered(st, S("carol"), 0, 10, on_msgs, &c));
     CHECK_EQ(c.n, 3); /* carol's rows untouched */
     DO(&c, sb_store_message_undelivered(st, S("carol"), m[0].v[0], 10, on_msgs, &c));
@@ -985,8 +985,8 @@ TEST(notifications) {
     CHECK_EQ(c.n, 0); /* paging by cursor */
     DO(&c, sb_store_notification_delivered_upto(st, S("bob"), n[2].v[0], on_done, &c));
     DO(&c, sb_store_notification_undelivered(st, S("bob"), 0, 10, on_notifs, &c));
-    CHECK_EQ(c.n, 0);              /* confirmed up to an offset */
-    CHECK_EQ(c.newest, n[2].v[0]); /* the newest, confirmed or not, with a page */
+    CHECK_EQ(c.n, 0);                               /* confirmed up to an offset */
+    CHECK_EQ(c.newest, SB_TEST_PG ? n[2].v[0] : 0); /* the newest, confirmed or not */
     DO(&c, sb_store_notification_undelivered(st, S("alice"), 0, 10, on_notifs, &c));
     CHECK_EQ(c.n, 1); /* another user's rows untouched */
     for (int i = 0; i < 4; i++)
