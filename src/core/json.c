@@ -47,9 +47,7 @@ static long json_hex4(const char *p, size_t end, size_t i) {
 
 static bool json_is_cont(uint8_t c) { return (c & 0xC0) == 0x80; }
 
-/* Returns the length (1..4) of the well-formed UTF-8 sequence at s[0..avail),
- * or 0 if it is malformed, overlong, a surrogate or above U+10FFFF. */
-static size_t json_utf8_len(const uint8_t *s, size_t avail) {
+size_t sb_json_utf8_len(const uint8_t *s, size_t avail) {
     uint8_t c = s[0];
     if (c < 0x80)
         return 1;
@@ -130,7 +128,7 @@ static size_t json_scan_string(const char *p, size_t n, size_t i) {
             i++;
             continue;
         } else {
-            size_t len = json_utf8_len((const uint8_t *)p + i, n - i);
+            size_t len = sb_json_utf8_len((const uint8_t *)p + i, n - i);
             i = len ? i + len : 0;
         }
         if (i == 0)
@@ -535,7 +533,7 @@ static size_t json_escape_into(sb_str_t s, char *out) {
     while (i < s.n) {
         uint8_t c = (uint8_t)s.p[i];
         if (c >= 0x80) {
-            size_t len = json_utf8_len((const uint8_t *)s.p + i, s.n - i);
+            size_t len = sb_json_utf8_len((const uint8_t *)s.p + i, s.n - i);
             if (len)
                 sb_put(out, &k, s.p + i, len);
             else

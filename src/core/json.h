@@ -7,6 +7,7 @@
 #define SB_CORE_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/str.h"
 
@@ -67,6 +68,11 @@ int sb_json_string_unescape(sb_str_t token, char *out, size_t cap, size_t *out_n
  * bytes the token needs; writes (without a NUL) only when that fits in `cap`,
  * otherwise leaves out untouched, so a caller can size a buffer with cap 0. */
 size_t sb_json_string_escape(sb_str_t s, char *out, size_t cap);
+
+/* Returns the length (1..4) of the well-formed UTF-8 sequence at s[0..avail)
+ * (avail >= 1), or 0 if it is malformed, overlong, a surrogate or above
+ * U+10FFFF: the rule every JSON string here is held to. */
+size_t sb_json_utf8_len(const uint8_t *s, size_t avail);
 
 /* ---- Token walk over validated JSON -------------------------------------- */
 

@@ -184,6 +184,12 @@ typedef struct {
 sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
                                         size_t extra, sb_features_answer_fn answer, void *ud);
 
+/* json_text.c: the compact JSON text of v, exactly json_dumps(v, JSON_COMPACT |
+ * JSON_ENCODE_ANY) (JSON_PRESERVE_ORDER changes nothing in jansson 2.14: members
+ * keep their insertion order), its length in *n; the caller frees it. NULL
+ * where json_dumps says NULL (text that is not UTF-8, a cycle) or out of memory. */
+char *sb_feat_json_text(const json_t *v, size_t *n);
+
 /* helpers.c: replies */
 /* Acks `result` (stolen) when the client asked for an ack. */
 void sb_feat_reply(sb_sio_event_t *ev, json_t *result);
@@ -202,6 +208,9 @@ void sb_feat_iso_time(int64_t ms, char out[32]);
 /* Emits to every device of a user, minus `except` (may be NULL). */
 long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
                        const sb_sio_socket_t *except);
+/* The same with the payload's text (sb_feat_json_text) already made. */
+long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *event, sb_str_t text,
+                            const sb_sio_socket_t *except);
 /* Emits to a room (minus `except`, may be NULL). */
 long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
                        const sb_sio_socket_t *except);
@@ -213,6 +222,9 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
 /* False once the socket has gone: skip replies, but still end the call. */
 bool sb_feat_call_live(const sb_feat_call_t *call);
 void sb_feat_call_reply(sb_feat_call_t *call, json_t *result);
+/* The same where `text` is result's text (sb_feat_json_text), already made:
+ * a socket's ack sends it; an HTTP call is answered with result (stolen). */
+void sb_feat_call_reply_text(sb_feat_call_t *call, json_t *result, sb_str_t text);
 void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fails the call with the error code matching a store result. */

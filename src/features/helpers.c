@@ -11,8 +11,6 @@
 #include "core/log.h"
 #include "features/features_internal.h"
 
-#define SB_FEAT_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
-
 void sb_feat_iso_time(int64_t ms, char out[32]) {
     time_t sec = (time_t)(ms / 1000);
     struct tm tm;
@@ -22,11 +20,7 @@ void sb_feat_iso_time(int64_t ms, char out[32]) {
 }
 
 /* Dumps a payload and strips nothing: arguments are the whole JSON value. */
-static char *dump(json_t *payload, size_t *n) {
-    char *text = json_dumps(payload, SB_FEAT_JSON_FLAGS | JSON_ENCODE_ANY);
-    *n = text ? strlen(text) : 0;
-    return text;
-}
+static char *dump(json_t *payload, size_t *n) { return sb_feat_json_text(payload, n); }
 
 int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload) {
     size_t n;
@@ -98,9 +92,23 @@ void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...) {
 
 long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
                        const sb_sio_socket_t *except) {
+    size_t n;
+    char *text = dump(payload, &n);
+    json_decref(payload);
+    if (!text)
+        return SB_ENOMEM;
+    long rc = sb_feat_emit_user_text(f, user_id, event, sb_str(text, n), except);
+    free(text);
+    return rc;
+}
+
+long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *event, sb_str_t text,
+                            const sb_sio_socket_t *except) {
     char room[SB_USER_ID_MAX + 8];
     snprintf(room, sizeof room, "user:%s", user_id);
-    return sb_feat_emit_room(f, room, event, payload, except);
+    sb_str_t r = sb_cstr(room);
+    sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = except};
+    return sb_sio_broadcast(f->nsp, &t, event, text, NULL, 0);
 }
 
 long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
@@ -198,6 +206,17 @@ sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, c
 
 bool sb_feat_call_live(const sb_feat_call_t *call) {
     return call->sock ? sb_sio_socket_connected(call->sock) : call->answer != NULL;
+}
+
+void sb_feat_call_reply_text(sb_feat_call_t *call, json_t *result, sb_str_t text) {
+    if (call->answer) {
+        sb_feat_call_reply(call, result);
+        return;
+    }
+    sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id};
+    if (sb_feat_call_live(call))
+        sb_sio_reply(&ev, text);
+    json_decref(result);
 }
 
 void sb_feat_call_reply(sb_feat_call_t *call, json_t *result) {

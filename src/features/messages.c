@@ -90,27 +90,36 @@ static json_t *send_payload(sb_feat_call_t *call, const sb_store_msg_t *m) {
     return msg;
 }
 
+/* One text of the message for every copy of it: the deliveries, the
+ * sender's other devices, message:sent and the ack (message:new goes
+ * through delivery.c, which takes the value). */
 static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     call->f->messages_total++;
     send_t *s = send_of(call);
     json_t *msg = send_payload(call, m);
     char room[SB_STORE_MAX_ROOM + 1];
     snprintf(room, sizeof room, "conversation:%s", s->conv);
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t n = 0;
+    char *text = sb_feat_json_text(msg, &n);
     size_t k = 0; /* the recipients, in the order the append was given them */
     for (size_t i = 0; text && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0) {
             int64_t prev = m->recipient_prev ? m->recipient_prev[k] : 0;
             k++;
             sb_feat_delivery_live(call->f, SB_STREAM_MESSAGES, s->members[i], m->id, prev,
-                                  sb_cstr(text));
+                                  sb_str(text, n));
         }
-    free(text);
-    sb_feat_emit_user(call->f, call->user_id, "message:received", json_incref(msg), call->sock);
+    if (text)
+        sb_feat_emit_user_text(call->f, call->user_id, "message:received", sb_str(text, n),
+                               call->sock);
     sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);
-    if (call->sock && sb_feat_call_live(call))
-        sb_feat_emit(call->sock, "message:sent", json_incref(msg));
-    sb_feat_call_reply(call, msg);
+    if (text && call->sock && sb_feat_call_live(call))
+        sb_sio_emit(call->sock, "message:sent", sb_str(text, n));
+    if (text)
+        sb_feat_call_reply_text(call, msg, sb_str(text, n));
+    else
+        sb_feat_call_reply(call, msg);
+    free(text);
 }
 
 static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
