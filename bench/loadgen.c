@@ -264,6 +264,7 @@ static void answered(lg_conn_t *c, bool counted) {
 }
 
 static uint64_t ack_errors; /* message:send answered with {"error":...} */
+static uint64_t confirmed;  /* message:received answered (each a store request on the server) */
 
 /* Sender i writes to the user of connection i+1 (the last to the first). */
 static void send_message(lg_conn_t *c, int64_t now) {
@@ -287,8 +288,11 @@ static bool answer_event(lg_conn_t *c, const char *p, size_t n) {
     if (n < 3 || p[0] != '2' || !parse_u64(&q, end, &id))
         return false;
     char buf[32];
-    int k = snprintf(buf, sizeof buf, "3%llu[]", (unsigned long long)id);
+    /* Engine.IO MESSAGE ("4") carrying a Socket.IO ACK ("3"): without the
+     * "4" it reads as an Engine.IO pong, and no delivery is ever confirmed. */
+    int k = snprintf(buf, sizeof buf, "43%llu[]", (unsigned long long)id);
     lg_send_text(c, buf, (size_t)k);
+    confirmed++;
     return true;
 }
 
@@ -873,8 +877,11 @@ static int report(void) {
     } else {
         lg_json_int("msgs", (long long)msgs_run);
         lg_json_num("msgs_per_s", rate_out);
-        if (O.mode == M_SEND)
+        if (O.mode == M_SEND) {
             lg_json_int("ack_errors", (long long)ack_errors);
+            lg_json_int("acked_total", (long long)C.msgs); /* warm-up and window */
+            lg_json_int("confirmed", (long long)confirmed);
+        }
         if (echoes) {
             lg_json_int("min_per_conn", (long long)min_per_conn(0, nslots));
             lg_json_int("unanswered", unanswered);

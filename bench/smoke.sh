@@ -12,6 +12,7 @@ ROOT=$(dirname "$HERE")
 B=${1:-$ROOT/build}
 LG=$ROOT/build/bench/loadgen
 SECRET=smoke-secret-$$-0123456789abcdefghijkl
+APIKEY=smoke-api-key-$$
 TMP=$(mktemp -d /tmp/sb-bench-smoke.XXXXXX)
 PIDS=()
 pass=0
@@ -90,7 +91,8 @@ lg() { "$LG" --quiet --max-time 20 "$@" 2>>"$TMP/lg.err"; }
 
 start echo "$B/examples/sio_echo" --events-per-second 0
 start ws "$B/examples/ws_echo"
-start main "$B/switchboard" --events-per-second 0 --jwt-secret "$SECRET" --data-dir "$TMP/data"
+start main "$B/switchboard" --events-per-second 0 --jwt-secret "$SECRET" --data-dir "$TMP/data" \
+    --api-key "$APIKEY"
 
 clean=("errors -eq 0" "bad -eq 0" "ok = true")
 
@@ -119,10 +121,23 @@ r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode idle --conns 200 --ro
     --jwt-secret "$SECRET" --duration 1)
 check "idle 200 conns joined with JWT" "$r" "${clean[@]}" "joined -eq 200" "rss_after_kb -gt 0"
 
+# The server's store requests: one append per message, one per confirmed delivery.
+store_requests() {
+    curl -s -H "authorization: Bearer $APIKEY" "http://127.0.0.1:$PORT_main/metrics" |
+        sed -n 's/^switchboard_store_requests_total //p'
+}
+req0=$(store_requests)
 r=$(lg --port "$PORT_main" --server-pid "$PID_main" --mode send --conns 20 --jwt-secret "$SECRET" --duration 1 \
     --warmup 0.5)
 check "send: 20 senders, stored and acknowledged (bench/store.mjs)" "$r" "${clean[@]}" "ack_errors -eq 0" \
-    "min_per_conn -ge 1" "msgs -gt 0"
+    "min_per_conn -ge 1" "msgs -gt 0" "confirmed -gt 0"
+# The receivers' confirmations reach the server (they once went out as
+# Engine.IO pongs, and the bench measured no confirmation at all): more
+# store requests than acknowledged messages by at least half the confirmations.
+sleep 0.3 # the last confirmations' batch
+confirms=$(($(store_requests) - req0 - $(field "$r" acked_total)))
+check "send: the receivers' confirmations are store requests" "{\"confirms\":$confirms}" \
+    "confirms -ge $(($(field "$r" confirmed) / 2))"
 
 r=$(lg --port "$PORT_main" --mode send --conns 2 --payload 200000 --jwt-secret "$SECRET" --duration 1 --warmup 0)
 check "send: refused messages are counted as error answers, not as acked" "$r" "ack_errors -gt 0" "msgs -eq 0"

@@ -143,8 +143,15 @@ function cpuShare(a, b, secs, pid) {
     if (Number(tid) !== pid) other = Math.max(other, ms - (a.threads[tid] || 0));
     if (b.store.has(tid)) store += ms - (a.threads[tid] || 0);
   }
+  const pg = a.pg === null || b.pg === null ? null : spentMs(a.pg, b.pg);
   return { server_cpu: pct(server), server_other_thread_cpu: pct(other), store_threads_cpu: pct(store),
-    pg_cpu: a.pg === null || b.pg === null ? null : pct(spentMs(a.pg, b.pg)) };
+    pg_cpu: pg === null ? null : pct(pg), server_cpu_ms: Math.round(server), pg_cpu_ms: pg === null ? null : Math.round(pg) };
+}
+/** CPU µs per acknowledged message of the server and of PostgreSQL: what a
+ * change to either costs or saves, whatever the noisy machine did to msg/s. */
+function perMessage(row) {
+  const us = (ms) => (ms === null || ms === undefined || !row.acked ? null : +(ms * 1000 / row.acked).toFixed(1));
+  return { ...row, server_us_per_msg: us(row.server_cpu_ms), pg_us_per_msg: us(row.pg_cpu_ms) };
 }
 
 function serverCommand(id, url) {
@@ -325,7 +332,7 @@ for (let rep = 1; rep <= REPEAT; rep++) {
       let row;
       const load = loadavg()[0];
       try {
-        row = await (CLIENT === 'c' ? measureC : measure)(id, url, n, `${id}-${n}-${rep}`);
+        row = perMessage(await (CLIENT === 'c' ? measureC : measure)(id, url, n, `${id}-${n}-${rep}`));
       } catch (e) {
         row = { server: id, senders: n, error: String(e.message || e).slice(0, 300) };
       }
@@ -358,11 +365,11 @@ const lines = [
   'Produced by `node bench/store.mjs` (bench/README.md). Cells: the median of the rounds (their range). ' +
   '÷ node-pg: each round\'s run over the peer\'s run of the same round. CPU: % of one core during the ' +
   'measured window (server, in brackets its store threads; PostgreSQL, every process of the cluster; the client processes). batch: requests per ' +
-  'store batch and the mean time from BEGIN to the end of COMMIT. "load avg": the machine\'s 1-minute load ' +
+  'store batch and the mean time from BEGIN to the end of COMMIT. µs/msg: CPU per acknowledged message, server / PostgreSQL. "load avg": the machine\'s 1-minute load ' +
   `average as the runs began (${require('node:os').cpus().length} CPUs; other work shares them).`,
   '',
-  '| senders | server | acked msg/s | ÷ node-pg | p50 ms | p99 ms | errors | CPU server (store) / PG / clients | batch (ms) | load avg |',
-  '|---:|---|---:|---:|---:|---:|---:|---|---|---|',
+  '| senders | server | acked msg/s | ÷ node-pg | p50 ms | p99 ms | errors | CPU server (store) / PG / clients | µs/msg | batch (ms) | load avg |',
+  '|---:|---|---:|---:|---:|---:|---:|---|---|---|---|',
 ];
 for (const n of SENDERS) {
   for (const id of SERVERS) {
@@ -381,7 +388,8 @@ for (const n of SENDERS) {
     lines.push(`| ${n} | ${id} | ${spread(col('per_s'))} | ${ratios.length ? spread(ratios, (x) => `${x.toFixed(1)}x`) : ''} | ` +
       `${spread(col('p50_ms'))} | ${spread(col('p99_ms'))} | ` +
       `${failed ? `failed: ${failed.error.replace(/\|/g, '/').slice(0, 80)}` : ok.reduce((a, r) => a + r.errors, 0)} | ` +
-      `${cpu} | ${batch} | ${spread(rs.map((r) => r.load1))} |`);
+      `${cpu} | ${cell(median(col('server_us_per_msg')))} / ${cell(median(col('pg_us_per_msg')))} | ${batch} | ` +
+      `${spread(rs.map((r) => r.load1))} |`);
   }
 }
 mkdirSync(RESULTS, { recursive: true });
