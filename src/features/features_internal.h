@@ -205,6 +205,10 @@ int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload);
 long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event,
                        json_t *payload);
 void sb_feat_iso_time(int64_t ms, char out[32]);
+/* Copies s up to its first NUL, at most cap - 1 (cap >= 1) bytes, and a
+ * NUL into out: snprintf(out, cap, "%.*s", ...) without reading a format,
+ * for the copies every message makes. Returns the bytes copied. */
+size_t sb_feat_copy(char *out, size_t cap, sb_str_t s);
 /* Emits to every device of a user, minus `except` (may be NULL). */
 long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
                        const sb_sio_socket_t *except);

@@ -9,14 +9,66 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/zalloc.h"
 #include "features/features_internal.h"
 
+size_t sb_feat_copy(char *out, size_t cap, sb_str_t s) {
+    size_t n = s.n ? strnlen(s.p, s.n) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(out, s.p, n);
+    out[n] = '\0';
+    return n;
+}
+
+/* The last instant with a four-digit year: 9999-12-31T23:59:59.999Z. */
+#define SB_ISO_FAST_MAX_MS 253402300799999LL
+
+static void put_digits(char *out, unsigned v, int n) {
+    while (n-- > 0) {
+        out[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date, by 400-year eras
+ * whose years start on March 1 (so the leap day ends a year). */
+static void civil_from_days(int64_t days, unsigned *y, unsigned *m, unsigned *d) {
+    int64_t z = days + 719468; /* days since 0000-03-01 */
+    int64_t era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (unsigned)(era * 400 + yoe) + (*m <= 2);
+}
+
+/* Called for every stored message and notification sent: by arithmetic, not
+ * gmtime_r, strftime and snprintf, within the years 1970-9999 (the rest as
+ * strftime writes them). */
 void sb_feat_iso_time(int64_t ms, char out[32]) {
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+    if (ms < 0 || ms > SB_ISO_FAST_MAX_MS) {
+        time_t sec = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+        return;
+    }
+    int64_t sec = ms / 1000;
+    unsigned y, mo, d, s = (unsigned)(sec % 86400);
+    civil_from_days(sec / 86400, &y, &mo, &d);
+    memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+    put_digits(out, y, 4);
+    put_digits(out + 5, mo, 2);
+    put_digits(out + 8, d, 2);
+    put_digits(out + 11, s / 3600, 2);
+    put_digits(out + 14, s / 60 % 60, 2);
+    put_digits(out + 17, s % 60, 2);
+    put_digits(out + 20, (unsigned)(ms % 1000), 3);
 }
 
 /* Dumps a payload and strips nothing: arguments are the whole JSON value. */
@@ -35,6 +87,10 @@ int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload) {
 
 long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event,
                        json_t *payload) {
+    if (!sb_sio_broadcast_reaches(f->nsp, t)) {
+        json_decref(payload); /* no text for nobody */
+        return 0;
+    }
     size_t n;
     char *text = dump(payload, &n);
     json_decref(payload);
@@ -105,8 +161,8 @@ long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event,
 long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *event, sb_str_t text,
                             const sb_sio_socket_t *except) {
     char room[SB_USER_ID_MAX + 8];
-    snprintf(room, sizeof room, "user:%s", user_id);
-    sb_str_t r = sb_cstr(room);
+    size_t k = sb_feat_copy(room, sizeof room, SB_LIT("user:"));
+    sb_str_t r = sb_str(room, k + sb_feat_copy(room + k, sizeof room - k, sb_cstr(user_id)));
     sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = except};
     return sb_sio_broadcast(f->nsp, &t, event, text, NULL, 0);
 }
@@ -174,7 +230,7 @@ bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *li
 /* ---- asynchronous calls ------------------------------------------------------------ */
 
 sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {
-    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    sb_feat_call_t *call = sb_zalloc(sizeof *call + extra);
     if (!call) {
         sb_feat_fail((sb_sio_event_t *)ev, "server_busy", "out of memory");
         return NULL;
@@ -183,15 +239,15 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
     call->sock = ev->socket;
     call->has_ack = ev->has_ack;
     call->ack_id = ev->ack_id;
-    snprintf(call->event, sizeof call->event, "%.*s", (int)ev->name.n, ev->name.p);
-    snprintf(call->user_id, sizeof call->user_id, "%s", c->user->id);
+    sb_feat_copy(call->event, sizeof call->event, ev->name);
+    sb_feat_copy(call->user_id, sizeof call->user_id, sb_cstr(c->user->id));
     sb_sio_socket_ref(call->sock);
     return call;
 }
 
 sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
                                         size_t extra, sb_features_answer_fn answer, void *ud) {
-    sb_feat_call_t *call = calloc(1, sizeof *call + extra);
+    sb_feat_call_t *call = sb_zalloc(sizeof *call + extra);
     if (!call) {
         answer(ud, NULL, "server_busy", "out of memory");
         return NULL;

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/zalloc.h"
 #include "features/features_internal.h"
 
 #define SB_TYPE_MAX 32
@@ -38,7 +39,7 @@ static void send_end(sb_feat_call_t *call) {
 }
 
 static bool keep_members(send_t *s, const char *const *v, size_t n) {
-    s->members = calloc(n ? n : 1, sizeof *s->members);
+    s->members = sb_zalloc((n ? n : 1) * sizeof *s->members);
     if (!s->members)
         return false;
     for (size_t i = 0; i < n; i++)
@@ -49,19 +50,24 @@ static bool keep_members(send_t *s, const char *const *v, size_t n) {
 
 static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m);
 
+/* "conversation:<id>" into room; its length. */
+static size_t conversation_room(const char *conv, char room[SB_STORE_MAX_ROOM + 1]) {
+    size_t k = sb_feat_copy(room, SB_STORE_MAX_ROOM + 1, SB_LIT("conversation:"));
+    return k + sb_feat_copy(room + k, SB_STORE_MAX_ROOM + 1 - k, sb_cstr(conv));
+}
+
 /* Every member but the sender gets a pending delivery row in the message's
  * own transaction, online or not: whether a recipient is connected is
  * decided by the delivery itself (delivery.c), never before the commit. */
 static void send_append(sb_feat_call_t *call) {
     send_t *s = send_of(call);
     char room[SB_STORE_MAX_ROOM + 1];
-    sb_str_t *rcpt = calloc(s->nmembers ? s->nmembers : 1, sizeof *rcpt);
+    sb_str_t *rcpt = malloc((s->nmembers ? s->nmembers : 1) * sizeof *rcpt);
     size_t n = 0;
     for (size_t i = 0; rcpt && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0)
             rcpt[n++] = sb_cstr(s->members[i]);
-    snprintf(room, sizeof room, "conversation:%s", s->conv);
-    sb_store_message_in_t in = {.room = sb_cstr(room),
+    sb_store_message_in_t in = {.room = sb_str(room, conversation_room(s->conv, room)),
                                 .sender_id = sb_cstr(call->user_id),
                                 .content = sb_cstr(s->content),
                                 .type = sb_cstr(s->type),
@@ -98,7 +104,7 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     send_t *s = send_of(call);
     json_t *msg = send_payload(call, m);
     char room[SB_STORE_MAX_ROOM + 1];
-    snprintf(room, sizeof room, "conversation:%s", s->conv);
+    conversation_room(s->conv, room);
     size_t n = 0;
     char *text = sb_feat_json_text(msg, &n);
     size_t k = 0; /* the recipients, in the order the append was given them */
@@ -216,10 +222,10 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s)
     }
     if (!sb_feat_client_message_id(ev, a, s->key))
         return false;
-    snprintf(s->name, sizeof s->name, "%s", sb_feat_user_name(c->user));
-    snprintf(s->conv, sizeof s->conv, "%s", conv ? conv : "");
-    snprintf(s->receiver, sizeof s->receiver, "%s", to ? to : "");
-    snprintf(s->type, sizeof s->type, "%s", type);
+    sb_feat_copy(s->name, sizeof s->name, sb_cstr(sb_feat_user_name(c->user)));
+    sb_feat_copy(s->conv, sizeof s->conv, sb_cstr(conv));
+    sb_feat_copy(s->receiver, sizeof s->receiver, sb_cstr(to));
+    sb_feat_copy(s->type, sizeof s->type, sb_cstr(type));
     s->content = strdup(content);
     return s->content != NULL;
 }
@@ -292,7 +298,7 @@ static void conv_end(sb_feat_call_t *call) {
 }
 
 static void room_of(const conv_req_t *r, char out[SB_STORE_MAX_ROOM + 1]) {
-    snprintf(out, SB_STORE_MAX_ROOM + 1, "conversation:%s", r->conv);
+    conversation_room(r->conv, out);
 }
 
 /* Starts a call on {conversationId, ...}; NULL when invalid (answered). */
@@ -623,7 +629,7 @@ void sb_features_conversation_changed(sb_features_t *f, const char *conv_id,
         sb_features_emit(f, &t, event, payload);
     }
     char room[SB_STORE_MAX_ROOM + 1];
-    snprintf(room, sizeof room, "conversation:%s", conv_id);
+    conversation_room(conv_id, room);
     evict_walk_t *w = malloc(sizeof *w);
     if (!w)
         return;

@@ -8,16 +8,35 @@ static const char *conversation_of(const char *room) {
     return strncmp(room, "conversation:", 13) == 0 ? room + 13 : NULL;
 }
 
-/* The message as clients see it, from a stored row. */
+/* Sets o[key] to the text v; false (o unchanged) when v is NULL or not
+ * UTF-8, where json_pack's "s" fails the whole value. */
+static bool set_text(json_t *o, const char *key, const char *v) {
+    json_t *s = v ? json_string(v) : NULL;
+    return s && json_object_set_new_nocheck(o, key, s) == 0;
+}
+
+/* The message as clients see it, from a stored row: {id, senderId, content,
+ * messageType, createdAt, sender: {id, name}, conversationId | roomId}, in
+ * that order; NULL when a text is missing or not UTF-8. Built member by
+ * member rather than by json_pack, which reads its format and copies each
+ * text once more, for every message sent and every history row. */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name) {
     char at[32];
     sb_feat_iso_time(m->created_at_ms, at);
     const char *conv = conversation_of(m->room);
-    json_t *j =
-        json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "id", (json_int_t)m->id, "senderId",
-                  m->sender_id, "content", m->content, "messageType", m->type, "createdAt", at,
-                  "sender", "id", m->sender_id, "name", sender_name ? sender_name : m->sender_id);
-    json_object_set_new(j, conv ? "conversationId" : "roomId", json_string(conv ? conv : m->room));
+    json_t *j = json_object(), *sender = json_object();
+    bool ok = j && sender && json_object_set_new_nocheck(j, "id", json_integer(m->id)) == 0 &&
+              set_text(j, "senderId", m->sender_id) && set_text(j, "content", m->content) &&
+              set_text(j, "messageType", m->type) && set_text(j, "createdAt", at) &&
+              set_text(sender, "id", m->sender_id) &&
+              set_text(sender, "name", sender_name ? sender_name : m->sender_id) &&
+              json_object_set_nocheck(j, "sender", sender) == 0;
+    json_decref(sender);
+    if (!ok) {
+        json_decref(j);
+        return NULL;
+    }
+    set_text(j, conv ? "conversationId" : "roomId", conv ? conv : m->room);
     return j;
 }
 

@@ -148,8 +148,19 @@ static void publish(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *eve
     nsp->srv->engine->ops->publish(nsp->srv->engine, &b);
 }
 
+bool sb_sio_broadcast_reaches(const sb_sio_nsp_t *nsp, const sb_sio_target_t *t) {
+    if ((nsp->srv->engine && !t->local) || t->all || t->nrooms != 1 || t->nexcept)
+        return true; /* other nodes, or more than one room's question: assumed */
+    size_t n = sb_hub_room_size(nsp->hub, t->rooms[0]);
+    if (n == 1 && t->except_socket)
+        return !sb_hub_is_member(nsp->hub, &t->except_socket->member, t->rooms[0]);
+    return n > 0;
+}
+
 long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
                       const sb_str_t *att, size_t n) {
+    if (!sb_sio_broadcast_reaches(nsp, t))
+        return 0; /* nothing encoded for nobody */
     sb_frame_t *f = sb_sio_encode_event(nsp, event, args, att, n, false, 0);
     if (!f)
         return SB_ENOMEM;

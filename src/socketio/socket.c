@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/zalloc.h"
 #include "socketio/sio_internal.h"
 
 #define SB_SIO_EVENT_NAME_MAX 256
@@ -453,7 +454,7 @@ int sb_sio_emit_binary_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t 
         return SB_ECLOSED;
     if (s->nacks >= s->nsp->srv->cfg.max_pending_acks)
         return SB_ETOOBIG;
-    sb_sio_pending_ack_t *a = calloc(1, sizeof *a);
+    sb_sio_pending_ack_t *a = sb_zalloc(sizeof *a);
     if (!a)
         return SB_ENOMEM;
     a->id = s->next_ack_id++;

@@ -239,6 +239,12 @@ typedef struct {
 long sb_sio_broadcast(sb_sio_nsp_t *nsp, const sb_sio_target_t *t, const char *event, sb_str_t args,
                       const sb_str_t *attachments, size_t n);
 
+/* False when a broadcast to t would reach nobody: no local socket but
+ * t->except_socket in its one room, and no other node (no engine, or
+ * t->local). True whenever that is not certain (t->all, several rooms,
+ * excepted rooms). A caller may then skip making the payload at all. */
+bool sb_sio_broadcast_reaches(const sb_sio_nsp_t *nsp, const sb_sio_target_t *t);
+
 /* Encodes an EVENT (binary when attachments) into a frame chain ready for
  * sb_eio_send_frame / hub delivery; NULL on OOM. */
 sb_frame_t *sb_sio_encode_event(const sb_sio_nsp_t *nsp, const char *event, sb_str_t args,

@@ -10,6 +10,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/zalloc.h"
 
 /* ---- per-request arena ------------------------------------------------------ */
 
@@ -82,7 +83,7 @@ const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
 };
 
 sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
-    sb_store__req_t *r = calloc(1, sizeof *r);
+    sb_store__req_t *r = sb_zalloc(sizeof *r);
     if (r) {
         r->op = &sb_store__ops[op];
         r->ud = ud;
