@@ -555,7 +555,22 @@ static size_t json_escape_into(sb_str_t s, char *out) {
     return k;
 }
 
+/* Printable ASCII but '"' and '\\': copied as it is. */
+static bool json_plain(uint8_t c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 size_t sb_json_string_escape(sb_str_t s, char *out, size_t cap) {
+    size_t i = 0;
+    while (i < s.n && json_plain((uint8_t)s.p[i]))
+        i++;
+    if (i == s.n) { /* every event name, every id: nothing to escape */
+        if (s.n + 2 <= cap && out) {
+            out[0] = '"';
+            if (s.n)
+                memcpy(out + 1, s.p, s.n);
+            out[s.n + 1] = '"';
+        }
+        return s.n + 2;
+    }
     size_t need = json_escape_into(s, NULL);
     if (need <= cap && out)
         json_escape_into(s, out);

@@ -189,6 +189,12 @@ sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, c
  * keep their insertion order), its length in *n; the caller frees it. NULL
  * where json_dumps says NULL (text that is not UTF-8, a cycle) or out of memory. */
 char *sb_feat_json_text(const json_t *v, size_t *n);
+/* Its writers, for texts made without a jansson value (sb_feat_message_text);
+ * size-then-write as core/put.h: out NULL only advances *k. A string token
+ * with jansson's escapes; false (nothing sensible written) when s[0..n) is
+ * not UTF-8, which jansson refuses to write. */
+bool sb_feat_json_put_string(char *out, size_t *k, const char *s, size_t n);
+void sb_feat_json_put_int(char *out, size_t *k, int64_t v);
 
 /* helpers.c: replies */
 /* Acks `result` (stolen) when the client asked for an ack. */
@@ -215,6 +221,9 @@ long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event,
 /* The same with the payload's text (sb_feat_json_text) already made. */
 long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *event, sb_str_t text,
                             const sb_sio_socket_t *except);
+/* False when an event to the room would reach nobody: no socket in it here,
+ * no other node (sb_sio_broadcast_reaches): its payload need not be made. */
+bool sb_feat_room_reaches(sb_features_t *f, const char *room);
 /* Emits to a room (minus `except`, may be NULL). */
 long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
                        const sb_sio_socket_t *except);
@@ -226,9 +235,9 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
 /* False once the socket has gone: skip replies, but still end the call. */
 bool sb_feat_call_live(const sb_feat_call_t *call);
 void sb_feat_call_reply(sb_feat_call_t *call, json_t *result);
-/* The same where `text` is result's text (sb_feat_json_text), already made:
- * a socket's ack sends it; an HTTP call is answered with result (stolen). */
-void sb_feat_call_reply_text(sb_feat_call_t *call, json_t *result, sb_str_t text);
+/* A socket's call: acks with a result's text already made (an HTTP call,
+ * which takes a value, is answered with sb_feat_call_reply). */
+void sb_feat_call_ack_text(sb_feat_call_t *call, sb_str_t text);
 void sb_feat_call_fail(sb_feat_call_t *call, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fails the call with the error code matching a store result. */
@@ -397,6 +406,12 @@ long sb_feat_delivery_room(sb_features_t *f, const char *room, const char *event
 json_t *sb_feat_chat_message_json(const sb_store_msg_t *m, const char *name, const char *avatar);
 /* payloads.c: a stored message as clients see it (conversationId or roomId). */
 json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name);
+/* The text of that object with the members extra[i] = {name, text} after its
+ * own (a NULL text is left out), exactly as sb_feat_json_text writes it, in
+ * one allocation and without a jansson value: message:send's copies. NULL
+ * where the object would be NULL (a text that is not UTF-8) or out of memory. */
+char *sb_feat_message_text(const sb_store_msg_t *m, const char *sender_name,
+                           const char *const extra[][2], size_t nextra, size_t *n);
 /* payloads.c: a stored notification as clients see it. */
 json_t *sb_feat_notification_json(const sb_store_notification_t *n);
 /* social.c: the social group (notifications, friends, posts) */

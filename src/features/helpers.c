@@ -167,6 +167,12 @@ long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *e
     return sb_sio_broadcast(f->nsp, &t, event, text, NULL, 0);
 }
 
+bool sb_feat_room_reaches(sb_features_t *f, const char *room) {
+    sb_str_t r = sb_cstr(room);
+    sb_sio_target_t t = {.rooms = &r, .nrooms = 1};
+    return sb_sio_broadcast_reaches(f->nsp, &t);
+}
+
 long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, json_t *payload,
                        const sb_sio_socket_t *except) {
     sb_str_t r = sb_cstr(room);
@@ -264,15 +270,10 @@ bool sb_feat_call_live(const sb_feat_call_t *call) {
     return call->sock ? sb_sio_socket_connected(call->sock) : call->answer != NULL;
 }
 
-void sb_feat_call_reply_text(sb_feat_call_t *call, json_t *result, sb_str_t text) {
-    if (call->answer) {
-        sb_feat_call_reply(call, result);
-        return;
-    }
+void sb_feat_call_ack_text(sb_feat_call_t *call, sb_str_t text) {
     sb_sio_event_t ev = {.socket = call->sock, .has_ack = call->has_ack, .ack_id = call->ack_id};
-    if (sb_feat_call_live(call))
+    if (call->sock && sb_feat_call_live(call))
         sb_sio_reply(&ev, text);
-    json_decref(result);
 }
 
 void sb_feat_call_reply(sb_feat_call_t *call, json_t *result) {

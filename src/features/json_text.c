@@ -34,8 +34,7 @@ static void put_escape(char *out, size_t *k, uint8_t c) {
     sb_put(out, k, e, 6);
 }
 
-/* False when s is not valid UTF-8 (jansson refuses it). */
-static bool put_string(char *out, size_t *k, const char *s, size_t n) {
+bool sb_feat_json_put_string(char *out, size_t *k, const char *s, size_t n) {
     size_t run = 0, i = 0; /* s[run..i) is copied as it is */
     sb_put(out, k, "\"", 1);
     while (i < n) {
@@ -58,7 +57,7 @@ static bool put_string(char *out, size_t *k, const char *s, size_t n) {
     return true;
 }
 
-static void put_integer(char *out, size_t *k, json_int_t v) {
+void sb_feat_json_put_int(char *out, size_t *k, int64_t v) {
     if (v < 0)
         sb_put(out, k, "-", 1);
     sb_put_uint(out, k, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
@@ -88,7 +87,8 @@ static bool put_object(char *out, size_t *k, const json_t *v, int depth) {
         if (!first)
             sb_put(out, k, ",", 1);
         first = false;
-        if (!put_string(out, k, json_object_iter_key(it), json_object_iter_key_len(it)))
+        if (!sb_feat_json_put_string(out, k, json_object_iter_key(it),
+                                     json_object_iter_key_len(it)))
             return false;
         sb_put(out, k, ":", 1);
         if (!put_value(out, k, json_object_iter_value(it), depth + 1))
@@ -117,9 +117,9 @@ static bool put_value(char *out, size_t *k, const json_t *v, int depth) {
     case JSON_ARRAY:
         return put_array(out, k, v, depth);
     case JSON_STRING:
-        return put_string(out, k, json_string_value(v), json_string_length(v));
+        return sb_feat_json_put_string(out, k, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        put_integer(out, k, json_integer_value(v));
+        sb_feat_json_put_int(out, k, json_integer_value(v));
         return true;
     case JSON_TRUE:
         SB_PUT_LIT(out, k, "true");

@@ -96,17 +96,19 @@ static json_t *send_payload(sb_feat_call_t *call, const sb_store_msg_t *m) {
     return msg;
 }
 
-/* One text of the message for every copy of it: the deliveries, the
- * sender's other devices, message:sent and the ack (message:new goes
- * through delivery.c, which takes the value). */
+/* The message's text, made once and straight from the row for every copy
+ * a socket gets: the deliveries, the sender's other devices, message:sent
+ * and the ack. Its jansson value only where one is taken: message:new to a
+ * conversation someone watches (delivery.c), an HTTP caller's answer. */
 static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     call->f->messages_total++;
     send_t *s = send_of(call);
-    json_t *msg = send_payload(call, m);
+    const char *extra[][2] = {{"receiverId", s->receiver[0] ? s->receiver : NULL},
+                              {"clientMessageId", s->key[0] ? s->key : NULL}};
+    size_t n = 0;
+    char *text = sb_feat_message_text(m, s->name, extra, 2, &n);
     char room[SB_STORE_MAX_ROOM + 1];
     conversation_room(s->conv, room);
-    size_t n = 0;
-    char *text = sb_feat_json_text(msg, &n);
     size_t k = 0; /* the recipients, in the order the append was given them */
     for (size_t i = 0; text && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0) {
@@ -118,13 +120,14 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     if (text)
         sb_feat_emit_user_text(call->f, call->user_id, "message:received", sb_str(text, n),
                                call->sock);
-    sb_feat_delivery_room(call->f, room, "message:new", json_incref(msg), m->id);
+    if (sb_feat_room_reaches(call->f, room))
+        sb_feat_delivery_room(call->f, room, "message:new", send_payload(call, m), m->id);
     if (text && call->sock && sb_feat_call_live(call))
         sb_sio_emit(call->sock, "message:sent", sb_str(text, n));
-    if (text)
-        sb_feat_call_reply_text(call, msg, sb_str(text, n));
+    if (text && !call->answer)
+        sb_feat_call_ack_text(call, sb_str(text, n));
     else
-        sb_feat_call_reply(call, msg);
+        sb_feat_call_reply(call, send_payload(call, m));
     free(text);
 }
 

@@ -1,7 +1,9 @@
 /* Stored rows as clients see them: messages and notifications. Pure
  * formatting, used by the features that send them and by delivery.c. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/put.h"
 #include "features/features_internal.h"
 
 static const char *conversation_of(const char *room) {
@@ -38,6 +40,59 @@ json_t *sb_feat_message_json(const sb_store_msg_t *m, const char *sender_name) {
     }
     set_text(j, conv ? "conversationId" : "roomId", conv ? conv : m->room);
     return j;
+}
+
+/* ,"name":"text" (name needs no escape); false when text is NULL or not UTF-8. */
+static bool put_member(char *out, size_t *k, const char *name, const char *text) {
+    if (!text)
+        return false;
+    SB_PUT_LIT(out, k, ",\"");
+    sb_put(out, k, name, strlen(name));
+    SB_PUT_LIT(out, k, "\":");
+    return sb_feat_json_put_string(out, k, text, strlen(text));
+}
+
+/* A member that json_object_set_new leaves out when its text is missing or
+ * not UTF-8 (json_string says NULL), checked before a byte is written. */
+static void put_optional(char *out, size_t *k, const char *name, const char *text) {
+    size_t size = 0;
+    if (text && sb_feat_json_put_string(NULL, &size, text, strlen(text)))
+        put_member(out, k, name, text);
+}
+
+static bool put_message(char *out, size_t *k, const sb_store_msg_t *m, const char *sender_name,
+                        const char *const extra[][2], size_t nextra) {
+    char at[32];
+    sb_feat_iso_time(m->created_at_ms, at);
+    const char *conv = conversation_of(m->room);
+    SB_PUT_LIT(out, k, "{\"id\":");
+    sb_feat_json_put_int(out, k, m->id);
+    if (!put_member(out, k, "senderId", m->sender_id) ||
+        !put_member(out, k, "content", m->content) || !put_member(out, k, "messageType", m->type) ||
+        !put_member(out, k, "createdAt", at))
+        return false;
+    SB_PUT_LIT(out, k, ",\"sender\":{\"id\":");
+    if (!m->sender_id || !sb_feat_json_put_string(out, k, m->sender_id, strlen(m->sender_id)) ||
+        !put_member(out, k, "name", sender_name ? sender_name : m->sender_id))
+        return false;
+    SB_PUT_LIT(out, k, "}");
+    put_optional(out, k, conv ? "conversationId" : "roomId", conv ? conv : m->room);
+    for (size_t i = 0; i < nextra; i++)
+        put_optional(out, k, extra[i][0], extra[i][1]);
+    SB_PUT_LIT(out, k, "}");
+    return true;
+}
+
+char *sb_feat_message_text(const sb_store_msg_t *m, const char *sender_name,
+                           const char *const extra[][2], size_t nextra, size_t *n) {
+    size_t need = 0, k = 0;
+    char *text = put_message(NULL, &need, m, sender_name, extra, nextra) ? malloc(need + 1) : NULL;
+    if (text) {
+        put_message(text, &k, m, sender_name, extra, nextra);
+        text[k] = '\0';
+    }
+    *n = text ? k : 0;
+    return text;
 }
 
 json_t *sb_features_message_json(const sb_store_msg_t *m) {

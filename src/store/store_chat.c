@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/hex.h"
+#include "core/put.h"
 
 /* ---- users ------------------------------------------------------------------ */
 
@@ -292,7 +293,14 @@ int sb_store_direct_id(sb_str_t x, sb_str_t y, char *out, size_t cap) {
         x = y;
         y = t;
     }
-    snprintf(out, cap, "dm:%zu:%.*s:%.*s", x.n, (int)x.n, x.p, (int)y.n, y.p);
+    size_t k = 0; /* at most 3 + 3 + 1 + 128 + 1 + 128 bytes: it fits */
+    SB_PUT_LIT(out, &k, "dm:");
+    sb_put_uint(out, &k, x.n);
+    SB_PUT_LIT(out, &k, ":");
+    sb_put(out, &k, x.p, x.n);
+    SB_PUT_LIT(out, &k, ":");
+    sb_put(out, &k, y.p, y.n);
+    out[k] = '\0';
     return SB_OK;
 }
 

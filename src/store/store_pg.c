@@ -286,7 +286,8 @@ static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode
     char cmd[48];
     pg->req = i;
     slot->first = pg->n_ent;
-    savepoint_cmd(cmd, sizeof cmd, "SAVEPOINT", i);
+    if (careful) /* formatted only when sent: most requests run without */
+        savepoint_cmd(cmd, sizeof cmd, "SAVEPOINT", i);
     if (!careful || sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0)) {
         pg->mode = m;
         memset(&r->res, 0, sizeof r->res);
@@ -294,9 +295,10 @@ static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode
         pg->mode = SB_STORE__PG_WAIT;
         pg->deadlocked |= r->rc == SB_EAGAIN;
         slot->rolled_back = careful && r->rc != SB_OK;
-        savepoint_cmd(cmd, sizeof cmd, "ROLLBACK TO SAVEPOINT", i);
-        if (slot->rolled_back)
+        if (slot->rolled_back) {
+            savepoint_cmd(cmd, sizeof cmd, "ROLLBACK TO SAVEPOINT", i);
             sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0);
+        }
     }
     slot->end = pg->n_ent;
 }

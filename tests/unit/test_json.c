@@ -437,6 +437,12 @@ TEST(string_escape) {
     CHECK_EQ(sb_json_string_escape(SB_LIT("a\nb"), NULL, 0), 6);
     CHECK_EQ(sb_json_string_escape(SB_LIT("a\nb"), out, 6), 6);
     CHECK_MEM(out, 6, "\"a\\nb\"");
+    /* Nothing to escape (the copy without a second look): the same rule. */
+    memset(out, '#', sizeof out);
+    CHECK_EQ(sb_json_string_escape(SB_LIT("message:sent"), out, 13), 14);
+    CHECK_EQ(out[0], '#');
+    CHECK_EQ(sb_json_string_escape(SB_LIT("message:sent"), out, 14), 14);
+    CHECK_MEM(out, 14, "\"message:sent\"");
 }
 
 TEST(string_roundtrip_all_bytes) {

@@ -1,7 +1,8 @@
 /* What every stored message and notification sent is made of
  * (src/features/payloads.c, helpers.c): the ISO time against gmtime_r and
- * strftime, the bounded copy against snprintf, and the message object
- * against the json_pack it replaced, text for text. */
+ * strftime, the bounded copy against snprintf, the message object against
+ * the json_pack it replaced, and the message's text made without a value
+ * against that value's text, text for text. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,9 +132,80 @@ TEST(message_json_as_json_pack_built_it) {
     CHECK(message_same(&m, "Ann"));
 }
 
+/* The reference: the value send_payload makes, written by sb_feat_json_text. */
+static char *text_by_value(const sb_store_msg_t *m, const char *name, const char *const extra[][2],
+                           size_t nextra) {
+    json_t *j = sb_feat_message_json(m, name);
+    for (size_t i = 0; j && i < nextra; i++)
+        if (extra[i][1])
+            json_object_set_new(j, extra[i][0], json_string(extra[i][1]));
+    size_t n;
+    char *text = j ? sb_feat_json_text(j, &n) : NULL;
+    json_decref(j);
+    return text;
+}
+
+static bool text_same(const sb_store_msg_t *m, const char *name, const char *const extra[][2],
+                      size_t nextra) {
+    size_t n = 7;
+    char *got = sb_feat_message_text(m, name, extra, nextra, &n);
+    char *want = text_by_value(m, name, extra, nextra);
+    bool same =
+        (!got && !want && n == 0) || (got && want && strlen(want) == n && strcmp(got, want) == 0);
+    if (!same)
+        fprintf(stderr, "  got %s\n  want %s\n", got ? got : "(null)", want ? want : "(null)");
+    free(got);
+    free(want);
+    return same;
+}
+
+TEST(message_text_as_the_value_writes) {
+    sb_store_msg_t m = {.id = 9007199254740993LL,
+                        .room = "conversation:c1",
+                        .sender_id = "u1",
+                        .content = "a",
+                        .type = "text",
+                        .created_at_ms = 1764936000123LL};
+    const char *extra[][2] = {{"receiverId", "u2"}, {"clientMessageId", "k-1"}};
+    CHECK(text_same(&m, "Ann", extra, 2));
+    CHECK(text_same(&m, NULL, extra, 0));
+    /* Texts of every kind in every field: escapes, U+0000, other scripts,
+     * bytes that are not UTF-8 (the whole message, or one member, goes). */
+    const char *texts[] = {"plain",
+                           "q\"b\\s/\n\t\x01\x1f\x7f",
+                           "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+                           "",
+                           "bad\xff",
+                           "\xed\xa0\x80",
+                           NULL};
+    size_t nt = sizeof texts / sizeof *texts;
+    uint32_t x = 7;
+    for (int i = 0; i < 4000; i++) {
+        const char *pick[7];
+        for (size_t j = 0; j < 7; j++) {
+            x = x * 1103515245u + 12345u;
+            pick[j] = texts[(x >> 8) % nt];
+        }
+        char room[64];
+        snprintf(room, sizeof room, "%s%s", i % 2 ? "conversation:" : "", pick[0] ? pick[0] : "r");
+        sb_store_msg_t r = {.id = i - 2000,
+                            .room = room,
+                            .sender_id = pick[1] ? pick[1] : "u",
+                            .content = pick[2] ? pick[2] : "c",
+                            .type = pick[3] ? pick[3] : "text",
+                            .created_at_ms = (int64_t)x * 1000};
+        const char *ex[][2] = {{"receiverId", pick[4]}, {"clientMessageId", pick[5]}};
+        if (!text_same(&r, pick[6], ex, 2)) {
+            CHECK(!"a message differs from its value's text");
+            break;
+        }
+    }
+}
+
 int main(void) {
     RUN(iso_time_matches_strftime);
     RUN(copy_is_a_bounded_snprintf);
     RUN(message_json_as_json_pack_built_it);
+    RUN(message_text_as_the_value_writes);
     TEST_MAIN_END();
 }
