@@ -320,12 +320,14 @@ static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t newest,
 }
 
 /* A pending message as it was sent live: a direct one names its receiver,
- * the device's user. */
+ * the device's user, and the sender's key comes while it is remembered. */
 static json_t *pending_message_json(const backlog_t *b, const sb_store_msg_t *m) {
     json_t *j = sb_feat_message_json(m, m->sender_name);
     if (j && sb_str_has_prefix(sb_cstr(m->room), SB_LIT("conversation:dm:")) &&
         strcmp(m->sender_id, b->user) != 0)
         json_object_set_new(j, "receiverId", json_string(b->user));
+    if (j && m->client_key)
+        json_object_set_new(j, "clientMessageId", json_string(m->client_key));
     return j;
 }
 

@@ -137,6 +137,9 @@ static const migration_t migrations[] = {
      /* Random, once: relayed deliveries name the store whose ids they carry. */
      "CREATE TABLE store_identity(id TEXT NOT NULL);"
      "INSERT INTO store_identity VALUES(lower(hex(randomblob(16))));"},
+    {"message keys by message",
+     /* A pending message read for a device carries its sender's key, as live. */
+     "CREATE INDEX message_keys_by_message ON message_keys(message_id);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -139,6 +139,9 @@ static const pg_migration_t migrations[] = {
       * (servers sharing this database find the same one). */
      "CREATE TABLE store_identity(id text NOT NULL);"
      "INSERT INTO store_identity SELECT md5(random()::text || clock_timestamp()::text);"},
+    {"message keys by message",
+     /* A pending message read for a device carries its sender's key, as live. */
+     "CREATE INDEX message_keys_by_message ON message_keys(message_id);"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -234,6 +234,8 @@ typedef struct {
                                 unknown and in append results */
     bool replayed; /* append results only: the idempotency key was used before, so this is the
                       message stored then, and nothing was stored (or queued for delivery) now */
+    const char *client_key; /* undelivered pages: the sender's idempotency key while the store
+                               remembers it (SB_STORE_KEY_TTL_MS); NULL otherwise */
     /* Append results on PostgreSQL only (else NULL): for each recipient, in the order given, the
      * id of that user's previous message, confirmed or not (0: none). Appends commit in id order
      * across servers, so a device that was sent that one misses nothing before this one. */

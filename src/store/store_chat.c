@@ -354,16 +354,24 @@ int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, 
 
 /* ---- messages --------------------------------------------------------------------------- */
 
-/* Steps q, reading at most `limit` message rows into r->res.MSGS. */
-static int collect_msgs(sb_store__req_t *r, sb_store__q_t *q, int64_t limit) {
+/* Steps q, reading at most `limit` message rows into r->res.MSGS; with
+ * `keyed`, column 7 is the sender's key. */
+static int collect_msgs(sb_store__req_t *r, sb_store__q_t *q, int64_t limit, bool keyed) {
     sb_store_msg_t *v = sb_store__alloc(r, (size_t)limit * sizeof *v);
     if (!v)
         return SB_ENOMEM;
     size_t n = 0;
     int rc;
-    while ((rc = sb_store__step(q)) == SB_STORE__ROW && n < (size_t)limit)
-        if (!sb_store__read_msg(r, q, &v[n++]))
+    bool oom = false;
+    while ((rc = sb_store__step(q)) == SB_STORE__ROW && n < (size_t)limit) {
+        sb_store_msg_t *m = &v[n++];
+        *m = (sb_store_msg_t){0}; /* the arena is not zeroed: fields no column sets */
+        if (!sb_store__read_msg(r, q, m))
             return SB_ENOMEM;
+        m->client_key = keyed ? sb_store__col(r, q, 7, &oom) : NULL;
+        if (oom)
+            return SB_ENOMEM;
+    }
     if (rc < 0)
         return rc;
     r->res.MSGS = (sb_store_msgs_t){.v = v, .n = n};
@@ -454,7 +462,7 @@ int sb_store__exec_message_history(sb_store_t *st, sb_store__req_t *r) {
     sb_store__bind_str(q, 1, a->room);
     sb_store__bind_int(q, 2, a->before_id ? a->before_id : INT64_MAX);
     sb_store__bind_int(q, 3, a->limit);
-    return collect_msgs(r, q, a->limit);
+    return collect_msgs(r, q, a->limit, false);
 }
 
 static int cmp_id(const void *x, const void *y) {
@@ -543,7 +551,7 @@ int sb_store__exec_message_undelivered(sb_store_t *st, sb_store__req_t *r) {
                                    : NULL;
     if (!q)
         return rc == SB_OK ? SB_EIO : rc;
-    rc = collect_msgs(r, q, a->limit);
+    rc = collect_msgs(r, q, a->limit, true);
     r->res.MSGS.newest = newest;
     return rc;
 }

@@ -454,14 +454,16 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT coalesce(max(message_id), 0) FROM message_deliveries WHERE user_id = ?1", NULL)      \
     X(MSG_UNDELIVERED,                                                                             \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
-      "u.name FROM message_deliveries d INDEXED BY message_deliveries_pending "                    \
+      "u.name, k.key FROM message_deliveries d INDEXED BY message_deliveries_pending "             \
       "JOIN messages m ON m.id = d.message_id "                                                    \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
+      "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
       "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "                            \
       "ORDER BY d.message_id LIMIT ?2",                                                            \
-      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name "              \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name, k.key "       \
       "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
+      "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
       "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > $3 "                            \
       "ORDER BY d.message_id LIMIT $2")                                                            \
     X(MSG_DELIVERED,                                                                               \

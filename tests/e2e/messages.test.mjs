@@ -58,6 +58,17 @@ test('a direct message reaches every device of both users, exactly where it shou
   assert.deepEqual(a1Received.map((x) => x[0].content), ['hi alice'], 'the sending device gets message:sent, not message:received');
 }, { skip });
 
+test('a message sent with a clientMessageId to an offline user carries it when it arrives later, as live', async () => {
+  const alice = uid('alice'), bob = uid('bob');
+  const a = (await connectUser(srv, alice)).s;
+  const m = await send(a, { receiverId: bob, content: 'later', clientMessageId: 'k-offline-1' });
+  const b = client(srv.url, { transports: ['websocket'], autoConnect: false,
+    auth: { token: mintToken({ sub: bob }, srv.secret) } });
+  const got = waitFor(b, 'message:received');
+  b.connect();
+  assert.deepEqual(await got, m, 'the pending message as the sender\'s ack has it');
+}, { skip });
+
 test('a device that connects after its user confirmed messages gets the next one live, as sent (clientMessageId too)', async () => {
   const alice = uid('alice'), bob = uid('bob');
   const a = (await connectUser(srv, alice)).s;
@@ -90,6 +101,7 @@ test('messages to an offline user arrive on their next connect, oldest first, an
   assert.deepEqual(seen.map((x) => x[0].id), ids);
   assert.equal(seen[0][0].sender.id, alice);
   assert.equal(seen[0][0].receiverId, bob, 'a pending direct message names its receiver, as live');
+  assert.equal(seen[0][0].clientMessageId, undefined, 'sent without a key');
   b.disconnect();
   const again = (await connectUser(srv, bob)).s;
   const replay = record(again, 'message:received');
