@@ -60,6 +60,8 @@ test('a user on one node sees a user of the other node come online and go offlin
   const ben = uid('ben');
   const { s: sa } = await connectUser(a, ana);
   const seen = presenceOf(sa, ben);
+  // b hears of ana through Redis, on its own time.
+  await until(async () => (await api(b, `/api/users/${ana}/presence`)).body.online, 5000, 'node b knows ana is online');
   const { s: sb, est } = await connectUser(b, ben);
   assert.ok(est.onlineUsers.includes(ana), `ben's list has ana of the other node: ${JSON.stringify(est.onlineUsers)}`);
   await until(() => seen.length === 1, 5000, 'ana hears ben online');
