@@ -37,10 +37,10 @@ export async function waitFor(emitter, event, timeoutMs = 5000, pred = () => tru
 
 /** Polls `cond` (sync or async) every 10 ms until truthy; rejects after timeoutMs. */
 export async function until(cond, timeoutMs = 5000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs; // monotonic: the wall clock can step
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
