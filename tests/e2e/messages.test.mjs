@@ -73,10 +73,12 @@ test('a device that connects after its user confirmed messages gets the next one
   const alice = uid('alice'), bob = uid('bob');
   const a = (await connectUser(srv, alice)).s;
   const first = client(srv.url, { transports: ['websocket'], auth: { token: mintToken({ sub: bob }, srv.secret) } });
-  first.on('message:received', (m, confirm) => confirm());
+  let confirmed = 0;
+  first.on('message:received', (m, confirm) => { confirm(); confirmed++; });
   await waitFor(first, 'connection:established');
   await send(a, { receiverId: bob, content: 'confirmed' });
-  await first.emitWithAck('notification:list', {}); // its confirmation went first
+  await until(() => confirmed === 1, 5000, 'the first device confirmed it');
+  await first.emitWithAck('notification:list', {}); // after the confirmation (the user's requests keep their order)
   await disconnect(first);
   const later = (await connectUser(srv, bob)).s;
   await later.emitWithAck('notification:list', {}); // after its backlog read (the user's requests keep their order)
