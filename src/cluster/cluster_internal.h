@@ -8,6 +8,7 @@
 #include "cluster/cluster.h"
 #include "cluster/wire.h"
 #include "core/list.h"
+#include "core/map.h"
 
 typedef struct sb_cluster_ask sb_cluster_ask_t; /* asks.c */
 
@@ -37,6 +38,10 @@ typedef struct {
     bool registered;   /* this node's state sent on this publisher connection */
     bool subscribed;   /* to the presence channel, on this subscriber connection */
     bool bootstrapped; /* the online users read since both came up */
+    uint32_t asked;    /* which read of the online users is the latest */
+    bool asking;       /* that read is not answered yet */
+    bool heard_lost;   /* a change heard meanwhile could not be kept */
+    sb_map_t heard;    /* user -> the presence change heard last while asking */
     char *live;        /* JSON array of the live nodes, from the last heartbeat */
     uint64_t cleaned, relayed_in, relayed_out;
 } sb_nodes_t;

@@ -332,39 +332,80 @@ void sb_cluster__nodes_on_connect(sb_cluster_t *cl) {
 
 /* ---- presence and deliveries from the channels ------------------------------------ */
 
+#define HEARD_ONLINE ((void *)1)
+#define HEARD_OFFLINE ((void *)2)
+
+/* The changes heard while the online users were asked, applied again over
+ * the answer: the channel and the answer come on two connections, so a
+ * change Redis made after it answered can be read here before the answer
+ * (and the answer alone would undo it until the user's next change). Each
+ * change carries the state it leads to: the last one heard per user wins. */
+static bool apply_heard(sb_str_t user, void *value, void *ud) {
+    sb_cluster_t *cl = ud;
+    cl->host.presence(cl->host.ud, user, value == HEARD_ONLINE, 0, false);
+    return true;
+}
+
+static void stop_hearing(sb_cluster_t *cl) {
+    sb_map_dispose(&cl->nodes.heard);
+    sb_map_init(&cl->nodes.heard);
+    cl->nodes.asking = cl->nodes.heard_lost = false;
+}
+
 static void on_users(redisAsyncContext *ac, void *r, void *ud) {
     redisReply *reply = r;
-    (void)ud;
     if (!reply || reply->type != REDIS_REPLY_ARRAY)
         return;
     sb_cluster_t *cl = ((sb_rconn_t *)ac->data)->cl;
-    if (!cl->host.presence || !cl->host.presence_rebuild)
-        return;
-    cl->host.presence_rebuild(cl->host.ud, true);
-    for (size_t i = 0; i < reply->elements; i++)
-        if (is_str(reply->element[i]))
-            cl->host.presence(cl->host.ud, sb_str(reply->element[i]->str, reply->element[i]->len),
-                              true, 0, false);
-    cl->host.presence_rebuild(cl->host.ud, false);
+    if (!cl->nodes.asking || (uint32_t)(uintptr_t)ud != cl->nodes.asked)
+        return; /* a later read follows: its answer is newer */
+    bool lost = cl->nodes.heard_lost;
+    if (cl->host.presence && cl->host.presence_rebuild) {
+        cl->host.presence_rebuild(cl->host.ud, true);
+        for (size_t i = 0; i < reply->elements; i++)
+            if (is_str(reply->element[i]))
+                cl->host.presence(cl->host.ud,
+                                  sb_str(reply->element[i]->str, reply->element[i]->len), true, 0,
+                                  false);
+        sb_map_foreach(&cl->nodes.heard, apply_heard, cl);
+        cl->host.presence_rebuild(cl->host.ud, false);
+    }
+    stop_hearing(cl);
+    if (lost) { /* out of memory meanwhile: ask again */
+        cl->nodes.bootstrapped = false;
+        sb_cluster__nodes_bootstrap(cl);
+    }
 }
 
 /* Once both connections are up and the presence channel is subscribed:
- * who is online now. Changes from here on arrive on the channel (in order
- * after this answer or before it: each carries the state it leads to). */
+ * who is online now. Changes from here on arrive on the channel, before
+ * the answer or after it (on_users). */
 void sb_cluster__nodes_bootstrap(sb_cluster_t *cl) {
     char key[160];
     if (cl->nodes.bootstrapped || !cl->nodes.subscribed || !pub_ready(cl) ||
         !name(cl, key, sizeof key, "users"))
         return;
-    if (redisAsyncCommand(cl->pub.ac, on_users, NULL, "HKEYS %s", key) == REDIS_OK)
-        cl->nodes.bootstrapped = true;
+    uint32_t asked = cl->nodes.asked + 1;
+    if (redisAsyncCommand(cl->pub.ac, on_users, (void *)(uintptr_t)asked, "HKEYS %s", key) !=
+        REDIS_OK)
+        return;
+    stop_hearing(cl);
+    cl->nodes.asked = asked;
+    cl->nodes.asking = cl->nodes.bootstrapped = true;
+}
+
+static void heard(sb_cluster_t *cl, sb_str_t user, bool online, int64_t last_seen_ms) {
+    if (cl->nodes.asking &&
+        sb_map_put(&cl->nodes.heard, user, online ? HEARD_ONLINE : HEARD_OFFLINE) != SB_OK)
+        cl->nodes.heard_lost = true;
+    cl->host.presence(cl->host.ud, user, online, last_seen_ms, true);
 }
 
 static void on_presence(sb_cluster_t *cl, sb_str_t m) {
     if (!cl->host.presence || m.n < 2)
         return;
     if (m.p[0] == '+') {
-        cl->host.presence(cl->host.ud, sb_str(m.p + 1, m.n - 1), true, 0, true);
+        heard(cl, sb_str(m.p + 1, m.n - 1), true, 0);
         return;
     }
     const char *sp = memchr(m.p, ' ', m.n);
@@ -374,7 +415,7 @@ static void on_presence(sb_cluster_t *cl, sb_str_t m) {
     }
     int64_t last = strtoll(m.p + 1, NULL, 10);
     sb_str_t user = sb_str(sp + 1, (size_t)(m.p + m.n - sp - 1));
-    cl->host.presence(cl->host.ud, user, false, last, true);
+    heard(cl, user, false, last);
 }
 
 /* "<uid> <stream> <id>/<prev>/<store> <user>\n<json>". A node of an
@@ -463,6 +504,7 @@ void sb_cluster__nodes_down(sb_cluster_t *cl, bool sub) {
         cl->nodes.live = NULL;
     }
     cl->nodes.bootstrapped = false;
+    stop_hearing(cl); /* the next read starts over */
 }
 
 void sb_cluster__relay(sb_cluster_t *cl, const sb_engine_delivery_t *d) {
@@ -497,6 +539,7 @@ char *sb_cluster__nodes_json(const sb_cluster_t *cl) {
 void sb_cluster__nodes_init(sb_cluster_t *cl, uint32_t timeout_ms) {
     cl->nodes.timeout_ms = timeout_ms ? timeout_ms : SB_NODES_DEFAULT_TIMEOUT_MS;
     cl->nodes.every_ms = cl->nodes.timeout_ms / 5 ? cl->nodes.timeout_ms / 5 : 1;
+    sb_map_init(&cl->nodes.heard);
     for (int i = 0; i < SB_NODES_SCRIPTS; i++)
         sha1_hex(scripts[i], cl->nodes.sha[i]);
     sb_timer_init(cl->loop, &cl->nodes.heartbeat, on_heartbeat);
@@ -529,4 +572,5 @@ void sb_cluster__nodes_leave(sb_cluster_t *cl) {
     }
     free(cl->nodes.live);
     cl->nodes.live = NULL;
+    sb_map_dispose(&cl->nodes.heard);
 }

@@ -6,6 +6,7 @@
 // every live node with its figures.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { adminSnapshot } from './lib/admin_stream.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { metricsOf } from './lib/cluster.mjs';
@@ -221,3 +222,113 @@ test('Redis restarted empty: the nodes register their users again and presence g
   await disconnect(sb);
   await until(() => seen.length > before && seen.at(-1)[0] === 'offline', 15000, 'ana hears ben offline after the restart');
 }, { timeout: 70000 });
+
+/* Complete RESP values at the start of buf (RESP2: what hiredis speaks). */
+function respCount(buf) {
+  let at = 0;
+  const line = () => {
+    const end = buf.indexOf('\r\n', at);
+    if (end < 0) return null;
+    const s = buf.toString('latin1', at + 1, end);
+    at = end + 2;
+    return s;
+  };
+  const value = () => {
+    if (at >= buf.length) return false;
+    const type = String.fromCharCode(buf[at]);
+    const head = line();
+    if (head === null) return false;
+    if (type === '$') {
+      const n = Number(head);
+      if (n < 0) return true;
+      if (at + n + 2 > buf.length) return false;
+      at += n + 2;
+      return true;
+    }
+    if (type === '*') {
+      for (let i = 0; i < Number(head); i++) if (!value()) return false;
+    }
+    return true;
+  };
+  let n = 0;
+  for (;;) {
+    const start = at;
+    if (!value()) { at = start; return n; }
+    n++;
+  }
+}
+
+/* A TCP proxy to Redis that holds back Redis's answers on the connection
+ * that asks HKEYS (a node's "who is online"), from that HKEYS on, until
+ * release(). answered() is true once Redis has answered it (it ran). */
+async function hkeysHoldingProxy(port) {
+  const socks = new Set();
+  let held = null; // { client, commands, got, chunks }
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    socks.add(client).add(upstream);
+    const conn = { client, sent: Buffer.alloc(0), got: Buffer.alloc(0), chunks: null };
+    client.on('data', (d) => {
+      if (!held) {
+        conn.sent = Buffer.concat([conn.sent, d]);
+        if (d.includes('HKEYS')) {
+          conn.commands = respCount(conn.sent);
+          conn.chunks = [];
+          held = conn;
+        }
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!held || held === conn) conn.got = Buffer.concat([conn.got, d]); // answers, counted
+      if (conn.chunks) conn.chunks.push(d);
+      else client.write(d);
+    });
+    for (const s of [client, upstream]) {
+      s.on('error', () => {});
+      s.on('close', () => { client.destroy(); upstream.destroy(); });
+    }
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `redis://127.0.0.1:${server.address().port}`,
+    answered: () => !!held && respCount(held.got) >= held.commands,
+    release() {
+      if (!held?.chunks) return;
+      for (const c of held.chunks) held.client.write(c);
+      held.chunks = null;
+    },
+    async close() {
+      for (const s of socks) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+test('a change heard before the answer to "who is online" stays: the older answer does not undo it', async () => {
+  // The channel and the answer come on two connections: a node may read a
+  // change Redis made after answering before it reads the answer.
+  const proxy = await hkeysHoldingProxy(redis.port);
+  let c;
+  try {
+    const known = uid('known'); // online before c asks: in the answer
+    await connectUser(b, known);
+    await until(async () => (await api(a, `/api/users/${known}/presence`)).body.online, 5000, 'known online');
+    c = await startServer('switchboard', { args: args().map((x) => (x === redis.url ? proxy.url : x)) });
+    await until(() => proxy.answered(), 10000, 'Redis answered c who is online (the answer held)');
+    const { s: sw } = await connectUser(c, uid('watcher'));
+    const late = uid('late'); // online after that answer
+    const lateSeen = presenceOf(sw, late);
+    const knownSeen = presenceOf(sw, known);
+    await connectUser(b, late);
+    await until(() => lateSeen.length === 1, 5000, 'c hears late online on the channel');
+    proxy.release();
+    await until(() => knownSeen.length === 1, 5000, 'c applied the answer (known comes online for it)');
+    assert.equal((await api(c, `/api/users/${late}/presence`)).body.online, true, 'late still online for c');
+    assert.deepEqual(lateSeen.map((x) => x[0]), ['online'], 'late never announced offline');
+  } finally {
+    proxy.release();
+    await c?.stop();
+    await proxy.close();
+  }
+}, { timeout: 30000 });
