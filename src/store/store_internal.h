@@ -786,8 +786,13 @@ int sb_store__exec(sb_store__q_t *q);
 /* Steps once. SB_OK on a row (read it before the statement is taken
  * again), SB_ENOTFOUND when there is none, or an error. */
 int sb_store__step_one(sb_store__q_t *q);
-/* Runs `which` (MSG_NEWEST, NOTIF_NEWEST) for user into *out. */
-int sb_store__read_newest(sb_store_t *st, sb_store__sql_t which, sb_str_t user, int64_t *out);
+/* An undelivered page's statement (page_sql, as sb_store__q_user_page())
+ * after, on PostgreSQL, the user's newest id read by newest_sql (MSG_NEWEST,
+ * NOTIF_NEWEST) into *newest (0 on SQLite). NULL with *rc set on failure. */
+sb_store__q_t *sb_store__q_pending_page(sb_store_t *st, sb_store__sql_t newest_sql,
+                                        sb_store__sql_t page_sql,
+                                        const sb_store__user_page_args_t *a, int64_t *newest,
+                                        int *rc);
 /* Copies column `col` of the current row into the arena; SQL NULL gives
  * NULL. Sets *oom (and returns NULL) when out of memory. */
 const char *sb_store__col(sb_store__req_t *r, sb_store__q_t *q, int col, bool *oom);

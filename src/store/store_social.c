@@ -90,13 +90,12 @@ int sb_store__exec_notification_mark_read(sb_store_t *st, sb_store__req_t *r) {
 
 int sb_store__exec_notification_undelivered(sb_store_t *st, sb_store__req_t *r) {
     const sb_store__user_page_args_t *a = &r->args.notification_undelivered;
-    int64_t newest = 0; /* first: the page's snapshot is then as new or newer */
-    int rc = st->pg ? sb_store__read_newest(st, SB_SQL_NOTIF_NEWEST, a->user, &newest) : SB_OK;
-    sb_store__q_t *q = rc == SB_OK ? sb_store__q_user_page(st, SB_SQL_NOTIF_UNDELIVERED, a->user,
-                                                           a->limit, a->after_id)
-                                   : NULL;
+    int64_t newest;
+    int rc;
+    sb_store__q_t *q = sb_store__q_pending_page(st, SB_SQL_NOTIF_NEWEST, SB_SQL_NOTIF_UNDELIVERED,
+                                                a, &newest, &rc);
     if (!q)
-        return rc == SB_OK ? SB_EIO : rc;
+        return rc;
     rc = collect_notifications(r, q, a->limit);
     r->res.NOTIFS.newest = newest;
     return rc;

@@ -24,14 +24,27 @@ sb_store__q_t *sb_store__q_user_page(sb_store_t *st, sb_store__sql_t id, sb_str_
     return q;
 }
 
-int sb_store__read_newest(sb_store_t *st, sb_store__sql_t which, sb_str_t user, int64_t *out) {
-    sb_store__q_t *q = sb_store__q(st, which);
+sb_store__q_t *sb_store__q_pending_page(sb_store_t *st, sb_store__sql_t newest_sql,
+                                        sb_store__sql_t page_sql,
+                                        const sb_store__user_page_args_t *a, int64_t *newest,
+                                        int *rc) {
+    *newest = 0;
+    *rc = SB_OK;
+    if (st->pg) { /* first: the page's snapshot is then as new or newer */
+        sb_store__q_t *q = sb_store__q(st, newest_sql);
+        if (!q) {
+            *rc = SB_EIO;
+            return NULL;
+        }
+        sb_store__bind_str(q, 1, a->user);
+        if ((*rc = sb_store__step_one(q)) != SB_OK)
+            return NULL;
+        *newest = sb_store__col_int(q, 0);
+    }
+    sb_store__q_t *q = sb_store__q_user_page(st, page_sql, a->user, a->limit, a->after_id);
     if (!q)
-        return SB_EIO;
-    sb_store__bind_str(q, 1, user);
-    int rc = sb_store__step_one(q);
-    *out = rc == SB_OK ? sb_store__col_int(q, 0) : 0;
-    return rc;
+        *rc = SB_EIO;
+    return q;
 }
 
 int sb_store__exec(sb_store__q_t *q) {
