@@ -70,8 +70,9 @@ process.on('exit', cleanup);
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(sig, () => process.exit(code));
 
 function startCluster() {
-  // A durable cluster: fsync and full-page writes stay on (the test clusters
-  // turn them off on the command line, where ALTER SYSTEM cannot undo it).
+  // A durable cluster with PostgreSQL's defaults: fsync and full-page writes
+  // on, a 128MB buffer cache (the test clusters turn the first two off and
+  // take 16MB on the command line, where ALTER SYSTEM cannot undo it).
   const out = execFileSync(helper, ['create'], { encoding: 'utf8', timeout: 120_000,
     env: { ...process.env, SB_PG_DURABLE: '1' } });
   clusterDir = /^SB_PG_DIR=(.*)$/m.exec(out)[1];
@@ -360,7 +361,7 @@ const lines = [
   '',
   `${new Date().toISOString()}, ${REPEAT} round(s) of every case, ${DURATION} s per run after ${WARMUP} s of warm-up, ` +
   '32-byte messages, each sender with one message in flight; the senders in ' +
-  `${CLIENT === 'c' ? 'the C load generator (bench/loadgen.c, send mode)' : `up to ${CLIENTS} Node.js client processes`}; PostgreSQL 15 (fsync, full_page_writes, synchronous_commit on) on the same machine. ` +
+  `${CLIENT === 'c' ? 'the C load generator (bench/loadgen.c, send mode)' : `up to ${CLIENTS} Node.js client processes`}; PostgreSQL 15 with its defaults (fsync, full_page_writes, synchronous_commit on, shared_buffers 128MB) on the same machine. ` +
   '`node-pg`: socket.io 4 + pg, one INSERT … RETURNING per message (bench/peers/sio-pg-chat.mjs). ' +
   'Produced by `node bench/store.mjs` (bench/README.md). Cells: the median of the rounds (their range). ' +
   '÷ node-pg: each round\'s run over the peer\'s run of the same round. CPU: % of one core during the ' +

@@ -360,6 +360,42 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     "m AS (" SB_STORE__PG_MSG_ROW " RETURNING id), " SB_STORE__PG_DELIVERIES                       \
     " SELECT id, " SB_STORE__PG_PREVS " FROM m"
 
+/* A run of plain appends as one statement (store_groups.c): $1..$6 one
+ * element per message (room, sender, content, type, created_at_ms, the
+ * direct conversation to open or NULL), $7/$8 one per recipient (its
+ * message's position from 1, the user), $9/$10 one per member of a direct
+ * conversation (conversation, user). The ids are taken from the sequence
+ * first and handed out in the messages' order; a recipient's previous
+ * message is its latest earlier one in the run, else the newest in the
+ * snapshot (taken after the appends' lock). The deliveries are new rows
+ * (their messages are): no conflict to look for. One row per message, in
+ * order: its id, the recipients' previous ids. */
+#define SB_STORE__PG_APPEND_GROUP                                                                  \
+    "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "             \
+    "$5::bigint[], $6::text[]) WITH ORDINALITY AS t(room, sender, content, type, at, direct, "     \
+    "ord)), "                                                                                      \
+    "s AS MATERIALIZED (SELECT nextval((SELECT pg_get_serial_sequence('messages', "                \
+    "'id'))::regclass) "                                                                           \
+    "AS id FROM t), "                                                                              \
+    "i AS (SELECT t.*, s.id FROM t JOIN (SELECT id, row_number() OVER (ORDER BY id) AS ord "       \
+    "FROM s) s USING (ord)), "                                                                     \
+    "c AS (INSERT INTO conversations(id, title, is_direct, created_at_ms) "                        \
+    "SELECT DISTINCT ON (direct) direct, NULL, 1, at FROM t WHERE direct IS NOT NULL "             \
+    "ORDER BY direct, ord ON CONFLICT(id) DO NOTHING RETURNING id), "                              \
+    "cm AS (INSERT INTO conversation_members(conversation_id, user_id) "                           \
+    "SELECT DISTINCT c.id, x.u FROM c JOIN unnest($9::text[], $10::text[]) AS x(conv, u) "         \
+    "ON x.conv = c.id ON CONFLICT DO NOTHING), "                                                   \
+    "m AS (INSERT INTO messages(id, room, sender_id, content, type, created_at_ms) "               \
+    "OVERRIDING SYSTEM VALUE SELECT id, room, sender, content, type, at FROM i ORDER BY id), "     \
+    "r AS (SELECT i.id, x.u, x.k, i.ord FROM unnest($7::bigint[], $8::text[]) "                    \
+    "WITH ORDINALITY AS x(ord, u, k) JOIN i ON i.ord = x.ord), "                                   \
+    "d AS (INSERT INTO message_deliveries(message_id, user_id) SELECT DISTINCT id, u FROM r), "    \
+    "p AS (SELECT ord, array_agg(prev ORDER BY k) AS prevs FROM (SELECT r.ord, r.k, "              \
+    "coalesce(max(r.id) OVER (PARTITION BY r.u ORDER BY r.id "                                     \
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), (SELECT max(x.message_id) "               \
+    "FROM message_deliveries x WHERE x.user_id = r.u), 0) AS prev FROM r) q GROUP BY ord) "        \
+    "SELECT i.id, coalesce(p.prevs, '{}')::text FROM i LEFT JOIN p USING (ord) ORDER BY i.ord"
+
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
  * run. Parameters are always bound, never formatted into the text. A NULL
  * PostgreSQL text is the SQLite one with ?N read as $N; inserts whose id is
@@ -374,9 +410,11 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
  * the message, its deliveries), MSG_APPEND_DIRECT (the same opening the
  * direct conversation first, $7 its id, $8 its two members),
  * CONV_OPEN_DIRECT and MSG_APPEND_KEYED (the key is looked up in the
- * snapshot taken after the appends' lock was granted), and PROBE_WRITE (/health's probe of a store
- * whose writes failed). MSG_READ, MSG_DELIVERED and NOTIF_DELIVERED take a
- * request's whole id list there (a bigint[] literal). */
+ * snapshot taken after the appends' lock was granted), MSG_APPEND_GROUP and
+ * MSG_DELIVERED_GROUP (a run of a batch's requests as one statement,
+ * store_groups.c), and PROBE_WRITE (/health's probe of a store whose writes
+ * failed). MSG_READ, MSG_DELIVERED and NOTIF_DELIVERED take a request's
+ * whole id list there (a bigint[] literal). */
 #define SB_STORE__SQL(X)                                                                           \
     X(BEGIN, "BEGIN IMMEDIATE", "BEGIN")                                                           \
     X(COMMIT, "COMMIT", NULL)                                                                      \
@@ -435,6 +473,12 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                                          \
       " SELECT *, NULL, 0, " SB_STORE__PG_PREVS " FROM m "                                         \
       "UNION ALL SELECT *, NULL, 1, NULL FROM k")                                                  \
+    X(MSG_APPEND_GROUP, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10",                          \
+      SB_STORE__PG_APPEND_GROUP)                                                                   \
+    X(MSG_DELIVERED_GROUP, "SELECT ?1, ?2",                                                        \
+      "UPDATE message_deliveries d SET delivered = 1 FROM (SELECT DISTINCT u, id "                 \
+      "FROM unnest($1::text[], $2::bigint[]) AS x(u, id)) x "                                      \
+      "WHERE d.user_id = x.u AND d.message_id = x.id")                                             \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \
@@ -736,6 +780,17 @@ struct sb_store {
  * post, document, pair of users, idempotency key or session they act on)
  * always go to the same one, so they run in the order submitted. */
 size_t sb_store__route(const sb_store_t *st, const sb_store__req_t *r);
+
+/* ---- store_groups.c: runs of requests as one statement (PostgreSQL) ---------- */
+
+/* The kind of run r can join (a plain message append, a delivery
+ * confirmation), or 0. Requests of these kinds touch disjoint rows, so a
+ * run may pass over requests of the other kind, never over anything else. */
+int sb_store__group_kind(const sb_store__req_t *r);
+#define SB_STORE__GROUP_KINDS 3 /* sb_store__group_kind() < this */
+/* Runs the n requests of one kind as one statement in the batch's
+ * transaction: sets each one's result; returns the rc of all of them. */
+int sb_store__run_group(sb_store_t *st, sb_store__req_t *const *g, size_t n);
 
 /* ---- store_request.c: requests ----------------------------------------------- */
 

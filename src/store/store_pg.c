@@ -272,6 +272,70 @@ typedef struct {
     bool rolled_back; /* its run asked for ROLLBACK TO its savepoint */
 } slot_t;
 
+/* A batch's requests in order, where each one's commands are, and its runs
+ * (store_groups.c): lead[i] is the request whose statement runs request i
+ * with it (i itself when it runs alone or leads), run_len[i] how many
+ * requests request i's statement runs (0 for one that another leads). */
+typedef struct {
+    sb_store__req_t **reqs;
+    slot_t *slots;
+    int *lead, *run_len;
+    sb_store__req_t **run; /* the run being sent */
+    int n;
+} batch_t;
+
+/* A run's arguments stop growing past this: its statement's values are
+ * built, hashed and sent as one. */
+#define RUN_MAX_BYTES (1u << 20)
+
+/* Careful batches run every request alone. A run passes over requests of
+ * the other run kind (disjoint rows), never over anything else. */
+static void plan_runs(batch_t *b, bool careful) {
+    int open[SB_STORE__GROUP_KINDS];
+    size_t bytes[SB_STORE__GROUP_KINDS] = {0};
+    for (int k = 0; k < SB_STORE__GROUP_KINDS; k++)
+        open[k] = -1;
+    for (int i = 0; i < b->n; i++) {
+        int kind = careful ? 0 : sb_store__group_kind(b->reqs[i]);
+        size_t size = b->reqs[i]->arena.bytes;
+        b->lead[i] = i;
+        b->run_len[i] = 1;
+        if (!kind) {
+            for (int k = 0; k < SB_STORE__GROUP_KINDS; k++)
+                open[k] = -1;
+        } else if (open[kind] >= 0 && bytes[kind] + size <= RUN_MAX_BYTES) {
+            b->lead[i] = open[kind];
+            b->run_len[open[kind]]++;
+            b->run_len[i] = 0;
+            bytes[kind] += size;
+        } else {
+            open[kind] = i;
+            bytes[kind] = size;
+        }
+    }
+}
+
+/* Runs request i: alone, or, leading a run, with the rest of it (each
+ * one's rc set). */
+static int exec_request(sb_store_t *st, batch_t *b, int i) {
+    sb_store__req_t *r = b->reqs[i];
+    if (b->run_len[i] == 1) {
+        memset(&r->res, 0, sizeof r->res);
+        return sb_store__run_op(st, r);
+    }
+    size_t k = 0;
+    for (int j = i; j < b->n && k < (size_t)b->run_len[i]; j++)
+        if (b->lead[j] == i)
+            b->run[k++] = b->reqs[j];
+    sb_store__pg_t *pg = sb_store__pg_self(st);
+    if (pg->mode != SB_STORE__PG_REPLAY)
+        pg->run_requests += k;
+    int rc = sb_store__run_group(st, b->run, k);
+    for (size_t j = 0; j < k; j++)
+        b->run[j]->rc = rc;
+    return rc;
+}
+
 typedef enum { RAN, LOST, DEADLOCKED, CAREFUL } run_t;
 
 static void savepoint_cmd(char *out, size_t cap, const char *verb, int i) {
@@ -280,9 +344,10 @@ static void savepoint_cmd(char *out, size_t cap, const char *verb, int i) {
 
 /* Runs request i in mode m; careful, after a savepoint of its own, and a
  * failed request goes back to it (sent, not awaited). */
-static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode_t m, bool careful,
-                    slot_t *slot) {
+static void run_one(sb_store_t *st, batch_t *b, int i, sb_store__pg_mode_t m, bool careful) {
     sb_store__pg_t *pg = sb_store__pg_self(st);
+    sb_store__req_t *r = b->reqs[i];
+    slot_t *slot = &b->slots[i];
     char cmd[48];
     pg->req = i;
     slot->first = pg->n_ent;
@@ -290,8 +355,7 @@ static void run_one(sb_store_t *st, sb_store__req_t *r, int i, sb_store__pg_mode
         savepoint_cmd(cmd, sizeof cmd, "SAVEPOINT", i);
     if (!careful || sb_store__pg_send(pg, SB_STORE__PG_CMD, cmd, NULL, 0)) {
         pg->mode = m;
-        memset(&r->res, 0, sizeof r->res);
-        r->rc = sb_store__run_op(st, r);
+        r->rc = exec_request(st, b, i);
         pg->mode = SB_STORE__PG_WAIT;
         pg->deadlocked |= r->rc == SB_EAGAIN;
         slot->rolled_back = careful && r->rc != SB_OK;
@@ -322,8 +386,12 @@ static bool slot_writes(const sb_store__pg_t *pg, const slot_t *slot) {
  * when it ran exactly what was sent (then its answer is final); false when
  * a guess sent something the real results would not have (a statement, a
  * value, a rollback), or a statement of it failed. */
-static bool replay(sb_store_t *st, sb_store__req_t *r, int i, const slot_t *slot) {
+static bool replay(sb_store_t *st, batch_t *b, int i) {
     sb_store__pg_t *pg = sb_store__pg_self(st);
+    sb_store__req_t *r = b->reqs[i];
+    const slot_t *slot = &b->slots[i];
+    if (!b->run_len[i])
+        return true; /* its run's leader replayed it */
     if (pg->failed_ent >= (long)slot->first && pg->failed_ent < (long)slot->end)
         return false;
     pg->req = i;
@@ -331,8 +399,7 @@ static bool replay(sb_store_t *st, sb_store__req_t *r, int i, const slot_t *slot
     pg->replay_next = slot->first;
     pg->replay_end = slot->end;
     pg->diverged = false;
-    memset(&r->res, 0, sizeof r->res);
-    int rc = sb_store__run_op(st, r);
+    int rc = exec_request(st, b, i);
     pg->mode = SB_STORE__PG_WAIT;
     bool same = !pg->diverged;
     for (size_t k = pg->replay_next; same && k < slot->end; k++) /* sent, yet not run now */
@@ -405,19 +472,21 @@ static bool begun(sb_store__pg_t *pg) {
  * request runs again awaited, and the round starts over after it. LOST: the
  * connection was lost; DEADLOCKED: a request lost a deadlock. None of these
  * committed anything. */
-static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots, int n,
-                          bool careful) {
+static run_t run_requests(sb_store_t *st, batch_t *b, bool careful) {
     sb_store__pg_t *pg = sb_store__pg_self(st);
-    int start = 0;
+    sb_store__req_t **reqs = b->reqs;
+    slot_t *slots = b->slots;
+    int n = b->n, start = 0;
     for (int round = 0; start < n; round++) {
         bool guess = !careful || round < MAX_GUESS_ROUNDS;
         pg->failed_ent = -1;
         for (int i = start; i < n && !pg->lost && !pg->deadlocked; i++) {
             if (reqs[i]->op->mode == SB_STORE__BETWEEN)
                 reqs[i]->rc = SB_EINVAL; /* backups of PostgreSQL are pg_dump's job */
+            else if (!b->run_len[i])     /* sent with its run's leader */
+                slots[i] = (slot_t){pg->n_ent, pg->n_ent, false};
             else
-                run_one(st, reqs[i], i, guess ? SB_STORE__PG_GUESS : SB_STORE__PG_WAIT, careful,
-                        &slots[i]);
+                run_one(st, b, i, guess ? SB_STORE__PG_GUESS : SB_STORE__PG_WAIT, careful);
         }
         if (!pg->lost && !pg->deadlocked)
             sb_store__pg_settle(pg);
@@ -426,8 +495,7 @@ static run_t run_requests(sb_store_t *st, sb_store__req_t **reqs, slot_t *slots,
         if (pg->lost || pg->deadlocked)
             return pg->lost ? LOST : DEADLOCKED;
         int m = start;
-        while (guess && m < n &&
-               (reqs[m]->op->mode == SB_STORE__BETWEEN || replay(st, reqs[m], m, &slots[m])))
+        while (guess && m < n && (reqs[m]->op->mode == SB_STORE__BETWEEN || replay(st, b, m)))
             m++;
         if (!guess || m == n)
             return RAN;
@@ -453,6 +521,32 @@ static void abandon(sb_store_t *st) {
         sb_pg_conn_drop(&pg->conn);
 }
 
+static void batch_free(batch_t *b) {
+    free(b->reqs);
+    free(b->slots);
+    free(b->lead);
+    free(b->run_len);
+    free(b->run);
+}
+
+/* The batch from its first request; false when out of memory. */
+static bool batch_open(batch_t *b, sb_store__req_t *first, bool careful) {
+    size_t n = 0;
+    for (sb_store__req_t *r = first; r; r = r->next)
+        n++;
+    *b = (batch_t){.reqs = malloc(n * sizeof *b->reqs),
+                   .slots = calloc(n, sizeof *b->slots),
+                   .lead = malloc(n * sizeof *b->lead),
+                   .run_len = malloc(n * sizeof *b->run_len),
+                   .run = malloc(n * sizeof *b->run)};
+    if (!b->reqs || !b->slots || !b->lead || !b->run_len || !b->run)
+        return false;
+    for (sb_store__req_t *r = first; r; r = r->next)
+        b->reqs[b->n++] = r;
+    plan_runs(b, careful);
+    return true;
+}
+
 typedef enum { SETTLED, RETRY, GIVE_UP, UNKNOWN } attempt_t;
 
 /* One attempt. SETTLED: rc is set on every request. RETRY: the batch
@@ -471,17 +565,10 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
         sb_pg_conn_drop(&pg->conn);
         return RETRY;
     }
-    int n = 0;
-    for (sb_store__req_t *r = first; r; r = r->next)
-        n++;
-    sb_store__req_t **reqs = malloc((size_t)n * sizeof *reqs);
-    slot_t *slots = calloc((size_t)n, sizeof *slots);
-    n = 0;
-    for (sb_store__req_t *r = first; reqs && r; r = r->next)
-        reqs[n++] = r;
-    run_t ran = reqs && slots ? run_requests(st, reqs, slots, n, pg->careful > 0) : LOST;
-    free(reqs);
-    free(slots);
+    batch_t b;
+    bool careful = pg->careful > 0;
+    run_t ran = batch_open(&b, first, careful) ? run_requests(st, &b, careful) : LOST;
+    batch_free(&b);
     sb_store__pg_forget(pg);
     switch (ran) {
     case RAN:

@@ -69,6 +69,7 @@ struct sb_store__pg {
     bool deadlocked;       /* a result said deadlock_detected */
     int careful;           /* batches still to run with a savepoint per request */
     uint64_t careful_runs; /* batches run again careful since open (tests read it) */
+    uint64_t run_requests; /* requests sent in a run with others (store_groups.c; tests read it) */
 
     /* The open transaction's commands (store_pg.c). */
     sb_store__pg_entry_t *ent;

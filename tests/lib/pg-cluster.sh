@@ -43,14 +43,15 @@ free_port() {
 pg_start() {
     local dir=$1 port
     port=$(cat "$dir/port")
-    # fsync off: a test cluster dies with its test; durability tests kill the
-    # Switchboard process, not the machine. A durable cluster (the benchmark's)
-    # keeps the defaults: options given here would win over ALTER SYSTEM.
-    local sync="-c fsync=off -c full_page_writes=off"
-    [ ! -f "$dir/durable" ] || sync=""
+    # fsync off and a small buffer cache: a test cluster dies with its test;
+    # durability tests kill the Switchboard process, not the machine. A
+    # durable cluster (the benchmark's) keeps PostgreSQL's defaults (fsync,
+    # full-page writes, shared_buffers 128MB): options given here would win
+    # over ALTER SYSTEM.
+    local tuning="-c fsync=off -c full_page_writes=off -c shared_buffers=16MB"
+    [ ! -f "$dir/durable" ] || tuning=""
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $sync \
-            -c max_connections=40 -c shared_buffers=16MB" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $tuning -c max_connections=40" \
         start >/dev/null
 }
 

@@ -1187,6 +1187,136 @@ TEST(append_tells_each_recipients_previous) {
     teardown();
 }
 
+/* A direct message from alice to `to` with `text`, opening the conversation. */
+static int append_direct(sb_store_t *st, const char *to, const char *text, prev_cap_t *c) {
+    char id[SB_STORE_MAX_CONV_ID + 1], room[SB_STORE_MAX_ROOM + 1];
+    if (sb_store_direct_id(S("alice"), sb_cstr(to), id, sizeof id) != SB_OK)
+        return SB_EINVAL;
+    snprintf(room, sizeof room, "conversation:%s", id);
+    sb_str_t rcpt[] = {sb_cstr(to)};
+    sb_store_message_in_t in = {.room = sb_cstr(room),
+                                .sender_id = S("alice"),
+                                .content = sb_cstr(text),
+                                .created_at_ms = 2,
+                                .recipients = rcpt,
+                                .n_recipients = 1,
+                                .direct_with = sb_cstr(to)};
+    return submitted(sb_store_message_append(st, &in, on_msg_prev, c));
+}
+
+#if SB_TEST_PG
+static uint64_t run_requests(const sb_store_t *st) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < st->pg->n; i++)
+        n += st->pg->members[i].run_requests;
+    return n;
+}
+#endif
+
+/* PostgreSQL sends a batch's plain appends as one statement and its
+ * delivery confirmations as another (store_groups.c); each request answers
+ * as it would alone: texts an array literal must escape, a direct
+ * conversation opened twice in one run, recipients shared by messages of
+ * the run, a keyed append between two runs, confirmations among appends. */
+TEST(runs_answer_as_one_by_one) {
+    setup();
+    sb_store_t *st = open_store();
+    static const char *const texts[] = {"\"quoted\" \\back\\slash\\",
+                                        "{brace},comma",
+                                        "",
+                                        "NULL",
+                                        "\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80",
+                                        "tab\there\nline"};
+    enum { N = sizeof texts / sizeof *texts, FILL = 40 };
+    static cap_t fill[FILL];
+    prev_cap_t first = {0}, second = {0}, m[N], keyed = {0}, after = {0};
+    cap_t c = {0}, conf = {0}, conf2 = {0};
+    memset(m, 0, sizeof m);
+    CHECK_EQ(append_to(st, S("bob"), SB_STR_NULL, &first), SB_OK);
+    CHECK_EQ(append_to(st, S("carol"), SB_STR_NULL, &second), SB_OK);
+    CHECK(wait_all());
+    for (int i = 0; i < FILL; i++) /* keeps the thread busy so what follows shares a batch */
+        append(st, S("room:fill"), S("u"), "fill", &fill[i]);
+    int64_t bob_seen[] = {first.id}, carol_seen[] = {second.id, 999999};
+    for (int i = 0; i < N; i++) {
+        if (i == 2)
+            CHECK_EQ(submitted(sb_store_message_mark_delivered(st, S("bob"), bob_seen, 1, on_done,
+                                                               &conf)),
+                     SB_OK);
+        if (i == 3) {
+            sb_str_t rcpt[] = {S("bob")};
+            sb_store_message_in_t in = {.room = S("conversation:p"),
+                                        .sender_id = S("alice"),
+                                        .content = S("keyed"),
+                                        .created_at_ms = 3,
+                                        .recipients = rcpt,
+                                        .n_recipients = 1,
+                                        .idempotency_key = S("k1")};
+            CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg_prev, &keyed)), SB_OK);
+        }
+        CHECK_EQ(i % 2 ? append_direct(st, "bob", texts[i], &m[i])
+                       : append_to(st, S("bob"), S("carol"), &m[i]),
+                 SB_OK);
+        if (i == 4)
+            CHECK_EQ(submitted(sb_store_message_mark_delivered(st, S("carol"), carol_seen, 2,
+                                                               on_done, &conf2)),
+                     SB_OK);
+    }
+    CHECK_EQ(append_direct(st, "dave", texts[0], &after), SB_OK);
+    CHECK(wait_all());
+    CHECK(conf.rc == SB_OK && conf2.rc == SB_OK && keyed.rc == SB_OK && after.rc == SB_OK);
+    int64_t last = fill[FILL - 1].v[0], bob_prev = first.id, carol_prev = second.id;
+    for (int i = 0; i < N; i++) { /* ids in the order submitted, the keyed one before m[3] */
+        CHECK_EQ(m[i].rc, SB_OK);
+        if (i == 3) {
+            CHECK(keyed.id > last);
+            last = bob_prev = keyed.id;
+        }
+        CHECK(m[i].id > last);
+#if SB_TEST_PG
+        CHECK(m[i].told);
+        CHECK_EQ(m[i].prev[0], bob_prev); /* the latest before it, in the run or not */
+        if (i % 2 == 0)
+            CHECK_EQ(m[i].prev[1], carol_prev);
+#endif
+        last = bob_prev = m[i].id;
+        carol_prev = i % 2 == 0 ? m[i].id : carol_prev;
+    }
+    CHECK(after.id > m[N - 1].id);
+#if SB_TEST_PG
+    CHECK(run_requests(st) >= N); /* they did run as runs */
+    CHECK_EQ(careful_runs(st), 0);
+#endif
+    /* Every text reads back as sent; the direct conversation has its two members. */
+    char id[SB_STORE_MAX_CONV_ID + 1], room[SB_STORE_MAX_ROOM + 1];
+    CHECK_EQ(sb_store_direct_id(S("alice"), S("bob"), id, sizeof id), SB_OK);
+    snprintf(room, sizeof room, "conversation:%s", id);
+    for (int i = 1; i < N; i += 2) {
+        DO(&c, sb_store_message_history(st, sb_cstr(room), m[i].id + 1, 1, on_msgs, &c));
+        CHECK(c.rc == SB_OK && c.n == 1 && c.v[0] == m[i].id);
+        STR_EQ(c.s[2], texts[i]);
+    }
+    DO(&c, sb_store_conversation_members(st, sb_cstr(id), on_strs, &c));
+    CHECK(c.rc == SB_OK && c.n == 2);
+    STR_EQ(c.s[0], "alice");
+    STR_EQ(c.s[1], "bob");
+    CHECK_EQ(sb_store_direct_id(S("alice"), S("dave"), id, sizeof id), SB_OK);
+    DO(&c, sb_store_conversation_members(st, sb_cstr(id), on_strs, &c));
+    CHECK(c.rc == SB_OK && c.n == 2);
+    /* The confirmations took: bob's first and carol's second are no longer pending. */
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 100, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == N + 1 && c.v[0] == m[0].id);
+    DO(&c, sb_store_message_undelivered(st, S("carol"), 0, 100, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == (N + 1) / 2 && c.v[0] == m[0].id);
+    for (int i = 0; i < FILL; i++)
+        cap_reset(&fill[i]);
+    cap_reset(&c);
+    cap_reset(&conf);
+    cap_reset(&conf2);
+    sb_store_close(st);
+    teardown();
+}
+
 /* ---- friends --------------------------------------------------------------------------------- */
 
 TEST(friends) {
@@ -2493,6 +2623,7 @@ int main(void) {
     RUN(message_mark_read);
     RUN(message_offline_delivery);
     RUN(append_tells_each_recipients_previous);
+    RUN(runs_answer_as_one_by_one);
     RUN(notifications);
     RUN(pool_keeps_each_keys_order);
     RUN(pool_completes_each_stream_in_id_order);
