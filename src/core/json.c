@@ -407,6 +407,91 @@ int sb_json_object_get(sb_str_t object, sb_str_t key, sb_str_t *value) {
     return SB_ENOTFOUND;
 }
 
+/* ---- Flat objects: every member a string ------------------------------------ */
+
+/* The escape at p[i] (a backslash) in a flat string; the index past it, or 0
+ * when it is bad or a surrogate without its pair (which strict parsers refuse). */
+static size_t json_flat_escape(const char *p, size_t n, size_t i) {
+    if (n - i < 2 || p[i + 1] != 'u')
+        return json_scan_escape(p, n, i);
+    long cp = json_hex4(p, n, i + 2);
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 0;
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return i + 6;
+    long lo = n - i >= 12 && p[i + 6] == '\\' && p[i + 7] == 'u' ? json_hex4(p, n, i + 8) : -1;
+    return lo >= 0xDC00 && lo <= 0xDFFF ? i + 12 : 0;
+}
+
+/* The string token at p[i] (a quote): the index past it, or 0 when bad.
+ * *escaped tells whether it holds an escape. */
+static size_t json_flat_string(const char *p, size_t n, size_t i, bool *escaped) {
+    *escaped = false;
+    for (i++; i < n;) {
+        uint8_t c = (uint8_t)p[i];
+        if (c == '"')
+            return i + 1;
+        if (c >= 0x20 && c < 0x80 && c != '\\') {
+            i++;
+            continue;
+        }
+        size_t next = 0;
+        if (c == '\\') {
+            *escaped = true;
+            next = json_flat_escape(p, n, i);
+        } else if (c >= 0x80) {
+            size_t len = sb_json_utf8_len((const uint8_t *)p + i, n - i);
+            next = len ? i + len : 0;
+        }
+        if (next == 0) /* a bad escape or byte, or a raw control character */
+            return 0;
+        i = next;
+    }
+    return 0;
+}
+
+/* One "key": "value" at p[*i]; false when it is anything else. */
+static bool json_flat_member(const char *p, size_t n, size_t *i, sb_json_member_t *m) {
+    bool escaped;
+    size_t ke = *i < n && p[*i] == '"' ? json_flat_string(p, n, *i, &escaped) : 0;
+    if (!ke || escaped)
+        return false;
+    m->key = sb_str(p + *i + 1, ke - *i - 2);
+    size_t v = json_skip_ws(p, n, ke);
+    if (v >= n || p[v] != ':')
+        return false;
+    v = json_skip_ws(p, n, v + 1);
+    size_t ve = v < n && p[v] == '"' ? json_flat_string(p, n, v, &m->escaped) : 0;
+    if (!ve)
+        return false;
+    m->value = sb_str(p + v, ve - v);
+    *i = json_skip_ws(p, n, ve);
+    return true;
+}
+
+int sb_json_flat_object(sb_str_t text, sb_json_member_t *out, size_t max) {
+    const char *p = text.p;
+    size_t n = text.n, i = json_skip_ws(p, n, 0), count = 0;
+    if (i >= n || p[i] != '{')
+        return SB_EPROTO;
+    i = json_skip_ws(p, n, i + 1);
+    if (i < n && p[i] == '}')
+        return json_skip_ws(p, n, i + 1) == n ? 0 : SB_EPROTO;
+    for (;;) {
+        sb_json_member_t m;
+        if (!json_flat_member(p, n, &i, &m))
+            return SB_EPROTO;
+        if (count == max)
+            return SB_ETOOBIG;
+        out[count++] = m;
+        if (i < n && p[i] == '}')
+            return json_skip_ws(p, n, i + 1) == n ? (int)count : SB_EPROTO;
+        if (i >= n || p[i] != ',' || count > INT_MAX - 1)
+            return SB_EPROTO;
+        i = json_skip_ws(p, n, i + 1);
+    }
+}
+
 /* ---- String tokens ------------------------------------------------------- */
 
 static bool json_is_token(sb_str_t t) { return t.n >= 2 && t.p[0] == '"' && t.p[t.n - 1] == '"'; }

@@ -56,6 +56,26 @@ int sb_json_array_items(sb_str_t array, sb_str_t *items, size_t max);
  * object). *value points into object.p. */
 int sb_json_object_get(sb_str_t object, sb_str_t key, sb_str_t *value);
 
+/* A member of a flat object: its key's bytes (between the quotes, never
+ * escaped), its value's string token (quotes included) and whether that
+ * token holds an escape (else its bytes between the quotes are the text). */
+typedef struct {
+    sb_str_t key;
+    sb_str_t value;
+    bool escaped;
+} sb_json_member_t;
+
+/* Reads text (not validated beforehand) as one JSON object, with optional
+ * surrounding whitespace, whose every member is a string with an unescaped
+ * key, the strings held to sb_json_validate's rules and, as strict parsers
+ * (jansson) do, without an escaped surrogate that is not half of a pair.
+ * Writes its members in order into out (duplicates as they come). Returns
+ * the member count, SB_ETOOBIG when there are more than `max`, or SB_EPROTO
+ * for any other text, valid JSON included (a nested value, a number, an
+ * escaped key): a caller then reads it with a full parser. A hot event's
+ * arguments are read here without building a tree. Never reads outside text. */
+int sb_json_flat_object(sb_str_t text, sb_json_member_t *out, size_t max);
+
 /* Unescapes a validated JSON string token, quotes included, into out as UTF-8.
  * Surrogate pairs are combined; lone surrogates become U+FFFD. Does not write a
  * NUL. Returns SB_OK with *out_n set, SB_ETOOBIG if the text needs more than

@@ -247,6 +247,32 @@ void sb_feat_call_end(sb_feat_call_t *call);
 void sb_feat_call_abort(sb_feat_call_t *call, int rc);
 /* Fails an event whose store request could not even be queued. */
 void sb_feat_fail_store(sb_sio_event_t *ev, int rc);
+/* fields.c: a payload member as the handlers check it: absent, a string
+ * (its text p[0..n), which may hold a NUL and need not end with one), or
+ * another JSON value (present, not is_string). */
+typedef struct {
+    bool present, is_string;
+    const char *p;
+    size_t n;
+} sb_feat_field_t;
+/* The value v (NULL: absent), and member `name` of obj (absent when obj is
+ * not an object). */
+sb_feat_field_t sb_feat_field_value(json_t *v);
+sb_feat_field_t sb_feat_field_of(json_t *obj, const char *name);
+/* True for a string of min..max bytes without U+0000 (sb_features_text's rule). */
+bool sb_feat_field_text(const sb_feat_field_t *f, size_t min, size_t max);
+/* Argument i read for its members names[0..n) into fields[0..n), as
+ * sb_feat_field_of on sb_feat_arg(ev, i) would; false (fields absent) when it
+ * is not an object. An object of strings is read from the packet's text
+ * without a tree (escaped text unescaped into scratch[0..cap)); any other
+ * through jansson, whose value *hold keeps for the fields (json_decref it
+ * when done with them; NULL when not needed). */
+bool sb_feat_arg_fields(const sb_sio_event_t *ev, size_t i, const char *const *names, size_t n,
+                        sb_feat_field_t *fields, char *scratch, size_t cap, json_t **hold);
+/* sb_feat_client_message_id and sb_feat_text_field on a field: */
+bool sb_feat_field_key(sb_sio_event_t *ev, const sb_feat_field_t *f, char *out);
+bool sb_feat_field_content(sb_sio_event_t *ev, const sb_feat_field_t *f, const char *name,
+                           size_t max);
 /* The payload field `name` as a string of 1..max bytes without U+0000, or NULL. */
 const char *sb_feat_str_field(json_t *obj, const char *name, size_t max);
 /* The optional idempotency key `clientMessageId` of a payload into

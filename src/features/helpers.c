@@ -181,42 +181,50 @@ long sb_feat_emit_room(sb_features_t *f, const char *room, const char *event, js
 }
 
 const char *sb_features_text(json_t *v, size_t min, size_t max) {
-    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > max)
-        return NULL;
-    const char *s = json_string_value(v);
-    return strlen(s) == json_string_length(v) ? s : NULL; /* no NUL inside */
+    sb_feat_field_t f = sb_feat_field_value(v);
+    return sb_feat_field_text(&f, min, max) ? f.p : NULL;
 }
 
-bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
-    json_t *v = json_object_get(obj, "clientMessageId");
+bool sb_feat_field_key(sb_sio_event_t *ev, const sb_feat_field_t *f, char *out) {
     out[0] = '\0';
-    if (!v)
+    if (!f->present)
         return true;
-    if (!json_is_string(v) ||
-        !sb_store_key_valid(sb_str(json_string_value(v), json_string_length(v)))) {
+    if (!f->is_string || !sb_store_key_valid(sb_str(f->p, f->n))) {
         sb_feat_fail(ev, "invalid_payload",
                      "clientMessageId must be 1-%d printable ASCII characters without spaces",
                      SB_STORE_MAX_KEY);
         return false;
     }
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    memcpy(out, f->p, f->n);
+    out[f->n] = '\0';
     return true;
+}
+
+bool sb_feat_client_message_id(sb_sio_event_t *ev, json_t *obj, char *out) {
+    sb_feat_field_t f = sb_feat_field_of(obj, "clientMessageId");
+    return sb_feat_field_key(ev, &f, out);
 }
 
 const char *sb_feat_str_field(json_t *obj, const char *name, size_t max) {
     return sb_features_text(json_object_get(obj, name), 1, max);
 }
 
-const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max) {
-    json_t *v = json_object_get(obj, name);
-    if (json_is_string(v) && json_string_length(v) > max) {
+bool sb_feat_field_content(sb_sio_event_t *ev, const sb_feat_field_t *f, const char *name,
+                           size_t max) {
+    if (f->is_string && f->n > max) {
         sb_feat_fail(ev, "payload_too_large", "%s exceeds %zu bytes", name, max);
-        return NULL;
+        return false;
     }
-    const char *s = sb_features_text(v, 1, max);
-    if (!s)
+    if (!sb_feat_field_text(f, 1, max)) {
         sb_feat_fail(ev, "invalid_payload", "%s must be a non-empty string without U+0000", name);
-    return s;
+        return false;
+    }
+    return true;
+}
+
+const char *sb_feat_text_field(sb_sio_event_t *ev, json_t *obj, const char *name, size_t max) {
+    sb_feat_field_t f = sb_feat_field_of(obj, name);
+    return sb_feat_field_content(ev, &f, name, max) ? f.p : NULL;
 }
 
 bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *limit) {

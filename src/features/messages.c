@@ -202,47 +202,61 @@ static void send_on_members(void *ud, int rc, const sb_store_strs_t *l) {
     send_end(call);
 }
 
-/* Validates {conversationId?, receiverId?, content, messageType?}. */
-static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, json_t *a, send_t *s) {
-    const char *conv = sb_feat_str_field(a, "conversationId", SB_STORE_MAX_CONV_ID);
-    const char *to = sb_feat_str_field(a, "receiverId", SB_USER_ID_MAX);
-    const char *type = json_object_get(a, "messageType")
-                           ? sb_feat_str_field(a, "messageType", SB_TYPE_MAX)
-                           : "text";
-    if (!json_is_object(a) || (!conv && !to) || !type ||
-        (json_object_get(a, "conversationId") && !conv) ||
-        (json_object_get(a, "receiverId") && !to)) {
+/* message:send's members, read without a tree when they are all strings. */
+enum { SEND_CONV, SEND_TO, SEND_TYPE, SEND_CONTENT, SEND_KEY, SEND_NFIELDS };
+static const char *const send_names[SEND_NFIELDS] = {"conversationId", "receiverId", "messageType",
+                                                     "content", "clientMessageId"};
+/* Escaped text of that size is unescaped on the stack; longer goes to jansson. */
+#define SEND_SCRATCH 4096
+
+static sb_str_t field_str(const sb_feat_field_t *f, bool ok) {
+    return ok ? sb_str(f->p, f->n) : SB_STR_NULL;
+}
+
+/* Validates {conversationId?, receiverId?, content, messageType?} (is_obj:
+ * the argument is an object, f its members as send_names). */
+static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, bool is_obj, const sb_feat_field_t *f,
+                       send_t *s) {
+    const sb_feat_field_t *conv = &f[SEND_CONV], *to = &f[SEND_TO], *type = &f[SEND_TYPE];
+    bool conv_ok = sb_feat_field_text(conv, 1, SB_STORE_MAX_CONV_ID);
+    bool to_ok = sb_feat_field_text(to, 1, SB_USER_ID_MAX);
+    bool type_ok = !type->present || sb_feat_field_text(type, 1, SB_TYPE_MAX);
+    if (!is_obj || (!conv_ok && !to_ok) || !type_ok || (conv->present && !conv_ok) ||
+        (to->present && !to_ok)) {
         sb_feat_fail(ev, "invalid_payload",
                      "expected {conversationId and/or receiverId, content, messageType?}");
         return false;
     }
-    const char *content = sb_feat_text_field(ev, a, "content", c->f->cfg.max_message_bytes);
-    if (!content)
+    if (!sb_feat_field_content(ev, &f[SEND_CONTENT], "content", c->f->cfg.max_message_bytes))
         return false;
-    if (to && strcmp(to, c->user->id) == 0) {
+    if (to_ok && sb_str_eq(sb_str(to->p, to->n), sb_cstr(c->user->id))) {
         sb_feat_fail(ev, "invalid_payload", "receiverId is yourself");
         return false;
     }
-    if (!sb_feat_client_message_id(ev, a, s->key))
+    if (!sb_feat_field_key(ev, &f[SEND_KEY], s->key))
         return false;
     sb_feat_copy(s->name, sizeof s->name, sb_cstr(sb_feat_user_name(c->user)));
-    sb_feat_copy(s->conv, sizeof s->conv, sb_cstr(conv));
-    sb_feat_copy(s->receiver, sizeof s->receiver, sb_cstr(to));
-    sb_feat_copy(s->type, sizeof s->type, sb_cstr(type));
-    s->content = strdup(content);
+    sb_feat_copy(s->conv, sizeof s->conv, field_str(conv, conv_ok));
+    sb_feat_copy(s->receiver, sizeof s->receiver, field_str(to, to_ok));
+    sb_feat_copy(s->type, sizeof s->type, type->present ? field_str(type, true) : SB_LIT("text"));
+    s->content = strndup(f[SEND_CONTENT].p, f[SEND_CONTENT].n);
     return s->content != NULL;
 }
 
 static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
-    json_t *a = sb_feat_arg(ev, 0);
+    sb_feat_field_t f[SEND_NFIELDS];
+    char scratch[SEND_SCRATCH];
+    json_t *hold;
+    bool is_obj =
+        sb_feat_arg_fields(ev, 0, send_names, SEND_NFIELDS, f, scratch, sizeof scratch, &hold);
     sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(send_t));
-    if (!call || !send_parse(c, ev, a, send_of(call))) {
-        json_decref(a);
+    bool ok = call && send_parse(c, ev, is_obj, f, send_of(call));
+    json_decref(hold);
+    if (!ok) {
         if (call)
             send_end(call);
         return;
     }
-    json_decref(a);
     send_t *s = send_of(call);
     if (!s->conv[0]) {
         send_direct(call);

@@ -486,6 +486,91 @@ TEST(lexer_tokens) {
     CHECK_EQ(sb_json_lexer_next(&lx, &t), 0);
 }
 
+static int flat(const char *p, size_t n, sb_json_member_t *out, size_t max) {
+    return sb_json_flat_object(sb_str(guarded(p, n), n), out, max);
+}
+
+#define FLAT_NO(lit) CHECK_EQ(flat((lit), sizeof(lit) - 1, m, 8), SB_EPROTO)
+
+TEST(flat_object) {
+    sb_json_member_t m[8];
+    CHECK_EQ(flat("{}", 2, m, 8), 0);
+    CHECK_EQ(flat(" {\t}\r\n", 6, m, 8), 0);
+    const char t[] =
+        " { \"a\" : \"x\" ,\"b\":\"y\\n\\ud83d\\ude00\",\"c\":\"\xc3\xa9\",\"a\":\"\"} ";
+    CHECK_EQ(flat(t, sizeof t - 1, m, 8), 4);
+    CHECK_MEM(m[0].key.p, m[0].key.n, "a");
+    CHECK_MEM(m[0].value.p, m[0].value.n, "\"x\"");
+    CHECK(!m[0].escaped);
+    CHECK_MEM(m[1].key.p, m[1].key.n, "b");
+    CHECK_MEM(m[1].value.p, m[1].value.n, "\"y\\n\\ud83d\\ude00\"");
+    CHECK(m[1].escaped);
+    CHECK_MEM(m[2].value.p, m[2].value.n, "\"\xc3\xa9\"");
+    CHECK(!m[2].escaped);
+    CHECK_MEM(m[3].key.p, m[3].key.n, "a"); /* duplicates as they come: the caller decides */
+    CHECK_MEM(m[3].value.p, m[3].value.n, "\"\"");
+    CHECK_EQ(validate(t, sizeof t - 1, 64), SB_OK);     /* what it reads is valid JSON */
+    CHECK_EQ(flat("{\"k\":\"\\u0000\"}", 14, m, 8), 1); /* a NUL: the caller's to refuse */
+    CHECK_EQ(flat("{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}", 25, m, 2), SB_ETOOBIG);
+}
+
+TEST(flat_object_refuses) {
+    sb_json_member_t m[8];
+    FLAT_NO("");
+    FLAT_NO("   ");
+    FLAT_NO("{");
+    FLAT_NO("{\"a\"}");
+    FLAT_NO("{\"a\":}");
+    FLAT_NO("{\"a\" \"b\"}");
+    FLAT_NO("{\"a\":\"b\",}");
+    FLAT_NO("{,}");
+    FLAT_NO("{\"a\":\"b\"}x");
+    FLAT_NO("{\"a\":\"b\"}{}");
+    FLAT_NO("{\"a\":\"b\"");
+    FLAT_NO("{\"a\":\"b}");
+    FLAT_NO("[\"a\",\"b\"]");
+    FLAT_NO("\"a\"");
+    FLAT_NO("{a:\"b\"}");
+    FLAT_NO("{'a':'b'}");
+    /* valid JSON, but not flat: a full parser reads it */
+    FLAT_NO("{\"a\":1}");
+    FLAT_NO("{\"a\":true}");
+    FLAT_NO("{\"a\":null}");
+    FLAT_NO("{\"a\":{}}");
+    FLAT_NO("{\"a\":[\"b\"]}");
+    FLAT_NO("{\"a\":\"b\",\"c\":{\"d\":\"e\"}}");
+    FLAT_NO("{\"\\u0061\":\"b\"}");
+    FLAT_NO("{\"a\\n\":\"b\"}");
+    /* strings a strict parser refuses */
+    FLAT_NO("{\"a\":\"\\ud800\"}");
+    FLAT_NO("{\"a\":\"\\udc00\"}");
+    FLAT_NO("{\"a\":\"\\ud800\\u0041\"}");
+    FLAT_NO("{\"a\":\"\\ud800\\n\"}");
+    FLAT_NO("{\"a\":\"\\ude00\\ud83d\"}");
+    FLAT_NO("{\"a\":\"\\x\"}");
+    FLAT_NO("{\"a\":\"\\u12\"}");
+    FLAT_NO("{\"a\":\"\\u12g4\"}");
+    FLAT_NO("{\"a\":\"\\\"}");
+    FLAT_NO("{\"a\":\"\x01\"}");
+    FLAT_NO("{\"a\":\"\n\"}");
+    FLAT_NO("{\"a\":\"\xc3\x28\"}");
+    FLAT_NO("{\"a\":\"\xc0\xaf\"}");
+    FLAT_NO("{\"a\":\"\xed\xa0\x80\"}");
+    FLAT_NO("{\"a\":\"\xf4\x90\x80\x80\"}");
+    FLAT_NO("{\"a\":\"\xe2\x82\"}");
+    FLAT_NO("{\"a\xff\":\"b\"}");
+}
+
+/* Every proper prefix of a flat object is refused without reading past it. */
+TEST(flat_object_prefixes) {
+    const char t[] =
+        "{\"conversationId\":\"c1\",\"content\":\"h\\u00e9\\ud83d\\ude00 \xe2\x82\xac\"}";
+    sb_json_member_t m[4];
+    CHECK_EQ(flat(t, sizeof t - 1, m, 4), 2);
+    for (size_t n = 0; n < sizeof t - 1; n++)
+        CHECK_EQ(flat(t, n, m, 4), SB_EPROTO);
+}
+
 int main(void) {
     RUN(numbers);
     RUN(literals);
@@ -505,5 +590,8 @@ int main(void) {
     RUN(string_escape);
     RUN(string_roundtrip_all_bytes);
     RUN(lexer_tokens);
+    RUN(flat_object);
+    RUN(flat_object_refuses);
+    RUN(flat_object_prefixes);
     TEST_MAIN_END();
 }
