@@ -37,16 +37,19 @@ void sb_store__commit_done(sb_store_t *st, sb_store__batch_stats_t *bs) {
 uint64_t sb_store__count_failures(sb_store_t *st, sb_store__req_t *first,
                                   sb_store__batch_stats_t *bs) {
     uint64_t failed_writes = 0;
-    pthread_mutex_lock(&st->mu); /* log_limit: one for all the store's threads */
     for (sb_store__req_t *r = first; r; r = r->next) {
-        bs->failed += r->rc != SB_OK;
+        if (r->rc == SB_OK)
+            continue;
+        bs->failed++;
         /* The other errors are answers (not found, exists, ...), not faults. */
         bool fault = r->rc == SB_EIO || r->rc == SB_ENOMEM || r->rc == SB_EUNAVAIL;
         failed_writes += r->op->write && r->rc != SB_ENOMEM && fault;
-        if (fault)
-            sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
-                           r->op->name, sb_strerror(r->rc));
+        if (!fault)
+            continue;
+        pthread_mutex_lock(&st->mu); /* log_limit: one for all the store's threads */
+        sb_log_limited(&st->log_limit, SB_LOG_WARN, r->op->name, "store: %s failed: %s",
+                       r->op->name, sb_strerror(r->rc));
+        pthread_mutex_unlock(&st->mu);
     }
-    pthread_mutex_unlock(&st->mu);
     return failed_writes;
 }
