@@ -204,8 +204,6 @@ void sb_feat_count_error(sb_features_t *f, const char *code);
 /* Answers an error: in the ack if asked for, else as an `error` event. */
 void sb_feat_fail(sb_sio_event_t *ev, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Decodes argument i as JSON (NULL if absent); caller owns the result. */
-json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i);
 /* Serializes compactly and sends `event` with `payload` (stolen). */
 int sb_feat_emit(sb_sio_socket_t *s, const char *event, json_t *payload);
 long sb_feat_broadcast(sb_features_t *f, const sb_sio_target_t *t, const char *event,
@@ -255,6 +253,8 @@ typedef struct {
     const char *p;
     size_t n;
 } sb_feat_field_t;
+/* Decodes argument i as JSON (NULL if absent); caller owns the result. */
+json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i);
 /* The value v (NULL: absent), and member `name` of obj (absent when obj is
  * not an object). */
 sb_feat_field_t sb_feat_field_value(json_t *v);

@@ -11,6 +11,12 @@
 /* An object has at most this many members read without a tree. */
 #define SB_FEAT_FLAT_MAX 16
 
+json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i) {
+    if (i >= ev->nargs)
+        return NULL;
+    return json_loadb(ev->arg[i].p, ev->arg[i].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+}
+
 sb_feat_field_t sb_feat_field_of(json_t *obj, const char *name) {
     return sb_feat_field_value(json_object_get(obj, name));
 }

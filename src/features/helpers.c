@@ -368,12 +368,6 @@ void sb_feat_call_end(sb_feat_call_t *call) {
     free(call);
 }
 
-json_t *sb_feat_arg(const sb_sio_event_t *ev, size_t i) {
-    if (i >= ev->nargs)
-        return NULL;
-    return json_loadb(ev->arg[i].p, ev->arg[i].n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-}
-
 /* ---- dispatch -------------------------------------------------------------------- */
 
 static void on_event(sb_sio_event_t *ev, void *ud) {
