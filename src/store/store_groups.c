@@ -1,7 +1,7 @@
 /* Runs of a batch's requests sent as one statement (PostgreSQL): the plain
  * message appends of a batch become one insert of every message and
  * delivery (MSG_APPEND_GROUP), its delivery confirmations one update
- * (MSG_DELIVERED_GROUP). What PostgreSQL pays per statement (executor
+ * (MSG_DELIVERED_GROUP, NOTIF_DELIVERED_GROUP). What PostgreSQL pays per statement (executor
  * start, the appends' lock, its share of the pipeline) is then paid once a
  * run instead of once a message; on the appends' thread, which orders every
  * append, that decides how many messages a second the store takes.
@@ -15,7 +15,7 @@
 
 #include "core/err.h"
 
-enum { KIND_NONE, KIND_APPEND, KIND_DELIVERED };
+enum { KIND_NONE, KIND_APPEND, KIND_DELIVERED, KIND_NOTIF_DELIVERED };
 
 int sb_store__group_kind(const sb_store__req_t *r) {
     switch (r->op->id) {
@@ -23,6 +23,8 @@ int sb_store__group_kind(const sb_store__req_t *r) {
         return r->args.message_append.key.p ? KIND_NONE : KIND_APPEND;
     case SB_STORE__OP_message_mark_delivered:
         return KIND_DELIVERED;
+    case SB_STORE__OP_notification_mark_delivered:
+        return KIND_NOTIF_DELIVERED;
     default:
         return KIND_NONE;
     }
@@ -159,16 +161,19 @@ static int append_run(sb_store_t *st, sb_store__req_t *const *g, size_t n) {
     return rc;
 }
 
-static int delivered_run(sb_store_t *st, sb_store__req_t *const *g, size_t n) {
+/* Confirmations (the user_ids arguments of either kind) by one statement. */
+static int delivered_run(sb_store_t *st, sb_store__sql_t sql, sb_store__req_t *const *g, size_t n) {
     lit_t l[2] = {{0}};
     for (size_t k = 0; k < n; k++) {
-        const sb_store__user_ids_args_t *a = &g[k]->args.message_mark_delivered;
+        const sb_store__user_ids_args_t *a = sql == SB_SQL_MSG_DELIVERED_GROUP
+                                                 ? &g[k]->args.message_mark_delivered
+                                                 : &g[k]->args.notification_mark_delivered;
         for (size_t i = 0; i < a->n_ids; i++) {
             lit_text(&l[0], a->user.p);
             lit_int(&l[1], a->ids[i]);
         }
     }
-    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_DELIVERED_GROUP);
+    sb_store__q_t *q = sb_store__q(st, sql);
     int rc = !q ? SB_EIO : bind_lits(q, l, 2) ? sb_store__exec(q) : SB_ENOMEM;
     free_lits(l, 2);
     return rc;
@@ -181,7 +186,9 @@ int sb_store__run_group(sb_store_t *st, sb_store__req_t *const *g, size_t n) {
     case KIND_APPEND:
         return append_run(st, g, n);
     case KIND_DELIVERED:
-        return delivered_run(st, g, n);
+        return delivered_run(st, SB_SQL_MSG_DELIVERED_GROUP, g, n);
+    case KIND_NOTIF_DELIVERED:
+        return delivered_run(st, SB_SQL_NOTIF_DELIVERED_GROUP, g, n);
     default:
         return SB_EINVAL;
     }

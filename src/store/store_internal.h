@@ -410,9 +410,9 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
  * the message, its deliveries), MSG_APPEND_DIRECT (the same opening the
  * direct conversation first, $7 its id, $8 its two members),
  * CONV_OPEN_DIRECT and MSG_APPEND_KEYED (the key is looked up in the
- * snapshot taken after the appends' lock was granted), MSG_APPEND_GROUP and
- * MSG_DELIVERED_GROUP (a run of a batch's requests as one statement,
- * store_groups.c), and PROBE_WRITE (/health's probe of a store whose writes
+ * snapshot taken after the appends' lock was granted), MSG_APPEND_GROUP,
+ * MSG_DELIVERED_GROUP and NOTIF_DELIVERED_GROUP (a run of a batch's
+ * requests as one statement, store_groups.c), and PROBE_WRITE (/health's probe of a store whose writes
  * failed). MSG_READ, MSG_DELIVERED and NOTIF_DELIVERED take a request's
  * whole id list there (a bigint[] literal). */
 #define SB_STORE__SQL(X)                                                                           \
@@ -479,6 +479,10 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "UPDATE message_deliveries d SET delivered = 1 FROM (SELECT DISTINCT u, id "                 \
       "FROM unnest($1::text[], $2::bigint[]) AS x(u, id)) x "                                      \
       "WHERE d.user_id = x.u AND d.message_id = x.id")                                             \
+    X(NOTIF_DELIVERED_GROUP, "SELECT ?1, ?2",                                                      \
+      "UPDATE notifications n SET delivered = 1 FROM (SELECT DISTINCT u, id "                      \
+      "FROM unnest($1::text[], $2::bigint[]) AS x(u, id)) x "                                      \
+      "WHERE n.user_id = x.u AND n.id = x.id")                                                     \
     X(DELIVERY_INSERT,                                                                             \
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \
@@ -783,11 +787,12 @@ size_t sb_store__route(const sb_store_t *st, const sb_store__req_t *r);
 
 /* ---- store_groups.c: runs of requests as one statement (PostgreSQL) ---------- */
 
-/* The kind of run r can join (a plain message append, a delivery
- * confirmation), or 0. Requests of these kinds touch disjoint rows, so a
- * run may pass over requests of the other kind, never over anything else. */
+/* The kind of run r can join (a plain message append, a message's or a
+ * notification's delivery confirmation), or 0. Requests of these kinds
+ * touch disjoint rows, so a run may pass over requests of the other kinds,
+ * never over anything else. */
 int sb_store__group_kind(const sb_store__req_t *r);
-#define SB_STORE__GROUP_KINDS 3 /* sb_store__group_kind() < this */
+#define SB_STORE__GROUP_KINDS 4 /* sb_store__group_kind() < this */
 /* Runs the n requests of one kind as one statement in the batch's
  * transaction: sets each one's result; returns the rc of all of them. */
 int sb_store__run_group(sb_store_t *st, sb_store__req_t *const *g, size_t n);
