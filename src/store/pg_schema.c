@@ -142,6 +142,10 @@ static const pg_migration_t migrations[] = {
     {"message keys by message",
      /* A pending message read for a device carries its sender's key, as live. */
      "CREATE INDEX message_keys_by_message ON message_keys(message_id);"},
+    {"message sender names",
+     /* The name a backend gave a message's sender (POST .../messages
+      * senderName); NULL: the user's. */
+     "ALTER TABLE messages ADD COLUMN sender_name text;"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -398,6 +398,9 @@ typedef struct {
      * sb_store_conversation_direct: one request and one commit instead of
      * two). The room is the caller's: "conversation:" + sb_store_direct_id(). */
     sb_str_t direct_with;
+    /* Optional, 1..SB_STORE_MAX_NAME: the name a backend gave the sender for
+     * this message, stored with it and read back instead of the user's. */
+    sb_str_t sender_name;
 } sb_store_message_in_t;
 
 /* True when `key` is a valid idempotency key: 1..SB_STORE_MAX_KEY printable

@@ -417,7 +417,7 @@ static int append_on_pg(sb_store_t *st, sb_store__req_t *r) {
     sb_store__q_t *q = sb_store__q(st, members ? SB_SQL_MSG_APPEND_DIRECT : SB_SQL_MSG_APPEND_ONE);
     if (!q)
         return SB_EIO;
-    sb_store__bind_msg_row(q, a, users);
+    sb_store__bind_msg_row(q, a, users, members ? 9 : 7);
     if (members) {
         sb_store__bind_str(q, 7, a->direct_id);
         sb_store__bind_cstr(q, 8, members);
@@ -444,7 +444,7 @@ int sb_store__exec_message_append(sb_store_t *st, sb_store__req_t *r) {
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_INSERT);
     if (!q)
         return SB_EIO;
-    sb_store__bind_msg_row(q, a, NULL);
+    sb_store__bind_msg_row(q, a, NULL, 6);
     if ((rc = sb_store__exec(q)) != SB_OK)
         return rc;
     int64_t id = sb_store__last_id(q);
@@ -583,6 +583,7 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
         !sb_store__valid(m->type, 0, SB_STORE_MAX_NAME) ||
         !sb_store__valid_list(m->recipients, m->n_recipients, 0, SB_STORE_MAX_ID) ||
         !sb_store__valid_opt(m->idempotency_key, 1, SB_STORE_MAX_KEY) ||
+        !sb_store__valid_opt(m->sender_name, 1, SB_STORE_MAX_NAME) ||
         (m->direct_with.p && (!sb_store__valid(m->direct_with, 1, SB_STORE_MAX_ID) ||
                               sb_str_eq(m->direct_with, m->sender_id))))
         return SB_EINVAL;
@@ -600,6 +601,7 @@ int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_s
                                 sb_store__copy(r, &a->content, m->content, false) &&
                                 sb_store__copy(r, &a->type, type, false) &&
                                 sb_store__copy(r, &a->key, m->idempotency_key, true) &&
+                                sb_store__copy(r, &a->sender_name, m->sender_name, true) &&
                                 (!m->n_recipients || a->recipients) &&
                                 (!m->direct_with.p || direct_args(r, m->sender_id, m->direct_with,
                                                                   &a->direct_id, a->direct_users)));

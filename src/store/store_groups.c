@@ -115,7 +115,21 @@ static void free_lits(lit_t *l, int n) {
 
 /* ---- the runs ------------------------------------------------------------------------------ */
 
-enum { ROOM, SENDER, CONTENT, TYPE, AT, DIRECT, REC_MSG, REC_USER, MEM_CONV, MEM_USER, N_APPEND };
+/* In the order of MSG_APPEND_GROUP's parameters. */
+enum {
+    ROOM,
+    SENDER,
+    CONTENT,
+    TYPE,
+    AT,
+    DIRECT,
+    REC_MSG,
+    REC_USER,
+    MEM_CONV,
+    MEM_USER,
+    NAME,
+    N_APPEND
+};
 
 static void append_lits(sb_store__req_t *const *g, size_t n, lit_t *l) {
     for (size_t k = 0; k < n; k++) {
@@ -126,6 +140,7 @@ static void append_lits(sb_store__req_t *const *g, size_t n, lit_t *l) {
         lit_text(&l[TYPE], a->type.p);
         lit_int(&l[AT], a->created_at_ms);
         lit_text(&l[DIRECT], a->direct_id.p);
+        lit_text(&l[NAME], a->sender_name.p);
         for (size_t u = 0; u < a->n_recipients; u++) {
             lit_int(&l[REC_MSG], (int64_t)k + 1);
             lit_text(&l[REC_USER], a->recipients[u]);

@@ -155,6 +155,7 @@ typedef struct {
     size_t n_recipients;
     sb_str_t direct_id; /* optional: the direct conversation to open first */
     const char *direct_users[2];
+    sb_str_t sender_name; /* optional: stored with the message (sb_store_message_in_t) */
 } sb_store__message_append_args_t;
 typedef struct {
     sb_str_t room;
@@ -326,12 +327,12 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 
 /* Pieces of PostgreSQL's single-statement forms below. $1..$6 of a message
  * append: room, sender, content, type, created_at_ms, the recipients as a
- * text[] literal. Every append runs after the appends' lock, a statement
+ * text[] literal; `name` the parameter of its sender name (NULL: none). Every append runs after the appends' lock, a statement
  * of its own (sb_store__lock_appends), so the snapshot of the append sees
  * every append committed before it. */
-#define SB_STORE__PG_MSG_ROW                                                                       \
-    "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                         \
-    "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint"
+#define SB_STORE__PG_MSG_ROW(name)                                                                 \
+    "INSERT INTO messages(room, sender_id, content, type, created_at_ms, sender_name) "            \
+    "SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, " name "::text"
 #define SB_STORE__PG_DELIVERIES                                                                    \
     "d AS (INSERT INTO message_deliveries(message_id, user_id) "                                   \
     "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING)"
@@ -356,13 +357,14 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 #define SB_STORE__PG_DIRECT_CTE(id, at, users)                                                     \
     SB_STORE__PG_DIRECT(id, at) ", cm AS (" SB_STORE__PG_DIRECT_MEMBERS(users) ")"
 /* The message, its deliveries; the message's id, the recipients' previous ones. */
-#define SB_STORE__PG_APPEND                                                                        \
-    "m AS (" SB_STORE__PG_MSG_ROW " RETURNING id), " SB_STORE__PG_DELIVERIES                       \
-    " SELECT id, " SB_STORE__PG_PREVS " FROM m"
+#define SB_STORE__PG_APPEND(name)                                                                  \
+    "m AS (" SB_STORE__PG_MSG_ROW(name) " RETURNING id), " SB_STORE__PG_DELIVERIES                 \
+                                        " SELECT id, " SB_STORE__PG_PREVS " FROM m"
 
-/* A run of plain appends as one statement (store_groups.c): $1..$6 one
- * element per message (room, sender, content, type, created_at_ms, the
- * direct conversation to open or NULL), $7/$8 one per recipient (its
+/* A run of plain appends as one statement (store_groups.c): $1..$6 and $11
+ * one element per message (room, sender, content, type, created_at_ms, the
+ * direct conversation to open or NULL, the sender name or NULL), $7/$8 one
+ * per recipient (its
  * message's position from 1, the user), $9/$10 one per member of a direct
  * conversation (conversation, user). The ids are taken from the sequence
  * first and handed out in the messages' order; a recipient's previous
@@ -372,8 +374,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
  * order: its id, the recipients' previous ids. */
 #define SB_STORE__PG_APPEND_GROUP                                                                  \
     "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "             \
-    "$5::bigint[], $6::text[]) WITH ORDINALITY AS t(room, sender, content, type, at, direct, "     \
-    "ord)), "                                                                                      \
+    "$5::bigint[], $6::text[], $11::text[]) "                                                      \
+    "WITH ORDINALITY AS t(room, sender, content, type, at, direct, name, ord)), "                  \
     "s AS MATERIALIZED (SELECT nextval((SELECT pg_get_serial_sequence('messages', "                \
     "'id'))::regclass) "                                                                           \
     "AS id FROM t), "                                                                              \
@@ -385,8 +387,9 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     "cm AS (INSERT INTO conversation_members(conversation_id, user_id) "                           \
     "SELECT DISTINCT c.id, x.u FROM c JOIN unnest($9::text[], $10::text[]) AS x(conv, u) "         \
     "ON x.conv = c.id ON CONFLICT DO NOTHING), "                                                   \
-    "m AS (INSERT INTO messages(id, room, sender_id, content, type, created_at_ms) "               \
-    "OVERRIDING SYSTEM VALUE SELECT id, room, sender, content, type, at FROM i ORDER BY id), "     \
+    "m AS (INSERT INTO messages(id, room, sender_id, content, type, created_at_ms, sender_name) "  \
+    "OVERRIDING SYSTEM VALUE SELECT id, room, sender, content, type, at, name FROM i "             \
+    "ORDER BY id), "                                                                               \
     "r AS (SELECT i.id, x.u, x.k, i.ord FROM unnest($7::bigint[], $8::text[]) "                    \
     "WITH ORDINALITY AS x(ord, u, k) JOIN i ON i.ord = x.ord), "                                   \
     "d AS (INSERT INTO message_deliveries(message_id, user_id) SELECT DISTINCT id, u FROM r), "    \
@@ -454,26 +457,27 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     X(MEMBER_CHECK,                                                                                \
       "SELECT 1 FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2", NULL)      \
     X(MSG_INSERT,                                                                                  \
-      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
-      "VALUES(?1, ?2, ?3, ?4, ?5)",                                                                \
-      "INSERT INTO messages(room, sender_id, content, type, created_at_ms) "                       \
-      "VALUES($1, $2, $3, $4, $5) RETURNING id")                                                   \
-    X(MSG_APPEND_ONE, "SELECT ?1, ?2, ?3, ?4, ?5, ?6", "WITH " SB_STORE__PG_APPEND)                \
-    X(MSG_APPEND_DIRECT, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8",                                  \
-      "WITH " SB_STORE__PG_DIRECT_CTE("$7", "$5", "$8") ", " SB_STORE__PG_APPEND)                  \
-    X(MSG_APPEND_KEYED, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9",                               \
-      "WITH k AS (SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms "           \
-      "FROM message_keys mk JOIN messages m ON m.id = mk.message_id "                              \
+      "INSERT INTO messages(room, sender_id, content, type, created_at_ms, sender_name) "          \
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",                                                            \
+      "INSERT INTO messages(room, sender_id, content, type, created_at_ms, sender_name) "          \
+      "VALUES($1, $2, $3, $4, $5, $6) RETURNING id")                                               \
+    X(MSG_APPEND_ONE, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7", "WITH " SB_STORE__PG_APPEND("$7"))      \
+    X(MSG_APPEND_DIRECT, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9",                              \
+      "WITH " SB_STORE__PG_DIRECT_CTE("$7", "$5", "$8") ", " SB_STORE__PG_APPEND("$9"))            \
+    X(MSG_APPEND_KEYED, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10",                          \
+      "WITH k AS (SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "          \
+      "m.sender_name FROM message_keys mk JOIN messages m ON m.id = mk.message_id "                \
       "WHERE mk.sender_id = $2::text AND mk.key = $7::text AND mk.created_at_ms >= $8::bigint), "  \
-      "m AS (" SB_STORE__PG_MSG_ROW " WHERE NOT EXISTS (SELECT 1 FROM k) "                         \
-      "RETURNING id, room, sender_id, content, type, created_at_ms), "                             \
-      "p AS (INSERT INTO message_keys(sender_id, key, message_id, created_at_ms) "                 \
-      "SELECT $2::text, $7::text, id, $9::bigint FROM m ON CONFLICT(sender_id, key) DO UPDATE "    \
-      "SET message_id = excluded.message_id, created_at_ms = "                                     \
-      "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                                          \
-      " SELECT *, NULL, 0, " SB_STORE__PG_PREVS " FROM m "                                         \
-      "UNION ALL SELECT *, NULL, 1, NULL FROM k")                                                  \
-    X(MSG_APPEND_GROUP, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10",                          \
+      "m AS (" SB_STORE__PG_MSG_ROW(                                                               \
+          "$10") " WHERE NOT EXISTS (SELECT 1 FROM k) "                                            \
+                 "RETURNING id, room, sender_id, content, type, created_at_ms, sender_name), "     \
+                 "p AS (INSERT INTO message_keys(sender_id, key, message_id, created_at_ms) "      \
+                 "SELECT $2::text, $7::text, id, $9::bigint FROM m ON CONFLICT(sender_id, key) "   \
+                 "DO UPDATE "                                                                      \
+                 "SET message_id = excluded.message_id, created_at_ms = "                          \
+                 "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                               \
+                 " SELECT *, 0, " SB_STORE__PG_PREVS " FROM m UNION ALL SELECT *, 1, NULL FROM k") \
+    X(MSG_APPEND_GROUP, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11",                     \
       SB_STORE__PG_APPEND_GROUP)                                                                   \
     X(MSG_DELIVERED_GROUP, "SELECT ?1, ?2",                                                        \
       "UPDATE message_deliveries d SET delivered = 1 FROM (SELECT DISTINCT u, id "                 \
@@ -487,7 +491,8 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "INSERT INTO message_deliveries(message_id, user_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING", \
       NULL)                                                                                        \
     X(MSG_HISTORY,                                                                                 \
-      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name "              \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
+      "coalesce(m.sender_name, u.name) "                                                           \
       "FROM messages m LEFT JOIN users u ON u.id = m.sender_id "                                   \
       "WHERE m.room = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3",                               \
       NULL)                                                                                        \
@@ -502,13 +507,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "SELECT coalesce(max(message_id), 0) FROM message_deliveries WHERE user_id = ?1", NULL)      \
     X(MSG_UNDELIVERED,                                                                             \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
-      "u.name, k.key FROM message_deliveries d INDEXED BY message_deliveries_pending "             \
+      "coalesce(m.sender_name, u.name), k.key "                                                    \
+      "FROM message_deliveries d INDEXED BY message_deliveries_pending "                           \
       "JOIN messages m ON m.id = d.message_id "                                                    \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
       "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
       "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "                            \
       "ORDER BY d.message_id LIMIT ?2",                                                            \
-      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, u.name, k.key "       \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
+      "coalesce(m.sender_name, u.name), k.key "                                                    \
       "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
       "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
@@ -598,7 +605,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "WHERE doc_id = ?1 ORDER BY version DESC LIMIT 1",                                           \
       NULL)                                                                                        \
     X(MSG_KEY_GET,                                                                                 \
-      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, NULL "                \
+      "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, m.sender_name "       \
       "FROM message_keys k JOIN messages m ON m.id = k.message_id "                                \
       "WHERE k.sender_id = ?1 AND k.key = ?2 AND k.created_at_ms >= ?3",                           \
       NULL)                                                                                        \
@@ -917,9 +924,10 @@ int sb_store__msg_key_remember(sb_store_t *st, sb_store__req_t *r, int64_t id);
  * with its key and deliveries. recipients: their text[] literal. */
 int sb_store__msg_key_append_pg(sb_store_t *st, sb_store__req_t *r, const char *recipients);
 /* Binds a message append's room, sender, content, type and created_at_ms as
- * parameters 1..5, and recipients (when not NULL) as 6. */
+ * parameters 1..5, recipients (when not NULL) as 6 and its sender name
+ * (NULL when absent) as name_idx. */
 void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_args_t *a,
-                            const char *recipients);
+                            const char *recipients, int name_idx);
 /* r->res.MSG: the message of r's arguments, stored now as `id`. */
 void sb_store__appended(sb_store__req_t *r, int64_t id);
 /* PostgreSQL: r->res.MSG.recipient_prev from q's column col (SB_STORE__PG_PREVS). */

@@ -64,7 +64,7 @@ int sb_store__msg_key_append_pg(sb_store_t *st, sb_store__req_t *r, const char *
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_APPEND_KEYED);
     if (!q)
         return SB_EIO;
-    sb_store__bind_msg_row(q, a, recipients);
+    sb_store__bind_msg_row(q, a, recipients, 10);
     sb_store__bind_str(q, 7, a->key);
     sb_store__bind_int(q, 8, oldest_remembered_ms(r));
     sb_store__bind_int(q, 9, r->submitted_wall_ms);

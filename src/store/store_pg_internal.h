@@ -6,7 +6,7 @@
 #include "store/pg_internal.h"
 #include "store/store_internal.h"
 
-#define SB_STORE__PG_MAX_PARAMS 10
+#define SB_STORE__PG_MAX_PARAMS 11
 
 /* How a statement runs (store_pg.c's batches choose):
  * - WAIT: sent with a sync point, its result awaited (one round trip);

@@ -169,7 +169,8 @@ int sb_store__lock_appends(sb_store_t *st) {
 
 /* Here rather than in store_chat.c: store_keys.c appends a message too. */
 void sb_store__bind_msg_row(sb_store__q_t *q, const sb_store__message_append_args_t *a,
-                            const char *recipients) {
+                            const char *recipients, int name_idx) {
+    sb_store__bind_str(q, name_idx, a->sender_name); /* absent: NULL */
     sb_store__bind_str(q, 1, a->room);
     sb_store__bind_str(q, 2, a->sender_id);
     sb_store__bind_str(q, 3, a->content);
@@ -186,7 +187,8 @@ void sb_store__appended(sb_store__req_t *r, int64_t id) {
                                   .sender_id = a->sender_id.p,
                                   .content = a->content.p,
                                   .type = a->type.p,
-                                  .created_at_ms = a->created_at_ms};
+                                  .created_at_ms = a->created_at_ms,
+                                  .sender_name = a->sender_name.p};
 }
 
 /* "{1,0,7}": one id per recipient, or none when the text is not that

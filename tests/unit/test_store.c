@@ -243,6 +243,7 @@ static void on_msg(void *ud, int rc, const sb_store_msg_t *m) {
         cap_s(c, 1, m->sender_id);
         cap_s(c, 2, m->content);
         cap_s(c, 3, m->type);
+        cap_s(c, 4, m->sender_name);
         c->yes = m->replayed;
     }
     completed();
@@ -256,6 +257,7 @@ static void on_msgs(void *ud, int rc, const sb_store_msgs_t *p) {
         cap_s(c, 0, p->v[0].room);
         cap_s(c, 1, p->v[0].sender_id);
         cap_s(c, 2, p->v[0].content);
+        cap_s(c, 3, p->v[0].sender_name);
     }
     c->n = p ? p->n : 0;
     c->newest = p ? p->newest : 0;
@@ -1345,6 +1347,68 @@ TEST(runs_answer_as_one_by_one) {
         cap_reset(&conf[i]);
     cap_reset(&nconf[0]);
     cap_reset(&nconf[1]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+/* A name a backend gave the sender is stored with the message and read back
+ * (history, pending) instead of the user's; others read the user's name. A
+ * single append, a run of them (PostgreSQL) and a keyed one. */
+TEST(sender_name_stored_with_the_message) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t c = {0}, named[3] = {{0}}, plain = {0};
+    DO(&c, sb_store_user_upsert(st, S("alice"), S("Alice"), SB_STR_NULL, 1, on_done, &c));
+    sb_str_t rcpt[] = {S("bob")};
+    sb_store_message_in_t in = {.room = S("room:n"),
+                                .sender_id = S("alice"),
+                                .content = S("hi"),
+                                .created_at_ms = 1,
+                                .recipients = rcpt,
+                                .n_recipients = 1,
+                                .sender_name = S("Build Bot")};
+    CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &named[0])), SB_OK);
+    CHECK(wait_all());
+    enum { FILL = 20 };
+    static cap_t fill[FILL];
+    for (int i = 0; i < FILL; i++) /* keeps the thread busy: what follows is one run */
+        append(st, S("room:fill"), S("u"), "fill", &fill[i]);
+    CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &named[1])), SB_OK);
+    in.sender_name = SB_STR_NULL;
+    CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &plain)), SB_OK);
+    in.sender_name = S("Keyed \"Bot\"");
+    in.idempotency_key = S("k-named");
+    CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &named[2])), SB_OK);
+    CHECK(wait_all());
+    CHECK(named[0].rc == SB_OK && named[1].rc == SB_OK && named[2].rc == SB_OK &&
+          plain.rc == SB_OK);
+    static const char *const want[] = {"Build Bot", "Build Bot", "Keyed \"Bot\""};
+    for (int i = 0; i < 3; i++) {
+        DO(&c, sb_store_message_history(st, S("room:n"), named[i].v[0] + 1, 1, on_msgs, &c));
+        CHECK(c.rc == SB_OK && c.n == 1);
+        STR_EQ(c.s[3], want[i]);
+    }
+    DO(&c, sb_store_message_history(st, S("room:n"), plain.v[0] + 1, 1, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == 1);
+    STR_EQ(c.s[3], "Alice");
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 1, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == 1 && c.v[0] == named[0].v[0]);
+    STR_EQ(c.s[3], "Build Bot");
+    /* The keyed retry answers with the stored message, its name too. */
+    cap_t again = {0};
+    DO(&again, sb_store_message_append(st, &in, on_msg, &again));
+    CHECK(again.rc == SB_OK && again.v[0] == named[2].v[0] && again.yes);
+    STR_EQ(again.s[4], "Keyed \"Bot\"");
+    STR_EQ(named[0].s[4], "Build Bot"); /* as stored */
+    in.sender_name = (sb_str_t){"x", 0};
+    CHECK_EQ(sb_store_message_append(st, &in, on_msg, &again), SB_EINVAL); /* empty */
+    cap_reset(&again);
+    for (int i = 0; i < FILL; i++)
+        cap_reset(&fill[i]);
+    for (int i = 0; i < 3; i++)
+        cap_reset(&named[i]);
+    cap_reset(&plain);
     cap_reset(&c);
     sb_store_close(st);
     teardown();
@@ -2657,6 +2721,7 @@ int main(void) {
     RUN(message_offline_delivery);
     RUN(append_tells_each_recipients_previous);
     RUN(runs_answer_as_one_by_one);
+    RUN(sender_name_stored_with_the_message);
     RUN(notifications);
     RUN(pool_keeps_each_keys_order);
     RUN(pool_completes_each_stream_in_id_order);
