@@ -25,6 +25,7 @@ typedef struct {
     char **members; /* copied from the store */
     size_t nmembers;
     bool direct; /* by receiverId alone: the append opens the direct conversation */
+    bool named;  /* the name is a backend's (senderName): stored with the message */
 } send_t;
 
 static send_t *send_of(sb_feat_call_t *call) { return (send_t *)(void *)call->extra; }
@@ -75,7 +76,8 @@ static void send_append(sb_feat_call_t *call) {
                                 .recipients = rcpt,
                                 .n_recipients = n,
                                 .idempotency_key = s->key[0] ? sb_cstr(s->key) : SB_STR_NULL,
-                                .direct_with = s->direct ? sb_cstr(s->receiver) : SB_STR_NULL};
+                                .direct_with = s->direct ? sb_cstr(s->receiver) : SB_STR_NULL,
+                                .sender_name = s->named ? sb_cstr(s->name) : SB_STR_NULL};
     int rc =
         rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call) : SB_ENOMEM;
     free(rcpt);
@@ -85,10 +87,16 @@ static void send_append(sb_feat_call_t *call) {
     }
 }
 
+/* The sender's name the message shows: the one stored with it (a retry
+ * answered with the first attempt's message), else the sender's now. */
+static const char *shown_name(const send_t *s, const sb_store_msg_t *m) {
+    return m->sender_name ? m->sender_name : s->name;
+}
+
 /* The message as the sender's ack and every delivery carry it. */
 static json_t *send_payload(sb_feat_call_t *call, const sb_store_msg_t *m) {
     send_t *s = send_of(call);
-    json_t *msg = sb_feat_message_json(m, s->name);
+    json_t *msg = sb_feat_message_json(m, shown_name(s, m));
     if (s->receiver[0])
         json_object_set_new(msg, "receiverId", json_string(s->receiver));
     if (s->key[0])
@@ -106,7 +114,7 @@ static void send_deliver(sb_feat_call_t *call, const sb_store_msg_t *m) {
     const char *extra[][2] = {{"receiverId", s->receiver[0] ? s->receiver : NULL},
                               {"clientMessageId", s->key[0] ? s->key : NULL}};
     size_t n = 0;
-    char *text = sb_feat_message_text(m, s->name, extra, 2, &n);
+    char *text = sb_feat_message_text(m, shown_name(s, m), extra, 2, &n);
     char room[SB_STORE_MAX_ROOM + 1];
     conversation_room(s->conv, room);
     size_t k = 0; /* the recipients, in the order the append was given them */
@@ -270,6 +278,29 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     }
 }
 
+static void http_send_members(sb_feat_call_t *call) {
+    int rc = sb_store_conversation_members(call->f->cfg.store, sb_cstr(send_of(call)->conv),
+                                           send_on_members, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+    }
+}
+
+/* Without a senderName, the user's stored name (as its sockets show it and
+ * history reads it), else its id. */
+static void http_send_on_user(void *ud, int rc, const sb_store_user_t *u) {
+    sb_feat_call_t *call = ud;
+    send_t *s = send_of(call);
+    if (rc != SB_OK && rc != SB_ENOTFOUND) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+        return;
+    }
+    snprintf(s->name, sizeof s->name, "%s", u && u->name[0] ? u->name : call->user_id);
+    http_send_members(call);
+}
+
 void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
                               const char *sender_name, const char *content, const char *type,
                               const char *key, sb_features_answer_fn answer, void *ud) {
@@ -279,16 +310,19 @@ void sb_features_send_message(sb_features_t *f, const char *conv, const char *se
         return;
     send_t *s = send_of(call);
     snprintf(s->conv, sizeof s->conv, "%s", conv);
-    snprintf(s->name, sizeof s->name, "%s", sender_name ? sender_name : sender);
+    snprintf(s->name, sizeof s->name, "%s", sender_name ? sender_name : "");
+    s->named = sender_name != NULL;
     snprintf(s->type, sizeof s->type, "%s", type ? type : "text");
     snprintf(s->key, sizeof s->key, "%s", key ? key : "");
-    int rc =
-        (s->content = strdup(content))
-            ? sb_store_conversation_members(f->cfg.store, sb_cstr(s->conv), send_on_members, call)
-            : SB_ENOMEM;
-    if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
+    if (!(s->content = strdup(content))) {
+        sb_feat_call_fail_store(call, SB_ENOMEM);
         send_end(call);
+    } else if (s->named) {
+        http_send_members(call);
+    } else {
+        int rc = sb_store_user_get(f->cfg.store, sb_cstr(sender), http_send_on_user, call);
+        if (rc != SB_OK)
+            http_send_on_user(call, rc, NULL);
     }
 }
 

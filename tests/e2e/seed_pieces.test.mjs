@@ -163,29 +163,40 @@ test('PATCH / DELETE /api/conversations/:id: members told live, stored, removed 
 });
 
 test('POST /api/conversations/:id/messages and /read: a backend sends and marks read for a member', async () => {
-  const a = uid('a'), b = uid('b'), conv = uid('team');
-  assert.equal((await api('POST', '/api/conversations', { id: conv, memberIds: [a, b] })).status, 201);
+  const a = uid('a'), b = uid('b'), c = uid('c'), conv = uid('team');
+  assert.equal((await api('POST', '/api/conversations', { id: conv, memberIds: [a, b, c] })).status, 201);
   const { s: sa } = await connectUser(srv, a);
   const { s: sb } = await connectUser(srv, b);
   await ack(sb, 'chat:join', `conversation:${conv}`);
-  // After b's backlog read (the user's requests keep their order): a message
-  // that comes while it runs is sent as the store has it, and the name the
-  // backend gives here is not the stored one.
-  await ack(sb, 'notification:list', {});
   const received = waitFor(sb, 'message:received');
   const inRoom = waitFor(sb, 'message:new');
   const ownDevice = waitFor(sa, 'message:received');
   const sent = await api('POST', `/api/conversations/${conv}/messages`,
-    { senderId: a, content: 'from the backend', senderName: 'Alice', clientMessageId: 'k-1' });
+    { senderId: a, content: 'from the backend', senderName: 'Build Bot', clientMessageId: 'k-1' });
   assert.equal(sent.status, 201, JSON.stringify(sent.body));
-  assertFields(sent.body, { conversationId: conv, senderId: a, content: 'from the backend', messageType: 'text', clientMessageId: 'k-1' });
+  assertFields(sent.body, { conversationId: conv, senderId: a, content: 'from the backend', messageType: 'text',
+    clientMessageId: 'k-1', sender: { id: a, name: 'Build Bot' } });
+  // Also when it reaches b while b's backlog is read (then as the store has it).
   assert.deepEqual(await received, sent.body);
   assert.deepEqual(await inRoom, sent.body);
   assert.deepEqual(await ownDevice, sent.body, 'the sender\'s devices hear of it too');
   const again = await api('POST', `/api/conversations/${conv}/messages`, { senderId: a, content: 'from the backend', clientMessageId: 'k-1' });
   assert.equal(again.body.id, sent.body.id, 'a retry with the same clientMessageId stores nothing new');
+  assert.deepEqual(again.body.sender, sent.body.sender, 'the retry answers with the stored name');
+  // Without senderName, the user's own name, live as in history.
+  const plain = await api('POST', `/api/conversations/${conv}/messages`, { senderId: a, content: 'plain' });
+  assert.equal(plain.status, 201, JSON.stringify(plain.body));
+  assert.deepEqual(plain.body.sender, { id: a, name: `Name of ${a}` });
   const page = await api('GET', `/api/conversations/${conv}/messages`);
-  assert.equal(page.body.messages.filter((m) => m.id === sent.body.id).length, 1);
+  const stored = page.body.messages.filter((m) => m.id === sent.body.id);
+  assert.equal(stored.length, 1);
+  assert.deepEqual(stored[0].sender, { id: a, name: 'Build Bot' }, 'history shows the name it was sent with');
+  assert.deepEqual(page.body.messages.find((m) => m.id === plain.body.id).sender, plain.body.sender);
+  // c was offline: its backlog carries the backend's name too.
+  const { s: sc } = await connectUser(srv, c);
+  const pending = await waitFor(sc, 'message:received');
+  assert.equal(pending.id, sent.body.id);
+  assert.deepEqual(pending.sender, { id: a, name: 'Build Bot' });
 
   const readAt = waitFor(sa, 'messages-read');
   const read = await api('POST', `/api/conversations/${conv}/read`, { userId: b, messageIds: [sent.body.id] });
