@@ -1352,6 +1352,42 @@ TEST(runs_answer_as_one_by_one) {
     teardown();
 }
 
+/* A run whose statement fails (PostgreSQL refuses one message's text as
+ * not UTF-8) is run again request by request: only that request fails,
+ * the others of its run are stored and answered. SQLite stores the bytes. */
+TEST(run_with_a_refused_request_fails_only_it) {
+    setup();
+    sb_store_t *st = open_store();
+    enum { FILL = 20, N = 5 };
+    static cap_t fill[FILL], m[N];
+    cap_t c = {0};
+    for (int i = 0; i < FILL; i++) /* keeps the thread busy: what follows is one run */
+        append(st, S("room:fill"), S("u"), "fill", &fill[i]);
+    for (int i = 0; i < N; i++)
+        append(st, S("room:r"), S("u"), i == 2 ? "bad \xff text" : "good", &m[i]);
+    CHECK(wait_all());
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += m[i].rc == SB_OK;
+#if SB_TEST_PG
+    CHECK_EQ(m[2].rc, SB_EINVAL);
+    CHECK_EQ(ok, N - 1);
+    CHECK_EQ(careful_runs(st), 1); /* the batch, once */
+#else
+    CHECK_EQ(ok, N);
+#endif
+    DO(&c, sb_store_message_history(st, S("room:r"), 0, 100, on_msgs, &c));
+    CHECK(c.rc == SB_OK && c.n == (size_t)ok);
+    STR_EQ(c.s[2], "good");
+    for (int i = 0; i < FILL; i++)
+        cap_reset(&fill[i]);
+    for (int i = 0; i < N; i++)
+        cap_reset(&m[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
 /* A name a backend gave the sender is stored with the message and read back
  * (history, pending) instead of the user's; others read the user's name. A
  * single append, a run of them (PostgreSQL) and a keyed one. */
@@ -2722,6 +2758,7 @@ int main(void) {
     RUN(append_tells_each_recipients_previous);
     RUN(runs_answer_as_one_by_one);
     RUN(sender_name_stored_with_the_message);
+    RUN(run_with_a_refused_request_fails_only_it);
     RUN(notifications);
     RUN(pool_keeps_each_keys_order);
     RUN(pool_completes_each_stream_in_id_order);
