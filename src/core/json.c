@@ -428,13 +428,12 @@ static size_t json_flat_escape(const char *p, size_t n, size_t i) {
 static size_t json_flat_string(const char *p, size_t n, size_t i, bool *escaped) {
     *escaped = false;
     for (i++; i < n;) {
+        i += sb_json_plain_len(p + i, n - i);
+        if (i == n)
+            return 0;
         uint8_t c = (uint8_t)p[i];
         if (c == '"')
             return i + 1;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            i++;
-            continue;
-        }
         size_t next = 0;
         if (c == '\\') {
             *escaped = true;
@@ -643,11 +642,28 @@ static size_t json_escape_into(sb_str_t s, char *out) {
 /* Printable ASCII but '"' and '\\': copied as it is. */
 static bool json_plain(uint8_t c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
-size_t sb_json_string_escape(sb_str_t s, char *out, size_t cap) {
+/* True when no byte of w needs a look: all ASCII, none below 0x20, no
+ * quote, no backslash. The tests for a byte below n are exact about
+ * whether one is there (not which), which is all this asks. */
+static bool json_word_plain(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t below_space = (w - ones * 0x20) & ~w;
+    uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+    return ((w | below_space | quote | backslash) & high) == 0;
+}
+
+size_t sb_json_plain_len(const char *s, size_t n) {
     size_t i = 0;
-    while (i < s.n && json_plain((uint8_t)s.p[i]))
+    for (uint64_t w; n - i >= 8 && (memcpy(&w, s + i, 8), json_word_plain(w));)
+        i += 8;
+    while (i < n && json_plain((uint8_t)s[i]))
         i++;
-    if (i == s.n) { /* every event name, every id: nothing to escape */
+    return i;
+}
+
+size_t sb_json_string_escape(sb_str_t s, char *out, size_t cap) {
+    if (sb_json_plain_len(s.p, s.n) == s.n) { /* every event name, every id: nothing to escape */
         if (s.n + 2 <= cap && out) {
             out[0] = '"';
             if (s.n)

@@ -89,6 +89,10 @@ int sb_json_string_unescape(sb_str_t token, char *out, size_t cap, size_t *out_n
  * otherwise leaves out untouched, so a caller can size a buffer with cap 0. */
 size_t sb_json_string_escape(sb_str_t s, char *out, size_t cap);
 
+/* The length of the longest prefix of s[0..n) that a JSON string holds as
+ * it is: printable ASCII but '"' and '\\'. Eight bytes a step. */
+size_t sb_json_plain_len(const char *s, size_t n);
+
 /* Returns the length (1..4) of the well-formed UTF-8 sequence at s[0..avail)
  * (avail >= 1), or 0 if it is malformed, overlong, a surrogate or above
  * U+10FFFF: the rule every JSON string here is held to. */

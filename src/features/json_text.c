@@ -38,6 +38,9 @@ bool sb_feat_json_put_string(char *out, size_t *k, const char *s, size_t n) {
     size_t run = 0, i = 0; /* s[run..i) is copied as it is */
     sb_put(out, k, "\"", 1);
     while (i < n) {
+        i += sb_json_plain_len(s + i, n - i);
+        if (i == n)
+            break;
         uint8_t c = (uint8_t)s[i];
         if (c >= 0x80) {
             size_t len = sb_json_utf8_len((const uint8_t *)s + i, n - i);
@@ -48,8 +51,6 @@ bool sb_feat_json_put_string(char *out, size_t *k, const char *s, size_t n) {
             sb_put(out, k, s + run, i - run);
             put_escape(out, k, c);
             run = ++i;
-        } else {
-            i++;
         }
     }
     sb_put(out, k, s + run, n - run);
