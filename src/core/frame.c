@@ -4,9 +4,14 @@
 #include <string.h>
 
 sb_frame_t *sb_frame_create(const void *data, size_t len, uint32_t flags) {
-    sb_frame_t *f = malloc(sizeof(*f) + len + 1);
+    return sb_frame_create_in(NULL, data, len, flags);
+}
+
+sb_frame_t *sb_frame_create_in(sb_slab_t *slab, const void *data, size_t len, uint32_t flags) {
+    sb_frame_t *f = slab ? sb_slab_alloc(slab, sizeof(*f) + len + 1) : malloc(sizeof(*f) + len + 1);
     if (!f)
         return NULL;
+    f->slab = slab;
     f->refs = 1;
     f->flags = flags;
     f->next = NULL;
@@ -21,7 +26,10 @@ sb_frame_t *sb_frame_create(const void *data, size_t len, uint32_t flags) {
 void sb_frame_unref(sb_frame_t *f) {
     while (f && --f->refs == 0) {
         sb_frame_t *next = f->next;
-        free(f);
+        if (f->slab)
+            sb_slab_free(f->slab, f, sizeof(*f) + f->len + 1);
+        else
+            free(f);
         f = next;
     }
 }

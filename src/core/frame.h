@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/slab.h"
+
 enum {
     SB_FRAME_BINARY = 1u << 0,   /* raw bytes (an attachment), not text */
     SB_FRAME_VOLATILE = 1u << 1, /* may be dropped for a slow consumer */
@@ -20,6 +22,7 @@ typedef struct sb_frame {
     uint32_t refs;
     uint32_t flags;
     struct sb_frame *next; /* following packets of one message (attachments); owned */
+    sb_slab_t *slab;       /* where it goes back to (sb_frame_create_in), or NULL: free() */
     size_t len;
     uint8_t ws_hdr_len; /* 0 until the ws layer caches its header */
     uint8_t headroom[SB_FRAME_HEADROOM];
@@ -29,6 +32,10 @@ typedef struct sb_frame {
 /* Allocates a frame of `len` bytes with refs = 1; copies `data` when not NULL.
  * Returns NULL when out of memory. */
 sb_frame_t *sb_frame_create(const void *data, size_t len, uint32_t flags);
+/* The same from `slab` (the worker's: sb_loop_t.frames), where the last
+ * reference returns it: the packets made for every message are freed a
+ * batch at a time, which overflows glibc's per-thread cache. */
+sb_frame_t *sb_frame_create_in(sb_slab_t *slab, const void *data, size_t len, uint32_t flags);
 
 static inline sb_frame_t *sb_frame_ref(sb_frame_t *f) {
     f->refs++;

@@ -56,6 +56,10 @@ void sb_loop_dispose(sb_loop_t *l) {
     if (l->wake_fd > 0)
         close(l->wake_fd);
     l->epfd = l->wake_fd = -1;
+    /* A frame still referenced here is a leak (the sanitizers name it):
+     * it must not point into blocks given back. */
+    if (sb_slab_live(&l->frames) == 0)
+        sb_slab_dispose(&l->frames);
 }
 
 void sb_loop_stop(sb_loop_t *l) { l->stopping = true; }

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include "core/list.h"
+#include "core/slab.h"
 
 #define SB_WHEEL_SLOTS 1024
 #define SB_WHEEL_TICK_MS 8
@@ -56,6 +57,7 @@ struct sb_loop {
     sb_io_t _wake_io;
     void (*on_wakeup)(sb_loop_t *l, void *ud);
     void *wakeup_ud;
+    sb_slab_t frames; /* the worker's packets (sb_frame_create_in) */
 };
 
 /* Initializes caller-owned loop storage. Returns SB_OK or SB_EIO. */

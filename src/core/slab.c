@@ -6,9 +6,15 @@
 static sb_pool_t *class_of(sb_slab_t *s, size_t size) {
     if (size == 0 || size > SB_SLAB_MAX)
         return NULL;
-    sb_pool_t *p = &s->cls[(size - 1) / SB_SLAB_STEP];
+    size_t i = (size - 1) / SB_SLAB_STEP, rounded = (i + 1) * SB_SLAB_STEP;
+    if (size > SB_SLAB_SMALL) {
+        size_t big = (size - SB_SLAB_SMALL - 1) / SB_SLAB_BIG_STEP;
+        i = SB_SLAB_SMALL / SB_SLAB_STEP + big;
+        rounded = SB_SLAB_SMALL + (big + 1) * SB_SLAB_BIG_STEP;
+    }
+    sb_pool_t *p = &s->cls[i];
     if (p->size == 0)
-        sb_pool_init(p, ((size - 1) / SB_SLAB_STEP + 1) * SB_SLAB_STEP);
+        sb_pool_init(p, rounded);
     return p;
 }
 
@@ -19,6 +25,13 @@ void sb_slab_dispose(sb_slab_t *s) {
         if (s->cls[i].size)
             sb_pool_dispose(&s->cls[i]);
     sb_slab_init(s);
+}
+
+size_t sb_slab_live(const sb_slab_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < SB_SLAB_CLASSES; i++)
+        n += s->cls[i].live;
+    return n;
 }
 
 void *sb_slab_alloc(sb_slab_t *s, size_t size) {

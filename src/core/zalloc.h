@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* n zeroed bytes, or NULL; free() them. */
-static inline void *sb_zalloc(size_t n) {
+/* n bytes whose first `zeroed` (<= n) are zero, or NULL; free() them. */
+static inline void *sb_zalloc_part(size_t n, size_t zeroed) {
     void *p = malloc(n);
     /* Hides that p came from malloc: GCC turns malloc + memset into calloc. */
     __asm__("" : "+r"(p));
     if (p)
-        memset(p, 0, n);
+        memset(p, 0, zeroed);
     return p;
 }
+
+/* n zeroed bytes, or NULL; free() them. */
+static inline void *sb_zalloc(size_t n) { return sb_zalloc_part(n, n); }
 
 #endif

@@ -120,9 +120,8 @@ static bool add_device(sb_hub_member_t *m, void *ud) {
 /* Read-only subscribers of the user (SSE) get a copy, without an ack: they
  * confirm nothing, so the event stays pending for the devices. */
 static void tap_copy(sb_features_t *f, sb_stream_t st, const char *user_id, sb_str_t text) {
-    char tap[SB_USER_ID_MAX + 16];
-    snprintf(tap, sizeof tap, "user:%s" SB_FEATURES_TAP_SUFFIX, user_id);
-    sb_str_t room = sb_cstr(tap);
+    char tap[SB_FEAT_USER_ROOM_MAX];
+    sb_str_t room = sb_feat_user_room_name(tap, user_id, SB_FEATURES_TAP_SUFFIX);
     if (sb_hub_room_size(sb_sio_nsp_hub(f->nsp), room) == 0)
         return;
     sb_sio_target_t t = {.rooms = &room, .nrooms = 1};
@@ -168,8 +167,8 @@ static void backlog_start_stream(sb_client_t *c, sb_stream_t st, int64_t horizon
 static bool devices_of(sb_features_t *f, const char *user_id, devices_t *d) {
     if (sb_features_user_devices(f, user_id) == 0)
         return false; /* pending: the next device to connect reads it */
-    char room[SB_USER_ID_MAX + 8];
-    snprintf(room, sizeof room, "user:%s", user_id);
+    char room[SB_FEAT_USER_ROOM_MAX];
+    sb_feat_user_room_name(room, user_id, "");
     devices_collect(f, room, d);
     return true;
 }

@@ -24,7 +24,7 @@ void sb_feat_user_room_init(sb_user_t *u) {
 }
 
 sb_str_t sb_feat_user_room(const sb_user_t *u) {
-    return sb_str(u->room_prefix, SB_USER_ROOM_PREFIX_N + strlen(u->id));
+    return sb_str(u->room_prefix, SB_USER_ROOM_PREFIX_N + u->id_len);
 }
 
 /* The client of a member of the namespace's hub, or NULL (another kind of

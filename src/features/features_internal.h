@@ -25,6 +25,8 @@
 /* A large room's chat:room_update lists at most this many joined and left ids. */
 #define SB_ROOM_UPDATE_IDS_MAX 20
 
+_Static_assert(SB_USER_ID_MAX <= UINT8_MAX, "sb_user_t.id_len holds an id's length");
+
 /* A user with at least one connected device: one allocation holding the
  * struct, then the id, its name when it has one of its own and its avatar
  * ("" when none), each NUL-terminated (sized to fit: a server holds one per
@@ -35,6 +37,7 @@ typedef struct {
     struct sb_client *room_devices;
     uint32_t devices;
     bool own_name; /* a name follows the id (else the id stands in) */
+    uint8_t id_len; /* strlen(id): looked up several times a delivery */
     /* "user:" right before the id: together they are the name of the
      * user's room (sb_feat_user_room), which listings of rooms hand on. */
     char room_prefix[5];
@@ -135,8 +138,9 @@ struct sb_features {
         size_t n, cap;
     } rooms_dirty;
     sb_task_t rooms_task;
-    sb_slab_t user_records;                    /* sb_user_t, one per online user */
-    size_t user_rooms;                         /* devices.c: users with a device in their room */
+    sb_slab_t user_records; /* sb_user_t, one per online user */
+    sb_slab_t calls;        /* sb_feat_call_t: one per message in flight, freed a batch at a time */
+    size_t user_rooms;      /* devices.c: users with a device in their room */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
      * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every
@@ -174,6 +178,7 @@ typedef struct {
     void *answer_ud;
     bool has_ack;
     uint64_t ack_id;
+    size_t size; /* sizeof it and its extra bytes, for f->calls */
     char event[64];
     char user_id[SB_USER_ID_MAX + 1];
     _Alignas(max_align_t) char extra[]; /* features keep pointers in it */
@@ -213,6 +218,11 @@ void sb_feat_iso_time(int64_t ms, char out[32]);
  * NUL into out: snprintf(out, cap, "%.*s", ...) without reading a format,
  * for the copies every message makes. Returns the bytes copied. */
 size_t sb_feat_copy(char *out, size_t cap, sb_str_t s);
+/* "user:<id><suffix>" (a user's room, or its tap with SB_FEATURES_TAP_SUFFIX)
+ * into out, without snprintf: one or two per delivery. */
+#define SB_FEAT_USER_ROOM_MAX (SB_USER_ID_MAX + 16)
+sb_str_t sb_feat_user_room_name(char out[SB_FEAT_USER_ROOM_MAX], const char *user_id,
+                                const char *suffix);
 /* Emits to every device of a user, minus `except` (may be NULL). */
 long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event, json_t *payload,
                        const sb_sio_socket_t *except);

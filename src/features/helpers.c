@@ -9,8 +9,14 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "core/zalloc.h"
 #include "features/features_internal.h"
+
+sb_str_t sb_feat_user_room_name(char out[SB_FEAT_USER_ROOM_MAX], const char *user_id,
+                                const char *suffix) {
+    size_t k = sb_feat_copy(out, SB_FEAT_USER_ROOM_MAX, SB_LIT("user:"));
+    k += sb_feat_copy(out + k, SB_FEAT_USER_ROOM_MAX - k, sb_cstr(user_id));
+    return sb_str(out, k + sb_feat_copy(out + k, SB_FEAT_USER_ROOM_MAX - k, sb_cstr(suffix)));
+}
 
 size_t sb_feat_copy(char *out, size_t cap, sb_str_t s) {
     size_t n = s.n ? strnlen(s.p, s.n) : 0;
@@ -160,9 +166,8 @@ long sb_feat_emit_user(sb_features_t *f, const char *user_id, const char *event,
 
 long sb_feat_emit_user_text(sb_features_t *f, const char *user_id, const char *event, sb_str_t text,
                             const sb_sio_socket_t *except) {
-    char room[SB_USER_ID_MAX + 8];
-    size_t k = sb_feat_copy(room, sizeof room, SB_LIT("user:"));
-    sb_str_t r = sb_str(room, k + sb_feat_copy(room + k, sizeof room - k, sb_cstr(user_id)));
+    char room[SB_FEAT_USER_ROOM_MAX];
+    sb_str_t r = sb_feat_user_room_name(room, user_id, "");
     sb_sio_target_t t = {.rooms = &r, .nrooms = 1, .except_socket = except};
     return sb_sio_broadcast(f->nsp, &t, event, text, NULL, 0);
 }
@@ -243,8 +248,18 @@ bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *li
 
 /* ---- asynchronous calls ------------------------------------------------------------ */
 
+/* A zeroed call with `extra` bytes, or NULL. Its size a multiple of 16,
+ * so that every slot of its class is aligned for `extra`. */
+static sb_feat_call_t *call_new(sb_features_t *f, size_t extra) {
+    size_t size = (sizeof(sb_feat_call_t) + extra + 15) & ~(size_t)15;
+    sb_feat_call_t *call = sb_slab_alloc(&f->calls, size);
+    if (call)
+        call->size = size;
+    return call;
+}
+
 sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, size_t extra) {
-    sb_feat_call_t *call = sb_zalloc(sizeof *call + extra);
+    sb_feat_call_t *call = call_new(c->f, extra);
     if (!call) {
         sb_feat_fail((sb_sio_event_t *)ev, "server_busy", "out of memory");
         return NULL;
@@ -261,7 +276,7 @@ sb_feat_call_t *sb_feat_call_begin(sb_client_t *c, const sb_sio_event_t *ev, siz
 
 sb_feat_call_t *sb_feat_call_begin_http(sb_features_t *f, const char *user_id, const char *event,
                                         size_t extra, sb_features_answer_fn answer, void *ud) {
-    sb_feat_call_t *call = sb_zalloc(sizeof *call + extra);
+    sb_feat_call_t *call = call_new(f, extra);
     if (!call) {
         answer(ud, NULL, "server_busy", "out of memory");
         return NULL;
@@ -365,7 +380,7 @@ void sb_feat_call_end(sb_feat_call_t *call) {
         sb_feat_call_fail(call, "storage_error", "no answer");
     if (call->sock)
         sb_sio_socket_unref(call->sock);
-    free(call);
+    sb_slab_free(&call->f->calls, call, call->size);
 }
 
 /* ---- dispatch -------------------------------------------------------------------- */

@@ -12,6 +12,8 @@
 
 #define SB_TYPE_MAX 32
 #define SB_TYPING_EXPIRY_MS 3000
+/* Recipients of a conversation this small are listed on the stack. */
+#define SEND_FEW_MEMBERS 16
 
 /* ---- message:send ----------------------------------------------------------------- */
 
@@ -21,8 +23,9 @@ typedef struct {
     char type[SB_TYPE_MAX + 1];
     char key[SB_STORE_MAX_KEY + 1];   /* clientMessageId; "" when none */
     char name[SB_STORE_MAX_NAME + 1]; /* the sender's, as it sent (it may be gone later) */
-    char *content;
-    char **members; /* copied from the store */
+    char *content;                    /* the call's bytes after this struct (send_extra) */
+    char **members;                   /* copied from the store, or `pair` */
+    char *pair[2];                    /* a direct conversation's: the call's user and receiver */
     size_t nmembers;
     bool direct; /* by receiverId alone: the append opens the direct conversation */
     bool named;  /* the name is a backend's (senderName): stored with the message */
@@ -30,12 +33,22 @@ typedef struct {
 
 static send_t *send_of(sb_feat_call_t *call) { return (send_t *)(void *)call->extra; }
 
+/* The call's extra bytes for a content of n bytes: the content follows. */
+static size_t send_extra(size_t n) { return sizeof(send_t) + n + 1; }
+
+static void send_content(send_t *s, const char *p, size_t n) {
+    s->content = (char *)(s + 1);
+    memcpy(s->content, p, n);
+    s->content[n] = '\0';
+}
+
 static void send_end(sb_feat_call_t *call) {
     send_t *s = send_of(call);
-    for (size_t i = 0; i < s->nmembers; i++)
-        free(s->members[i]);
-    free(s->members);
-    free(s->content);
+    if (s->members != s->pair) {
+        for (size_t i = 0; i < s->nmembers; i++)
+            free(s->members[i]);
+        free(s->members);
+    }
     sb_feat_call_end(call);
 }
 
@@ -47,6 +60,15 @@ static bool keep_members(send_t *s, const char *const *v, size_t n) {
         if (!(s->members[s->nmembers++] = strdup(v[i])))
             return false;
     return true;
+}
+
+/* A direct conversation's members: the strings the call holds already. */
+static void pair_members(sb_feat_call_t *call) {
+    send_t *s = send_of(call);
+    s->pair[0] = call->user_id;
+    s->pair[1] = s->receiver;
+    s->members = s->pair;
+    s->nmembers = 2;
 }
 
 static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m);
@@ -63,7 +85,8 @@ static size_t conversation_room(const char *conv, char room[SB_STORE_MAX_ROOM + 
 static void send_append(sb_feat_call_t *call) {
     send_t *s = send_of(call);
     char room[SB_STORE_MAX_ROOM + 1];
-    sb_str_t *rcpt = malloc((s->nmembers ? s->nmembers : 1) * sizeof *rcpt);
+    sb_str_t few[SEND_FEW_MEMBERS];
+    sb_str_t *rcpt = s->nmembers <= SEND_FEW_MEMBERS ? few : malloc(s->nmembers * sizeof *rcpt);
     size_t n = 0;
     for (size_t i = 0; rcpt && i < s->nmembers; i++)
         if (strcmp(s->members[i], call->user_id) != 0)
@@ -80,7 +103,8 @@ static void send_append(sb_feat_call_t *call) {
                                 .sender_name = s->named ? sb_cstr(s->name) : SB_STR_NULL};
     int rc =
         rcpt ? sb_store_message_append(call->f->cfg.store, &in, send_on_appended, call) : SB_ENOMEM;
-    free(rcpt);
+    if (rcpt != few)
+        free(rcpt);
     if (rc != SB_OK) {
         sb_feat_call_fail_store(call, rc);
         send_end(call);
@@ -153,12 +177,12 @@ static void send_on_appended(void *ud, int rc, const sb_store_msg_t *m) {
 static void send_on_created(void *ud, int rc, const char *id) {
     sb_feat_call_t *call = ud;
     send_t *s = send_of(call);
-    const char *pair[2] = {call->user_id, s->receiver};
-    if (rc != SB_OK || !keep_members(s, pair, 2)) {
-        sb_feat_call_fail_store(call, rc != SB_OK ? rc : SB_ENOMEM);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
         send_end(call);
         return;
     }
+    pair_members(call);
     snprintf(s->conv, sizeof s->conv, "%s", id);
     send_append(call);
 }
@@ -167,14 +191,14 @@ static void send_on_created(void *ud, int rc, const char *id) {
  * itself (one store request, one commit), its members the pair. */
 static void send_direct(sb_feat_call_t *call) {
     send_t *s = send_of(call);
-    const char *pair[2] = {call->user_id, s->receiver};
     int rc =
         sb_store_direct_id(sb_cstr(call->user_id), sb_cstr(s->receiver), s->conv, sizeof s->conv);
-    if (rc != SB_OK || !keep_members(s, pair, 2)) {
-        sb_feat_call_fail_store(call, rc != SB_OK ? rc : SB_ENOMEM);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
         send_end(call);
         return;
     }
+    pair_members(call);
     s->direct = true;
     send_append(call);
 }
@@ -247,8 +271,8 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, bool is_obj, const sb
     sb_feat_copy(s->conv, sizeof s->conv, field_str(conv, conv_ok));
     sb_feat_copy(s->receiver, sizeof s->receiver, field_str(to, to_ok));
     sb_feat_copy(s->type, sizeof s->type, type->present ? field_str(type, true) : SB_LIT("text"));
-    s->content = strndup(f[SEND_CONTENT].p, f[SEND_CONTENT].n);
-    return s->content != NULL;
+    send_content(s, f[SEND_CONTENT].p, f[SEND_CONTENT].n);
+    return true;
 }
 
 static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
@@ -257,7 +281,9 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     json_t *hold;
     bool is_obj =
         sb_feat_arg_fields(ev, 0, send_names, SEND_NFIELDS, f, scratch, sizeof scratch, &hold);
-    sb_feat_call_t *call = sb_feat_call_begin(c, ev, sizeof(send_t));
+    const sb_feat_field_t *content = &f[SEND_CONTENT];
+    size_t content_n = sb_feat_field_text(content, 1, c->f->cfg.max_message_bytes) ? content->n : 0;
+    sb_feat_call_t *call = sb_feat_call_begin(c, ev, send_extra(content_n));
     bool ok = call && send_parse(c, ev, is_obj, f, send_of(call));
     json_decref(hold);
     if (!ok) {
@@ -304,8 +330,9 @@ static void http_send_on_user(void *ud, int rc, const sb_store_user_t *u) {
 void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
                               const char *sender_name, const char *content, const char *type,
                               const char *key, sb_features_answer_fn answer, void *ud) {
+    size_t content_n = strlen(content);
     sb_feat_call_t *call =
-        sb_feat_call_begin_http(f, sender, "message:send", sizeof(send_t), answer, ud);
+        sb_feat_call_begin_http(f, sender, "message:send", send_extra(content_n), answer, ud);
     if (!call)
         return;
     send_t *s = send_of(call);
@@ -314,10 +341,8 @@ void sb_features_send_message(sb_features_t *f, const char *conv, const char *se
     s->named = sender_name != NULL;
     snprintf(s->type, sizeof s->type, "%s", type ? type : "text");
     snprintf(s->key, sizeof s->key, "%s", key ? key : "");
-    if (!(s->content = strdup(content))) {
-        sb_feat_call_fail_store(call, SB_ENOMEM);
-        send_end(call);
-    } else if (s->named) {
+    send_content(s, content, content_n);
+    if (s->named) {
         http_send_members(call);
     } else {
         int rc = sb_store_user_get(f->cfg.store, sb_cstr(sender), http_send_on_user, call);

@@ -268,7 +268,7 @@ static void on_expiry_timer(sb_timer_t *t) {
 
 /* The id, the name when it is not the id, and the avatar follow the record. */
 static size_t user_size(const sb_user_t *u) {
-    return offsetof(sb_user_t, id) + strlen(u->id) + 1 +
+    return offsetof(sb_user_t, id) + u->id_len + 1 +
            (u->own_name ? strlen(sb_feat_user_name(u)) + 1 : 0) + strlen(sb_feat_user_avatar(u)) +
            1;
 }
@@ -287,6 +287,7 @@ static sb_user_t *user_get(sb_features_t *f, const sb_jwt_claims_t *cl) {
         return NULL;
     sb_feat_user_room_init(u);
     memcpy(u->id, cl->sub, id_n);
+    u->id_len = (uint8_t)(id_n - 1); /* a claim's sub holds at most SB_USER_ID_MAX bytes */
     u->own_name = own_name;
     memcpy(u->id + id_n, cl->name, name_n);
     memcpy(u->id + id_n + name_n, cl->avatar, av_n);

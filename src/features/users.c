@@ -16,7 +16,7 @@ static size_t slot_of(const sb_user_table_t *t, sb_str_t id) {
 }
 
 static bool id_is(const sb_user_t *u, sb_str_t id) {
-    return strncmp(u->id, id.p, id.n) == 0 && u->id[id.n] == '\0';
+    return u->id_len == id.n && memcmp(u->id, id.p, id.n) == 0;
 }
 
 sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id) {
@@ -32,7 +32,7 @@ sb_user_t *sb_feat_user_find(const sb_features_t *f, sb_str_t id) {
 
 /* Places `u` in the first free slot of its probe sequence (never full). */
 static void place(sb_user_table_t *t, sb_user_t *u) {
-    size_t i = slot_of(t, sb_cstr(u->id));
+    size_t i = slot_of(t, sb_str(u->id, u->id_len));
     while (t->slots[i])
         i = (i + 1) & (t->cap - 1);
     t->slots[i] = u;

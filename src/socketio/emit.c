@@ -11,18 +11,19 @@
 #define SB_SIO_PUBLISH_EXCEPT_MAX 1025
 
 /* Frame text: "4" + packet head + '[' + ["event" + ','] + args + ']'. */
-sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ack_id,
+sb_frame_t *sb_sio__encode(const sb_sio_nsp_t *nsp_of, uint8_t type, bool has_ack, uint64_t ack_id,
                            sb_str_t event, sb_str_t args, const sb_str_t *att, size_t natt) {
     if (natt)
         type = type == SB_SIO_EVENT ? SB_SIO_BINARY_EVENT : SB_SIO_BINARY_ACK;
     char head[SB_SIO_HEAD_MAX(256) + 1];
+    sb_str_t nsp = sb_cstr(nsp_of->name);
     if (nsp.n > 256)
         return NULL;
     size_t hn =
         sb_sio_packet_write_head(head, sizeof head, type, nsp, (uint32_t)natt, has_ack, ack_id);
     size_t en = event.p ? sb_json_string_escape(event, NULL, 0) : 0;
     size_t total = 1 + hn + 1 + en + (en && args.n) + args.n + 1;
-    sb_frame_t *f = sb_frame_create(NULL, total, 0);
+    sb_frame_t *f = sb_frame_create_in(&nsp_of->srv->loop->frames, NULL, total, 0);
     if (!f)
         return NULL;
     char *w = f->data;
@@ -51,8 +52,7 @@ sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ac
 
 sb_frame_t *sb_sio_encode_event(const sb_sio_nsp_t *nsp, const char *event, sb_str_t args,
                                 const sb_str_t *att, size_t n, bool has_ack, uint64_t ack_id) {
-    return sb_sio__encode(sb_cstr(nsp->name), SB_SIO_EVENT, has_ack, ack_id, sb_cstr(event), args,
-                          att, n);
+    return sb_sio__encode(nsp, SB_SIO_EVENT, has_ack, ack_id, sb_cstr(event), args, att, n);
 }
 
 static int send_frame(sb_sio_socket_t *s, sb_frame_t *f) {
@@ -113,8 +113,8 @@ int sb_sio_ack_binary(sb_sio_socket_t *s, uint64_t ack_id, sb_str_t args, const 
                       size_t n) {
     if (!s->connected)
         return SB_ECLOSED;
-    return send_frame(s, sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_ACK, true, ack_id,
-                                        SB_STR_NULL, args, att, n));
+    return send_frame(s,
+                      sb_sio__encode(s->nsp, SB_SIO_ACK, true, ack_id, SB_STR_NULL, args, att, n));
 }
 
 int sb_sio_reply(const sb_sio_event_t *ev, sb_str_t args) {

@@ -14,6 +14,7 @@ sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cf
     sb_pool_init(&srv->clients, sizeof(sb_sio_client_t));
     sb_pool_init(&srv->sockets, sizeof(sb_sio_socket_t));
     sb_pool_init(&srv->connect_waits, sizeof(sb_sio_connect_wait_t));
+    sb_pool_init(&srv->acks, sizeof(sb_sio_pending_ack_t));
     sb_list_init(&srv->waiting);
     sb_slab_init(&srv->socket_recs);
     if (!sb_sio_of(srv, "/")) {
@@ -43,6 +44,7 @@ void sb_sio_server_destroy(sb_sio_server_t *srv) {
     sb_pool_dispose(&srv->clients);
     sb_pool_dispose(&srv->sockets);
     sb_pool_dispose(&srv->connect_waits);
+    sb_pool_dispose(&srv->acks);
     sb_slab_dispose(&srv->socket_recs);
     free(srv);
 }

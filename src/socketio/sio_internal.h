@@ -48,6 +48,7 @@ struct sb_sio_server {
     sb_sio_stats_t stats;
     sb_pool_t clients, sockets; /* one of each per connection: no malloc header */
     sb_pool_t connect_waits;    /* sb_sio_connect_wait_t */
+    sb_pool_t acks; /* sb_sio_pending_ack_t: one per delivery awaiting its ack, freed in bursts */
     /* sb_sio_wait_t: sockets a middleware is still deciding on (few: the
      * server's, not each client's, so an idle client pays nothing). */
     sb_list_t waiting;
@@ -186,7 +187,8 @@ void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t
 /* emit.c */
 int sb_sio__send_connect_error(sb_sio_client_t *c, sb_str_t nsp, const char *msg, const char *data);
 int sb_sio__send_packet(sb_sio_socket_t *s, uint8_t type, sb_str_t body);
-sb_frame_t *sb_sio__encode(sb_str_t nsp, uint8_t type, bool has_ack, uint64_t ack_id,
+/* A packet of nsp in a frame of its worker's (sb_loop_t.frames). */
+sb_frame_t *sb_sio__encode(const sb_sio_nsp_t *nsp, uint8_t type, bool has_ack, uint64_t ack_id,
                            sb_str_t event, sb_str_t args, const sb_str_t *att, size_t natt);
 /* recovery.c */
 int sb_sio__recovery_socket_init(sb_sio_socket_t *s);

@@ -7,7 +7,6 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/zalloc.h"
 #include "socketio/sio_internal.h"
 
 #define SB_SIO_EVENT_NAME_MAX 256
@@ -177,12 +176,13 @@ void sb_sio__client_abandon(sb_sio_client_t *c) {
 /* ---- disconnect ---------------------------------------------------------------- */
 
 static void acks_cancel(sb_sio_socket_t *s) {
+    sb_sio_server_t *srv = s->nsp->srv;
     sb_list_node_t *n;
     while ((n = sb_list_pop_head(&s->acks)) != NULL) {
         sb_sio_pending_ack_t *a = sb_container_of(n, sb_sio_pending_ack_t, node);
         sb_timer_stop(&a->timer);
         a->cb(s, NULL, a->ud);
-        free(a);
+        sb_pool_free(&srv->acks, a);
     }
     s->nacks = 0;
 }
@@ -422,12 +422,13 @@ void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t
         sb_list_remove(&a->node);
         s->nacks--;
         sb_timer_stop(&a->timer);
-        s->nsp->srv->stats.acks_in++;
+        sb_sio_server_t *srv = s->nsp->srv;
+        srv->stats.acks_in++;
         if (split_args(p->data, 0, &ev, NULL) == SB_OK)
             a->cb(s, &ev, a->ud);
         else
             a->cb(s, NULL, a->ud);
-        free(a);
+        sb_pool_free(&srv->acks, a);
         return;
     }
 }
@@ -437,9 +438,10 @@ void sb_sio__on_ack(sb_sio_socket_t *s, const sb_sio_packet_t *p, const sb_str_t
 static void on_ack_timeout(sb_timer_t *t) {
     sb_sio_pending_ack_t *a = sb_container_of(t, sb_sio_pending_ack_t, timer);
     sb_list_remove(&a->node);
+    sb_sio_server_t *srv = a->socket->nsp->srv; /* the callback may let the socket go */
     a->socket->nacks--;
     a->cb(a->socket, NULL, a->ud);
-    free(a);
+    sb_pool_free(&srv->acks, a);
 }
 
 int sb_sio_emit_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t args, uint32_t timeout_ms,
@@ -454,17 +456,17 @@ int sb_sio_emit_binary_with_ack(sb_sio_socket_t *s, const char *event, sb_str_t 
         return SB_ECLOSED;
     if (s->nacks >= s->nsp->srv->cfg.max_pending_acks)
         return SB_ETOOBIG;
-    sb_sio_pending_ack_t *a = sb_zalloc(sizeof *a);
+    sb_sio_pending_ack_t *a = sb_pool_alloc(&s->nsp->srv->acks);
     if (!a)
         return SB_ENOMEM;
     a->id = s->next_ack_id++;
     a->cb = cb;
     a->ud = ud;
     a->socket = s;
-    sb_frame_t *f = sb_sio__encode(sb_cstr(s->nsp->name), SB_SIO_EVENT, true, a->id, sb_cstr(event),
-                                   args, attachments, n);
+    sb_frame_t *f =
+        sb_sio__encode(s->nsp, SB_SIO_EVENT, true, a->id, sb_cstr(event), args, attachments, n);
     if (!f) {
-        free(a);
+        sb_pool_free(&s->nsp->srv->acks, a);
         return SB_ENOMEM;
     }
     sb_timer_init(s->nsp->srv->loop, &a->timer, on_ack_timeout);

@@ -275,8 +275,12 @@ typedef union {
 } sb_store__res_t;
 
 struct sb_store__req {
+    /* next, op and rc first, in one cache line: a batch of a thousand is
+     * walked several times (its results, its failures) after it has left
+     * the cache. */
     sb_store__req_t *next;
     const sb_store__op_t *op;
+    int rc;
     sb_store__arena_t arena;
     size_t charge;        /* bytes counted against max_queue_bytes until delivery */
     int64_t submitted_ms; /* CLOCK_MONOTONIC, for the PostgreSQL store's waits */
@@ -285,7 +289,6 @@ struct sb_store__req {
      * and compares what it binds). */
     int64_t submitted_wall_ms;
     void *ud;
-    int rc;
     union {
 #define SB_STORE__CB_MEMBER(kind, cb_t, res_t, how) cb_t kind;
         SB_STORE__KINDS(SB_STORE__CB_MEMBER)

@@ -27,23 +27,40 @@ struct sb_store__blk {
 #define BLK_MIN 256
 #define BLK_GROW_MAX 65536
 
+/* The first block of BLK_MIN bytes comes with the request, in its
+ * allocation, at this offset: one malloc a request instead of two. */
+#define FIRST_BLK_AT ((sizeof(sb_store__req_t) + 15) & ~(size_t)15)
+
+static sb_store__blk_t *first_blk(sb_store__req_t *r) {
+    return (sb_store__blk_t *)(void *)((char *)r + FIRST_BLK_AT);
+}
+
+/* A block able to hold n bytes after b (the head, or NULL): the request's
+ * own first block when unused and large enough, else from malloc. */
+static sb_store__blk_t *blk_new(sb_store__req_t *r, const sb_store__blk_t *b, size_t n) {
+    size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : BLK_MIN;
+    if (cap < n)
+        cap = n;
+    sb_store__blk_t *nb = !b && cap == BLK_MIN ? first_blk(r) : malloc(sizeof *nb + cap);
+    if (nb) {
+        nb->cap = cap;
+        nb->used = 0;
+    }
+    return nb;
+}
+
 void *sb_store__alloc(sb_store__req_t *r, size_t n) {
     if (n > SIZE_MAX / 2)
         return NULL;
     n = (n + 15) & ~(size_t)15;
     sb_store__blk_t *b = r->arena.head;
     if (!b || b->cap - b->used < n) {
-        size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : BLK_MIN;
-        if (cap < n)
-            cap = n;
-        b = malloc(sizeof *b + cap);
+        b = blk_new(r, b, n);
         if (!b)
             return NULL;
         b->next = r->arena.head;
-        b->cap = cap;
-        b->used = 0;
         r->arena.head = b;
-        r->arena.bytes += sizeof *b + cap;
+        r->arena.bytes += sizeof *b + b->cap;
     }
     void *p = (char *)b->data + b->used;
     b->used += n;
@@ -83,7 +100,8 @@ const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
 };
 
 sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
-    sb_store__req_t *r = sb_zalloc(sizeof *r);
+    sb_store__req_t *r =
+        sb_zalloc_part(FIRST_BLK_AT + sizeof(sb_store__blk_t) + BLK_MIN, sizeof *r);
     if (r) {
         r->op = &sb_store__ops[op];
         r->ud = ud;
@@ -100,7 +118,8 @@ void sb_store__req_free(sb_store__req_t *r) {
     sb_store__blk_t *b = r->arena.head;
     while (b) {
         sb_store__blk_t *next = b->next;
-        free(b);
+        if (b != first_blk(r))
+            free(b);
         b = next;
     }
     free(r);

@@ -6,6 +6,7 @@
 #include "app/config.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/frame.h"
 #include "core/loop.h"
 #include "core/map.h"
 #include "testlib.h"
@@ -295,6 +296,32 @@ TEST(log_limit_per_kind) {
     CHECK_EQ(allowed, SB_LOG_LIMIT_LINES);
 }
 
+/* A frame from the worker's slab goes back there with its last reference,
+ * its chain too (from the slab or not), and keeps its bytes until then. */
+TEST(frames_from_a_slab_go_back_to_it) {
+    sb_loop_t l;
+    CHECK_EQ(sb_loop_init(&l), SB_OK);
+    sb_frame_t *f = sb_frame_create_in(&l.frames, "42[\"hi\"]", 8, 0);
+    CHECK(f != NULL);
+    CHECK(f->slab == &l.frames);
+    CHECK_MEM(f->data, f->len, "42[\"hi\"]");
+    CHECK_EQ(f->data[8], '\0');
+    f->next = sb_frame_create("att", 3, SB_FRAME_BINARY); /* from malloc */
+    f->next->next = sb_frame_create_in(&l.frames, NULL, 1500, SB_FRAME_BINARY);
+    CHECK_EQ(sb_slab_live(&l.frames), 2);
+    sb_frame_ref(f);
+    sb_frame_unref(f);
+    CHECK_EQ(sb_slab_live(&l.frames), 2); /* one reference left */
+    CHECK_MEM(f->data, f->len, "42[\"hi\"]");
+    sb_frame_unref(f);
+    CHECK_EQ(sb_slab_live(&l.frames), 0);
+    sb_frame_t *big = sb_frame_create_in(&l.frames, NULL, 5000, 0); /* past the slab: calloc */
+    CHECK(big != NULL && big->len == 5000);
+    sb_frame_unref(big);
+    CHECK_EQ(sb_slab_live(&l.frames), 0);
+    sb_loop_dispose(&l);
+}
+
 int main(void) {
     RUN(timer_fires_once_after_delay);
     RUN(timer_stop_and_restart);
@@ -307,5 +334,6 @@ int main(void) {
     RUN(config_rejects_bad_input);
     RUN(query_param_lookup_and_decoding);
     RUN(log_limit_per_kind);
+    RUN(frames_from_a_slab_go_back_to_it);
     TEST_MAIN_END();
 }

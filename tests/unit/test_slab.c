@@ -11,8 +11,8 @@
 #define N 3000
 
 static size_t size_of(int i) {
-    return (size_t)(i * 7 % 300) + 1;
-} /* 1..300: past SB_SLAB_MAX too */
+    return (size_t)(i * 7 % 2100) + 1;
+} /* 1..2100: past SB_SLAB_SMALL and SB_SLAB_MAX too */
 
 TEST(records_are_zeroed_and_keep_their_bytes) {
     sb_slab_t s;
@@ -63,6 +63,34 @@ TEST(a_record_goes_to_the_class_of_its_rounded_size) {
     sb_slab_dispose(&s);
 }
 
+TEST(larger_records_go_to_classes_64_bytes_apart) {
+    sb_slab_t s;
+    sb_slab_init(&s);
+    const size_t first = SB_SLAB_SMALL / SB_SLAB_STEP; /* the class of 257..320 bytes */
+    void *a = sb_slab_alloc(&s, 256), *b = sb_slab_alloc(&s, 257), *c = sb_slab_alloc(&s, 320);
+    void *d = sb_slab_alloc(&s, 321), *e = sb_slab_alloc(&s, 1000), *f = sb_slab_alloc(&s, 2048);
+    CHECK_EQ(s.cls[first - 1].size, 256);
+    CHECK_EQ(s.cls[first - 1].live, 1);
+    CHECK_EQ(s.cls[first].size, 320);
+    CHECK_EQ(s.cls[first].live, 2);
+    CHECK_EQ(s.cls[first + 1].size, 384);
+    CHECK_EQ(s.cls[first + 1].live, 1);
+    CHECK_EQ(s.cls[first + 11].size, 1024); /* 1000 bytes: 961..1024 */
+    CHECK_EQ(s.cls[first + 11].live, 1);
+    CHECK_EQ(s.cls[SB_SLAB_CLASSES - 1].size, 2048);
+    CHECK_EQ(s.cls[SB_SLAB_CLASSES - 1].live, 1);
+    memset(f, 0xab, 2048); /* the whole record is its own */
+    sb_slab_free(&s, a, 256);
+    sb_slab_free(&s, b, 257);
+    sb_slab_free(&s, c, 320);
+    sb_slab_free(&s, d, 321);
+    sb_slab_free(&s, e, 1000);
+    sb_slab_free(&s, f, 2048);
+    for (size_t i = 0; i < SB_SLAB_CLASSES; i++)
+        CHECK_EQ(s.cls[i].live, 0);
+    sb_slab_dispose(&s);
+}
+
 TEST(records_cost_their_rounded_size) {
     /* 4000 user records of 45 bytes (a 32-byte header, "u12345", a name
      * and an avatar): 48 bytes each, in 3 blocks of 64 KiB; from malloc
@@ -82,6 +110,7 @@ TEST(records_cost_their_rounded_size) {
 int main(void) {
     RUN(records_are_zeroed_and_keep_their_bytes);
     RUN(a_record_goes_to_the_class_of_its_rounded_size);
+    RUN(larger_records_go_to_classes_64_bytes_apart);
     RUN(records_cost_their_rounded_size);
     TEST_MAIN_END();
 }

@@ -16,6 +16,7 @@ static sb_user_t *make_user(int i) {
     int n = snprintf(id, sizeof id, "u%d", i);
     sb_user_t *u = calloc(1, sizeof *u + (size_t)n + 1);
     memcpy(u->id, id, (size_t)n + 1);
+    u->id_len = (uint8_t)n;
     return u;
 }
 
