@@ -122,7 +122,9 @@ static bool add_device(sb_hub_member_t *m, void *ud) {
 static void tap_copy(sb_features_t *f, sb_stream_t st, const char *user_id, sb_str_t text) {
     char tap[SB_FEAT_USER_ROOM_MAX];
     sb_str_t room = sb_feat_user_room_name(tap, user_id, SB_FEATURES_TAP_SUFFIX);
-    if (sb_hub_room_size(sb_sio_nsp_hub(f->nsp), room) == 0)
+    /* Its subscribers join it (api/sse.c); without any, not even the keeper of
+     * "user:" rooms need be asked. */
+    if (sb_hub_room_joined(sb_sio_nsp_hub(f->nsp), room) == 0)
         return;
     sb_sio_target_t t = {.rooms = &room, .nrooms = 1};
     sb_sio_broadcast(f->nsp, &t, streams[st].event, text, NULL, 0);

@@ -288,11 +288,16 @@ bool sb_hub_is_member(const sb_hub_t *h, const sb_hub_member_t *m, sb_str_t room
     return r && link_find(r, m);
 }
 
-size_t sb_hub_room_size(const sb_hub_t *h, sb_str_t room) {
+size_t sb_hub_room_joined(const sb_hub_t *h, sb_str_t room) {
     if (room.n == 0 || room.n > h->cfg.max_room_name)
         return 0;
     const sb_hub_room_t *r = sb_hub__map_find(&h->map, room);
-    return (r ? r->size : 0) + kept_size(h, room);
+    return r ? r->size : 0;
+}
+
+size_t sb_hub_room_size(const sb_hub_t *h, sb_str_t room) {
+    size_t joined = sb_hub_room_joined(h, room);
+    return room.n == 0 || room.n > h->cfg.max_room_name ? 0 : joined + kept_size(h, room);
 }
 
 /* Kept rooms that are hub rooms too (read-only subscribers beside the

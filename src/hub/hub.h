@@ -101,6 +101,10 @@ bool sb_hub_is_member(const sb_hub_t *h, const sb_hub_member_t *m, sb_str_t room
 /* Number of members in `room`; 0 when the room does not exist. */
 size_t sb_hub_room_size(const sb_hub_t *h, sb_str_t room);
 
+/* Of those, the members that joined it (sb_hub_join), not the keeper's:
+ * one lookup, the keeper not asked. */
+size_t sb_hub_room_joined(const sb_hub_t *h, sb_str_t room);
+
 /* Number of rooms that have at least one member. */
 size_t sb_hub_room_count(const sb_hub_t *h);
 

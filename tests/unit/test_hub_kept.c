@@ -184,7 +184,8 @@ TEST(kept_room_is_union_with_hub_room) {
     CHECK_EQ(sb_hub_join(h, &c[3].member, SB_LIT("k:a")), SB_OK);
     CHECK(!c[2].in && c[2].placed == 0);
     CHECK_EQ(sb_hub_room_size(h, SB_LIT("k:a")), 4);
-    CHECK_EQ(sb_hub_room_count(h), 1); /* one room, though both hold it */
+    CHECK_EQ(sb_hub_room_joined(h, SB_LIT("k:a")), 2); /* c[2] and c[3]; a's own are kept */
+    CHECK_EQ(sb_hub_room_count(h), 1);                 /* one room, though both hold it */
     CHECK(sb_hub_is_member(h, &c[2].member, SB_LIT("k:a")));
     listing_t l = {0};
     sb_hub_rooms(h, list_room, &l);
@@ -197,6 +198,8 @@ TEST(kept_room_is_union_with_hub_room) {
     /* c[2] joins its own room too: two rooms listed, counted, walked. */
     CHECK_EQ(sb_hub_join(h, &c[2].member, SB_LIT("k:b")), SB_OK);
     CHECK_EQ(sb_hub_room_count(h), 2);
+    CHECK_EQ(sb_hub_room_size(h, SB_LIT("k:b")), 1);
+    CHECK_EQ(sb_hub_room_joined(h, SB_LIT("k:b")), 0); /* placed by the keeper, not joined */
     l = (listing_t){0};
     sb_hub_member_rooms(&c[2].member, list_member_room, &l);
     CHECK_EQ(l.n, 2);
@@ -204,6 +207,7 @@ TEST(kept_room_is_union_with_hub_room) {
     CHECK_EQ(sb_hub_leave(h, &c[2].member, SB_LIT("k:a")), SB_OK);
     CHECK(sb_hub_is_member(h, &c[2].member, SB_LIT("k:b")));
     CHECK_EQ(sb_hub_room_size(h, SB_LIT("k:a")), 3);
+    CHECK_EQ(sb_hub_room_joined(h, SB_LIT("k:a")), 1);
     CHECK_EQ(sb_hub_validate(h), SB_OK);
     for (int i = 0; i < 4; i++)
         sb_hub_remove(h, &c[i].member);
