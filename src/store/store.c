@@ -203,15 +203,22 @@ static void run_batch(sb_store_t *st, sb_store__req_t *first, batch_stats_t *bs)
 }
 
 /* Detaches up to batch_max of the shard's pending requests; called with mu
- * held. */
+ * held. All of them when they fit, without a walk: the requests were just
+ * made on the loop's core, and each one looked at here under the mutex
+ * (which the loop takes to submit) would be a cache miss. */
 static sb_store__req_t *take_batch(sb_store_t *st, sb_store__shard_t *sh, sb_store__req_t **last,
                                    size_t *n) {
     sb_store__req_t *first = sh->pend_head, *r = first;
     size_t count = 1;
+    if (sh->pend_n <= st->cfg.batch_max) {
+        r = sh->pend_tail;
+        count = sh->pend_n;
+    }
     while (r->next && count < st->cfg.batch_max) {
         r = r->next;
         count++;
     }
+    sh->pend_n -= count;
     sh->pend_head = r->next;
     if (!sh->pend_head)
         sh->pend_tail = NULL;

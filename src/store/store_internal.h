@@ -746,6 +746,7 @@ typedef struct {
     sb_store_t *st;
     size_t index;                           /* in st->shards; the PostgreSQL pool member */
     sb_store__req_t *pend_head, *pend_tail; /* under st->mu */
+    size_t pend_n;                          /* under st->mu: the requests in that list */
     pthread_cond_t work_cv;                 /* its thread waits for requests */
     bool busy;                              /* under st->mu: its thread holds a batch */
     bool started;

@@ -229,7 +229,10 @@ int sb_store__queue_validate(const sb_store_t *st) {
         return SB_EPROTO;
     for (size_t i = 0; i < st->n_shards; i++) {
         const sb_store__shard_t *sh = &st->shards[i];
-        if (list_validate(sh->pend_head, sh->pend_tail, st->outstanding, &count, &charge) != SB_OK)
+        size_t before = count;
+        if (list_validate(sh->pend_head, sh->pend_tail, st->outstanding, &count, &charge) !=
+                SB_OK ||
+            count - before != sh->pend_n)
             return SB_EPROTO;
     }
     return count <= st->outstanding && charge <= st->outstanding_bytes ? SB_OK : SB_EPROTO;
@@ -265,6 +268,7 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
     else
         sh->pend_tail->next = r;
     sh->pend_tail = r;
+    sh->pend_n++;
     if (was_empty) /* the thread re-checks its queue after each batch */
         pthread_cond_signal(&sh->work_cv);
     pthread_mutex_unlock(&st->mu);

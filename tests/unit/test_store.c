@@ -1761,12 +1761,16 @@ TEST(queue_validator_refuses_corruption) {
     a->charge = sizeof *a + a->arena.bytes;
     b->charge = sizeof *b + b->arena.bytes;
     shards[1].pend_head = shards[1].pend_tail = a;
+    shards[1].pend_n = 1;
     q->done_head = q->done_tail = b;
     q->outstanding = 2;
     q->outstanding_bytes = a->charge + b->charge;
     CHECK_EQ(sb_store__req_validate(a), SB_OK);
     CHECK_EQ(sb_store__queue_validate(q), SB_OK);
 
+    shards[1].pend_n = 2; /* a count that is not the list's */
+    CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
+    shards[1].pend_n = 1;
     shards[1].pend_tail = NULL; /* a tail that is not the last node */
     CHECK_EQ(sb_store__queue_validate(q), SB_EPROTO);
     shards[1].pend_tail = a;
