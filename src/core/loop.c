@@ -44,6 +44,9 @@ int sb_loop_init(sb_loop_t *l) {
     for (size_t i = 0; i < SB_WHEEL_SLOTS; i++)
         sb_list_init(&l->_slots[i]);
     sb_list_init(&l->_tasks);
+    /* A batch of a thousand messages frees as many packets at once: blocks
+     * kept for the next batch, not unmapped and mapped again (1 MiB a size). */
+    sb_slab_keep_spares(&l->frames, 16);
     l->now_ms = sb_clock_ms();
     l->_wheel_tick = l->now_ms / SB_WHEEL_TICK_MS;
     sb_io_init(l, &l->_wake_io, l->wake_fd, on_wake_fd);

@@ -38,7 +38,8 @@ static size_t capacity(const sb_pool_t *p) { return (SB_POOL_BLOCK - HEADER) / p
 
 void sb_pool_init(sb_pool_t *p, size_t size) {
     size_t rounded = size < sizeof(void *) ? sizeof(void *) : (size + 7) & ~(size_t)7;
-    *p = (sb_pool_t){.size = rounded, .direct = SB_POOL_DIRECT || rounded > SB_POOL_MAX_OBJECT};
+    *p = (sb_pool_t){
+        .size = rounded, .direct = SB_POOL_DIRECT || rounded > SB_POOL_MAX_OBJECT, .max_spares = 1};
     sb_list_init(&p->partial);
     sb_list_init(&p->all);
 }
@@ -52,9 +53,12 @@ void sb_pool_dispose(sb_pool_t *p) {
     while ((n = sb_list_pop_head(&p->all)))
         munmap(sb_container_of(n, block_t, all_node), SB_POOL_BLOCK);
     sb_list_init(&p->partial);
-    p->spare = NULL;
+    p->spares = NULL;
+    p->nspares = 0;
     p->blocks = 0;
 }
+
+void sb_pool_keep_spares(sb_pool_t *p, size_t n) { p->max_spares = n ? n : 1; }
 
 /* Maps twice the block size and unmaps what lies outside the aligned block. */
 static void *block_map(void) {
@@ -71,9 +75,10 @@ static void *block_map(void) {
 }
 
 static block_t *block_new(sb_pool_t *p) {
-    block_t *b = p->spare;
+    block_t *b = p->spares;
     if (b) {
-        p->spare = NULL;
+        p->spares = b->free; /* a spare's free list chains the spares */
+        p->nspares--;
     } else {
         b = block_map();
         if (!b)
@@ -112,11 +117,14 @@ void *sb_pool_alloc(sb_pool_t *p) {
     return memset(o, 0, p->size);
 }
 
-/* An empty block is kept as the spare if there is none yet, else freed. */
+/* An empty block is kept as a spare while there are fewer than
+ * max_spares, else freed. */
 static void block_release(sb_pool_t *p, block_t *b) {
     sb_list_remove(&b->partial_node);
-    if (!p->spare) {
-        p->spare = b;
+    if (p->nspares < p->max_spares) {
+        b->free = p->spares;
+        p->spares = b;
+        p->nspares++;
         return;
     }
     sb_list_remove(&b->all_node);

@@ -13,8 +13,10 @@ static sb_pool_t *class_of(sb_slab_t *s, size_t size) {
         rounded = SB_SLAB_SMALL + (big + 1) * SB_SLAB_BIG_STEP;
     }
     sb_pool_t *p = &s->cls[i];
-    if (p->size == 0)
+    if (p->size == 0) {
         sb_pool_init(p, rounded);
+        sb_pool_keep_spares(p, s->spares);
+    }
     return p;
 }
 
@@ -25,6 +27,13 @@ void sb_slab_dispose(sb_slab_t *s) {
         if (s->cls[i].size)
             sb_pool_dispose(&s->cls[i]);
     sb_slab_init(s);
+}
+
+void sb_slab_keep_spares(sb_slab_t *s, size_t n) {
+    s->spares = n;
+    for (size_t i = 0; i < SB_SLAB_CLASSES; i++)
+        if (s->cls[i].size)
+            sb_pool_keep_spares(&s->cls[i], n);
 }
 
 size_t sb_slab_live(const sb_slab_t *s) {

@@ -29,6 +29,7 @@ typedef struct {
     /* cls[i]: records of (i + 1) * 8 bytes up to SB_SLAB_SMALL, then
      * SB_SLAB_SMALL + (i + 1 - 32) * 64 */
     sb_pool_t cls[SB_SLAB_CLASSES];
+    size_t spares; /* empty blocks each class keeps (sb_slab_keep_spares); 0: 1 */
 } sb_slab_t;
 
 void sb_slab_init(sb_slab_t *s);
@@ -36,6 +37,8 @@ void sb_slab_init(sb_slab_t *s);
 void sb_slab_dispose(sb_slab_t *s);
 /* A zeroed record of `size` bytes, or NULL when out of memory. */
 void *sb_slab_alloc(sb_slab_t *s, size_t size);
+/* Each class keeps up to n empty blocks (sb_pool_keep_spares). */
+void sb_slab_keep_spares(sb_slab_t *s, size_t n);
 /* Records allocated and not freed yet. */
 size_t sb_slab_live(const sb_slab_t *s);
 /* Returns a record of sb_slab_alloc(s, size), the same size; NULL is ignored. */

@@ -69,6 +69,7 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
     sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_slab_init(&f->user_records);
     sb_slab_init(&f->calls);
+    sb_slab_keep_spares(&f->calls, 8); /* freed a batch at a time (core/loop.c: frames) */
     sb_feat_guard_events(f, nsp);
     sb_sio_on_disconnect(nsp, on_disconnect, f);
     for (size_t i = 0; i < SB_NFEATURES; i++) {

@@ -15,6 +15,7 @@ sb_sio_server_t *sb_sio_server_create(sb_loop_t *loop, const sb_sio_config_t *cf
     sb_pool_init(&srv->sockets, sizeof(sb_sio_socket_t));
     sb_pool_init(&srv->connect_waits, sizeof(sb_sio_connect_wait_t));
     sb_pool_init(&srv->acks, sizeof(sb_sio_pending_ack_t));
+    sb_pool_keep_spares(&srv->acks, 8); /* confirmed a batch at a time */
     sb_list_init(&srv->waiting);
     sb_slab_init(&srv->socket_recs);
     if (!sb_sio_of(srv, "/")) {

@@ -109,10 +109,40 @@ TEST(random_churn_keeps_every_live_object_intact) {
     sb_pool_dispose(&pool);
 }
 
+/* Kept spares: a burst of several blocks freed and made again maps nothing
+ * new; past the spares kept, empty blocks go back. */
+TEST(spares_kept_for_bursts) {
+    sb_pool_t pool;
+    sb_pool_init(&pool, 1000); /* 65 a block */
+    sb_pool_keep_spares(&pool, 3);
+    static void *obj[400];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 400; i++)
+            CHECK((obj[i] = sb_pool_alloc(&pool)) != NULL);
+        for (int i = 0; i < 400; i++)
+            sb_pool_free(&pool, obj[i]);
+        if (!pool.direct) { /* 7 blocks made; 3 kept when all went empty */
+            CHECK_EQ(pool.nspares, 3);
+            CHECK_EQ(pool.blocks, 3);
+        }
+    }
+    for (int i = 0; i < 150; i++) /* fits in the 3 spares: no block mapped */
+        CHECK((obj[i] = sb_pool_alloc(&pool)) != NULL);
+    if (!pool.direct) {
+        CHECK_EQ(pool.blocks, 3);
+        CHECK_EQ(pool.nspares, 0);
+    }
+    for (int i = 0; i < 150; i++)
+        sb_pool_free(&pool, obj[i]);
+    CHECK_EQ(pool.live, 0);
+    sb_pool_dispose(&pool);
+}
+
 int main(void) {
     RUN(objects_are_distinct_zeroed_and_aligned);
     RUN(pooled_objects_cost_their_size);
     RUN(large_objects_go_to_malloc);
     RUN(random_churn_keeps_every_live_object_intact);
+    RUN(spares_kept_for_bursts);
     TEST_MAIN_END();
 }
