@@ -36,7 +36,7 @@ typedef struct {
      * sb_client_t in the order they joined (this one first); NULL: none. */
     struct sb_client *room_devices;
     uint32_t devices;
-    bool own_name; /* a name follows the id (else the id stands in) */
+    bool own_name;  /* a name follows the id (else the id stands in) */
     uint8_t id_len; /* strlen(id): looked up several times a delivery */
     /* "user:" right before the id: together they are the name of the
      * user's room (sb_feat_user_room), which listings of rooms hand on. */
