@@ -32,7 +32,7 @@ typedef struct sb_frame {
 /* Allocates a frame of `len` bytes with refs = 1; copies `data` when not NULL.
  * Returns NULL when out of memory. */
 sb_frame_t *sb_frame_create(const void *data, size_t len, uint32_t flags);
-/* The same from `slab` (the worker's: sb_loop_t.frames), where the last
+/* The same from `slab` (the worker's: sb_loop_t.slab), where the last
  * reference returns it: the packets made for every message are freed a
  * batch at a time, which overflows glibc's per-thread cache. */
 sb_frame_t *sb_frame_create_in(sb_slab_t *slab, const void *data, size_t len, uint32_t flags);

@@ -46,7 +46,7 @@ int sb_loop_init(sb_loop_t *l) {
     sb_list_init(&l->_tasks);
     /* A batch of a thousand messages frees as many packets at once: blocks
      * kept for the next batch, not unmapped and mapped again (1 MiB a size). */
-    sb_slab_keep_spares(&l->frames, 16);
+    sb_slab_keep_spares(&l->slab, 16);
     l->now_ms = sb_clock_ms();
     l->_wheel_tick = l->now_ms / SB_WHEEL_TICK_MS;
     sb_io_init(l, &l->_wake_io, l->wake_fd, on_wake_fd);
@@ -61,8 +61,8 @@ void sb_loop_dispose(sb_loop_t *l) {
     l->epfd = l->wake_fd = -1;
     /* A frame still referenced here is a leak (the sanitizers name it):
      * it must not point into blocks given back. */
-    if (sb_slab_live(&l->frames) == 0)
-        sb_slab_dispose(&l->frames);
+    if (sb_slab_live(&l->slab) == 0)
+        sb_slab_dispose(&l->slab);
 }
 
 void sb_loop_stop(sb_loop_t *l) { l->stopping = true; }

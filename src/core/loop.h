@@ -57,7 +57,10 @@ struct sb_loop {
     sb_io_t _wake_io;
     void (*on_wakeup)(sb_loop_t *l, void *ud);
     void *wakeup_ud;
-    sb_slab_t frames; /* the worker's packets (sb_frame_create_in) */
+    /* The worker's objects made for every message: its packets
+     * (sb_frame_create_in), its calls (features). The loop goes last, so
+     * whatever outlives the layers that made them still has its slab. */
+    sb_slab_t slab;
 };
 
 /* Initializes caller-owned loop storage. Returns SB_OK or SB_EIO. */

@@ -68,8 +68,6 @@ sb_features_t *sb_features_create(sb_loop_t *loop, sb_sio_nsp_t *nsp,
     sb_list_init(&f->graces);
     sb_pool_init(&f->clients, sizeof(sb_client_t));
     sb_slab_init(&f->user_records);
-    sb_slab_init(&f->calls);
-    sb_slab_keep_spares(&f->calls, 8); /* freed a batch at a time (core/loop.c: frames) */
     sb_feat_guard_events(f, nsp);
     sb_sio_on_disconnect(nsp, on_disconnect, f);
     for (size_t i = 0; i < SB_NFEATURES; i++) {
@@ -89,7 +87,6 @@ void sb_features_destroy(sb_features_t *f) {
             features[i].dispose(f);
     sb_pool_dispose(&f->clients);
     sb_slab_dispose(&f->user_records);
-    sb_slab_dispose(&f->calls);
     free(f);
 }
 

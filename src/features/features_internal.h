@@ -35,9 +35,9 @@ typedef struct {
     /* devices.c: the devices in the user's room, a ring through their
      * sb_client_t in the order they joined (this one first); NULL: none. */
     struct sb_client *room_devices;
-    uint32_t devices;
-    bool own_name;  /* a name follows the id (else the id stands in) */
-    uint8_t id_len; /* strlen(id): looked up several times a delivery */
+    uint32_t devices : 24; /* at most a process's connections */
+    uint32_t id_len : 8;   /* strlen(id): looked up several times a delivery */
+    bool own_name;         /* a name follows the id (else the id stands in) */
     /* "user:" right before the id: together they are the name of the
      * user's room (sb_feat_user_room), which listings of rooms hand on. */
     char room_prefix[5];
@@ -138,9 +138,8 @@ struct sb_features {
         size_t n, cap;
     } rooms_dirty;
     sb_task_t rooms_task;
-    sb_slab_t user_records; /* sb_user_t, one per online user */
-    sb_slab_t calls;        /* sb_feat_call_t: one per message in flight, freed a batch at a time */
-    size_t user_rooms;      /* devices.c: users with a device in their room */
+    sb_slab_t user_records;                    /* sb_user_t, one per online user */
+    size_t user_rooms;                         /* devices.c: users with a device in their room */
     uint64_t errors[SB_FEAT_NERROR_CODES + 1]; /* answers by code; the last: any other */
     /* Rate-limited events by name: the contract's events (the registered
      * tables), the first SB_FEAT_LIMITED_MAX of them to be limited; every
@@ -178,7 +177,8 @@ typedef struct {
     void *answer_ud;
     bool has_ack;
     uint64_t ack_id;
-    size_t size; /* sizeof it and its extra bytes, for f->calls */
+    sb_slab_t *slab; /* its loop's (sb_loop_t.slab), which outlives the features */
+    size_t size;     /* sizeof it and its extra bytes */
     char event[64];
     char user_id[SB_USER_ID_MAX + 1];
     _Alignas(max_align_t) char extra[]; /* features keep pointers in it */

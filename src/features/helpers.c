@@ -252,9 +252,11 @@ bool sb_feat_page_args(sb_sio_event_t *ev, json_t *obj, int64_t *before, int *li
  * so that every slot of its class is aligned for `extra`. */
 static sb_feat_call_t *call_new(sb_features_t *f, size_t extra) {
     size_t size = (sizeof(sb_feat_call_t) + extra + 15) & ~(size_t)15;
-    sb_feat_call_t *call = sb_slab_alloc(&f->calls, size);
-    if (call)
+    sb_feat_call_t *call = sb_slab_alloc(&f->loop->slab, size);
+    if (call) {
+        call->slab = &f->loop->slab;
         call->size = size;
+    }
     return call;
 }
 
@@ -380,7 +382,7 @@ void sb_feat_call_end(sb_feat_call_t *call) {
         sb_feat_call_fail(call, "storage_error", "no answer");
     if (call->sock)
         sb_sio_socket_unref(call->sock);
-    sb_slab_free(&call->f->calls, call, call->size);
+    sb_slab_free(call->slab, call, call->size); /* f may be gone: a call can outlive it */
 }
 
 /* ---- dispatch -------------------------------------------------------------------- */

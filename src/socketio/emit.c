@@ -23,7 +23,7 @@ sb_frame_t *sb_sio__encode(const sb_sio_nsp_t *nsp_of, uint8_t type, bool has_ac
         sb_sio_packet_write_head(head, sizeof head, type, nsp, (uint32_t)natt, has_ack, ack_id);
     size_t en = event.p ? sb_json_string_escape(event, NULL, 0) : 0;
     size_t total = 1 + hn + 1 + en + (en && args.n) + args.n + 1;
-    sb_frame_t *f = sb_frame_create_in(&nsp_of->srv->loop->frames, NULL, total, 0);
+    sb_frame_t *f = sb_frame_create_in(&nsp_of->srv->loop->slab, NULL, total, 0);
     if (!f)
         return NULL;
     char *w = f->data;

@@ -301,24 +301,24 @@ TEST(log_limit_per_kind) {
 TEST(frames_from_a_slab_go_back_to_it) {
     sb_loop_t l;
     CHECK_EQ(sb_loop_init(&l), SB_OK);
-    sb_frame_t *f = sb_frame_create_in(&l.frames, "42[\"hi\"]", 8, 0);
+    sb_frame_t *f = sb_frame_create_in(&l.slab, "42[\"hi\"]", 8, 0);
     CHECK(f != NULL);
-    CHECK(f->slab == &l.frames);
+    CHECK(f->slab == &l.slab);
     CHECK_MEM(f->data, f->len, "42[\"hi\"]");
     CHECK_EQ(f->data[8], '\0');
     f->next = sb_frame_create("att", 3, SB_FRAME_BINARY); /* from malloc */
-    f->next->next = sb_frame_create_in(&l.frames, NULL, 1500, SB_FRAME_BINARY);
-    CHECK_EQ(sb_slab_live(&l.frames), 2);
+    f->next->next = sb_frame_create_in(&l.slab, NULL, 1500, SB_FRAME_BINARY);
+    CHECK_EQ(sb_slab_live(&l.slab), 2);
     sb_frame_ref(f);
     sb_frame_unref(f);
-    CHECK_EQ(sb_slab_live(&l.frames), 2); /* one reference left */
+    CHECK_EQ(sb_slab_live(&l.slab), 2); /* one reference left */
     CHECK_MEM(f->data, f->len, "42[\"hi\"]");
     sb_frame_unref(f);
-    CHECK_EQ(sb_slab_live(&l.frames), 0);
-    sb_frame_t *big = sb_frame_create_in(&l.frames, NULL, 5000, 0); /* past the slab: calloc */
+    CHECK_EQ(sb_slab_live(&l.slab), 0);
+    sb_frame_t *big = sb_frame_create_in(&l.slab, NULL, 5000, 0); /* past the slab: calloc */
     CHECK(big != NULL && big->len == 5000);
     sb_frame_unref(big);
-    CHECK_EQ(sb_slab_live(&l.frames), 0);
+    CHECK_EQ(sb_slab_live(&l.slab), 0);
     sb_loop_dispose(&l);
 }
 
