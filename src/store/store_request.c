@@ -27,9 +27,18 @@ struct sb_store__blk {
 #define BLK_MIN 256
 #define BLK_GROW_MAX 65536
 
-/* The first block of BLK_MIN bytes comes with the request, in its
- * allocation, at this offset: one malloc a request instead of two. */
+/* A message's append holds its room, sender, content, recipients and
+ * result: ~370 bytes for a short direct message, which a first block of
+ * BLK_MIN would leave to a second one, from malloc, every message. */
+#define BLK_APPEND 512
+
+/* The first block comes with the request, in its allocation, at this
+ * offset: one malloc a request instead of two or three. */
 #define FIRST_BLK_AT ((sizeof(sb_store__req_t) + 15) & ~(size_t)15)
+
+static size_t first_cap(const sb_store__op_t *op) {
+    return op == &sb_store__ops[SB_STORE__OP_message_append] ? BLK_APPEND : BLK_MIN;
+}
 
 static sb_store__blk_t *first_blk(sb_store__req_t *r) {
     return (sb_store__blk_t *)(void *)((char *)r + FIRST_BLK_AT);
@@ -38,10 +47,10 @@ static sb_store__blk_t *first_blk(sb_store__req_t *r) {
 /* A block able to hold n bytes after b (the head, or NULL): the request's
  * own first block when unused and large enough, else from malloc. */
 static sb_store__blk_t *blk_new(sb_store__req_t *r, const sb_store__blk_t *b, size_t n) {
-    size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : BLK_MIN;
+    size_t cap = b ? (b->cap * 2 < BLK_GROW_MAX ? b->cap * 2 : BLK_GROW_MAX) : first_cap(r->op);
     if (cap < n)
         cap = n;
-    sb_store__blk_t *nb = !b && cap == BLK_MIN ? first_blk(r) : malloc(sizeof *nb + cap);
+    sb_store__blk_t *nb = !b && cap == first_cap(r->op) ? first_blk(r) : malloc(sizeof *nb + cap);
     if (nb) {
         nb->cap = cap;
         nb->used = 0;
@@ -100,8 +109,8 @@ const sb_store__op_t sb_store__ops[SB_STORE__OP__COUNT] = {
 };
 
 sb_store__req_t *sb_store__req_new(sb_store__op_id_t op, void *ud) {
-    sb_store__req_t *r =
-        sb_zalloc_part(FIRST_BLK_AT + sizeof(sb_store__blk_t) + BLK_MIN, sizeof *r);
+    sb_store__req_t *r = sb_zalloc_part(
+        FIRST_BLK_AT + sizeof(sb_store__blk_t) + first_cap(&sb_store__ops[op]), sizeof *r);
     if (r) {
         r->op = &sb_store__ops[op];
         r->ud = ud;
