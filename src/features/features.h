@@ -78,8 +78,12 @@ json_t *sb_features_notification_json(const sb_store_notification_t *n);
 /* Deliveries meant for a user's devices (message:received,
  * notification:new) are also broadcast, without an ack, to the room
  * "user:<id>" SB_FEATURES_TAP_SUFFIX: read-only subscribers (SSE) join it.
- * No client can join it (the "user:" prefix is reserved). */
-#define SB_FEATURES_TAP_SUFFIX "#tap"
+ * No client can join it (the "user:" prefix is reserved), and it is no
+ * user's own room: the suffix starts with a control character, which no
+ * user id holds (with "#tap", user "bob#tap" had bob's deliveries). */
+#define SB_FEATURES_TAP_SUFFIX                                                                     \
+    "\x1f"                                                                                         \
+    "tap"
 /* True for a room name clients may use: 1-128 bytes without control
  * characters (up to SB_STORE_MAX_ROOM for "conversation:<id>"). */
 bool sb_features_room_name_valid(sb_str_t name);

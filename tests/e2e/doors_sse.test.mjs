@@ -171,6 +171,21 @@ test('user channel: notifications, direct messages and backend emits; they stay 
   await until(() => pending.includes(sent.id), 5000, 'the pending message on the device');
 });
 
+test('a user whose id is another user\'s id with "#tap" appended gets none of that user\'s deliveries', async () => {
+  const me = uid('me'), lookalike = `${me}#tap`;
+  const sub = subscribe(eventsUrl(`user:${me}`, tokenOf(me)), ['connected', 'message:received']);
+  await sub.next((e) => e.name === 'connected');
+  const { s: other } = await connectUser(srv, lookalike);
+  const wrong = [];
+  other.on('message:received', (m) => wrong.push(m));
+  const { s } = await connectUser(srv, uid('friend'));
+  const sent = await ack(s, 'message:send', { receiverId: me, content: 'for me only' });
+  assertFields((await sub.next((e) => e.name === 'message:received', 'message:received')).data, { id: sent.id });
+  const mine = await ack(s, 'message:send', { receiverId: lookalike, content: 'for the lookalike' });
+  await until(() => wrong.some((m) => m.id === mine.id), 5000, 'the lookalike\'s own message');
+  assert.deepEqual(wrong.map((m) => m.id), [mine.id], 'only its own message, in that order');
+});
+
 test('Last-Event-ID: a reconnect gets exactly the messages and notifications it missed, then live', async () => {
   const me = uid('me');
   const room = uid('room');
