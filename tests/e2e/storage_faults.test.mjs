@@ -353,9 +353,13 @@ test('storage 5b: 40 writes failing on a full disk log at most 5 lines of each k
     const big = 'y'.repeat(30000);
     const acks = await Promise.all(Array.from({ length: 40 }, () => send(a, bob, big)));
     assert.equal(acks.filter((r) => r.error && r.error.code === 'storage_error').length, 40);
+    // The server logs before it answers, but its stderr pipe and the
+    // socket are read by this process in either order.
+    const failing = /error store: writes are failing/;
+    await until(() => failing.test(srv.stderr().slice(logBefore)), 5000, 'the state change logged');
     const lines = srv.stderr().slice(logBefore).split('\n').filter(Boolean);
     const count = (re) => lines.filter((l) => re.test(l)).length;
-    assert.equal(count(/error store: writes are failing/), 1, 'the state changed once');
+    assert.equal(count(failing), 1, 'the state changed once');
     for (const kind of [/store: message_append failed/, /store: sqlite error 13 /]) {
       assert.ok(count(kind) <= 5, `${kind}: ${count(kind)} lines\n${lines.join('\n')}`);
     }
