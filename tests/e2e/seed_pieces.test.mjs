@@ -4,7 +4,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './lib/server.mjs';
-import { test, ack, connectUser, mintToken, waitFor, record, assertFields, until } from './lib/util.mjs';
+import { test, ack, client, connectUser, mintToken, waitFor, record, assertFields, until } from './lib/util.mjs';
 import { wsUser, WsClient, wsUrl } from './lib/doors.mjs';
 
 const KEY = 'seed-pieces-key';
@@ -192,8 +192,9 @@ test('POST /api/conversations/:id/messages and /read: a backend sends and marks 
   assert.equal(stored.length, 1);
   assert.deepEqual(stored[0].sender, { id: a, name: 'Build Bot' }, 'history shows the name it was sent with');
   assert.deepEqual(page.body.messages.find((m) => m.id === plain.body.id).sender, plain.body.sender);
-  // c was offline: its backlog carries the backend's name too.
-  const { s: sc } = await connectUser(srv, c);
+  // c was offline: its backlog carries the backend's name too (listened for
+  // before the connection opens: the backlog follows the connect at once).
+  const sc = client(srv.url, { transports: ['websocket'], auth: { token: mintToken({ sub: c, name: `Name of ${c}` }, srv.secret) } });
   const pending = await waitFor(sc, 'message:received');
   assert.equal(pending.id, sent.body.id);
   assert.deepEqual(pending.sender, { id: a, name: 'Build Bot' });
