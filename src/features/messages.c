@@ -275,6 +275,16 @@ static bool send_parse(sb_client_t *c, sb_sio_event_t *ev, bool is_obj, const sb
     return true;
 }
 
+/* By conversationId: its members first (send_on_members). */
+static void send_members(sb_feat_call_t *call) {
+    int rc = sb_store_conversation_members(call->f->cfg.store, sb_cstr(send_of(call)->conv),
+                                           send_on_members, call);
+    if (rc != SB_OK) {
+        sb_feat_call_fail_store(call, rc);
+        send_end(call);
+    }
+}
+
 static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
     sb_feat_field_t f[SEND_NFIELDS];
     char scratch[SEND_SCRATCH];
@@ -291,26 +301,10 @@ static void msg_on_send(sb_client_t *c, sb_sio_event_t *ev) {
             send_end(call);
         return;
     }
-    send_t *s = send_of(call);
-    if (!s->conv[0]) {
+    if (!send_of(call)->conv[0])
         send_direct(call);
-        return;
-    }
-    int rc =
-        sb_store_conversation_members(c->f->cfg.store, sb_cstr(s->conv), send_on_members, call);
-    if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        send_end(call);
-    }
-}
-
-static void http_send_members(sb_feat_call_t *call) {
-    int rc = sb_store_conversation_members(call->f->cfg.store, sb_cstr(send_of(call)->conv),
-                                           send_on_members, call);
-    if (rc != SB_OK) {
-        sb_feat_call_fail_store(call, rc);
-        send_end(call);
-    }
+    else
+        send_members(call);
 }
 
 /* Without a senderName, the user's stored name (as its sockets show it and
@@ -324,7 +318,7 @@ static void http_send_on_user(void *ud, int rc, const sb_store_user_t *u) {
         return;
     }
     snprintf(s->name, sizeof s->name, "%s", u && u->name[0] ? u->name : call->user_id);
-    http_send_members(call);
+    send_members(call);
 }
 
 void sb_features_send_message(sb_features_t *f, const char *conv, const char *sender,
@@ -343,7 +337,7 @@ void sb_features_send_message(sb_features_t *f, const char *conv, const char *se
     snprintf(s->key, sizeof s->key, "%s", key ? key : "");
     send_content(s, content, content_n);
     if (s->named) {
-        http_send_members(call);
+        send_members(call);
     } else {
         int rc = sb_store_user_get(f->cfg.store, sb_cstr(sender), http_send_on_user, call);
         if (rc != SB_OK)

@@ -8,12 +8,11 @@
  * store_pg.c picks the runs and runs each request alone when a run fails. */
 #include "store/store_internal.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/put.h"
 
 enum { KIND_NONE, KIND_APPEND, KIND_DELIVERED, KIND_NOTIF_DELIVERED };
 
@@ -80,10 +79,13 @@ static void lit_text(lit_t *l, const char *s) {
 }
 
 static void lit_int(lit_t *l, int64_t v) {
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    char b[24]; /* a sign and 20 digits */
+    size_t n = 0;
+    if (v < 0)
+        b[n++] = '-';
+    sb_put_uint(b, &n, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
     lit_next(l);
-    lit_raw(l, b, (size_t)n);
+    lit_raw(l, b, n);
 }
 
 /* The literal, or NULL when it could not be built. */
