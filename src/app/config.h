@@ -37,7 +37,7 @@
     X("database-timeout", database_timeout, INT, "5000", 100, 600000LL,                            \
       "PostgreSQL: ms a request may wait for an unreachable database before it fails with "        \
       "store_unavailable")                                                                         \
-    X("database-pool-size", database_pool_size, INT, "4", 1, 64,                                   \
+    X("database-pool-size", database_pool_size, INT, "2", 1, 64,                                   \
       "PostgreSQL: connections, each running its own batches side by side (requests on one "       \
       "conversation, user, post or document stay on one)")                                         \
     X("cors-origins", cors_origins, STR, "", 0, 0,                                                 \

@@ -88,7 +88,7 @@ static int migrate(sb_store_t *st, const char *url, char *err, size_t cap) {
     return rc;
 }
 
-#define DEFAULT_POOL_SIZE 4
+#define DEFAULT_POOL_SIZE 2
 #define MAX_POOL_SIZE 64
 
 size_t sb_store__pg_pool_size(const sb_store_t *st) { return st->pg->n; }

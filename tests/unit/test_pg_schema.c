@@ -81,6 +81,13 @@ TEST(migrates_an_empty_database_once) {
     char *names = pg_lines(db, "SELECT version || ' ' || name FROM switchboard_schema ORDER BY 1");
     CHECK(strncmp(names, "1 initial schema\n2 idempotency keys\n", 36) == 0);
     free(names);
+    /* Deliveries carry no foreign key (pg_schema.c): appends skip its check. */
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
+                            "conrelid = 'message_deliveries'::regclass"),
+             0);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
+                            "conrelid = 'message_reads'::regclass"),
+             1);
     /* A second start finds nothing to do and keeps the data. */
     CHECK(pg_exec_ok(db, "INSERT INTO posts(id, owner_id) VALUES('p1', 'u1')"));
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
