@@ -130,10 +130,21 @@ enum {
     MEM_CONV,
     MEM_USER,
     NAME,
+    KNOWN,
     N_APPEND
 };
 
-static void append_lits(sb_store__req_t *const *g, size_t n, lit_t *l) {
+/* The recipient's newest delivery as the member knew it, or NULL. */
+static void known_lit(sb_store_t *st, lit_t *l, const char *user, bool any) {
+    int64_t known = any ? sb_store__newest_known(st, user) : -1;
+    if (known >= 0)
+        lit_int(l, known);
+    else
+        lit_text(l, NULL);
+}
+
+static void append_lits(sb_store_t *st, sb_store__req_t *const *g, size_t n, lit_t *l) {
+    bool any = sb_store__newest_next_id(st) != 0;
     for (size_t k = 0; k < n; k++) {
         const sb_store__message_append_args_t *a = &g[k]->args.message_append;
         lit_text(&l[ROOM], a->room.p);
@@ -146,6 +157,7 @@ static void append_lits(sb_store__req_t *const *g, size_t n, lit_t *l) {
         for (size_t u = 0; u < a->n_recipients; u++) {
             lit_int(&l[REC_MSG], (int64_t)k + 1);
             lit_text(&l[REC_USER], a->recipients[u]);
+            known_lit(st, &l[KNOWN], a->recipients[u], any);
         }
         for (size_t u = 0; a->direct_id.p && u < 2; u++) {
             lit_text(&l[MEM_CONV], a->direct_id.p);
@@ -169,8 +181,13 @@ static int read_appended(sb_store__q_t *q, sb_store__req_t *const *g, size_t n) 
 
 static int append_run(sb_store_t *st, sb_store__req_t *const *g, size_t n) {
     lit_t l[N_APPEND] = {{0}};
-    append_lits(g, n, l);
+    append_lits(st, g, n, l);
     sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_APPEND_GROUP);
+    int64_t next = q ? sb_store__newest_next_id(st) : 0;
+    if (next)
+        sb_store__bind_int(q, N_APPEND + 1, next);
+    else if (q)
+        sb_store__bind_str(q, N_APPEND + 1, SB_STR_NULL);
     int rc = !q ? SB_EIO : bind_lits(q, l, N_APPEND) ? sb_store__lock_appends(st) : SB_ENOMEM;
     if (rc == SB_OK)
         rc = read_appended(q, g, n);

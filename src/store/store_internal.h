@@ -366,13 +366,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
 
 /* A run of plain appends as one statement (store_groups.c): $1..$6 and $11
  * one element per message (room, sender, content, type, created_at_ms, the
- * direct conversation to open or NULL, the sender name or NULL), $7/$8 one
- * per recipient (its
- * message's position from 1, the user), $9/$10 one per member of a direct
- * conversation (conversation, user). The ids are taken from the sequence
- * first and handed out in the messages' order; a recipient's previous
- * message is its latest earlier one in the run, else the newest in the
- * snapshot (taken after the appends' lock). The deliveries are new rows
+ * direct conversation to open or NULL, the sender name or NULL), $7/$8/$12
+ * one per recipient (its message's position from 1, the user, its newest
+ * delivery as the member knew it or NULL), $9/$10 one per member of a direct
+ * conversation (conversation, user), $13 the id the run's first message
+ * takes if nobody appended since the member's last batch (or NULL). The ids
+ * are taken from the sequence first and handed out in the messages' order;
+ * a recipient's previous message is its latest earlier one in the run, else
+ * what the member knew when $13 holds (store_pg_newest.c), else the newest
+ * in the snapshot (taken after the appends' lock). The deliveries are new rows
  * (their messages are): no conflict to look for. One row per message, in
  * order: its id, the recipients' previous ids. */
 #define SB_STORE__PG_APPEND_GROUP                                                                  \
@@ -393,13 +395,15 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     "m AS (INSERT INTO messages(id, room, sender_id, content, type, created_at_ms, sender_name) "  \
     "OVERRIDING SYSTEM VALUE SELECT id, room, sender, content, type, at, name FROM i "             \
     "ORDER BY id), "                                                                               \
-    "r AS (SELECT i.id, x.u, x.k, i.ord FROM unnest($7::bigint[], $8::text[]) "                    \
-    "WITH ORDINALITY AS x(ord, u, k) JOIN i ON i.ord = x.ord), "                                   \
+    "r AS (SELECT i.id, x.u, x.k, i.ord, x.known FROM unnest($7::bigint[], $8::text[], "           \
+    "$12::bigint[]) WITH ORDINALITY AS x(ord, u, known, k) JOIN i ON i.ord = x.ord), "             \
     "d AS (INSERT INTO message_deliveries(message_id, user_id) SELECT DISTINCT id, u FROM r), "    \
     "p AS (SELECT ord, array_agg(prev ORDER BY k) AS prevs FROM (SELECT r.ord, r.k, "              \
     "coalesce(max(r.id) OVER (PARTITION BY r.u ORDER BY r.id "                                     \
-    "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), (SELECT max(x.message_id) "               \
-    "FROM message_deliveries x WHERE x.user_id = r.u), 0) AS prev FROM r) q GROUP BY ord) "        \
+    "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), "                                         \
+    "CASE WHEN (SELECT min(id) FROM s) = $13::bigint THEN r.known END, "                           \
+    "(SELECT max(x.message_id) FROM message_deliveries x WHERE x.user_id = r.u), 0) AS prev "      \
+    "FROM r) q GROUP BY ord) "                                                                     \
     "SELECT i.id, coalesce(p.prevs, '{}')::text FROM i LEFT JOIN p USING (ord) ORDER BY i.ord"
 
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
@@ -480,7 +484,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
                  "SET message_id = excluded.message_id, created_at_ms = "                          \
                  "excluded.created_at_ms), " SB_STORE__PG_DELIVERIES                               \
                  " SELECT *, 0, " SB_STORE__PG_PREVS " FROM m UNION ALL SELECT *, 1, NULL FROM k") \
-    X(MSG_APPEND_GROUP, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11",                     \
+    X(MSG_APPEND_GROUP, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13",           \
       SB_STORE__PG_APPEND_GROUP)                                                                   \
     X(MSG_DELIVERED_GROUP, "SELECT ?1, ?2",                                                        \
       "UPDATE message_deliveries d SET delivered = 1 FROM (SELECT DISTINCT u, id "                 \
@@ -807,6 +811,11 @@ int sb_store__group_kind(const sb_store__req_t *r);
 /* Runs the n requests of one kind as one statement in the batch's
  * transaction: sets each one's result; returns the rc of all of them. */
 int sb_store__run_group(sb_store_t *st, sb_store__req_t *const *g, size_t n);
+/* PostgreSQL, the calling thread's member (store_pg_newest.c): a user's
+ * newest delivery as its committed appends left it (-1: not known), and the
+ * id the next append takes if nobody else appended since (0: not known). */
+int64_t sb_store__newest_known(sb_store_t *st, const char *user);
+int64_t sb_store__newest_next_id(sb_store_t *st);
 
 /* ---- store_request.c: requests ----------------------------------------------- */
 

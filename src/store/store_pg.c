@@ -96,6 +96,7 @@ size_t sb_store__pg_pool_size(const sb_store_t *st) { return st->pg->n; }
 size_t sb_store__pg_down(const sb_store_t *st) { return st->pg ? st->pg->down : 0; }
 
 static void member_dispose(sb_store__pg_t *pg) {
+    sb_map_dispose(&pg->newest);
     sb_store__pg_forget(pg);
     free(pg->ent);
     sb_store__pg_sql_dispose(pg);
@@ -593,6 +594,7 @@ static attempt_t attempt(sb_store_t *st, sb_store__req_t *first, sb_store__batch
     switch (oc) {
     case SB_PG_COMMITTED:
     case SB_PG_COMMITTED_BLIND: /* every result was read before COMMIT left */
+        pg->committed = true;
         sb_store__commit_done(st, bs);
         return SETTLED;
     case SB_PG_NOT_COMMITTED:
@@ -664,14 +666,20 @@ void sb_store__pg_run_batch(sb_store_t *st, size_t member, sb_store__req_t *firs
     pg->deadline_ms = first->submitted_ms + st->cfg.store_wait_ms; /* the oldest request's */
     if (pg->careful > 0)
         pg->careful--;
+    pg->committed = false;
     attempt_t a = RETRY;
     while (a == RETRY && sb_pg__now_ms() < pg->deadline_ms)
         a = attempt(st, first, bs);
     if (a == UNKNOWN) {
         run_again(st, first, bs);
+        pg->committed = false; /* what the first attempt committed is not known */
         a = SETTLED;
     }
     bool settled = a == SETTLED;
+    if (settled && pg->committed)
+        sb_store__pg_newest_learn(pg, first);
+    else
+        sb_store__pg_newest_forget(pg);
     if (!settled)
         fail_all(first, SB_EUNAVAIL);
     member_health(st, pg, pg->conn.pg != NULL);

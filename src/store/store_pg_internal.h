@@ -3,10 +3,11 @@
 #ifndef SB_STORE_STORE_PG_INTERNAL_H
 #define SB_STORE_STORE_PG_INTERNAL_H
 
+#include "core/map.h"
 #include "store/pg_internal.h"
 #include "store/store_internal.h"
 
-#define SB_STORE__PG_MAX_PARAMS 11
+#define SB_STORE__PG_MAX_PARAMS 13
 
 /* How a statement runs (store_pg.c's batches choose):
  * - WAIT: sent with a sync point, its result awaited (one round trip);
@@ -70,6 +71,12 @@ struct sb_store__pg {
     int careful;           /* batches still to run with a savepoint per request */
     uint64_t careful_runs; /* batches run again careful since open (tests read it) */
     uint64_t run_requests; /* requests sent in a run with others (store_groups.c; tests read it) */
+    /* Each recipient's newest delivery as this member's committed appends
+     * left it (store_pg_newest.c): user -> id + 1; and the newest id those
+     * appends took (0: nothing known). */
+    sb_map_t newest;
+    int64_t newest_upto;
+    bool committed; /* the running batch committed cleanly */
 
     /* The open transaction's commands (store_pg.c). */
     sb_store__pg_entry_t *ent;
@@ -103,6 +110,11 @@ struct sb_store__pg_pool {
 
 /* The member of the calling store thread. */
 sb_store__pg_t *sb_store__pg_self(sb_store_t *st);
+
+/* store_pg_newest.c: after a batch that committed cleanly, and after any
+ * other outcome. */
+void sb_store__pg_newest_learn(sb_store__pg_t *pg, const sb_store__req_t *first);
+void sb_store__pg_newest_forget(sb_store__pg_t *pg);
 
 /* store_sql_pg.c */
 int sb_store__pg_sql_init(sb_store__pg_t *pg, char *err, size_t cap);

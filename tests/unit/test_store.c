@@ -2554,6 +2554,57 @@ TEST(two_stores_one_database) {
     teardown();
 }
 
+#if SB_TEST_PG
+/* Appends from `st` to x, then to y, in one run: filler appends keep the
+ * thread busy so that they share a batch. */
+static void run_to(sb_store_t *st, const char *x, const char *y, prev_cap_t c[2]) {
+    enum { FILL = 8 };
+    cap_t fill[FILL] = {{0}};
+    for (int i = 0; i < FILL; i++)
+        append(st, S("room:fill"), S("u"), "f", &fill[i]);
+    CHECK_EQ(append_to(st, sb_cstr(x), SB_STR_NULL, &c[0]), SB_OK);
+    CHECK_EQ(append_to(st, sb_cstr(y), SB_STR_NULL, &c[1]), SB_OK);
+    CHECK(wait_all());
+    CHECK(c[0].rc == SB_OK && c[1].rc == SB_OK && c[0].told && c[1].told);
+    for (int i = 0; i < FILL; i++)
+        cap_reset(&fill[i]);
+}
+
+/* A run hands each recipient the previous id its member remembers from its
+ * own committed batches (store_pg_newest.c), only while nobody else
+ * appended: another store appends to bob once while the first store's next
+ * run goes to others (what it knew of bob must be forgotten), once right
+ * before a run to bob (the run must see it and look). */
+TEST(previous_ids_exact_when_another_store_appends) {
+    setup();
+    sb_store_t *st[2] = {open_store(), open_second()};
+    CHECK(st[0] && st[1]);
+    prev_cap_t r1[2] = {{0}}, r2[2] = {{0}}, r3[2] = {{0}}, r4[2] = {{0}}, r5[2] = {{0}};
+    prev_cap_t b1 = {0}, b2 = {0};
+    uint64_t runs = run_requests(st[0]);
+    run_to(st[0], "bob", "carol", r1);
+    CHECK_EQ(append_to(st[1], S("bob"), SB_STR_NULL, &b1), SB_OK);
+    CHECK(wait_all());
+    run_to(st[0], "dave", "erin", r2);
+    run_to(st[0], "bob", "carol", r3);
+    CHECK_EQ(r3[0].prev[0], b1.id); /* not r1's: forgotten when b1's id showed */
+    CHECK_EQ(r3[1].prev[0], r1[1].id);
+    run_to(st[0], "bob", "carol", r4);
+    CHECK_EQ(r4[0].prev[0], r3[0].id); /* remembered */
+    CHECK_EQ(r4[1].prev[0], r3[1].id);
+    CHECK_EQ(append_to(st[1], S("bob"), SB_STR_NULL, &b2), SB_OK);
+    CHECK(wait_all());
+    run_to(st[0], "bob", "carol", r5);
+    CHECK_EQ(r5[0].prev[0], b2.id); /* not r4's: the run saw b2's id and looked */
+    CHECK_EQ(r5[1].prev[0], r4[1].id);
+    CHECK(run_requests(st[0]) - runs >= 10); /* they ran as runs */
+    CHECK_EQ(careful_runs(st[0]), 0);
+    sb_store_close(st[0]);
+    sb_store_close(st[1]);
+    teardown();
+}
+#endif
+
 /* Read receipts across servers: two stores mark the same messages read for
  * one user in overlapping batches; each id is reported newly read by exactly
  * one of them (the receipt is sent once), never by both or neither. */
@@ -2792,6 +2843,7 @@ int main(void) {
 #if SB_TEST_PG
     RUN(unavailable_then_recovers);
     RUN(two_stores_one_database);
+    RUN(previous_ids_exact_when_another_store_appends);
     RUN(two_stores_read_receipts_once);
     RUN(deadlock_is_retried_and_applies_once);
     RUN(unknown_outcome_runs_idempotent_requests_again);
