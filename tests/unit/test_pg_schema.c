@@ -177,6 +177,27 @@ TEST(servers_starting_together_do_not_race) {
     PQfinish(db);
 }
 
+/* The appends' run is prepared (store_pg_cmds.c): its generic plan, made
+ * once per connection and kept as the tables grow, must find each
+ * recipient's newest delivery by the key even when made on an empty
+ * database, never by reading the table. */
+TEST(appends_run_generic_plan_reads_by_key) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "";
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    CHECK(pg_exec_ok(db, "PREPARE run AS " SB_STORE__PG_APPEND_GROUP));
+    CHECK(pg_exec_ok(db, "SET plan_cache_mode = force_generic_plan"));
+    char *plan = pg_lines(db, "EXPLAIN EXECUTE run(NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                              "NULL, NULL, NULL, NULL, NULL, NULL)");
+    CHECK(strstr(plan, "Index Only Scan Backward using message_deliveries_pkey") != NULL);
+    CHECK(strstr(plan, "Seq Scan") == NULL);
+    if (!strstr(plan, "message_deliveries_pkey") || strstr(plan, "Seq Scan"))
+        fprintf(stderr, "  %s", plan);
+    free(plan);
+    PQfinish(db);
+}
+
 TEST(refuses_a_newer_schema) {
     reset();
     PGconn *db = connect_db();
@@ -225,6 +246,7 @@ int main(void) {
     RUN(has_the_same_schema_as_sqlite);
     RUN(servers_starting_together_do_not_race);
     RUN(refuses_a_newer_schema);
+    RUN(appends_run_generic_plan_reads_by_key);
     RUN(a_failed_migration_leaves_the_previous_version);
     TEST_MAIN_END();
 }
