@@ -153,6 +153,25 @@ static const pg_migration_t migrations[] = {
       * of messages and a row lock per delivery (docs/store.md, "Runs"). */
      "ALTER TABLE message_deliveries DROP CONSTRAINT IF EXISTS "
      "message_deliveries_message_id_fkey;"},
+    {"text compared byte by byte",
+     /* Ids, rooms and keys compare as bytes, as SQLite's BINARY does,
+      * whatever locale the database was created with: the same order on
+      * both stores, and no locale-aware comparison in every index probe (a
+      * database created with en_US.UTF-8 took a quarter fewer messages a
+      * second at 1,000 senders). Every text column of ours, so that a
+      * later one need not ask; its indexes are rebuilt once, here. */
+     "DO $$ DECLARE c record; BEGIN "
+     "FOR c IN SELECT table_name, column_name FROM information_schema.columns "
+     "WHERE table_schema = current_schema() AND data_type = 'text' "
+     "AND collation_name IS DISTINCT FROM 'C' AND table_name = ANY (ARRAY["
+     "'users', 'conversations', 'conversation_members', 'messages', 'message_deliveries', "
+     "'message_reads', 'notifications', 'friend_requests', 'friendships', 'posts', "
+     "'post_reactions', 'post_comments', 'doc_versions', 'message_keys', 'http_keys', "
+     "'sio_sessions', 'store_identity']) "
+     "ORDER BY table_name, ordinal_position LOOP "
+     "EXECUTE format('ALTER TABLE %I ALTER COLUMN %I TYPE text COLLATE \"C\"', "
+     "c.table_name, c.column_name); "
+     "END LOOP; END $$;"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -88,6 +88,14 @@ TEST(migrates_an_empty_database_once) {
     CHECK_EQ(count_rows(db, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
                             "conrelid = 'message_reads'::regclass"),
              1);
+    /* Every text column compares as bytes (the "C" collation), as SQLite's
+     * BINARY, whatever the database's locale. */
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM information_schema.columns WHERE table_schema "
+                            "= current_schema() AND data_type = 'text' AND table_name <> "
+                            "'switchboard_schema' AND collation_name IS DISTINCT FROM 'C'"),
+             0);
+    CHECK(count_rows(db, "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+                         "current_schema() AND collation_name = 'C'") > 40);
     /* A second start finds nothing to do and keeps the data. */
     CHECK(pg_exec_ok(db, "INSERT INTO posts(id, owner_id) VALUES('p1', 'u1')"));
     CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
