@@ -29,6 +29,7 @@ void sb_store__pg_newest_forget(sb_store__pg_t *pg) {
 }
 
 /* The values are id + 1 in the pointer: NULL means not known. */
+_Static_assert(sizeof(void *) >= sizeof(int64_t), "an id must fit in the map's pointer");
 int64_t sb_store__newest_known(sb_store_t *st, const char *user) {
     const sb_store__pg_t *pg = sb_store__pg_self(st);
     void *v = pg->newest_upto ? sb_map_get(&pg->newest, sb_cstr(user)) : NULL;
