@@ -158,8 +158,9 @@ static const pg_migration_t migrations[] = {
       * whatever locale the database was created with: the same order on
       * both stores, and no locale-aware comparison in every index probe (a
       * database created with en_US.UTF-8 took a quarter fewer messages a
-      * second at 1,000 senders). Every text column of ours, so that a
-      * later one need not ask; its indexes are rebuilt once, here. */
+      * second at 1,000 senders). Every text column of ours; a later
+      * migration's must say COLLATE "C" itself (test_pg_schema checks each
+      * one). Their indexes are rebuilt once, here. */
      "DO $$ DECLARE c record; BEGIN "
      "FOR c IN SELECT table_name, column_name FROM information_schema.columns "
      "WHERE table_schema = current_schema() AND data_type = 'text' "
