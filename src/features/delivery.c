@@ -297,6 +297,16 @@ static void backlog_send(sb_client_t *c, sb_stream_t st, int64_t id, json_t *j) 
     free(text);
 }
 
+/* The next device's backlog reads from the user's delivery floor: past
+ * what was confirmed by now, it costs what arrived since, not the user's
+ * whole history (sb_store_message_floor_advance). Best effort: a floor
+ * left low is only slower to read from. */
+static void raise_floor(const backlog_t *b) {
+    int rc = sb_store_message_floor_advance(b->f->cfg.store, sb_cstr(b->user), NULL, NULL);
+    if (rc != SB_OK)
+        sb_log_warn("delivery floor of %s: %s", b->user, sb_strerror(rc));
+}
+
 /* After a page of n rows ending at last_id: the next page, or live. A
  * live event that came while the device was syncing is in a page when it
  * was stored on this node (the store completes in order); one relayed by
@@ -317,6 +327,8 @@ static void backlog_next(backlog_t *b, sb_client_t *c, size_t n, int64_t newest,
         return;
     }
     synced(c, b->stream);
+    if (b->stream == SB_STREAM_MESSAGES)
+        raise_floor(b);
     backlog_end(b);
 }
 

@@ -152,6 +152,20 @@ static const migration_t migrations[] = {
      /* PostgreSQL's twin gives its text columns the "C" collation: SQLite's
       * are BINARY already. */
      "SELECT 1;"},
+    {"delivery floors",
+     /* A user's pending deliveries are found from the user's floor (every
+      * delivery up to it is confirmed), no longer by an index on the flag:
+      * on PostgreSQL that index made each confirmation a new row version in
+      * every index (docs/store.md, "Delivery floors"). The same here, so
+      * both stores answer from the same schema. */
+     "CREATE TABLE message_delivery_floors ("
+     "  user_id TEXT PRIMARY KEY,"
+     "  upto INTEGER NOT NULL) WITHOUT ROWID;"
+     /* Each user's floor from the rows already there: one pass, once. */
+     "INSERT INTO message_delivery_floors(user_id, upto) SELECT user_id, "
+     "coalesce(min(CASE WHEN delivered = 0 THEN message_id END) - 1, max(message_id)) "
+     "FROM message_deliveries GROUP BY user_id;"
+     "DROP INDEX message_deliveries_pending;"},
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

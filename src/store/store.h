@@ -440,6 +440,12 @@ int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t
  * (a recovered session confirmed them by its offset). cb rc: SB_OK. */
 int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,
                                     sb_store_done_cb cb, void *ud);
+/* Raises the user's delivery floor to just below the user's first pending
+ * delivery (to the newest when none is): sb_store_message_undelivered()
+ * reads from the floor on, so a page costs what arrived since, not the
+ * user's whole history. Any time is correct; the delivery layer calls it
+ * when a device's backlog is done. cb rc: SB_OK. */
+int sb_store_message_floor_advance(sb_store_t *st, sb_str_t user, sb_store_done_cb cb, void *ud);
 
 /* ---- HTTP idempotency keys ----------------------------------------------------------
  * The answer to an HTTP API write, remembered under the client's

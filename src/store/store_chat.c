@@ -575,6 +575,14 @@ int sb_store__exec_message_delivered_upto(sb_store_t *st, sb_store__req_t *r) {
     return sb_store__exec_upto(st, SB_SQL_MSG_DELIVERED_UPTO, &r->args.message_delivered_upto);
 }
 
+int sb_store__exec_message_floor_advance(sb_store_t *st, sb_store__req_t *r) {
+    sb_store__q_t *q = sb_store__q(st, SB_SQL_MSG_FLOOR_ADVANCE);
+    if (!q)
+        return SB_EIO;
+    sb_store__bind_str(q, 1, r->args.message_floor_advance.id);
+    return sb_store__exec(q);
+}
+
 int sb_store_message_append(sb_store_t *st, const sb_store_message_in_t *m, sb_store_msg_cb cb,
                             void *ud) {
     if (!m || !sb_store__valid(m->room, 1, SB_STORE_MAX_ROOM) ||
@@ -681,6 +689,16 @@ int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upt
         return SB_ENOMEM;
     a->upto_id = upto_id;
     return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
+}
+
+int sb_store_message_floor_advance(sb_store_t *st, sb_str_t user, sb_store_done_cb cb, void *ud) {
+    if (!sb_store__valid(user, 1, SB_STORE_MAX_ID))
+        return SB_EINVAL;
+    sb_store__req_t *r = sb_store__new_message_floor_advance(cb, ud);
+    if (!r)
+        return SB_ENOMEM;
+    return sb_store__submit(st, r,
+                            sb_store__copy(r, &r->args.message_floor_advance.id, user, false));
 }
 
 int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,

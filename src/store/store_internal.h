@@ -91,6 +91,7 @@ SB_STORE__KINDS(SB_STORE__KIND_CB_T)
     X(message_undelivered, user_page, MSGS, READ, ANY)                                             \
     X(message_mark_delivered, user_ids, DONE, WRITE, ANY)                                          \
     X(message_delivered_upto, user_upto, DONE, WRITE, ANY)                                         \
+    X(message_floor_advance, lookup, DONE, WRITE, ANY)                                             \
     X(http_key_get, lookup, HTTP_ANSWER, READ, ANY)                                                \
     X(http_key_put, http_key_put, DONE, WRITE, ANY)                                                \
     X(notification_create, notification_create, NOTIF, WRITE, ONCE)                                \
@@ -341,9 +342,7 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     "SELECT m.id, u FROM m, unnest($6::text[]) AS u ON CONFLICT DO NOTHING)"
 /* Each recipient's previous message (0: none) as a bigint[] in $6's order:
  * the statement's snapshot does not see its own deliveries (d). Pending or
- * not: the newest key of the user in the primary key is one step, where
- * the newest pending one is found past every confirmed row still in the
- * partial index (until a vacuum), as many as the user ever confirmed. */
+ * not: the newest key of the user in the primary key is one step. */
 #define SB_STORE__PG_PREVS                                                                         \
     "ARRAY(SELECT coalesce((SELECT max(x.message_id) FROM message_deliveries x "                   \
     "WHERE x.user_id = t.u), 0) FROM unnest($6::text[]) WITH ORDINALITY AS t(u, i) "               \
@@ -405,6 +404,19 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     "(SELECT max(x.message_id) FROM message_deliveries x WHERE x.user_id = r.u), 0) AS prev "      \
     "FROM r) q GROUP BY ord) "                                                                     \
     "SELECT i.id, coalesce(p.prevs, '{}')::text FROM i LEFT JOIN p USING (ord) ORDER BY i.ord"
+
+/* A user's new delivery floor as a row (user u, the floor), from the
+ * current one f.upto: just below the first delivery after it still pending,
+ * else the user's newest. Sound when read in one snapshot: a confirmed
+ * delivery never turns pending again, and a new one has a greater id than
+ * any committed before it (appends commit in id order, under the appends'
+ * lock). */
+#define SB_STORE__FLOOR_ROW(u)                                                                     \
+    "SELECT " u ", coalesce((SELECT d.message_id - 1 FROM message_deliveries d "                   \
+    "WHERE d.user_id = " u " AND d.delivered = 0 AND d.message_id > f.upto "                       \
+    "ORDER BY d.message_id LIMIT 1), (SELECT max(d.message_id) FROM message_deliveries d "         \
+    "WHERE d.user_id = " u "), 0) FROM (SELECT coalesce((SELECT upto "                             \
+    "FROM message_delivery_floors WHERE user_id = " u "), 0) AS upto) f"
 
 /* X(name, SQLite text, PostgreSQL text): every statement the operations
  * run. Parameters are always bound, never formatted into the text. A NULL
@@ -515,18 +527,19 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
     X(MSG_UNDELIVERED,                                                                             \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
       "coalesce(m.sender_name, u.name), k.key "                                                    \
-      "FROM message_deliveries d INDEXED BY message_deliveries_pending "                           \
-      "JOIN messages m ON m.id = d.message_id "                                                    \
+      "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
       "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
-      "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > ?3 "                            \
+      "WHERE d.user_id = ?1 AND d.delivered = 0 AND d.message_id > max(?3, coalesce((SELECT "      \
+      "f.upto FROM message_delivery_floors f WHERE f.user_id = ?1), 0)) "                          \
       "ORDER BY d.message_id LIMIT ?2",                                                            \
       "SELECT m.id, m.room, m.sender_id, m.content, m.type, m.created_at_ms, "                     \
       "coalesce(m.sender_name, u.name), k.key "                                                    \
       "FROM message_deliveries d JOIN messages m ON m.id = d.message_id "                          \
       "LEFT JOIN users u ON u.id = m.sender_id "                                                   \
       "LEFT JOIN message_keys k ON k.message_id = m.id AND k.sender_id = m.sender_id "             \
-      "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > $3 "                            \
+      "WHERE d.user_id = $1 AND d.delivered = 0 AND d.message_id > greatest($3::bigint, "          \
+      "coalesce((SELECT f.upto FROM message_delivery_floors f WHERE f.user_id = $1), 0)) "         \
       "ORDER BY d.message_id LIMIT $2")                                                            \
     X(MSG_DELIVERED,                                                                               \
       "UPDATE message_deliveries SET delivered = 1 WHERE user_id = ?1 AND message_id = ?2",        \
@@ -536,6 +549,11 @@ SB_STORE__OPS(SB_STORE__NEW_FN)
       "UPDATE message_deliveries SET delivered = 1 "                                               \
       "WHERE user_id = ?1 AND delivered = 0 AND message_id <= ?2",                                 \
       NULL)                                                                                        \
+    X(MSG_FLOOR_ADVANCE,                                                                           \
+      "INSERT INTO message_delivery_floors(user_id, upto) " SB_STORE__FLOOR_ROW(                   \
+          "?1") " WHERE true ON CONFLICT(user_id) DO UPDATE SET upto = max(upto, excluded.upto)",  \
+      "INSERT INTO message_delivery_floors AS o(user_id, upto) " SB_STORE__FLOOR_ROW(              \
+          "$1") " ON CONFLICT(user_id) DO UPDATE SET upto = greatest(o.upto, excluded.upto)")      \
     X(NOTIF_INSERT,                                                                                \
       "INSERT INTO notifications(user_id, type, title, message, data, created_at_ms) "             \
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",                                                            \

@@ -86,6 +86,9 @@ static bool key_hash(const sb_store__req_t *r, uint64_t *hash) {
     case SB_STORE__OP_message_delivered_upto:
         k = r->args.message_delivered_upto.user;
         break;
+    case SB_STORE__OP_message_floor_advance:
+        k = r->args.message_floor_advance.id;
+        break;
     case SB_STORE__OP_http_key_put:
         k = r->args.http_key_put.key;
         break;

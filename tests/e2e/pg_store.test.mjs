@@ -474,6 +474,63 @@ test('two servers on one database: a message to an offline user reaches them on 
   }
 }, { skip, timeout: 60000 });
 
+// docs/store.md, "Delivery floors": pending deliveries are read from the
+// user's floor, which each device's backlog raises when it is done, and
+// never past a delivery still pending.
+test('a device\'s backlog raises its user\'s delivery floor, never past a pending message; the next device gets exactly what is pending', async () => {
+  const srv = await start();
+  const bob = uid('bob');
+  const value = (text) => {
+    const out = execFileSync('psql', ['-X', '-q', '-t', '-A', pg.url, '-c', text]).toString().trim();
+    return out === '' ? null : Number(out);
+  };
+  const floor = () => value(`SELECT upto FROM message_delivery_floors WHERE user_id = '${bob}'`);
+  const pending = () =>
+    value(`SELECT count(*) FROM message_deliveries WHERE user_id = '${bob}' AND delivered = 0`);
+  const device = (confirm) => {
+    const s = client(srv.url, { transports: ['websocket'], autoConnect: false,
+      auth: { token: mintToken({ sub: bob }, srv.secret) } });
+    const got = [];
+    s.on('message:received', (m, ack) => { got.push(m.id); if (confirm) ack(); });
+    s.connect();
+    return { s, got };
+  };
+  try {
+    const a = (await connectUser(srv, uid('alice'))).s;
+    const send = async (content) => {
+      const m = await a.emitWithAck('message:send', { receiverId: bob, content });
+      assert.ok(!m.error, JSON.stringify(m));
+      return m.id;
+    };
+    const first = [await send('1'), await send('2')];
+    // A device that never confirms: its backlog ends with both pending.
+    const quiet = device(false);
+    await until(() => quiet.got.length === 2, 5000, 'the backlog on the quiet device');
+    await until(() => floor() !== null, 5000, 'the floor written after the backlog');
+    assert.equal(floor(), first[0] - 1, 'just below the first pending message');
+    quiet.s.disconnect();
+    const third = await send('3');
+    // A confirming device gets all three, then its backlog raises the floor.
+    const eager = device(true);
+    await until(() => eager.got.length === 3, 5000, 'everything pending');
+    assert.deepEqual(eager.got, [...first, third]);
+    await until(() => pending() === 0, 5000, 'the confirmations committed');
+    eager.s.disconnect();
+    const fourth = await send('4');
+    const last = device(true);
+    await until(() => last.got.length === 1, 5000, 'the one message sent since');
+    // Its backlog ends before or after its confirmation commits: the floor
+    // is past the three confirmed before it connected, at most at the fourth.
+    await until(() => floor() >= third, 5000, `the floor past the confirmed messages (${floor()})`);
+    assert.ok(floor() <= fourth);
+    await until(() => pending() === 0, 5000, 'the fourth confirmed');
+    assert.deepEqual(last.got, [fourth]);
+    last.s.disconnect();
+  } finally {
+    await srv.stop();
+  }
+}, { skip, timeout: 60000 });
+
 test('two servers on one database: concurrent document edits get unique versions; friend requests from both ends leave one pending request', async () => {
   const one = await start(), two = await start();
   try {

@@ -206,6 +206,79 @@ TEST(appends_run_generic_plan_reads_by_key) {
     PQfinish(db);
 }
 
+static const char *const pg_text[SB_SQL__COUNT] = {
+#define PG_TEXT(name, sql, pg) [SB_SQL_##name] = pg,
+    SB_STORE__SQL(PG_TEXT)
+#undef PG_TEXT
+};
+
+/* A confirmation only sets `delivered`: with no index on it and room kept on
+ * each page, the new row version stays on its page and no index gets an
+ * entry (a heap-only update). An index on the flag, or full pages, and each
+ * confirmation costs a row and an index entry more (docs/store.md). */
+TEST(confirmations_are_heap_only_updates) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "";
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    CHECK(pg_exec_ok(db, "INSERT INTO message_deliveries(user_id, message_id) "
+                         "SELECT 'user-' || (i % 50), i FROM generate_series(1, 2000) i"));
+    for (int run = 0; run < 4; run++) { /* four confirmation runs of 500 */
+        char users[8192], ids[8192];
+        size_t nu = 0, ni = 0;
+        for (int i = run * 500 + 1; i <= run * 500 + 500; i++) {
+            nu += (size_t)snprintf(users + nu, sizeof users - nu, "%suser-%d", nu ? "," : "{",
+                                   i % 50);
+            ni += (size_t)snprintf(ids + ni, sizeof ids - ni, "%s%d", ni ? "," : "{", i);
+        }
+        snprintf(users + nu, sizeof users - nu, "}");
+        snprintf(ids + ni, sizeof ids - ni, "}");
+        const char *params[] = {users, ids};
+        PGresult *res =
+            PQexecParams(db, pg_text[SB_SQL_MSG_DELIVERED_GROUP], 2, NULL, params, NULL, NULL, 0);
+        CHECK_EQ(PQresultStatus(res), PGRES_COMMAND_OK);
+        CHECK(strcmp(PQcmdTuples(res), "500") == 0);
+        PQclear(res);
+    }
+    CHECK(pg_exec_ok(db, "SELECT pg_stat_force_next_flush()"));
+    CHECK_EQ(count_rows(db, "SELECT n_tup_upd FROM pg_stat_user_tables "
+                            "WHERE relname = 'message_deliveries'"),
+             2000);
+    CHECK_EQ(count_rows(db, "SELECT n_tup_hot_upd FROM pg_stat_user_tables "
+                            "WHERE relname = 'message_deliveries'"),
+             2000);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM message_deliveries WHERE delivered = 1"), 2000);
+    PQfinish(db);
+}
+
+/* Upgrading a database that has deliveries: each user's floor starts just
+ * below their first pending one (or at their newest), so no backlog after
+ * the upgrade reads a whole history, and none misses a pending row. */
+TEST(upgrade_sets_each_users_delivery_floor) {
+    reset();
+    PGconn *db = connect_db();
+    char err[512] = "";
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    /* Back to the version before "delivery floors", with rows written then. */
+    char back[160];
+    snprintf(back, sizeof back, "DELETE FROM switchboard_schema WHERE version = %d",
+             sb_store_pg__schema_version());
+    CHECK(pg_exec_ok(db, "DROP TABLE message_delivery_floors") &&
+          pg_exec_ok(db, "CREATE INDEX message_deliveries_pending ON "
+                         "message_deliveries(user_id, message_id) WHERE delivered = 0") &&
+          pg_exec_ok(db, back));
+    CHECK(pg_exec_ok(db, "INSERT INTO message_deliveries(user_id, message_id, delivered) VALUES "
+                         "('ann', 1, 1), ('ann', 2, 0), ('ann', 3, 1), ('ann', 4, 0), "
+                         "('bo', 2, 1), ('bo', 5, 1)"));
+    CHECK_EQ(sb_store_pg__migrate(db, err, sizeof err), SB_OK);
+    CHECK_EQ(count_rows(db, "SELECT upto FROM message_delivery_floors WHERE user_id = 'ann'"), 1);
+    CHECK_EQ(count_rows(db, "SELECT upto FROM message_delivery_floors WHERE user_id = 'bo'"), 5);
+    CHECK_EQ(count_rows(db, "SELECT count(*) FROM pg_indexes "
+                            "WHERE indexname = 'message_deliveries_pending'"),
+             0);
+    PQfinish(db);
+}
+
 TEST(refuses_a_newer_schema) {
     reset();
     PGconn *db = connect_db();
@@ -255,6 +328,8 @@ int main(void) {
     RUN(servers_starting_together_do_not_race);
     RUN(refuses_a_newer_schema);
     RUN(appends_run_generic_plan_reads_by_key);
+    RUN(confirmations_are_heap_only_updates);
+    RUN(upgrade_sets_each_users_delivery_floor);
     RUN(a_failed_migration_leaves_the_previous_version);
     TEST_MAIN_END();
 }

@@ -935,6 +935,121 @@ static int notify(sb_store_t *st, sb_str_t user, sb_str_t data, cap_t *c) {
     return submitted(sb_store_notification_create(st, &n, on_notif, c));
 }
 
+/* The user's delivery floor as stored (-1: none), read beside the store;
+ * SQLite's holds its file exclusively, so it is closed and opened again. */
+static int64_t stored_floor(sb_store_t **st, const char *user) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT upto FROM message_delivery_floors WHERE user_id = '%s'",
+             user);
+    int64_t v = -1;
+#if SB_TEST_PG
+    PGconn *db = PQconnectdb(getenv("SB_PG_URL"));
+    PGresult *res = PQexec(db, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(db);
+    (void)st;
+#else
+    sb_store_close(*st);
+    char path[128];
+    snprintf(path, sizeof path, "%s/data/switchboard.db", g_dir);
+    sqlite3 *db;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    *st = open_store();
+#endif
+    return v;
+}
+
+/* The floor rises to just below the first pending delivery, never past it,
+ * and pages read from it: a pending message below it would be lost. */
+TEST(delivery_floor_stops_at_the_first_pending) {
+    setup();
+    sb_store_t *st = open_store();
+    cap_t m[6] = {{0}}, c = {0};
+    sb_str_t bob[] = {S("bob")};
+    sb_store_message_in_t in = {.room = S("conversation:f"),
+                                .sender_id = S("alice"),
+                                .content = S("hi"),
+                                .recipients = bob,
+                                .n_recipients = 1};
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &m[i])), SB_OK);
+    CHECK(wait_all());
+    DO(&c, sb_store_message_floor_advance(st, S("bob"), on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(stored_floor(&st, "bob"), m[0].v[0] - 1); /* all pending: below the first */
+    int64_t some[] = {m[0].v[0], m[1].v[0], m[3].v[0]};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), some, 3, on_done, &c));
+    DO(&c, sb_store_message_floor_advance(st, S("bob"), on_done, &c));
+    CHECK_EQ(stored_floor(&st, "bob"), m[2].v[0] - 1);
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
+    CHECK(c.n == 2 && c.v[0] == m[2].v[0] && c.v[1] == m[4].v[0]);
+    int64_t third[] = {m[2].v[0]};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), third, 1, on_done, &c));
+    DO(&c, sb_store_message_floor_advance(st, S("bob"), on_done, &c));
+    CHECK_EQ(stored_floor(&st, "bob"), m[4].v[0] - 1); /* past the confirmed fourth */
+    int64_t last[] = {m[4].v[0]};
+    DO(&c, sb_store_message_mark_delivered(st, S("bob"), last, 1, on_done, &c));
+    DO(&c, sb_store_message_floor_advance(st, S("bob"), on_done, &c));
+    CHECK_EQ(stored_floor(&st, "bob"), m[4].v[0]); /* none pending: the newest */
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
+    CHECK_EQ(c.n, 0);
+    CHECK_EQ(submitted(sb_store_message_append(st, &in, on_msg, &m[5])), SB_OK);
+    CHECK(wait_all());
+    DO(&c, sb_store_message_undelivered(st, S("bob"), 0, 10, on_msgs, &c));
+    CHECK(c.n == 1 && c.v[0] == m[5].v[0]); /* new after the floor */
+    DO(&c, sb_store_message_floor_advance(st, S("nobody"), on_done, &c));
+    CHECK_EQ(c.rc, SB_OK);
+    CHECK_EQ(stored_floor(&st, "nobody"), 0);
+    CHECK_EQ(sb_store_message_floor_advance(st, S(""), on_done, &c), SB_EINVAL);
+    for (int i = 0; i < 6; i++)
+        cap_reset(&m[i]);
+    cap_reset(&c);
+    sb_store_close(st);
+    teardown();
+}
+
+#if !SB_TEST_PG
+/* test_pg_schema's upgrade_sets_each_users_delivery_floor, on SQLite. */
+TEST(upgrade_sets_each_users_delivery_floor) {
+    setup();
+    sb_store_t *st = open_store();
+    sb_store_close(st);
+    char path[128], back[64];
+    snprintf(path, sizeof path, "%s/data/switchboard.db", g_dir);
+    snprintf(back, sizeof back, "PRAGMA user_version = %d", sb_store__schema_version() - 1);
+    sqlite3 *db;
+    CHECK_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db,
+                          "DROP TABLE message_delivery_floors;"
+                          "CREATE INDEX message_deliveries_pending ON "
+                          "message_deliveries(user_id, message_id) WHERE delivered = 0;"
+                          "INSERT INTO messages(id, room, sender_id, content, type, created_at_ms) "
+                          "VALUES (1, 'r', 's', 'c', 'text', 0), (2, 'r', 's', 'c', 'text', 0), "
+                          "(3, 'r', 's', 'c', 'text', 0), (4, 'r', 's', 'c', 'text', 0), "
+                          "(5, 'r', 's', 'c', 'text', 0);"
+                          "INSERT INTO message_deliveries(user_id, message_id, delivered) VALUES "
+                          "('ann', 1, 1), ('ann', 2, 0), ('ann', 3, 1), ('ann', 4, 0), "
+                          "('bo', 2, 1), ('bo', 5, 1);",
+                          NULL, NULL, NULL),
+             SQLITE_OK);
+    CHECK_EQ(sqlite3_exec(db, back, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store();
+    CHECK(st != NULL);
+    CHECK_EQ(stored_floor(&st, "ann"), 1);
+    CHECK_EQ(stored_floor(&st, "bo"), 5);
+    sb_store_close(st);
+    teardown();
+}
+#endif
+
 TEST(notifications) {
     setup();
     sb_store_t *st = open_store();
@@ -2810,6 +2925,10 @@ int main(void) {
     RUN(message_append_and_history_paging);
     RUN(message_mark_read);
     RUN(message_offline_delivery);
+    RUN(delivery_floor_stops_at_the_first_pending);
+#if !SB_TEST_PG
+    RUN(upgrade_sets_each_users_delivery_floor);
+#endif
     RUN(append_tells_each_recipients_previous);
     RUN(runs_answer_as_one_by_one);
     RUN(sender_name_stored_with_the_message);
