@@ -2463,8 +2463,10 @@ TEST(loop_keeps_running_during_commits) {
     setup();
     sb_store_t *st = open_store();
     /* PostgreSQL answers each statement over a socket: fewer appends keep
-     * the run well inside the 5 s guard on a loaded machine. */
-    enum { N = SB_TEST_PG ? 2000 : 20000 };
+     * the run well inside the 5 s guard on a loaded machine, and enough
+     * that it lasts a few hundred ms (2,000 took under 100 ms, so one stall
+     * of the machine could leave fewer than 3 ticks in it). */
+    enum { N = SB_TEST_PG ? 6000 : 20000 };
     static char text[1025];
     memset(text, 'c', sizeof text - 1);
     int ok = 0;
