@@ -309,12 +309,24 @@ describe('the Socket.IO library over TLS (sio_echo example)', { skip: SKIP }, ()
     }
   }, { timeout: 30000 });
 
-  test('python-socketio over https and wss, verifying against the test CA', async () => {
+  // python-engineio reads and writes one TLS socket from two threads at once
+  // (its read and write loops), which OpenSSL does not promise to support:
+  // in two of five full `make test` runs (20 runs of this test) a wss call
+  // never got its answer (TimeoutError), and never in 38 runs of this test
+  // alone, 20 of them with two CPU hogs. Such a run gets one more try, reported; any other
+  // failure, or a second one, fails the test.
+  test('python-socketio over https and wss, verifying against the test CA', async (t) => {
     assert.ok(existsSync(PYTHON), `${PYTHON} is missing (apt-get install python3-socketio)`);
-    const { code, stdout, stderr } = await new Promise((resolve) => {
-      execFile(PYTHON, [path.join(e2eDir, 'python', 'client_test.py'), url, pki.caPath], { timeout: 25000 },
+    const run = () => new Promise((resolve) => {
+      execFile(PYTHON, [path.join(e2eDir, 'python', 'client_test.py'), url, pki.caPath], { timeout: 12000 },
         (err, out, errOut) => resolve({ code: err ? (err.code ?? err.signal) : 0, stdout: out, stderr: errOut }));
     });
-    assert.equal(code, 0, `client_test.py over TLS failed (${code}):\n${stdout}\n${stderr}`);
+    let r = await run();
+    if (r.code !== 0 && /^FAIL websocket: TimeoutError\(\) during call /m.test(r.stdout) &&
+        !/^FAIL polling/m.test(r.stdout)) {
+      t.diagnostic(`python client over wss timed out, once more:\n${r.stdout}`);
+      r = await run();
+    }
+    assert.equal(r.code, 0, `client_test.py over TLS failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   }, { timeout: 30000 });
 });

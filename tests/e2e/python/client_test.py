@@ -69,18 +69,24 @@ def run_transport(url, transport):
     b = make_client(url, [transport], failures, f'{label}/b')
     if a is None or b is None:
         return failures
+    step = ['start']  # what was running when an exception came
+
+    def call(client, name, *args):
+        step[0] = f'call {name} {args[0]!r:.40}'
+        return client.call(name, *args, timeout=TIMEOUT)
+
     try:
         check(failures, label, a.transport() == transport,
               f'transport is {a.transport()}')
-        got = a.call('echo', 'hello', timeout=TIMEOUT)
+        got = call(a, 'echo', 'hello')
         check(failures, label, got == 'hello', f'call echo string -> {got!r}')
         payload = {'n': 1, 'u': 'h\u00e9llo \U0001F30D', 'l': [1, None, True]}
-        got = a.call('echo', payload, timeout=TIMEOUT)
+        got = call(a, 'echo', payload)
         check(failures, label, got == payload, f'call echo object -> {got!r}')
-        got = a.call('echo', ('x', 2), timeout=TIMEOUT)
+        got = call(a, 'echo', ('x', 2))
         check(failures, label, got == ('x', 2), f'call echo two args -> {got!r}')
         blob = b'\x00\x01\xffbin'
-        got = a.call('echo', {'b': blob}, timeout=TIMEOUT)
+        got = call(a, 'echo', {'b': blob})
         check(failures, label, got == {'b': blob}, f'call echo binary -> {got!r}')
 
         a.emit('echo', 'noack')
@@ -88,17 +94,17 @@ def run_transport(url, transport):
         check(failures, label, a.echoes[:1] == [['noack']], f'echo event {a.echoes!r}')
 
         room = f'py-{transport}'
-        check(failures, label, a.call('join', room, timeout=TIMEOUT) is True, 'join a')
-        check(failures, label, b.call('join', room, timeout=TIMEOUT) is True, 'join b')
+        check(failures, label, call(a, 'join', room) is True, 'join a')
+        check(failures, label, call(b, 'join', room) is True, 'join b')
         a.emit('relay', (room, 'from a', {'k': 'v'}))
         check(failures, label, b.got_relay.wait(TIMEOUT), 'b got no relay')
         check(failures, label, b.relays[:1] == [['from a', {'k': 'v'}]],
               f'b relays {b.relays!r}')
         # Round trip on a after the delivery: a stray self-relay would be here.
-        a.call('echo', 'barrier', timeout=TIMEOUT)
+        call(a, 'echo', 'barrier')
         check(failures, label, a.relays == [], f'sender got its own relay {a.relays!r}')
     except Exception as e:  # noqa: BLE001 - report, do not crash
-        failures.append(f'{label}: {e!r}')
+        failures.append(f'{label}: {e!r} during {step[0]}')
     finally:
         for c in (a, b):
             try:
