@@ -63,9 +63,7 @@ int sb_store_user_get(sb_store_t *st, sb_str_t id, sb_store_user_cb cb, void *ud
     if (!sb_store__valid(id, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_user_get(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.user_get.id, id, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.user_get : NULL, id);
 }
 
 /* ---- conversations ---------------------------------------------------------------------- */
@@ -257,9 +255,7 @@ int sb_store_conversation_delete(sb_store_t *st, sb_str_t id, sb_store_strs_cb c
     if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_conversation_delete(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.conversation_delete.id, id, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.conversation_delete : NULL, id);
 }
 
 int sb_store_conversation_create(sb_store_t *st, sb_str_t id, const sb_str_t *members, size_t n,
@@ -334,9 +330,7 @@ int sb_store_conversation_members(sb_store_t *st, sb_str_t id, sb_store_strs_cb 
     if (!sb_store__valid(id, 1, SB_STORE_MAX_CONV_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_conversation_members(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.conversation_members.id, id, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.conversation_members : NULL, id);
 }
 
 int sb_store_conversation_is_member(sb_store_t *st, sb_str_t id, sb_str_t user, sb_store_bool_cb cb,
@@ -691,14 +685,18 @@ int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upt
     return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
 }
 
+int sb_store__submit_lookup(sb_store_t *st, sb_store__req_t *r, sb_store__lookup_args_t *a,
+                            sb_str_t id) {
+    if (!r)
+        return SB_ENOMEM;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->id, id, false));
+}
+
 int sb_store_message_floor_advance(sb_store_t *st, sb_str_t user, sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_message_floor_advance(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r,
-                            sb_store__copy(r, &r->args.message_floor_advance.id, user, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.message_floor_advance : NULL, user);
 }
 
 int sb_store_message_delivered_upto(sb_store_t *st, sb_str_t user, int64_t upto_id,

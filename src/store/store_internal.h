@@ -970,6 +970,8 @@ int sb_store__submit_user_ids(sb_store_t *st, sb_store__req_t *r, sb_store__user
                               sb_str_t user, const int64_t *ids, size_t n);
 int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upto_args_t *a,
                           sb_str_t user, int64_t upto_id);
+int sb_store__submit_lookup(sb_store_t *st, sb_store__req_t *r, sb_store__lookup_args_t *a,
+                            sb_str_t id);
 /* Runs statement `which` with the user as parameter 1 and upto_id as 2. */
 int sb_store__exec_upto(sb_store_t *st, sb_store__sql_t which, const sb_store__user_upto_args_t *a);
 /* At most once a minute: forgets the keys older than SB_STORE_KEY_TTL_MS. */

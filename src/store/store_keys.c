@@ -141,9 +141,7 @@ int sb_store_http_key_get(sb_store_t *st, sb_str_t key, sb_store_http_answer_cb 
     if (!sb_store__valid(key, 1, SB_STORE_MAX_KEY))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_http_key_get(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.http_key_get.id, key, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.http_key_get : NULL, key);
 }
 
 int sb_store_http_key_put(sb_store_t *st, sb_str_t key, sb_str_t request, int status, sb_str_t body,

@@ -321,9 +321,7 @@ int sb_store_friend_list(sb_store_t *st, sb_str_t user, sb_store_strs_cb cb, voi
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_friend_list(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.friend_list.id, user, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.friend_list : NULL, user);
 }
 
 int sb_store_friend_check(sb_store_t *st, sb_str_t a, sb_str_t b, sb_store_bool_cb cb, void *ud) {
@@ -445,9 +443,7 @@ int sb_store_post_get(sb_store_t *st, sb_str_t id, sb_store_post_cb cb, void *ud
     if (!sb_store__valid(id, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_post_get(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.post_get.id, id, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.post_get : NULL, id);
 }
 
 int sb_store_post_react(sb_store_t *st, sb_str_t post_id, sb_str_t user, sb_str_t type,
@@ -549,7 +545,5 @@ int sb_store_doc_latest(sb_store_t *st, sb_str_t doc_id, sb_store_doc_version_cb
     if (!sb_store__valid(doc_id, 1, SB_STORE_MAX_ID))
         return SB_EINVAL;
     sb_store__req_t *r = sb_store__new_doc_latest(cb, ud);
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &r->args.doc_latest.id, doc_id, false));
+    return sb_store__submit_lookup(st, r, r ? &r->args.doc_latest : NULL, doc_id);
 }
