@@ -640,15 +640,6 @@ int sb_store_message_mark_read(sb_store_t *st, sb_str_t user, sb_str_t room, con
                                 sb_store__copy(r, &a->room, room, false) && a->ids);
 }
 
-int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
-                               sb_str_t user, int64_t after_id, int limit) {
-    if (!r)
-        return SB_ENOMEM;
-    a->after_id = after_id;
-    a->limit = limit;
-    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
-}
-
 int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id, int limit,
                                  sb_store_msgs_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || after_id < 0 || limit < 1 ||
@@ -659,15 +650,6 @@ int sb_store_message_undelivered(sb_store_t *st, sb_str_t user, int64_t after_id
                                       after_id, limit);
 }
 
-int sb_store__submit_user_ids(sb_store_t *st, sb_store__req_t *r, sb_store__user_ids_args_t *a,
-                              sb_str_t user, const int64_t *ids, size_t n) {
-    if (!r)
-        return SB_ENOMEM;
-    a->ids = sb_store__copy_ids(r, ids, n);
-    a->n_ids = n;
-    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false) && a->ids);
-}
-
 int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t *ids, size_t n,
                                     sb_store_done_cb cb, void *ud) {
     if (!sb_store__valid(user, 1, SB_STORE_MAX_ID) || !ids || n < 1 || n > SB_STORE_MAX_LIST)
@@ -675,21 +657,6 @@ int sb_store_message_mark_delivered(sb_store_t *st, sb_str_t user, const int64_t
     sb_store__req_t *r = sb_store__new_message_mark_delivered(cb, ud);
     return sb_store__submit_user_ids(st, r, r ? &r->args.message_mark_delivered : NULL, user, ids,
                                      n);
-}
-
-int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upto_args_t *a,
-                          sb_str_t user, int64_t upto_id) {
-    if (!r)
-        return SB_ENOMEM;
-    a->upto_id = upto_id;
-    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
-}
-
-int sb_store__submit_lookup(sb_store_t *st, sb_store__req_t *r, sb_store__lookup_args_t *a,
-                            sb_str_t id) {
-    if (!r)
-        return SB_ENOMEM;
-    return sb_store__submit(st, r, sb_store__copy(r, &a->id, id, false));
 }
 
 int sb_store_message_floor_advance(sb_store_t *st, sb_str_t user, sb_store_done_cb cb, void *ud) {

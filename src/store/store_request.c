@@ -283,3 +283,38 @@ int sb_store__submit(sb_store_t *st, sb_store__req_t *r, bool copied) {
     pthread_mutex_unlock(&st->mu);
     return SB_OK;
 }
+
+/* ---- shared submit shapes: copy the arguments every operation of a shape takes -------- */
+
+int sb_store__submit_user_page(sb_store_t *st, sb_store__req_t *r, sb_store__user_page_args_t *a,
+                               sb_str_t user, int64_t after_id, int limit) {
+    if (!r)
+        return SB_ENOMEM;
+    a->after_id = after_id;
+    a->limit = limit;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
+}
+
+int sb_store__submit_user_ids(sb_store_t *st, sb_store__req_t *r, sb_store__user_ids_args_t *a,
+                              sb_str_t user, const int64_t *ids, size_t n) {
+    if (!r)
+        return SB_ENOMEM;
+    a->ids = sb_store__copy_ids(r, ids, n);
+    a->n_ids = n;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false) && a->ids);
+}
+
+int sb_store__submit_upto(sb_store_t *st, sb_store__req_t *r, sb_store__user_upto_args_t *a,
+                          sb_str_t user, int64_t upto_id) {
+    if (!r)
+        return SB_ENOMEM;
+    a->upto_id = upto_id;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->user, user, false));
+}
+
+int sb_store__submit_lookup(sb_store_t *st, sb_store__req_t *r, sb_store__lookup_args_t *a,
+                            sb_str_t id) {
+    if (!r)
+        return SB_ENOMEM;
+    return sb_store__submit(st, r, sb_store__copy(r, &a->id, id, false));
+}
