@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/map.h"
+#include "core/strset.h"
 #include "auth/jwt.h"
 #include "core/pool.h"
 #include "core/slab.h"
@@ -162,9 +163,9 @@ struct sb_features {
     sb_timer_t room_timer;      /* flushes room_pending */
     sb_features_counters_t counters;
     bool draining;
-    sb_engine_t *engine;     /* the cluster's, or NULL on a node alone */
-    sb_map_t cluster_online; /* presence_cluster.c: users online on any node -> (void *)1 */
-    sb_map_t cluster_before; /* the view before a rebuild, while it runs */
+    sb_engine_t *engine;        /* the cluster's, or NULL on a node alone */
+    sb_strset_t cluster_online; /* presence_cluster.c: users online on any node */
+    sb_strset_t cluster_before; /* the view before a rebuild, while it runs */
 };
 
 /* An event being served across an asynchronous store call: holds a

@@ -262,7 +262,7 @@ static void tell_other_devices(sb_client_t *c, const char *event) {
                       c->sock);
 }
 
-static bool add_online_id(sb_str_t key, void *value, void *ud) {
+static bool add_online_id(sb_str_t key, void *ud) {
     json_t *list = ud;
     json_array_append_new(list, json_stringn(key.p, key.n));
     return json_array_size(list) < SB_ONLINE_LIST_MAX;
@@ -297,7 +297,7 @@ void sb_feat_presence_connect(sb_client_t *c) {
     }
     json_t *online = json_array();
     if (sb_feat_clustered(c->f))
-        sb_map_foreach(&c->f->cluster_online, add_online_id, online);
+        sb_strset_foreach(&c->f->cluster_online, add_online_id, online);
     else
         sb_feat_users_foreach(c->f, add_online, online);
     established(c, online,
@@ -348,16 +348,16 @@ void sb_features_cluster_presence(sb_features_t *f, sb_str_t user, bool online,
 
 typedef struct {
     sb_features_t *f;
-    const sb_map_t *other;
+    const sb_strset_t *other;
     bool online;
     int64_t now;
 } diff_t;
 
 /* A user in one view and not in the other: announced. */
-static bool announce_missing(sb_str_t user, void *value, void *ud) {
+static bool announce_missing(sb_str_t user, void *ud) {
     diff_t *d = ud;
     char id[SB_USER_ID_MAX + 1], last_seen[32];
-    if (sb_map_get(d->other, user) || user.n > SB_USER_ID_MAX)
+    if (sb_strset_has(d->other, user) || user.n > SB_USER_ID_MAX)
         return true;
     memcpy(id, user.p, user.n);
     id[user.n] = '\0';
@@ -374,7 +374,7 @@ void sb_features_cluster_rebuild(sb_features_t *f, bool begin) {
     /* What changed while this node could not hear: users gone and users come. */
     diff_t gone = {f, &f->cluster_online, false, sb_wall_ms()};
     diff_t came = {f, &f->cluster_before, true, 0};
-    sb_map_foreach(&f->cluster_before, announce_missing, &gone);
-    sb_map_foreach(&f->cluster_online, announce_missing, &came);
+    sb_strset_foreach(&f->cluster_before, announce_missing, &gone);
+    sb_strset_foreach(&f->cluster_online, announce_missing, &came);
     sb_feat_cluster_rebuild_end(f);
 }

@@ -12,8 +12,6 @@
 
 #include "features/features_internal.h"
 
-#define ONLINE ((void *)1)
-
 bool sb_feat_clustered(const sb_features_t *f) { return f->engine && f->engine->ops->device; }
 
 bool sb_feat_cluster_device(sb_features_t *f, const sb_user_t *u, int delta) {
@@ -22,9 +20,9 @@ bool sb_feat_cluster_device(sb_features_t *f, const sb_user_t *u, int delta) {
     sb_str_t id = sb_cstr(u->id);
     bool sent = f->engine->ops->device(f->engine, id, delta);
     if (delta > 0)
-        sb_map_put(&f->cluster_online, id, ONLINE); /* at once: the lists include this user */
+        (void)sb_strset_add(&f->cluster_online, id); /* at once: the lists include this user */
     else if (!sent && u->devices == 0)
-        sb_map_del(&f->cluster_online, id); /* Redis unreachable: nobody will say */
+        sb_strset_del(&f->cluster_online, id); /* Redis unreachable: nobody will say */
     return sent;
 }
 
@@ -35,7 +33,7 @@ bool sb_features_user_online(const sb_features_t *f, const char *user_id) {
 bool sb_feat_online_anywhere(const sb_features_t *f, const char *user_id) {
     if (sb_features_user_devices(f, user_id) > 0)
         return true;
-    return sb_feat_clustered(f) && sb_map_get(&f->cluster_online, sb_cstr(user_id)) != NULL;
+    return sb_feat_clustered(f) && sb_strset_has(&f->cluster_online, sb_cstr(user_id));
 }
 
 /* Whatever the view says: a device that connected to another node a
@@ -55,37 +53,34 @@ void sb_feat_cluster_relay(sb_features_t *f, sb_stream_t st, const char *user_id
 
 void sb_feat_cluster_set(sb_features_t *f, sb_str_t user, bool online) {
     if (online)
-        sb_map_put(&f->cluster_online, user, ONLINE);
+        (void)sb_strset_add(&f->cluster_online, user);
     else
-        sb_map_del(&f->cluster_online, user);
+        sb_strset_del(&f->cluster_online, user);
 }
 
 static bool mark_local(const sb_user_t *u, void *ud) {
     sb_features_t *f = ud;
-    sb_map_put(&f->cluster_online, sb_cstr(u->id), ONLINE);
+    (void)sb_strset_add(&f->cluster_online, sb_cstr(u->id));
     return true;
 }
 
 void sb_feat_cluster_rebuild_begin(sb_features_t *f) {
-    sb_map_dispose(&f->cluster_before);
+    sb_strset_dispose(&f->cluster_before);
     f->cluster_before = f->cluster_online;
-    sb_map_init(&f->cluster_online);
+    sb_strset_init(&f->cluster_online);
     sb_feat_users_foreach(f, mark_local, f);
 }
 
-void sb_feat_cluster_rebuild_end(sb_features_t *f) {
-    sb_map_dispose(&f->cluster_before);
-    sb_map_init(&f->cluster_before);
-}
+void sb_feat_cluster_rebuild_end(sb_features_t *f) { sb_strset_dispose(&f->cluster_before); }
 
 void sb_feat_cluster_init(sb_features_t *f) {
-    sb_map_init(&f->cluster_online);
-    sb_map_init(&f->cluster_before);
+    sb_strset_init(&f->cluster_online);
+    sb_strset_init(&f->cluster_before);
 }
 
 void sb_feat_cluster_dispose(sb_features_t *f) {
-    sb_map_dispose(&f->cluster_online);
-    sb_map_dispose(&f->cluster_before);
+    sb_strset_dispose(&f->cluster_online);
+    sb_strset_dispose(&f->cluster_before);
 }
 
 /* ---- features.h: what the engine tells ------------------------------------------- */
