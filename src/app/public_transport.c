@@ -30,8 +30,8 @@ int sb_server_add_ws_route(sb_server_t *srv, const char *path, const sb_ws_callb
     if (!r)
         return SB_ENOMEM;
     *r = (ws_route_t){.cb = *cb,
-                      .h = {cb->on_message ? cb->on_message : ws_no_message,
-                            cb->on_close ? cb->on_close : ws_no_close},
+                      .h = {.on_message = cb->on_message ? cb->on_message : ws_no_message,
+                            .on_close = cb->on_close ? cb->on_close : ws_no_close},
                       .ud = ud};
     return sb_server_ws_route(srv, path, on_ws_open, &r->h, r);
 }
