@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/map.h"
+#include "core/ptable.h"
 #include "core/strset.h"
 #include "auth/jwt.h"
 #include "core/pool.h"
@@ -53,12 +54,6 @@ static inline const char *sb_feat_user_avatar(const sb_user_t *u) {
     const char *name = sb_feat_user_name(u);
     return name + strlen(name) + 1;
 }
-
-/* users.c: online users by id (an open-addressing table of pointers). */
-typedef struct {
-    sb_user_t **slots;
-    size_t cap, count; /* cap: 0 or a power of two */
-} sb_user_table_t;
 
 /* Streams of stored events delivered to users (delivery.c). */
 typedef enum { SB_STREAM_MESSAGES, SB_STREAM_NOTIFICATIONS, SB_STREAMS } sb_stream_t;
@@ -117,7 +112,7 @@ struct sb_features {
     sb_loop_t *loop;
     sb_sio_nsp_t *nsp;
     sb_features_config_t cfg;
-    sb_user_table_t users;     /* online users only */
+    sb_ptable_t users;         /* users.c: online users only, by id */
     sb_map_t statuses;         /* users.c: user id -> status:update text (few users set one) */
     uint64_t messages_total;   /* chat and direct messages stored */
     sb_map_t typing;           /* messages.c: "sender|conversation|receiver" -> expiry */

@@ -218,7 +218,7 @@ static void presence_flush(sb_timer_t *t) {
     free(l.ids);
     if (json_array_size(online) + json_array_size(offline) > 0) {
         sb_sio_target_t all = {.all = true, .local = sb_feat_clustered(f)};
-        size_t count = sb_feat_clustered(f) ? f->cluster_online.count : f->users.count;
+        size_t count = sb_features_cluster_online_users(f);
         long n = sb_feat_broadcast(f, &all, "presence:batch",
                                    json_pack("{s:o,s:o,s:I}", "online", online, "offline", offline,
                                              "onlineCount", (json_int_t)count));
@@ -300,8 +300,7 @@ void sb_feat_presence_connect(sb_client_t *c) {
         sb_strset_foreach(&c->f->cluster_online, add_online_id, online);
     else
         sb_feat_users_foreach(c->f, add_online, online);
-    established(c, online,
-                sb_feat_clustered(c->f) ? c->f->cluster_online.count : c->f->users.count);
+    established(c, online, sb_features_cluster_online_users(c->f));
     if (c->user->devices == 1 && !cluster)
         pending_add(c->f, c->user->id, true, NULL);
 }

@@ -104,5 +104,5 @@ void sb_features_local_users(sb_features_t *f,
 }
 
 size_t sb_features_cluster_online_users(const sb_features_t *f) {
-    return sb_feat_clustered(f) ? f->cluster_online.count : f->users.count;
+    return sb_feat_clustered(f) ? sb_strset_count(&f->cluster_online) : f->users.count;
 }
